@@ -1,0 +1,24 @@
+// portraitctl: the admin CLI. Exit codes: 0 ok, 1 failure, 2 usage.
+#include <CLI/CLI.hpp>
+
+#include "cli/init_command.h"
+#include "base/process.h"
+
+int main(int argc, char** argv) {
+  portrait::HardenProcess();
+  CLI::App app{
+      "portraitctl - administer portrait, the privacy-first customer profile daemon.\n\n"
+      "Start here:\n"
+      "  portraitctl init --config portrait.toml   create the encrypted data directory\n"
+      "  portraitd --config portrait.toml          run the daemon"};
+  app.require_subcommand(1);
+  int exit_code = 0;
+  portrait::cli::AddInitCommand(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  return exit_code;
+}

@@ -1,0 +1,54 @@
+#include "config/config.h"
+
+#include <algorithm>
+
+namespace portrait::config {
+
+std::string SourcePos::ToString() const {
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+}
+
+namespace {
+template <typename T>
+const T* FindByName(const std::vector<T>& items, std::string_view name) {
+  auto it = std::find_if(items.begin(), items.end(), [&](const T& t) { return t.name == name; });
+  return it == items.end() ? nullptr : &*it;
+}
+}  // namespace
+
+const Field* Config::FindField(std::string_view name) const { return FindByName(fields, name); }
+const Purpose* Config::FindPurpose(std::string_view name) const {
+  return FindByName(purposes, name);
+}
+const Role* Config::FindRole(std::string_view name) const { return FindByName(roles, name); }
+const Sink* Config::FindSink(std::string_view name) const { return FindByName(sinks, name); }
+
+const std::vector<std::string>& KnownPermissions() {
+  static const std::vector<std::string> kPermissions = {
+      "profiles.read", "profiles.write", "events.write", "consents.read", "consents.write",
+      "tasks.read",    "tasks.write",    "rules.test",   "export",        "erase",
+      "audit.read",    "admin"};
+  return kPermissions;
+}
+
+std::string_view FieldTypeName(FieldType type) {
+  switch (type) {
+    case FieldType::kString:
+      return "string";
+    case FieldType::kPhone:
+      return "phone";
+    case FieldType::kEmail:
+      return "email";
+    case FieldType::kDate:
+      return "date";
+    case FieldType::kNumber:
+      return "number";
+    case FieldType::kBool:
+      return "bool";
+    case FieldType::kEnum:
+      return "enum";
+  }
+  return "?";
+}
+
+}  // namespace portrait::config

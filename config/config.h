@@ -1,0 +1,112 @@
+// The parsed portrait.toml: plain structs that remember where each entry was written, so that
+// later checks (rules against policy, for one) can name file:line:col. Immutable once loaded;
+// share a const Config between threads freely.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace portrait::config {
+
+struct SourcePos {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  // "portrait.toml:12:3"
+  std::string ToString() const;
+};
+
+enum class FieldType { kString, kPhone, kEmail, kDate, kNumber, kBool, kEnum };
+enum class FieldClass { kPersonal, kSensitive };
+enum class MaskKind { kRedact, kPhone, kEmail, kName, kDate };
+enum class LawfulBasis { kConsent, kContract, kLegitimateInterest };
+enum class SinkType { kWebhook, kFile, kExec };
+
+struct DaemonConfig {
+  std::string data_dir;        // absolute (relative paths resolve against the config's folder)
+  std::string listen = "127.0.0.1:7451";
+  std::string timezone = "UTC";  // IANA name; default for profiles without one
+  std::vector<std::string> rules;  // glob patterns, absolute
+  std::string phone_region = "CN";  // ISO 3166 region for phone numbers written without +CC
+  int page_cache_mib = 64;
+};
+
+struct KeysConfig {
+  std::string file;            // absolute path of the 32-byte master key, or empty
+  std::string passphrase_env;  // name of the environment variable holding a passphrase, or empty
+  int blind_index_bytes = 16;  // width of blind-index digests, 8..32
+};
+
+struct Field {
+  std::string name;
+  FieldType type = FieldType::kString;
+  FieldClass field_class = FieldClass::kPersonal;
+  bool blind_index = false;
+  MaskKind mask = MaskKind::kRedact;
+  std::vector<std::string> values;  // allowed values of an enum field
+  SourcePos pos;
+};
+
+struct FrequencyCap {
+  int max = 0;
+  std::chrono::seconds per{0};
+};
+
+struct Purpose {
+  std::string name;
+  LawfulBasis basis = LawfulBasis::kConsent;
+  std::vector<std::string> fields;
+  std::optional<FrequencyCap> cap;
+  std::string quiet_hours;  // "21:00-08:00", or empty
+  SourcePos pos;
+};
+
+struct Role {
+  std::string name;
+  std::vector<std::string> purposes;
+  std::vector<std::string> can;     // permissions, e.g. "profiles.read"
+  std::vector<std::string> read;    // fields seen in clear
+  std::vector<std::string> masked;  // fields seen through their mask
+  SourcePos pos;
+};
+
+struct Sink {
+  std::string name;
+  SinkType type = SinkType::kWebhook;
+  std::string url;         // webhook
+  std::string secret_env;  // webhook: variable holding the whsec_ secret
+  std::string ca_file;     // webhook: optional private CA bundle
+  std::string path;        // file
+  std::string command;     // exec
+  int max_attempts = 8;
+  int concurrency = 4;
+  std::chrono::seconds timeout{10};
+  bool third_party = false;
+  SourcePos pos;
+};
+
+struct Config {
+  std::string path;  // the file it was loaded from
+  DaemonConfig daemon;
+  KeysConfig keys;
+  std::vector<Field> fields;
+  std::vector<Purpose> purposes;
+  std::vector<Role> roles;
+  std::vector<Sink> sinks;
+
+  // Lookups by name; nullptr when absent.
+  const Field* FindField(std::string_view name) const;
+  const Purpose* FindPurpose(std::string_view name) const;
+  const Role* FindRole(std::string_view name) const;
+  const Sink* FindSink(std::string_view name) const;
+};
+
+// The permissions a role may hold (SPEC section 4).
+const std::vector<std::string>& KnownPermissions();
+
+std::string_view FieldTypeName(FieldType type);
+
+}  // namespace portrait::config

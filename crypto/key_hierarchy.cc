@@ -1,0 +1,65 @@
+#include "crypto/key_hierarchy.h"
+
+#include <sodium.h>
+
+#include "crypto/field_cipher.h"
+
+namespace portrait::crypto {
+namespace {
+
+constexpr char kContext[crypto_kdf_CONTEXTBYTES + 1] = "portrait";
+
+// Subkey ids: never reuse or renumber one, or existing data becomes unreadable.
+enum SubkeyId : uint64_t {
+  kPortraitDb = 1,
+  kKeystoreDb = 2,
+  kKeyEncryption = 3,
+  kBlindIndex = 4,
+  kAuditSeed = 5,
+};
+
+// The key-encryption key's generation, recorded in every wrapped key's envelope.
+constexpr uint32_t kKekGeneration = 1;
+
+Result<SecretBytes> Derive(const SecretBytes& master, SubkeyId id, size_t size) {
+  PORTRAIT_ASSIGN_OR_RETURN(SecretBytes key, SecretBytes::Allocate(size));
+  if (crypto_kdf_derive_from_key(key.data(), size, id, kContext, master.data()) != 0) {
+    return Error(Status::Internal("key derivation failed"));
+  }
+  return key;
+}
+
+std::string WrapAd(int64_t profile_id) {
+  return FieldCipher::AssociatedData(profile_id, "$data_key");
+}
+
+}  // namespace
+
+Result<KeyHierarchy> KeyHierarchy::Create(const SecretBytes& master) {
+  if (master.size() != crypto_kdf_KEYBYTES) {
+    return Error(Status::InvalidArgument("master key must be 32 bytes"));
+  }
+  KeyHierarchy h;
+  PORTRAIT_ASSIGN_OR_RETURN(h.portrait_db_, Derive(master, kPortraitDb, 32));
+  PORTRAIT_ASSIGN_OR_RETURN(h.keystore_db_, Derive(master, kKeystoreDb, 32));
+  PORTRAIT_ASSIGN_OR_RETURN(h.kek_, Derive(master, kKeyEncryption, 32));
+  PORTRAIT_ASSIGN_OR_RETURN(h.blind_index_, Derive(master, kBlindIndex, 32));
+  PORTRAIT_ASSIGN_OR_RETURN(h.audit_seed_, Derive(master, kAuditSeed, crypto_sign_SEEDBYTES));
+  return h;
+}
+
+Result<SecretBytes> KeyHierarchy::NewDataKey() { return SecretBytes::Random(kDataKeySize); }
+
+Result<std::string> KeyHierarchy::WrapDataKey(int64_t profile_id,
+                                              const SecretBytes& data_key) const {
+  return FieldCipher::Seal(kek_, kKekGeneration, WrapAd(profile_id), data_key.view());
+}
+
+Result<SecretBytes> KeyHierarchy::UnwrapDataKey(int64_t profile_id,
+                                                std::string_view wrapped) const {
+  PORTRAIT_ASSIGN_OR_RETURN(SecretBytes key, SecretBytes::Allocate(kDataKeySize));
+  PORTRAIT_RETURN_IF_ERROR(FieldCipher::OpenInto(kek_, WrapAd(profile_id), wrapped, key));
+  return key;
+}
+
+}  // namespace portrait::crypto

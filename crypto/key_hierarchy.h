@@ -1,0 +1,44 @@
+// KeyHierarchy: the subkeys derived from the master key with crypto_kdf, each for one job, so
+// that no key is ever used for two purposes:
+//   portrait.db SQLCipher key, keystore.db SQLCipher key, the key-encryption key (wraps
+//   per-profile data keys), the blind-index key, the audit signing seed (Ed25519).
+// Per-profile data keys are random, never derived (a derived key could be derived again after
+// erasure), and live wrapped in keystore.db only. Immutable after Create; thread-safe to share.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "base/result.h"
+#include "crypto/secret.h"
+
+namespace portrait::crypto {
+
+inline constexpr size_t kDataKeySize = 32;
+
+class KeyHierarchy {
+ public:
+  // Derives every subkey from `master` (32 bytes).
+  static Result<KeyHierarchy> Create(const SecretBytes& master);
+
+  const SecretBytes& portrait_db_key() const { return portrait_db_; }
+  const SecretBytes& keystore_db_key() const { return keystore_db_; }
+  const SecretBytes& blind_index_key() const { return blind_index_; }
+  const SecretBytes& audit_seed() const { return audit_seed_; }
+
+  // A fresh random data key for a new profile.
+  static Result<SecretBytes> NewDataKey();
+  // `data_key` sealed under the key-encryption key, bound to `profile_id`.
+  Result<std::string> WrapDataKey(int64_t profile_id, const SecretBytes& data_key) const;
+  // The inverse; Corruption if `wrapped` was altered or belongs to another profile.
+  Result<SecretBytes> UnwrapDataKey(int64_t profile_id, std::string_view wrapped) const;
+
+ private:
+  SecretBytes portrait_db_;
+  SecretBytes keystore_db_;
+  SecretBytes kek_;
+  SecretBytes blind_index_;
+  SecretBytes audit_seed_;
+};
+
+}  // namespace portrait::crypto

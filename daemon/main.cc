@@ -1,0 +1,49 @@
+// portraitd: loads portrait.toml, opens the encrypted data directory and serves until SIGTERM
+// or SIGINT. The io_context, signal set and every component are built here, explicitly; there
+// are no singletons.
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <CLI/CLI.hpp>
+
+#include "config/loader.h"
+#include "base/process.h"
+#include "store/data_dir.h"
+
+int main(int argc, char** argv) {
+  using namespace portrait;
+  HardenProcess();
+
+  CLI::App app{
+      "portraitd - the portrait daemon: encrypted, consent-aware customer profiles.\n"
+      "Create a data directory first with `portraitctl init --config FILE`."};
+  std::string config_path = "portrait.toml";
+  app.add_option("-c,--config", config_path, "path of portrait.toml")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  auto config = config::LoadConfig(config_path);
+  if (!config) {
+    spdlog::error("config: {}", config.error().message());
+    return 1;
+  }
+  auto data = store::OpenDataDir(*config);
+  if (!data) {
+    spdlog::error("cannot open data directory: {}", data.error().message());
+    return 1;
+  }
+  auto profiles = data->store->CountProfiles();
+  spdlog::info("data directory {} open: {} profiles", config->daemon.data_dir,
+               profiles ? *profiles : -1);
+
+  boost::asio::io_context io;
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int signal) {
+    spdlog::info("signal {} received; shutting down", signal);
+    io.stop();
+  });
+  spdlog::info("portraitd ready (pid {}); stop with Ctrl-C or SIGTERM", ::getpid());
+  io.run();
+  spdlog::info("portraitd stopped");
+  return 0;
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian bookworm packages portrait builds, tests and runs with, when missing.
+# Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config clang
+  libsqlcipher-dev sqlcipher libsodium-dev
+  libboost-dev libboost-system-dev libssl-dev
+  libspdlog-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev libexpected-dev
+  libcli11-dev libhowardhinnant-date-dev libphonenumber-dev tzdata
+  libgtest-dev libgmock-dev
+  python3 python3-nacl curl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

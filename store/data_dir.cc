@@ -1,0 +1,72 @@
+#include "store/data_dir.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "crypto/master_key.h"
+#include "store/sqlcipher/sqlcipher_store.h"
+
+namespace portrait::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+Result<crypto::SecretBytes> MasterKey(const config::Config& config, bool create) {
+  const config::KeysConfig& keys = config.keys;
+  if (!keys.file.empty()) {
+    return create ? crypto::CreateKeyFile(keys.file) : crypto::LoadKeyFile(keys.file);
+  }
+  return crypto::DeriveFromPassphrase(keys.passphrase_env,
+                                      config.daemon.data_dir + "/" + kSaltFileName, create);
+}
+
+Result<DataDir> Open(const config::Config& config, bool create) {
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::SecretBytes master, MasterKey(config, create));
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::KeyHierarchy keys, crypto::KeyHierarchy::Create(master));
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::BlindIndex blind,
+                            crypto::BlindIndex::Create(keys.blind_index_key(),
+                                                       config.keys.blind_index_bytes));
+  SqlcipherOptions options;
+  options.data_dir = config.daemon.data_dir;
+  options.portrait_key = &keys.portrait_db_key();
+  options.keystore_key = &keys.keystore_db_key();
+  options.create = create;
+  options.page_cache_mib = config.daemon.page_cache_mib;
+  PORTRAIT_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenSqlcipherStore(options));
+  return DataDir{std::move(keys), std::move(blind), std::move(store)};
+}
+
+}  // namespace
+
+Result<DataDir> OpenDataDir(const config::Config& config) {
+  std::error_code ec;
+  if (!fs::is_directory(config.daemon.data_dir, ec)) {
+    return Error(Status::NotFound("data directory " + config.daemon.data_dir +
+                                  " does not exist (create it with `portraitctl init`)"));
+  }
+  return Open(config, /*create=*/false);
+}
+
+Result<DataDir> InitDataDir(const config::Config& config) {
+  const std::string& dir = config.daemon.data_dir;
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
+    return Error(Status::Conflict("data directory " + dir +
+                                  " already exists and is not empty; refusing to overwrite it"));
+  }
+  if (!config.keys.file.empty() && fs::exists(config.keys.file, ec)) {
+    return Error(Status::Conflict("key file " + config.keys.file +
+                                  " already exists; refusing to overwrite it"));
+  }
+  fs::create_directories(dir, ec);
+  if (ec || ::chmod(dir.c_str(), 0700) != 0) {
+    return Error(Status::IOError("cannot create data directory " + dir + ": " + ec.message()));
+  }
+  if (!config.keys.file.empty()) {
+    fs::create_directories(fs::path(config.keys.file).parent_path(), ec);
+  }
+  return Open(config, /*create=*/true);
+}
+
+}  // namespace portrait::store

@@ -1,0 +1,278 @@
+#include "store/profile_vault.h"
+
+#include <algorithm>
+#include <set>
+
+#include "config/loader.h"
+#include "crypto/field_cipher.h"
+#include "store/field_value.h"
+
+namespace portrait::store {
+namespace {
+
+using crypto::FieldCipher;
+using crypto::SecretBytes;
+using nlohmann::json;
+
+constexpr uint32_t kDataKeyGeneration = 1;
+constexpr std::string_view kExternalIdField = "$external_id";
+constexpr std::string_view kTagsField = "$tags";
+constexpr std::string_view kMetricsField = "$metrics";
+
+Status CheckExternalId(std::string_view id) {
+  if (id.empty() || id.size() > 256 ||
+      std::any_of(id.begin(), id.end(), [](unsigned char c) { return std::iscntrl(c); })) {
+    return Status::InvalidArgument("external id must be 1-256 bytes without control characters");
+  }
+  return Status::Ok();
+}
+
+Status CheckPatchShape(const json& patch) {
+  if (!patch.is_object()) {
+    return Status::InvalidArgument("the profile body must be a JSON object");
+  }
+  for (const auto& [key, value] : patch.items()) {
+    if (key != "fields" && key != "tags" && key != "timezone") {
+      return Status::InvalidArgument("unknown key '" + key +
+                                     "' (expected fields, tags or timezone)");
+    }
+  }
+  if (patch.contains("fields") && !patch["fields"].is_object()) {
+    return Status::InvalidArgument("fields: expected an object of field name to value");
+  }
+  if (patch.contains("timezone") && !patch["timezone"].is_string()) {
+    return Status::InvalidArgument("timezone: expected an IANA time zone name");
+  }
+  return Status::Ok();
+}
+
+Result<std::set<std::string>> ApplyTagPatch(const json& tags, std::set<std::string> current) {
+  if (!tags.is_object()) {
+    return Error(Status::InvalidArgument("tags: expected {\"add\": [...], \"remove\": [...]}"));
+  }
+  for (const auto& [op, list] : tags.items()) {
+    if ((op != "add" && op != "remove") || !list.is_array()) {
+      return Error(Status::InvalidArgument("tags: expected {\"add\": [...], \"remove\": [...]}"));
+    }
+    for (const json& tag : list) {
+      if (!tag.is_string()) {
+        return Error(Status::InvalidArgument("tags." + op + ": expected strings"));
+      }
+      const std::string& t = tag.get_ref<const std::string&>();
+      PORTRAIT_RETURN_IF_ERROR(CheckTag(t));
+      if (op == "add") {
+        current.insert(t);
+      } else {
+        current.erase(t);
+      }
+    }
+  }
+  return current;
+}
+
+Result<json> OpenJson(const SecretBytes& key, ProfileId id, std::string_view name,
+                      std::string_view envelope) {
+  PORTRAIT_ASSIGN_OR_RETURN(std::string text,
+                            FieldCipher::Open(key, FieldCipher::AssociatedData(id, name), envelope));
+  json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) {
+    return Error(Status::Corruption("profile " + std::to_string(id) + " field '" +
+                                    std::string(name) + "' does not hold JSON"));
+  }
+  return value;
+}
+
+Result<std::string> SealJson(const SecretBytes& key, ProfileId id, std::string_view name,
+                             const json& value) {
+  return FieldCipher::Seal(key, kDataKeyGeneration, FieldCipher::AssociatedData(id, name),
+                           value.dump());
+}
+
+}  // namespace
+
+std::string ProfileVault::ExtKey(std::string_view external_id) const {
+  return blind_.Digest(kExternalIdField, external_id);
+}
+
+Result<SecretBytes> ProfileVault::DataKey(ProfileId id) {
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> wrapped, store_.GetDataKey(id));
+  if (!wrapped) {
+    return Error(Status::NotFound("profile " + std::to_string(id) +
+                                  " has no data key (it was erased)"));
+  }
+  return keys_.UnwrapDataKey(id, *wrapped);
+}
+
+Status ProfileVault::BuildWrite(const json& patch, const SecretBytes& key,
+                                const std::vector<std::string>& old_tags, ProfileWrite& w) {
+  const ProfileId id = w.row.id;
+  if (patch.contains("fields")) {
+    for (const auto& [name, value] : patch["fields"].items()) {
+      const config::Field* field = config_.FindField(name);
+      if (!field) {
+        return Status::InvalidArgument("fields: unknown field '" + name +
+                                       "' (declare it as a [[field]] in portrait.toml)");
+      }
+      if (value.is_null()) {
+        w.removed_fields.push_back(name);
+        if (field->blind_index) {
+          w.blind[name] = std::nullopt;
+        }
+        continue;
+      }
+      PORTRAIT_ASSIGN_OR_RETURN(CheckedValue checked,
+                                CheckFieldValue(*field, value, config_.daemon.phone_region));
+      PORTRAIT_ASSIGN_OR_RETURN(w.set_fields[name], SealJson(key, id, name, checked.value));
+      if (field->blind_index) {
+        w.blind[name] = blind_.Digest(name, checked.index_key);
+      }
+    }
+  }
+  if (patch.contains("tags")) {
+    std::set<std::string> before(old_tags.begin(), old_tags.end());
+    PORTRAIT_ASSIGN_OR_RETURN(std::set<std::string> after, ApplyTagPatch(patch["tags"], before));
+    if (after != before) {
+      w.row.tags.clear();
+      if (!after.empty()) {
+        PORTRAIT_ASSIGN_OR_RETURN(w.row.tags, SealJson(key, id, kTagsField, json(after)));
+      }
+    }
+  }
+  if (patch.contains("timezone")) {
+    const std::string& tz = patch["timezone"].get_ref<const std::string&>();
+    if (!config::IsKnownTimeZone(tz)) {
+      return Status::InvalidArgument("timezone: unknown time zone (use an IANA name such as "
+                                     "Asia/Shanghai)");
+    }
+    w.row.timezone = tz;
+  }
+  return Status::Ok();
+}
+
+Result<UpsertResult> ProfileVault::Upsert(std::string_view external_id, const json& patch) {
+  PORTRAIT_RETURN_IF_ERROR(CheckExternalId(external_id));
+  PORTRAIT_RETURN_IF_ERROR(CheckPatchShape(patch));
+  const std::string ext_key = ExtKey(external_id);
+  const int64_t now = clock_.Now().time_since_epoch().count();
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<ProfileRow> existing, store_.GetProfileByKey(ext_key));
+  if (existing) {
+    ProfileWrite w;
+    w.row = std::move(*existing);
+    w.row.updated_us = now;
+    PORTRAIT_ASSIGN_OR_RETURN(SecretBytes key, DataKey(w.row.id));
+    std::vector<std::string> tags;
+    if (!w.row.tags.empty()) {
+      PORTRAIT_ASSIGN_OR_RETURN(json t, OpenJson(key, w.row.id, kTagsField, w.row.tags));
+      tags = t.get<std::vector<std::string>>();
+    }
+    PORTRAIT_RETURN_IF_ERROR(BuildWrite(patch, key, tags, w));
+    Batch batch;
+    batch.profiles.push_back(std::move(w));
+    PORTRAIT_RETURN_IF_ERROR(store_.Commit(batch));
+    return UpsertResult{batch.profiles[0].row.id, false};
+  }
+  // A new profile: random internal id (pseudonymous, reveals no order) and random data key.
+  ProfileWrite w;
+  w.is_new = true;
+  w.row.id = static_cast<ProfileId>(crypto::RandomU64() >> 1) | 1;
+  w.row.ext_key = ext_key;
+  w.row.created_us = w.row.updated_us = now;
+  PORTRAIT_ASSIGN_OR_RETURN(SecretBytes key, crypto::KeyHierarchy::NewDataKey());
+  PORTRAIT_ASSIGN_OR_RETURN(w.row.external_id,
+                            SealJson(key, w.row.id, kExternalIdField, json(external_id)));
+  PORTRAIT_RETURN_IF_ERROR(BuildWrite(patch, key, {}, w));
+  PORTRAIT_ASSIGN_OR_RETURN(std::string wrapped, keys_.WrapDataKey(w.row.id, key));
+  // The key is durable before any ciphertext made with it; a crash in between leaves only an
+  // orphan wrapped key, never an unreadable profile.
+  PORTRAIT_RETURN_IF_ERROR(store_.PutDataKey(w.row.id, wrapped));
+  Batch batch;
+  batch.profiles.push_back(std::move(w));
+  auto committed = store_.Commit(batch);
+  if (!committed) {
+    (void)store_.DestroyDataKey(batch.profiles[0].row.id);
+    return Error(committed.error());
+  }
+  return UpsertResult{batch.profiles[0].row.id, true};
+}
+
+Result<ProfileId> ProfileVault::IdOf(std::string_view external_id) {
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<ProfileRow> row,
+                            store_.GetProfileByKey(ExtKey(external_id)));
+  if (!row) {
+    return Error(Status::NotFound("no such profile"));
+  }
+  return row->id;
+}
+
+Result<Profile> ProfileVault::Get(std::string_view external_id) {
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<ProfileRow> row,
+                            store_.GetProfileByKey(ExtKey(external_id)));
+  if (!row) {
+    return Error(Status::NotFound("no such profile"));
+  }
+  return Decrypt(*row);
+}
+
+Result<Profile> ProfileVault::GetById(ProfileId id) {
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<ProfileRow> row, store_.GetProfile(id));
+  if (!row) {
+    return Error(Status::NotFound("profile " + std::to_string(id) + " does not exist"));
+  }
+  return Decrypt(*row);
+}
+
+Result<Profile> ProfileVault::Decrypt(const ProfileRow& row) {
+  PORTRAIT_ASSIGN_OR_RETURN(SecretBytes key, DataKey(row.id));
+  Profile p;
+  p.id = row.id;
+  p.timezone = row.timezone;
+  p.lifecycle = row.lifecycle;
+  p.created_us = row.created_us;
+  p.updated_us = row.updated_us;
+  PORTRAIT_ASSIGN_OR_RETURN(json ext, OpenJson(key, row.id, kExternalIdField, row.external_id));
+  p.external_id = ext.get<std::string>();
+  if (!row.tags.empty()) {
+    PORTRAIT_ASSIGN_OR_RETURN(json tags, OpenJson(key, row.id, kTagsField, row.tags));
+    p.tags = tags.get<std::vector<std::string>>();
+  }
+  if (!row.metrics.empty()) {
+    PORTRAIT_ASSIGN_OR_RETURN(p.metrics, OpenJson(key, row.id, kMetricsField, row.metrics));
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(auto fields, store_.GetFields(row.id));
+  for (const auto& [name, envelope] : fields) {
+    PORTRAIT_ASSIGN_OR_RETURN(p.fields[name], OpenJson(key, row.id, name, envelope));
+  }
+  return p;
+}
+
+Result<std::vector<ProfileId>> ProfileVault::Find(std::string_view field_name,
+                                                  const json& value) {
+  const config::Field* field = config_.FindField(field_name);
+  if (!field || !field->blind_index) {
+    return Error(Status::InvalidArgument("'" + std::string(field_name) +
+                                         "' is not a blind-indexed field"));
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(CheckedValue checked,
+                            CheckFieldValue(*field, value, config_.daemon.phone_region));
+  return store_.LookupBlind(field_name, blind_.Digest(field_name, checked.index_key));
+}
+
+Result<EraseReceipt> ProfileVault::Erase(std::string_view external_id) {
+  PORTRAIT_ASSIGN_OR_RETURN(ProfileId id, IdOf(external_id));
+  EraseReceipt receipt;
+  receipt.id = id;
+  PORTRAIT_ASSIGN_OR_RETURN(auto fields, store_.GetFields(id));
+  PORTRAIT_ASSIGN_OR_RETURN(auto events, store_.GetEvents(id));
+  receipt.fields = static_cast<int>(fields.size());
+  receipt.events = static_cast<int>(events.size());
+  // Shred first: once the wrapped key is gone, every ciphertext of this profile, in this file
+  // or any backup of it, is noise. The row deletion that follows is tidiness.
+  PORTRAIT_RETURN_IF_ERROR(store_.DestroyDataKey(id));
+  Batch batch;
+  batch.erasures.push_back(id);
+  PORTRAIT_RETURN_IF_ERROR(store_.Commit(batch));
+  receipt.erased_at_us = clock_.Now().time_since_epoch().count();
+  return receipt;
+}
+
+}  // namespace portrait::store

@@ -1,0 +1,93 @@
+// ProfileVault: profile operations over a Store — validate, encrypt, blind-index, write; read
+// and decrypt; find by blind index; erase by crypto-shredding. Every field is sealed with the
+// profile's own random data key (associated data: internal id + field name); the key lives
+// wrapped in the keystore only. Thread-safe if the Store is; holds no mutable state.
+//
+// Errors name fields and internal ids, never a personal value (not even the external id).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/result.h"
+#include "config/config.h"
+#include "crypto/blind_index.h"
+#include "crypto/key_hierarchy.h"
+#include "store/store.h"
+
+namespace portrait::store {
+
+// A decrypted profile.
+struct Profile {
+  ProfileId id = 0;
+  std::string external_id;
+  nlohmann::json fields = nlohmann::json::object();  // field name -> canonical value
+  std::vector<std::string> tags;                     // sorted
+  std::string timezone;                              // empty = the config's default
+  std::string lifecycle;
+  nlohmann::json metrics = nlohmann::json::object();
+  int64_t created_us = 0;
+  int64_t updated_us = 0;
+};
+
+struct UpsertResult {
+  ProfileId id = 0;
+  bool created = false;
+};
+
+struct EraseReceipt {
+  ProfileId id = 0;
+  int64_t erased_at_us = 0;
+  int fields = 0;  // how many fields were deleted
+  int events = 0;  // how many events were deleted
+};
+
+class ProfileVault {
+ public:
+  // All references must outlive the vault.
+  ProfileVault(const config::Config& config, Store& store, const crypto::KeyHierarchy& keys,
+               const crypto::BlindIndex& blind, const Clock& clock)
+      : config_(config), store_(store), keys_(keys), blind_(blind), clock_(clock) {}
+
+  // Creates or partially updates the profile known to the CRM as `external_id`. `patch` is
+  //   {"fields": {name: value | null}, "tags": {"add": [...], "remove": [...]}, "timezone": "…"}
+  // with every part optional; null removes a field, fields not named are kept. InvalidArgument
+  // (naming the field or key) for an unknown field, a wrong type, a bad tag or time zone;
+  // nothing is written then.
+  Result<UpsertResult> Upsert(std::string_view external_id, const nlohmann::json& patch);
+
+  // The decrypted profile; NotFound if there is none.
+  Result<Profile> Get(std::string_view external_id);
+  Result<Profile> GetById(ProfileId id);
+
+  // Ids of profiles whose blind-indexed `field` equals `value` after normalisation.
+  // InvalidArgument if the field is unknown or not blind-indexed, or the value doesn't fit.
+  Result<std::vector<ProfileId>> Find(std::string_view field, const nlohmann::json& value);
+
+  // Erases the profile: destroys its data key first (from then on no copy of its ciphertexts,
+  // in any backup of portrait.db, can be read), then deletes its fields, index entries and
+  // events. NotFound if there is none. Re-running after a crash finishes the job.
+  Result<EraseReceipt> Erase(std::string_view external_id);
+
+  // The internal id for `external_id`, or NotFound.
+  Result<ProfileId> IdOf(std::string_view external_id);
+
+ private:
+  Result<Profile> Decrypt(const ProfileRow& row);
+  Result<crypto::SecretBytes> DataKey(ProfileId id);
+  Status BuildWrite(const nlohmann::json& patch, const crypto::SecretBytes& key,
+                    const std::vector<std::string>& old_tags, ProfileWrite& write);
+  std::string ExtKey(std::string_view external_id) const;
+
+  const config::Config& config_;
+  Store& store_;
+  const crypto::KeyHierarchy& keys_;
+  const crypto::BlindIndex& blind_;
+  const Clock& clock_;
+};
+
+}  // namespace portrait::store

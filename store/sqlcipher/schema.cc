@@ -1,0 +1,85 @@
+#include "store/sqlcipher/schema.h"
+
+#include <string>
+
+namespace portrait::store::sqlite {
+
+const std::vector<std::string_view>& PortraitSchema() {
+  static const std::vector<std::string_view> kSteps = {
+      // 1: profiles, their encrypted fields, blind index, events.
+      R"sql(
+      CREATE TABLE profiles (
+        id          INTEGER PRIMARY KEY,
+        ext_key     BLOB NOT NULL UNIQUE,
+        external_id BLOB NOT NULL,
+        timezone    TEXT NOT NULL DEFAULT '',
+        lifecycle   TEXT NOT NULL DEFAULT '',
+        tags        BLOB NOT NULL DEFAULT x'',
+        metrics     BLOB NOT NULL DEFAULT x'',
+        created_us  INTEGER NOT NULL,
+        updated_us  INTEGER NOT NULL
+      );
+      CREATE TABLE profile_fields (
+        profile_id INTEGER NOT NULL,
+        field      TEXT NOT NULL,
+        value      BLOB NOT NULL,
+        PRIMARY KEY (profile_id, field)
+      ) WITHOUT ROWID;
+      CREATE TABLE blind_index (
+        field      TEXT NOT NULL,
+        digest     BLOB NOT NULL,
+        profile_id INTEGER NOT NULL,
+        PRIMARY KEY (field, digest, profile_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX blind_index_by_profile ON blind_index (profile_id, field);
+      CREATE TABLE events (
+        key        BLOB PRIMARY KEY,
+        profile_id INTEGER NOT NULL,
+        type       TEXT NOT NULL,
+        time_us    INTEGER NOT NULL,
+        data       BLOB NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX events_by_profile ON events (profile_id, time_us);
+      )sql",
+  };
+  return kSteps;
+}
+
+const std::vector<std::string_view>& KeystoreSchema() {
+  static const std::vector<std::string_view> kSteps = {
+      // 1: wrapped per-profile data keys.
+      R"sql(
+      CREATE TABLE data_keys (
+        profile_id INTEGER PRIMARY KEY,
+        wrapped    BLOB NOT NULL
+      );
+      )sql",
+  };
+  return kSteps;
+}
+
+Status Migrate(Db& db, const std::vector<std::string_view>& steps) {
+  Stmt version(db, "PRAGMA user_version;");
+  PORTRAIT_ASSIGN_OR_RETURN(bool row, version.Step());
+  int64_t applied = row ? version.Int(0) : 0;
+  if (applied > static_cast<int64_t>(steps.size())) {
+    return Status::Corruption(db.path() + " has schema version " + std::to_string(applied) +
+                              ", newer than this build knows (" + std::to_string(steps.size()) +
+                              "); upgrade portrait");
+  }
+  if (applied == static_cast<int64_t>(steps.size())) {
+    return Status::Ok();
+  }
+  PORTRAIT_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE;"));
+  for (size_t i = static_cast<size_t>(applied); i < steps.size(); ++i) {
+    Status s = db.Exec(steps[i]);
+    if (!s.ok()) {
+      (void)db.Exec("ROLLBACK;");
+      return s.WithContext("migration step " + std::to_string(i + 1));
+    }
+  }
+  PORTRAIT_RETURN_IF_ERROR(db.Exec("PRAGMA user_version = " + std::to_string(steps.size()) + ";"));
+  return db.Exec("COMMIT;");
+}
+
+}  // namespace portrait::store::sqlite

@@ -1,0 +1,31 @@
+// The SQLCipher backend of Store: DATA_DIR/portrait.db (profiles, fields, blind index, events)
+// and DATA_DIR/keystore.db (wrapped data keys), each with its own raw key, 4 KiB cipher pages,
+// WAL with synchronous=FULL, temp_store=MEMORY. Calls are serialised by a mutex.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "base/result.h"
+#include "crypto/secret.h"
+#include "store/store.h"
+
+namespace portrait::store {
+
+struct SqlcipherOptions {
+  std::string data_dir;
+  const crypto::SecretBytes* portrait_key = nullptr;  // 32 bytes, borrowed during Open
+  const crypto::SecretBytes* keystore_key = nullptr;  // 32 bytes, borrowed during Open
+  // Create both databases (refusing if either exists) instead of opening existing ones.
+  bool create = false;
+  int page_cache_mib = 64;
+};
+
+// Opens (or creates) the two databases and brings their schemas up to date. Never creates a
+// database over an existing one; NotFound when one is missing, PermissionDenied on a wrong key.
+Result<std::unique_ptr<Store>> OpenSqlcipherStore(const SqlcipherOptions& options);
+
+inline constexpr const char* kPortraitDbName = "portrait.db";
+inline constexpr const char* kKeystoreDbName = "keystore.db";
+
+}  // namespace portrait::store

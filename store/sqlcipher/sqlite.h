@@ -1,0 +1,71 @@
+// Thin RAII wrappers over the SQLCipher C API: a connection and a prepared statement. Errors
+// become Status values naming the database file, never a bound value. Not thread-safe: one
+// thread uses a Db (and its statements) at a time.
+#pragma once
+
+#ifndef SQLITE_HAS_CODEC
+#define SQLITE_HAS_CODEC 1
+#endif
+#include <sqlcipher/sqlite3.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+#include "crypto/secret.h"
+
+namespace portrait::store::sqlite {
+
+class Db {
+ public:
+  Db() = default;
+  ~Db();
+  Db(Db&& other) noexcept;
+  Db& operator=(Db&&) = delete;
+  Db(const Db&) = delete;
+
+  // Opens `path` (creating it only when `create`), keys it with the raw 32-byte `key`, sets the
+  // page size and pragmas of every open, and checks the key by reading the schema.
+  // NotFound if the file is missing and !create; PermissionDenied for a wrong key.
+  static Result<Db> Open(const std::string& path, const crypto::SecretBytes& key, bool create,
+                         int page_cache_mib);
+
+  // Runs one or more statements without results.
+  Status Exec(std::string_view sql);
+  Status LastError(std::string_view what) const;  // Status from the connection's last error
+  sqlite3* get() const { return db_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::string path_;
+};
+
+class Stmt {
+ public:
+  Stmt(Db& db, std::string_view sql);
+  ~Stmt();
+  Stmt(const Stmt&) = delete;
+
+  Status status() const { return status_; }
+  Stmt& Bind(int index, int64_t v);
+  Stmt& Bind(int index, std::string_view text);      // TEXT
+  Stmt& BindBlob(int index, std::string_view bytes);  // BLOB
+  // Steps once: true when a row is ready, false when done; an error Status otherwise.
+  Result<bool> Step();
+  // Steps to completion, expecting no rows.
+  Status Run();
+  void Reset();
+
+  int64_t Int(int col) const;
+  std::string Text(int col) const;  // TEXT or BLOB bytes
+  bool IsNull(int col) const;
+
+ private:
+  Db& db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  Status status_;
+};
+
+}  // namespace portrait::store::sqlite

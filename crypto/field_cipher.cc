@@ -24,13 +24,22 @@ Result<size_t> CheckEnvelope(std::string_view envelope) {
   return envelope.size() - kHeader;
 }
 
+// The AEAD's associated data: the envelope's version and key id, then the caller's `ad`, so the
+// header can't be altered either.
+std::string FullAd(std::string_view envelope, std::string_view ad) {
+  std::string full(envelope.substr(0, 5));
+  full.append(ad);
+  return full;
+}
+
 Status Decrypt(const SecretBytes& key, std::string_view ad, std::string_view envelope,
                uint8_t* out) {
   PORTRAIT_ASSIGN_OR_RETURN(size_t clen, CheckEnvelope(envelope));
+  const std::string full_ad = FullAd(envelope, ad);
   unsigned long long plen = 0;
   if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, &plen, nullptr, Bytes(envelope) + kHeader,
-                                                 clen, Bytes(ad), ad.size(), Bytes(envelope) + 5,
-                                                 key.data()) != 0) {
+                                                 clen, Bytes(full_ad), full_ad.size(),
+                                                 Bytes(envelope) + 5, key.data()) != 0) {
     return Status::Corruption("ciphertext failed to authenticate (wrong key, wrong place, or altered)");
   }
   return Status::Ok();
@@ -60,10 +69,11 @@ Result<std::string> FieldCipher::Seal(const SecretBytes& key, uint32_t key_id,
     p[1 + i] = static_cast<uint8_t>(key_id >> (8 * i));
   }
   randombytes_buf(p + 5, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+  const std::string full_ad = FullAd(out, ad);
   unsigned long long clen = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(p + kHeader, &clen, Bytes(plaintext),
-                                             plaintext.size(), Bytes(ad), ad.size(), nullptr,
-                                             p + 5, key.data());
+                                             plaintext.size(), Bytes(full_ad), full_ad.size(),
+                                             nullptr, p + 5, key.data());
   return out;
 }
 

@@ -1,0 +1,41 @@
+#include "base/duration.h"
+
+#include <gtest/gtest.h>
+
+#include "base/clock.h"
+
+namespace portrait {
+namespace {
+
+using std::chrono::seconds;
+
+TEST(ParseDuration, AcceptsEveryUnit) {
+  EXPECT_EQ(ParseDuration("45s").value(), seconds(45));
+  EXPECT_EQ(ParseDuration("30m").value(), seconds(1800));
+  EXPECT_EQ(ParseDuration("2h").value(), seconds(7200));
+  EXPECT_EQ(ParseDuration("90d").value(), seconds(90 * 86400));
+  EXPECT_EQ(ParseDuration("1w").value(), seconds(7 * 86400));
+  EXPECT_EQ(ParseDuration("2y").value(), seconds(2 * 365 * 86400));
+}
+
+TEST(ParseDuration, RejectsMalformedText) {
+  for (const char* bad : {"", "d", "7", "7x", "-1d", "1.5h", " 7d", "7dd", "99999999999999y"}) {
+    auto d = ParseDuration(bad);
+    EXPECT_FALSE(d.has_value()) << bad;
+    if (!d) {
+      EXPECT_NE(d.error().message().find("duration"), std::string::npos);
+    }
+  }
+}
+
+TEST(FakeClock, MovesOnlyWhenTold) {
+  FakeClock clock(TimePoint(std::chrono::seconds(1000)));
+  EXPECT_EQ(clock.Now(), TimePoint(std::chrono::seconds(1000)));
+  clock.Advance(std::chrono::seconds(5));
+  EXPECT_EQ(clock.Now(), TimePoint(std::chrono::seconds(1005)));
+  clock.Set(TimePoint(std::chrono::seconds(7)));
+  EXPECT_EQ(clock.Now(), TimePoint(std::chrono::seconds(7)));
+}
+
+}  // namespace
+}  // namespace portrait

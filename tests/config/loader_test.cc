@@ -1,0 +1,162 @@
+#include "config/loader.h"
+
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "tests/support/test_support.h"
+
+namespace portrait::config {
+namespace {
+
+using testing::TestConfigText;
+
+// Parses `text` as /cfg/portrait.toml and returns the error message (empty if it loaded).
+std::string ErrorOf(const std::string& text) {
+  auto config = ParseConfig(text, "/cfg/portrait.toml");
+  return config ? "" : config.error().message();
+}
+
+// Replaces the first occurrence of `from` in the test config with `to`.
+std::string TestConfigWith(const std::string& from, const std::string& to) {
+  std::string text = TestConfigText();
+  auto at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return text.replace(at, from.size(), to);
+}
+
+// The line (1-based) on which `needle` first appears in `text`.
+int LineOf(const std::string& text, const std::string& needle) {
+  auto at = text.find(needle);
+  EXPECT_NE(at, std::string::npos) << needle;
+  return 1 + static_cast<int>(std::count(text.begin(), text.begin() + at, '\n'));
+}
+
+void ExpectErrorAt(const std::string& text, const std::string& needle,
+                   const std::string& message_part) {
+  std::string error = ErrorOf(text);
+  std::string where = "/cfg/portrait.toml:" + std::to_string(LineOf(text, needle)) + ":";
+  EXPECT_NE(error.find(where), std::string::npos) << "want " << where << " in: " << error;
+  EXPECT_TRUE(std::regex_search(error, std::regex(R"(portrait\.toml:\d+:\d+: )"))) << error;
+  EXPECT_NE(error.find(message_part), std::string::npos)
+      << "want '" << message_part << "' in: " << error;
+}
+
+TEST(LoadConfig, LoadsTheExampleShapeAndResolvesPathsAgainstTheFile) {
+  auto config = ParseConfig(TestConfigText(), "/cfg/portrait.toml");
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->daemon.data_dir, "/cfg/var");
+  EXPECT_EQ(config->keys.file, "/cfg/var/master.key");
+  EXPECT_EQ(config->daemon.timezone, "Asia/Shanghai");
+  ASSERT_NE(config->FindField("phone"), nullptr);
+  EXPECT_EQ(config->FindField("phone")->type, FieldType::kPhone);
+  EXPECT_TRUE(config->FindField("phone")->blind_index);
+  EXPECT_EQ(config->FindField("phone")->mask, MaskKind::kPhone);
+  ASSERT_NE(config->FindPurpose("marketing"), nullptr);
+  EXPECT_EQ(config->FindPurpose("marketing")->cap->max, 2);
+  EXPECT_EQ(config->FindPurpose("marketing")->cap->per, std::chrono::seconds(7 * 86400));
+  ASSERT_NE(config->FindRole("admin"), nullptr);
+  EXPECT_EQ(config->FindRole("admin")->read.size(), 8u);
+}
+
+TEST(LoadConfig, TheShippedExampleLoads) {
+  auto config = LoadConfig(std::string(PORTRAIT_SOURCE_DIR) + "/examples/portrait.toml");
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_NE(config->FindRole("admin"), nullptr);
+  EXPECT_EQ(config->sinks.size(), 2u);
+}
+
+TEST(LoadConfig, UnknownKeyNamesFileLineColumnAndKey) {
+  std::string text = TestConfigWith("phone_region = \"CN\"", "phone_region = \"CN\"\nlisten_on = \"x\"");
+  ExpectErrorAt(text, "listen_on", "unknown key 'listen_on'");
+}
+
+TEST(LoadConfig, UnknownKeyInAnArrayTable) {
+  std::string text = TestConfigWith("mask = \"phone\"", "mask = \"phone\"\nblindindex = true");
+  ExpectErrorAt(text, "blindindex", "unknown key 'blindindex'");
+}
+
+TEST(LoadConfig, WrongTypeNamesTheKey) {
+  std::string text = TestConfigWith("timezone = \"Asia/Shanghai\"", "timezone = 8");
+  ExpectErrorAt(text, "timezone = 8", "key 'timezone': expected a string, got an integer");
+}
+
+TEST(LoadConfig, UnknownFieldInARole) {
+  std::string text = TestConfigWith("read = [\"name\",", "read = [\"nmae\",");
+  ExpectErrorAt(text, "\"nmae\"", "unknown field 'nmae'");
+}
+
+TEST(LoadConfig, UnknownPurposeInARole) {
+  std::string text = TestConfigWith("purposes = [\"marketing\"]", "purposes = [\"marketting\"]");
+  ExpectErrorAt(text, "\"marketting\"", "unknown purpose 'marketting'");
+}
+
+TEST(LoadConfig, UnknownFieldInAPurpose) {
+  std::string text = TestConfigWith("fields = [\"name\", \"city\"", "fields = [\"name\", \"town\"");
+  ExpectErrorAt(text, "\"town\"", "unknown field 'town'");
+}
+
+TEST(LoadConfig, DuplicateNames) {
+  std::string text = TestConfigText() + "\n[[field]]\nname = \"city\"\ntype = \"string\"\n";
+  std::string error = ErrorOf(text);
+  int second = static_cast<int>(std::count(text.begin(), text.end(), '\n')) - 1;
+  EXPECT_NE(error.find("portrait.toml:" + std::to_string(second) + ":"), std::string::npos)
+      << error;
+  EXPECT_NE(error.find("duplicate field name"), std::string::npos) << error;
+  EXPECT_NE(error.find("first defined at /cfg/portrait.toml:" +
+                       std::to_string(LineOf(text, "name = \"city\""))),
+            std::string::npos)
+      << error;
+}
+
+TEST(LoadConfig, DuplicateRoleName) {
+  std::string text = TestConfigText() + "\n[[role]]\nname = \"admin\"\n";
+  EXPECT_NE(ErrorOf(text).find("duplicate role name"), std::string::npos);
+}
+
+TEST(LoadConfig, MaskThatDoesNotFitTheFieldType) {
+  std::string text = TestConfigWith("type = \"date\"\nmask = \"date\"", "type = \"date\"\nmask = \"phone\"");
+  ExpectErrorAt(text, "mask = \"phone\"\n\n[[field]]\nname = \"score\"",
+                "does not fit a field of type date");
+}
+
+TEST(LoadConfig, BadValuesAreNamed) {
+  ExpectErrorAt(TestConfigWith("timezone = \"Asia/Shanghai\"", "timezone = \"Mars/Olympus\""),
+                "Mars/Olympus", "unknown time zone");
+  ExpectErrorAt(TestConfigWith("per = \"7d\"", "per = \"7 days\""), "7 days", "not a duration");
+  ExpectErrorAt(TestConfigWith("quiet_hours = \"21:00-08:00\"", "quiet_hours = \"9pm-8am\""),
+                "9pm", "HH:MM-HH:MM");
+  ExpectErrorAt(TestConfigWith("can = [\"profiles.read\"", "can = [\"profiles.reed\""),
+                "profiles.reed", "unknown permission");
+  ExpectErrorAt(TestConfigWith("basis = \"consent\"", "basis = \"because\""), "because",
+                "not one of: consent, contract, legitimate_interest");
+}
+
+TEST(LoadConfig, KeysNeedExactlyOneSource) {
+  std::string text = TestConfigWith("file = \"var/master.key\"",
+                                    "file = \"var/master.key\"\npassphrase_env = \"P\"");
+  EXPECT_NE(ErrorOf(text).find("exactly one of 'file' and 'passphrase_env'"), std::string::npos);
+}
+
+TEST(LoadConfig, TomlSyntaxErrorsCarryPosition) {
+  std::string error = ErrorOf("[daemon]\ndata_dir = \"var\nx = 1\n");
+  EXPECT_TRUE(std::regex_search(error, std::regex(R"(portrait\.toml:2:\d+: )"))) << error;
+}
+
+TEST(LoadConfig, ReportsEveryErrorAtOnce) {
+  std::string text = TestConfigWith("purposes = [\"marketing\"]", "purposes = [\"nope\"]");
+  text = text.replace(text.find("timezone = \"Asia"), 8, "timezon_");
+  std::string error = ErrorOf(text);
+  EXPECT_NE(error.find("unknown purpose 'nope'"), std::string::npos) << error;
+  EXPECT_NE(error.find("unknown key 'timezon_'"), std::string::npos) << error;
+}
+
+TEST(LoadConfig, MissingFileSaysWhatToDo) {
+  auto config = LoadConfig("/nonexistent/portrait.toml");
+  ASSERT_FALSE(config);
+  EXPECT_EQ(config.error().code(), Status::Code::kNotFound);
+  EXPECT_NE(config.error().message().find("/nonexistent/portrait.toml"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace portrait::config

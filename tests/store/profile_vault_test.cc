@@ -1,0 +1,156 @@
+#include "store/profile_vault.h"
+
+#include <gtest/gtest.h>
+
+#include "crypto/field_cipher.h"
+#include "tests/support/test_support.h"
+
+namespace portrait::store {
+namespace {
+
+using nlohmann::json;
+
+class ProfileVaultTest : public ::testing::Test {
+ protected:
+  testing::TempDir dir_;
+  config::Config config_ = testing::WriteTestConfig(dir_);
+  DataDir data_ = InitDataDir(config_).value();
+  FakeClock clock_{TimePoint(std::chrono::seconds(1'700'000'000))};
+  ProfileVault vault_{config_, *data_.store, data_.keys, data_.blind, clock_};
+};
+
+TEST_F(ProfileVaultTest, UpsertCreatesAndGetDecrypts) {
+  auto r = vault_.Upsert("crm-1", json::parse(R"({
+    "fields": {"name": "张伟", "phone": "138 1234 5678", "email": "Zhang@Example.com",
+               "birthday": "1990-02-28", "score": 7.5, "vip": true, "gender": "male"},
+    "tags": {"add": ["interest/sports/running", "vip"]},
+    "timezone": "Europe/London"})"));
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_TRUE(r->created);
+  EXPECT_GT(r->id, 0);
+  auto p = vault_.Get("crm-1");
+  ASSERT_TRUE(p) << p.error().ToString();
+  EXPECT_EQ(p->id, r->id);
+  EXPECT_EQ(p->external_id, "crm-1");
+  EXPECT_EQ(p->fields["name"], "张伟");
+  EXPECT_EQ(p->fields["phone"], "+8613812345678");
+  EXPECT_EQ(p->fields["score"], 7.5);
+  EXPECT_EQ(p->fields["vip"], true);
+  EXPECT_EQ(p->tags, (std::vector<std::string>{"interest/sports/running", "vip"}));
+  EXPECT_EQ(p->timezone, "Europe/London");
+  EXPECT_EQ(p->created_us, clock_.Now().time_since_epoch().count());
+}
+
+TEST_F(ProfileVaultTest, PartialMergeKeepsUnnamedFieldsAndNullRemoves) {
+  ASSERT_TRUE(vault_.Upsert("c", json::parse(R"({"fields": {"name": "A", "city": "Hangzhou"},
+                                                 "tags": {"add": ["x", "y"]}})")));
+  clock_.Advance(std::chrono::seconds(10));
+  auto again = vault_.Upsert("c", json::parse(R"({"fields": {"city": null, "score": 1},
+                                                   "tags": {"remove": ["x"]}})"));
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(again->created);
+  auto p = vault_.Get("c").value();
+  EXPECT_EQ(p.fields, json::parse(R"({"name": "A", "score": 1})"));
+  EXPECT_EQ(p.tags, std::vector<std::string>{"y"});
+  EXPECT_EQ(p.updated_us - p.created_us, 10'000'000);
+}
+
+TEST_F(ProfileVaultTest, BadInputNamesTheFieldAndWritesNothing) {
+  ASSERT_TRUE(vault_.Upsert("c", json::parse(R"({"fields": {"name": "Old", "city": "Xi'an"}})")));
+  struct Case {
+    const char* patch;
+    const char* names;
+  } cases[] = {
+      {R"({"fields": {"city": "New", "nmae": "x"}})", "unknown field 'nmae'"},
+      {R"({"fields": {"city": "New", "birthday": "1990-02-30"}})", "field 'birthday'"},
+      {R"({"fields": {"city": "New", "score": "high"}})", "field 'score'"},
+      {R"({"fields": {"city": "New", "phone": "555"}})", "field 'phone'"},
+      {R"({"fields": {"city": "New"}, "timezone": "Moon/Base"})", "timezone"},
+      {R"({"fields": {"city": "New"}, "tags": {"add": ["a/b/c/d"]}})", "tags"},
+      {R"({"fields": {"city": "New"}, "colour": 1})", "unknown key 'colour'"},
+  };
+  for (const Case& c : cases) {
+    auto r = vault_.Upsert("c", json::parse(c.patch));
+    ASSERT_FALSE(r) << c.patch;
+    EXPECT_EQ(r.error().code(), Status::Code::kInvalidArgument);
+    EXPECT_NE(r.error().message().find(c.names), std::string::npos) << r.error().message();
+  }
+  EXPECT_EQ(vault_.Get("c").value().fields, json::parse(R"({"name": "Old", "city": "Xi'an"})"));
+  auto fresh = vault_.Upsert("new-one", json::parse(R"({"fields": {"nmae": "x"}})"));
+  ASSERT_FALSE(fresh);
+  EXPECT_EQ(vault_.Get("new-one").error().code(), Status::Code::kNotFound);
+  EXPECT_EQ(data_.store->CountProfiles().value(), 1);
+}
+
+TEST_F(ProfileVaultTest, ErrorsNeverCarryPersonalValues) {
+  const std::string marker = "MARKER-3141-secret";
+  auto r = vault_.Upsert(marker, json::parse(R"({"fields": {"birthday": ")" + marker + R"("}})"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message().find(marker), std::string::npos);
+  auto g = vault_.Get(marker);
+  ASSERT_FALSE(g);
+  EXPECT_EQ(g.error().message().find(marker), std::string::npos);
+}
+
+TEST_F(ProfileVaultTest, FindUsesTheBlindIndexAfterNormalising) {
+  auto a = vault_.Upsert("a", json::parse(R"({"fields": {"email": "Li.Na@Example.com",
+                                                          "phone": "+86 138-1234-5678"}})"));
+  auto b = vault_.Upsert("b", json::parse(R"({"fields": {"email": "other@example.com"}})"));
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(vault_.Find("email", " li.na@EXAMPLE.com").value(), std::vector<ProfileId>{a->id});
+  EXPECT_EQ(vault_.Find("phone", "13812345678").value(), std::vector<ProfileId>{a->id});
+  EXPECT_TRUE(vault_.Find("email", "nobody@example.com").value().empty());
+  EXPECT_FALSE(vault_.Find("name", "x"));  // not blind-indexed
+  ASSERT_TRUE(vault_.Upsert("a", json::parse(R"({"fields": {"email": null}})")));
+  EXPECT_TRUE(vault_.Find("email", "li.na@example.com").value().empty());
+}
+
+TEST_F(ProfileVaultTest, EraseShredsTheKeyAndDeletesRows) {
+  auto a = vault_.Upsert("a", json::parse(R"({"fields": {"email": "a@example.com", "name": "A"}})"));
+  ASSERT_TRUE(vault_.Upsert("b", json::parse(R"({"fields": {"name": "B"}})")));
+  ASSERT_TRUE(a);
+  auto receipt = vault_.Erase("a");
+  ASSERT_TRUE(receipt) << receipt.error().ToString();
+  EXPECT_EQ(receipt->id, a->id);
+  EXPECT_EQ(receipt->fields, 2);
+  EXPECT_EQ(vault_.Get("a").error().code(), Status::Code::kNotFound);
+  EXPECT_FALSE(data_.store->GetDataKey(a->id).value());
+  EXPECT_TRUE(vault_.Find("email", "a@example.com").value().empty());
+  EXPECT_EQ(vault_.Get("b").value().fields["name"], "B");
+  EXPECT_EQ(vault_.Erase("a").error().code(), Status::Code::kNotFound);
+}
+
+TEST_F(ProfileVaultTest, CiphertextMovedToAnotherProfileOrFieldFailsToOpen) {
+  auto a = vault_.Upsert("a", json::parse(R"({"fields": {"name": "A", "city": "C"}})")).value();
+  auto b = vault_.Upsert("b", json::parse(R"({"fields": {"name": "B"}})")).value();
+  std::string a_name = data_.store->GetFields(a.id).value().at("name");
+
+  ProfileWrite to_b;  // a's sealed name pasted into b's name
+  to_b.row = data_.store->GetProfile(b.id).value().value();
+  to_b.set_fields["name"] = a_name;
+  Batch batch;
+  batch.profiles.push_back(to_b);
+  ASSERT_TRUE(data_.store->Commit(batch));
+  auto got_b = vault_.Get("b");
+  ASSERT_FALSE(got_b);
+  EXPECT_EQ(got_b.error().code(), Status::Code::kCorruption);
+
+  ProfileWrite to_city;  // a's sealed name pasted into a's city
+  to_city.row = data_.store->GetProfile(a.id).value().value();
+  to_city.set_fields["city"] = a_name;
+  batch.profiles = {to_city};
+  ASSERT_TRUE(data_.store->Commit(batch));
+  EXPECT_EQ(vault_.Get("a").error().code(), Status::Code::kCorruption);
+
+  ProfileWrite flipped;  // a's own sealed name with one flipped byte, city removed
+  flipped.row = to_city.row;
+  flipped.set_fields["name"] = a_name;
+  flipped.set_fields["name"][a_name.size() - 1] ^= 0x20;
+  flipped.removed_fields = {"city"};
+  batch.profiles = {flipped};
+  ASSERT_TRUE(data_.store->Commit(batch));
+  EXPECT_EQ(vault_.Get("a").error().code(), Status::Code::kCorruption);
+}
+
+}  // namespace
+}  // namespace portrait::store

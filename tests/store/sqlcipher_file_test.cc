@@ -1,0 +1,199 @@
+// What lands on disk: real SQLCipher files, no plaintext anywhere in the data directory, keys
+// that must match, and erasure that holds for backups taken before it.
+#include <gtest/gtest.h>
+#include <sodium.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <map>
+
+#include "crypto/master_key.h"
+#include "store/profile_vault.h"
+#include "store/sqlcipher/sqlcipher_store.h"
+#include "tests/support/test_support.h"
+
+namespace portrait::store {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::ReadFile;
+
+std::string Hex(std::string_view bytes) {
+  std::string out(bytes.size() * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                 bytes.size());
+  out.pop_back();
+  return out;
+}
+
+// Every file in `dir` with its content, to prove that nothing was written.
+std::map<std::string, std::string> Snapshot(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& f : testing::ListFiles(dir)) {
+    out[f] = ReadFile(f);
+  }
+  return out;
+}
+
+class DataDirFiles : public ::testing::Test {
+ protected:
+  testing::TempDir dir_;
+  config::Config config_ = testing::WriteTestConfig(dir_);
+  FakeClock clock_{TimePoint(std::chrono::seconds(1'700'000'000))};
+};
+
+TEST_F(DataDirFiles, PortraitDbIsRealSqlcipher) {
+  {
+    DataDir data = InitDataDir(config_).value();
+    ProfileVault vault(config_, *data.store, data.keys, data.blind, clock_);
+    ASSERT_TRUE(vault.Upsert("c1", json::parse(R"({"fields": {"name": "x"}})")));
+  }
+  const std::string db = config_.daemon.data_dir + "/portrait.db";
+  EXPECT_NE(ReadFile(db).substr(0, 16), std::string("SQLite format 3\0", 16));
+
+  std::string out;
+  int rc = testing::RunCommand("sqlcipher " + db + " 'SELECT count(*) FROM profiles;' 2>&1", &out);
+  EXPECT_TRUE(rc != 0 || out.find("not a database") != std::string::npos) << out;
+  EXPECT_EQ(out.find("\n1\n"), std::string::npos);
+
+  auto master = crypto::LoadKeyFile(config_.keys.file).value();
+  auto keys = crypto::KeyHierarchy::Create(master).value();
+  std::string script = "PRAGMA key = \"x'" + Hex(keys.portrait_db_key().view()) +
+                       "'\";\nPRAGMA cipher_page_size = 4096;\nSELECT count(*) FROM profiles;\n";
+  testing::WriteFile(dir_ / "script.sql", script);
+  out.clear();
+  rc = testing::RunCommand("sqlcipher " + db + " < " + (dir_ / "script.sql") + " 2>&1", &out);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("1"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Error"), std::string::npos) << out;
+}
+
+TEST_F(DataDirFiles, NoMarkerValueAppearsInAnyFile) {
+  std::vector<std::string> markers;
+  DataDir data = InitDataDir(config_).value();
+  ProfileVault vault(config_, *data.store, data.keys, data.blind, clock_);
+  for (int i = 0; i < 40; ++i) {
+    std::string n = std::to_string(1000 + i);
+    std::string ext = "EXTMARKER" + n;
+    std::string name = "NAMEMARKER" + n;
+    std::string city = "CITYMARKER" + n;
+    std::string email = "mailmarker" + n + "@example.com";
+    markers.insert(markers.end(), {ext, name, city, email});
+    json patch = {{"fields", {{"name", name}, {"city", city}, {"email", email}}},
+                  {"tags", {{"add", {"TAGMARKER" + n}}}}};
+    markers.push_back("TAGMARKER" + n);
+    ASSERT_TRUE(vault.Upsert(ext, patch));
+  }
+  ASSERT_GE(markers.size(), 100u);
+  auto scan = [&](const char* when) {
+    for (const auto& file : testing::ListFiles(dir_.path())) {
+      if (file.ends_with("portrait.toml")) {
+        continue;
+      }
+      std::string bytes = ReadFile(file);
+      for (const auto& m : markers) {
+        ASSERT_EQ(bytes.find(m), std::string::npos) << m << " found in " << file << " " << when;
+      }
+    }
+  };
+  ASSERT_TRUE(fs::exists(config_.daemon.data_dir + "/portrait.db-wal"));
+  scan("while open (with WAL)");
+  data.store.reset();
+  scan("after close");
+}
+
+TEST_F(DataDirFiles, ABackupTakenBeforeEraseNoLongerYieldsTheProfile) {
+  const std::string backup = dir_ / "backup";
+  ProfileId erased = 0;
+  ProfileId kept = 0;
+  {
+    DataDir data = InitDataDir(config_).value();
+    ProfileVault vault(config_, *data.store, data.keys, data.blind, clock_);
+    erased = vault.Upsert("gone", json::parse(R"({"fields": {"name": "G"}})")).value().id;
+    kept = vault.Upsert("kept", json::parse(R"({"fields": {"name": "K"}})")).value().id;
+  }
+  fs::create_directories(backup);
+  for (const auto& f : testing::ListFiles(config_.daemon.data_dir)) {
+    if (f.find("portrait.db") != std::string::npos) {
+      fs::copy_file(f, backup + "/" + fs::path(f).filename().string());
+    }
+  }
+  {
+    DataDir data = OpenDataDir(config_).value();
+    ProfileVault vault(config_, *data.store, data.keys, data.blind, clock_);
+    ASSERT_TRUE(vault.Erase("gone"));
+  }
+  // Restore the old portrait.db beside the current keystore, as an attacker with the backup
+  // and today's keys would.
+  for (const auto& f : testing::ListFiles(backup)) {
+    fs::copy_file(f, config_.daemon.data_dir + "/" + fs::path(f).filename().string(),
+                  fs::copy_options::overwrite_existing);
+  }
+  fs::remove(config_.daemon.data_dir + "/portrait.db-shm");
+  DataDir restored = OpenDataDir(config_).value();
+  ProfileVault vault(config_, *restored.store, restored.keys, restored.blind, clock_);
+  ASSERT_TRUE(restored.store->GetProfile(erased).value()) << "the backup still holds the rows";
+  EXPECT_FALSE(restored.store->GetFields(erased).value().empty());
+  auto gone = vault.GetById(erased);
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code(), Status::Code::kNotFound);  // no data key: noise
+  EXPECT_EQ(vault.GetById(kept).value().fields["name"], "K");
+}
+
+class KeyRefusal : public DataDirFiles {
+ protected:
+  void SetUp() override {
+    DataDir data = InitDataDir(config_).value();
+    ProfileVault vault(config_, *data.store, data.keys, data.blind, clock_);
+    ASSERT_TRUE(vault.Upsert("c1", json::parse(R"({"fields": {"name": "x"}})")));
+  }
+  void ExpectRefused(Status::Code code, const std::string& says) {
+    auto before = Snapshot(dir_.path());
+    auto opened = OpenDataDir(config_);
+    ASSERT_FALSE(opened);
+    EXPECT_EQ(opened.error().code(), code) << opened.error().ToString();
+    EXPECT_NE(opened.error().message().find(says), std::string::npos) << opened.error().message();
+    EXPECT_EQ(Snapshot(dir_.path()), before) << "refusing must write nothing";
+  }
+};
+
+TEST_F(KeyRefusal, WrongKeyFile) {
+  fs::remove(config_.keys.file);
+  ASSERT_TRUE(crypto::CreateKeyFile(config_.keys.file));
+  ExpectRefused(Status::Code::kPermissionDenied, "cannot be opened with this key");
+}
+
+TEST_F(KeyRefusal, MissingKeyFile) {
+  fs::remove(config_.keys.file);
+  ExpectRefused(Status::Code::kNotFound, "does not exist");
+}
+
+TEST_F(KeyRefusal, KeyFileOfMode0644) {
+  ::chmod(config_.keys.file.c_str(), 0644);
+  ExpectRefused(Status::Code::kPermissionDenied, "mode 0644");
+}
+
+TEST_F(KeyRefusal, KeyFileOf31Bytes) {
+  std::string key = ReadFile(config_.keys.file);
+  testing::WriteFile(config_.keys.file, key.substr(0, 31));
+  ExpectRefused(Status::Code::kInvalidArgument, "31 bytes");
+}
+
+TEST_F(KeyRefusal, MissingDatabaseIsNeverRecreated) {
+  fs::remove(config_.daemon.data_dir + "/portrait.db");
+  fs::remove(config_.daemon.data_dir + "/portrait.db-wal");
+  fs::remove(config_.daemon.data_dir + "/portrait.db-shm");
+  ExpectRefused(Status::Code::kNotFound, "portrait.db does not exist");
+}
+
+TEST_F(KeyRefusal, InitRefusesAnExistingDataDirectory) {
+  auto before = Snapshot(dir_.path());
+  auto again = InitDataDir(config_);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), Status::Code::kConflict);
+  EXPECT_EQ(Snapshot(dir_.path()), before);
+}
+
+}  // namespace
+}  // namespace portrait::store

@@ -1,0 +1,185 @@
+// The contract every Store backend keeps; runs against the memory and SQLCipher backends.
+#include <gtest/gtest.h>
+
+#include "crypto/secret.h"
+#include "store/sqlcipher/sqlcipher_store.h"
+#include "store/store.h"
+#include "tests/support/test_support.h"
+
+namespace portrait::store {
+namespace {
+
+struct MemoryBackend {
+  static std::unique_ptr<Store> Make(const testing::TempDir&) { return NewMemoryStore(); }
+};
+
+struct SqlcipherBackend {
+  static std::unique_ptr<Store> Make(const testing::TempDir& dir) {
+    static crypto::SecretBytes main_key = crypto::SecretBytes::Random(32).value();
+    static crypto::SecretBytes keystore_key = crypto::SecretBytes::Random(32).value();
+    SqlcipherOptions options;
+    options.data_dir = dir.path();
+    options.portrait_key = &main_key;
+    options.keystore_key = &keystore_key;
+    options.create = true;
+    auto store = OpenSqlcipherStore(options);
+    EXPECT_TRUE(store) << store.error().ToString();
+    return std::move(*store);
+  }
+};
+
+template <typename Backend>
+class StoreContract : public ::testing::Test {
+ protected:
+  testing::TempDir dir_;
+  std::unique_ptr<Store> store_ = Backend::Make(dir_);
+
+  static ProfileWrite NewProfile(ProfileId id, std::string ext_key) {
+    ProfileWrite w;
+    w.is_new = true;
+    w.row.id = id;
+    w.row.ext_key = std::move(ext_key);
+    w.row.external_id = "sealed-ext-" + std::to_string(id);
+    w.row.created_us = w.row.updated_us = 1000;
+    return w;
+  }
+  Status Write(ProfileWrite w) {
+    Batch b;
+    b.profiles.push_back(std::move(w));
+    auto r = store_->Commit(b);
+    return r ? Status::Ok() : r.error();
+  }
+  static EventRow Event(std::string key, ProfileId id, int64_t t) {
+    return EventRow{std::move(key), id, "order.placed", t, "sealed-data"};
+  }
+};
+
+using Backends = ::testing::Types<MemoryBackend, SqlcipherBackend>;
+TYPED_TEST_SUITE(StoreContract, Backends);
+
+TYPED_TEST(StoreContract, WritesAndReadsAProfileByIdAndKey) {
+  auto w = this->NewProfile(7, "k7");
+  w.row.timezone = "Europe/Berlin";
+  w.set_fields["name"] = "sealed-name";
+  ASSERT_TRUE(this->Write(w).ok());
+  auto by_id = this->store_->GetProfile(7).value();
+  ASSERT_TRUE(by_id);
+  EXPECT_EQ(by_id->ext_key, "k7");
+  EXPECT_EQ(by_id->timezone, "Europe/Berlin");
+  EXPECT_EQ(by_id->external_id, "sealed-ext-7");
+  auto by_key = this->store_->GetProfileByKey("k7").value();
+  ASSERT_TRUE(by_key);
+  EXPECT_EQ(by_key->id, 7);
+  EXPECT_EQ(this->store_->GetFields(7).value().at("name"), "sealed-name");
+  EXPECT_FALSE(this->store_->GetProfile(8).value());
+  EXPECT_FALSE(this->store_->GetProfileByKey("k8").value());
+  EXPECT_EQ(this->store_->CountProfiles().value(), 1);
+}
+
+TYPED_TEST(StoreContract, UpdateKeepsUnnamedFieldsAndRemovesNamedOnes) {
+  auto w = this->NewProfile(1, "k1");
+  w.set_fields = {{"a", "A"}, {"b", "B"}, {"c", "C"}};
+  ASSERT_TRUE(this->Write(w).ok());
+  ProfileWrite u;
+  u.row = this->store_->GetProfile(1).value().value();
+  u.row.lifecycle = "active";
+  u.set_fields = {{"a", "A2"}};
+  u.removed_fields = {"c"};
+  ASSERT_TRUE(this->Write(u).ok());
+  auto fields = this->store_->GetFields(1).value();
+  EXPECT_EQ(fields, (std::map<std::string, std::string>{{"a", "A2"}, {"b", "B"}}));
+  EXPECT_EQ(this->store_->GetProfile(1).value()->lifecycle, "active");
+}
+
+TYPED_TEST(StoreContract, ConflictingNewProfileWritesNothing) {
+  ASSERT_TRUE(this->Write(this->NewProfile(1, "same")).ok());
+  Batch b;
+  b.profiles.push_back(this->NewProfile(2, "same"));
+  b.events.push_back(this->Event("e1", 2, 5));
+  auto r = this->store_->Commit(b);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Status::Code::kConflict);
+  EXPECT_FALSE(this->store_->GetProfile(2).value());
+  EXPECT_TRUE(this->store_->GetEvents(2).value().empty());
+  auto again = this->Write(this->NewProfile(1, "other"));
+  EXPECT_EQ(again.code(), Status::Code::kConflict);
+}
+
+TYPED_TEST(StoreContract, UpdatingAMissingProfileIsNotFound) {
+  ProfileWrite u;
+  u.row.id = 99;
+  u.row.ext_key = "k99";
+  EXPECT_EQ(this->Write(u).code(), Status::Code::kNotFound);
+  EXPECT_FALSE(this->store_->GetProfile(99).value());
+}
+
+TYPED_TEST(StoreContract, BlindIndexEntriesAreReplacedAndDropped) {
+  auto a = this->NewProfile(5, "k5");
+  a.blind["email"] = "d1";
+  auto b = this->NewProfile(3, "k3");
+  b.blind["email"] = "d1";
+  ASSERT_TRUE(this->Write(a).ok());
+  ASSERT_TRUE(this->Write(b).ok());
+  EXPECT_EQ(this->store_->LookupBlind("email", "d1").value(), (std::vector<ProfileId>{3, 5}));
+  EXPECT_TRUE(this->store_->LookupBlind("phone", "d1").value().empty());
+  ProfileWrite u;
+  u.row = this->store_->GetProfile(5).value().value();
+  u.blind["email"] = "d2";
+  ASSERT_TRUE(this->Write(u).ok());
+  EXPECT_EQ(this->store_->LookupBlind("email", "d1").value(), (std::vector<ProfileId>{3}));
+  EXPECT_EQ(this->store_->LookupBlind("email", "d2").value(), (std::vector<ProfileId>{5}));
+  u.blind["email"] = std::nullopt;
+  ASSERT_TRUE(this->Write(u).ok());
+  EXPECT_TRUE(this->store_->LookupBlind("email", "d2").value().empty());
+}
+
+TYPED_TEST(StoreContract, RepeatedEventKeysAreCountedAsDuplicates) {
+  ASSERT_TRUE(this->Write(this->NewProfile(1, "k1")).ok());
+  Batch b;
+  b.events = {this->Event("e2", 1, 20), this->Event("e1", 1, 10), this->Event("e1", 1, 30)};
+  auto r = this->store_->Commit(b).value();
+  EXPECT_EQ(r.events_stored, 2);
+  EXPECT_EQ(r.duplicates, 1);
+  auto again = this->store_->Commit(b).value();
+  EXPECT_EQ(again.events_stored, 0);
+  EXPECT_EQ(again.duplicates, 3);
+  auto events = this->store_->GetEvents(1).value();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].key, "e1");  // oldest first
+  EXPECT_EQ(events[0].time_us, 10);
+  EXPECT_EQ(events[1].key, "e2");
+}
+
+TYPED_TEST(StoreContract, ErasureRemovesEveryRowOfTheProfileOnly) {
+  auto a = this->NewProfile(1, "k1");
+  a.set_fields["name"] = "N";
+  a.blind["email"] = "d";
+  ASSERT_TRUE(this->Write(a).ok());
+  ASSERT_TRUE(this->Write(this->NewProfile(2, "k2")).ok());
+  Batch events;
+  events.events = {this->Event("e1", 1, 1), this->Event("e2", 2, 1)};
+  ASSERT_TRUE(this->store_->Commit(events));
+  Batch erase;
+  erase.erasures.push_back(1);
+  ASSERT_TRUE(this->store_->Commit(erase));
+  EXPECT_FALSE(this->store_->GetProfile(1).value());
+  EXPECT_FALSE(this->store_->GetProfileByKey("k1").value());
+  EXPECT_TRUE(this->store_->GetFields(1).value().empty());
+  EXPECT_TRUE(this->store_->LookupBlind("email", "d").value().empty());
+  EXPECT_TRUE(this->store_->GetEvents(1).value().empty());
+  EXPECT_EQ(this->store_->GetEvents(2).value().size(), 1u);
+  EXPECT_EQ(this->store_->CountProfiles().value(), 1);
+}
+
+TYPED_TEST(StoreContract, DataKeysArePutOnceReadAndDestroyed) {
+  EXPECT_FALSE(this->store_->GetDataKey(1).value());
+  ASSERT_TRUE(this->store_->PutDataKey(1, "wrapped1").ok());
+  EXPECT_EQ(this->store_->PutDataKey(1, "again").code(), Status::Code::kConflict);
+  EXPECT_EQ(this->store_->GetDataKey(1).value().value(), "wrapped1");
+  ASSERT_TRUE(this->store_->DestroyDataKey(1).ok());
+  EXPECT_FALSE(this->store_->GetDataKey(1).value());
+  EXPECT_TRUE(this->store_->DestroyDataKey(1).ok());  // idempotent
+}
+
+}  // namespace
+}  // namespace portrait::store

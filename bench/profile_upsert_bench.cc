@@ -11,12 +11,12 @@
 #include <string>
 
 #include "base/clock.h"
+#include "config/loader.h"
 #include "crypto/secret.h"
 #include "examples/sample_data.h"
 #include "store/data_dir.h"
 #include "store/profile_vault.h"
 #include "store/sqlcipher/sqlite.h"
-#include "config/loader.h"
 
 namespace {
 
@@ -110,9 +110,8 @@ int main(int argc, char** argv) {
 
   double raw = RawCeiling(dir, n * 4, 6, 10000);
 
-
-
-  std::printf("profile operations through ProfileVault, %d profiles (6 fields, 1-2 tags each)\n", n);
+  std::printf("profile operations through ProfileVault, %d profiles (6 fields, 1-2 tags each)\n",
+              n);
   std::printf("  create (new key + 2 durable commits each) %10.0f profiles/s\n", create);
   std::printf("  partial update (1 field, 1 commit each)   %10.0f profiles/s\n", update);
   std::printf("  get (unwrap key + decrypt all fields)     %10.0f profiles/s\n", get);

@@ -1,8 +1,8 @@
 // portraitctl: the admin CLI. Exit codes: 0 ok, 1 failure, 2 usage.
 #include <CLI/CLI.hpp>
 
-#include "cli/init_command.h"
 #include "base/process.h"
+#include "cli/init_command.h"
 
 int main(int argc, char** argv) {
   portrait::HardenProcess();

@@ -25,9 +25,9 @@ const Sink* Config::FindSink(std::string_view name) const { return FindByName(si
 
 const std::vector<std::string>& KnownPermissions() {
   static const std::vector<std::string> kPermissions = {
-      "profiles.read", "profiles.write", "events.write", "consents.read", "consents.write",
-      "tasks.read",    "tasks.write",    "rules.test",   "export",        "erase",
-      "audit.read",    "admin"};
+      "profiles.read",  "profiles.write", "events.write", "consents.read",
+      "consents.write", "tasks.read",     "tasks.write",  "rules.test",
+      "export",         "erase",          "audit.read",   "admin"};
   return kPermissions;
 }
 

@@ -26,10 +26,10 @@ enum class LawfulBasis { kConsent, kContract, kLegitimateInterest };
 enum class SinkType { kWebhook, kFile, kExec };
 
 struct DaemonConfig {
-  std::string data_dir;        // absolute (relative paths resolve against the config's folder)
+  std::string data_dir;  // absolute (relative paths resolve against the config's folder)
   std::string listen = "127.0.0.1:7451";
-  std::string timezone = "UTC";  // IANA name; default for profiles without one
-  std::vector<std::string> rules;  // glob patterns, absolute
+  std::string timezone = "UTC";     // IANA name; default for profiles without one
+  std::vector<std::string> rules;   // glob patterns, absolute
   std::string phone_region = "CN";  // ISO 3166 region for phone numbers written without +CC
   int page_cache_mib = 64;
 };

@@ -273,7 +273,8 @@ class Loader {
     bool named = TakeName(r, "role", config_.roles, role);
     for (auto& p : r.Strings("purposes").value_or(std::vector<Located>{})) {
       if (!config_.FindPurpose(p.value)) {
-        r.Error(p.pos, "purposes", "unknown purpose '" + p.value + "' (declare it as a [[purpose]])");
+        r.Error(p.pos, "purposes",
+                "unknown purpose '" + p.value + "' (declare it as a [[purpose]])");
       }
       role.purposes.push_back(p.value);
     }

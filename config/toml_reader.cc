@@ -90,9 +90,9 @@ std::optional<int64_t> TableReader::Int(std::string_view key, int64_t min, int64
   }
   int64_t v = node->as_integer()->get();
   if (v < min || v > max) {
-    Error(diag_.Pos(node->source()), key,
-          std::to_string(v) + " is out of range " + std::to_string(min) + ".." +
-              std::to_string(max));
+    Error(
+        diag_.Pos(node->source()), key,
+        std::to_string(v) + " is out of range " + std::to_string(min) + ".." + std::to_string(max));
     return std::nullopt;
   }
   return v;

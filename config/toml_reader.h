@@ -24,9 +24,7 @@ class Diagnostics {
 
   SourcePos Pos(const toml::source_region& where) const;
   void Add(const SourcePos& pos, std::string_view message);
-  void Add(const toml::source_region& where, std::string_view message) {
-    Add(Pos(where), message);
-  }
+  void Add(const toml::source_region& where, std::string_view message) { Add(Pos(where), message); }
   bool empty() const { return lines_.empty(); }
   const std::string& file() const { return file_; }
   // InvalidArgument whose message holds one "file:line:col: message" line per error; OK if none.

@@ -40,7 +40,8 @@ Status Decrypt(const SecretBytes& key, std::string_view ad, std::string_view env
   if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, &plen, nullptr, Bytes(envelope) + kHeader,
                                                  clen, Bytes(full_ad), full_ad.size(),
                                                  Bytes(envelope) + 5, key.data()) != 0) {
-    return Status::Corruption("ciphertext failed to authenticate (wrong key, wrong place, or altered)");
+    return Status::Corruption(
+        "ciphertext failed to authenticate (wrong key, wrong place, or altered)");
   }
   return Status::Ok();
 }
@@ -57,8 +58,8 @@ std::string FieldCipher::AssociatedData(int64_t profile_id, std::string_view fie
   return ad;
 }
 
-Result<std::string> FieldCipher::Seal(const SecretBytes& key, uint32_t key_id,
-                                      std::string_view ad, std::string_view plaintext) {
+Result<std::string> FieldCipher::Seal(const SecretBytes& key, uint32_t key_id, std::string_view ad,
+                                      std::string_view plaintext) {
   if (key.size() != crypto_aead_xchacha20poly1305_ietf_KEYBYTES) {
     return Error(Status::InvalidArgument("field key must be 32 bytes"));
   }
@@ -71,9 +72,9 @@ Result<std::string> FieldCipher::Seal(const SecretBytes& key, uint32_t key_id,
   randombytes_buf(p + 5, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
   const std::string full_ad = FullAd(out, ad);
   unsigned long long clen = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(p + kHeader, &clen, Bytes(plaintext),
-                                             plaintext.size(), Bytes(full_ad), full_ad.size(),
-                                             nullptr, p + 5, key.data());
+  crypto_aead_xchacha20poly1305_ietf_encrypt(p + kHeader, &clen, Bytes(plaintext), plaintext.size(),
+                                             Bytes(full_ad), full_ad.size(), nullptr, p + 5,
+                                             key.data());
   return out;
 }
 
@@ -85,8 +86,8 @@ Result<std::string> FieldCipher::Open(const SecretBytes& key, std::string_view a
   return out;
 }
 
-Status FieldCipher::OpenInto(const SecretBytes& key, std::string_view ad,
-                             std::string_view envelope, SecretBytes& out) {
+Status FieldCipher::OpenInto(const SecretBytes& key, std::string_view ad, std::string_view envelope,
+                             SecretBytes& out) {
   PORTRAIT_ASSIGN_OR_RETURN(size_t clen, CheckEnvelope(envelope));
   if (clen - crypto_aead_xchacha20poly1305_ietf_ABYTES != out.size()) {
     return Status::Corruption("wrapped key has the wrong length");

@@ -1,8 +1,8 @@
 // FieldCipher: XChaCha20-Poly1305 in a versioned envelope
 //   [version:1 = 1][key id:4, little-endian][nonce:24][ciphertext + tag:16]
-// The header is authenticated too. The associated data binds a ciphertext to its place (internal profile id + field name), so a
-// ciphertext copied to another profile or field fails to open, as does any flipped byte.
-// Stateless; all functions are thread-safe.
+// The header is authenticated too. The associated data binds a ciphertext to its place (internal
+// profile id + field name), so a ciphertext copied to another profile or field fails to open, as
+// does any flipped byte. Stateless; all functions are thread-safe.
 #pragma once
 
 #include <cstdint>

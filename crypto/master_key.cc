@@ -27,7 +27,8 @@ Result<SecretBytes> ReadSmallFile(const std::string& path, size_t want, std::str
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    return Error(Status::InvalidArgument(std::string(what) + " " + path + " is not a regular file"));
+    return Error(
+        Status::InvalidArgument(std::string(what) + " " + path + " is not a regular file"));
   }
   if ((st.st_mode & 077) != 0) {
     ::close(fd);
@@ -40,8 +41,8 @@ Result<SecretBytes> ReadSmallFile(const std::string& path, size_t want, std::str
   if (static_cast<size_t>(st.st_size) != want) {
     ::close(fd);
     return Error(Status::InvalidArgument(std::string(what) + " " + path + " holds " +
-                                         std::to_string(st.st_size) + " bytes; it must hold exactly " +
-                                         std::to_string(want)));
+                                         std::to_string(st.st_size) +
+                                         " bytes; it must hold exactly " + std::to_string(want)));
   }
   auto out = SecretBytes::Allocate(want);
   if (!out) {
@@ -99,7 +100,8 @@ Result<SecretBytes> DeriveFromPassphrase(const std::string& env_name, const std:
     randombytes_buf(salt, sizeof salt);
     PORTRAIT_RETURN_IF_ERROR(WriteNewFile(salt_path, salt, sizeof salt));
   } else {
-    PORTRAIT_ASSIGN_OR_RETURN(SecretBytes stored, ReadSmallFile(salt_path, sizeof salt, "salt file"));
+    PORTRAIT_ASSIGN_OR_RETURN(SecretBytes stored,
+                              ReadSmallFile(salt_path, sizeof salt, "salt file"));
     std::memcpy(salt, stored.data(), sizeof salt);
   }
   PORTRAIT_ASSIGN_OR_RETURN(SecretBytes key, SecretBytes::Allocate(kMasterKeySize));

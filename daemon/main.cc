@@ -3,12 +3,12 @@
 // are no singletons.
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <CLI/CLI.hpp>
 
-#include "config/loader.h"
 #include "base/process.h"
+#include "config/loader.h"
 #include "store/data_dir.h"
 
 int main(int argc, char** argv) {

@@ -1,7 +1,6 @@
 // portrait-sample: loads generated sample customers into a data directory, offline (the daemon
 // must not be running on it). Used by the quick start and by benchmarks.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "base/clock.h"

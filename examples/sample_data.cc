@@ -35,25 +35,31 @@ struct City {
 };
 
 constexpr std::array<City, 10> kCities = {{
-    {"上海", "Asia/Shanghai", "CN"},        {"北京", "Asia/Shanghai", "CN"},
-    {"杭州", "Asia/Shanghai", "CN"},        {"成都", "Asia/Shanghai", "CN"},
-    {"深圳", "Asia/Shanghai", "CN"},        {"广州", "Asia/Shanghai", "CN"},
-    {"New York", "America/New_York", "US"}, {"London", "Europe/London", "GB"},
-    {"Auckland", "Pacific/Auckland", "NZ"}, {"Berlin", "Europe/Berlin", "DE"},
+    {"上海", "Asia/Shanghai", "CN"},
+    {"北京", "Asia/Shanghai", "CN"},
+    {"杭州", "Asia/Shanghai", "CN"},
+    {"成都", "Asia/Shanghai", "CN"},
+    {"深圳", "Asia/Shanghai", "CN"},
+    {"广州", "Asia/Shanghai", "CN"},
+    {"New York", "America/New_York", "US"},
+    {"London", "Europe/London", "GB"},
+    {"Auckland", "Pacific/Auckland", "NZ"},
+    {"Berlin", "Europe/Berlin", "DE"},
 }};
-constexpr std::array<std::string_view, 12> kSurnames = {
-    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙"};
-constexpr std::array<std::string_view, 12> kGiven = {
-    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "洋", "艳", "勇", "军"};
+constexpr std::array<std::string_view, 12> kSurnames = {"王", "李", "张", "刘", "陈", "杨",
+                                                        "黄", "赵", "吴", "周", "徐", "孙"};
+constexpr std::array<std::string_view, 12> kGiven = {"伟", "芳", "娜", "敏", "静", "丽",
+                                                     "强", "磊", "洋", "艳", "勇", "军"};
 constexpr std::array<std::string_view, 12> kPinyin = {
     "wang", "li", "zhang", "liu", "chen", "yang", "huang", "zhao", "wu", "zhou", "xu", "sun"};
 constexpr std::array<std::string_view, 10> kLatinFirst = {
     "Emma", "Liam", "Olivia", "Noah", "Ava", "Lucas", "Mia", "Leon", "Sophie", "James"};
-constexpr std::array<std::string_view, 10> kLatinLast = {
-    "Smith", "Müller", "Brown", "Taylor", "Wilson", "Schmidt", "Walker", "Clarke", "Hughes", "Baker"};
+constexpr std::array<std::string_view, 10> kLatinLast = {"Smith",  "Müller",  "Brown",  "Taylor",
+                                                         "Wilson", "Schmidt", "Walker", "Clarke",
+                                                         "Hughes", "Baker"};
 constexpr std::array<std::string_view, 6> kInterests = {
-    "interest/music/jazz", "interest/music/rock", "interest/sports/running",
-    "interest/sports/tennis", "interest/books", "channel/app"};
+    "interest/music/jazz",    "interest/music/rock", "interest/sports/running",
+    "interest/sports/tennis", "interest/books",      "channel/app"};
 
 std::string Digits(Rng& rng, int n) {
   std::string out;
@@ -67,7 +73,7 @@ std::string Digits(Rng& rng, int n) {
 std::string Phone(Rng& rng, std::string_view region) {
   if (region == "CN") {
     static constexpr std::array<std::string_view, 6> kPrefixes = {"138", "139", "150",
-                                                                 "186", "177", "135"};
+                                                                  "186", "177", "135"};
     return std::string(rng.Pick(kPrefixes)) + Digits(rng, 8);
   }
   if (region == "US") {
@@ -125,10 +131,9 @@ SampleCustomer SampleData::Customer(int index) const {
   if (rng.Below(5) == 0) {
     tags.push_back("vip");
   }
-  return SampleCustomer{id,
-                        {{"fields", fields},
-                         {"tags", {{"add", tags}}},
-                         {"timezone", std::string(city.timezone)}}};
+  return SampleCustomer{
+      id,
+      {{"fields", fields}, {"tags", {{"add", tags}}}, {"timezone", std::string(city.timezone)}}};
 }
 
 }  // namespace portrait::examples

@@ -3,9 +3,8 @@
 // among them), tags. Customer i of seed s is always the same, on every machine. Pure; thread-safe.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace portrait::examples {

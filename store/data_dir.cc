@@ -24,9 +24,9 @@ Result<crypto::SecretBytes> MasterKey(const config::Config& config, bool create)
 Result<DataDir> Open(const config::Config& config, bool create) {
   PORTRAIT_ASSIGN_OR_RETURN(crypto::SecretBytes master, MasterKey(config, create));
   PORTRAIT_ASSIGN_OR_RETURN(crypto::KeyHierarchy keys, crypto::KeyHierarchy::Create(master));
-  PORTRAIT_ASSIGN_OR_RETURN(crypto::BlindIndex blind,
-                            crypto::BlindIndex::Create(keys.blind_index_key(),
-                                                       config.keys.blind_index_bytes));
+  PORTRAIT_ASSIGN_OR_RETURN(
+      crypto::BlindIndex blind,
+      crypto::BlindIndex::Create(keys.blind_index_key(), config.keys.blind_index_bytes));
   SqlcipherOptions options;
   options.data_dir = config.daemon.data_dir;
   options.portrait_key = &keys.portrait_db_key();

@@ -31,8 +31,9 @@ Result<CheckedValue> CheckPhone(const config::Field& field, const std::string& t
   PhoneNumber number;
   if (util.Parse(text, std::string(region), &number) != PhoneNumberUtil::NO_PARSING_ERROR ||
       !util.IsValidNumber(number)) {
-    return Bad(field, "not a valid phone number (use E.164 such as +8613812345678, or a "
-                      "national number of the configured phone_region)");
+    return Bad(field,
+               "not a valid phone number (use E.164 such as +8613812345678, or a "
+               "national number of the configured phone_region)");
   }
   std::string e164;
   util.Format(number, PhoneNumberUtil::E164, &e164);

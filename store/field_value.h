@@ -4,7 +4,6 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <string_view>
 
@@ -14,7 +13,7 @@
 namespace portrait::store {
 
 struct CheckedValue {
-  nlohmann::json value;  // canonical form stored (phone in E.164, email and strings trimmed)
+  nlohmann::json value;   // canonical form stored (phone in E.164, email and strings trimmed)
   std::string index_key;  // normalised form for the blind index (email lower-cased, phone E.164)
 };
 

@@ -72,8 +72,8 @@ Result<std::set<std::string>> ApplyTagPatch(const json& tags, std::set<std::stri
 
 Result<json> OpenJson(const SecretBytes& key, ProfileId id, std::string_view name,
                       std::string_view envelope) {
-  PORTRAIT_ASSIGN_OR_RETURN(std::string text,
-                            FieldCipher::Open(key, FieldCipher::AssociatedData(id, name), envelope));
+  PORTRAIT_ASSIGN_OR_RETURN(
+      std::string text, FieldCipher::Open(key, FieldCipher::AssociatedData(id, name), envelope));
   json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded()) {
     return Error(Status::Corruption("profile " + std::to_string(id) + " field '" +
@@ -97,8 +97,8 @@ std::string ProfileVault::ExtKey(std::string_view external_id) const {
 Result<SecretBytes> ProfileVault::DataKey(ProfileId id) {
   PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> wrapped, store_.GetDataKey(id));
   if (!wrapped) {
-    return Error(Status::NotFound("profile " + std::to_string(id) +
-                                  " has no data key (it was erased)"));
+    return Error(
+        Status::NotFound("profile " + std::to_string(id) + " has no data key (it was erased)"));
   }
   return keys_.UnwrapDataKey(id, *wrapped);
 }
@@ -141,8 +141,9 @@ Status ProfileVault::BuildWrite(const json& patch, const SecretBytes& key,
   if (patch.contains("timezone")) {
     const std::string& tz = patch["timezone"].get_ref<const std::string&>();
     if (!config::IsKnownTimeZone(tz)) {
-      return Status::InvalidArgument("timezone: unknown time zone (use an IANA name such as "
-                                     "Asia/Shanghai)");
+      return Status::InvalidArgument(
+          "timezone: unknown time zone (use an IANA name such as "
+          "Asia/Shanghai)");
     }
     w.row.timezone = tz;
   }
@@ -245,12 +246,11 @@ Result<Profile> ProfileVault::Decrypt(const ProfileRow& row) {
   return p;
 }
 
-Result<std::vector<ProfileId>> ProfileVault::Find(std::string_view field_name,
-                                                  const json& value) {
+Result<std::vector<ProfileId>> ProfileVault::Find(std::string_view field_name, const json& value) {
   const config::Field* field = config_.FindField(field_name);
   if (!field || !field->blind_index) {
-    return Error(Status::InvalidArgument("'" + std::string(field_name) +
-                                         "' is not a blind-indexed field"));
+    return Error(
+        Status::InvalidArgument("'" + std::string(field_name) + "' is not a blind-indexed field"));
   }
   PORTRAIT_ASSIGN_OR_RETURN(CheckedValue checked,
                             CheckFieldValue(*field, value, config_.daemon.phone_region));

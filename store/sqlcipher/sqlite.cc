@@ -18,8 +18,8 @@ Db::Db(Db&& other) noexcept
 
 Status Db::LastError(std::string_view what) const {
   int code = db_ ? sqlite3_errcode(db_) : SQLITE_ERROR;
-  std::string msg = std::string(what) + " (" + path_ + "): " +
-                    (db_ ? sqlite3_errmsg(db_) : "no connection");
+  std::string msg =
+      std::string(what) + " (" + path_ + "): " + (db_ ? sqlite3_errmsg(db_) : "no connection");
   switch (code & 0xff) {
     case SQLITE_CONSTRAINT:
       return Status::Conflict(std::move(msg));
@@ -90,11 +90,11 @@ Result<Db> Db::Open(const std::string& path, const crypto::SecretBytes& key, boo
     }
     return Error(db.LastError("cannot read database"));
   }
-  PORTRAIT_RETURN_IF_ERROR(db.Exec(
-      "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY;"
-      "PRAGMA wal_autocheckpoint = 8192; PRAGMA busy_timeout = 5000;"
-      "PRAGMA cache_size = -" +
-      std::to_string(page_cache_mib * 1024) + ";"));
+  PORTRAIT_RETURN_IF_ERROR(
+      db.Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY;"
+              "PRAGMA wal_autocheckpoint = 8192; PRAGMA busy_timeout = 5000;"
+              "PRAGMA cache_size = -" +
+              std::to_string(page_cache_mib * 1024) + ";"));
   return db;
 }
 

@@ -50,7 +50,7 @@ class Stmt {
 
   Status status() const { return status_; }
   Stmt& Bind(int index, int64_t v);
-  Stmt& Bind(int index, std::string_view text);      // TEXT
+  Stmt& Bind(int index, std::string_view text);       // TEXT
   Stmt& BindBlob(int index, std::string_view bytes);  // BLOB
   // Steps once: true when a row is ready, false when done; an error Status otherwise.
   Result<bool> Step();

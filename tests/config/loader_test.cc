@@ -67,7 +67,8 @@ TEST(LoadConfig, TheShippedExampleLoads) {
 }
 
 TEST(LoadConfig, UnknownKeyNamesFileLineColumnAndKey) {
-  std::string text = TestConfigWith("phone_region = \"CN\"", "phone_region = \"CN\"\nlisten_on = \"x\"");
+  std::string text =
+      TestConfigWith("phone_region = \"CN\"", "phone_region = \"CN\"\nlisten_on = \"x\"");
   ExpectErrorAt(text, "listen_on", "unknown key 'listen_on'");
 }
 
@@ -115,7 +116,8 @@ TEST(LoadConfig, DuplicateRoleName) {
 }
 
 TEST(LoadConfig, MaskThatDoesNotFitTheFieldType) {
-  std::string text = TestConfigWith("type = \"date\"\nmask = \"date\"", "type = \"date\"\nmask = \"phone\"");
+  std::string text =
+      TestConfigWith("type = \"date\"\nmask = \"date\"", "type = \"date\"\nmask = \"phone\"");
   ExpectErrorAt(text, "mask = \"phone\"\n\n[[field]]\nname = \"score\"",
                 "does not fit a field of type date");
 }
@@ -124,8 +126,8 @@ TEST(LoadConfig, BadValuesAreNamed) {
   ExpectErrorAt(TestConfigWith("timezone = \"Asia/Shanghai\"", "timezone = \"Mars/Olympus\""),
                 "Mars/Olympus", "unknown time zone");
   ExpectErrorAt(TestConfigWith("per = \"7d\"", "per = \"7 days\""), "7 days", "not a duration");
-  ExpectErrorAt(TestConfigWith("quiet_hours = \"21:00-08:00\"", "quiet_hours = \"9pm-8am\""),
-                "9pm", "HH:MM-HH:MM");
+  ExpectErrorAt(TestConfigWith("quiet_hours = \"21:00-08:00\"", "quiet_hours = \"9pm-8am\""), "9pm",
+                "HH:MM-HH:MM");
   ExpectErrorAt(TestConfigWith("can = [\"profiles.read\"", "can = [\"profiles.reed\""),
                 "profiles.reed", "unknown permission");
   ExpectErrorAt(TestConfigWith("basis = \"consent\"", "basis = \"because\""), "because",

@@ -21,7 +21,8 @@ TEST_F(FieldCipherTest, RoundTripsAndRecordsTheKeyId) {
 }
 
 TEST_F(FieldCipherTest, SameValueSealsDifferentlyEachTime) {
-  EXPECT_NE(FieldCipher::Seal(key_, 1, ad_, "x").value(), FieldCipher::Seal(key_, 1, ad_, "x").value());
+  EXPECT_NE(FieldCipher::Seal(key_, 1, ad_, "x").value(),
+            FieldCipher::Seal(key_, 1, ad_, "x").value());
 }
 
 TEST_F(FieldCipherTest, RejectsSwappedAssociatedData) {

@@ -41,8 +41,8 @@ TEST(CheckFieldValue, EmailsAreTrimmedAndIndexedLowerCase) {
 
 TEST(CheckFieldValue, DatesMustExistOnTheCalendar) {
   EXPECT_TRUE(CheckFieldValue(Make(FieldType::kDate), "2000-02-29", "CN"));
-  for (const char* bad : {"2001-02-29", "2000-13-01", "2000-1-01", "20000101", "2000-01-01x",
-                          "1899-12-31"}) {
+  for (const char* bad :
+       {"2001-02-29", "2000-13-01", "2000-1-01", "20000101", "2000-01-01x", "1899-12-31"}) {
     auto r = CheckFieldValue(Make(FieldType::kDate), bad, "CN");
     ASSERT_FALSE(r) << bad;
     EXPECT_NE(r.error().message().find("field 'f'"), std::string::npos);

@@ -106,7 +106,8 @@ TEST_F(ProfileVaultTest, FindUsesTheBlindIndexAfterNormalising) {
 }
 
 TEST_F(ProfileVaultTest, EraseShredsTheKeyAndDeletesRows) {
-  auto a = vault_.Upsert("a", json::parse(R"({"fields": {"email": "a@example.com", "name": "A"}})"));
+  auto a =
+      vault_.Upsert("a", json::parse(R"({"fields": {"email": "a@example.com", "name": "A"}})"));
   ASSERT_TRUE(vault_.Upsert("b", json::parse(R"({"fields": {"name": "B"}})")));
   ASSERT_TRUE(a);
   auto receipt = vault_.Erase("a");

@@ -21,7 +21,7 @@ struct SourcePos {
 
 enum class FieldType { kString, kPhone, kEmail, kDate, kNumber, kBool, kEnum };
 enum class FieldClass { kPersonal, kSensitive };
-enum class MaskKind { kRedact, kPhone, kEmail, kName, kDate };
+enum class MaskKind { kRedact, kPhone, kEmail, kName, kDate, kYear };
 enum class LawfulBasis { kConsent, kContract, kLegitimateInterest };
 enum class SinkType { kWebhook, kFile, kExec };
 
@@ -61,6 +61,8 @@ struct Purpose {
   std::vector<std::string> fields;
   std::optional<FrequencyCap> cap;
   std::string quiet_hours;  // "21:00-08:00", or empty
+  // May use `sensitive` fields; each use then needs the customer's separate sensitive consent.
+  bool sensitive = false;
   SourcePos pos;
 };
 
@@ -88,6 +90,14 @@ struct Sink {
   SourcePos pos;
 };
 
+// How long data is kept: events of one type, or fields of one class, not written for `retain`.
+struct Retention {
+  std::string event_type;                 // set for an event rule
+  std::optional<FieldClass> field_class;  // set for a field rule
+  std::chrono::seconds retain{0};
+  SourcePos pos;
+};
+
 struct Config {
   std::string path;  // the file it was loaded from
   DaemonConfig daemon;
@@ -96,6 +106,7 @@ struct Config {
   std::vector<Purpose> purposes;
   std::vector<Role> roles;
   std::vector<Sink> sinks;
+  std::vector<Retention> retention;
 
   // Lookups by name; nullptr when absent.
   const Field* FindField(std::string_view name) const;

@@ -59,6 +59,9 @@ class Loader {
     for (const toml::table* t : top.Tables("sink")) {
       LoadSink(*t);
     }
+    for (const toml::table* t : top.Tables("retention")) {
+      LoadRetention(*t);
+    }
     top.Finish();
     PORTRAIT_RETURN_IF_ERROR(diag_.ToStatus());
     return std::move(config_);
@@ -165,7 +168,8 @@ class Loader {
                                               {"phone", MaskKind::kPhone},
                                               {"email", MaskKind::kEmail},
                                               {"name", MaskKind::kName},
-                                              {"date", MaskKind::kDate}})) {
+                                              {"date", MaskKind::kDate},
+                                              {"year", MaskKind::kYear}})) {
       f.mask = *mask;
       CheckMaskFits(r, f);
     }
@@ -206,6 +210,7 @@ class Loader {
         fits = f.type == FieldType::kString;
         break;
       case MaskKind::kDate:
+      case MaskKind::kYear:
         fits = f.type == FieldType::kDate;
         break;
     }
@@ -260,6 +265,15 @@ class Loader {
         r.Error(q->pos, "quiet_hours", "expected HH:MM-HH:MM, e.g. 21:00-08:00");
       }
       p.quiet_hours = q->value;
+    }
+    p.sensitive = r.Bool("sensitive").value_or(false);
+    for (const auto& name : p.fields) {
+      const Field* f = config_.FindField(name);
+      if (f && f->field_class == FieldClass::kSensitive && !p.sensitive) {
+        r.Error(r.PosOf("fields"), "fields",
+                "field '" + name + "' is sensitive; set sensitive = true on the purpose to use "
+                "it (each use then needs the customer's sensitive consent)");
+      }
     }
     r.Finish();
     if (named) {
@@ -344,6 +358,31 @@ class Loader {
     if (named) {
       config_.sinks.push_back(std::move(s));
     }
+  }
+
+  void LoadRetention(const toml::table& t) {
+    TableReader r(t, "[[retention]]", diag_);
+    Retention rule;
+    rule.pos = r.pos();
+    auto event = r.String("event");
+    rule.field_class = r.Enum<FieldClass>("class", {{"personal", FieldClass::kPersonal},
+                                                    {"sensitive", FieldClass::kSensitive}});
+    if (event) {
+      rule.event_type = event->value;
+    }
+    if (event.has_value() == rule.field_class.has_value()) {
+      diag_.Add(rule.pos, "[[retention]]: set exactly one of 'event' (an event type) and 'class'");
+    }
+    if (auto v = r.String("retain", true)) {
+      auto d = ParseDuration(v->value);
+      if (!d || d->count() == 0) {
+        r.Error(v->pos, "retain", d ? "must be longer than zero" : d.error().message());
+      } else {
+        rule.retain = *d;
+      }
+    }
+    r.Finish();
+    config_.retention.push_back(std::move(rule));
   }
 
   const toml::table& root_;

@@ -16,6 +16,7 @@ enum SubkeyId : uint64_t {
   kKeyEncryption = 3,
   kBlindIndex = 4,
   kAuditSeed = 5,
+  kTokenHash = 6,
 };
 
 // The key-encryption key's generation, recorded in every wrapped key's envelope.
@@ -45,6 +46,7 @@ Result<KeyHierarchy> KeyHierarchy::Create(const SecretBytes& master) {
   PORTRAIT_ASSIGN_OR_RETURN(h.kek_, Derive(master, kKeyEncryption, 32));
   PORTRAIT_ASSIGN_OR_RETURN(h.blind_index_, Derive(master, kBlindIndex, 32));
   PORTRAIT_ASSIGN_OR_RETURN(h.audit_seed_, Derive(master, kAuditSeed, crypto_sign_SEEDBYTES));
+  PORTRAIT_ASSIGN_OR_RETURN(h.token_, Derive(master, kTokenHash, 32));
   return h;
 }
 

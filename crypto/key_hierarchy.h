@@ -1,7 +1,8 @@
 // KeyHierarchy: the subkeys derived from the master key with crypto_kdf, each for one job, so
 // that no key is ever used for two purposes:
 //   portrait.db SQLCipher key, keystore.db SQLCipher key, the key-encryption key (wraps
-//   per-profile data keys), the blind-index key, the audit signing seed (Ed25519).
+//   per-profile data keys), the blind-index key, the audit signing seed (Ed25519), the API-token
+//   hashing key.
 // Per-profile data keys are random, never derived (a derived key could be derived again after
 // erasure), and live wrapped in keystore.db only. Immutable after Create; thread-safe to share.
 #pragma once
@@ -25,6 +26,7 @@ class KeyHierarchy {
   const SecretBytes& keystore_db_key() const { return keystore_db_; }
   const SecretBytes& blind_index_key() const { return blind_index_; }
   const SecretBytes& audit_seed() const { return audit_seed_; }
+  const SecretBytes& token_key() const { return token_; }
 
   // A fresh random data key for a new profile.
   static Result<SecretBytes> NewDataKey();
@@ -39,6 +41,7 @@ class KeyHierarchy {
   SecretBytes kek_;
   SecretBytes blind_index_;
   SecretBytes audit_seed_;
+  SecretBytes token_;
 };
 
 }  // namespace portrait::crypto

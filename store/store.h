@@ -29,6 +29,7 @@ struct ProfileRow {
   std::string lifecycle;    // stage name; empty = not evaluated yet
   std::string tags;         // envelope of a JSON array; empty = no tags
   std::string metrics;      // envelope of a JSON object; empty = no metrics
+  bool legal_hold = false;  // suspends erasure and retention purges
   int64_t created_us = 0;
   int64_t updated_us = 0;
 };
@@ -51,16 +52,84 @@ struct EventRow {
   std::string data;  // envelope of the event's data JSON
 };
 
-// Writes applied together, atomically: all or none.
+// One consent-ledger record. Enumerations are stored by name (see consent/consent_record.h).
+// Records are append-only and outlive erasure, under the pseudonymous internal id.
+struct ConsentRow {
+  int64_t id = 0;  // assigned on commit, ascending
+  ProfileId profile_id = 0;
+  std::string purpose;
+  std::string scope;    // processing, sensitive, transfer
+  std::string channel;  // any, sms, email, phone, wechat, push
+  std::string status;   // granted, withdrawn, objected
+  int64_t time_us = 0;
+  std::string source;
+  std::string notice;
+  std::string evidence;  // envelope sealed with the profile's key (shredded by erasure); or empty
+  std::string actor;
+  int64_t expires_us = 0;  // 0 = never
+};
+
+// One audit record as written; the store assigns its sequence number and chain hash.
+struct AuditEntry {
+  int64_t time_us = 0;
+  std::string actor;         // "token:NAME role:ROLE", or "system"
+  std::string action;        // e.g. "profile.read", "consent.record", "request.refused"
+  ProfileId profile_id = 0;  // 0 when the record concerns no profile
+  std::string purpose;
+  std::string detail;  // a compact JSON object: field names, counts, reasons — never a value
+};
+
+struct AuditRecord {
+  int64_t seq = 0;
+  AuditEntry entry;
+  std::string hash;  // BLAKE2b-256(previous hash ‖ canonical record), see audit_chain.h
+};
+
+struct AuditCheckpoint {
+  int64_t seq = 0;
+  std::string hash;       // the chain hash at `seq`
+  std::string signature;  // Ed25519 over CheckpointMessage(seq, hash)
+  int64_t time_us = 0;
+};
+
+// An API token, stored only as a keyed hash of its secret.
+struct TokenRow {
+  int64_t id = 0;  // assigned on commit
+  std::string name;
+  std::string role;
+  std::string digest;
+  int64_t created_us = 0;
+  int64_t last_used_us = 0;
+  int64_t revoked_us = 0;  // 0 = active
+};
+
+// Writes applied together, atomically: all or none. Audit entries commit with the change they
+// record, so a change is never stored unaudited.
 struct Batch {
   std::vector<ProfileWrite> profiles;
   std::vector<EventRow> events;
   std::vector<ProfileId> erasures;  // delete the profile, its fields, index entries and events
+  std::vector<ConsentRow> consents;
+  std::vector<TokenRow> new_tokens;           // Conflict if an active token has the name
+  std::vector<std::string> revoked_tokens;    // by name; NotFound if no active token has it
+  int64_t revoked_at_us = 0;
+  std::vector<AuditEntry> audit;
 };
 
 struct CommitResult {
   int events_stored = 0;
   int duplicates = 0;  // events whose key was already stored; not stored again
+  std::vector<int64_t> consent_ids;  // of batch.consents, in order
+  int64_t audit_seq = 0;             // sequence number of the last audit record, 0 if none
+  std::string audit_hash;            // its chain hash
+};
+
+// A retention purge: events of `event_type`, or the fields named in `fields`, last written
+// before `before_us`, of profiles not under legal hold.
+struct PurgeRule {
+  std::string event_type;
+  std::vector<std::string> fields;
+  int64_t before_us = 0;
 };
 
 class Store {
@@ -82,6 +151,26 @@ class Store {
   // A profile's events, oldest first.
   virtual Result<std::vector<EventRow>> GetEvents(ProfileId id) = 0;
   virtual Result<int64_t> CountProfiles() = 0;
+
+  // The consent ledger of a profile, in id order.
+  virtual Result<std::vector<ConsentRow>> GetConsents(ProfileId id) = 0;
+
+  // Audit records with seq > `after_seq`, ascending, at most `limit`.
+  virtual Result<std::vector<AuditRecord>> ReadAudit(int64_t after_seq, int limit) = 0;
+  // The last audit record's sequence number and hash; {0, 32 zero bytes} when there is none.
+  virtual Result<std::pair<int64_t, std::string>> AuditHead() = 0;
+  virtual Status PutCheckpoint(const AuditCheckpoint& checkpoint) = 0;
+  virtual Result<std::vector<AuditCheckpoint>> GetCheckpoints() = 0;
+
+  // Deletes what `rule` selects and, in the same transaction, appends `audit` with
+  // "purged": n added to its detail. Returns n.
+  virtual Result<int64_t> Purge(const PurgeRule& rule, AuditEntry audit) = 0;
+
+  // The active or revoked token with this digest, or nullopt.
+  virtual Result<std::optional<TokenRow>> FindToken(std::string_view digest) = 0;
+  virtual Result<std::vector<TokenRow>> ListTokens() = 0;
+  // Records a use; not audited (the request it authorised is).
+  virtual Status TouchToken(int64_t id, int64_t time_us) = 0;
 
   // Keystore. PutDataKey durably stores a wrapped key (Conflict if one exists for `id`);
   // GetDataKey returns nullopt when there is none (never created, or destroyed);

@@ -1,74 +1,78 @@
 // The in-memory Store: std::maps behind one mutex. Same contract as the SQLCipher backend
-// (tests/store/store_contract_test.cc runs against both), nothing durable.
+// (tests/store/store_contract_test.cc runs against both), nothing durable. A batch is applied to
+// a copy of the state and swapped in, so a failed batch changes nothing (O(state) per commit:
+// for tests, not for volume).
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <mutex>
 #include <set>
 #include <tuple>
 
+#include "store/audit_chain.h"
 #include "store/store.h"
 
 namespace portrait::store {
 namespace {
 
+struct FieldValue {
+  std::string envelope;
+  int64_t updated_us = 0;
+};
+
+struct State {
+  std::map<ProfileId, ProfileRow> profiles;
+  std::map<std::string, ProfileId> by_key;
+  std::map<ProfileId, std::map<std::string, FieldValue>> fields;
+  std::set<std::tuple<std::string, std::string, ProfileId>> blind;
+  std::map<std::string, EventRow> events;
+  std::vector<ConsentRow> consents;
+  std::vector<AuditRecord> audit;
+  std::vector<TokenRow> tokens;
+  int64_t next_consent_id = 1;
+  int64_t next_token_id = 1;
+};
+
 class MemoryStore final : public Store {
  public:
   Result<CommitResult> Commit(const Batch& batch) override {
     std::lock_guard lock(mu_);
-    // Check conflicts first so a failed batch writes nothing.
-    for (const ProfileWrite& w : batch.profiles) {
-      auto it = by_key_.find(w.row.ext_key);
-      if (it != by_key_.end() && it->second != w.row.id) {
-        return Error(Status::Conflict("ext_key of profile " + std::to_string(w.row.id) +
-                                      " belongs to profile " + std::to_string(it->second)));
-      }
-      bool exists = profiles_.contains(w.row.id);
-      if (w.is_new && exists) {
-        return Error(Status::Conflict("profile " + std::to_string(w.row.id) + " already exists"));
-      }
-      if (!w.is_new && !exists) {
-        return Error(Status::NotFound("profile " + std::to_string(w.row.id) + " does not exist"));
-      }
-    }
-    for (const ProfileWrite& w : batch.profiles) {
-      WriteProfile(w);
-    }
+    State next = state_;
     CommitResult result;
-    for (const EventRow& e : batch.events) {
-      if (events_.emplace(e.key, e).second) {
-        ++result.events_stored;
-      } else {
-        ++result.duplicates;
-      }
-    }
-    for (ProfileId id : batch.erasures) {
-      EraseRows(id);
-    }
+    PORTRAIT_RETURN_IF_ERROR(Apply(batch, next, result));
+    state_ = std::move(next);
     return result;
   }
 
   Result<std::optional<ProfileRow>> GetProfile(ProfileId id) override {
     std::lock_guard lock(mu_);
-    auto it = profiles_.find(id);
-    return it == profiles_.end() ? std::optional<ProfileRow>() : it->second;
+    auto it = state_.profiles.find(id);
+    return it == state_.profiles.end() ? std::optional<ProfileRow>() : it->second;
   }
 
   Result<std::optional<ProfileRow>> GetProfileByKey(std::string_view ext_key) override {
     std::lock_guard lock(mu_);
-    auto it = by_key_.find(std::string(ext_key));
-    return it == by_key_.end() ? std::optional<ProfileRow>() : profiles_.at(it->second);
+    auto it = state_.by_key.find(std::string(ext_key));
+    return it == state_.by_key.end() ? std::optional<ProfileRow>()
+                                     : state_.profiles.at(it->second);
   }
 
   Result<std::map<std::string, std::string>> GetFields(ProfileId id) override {
     std::lock_guard lock(mu_);
-    auto it = fields_.find(id);
-    return it == fields_.end() ? std::map<std::string, std::string>() : it->second;
+    std::map<std::string, std::string> out;
+    if (auto it = state_.fields.find(id); it != state_.fields.end()) {
+      for (const auto& [name, v] : it->second) {
+        out.emplace(name, v.envelope);
+      }
+    }
+    return out;
   }
 
   Result<std::vector<ProfileId>> LookupBlind(std::string_view field,
                                              std::string_view digest) override {
     std::lock_guard lock(mu_);
     std::vector<ProfileId> out;
-    for (const auto& [f, d, id] : blind_) {
+    for (const auto& [f, d, id] : state_.blind) {
       if (f == field && d == digest) {
         out.push_back(id);
       }
@@ -79,7 +83,7 @@ class MemoryStore final : public Store {
   Result<std::vector<EventRow>> GetEvents(ProfileId id) override {
     std::lock_guard lock(mu_);
     std::vector<EventRow> out;
-    for (const auto& [key, e] : events_) {
+    for (const auto& [key, e] : state_.events) {
       if (e.profile_id == id) {
         out.push_back(e);
       }
@@ -92,7 +96,90 @@ class MemoryStore final : public Store {
 
   Result<int64_t> CountProfiles() override {
     std::lock_guard lock(mu_);
-    return static_cast<int64_t>(profiles_.size());
+    return static_cast<int64_t>(state_.profiles.size());
+  }
+
+  Result<std::vector<ConsentRow>> GetConsents(ProfileId id) override {
+    std::lock_guard lock(mu_);
+    std::vector<ConsentRow> out;
+    std::copy_if(state_.consents.begin(), state_.consents.end(), std::back_inserter(out),
+                 [&](const ConsentRow& c) { return c.profile_id == id; });
+    return out;
+  }
+
+  Result<std::vector<AuditRecord>> ReadAudit(int64_t after_seq, int limit) override {
+    std::lock_guard lock(mu_);
+    std::vector<AuditRecord> out;
+    for (const AuditRecord& r : state_.audit) {
+      if (r.seq > after_seq && static_cast<int>(out.size()) < limit) {
+        out.push_back(r);
+      }
+    }
+    return out;
+  }
+
+  Result<std::pair<int64_t, std::string>> AuditHead() override {
+    std::lock_guard lock(mu_);
+    if (state_.audit.empty()) {
+      return std::make_pair(int64_t{0}, GenesisHash());
+    }
+    return std::make_pair(state_.audit.back().seq, state_.audit.back().hash);
+  }
+
+  Status PutCheckpoint(const AuditCheckpoint& checkpoint) override {
+    std::lock_guard lock(mu_);
+    checkpoints_[checkpoint.seq] = checkpoint;
+    return Status::Ok();
+  }
+
+  Result<std::vector<AuditCheckpoint>> GetCheckpoints() override {
+    std::lock_guard lock(mu_);
+    std::vector<AuditCheckpoint> out;
+    for (const auto& [seq, c] : checkpoints_) {
+      out.push_back(c);
+    }
+    return out;
+  }
+
+  Result<int64_t> Purge(const PurgeRule& rule, AuditEntry audit) override {
+    std::lock_guard lock(mu_);
+    State next = state_;
+    int64_t purged = PurgeRows(rule, next);
+    nlohmann::json detail = nlohmann::json::parse(audit.detail, nullptr, false);
+    if (!detail.is_object()) {
+      detail = nlohmann::json::object();
+    }
+    detail["purged"] = purged;
+    audit.detail = detail.dump();
+    CommitResult ignored;
+    AppendAudit({audit}, next, ignored);
+    state_ = std::move(next);
+    return purged;
+  }
+
+  Result<std::optional<TokenRow>> FindToken(std::string_view digest) override {
+    std::lock_guard lock(mu_);
+    for (const TokenRow& t : state_.tokens) {
+      if (t.digest == digest) {
+        return std::optional<TokenRow>(t);
+      }
+    }
+    return std::optional<TokenRow>();
+  }
+
+  Result<std::vector<TokenRow>> ListTokens() override {
+    std::lock_guard lock(mu_);
+    return state_.tokens;
+  }
+
+  Status TouchToken(int64_t id, int64_t time_us) override {
+    std::lock_guard lock(mu_);
+    for (TokenRow& t : state_.tokens) {
+      if (t.id == id) {
+        t.last_used_us = time_us;
+      }
+    }
+    return Status::Ok();
   }
 
   Status PutDataKey(ProfileId id, std::string_view wrapped) override {
@@ -116,46 +203,145 @@ class MemoryStore final : public Store {
   }
 
  private:
-  void WriteProfile(const ProfileWrite& w) {
-    if (auto old = profiles_.find(w.row.id); old != profiles_.end()) {
-      by_key_.erase(old->second.ext_key);
+  static Status Apply(const Batch& batch, State& s, CommitResult& result) {
+    for (const ProfileWrite& w : batch.profiles) {
+      PORTRAIT_RETURN_IF_ERROR(WriteProfile(w, s));
     }
-    profiles_[w.row.id] = w.row;
-    by_key_[w.row.ext_key] = w.row.id;
-    auto& fields = fields_[w.row.id];
+    for (const EventRow& e : batch.events) {
+      if (s.events.emplace(e.key, e).second) {
+        ++result.events_stored;
+      } else {
+        ++result.duplicates;
+      }
+    }
+    for (ProfileId id : batch.erasures) {
+      EraseRows(id, s);
+    }
+    for (ConsentRow c : batch.consents) {
+      c.id = s.next_consent_id++;
+      result.consent_ids.push_back(c.id);
+      s.consents.push_back(std::move(c));
+    }
+    PORTRAIT_RETURN_IF_ERROR(WriteTokens(batch, s));
+    AppendAudit(batch.audit, s, result);
+    return Status::Ok();
+  }
+
+  static Status WriteProfile(const ProfileWrite& w, State& s) {
+    const ProfileRow& r = w.row;
+    auto key_owner = s.by_key.find(r.ext_key);
+    auto existing = s.profiles.find(r.id);
+    if (key_owner != s.by_key.end() && key_owner->second != r.id) {
+      return Status::Conflict("ext_key of profile " + std::to_string(r.id) +
+                              " belongs to another profile");
+    }
+    if (w.is_new && existing != s.profiles.end()) {
+      return Status::Conflict("profile " + std::to_string(r.id) + " already exists");
+    }
+    if (!w.is_new && existing == s.profiles.end()) {
+      return Status::NotFound("profile " + std::to_string(r.id) + " does not exist");
+    }
+    if (existing != s.profiles.end()) {
+      s.by_key.erase(existing->second.ext_key);
+    }
+    s.profiles[r.id] = r;
+    s.by_key[r.ext_key] = r.id;
+    auto& fields = s.fields[r.id];
     for (const auto& [name, envelope] : w.set_fields) {
-      fields[name] = envelope;
+      fields[name] = FieldValue{envelope, r.updated_us};
     }
     for (const auto& name : w.removed_fields) {
       fields.erase(name);
     }
     for (const auto& [field, digest] : w.blind) {
-      std::erase_if(blind_, [&](const auto& entry) {
-        return std::get<0>(entry) == field && std::get<2>(entry) == w.row.id;
+      std::erase_if(s.blind, [&](const auto& entry) {
+        return std::get<0>(entry) == field && std::get<2>(entry) == r.id;
       });
       if (digest) {
-        blind_.emplace(field, *digest, w.row.id);
+        s.blind.emplace(field, *digest, r.id);
       }
+    }
+    return Status::Ok();
+  }
+
+  static void EraseRows(ProfileId id, State& s) {
+    auto it = s.profiles.find(id);
+    if (it != s.profiles.end()) {
+      s.by_key.erase(it->second.ext_key);
+      s.profiles.erase(it);
+    }
+    s.fields.erase(id);
+    std::erase_if(s.blind, [&](const auto& entry) { return std::get<2>(entry) == id; });
+    std::erase_if(s.events, [&](const auto& entry) { return entry.second.profile_id == id; });
+  }
+
+  static Status WriteTokens(const Batch& batch, State& s) {
+    auto active = [&](const std::string& name) {
+      return std::find_if(s.tokens.begin(), s.tokens.end(), [&](const TokenRow& t) {
+        return t.name == name && t.revoked_us == 0;
+      });
+    };
+    for (TokenRow t : batch.new_tokens) {
+      if (active(t.name) != s.tokens.end()) {
+        return Status::Conflict("an active token named '" + t.name + "' exists; revoke it first");
+      }
+      t.id = s.next_token_id++;
+      s.tokens.push_back(std::move(t));
+    }
+    for (const std::string& name : batch.revoked_tokens) {
+      auto it = active(name);
+      if (it == s.tokens.end()) {
+        return Status::NotFound("no active token named '" + name + "'");
+      }
+      it->revoked_us = batch.revoked_at_us;
+    }
+    return Status::Ok();
+  }
+
+  static void AppendAudit(const std::vector<AuditEntry>& entries, State& s,
+                          CommitResult& result) {
+    for (const AuditEntry& e : entries) {
+      int64_t seq = s.audit.empty() ? 1 : s.audit.back().seq + 1;
+      std::string prev = s.audit.empty() ? GenesisHash() : s.audit.back().hash;
+      s.audit.push_back(AuditRecord{seq, e, ChainHash(prev, seq, e)});
+      result.audit_seq = seq;
+      result.audit_hash = s.audit.back().hash;
     }
   }
 
-  void EraseRows(ProfileId id) {
-    auto it = profiles_.find(id);
-    if (it != profiles_.end()) {
-      by_key_.erase(it->second.ext_key);
-      profiles_.erase(it);
+  static int64_t PurgeRows(const PurgeRule& rule, State& s) {
+    auto held = [&](ProfileId id) {
+      auto it = s.profiles.find(id);
+      return it != s.profiles.end() && it->second.legal_hold;
+    };
+    int64_t purged = 0;
+    if (!rule.event_type.empty()) {
+      purged += static_cast<int64_t>(std::erase_if(s.events, [&](const auto& entry) {
+        const EventRow& e = entry.second;
+        return e.type == rule.event_type && e.time_us < rule.before_us && !held(e.profile_id);
+      }));
     }
-    fields_.erase(id);
-    std::erase_if(blind_, [&](const auto& entry) { return std::get<2>(entry) == id; });
-    std::erase_if(events_, [&](const auto& entry) { return entry.second.profile_id == id; });
+    for (auto& [id, fields] : s.fields) {
+      if (held(id)) {
+        continue;
+      }
+      for (const std::string& name : rule.fields) {
+        auto it = fields.find(name);
+        if (it != fields.end() && it->second.updated_us < rule.before_us) {
+          fields.erase(it);
+          std::erase_if(s.blind, [&](const auto& entry) {
+            return std::get<0>(entry) == name && std::get<2>(entry) == id;
+          });
+          ++purged;
+        }
+      }
+    }
+    return purged;
   }
 
   std::mutex mu_;
-  std::map<ProfileId, ProfileRow> profiles_;
-  std::map<std::string, ProfileId> by_key_;
-  std::map<ProfileId, std::map<std::string, std::string>> fields_;
-  std::set<std::tuple<std::string, std::string, ProfileId>> blind_;
-  std::map<std::string, EventRow> events_;
+  State state_;
+  std::map<int64_t, AuditCheckpoint> checkpoints_;
   std::map<ProfileId, std::string> keys_;
 };
 

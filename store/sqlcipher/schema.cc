@@ -41,6 +41,54 @@ const std::vector<std::string_view>& PortraitSchema() {
       ) WITHOUT ROWID;
       CREATE INDEX events_by_profile ON events (profile_id, time_us);
       )sql",
+      // 2: consent ledger, audit log, API tokens, legal hold, retention indexes.
+      R"sql(
+      ALTER TABLE profiles ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE profile_fields ADD COLUMN updated_us INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX profile_fields_by_age ON profile_fields (field, updated_us);
+      CREATE INDEX events_by_type ON events (type, time_us);
+      CREATE TABLE consents (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        profile_id INTEGER NOT NULL,
+        purpose    TEXT NOT NULL,
+        scope      TEXT NOT NULL,
+        channel    TEXT NOT NULL,
+        status     TEXT NOT NULL,
+        time_us    INTEGER NOT NULL,
+        source     TEXT NOT NULL,
+        notice     TEXT NOT NULL,
+        evidence   BLOB NOT NULL,
+        actor      TEXT NOT NULL,
+        expires_us INTEGER NOT NULL
+      );
+      CREATE INDEX consents_by_profile ON consents (profile_id, id);
+      CREATE TABLE audit (
+        seq        INTEGER PRIMARY KEY,
+        time_us    INTEGER NOT NULL,
+        actor      TEXT NOT NULL,
+        action     TEXT NOT NULL,
+        profile_id INTEGER NOT NULL,
+        purpose    TEXT NOT NULL,
+        detail     TEXT NOT NULL,
+        hash       BLOB NOT NULL
+      );
+      CREATE TABLE audit_checkpoints (
+        seq       INTEGER PRIMARY KEY,
+        hash      BLOB NOT NULL,
+        signature BLOB NOT NULL,
+        time_us   INTEGER NOT NULL
+      );
+      CREATE TABLE tokens (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        name         TEXT NOT NULL,
+        role         TEXT NOT NULL,
+        digest       BLOB NOT NULL UNIQUE,
+        created_us   INTEGER NOT NULL,
+        last_used_us INTEGER NOT NULL DEFAULT 0,
+        revoked_us   INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE UNIQUE INDEX tokens_active_name ON tokens (name) WHERE revoked_us = 0;
+      )sql",
   };
   return kSteps;
 }

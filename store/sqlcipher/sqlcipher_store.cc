@@ -1,9 +1,8 @@
 #include "store/sqlcipher/sqlcipher_store.h"
 
-#include <mutex>
-
+#include "store/audit_chain.h"
 #include "store/sqlcipher/schema.h"
-#include "store/sqlcipher/sqlite.h"
+#include "store/sqlcipher/sqlcipher_store_impl.h"
 
 namespace portrait::store {
 namespace {
@@ -12,7 +11,8 @@ using sqlite::Db;
 using sqlite::Stmt;
 
 constexpr std::string_view kProfileColumns =
-    "id, ext_key, external_id, timezone, lifecycle, tags, metrics, created_us, updated_us";
+    "id, ext_key, external_id, timezone, lifecycle, tags, metrics, legal_hold, created_us, "
+    "updated_us";
 
 ProfileRow ReadProfile(const Stmt& s) {
   ProfileRow r;
@@ -23,218 +23,213 @@ ProfileRow ReadProfile(const Stmt& s) {
   r.lifecycle = s.Text(4);
   r.tags = s.Text(5);
   r.metrics = s.Text(6);
-  r.created_us = s.Int(7);
-  r.updated_us = s.Int(8);
+  r.legal_hold = s.Int(7) != 0;
+  r.created_us = s.Int(8);
+  r.updated_us = s.Int(9);
   return r;
 }
 
-class SqlcipherStore final : public Store {
- public:
-  SqlcipherStore(Db main, Db keystore) : main_(std::move(main)), keystore_(std::move(keystore)) {}
-
-  Result<CommitResult> Commit(const Batch& batch) override {
-    std::lock_guard lock(mu_);
-    PORTRAIT_RETURN_IF_ERROR(main_.Exec("BEGIN IMMEDIATE;"));
-    auto result = Apply(batch);
-    if (!result) {
-      (void)main_.Exec("ROLLBACK;");
-      return result;
-    }
-    PORTRAIT_RETURN_IF_ERROR(main_.Exec("COMMIT;"));
-    return result;
+Result<std::optional<ProfileRow>> OneProfile(Stmt& s) {
+  PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) {
+    return std::optional<ProfileRow>();
   }
-
-  Result<std::optional<ProfileRow>> GetProfile(ProfileId id) override {
-    std::lock_guard lock(mu_);
-    Stmt s(main_, "SELECT " + std::string(kProfileColumns) + " FROM profiles WHERE id = ?;");
-    s.Bind(1, id);
-    return OneProfile(s);
-  }
-
-  Result<std::optional<ProfileRow>> GetProfileByKey(std::string_view ext_key) override {
-    std::lock_guard lock(mu_);
-    Stmt s(main_, "SELECT " + std::string(kProfileColumns) + " FROM profiles WHERE ext_key = ?;");
-    s.BindBlob(1, ext_key);
-    return OneProfile(s);
-  }
-
-  Result<std::map<std::string, std::string>> GetFields(ProfileId id) override {
-    std::lock_guard lock(mu_);
-    Stmt s(main_, "SELECT field, value FROM profile_fields WHERE profile_id = ?;");
-    s.Bind(1, id);
-    std::map<std::string, std::string> out;
-    while (true) {
-      PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) {
-        return out;
-      }
-      out.emplace(s.Text(0), s.Text(1));
-    }
-  }
-
-  Result<std::vector<ProfileId>> LookupBlind(std::string_view field,
-                                             std::string_view digest) override {
-    std::lock_guard lock(mu_);
-    Stmt s(main_,
-           "SELECT profile_id FROM blind_index WHERE field = ? AND digest = ? "
-           "ORDER BY profile_id;");
-    s.Bind(1, field).BindBlob(2, digest);
-    std::vector<ProfileId> out;
-    while (true) {
-      PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) {
-        return out;
-      }
-      out.push_back(s.Int(0));
-    }
-  }
-
-  Result<std::vector<EventRow>> GetEvents(ProfileId id) override {
-    std::lock_guard lock(mu_);
-    Stmt s(main_,
-           "SELECT key, type, time_us, data FROM events WHERE profile_id = ? "
-           "ORDER BY time_us, key;");
-    s.Bind(1, id);
-    std::vector<EventRow> out;
-    while (true) {
-      PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) {
-        return out;
-      }
-      out.push_back(EventRow{s.Text(0), id, s.Text(1), s.Int(2), s.Text(3)});
-    }
-  }
-
-  Result<int64_t> CountProfiles() override {
-    std::lock_guard lock(mu_);
-    Stmt s(main_, "SELECT count(*) FROM profiles;");
-    PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
-    return row ? s.Int(0) : 0;
-  }
-
-  Status PutDataKey(ProfileId id, std::string_view wrapped) override {
-    std::lock_guard lock(mu_);
-    Stmt s(keystore_, "INSERT INTO data_keys (profile_id, wrapped) VALUES (?, ?);");
-    s.Bind(1, id).BindBlob(2, wrapped);
-    return s.Run();
-  }
-
-  Result<std::optional<std::string>> GetDataKey(ProfileId id) override {
-    std::lock_guard lock(mu_);
-    Stmt s(keystore_, "SELECT wrapped FROM data_keys WHERE profile_id = ?;");
-    s.Bind(1, id);
-    PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) {
-      return std::optional<std::string>();
-    }
-    return std::optional<std::string>(s.Text(0));
-  }
-
-  Status DestroyDataKey(ProfileId id) override {
-    std::lock_guard lock(mu_);
-    Stmt s(keystore_, "DELETE FROM data_keys WHERE profile_id = ?;");
-    s.Bind(1, id);
-    PORTRAIT_RETURN_IF_ERROR(s.Run());
-    // secure_delete zeroed the freed cells; move the WAL's copies into the main file and
-    // truncate the WAL, so no old page holding the wrapped key survives in either file.
-    return keystore_.Exec("PRAGMA wal_checkpoint(TRUNCATE);");
-  }
-
- private:
-  Result<std::optional<ProfileRow>> OneProfile(Stmt& s) {
-    PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) {
-      return std::optional<ProfileRow>();
-    }
-    return std::optional<ProfileRow>(ReadProfile(s));
-  }
-
-  // Applies the batch inside the open transaction.
-  Result<CommitResult> Apply(const Batch& batch) {
-    for (const ProfileWrite& w : batch.profiles) {
-      PORTRAIT_RETURN_IF_ERROR(WriteProfile(w));
-    }
-    CommitResult result;
-    Stmt ins(main_,
-             "INSERT OR IGNORE INTO events (key, profile_id, type, time_us, data) "
-             "VALUES (?, ?, ?, ?, ?);");
-    for (const EventRow& e : batch.events) {
-      ins.Reset();
-      ins.BindBlob(1, e.key).Bind(2, e.profile_id).Bind(3, e.type).Bind(4, e.time_us);
-      ins.BindBlob(5, e.data);
-      PORTRAIT_RETURN_IF_ERROR(ins.Run());
-      if (sqlite3_changes(main_.get()) == 1) {
-        ++result.events_stored;
-      } else {
-        ++result.duplicates;
-      }
-    }
-    for (ProfileId id : batch.erasures) {
-      PORTRAIT_RETURN_IF_ERROR(EraseRows(id));
-    }
-    return result;
-  }
-
-  Status WriteProfile(const ProfileWrite& w) {
-    const ProfileRow& r = w.row;
-    Stmt up(main_, w.is_new ? "INSERT INTO profiles (" + std::string(kProfileColumns) +
-                                  ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9);"
-                            : "UPDATE profiles SET ext_key = ?2, external_id = ?3, timezone = ?4, "
-                              "lifecycle = ?5, tags = ?6, metrics = ?7, created_us = ?8, "
-                              "updated_us = ?9 WHERE id = ?1;");
-    up.Bind(1, r.id).BindBlob(2, r.ext_key).BindBlob(3, r.external_id).Bind(4, r.timezone);
-    up.Bind(5, r.lifecycle).BindBlob(6, r.tags).BindBlob(7, r.metrics).Bind(8, r.created_us);
-    up.Bind(9, r.updated_us);
-    PORTRAIT_RETURN_IF_ERROR(up.Run());
-    if (!w.is_new && sqlite3_changes(main_.get()) == 0) {
-      return Status::NotFound("profile " + std::to_string(r.id) + " does not exist");
-    }
-    Stmt set(main_,
-             "INSERT OR REPLACE INTO profile_fields (profile_id, field, value) VALUES (?, ?, ?);");
-    for (const auto& [name, envelope] : w.set_fields) {
-      set.Reset();
-      set.Bind(1, r.id).Bind(2, name).BindBlob(3, envelope);
-      PORTRAIT_RETURN_IF_ERROR(set.Run());
-    }
-    Stmt del(main_, "DELETE FROM profile_fields WHERE profile_id = ? AND field = ?;");
-    for (const auto& name : w.removed_fields) {
-      del.Reset();
-      del.Bind(1, r.id).Bind(2, name);
-      PORTRAIT_RETURN_IF_ERROR(del.Run());
-    }
-    Stmt drop(main_, "DELETE FROM blind_index WHERE profile_id = ? AND field = ?;");
-    Stmt add(main_, "INSERT INTO blind_index (field, digest, profile_id) VALUES (?, ?, ?);");
-    for (const auto& [field, digest] : w.blind) {
-      drop.Reset();
-      drop.Bind(1, r.id).Bind(2, field);
-      PORTRAIT_RETURN_IF_ERROR(drop.Run());
-      if (digest) {
-        add.Reset();
-        add.Bind(1, field).BindBlob(2, *digest).Bind(3, r.id);
-        PORTRAIT_RETURN_IF_ERROR(add.Run());
-      }
-    }
-    return Status::Ok();
-  }
-
-  Status EraseRows(ProfileId id) {
-    for (const char* sql :
-         {"DELETE FROM profile_fields WHERE profile_id = ?;",
-          "DELETE FROM blind_index WHERE profile_id = ?;",
-          "DELETE FROM events WHERE profile_id = ?;", "DELETE FROM profiles WHERE id = ?;"}) {
-      Stmt s(main_, sql);
-      s.Bind(1, id);
-      PORTRAIT_RETURN_IF_ERROR(s.Run());
-    }
-    return Status::Ok();
-  }
-
-  std::mutex mu_;
-  Db main_;
-  Db keystore_;
-};
+  return std::optional<ProfileRow>(ReadProfile(s));
+}
 
 }  // namespace
+
+Status SqlcipherStore::Init() {
+  Stmt s(main_, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1;");
+  PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
+  audit_seq_ = row ? s.Int(0) : 0;
+  audit_hash_ = row ? s.Text(1) : GenesisHash();
+  return Status::Ok();
+}
+
+Result<CommitResult> SqlcipherStore::Commit(const Batch& batch) {
+  std::lock_guard lock(mu_);
+  return InTransaction([&]() -> Result<CommitResult> {
+    CommitResult result;
+    PORTRAIT_RETURN_IF_ERROR(Apply(batch, result));
+    return result;
+  });
+}
+
+Status SqlcipherStore::Apply(const Batch& batch, CommitResult& result) {
+  for (const ProfileWrite& w : batch.profiles) {
+    PORTRAIT_RETURN_IF_ERROR(WriteProfile(w));
+  }
+  Stmt ins(main_,
+           "INSERT OR IGNORE INTO events (key, profile_id, type, time_us, data) "
+           "VALUES (?, ?, ?, ?, ?);");
+  for (const EventRow& e : batch.events) {
+    ins.Reset();
+    ins.BindBlob(1, e.key).Bind(2, e.profile_id).Bind(3, e.type).Bind(4, e.time_us);
+    ins.BindBlob(5, e.data);
+    PORTRAIT_RETURN_IF_ERROR(ins.Run());
+    if (sqlite3_changes(main_.get()) == 1) {
+      ++result.events_stored;
+    } else {
+      ++result.duplicates;
+    }
+  }
+  for (ProfileId id : batch.erasures) {
+    PORTRAIT_RETURN_IF_ERROR(EraseRows(id));
+  }
+  PORTRAIT_RETURN_IF_ERROR(WriteConsents(batch.consents, result));
+  PORTRAIT_RETURN_IF_ERROR(WriteTokens(batch));
+  return WriteAudit(batch.audit, result);
+}
+
+Status SqlcipherStore::WriteProfile(const ProfileWrite& w) {
+  const ProfileRow& r = w.row;
+  Stmt up(main_, w.is_new ? "INSERT INTO profiles (" + std::string(kProfileColumns) +
+                                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10);"
+                          : "UPDATE profiles SET ext_key = ?2, external_id = ?3, timezone = ?4, "
+                            "lifecycle = ?5, tags = ?6, metrics = ?7, legal_hold = ?8, "
+                            "created_us = ?9, updated_us = ?10 WHERE id = ?1;");
+  up.Bind(1, r.id).BindBlob(2, r.ext_key).BindBlob(3, r.external_id).Bind(4, r.timezone);
+  up.Bind(5, r.lifecycle).BindBlob(6, r.tags).BindBlob(7, r.metrics);
+  up.Bind(8, int64_t{r.legal_hold}).Bind(9, r.created_us).Bind(10, r.updated_us);
+  PORTRAIT_RETURN_IF_ERROR(up.Run());
+  if (!w.is_new && sqlite3_changes(main_.get()) == 0) {
+    return Status::NotFound("profile " + std::to_string(r.id) + " does not exist");
+  }
+  Stmt set(main_,
+           "INSERT OR REPLACE INTO profile_fields (profile_id, field, value, updated_us) "
+           "VALUES (?, ?, ?, ?);");
+  for (const auto& [name, envelope] : w.set_fields) {
+    set.Reset();
+    set.Bind(1, r.id).Bind(2, name).BindBlob(3, envelope).Bind(4, r.updated_us);
+    PORTRAIT_RETURN_IF_ERROR(set.Run());
+  }
+  Stmt del(main_, "DELETE FROM profile_fields WHERE profile_id = ? AND field = ?;");
+  for (const auto& name : w.removed_fields) {
+    del.Reset();
+    del.Bind(1, r.id).Bind(2, name);
+    PORTRAIT_RETURN_IF_ERROR(del.Run());
+  }
+  Stmt drop(main_, "DELETE FROM blind_index WHERE profile_id = ? AND field = ?;");
+  Stmt add(main_, "INSERT INTO blind_index (field, digest, profile_id) VALUES (?, ?, ?);");
+  for (const auto& [field, digest] : w.blind) {
+    drop.Reset();
+    drop.Bind(1, r.id).Bind(2, field);
+    PORTRAIT_RETURN_IF_ERROR(drop.Run());
+    if (digest) {
+      add.Reset();
+      add.Bind(1, field).BindBlob(2, *digest).Bind(3, r.id);
+      PORTRAIT_RETURN_IF_ERROR(add.Run());
+    }
+  }
+  return Status::Ok();
+}
+
+Status SqlcipherStore::EraseRows(ProfileId id) {
+  for (const char* sql : {"DELETE FROM profile_fields WHERE profile_id = ?;",
+                          "DELETE FROM blind_index WHERE profile_id = ?;",
+                          "DELETE FROM events WHERE profile_id = ?;",
+                          "DELETE FROM profiles WHERE id = ?;"}) {
+    Stmt s(main_, sql);
+    s.Bind(1, id);
+    PORTRAIT_RETURN_IF_ERROR(s.Run());
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<ProfileRow>> SqlcipherStore::GetProfile(ProfileId id) {
+  std::lock_guard lock(mu_);
+  Stmt s(main_, "SELECT " + std::string(kProfileColumns) + " FROM profiles WHERE id = ?;");
+  s.Bind(1, id);
+  return OneProfile(s);
+}
+
+Result<std::optional<ProfileRow>> SqlcipherStore::GetProfileByKey(std::string_view ext_key) {
+  std::lock_guard lock(mu_);
+  Stmt s(main_, "SELECT " + std::string(kProfileColumns) + " FROM profiles WHERE ext_key = ?;");
+  s.BindBlob(1, ext_key);
+  return OneProfile(s);
+}
+
+Result<std::map<std::string, std::string>> SqlcipherStore::GetFields(ProfileId id) {
+  std::lock_guard lock(mu_);
+  Stmt s(main_, "SELECT field, value FROM profile_fields WHERE profile_id = ?;");
+  s.Bind(1, id);
+  std::map<std::string, std::string> out;
+  while (true) {
+    PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) {
+      return out;
+    }
+    out.emplace(s.Text(0), s.Text(1));
+  }
+}
+
+Result<std::vector<ProfileId>> SqlcipherStore::LookupBlind(std::string_view field,
+                                                           std::string_view digest) {
+  std::lock_guard lock(mu_);
+  Stmt s(main_,
+         "SELECT profile_id FROM blind_index WHERE field = ? AND digest = ? ORDER BY profile_id;");
+  s.Bind(1, field).BindBlob(2, digest);
+  std::vector<ProfileId> out;
+  while (true) {
+    PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) {
+      return out;
+    }
+    out.push_back(s.Int(0));
+  }
+}
+
+Result<std::vector<EventRow>> SqlcipherStore::GetEvents(ProfileId id) {
+  std::lock_guard lock(mu_);
+  Stmt s(main_,
+         "SELECT key, type, time_us, data FROM events WHERE profile_id = ? ORDER BY time_us, key;");
+  s.Bind(1, id);
+  std::vector<EventRow> out;
+  while (true) {
+    PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) {
+      return out;
+    }
+    out.push_back(EventRow{s.Text(0), id, s.Text(1), s.Int(2), s.Text(3)});
+  }
+}
+
+Result<int64_t> SqlcipherStore::CountProfiles() {
+  std::lock_guard lock(mu_);
+  Stmt s(main_, "SELECT count(*) FROM profiles;");
+  PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? s.Int(0) : 0;
+}
+
+Status SqlcipherStore::PutDataKey(ProfileId id, std::string_view wrapped) {
+  std::lock_guard lock(mu_);
+  Stmt s(keystore_, "INSERT INTO data_keys (profile_id, wrapped) VALUES (?, ?);");
+  s.Bind(1, id).BindBlob(2, wrapped);
+  return s.Run();
+}
+
+Result<std::optional<std::string>> SqlcipherStore::GetDataKey(ProfileId id) {
+  std::lock_guard lock(mu_);
+  Stmt s(keystore_, "SELECT wrapped FROM data_keys WHERE profile_id = ?;");
+  s.Bind(1, id);
+  PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) {
+    return std::optional<std::string>();
+  }
+  return std::optional<std::string>(s.Text(0));
+}
+
+Status SqlcipherStore::DestroyDataKey(ProfileId id) {
+  std::lock_guard lock(mu_);
+  Stmt s(keystore_, "DELETE FROM data_keys WHERE profile_id = ?;");
+  s.Bind(1, id);
+  PORTRAIT_RETURN_IF_ERROR(s.Run());
+  // secure_delete zeroed the freed cells; move the WAL's copies into the main file and truncate
+  // the WAL, so no old page holding the wrapped key survives in either file.
+  return keystore_.Exec("PRAGMA wal_checkpoint(TRUNCATE);");
+}
 
 Result<std::unique_ptr<Store>> OpenSqlcipherStore(const SqlcipherOptions& options) {
   if (!options.portrait_key || !options.keystore_key) {
@@ -242,14 +237,16 @@ Result<std::unique_ptr<Store>> OpenSqlcipherStore(const SqlcipherOptions& option
   }
   const std::string main_path = options.data_dir + "/" + kPortraitDbName;
   const std::string keystore_path = options.data_dir + "/" + kKeystoreDbName;
-  PORTRAIT_ASSIGN_OR_RETURN(Db keystore,
-                            Db::Open(keystore_path, *options.keystore_key, options.create, 4));
   PORTRAIT_ASSIGN_OR_RETURN(
-      Db main, Db::Open(main_path, *options.portrait_key, options.create, options.page_cache_mib));
+      Db keystore, Db::Open(keystore_path, *options.keystore_key, options.create, 4));
+  PORTRAIT_ASSIGN_OR_RETURN(Db main, Db::Open(main_path, *options.portrait_key, options.create,
+                                              options.page_cache_mib));
   PORTRAIT_RETURN_IF_ERROR(keystore.Exec("PRAGMA secure_delete = ON;"));
   PORTRAIT_RETURN_IF_ERROR(sqlite::Migrate(keystore, sqlite::KeystoreSchema()));
   PORTRAIT_RETURN_IF_ERROR(sqlite::Migrate(main, sqlite::PortraitSchema()));
-  return std::unique_ptr<Store>(new SqlcipherStore(std::move(main), std::move(keystore)));
+  auto store = std::make_unique<SqlcipherStore>(std::move(main), std::move(keystore));
+  PORTRAIT_RETURN_IF_ERROR(store->Init());
+  return std::unique_ptr<Store>(std::move(store));
 }
 
 }  // namespace portrait::store

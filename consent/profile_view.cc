@@ -1,0 +1,31 @@
+#include "consent/profile_view.h"
+
+#include "consent/access_policy.h"
+#include "consent/masking.h"
+
+namespace portrait::consent {
+
+ProfileView BuildView(const config::Config& config, const config::Role& role,
+                      const config::Purpose& purpose, const nlohmann::json& fields) {
+  ProfileView view;
+  for (const config::Field& field : config.fields) {
+    Access access = FieldAccess(role, purpose, field.name);
+    if (access == Access::kWithheld) {
+      view.withheld.push_back(field.name);
+      continue;
+    }
+    auto it = fields.find(field.name);
+    if (it == fields.end()) {
+      continue;
+    }
+    if (access == Access::kClear) {
+      view.fields[field.name] = *it;
+    } else {
+      view.fields[field.name] = Mask(field.mask, *it);
+      view.masked.push_back(field.name);
+    }
+  }
+  return view;
+}
+
+}  // namespace portrait::consent

@@ -1,0 +1,27 @@
+// A profile's fields as one role, acting for one purpose, may see them: clear fields copied,
+// masked fields replaced by their mask (the clear value never enters the view), everything else
+// left out and named in `withheld`. `withheld` lists every declared field the caller can't see,
+// whether or not this profile has a value for it, so it reveals nothing about the profile.
+// Pure; thread-safe.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+
+namespace portrait::consent {
+
+struct ProfileView {
+  nlohmann::json fields = nlohmann::json::object();
+  std::vector<std::string> masked;    // names of the fields shown masked
+  std::vector<std::string> withheld;  // names of the declared fields not shown
+};
+
+// `fields`: the decrypted field values, name -> value.
+ProfileView BuildView(const config::Config& config, const config::Role& role,
+                      const config::Purpose& purpose, const nlohmann::json& fields);
+
+}  // namespace portrait::consent

@@ -1,0 +1,36 @@
+#include "store/audit_chain.h"
+
+#include <nlohmann/json.hpp>
+#include <sodium.h>
+
+#include "crypto/audit_signer.h"
+
+namespace portrait::store {
+
+std::string CanonicalAuditRecord(int64_t seq, const AuditEntry& e) {
+  nlohmann::json j = {{"action", e.action},     {"actor", e.actor},   {"detail", e.detail},
+                      {"profile", e.profile_id}, {"purpose", e.purpose}, {"seq", seq},
+                      {"time_us", e.time_us}};
+  return j.dump();  // nlohmann orders object keys; dump() adds no spaces
+}
+
+std::string ChainHash(std::string_view previous_hash, int64_t seq, const AuditEntry& entry) {
+  const std::string canonical = CanonicalAuditRecord(seq, entry);
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, nullptr, 0, kAuditHashSize);
+  crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(previous_hash.data()),
+                            previous_hash.size());
+  crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(canonical.data()),
+                            canonical.size());
+  std::string out(kAuditHashSize, '\0');
+  crypto_generichash_final(&state, reinterpret_cast<unsigned char*>(out.data()), out.size());
+  return out;
+}
+
+std::string GenesisHash() { return std::string(kAuditHashSize, '\0'); }
+
+std::string CheckpointMessage(int64_t seq, std::string_view hash) {
+  return "portrait-audit-checkpoint-v1\n" + std::to_string(seq) + "\n" + crypto::ToHex(hash);
+}
+
+}  // namespace portrait::store

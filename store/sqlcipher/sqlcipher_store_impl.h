@@ -1,0 +1,80 @@
+// Private to the SQLCipher backend: the Store implementation class, whose methods are defined
+// in sqlcipher_store.cc (profiles, events, keys) and sqlcipher_ledger.cc (consents, audit,
+// tokens, retention). Every call takes mu_; Commit holds it across its transaction.
+#pragma once
+
+#include <mutex>
+
+#include "store/sqlcipher/sqlite.h"
+#include "store/store.h"
+
+namespace portrait::store {
+
+class SqlcipherStore final : public Store {
+ public:
+  SqlcipherStore(sqlite::Db main, sqlite::Db keystore)
+      : main_(std::move(main)), keystore_(std::move(keystore)) {}
+
+  // Loads the audit chain's head; call once before use.
+  Status Init();
+
+  Result<CommitResult> Commit(const Batch& batch) override;
+  Result<std::optional<ProfileRow>> GetProfile(ProfileId id) override;
+  Result<std::optional<ProfileRow>> GetProfileByKey(std::string_view ext_key) override;
+  Result<std::map<std::string, std::string>> GetFields(ProfileId id) override;
+  Result<std::vector<ProfileId>> LookupBlind(std::string_view field,
+                                             std::string_view digest) override;
+  Result<std::vector<EventRow>> GetEvents(ProfileId id) override;
+  Result<int64_t> CountProfiles() override;
+  Result<std::vector<ConsentRow>> GetConsents(ProfileId id) override;
+  Result<std::vector<AuditRecord>> ReadAudit(int64_t after_seq, int limit) override;
+  Result<std::pair<int64_t, std::string>> AuditHead() override;
+  Status PutCheckpoint(const AuditCheckpoint& checkpoint) override;
+  Result<std::vector<AuditCheckpoint>> GetCheckpoints() override;
+  Result<int64_t> Purge(const PurgeRule& rule, AuditEntry audit) override;
+  Result<std::optional<TokenRow>> FindToken(std::string_view digest) override;
+  Result<std::vector<TokenRow>> ListTokens() override;
+  Status TouchToken(int64_t id, int64_t time_us) override;
+  Status PutDataKey(ProfileId id, std::string_view wrapped) override;
+  Result<std::optional<std::string>> GetDataKey(ProfileId id) override;
+  Status DestroyDataKey(ProfileId id) override;
+
+ private:
+  // Runs `apply` in a transaction; rolls back (and restores the audit head) if it fails.
+  template <typename Fn>
+  auto InTransaction(Fn&& apply) -> decltype(apply());
+
+  Status Apply(const Batch& batch, CommitResult& result);
+  Status WriteProfile(const ProfileWrite& w);
+  Status EraseRows(ProfileId id);
+  Status WriteConsents(const std::vector<ConsentRow>& rows, CommitResult& result);
+  Status WriteTokens(const Batch& batch);
+  Status WriteAudit(const std::vector<AuditEntry>& entries, CommitResult& result);
+  Result<int64_t> PurgeRows(const PurgeRule& rule);
+
+  std::mutex mu_;
+  sqlite::Db main_;
+  sqlite::Db keystore_;
+  int64_t audit_seq_ = 0;  // the chain head, advanced only by committed transactions
+  std::string audit_hash_;
+};
+
+template <typename Fn>
+auto SqlcipherStore::InTransaction(Fn&& apply) -> decltype(apply()) {
+  const int64_t seq = audit_seq_;
+  const std::string hash = audit_hash_;
+  PORTRAIT_RETURN_IF_ERROR(main_.Exec("BEGIN IMMEDIATE;"));
+  auto result = apply();
+  Status done = result ? main_.Exec("COMMIT;") : Status::Ok();
+  if (!result || !done.ok()) {
+    (void)main_.Exec("ROLLBACK;");
+    audit_seq_ = seq;
+    audit_hash_ = hash;
+    if (!done.ok()) {
+      return Error(done);
+    }
+  }
+  return result;
+}
+
+}  // namespace portrait::store

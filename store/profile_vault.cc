@@ -90,6 +90,11 @@ Result<std::string> SealJson(const SecretBytes& key, ProfileId id, std::string_v
 
 }  // namespace
 
+Status ProfileVault::Commit(const Batch& batch) {
+  PORTRAIT_ASSIGN_OR_RETURN(CommitResult result, store_.Commit(batch));
+  return audit_log_ ? audit_log_->AfterCommit(result) : Status::Ok();
+}
+
 std::string ProfileVault::ExtKey(std::string_view external_id) const {
   return blind_.Digest(kExternalIdField, external_id);
 }
@@ -150,7 +155,8 @@ Status ProfileVault::BuildWrite(const json& patch, const SecretBytes& key,
   return Status::Ok();
 }
 
-Result<UpsertResult> ProfileVault::Upsert(std::string_view external_id, const json& patch) {
+Result<UpsertResult> ProfileVault::Upsert(std::string_view external_id, const json& patch,
+                                          std::optional<AuditEntry> audit) {
   PORTRAIT_RETURN_IF_ERROR(CheckExternalId(external_id));
   PORTRAIT_RETURN_IF_ERROR(CheckPatchShape(patch));
   const std::string ext_key = ExtKey(external_id);
@@ -168,8 +174,12 @@ Result<UpsertResult> ProfileVault::Upsert(std::string_view external_id, const js
     }
     PORTRAIT_RETURN_IF_ERROR(BuildWrite(patch, key, tags, w));
     Batch batch;
+    if (audit) {
+      audit->profile_id = w.row.id;
+      batch.audit.push_back(std::move(*audit));
+    }
     batch.profiles.push_back(std::move(w));
-    PORTRAIT_RETURN_IF_ERROR(store_.Commit(batch));
+    PORTRAIT_RETURN_IF_ERROR(Commit(batch));
     return UpsertResult{batch.profiles[0].row.id, false};
   }
   // A new profile: random internal id (pseudonymous, reveals no order) and random data key.
@@ -187,11 +197,14 @@ Result<UpsertResult> ProfileVault::Upsert(std::string_view external_id, const js
   // orphan wrapped key, never an unreadable profile.
   PORTRAIT_RETURN_IF_ERROR(store_.PutDataKey(w.row.id, wrapped));
   Batch batch;
+  if (audit) {
+    audit->profile_id = w.row.id;
+    batch.audit.push_back(std::move(*audit));
+  }
   batch.profiles.push_back(std::move(w));
-  auto committed = store_.Commit(batch);
-  if (!committed) {
+  if (Status committed = Commit(batch); !committed.ok()) {
     (void)store_.DestroyDataKey(batch.profiles[0].row.id);
-    return Error(committed.error());
+    return Error(committed);
   }
   return UpsertResult{batch.profiles[0].row.id, true};
 }
@@ -257,8 +270,18 @@ Result<std::vector<ProfileId>> ProfileVault::Find(std::string_view field_name, c
   return store_.LookupBlind(field_name, blind_.Digest(field_name, checked.index_key));
 }
 
-Result<EraseReceipt> ProfileVault::Erase(std::string_view external_id) {
-  PORTRAIT_ASSIGN_OR_RETURN(ProfileId id, IdOf(external_id));
+Result<EraseReceipt> ProfileVault::Erase(std::string_view external_id,
+                                         std::optional<AuditEntry> audit) {
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<ProfileRow> row,
+                            store_.GetProfileByKey(ExtKey(external_id)));
+  if (!row) {
+    return Error(Status::NotFound("no such profile"));
+  }
+  const ProfileId id = row->id;
+  if (row->legal_hold) {
+    return Error(Status::Conflict("profile " + std::to_string(id) +
+                                  " is under legal hold; lift the hold before erasing"));
+  }
   EraseReceipt receipt;
   receipt.id = id;
   PORTRAIT_ASSIGN_OR_RETURN(auto fields, store_.GetFields(id));
@@ -268,11 +291,48 @@ Result<EraseReceipt> ProfileVault::Erase(std::string_view external_id) {
   // Shred first: once the wrapped key is gone, every ciphertext of this profile, in this file
   // or any backup of it, is noise. The row deletion that follows is tidiness.
   PORTRAIT_RETURN_IF_ERROR(store_.DestroyDataKey(id));
+  receipt.erased_at_us = clock_.Now().time_since_epoch().count();
   Batch batch;
   batch.erasures.push_back(id);
-  PORTRAIT_RETURN_IF_ERROR(store_.Commit(batch));
-  receipt.erased_at_us = clock_.Now().time_since_epoch().count();
+  if (audit) {
+    audit->profile_id = id;
+    batch.audit.push_back(std::move(*audit));
+  }
+  PORTRAIT_RETURN_IF_ERROR(Commit(batch));
   return receipt;
+}
+
+Status ProfileVault::SetLegalHold(std::string_view external_id, bool hold,
+                                  std::optional<AuditEntry> audit) {
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<ProfileRow> row,
+                            store_.GetProfileByKey(ExtKey(external_id)));
+  if (!row) {
+    return Status::NotFound("no such profile");
+  }
+  ProfileWrite w;
+  w.row = std::move(*row);
+  w.row.legal_hold = hold;
+  Batch batch;
+  if (audit) {
+    audit->profile_id = w.row.id;
+    batch.audit.push_back(std::move(*audit));
+  }
+  batch.profiles.push_back(std::move(w));
+  PORTRAIT_RETURN_IF_ERROR(Commit(batch));
+  return Status::Ok();
+}
+
+Result<std::string> ProfileVault::SealFor(ProfileId id, std::string_view name,
+                                          std::string_view plaintext) {
+  PORTRAIT_ASSIGN_OR_RETURN(SecretBytes key, DataKey(id));
+  return FieldCipher::Seal(key, kDataKeyGeneration, FieldCipher::AssociatedData(id, name),
+                           plaintext);
+}
+
+Result<std::string> ProfileVault::OpenFor(ProfileId id, std::string_view name,
+                                          std::string_view envelope) {
+  PORTRAIT_ASSIGN_OR_RETURN(SecretBytes key, DataKey(id));
+  return FieldCipher::Open(key, FieldCipher::AssociatedData(id, name), envelope);
 }
 
 }  // namespace portrait::store

@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "crypto/blind_index.h"
 #include "crypto/key_hierarchy.h"
+#include "store/audit_log.h"
 #include "store/store.h"
 
 namespace portrait::store {
@@ -47,17 +48,26 @@ struct EraseReceipt {
 
 class ProfileVault {
  public:
-  // All references must outlive the vault.
+  // All references must outlive the vault. `audit_log`, if given, checkpoints the audit chain
+  // after writes that carried audit entries.
   ProfileVault(const config::Config& config, Store& store, const crypto::KeyHierarchy& keys,
-               const crypto::BlindIndex& blind, const Clock& clock)
-      : config_(config), store_(store), keys_(keys), blind_(blind), clock_(clock) {}
+               const crypto::BlindIndex& blind, const Clock& clock,
+               AuditLog* audit_log = nullptr)
+      : config_(config),
+        store_(store),
+        keys_(keys),
+        blind_(blind),
+        clock_(clock),
+        audit_log_(audit_log) {}
 
   // Creates or partially updates the profile known to the CRM as `external_id`. `patch` is
   //   {"fields": {name: value | null}, "tags": {"add": [...], "remove": [...]}, "timezone": "…"}
   // with every part optional; null removes a field, fields not named are kept. InvalidArgument
   // (naming the field or key) for an unknown field, a wrong type, a bad tag or time zone;
-  // nothing is written then.
-  Result<UpsertResult> Upsert(std::string_view external_id, const nlohmann::json& patch);
+  // nothing is written then. `audit`, if given, is committed with the write (its profile_id
+  // filled in).
+  Result<UpsertResult> Upsert(std::string_view external_id, const nlohmann::json& patch,
+                              std::optional<AuditEntry> audit = std::nullopt);
 
   // The decrypted profile; NotFound if there is none.
   Result<Profile> Get(std::string_view external_id);
@@ -69,8 +79,21 @@ class ProfileVault {
 
   // Erases the profile: destroys its data key first (from then on no copy of its ciphertexts,
   // in any backup of portrait.db, can be read), then deletes its fields, index entries and
-  // events. NotFound if there is none. Re-running after a crash finishes the job.
-  Result<EraseReceipt> Erase(std::string_view external_id);
+  // events; consent records stay, under the pseudonymous internal id, their evidence shredded.
+  // NotFound if there is none; Conflict while the profile is under legal hold. Re-running after
+  // a crash finishes the job. `audit`, if given, commits with the row deletion.
+  Result<EraseReceipt> Erase(std::string_view external_id,
+                             std::optional<AuditEntry> audit = std::nullopt);
+
+  // Places or lifts a legal hold, which suspends erasure and retention purges. NotFound if
+  // there is no such profile.
+  Status SetLegalHold(std::string_view external_id, bool hold,
+                      std::optional<AuditEntry> audit = std::nullopt);
+
+  // Seals `plaintext` with profile `id`'s data key, bound to `name` (e.g. consent evidence),
+  // and the inverse. NotFound if the profile has no key (erased).
+  Result<std::string> SealFor(ProfileId id, std::string_view name, std::string_view plaintext);
+  Result<std::string> OpenFor(ProfileId id, std::string_view name, std::string_view envelope);
 
   // The internal id for `external_id`, or NotFound.
   Result<ProfileId> IdOf(std::string_view external_id);
@@ -81,12 +104,14 @@ class ProfileVault {
   Status BuildWrite(const nlohmann::json& patch, const crypto::SecretBytes& key,
                     const std::vector<std::string>& old_tags, ProfileWrite& write);
   std::string ExtKey(std::string_view external_id) const;
+  Status Commit(const Batch& batch);
 
   const config::Config& config_;
   Store& store_;
   const crypto::KeyHierarchy& keys_;
   const crypto::BlindIndex& blind_;
   const Clock& clock_;
+  AuditLog* audit_log_;
 };
 
 }  // namespace portrait::store

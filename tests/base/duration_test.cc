@@ -39,3 +39,21 @@ TEST(FakeClock, MovesOnlyWhenTold) {
 
 }  // namespace
 }  // namespace portrait
+
+#include "base/time_format.h"
+
+namespace portrait {
+namespace {
+
+TEST(Rfc3339, RoundTripsAndAcceptsOffsets) {
+  EXPECT_EQ(FormatRfc3339(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(FormatRfc3339(1'500'000), "1970-01-01T00:00:01.500000Z");
+  EXPECT_EQ(ParseRfc3339("1970-01-01T00:00:01.5Z").value(), 1'500'000);
+  EXPECT_EQ(ParseRfc3339("2026-11-22T09:00:00+08:00").value(),
+            ParseRfc3339("2026-11-22T01:00:00Z").value());
+  EXPECT_FALSE(ParseRfc3339("2026-11-22 09:00"));
+  EXPECT_FALSE(ParseRfc3339("2026-11-22T09:00:00Zjunk"));
+}
+
+}  // namespace
+}  // namespace portrait

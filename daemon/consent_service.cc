@@ -1,0 +1,194 @@
+#include "daemon/consent_service.h"
+
+#include <set>
+
+#include "base/time_format.h"
+#include "consent/access_policy.h"
+
+namespace portrait::daemon {
+
+using consent::ConsentRecord;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kEvidenceField = "$consent_evidence";
+
+// The string at `key` of `body`, or "" when absent; InvalidArgument if it isn't a string.
+Result<std::string> OptionalString(const json& body, const char* key) {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) {
+    return std::string();
+  }
+  if (!it->is_string()) {
+    return Error(Status::InvalidArgument(std::string(key) + ": expected a string"));
+  }
+  return it->get<std::string>();
+}
+
+Result<int64_t> OptionalTime(const json& body, const char* key) {
+  PORTRAIT_ASSIGN_OR_RETURN(std::string text, OptionalString(body, key));
+  if (text.empty()) {
+    return int64_t{0};
+  }
+  auto t = ParseRfc3339(text);
+  if (!t) {
+    return Error(t.error().WithContext(key));
+  }
+  return *t;
+}
+
+json RecordJson(const ConsentRecord& r) {
+  json j = {{"id", r.id},
+            {"purpose", r.purpose},
+            {"scope", consent::ScopeName(r.scope)},
+            {"channel", consent::ChannelName(r.channel)},
+            {"status", consent::StatusName(r.status)},
+            {"time", FormatRfc3339(r.time_us)},
+            {"source", r.source},
+            {"notice", r.notice},
+            {"actor", r.actor}};
+  if (r.expires_us != 0) {
+    j["expires"] = FormatRfc3339(r.expires_us);
+  }
+  return j;
+}
+
+}  // namespace
+
+ConsentRecord ToRecord(const store::ConsentRow& row) {
+  ConsentRecord r;
+  r.id = row.id;
+  r.purpose = row.purpose;
+  r.scope = consent::ParseScope(row.scope).value_or(consent::ConsentScope::kProcessing);
+  r.channel = consent::ParseChannel(row.channel).value_or(consent::Channel::kAny);
+  // An unreadable status must never read as consent.
+  r.status = consent::ParseStatus(row.status).value_or(consent::ConsentStatus::kWithdrawn);
+  r.time_us = row.time_us;
+  r.source = row.source;
+  r.notice = row.notice;
+  r.evidence = row.evidence;
+  r.actor = row.actor;
+  r.expires_us = row.expires_us;
+  return r;
+}
+
+Status RefuseRequest(store::AuditLog& audit, const Clock& clock, const Caller& caller,
+                     std::string_view permission, store::ProfileId profile_id) {
+  // The refusal stands whether or not its audit record can be written.
+  (void)audit.Append({store::AuditEntry{clock.Now().time_since_epoch().count(), caller.Actor(),
+                                        "request.refused", profile_id, caller.purpose->name,
+                                        json{{"missing_permission", permission}}.dump()}});
+  return Status::PermissionDenied("role '" + caller.role->name + "' lacks permission '" +
+                                  std::string(permission) + "'");
+}
+
+Status ConsentService::Refuse(const Caller& caller, std::string_view permission) {
+  return RefuseRequest(audit_, clock_, caller, permission);
+}
+
+Result<int64_t> ConsentService::Record(const Caller& caller, std::string_view external_id,
+                                       const json& body) {
+  if (!consent::HasPermission(*caller.role, "consents.write")) {
+    return Error(Refuse(caller, "consents.write"));
+  }
+  if (!body.is_object()) {
+    return Error(Status::InvalidArgument("the consent body must be a JSON object"));
+  }
+  for (const auto& [key, value] : body.items()) {
+    static const std::set<std::string> kKeys = {"purpose", "channel", "status",   "scope",
+                                                "source",  "notice",  "evidence", "expires",
+                                                "time"};
+    if (!kKeys.contains(key)) {
+      return Error(Status::InvalidArgument("unknown key '" + key + "'"));
+    }
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(std::string purpose, OptionalString(body, "purpose"));
+  if (!config_.FindPurpose(purpose)) {
+    return Error(Status::InvalidArgument("purpose: must name a purpose of the configuration"));
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(std::string channel, OptionalString(body, "channel"));
+  PORTRAIT_ASSIGN_OR_RETURN(std::string status, OptionalString(body, "status"));
+  PORTRAIT_ASSIGN_OR_RETURN(std::string scope, OptionalString(body, "scope"));
+  PORTRAIT_RETURN_IF_ERROR(consent::ParseChannel(channel.empty() ? "any" : channel));
+  PORTRAIT_RETURN_IF_ERROR(consent::ParseStatus(status));
+  PORTRAIT_RETURN_IF_ERROR(consent::ParseScope(scope.empty() ? "processing" : scope));
+  PORTRAIT_ASSIGN_OR_RETURN(int64_t expires, OptionalTime(body, "expires"));
+  PORTRAIT_ASSIGN_OR_RETURN(int64_t time, OptionalTime(body, "time"));
+  const int64_t now = clock_.Now().time_since_epoch().count();
+  if (time > now) {
+    return Error(Status::InvalidArgument("time: must not be in the future"));
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(std::string evidence, OptionalString(body, "evidence"));
+  store::ConsentRow row;
+  PORTRAIT_ASSIGN_OR_RETURN(row.profile_id, vault_.IdOf(external_id));
+  row.purpose = purpose;
+  row.scope = scope.empty() ? "processing" : scope;
+  row.channel = channel.empty() ? "any" : channel;
+  row.status = status;
+  row.time_us = time == 0 ? now : time;
+  PORTRAIT_ASSIGN_OR_RETURN(row.source, OptionalString(body, "source"));
+  PORTRAIT_ASSIGN_OR_RETURN(row.notice, OptionalString(body, "notice"));
+  if (!evidence.empty()) {
+    PORTRAIT_ASSIGN_OR_RETURN(row.evidence, vault_.SealFor(row.profile_id, kEvidenceField, evidence));
+  }
+  row.actor = caller.Actor();
+  row.expires_us = expires;
+
+  store::Batch batch;
+  batch.audit.push_back(store::AuditEntry{
+      now, caller.Actor(), "consent.record", row.profile_id, caller.purpose->name,
+      json{{"purpose", row.purpose}, {"scope", row.scope}, {"channel", row.channel},
+           {"status", row.status}, {"notice", row.notice}}
+          .dump()});
+  batch.consents.push_back(std::move(row));
+  PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, store_.Commit(batch));
+  PORTRAIT_RETURN_IF_ERROR(audit_.AfterCommit(result));
+  log_.info("consent record {} ({} {}) for profile {}", result.consent_ids[0], purpose, status,
+            batch.consents[0].profile_id);
+  return result.consent_ids[0];
+}
+
+Result<std::vector<ConsentRecord>> ConsentService::Ledger(store::ProfileId id) {
+  PORTRAIT_ASSIGN_OR_RETURN(auto rows, store_.GetConsents(id));
+  std::vector<ConsentRecord> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) {
+    out.push_back(ToRecord(row));
+  }
+  return out;
+}
+
+Result<json> ConsentService::Show(const Caller& caller, std::string_view external_id) {
+  if (!consent::HasPermission(*caller.role, "consents.read")) {
+    return Error(Refuse(caller, "consents.read"));
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(store::ProfileId id, vault_.IdOf(external_id));
+  PORTRAIT_ASSIGN_OR_RETURN(auto ledger, Ledger(id));
+  const int64_t now = clock_.Now().time_since_epoch().count();
+  json out = {{"current", json::array()}, {"history", json::array()}};
+  for (const auto& r : consent::CurrentState(ledger, now)) {
+    out["current"].push_back(RecordJson(r));
+  }
+  for (const auto& r : ledger) {
+    json j = RecordJson(r);
+    if (!r.evidence.empty()) {
+      auto evidence = vault_.OpenFor(id, kEvidenceField, r.evidence);
+      j["evidence"] = evidence ? json(*evidence) : json(nullptr);
+    }
+    out["history"].push_back(std::move(j));
+  }
+  PORTRAIT_RETURN_IF_ERROR(audit_.Append({store::AuditEntry{
+      now, caller.Actor(), "consent.read", id, caller.purpose->name,
+      json{{"records", ledger.size()}}.dump()}}));
+  return out;
+}
+
+Result<consent::BasisDecision> ConsentService::Basis(store::ProfileId id,
+                                                     const config::Purpose& purpose,
+                                                     consent::Channel channel, int64_t now_us) {
+  PORTRAIT_ASSIGN_OR_RETURN(auto ledger, Ledger(id));
+  return consent::CheckLawfulBasis(purpose, channel, ledger, now_us);
+}
+
+}  // namespace portrait::daemon

@@ -1,0 +1,166 @@
+#include "daemon/profile_service.h"
+
+#include "base/time_format.h"
+#include "consent/access_policy.h"
+#include "consent/profile_view.h"
+
+namespace portrait::daemon {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr consent::Channel kAllChannels[] = {consent::Channel::kAny,    consent::Channel::kSms,
+                                             consent::Channel::kEmail,  consent::Channel::kPhone,
+                                             consent::Channel::kWechat, consent::Channel::kPush};
+
+// Whether `check` allows processing on at least one channel; the first allowing decision, else
+// the decision for `any`.
+template <typename Check>
+consent::BasisDecision OnAnyChannel(Check&& check) {
+  consent::BasisDecision first;
+  for (consent::Channel c : kAllChannels) {
+    consent::BasisDecision d = check(c);
+    if (d.allowed) {
+      return d;
+    }
+    if (c == consent::Channel::kAny) {
+      first = d;
+    }
+  }
+  return first;
+}
+
+}  // namespace
+
+Result<bool> ProfileService::Require(const Caller& caller, std::string_view permission) {
+  if (!consent::HasPermission(*caller.role, permission)) {
+    return Error(RefuseRequest(audit_, clock_, caller, permission));
+  }
+  return true;
+}
+
+store::AuditEntry ProfileService::Entry(const Caller& caller, std::string action,
+                                        json detail) const {
+  return store::AuditEntry{clock_.Now().time_since_epoch().count(), caller.Actor(),
+                           std::move(action), 0, caller.purpose->name, detail.dump()};
+}
+
+Result<json> ProfileService::Read(const Caller& caller, std::string_view external_id) {
+  PORTRAIT_RETURN_IF_ERROR(Require(caller, "profiles.read"));
+  PORTRAIT_ASSIGN_OR_RETURN(store::Profile profile, vault_.Get(external_id));
+  const int64_t now = clock_.Now().time_since_epoch().count();
+  PORTRAIT_ASSIGN_OR_RETURN(auto ledger, consents_.Ledger(profile.id));
+  const consent::BasisDecision basis = OnAnyChannel([&](consent::Channel c) {
+    return consent::CheckLawfulBasis(*caller.purpose, c, ledger, now);
+  });
+  const consent::BasisDecision sensitive = OnAnyChannel([&](consent::Channel c) {
+    return consent::CheckSeparateConsent(consent::ConsentScope::kSensitive, caller.purpose->name,
+                                         c, ledger, now);
+  });
+  // What may not be processed for this purpose is not shown for it.
+  for (const config::Field& f : config_.fields) {
+    bool blocked = !basis.allowed ||
+                   (f.field_class == config::FieldClass::kSensitive && !sensitive.allowed);
+    if (blocked) {
+      profile.fields.erase(f.name);
+    }
+  }
+  consent::ProfileView view = consent::BuildView(config_, *caller.role, *caller.purpose,
+                                                 profile.fields);
+  json clear = json::array();
+  for (const auto& [name, value] : view.fields.items()) {
+    if (std::find(view.masked.begin(), view.masked.end(), name) == view.masked.end()) {
+      clear.push_back(name);
+    }
+  }
+  store::AuditEntry entry = Entry(caller, "profile.read",
+                                  {{"clear", clear}, {"masked", view.masked},
+                                   {"basis", basis.allowed ? "holds" : "does not hold"}});
+  entry.profile_id = profile.id;
+  Status audited = audit_.Append({entry});
+  if (!audited.ok()) {
+    log_.error("profile {} read refused: audit log unavailable ({})", profile.id,
+               audited.ToString());
+    return Error(Status::Unavailable("the audit log could not record this read, so it was "
+                                     "refused; retry later"));
+  }
+  return json{{"id", profile.external_id},
+              {"internal_id", profile.id},
+              {"fields", view.fields},
+              {"masked", view.masked},
+              {"withheld", view.withheld},
+              {"basis", basis.reason},
+              {"tags", profile.tags},
+              {"timezone", profile.timezone.empty() ? config_.daemon.timezone : profile.timezone},
+              {"lifecycle", profile.lifecycle},
+              {"metrics", profile.metrics}};
+}
+
+Result<json> ProfileService::Write(const Caller& caller, std::string_view external_id,
+                                   const json& patch) {
+  PORTRAIT_RETURN_IF_ERROR(Require(caller, "profiles.write"));
+  json names = json::array();
+  if (patch.is_object() && patch.contains("fields") && patch["fields"].is_object()) {
+    for (const auto& [name, value] : patch["fields"].items()) {
+      if (consent::FieldAccess(*caller.role, *caller.purpose, name) ==
+          consent::Access::kWithheld) {
+        return Error(Status::PermissionDenied("field '" + name + "' is not visible to role '" +
+                                              caller.role->name + "' for purpose '" +
+                                              caller.purpose->name + "'"));
+      }
+      names.push_back(name);
+    }
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(
+      store::UpsertResult r,
+      vault_.Upsert(external_id, patch,
+                    Entry(caller, "profile.write",
+                          {{"fields", names}, {"tags", patch.contains("tags")},
+                           {"timezone", patch.contains("timezone")}})));
+  log_.info("profile {} {} by token {}", r.id, r.created ? "created" : "updated", caller.token);
+  return json{{"internal_id", r.id}, {"created", r.created}};
+}
+
+Result<json> ProfileService::Find(const Caller& caller, std::string_view field,
+                                  const json& value) {
+  PORTRAIT_RETURN_IF_ERROR(Require(caller, "profiles.read"));
+  if (consent::FieldAccess(*caller.role, *caller.purpose, field) == consent::Access::kWithheld) {
+    return Error(Status::PermissionDenied("field '" + std::string(field) +
+                                          "' is not visible to role '" + caller.role->name +
+                                          "' for purpose '" + caller.purpose->name + "'"));
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::ProfileId> ids, vault_.Find(field, value));
+  json out = json::array();
+  for (store::ProfileId id : ids) {
+    PORTRAIT_ASSIGN_OR_RETURN(store::Profile p, vault_.GetById(id));
+    out.push_back(p.external_id);
+  }
+  PORTRAIT_RETURN_IF_ERROR(
+      audit_.Append({Entry(caller, "profile.find", {{"field", field}, {"matches", ids.size()}})}));
+  return json{{"ids", out}};
+}
+
+Result<json> ProfileService::Erase(const Caller& caller, std::string_view external_id) {
+  PORTRAIT_RETURN_IF_ERROR(Require(caller, "erase"));
+  PORTRAIT_ASSIGN_OR_RETURN(store::EraseReceipt receipt,
+                            vault_.Erase(external_id, Entry(caller, "profile.erase", json::object())));
+  log_.info("profile {} erased by token {}: {} fields, {} events, data key destroyed", receipt.id,
+            caller.token, receipt.fields, receipt.events);
+  return json{{"internal_id", receipt.id},
+              {"erased_at", FormatRfc3339(receipt.erased_at_us)},
+              {"fields_deleted", receipt.fields},
+              {"events_deleted", receipt.events},
+              {"data_key", "destroyed"},
+              {"kept", "consent records and audit records, under the internal id"}};
+}
+
+Status ProfileService::SetLegalHold(const Caller& caller, std::string_view external_id,
+                                    bool hold) {
+  PORTRAIT_RETURN_IF_ERROR(Require(caller, "admin"));
+  return vault_.SetLegalHold(external_id, hold,
+                             Entry(caller, hold ? "legal_hold.place" : "legal_hold.lift",
+                                   json::object()));
+}
+
+}  // namespace portrait::daemon

@@ -1,0 +1,65 @@
+// ProfileService: profile reads and writes as a caller may make them. Each call checks the
+// caller's permission, applies the access policy (clear / masked / withheld, narrowed to the
+// purpose's fields), withholds everything when the purpose's lawful basis does not hold for the
+// customer, withholds sensitive fields without the separate sensitive consent, and writes an
+// audit record. Fail closed: a read whose audit record can't be written returns an error, not
+// the data. Thread-safe.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <spdlog/logger.h>
+
+#include "base/clock.h"
+#include "config/config.h"
+#include "daemon/caller.h"
+#include "daemon/consent_service.h"
+#include "store/audit_log.h"
+#include "store/profile_vault.h"
+
+namespace portrait::daemon {
+
+class ProfileService {
+ public:
+  ProfileService(const config::Config& config, store::ProfileVault& vault,
+                 ConsentService& consents, store::AuditLog& audit, const Clock& clock,
+                 spdlog::logger& log)
+      : config_(config),
+        vault_(vault),
+        consents_(consents),
+        audit_(audit),
+        clock_(clock),
+        log_(log) {}
+
+  // The profile as the caller may see it: {"id", "internal_id", "fields", "masked", "withheld",
+  // "basis", "tags", "timezone", "lifecycle", "metrics"}. Needs profiles.read.
+  Result<nlohmann::json> Read(const Caller& caller, std::string_view external_id);
+
+  // Upserts (see ProfileVault::Upsert); each field written must be visible to the caller
+  // (clear or masked). Needs profiles.write. Returns {"internal_id", "created"}.
+  Result<nlohmann::json> Write(const Caller& caller, std::string_view external_id,
+                               const nlohmann::json& patch);
+
+  // Ids of the profiles whose blind-indexed `field` equals `value`; the field must be visible
+  // to the caller. Needs profiles.read. Returns {"ids": [...]} (external ids).
+  Result<nlohmann::json> Find(const Caller& caller, std::string_view field,
+                              const nlohmann::json& value);
+
+  // Erases the profile (crypto-shredding) and returns a receipt. Needs erase.
+  Result<nlohmann::json> Erase(const Caller& caller, std::string_view external_id);
+
+  // Places or lifts a legal hold. Needs admin.
+  Status SetLegalHold(const Caller& caller, std::string_view external_id, bool hold);
+
+ private:
+  Result<bool> Require(const Caller& caller, std::string_view permission);
+  store::AuditEntry Entry(const Caller& caller, std::string action, nlohmann::json detail) const;
+
+  const config::Config& config_;
+  store::ProfileVault& vault_;
+  ConsentService& consents_;
+  store::AuditLog& audit_;
+  const Clock& clock_;
+  spdlog::logger& log_;
+};
+
+}  // namespace portrait::daemon

@@ -146,10 +146,20 @@ Status AuditLog::Export(std::ostream& out) {
               {"public_key", ToHex(signer_.public_key())}}
              .dump()
       << "\n";
-  auto next_checkpoint = checkpoints.begin();
+  // Checkpoints first: cutting records off the end of the file leaves the signed checkpoints
+  // that vouch for them, so the cut is found.
+  for (const AuditCheckpoint& c : checkpoints) {
+    out << json{{"kind", "checkpoint"},       {"seq", c.seq},         {"hash", ToHex(c.hash)},
+                {"signature", ToHex(c.signature)}, {"time_us", c.time_us}}
+               .dump()
+        << "\n";
+  }
   int64_t after = 0;
   while (true) {
     PORTRAIT_ASSIGN_OR_RETURN(auto page, store_.ReadAudit(after, 10000));
+    if (page.empty()) {
+      break;
+    }
     for (const AuditRecord& r : page) {
       const AuditEntry& e = r.entry;
       out << json{{"kind", "record"},     {"seq", r.seq},         {"time_us", e.time_us},
@@ -157,30 +167,8 @@ Status AuditLog::Export(std::ostream& out) {
                   {"purpose", e.purpose}, {"detail", e.detail},   {"hash", ToHex(r.hash)}}
                  .dump()
           << "\n";
-      for (; next_checkpoint != checkpoints.end() && next_checkpoint->seq <= r.seq;
-           ++next_checkpoint) {
-        out << json{{"kind", "checkpoint"},
-                    {"seq", next_checkpoint->seq},
-                    {"hash", ToHex(next_checkpoint->hash)},
-                    {"signature", ToHex(next_checkpoint->signature)},
-                    {"time_us", next_checkpoint->time_us}}
-                   .dump()
-            << "\n";
-      }
-    }
-    if (page.empty()) {
-      break;
     }
     after = page.back().seq;
-  }
-  for (; next_checkpoint != checkpoints.end(); ++next_checkpoint) {  // beyond the last record
-    out << json{{"kind", "checkpoint"},
-                {"seq", next_checkpoint->seq},
-                {"hash", ToHex(next_checkpoint->hash)},
-                {"signature", ToHex(next_checkpoint->signature)},
-                {"time_us", next_checkpoint->time_us}}
-               .dump()
-        << "\n";
   }
   out.flush();
   return out ? Status::Ok() : Status::IOError("could not write the audit export");

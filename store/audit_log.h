@@ -65,7 +65,7 @@ class AuditLog {
 
   // Walks the whole chain in the store against the stored, signed checkpoints.
   Result<AuditVerification> Verify();
-  // Writes a header line, then every record with the checkpoints interleaved, as JSON lines.
+  // Writes JSON lines: a header (format, public key), every signed checkpoint, every record.
   Status Export(std::ostream& out);
 
   const std::string& public_key() const { return signer_.public_key(); }

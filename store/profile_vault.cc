@@ -288,16 +288,20 @@ Result<EraseReceipt> ProfileVault::Erase(std::string_view external_id,
   PORTRAIT_ASSIGN_OR_RETURN(auto events, store_.GetEvents(id));
   receipt.fields = static_cast<int>(fields.size());
   receipt.events = static_cast<int>(events.size());
-  // Shred first: once the wrapped key is gone, every ciphertext of this profile, in this file
-  // or any backup of it, is noise. The row deletion that follows is tidiness.
-  PORTRAIT_RETURN_IF_ERROR(store_.DestroyDataKey(id));
   receipt.erased_at_us = clock_.Now().time_since_epoch().count();
-  Batch batch;
-  batch.erasures.push_back(id);
+  // 1. The audit record commits first: if it can't be written, nothing is erased (fail closed).
   if (audit) {
     audit->profile_id = id;
-    batch.audit.push_back(std::move(*audit));
+    Batch audited;
+    audited.audit.push_back(std::move(*audit));
+    PORTRAIT_RETURN_IF_ERROR(Commit(audited));
   }
+  // 2. Shred: once the wrapped key is gone, every ciphertext of this profile, in this file or
+  // any backup of it, is noise.
+  PORTRAIT_RETURN_IF_ERROR(store_.DestroyDataKey(id));
+  // 3. Tidy. A crash before this leaves rows no key opens; erasing again finishes the job.
+  Batch batch;
+  batch.erasures.push_back(id);
   PORTRAIT_RETURN_IF_ERROR(Commit(batch));
   return receipt;
 }

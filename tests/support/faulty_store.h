@@ -1,0 +1,75 @@
+// FaultyStore: a Store that forwards to a real one and fails on command, for fault-injection
+// tests (leveldb's FaultInjectionTestEnv in miniature).
+#pragma once
+
+#include <atomic>
+
+#include "store/store.h"
+
+namespace portrait::testing {
+
+class FaultyStore final : public store::Store {
+ public:
+  explicit FaultyStore(store::Store& real) : real_(real) {}
+
+  // While set, every commit carrying audit records fails with IOError and writes nothing.
+  std::atomic<bool> fail_audit_writes{false};
+
+  Result<store::CommitResult> Commit(const store::Batch& batch) override {
+    if (fail_audit_writes && !batch.audit.empty()) {
+      return Error(Status::IOError("injected: audit write failed"));
+    }
+    return real_.Commit(batch);
+  }
+  Result<std::optional<store::ProfileRow>> GetProfile(store::ProfileId id) override {
+    return real_.GetProfile(id);
+  }
+  Result<std::optional<store::ProfileRow>> GetProfileByKey(std::string_view k) override {
+    return real_.GetProfileByKey(k);
+  }
+  Result<std::map<std::string, std::string>> GetFields(store::ProfileId id) override {
+    return real_.GetFields(id);
+  }
+  Result<std::vector<store::ProfileId>> LookupBlind(std::string_view f,
+                                                    std::string_view d) override {
+    return real_.LookupBlind(f, d);
+  }
+  Result<std::vector<store::EventRow>> GetEvents(store::ProfileId id) override {
+    return real_.GetEvents(id);
+  }
+  Result<int64_t> CountProfiles() override { return real_.CountProfiles(); }
+  Result<std::vector<store::ConsentRow>> GetConsents(store::ProfileId id) override {
+    return real_.GetConsents(id);
+  }
+  Result<std::vector<store::AuditRecord>> ReadAudit(int64_t after, int limit) override {
+    return real_.ReadAudit(after, limit);
+  }
+  Result<std::pair<int64_t, std::string>> AuditHead() override { return real_.AuditHead(); }
+  Status PutCheckpoint(const store::AuditCheckpoint& c) override { return real_.PutCheckpoint(c); }
+  Result<std::vector<store::AuditCheckpoint>> GetCheckpoints() override {
+    return real_.GetCheckpoints();
+  }
+  Result<int64_t> Purge(const store::PurgeRule& rule, store::AuditEntry audit) override {
+    if (fail_audit_writes) {
+      return Error(Status::IOError("injected: audit write failed"));
+    }
+    return real_.Purge(rule, std::move(audit));
+  }
+  Result<std::optional<store::TokenRow>> FindToken(std::string_view d) override {
+    return real_.FindToken(d);
+  }
+  Result<std::vector<store::TokenRow>> ListTokens() override { return real_.ListTokens(); }
+  Status TouchToken(int64_t id, int64_t t) override { return real_.TouchToken(id, t); }
+  Status PutDataKey(store::ProfileId id, std::string_view w) override {
+    return real_.PutDataKey(id, w);
+  }
+  Result<std::optional<std::string>> GetDataKey(store::ProfileId id) override {
+    return real_.GetDataKey(id);
+  }
+  Status DestroyDataKey(store::ProfileId id) override { return real_.DestroyDataKey(id); }
+
+ private:
+  store::Store& real_;
+};
+
+}  // namespace portrait::testing

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "base/process.h"
+#include "cli/audit_command.h"
 #include "cli/init_command.h"
 
 int main(int argc, char** argv) {
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   portrait::cli::AddInitCommand(app, exit_code);
+  portrait::cli::AddAuditCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

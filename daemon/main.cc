@@ -9,6 +9,8 @@
 
 #include "base/process.h"
 #include "config/loader.h"
+#include "crypto/audit_signer.h"
+#include "store/audit_log.h"
 #include "store/data_dir.h"
 
 int main(int argc, char** argv) {
@@ -32,6 +34,13 @@ int main(int argc, char** argv) {
     spdlog::error("cannot open data directory: {}", data.error().message());
     return 1;
   }
+  SystemClock clock;
+  auto signer = crypto::AuditSigner::Create(data->keys.audit_seed());
+  if (!signer) {
+    spdlog::error("audit signer: {}", signer.error().message());
+    return 1;
+  }
+  store::AuditLog audit(*data->store, *signer, clock);
   auto profiles = data->store->CountProfiles();
   spdlog::info("data directory {} open: {} profiles", config->daemon.data_dir,
                profiles ? *profiles : -1);
@@ -44,6 +53,11 @@ int main(int argc, char** argv) {
   });
   spdlog::info("portraitd ready (pid {}); stop with Ctrl-C or SIGTERM", ::getpid());
   io.run();
+  // Sign the audit chain's head, so that cutting records off its end is detectable.
+  if (Status s = audit.Checkpoint(); !s.ok()) {
+    spdlog::error("could not sign the final audit checkpoint: {}", s.ToString());
+    return 1;
+  }
   spdlog::info("portraitd stopped");
   return 0;
 }

@@ -122,3 +122,52 @@ TEST_F(Binaries, DaemonRefusesAMissingDataDirectory) {
 
 }  // namespace
 }  // namespace portrait
+
+#include <fstream>
+
+#include "config/loader.h"
+#include "store/audit_log.h"
+#include "store/data_dir.h"
+
+namespace portrait {
+namespace {
+
+TEST_F(Binaries, AuditPubkeyAndOfflineVerifyOfAnExport) {
+  ASSERT_EQ(RunCommand(Ctl("init --config " + config_path_)), 0);
+  const std::string export_path = dir_ / "audit.jsonl";
+  {
+    auto config = config::LoadConfig(config_path_).value();
+    auto data = store::OpenDataDir(config).value();
+    auto signer = crypto::AuditSigner::Create(data.keys.audit_seed()).value();
+    FakeClock clock(TimePoint(std::chrono::seconds(1'700'000'000)));
+    store::AuditLog log(*data.store, signer, clock, 5);
+    for (int i = 0; i < 12; ++i) {
+      ASSERT_TRUE(log.Append({store::AuditEntry{i, "system", "test.event", 0, "", "{}"}}).ok());
+    }
+    std::ofstream out(export_path);
+    ASSERT_TRUE(log.Export(out).ok());
+  }
+  std::string pubkey;
+  ASSERT_EQ(RunCommand(BinDir() + "/portraitctl audit pubkey --config " + config_path_, &pubkey),
+            0);
+  pubkey.erase(pubkey.find_last_not_of('\n') + 1);
+  ASSERT_EQ(pubkey.size(), 64u) << pubkey;
+
+  std::string out;
+  EXPECT_EQ(RunCommand(Ctl("audit verify --file " + export_path + " --pubkey " + pubkey), &out), 0)
+      << out;
+  EXPECT_NE(out.find("ok: 12 records"), std::string::npos) << out;
+
+  std::string text = testing::ReadFile(export_path);
+  text.replace(text.find("\"seq\":7,\"time_us\":6"), 20, "\"seq\":7,\"time_us\":9");
+  testing::WriteFile(export_path, text);
+  out.clear();
+  EXPECT_EQ(RunCommand(Ctl("audit verify --json --file " + export_path + " --pubkey " + pubkey),
+                       &out),
+            1);
+  EXPECT_NE(out.find("\"first_bad_seq\":7"), std::string::npos) << out;
+  EXPECT_EQ(RunCommand(Ctl("audit verify --file " + export_path + " --pubkey nothex")), 2);
+}
+
+}  // namespace
+}  // namespace portrait

@@ -58,7 +58,8 @@ struct FrequencyCap {
 struct Purpose {
   std::string name;
   LawfulBasis basis = LawfulBasis::kConsent;
-  std::vector<std::string> fields;
+  std::vector<std::string> fields;  // fields processing for it may use, in clear
+  std::vector<std::string> masked;  // fields it may only see masked (never sent, never read)
   std::optional<FrequencyCap> cap;
   std::string quiet_hours;  // "21:00-08:00", or empty
   // May use `sensitive` fields; each use then needs the customer's separate sensitive consent.

@@ -243,6 +243,12 @@ class Loader {
                                   true)
                   .value_or(LawfulBasis::kConsent);
     p.fields = FieldList(r, "fields");
+    p.masked = FieldList(r, "masked");
+    for (const auto& f : p.masked) {
+      if (std::find(p.fields.begin(), p.fields.end(), f) != p.fields.end()) {
+        r.Error(r.PosOf("masked"), "masked", "field '" + f + "' is also in 'fields'; pick one");
+      }
+    }
     if (const toml::table* cap = r.Table("cap")) {
       TableReader c(*cap, "purpose '" + p.name + "' cap", diag_);
       FrequencyCap fc;

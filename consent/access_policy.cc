@@ -35,6 +35,10 @@ Result<const config::Purpose*> ResolvePurpose(const config::Config& config,
 
 Access FieldAccess(const config::Role& role, const config::Purpose& purpose,
                    std::string_view field) {
+  if (Contains(purpose.masked, field)) {
+    return Contains(role.read, field) || Contains(role.masked, field) ? Access::kMasked
+                                                                      : Access::kWithheld;
+  }
   if (!Contains(purpose.fields, field)) {
     return Access::kWithheld;
   }

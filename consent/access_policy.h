@@ -1,6 +1,7 @@
 // The field access policy: for a role acting for one purpose, each field is seen in clear,
 // masked, or not at all. A request sees the intersection of its role's policy and its purpose's
-// fields (data minimisation). Pure functions over the config; thread-safe.
+// fields (data minimisation); a field the purpose lists as `masked` is at most masked.
+// Pure functions over the config; thread-safe.
 #pragma once
 
 #include <string_view>

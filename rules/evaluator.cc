@@ -1,0 +1,319 @@
+#include "rules/evaluator.h"
+
+#include <date/tz.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace portrait::rules {
+namespace {
+
+constexpr int64_t kDayUs = 86'400'000'000;
+
+// A JSON value as a Value of the static type `type` (kAny: as it comes).
+Value FromJson(const nlohmann::json& j, Type type) {
+  if (j.is_null()) {
+    return Value::Null();
+  }
+  switch (type) {
+    case Type::kDate: {
+      int32_t days = 0;
+      return j.is_string() && ParseIsoDate(j.get_ref<const std::string&>(), &days)
+                 ? Value::Date(days)
+                 : Value::Null();
+    }
+    case Type::kTime:
+      return j.is_number() ? Value::Time(j.get<int64_t>()) : Value::Null();
+    default:
+      break;
+  }
+  if (j.is_boolean()) {
+    return Value::Bool(j.get<bool>());
+  }
+  if (j.is_number()) {
+    return Value::Number(j.get<double>());
+  }
+  if (j.is_string()) {
+    return Value::String(j.get<std::string>());
+  }
+  if (j.is_array()) {
+    std::vector<Value> items;
+    for (const auto& item : j) {
+      items.push_back(FromJson(item, Type::kAny));
+    }
+    return Value::List(std::move(items));
+  }
+  return Value::Null();
+}
+
+const nlohmann::json* Lookup(const nlohmann::json* object, std::string_view dotted) {
+  const nlohmann::json* at = object;
+  size_t start = 0;
+  while (at && at->is_object()) {
+    size_t dot = dotted.find('.', start);
+    std::string key(dotted.substr(start, dot == std::string_view::npos ? dot : dot - start));
+    auto it = at->find(key);
+    if (it == at->end()) {
+      return nullptr;
+    }
+    at = &*it;
+    if (dot == std::string_view::npos) {
+      return at;
+    }
+    start = dot + 1;
+  }
+  return nullptr;
+}
+
+Value PathValue(const Expr& e, const Facts& f) {
+  switch (e.root) {
+    case PathRoot::kField: {
+      const nlohmann::json* j = Lookup(f.fields, e.name);
+      return j ? FromJson(*j, e.type) : Value::Null();
+    }
+    case PathRoot::kMetric: {
+      const nlohmann::json* j = f.metrics && f.metrics->is_object() && f.metrics->contains(e.name)
+                                    ? &f.metrics->at(e.name)
+                                    : nullptr;
+      return j ? FromJson(*j, e.type) : Value::Null();
+    }
+    case PathRoot::kTags: {
+      std::vector<Value> items;
+      if (f.tags) {
+        for (const auto& t : *f.tags) {
+          items.push_back(Value::String(t));
+        }
+      }
+      return Value::List(std::move(items));
+    }
+    case PathRoot::kLifecycle:
+      return f.lifecycle.empty() ? Value::Null() : Value::String(f.lifecycle);
+    case PathRoot::kTimezone:
+      return Value::String(f.timezone);
+    case PathRoot::kEventType:
+      return f.event ? Value::String(f.event->type) : Value::Null();
+    case PathRoot::kEventTime:
+      return f.event ? Value::Time(f.event->time_us) : Value::Null();
+    case PathRoot::kEventData: {
+      const nlohmann::json* j = f.event ? Lookup(f.event->data, e.name) : nullptr;
+      return j ? FromJson(*j, Type::kAny) : Value::Null();
+    }
+  }
+  return Value::Null();
+}
+
+bool Less(const Value& a, const Value& b) {
+  switch (a.type) {
+    case Type::kNumber:
+      return a.n < b.n;
+    case Type::kString:
+      return a.s < b.s;
+    case Type::kTime:
+    case Type::kDuration:
+      return a.us < b.us;
+    case Type::kDate:
+      return a.days < b.days;
+    default:
+      return false;
+  }
+}
+
+Value Compare(const std::string& op, const Value& a, const Value& b) {
+  if (a.is_null() || b.is_null()) {
+    return Value::Bool(false);  // comparing with a missing value is false
+  }
+  if (op == "==") return Value::Bool(Equal(a, b));
+  if (op == "!=") return Value::Bool(a.type == b.type && !Equal(a, b));
+  if (a.type != b.type) return Value::Bool(false);
+  if (op == "<") return Value::Bool(Less(a, b));
+  if (op == "<=") return Value::Bool(!Less(b, a));
+  if (op == ">") return Value::Bool(Less(b, a));
+  return Value::Bool(!Less(a, b));  // >=
+}
+
+Value Arithmetic(const std::string& op, const Value& a, const Value& b) {
+  if (a.is_null() || b.is_null()) {
+    return Value::Null();
+  }
+  const Type ta = a.type;
+  const Type tb = b.type;
+  if (ta == Type::kNumber && tb == Type::kNumber) {
+    if (op == "+") return Value::Number(a.n + b.n);
+    if (op == "-") return Value::Number(a.n - b.n);
+    if (op == "*") return Value::Number(a.n * b.n);
+    if (b.n == 0) return Value::Null();
+    if (op == "/") return Value::Number(a.n / b.n);
+    return Value::Number(std::fmod(a.n, b.n));
+  }
+  if (op == "+" && ta == Type::kString && tb == Type::kString) return Value::String(a.s + b.s);
+  if (ta == Type::kTime && tb == Type::kDuration) {
+    return Value::Time(op == "+" ? a.us + b.us : a.us - b.us);
+  }
+  if (op == "+" && ta == Type::kDuration && tb == Type::kTime) return Value::Time(a.us + b.us);
+  if (op == "-" && ta == Type::kTime && tb == Type::kTime) return Value::Duration(a.us - b.us);
+  if (ta == Type::kDuration && tb == Type::kDuration) {
+    return Value::Duration(op == "+" ? a.us + b.us : a.us - b.us);
+  }
+  if (op == "-" && ta == Type::kDate && tb == Type::kDate) {
+    return Value::Duration((int64_t{a.days} - b.days) * kDayUs);
+  }
+  if (ta == Type::kDate && tb == Type::kDuration) {
+    int64_t days = b.us / kDayUs;
+    return Value::Date(static_cast<int32_t>(op == "+" ? a.days + days : a.days - days));
+  }
+  if (ta == Type::kDuration && tb == Type::kNumber) {
+    if (op == "*") return Value::Duration(static_cast<int64_t>(a.us * b.n));
+    if (op == "/" && b.n != 0) return Value::Duration(static_cast<int64_t>(a.us / b.n));
+  }
+  return Value::Null();
+}
+
+Value CallFunction(const Expr& e, const Facts& f) {
+  if (e.op == "now") {
+    return Value::Time(f.now_us);
+  }
+  Value arg = Evaluate(e.args[0], f);
+  if (e.op == "has_tag") {
+    return Value::Bool(arg.type == Type::kString && f.tags && HasTag(*f.tags, arg.s));
+  }
+  if (arg.is_null()) {
+    return Value::Null();
+  }
+  if (e.op == "days_since") {
+    if (arg.type == Type::kDate) {
+      return Value::Number(LocalDay(f.now_us, f.timezone) - arg.days);
+    }
+    return arg.type == Type::kTime ? Value::Number(std::floor(double(f.now_us - arg.us) / kDayUs))
+                                   : Value::Null();
+  }
+  if (e.op == "hours_since") {
+    return arg.type == Type::kTime
+               ? Value::Number(std::floor(double(f.now_us - arg.us) / (kDayUs / 24)))
+               : Value::Null();
+  }
+  if (e.op == "age" && arg.type == Type::kDate) {
+    using namespace date;
+    year_month_day born{sys_days(days(arg.days))};
+    year_month_day today{sys_days(days(LocalDay(f.now_us, f.timezone)))};
+    int years = int(today.year()) - int(born.year());
+    if (month_day(today.month(), today.day()) < month_day(born.month(), born.day())) {
+      --years;
+    }
+    return Value::Number(years);
+  }
+  if (e.op == "lower" && arg.type == Type::kString) {
+    std::string s = arg.s;
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return Value::String(s);
+  }
+  if (e.op == "len") {
+    if (arg.type == Type::kString) return Value::Number(static_cast<double>(arg.s.size()));
+    if (arg.type == Type::kList) return Value::Number(static_cast<double>(arg.list.size()));
+  }
+  return Value::Null();
+}
+
+}  // namespace
+
+bool HasTag(const std::vector<std::string>& tags, std::string_view tag) {
+  return std::any_of(tags.begin(), tags.end(), [&](const std::string& t) {
+    return t == tag || (t.size() > tag.size() && t.compare(0, tag.size(), tag) == 0 &&
+                        t[tag.size()] == '/');
+  });
+}
+
+int32_t LocalDay(int64_t now_us, std::string_view tz) {
+  using namespace std::chrono;
+  sys_time<microseconds> now{microseconds(now_us)};
+  const date::time_zone* zone = nullptr;
+  try {
+    zone = date::locate_zone(tz);
+  } catch (const std::exception&) {
+    zone = nullptr;
+  }
+  auto local = zone ? zone->to_local(now).time_since_epoch() : now.time_since_epoch();
+  return static_cast<int32_t>(date::floor<date::days>(local).count());
+}
+
+Value Evaluate(const Expr& e, const Facts& f) {
+  switch (e.kind) {
+    case Expr::Kind::kLiteral:
+      return e.literal;
+    case Expr::Kind::kPath:
+      return PathValue(e, f);
+    case Expr::Kind::kList: {
+      std::vector<Value> items;
+      for (const Expr& item : e.args) {
+        items.push_back(Evaluate(item, f));
+      }
+      return Value::List(std::move(items));
+    }
+    case Expr::Kind::kCall:
+      return CallFunction(e, f);
+    case Expr::Kind::kUnary: {
+      Value v = Evaluate(e.args[0], f);
+      if (e.op == "not") {
+        return Value::Bool(!v.IsTrue());
+      }
+      if (v.type == Type::kNumber) return Value::Number(-v.n);
+      if (v.type == Type::kDuration) return Value::Duration(-v.us);
+      return Value::Null();
+    }
+    case Expr::Kind::kBinary:
+      break;
+  }
+  const std::string& op = e.op;
+  if (op == "and") {
+    return Value::Bool(Evaluate(e.args[0], f).IsTrue() && Evaluate(e.args[1], f).IsTrue());
+  }
+  if (op == "or") {
+    return Value::Bool(Evaluate(e.args[0], f).IsTrue() || Evaluate(e.args[1], f).IsTrue());
+  }
+  Value a = Evaluate(e.args[0], f);
+  Value b = Evaluate(e.args[1], f);
+  if (op == "in") {
+    if (a.is_null() || b.type != Type::kList) {
+      return Value::Bool(false);
+    }
+    return Value::Bool(std::any_of(b.list.begin(), b.list.end(),
+                                   [&](const Value& item) { return Equal(a, item); }));
+  }
+  if (op == "==" || op == "!=" || op == "<" || op == "<=" || op == ">" || op == ">=") {
+    return Compare(op, a, b);
+  }
+  return Arithmetic(op, a, b);
+}
+
+bool Holds(const Expr& expr, const Facts& facts) { return Evaluate(expr, facts).IsTrue(); }
+
+std::string Explain(const Expr& e, std::string_view source, const Facts& f) {
+  if (Holds(e, f)) {
+    return "";
+  }
+  if (e.kind == Expr::Kind::kBinary && e.op == "and") {
+    for (const Expr& side : e.args) {
+      std::string why = Explain(side, source, f);
+      if (!why.empty()) {
+        return why;
+      }
+    }
+  }
+  // Name a missing input, if one is why.
+  std::vector<const Expr*> stack = {&e};
+  while (!stack.empty()) {
+    const Expr* at = stack.back();
+    stack.pop_back();
+    if (at->kind == Expr::Kind::kPath && Evaluate(*at, f).is_null()) {
+      return std::string(source.substr(at->offset, at->length)) + " is missing";
+    }
+    for (const Expr& child : at->args) {
+      stack.push_back(&child);
+    }
+  }
+  auto text = source.substr(static_cast<size_t>(e.offset),
+                            static_cast<size_t>(std::max(e.length, 1)));
+  return "`" + std::string(text) + "` is false";
+}
+
+}  // namespace portrait::rules

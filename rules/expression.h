@@ -1,0 +1,65 @@
+// The expression language of `when` conditions: a typed AST, parsed and type-checked when a rule
+// loads, so type errors and unknown names are load errors (with the offset of the culprit), not
+// run-time surprises. Parsing is linear in the input and its nesting is bounded, so a hostile
+// rule file can neither hang nor overflow the stack. Immutable after parsing; thread-safe.
+//
+//   and or not | == != < <= > >= in | + - * / % | ( ) [list, ...]
+//   literals: 12  3.5  'text'  "text"  true false null  90d 2h 30m 45s 1w 1y
+//             2026-02-28 (date)  2026-02-28T09:00:00Z (time)
+//   paths: fields.NAME  metrics.NAME  tags  lifecycle  timezone
+//          event.type  event.time  event.data.KEY[.KEY...]
+//   functions: now() days_since(t) hours_since(t) age(date) has_tag(s) lower(s) len(x)
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "config/config.h"
+#include "rules/value.h"
+
+namespace portrait::rules {
+
+enum class PathRoot { kField, kMetric, kTags, kLifecycle, kTimezone, kEventType, kEventTime, kEventData };
+
+struct Expr {
+  enum class Kind { kLiteral, kPath, kUnary, kBinary, kCall, kList };
+  Kind kind = Kind::kLiteral;
+  Type type = Type::kAny;  // the static type
+  int offset = 0;          // where it starts in the source text
+  int length = 0;
+  Value literal;                // kLiteral
+  std::string op;               // kUnary / kBinary operator, kCall function name
+  PathRoot root = PathRoot::kField;  // kPath
+  std::string name;             // kPath: field / metric name, or the event.data key path
+  std::vector<Expr> args;       // operands, call arguments, list items
+};
+
+struct ExprError {
+  int offset = 0;  // in the source text
+  std::string message;
+};
+
+// What names mean when an expression is parsed.
+struct Schema {
+  const config::Config* config = nullptr;  // field names and types
+  std::map<std::string, Type> metrics;     // metric name -> type
+  bool event = false;                      // whether event.* may be used (event triggers)
+};
+
+inline constexpr int kMaxExpressionLength = 4096;
+inline constexpr int kMaxNesting = 64;
+
+// Parses and type-checks `text`. The error names the offending token and its offset.
+tl::expected<Expr, ExprError> ParseExpression(std::string_view text, const Schema& schema);
+
+// Every fields.NAME read by `expr`, with its offset.
+void CollectFields(const Expr& expr, std::vector<std::pair<std::string, int>>& out);
+
+// The static type of a field of the config.
+Type FieldValueType(const config::Field& field);
+
+}  // namespace portrait::rules

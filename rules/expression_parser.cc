@@ -1,0 +1,576 @@
+// Lexer and Pratt parser with type checking for rule expressions (see expression.h).
+#include <charconv>
+#include <cmath>
+
+#include "base/time_format.h"
+#include "rules/expression.h"
+
+namespace portrait::rules {
+namespace {
+
+enum class Tok { kEnd, kNumber, kDuration, kDate, kTime, kString, kName, kOp };
+
+struct Token {
+  Tok kind = Tok::kEnd;
+  std::string text;  // the name, operator, or the string literal's contents
+  Value value;       // literals
+  int offset = 0;
+  int length = 0;
+};
+
+bool IsNameStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
+bool IsNameChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.';
+}
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+class Lexer {
+ public:
+  explicit Lexer(std::string_view src) : src_(src) {}
+
+  tl::expected<Token, ExprError> Next() {
+    while (pos_ < src_.size() && std::isspace(static_cast<unsigned char>(src_[pos_]))) {
+      ++pos_;
+    }
+    Token t;
+    t.offset = static_cast<int>(pos_);
+    if (pos_ >= src_.size()) {
+      return t;
+    }
+    const char c = src_[pos_];
+    if (IsDigit(c)) {
+      return Number(t);
+    }
+    if (c == '\'' || c == '"') {
+      return String(t, c);
+    }
+    if (IsNameStart(c)) {
+      size_t end = pos_;
+      while (end < src_.size() && IsNameChar(src_[end])) {
+        ++end;
+      }
+      return Finish(t, Tok::kName, end);
+    }
+    for (std::string_view op : {"==", "!=", "<=", ">="}) {
+      if (src_.substr(pos_, 2) == op) {
+        return Finish(t, Tok::kOp, pos_ + 2);
+      }
+    }
+    if (std::string_view("<>+-*/%()[],").find(c) != std::string_view::npos) {
+      return Finish(t, Tok::kOp, pos_ + 1);
+    }
+    return tl::unexpected(ExprError{t.offset, std::string("unexpected character '") + c + "'"});
+  }
+
+ private:
+  Token Finish(Token& t, Tok kind, size_t end) {
+    t.kind = kind;
+    t.text = std::string(src_.substr(pos_, end - pos_));
+    t.length = static_cast<int>(end - pos_);
+    pos_ = end;
+    return t;
+  }
+
+  tl::expected<Token, ExprError> Number(Token& t) {
+    size_t end = pos_;
+    while (end < src_.size() && (IsDigit(src_[end]) || src_[end] == '.' || src_[end] == '-' ||
+                                 src_[end] == ':' || src_[end] == 'T' || src_[end] == 'Z' ||
+                                 src_[end] == '+')) {
+      // Dates and times contain '-', ':', 'T', 'Z', '+'; only take them in that shape.
+      if ((src_[end] == '-' || src_[end] == 'T' || src_[end] == ':' || src_[end] == 'Z' ||
+           src_[end] == '+') &&
+          !(end - pos_ >= 4 && src_.size() - pos_ >= 10 && src_[pos_ + 4] == '-')) {
+        break;
+      }
+      ++end;
+    }
+    std::string_view text = src_.substr(pos_, end - pos_);
+    if (text.size() >= 10 && text[4] == '-') {
+      int32_t days = 0;
+      if (text.size() == 10 && ParseIsoDate(text, &days)) {
+        Finish(t, Tok::kDate, end);
+        t.value = Value::Date(days);
+        return t;
+      }
+      auto time = ParseRfc3339(text);
+      if (time) {
+        Finish(t, Tok::kTime, end);
+        t.value = Value::Time(*time);
+        return t;
+      }
+      return tl::unexpected(ExprError{t.offset, "'" + std::string(text) +
+                                                    "' is neither a date YYYY-MM-DD nor an "
+                                                    "RFC 3339 time"});
+    }
+    // A duration: digits immediately followed by a unit letter and no more name characters.
+    size_t digits = pos_;
+    while (digits < src_.size() && IsDigit(src_[digits])) {
+      ++digits;
+    }
+    if (digits < src_.size() && std::string_view("smhdwy").find(src_[digits]) != std::string_view::npos &&
+        (digits + 1 >= src_.size() || !IsNameChar(src_[digits + 1]))) {
+      int64_t n = 0;
+      std::from_chars(src_.data() + pos_, src_.data() + digits, n);
+      static const std::string_view kUnits = "smhdwy";
+      static const int64_t kSeconds[] = {1, 60, 3600, 86400, 7 * 86400, 365 * 86400};
+      int64_t unit = kSeconds[kUnits.find(src_[digits])];
+      if (n > (int64_t{1} << 40) / unit) {
+        return tl::unexpected(ExprError{t.offset, "duration too long"});
+      }
+      Finish(t, Tok::kDuration, digits + 1);
+      t.value = Value::Duration(n * unit * 1'000'000);
+      return t;
+    }
+    double v = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(v)) {
+      return tl::unexpected(ExprError{t.offset, "'" + std::string(text) + "' is not a number"});
+    }
+    Finish(t, Tok::kNumber, end);
+    t.value = Value::Number(v);
+    return t;
+  }
+
+  tl::expected<Token, ExprError> String(Token& t, char quote) {
+    std::string out;
+    size_t i = pos_ + 1;
+    for (; i < src_.size() && src_[i] != quote; ++i) {
+      if (src_[i] == '\\' && i + 1 < src_.size()) {
+        ++i;
+      }
+      out += src_[i];
+    }
+    if (i >= src_.size()) {
+      return tl::unexpected(ExprError{t.offset, "unterminated string"});
+    }
+    Finish(t, Tok::kString, i + 1);
+    t.value = Value::String(out);
+    t.text = std::move(out);
+    return t;
+  }
+
+  std::string_view src_;
+  size_t pos_ = 0;
+};
+
+bool Orderable(Type t) {
+  return t == Type::kNumber || t == Type::kString || t == Type::kTime || t == Type::kDuration ||
+         t == Type::kDate || t == Type::kAny;
+}
+bool Fits(Type actual, std::initializer_list<Type> wanted) {
+  if (actual == Type::kAny || actual == Type::kNull) {
+    return true;
+  }
+  for (Type w : wanted) {
+    if (actual == w) {
+      return true;
+    }
+  }
+  return false;
+}
+
+class Parser {
+ public:
+  Parser(std::string_view src, const Schema& schema) : lexer_(src), src_(src), schema_(schema) {}
+
+  tl::expected<Expr, ExprError> Parse() {
+    if (src_.size() > kMaxExpressionLength) {
+      return Fail(0, "expression longer than " + std::to_string(kMaxExpressionLength) + " bytes");
+    }
+    if (!Advance()) {
+      return tl::unexpected(error_);
+    }
+    auto e = ParseExpr(0);
+    if (!e) {
+      return e;
+    }
+    if (tok_.kind != Tok::kEnd) {
+      return Fail(tok_.offset, "unexpected '" + tok_.text + "' after a complete expression");
+    }
+    if (e->type != Type::kBool && e->type != Type::kAny) {
+      return Fail(e->offset, "a condition must be true or false, not a " +
+                                 std::string(TypeName(e->type)));
+    }
+    return e;
+  }
+
+ private:
+  tl::unexpected<ExprError> Fail(int offset, std::string message) {
+    return tl::unexpected(ExprError{offset, std::move(message)});
+  }
+
+  bool Advance() {
+    last_end_ = tok_.offset + tok_.length;
+    auto t = lexer_.Next();
+    if (!t) {
+      error_ = t.error();
+      return false;
+    }
+    tok_ = std::move(*t);
+    return true;
+  }
+  bool IsOp(std::string_view op) const {
+    return (tok_.kind == Tok::kOp || tok_.kind == Tok::kName) && tok_.text == op;
+  }
+
+  static int InfixPrecedence(const Token& t) {
+    if (t.kind == Tok::kName) {
+      if (t.text == "or") return 1;
+      if (t.text == "and") return 2;
+      if (t.text == "in") return 4;
+      return 0;
+    }
+    if (t.kind != Tok::kOp) return 0;
+    if (t.text == "==" || t.text == "!=" || t.text == "<" || t.text == "<=" || t.text == ">" ||
+        t.text == ">=") {
+      return 4;
+    }
+    if (t.text == "+" || t.text == "-") return 5;
+    if (t.text == "*" || t.text == "/" || t.text == "%") return 6;
+    return 0;
+  }
+
+  tl::expected<Expr, ExprError> ParseExpr(int min_precedence) {
+    if (++depth_ > kMaxNesting) {
+      return Fail(tok_.offset, "expression nested more than " + std::to_string(kMaxNesting) +
+                                   " levels deep");
+    }
+    auto left = ParsePrefix();
+    if (left) {
+      left->length = last_end_ - left->offset;
+    }
+    while (left) {
+      int prec = InfixPrecedence(tok_);
+      if (prec == 0 || prec <= min_precedence) {
+        break;
+      }
+      Token op = tok_;
+      if (!Advance()) {
+        return tl::unexpected(error_);
+      }
+      auto right = ParseExpr(prec);
+      if (!right) {
+        return right;
+      }
+      left = Binary(op, std::move(*left), std::move(*right));
+      if (left) {
+        left->length = last_end_ - left->offset;
+      }
+    }
+    --depth_;
+    return left;
+  }
+
+  tl::expected<Expr, ExprError> ParsePrefix() {
+    Token t = tok_;
+    if (t.kind == Tok::kEnd) {
+      return Fail(t.offset, "expression ends too soon");
+    }
+    if (!Advance()) {
+      return tl::unexpected(error_);
+    }
+    switch (t.kind) {
+      case Tok::kNumber:
+      case Tok::kDuration:
+      case Tok::kDate:
+      case Tok::kTime:
+      case Tok::kString:
+        return Literal(t, t.value);
+      case Tok::kName:
+        return Name(t);
+      default:
+        break;
+    }
+    if (t.text == "(") {
+      auto inner = ParseExpr(0);
+      if (!inner) {
+        return inner;
+      }
+      if (!IsOp(")")) {
+        return Fail(tok_.offset, "expected ')'");
+      }
+      if (!Advance()) {
+        return tl::unexpected(error_);
+      }
+      return inner;
+    }
+    if (t.text == "-") {
+      auto operand = ParseExpr(6);
+      if (!operand) {
+        return operand;
+      }
+      if (!Fits(operand->type, {Type::kNumber, Type::kDuration})) {
+        return Fail(t.offset, "'-' needs a number or a duration");
+      }
+      Expr e{Expr::Kind::kUnary, operand->type, t.offset};
+      e.op = "-";
+      e.args.push_back(std::move(*operand));
+      return e;
+    }
+    if (t.text == "[") {
+      return ListLiteral(t);
+    }
+    return Fail(t.offset, "unexpected '" + t.text + "'");
+  }
+
+  static Expr Literal(const Token& t, Value v) {
+    Expr e{Expr::Kind::kLiteral, v.type, t.offset, t.length};
+    e.literal = std::move(v);
+    return e;
+  }
+
+  tl::expected<Expr, ExprError> ListLiteral(const Token& open) {
+    Expr e{Expr::Kind::kList, Type::kList, open.offset};
+    while (!IsOp("]")) {
+      auto item = ParseExpr(0);
+      if (!item) {
+        return item;
+      }
+      e.args.push_back(std::move(*item));
+      if (IsOp(",")) {
+        if (!Advance()) {
+          return tl::unexpected(error_);
+        }
+      } else if (!IsOp("]")) {
+        return Fail(tok_.offset, "expected ',' or ']' in a list");
+      }
+    }
+    if (!Advance()) {
+      return tl::unexpected(error_);
+    }
+    return e;
+  }
+
+  tl::expected<Expr, ExprError> Name(const Token& t) {
+    const std::string& n = t.text;
+    if (n == "true" || n == "false") {
+      return Literal(t, Value::Bool(n == "true"));
+    }
+    if (n == "null") {
+      return Literal(t, Value::Null());
+    }
+    if (n == "not") {
+      auto operand = ParseExpr(3);
+      if (!operand) {
+        return operand;
+      }
+      if (!Fits(operand->type, {Type::kBool})) {
+        return Fail(t.offset, "'not' needs a condition, not a " +
+                                  std::string(TypeName(operand->type)));
+      }
+      Expr e{Expr::Kind::kUnary, Type::kBool, t.offset};
+      e.op = "not";
+      e.args.push_back(std::move(*operand));
+      return e;
+    }
+    if (IsOp("(")) {
+      return Call(t);
+    }
+    return Path(t);
+  }
+
+  tl::expected<Expr, ExprError> Path(const Token& t) {
+    const std::string& n = t.text;
+    Expr e{Expr::Kind::kPath, Type::kAny, t.offset, t.length};
+    auto rest = [&](std::string_view prefix) { return n.substr(prefix.size()); };
+    if (n.rfind("fields.", 0) == 0) {
+      const config::Field* f = schema_.config ? schema_.config->FindField(rest("fields.")) : nullptr;
+      if (!f) {
+        return Fail(t.offset, "unknown field '" + rest("fields.") + "'");
+      }
+      e.root = PathRoot::kField;
+      e.name = f->name;
+      e.type = FieldValueType(*f);
+    } else if (n.rfind("metrics.", 0) == 0) {
+      auto it = schema_.metrics.find(rest("metrics."));
+      if (it == schema_.metrics.end()) {
+        return Fail(t.offset, "unknown metric '" + rest("metrics.") + "' (declare it as a [[metric]])");
+      }
+      e.root = PathRoot::kMetric;
+      e.name = it->first;
+      e.type = it->second;
+    } else if (n == "tags") {
+      e.root = PathRoot::kTags;
+      e.type = Type::kList;
+    } else if (n == "lifecycle" || n == "timezone") {
+      e.root = n == "lifecycle" ? PathRoot::kLifecycle : PathRoot::kTimezone;
+      e.type = Type::kString;
+    } else if (n.rfind("event.", 0) == 0) {
+      if (!schema_.event) {
+        return Fail(t.offset, "'" + n + "' is only available to on.event triggers");
+      }
+      if (n == "event.type") {
+        e.root = PathRoot::kEventType;
+        e.type = Type::kString;
+      } else if (n == "event.time") {
+        e.root = PathRoot::kEventTime;
+        e.type = Type::kTime;
+      } else if (n.rfind("event.data.", 0) == 0 && n.size() > 11) {
+        e.root = PathRoot::kEventData;
+        e.name = rest("event.data.");
+      } else {
+        return Fail(t.offset, "unknown name '" + n + "' (event.type, event.time, event.data.KEY)");
+      }
+    } else {
+      return Fail(t.offset, "unknown name '" + n +
+                                "' (fields.X, metrics.X, tags, lifecycle, timezone, event.*)");
+    }
+    return e;
+  }
+
+  tl::expected<Expr, ExprError> Call(const Token& t) {
+    if (!Advance()) {  // '('
+      return tl::unexpected(error_);
+    }
+    Expr e{Expr::Kind::kCall, Type::kAny, t.offset};
+    e.op = t.text;
+    while (!IsOp(")")) {
+      auto arg = ParseExpr(0);
+      if (!arg) {
+        return arg;
+      }
+      e.args.push_back(std::move(*arg));
+      if (IsOp(",")) {
+        if (!Advance()) {
+          return tl::unexpected(error_);
+        }
+      } else if (!IsOp(")")) {
+        return Fail(tok_.offset, "expected ',' or ')' in the call of " + t.text);
+      }
+    }
+    if (!Advance()) {
+      return tl::unexpected(error_);
+    }
+    struct Signature {
+      std::string_view name;
+      std::initializer_list<Type> arg;  // accepted types of its one argument; empty: none
+      Type result;
+    };
+    static const Signature kFunctions[] = {
+        {"now", {}, Type::kTime},
+        {"days_since", {Type::kTime, Type::kDate}, Type::kNumber},
+        {"hours_since", {Type::kTime}, Type::kNumber},
+        {"age", {Type::kDate}, Type::kNumber},
+        {"has_tag", {Type::kString}, Type::kBool},
+        {"lower", {Type::kString}, Type::kString},
+        {"len", {Type::kString, Type::kList}, Type::kNumber},
+    };
+    for (const Signature& s : kFunctions) {
+      if (s.name != t.text) {
+        continue;
+      }
+      size_t want = s.arg.size() == 0 ? 0 : 1;
+      if (e.args.size() != want) {
+        return Fail(t.offset, t.text + "() takes " + std::to_string(want) + " argument" +
+                                  (want == 1 ? "" : "s"));
+      }
+      if (want == 1 && !Fits(e.args[0].type, s.arg)) {
+        return Fail(e.args[0].offset, t.text + "() does not take a " +
+                                          std::string(TypeName(e.args[0].type)));
+      }
+      e.type = s.result;
+      return e;
+    }
+    return Fail(t.offset, "unknown function '" + t.text +
+                              "' (now, days_since, hours_since, age, has_tag, lower, len)");
+  }
+
+  tl::expected<Expr, ExprError> Binary(const Token& op, Expr a, Expr b) {
+    const std::string& o = op.text;
+    Type ta = a.type;
+    Type tb = b.type;
+    Type result = Type::kAny;
+    auto mismatch = [&]() {
+      return Fail(op.offset, "'" + o + "' can't combine a " + std::string(TypeName(ta)) +
+                                 " and a " + std::string(TypeName(tb)));
+    };
+    bool any = ta == Type::kAny || tb == Type::kAny;
+    if (o == "and" || o == "or") {
+      if (!Fits(ta, {Type::kBool}) || !Fits(tb, {Type::kBool})) {
+        return mismatch();
+      }
+      result = Type::kBool;
+    } else if (o == "==" || o == "!=") {
+      if (!any && ta != tb && ta != Type::kNull && tb != Type::kNull) {
+        return mismatch();
+      }
+      result = Type::kBool;
+    } else if (o == "<" || o == "<=" || o == ">" || o == ">=") {
+      if (!Orderable(ta) || !Orderable(tb) || (!any && ta != tb)) {
+        return mismatch();
+      }
+      result = Type::kBool;
+    } else if (o == "in") {
+      if (!Fits(tb, {Type::kList})) {
+        return mismatch();
+      }
+      result = Type::kBool;
+    } else if (any) {
+      result = Type::kAny;
+    } else if (o == "+") {
+      if (ta == Type::kNumber && tb == Type::kNumber) result = Type::kNumber;
+      else if (ta == Type::kString && tb == Type::kString) result = Type::kString;
+      else if (ta == Type::kTime && tb == Type::kDuration) result = Type::kTime;
+      else if (ta == Type::kDuration && tb == Type::kTime) result = Type::kTime;
+      else if (ta == Type::kDuration && tb == Type::kDuration) result = Type::kDuration;
+      else if (ta == Type::kDate && tb == Type::kDuration) result = Type::kDate;
+      else return mismatch();
+    } else if (o == "-") {
+      if (ta == Type::kNumber && tb == Type::kNumber) result = Type::kNumber;
+      else if (ta == Type::kTime && tb == Type::kDuration) result = Type::kTime;
+      else if (ta == Type::kTime && tb == Type::kTime) result = Type::kDuration;
+      else if (ta == Type::kDuration && tb == Type::kDuration) result = Type::kDuration;
+      else if (ta == Type::kDate && tb == Type::kDate) result = Type::kDuration;
+      else if (ta == Type::kDate && tb == Type::kDuration) result = Type::kDate;
+      else return mismatch();
+    } else {  // * / %
+      if (ta == Type::kNumber && tb == Type::kNumber) result = Type::kNumber;
+      else if (ta == Type::kDuration && tb == Type::kNumber && o != "%") result = Type::kDuration;
+      else return mismatch();
+    }
+    Expr e{Expr::Kind::kBinary, result, a.offset};
+    e.op = o;
+    e.length = b.offset + b.length - a.offset;
+    e.args.push_back(std::move(a));
+    e.args.push_back(std::move(b));
+    return e;
+  }
+
+  Lexer lexer_;
+  std::string_view src_;
+  const Schema& schema_;
+  Token tok_;
+  ExprError error_;
+  int depth_ = 0;
+  int last_end_ = 0;  // end offset of the last token consumed
+};
+
+}  // namespace
+
+tl::expected<Expr, ExprError> ParseExpression(std::string_view text, const Schema& schema) {
+  return Parser(text, schema).Parse();
+}
+
+void CollectFields(const Expr& expr, std::vector<std::pair<std::string, int>>& out) {
+  if (expr.kind == Expr::Kind::kPath && expr.root == PathRoot::kField) {
+    out.emplace_back(expr.name, expr.offset);
+  }
+  for (const Expr& child : expr.args) {
+    CollectFields(child, out);
+  }
+}
+
+Type FieldValueType(const config::Field& field) {
+  switch (field.type) {
+    case config::FieldType::kDate:
+      return Type::kDate;
+    case config::FieldType::kNumber:
+      return Type::kNumber;
+    case config::FieldType::kBool:
+      return Type::kBool;
+    default:
+      return Type::kString;
+  }
+}
+
+}  // namespace portrait::rules

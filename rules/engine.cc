@@ -1,0 +1,318 @@
+#include "rules/engine.h"
+
+#include <date/tz.h>
+
+#include "base/time_format.h"
+#include "rules/calendar.h"
+
+namespace portrait::rules {
+namespace {
+
+int32_t BirthDays(const nlohmann::json& fields, const std::string& field) {
+  int32_t days = INT32_MIN;
+  auto it = fields.find(field);
+  if (it != fields.end() && it->is_string()) {
+    ParseIsoDate(it->get_ref<const std::string&>(), &days);
+  }
+  return days;
+}
+
+}  // namespace
+
+Engine::Engine(const RuleSet& rules, std::string default_timezone)
+    : rules_(rules), default_timezone_(std::move(default_timezone)) {
+  for (const Trigger& t : rules_.triggers) {
+    if (t.kind == TriggerKind::kEvent) {
+      by_event_[t.event_type].push_back(&t);
+    } else if (t.kind == TriggerKind::kAbsence) {
+      absence_.push_back(&t);
+    } else if (t.kind == TriggerKind::kLifecycle) {
+      lifecycle_.push_back(&t);
+    }
+  }
+}
+
+const std::string& Engine::ZoneOf(const ProfileFacts& profile) const {
+  return profile.timezone.empty() ? default_timezone_ : profile.timezone;
+}
+
+Facts Engine::FactsOf(const ProfileFacts& profile, const EventFacts* event, int64_t now_us) const {
+  Facts f;
+  f.fields = &profile.fields;
+  f.metrics = &profile.metrics;
+  f.tags = &profile.tags;
+  f.lifecycle = profile.lifecycle;
+  f.timezone = ZoneOf(profile);
+  f.event = event;
+  f.now_us = now_us;
+  return f;
+}
+
+std::string Engine::Stage(const Facts& facts) const {
+  for (const LifecycleStage& s : rules_.lifecycle) {
+    if (Holds(s.when, facts)) {
+      return s.stage;
+    }
+  }
+  return "";
+}
+
+std::string Engine::DedupeKey(const Trigger& t, const ProfileFacts& profile, int64_t at_us,
+                              const std::string& occurrence) const {
+  std::string key = t.id + "|" + std::to_string(profile.id);
+  if (t.once == Once::kEvery) {
+    return key + "|" + occurrence;
+  }
+  if (t.once == Once::kPerProfile) {
+    return key;
+  }
+  std::string day = FormatDate(LocalDay(at_us, ZoneOf(profile)));
+  return key + "|" + (t.once == Once::kPerYear    ? day.substr(0, 4)
+                      : t.once == Once::kPerMonth ? day.substr(0, 7)
+                                                  : day);
+}
+
+void Engine::LifecycleFirings(const ProfileFacts& profile, const Facts& facts,
+                              const std::string& from, const std::string& to, int64_t now_us,
+                              std::vector<Firing>& out) const {
+  for (const Trigger* t : lifecycle_) {
+    if ((!t->from.empty() && t->from != from) || (!t->to.empty() && t->to != to)) {
+      continue;
+    }
+    if (t->when && !Holds(*t->when, facts)) {
+      continue;
+    }
+    out.push_back(Firing{t, DedupeKey(*t, profile, now_us,
+                                      from + ">" + to + "@" + std::to_string(now_us)),
+                         now_us});
+  }
+}
+
+EventOutcome Engine::OnEvent(const ProfileFacts& profile, const EventInput& event,
+                             int64_t now_us) const {
+  EventOutcome out;
+  EventFacts ef{event.type, event.time_us, &event.data};
+  ProfileFacts after = profile;
+  ApplyEvent(rules_.metrics, ef, after.metrics);
+  Facts facts = FactsOf(after, &ef, now_us);
+  out.lifecycle = Stage(facts);
+  if (out.lifecycle != profile.lifecycle) {
+    out.stage_change = std::make_pair(profile.lifecycle, out.lifecycle);
+    after.lifecycle = out.lifecycle;
+    facts.lifecycle = out.lifecycle;
+  }
+  if (auto it = by_event_.find(event.type); it != by_event_.end()) {
+    for (const Trigger* t : it->second) {
+      if (!t->when || Holds(*t->when, facts)) {
+        out.fired.push_back(Firing{t, DedupeKey(*t, after, now_us, event.id), now_us});
+      }
+    }
+  }
+  if (out.stage_change) {
+    Facts no_event = FactsOf(after, nullptr, now_us);
+    LifecycleFirings(after, no_event, profile.lifecycle, out.lifecycle, now_us, out.fired);
+  }
+  for (const Trigger* t : absence_) {
+    if (event.type == t->after) {
+      out.timers.push_back(TimerOp{TimerOp::Kind::kArm, t, event.time_us + t->within_us});
+    } else if (event.type == t->missing) {
+      out.timers.push_back(TimerOp{TimerOp::Kind::kDisarm, t, 0});
+    }
+  }
+  out.metrics = std::move(after.metrics);
+  return out;
+}
+
+EventOutcome Engine::Reevaluate(const ProfileFacts& profile, int64_t now_us) const {
+  EventOutcome out;
+  out.metrics = profile.metrics;
+  Facts facts = FactsOf(profile, nullptr, now_us);
+  out.lifecycle = Stage(facts);
+  if (out.lifecycle != profile.lifecycle) {
+    out.stage_change = std::make_pair(profile.lifecycle, out.lifecycle);
+    ProfileFacts after = profile;
+    after.lifecycle = out.lifecycle;
+    facts.lifecycle = out.lifecycle;
+    LifecycleFirings(after, facts, profile.lifecycle, out.lifecycle, now_us, out.fired);
+  }
+  return out;
+}
+
+std::optional<int64_t> Engine::NextRun(const Trigger& trigger, int64_t after_us) const {
+  const date::time_zone* zone = FindZone(default_timezone_);
+  return zone ? NextCron(trigger.cron, zone, after_us) : std::nullopt;
+}
+
+std::vector<TimerOp> Engine::AnniversaryTimers(const ProfileFacts& profile,
+                                               int64_t after_us) const {
+  std::vector<TimerOp> out;
+  const date::time_zone* zone = FindZone(ZoneOf(profile));
+  for (const Trigger& t : rules_.triggers) {
+    if (t.kind != TriggerKind::kAnniversary || !zone) {
+      continue;
+    }
+    int32_t born = BirthDays(profile.fields, t.field);
+    if (born == INT32_MIN) {
+      continue;
+    }
+    if (auto next = NextAnniversary(born, t.anniversary, zone, after_us)) {
+      out.push_back(TimerOp{TimerOp::Kind::kArm, &t, next->fire_us});
+    }
+  }
+  return out;
+}
+
+TimerOutcome Engine::OnTimer(const ProfileFacts& profile, const Trigger& t, int64_t due_us,
+                             int64_t now_us) const {
+  TimerOutcome out;
+  std::string occurrence = std::to_string(due_us);
+  if (t.kind == TriggerKind::kAnniversary) {
+    const date::time_zone* zone = FindZone(ZoneOf(profile));
+    int32_t born = BirthDays(profile.fields, t.field);
+    if (!zone || born == INT32_MIN) {
+      out.reason = "fields." + t.field + " is missing";
+      return out;
+    }
+    auto occ = NextAnniversary(born, t.anniversary, zone, due_us - 1);
+    if (!occ || occ->fire_us != due_us) {
+      out.reason = "the date changed; no occurrence is due at this instant";
+    } else {
+      occurrence = FormatDate(occ->date_days);
+    }
+    if (auto next = NextAnniversary(born, t.anniversary, zone, std::max(due_us, now_us))) {
+      out.next = next->fire_us;
+    }
+    if (!out.reason.empty()) {
+      return out;
+    }
+  } else if (t.kind == TriggerKind::kSchedule) {
+    out.next = NextRun(t, std::max(due_us, now_us));
+  }
+  if (now_us - due_us > t.grace_us) {
+    out.reason = "missed by more than its grace";
+    return out;
+  }
+  Facts facts = FactsOf(profile, nullptr, now_us);
+  if (t.when && !Holds(*t.when, facts)) {
+    out.reason = rules::Explain(*t.when, t.when_source, facts);
+    return out;
+  }
+  out.fired = Firing{&t, DedupeKey(t, profile, due_us, occurrence), now_us};
+  return out;
+}
+
+std::optional<TaskPayload> Engine::Payload(const Trigger& t, const ProfileFacts& profile,
+                                           int64_t now_us, bool personalise) const {
+  TaskPayload p;
+  Facts facts = FactsOf(profile, nullptr, now_us);
+  if (!personalise) {
+    if (!t.message_plain) {
+      return std::nullopt;
+    }
+    p.message = Render(*t.message_plain, facts, t.vars);
+    p.personalised = false;
+    return p;
+  }
+  p.message = Render(t.message, facts, t.vars);
+  for (const std::string& f : t.fields) {
+    if (auto it = profile.fields.find(f); it != profile.fields.end()) {
+      p.fields[f] = *it;
+    }
+  }
+  return p;
+}
+
+std::vector<Explanation> Engine::Explain(
+    const ProfileFacts& profile, const EventInput* event, int64_t at_us,
+    const std::function<bool(const std::string&)>& dedupe_used) const {
+  std::vector<Explanation> out;
+  EventOutcome applied;
+  ProfileFacts after = profile;
+  EventFacts ef;
+  if (event) {
+    applied = OnEvent(profile, *event, at_us);
+    after.metrics = applied.metrics;
+    after.lifecycle = applied.lifecycle;
+    ef = EventFacts{event->type, event->time_us, &event->data};
+  } else {
+    applied = Reevaluate(profile, at_us);
+    after.lifecycle = applied.lifecycle;
+  }
+  auto fired_key = [&](const Trigger& t) -> std::optional<std::string> {
+    for (const Firing& f : applied.fired) {
+      if (f.trigger == &t) {
+        return f.dedupe_key;
+      }
+    }
+    return std::nullopt;
+  };
+  Facts facts = FactsOf(after, event ? &ef : nullptr, at_us);
+  for (const Trigger& t : rules_.triggers) {
+    Explanation e{t.id};
+    std::optional<std::string> key;
+    switch (t.kind) {
+      case TriggerKind::kEvent:
+      case TriggerKind::kLifecycle:
+        key = fired_key(t);
+        if (!key) {
+          if (t.kind == TriggerKind::kEvent && (!event || event->type != t.event_type)) {
+            e.reason = "needs an event of type " + t.event_type;
+          } else if (t.kind == TriggerKind::kLifecycle && !applied.stage_change) {
+            e.reason = "no lifecycle change (stage stays '" + after.lifecycle + "')";
+          } else if (t.kind == TriggerKind::kLifecycle) {
+            e.reason = "the change " + applied.stage_change->first + " -> " +
+                       applied.stage_change->second + " is not " + t.from + " -> " + t.to;
+          } else {
+            e.reason = t.when ? rules::Explain(*t.when, t.when_source, facts) : "does not fire";
+          }
+        }
+        break;
+      case TriggerKind::kAbsence:
+        if (event && event->type == t.after) {
+          e.reason = "arms a timer due " + FormatRfc3339(event->time_us + t.within_us) +
+                     " (fires then unless " + t.missing + " arrives)";
+        } else if (event && event->type == t.missing) {
+          e.reason = "disarms its timer";
+        } else {
+          e.reason = "waits for an event of type " + t.after;
+        }
+        break;
+      case TriggerKind::kAnniversary:
+      case TriggerKind::kSchedule: {
+        std::optional<int64_t> due;
+        if (t.kind == TriggerKind::kSchedule) {
+          due = NextRun(t, at_us - 60'000'000);
+        } else {
+          for (const TimerOp& op : AnniversaryTimers(after, at_us - 60'000'000)) {
+            if (op.trigger == &t) {
+              due = op.due_us;
+            }
+          }
+        }
+        if (!due) {
+          e.reason = t.kind == TriggerKind::kAnniversary ? "fields." + t.field + " is missing"
+                                                          : "the schedule never runs";
+        } else if (*due > at_us) {
+          e.reason = "not due: next at " + FormatRfc3339(*due);
+        } else {
+          TimerOutcome o = OnTimer(after, t, *due, at_us);
+          if (o.fired) {
+            key = o.fired->dedupe_key;
+          } else {
+            e.reason = o.reason;
+          }
+        }
+        break;
+      }
+    }
+    if (key) {
+      e.fires = !dedupe_used || !dedupe_used(*key);
+      e.reason = e.fires ? "fires (dedupe key " + *key + ")"
+                         : "already fired for this occurrence (dedupe key " + *key + ")";
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace portrait::rules

@@ -1,0 +1,38 @@
+// Metrics: per-profile figures kept up to date from events, one event at a time:
+//   count = "order.placed"            how many
+//   sum/min/max = "order.placed:amount"  over a numeric key of the event's data
+//   last = "order.placed"             the time of the latest (µs); "order.placed:sku" its value
+//   top = "order.placed:category"     the most frequent value (ties: the earliest seen)
+// Values live in a JSON object (name -> value); `top` also keeps its tallies under "$top".
+// Pure; thread-safe.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "rules/evaluator.h"
+
+namespace portrait::rules {
+
+enum class MetricKind { kCount, kSum, kMin, kMax, kLast, kTop };
+
+struct Metric {
+  std::string name;
+  MetricKind kind = MetricKind::kCount;
+  std::string event_type;
+  std::string key;  // a key of the event's data (dotted); empty for count and plain last
+  config::SourcePos pos;
+
+  Type type() const;
+};
+
+// Applies `event` to `metrics`; returns whether anything changed.
+bool ApplyEvent(const std::vector<Metric>& defs, const EventFacts& event, nlohmann::json& metrics);
+
+// How many distinct values a `top` metric tallies before forgetting the rarest.
+inline constexpr size_t kTopTallyLimit = 64;
+
+}  // namespace portrait::rules

@@ -1,0 +1,419 @@
+#include "rules/rule_set.h"
+
+#include <algorithm>
+
+#include "base/duration.h"
+#include "config/toml_reader.h"
+
+namespace portrait::rules {
+namespace {
+
+using config::Diagnostics;
+using config::Located;
+using config::SourcePos;
+using config::TableReader;
+
+// The position of byte `offset` of a single-line string value written at `value` (its quote).
+SourcePos At(const SourcePos& value, int offset) {
+  return SourcePos{value.file, value.line, value.column + 1 + offset};
+}
+
+bool Contains(const std::vector<std::string>& list, std::string_view item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+class RuleLoader {
+ public:
+  explicit RuleLoader(const config::Config& config) : config_(config) {}
+
+  Result<RuleSet> Load(const std::vector<config::SourceFile>& files) {
+    std::vector<std::unique_ptr<Diagnostics>> diags;
+    std::vector<toml::table> tables;
+    for (const auto& file : files) {
+      diags.push_back(std::make_unique<Diagnostics>(file.path));
+      toml::parse_result parsed = toml::parse(std::string_view(file.text), std::string_view(file.path));
+      if (!parsed) {
+        diags.back()->Add(parsed.error().source(), std::string(parsed.error().description()));
+        tables.emplace_back();
+        continue;
+      }
+      tables.push_back(std::move(parsed).table());
+    }
+    // Metrics first, from every file, so triggers anywhere may use them; then stages; then
+    // triggers.
+    std::vector<std::unique_ptr<TableReader>> tops;
+    for (size_t i = 0; i < tables.size(); ++i) {
+      tops.push_back(std::make_unique<TableReader>(tables[i], "rule file", *diags[i]));
+      for (const toml::table* t : tops[i]->Tables("metric")) {
+        LoadMetric(*t, *diags[i]);
+      }
+    }
+    schema_.config = &config_;
+    schema_.metrics = set_.MetricTypes();
+    for (size_t i = 0; i < tables.size(); ++i) {
+      for (const toml::table* t : tops[i]->Tables("lifecycle")) {
+        LoadStage(*t, *diags[i]);
+      }
+    }
+    for (size_t i = 0; i < tables.size(); ++i) {
+      for (const toml::table* t : tops[i]->Tables("trigger")) {
+        LoadTrigger(*t, *diags[i]);
+      }
+      tops[i]->Finish();
+    }
+    std::string all;
+    for (const auto& d : diags) {
+      Status s = d->ToStatus();
+      if (!s.ok()) {
+        all += all.empty() ? s.message() : "\n" + s.message();
+      }
+    }
+    if (!all.empty()) {
+      return Error(Status::InvalidArgument(all));
+    }
+    return std::move(set_);
+  }
+
+ private:
+  void LoadMetric(const toml::table& t, Diagnostics& diag) {
+    TableReader r(t, "[[metric]]", diag);
+    Metric m;
+    m.pos = r.pos();
+    auto name = r.String("name", true);
+    if (name) {
+      m.name = name->value;
+      r.set_context("metric '" + m.name + "'");
+      if (std::any_of(set_.metrics.begin(), set_.metrics.end(),
+                      [&](const Metric& o) { return o.name == m.name; })) {
+        r.Error(name->pos, "name", "duplicate metric name");
+      }
+    }
+    static const std::pair<const char*, MetricKind> kKinds[] = {
+        {"count", MetricKind::kCount}, {"sum", MetricKind::kSum}, {"min", MetricKind::kMin},
+        {"max", MetricKind::kMax},     {"last", MetricKind::kLast}, {"top", MetricKind::kTop}};
+    int kinds = 0;
+    for (const auto& [key, kind] : kKinds) {
+      auto v = r.String(key);
+      if (!v) {
+        continue;
+      }
+      ++kinds;
+      m.kind = kind;
+      auto colon = v->value.find(':');
+      m.event_type = v->value.substr(0, colon);
+      m.key = colon == std::string::npos ? "" : v->value.substr(colon + 1);
+      bool needs_key = kind == MetricKind::kSum || kind == MetricKind::kMin ||
+                       kind == MetricKind::kMax || kind == MetricKind::kTop;
+      if (m.event_type.empty() || (needs_key && m.key.empty()) ||
+          (kind == MetricKind::kCount && !m.key.empty())) {
+        r.Error(v->pos, key,
+                needs_key ? "expected \"EVENT_TYPE:DATA_KEY\", e.g. \"order.placed:amount\""
+                          : "expected an event type, e.g. \"order.placed\"");
+      }
+    }
+    if (kinds != 1) {
+      diag.Add(m.pos, "[[metric]]: set exactly one of count, sum, min, max, last, top");
+    }
+    r.Finish();
+    if (name) {
+      set_.metrics.push_back(std::move(m));
+    }
+  }
+
+  // Parses `key` of `r` as a condition; reports errors at their column.
+  std::optional<Expr> Condition(TableReader& r, const Located& text, std::string_view key,
+                                const Schema& schema) {
+    auto e = ParseExpression(text.value, schema);
+    if (!e) {
+      r.Error(At(text.pos, e.error().offset), key, e.error().message);
+      return std::nullopt;
+    }
+    return std::move(*e);
+  }
+
+  void LoadStage(const toml::table& t, Diagnostics& diag) {
+    TableReader r(t, "[[lifecycle]]", diag);
+    LifecycleStage s;
+    s.pos = r.pos();
+    auto stage = r.String("stage", true);
+    auto when = r.String("when", true);
+    if (stage && when) {
+      s.stage = stage->value;
+      r.set_context("lifecycle stage '" + s.stage + "'");
+      s.source = when->value;
+      if (auto e = Condition(r, *when, "when", schema_)) {
+        s.when = std::move(*e);
+        set_.lifecycle.push_back(std::move(s));
+      }
+    }
+    r.Finish();
+  }
+
+  bool KnownStage(std::string_view stage) const {
+    return std::any_of(set_.lifecycle.begin(), set_.lifecycle.end(),
+                       [&](const LifecycleStage& s) { return s.stage == stage; });
+  }
+
+  void LoadOn(TableReader& r, const toml::table& on, Trigger& trig, Diagnostics& diag) {
+    TableReader o(on, "trigger '" + trig.id + "' on", diag);
+    int kinds = 0;
+    if (auto v = o.String("event")) {
+      ++kinds;
+      trig.kind = TriggerKind::kEvent;
+      trig.event_type = v->value;
+    }
+    if (const toml::table* a = o.Table("absence")) {
+      ++kinds;
+      trig.kind = TriggerKind::kAbsence;
+      TableReader ar(*a, "trigger '" + trig.id + "' on.absence", diag);
+      trig.after = ar.String("after", true).value_or(Located{}).value;
+      trig.missing = ar.String("missing", true).value_or(Located{}).value;
+      if (auto within = ar.String("within", true)) {
+        auto d = ParseDuration(within->value);
+        if (!d || d->count() == 0) {
+          ar.Error(within->pos, "within", d ? "must be longer than zero" : d.error().message());
+        } else {
+          trig.within_us = d->count() * 1'000'000;
+        }
+      }
+      ar.Finish();
+    }
+    if (auto v = o.String("anniversary")) {
+      ++kinds;
+      trig.kind = TriggerKind::kAnniversary;
+      trig.field = v->value;
+      const config::Field* f = config_.FindField(v->value);
+      if (!f || f->type != config::FieldType::kDate) {
+        o.Error(v->pos, "anniversary", "'" + v->value + "' is not a date field of the config");
+      }
+    }
+    if (const toml::table* l = o.Table("lifecycle")) {
+      ++kinds;
+      trig.kind = TriggerKind::kLifecycle;
+      TableReader lr(*l, "trigger '" + trig.id + "' on.lifecycle", diag);
+      for (const char* key : {"from", "to"}) {
+        if (auto v = lr.String(key)) {
+          (std::string_view(key) == "from" ? trig.from : trig.to) = v->value;
+          if (!KnownStage(v->value)) {
+            lr.Error(v->pos, key, "unknown lifecycle stage '" + v->value + "'");
+          }
+        }
+      }
+      lr.Finish();
+    }
+    if (auto v = o.String("schedule")) {
+      ++kinds;
+      trig.kind = TriggerKind::kSchedule;
+      auto cron = ParseCron(v->value);
+      if (!cron) {
+        o.Error(v->pos, "schedule", cron.error());
+      } else {
+        trig.cron = *cron;
+      }
+    }
+    LoadAnniversaryOptions(o, trig);
+    if (kinds != 1) {
+      r.Error(r.PosOf("on"), "on",
+              "set exactly one of on.event, on.absence, on.anniversary, on.lifecycle, "
+              "on.schedule");
+    }
+    o.Finish();
+  }
+
+  void LoadAnniversaryOptions(TableReader& o, Trigger& trig) {
+    const bool anniversary = trig.kind == TriggerKind::kAnniversary;
+    if (auto v = o.String("offset")) {
+      auto negative = !v->value.empty() && v->value[0] == '-';
+      auto d = ParseDuration(negative ? v->value.substr(1) : v->value);
+      if (!anniversary) {
+        o.Error(v->pos, "offset", "only anniversary triggers take an offset");
+      } else if (!d || d->count() % 86400 != 0) {
+        o.Error(v->pos, "offset", "expected whole days, e.g. \"-1d\" or \"7d\"");
+      } else {
+        trig.anniversary.offset_days = static_cast<int>(d->count() / 86400) * (negative ? -1 : 1);
+      }
+    }
+    if (auto v = o.String("at")) {
+      const std::string& s = v->value;
+      bool ok = s.size() == 5 && s[2] == ':' && std::isdigit(s[0]) && std::isdigit(s[1]) &&
+                std::isdigit(s[3]) && std::isdigit(s[4]);
+      int minutes = ok ? ((s[0] - '0') * 10 + (s[1] - '0')) * 60 + (s[3] - '0') * 10 + (s[4] - '0')
+                       : -1;
+      if (!anniversary) {
+        o.Error(v->pos, "at", "only anniversary triggers take 'at'");
+      } else if (!ok || minutes >= 24 * 60 || (s[3] - '0') >= 6) {
+        o.Error(v->pos, "at", "expected a local time HH:MM, e.g. \"09:00\"");
+      } else {
+        trig.anniversary.at_minutes = minutes;
+      }
+    }
+    if (auto leap = o.Enum<LeapDay>("leap_day", {{"feb28", LeapDay::kFeb28},
+                                                 {"mar1", LeapDay::kMar1},
+                                                 {"skip", LeapDay::kSkip}})) {
+      if (!anniversary) {
+        o.Error(o.PosOf("leap_day"), "leap_day", "only anniversary triggers take leap_day");
+      }
+      trig.anniversary.leap_day = *leap;
+    }
+  }
+
+  // The policy check for one field a trigger reads or sends.
+  void CheckField(TableReader& r, const Trigger& trig, const config::Purpose* purpose,
+                  const std::string& field, const SourcePos& pos, std::string_view key) {
+    if (!purpose) {
+      return;
+    }
+    const config::Field* f = config_.FindField(field);
+    if (!f) {
+      r.Error(pos, key, "unknown field '" + field + "'");
+    } else if (Contains(purpose->masked, field)) {
+      r.Error(pos, key, "field '" + field + "' is only visible masked to purpose '" +
+                            purpose->name + "'; a trigger may not read or send it");
+    } else if (!Contains(purpose->fields, field)) {
+      r.Error(pos, key, "field '" + field + "' is not among purpose '" + purpose->name +
+                            "' fields (data minimisation); add it there or drop it here");
+    } else if (f->field_class == config::FieldClass::kSensitive && !purpose->sensitive) {
+      r.Error(pos, key, "field '" + field + "' is sensitive and purpose '" + purpose->name +
+                            "' does not declare sensitive = true");
+    }
+  }
+
+  std::optional<MessageTemplate> Message(TableReader& r, const Located& text, const char* key,
+                                         const Trigger& trig) {
+    auto m = ParseTemplate(text.value, schema_, trig.vars);
+    if (!m) {
+      r.Error(At(text.pos, m.error().offset), key, m.error().message);
+      return std::nullopt;
+    }
+    return std::move(*m);
+  }
+
+  void LoadTrigger(const toml::table& t, Diagnostics& diag) {
+    TableReader r(t, "[[trigger]]", diag);
+    Trigger trig;
+    trig.pos = r.pos();
+    auto id = r.String("id", true);
+    if (id) {
+      trig.id = id->value;
+      r.set_context("trigger '" + trig.id + "'");
+      if (set_.FindTrigger(trig.id)) {
+        r.Error(id->pos, "id", "duplicate trigger id");
+      }
+    }
+    const config::Purpose* purpose = nullptr;
+    if (auto p = r.String("purpose", true)) {
+      trig.purpose = p->value;
+      purpose = config_.FindPurpose(p->value);
+      if (!purpose) {
+        r.Error(p->pos, "purpose", "unknown purpose '" + p->value + "'");
+      }
+    }
+    if (const toml::table* on = r.Table("on")) {
+      LoadOn(r, *on, trig, diag);
+    } else {
+      r.Error(r.pos(), "on", "missing (required): what makes the trigger fire");
+    }
+    if (const toml::table* vars = r.Table("vars")) {
+      TableReader vr(*vars, "trigger '" + trig.id + "' vars", diag);
+      for (const auto& [k, v] : *vars) {
+        if (auto s = vr.String(k.str())) {
+          trig.vars[std::string(k.str())] = s->value;
+        }
+      }
+      vr.Finish();
+    }
+    Schema schema = schema_;
+    schema.event = trig.kind == TriggerKind::kEvent;
+    if (auto when = r.String("when")) {
+      trig.when_source = when->value;
+      trig.when = Condition(r, *when, "when", schema);
+      std::vector<std::pair<std::string, int>> read;
+      if (trig.when) {
+        CollectFields(*trig.when, read);
+      }
+      for (const auto& [field, offset] : read) {
+        CheckField(r, trig, purpose, field, At(when->pos, offset), "when");
+      }
+    }
+    trig.task = r.String("task", true).value_or(Located{}).value;
+    if (auto channel = r.String("channel", true)) {
+      static const std::vector<std::string> kChannels = {"sms", "email", "phone", "wechat", "push"};
+      if (!Contains(kChannels, channel->value)) {
+        r.Error(channel->pos, "channel", "expected one of sms, email, phone, wechat, push");
+      }
+      trig.channel = channel->value;
+    }
+    if (auto sink = r.String("sink", true)) {
+      if (!config_.FindSink(sink->value)) {
+        r.Error(sink->pos, "sink", "unknown sink '" + sink->value + "' (declare it as a [[sink]])");
+      }
+      trig.sink = sink->value;
+    }
+    if (auto message = r.String("message", true)) {
+      if (auto m = Message(r, *message, "message", trig)) {
+        for (const auto& [field, offset] : m->Fields()) {
+          CheckField(r, trig, purpose, field, At(message->pos, offset), "message");
+        }
+        trig.message = std::move(*m);
+      }
+    }
+    if (auto plain = r.String("message_plain")) {
+      if (auto m = Message(r, *plain, "message_plain", trig)) {
+        if (m->UsesProfileData()) {
+          r.Error(plain->pos, "message_plain",
+                  "is for customers who opted out of personalisation: only {{vars.X}} may be used");
+        }
+        trig.message_plain = std::move(*m);
+      }
+    }
+    for (auto& f : r.Strings("fields").value_or(std::vector<Located>{})) {
+      CheckField(r, trig, purpose, f.value, f.pos, "fields");
+      trig.fields.push_back(f.value);
+    }
+    if (auto once = r.Enum<Once>("once", {{"per_profile", Once::kPerProfile},
+                                          {"per_year", Once::kPerYear},
+                                          {"per_month", Once::kPerMonth},
+                                          {"per_day", Once::kPerDay}})) {
+      trig.once = *once;
+    }
+    if (auto grace = r.String("grace")) {
+      auto d = ParseDuration(grace->value);
+      if (!d) {
+        r.Error(grace->pos, "grace", d.error().message());
+      } else {
+        trig.grace_us = d->count() * 1'000'000;
+      }
+    }
+    r.Finish();
+    if (id) {
+      set_.triggers.push_back(std::move(trig));
+    }
+  }
+
+  const config::Config& config_;
+  Schema schema_;
+  RuleSet set_;
+};
+
+}  // namespace
+
+const Trigger* RuleSet::FindTrigger(std::string_view id) const {
+  auto it = std::find_if(triggers.begin(), triggers.end(),
+                         [&](const Trigger& t) { return t.id == id; });
+  return it == triggers.end() ? nullptr : &*it;
+}
+
+std::map<std::string, Type> RuleSet::MetricTypes() const {
+  std::map<std::string, Type> out;
+  for (const Metric& m : metrics) {
+    out[m.name] = m.type();
+  }
+  return out;
+}
+
+Result<RuleSet> ParseRules(const std::vector<config::SourceFile>& files,
+                           const config::Config& config) {
+  return RuleLoader(config).Load(files);
+}
+
+}  // namespace portrait::rules

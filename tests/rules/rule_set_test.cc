@@ -1,0 +1,124 @@
+// Loading rule files: the examples load; every class of error names file:line:col; the policy
+// check rejects triggers that read or send what their purpose may not use.
+#include "rules/rule_set.h"
+
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "tests/rules/rules_fixture.h"
+
+namespace portrait::rules {
+namespace {
+
+using testing::RulesFrom;
+
+class RuleSetTest : public ::testing::Test {
+ protected:
+  // The error of loading `text`, which must fail.
+  std::string ErrorOf(const std::string& text) {
+    auto r = RulesFrom(text, config_);
+    EXPECT_FALSE(r) << text;
+    return r ? "" : r.error().message();
+  }
+  // Expects an error at `line`:`col` of rules.toml that says `says`.
+  void ExpectAt(const std::string& text, int line, int col, const std::string& says) {
+    std::string error = ErrorOf(text);
+    std::string where = "rules.toml:" + std::to_string(line) + ":" + std::to_string(col) + ": ";
+    EXPECT_NE(error.find(where), std::string::npos) << "want " << where << " in:\n" << error;
+    EXPECT_NE(error.find(says), std::string::npos) << "want '" << says << "' in:\n" << error;
+  }
+
+  config::Config config_ = testing::ExampleConfig();
+  const std::string trigger_ =
+      "[[trigger]]\nid = \"t\"\npurpose = \"care\"\non.event = \"order.placed\"\n"
+      "task = \"x\"\nchannel = \"sms\"\nsink = \"care-queue\"\nmessage = \"hi\"\n";
+};
+
+TEST_F(RuleSetTest, TheExamplesLoad) {
+  RuleSet rules = testing::ExampleRules(config_);
+  EXPECT_EQ(rules.metrics.size(), 4u);
+  EXPECT_EQ(rules.lifecycle.size(), 4u);
+  EXPECT_EQ(rules.triggers.size(), 5u);
+  const Trigger* cart = rules.FindTrigger("cart-abandonment");
+  ASSERT_NE(cart, nullptr);
+  EXPECT_EQ(cart->kind, TriggerKind::kAbsence);
+  EXPECT_EQ(cart->within_us, 2 * testing::kHour);
+  const Trigger* birthday = rules.FindTrigger("birthday-greeting");
+  EXPECT_EQ(birthday->anniversary.offset_days, -1);
+  EXPECT_EQ(birthday->anniversary.at_minutes, 9 * 60);
+  EXPECT_EQ(birthday->once, Once::kPerYear);
+}
+
+TEST_F(RuleSetTest, SyntaxErrorsCarryPositions) {
+  std::string error = ErrorOf("[[trigger]\nid = 1\n");
+  EXPECT_TRUE(std::regex_search(error, std::regex(R"(rules\.toml:1:\d+: )"))) << error;
+}
+
+TEST_F(RuleSetTest, UnknownKeysAndWrongTypes) {
+  ExpectAt(trigger_ + "chanel = \"sms\"\n", 9, 1, "unknown key 'chanel'");
+  ExpectAt(trigger_ + "once = 3\n", 9, 8, "expected a string, got an integer");
+  ExpectAt("[[metric]]\nname = \"m\"\ncount = \"order.placed\"\ncolour = 1\n", 4, 1,
+           "unknown key 'colour'");
+}
+
+TEST_F(RuleSetTest, ExpressionErrorsPointIntoTheString) {
+  // when = "fields.city > 3": the quote is at column 8, the '>' 12 bytes into the string.
+  ExpectAt(trigger_ + "when = \"fields.city > 3\"\n", 9, 21, "can't combine a string and a number");
+  ExpectAt(trigger_ + "when = \"fields.nmae == 'x'\"\n", 9, 9, "unknown field 'nmae'");
+  ExpectAt(trigger_ + "when = \"metrics.nope > 1\"\n", 9, 9, "unknown metric 'nope'");
+  ExpectAt("[[lifecycle]]\nstage = \"a\"\nwhen = \"event.type == 'x'\"\n", 3, 9,
+           "only available to on.event");
+}
+
+TEST_F(RuleSetTest, TriggerShapeErrors) {
+  ExpectAt("[[trigger]]\nid = \"t\"\npurpose = \"care\"\non.event = \"a\"\non.schedule = \"* * * * *\"\n"
+           "task = \"x\"\nchannel = \"sms\"\nsink = \"care-queue\"\nmessage = \"hi\"\n",
+           4, 1, "exactly one of on.event");
+  ExpectAt(trigger_ + "fields = [\"name\"]\nonce = \"per_week\"\n", 10, 8, "not one of");
+  std::string bad_cron = trigger_;
+  bad_cron.replace(bad_cron.find("on.event = \"order.placed\""), 25, "on.schedule = \"0 25 * * *\"");
+  ExpectAt(bad_cron, 4, 15, "bad hour field");
+  std::string bad_field = trigger_;
+  bad_field.replace(bad_field.find("on.event = \"order.placed\""), 25, "on.anniversary = \"name\"");
+  ExpectAt(bad_field, 4, 18, "not a date field");
+  ExpectAt(trigger_ + "grace = \"soon\"\n", 9, 9, "not a duration");
+  std::string bad_sink = trigger_;
+  bad_sink.replace(bad_sink.find("\"care-queue\""), 12, "\"pager\"");
+  ExpectAt(bad_sink, 7, 8, "unknown sink 'pager'");
+  std::string bad_purpose = trigger_;
+  bad_purpose.replace(bad_purpose.find("\"care\""), 6, "\"sales\"");
+  ExpectAt(bad_purpose, 3, 11, "unknown purpose 'sales'");
+}
+
+TEST_F(RuleSetTest, TemplateErrors) {
+  std::string t = trigger_;
+  t.replace(t.find("message = \"hi\""), 14, "message = \"hi {{fields.nmae}}\"");
+  ExpectAt(t, 8, 17, "unknown field 'nmae'");
+  t = trigger_;
+  t.replace(t.find("message = \"hi\""), 14, "message = \"hi {{vars.coupon}}\"");
+  ExpectAt(t, 8, 17, "unknown variable 'coupon'");
+  ExpectAt(trigger_ + "message_plain = \"hi {{fields.name}}\"\n", 9, 17, "only {{vars.X}}");
+}
+
+TEST_F(RuleSetTest, PolicyRejectsAMarketingTriggerThatSendsAMaskedField) {
+  const std::string marketing =
+      "[[trigger]]\nid = \"m\"\npurpose = \"marketing\"\non.event = \"order.placed\"\n"
+      "task = \"x\"\nchannel = \"sms\"\nsink = \"crm\"\nmessage = \"hi\"\n";
+  ExpectAt(marketing + "fields = [\"name\", \"email\"]\n", 9, 19,
+           "field 'email' is only visible masked to purpose 'marketing'");
+  ExpectAt(marketing + "when = \"fields.email != ''\"\n", 9, 9, "field 'email'");
+  std::string in_message = marketing;
+  in_message.replace(in_message.find("message = \"hi\""), 14, "message = \"{{fields.email}}\"");
+  ExpectAt(in_message, 8, 14, "only visible masked");
+  ExpectAt(marketing + "fields = [\"birthday\"]\n", 9, 11,
+           "field 'birthday' is not among purpose 'marketing' fields");
+  // A purpose that declares sensitive = true may send a sensitive field.
+  std::string service = trigger_;
+  service.replace(service.find("\"care\""), 6, "\"service\"");
+  auto ok = RulesFrom(service + "fields = [\"health_note\"]\n", config_);
+  EXPECT_TRUE(ok) << ok.error().ToString();
+}
+
+}  // namespace
+}  // namespace portrait::rules

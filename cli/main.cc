@@ -4,6 +4,7 @@
 #include "base/process.h"
 #include "cli/audit_command.h"
 #include "cli/init_command.h"
+#include "cli/rules_command.h"
 
 int main(int argc, char** argv) {
   portrait::HardenProcess();
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   portrait::cli::AddInitCommand(app, exit_code);
   portrait::cli::AddAuditCommand(app, exit_code);
+  portrait::cli::AddRulesCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

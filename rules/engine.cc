@@ -59,9 +59,11 @@ std::string Engine::Stage(const Facts& facts) const {
 
 std::string Engine::DedupeKey(const Trigger& t, const ProfileFacts& profile, int64_t at_us,
                               const std::string& occurrence) const {
-  std::string key = t.id + "|" + std::to_string(profile.id);
+  std::string key;
+  key.reserve(t.id.size() + occurrence.size() + 24);
+  key.append(t.id).append("|").append(std::to_string(profile.id));
   if (t.once == Once::kEvery) {
-    return key + "|" + occurrence;
+    return key.append("|").append(occurrence);
   }
   if (t.once == Once::kPerProfile) {
     return key;
@@ -102,6 +104,7 @@ EventOutcome Engine::OnEvent(const ProfileFacts& profile, const EventInput& even
     facts.lifecycle = out.lifecycle;
   }
   if (auto it = by_event_.find(event.type); it != by_event_.end()) {
+    out.fired.reserve(it->second.size());
     for (const Trigger* t : it->second) {
       if (!t->when || Holds(*t->when, facts)) {
         out.fired.push_back(Firing{t, DedupeKey(*t, after, now_us, event.id), now_us});

@@ -67,15 +67,14 @@ const nlohmann::json* Lookup(const nlohmann::json* object, std::string_view dott
 
 Value PathValue(const Expr& e, const Facts& f) {
   switch (e.root) {
-    case PathRoot::kField: {
-      const nlohmann::json* j = Lookup(f.fields, e.name);
-      return j ? FromJson(*j, e.type) : Value::Null();
-    }
+    case PathRoot::kField:
     case PathRoot::kMetric: {
-      const nlohmann::json* j = f.metrics && f.metrics->is_object() && f.metrics->contains(e.name)
-                                    ? &f.metrics->at(e.name)
-                                    : nullptr;
-      return j ? FromJson(*j, e.type) : Value::Null();
+      const nlohmann::json* object = e.root == PathRoot::kField ? f.fields : f.metrics;
+      if (!object || !object->is_object()) {
+        return Value::Null();
+      }
+      auto it = object->find(e.name);
+      return it == object->end() ? Value::Null() : FromJson(*it, e.type);
     }
     case PathRoot::kTags: {
       std::vector<Value> items;
@@ -118,80 +117,98 @@ bool Less(const Value& a, const Value& b) {
   }
 }
 
-Value Compare(const std::string& op, const Value& a, const Value& b) {
+Value Compare(Op op, const Value& a, const Value& b) {
   if (a.is_null() || b.is_null()) {
     return Value::Bool(false);  // comparing with a missing value is false
   }
-  if (op == "==") return Value::Bool(Equal(a, b));
-  if (op == "!=") return Value::Bool(a.type == b.type && !Equal(a, b));
+  if (op == Op::kEq) return Value::Bool(Equal(a, b));
+  if (op == Op::kNe) return Value::Bool(a.type == b.type && !Equal(a, b));
   if (a.type != b.type) return Value::Bool(false);
-  if (op == "<") return Value::Bool(Less(a, b));
-  if (op == "<=") return Value::Bool(!Less(b, a));
-  if (op == ">") return Value::Bool(Less(b, a));
+  if (op == Op::kLt) return Value::Bool(Less(a, b));
+  if (op == Op::kLe) return Value::Bool(!Less(b, a));
+  if (op == Op::kGt) return Value::Bool(Less(b, a));
   return Value::Bool(!Less(a, b));  // >=
 }
 
-Value Arithmetic(const std::string& op, const Value& a, const Value& b) {
+Value Arithmetic(Op op, const Value& a, const Value& b) {
   if (a.is_null() || b.is_null()) {
     return Value::Null();
   }
   const Type ta = a.type;
   const Type tb = b.type;
   if (ta == Type::kNumber && tb == Type::kNumber) {
-    if (op == "+") return Value::Number(a.n + b.n);
-    if (op == "-") return Value::Number(a.n - b.n);
-    if (op == "*") return Value::Number(a.n * b.n);
+    if (op == Op::kAdd) return Value::Number(a.n + b.n);
+    if (op == Op::kSub) return Value::Number(a.n - b.n);
+    if (op == Op::kMul) return Value::Number(a.n * b.n);
     if (b.n == 0) return Value::Null();
-    if (op == "/") return Value::Number(a.n / b.n);
+    if (op == Op::kDiv) return Value::Number(a.n / b.n);
     return Value::Number(std::fmod(a.n, b.n));
   }
-  if (op == "+" && ta == Type::kString && tb == Type::kString) return Value::String(a.s + b.s);
+  if (op == Op::kAdd && ta == Type::kString && tb == Type::kString) return Value::String(a.s + b.s);
   if (ta == Type::kTime && tb == Type::kDuration) {
-    return Value::Time(op == "+" ? a.us + b.us : a.us - b.us);
+    return Value::Time(op == Op::kAdd ? a.us + b.us : a.us - b.us);
   }
-  if (op == "+" && ta == Type::kDuration && tb == Type::kTime) return Value::Time(a.us + b.us);
-  if (op == "-" && ta == Type::kTime && tb == Type::kTime) return Value::Duration(a.us - b.us);
+  if (op == Op::kAdd && ta == Type::kDuration && tb == Type::kTime) return Value::Time(a.us + b.us);
+  if (op == Op::kSub && ta == Type::kTime && tb == Type::kTime) return Value::Duration(a.us - b.us);
   if (ta == Type::kDuration && tb == Type::kDuration) {
-    return Value::Duration(op == "+" ? a.us + b.us : a.us - b.us);
+    return Value::Duration(op == Op::kAdd ? a.us + b.us : a.us - b.us);
   }
-  if (op == "-" && ta == Type::kDate && tb == Type::kDate) {
+  if (op == Op::kSub && ta == Type::kDate && tb == Type::kDate) {
     return Value::Duration((int64_t{a.days} - b.days) * kDayUs);
   }
   if (ta == Type::kDate && tb == Type::kDuration) {
     int64_t days = b.us / kDayUs;
-    return Value::Date(static_cast<int32_t>(op == "+" ? a.days + days : a.days - days));
+    return Value::Date(static_cast<int32_t>(op == Op::kAdd ? a.days + days : a.days - days));
   }
   if (ta == Type::kDuration && tb == Type::kNumber) {
-    if (op == "*") return Value::Duration(static_cast<int64_t>(a.us * b.n));
-    if (op == "/" && b.n != 0) return Value::Duration(static_cast<int64_t>(a.us / b.n));
+    if (op == Op::kMul) return Value::Duration(static_cast<int64_t>(a.us * b.n));
+    if (op == Op::kDiv && b.n != 0) return Value::Duration(static_cast<int64_t>(a.us / b.n));
   }
   return Value::Null();
 }
 
+// `a in <rhs>` without building a list when rhs is a list literal or the tags.
+bool In(const Value& a, const Expr& rhs, const Facts& f) {
+  if (a.is_null()) {
+    return false;
+  }
+  if (rhs.kind == Expr::Kind::kList) {
+    return std::any_of(rhs.args.begin(), rhs.args.end(),
+                       [&](const Expr& item) { return Equal(a, Evaluate(item, f)); });
+  }
+  if (rhs.kind == Expr::Kind::kPath && rhs.root == PathRoot::kTags) {
+    return a.type == Type::kString && f.tags &&
+           std::find(f.tags->begin(), f.tags->end(), a.s) != f.tags->end();
+  }
+  Value b = Evaluate(rhs, f);
+  return b.type == Type::kList && std::any_of(b.list.begin(), b.list.end(),
+                                              [&](const Value& item) { return Equal(a, item); });
+}
+
 Value CallFunction(const Expr& e, const Facts& f) {
-  if (e.op == "now") {
+  if (e.code == Op::kNow) {
     return Value::Time(f.now_us);
   }
   Value arg = Evaluate(e.args[0], f);
-  if (e.op == "has_tag") {
+  if (e.code == Op::kHasTag) {
     return Value::Bool(arg.type == Type::kString && f.tags && HasTag(*f.tags, arg.s));
   }
   if (arg.is_null()) {
     return Value::Null();
   }
-  if (e.op == "days_since") {
+  if (e.code == Op::kDaysSince) {
     if (arg.type == Type::kDate) {
       return Value::Number(LocalDay(f.now_us, f.timezone) - arg.days);
     }
     return arg.type == Type::kTime ? Value::Number(std::floor(double(f.now_us - arg.us) / kDayUs))
                                    : Value::Null();
   }
-  if (e.op == "hours_since") {
+  if (e.code == Op::kHoursSince) {
     return arg.type == Type::kTime
                ? Value::Number(std::floor(double(f.now_us - arg.us) / (kDayUs / 24)))
                : Value::Null();
   }
-  if (e.op == "age" && arg.type == Type::kDate) {
+  if (e.code == Op::kAge && arg.type == Type::kDate) {
     using namespace date;
     year_month_day born{sys_days(days(arg.days))};
     year_month_day today{sys_days(days(LocalDay(f.now_us, f.timezone)))};
@@ -201,13 +218,13 @@ Value CallFunction(const Expr& e, const Facts& f) {
     }
     return Value::Number(years);
   }
-  if (e.op == "lower" && arg.type == Type::kString) {
+  if (e.code == Op::kLower && arg.type == Type::kString) {
     std::string s = arg.s;
     std::transform(s.begin(), s.end(), s.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return Value::String(s);
   }
-  if (e.op == "len") {
+  if (e.code == Op::kLen) {
     if (arg.type == Type::kString) return Value::Number(static_cast<double>(arg.s.size()));
     if (arg.type == Type::kList) return Value::Number(static_cast<double>(arg.list.size()));
   }
@@ -253,7 +270,7 @@ Value Evaluate(const Expr& e, const Facts& f) {
       return CallFunction(e, f);
     case Expr::Kind::kUnary: {
       Value v = Evaluate(e.args[0], f);
-      if (e.op == "not") {
+      if (e.code == Op::kNot) {
         return Value::Bool(!v.IsTrue());
       }
       if (v.type == Type::kNumber) return Value::Number(-v.n);
@@ -263,26 +280,23 @@ Value Evaluate(const Expr& e, const Facts& f) {
     case Expr::Kind::kBinary:
       break;
   }
-  const std::string& op = e.op;
-  if (op == "and") {
-    return Value::Bool(Evaluate(e.args[0], f).IsTrue() && Evaluate(e.args[1], f).IsTrue());
+  switch (e.code) {
+    case Op::kAnd:
+      return Value::Bool(Evaluate(e.args[0], f).IsTrue() && Evaluate(e.args[1], f).IsTrue());
+    case Op::kOr:
+      return Value::Bool(Evaluate(e.args[0], f).IsTrue() || Evaluate(e.args[1], f).IsTrue());
+    case Op::kIn:
+      return Value::Bool(In(Evaluate(e.args[0], f), e.args[1], f));
+    case Op::kEq:
+    case Op::kNe:
+    case Op::kLt:
+    case Op::kLe:
+    case Op::kGt:
+    case Op::kGe:
+      return Compare(e.code, Evaluate(e.args[0], f), Evaluate(e.args[1], f));
+    default:
+      return Arithmetic(e.code, Evaluate(e.args[0], f), Evaluate(e.args[1], f));
   }
-  if (op == "or") {
-    return Value::Bool(Evaluate(e.args[0], f).IsTrue() || Evaluate(e.args[1], f).IsTrue());
-  }
-  Value a = Evaluate(e.args[0], f);
-  Value b = Evaluate(e.args[1], f);
-  if (op == "in") {
-    if (a.is_null() || b.type != Type::kList) {
-      return Value::Bool(false);
-    }
-    return Value::Bool(std::any_of(b.list.begin(), b.list.end(),
-                                   [&](const Value& item) { return Equal(a, item); }));
-  }
-  if (op == "==" || op == "!=" || op == "<" || op == "<=" || op == ">" || op == ">=") {
-    return Compare(op, a, b);
-  }
-  return Arithmetic(op, a, b);
 }
 
 bool Holds(const Expr& expr, const Facts& facts) { return Evaluate(expr, facts).IsTrue(); }
@@ -291,7 +305,7 @@ std::string Explain(const Expr& e, std::string_view source, const Facts& f) {
   if (Holds(e, f)) {
     return "";
   }
-  if (e.kind == Expr::Kind::kBinary && e.op == "and") {
+  if (e.kind == Expr::Kind::kBinary && e.code == Op::kAnd) {
     for (const Expr& side : e.args) {
       std::string why = Explain(side, source, f);
       if (!why.empty()) {

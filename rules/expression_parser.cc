@@ -153,6 +153,22 @@ class Lexer {
   size_t pos_ = 0;
 };
 
+Op CodeOf(std::string_view op) {
+  static const std::pair<std::string_view, Op> kCodes[] = {
+      {"and", Op::kAnd},   {"or", Op::kOr},     {"not", Op::kNot},  {"==", Op::kEq},
+      {"!=", Op::kNe},     {"<", Op::kLt},      {"<=", Op::kLe},    {">", Op::kGt},
+      {">=", Op::kGe},     {"in", Op::kIn},     {"+", Op::kAdd},    {"-", Op::kSub},
+      {"*", Op::kMul},     {"/", Op::kDiv},     {"%", Op::kMod},    {"now", Op::kNow},
+      {"days_since", Op::kDaysSince},           {"hours_since", Op::kHoursSince},
+      {"age", Op::kAge},   {"has_tag", Op::kHasTag}, {"lower", Op::kLower}, {"len", Op::kLen}};
+  for (const auto& [name, code] : kCodes) {
+    if (name == op) {
+      return code;
+    }
+  }
+  return Op::kNone;
+}
+
 bool Orderable(Type t) {
   return t == Type::kNumber || t == Type::kString || t == Type::kTime || t == Type::kDuration ||
          t == Type::kDate || t == Type::kAny;
@@ -304,6 +320,7 @@ class Parser {
       }
       Expr e{Expr::Kind::kUnary, operand->type, t.offset};
       e.op = "-";
+      e.code = Op::kNeg;
       e.args.push_back(std::move(*operand));
       return e;
     }
@@ -360,6 +377,7 @@ class Parser {
       }
       Expr e{Expr::Kind::kUnary, Type::kBool, t.offset};
       e.op = "not";
+      e.code = Op::kNot;
       e.args.push_back(std::move(*operand));
       return e;
     }
@@ -424,6 +442,7 @@ class Parser {
     }
     Expr e{Expr::Kind::kCall, Type::kAny, t.offset};
     e.op = t.text;
+    e.code = CodeOf(t.text);
     while (!IsOp(")")) {
       auto arg = ParseExpr(0);
       if (!arg) {
@@ -530,6 +549,7 @@ class Parser {
     }
     Expr e{Expr::Kind::kBinary, result, a.offset};
     e.op = o;
+    e.code = CodeOf(o);
     e.length = b.offset + b.length - a.offset;
     e.args.push_back(std::move(a));
     e.args.push_back(std::move(b));

@@ -171,3 +171,32 @@ TEST_F(Binaries, AuditPubkeyAndOfflineVerifyOfAnExport) {
 
 }  // namespace
 }  // namespace portrait
+
+namespace portrait {
+namespace {
+
+TEST(RulesCheck, ReportsOkForTheExamplesAndFileLineColForABrokenRule) {
+  testing::TempDir dir;
+  std::filesystem::copy(std::string(PORTRAIT_SOURCE_DIR) + "/examples", dir.path(),
+                        std::filesystem::copy_options::recursive);
+  const std::string config = dir / "portrait.toml";
+  std::string out;
+  ASSERT_EQ(RunCommand(BinDir() + "/portraitctl rules check --config " + config + " 2>&1", &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("ok: 3 rule files"), std::string::npos) << out;
+  testing::WriteFile(dir / "rules/broken.toml",
+                     "[[trigger]]\nid = \"x\"\npurpose = \"marketing\"\non.event = \"a\"\n"
+                     "when = \"fields.email != ''\"\ntask = \"t\"\nchannel = \"sms\"\n"
+                     "sink = \"crm\"\nmessage = \"hi\"\n");
+  out.clear();
+  EXPECT_EQ(RunCommand(BinDir() + "/portraitctl rules check --config " + config + " 2>&1", &out),
+            1);
+  EXPECT_NE(out.find("broken.toml:5:9: trigger 'x' key 'when': field 'email' is only visible "
+                     "masked to purpose 'marketing'"),
+            std::string::npos)
+      << out;
+}
+
+}  // namespace
+}  // namespace portrait

@@ -3,9 +3,9 @@
 // CPU time per event; asserts nothing.
 //
 //   build/bin/rules_bench [--events N]
-#include <ctime>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <string>
 
 #include "config/loader.h"
@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 100; ++i) {
     extra += "[[trigger]]\nid = \"t" + std::to_string(i) + "\"\npurpose = \"care\"\n" +
              "on.event = \"order.placed\"\nwhen = \"" + conditions[i % 5] + "\"\n" +
-             "task = \"x\"\nchannel = \"sms\"\nsink = \"care-queue\"\nmessage = \"hi {{fields.name}}\"\n";
+             "task = \"x\"\nchannel = \"sms\"\nsink = \"care-queue\"\nmessage = \"hi "
+             "{{fields.name}}\"\n";
   }
   files.push_back(config::SourceFile{"bench.toml", extra});
   auto rules = rules::ParseRules(files, config);
@@ -47,8 +48,8 @@ int main(int argc, char** argv) {
   profile.fields = {{"name", "Li Na"}, {"city", "Hangzhou"}, {"birthday", "1990-06-15"}};
   profile.tags = {"interest/music/jazz", "vip"};
   profile.lifecycle = "active";
-  rules::EventInput event{"e", "order.placed", 1'790'000'000'000'000,
-                          {{"amount", 120.5}, {"category", "jazz"}}};
+  rules::EventInput event{
+      "e", "order.placed", 1'790'000'000'000'000, {{"amount", 120.5}, {"category", "jazz"}}};
   size_t fired = 0;
   std::clock_t start = std::clock();
   for (int i = 0; i < events; ++i) {

@@ -1,9 +1,8 @@
 #include "cli/audit_command.h"
 
-#include <nlohmann/json.hpp>
-
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "config/loader.h"
 #include "crypto/audit_signer.h"

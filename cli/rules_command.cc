@@ -1,8 +1,7 @@
 #include "cli/rules_command.h"
 
-#include <nlohmann/json.hpp>
-
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "config/loader.h"
 #include "config/source_files.h"
@@ -46,9 +45,9 @@ int RunCheck(const RulesOptions& opts) {
                      .dump()
               << "\n";
   } else {
-    std::cout << "ok: " << files->size() << " rule files, " << rules->metrics.size()
-              << " metrics, " << rules->lifecycle.size() << " lifecycle stages, "
-              << rules->triggers.size() << " triggers\n";
+    std::cout << "ok: " << files->size() << " rule files, " << rules->metrics.size() << " metrics, "
+              << rules->lifecycle.size() << " lifecycle stages, " << rules->triggers.size()
+              << " triggers\n";
   }
   return 0;
 }

@@ -277,8 +277,9 @@ class Loader {
       const Field* f = config_.FindField(name);
       if (f && f->field_class == FieldClass::kSensitive && !p.sensitive) {
         r.Error(r.PosOf("fields"), "fields",
-                "field '" + name + "' is sensitive; set sensitive = true on the purpose to use "
-                "it (each use then needs the customer's sensitive consent)");
+                "field '" + name +
+                    "' is sensitive; set sensitive = true on the purpose to use "
+                    "it (each use then needs the customer's sensitive consent)");
       }
     }
     r.Finish();
@@ -371,8 +372,8 @@ class Loader {
     Retention rule;
     rule.pos = r.pos();
     auto event = r.String("event");
-    rule.field_class = r.Enum<FieldClass>("class", {{"personal", FieldClass::kPersonal},
-                                                    {"sensitive", FieldClass::kSensitive}});
+    rule.field_class = r.Enum<FieldClass>(
+        "class", {{"personal", FieldClass::kPersonal}, {"sensitive", FieldClass::kSensitive}});
     if (event) {
       rule.event_type = event->value;
     }

@@ -24,7 +24,8 @@ Result<const config::Purpose*> ResolvePurpose(const config::Config& config,
     }
     return Error(Status::InvalidArgument("role '" + role.name +
                                          "' acts for several purposes; declare one with "
-                                         "X-Purpose (" + names + ")"));
+                                         "X-Purpose (" +
+                                         names + ")"));
   }
   if (!Contains(role.purposes, requested)) {
     return Error(Status::PermissionDenied("role '" + role.name + "' does not act for purpose '" +

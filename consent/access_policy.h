@@ -17,8 +17,7 @@ enum class Access { kWithheld, kMasked, kClear };
 // the role's only purpose when `requested` is empty. PermissionDenied if the role doesn't act
 // for it; InvalidArgument if it is empty and the role has several (naming them).
 Result<const config::Purpose*> ResolvePurpose(const config::Config& config,
-                                              const config::Role& role,
-                                              std::string_view requested);
+                                              const config::Role& role, std::string_view requested);
 
 // How `role`, acting for `purpose`, sees `field`.
 Access FieldAccess(const config::Role& role, const config::Purpose& purpose,

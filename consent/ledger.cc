@@ -60,8 +60,7 @@ const ConsentRecord* RecordInForce(const std::vector<ConsentRecord>& records,
   return exact;
 }
 
-std::vector<ConsentRecord> CurrentState(const std::vector<ConsentRecord>& records,
-                                        int64_t now_us) {
+std::vector<ConsentRecord> CurrentState(const std::vector<ConsentRecord>& records, int64_t now_us) {
   std::map<std::tuple<std::string, ConsentScope, Channel>, const ConsentRecord*> latest;
   for (const ConsentRecord& r : records) {
     if (r.time_us > now_us) {
@@ -89,8 +88,8 @@ BasisDecision CheckLawfulBasis(const config::Purpose& purpose, Channel channel,
   const std::string basis =
       purpose.basis == config::LawfulBasis::kContract ? "contract" : "legitimate interest";
   if (r && r->status == ConsentStatus::kObjected) {
-    return {false, "customer objected to " + purpose.name + " (record " + std::to_string(r->id) +
-                       ")",
+    return {false,
+            "customer objected to " + purpose.name + " (record " + std::to_string(r->id) + ")",
             r->id};
   }
   return {true, basis + " basis; no objection", r ? r->id : 0};

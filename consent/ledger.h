@@ -27,8 +27,8 @@ std::vector<ConsentRecord> CurrentState(const std::vector<ConsentRecord>& record
 
 struct BasisDecision {
   bool allowed = false;
-  std::string reason;      // e.g. "consent granted (record 12)", "no consent record for sms"
-  int64_t record_id = 0;   // the deciding record, 0 when none
+  std::string reason;     // e.g. "consent granted (record 12)", "no consent record for sms"
+  int64_t record_id = 0;  // the deciding record, 0 when none
 };
 
 // Whether processing for `purpose` on `channel` is lawful at `now`:

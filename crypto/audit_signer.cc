@@ -30,11 +30,10 @@ bool AuditSigner::Verify(std::string_view public_key, std::string_view message,
     return false;
   }
   (void)InitSodium();
-  return crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(signature.data()),
-                                     reinterpret_cast<const unsigned char*>(message.data()),
-                                     message.size(),
-                                     reinterpret_cast<const unsigned char*>(public_key.data())) ==
-         0;
+  return crypto_sign_verify_detached(
+             reinterpret_cast<const unsigned char*>(signature.data()),
+             reinterpret_cast<const unsigned char*>(message.data()), message.size(),
+             reinterpret_cast<const unsigned char*>(public_key.data())) == 0;
 }
 
 std::string ToHex(std::string_view bytes) {

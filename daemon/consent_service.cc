@@ -96,9 +96,8 @@ Result<int64_t> ConsentService::Record(const Caller& caller, std::string_view ex
     return Error(Status::InvalidArgument("the consent body must be a JSON object"));
   }
   for (const auto& [key, value] : body.items()) {
-    static const std::set<std::string> kKeys = {"purpose", "channel", "status",   "scope",
-                                                "source",  "notice",  "evidence", "expires",
-                                                "time"};
+    static const std::set<std::string> kKeys = {"purpose", "channel",  "status",  "scope", "source",
+                                                "notice",  "evidence", "expires", "time"};
     if (!kKeys.contains(key)) {
       return Error(Status::InvalidArgument("unknown key '" + key + "'"));
     }
@@ -130,17 +129,21 @@ Result<int64_t> ConsentService::Record(const Caller& caller, std::string_view ex
   PORTRAIT_ASSIGN_OR_RETURN(row.source, OptionalString(body, "source"));
   PORTRAIT_ASSIGN_OR_RETURN(row.notice, OptionalString(body, "notice"));
   if (!evidence.empty()) {
-    PORTRAIT_ASSIGN_OR_RETURN(row.evidence, vault_.SealFor(row.profile_id, kEvidenceField, evidence));
+    PORTRAIT_ASSIGN_OR_RETURN(row.evidence,
+                              vault_.SealFor(row.profile_id, kEvidenceField, evidence));
   }
   row.actor = caller.Actor();
   row.expires_us = expires;
 
   store::Batch batch;
-  batch.audit.push_back(store::AuditEntry{
-      now, caller.Actor(), "consent.record", row.profile_id, caller.purpose->name,
-      json{{"purpose", row.purpose}, {"scope", row.scope}, {"channel", row.channel},
-           {"status", row.status}, {"notice", row.notice}}
-          .dump()});
+  batch.audit.push_back(store::AuditEntry{now, caller.Actor(), "consent.record", row.profile_id,
+                                          caller.purpose->name,
+                                          json{{"purpose", row.purpose},
+                                               {"scope", row.scope},
+                                               {"channel", row.channel},
+                                               {"status", row.status},
+                                               {"notice", row.notice}}
+                                              .dump()});
   batch.consents.push_back(std::move(row));
   PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, store_.Commit(batch));
   PORTRAIT_RETURN_IF_ERROR(audit_.AfterCommit(result));
@@ -178,9 +181,9 @@ Result<json> ConsentService::Show(const Caller& caller, std::string_view externa
     }
     out["history"].push_back(std::move(j));
   }
-  PORTRAIT_RETURN_IF_ERROR(audit_.Append({store::AuditEntry{
-      now, caller.Actor(), "consent.read", id, caller.purpose->name,
-      json{{"records", ledger.size()}}.dump()}}));
+  PORTRAIT_RETURN_IF_ERROR(audit_.Append(
+      {store::AuditEntry{now, caller.Actor(), "consent.read", id, caller.purpose->name,
+                         json{{"records", ledger.size()}}.dump()}}));
   return out;
 }
 

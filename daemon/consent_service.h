@@ -5,9 +5,9 @@
 // proof under the pseudonymous internal id. Thread-safe.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <spdlog/logger.h>
 
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "base/clock.h"

@@ -42,8 +42,12 @@ Result<bool> ProfileService::Require(const Caller& caller, std::string_view perm
 
 store::AuditEntry ProfileService::Entry(const Caller& caller, std::string action,
                                         json detail) const {
-  return store::AuditEntry{clock_.Now().time_since_epoch().count(), caller.Actor(),
-                           std::move(action), 0, caller.purpose->name, detail.dump()};
+  return store::AuditEntry{clock_.Now().time_since_epoch().count(),
+                           caller.Actor(),
+                           std::move(action),
+                           0,
+                           caller.purpose->name,
+                           detail.dump()};
 }
 
 Result<json> ProfileService::Read(const Caller& caller, std::string_view external_id) {
@@ -55,19 +59,19 @@ Result<json> ProfileService::Read(const Caller& caller, std::string_view externa
     return consent::CheckLawfulBasis(*caller.purpose, c, ledger, now);
   });
   const consent::BasisDecision sensitive = OnAnyChannel([&](consent::Channel c) {
-    return consent::CheckSeparateConsent(consent::ConsentScope::kSensitive, caller.purpose->name,
-                                         c, ledger, now);
+    return consent::CheckSeparateConsent(consent::ConsentScope::kSensitive, caller.purpose->name, c,
+                                         ledger, now);
   });
   // What may not be processed for this purpose is not shown for it.
   for (const config::Field& f : config_.fields) {
-    bool blocked = !basis.allowed ||
-                   (f.field_class == config::FieldClass::kSensitive && !sensitive.allowed);
+    bool blocked =
+        !basis.allowed || (f.field_class == config::FieldClass::kSensitive && !sensitive.allowed);
     if (blocked) {
       profile.fields.erase(f.name);
     }
   }
-  consent::ProfileView view = consent::BuildView(config_, *caller.role, *caller.purpose,
-                                                 profile.fields);
+  consent::ProfileView view =
+      consent::BuildView(config_, *caller.role, *caller.purpose, profile.fields);
   json clear = json::array();
   for (const auto& [name, value] : view.fields.items()) {
     if (std::find(view.masked.begin(), view.masked.end(), name) == view.masked.end()) {
@@ -75,15 +79,17 @@ Result<json> ProfileService::Read(const Caller& caller, std::string_view externa
     }
   }
   store::AuditEntry entry = Entry(caller, "profile.read",
-                                  {{"clear", clear}, {"masked", view.masked},
+                                  {{"clear", clear},
+                                   {"masked", view.masked},
                                    {"basis", basis.allowed ? "holds" : "does not hold"}});
   entry.profile_id = profile.id;
   Status audited = audit_.Append({entry});
   if (!audited.ok()) {
     log_.error("profile {} read refused: audit log unavailable ({})", profile.id,
                audited.ToString());
-    return Error(Status::Unavailable("the audit log could not record this read, so it was "
-                                     "refused; retry later"));
+    return Error(
+        Status::Unavailable("the audit log could not record this read, so it was "
+                            "refused; retry later"));
   }
   return json{{"id", profile.external_id},
               {"internal_id", profile.id},
@@ -103,8 +109,7 @@ Result<json> ProfileService::Write(const Caller& caller, std::string_view extern
   json names = json::array();
   if (patch.is_object() && patch.contains("fields") && patch["fields"].is_object()) {
     for (const auto& [name, value] : patch["fields"].items()) {
-      if (consent::FieldAccess(*caller.role, *caller.purpose, name) ==
-          consent::Access::kWithheld) {
+      if (consent::FieldAccess(*caller.role, *caller.purpose, name) == consent::Access::kWithheld) {
         return Error(Status::PermissionDenied("field '" + name + "' is not visible to role '" +
                                               caller.role->name + "' for purpose '" +
                                               caller.purpose->name + "'"));
@@ -112,18 +117,17 @@ Result<json> ProfileService::Write(const Caller& caller, std::string_view extern
       names.push_back(name);
     }
   }
-  PORTRAIT_ASSIGN_OR_RETURN(
-      store::UpsertResult r,
-      vault_.Upsert(external_id, patch,
-                    Entry(caller, "profile.write",
-                          {{"fields", names}, {"tags", patch.contains("tags")},
-                           {"timezone", patch.contains("timezone")}})));
+  PORTRAIT_ASSIGN_OR_RETURN(store::UpsertResult r,
+                            vault_.Upsert(external_id, patch,
+                                          Entry(caller, "profile.write",
+                                                {{"fields", names},
+                                                 {"tags", patch.contains("tags")},
+                                                 {"timezone", patch.contains("timezone")}})));
   log_.info("profile {} {} by token {}", r.id, r.created ? "created" : "updated", caller.token);
   return json{{"internal_id", r.id}, {"created", r.created}};
 }
 
-Result<json> ProfileService::Find(const Caller& caller, std::string_view field,
-                                  const json& value) {
+Result<json> ProfileService::Find(const Caller& caller, std::string_view field, const json& value) {
   PORTRAIT_RETURN_IF_ERROR(Require(caller, "profiles.read"));
   if (consent::FieldAccess(*caller.role, *caller.purpose, field) == consent::Access::kWithheld) {
     return Error(Status::PermissionDenied("field '" + std::string(field) +
@@ -143,8 +147,9 @@ Result<json> ProfileService::Find(const Caller& caller, std::string_view field,
 
 Result<json> ProfileService::Erase(const Caller& caller, std::string_view external_id) {
   PORTRAIT_RETURN_IF_ERROR(Require(caller, "erase"));
-  PORTRAIT_ASSIGN_OR_RETURN(store::EraseReceipt receipt,
-                            vault_.Erase(external_id, Entry(caller, "profile.erase", json::object())));
+  PORTRAIT_ASSIGN_OR_RETURN(
+      store::EraseReceipt receipt,
+      vault_.Erase(external_id, Entry(caller, "profile.erase", json::object())));
   log_.info("profile {} erased by token {}: {} fields, {} events, data key destroyed", receipt.id,
             caller.token, receipt.fields, receipt.events);
   return json{{"internal_id", receipt.id},
@@ -155,12 +160,11 @@ Result<json> ProfileService::Erase(const Caller& caller, std::string_view extern
               {"kept", "consent records and audit records, under the internal id"}};
 }
 
-Status ProfileService::SetLegalHold(const Caller& caller, std::string_view external_id,
-                                    bool hold) {
+Status ProfileService::SetLegalHold(const Caller& caller, std::string_view external_id, bool hold) {
   PORTRAIT_RETURN_IF_ERROR(Require(caller, "admin"));
-  return vault_.SetLegalHold(external_id, hold,
-                             Entry(caller, hold ? "legal_hold.place" : "legal_hold.lift",
-                                   json::object()));
+  return vault_.SetLegalHold(
+      external_id, hold,
+      Entry(caller, hold ? "legal_hold.place" : "legal_hold.lift", json::object()));
 }
 
 }  // namespace portrait::daemon

@@ -6,8 +6,9 @@
 // the data. Thread-safe.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <spdlog/logger.h>
+
+#include <nlohmann/json.hpp>
 
 #include "base/clock.h"
 #include "config/config.h"
@@ -20,9 +21,8 @@ namespace portrait::daemon {
 
 class ProfileService {
  public:
-  ProfileService(const config::Config& config, store::ProfileVault& vault,
-                 ConsentService& consents, store::AuditLog& audit, const Clock& clock,
-                 spdlog::logger& log)
+  ProfileService(const config::Config& config, store::ProfileVault& vault, ConsentService& consents,
+                 store::AuditLog& audit, const Clock& clock, spdlog::logger& log)
       : config_(config),
         vault_(vault),
         consents_(consents),

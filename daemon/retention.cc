@@ -19,8 +19,8 @@ Result<int64_t> RunRetention(const config::Config& config, store::Store& store, 
           purge.fields.push_back(f.name);
         }
       }
-      detail["class"] = *rule.field_class == config::FieldClass::kSensitive ? "sensitive"
-                                                                             : "personal";
+      detail["class"] =
+          *rule.field_class == config::FieldClass::kSensitive ? "sensitive" : "personal";
       detail["fields"] = purge.fields;
     } else {
       purge.event_type = rule.event_type;

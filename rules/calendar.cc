@@ -28,7 +28,8 @@ bool ParseField(std::string_view field, int lo, int hi, const std::vector<std::s
   size_t start = 0;
   while (start <= field.size()) {
     size_t comma = field.find(',', start);
-    std::string_view part = field.substr(start, comma == std::string_view::npos ? comma : comma - start);
+    std::string_view part =
+        field.substr(start, comma == std::string_view::npos ? comma : comma - start);
     int step = 1;
     if (size_t slash = part.find('/'); slash != std::string_view::npos) {
       if (!number(part.substr(slash + 1), &step) || step <= 0) {
@@ -107,8 +108,9 @@ tl::expected<CronSpec, std::string> ParseCron(std::string_view text) {
     i = j;
   }
   if (fields.size() != 5) {
-    return tl::unexpected(std::string("a cron schedule has 5 fields (minute hour day-of-month month "
-                          "day-of-week), e.g. \"0 10 * * MON\""));
+    return tl::unexpected(
+        std::string("a cron schedule has 5 fields (minute hour day-of-month month "
+                    "day-of-week), e.g. \"0 10 * * MON\""));
   }
   static const std::vector<std::string_view> kMonths = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
                                                         "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
@@ -120,8 +122,10 @@ tl::expected<CronSpec, std::string> ParseCron(std::string_view text) {
     const std::vector<std::string_view>* names;
   };
   static const std::vector<std::string_view> kNone;
-  const Spec specs[5] = {{"minute", 0, 59, &kNone},     {"hour", 0, 23, &kNone},
-                         {"day-of-month", 1, 31, &kNone}, {"month", 1, 12, &kMonths},
+  const Spec specs[5] = {{"minute", 0, 59, &kNone},
+                         {"hour", 0, 23, &kNone},
+                         {"day-of-month", 1, 31, &kNone},
+                         {"month", 1, 12, &kMonths},
                          {"day-of-week", 0, 7, &kDays}};
   std::vector<bool> bits[5];
   for (int f = 0; f < 5; ++f) {
@@ -190,8 +194,8 @@ std::optional<Occurrence> NextAnniversary(int32_t birth_days, const AnniversaryS
       if (spec.leap_day == LeapDay::kSkip) {
         continue;
       }
-      occurrence = spec.leap_day == LeapDay::kFeb28 ? year / date::February / 28
-                                                    : year / date::March / 1;
+      occurrence =
+          spec.leap_day == LeapDay::kFeb28 ? year / date::February / 28 : year / date::March / 1;
     }
     date::sys_days occurrence_day{occurrence};
     int64_t fire_minutes =

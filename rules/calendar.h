@@ -10,7 +10,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-
 #include <tl/expected.hpp>
 
 namespace date {
@@ -41,8 +40,8 @@ std::optional<int64_t> NextCron(const CronSpec& spec, const date::time_zone* zon
 enum class LeapDay { kFeb28, kMar1, kSkip };
 
 struct AnniversarySpec {
-  int offset_days = 0;           // e.g. -1: the day before
-  int at_minutes = 9 * 60;       // local time of day
+  int offset_days = 0;      // e.g. -1: the day before
+  int at_minutes = 9 * 60;  // local time of day
   LeapDay leap_day = LeapDay::kFeb28;
 };
 

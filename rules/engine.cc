@@ -69,9 +69,10 @@ std::string Engine::DedupeKey(const Trigger& t, const ProfileFacts& profile, int
     return key;
   }
   std::string day = FormatDate(LocalDay(at_us, ZoneOf(profile)));
-  return key + "|" + (t.once == Once::kPerYear    ? day.substr(0, 4)
-                      : t.once == Once::kPerMonth ? day.substr(0, 7)
-                                                  : day);
+  return key + "|" +
+         (t.once == Once::kPerYear    ? day.substr(0, 4)
+          : t.once == Once::kPerMonth ? day.substr(0, 7)
+                                      : day);
 }
 
 void Engine::LifecycleFirings(const ProfileFacts& profile, const Facts& facts,
@@ -84,9 +85,8 @@ void Engine::LifecycleFirings(const ProfileFacts& profile, const Facts& facts,
     if (t->when && !Holds(*t->when, facts)) {
       continue;
     }
-    out.push_back(Firing{t, DedupeKey(*t, profile, now_us,
-                                      from + ">" + to + "@" + std::to_string(now_us)),
-                         now_us});
+    out.push_back(Firing{
+        t, DedupeKey(*t, profile, now_us, from + ">" + to + "@" + std::to_string(now_us)), now_us});
   }
 }
 
@@ -294,7 +294,7 @@ std::vector<Explanation> Engine::Explain(
         }
         if (!due) {
           e.reason = t.kind == TriggerKind::kAnniversary ? "fields." + t.field + " is missing"
-                                                          : "the schedule never runs";
+                                                         : "the schedule never runs";
         } else if (*due > at_us) {
           e.reason = "not due: next at " + FormatRfc3339(*due);
         } else {

@@ -102,9 +102,9 @@ class Engine {
 
   // For every trigger: would it fire for this profile (given this event, if any) at `at_us`,
   // and why (not). `dedupe_used` says whether a dedupe key was already used. No side effects.
-  std::vector<Explanation> Explain(const ProfileFacts& profile, const EventInput* event,
-                                   int64_t at_us,
-                                   const std::function<bool(const std::string&)>& dedupe_used) const;
+  std::vector<Explanation> Explain(
+      const ProfileFacts& profile, const EventInput* event, int64_t at_us,
+      const std::function<bool(const std::string&)>& dedupe_used) const;
 
   // The task a firing carries. When `personalise` is false (the customer opted out), the
   // trigger's message_plain and no fields — or nullopt (suppressed) if it has none.

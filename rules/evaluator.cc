@@ -235,8 +235,8 @@ Value CallFunction(const Expr& e, const Facts& f) {
 
 bool HasTag(const std::vector<std::string>& tags, std::string_view tag) {
   return std::any_of(tags.begin(), tags.end(), [&](const std::string& t) {
-    return t == tag || (t.size() > tag.size() && t.compare(0, tag.size(), tag) == 0 &&
-                        t[tag.size()] == '/');
+    return t == tag ||
+           (t.size() > tag.size() && t.compare(0, tag.size(), tag) == 0 && t[tag.size()] == '/');
   });
 }
 
@@ -325,8 +325,8 @@ std::string Explain(const Expr& e, std::string_view source, const Facts& f) {
       stack.push_back(&child);
     }
   }
-  auto text = source.substr(static_cast<size_t>(e.offset),
-                            static_cast<size_t>(std::max(e.length, 1)));
+  auto text =
+      source.substr(static_cast<size_t>(e.offset), static_cast<size_t>(std::max(e.length, 1)));
   return "`" + std::string(text) + "` is false";
 }
 

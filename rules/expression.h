@@ -14,21 +14,51 @@
 #include <map>
 #include <string>
 #include <string_view>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "config/config.h"
 #include "rules/value.h"
 
 namespace portrait::rules {
 
-enum class PathRoot { kField, kMetric, kTags, kLifecycle, kTimezone, kEventType, kEventTime, kEventData };
+enum class PathRoot {
+  kField,
+  kMetric,
+  kTags,
+  kLifecycle,
+  kTimezone,
+  kEventType,
+  kEventTime,
+  kEventData
+};
 
 // Operators and functions, resolved when parsing so evaluation never compares strings.
 enum class Op : uint8_t {
-  kNone, kAnd, kOr, kNot, kNeg, kEq, kNe, kLt, kLe, kGt, kGe, kIn, kAdd, kSub, kMul, kDiv, kMod,
-  kNow, kDaysSince, kHoursSince, kAge, kHasTag, kLower, kLen
+  kNone,
+  kAnd,
+  kOr,
+  kNot,
+  kNeg,
+  kEq,
+  kNe,
+  kLt,
+  kLe,
+  kGt,
+  kGe,
+  kIn,
+  kAdd,
+  kSub,
+  kMul,
+  kDiv,
+  kMod,
+  kNow,
+  kDaysSince,
+  kHoursSince,
+  kAge,
+  kHasTag,
+  kLower,
+  kLen
 };
 
 struct Expr {
@@ -37,12 +67,12 @@ struct Expr {
   Type type = Type::kAny;  // the static type
   int offset = 0;          // where it starts in the source text
   int length = 0;
-  Value literal;                // kLiteral
-  std::string op;               // kUnary / kBinary operator, kCall function name, as written
-  Op code = Op::kNone;          // the same, resolved
+  Value literal;                     // kLiteral
+  std::string op;                    // kUnary / kBinary operator, kCall function name, as written
+  Op code = Op::kNone;               // the same, resolved
   PathRoot root = PathRoot::kField;  // kPath
-  std::string name;             // kPath: field / metric name, or the event.data key path
-  std::vector<Expr> args;       // operands, call arguments, list items
+  std::string name;                  // kPath: field / metric name, or the event.data key path
+  std::vector<Expr> args;            // operands, call arguments, list items
 };
 
 struct ExprError {

@@ -73,9 +73,9 @@ class Lexer {
 
   tl::expected<Token, ExprError> Number(Token& t) {
     size_t end = pos_;
-    while (end < src_.size() && (IsDigit(src_[end]) || src_[end] == '.' || src_[end] == '-' ||
-                                 src_[end] == ':' || src_[end] == 'T' || src_[end] == 'Z' ||
-                                 src_[end] == '+')) {
+    while (end < src_.size() &&
+           (IsDigit(src_[end]) || src_[end] == '.' || src_[end] == '-' || src_[end] == ':' ||
+            src_[end] == 'T' || src_[end] == 'Z' || src_[end] == '+')) {
       // Dates and times contain '-', ':', 'T', 'Z', '+'; only take them in that shape.
       if ((src_[end] == '-' || src_[end] == 'T' || src_[end] == ':' || src_[end] == 'Z' ||
            src_[end] == '+') &&
@@ -107,7 +107,8 @@ class Lexer {
     while (digits < src_.size() && IsDigit(src_[digits])) {
       ++digits;
     }
-    if (digits < src_.size() && std::string_view("smhdwy").find(src_[digits]) != std::string_view::npos &&
+    if (digits < src_.size() &&
+        std::string_view("smhdwy").find(src_[digits]) != std::string_view::npos &&
         (digits + 1 >= src_.size() || !IsNameChar(src_[digits + 1]))) {
       int64_t n = 0;
       std::from_chars(src_.data() + pos_, src_.data() + digits, n);
@@ -154,13 +155,28 @@ class Lexer {
 };
 
 Op CodeOf(std::string_view op) {
-  static const std::pair<std::string_view, Op> kCodes[] = {
-      {"and", Op::kAnd},   {"or", Op::kOr},     {"not", Op::kNot},  {"==", Op::kEq},
-      {"!=", Op::kNe},     {"<", Op::kLt},      {"<=", Op::kLe},    {">", Op::kGt},
-      {">=", Op::kGe},     {"in", Op::kIn},     {"+", Op::kAdd},    {"-", Op::kSub},
-      {"*", Op::kMul},     {"/", Op::kDiv},     {"%", Op::kMod},    {"now", Op::kNow},
-      {"days_since", Op::kDaysSince},           {"hours_since", Op::kHoursSince},
-      {"age", Op::kAge},   {"has_tag", Op::kHasTag}, {"lower", Op::kLower}, {"len", Op::kLen}};
+  static const std::pair<std::string_view, Op> kCodes[] = {{"and", Op::kAnd},
+                                                           {"or", Op::kOr},
+                                                           {"not", Op::kNot},
+                                                           {"==", Op::kEq},
+                                                           {"!=", Op::kNe},
+                                                           {"<", Op::kLt},
+                                                           {"<=", Op::kLe},
+                                                           {">", Op::kGt},
+                                                           {">=", Op::kGe},
+                                                           {"in", Op::kIn},
+                                                           {"+", Op::kAdd},
+                                                           {"-", Op::kSub},
+                                                           {"*", Op::kMul},
+                                                           {"/", Op::kDiv},
+                                                           {"%", Op::kMod},
+                                                           {"now", Op::kNow},
+                                                           {"days_since", Op::kDaysSince},
+                                                           {"hours_since", Op::kHoursSince},
+                                                           {"age", Op::kAge},
+                                                           {"has_tag", Op::kHasTag},
+                                                           {"lower", Op::kLower},
+                                                           {"len", Op::kLen}};
   for (const auto& [name, code] : kCodes) {
     if (name == op) {
       return code;
@@ -204,8 +220,8 @@ class Parser {
       return Fail(tok_.offset, "unexpected '" + tok_.text + "' after a complete expression");
     }
     if (e->type != Type::kBool && e->type != Type::kAny) {
-      return Fail(e->offset, "a condition must be true or false, not a " +
-                                 std::string(TypeName(e->type)));
+      return Fail(e->offset,
+                  "a condition must be true or false, not a " + std::string(TypeName(e->type)));
     }
     return e;
   }
@@ -248,8 +264,8 @@ class Parser {
 
   tl::expected<Expr, ExprError> ParseExpr(int min_precedence) {
     if (++depth_ > kMaxNesting) {
-      return Fail(tok_.offset, "expression nested more than " + std::to_string(kMaxNesting) +
-                                   " levels deep");
+      return Fail(tok_.offset,
+                  "expression nested more than " + std::to_string(kMaxNesting) + " levels deep");
     }
     auto left = ParsePrefix();
     if (left) {
@@ -372,8 +388,8 @@ class Parser {
         return operand;
       }
       if (!Fits(operand->type, {Type::kBool})) {
-        return Fail(t.offset, "'not' needs a condition, not a " +
-                                  std::string(TypeName(operand->type)));
+        return Fail(t.offset,
+                    "'not' needs a condition, not a " + std::string(TypeName(operand->type)));
       }
       Expr e{Expr::Kind::kUnary, Type::kBool, t.offset};
       e.op = "not";
@@ -392,7 +408,8 @@ class Parser {
     Expr e{Expr::Kind::kPath, Type::kAny, t.offset, t.length};
     auto rest = [&](std::string_view prefix) { return n.substr(prefix.size()); };
     if (n.rfind("fields.", 0) == 0) {
-      const config::Field* f = schema_.config ? schema_.config->FindField(rest("fields.")) : nullptr;
+      const config::Field* f =
+          schema_.config ? schema_.config->FindField(rest("fields.")) : nullptr;
       if (!f) {
         return Fail(t.offset, "unknown field '" + rest("fields.") + "'");
       }
@@ -402,7 +419,8 @@ class Parser {
     } else if (n.rfind("metrics.", 0) == 0) {
       auto it = schema_.metrics.find(rest("metrics."));
       if (it == schema_.metrics.end()) {
-        return Fail(t.offset, "unknown metric '" + rest("metrics.") + "' (declare it as a [[metric]])");
+        return Fail(t.offset,
+                    "unknown metric '" + rest("metrics.") + "' (declare it as a [[metric]])");
       }
       e.root = PathRoot::kMetric;
       e.name = it->first;
@@ -484,8 +502,8 @@ class Parser {
                                   (want == 1 ? "" : "s"));
       }
       if (want == 1 && !Fits(e.args[0].type, s.arg)) {
-        return Fail(e.args[0].offset, t.text + "() does not take a " +
-                                          std::string(TypeName(e.args[0].type)));
+        return Fail(e.args[0].offset,
+                    t.text + "() does not take a " + std::string(TypeName(e.args[0].type)));
       }
       e.type = s.result;
       return e;
@@ -527,25 +545,42 @@ class Parser {
     } else if (any) {
       result = Type::kAny;
     } else if (o == "+") {
-      if (ta == Type::kNumber && tb == Type::kNumber) result = Type::kNumber;
-      else if (ta == Type::kString && tb == Type::kString) result = Type::kString;
-      else if (ta == Type::kTime && tb == Type::kDuration) result = Type::kTime;
-      else if (ta == Type::kDuration && tb == Type::kTime) result = Type::kTime;
-      else if (ta == Type::kDuration && tb == Type::kDuration) result = Type::kDuration;
-      else if (ta == Type::kDate && tb == Type::kDuration) result = Type::kDate;
-      else return mismatch();
+      if (ta == Type::kNumber && tb == Type::kNumber)
+        result = Type::kNumber;
+      else if (ta == Type::kString && tb == Type::kString)
+        result = Type::kString;
+      else if (ta == Type::kTime && tb == Type::kDuration)
+        result = Type::kTime;
+      else if (ta == Type::kDuration && tb == Type::kTime)
+        result = Type::kTime;
+      else if (ta == Type::kDuration && tb == Type::kDuration)
+        result = Type::kDuration;
+      else if (ta == Type::kDate && tb == Type::kDuration)
+        result = Type::kDate;
+      else
+        return mismatch();
     } else if (o == "-") {
-      if (ta == Type::kNumber && tb == Type::kNumber) result = Type::kNumber;
-      else if (ta == Type::kTime && tb == Type::kDuration) result = Type::kTime;
-      else if (ta == Type::kTime && tb == Type::kTime) result = Type::kDuration;
-      else if (ta == Type::kDuration && tb == Type::kDuration) result = Type::kDuration;
-      else if (ta == Type::kDate && tb == Type::kDate) result = Type::kDuration;
-      else if (ta == Type::kDate && tb == Type::kDuration) result = Type::kDate;
-      else return mismatch();
+      if (ta == Type::kNumber && tb == Type::kNumber)
+        result = Type::kNumber;
+      else if (ta == Type::kTime && tb == Type::kDuration)
+        result = Type::kTime;
+      else if (ta == Type::kTime && tb == Type::kTime)
+        result = Type::kDuration;
+      else if (ta == Type::kDuration && tb == Type::kDuration)
+        result = Type::kDuration;
+      else if (ta == Type::kDate && tb == Type::kDate)
+        result = Type::kDuration;
+      else if (ta == Type::kDate && tb == Type::kDuration)
+        result = Type::kDate;
+      else
+        return mismatch();
     } else {  // * / %
-      if (ta == Type::kNumber && tb == Type::kNumber) result = Type::kNumber;
-      else if (ta == Type::kDuration && tb == Type::kNumber && o != "%") result = Type::kDuration;
-      else return mismatch();
+      if (ta == Type::kNumber && tb == Type::kNumber)
+        result = Type::kNumber;
+      else if (ta == Type::kDuration && tb == Type::kNumber && o != "%")
+        result = Type::kDuration;
+      else
+        return mismatch();
     }
     Expr e{Expr::Kind::kBinary, result, a.offset};
     e.op = o;

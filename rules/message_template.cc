@@ -78,8 +78,8 @@ tl::expected<MessageTemplate, ExprError> ParseTemplate(
       }
       part.expr = std::move(e->args[0]);
     } else {
-      return tl::unexpected(ExprError{part.offset, "unknown placeholder '" + part.path +
-                                                       "' (fields.X, metrics.X or vars.X)"});
+      return tl::unexpected(ExprError{
+          part.offset, "unknown placeholder '" + part.path + "' (fields.X, metrics.X or vars.X)"});
     }
     t.parts.push_back(std::move(part));
     pos = close + 2;

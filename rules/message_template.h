@@ -28,8 +28,8 @@ struct MessageTemplate {
   bool UsesProfileData() const;  // reads fields or metrics
 };
 
-tl::expected<MessageTemplate, ExprError> ParseTemplate(std::string_view text, const Schema& schema,
-                                                       const std::map<std::string, std::string>& vars);
+tl::expected<MessageTemplate, ExprError> ParseTemplate(
+    std::string_view text, const Schema& schema, const std::map<std::string, std::string>& vars);
 
 std::string Render(const MessageTemplate& message, const Facts& facts,
                    const std::map<std::string, std::string>& vars);

@@ -61,8 +61,7 @@ Type Metric::type() const {
   }
 }
 
-bool ApplyEvent(const std::vector<Metric>& defs, const EventFacts& event,
-                nlohmann::json& metrics) {
+bool ApplyEvent(const std::vector<Metric>& defs, const EventFacts& event, nlohmann::json& metrics) {
   if (!metrics.is_object()) {
     metrics = nlohmann::json::object();
   }

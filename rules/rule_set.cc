@@ -31,7 +31,8 @@ class RuleLoader {
     std::vector<toml::table> tables;
     for (const auto& file : files) {
       diags.push_back(std::make_unique<Diagnostics>(file.path));
-      toml::parse_result parsed = toml::parse(std::string_view(file.text), std::string_view(file.path));
+      toml::parse_result parsed =
+          toml::parse(std::string_view(file.text), std::string_view(file.path));
       if (!parsed) {
         diags.back()->Add(parsed.error().source(), std::string(parsed.error().description()));
         tables.emplace_back();
@@ -89,7 +90,7 @@ class RuleLoader {
       }
     }
     static const std::pair<const char*, MetricKind> kKinds[] = {
-        {"count", MetricKind::kCount}, {"sum", MetricKind::kSum}, {"min", MetricKind::kMin},
+        {"count", MetricKind::kCount}, {"sum", MetricKind::kSum},   {"min", MetricKind::kMin},
         {"max", MetricKind::kMax},     {"last", MetricKind::kLast}, {"top", MetricKind::kTop}};
     int kinds = 0;
     for (const auto& [key, kind] : kKinds) {
@@ -237,8 +238,8 @@ class RuleLoader {
       const std::string& s = v->value;
       bool ok = s.size() == 5 && s[2] == ':' && std::isdigit(s[0]) && std::isdigit(s[1]) &&
                 std::isdigit(s[3]) && std::isdigit(s[4]);
-      int minutes = ok ? ((s[0] - '0') * 10 + (s[1] - '0')) * 60 + (s[3] - '0') * 10 + (s[4] - '0')
-                       : -1;
+      int minutes =
+          ok ? ((s[0] - '0') * 10 + (s[1] - '0')) * 60 + (s[3] - '0') * 10 + (s[4] - '0') : -1;
       if (!anniversary) {
         o.Error(v->pos, "at", "only anniversary triggers take 'at'");
       } else if (!ok || minutes >= 24 * 60 || (s[3] - '0') >= 6) {
@@ -247,9 +248,9 @@ class RuleLoader {
         trig.anniversary.at_minutes = minutes;
       }
     }
-    if (auto leap = o.Enum<LeapDay>("leap_day", {{"feb28", LeapDay::kFeb28},
-                                                 {"mar1", LeapDay::kMar1},
-                                                 {"skip", LeapDay::kSkip}})) {
+    if (auto leap = o.Enum<LeapDay>(
+            "leap_day",
+            {{"feb28", LeapDay::kFeb28}, {"mar1", LeapDay::kMar1}, {"skip", LeapDay::kSkip}})) {
       if (!anniversary) {
         o.Error(o.PosOf("leap_day"), "leap_day", "only anniversary triggers take leap_day");
       }
@@ -267,14 +268,17 @@ class RuleLoader {
     if (!f) {
       r.Error(pos, key, "unknown field '" + field + "'");
     } else if (Contains(purpose->masked, field)) {
-      r.Error(pos, key, "field '" + field + "' is only visible masked to purpose '" +
-                            purpose->name + "'; a trigger may not read or send it");
+      r.Error(pos, key,
+              "field '" + field + "' is only visible masked to purpose '" + purpose->name +
+                  "'; a trigger may not read or send it");
     } else if (!Contains(purpose->fields, field)) {
-      r.Error(pos, key, "field '" + field + "' is not among purpose '" + purpose->name +
-                            "' fields (data minimisation); add it there or drop it here");
+      r.Error(pos, key,
+              "field '" + field + "' is not among purpose '" + purpose->name +
+                  "' fields (data minimisation); add it there or drop it here");
     } else if (f->field_class == config::FieldClass::kSensitive && !purpose->sensitive) {
-      r.Error(pos, key, "field '" + field + "' is sensitive and purpose '" + purpose->name +
-                            "' does not declare sensitive = true");
+      r.Error(pos, key,
+              "field '" + field + "' is sensitive and purpose '" + purpose->name +
+                  "' does not declare sensitive = true");
     }
   }
 
@@ -398,8 +402,8 @@ class RuleLoader {
 }  // namespace
 
 const Trigger* RuleSet::FindTrigger(std::string_view id) const {
-  auto it = std::find_if(triggers.begin(), triggers.end(),
-                         [&](const Trigger& t) { return t.id == id; });
+  auto it =
+      std::find_if(triggers.begin(), triggers.end(), [&](const Trigger& t) { return t.id == id; });
   return it == triggers.end() ? nullptr : &*it;
 }
 

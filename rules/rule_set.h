@@ -34,11 +34,11 @@ struct Trigger {
   std::string id;
   std::string purpose;
   TriggerKind kind = TriggerKind::kEvent;
-  std::string event_type;   // event
-  std::string after;        // absence: arms the timer
-  std::string missing;      // absence: disarms it
-  int64_t within_us = 0;    // absence: how long after `after`
-  std::string field;        // anniversary: a date field
+  std::string event_type;  // event
+  std::string after;       // absence: arms the timer
+  std::string missing;     // absence: disarms it
+  int64_t within_us = 0;   // absence: how long after `after`
+  std::string field;       // anniversary: a date field
   AnniversarySpec anniversary;
   std::string from, to;     // lifecycle; empty = any stage
   CronSpec cron;            // schedule

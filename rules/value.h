@@ -31,7 +31,9 @@ struct Value {
   static Value Time(int64_t v) { return Value{Type::kTime, false, 0, {}, v}; }
   static Value Duration(int64_t v) { return Value{Type::kDuration, false, 0, {}, v}; }
   static Value Date(int32_t v) { return Value{Type::kDate, false, 0, {}, 0, v}; }
-  static Value List(std::vector<Value> v) { return Value{Type::kList, false, 0, {}, 0, 0, std::move(v)}; }
+  static Value List(std::vector<Value> v) {
+    return Value{Type::kList, false, 0, {}, 0, 0, std::move(v)};
+  }
 
   bool is_null() const { return type == Type::kNull; }
   bool IsTrue() const { return type == Type::kBool && b; }

@@ -1,14 +1,15 @@
 #include "store/audit_chain.h"
 
-#include <nlohmann/json.hpp>
 #include <sodium.h>
+
+#include <nlohmann/json.hpp>
 
 #include "crypto/audit_signer.h"
 
 namespace portrait::store {
 
 std::string CanonicalAuditRecord(int64_t seq, const AuditEntry& e) {
-  nlohmann::json j = {{"action", e.action},     {"actor", e.actor},   {"detail", e.detail},
+  nlohmann::json j = {{"action", e.action},      {"actor", e.actor},     {"detail", e.detail},
                       {"profile", e.profile_id}, {"purpose", e.purpose}, {"seq", seq},
                       {"time_us", e.time_us}};
   return j.dump();  // nlohmann orders object keys; dump() adds no spaces

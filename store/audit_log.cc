@@ -51,10 +51,10 @@ void AuditVerifier::AddRecord(const AuditRecord& r) {
   }
   if (auto it = signed_.find(r.seq); it != signed_.end()) {
     if (it->second != hash) {
-      Fail(last_checkpoint_passed_ + 1,
-           "the chain at record " + std::to_string(r.seq) +
-               " differs from its signed checkpoint: a record after " +
-               std::to_string(last_checkpoint_passed_) + " was altered and the chain rebuilt");
+      Fail(last_checkpoint_passed_ + 1, "the chain at record " + std::to_string(r.seq) +
+                                            " differs from its signed checkpoint: a record after " +
+                                            std::to_string(last_checkpoint_passed_) +
+                                            " was altered and the chain rebuilt");
       return;
     }
     last_checkpoint_passed_ = r.seq;
@@ -65,8 +65,8 @@ void AuditVerifier::AddRecord(const AuditRecord& r) {
 }
 
 void AuditVerifier::AddUnreadable(int line) {
-  Fail(last_seq_ + 1, "record " + std::to_string(last_seq_ + 1) + " (line " +
-                          std::to_string(line) + ") is unreadable: altered or truncated");
+  Fail(last_seq_ + 1, "record " + std::to_string(last_seq_ + 1) + " (line " + std::to_string(line) +
+                          ") is unreadable: altered or truncated");
 }
 
 AuditVerification AuditVerifier::Finish() {
@@ -142,15 +142,19 @@ Result<AuditVerification> AuditLog::Verify() {
 
 Status AuditLog::Export(std::ostream& out) {
   PORTRAIT_ASSIGN_OR_RETURN(auto checkpoints, store_.GetCheckpoints());
-  out << json{{"kind", "header"}, {"format", "portrait-audit-v1"},
+  out << json{{"kind", "header"},
+              {"format", "portrait-audit-v1"},
               {"public_key", ToHex(signer_.public_key())}}
              .dump()
       << "\n";
   // Checkpoints first: cutting records off the end of the file leaves the signed checkpoints
   // that vouch for them, so the cut is found.
   for (const AuditCheckpoint& c : checkpoints) {
-    out << json{{"kind", "checkpoint"},       {"seq", c.seq},         {"hash", ToHex(c.hash)},
-                {"signature", ToHex(c.signature)}, {"time_us", c.time_us}}
+    out << json{{"kind", "checkpoint"},
+                {"seq", c.seq},
+                {"hash", ToHex(c.hash)},
+                {"signature", ToHex(c.signature)},
+                {"time_us", c.time_us}}
                .dump()
         << "\n";
   }
@@ -162,9 +166,9 @@ Status AuditLog::Export(std::ostream& out) {
     }
     for (const AuditRecord& r : page) {
       const AuditEntry& e = r.entry;
-      out << json{{"kind", "record"},     {"seq", r.seq},         {"time_us", e.time_us},
-                  {"actor", e.actor},     {"action", e.action},   {"profile", e.profile_id},
-                  {"purpose", e.purpose}, {"detail", e.detail},   {"hash", ToHex(r.hash)}}
+      out << json{{"kind", "record"},     {"seq", r.seq},       {"time_us", e.time_us},
+                  {"actor", e.actor},     {"action", e.action}, {"profile", e.profile_id},
+                  {"purpose", e.purpose}, {"detail", e.detail}, {"hash", ToHex(r.hash)}}
                  .dump()
           << "\n";
     }
@@ -191,16 +195,16 @@ Result<AuditVerification> VerifyAuditExport(std::istream& in, std::string_view p
         header = j.at("format") == "portrait-audit-v1";
       } else if (kind == "record") {
         auto hash = FromHex(j.at("hash").get<std::string>());
-        records.emplace_back(line_no, AuditRecord{j.at("seq"),
-                                                  AuditEntry{j.at("time_us"), j.at("actor"),
-                                                             j.at("action"), j.at("profile"),
-                                                             j.at("purpose"), j.at("detail")},
-                                                  hash.value_or("")});
+        records.emplace_back(
+            line_no, AuditRecord{j.at("seq"),
+                                 AuditEntry{j.at("time_us"), j.at("actor"), j.at("action"),
+                                            j.at("profile"), j.at("purpose"), j.at("detail")},
+                                 hash.value_or("")});
       } else if (kind == "checkpoint") {
         auto hash = FromHex(j.at("hash").get<std::string>());
         auto sig = FromHex(j.at("signature").get<std::string>());
-        checkpoints.push_back(AuditCheckpoint{j.at("seq"), hash.value_or(""), sig.value_or(""),
-                                              j.at("time_us")});
+        checkpoints.push_back(
+            AuditCheckpoint{j.at("seq"), hash.value_or(""), sig.value_or(""), j.at("time_us")});
       } else {
         records.emplace_back(line_no, std::nullopt);
       }

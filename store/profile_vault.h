@@ -51,8 +51,7 @@ class ProfileVault {
   // All references must outlive the vault. `audit_log`, if given, checkpoints the audit chain
   // after writes that carried audit entries.
   ProfileVault(const config::Config& config, Store& store, const crypto::KeyHierarchy& keys,
-               const crypto::BlindIndex& blind, const Clock& clock,
-               AuditLog* audit_log = nullptr)
+               const crypto::BlindIndex& blind, const Clock& clock, AuditLog* audit_log = nullptr)
       : config_(config),
         store_(store),
         keys_(keys),

@@ -110,15 +110,15 @@ struct Batch {
   std::vector<EventRow> events;
   std::vector<ProfileId> erasures;  // delete the profile, its fields, index entries and events
   std::vector<ConsentRow> consents;
-  std::vector<TokenRow> new_tokens;           // Conflict if an active token has the name
-  std::vector<std::string> revoked_tokens;    // by name; NotFound if no active token has it
+  std::vector<TokenRow> new_tokens;         // Conflict if an active token has the name
+  std::vector<std::string> revoked_tokens;  // by name; NotFound if no active token has it
   int64_t revoked_at_us = 0;
   std::vector<AuditEntry> audit;
 };
 
 struct CommitResult {
   int events_stored = 0;
-  int duplicates = 0;  // events whose key was already stored; not stored again
+  int duplicates = 0;                // events whose key was already stored; not stored again
   std::vector<int64_t> consent_ids;  // of batch.consents, in order
   int64_t audit_seq = 0;             // sequence number of the last audit record, 0 if none
   std::string audit_hash;            // its chain hash

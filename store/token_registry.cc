@@ -1,9 +1,9 @@
 #include "store/token_registry.h"
 
-#include <nlohmann/json.hpp>
 #include <sodium.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 namespace portrait::store {
 namespace {

@@ -23,8 +23,7 @@ class TokenRegistry {
   // Creates a token for `role` named `name` (1-64 of [A-Za-z0-9._-]); returns the token, the
   // only time it is ever available. Conflict if an active token has the name. `actor` is
   // recorded in the audit log. The caller checks that the role exists.
-  Result<std::string> Create(std::string_view name, std::string_view role,
-                             std::string_view actor);
+  Result<std::string> Create(std::string_view name, std::string_view role, std::string_view actor);
   // Every token ever created (never the secret): name, role, created, last used, revoked.
   Result<std::vector<TokenRow>> List();
   // Revokes the active token `name`; NotFound if there is none.

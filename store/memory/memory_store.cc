@@ -2,10 +2,9 @@
 // (tests/store/store_contract_test.cc runs against both), nothing durable. A batch is applied to
 // a copy of the state and swapped in, so a failed batch changes nothing (O(state) per commit:
 // for tests, not for volume).
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <tuple>
 
@@ -53,8 +52,7 @@ class MemoryStore final : public Store {
   Result<std::optional<ProfileRow>> GetProfileByKey(std::string_view ext_key) override {
     std::lock_guard lock(mu_);
     auto it = state_.by_key.find(std::string(ext_key));
-    return it == state_.by_key.end() ? std::optional<ProfileRow>()
-                                     : state_.profiles.at(it->second);
+    return it == state_.by_key.end() ? std::optional<ProfileRow>() : state_.profiles.at(it->second);
   }
 
   Result<std::map<std::string, std::string>> GetFields(ProfileId id) override {
@@ -277,9 +275,8 @@ class MemoryStore final : public Store {
 
   static Status WriteTokens(const Batch& batch, State& s) {
     auto active = [&](const std::string& name) {
-      return std::find_if(s.tokens.begin(), s.tokens.end(), [&](const TokenRow& t) {
-        return t.name == name && t.revoked_us == 0;
-      });
+      return std::find_if(s.tokens.begin(), s.tokens.end(),
+                          [&](const TokenRow& t) { return t.name == name && t.revoked_us == 0; });
     };
     for (TokenRow t : batch.new_tokens) {
       if (active(t.name) != s.tokens.end()) {
@@ -298,8 +295,7 @@ class MemoryStore final : public Store {
     return Status::Ok();
   }
 
-  static void AppendAudit(const std::vector<AuditEntry>& entries, State& s,
-                          CommitResult& result) {
+  static void AppendAudit(const std::vector<AuditEntry>& entries, State& s, CommitResult& result) {
     for (const AuditEntry& e : entries) {
       int64_t seq = s.audit.empty() ? 1 : s.audit.back().seq + 1;
       std::string prev = s.audit.empty() ? GenesisHash() : s.audit.back().hash;

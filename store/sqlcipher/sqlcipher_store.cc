@@ -126,10 +126,10 @@ Status SqlcipherStore::WriteProfile(const ProfileWrite& w) {
 }
 
 Status SqlcipherStore::EraseRows(ProfileId id) {
-  for (const char* sql : {"DELETE FROM profile_fields WHERE profile_id = ?;",
-                          "DELETE FROM blind_index WHERE profile_id = ?;",
-                          "DELETE FROM events WHERE profile_id = ?;",
-                          "DELETE FROM profiles WHERE id = ?;"}) {
+  for (const char* sql :
+       {"DELETE FROM profile_fields WHERE profile_id = ?;",
+        "DELETE FROM blind_index WHERE profile_id = ?;", "DELETE FROM events WHERE profile_id = ?;",
+        "DELETE FROM profiles WHERE id = ?;"}) {
     Stmt s(main_, sql);
     s.Bind(1, id);
     PORTRAIT_RETURN_IF_ERROR(s.Run());
@@ -237,10 +237,10 @@ Result<std::unique_ptr<Store>> OpenSqlcipherStore(const SqlcipherOptions& option
   }
   const std::string main_path = options.data_dir + "/" + kPortraitDbName;
   const std::string keystore_path = options.data_dir + "/" + kKeystoreDbName;
+  PORTRAIT_ASSIGN_OR_RETURN(Db keystore,
+                            Db::Open(keystore_path, *options.keystore_key, options.create, 4));
   PORTRAIT_ASSIGN_OR_RETURN(
-      Db keystore, Db::Open(keystore_path, *options.keystore_key, options.create, 4));
-  PORTRAIT_ASSIGN_OR_RETURN(Db main, Db::Open(main_path, *options.portrait_key, options.create,
-                                              options.page_cache_mib));
+      Db main, Db::Open(main_path, *options.portrait_key, options.create, options.page_cache_mib));
   PORTRAIT_RETURN_IF_ERROR(keystore.Exec("PRAGMA secure_delete = ON;"));
   PORTRAIT_RETURN_IF_ERROR(sqlite::Migrate(keystore, sqlite::KeystoreSchema()));
   PORTRAIT_RETURN_IF_ERROR(sqlite::Migrate(main, sqlite::PortraitSchema()));

@@ -14,8 +14,8 @@ config::Purpose Purpose(config::LawfulBasis basis) {
 
 class Ledger {
  public:
-  Ledger& Add(ConsentStatus status, int64_t t, Channel channel = Channel::kAny,
-              int64_t expires = 0, ConsentScope scope = ConsentScope::kProcessing) {
+  Ledger& Add(ConsentStatus status, int64_t t, Channel channel = Channel::kAny, int64_t expires = 0,
+              ConsentScope scope = ConsentScope::kProcessing) {
     ConsentRecord r;
     r.id = static_cast<int64_t>(records.size()) + 1;
     r.purpose = "marketing";
@@ -99,19 +99,18 @@ TEST(Ledger, ALaterWithdrawalForAnyAppliesToEveryChannel) {
 TEST(Ledger, SeparateConsentsAreSeparate) {
   Ledger l;
   l.Add(ConsentStatus::kGranted, 10);
-  EXPECT_FALSE(CheckSeparateConsent(ConsentScope::kSensitive, "marketing", Channel::kSms,
-                                    l.records, 100)
-                   .allowed);
+  EXPECT_FALSE(
+      CheckSeparateConsent(ConsentScope::kSensitive, "marketing", Channel::kSms, l.records, 100)
+          .allowed);
   l.Add(ConsentStatus::kGranted, 20, Channel::kAny, 0, ConsentScope::kSensitive);
-  EXPECT_TRUE(CheckSeparateConsent(ConsentScope::kSensitive, "marketing", Channel::kSms,
-                                   l.records, 100)
-                  .allowed);
-  EXPECT_FALSE(CheckSeparateConsent(ConsentScope::kTransfer, "marketing", Channel::kSms,
-                                    l.records, 100)
-                   .allowed);
+  EXPECT_TRUE(
+      CheckSeparateConsent(ConsentScope::kSensitive, "marketing", Channel::kSms, l.records, 100)
+          .allowed);
+  EXPECT_FALSE(
+      CheckSeparateConsent(ConsentScope::kTransfer, "marketing", Channel::kSms, l.records, 100)
+          .allowed);
   // A sensitive grant is not processing consent for another purpose either.
-  EXPECT_FALSE(CheckSeparateConsent(ConsentScope::kSensitive, "care", Channel::kSms, l.records,
-                                    100)
+  EXPECT_FALSE(CheckSeparateConsent(ConsentScope::kSensitive, "care", Channel::kSms, l.records, 100)
                    .allowed);
 }
 
@@ -123,8 +122,8 @@ TEST(Ledger, CurrentStateKeepsTheLatestPerPurposeScopeAndChannel) {
   auto current = CurrentState(l.records, 100);
   ASSERT_EQ(current.size(), 2u);
   for (const auto& r : current) {
-    EXPECT_EQ(r.status, r.channel == Channel::kSms ? ConsentStatus::kWithdrawn
-                                                   : ConsentStatus::kGranted);
+    EXPECT_EQ(r.status,
+              r.channel == Channel::kSms ? ConsentStatus::kWithdrawn : ConsentStatus::kGranted);
   }
 }
 

@@ -13,9 +13,12 @@ namespace {
 using nlohmann::json;
 
 // Field values that are easy to spot anywhere in a response.
-const json kValues = {{"name", "Markername Zhou"},      {"phone", "+8613912345678"},
-                      {"email", "markeremail@example.com"}, {"city", "Markercity"},
-                      {"birthday", "1987-06-15"},        {"gender", "female"},
+const json kValues = {{"name", "Markername Zhou"},
+                      {"phone", "+8613912345678"},
+                      {"email", "markeremail@example.com"},
+                      {"city", "Markercity"},
+                      {"birthday", "1987-06-15"},
+                      {"gender", "female"},
                       {"health_note", "Markerhealth allergy"}};
 
 // The strings that must not appear when a field is not shown in clear.
@@ -44,8 +47,8 @@ class AccessMatrix : public ServiceFixture {
  protected:
   // A profile whose ledger holds `state` for `purpose`, and sensitive consent if asked.
   std::string MakeProfile(const std::string& purpose, State state, bool sensitive) {
-    const std::string id = "m-" + purpose + "-" + std::to_string(static_cast<int>(state)) +
-                           (sensitive ? "-s" : "");
+    const std::string id =
+        "m-" + purpose + "-" + std::to_string(static_cast<int>(state)) + (sensitive ? "-s" : "");
     Caller admin = As("admin", "service");
     auto w = profiles_.Write(admin, id, {{"fields", kValues}});
     EXPECT_TRUE(w) << w.error().ToString();
@@ -68,7 +71,9 @@ class AccessMatrix : public ServiceFixture {
         record({{"purpose", purpose}, {"status", "objected"}});
         break;
       case State::kExpired:
-        record({{"purpose", purpose}, {"status", "granted"}, {"time", past},
+        record({{"purpose", purpose},
+                {"status", "granted"},
+                {"time", past},
                 {"expires", At(Now() - 1'000'000)}});
         break;
     }
@@ -114,8 +119,7 @@ TEST_F(AccessMatrix, NoViewEverShowsWhatThePolicyWithholds) {
                                       " state " + std::to_string(static_cast<int>(state)) +
                                       (sensitive ? " +sensitive" : "");
             if (shown && access == consent::Access::kClear) {
-              EXPECT_EQ(view->at("fields").value(field.name, json()), kValues[field.name])
-                  << where;
+              EXPECT_EQ(view->at("fields").value(field.name, json()), kValues[field.name]) << where;
               continue;
             }
             for (const std::string& clear : ClearForms(field.name)) {

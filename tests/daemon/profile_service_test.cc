@@ -62,7 +62,7 @@ TEST_F(ProfileServiceTest, RefusalsAreAuditedAndNameThePermission) {
 }
 
 TEST_F(ProfileServiceTest, NoPersonalValueReachesAuditLogsOrErrors) {
-  const std::vector<std::string> markers = {"EXTMARK77", "NAMEMARK77", "CITYMARK77",
+  const std::vector<std::string> markers = {"EXTMARK77",  "NAMEMARK77", "CITYMARK77",
                                             "mailmark77", "EVIDMARK77", "HEALTHMARK77",
                                             "13712345678"};
   std::vector<std::string> errors;
@@ -75,11 +75,14 @@ TEST_F(ProfileServiceTest, NoPersonalValueReachesAuditLogsOrErrors) {
   Caller marketer = As("marketer", "marketing");
   keep(profiles_.Write(admin, "EXTMARK77",
                        {{"fields",
-                         {{"name", "NAMEMARK77"}, {"city", "CITYMARK77"},
-                          {"email", "mailmark77@example.com"}, {"phone", "13712345678"},
+                         {{"name", "NAMEMARK77"},
+                          {"city", "CITYMARK77"},
+                          {"email", "mailmark77@example.com"},
+                          {"phone", "13712345678"},
                           {"health_note", "HEALTHMARK77"}}}}));
-  keep(consents_.Record(admin, "EXTMARK77", {{"purpose", "marketing"}, {"status", "granted"},
-                                             {"evidence", "EVIDMARK77 signed form"}}));
+  keep(consents_.Record(
+      admin, "EXTMARK77",
+      {{"purpose", "marketing"}, {"status", "granted"}, {"evidence", "EVIDMARK77 signed form"}}));
   keep(profiles_.Read(marketer, "EXTMARK77"));
   keep(profiles_.Read(admin, "EXTMARK77"));
   keep(profiles_.Find(admin, "email", "MAILMARK77@example.com"));
@@ -110,8 +113,11 @@ TEST_F(ProfileServiceTest, NoPersonalValueReachesAuditLogsOrErrors) {
 TEST_F(ProfileServiceTest, ErasureKeepsConsentProofButShredsItsEvidence) {
   Caller admin = As("admin", "service");
   ASSERT_TRUE(profiles_.Write(admin, "c1", {{"fields", {{"name", "A"}}}}));
-  ASSERT_TRUE(consents_.Record(admin, "c1", {{"purpose", "marketing"}, {"status", "granted"},
-                                             {"notice", "2026-03"}, {"evidence", "form 88"}}));
+  ASSERT_TRUE(consents_.Record(admin, "c1",
+                               {{"purpose", "marketing"},
+                                {"status", "granted"},
+                                {"notice", "2026-03"},
+                                {"evidence", "form 88"}}));
   auto shown = consents_.Show(admin, "c1").value();
   EXPECT_EQ(shown["history"][0]["evidence"], "form 88");
   EXPECT_EQ(shown["current"][0]["status"], "granted");
@@ -139,8 +145,8 @@ TEST_F(ProfileServiceTest, ErasureKeepsConsentProofButShredsItsEvidence) {
 TEST_F(ProfileServiceTest, RetentionPurgesOldDataExceptUnderLegalHold) {
   Caller admin = As("admin", "service");
   for (const char* id : {"held", "free"}) {
-    ASSERT_TRUE(profiles_.Write(admin, id,
-                                {{"fields", {{"name", "N"}, {"health_note", "allergic"}}}}));
+    ASSERT_TRUE(
+        profiles_.Write(admin, id, {{"fields", {{"name", "N"}, {"health_note", "allergic"}}}}));
   }
   ASSERT_TRUE(profiles_.SetLegalHold(admin, "held", true).ok());
   const store::ProfileId held = vault_.IdOf("held").value();
@@ -162,7 +168,8 @@ TEST_F(ProfileServiceTest, RetentionPurgesOldDataExceptUnderLegalHold) {
   EXPECT_EQ(data_.store->GetEvents(held).value().size(), 2u);
   bool found = false;
   for (const auto& r : Audit()) {
-    if (r.entry.action == "retention.purge" && r.entry.detail.find("\"purged\":1") != std::string::npos) {
+    if (r.entry.action == "retention.purge" &&
+        r.entry.detail.find("\"purged\":1") != std::string::npos) {
       found = true;
       EXPECT_EQ(r.entry.actor, "system");
     }

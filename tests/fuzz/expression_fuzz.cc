@@ -1,6 +1,7 @@
 // libFuzzer harness for the rule expression parser and evaluator (clang only):
 //   cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DPORTRAIT_FUZZ=ON
-//   cmake --build build-fuzz --target expression_fuzz && build-fuzz/bin/expression_fuzz -max_total_time=60
+//   cmake --build build-fuzz --target expression_fuzz && build-fuzz/bin/expression_fuzz
+//   -max_total_time=60
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

@@ -162,9 +162,9 @@ TEST_F(Binaries, AuditPubkeyAndOfflineVerifyOfAnExport) {
   text.replace(text.find("\"seq\":7,\"time_us\":6"), 20, "\"seq\":7,\"time_us\":9");
   testing::WriteFile(export_path, text);
   out.clear();
-  EXPECT_EQ(RunCommand(Ctl("audit verify --json --file " + export_path + " --pubkey " + pubkey),
-                       &out),
-            1);
+  EXPECT_EQ(
+      RunCommand(Ctl("audit verify --json --file " + export_path + " --pubkey " + pubkey), &out),
+      1);
   EXPECT_NE(out.find("\"first_bad_seq\":7"), std::string::npos) << out;
   EXPECT_EQ(RunCommand(Ctl("audit verify --file " + export_path + " --pubkey nothex")), 2);
 }
@@ -181,8 +181,7 @@ TEST(RulesCheck, ReportsOkForTheExamplesAndFileLineColForABrokenRule) {
                         std::filesystem::copy_options::recursive);
   const std::string config = dir / "portrait.toml";
   std::string out;
-  ASSERT_EQ(RunCommand(BinDir() + "/portraitctl rules check --config " + config + " 2>&1", &out),
-            0)
+  ASSERT_EQ(RunCommand(BinDir() + "/portraitctl rules check --config " + config + " 2>&1", &out), 0)
       << out;
   EXPECT_NE(out.find("ok: 3 rule files"), std::string::npos) << out;
   testing::WriteFile(dir / "rules/broken.toml",

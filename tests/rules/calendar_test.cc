@@ -71,11 +71,10 @@ TEST(Cron, MalformedSchedulesNameTheField) {
   struct Case {
     const char* cron;
     const char* says;
-  } cases[] = {{"0 10 * *", "5 fields"},        {"60 * * * *", "minute"},
-               {"0 24 * * *", "hour"},          {"0 0 0 * *", "day-of-month"},
-               {"0 0 * 13 *", "month"},         {"0 0 * * FUNDAY", "day-of-week"},
-               {"*/0 * * * *", "minute"},       {"5-3 * * * *", "minute"},
-               {"0 0 L * *", "day-of-month"}};
+  } cases[] = {
+      {"0 10 * *", "5 fields"},      {"60 * * * *", "minute"},  {"0 24 * * *", "hour"},
+      {"0 0 0 * *", "day-of-month"}, {"0 0 * 13 *", "month"},   {"0 0 * * FUNDAY", "day-of-week"},
+      {"*/0 * * * *", "minute"},     {"5-3 * * * *", "minute"}, {"0 0 L * *", "day-of-month"}};
   for (const Case& c : cases) {
     auto spec = ParseCron(c.cron);
     ASSERT_FALSE(spec) << c.cron;

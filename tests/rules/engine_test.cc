@@ -135,7 +135,8 @@ TEST_F(EngineTest, MetricsLifecycleAndEventTriggers) {
   std::vector<std::string> fired;
   for (int i = 2; i <= 6; ++i) {
     t += kDay;
-    auto o = Ingest(Event("order.placed", t, {{"amount", 10 * i}, {"category", i % 2 ? "rock" : "jazz"}}));
+    auto o = Ingest(
+        Event("order.placed", t, {{"amount", 10 * i}, {"category", i % 2 ? "rock" : "jazz"}}));
     for (const auto& f : o.fired) fired.push_back(f.trigger->id + "@" + std::to_string(i));
   }
   EXPECT_EQ(fired, std::vector<std::string>{"vip-thank-you@5"});  // metrics.orders == 5
@@ -186,14 +187,14 @@ TEST_F(EngineTest, ATimerMissedByMoreThanGraceDoesNotFire) {
   profile_.fields["birthday"] = "1990-06-15";
   auto timers = engine_.AnniversaryTimers(profile_, T("2026-01-01T00:00:00Z"));
   ASSERT_EQ(timers.size(), 1u);
-  TimerOutcome late = engine_.OnTimer(profile_, *timers[0].trigger, timers[0].due_us,
-                                      timers[0].due_us + 2 * kDay);
+  TimerOutcome late =
+      engine_.OnTimer(profile_, *timers[0].trigger, timers[0].due_us, timers[0].due_us + 2 * kDay);
   EXPECT_FALSE(late.fired);
   EXPECT_NE(late.reason.find("grace"), std::string::npos);
   ASSERT_TRUE(late.next);
   EXPECT_GT(*late.next, timers[0].due_us + 300 * kDay);  // re-armed for next year
-  TimerOutcome on_time = engine_.OnTimer(profile_, *timers[0].trigger, timers[0].due_us,
-                                         timers[0].due_us + 3 * kHour);
+  TimerOutcome on_time =
+      engine_.OnTimer(profile_, *timers[0].trigger, timers[0].due_us, timers[0].due_us + 3 * kHour);
   EXPECT_TRUE(on_time.fired);
 }
 
@@ -205,10 +206,12 @@ TEST_F(EngineTest, ScheduleRunsMondaysAtTenInTheConfigZone) {
   profile_.lifecycle = "at_risk";
   profile_.tags = {"vip"};
   profile_.fields["email"] = "w@example.cn";
-  EXPECT_TRUE(engine_.OnTimer(profile_, *digest, T("2026-11-23T02:00:00Z"),
-                              T("2026-11-23T02:00:01Z")).fired);
+  EXPECT_TRUE(
+      engine_.OnTimer(profile_, *digest, T("2026-11-23T02:00:00Z"), T("2026-11-23T02:00:01Z"))
+          .fired);
   profile_.tags.clear();
-  auto no = engine_.OnTimer(profile_, *digest, T("2026-11-23T02:00:00Z"), T("2026-11-23T02:00:01Z"));
+  auto no =
+      engine_.OnTimer(profile_, *digest, T("2026-11-23T02:00:00Z"), T("2026-11-23T02:00:01Z"));
   EXPECT_FALSE(no.fired);
   EXPECT_EQ(no.reason, "`has_tag('vip')` is false");
 }

@@ -39,8 +39,8 @@ class ExpressionTest : public ::testing::Test {
   std::vector<std::string> tags_ = {"interest/sports/running", "vip"};
   json data_ = {{"amount", 120.5}, {"sku", "A-1"}, {"shipping", {{"country", "CN"}}}};
   EventFacts event_{"order.placed", T("2026-11-20T08:00:00Z"), &data_};
-  Facts facts_{&fields_, &metrics_, &tags_, "active", "Asia/Shanghai", &event_,
-               T("2026-11-22T00:00:00Z")};
+  Facts facts_{
+      &fields_, &metrics_, &tags_, "active", "Asia/Shanghai", &event_, T("2026-11-22T00:00:00Z")};
 };
 
 TEST_F(ExpressionTest, ComparisonsArithmeticAndLogic) {

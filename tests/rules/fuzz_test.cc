@@ -41,10 +41,18 @@ TEST(ExpressionFuzz, TenThousandRandomAndMutatedInputs) {
       for (int m = 0, n = 1 + static_cast<int>(pick(4)); m < n && !input.empty(); ++m) {
         size_t at = pick(input.size());
         switch (pick(4)) {
-          case 0: input.erase(at, 1 + pick(3)); break;
-          case 1: input.insert(at, 1, alphabet[pick(alphabet.size())]); break;
-          case 2: input[at] = static_cast<char>(pick(256)); break;
-          default: input.insert(at, input.substr(pick(input.size()), pick(10))); break;
+          case 0:
+            input.erase(at, 1 + pick(3));
+            break;
+          case 1:
+            input.insert(at, 1, alphabet[pick(alphabet.size())]);
+            break;
+          case 2:
+            input[at] = static_cast<char>(pick(256));
+            break;
+          default:
+            input.insert(at, input.substr(pick(input.size()), pick(10)));
+            break;
         }
       }
     }

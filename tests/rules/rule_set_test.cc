@@ -72,12 +72,14 @@ TEST_F(RuleSetTest, ExpressionErrorsPointIntoTheString) {
 }
 
 TEST_F(RuleSetTest, TriggerShapeErrors) {
-  ExpectAt("[[trigger]]\nid = \"t\"\npurpose = \"care\"\non.event = \"a\"\non.schedule = \"* * * * *\"\n"
-           "task = \"x\"\nchannel = \"sms\"\nsink = \"care-queue\"\nmessage = \"hi\"\n",
-           4, 1, "exactly one of on.event");
+  ExpectAt(
+      "[[trigger]]\nid = \"t\"\npurpose = \"care\"\non.event = \"a\"\non.schedule = \"* * * * *\"\n"
+      "task = \"x\"\nchannel = \"sms\"\nsink = \"care-queue\"\nmessage = \"hi\"\n",
+      4, 1, "exactly one of on.event");
   ExpectAt(trigger_ + "fields = [\"name\"]\nonce = \"per_week\"\n", 10, 8, "not one of");
   std::string bad_cron = trigger_;
-  bad_cron.replace(bad_cron.find("on.event = \"order.placed\""), 25, "on.schedule = \"0 25 * * *\"");
+  bad_cron.replace(bad_cron.find("on.event = \"order.placed\""), 25,
+                   "on.schedule = \"0 25 * * *\"");
   ExpectAt(bad_cron, 4, 15, "bad hour field");
   std::string bad_field = trigger_;
   bad_field.replace(bad_field.find("on.event = \"order.placed\""), 25, "on.anniversary = \"name\"");

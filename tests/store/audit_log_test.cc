@@ -97,7 +97,8 @@ TEST_F(AuditLogTest, AnUntouchedChainOf100000RecordsVerifiesInStoreAndExport) {
 TEST_F(AuditLogTest, AlteringARecordInTheDatabaseIsNamed) {
   Append(50);
   ASSERT_TRUE(Verify().ok);
-  Tamper("UPDATE audit SET detail = '{\"clear\":[\"name\"],\"masked\":[\"phonf\"]}' WHERE seq = 17;");
+  Tamper(
+      "UPDATE audit SET detail = '{\"clear\":[\"name\"],\"masked\":[\"phonf\"]}' WHERE seq = 17;");
   AuditVerification v = Verify();
   EXPECT_FALSE(v.ok);
   EXPECT_EQ(v.first_bad_seq, 17) << v.problem;
@@ -147,8 +148,7 @@ TEST_F(AuditLogTest, RebuildingTheChainAfterAnEditIsCaughtByTheSignedCheckpoint)
     records[i].hash = ChainHash(prev, records[i].seq, records[i].entry);
     prev = records[i].hash;
     sql += "UPDATE audit SET action = '" + records[i].entry.action + "', hash = x'" +
-           crypto::ToHex(records[i].hash) + "' WHERE seq = " + std::to_string(records[i].seq) +
-           ";";
+           crypto::ToHex(records[i].hash) + "' WHERE seq = " + std::to_string(records[i].seq) + ";";
   }
   Tamper(sql);
   AuditVerification v = Verify();
@@ -208,7 +208,8 @@ TEST_F(AuditLogTest, ASecondImplementationAgrees) {
   ASSERT_TRUE(log_.Checkpoint().ok());  // as at shutdown: the head is signed
   const std::string path = dir_ / "audit.jsonl";
   testing::WriteFile(path, Export());
-  const std::string script = std::string(PORTRAIT_SOURCE_DIR) + "/tests/store/verify_audit_export.py";
+  const std::string script =
+      std::string(PORTRAIT_SOURCE_DIR) + "/tests/store/verify_audit_export.py";
   std::string out;
   int rc = testing::RunCommand("/usr/bin/python3 " + script + " " + path + " " +
                                    crypto::ToHex(signer_.public_key()) + " 2>&1",

@@ -33,8 +33,7 @@ TEST_F(TokenRegistryTest, CreateAuthenticateListRevoke) {
   EXPECT_TRUE(list[0].digest.empty());  // never handed out
   EXPECT_EQ(list[0].last_used_us, clock_.Now().time_since_epoch().count());
 
-  EXPECT_EQ(tokens_.Create("crm-sync", "admin", "system").error().code(),
-            Status::Code::kConflict);
+  EXPECT_EQ(tokens_.Create("crm-sync", "admin", "system").error().code(), Status::Code::kConflict);
   ASSERT_TRUE(tokens_.Revoke("crm-sync", "system").ok());
   EXPECT_EQ(tokens_.Authenticate(*token).error().code(), Status::Code::kPermissionDenied);
   EXPECT_EQ(tokens_.Revoke("crm-sync", "system").code(), Status::Code::kNotFound);

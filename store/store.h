@@ -103,16 +103,47 @@ struct TokenRow {
   int64_t revoked_us = 0;  // 0 = active
 };
 
+// A durable timer: trigger `trigger` comes due for profile `profile_id` at `due_us`. A profile has
+// at most one timer per trigger; setting one replaces the last.
+struct TimerRow {
+  ProfileId profile_id = 0;
+  std::string trigger;
+  int64_t due_us = 0;
+};
+
+// A task in the outbox (SPEC section 6), written in the transaction that fired its trigger.
+struct TaskRow {
+  int64_t id = 0;      // assigned on commit, ascending
+  std::string dedupe;  // keyed digest of the firing's dedupe key: a repeat is not stored again
+  ProfileId profile_id = 0;
+  std::string trigger;
+  std::string purpose;
+  std::string channel;
+  std::string sink;
+  std::string state;   // pending, sending, delivered, retrying, dead, suppressed, cancelled
+  std::string reason;  // why it is in that state (never a value)
+  int64_t due_us = 0;
+  int64_t attempts = 0;
+  int64_t consent_id = 0;  // the consent record that authorised it; 0 for other bases
+  std::string payload;     // envelope sealed with the profile's key: message and fields
+  int64_t created_us = 0;
+  int64_t updated_us = 0;
+};
+
 // Writes applied together, atomically: all or none. Audit entries commit with the change they
 // record, so a change is never stored unaudited.
 struct Batch {
   std::vector<ProfileWrite> profiles;
   std::vector<EventRow> events;
-  std::vector<ProfileId> erasures;  // delete the profile, its fields, index entries and events
+  // Deletes the profile, its fields, index entries, events, timers and unfinished tasks.
+  std::vector<ProfileId> erasures;
   std::vector<ConsentRow> consents;
   std::vector<TokenRow> new_tokens;         // Conflict if an active token has the name
   std::vector<std::string> revoked_tokens;  // by name; NotFound if no active token has it
   int64_t revoked_at_us = 0;
+  std::vector<TimerRow> timers;                                // set (replace)
+  std::vector<std::pair<ProfileId, std::string>> cleared_timers;  // (profile, trigger)
+  std::vector<TaskRow> tasks;  // a task whose dedupe digest exists is skipped
   std::vector<AuditEntry> audit;
 };
 
@@ -120,6 +151,7 @@ struct CommitResult {
   int events_stored = 0;
   int duplicates = 0;                // events whose key was already stored; not stored again
   std::vector<int64_t> consent_ids;  // of batch.consents, in order
+  int tasks_created = 0;             // of batch.tasks; the rest were repeats
   int64_t audit_seq = 0;             // sequence number of the last audit record, 0 if none
   std::string audit_hash;            // its chain hash
 };
@@ -151,6 +183,17 @@ class Store {
   // A profile's events, oldest first.
   virtual Result<std::vector<EventRow>> GetEvents(ProfileId id) = 0;
   virtual Result<int64_t> CountProfiles() = 0;
+  // Whether an event with this key is stored.
+  virtual Result<bool> HasEvent(std::string_view key) = 0;
+
+  // Timers due at or before `until_us`, earliest first, at most `limit` (an index range).
+  virtual Result<std::vector<TimerRow>> DueTimers(int64_t until_us, int limit) = 0;
+  virtual Result<int64_t> CountDueTimers(int64_t until_us) = 0;
+  virtual Result<std::vector<TimerRow>> GetTimers(ProfileId id) = 0;
+  // A profile's tasks, in id order.
+  virtual Result<std::vector<TaskRow>> GetTasks(ProfileId id) = 0;
+  // State name -> number of tasks in it.
+  virtual Result<std::map<std::string, int64_t>> CountTasksByState() = 0;
 
   // The consent ledger of a profile, in id order.
   virtual Result<std::vector<ConsentRow>> GetConsents(ProfileId id) = 0;

@@ -28,6 +28,10 @@ struct State {
   std::vector<ConsentRow> consents;
   std::vector<AuditRecord> audit;
   std::vector<TokenRow> tokens;
+  std::map<std::pair<ProfileId, std::string>, int64_t> timers;  // -> due
+  std::map<int64_t, TaskRow> tasks;
+  std::set<std::string> task_dedupe;
+  int64_t next_task_id = 1;
   int64_t next_consent_id = 1;
   int64_t next_token_id = 1;
 };
@@ -95,6 +99,64 @@ class MemoryStore final : public Store {
   Result<int64_t> CountProfiles() override {
     std::lock_guard lock(mu_);
     return static_cast<int64_t>(state_.profiles.size());
+  }
+
+  Result<bool> HasEvent(std::string_view key) override {
+    std::lock_guard lock(mu_);
+    return state_.events.count(std::string(key)) > 0;
+  }
+
+  Result<std::vector<TimerRow>> DueTimers(int64_t until_us, int limit) override {
+    std::lock_guard lock(mu_);
+    std::vector<TimerRow> out;
+    for (const auto& [key, due] : state_.timers) {
+      if (due <= until_us) {
+        out.push_back(TimerRow{key.first, key.second, due});
+      }
+    }
+    std::stable_sort(out.begin(), out.end(),
+                     [](const TimerRow& a, const TimerRow& b) { return a.due_us < b.due_us; });
+    if (static_cast<int>(out.size()) > limit) {
+      out.resize(limit);
+    }
+    return out;
+  }
+
+  Result<int64_t> CountDueTimers(int64_t until_us) override {
+    std::lock_guard lock(mu_);
+    return static_cast<int64_t>(std::count_if(state_.timers.begin(), state_.timers.end(),
+                                              [&](const auto& t) { return t.second <= until_us; }));
+  }
+
+  Result<std::vector<TimerRow>> GetTimers(ProfileId id) override {
+    std::lock_guard lock(mu_);
+    std::vector<TimerRow> out;
+    for (const auto& [key, due] : state_.timers) {
+      if (key.first == id) {
+        out.push_back(TimerRow{key.first, key.second, due});
+      }
+    }
+    return out;
+  }
+
+  Result<std::vector<TaskRow>> GetTasks(ProfileId id) override {
+    std::lock_guard lock(mu_);
+    std::vector<TaskRow> out;
+    for (const auto& [task_id, t] : state_.tasks) {
+      if (t.profile_id == id) {
+        out.push_back(t);
+      }
+    }
+    return out;
+  }
+
+  Result<std::map<std::string, int64_t>> CountTasksByState() override {
+    std::lock_guard lock(mu_);
+    std::map<std::string, int64_t> out;
+    for (const auto& [task_id, t] : state_.tasks) {
+      ++out[t.state];
+    }
+    return out;
   }
 
   Result<std::vector<ConsentRow>> GetConsents(ProfileId id) override {
@@ -212,6 +274,19 @@ class MemoryStore final : public Store {
         ++result.duplicates;
       }
     }
+    for (const TimerRow& t : batch.timers) {
+      s.timers[{t.profile_id, t.trigger}] = t.due_us;
+    }
+    for (const auto& key : batch.cleared_timers) {
+      s.timers.erase(key);
+    }
+    for (TaskRow t : batch.tasks) {
+      if (s.task_dedupe.insert(t.dedupe).second) {
+        t.id = s.next_task_id++;
+        s.tasks.emplace(t.id, std::move(t));
+        ++result.tasks_created;
+      }
+    }
     for (ProfileId id : batch.erasures) {
       EraseRows(id, s);
     }
@@ -271,6 +346,12 @@ class MemoryStore final : public Store {
     s.fields.erase(id);
     std::erase_if(s.blind, [&](const auto& entry) { return std::get<2>(entry) == id; });
     std::erase_if(s.events, [&](const auto& entry) { return entry.second.profile_id == id; });
+    std::erase_if(s.timers, [&](const auto& entry) { return entry.first.first == id; });
+    std::erase_if(s.tasks, [&](const auto& entry) {
+      const TaskRow& t = entry.second;
+      return t.profile_id == id &&
+             (t.state == "pending" || t.state == "sending" || t.state == "retrying");
+    });
   }
 
   static Status WriteTokens(const Batch& batch, State& s) {

@@ -89,6 +89,35 @@ const std::vector<std::string_view>& PortraitSchema() {
       );
       CREATE UNIQUE INDEX tokens_active_name ON tokens (name) WHERE revoked_us = 0;
       )sql",
+      // 3: durable timers (the scheduler's index range) and the task outbox.
+      R"sql(
+      CREATE TABLE timers (
+        profile_id INTEGER NOT NULL,
+        trigger    TEXT NOT NULL,
+        due_us     INTEGER NOT NULL,
+        PRIMARY KEY (profile_id, trigger)
+      ) WITHOUT ROWID;
+      CREATE INDEX timers_by_due ON timers (due_us);
+      CREATE TABLE tasks (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        dedupe     BLOB NOT NULL UNIQUE,
+        profile_id INTEGER NOT NULL,
+        trigger    TEXT NOT NULL,
+        purpose    TEXT NOT NULL,
+        channel    TEXT NOT NULL,
+        sink       TEXT NOT NULL,
+        state      TEXT NOT NULL,
+        reason     TEXT NOT NULL,
+        due_us     INTEGER NOT NULL,
+        attempts   INTEGER NOT NULL,
+        consent_id INTEGER NOT NULL,
+        payload    BLOB NOT NULL,
+        created_us INTEGER NOT NULL,
+        updated_us INTEGER NOT NULL
+      );
+      CREATE INDEX tasks_by_state ON tasks (state, due_us);
+      CREATE INDEX tasks_by_profile ON tasks (profile_id, id);
+      )sql",
   };
   return kSteps;
 }

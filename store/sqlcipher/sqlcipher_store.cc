@@ -74,8 +74,10 @@ Status SqlcipherStore::Apply(const Batch& batch, CommitResult& result) {
       ++result.duplicates;
     }
   }
+  PORTRAIT_RETURN_IF_ERROR(WriteOutbox(batch, result));
   for (ProfileId id : batch.erasures) {
     PORTRAIT_RETURN_IF_ERROR(EraseRows(id));
+    PORTRAIT_RETURN_IF_ERROR(EraseOutbox(id));
   }
   PORTRAIT_RETURN_IF_ERROR(WriteConsents(batch.consents, result));
   PORTRAIT_RETURN_IF_ERROR(WriteTokens(batch));

@@ -1,6 +1,6 @@
 // Private to the SQLCipher backend: the Store implementation class, whose methods are defined
 // in sqlcipher_store.cc (profiles, events, keys) and sqlcipher_ledger.cc (consents, audit,
-// tokens, retention). Every call takes mu_; Commit holds it across its transaction.
+// tokens, retention) and sqlcipher_outbox.cc (timers, tasks). Every call takes mu_; Commit holds it across its transaction.
 #pragma once
 
 #include <mutex>
@@ -26,6 +26,12 @@ class SqlcipherStore final : public Store {
                                              std::string_view digest) override;
   Result<std::vector<EventRow>> GetEvents(ProfileId id) override;
   Result<int64_t> CountProfiles() override;
+  Result<bool> HasEvent(std::string_view key) override;
+  Result<std::vector<TimerRow>> DueTimers(int64_t until_us, int limit) override;
+  Result<int64_t> CountDueTimers(int64_t until_us) override;
+  Result<std::vector<TimerRow>> GetTimers(ProfileId id) override;
+  Result<std::vector<TaskRow>> GetTasks(ProfileId id) override;
+  Result<std::map<std::string, int64_t>> CountTasksByState() override;
   Result<std::vector<ConsentRow>> GetConsents(ProfileId id) override;
   Result<std::vector<AuditRecord>> ReadAudit(int64_t after_seq, int limit) override;
   Result<std::pair<int64_t, std::string>> AuditHead() override;
@@ -49,6 +55,8 @@ class SqlcipherStore final : public Store {
   Status EraseRows(ProfileId id);
   Status WriteConsents(const std::vector<ConsentRow>& rows, CommitResult& result);
   Status WriteTokens(const Batch& batch);
+  Status WriteOutbox(const Batch& batch, CommitResult& result);
+  Status EraseOutbox(ProfileId id);
   Status WriteAudit(const std::vector<AuditEntry>& entries, CommitResult& result);
   Result<int64_t> PurgeRows(const PurgeRule& rule);
 

@@ -134,6 +134,7 @@ TYPED_TEST(StoreContract, BlindIndexEntriesAreReplacedAndDropped) {
 }
 
 TYPED_TEST(StoreContract, RepeatedEventKeysAreCountedAsDuplicates) {
+  EXPECT_FALSE(*this->store_->HasEvent("e1"));
   ASSERT_TRUE(this->Write(this->NewProfile(1, "k1")).ok());
   Batch b;
   b.events = {this->Event("e2", 1, 20), this->Event("e1", 1, 10), this->Event("e1", 1, 30)};
@@ -143,6 +144,7 @@ TYPED_TEST(StoreContract, RepeatedEventKeysAreCountedAsDuplicates) {
   auto again = this->store_->Commit(b).value();
   EXPECT_EQ(again.events_stored, 0);
   EXPECT_EQ(again.duplicates, 3);
+  EXPECT_TRUE(*this->store_->HasEvent("e1"));
   auto events = this->store_->GetEvents(1).value();
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].key, "e1");  // oldest first
@@ -169,6 +171,64 @@ TYPED_TEST(StoreContract, ErasureRemovesEveryRowOfTheProfileOnly) {
   EXPECT_TRUE(this->store_->GetEvents(1).value().empty());
   EXPECT_EQ(this->store_->GetEvents(2).value().size(), 1u);
   EXPECT_EQ(this->store_->CountProfiles().value(), 1);
+}
+
+TYPED_TEST(StoreContract, TimersAreSetReplacedClearedAndScannedByDueTime) {
+  ASSERT_TRUE(this->Write(this->NewProfile(1, "k1")).ok());
+  ASSERT_TRUE(this->Write(this->NewProfile(2, "k2")).ok());
+  Batch b;
+  b.timers = {{1, "birthday", 500}, {2, "birthday", 300}, {1, "cart", 900}};
+  ASSERT_TRUE(this->store_->Commit(b));
+  Batch replace;
+  replace.timers = {{1, "birthday", 100}};
+  replace.cleared_timers = {{1, "cart"}};
+  ASSERT_TRUE(this->store_->Commit(replace));
+
+  auto due = this->store_->DueTimers(400, 10);
+  ASSERT_TRUE(due);
+  ASSERT_EQ(due->size(), 2u);
+  EXPECT_EQ((*due)[0].profile_id, 1);
+  EXPECT_EQ((*due)[0].due_us, 100);
+  EXPECT_EQ((*due)[1].profile_id, 2);
+  EXPECT_EQ(this->store_->DueTimers(400, 1)->size(), 1u);
+  EXPECT_EQ(*this->store_->CountDueTimers(1000), 2);
+  EXPECT_EQ(this->store_->GetTimers(1)->size(), 1u);
+}
+
+TYPED_TEST(StoreContract, TasksAreDedupedCountedAndErasedUnlessFinished) {
+  ASSERT_TRUE(this->Write(this->NewProfile(1, "k1")).ok());
+  auto task = [](std::string dedupe, std::string state) {
+    TaskRow t;
+    t.dedupe = std::move(dedupe);
+    t.profile_id = 1;
+    t.trigger = "birthday";
+    t.purpose = "care";
+    t.channel = "sms";
+    t.sink = "crm";
+    t.state = std::move(state);
+    t.payload = "sealed";
+    return t;
+  };
+  Batch b;
+  b.tasks = {task("d1", "pending"), task("d2", "delivered"), task("d1", "pending")};
+  auto r = this->store_->Commit(b);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->tasks_created, 2);
+  auto tasks = this->store_->GetTasks(1);
+  ASSERT_TRUE(tasks);
+  ASSERT_EQ(tasks->size(), 2u);
+  EXPECT_LT((*tasks)[0].id, (*tasks)[1].id);
+  EXPECT_EQ((*tasks)[0].payload, "sealed");
+  auto by_state = this->store_->CountTasksByState();
+  EXPECT_EQ((*by_state)["pending"], 1);
+  EXPECT_EQ((*by_state)["delivered"], 1);
+
+  Batch erase;
+  erase.erasures = {1};
+  ASSERT_TRUE(this->store_->Commit(erase));
+  tasks = this->store_->GetTasks(1);
+  ASSERT_EQ(tasks->size(), 1u);  // the delivered one stays, as a record of what was sent
+  EXPECT_EQ((*tasks)[0].state, "delivered");
 }
 
 TYPED_TEST(StoreContract, DataKeysArePutOnceReadAndDestroyed) {

@@ -38,6 +38,20 @@ class FaultyStore final : public store::Store {
     return real_.GetEvents(id);
   }
   Result<int64_t> CountProfiles() override { return real_.CountProfiles(); }
+  Result<bool> HasEvent(std::string_view key) override { return real_.HasEvent(key); }
+  Result<std::vector<store::TimerRow>> DueTimers(int64_t until, int limit) override {
+    return real_.DueTimers(until, limit);
+  }
+  Result<int64_t> CountDueTimers(int64_t until) override { return real_.CountDueTimers(until); }
+  Result<std::vector<store::TimerRow>> GetTimers(store::ProfileId id) override {
+    return real_.GetTimers(id);
+  }
+  Result<std::vector<store::TaskRow>> GetTasks(store::ProfileId id) override {
+    return real_.GetTasks(id);
+  }
+  Result<std::map<std::string, int64_t>> CountTasksByState() override {
+    return real_.CountTasksByState();
+  }
   Result<std::vector<store::ConsentRow>> GetConsents(store::ProfileId id) override {
     return real_.GetConsents(id);
   }

@@ -1,0 +1,146 @@
+// The SQLCipher backend's timers and task outbox.
+#include "store/sqlcipher/sqlcipher_store_impl.h"
+
+namespace portrait::store {
+namespace {
+
+using sqlite::Stmt;
+
+constexpr std::string_view kTaskColumns =
+    "id, dedupe, profile_id, trigger, purpose, channel, sink, state, reason, due_us, attempts, "
+    "consent_id, payload, created_us, updated_us";
+
+TaskRow ReadTask(const Stmt& s) {
+  TaskRow t;
+  t.id = s.Int(0);
+  t.dedupe = s.Text(1);
+  t.profile_id = s.Int(2);
+  t.trigger = s.Text(3);
+  t.purpose = s.Text(4);
+  t.channel = s.Text(5);
+  t.sink = s.Text(6);
+  t.state = s.Text(7);
+  t.reason = s.Text(8);
+  t.due_us = s.Int(9);
+  t.attempts = s.Int(10);
+  t.consent_id = s.Int(11);
+  t.payload = s.Text(12);
+  t.created_us = s.Int(13);
+  t.updated_us = s.Int(14);
+  return t;
+}
+
+Result<std::vector<TimerRow>> ReadTimers(Stmt& s) {
+  std::vector<TimerRow> out;
+  while (true) {
+    PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) {
+      return out;
+    }
+    out.push_back(TimerRow{s.Int(0), s.Text(1), s.Int(2)});
+  }
+}
+
+}  // namespace
+
+Status SqlcipherStore::WriteOutbox(const Batch& batch, CommitResult& result) {
+  Stmt set(main_, "INSERT OR REPLACE INTO timers (profile_id, trigger, due_us) VALUES (?, ?, ?);");
+  for (const TimerRow& t : batch.timers) {
+    set.Reset();
+    set.Bind(1, t.profile_id).Bind(2, t.trigger).Bind(3, t.due_us);
+    PORTRAIT_RETURN_IF_ERROR(set.Run());
+  }
+  Stmt clear(main_, "DELETE FROM timers WHERE profile_id = ? AND trigger = ?;");
+  for (const auto& [id, trigger] : batch.cleared_timers) {
+    clear.Reset();
+    clear.Bind(1, id).Bind(2, trigger);
+    PORTRAIT_RETURN_IF_ERROR(clear.Run());
+  }
+  Stmt ins(main_,
+           "INSERT OR IGNORE INTO tasks (dedupe, profile_id, trigger, purpose, channel, sink, "
+           "state, reason, due_us, attempts, consent_id, payload, created_us, updated_us) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);");
+  for (const TaskRow& t : batch.tasks) {
+    ins.Reset();
+    ins.BindBlob(1, t.dedupe).Bind(2, t.profile_id).Bind(3, t.trigger).Bind(4, t.purpose);
+    ins.Bind(5, t.channel).Bind(6, t.sink).Bind(7, t.state).Bind(8, t.reason).Bind(9, t.due_us);
+    ins.Bind(10, t.attempts).Bind(11, t.consent_id).BindBlob(12, t.payload);
+    ins.Bind(13, t.created_us).Bind(14, t.updated_us);
+    PORTRAIT_RETURN_IF_ERROR(ins.Run());
+    result.tasks_created += sqlite3_changes(main_.get());
+  }
+  return Status::Ok();
+}
+
+Status SqlcipherStore::EraseOutbox(ProfileId id) {
+  for (const char* sql : {"DELETE FROM timers WHERE profile_id = ?;",
+                          "DELETE FROM tasks WHERE profile_id = ? AND state IN "
+                          "('pending', 'sending', 'retrying');"}) {
+    Stmt s(main_, sql);
+    s.Bind(1, id);
+    PORTRAIT_RETURN_IF_ERROR(s.Run());
+  }
+  return Status::Ok();
+}
+
+Result<bool> SqlcipherStore::HasEvent(std::string_view key) {
+  std::lock_guard lock(mu_);
+  Stmt s(main_, "SELECT 1 FROM events WHERE key = ?;");
+  s.BindBlob(1, key);
+  return s.Step();
+}
+
+Result<std::vector<TimerRow>> SqlcipherStore::DueTimers(int64_t until_us, int limit) {
+  std::lock_guard lock(mu_);
+  Stmt s(main_,
+         "SELECT profile_id, trigger, due_us FROM timers WHERE due_us <= ? "
+         "ORDER BY due_us LIMIT ?;");
+  s.Bind(1, until_us).Bind(2, int64_t{limit});
+  return ReadTimers(s);
+}
+
+Result<int64_t> SqlcipherStore::CountDueTimers(int64_t until_us) {
+  std::lock_guard lock(mu_);
+  Stmt s(main_, "SELECT count(*) FROM timers WHERE due_us <= ?;");
+  s.Bind(1, until_us);
+  PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? s.Int(0) : 0;
+}
+
+Result<std::vector<TimerRow>> SqlcipherStore::GetTimers(ProfileId id) {
+  std::lock_guard lock(mu_);
+  Stmt s(main_,
+         "SELECT profile_id, trigger, due_us FROM timers WHERE profile_id = ? ORDER BY trigger;");
+  s.Bind(1, id);
+  return ReadTimers(s);
+}
+
+Result<std::vector<TaskRow>> SqlcipherStore::GetTasks(ProfileId id) {
+  std::lock_guard lock(mu_);
+  Stmt s(main_,
+         "SELECT " + std::string(kTaskColumns) + " FROM tasks WHERE profile_id = ? ORDER BY id;");
+  s.Bind(1, id);
+  std::vector<TaskRow> out;
+  while (true) {
+    PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) {
+      return out;
+    }
+    out.push_back(ReadTask(s));
+  }
+}
+
+Result<std::map<std::string, int64_t>> SqlcipherStore::CountTasksByState() {
+  std::lock_guard lock(mu_);
+  Stmt s(main_, "SELECT state, count(*) FROM tasks GROUP BY state;");
+  std::map<std::string, int64_t> out;
+  while (true) {
+    PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) {
+      return out;
+    }
+    out.emplace(s.Text(0), s.Int(1));
+  }
+}
+
+}  // namespace portrait::store

@@ -25,6 +25,18 @@ class SystemClock final : public Clock {
   }
 };
 
+// The system clock moved by a fixed offset: for integration tests that start a real daemon "on"
+// a chosen day (portraitd's PORTRAIT_TEST_NOW), time still flowing.
+class ShiftedClock final : public Clock {
+ public:
+  explicit ShiftedClock(std::chrono::microseconds offset) : offset_(offset) {}
+  TimePoint Now() const override { return system_.Now() + offset_; }
+
+ private:
+  SystemClock system_;
+  std::chrono::microseconds offset_;
+};
+
 // A clock that stands still until told to move.
 class FakeClock final : public Clock {
  public:

@@ -3,8 +3,13 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "config/loader.h"
+#include "consent/access_policy.h"
 #include "store/data_dir.h"
+#include "store/token_registry.h"
 
 namespace portrait::cli {
 namespace {
@@ -13,6 +18,38 @@ struct InitOptions {
   std::string config_path = "portrait.toml";
   bool json = false;
 };
+
+// The role the first token gets: "admin" if declared, else the first role with the admin
+// permission; nullptr when no role may administer.
+const config::Role* AdminRole(const config::Config& config) {
+  if (const config::Role* admin = config.FindRole("admin")) {
+    return admin;
+  }
+  for (const config::Role& role : config.roles) {
+    if (consent::HasPermission(role, "admin")) {
+      return &role;
+    }
+  }
+  return nullptr;
+}
+
+// Creates the first API token and writes it, alone, to `path` (mode 0600, never overwritten).
+Status WriteAdminToken(store::DataDir& data, const config::Role& role, const std::string& path) {
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::BlindIndex hasher,
+                            crypto::BlindIndex::Create(data.keys.token_key(), 32));
+  SystemClock clock;
+  store::TokenRegistry tokens(*data.store, hasher, clock);
+  PORTRAIT_ASSIGN_OR_RETURN(std::string token, tokens.Create("admin", role.name, "system:init"));
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Status::IOError("cannot create " + path);
+  }
+  token += "\n";
+  bool ok = ::write(fd, token.data(), token.size()) == static_cast<ssize_t>(token.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  return ok ? Status::Ok() : Status::IOError("cannot write " + path);
+}
 
 int RunInit(const InitOptions& opts) {
   auto config = config::LoadConfig(opts.config_path);
@@ -25,10 +62,19 @@ int RunInit(const InitOptions& opts) {
     std::cerr << "portraitctl init: " << data.error().message() << "\n";
     return 1;
   }
+  const std::string token_path = config->daemon.data_dir + "/admin.token";
+  const config::Role* admin = AdminRole(*config);
+  if (admin) {
+    if (Status s = WriteAdminToken(*data, *admin, token_path); !s.ok()) {
+      std::cerr << "portraitctl init: the first API token: " << s.message() << "\n";
+      return 1;
+    }
+  }
   if (opts.json) {
     nlohmann::json out = {{"data_dir", config->daemon.data_dir},
                           {"key_file", config->keys.file},
-                          {"passphrase_env", config->keys.passphrase_env}};
+                          {"passphrase_env", config->keys.passphrase_env},
+                          {"admin_token_file", admin ? token_path : ""}};
     std::cout << out.dump() << "\n";
   } else {
     std::cout << "created data directory " << config->daemon.data_dir << "\n";
@@ -36,6 +82,12 @@ int RunInit(const InitOptions& opts) {
       std::cout << "master key: " << config->keys.file
                 << " (mode 0600; back it up apart from the data - without it nothing can be "
                    "read)\n";
+    }
+    if (admin) {
+      std::cout << "API token for role '" << admin->name << "': " << token_path
+                << " (mode 0600; portraitctl uses it by default)\n";
+    } else {
+      std::cout << "no role has the admin permission, so no API token was made\n";
     }
     std::cout << "next: portraitd --config " << opts.config_path << "\n";
   }

@@ -167,6 +167,15 @@ Result<json> ConsentService::Show(const Caller& caller, std::string_view externa
     return Error(Refuse(caller, "consents.read"));
   }
   PORTRAIT_ASSIGN_OR_RETURN(store::ProfileId id, vault_.IdOf(external_id));
+  PORTRAIT_ASSIGN_OR_RETURN(json out, LedgerJson(id));
+  PORTRAIT_RETURN_IF_ERROR(audit_.Append(
+      {store::AuditEntry{clock_.Now().time_since_epoch().count(), caller.Actor(), "consent.read",
+                         id, caller.purpose->name,
+                         json{{"records", out["history"].size()}}.dump()}}));
+  return out;
+}
+
+Result<json> ConsentService::LedgerJson(store::ProfileId id) {
   PORTRAIT_ASSIGN_OR_RETURN(auto ledger, Ledger(id));
   const int64_t now = clock_.Now().time_since_epoch().count();
   json out = {{"current", json::array()}, {"history", json::array()}};
@@ -181,9 +190,6 @@ Result<json> ConsentService::Show(const Caller& caller, std::string_view externa
     }
     out["history"].push_back(std::move(j));
   }
-  PORTRAIT_RETURN_IF_ERROR(audit_.Append(
-      {store::AuditEntry{now, caller.Actor(), "consent.read", id, caller.purpose->name,
-                         json{{"records", ledger.size()}}.dump()}}));
   return out;
 }
 

@@ -35,6 +35,10 @@ class ConsentService {
   // {"current": [...], "history": [...]} for the profile. Needs consents.read. Audited.
   Result<nlohmann::json> Show(const Caller& caller, std::string_view external_id);
 
+  // {"current", "history"} of profile `id`, evidence opened; no permission check, not audited
+  // (for callers that check and audit themselves, e.g. the data-subject export).
+  Result<nlohmann::json> LedgerJson(store::ProfileId id);
+
   // The profile's ledger as consent records (evidence left sealed: not needed to decide).
   Result<std::vector<consent::ConsentRecord>> Ledger(store::ProfileId id);
 

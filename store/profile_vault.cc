@@ -237,6 +237,10 @@ Result<Profile> ProfileVault::GetById(ProfileId id) {
 
 Result<Profile> ProfileVault::Decrypt(const ProfileRow& row) {
   PORTRAIT_ASSIGN_OR_RETURN(SecretBytes key, DataKey(row.id));
+  return DecryptWith(row, key);
+}
+
+Result<Profile> ProfileVault::DecryptWith(const ProfileRow& row, const SecretBytes& key) {
   Profile p;
   p.id = row.id;
   p.timezone = row.timezone;
@@ -257,6 +261,62 @@ Result<Profile> ProfileVault::Decrypt(const ProfileRow& row) {
     PORTRAIT_ASSIGN_OR_RETURN(p.fields[name], OpenJson(key, row.id, name, envelope));
   }
   return p;
+}
+
+Result<OpenProfile> ProfileVault::OpenOrCreate(std::string_view external_id) {
+  PORTRAIT_RETURN_IF_ERROR(CheckExternalId(external_id));
+  const std::string ext_key = ExtKey(external_id);
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<ProfileRow> row, store_.GetProfileByKey(ext_key));
+  if (row) {
+    return Open(row->id);
+  }
+  OpenProfile p;
+  p.is_new = true;
+  p.row.id = static_cast<ProfileId>(crypto::RandomU64() >> 1) | 1;
+  p.row.ext_key = ext_key;
+  p.row.created_us = p.row.updated_us = clock_.Now().time_since_epoch().count();
+  PORTRAIT_ASSIGN_OR_RETURN(p.key, crypto::KeyHierarchy::NewDataKey());
+  PORTRAIT_ASSIGN_OR_RETURN(p.row.external_id,
+                            SealJson(p.key, p.row.id, kExternalIdField, json(external_id)));
+  PORTRAIT_ASSIGN_OR_RETURN(std::string wrapped, keys_.WrapDataKey(p.row.id, p.key));
+  // As in Upsert: the key is durable before any ciphertext made with it.
+  PORTRAIT_RETURN_IF_ERROR(store_.PutDataKey(p.row.id, wrapped));
+  p.profile.id = p.row.id;
+  p.profile.external_id = std::string(external_id);
+  p.profile.created_us = p.profile.updated_us = p.row.created_us;
+  return p;
+}
+
+Result<OpenProfile> ProfileVault::Open(ProfileId id) {
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<ProfileRow> row, store_.GetProfile(id));
+  if (!row) {
+    return Error(Status::NotFound("profile " + std::to_string(id) + " does not exist"));
+  }
+  OpenProfile p;
+  p.row = std::move(*row);
+  PORTRAIT_ASSIGN_OR_RETURN(p.key, DataKey(id));
+  PORTRAIT_ASSIGN_OR_RETURN(p.profile, DecryptWith(p.row, p.key));
+  return p;
+}
+
+Result<ProfileWrite> ProfileVault::StateWrite(const OpenProfile& p, int64_t now_us) {
+  ProfileWrite w;
+  w.is_new = p.is_new;
+  w.row = p.row;
+  w.row.updated_us = now_us;
+  w.row.lifecycle = p.profile.lifecycle;
+  w.row.metrics.clear();
+  if (!p.profile.metrics.empty()) {
+    PORTRAIT_ASSIGN_OR_RETURN(w.row.metrics,
+                              SealJson(p.key, p.row.id, kMetricsField, p.profile.metrics));
+  }
+  return w;
+}
+
+Result<std::string> ProfileVault::Seal(const OpenProfile& p, std::string_view name,
+                                       std::string_view plaintext) const {
+  return FieldCipher::Seal(p.key, kDataKeyGeneration,
+                           FieldCipher::AssociatedData(p.row.id, name), plaintext);
 }
 
 Result<std::vector<ProfileId>> ProfileVault::Find(std::string_view field_name, const json& value) {

@@ -34,6 +34,16 @@ struct Profile {
   int64_t updated_us = 0;
 };
 
+// A profile opened for a read-modify-write by the daemon's writer: its stored row, its data key
+// and its decrypted contents. Changes to `profile.metrics` and `profile.lifecycle` are stored by
+// StateWrite.
+struct OpenProfile {
+  ProfileRow row;
+  crypto::SecretBytes key;
+  Profile profile;
+  bool is_new = false;  // not stored yet: StateWrite inserts it
+};
+
 struct UpsertResult {
   ProfileId id = 0;
   bool created = false;
@@ -94,15 +104,29 @@ class ProfileVault {
   Result<std::string> SealFor(ProfileId id, std::string_view name, std::string_view plaintext);
   Result<std::string> OpenFor(ProfileId id, std::string_view name, std::string_view envelope);
 
+  // Opens the profile the CRM knows as `external_id`, or makes a bare one (only its external id)
+  // when there is none, storing its new data key durably first.
+  Result<OpenProfile> OpenOrCreate(std::string_view external_id);
+  // Opens an existing profile; NotFound if there is none.
+  Result<OpenProfile> Open(ProfileId id);
+  // The write that stores `p`'s metrics and lifecycle stage (and, for a new profile, the row).
+  Result<ProfileWrite> StateWrite(const OpenProfile& p, int64_t now_us);
+  // Seals `plaintext` with an open profile's key, bound to `name`.
+  Result<std::string> Seal(const OpenProfile& p, std::string_view name,
+                           std::string_view plaintext) const;
+
+  // The blind digest that stands for `external_id`.
+  std::string ExtKey(std::string_view external_id) const;
+
   // The internal id for `external_id`, or NotFound.
   Result<ProfileId> IdOf(std::string_view external_id);
 
  private:
   Result<Profile> Decrypt(const ProfileRow& row);
+  Result<Profile> DecryptWith(const ProfileRow& row, const crypto::SecretBytes& key);
   Result<crypto::SecretBytes> DataKey(ProfileId id);
   Status BuildWrite(const nlohmann::json& patch, const crypto::SecretBytes& key,
                     const std::vector<std::string>& old_tags, ProfileWrite& write);
-  std::string ExtKey(std::string_view external_id) const;
   Status Commit(const Batch& batch);
 
   const config::Config& config_;

@@ -190,6 +190,8 @@ class Store {
   virtual Result<std::vector<TimerRow>> DueTimers(int64_t until_us, int limit) = 0;
   virtual Result<int64_t> CountDueTimers(int64_t until_us) = 0;
   virtual Result<std::vector<TimerRow>> GetTimers(ProfileId id) = 0;
+  // Whether a task with this dedupe digest exists.
+  virtual Result<bool> HasTask(std::string_view dedupe) = 0;
   // A profile's tasks, in id order.
   virtual Result<std::vector<TaskRow>> GetTasks(ProfileId id) = 0;
   // State name -> number of tasks in it.

@@ -139,6 +139,11 @@ class MemoryStore final : public Store {
     return out;
   }
 
+  Result<bool> HasTask(std::string_view dedupe) override {
+    std::lock_guard lock(mu_);
+    return state_.task_dedupe.count(std::string(dedupe)) > 0;
+  }
+
   Result<std::vector<TaskRow>> GetTasks(ProfileId id) override {
     std::lock_guard lock(mu_);
     std::vector<TaskRow> out;

@@ -115,6 +115,13 @@ Result<std::vector<TimerRow>> SqlcipherStore::GetTimers(ProfileId id) {
   return ReadTimers(s);
 }
 
+Result<bool> SqlcipherStore::HasTask(std::string_view dedupe) {
+  std::lock_guard lock(mu_);
+  Stmt s(main_, "SELECT 1 FROM tasks WHERE dedupe = ?;");
+  s.BindBlob(1, dedupe);
+  return s.Step();
+}
+
 Result<std::vector<TaskRow>> SqlcipherStore::GetTasks(ProfileId id) {
   std::lock_guard lock(mu_);
   Stmt s(main_,

@@ -214,6 +214,8 @@ TYPED_TEST(StoreContract, TasksAreDedupedCountedAndErasedUnlessFinished) {
   auto r = this->store_->Commit(b);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->tasks_created, 2);
+  EXPECT_TRUE(*this->store_->HasTask("d2"));
+  EXPECT_FALSE(*this->store_->HasTask("d3"));
   auto tasks = this->store_->GetTasks(1);
   ASSERT_TRUE(tasks);
   ASSERT_EQ(tasks->size(), 2u);

@@ -46,6 +46,7 @@ class FaultyStore final : public store::Store {
   Result<std::vector<store::TimerRow>> GetTimers(store::ProfileId id) override {
     return real_.GetTimers(id);
   }
+  Result<bool> HasTask(std::string_view d) override { return real_.HasTask(d); }
   Result<std::vector<store::TaskRow>> GetTasks(store::ProfileId id) override {
     return real_.GetTasks(id);
   }

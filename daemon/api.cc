@@ -1,0 +1,265 @@
+#include "daemon/api.h"
+
+#include <charconv>
+
+#include "base/time_format.h"
+#include "consent/access_policy.h"
+
+namespace portrait::daemon {
+namespace {
+
+using nlohmann::json;
+
+http::status HttpStatusOf(const Status& s) {
+  switch (s.code()) {
+    case Status::Code::kInvalidArgument:
+      return http::status::unprocessable_entity;
+    case Status::Code::kNotFound:
+      return http::status::not_found;
+    case Status::Code::kPermissionDenied:
+      return http::status::forbidden;
+    case Status::Code::kConflict:
+      return http::status::conflict;
+    case Status::Code::kUnavailable:
+      return http::status::service_unavailable;
+    default:
+      return http::status::internal_server_error;
+  }
+}
+
+std::string PercentDecode(std::string_view in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    int value = 0;
+    if (in[i] == '%' && i + 2 < in.size() + 0 &&
+        std::from_chars(in.data() + i + 1, in.data() + i + 3, value, 16).ptr == in.data() + i + 3) {
+      out.push_back(static_cast<char>(value));
+      i += 2;
+    } else if (in[i] == '+') {
+      out.push_back(' ');
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> SplitPath(std::string_view path) {
+  std::vector<std::string> parts;
+  size_t start = 1;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) {
+      end = path.size();
+    }
+    if (end > start) {
+      parts.push_back(PercentDecode(path.substr(start, end - start)));
+    }
+    start = end + 1;
+  }
+  return parts;
+}
+
+std::map<std::string, std::string> ParseQuery(std::string_view query) {
+  std::map<std::string, std::string> out;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    size_t eq = pair.find('=');
+    out[PercentDecode(pair.substr(0, eq))] =
+        eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
+void Api::Handle(HttpRequest&& request, const std::string& remote, Reply reply) {
+  d_.metrics.http_requests.Add();
+  in_flight_.fetch_add(1);
+  auto respond = [this, reply](HttpResponse r) {
+    if (r.result_int() >= 400) {
+      d_.metrics.http_errors.Add();
+    }
+    reply(std::move(r));
+    in_flight_.fetch_sub(1);
+  };
+  auto fail = [&](const Status& s) {
+    // A "malformed:" message is a syntax error of the request itself: 400, not 422.
+    const bool malformed = s.message().rfind("malformed:", 0) == 0;
+    respond(Problem(malformed ? http::status::bad_request : HttpStatusOf(s),
+                    malformed ? s.message().substr(11) : s.message()));
+  };
+  if (shutting_down_) {
+    return respond(Problem(http::status::service_unavailable, "portraitd is shutting down", 11,
+                           false));
+  }
+  ApiCall call{std::move(request), remote, {}, {}, {}};
+  auto raw_target = call.request.target();
+  std::string_view target(raw_target.data(), raw_target.size());
+  const size_t question = target.find('?');
+  call.path = SplitPath(target.substr(0, question));
+  if (question != std::string_view::npos) {
+    call.query = ParseQuery(target.substr(question + 1));
+  }
+  if (call.path == std::vector<std::string>{"healthz"}) {
+    return respond(JsonResponse({{"status", "ok"}}));
+  }
+
+  // Everything else needs a token.
+  if (d_.auth.Limited(remote)) {
+    return respond(Problem(http::status::too_many_requests,
+                           "too many failed authentications from this address; retry in a minute"));
+  }
+  auto raw_authorization = call.request[http::field::authorization];
+  std::string_view authorization(raw_authorization.data(), raw_authorization.size());
+  if (authorization.rfind("Bearer ", 0) != 0) {
+    return respond(Problem(http::status::unauthorized,
+                           "send an API token as 'Authorization: Bearer ptk_…' "
+                           "(create one with `portraitctl token create`)"));
+  }
+  auto token = d_.auth.Check(authorization.substr(7), remote);
+  if (!token) {
+    (void)d_.audit.Append({store::AuditEntry{d_.clock.Now().time_since_epoch().count(),
+                                             "address:" + remote, "request.unauthenticated", 0, "",
+                                             json{{"path", call.path.empty() ? "" : call.path[0]}}
+                                                 .dump()}});
+    return respond(Problem(http::status::unauthorized, "invalid or revoked API token"));
+  }
+  auto caller = MakeCaller(d_.config, token->name, token->role,
+                           std::string(call.request["X-Purpose"].data(), call.request["X-Purpose"].size()));
+  if (!caller) {
+    return fail(caller.error());
+  }
+  call.caller = *caller;
+  if (call.method() == http::verb::post && call.path == std::vector<std::string>{"v1", "events"}) {
+    return Events(call, respond);
+  }
+  auto response = Route(call);
+  if (!response) {
+    return fail(response.error());
+  }
+  respond(std::move(*response));
+}
+
+Result<HttpResponse> Api::Route(ApiCall& call) {
+  const auto& p = call.path;
+  if (p == std::vector<std::string>{"metrics"} && call.method() == http::verb::get) {
+    return Metrics();
+  }
+  if (p.size() < 2 || p[0] != "v1") {
+    return Error(Status::NotFound("no such endpoint; see SPEC section 7 for the API"));
+  }
+  if (p[1] == "profiles") {
+    return Profiles(call);
+  }
+  if (p[1] == "tokens") {
+    return Tokens(call);
+  }
+  if (p[1] == "audit") {
+    return Audit(call);
+  }
+  if (p.size() == 3 && p[1] == "rules" && p[2] == "test" && call.method() == http::verb::post) {
+    return RulesTest(call);
+  }
+  if (p.size() == 3 && p[1] == "admin" && p[2] == "reload" && call.method() == http::verb::post) {
+    if (!consent::HasPermission(*call.caller.role, "admin")) {
+      return Error(RefuseRequest(d_.audit, d_.clock, call.caller, "admin"));
+    }
+    PORTRAIT_RETURN_IF_ERROR(d_.reload());
+    return JsonResponse({{"reloaded", true},
+                                           {"rules", d_.rules.Get()->set.triggers.size()}});
+  }
+  return Error(Status::NotFound("no such endpoint; see SPEC section 7 for the API"));
+}
+
+Result<HttpResponse> Api::Profiles(ApiCall& call) {
+  const auto& p = call.path;
+  const Caller& caller = call.caller;
+  if (p.size() == 2 && call.method() == http::verb::get) {
+    if (call.query.size() != 1) {
+      return Error(Status::InvalidArgument(
+          "query: give exactly one blind-indexed field, e.g. /v1/profiles?email=…"));
+    }
+    const auto& [field, value] = *call.query.begin();
+    PORTRAIT_ASSIGN_OR_RETURN(json found, d_.profiles.Find(caller, field, json(value)));
+    return JsonResponse(found);
+  }
+  if (p.size() < 3) {
+    return Error(Status::NotFound("no such endpoint"));
+  }
+  const std::string& id = p[2];
+  if (p.size() == 3) {
+    switch (call.method()) {
+      case http::verb::get: {
+        PORTRAIT_ASSIGN_OR_RETURN(json view, d_.profiles.Read(caller, id));
+        return JsonResponse(view);
+      }
+      case http::verb::put: {
+        PORTRAIT_ASSIGN_OR_RETURN(json patch, call.Body());
+        json out;
+        PORTRAIT_RETURN_IF_ERROR(d_.writer.Run([&]() -> Status {
+          PORTRAIT_ASSIGN_OR_RETURN(out, d_.profiles.Write(caller, id, patch));
+          return d_.ingestor.RearmTimers(out["internal_id"].get<int64_t>());
+        }));
+        return JsonResponse(out,
+                            out["created"].get<bool>() ? http::status::created : http::status::ok);
+      }
+      case http::verb::delete_: {
+        json receipt;
+        PORTRAIT_RETURN_IF_ERROR(d_.writer.Run([&]() -> Status {
+          PORTRAIT_ASSIGN_OR_RETURN(receipt, d_.profiles.Erase(caller, id));
+          return Status::Ok();
+        }));
+        return JsonResponse(receipt);
+      }
+      default:
+        break;
+    }
+  } else if (p.size() == 4 && p[3] == "consents") {
+    if (call.method() == http::verb::post) {
+      PORTRAIT_ASSIGN_OR_RETURN(json body, call.Body());
+      PORTRAIT_ASSIGN_OR_RETURN(int64_t record, d_.consents.Record(caller, id, body));
+      return JsonResponse({{"record", record}}, http::status::created);
+    }
+    if (call.method() == http::verb::get) {
+      PORTRAIT_ASSIGN_OR_RETURN(json state, d_.consents.Show(caller, id));
+      return JsonResponse(state);
+    }
+  } else if (p.size() == 4 && p[3] == "export" && call.method() == http::verb::get) {
+    return Export(call, id);
+  }
+  return Error(Status::NotFound("no such endpoint"));
+}
+
+void Api::Events(ApiCall& call, Reply reply) {
+  const Caller& caller = call.caller;
+  if (!consent::HasPermission(*caller.role, "events.write")) {
+    Status s = RefuseRequest(d_.audit, d_.clock, caller, "events.write");
+    return reply(Problem(http::status::forbidden, s.message()));
+  }
+  auto body = call.Body();
+  if (!body) {
+    return reply(Problem(http::status::bad_request, body.error().message().substr(11)));
+  }
+  const int64_t now = d_.clock.Now().time_since_epoch().count();
+  auto events = ParseCloudEvents(*body, now, d_.blind);
+  if (!events) {
+    return reply(Problem(http::status::unprocessable_entity, events.error().message()));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  IngestRequest request{std::move(*events), caller.Actor(), caller.purpose->name};
+  d_.writer.Submit(std::move(request), [this, reply, start](Result<IngestCounts> counts) {
+    if (!counts) {
+      d_.log.error("event ingestion failed: {}", counts.error().ToString());
+      return reply(Problem(HttpStatusOf(counts.error()), counts.error().message()));
+    }
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+    d_.metrics.ingest_seconds.Observe(took.count());
+    reply(JsonResponse({{"accepted", counts->accepted}, {"duplicates", counts->duplicates}},
+                       http::status::accepted));
+  });
+}
+
+}  // namespace portrait::daemon

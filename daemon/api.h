@@ -1,0 +1,71 @@
+// Api: the HTTP API of SPEC section 7 over the daemon's services. Authenticates the bearer token,
+// resolves the caller's role and purpose (X-Purpose, or the role's only purpose), routes, and
+// turns every outcome into JSON or an RFC 9457 problem: 400 malformed JSON, 401 no or bad token,
+// 403 missing permission or field, 404, 409, 413 (the server), 422 schema errors naming the
+// field, 429 after repeated bad tokens from an address, 503 while shutting down. Reads and writes
+// are audited by the services; refused requests here. Thread-safe.
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <atomic>
+#include <functional>
+
+#include "daemon/api_call.h"
+#include "daemon/authenticator.h"
+#include "daemon/consent_service.h"
+#include "daemon/http_server.h"
+#include "daemon/ingestor.h"
+#include "daemon/metrics.h"
+#include "daemon/profile_service.h"
+#include "daemon/rules_holder.h"
+#include "daemon/writer.h"
+
+namespace portrait::daemon {
+
+struct ApiDeps {
+  const config::Config& config;
+  store::Store& store;
+  store::ProfileVault& vault;
+  store::TokenRegistry& tokens;
+  store::AuditLog& audit;
+  ProfileService& profiles;
+  ConsentService& consents;
+  Ingestor& ingestor;  // only on the writer thread, through writer.Run
+  Writer& writer;
+  RulesHolder& rules;
+  Authenticator& auth;
+  DaemonMetrics& metrics;
+  const crypto::BlindIndex& blind;
+  const Clock& clock;
+  spdlog::logger& log;
+  // Reloads rules; returns the problem (with file:line:col) when the new set is refused.
+  std::function<Status()> reload;
+};
+
+class Api {
+ public:
+  explicit Api(ApiDeps deps) : d_(deps) {}
+
+  void Handle(HttpRequest&& request, const std::string& remote, Reply reply);
+  // From now on every request gets 503.
+  void StartShutdown() { shutting_down_ = true; }
+  // Requests received and not yet answered.
+  int in_flight() const { return in_flight_.load(); }
+
+ private:
+  Result<HttpResponse> Route(ApiCall& call);
+  Result<HttpResponse> Profiles(ApiCall& call);
+  Result<HttpResponse> Tokens(ApiCall& call);
+  Result<HttpResponse> Audit(ApiCall& call);
+  Result<HttpResponse> RulesTest(ApiCall& call);
+  Result<HttpResponse> Export(ApiCall& call, const std::string& external_id);
+  Result<HttpResponse> Metrics();
+  void Events(ApiCall& call, Reply reply);
+
+  ApiDeps d_;
+  std::atomic<bool> shutting_down_{false};
+  std::atomic<int> in_flight_{0};
+};
+
+}  // namespace portrait::daemon

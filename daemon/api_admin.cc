@@ -1,0 +1,256 @@
+// The Api's endpoints beyond profiles and events: tokens, audit, rules dry run, the
+// data-subject export and /metrics.
+#include "base/time_format.h"
+#include "consent/access_policy.h"
+#include "crypto/audit_signer.h"
+#include "daemon/api.h"
+
+namespace portrait::daemon {
+namespace {
+
+using nlohmann::json;
+
+std::string Time(int64_t us) { return us == 0 ? "" : FormatRfc3339(us); }
+
+Result<int64_t> IntParam(const std::map<std::string, std::string>& query, const std::string& name,
+                         int64_t fallback) {
+  auto it = query.find(name);
+  if (it == query.end()) {
+    return fallback;
+  }
+  char* end = nullptr;
+  long long v = std::strtoll(it->second.c_str(), &end, 10);
+  if (it->second.empty() || *end != '\0' || v < 0) {
+    return Error(Status::InvalidArgument(name + ": expected a non-negative integer"));
+  }
+  return static_cast<int64_t>(v);
+}
+
+}  // namespace
+
+#define PORTRAIT_REQUIRE(caller, permission)                                 \
+  do {                                                                       \
+    if (!consent::HasPermission(*(caller).role, permission)) {               \
+      return Error(RefuseRequest(d_.audit, d_.clock, (caller), permission)); \
+    }                                                                        \
+  } while (0)
+
+Result<HttpResponse> Api::Tokens(ApiCall& call) {
+  PORTRAIT_REQUIRE(call.caller, "admin");
+  const auto& p = call.path;
+  if (p.size() == 2 && call.method() == http::verb::post) {
+    PORTRAIT_ASSIGN_OR_RETURN(json body, call.Body());
+    if (!body.is_object() || !body.contains("name") || !body["name"].is_string()) {
+      return Error(Status::InvalidArgument("name: required, a string"));
+    }
+    if (!body.contains("role") || !body["role"].is_string() ||
+        !d_.config.FindRole(body["role"].get<std::string>())) {
+      return Error(Status::InvalidArgument("role: required, a role declared in portrait.toml"));
+    }
+    const std::string name = body["name"], role = body["role"];
+    PORTRAIT_ASSIGN_OR_RETURN(std::string token, d_.tokens.Create(name, role, call.caller.Actor()));
+    d_.log.info("token '{}' for role {} created by token {}", name, role, call.caller.token);
+    return JsonResponse({{"name", name}, {"role", role}, {"token", token}}, http::status::created);
+  }
+  if (p.size() == 2 && call.method() == http::verb::get) {
+    PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::TokenRow> rows, d_.tokens.List());
+    json out = json::array();
+    for (const store::TokenRow& t : rows) {
+      out.push_back({{"name", t.name},
+                     {"role", t.role},
+                     {"created", Time(t.created_us)},
+                     {"last_used", Time(t.last_used_us)},
+                     {"revoked", Time(t.revoked_us)}});
+    }
+    return JsonResponse({{"tokens", out}});
+  }
+  if (p.size() == 3 && call.method() == http::verb::delete_) {
+    PORTRAIT_RETURN_IF_ERROR(d_.tokens.Revoke(p[2], call.caller.Actor()));
+    d_.auth.Invalidate();
+    d_.log.info("token '{}' revoked by token {}", p[2], call.caller.token);
+    return JsonResponse({{"revoked", p[2]}});
+  }
+  return Error(Status::NotFound("no such endpoint"));
+}
+
+Result<HttpResponse> Api::Audit(ApiCall& call) {
+  PORTRAIT_REQUIRE(call.caller, "audit.read");
+  const auto& p = call.path;
+  const int64_t now = d_.clock.Now().time_since_epoch().count();
+  if (p.size() == 2 && call.method() == http::verb::get) {
+    PORTRAIT_ASSIGN_OR_RETURN(int64_t after, IntParam(call.query, "after", 0));
+    PORTRAIT_ASSIGN_OR_RETURN(int64_t limit, IntParam(call.query, "limit", 1000));
+    limit = std::clamp<int64_t>(limit, 1, 10'000);
+    PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::AuditRecord> records,
+                              d_.store.ReadAudit(after, static_cast<int>(limit)));
+    json out = json::array();
+    for (const store::AuditRecord& r : records) {
+      const store::AuditEntry& e = r.entry;
+      out.push_back({{"seq", r.seq},
+                     {"time", FormatRfc3339(e.time_us)},
+                     {"actor", e.actor},
+                     {"action", e.action},
+                     {"profile_id", e.profile_id},
+                     {"purpose", e.purpose},
+                     {"detail", json::parse(e.detail, nullptr, false)},
+                     {"hash", crypto::ToHex(r.hash)}});
+    }
+    PORTRAIT_RETURN_IF_ERROR(d_.audit.Append({store::AuditEntry{
+        now, call.caller.Actor(), "audit.read", 0, call.caller.purpose->name,
+        json{{"after", after}, {"records", records.size()}}.dump()}}));
+    return JsonResponse({{"records", out}});
+  }
+  if (p.size() == 3 && p[2] == "verify" && call.method() == http::verb::get) {
+    PORTRAIT_ASSIGN_OR_RETURN(store::AuditVerification v, d_.audit.Verify());
+    PORTRAIT_RETURN_IF_ERROR(d_.audit.Append(
+        {store::AuditEntry{now, call.caller.Actor(), "audit.verify", 0, call.caller.purpose->name,
+                           json{{"ok", v.ok}, {"records", v.records}}.dump()}}));
+    json out = {{"ok", v.ok}, {"records", v.records}, {"checkpoints", v.checkpoints}};
+    if (!v.ok) {
+      out["first_bad_seq"] = v.first_bad_seq;
+      out["problem"] = v.problem;
+    }
+    return JsonResponse(out);
+  }
+  return Error(Status::NotFound("no such endpoint"));
+}
+
+Result<HttpResponse> Api::RulesTest(ApiCall& call) {
+  PORTRAIT_REQUIRE(call.caller, "rules.test");
+  PORTRAIT_ASSIGN_OR_RETURN(json body, call.Body());
+  if (!body.is_object() || !body.contains("profile") || !body["profile"].is_string()) {
+    return Error(Status::InvalidArgument("profile: required, the profile's external id"));
+  }
+  int64_t at = d_.clock.Now().time_since_epoch().count();
+  if (body.contains("at")) {
+    auto parsed = ParseRfc3339(body["at"].is_string() ? body["at"].get<std::string>() : "");
+    if (!parsed) {
+      return Error(Status::InvalidArgument("at: expected an RFC 3339 time"));
+    }
+    at = *parsed;
+  }
+  std::optional<rules::EventInput> event;
+  if (body.contains("event")) {
+    PORTRAIT_ASSIGN_OR_RETURN(std::vector<IncomingEvent> parsed,
+                              ParseCloudEvents(body["event"], at, d_.blind));
+    if (parsed.size() != 1) {
+      return Error(Status::InvalidArgument("event: expected one CloudEvent"));
+    }
+    event = rules::EventInput{parsed[0].id, parsed[0].type, parsed[0].time_us, parsed[0].data};
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(store::Profile profile, d_.vault.Get(body["profile"].get<std::string>()));
+  rules::ProfileFacts facts{profile.id,   profile.fields,    profile.metrics,
+                            profile.tags, profile.lifecycle, profile.timezone};
+  auto loaded = d_.rules.Get();
+  std::vector<rules::Explanation> explained = loaded->engine.Explain(
+      facts, event ? &*event : nullptr, at, [&](const std::string& key) {
+        auto used = d_.store.HasTask(d_.blind.Digest("$task", key));
+        return used && *used;
+      });
+  json out = json::array();
+  for (rules::Explanation& e : explained) {
+    const rules::Trigger* t = loaded->set.FindTrigger(e.trigger);
+    if (e.fires && t) {
+      const config::Purpose* purpose = d_.config.FindPurpose(t->purpose);
+      auto channel = consent::ParseChannel(t->channel);
+      if (purpose && channel) {
+        PORTRAIT_ASSIGN_OR_RETURN(consent::BasisDecision basis,
+                                  d_.consents.Basis(profile.id, *purpose, *channel, at));
+        if (!basis.allowed) {
+          e.fires = false;
+          e.reason = "would be suppressed: " + basis.reason;
+        }
+      }
+    }
+    out.push_back({{"trigger", e.trigger}, {"fires", e.fires}, {"reason", e.reason}});
+  }
+  PORTRAIT_RETURN_IF_ERROR(d_.audit.Append(
+      {store::AuditEntry{d_.clock.Now().time_since_epoch().count(), call.caller.Actor(),
+                         "rules.test", profile.id, call.caller.purpose->name,
+                         json{{"triggers", out.size()}}.dump()}}));
+  return JsonResponse({{"internal_id", profile.id}, {"at", FormatRfc3339(at)}, {"triggers", out}});
+}
+
+Result<HttpResponse> Api::Export(ApiCall& call, const std::string& external_id) {
+  PORTRAIT_REQUIRE(call.caller, "export");
+  PORTRAIT_ASSIGN_OR_RETURN(store::Profile profile, d_.vault.Get(external_id));
+  const store::ProfileId id = profile.id;
+  json events = json::array();
+  PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::EventRow> rows, d_.store.GetEvents(id));
+  for (const store::EventRow& e : rows) {
+    PORTRAIT_ASSIGN_OR_RETURN(std::string data, d_.vault.OpenFor(id, "$event", e.data));
+    events.push_back({{"type", e.type},
+                      {"time", FormatRfc3339(e.time_us)},
+                      {"data", json::parse(data, nullptr, false)}});
+  }
+  json tasks = json::array();
+  PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::TaskRow> task_rows, d_.store.GetTasks(id));
+  for (const store::TaskRow& t : task_rows) {
+    PORTRAIT_ASSIGN_OR_RETURN(std::string payload,
+                              d_.vault.OpenFor(id, "$task/" + t.trigger, t.payload));
+    tasks.push_back({{"id", t.id},
+                     {"trigger", t.trigger},
+                     {"purpose", t.purpose},
+                     {"channel", t.channel},
+                     {"state", t.state},
+                     {"created", FormatRfc3339(t.created_us)},
+                     {"payload", json::parse(payload, nullptr, false)}});
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(json consents, d_.consents.LedgerJson(id));
+  // Fail closed: the export is answered only once its audit record is written.
+  PORTRAIT_RETURN_IF_ERROR(d_.audit.Append(
+      {store::AuditEntry{d_.clock.Now().time_since_epoch().count(), call.caller.Actor(),
+                         "profile.export", id, call.caller.purpose->name,
+                         json{{"events", events.size()}, {"tasks", tasks.size()}}.dump()}}));
+  return JsonResponse({{"id", profile.external_id},
+                 {"internal_id", id},
+                 {"created", FormatRfc3339(profile.created_us)},
+                 {"fields", profile.fields},
+                 {"tags", profile.tags},
+                 {"timezone", profile.timezone},
+                 {"lifecycle", profile.lifecycle},
+                 {"metrics", profile.metrics},
+                 {"events", events},
+                 {"consents", consents},
+                 {"tasks", tasks}});
+}
+
+Result<HttpResponse> Api::Metrics() {
+  const DaemonMetrics& m = d_.metrics;
+  std::string out;
+  RenderValue("portrait_http_requests_total", "counter", "HTTP requests received",
+              m.http_requests.value(), out);
+  RenderValue("portrait_http_errors_total", "counter", "HTTP responses with status >= 400",
+              m.http_errors.value(), out);
+  RenderValue("portrait_events_accepted_total", "counter", "events stored",
+              m.events_accepted.value(), out);
+  RenderValue("portrait_events_duplicate_total", "counter", "events ignored as repeats",
+              m.events_duplicate.value(), out);
+  RenderValue("portrait_tasks_fired_total", "counter", "tasks written by fired triggers",
+              m.tasks_created.value(), out);
+  RenderValue("portrait_timers_fired_total", "counter", "due timers handled",
+              m.timers_fired.value(), out);
+  RenderValue("portrait_commits_total", "counter", "group commits", m.commits.value(), out);
+  RenderValue("portrait_writer_queue_events", "gauge", "events waiting for the writer",
+              static_cast<double>(m.writer_queue.load()), out);
+  m.batch_events.Render("portrait_commit_batch_events", "events per group commit", out);
+  m.commit_seconds.Render("portrait_commit_seconds", "time to apply and commit a group", out);
+  m.ingest_seconds.Render("portrait_ingest_seconds",
+                          "POST /v1/events: from parsed to durable", out);
+  const int64_t now = d_.clock.Now().time_since_epoch().count();
+  PORTRAIT_ASSIGN_OR_RETURN(int64_t due, d_.store.CountDueTimers(now));
+  RenderValue("portrait_timers_due", "gauge", "timers due and not yet handled",
+              static_cast<double>(due), out);
+  PORTRAIT_ASSIGN_OR_RETURN(auto by_state, d_.store.CountTasksByState());
+  out += "# HELP portrait_tasks tasks in the outbox by state\n# TYPE portrait_tasks gauge\n";
+  for (const char* state :
+       {"pending", "sending", "delivered", "retrying", "dead", "suppressed", "cancelled"}) {
+    out += fmt::format("portrait_tasks{{state=\"{}\"}} {}\n", state, by_state[state]);
+  }
+  HttpResponse r{http::status::ok, 11};
+  r.set(http::field::content_type, "text/plain; version=0.0.4");
+  r.body() = std::move(out);
+  return r;
+}
+
+}  // namespace portrait::daemon

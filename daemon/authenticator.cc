@@ -1,0 +1,50 @@
+#include "daemon/authenticator.h"
+
+namespace portrait::daemon {
+
+bool Authenticator::Limited(const std::string& address) {
+  const int64_t now = clock_.Now().time_since_epoch().count();
+  std::lock_guard lock(mu_);
+  auto it = failures_.find(address);
+  if (it == failures_.end()) {
+    return false;
+  }
+  if (now - it->second.window_start_us > kWindowUs) {
+    failures_.erase(it);
+    return false;
+  }
+  return it->second.count >= kMaxFailures;
+}
+
+Result<store::TokenRow> Authenticator::Check(std::string_view token, const std::string& address) {
+  const int64_t now = clock_.Now().time_since_epoch().count();
+  const std::string digest = hasher_.Digest("$cache", token);
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = cache_.find(digest); it != cache_.end() && it->second.until_us > now) {
+      return it->second.row;
+    }
+  }
+  auto row = tokens_.Authenticate(token);
+  std::lock_guard lock(mu_);
+  if (!row) {
+    Failures& f = failures_[address];
+    if (now - f.window_start_us > kWindowUs) {
+      f = Failures{now, 0};
+    }
+    ++f.count;
+    return row;
+  }
+  if (cache_.size() > 10'000) {
+    cache_.clear();
+  }
+  cache_[digest] = Cached{*row, now + kCacheUs};
+  return row;
+}
+
+void Authenticator::Invalidate() {
+  std::lock_guard lock(mu_);
+  cache_.clear();
+}
+
+}  // namespace portrait::daemon

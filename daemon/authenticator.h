@@ -1,0 +1,53 @@
+// Authenticator: bearer token -> token row, with the two things an HTTP front needs on top of
+// TokenRegistry: a short-lived cache (a token check must not wait behind the writer's commit on
+// every request; revocation through this daemon clears it at once) and a limit on failed
+// attempts per client address (after kMaxFailures in a window, further requests from the address
+// are refused with 429 until the window ends). Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "base/clock.h"
+#include "store/token_registry.h"
+
+namespace portrait::daemon {
+
+class Authenticator {
+ public:
+  static constexpr int kMaxFailures = 10;
+  static constexpr int64_t kWindowUs = 60'000'000;
+  static constexpr int64_t kCacheUs = 2'000'000;
+
+  Authenticator(store::TokenRegistry& tokens, const crypto::BlindIndex& hasher, const Clock& clock)
+      : tokens_(tokens), hasher_(hasher), clock_(clock) {}
+
+  // Whether `address` is locked out by repeated failures.
+  bool Limited(const std::string& address);
+  // The active token `token`; PermissionDenied (and a failure counted against `address`)
+  // otherwise.
+  Result<store::TokenRow> Check(std::string_view token, const std::string& address);
+  // Forgets cached tokens (after a revocation).
+  void Invalidate();
+
+ private:
+  struct Cached {
+    store::TokenRow row;
+    int64_t until_us = 0;
+  };
+  struct Failures {
+    int64_t window_start_us = 0;
+    int count = 0;
+  };
+
+  store::TokenRegistry& tokens_;
+  const crypto::BlindIndex& hasher_;
+  const Clock& clock_;
+  std::mutex mu_;
+  std::map<std::string, Cached> cache_;  // keyed by the token's digest, never the token
+  std::map<std::string, Failures> failures_;
+};
+
+}  // namespace portrait::daemon

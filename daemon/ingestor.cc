@@ -1,0 +1,283 @@
+#include "daemon/ingestor.h"
+
+#include <map>
+#include <memory>
+#include <set>
+
+namespace portrait::daemon {
+namespace {
+
+using nlohmann::json;
+
+// A profile held open by a group: its stored state and the facts the engine reads.
+struct Working {
+  store::OpenProfile open;
+  rules::ProfileFacts facts;
+  bool dirty = false;
+};
+
+rules::ProfileFacts FactsOf(const store::Profile& p) {
+  rules::ProfileFacts f;
+  f.id = p.id;
+  f.fields = p.fields;
+  f.metrics = p.metrics;
+  f.tags = p.tags;
+  f.lifecycle = p.lifecycle;
+  f.timezone = p.timezone;
+  return f;
+}
+
+}  // namespace
+
+// One transaction's working state: the profiles it opened, the timers it set, the batch.
+class IngestGroup {
+ public:
+  IngestGroup(Ingestor& in, int64_t now_us)
+      : in_(in), rules_(in.rules_.Get()), engine_(rules_->engine), now_(now_us) {}
+
+  Result<Working*> BySubject(const std::string& subject) {
+    const std::string ext_key = in_.vault_.ExtKey(subject);
+    if (auto it = by_key_.find(ext_key); it != by_key_.end()) {
+      return it->second;
+    }
+    PORTRAIT_ASSIGN_OR_RETURN(store::OpenProfile open, in_.vault_.OpenOrCreate(subject));
+    Working* w = Add(std::move(open));
+    if (w->open.is_new) {
+      w->dirty = true;
+      ArmSchedules(*w);
+    }
+    return w;
+  }
+
+  // The open profile `id`, or nullptr when it no longer exists.
+  Result<Working*> ById(store::ProfileId id) {
+    if (auto it = by_id_.find(id); it != by_id_.end()) {
+      return it->second.get();
+    }
+    auto open = in_.vault_.Open(id);
+    if (!open) {
+      if (open.error().code() == Status::Code::kNotFound) {
+        return nullptr;
+      }
+      return Error(open.error());
+    }
+    return Add(std::move(*open));
+  }
+
+  // Whether an event with this key was stored before or earlier in this group.
+  Result<bool> Duplicate(const std::string& key) {
+    if (!event_keys_.insert(key).second) {
+      return true;
+    }
+    return in_.store_.HasEvent(key);
+  }
+
+  Result<int> Apply(Working& w, const IncomingEvent& e) {
+    rules::EventInput input{e.id, e.type, e.time_us, e.data};
+    rules::EventOutcome out = engine_.OnEvent(w.facts, input, now_);
+    w.facts.metrics = std::move(out.metrics);
+    w.facts.lifecycle = std::move(out.lifecycle);
+    w.dirty = true;
+    store::EventRow row;
+    row.key = e.key;
+    row.profile_id = w.open.row.id;
+    row.type = e.type;
+    row.time_us = e.time_us;
+    PORTRAIT_ASSIGN_OR_RETURN(row.data, in_.vault_.Seal(w.open, "$event", e.data.dump()));
+    batch_.events.push_back(std::move(row));
+    for (const rules::TimerOp& op : out.timers) {
+      SetTimer(w.open.row.id, op.trigger->id,
+               op.kind == rules::TimerOp::Kind::kArm ? std::optional(op.due_us) : std::nullopt);
+    }
+    for (const rules::Firing& f : out.fired) {
+      PORTRAIT_RETURN_IF_ERROR(Fire(w, f));
+    }
+    return static_cast<int>(out.fired.size());
+  }
+
+  Status Fire(Working& w, const rules::Firing& f) {
+    const rules::Trigger& t = *f.trigger;
+    const config::Purpose* purpose = in_.config_.FindPurpose(t.purpose);
+    if (!purpose) {
+      return Status::Internal("trigger " + t.id + " names an unknown purpose");
+    }
+    store::TaskRow task;
+    task.dedupe = in_.blind_.Digest("$task", f.dedupe_key);
+    task.profile_id = w.open.row.id;
+    task.trigger = t.id;
+    task.purpose = t.purpose;
+    task.channel = t.channel;
+    task.sink = t.sink;
+    task.due_us = f.at_us;
+    task.created_us = task.updated_us = now_;
+    PORTRAIT_ASSIGN_OR_RETURN(consent::Channel channel, consent::ParseChannel(t.channel));
+    PORTRAIT_ASSIGN_OR_RETURN(consent::BasisDecision basis,
+                              in_.consents_.Basis(w.open.row.id, *purpose, channel, now_));
+    task.consent_id = basis.record_id;
+    std::optional<rules::TaskPayload> payload;
+    if (basis.allowed) {
+      payload = engine_.Payload(t, w.facts, now_, /*personalise=*/true);
+    }
+    task.state = basis.allowed && payload ? "pending" : "suppressed";
+    task.reason = !basis.allowed ? basis.reason : payload ? "" : "no message for this customer";
+    json body = {{"message", payload ? payload->message : ""},
+                 {"fields", payload ? payload->fields : json::object()}};
+    PORTRAIT_ASSIGN_OR_RETURN(task.payload, in_.vault_.Seal(w.open, "$task/" + t.id, body.dump()));
+    batch_.tasks.push_back(std::move(task));
+    return Status::Ok();
+  }
+
+  // Sets (or, with nullopt, clears) a timer; the last call for a (profile, trigger) wins.
+  void SetTimer(store::ProfileId id, const std::string& trigger, std::optional<int64_t> due) {
+    timers_[{id, trigger}] = due;
+  }
+
+  void ArmAnniversaries(Working& w) {
+    std::set<std::string> armed;
+    for (const rules::TimerOp& op : engine_.AnniversaryTimers(w.facts, now_)) {
+      SetTimer(w.open.row.id, op.trigger->id, op.due_us);
+      armed.insert(op.trigger->id);
+    }
+    for (const rules::Trigger& t : rules_->set.triggers) {
+      if (t.kind == rules::TriggerKind::kAnniversary && !armed.count(t.id)) {
+        SetTimer(w.open.row.id, t.id, std::nullopt);
+      }
+    }
+  }
+
+  void ArmSchedules(Working& w) {
+    for (const rules::Trigger& t : rules_->set.triggers) {
+      if (t.kind == rules::TriggerKind::kSchedule) {
+        SetTimer(w.open.row.id, t.id, engine_.NextRun(t, now_));
+      }
+    }
+  }
+
+  const LoadedRules& rules() const { return *rules_; }
+  const rules::Engine& engine() const { return engine_; }
+  store::Batch& batch() { return batch_; }
+
+  // Seals every changed profile's state into the batch, with the timers; commits it.
+  Result<store::CommitResult> Commit() {
+    for (auto& [id, w] : by_id_) {
+      if (!w->dirty) {
+        continue;
+      }
+      w->open.profile.metrics = w->facts.metrics;
+      w->open.profile.lifecycle = w->facts.lifecycle;
+      PORTRAIT_ASSIGN_OR_RETURN(store::ProfileWrite write, in_.vault_.StateWrite(w->open, now_));
+      batch_.profiles.push_back(std::move(write));
+    }
+    for (const auto& [key, due] : timers_) {
+      if (due) {
+        batch_.timers.push_back(store::TimerRow{key.first, key.second, *due});
+      } else {
+        batch_.cleared_timers.push_back(key);
+      }
+    }
+    PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, in_.store_.Commit(batch_));
+    PORTRAIT_RETURN_IF_ERROR(in_.audit_.AfterCommit(result));
+    return result;
+  }
+
+ private:
+  Working* Add(store::OpenProfile open) {
+    auto w = std::make_unique<Working>();
+    w->facts = FactsOf(open.profile);
+    w->open = std::move(open);
+    Working* raw = w.get();
+    by_key_[raw->open.row.ext_key] = raw;
+    by_id_[raw->open.row.id] = std::move(w);
+    return raw;
+  }
+
+  Ingestor& in_;
+  std::shared_ptr<const LoadedRules> rules_;
+  const rules::Engine& engine_;
+  const int64_t now_;
+  std::map<store::ProfileId, std::unique_ptr<Working>> by_id_;
+  std::map<std::string, Working*> by_key_;
+  std::set<std::string> event_keys_;
+  std::map<std::pair<store::ProfileId, std::string>, std::optional<int64_t>> timers_;
+  store::Batch batch_;
+};
+
+Result<std::vector<IngestCounts>> Ingestor::ApplyEvents(
+    const std::vector<const IngestRequest*>& requests) {
+  const int64_t now = clock_.Now().time_since_epoch().count();
+  IngestGroup group(*this, now);
+  std::vector<IngestCounts> counts(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    for (const IncomingEvent& e : requests[i]->events) {
+      PORTRAIT_ASSIGN_OR_RETURN(bool duplicate, group.Duplicate(e.key));
+      if (duplicate) {
+        ++counts[i].duplicates;
+        continue;
+      }
+      PORTRAIT_ASSIGN_OR_RETURN(Working * w, group.BySubject(e.subject));
+      PORTRAIT_ASSIGN_OR_RETURN(int fired, group.Apply(*w, e));
+      ++counts[i].accepted;
+      counts[i].tasks += fired;
+    }
+    group.batch().audit.push_back(store::AuditEntry{
+        now, requests[i]->actor, "events.ingest", 0, requests[i]->purpose,
+        json{{"accepted", counts[i].accepted},
+             {"duplicates", counts[i].duplicates},
+             {"tasks", counts[i].tasks}}
+            .dump()});
+  }
+  PORTRAIT_RETURN_IF_ERROR(group.Commit());
+  return counts;
+}
+
+Result<TimerSweep> Ingestor::FireDueTimers(int limit) {
+  const int64_t now = clock_.Now().time_since_epoch().count();
+  PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::TimerRow> due, store_.DueTimers(now, limit));
+  TimerSweep sweep;
+  if (due.empty()) {
+    return sweep;
+  }
+  IngestGroup group(*this, now);
+  for (const store::TimerRow& timer : due) {
+    ++sweep.timers;
+    const rules::Trigger* trigger = group.rules().set.FindTrigger(timer.trigger);
+    PORTRAIT_ASSIGN_OR_RETURN(Working * w, group.ById(timer.profile_id));
+    if (!trigger || !w) {  // the trigger was removed, or the profile erased
+      group.SetTimer(timer.profile_id, timer.trigger, std::nullopt);
+      continue;
+    }
+    rules::TimerOutcome out = group.engine().OnTimer(w->facts, *trigger, timer.due_us, now);
+    group.SetTimer(timer.profile_id, timer.trigger, out.next);
+    if (out.fired) {
+      PORTRAIT_RETURN_IF_ERROR(group.Fire(*w, *out.fired));
+      ++sweep.fired;
+    }
+  }
+  group.batch().audit.push_back(store::AuditEntry{
+      now, "system", "timers.fire", 0, "",
+      json{{"timers", sweep.timers}, {"fired", sweep.fired}}.dump()});
+  PORTRAIT_RETURN_IF_ERROR(group.Commit());
+  return sweep;
+}
+
+Status Ingestor::RearmTimers(store::ProfileId id) {
+  IngestGroup group(*this, clock_.Now().time_since_epoch().count());
+  PORTRAIT_ASSIGN_OR_RETURN(Working * w, group.ById(id));
+  if (!w) {
+    return Status::Ok();
+  }
+  group.ArmAnniversaries(*w);
+  PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::TimerRow> existing, store_.GetTimers(id));
+  bool has_schedule = false;
+  for (const store::TimerRow& t : existing) {
+    const rules::Trigger* trigger = group.rules().set.FindTrigger(t.trigger);
+    has_schedule |= trigger && trigger->kind == rules::TriggerKind::kSchedule;
+  }
+  if (!has_schedule) {
+    group.ArmSchedules(*w);
+  }
+  PORTRAIT_RETURN_IF_ERROR(group.Commit());
+  return Status::Ok();
+}
+
+}  // namespace portrait::daemon

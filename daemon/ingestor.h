@@ -1,0 +1,79 @@
+// Ingestor: the writer thread's work — turning events and due timers into stored changes. For a
+// group of requests it opens each profile once, applies every event in order (metrics,
+// lifecycle, event and lifecycle triggers, absence timers), seals what it stores with the
+// profile's key, writes a task for every fired trigger (pending when the purpose's lawful basis
+// holds, else suppressed with the reason), and commits the whole group in one transaction with
+// one audit record per request. Not thread-safe: only the writer thread calls it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "config/config.h"
+#include "daemon/cloud_event.h"
+#include "daemon/consent_service.h"
+#include "daemon/rules_holder.h"
+#include "store/audit_log.h"
+#include "store/profile_vault.h"
+
+namespace portrait::daemon {
+
+struct IngestRequest {
+  std::vector<IncomingEvent> events;
+  std::string actor;  // for the audit record
+  std::string purpose;
+};
+
+struct IngestCounts {
+  int accepted = 0;
+  int duplicates = 0;
+  int tasks = 0;
+};
+
+struct TimerSweep {
+  int timers = 0;  // due timers handled
+  int fired = 0;   // of which fired a task
+};
+
+class Ingestor {
+ public:
+  // All references must outlive the ingestor.
+  Ingestor(const config::Config& config, store::Store& store, store::ProfileVault& vault,
+           ConsentService& consents, store::AuditLog& audit, const RulesHolder& rules,
+           const crypto::BlindIndex& blind, const Clock& clock)
+      : config_(config),
+        store_(store),
+        vault_(vault),
+        consents_(consents),
+        audit_(audit),
+        rules_(rules),
+        blind_(blind),
+        clock_(clock) {}
+
+  // Applies the requests' events in one durable transaction; the counts of each, in order.
+  // An unknown subject creates a bare profile. On error nothing of the group is stored.
+  Result<std::vector<IngestCounts>> ApplyEvents(const std::vector<const IngestRequest*>& requests);
+
+  // Handles up to `limit` timers due by now, in one transaction: fires those whose trigger still
+  // holds (a timer missed by more than its trigger's grace does not fire), re-arms recurring
+  // ones, drops the rest.
+  Result<TimerSweep> FireDueTimers(int limit);
+
+  // Sets profile `id`'s anniversary and schedule timers from its current fields (after a write).
+  Status RearmTimers(store::ProfileId id);
+
+ private:
+  friend class IngestGroup;
+
+  const config::Config& config_;
+  store::Store& store_;
+  store::ProfileVault& vault_;
+  ConsentService& consents_;
+  store::AuditLog& audit_;
+  const RulesHolder& rules_;
+  const crypto::BlindIndex& blind_;
+  const Clock& clock_;
+};
+
+}  // namespace portrait::daemon

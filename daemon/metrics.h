@@ -1,0 +1,60 @@
+// Counters and histograms for GET /metrics, rendered in the Prometheus text format (0.0.4).
+// Bookworm has no C++ Prometheus client, and two lock-free types are all the daemon needs.
+// Updates are relaxed atomics: cheap enough for the writer's hot path.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace portrait::daemon {
+
+class Counter {
+ public:
+  void Add(uint64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
+  uint64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> value_{0};
+};
+
+// A histogram with fixed upper bounds (ascending); observations above the last go to +Inf.
+class Histogram {
+ public:
+  static constexpr size_t kMaxBuckets = 16;
+  explicit Histogram(std::vector<double> bounds);
+  void Observe(double value);
+  // Appends "# TYPE name histogram" and the bucket, sum and count lines.
+  void Render(const std::string& name, const std::string& help, std::string& out) const;
+
+ private:
+  std::vector<double> bounds_;
+  std::array<std::atomic<uint64_t>, kMaxBuckets + 1> counts_{};
+  std::atomic<uint64_t> count_{0};
+  std::atomic<double> sum_{0};
+};
+
+// Appends a counter or gauge in the text format.
+void RenderValue(const std::string& name, const std::string& type, const std::string& help,
+                 double value, std::string& out);
+
+// What the daemon counts; one instance, built in main and passed by reference.
+struct DaemonMetrics {
+  Counter http_requests;
+  Counter http_errors;  // responses with status >= 400
+  Counter events_accepted;
+  Counter events_duplicate;
+  Counter tasks_created;
+  Counter timers_fired;
+  Counter commits;
+  Histogram batch_events{{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000}};
+  Histogram commit_seconds{
+      {0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2}};
+  Histogram ingest_seconds{
+      {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5}};
+  std::atomic<int64_t> writer_queue{0};  // events waiting for the writer
+};
+
+}  // namespace portrait::daemon

@@ -1,0 +1,64 @@
+#include "daemon/scheduler.h"
+
+namespace portrait::daemon {
+
+Scheduler::Scheduler(Writer& writer, Ingestor& ingestor, DaemonMetrics& metrics,
+                     spdlog::logger& log, std::chrono::milliseconds period)
+    : writer_(writer),
+      ingestor_(ingestor),
+      metrics_(metrics),
+      log_(log),
+      period_(period),
+      thread_([this] { Loop(); }) {}
+
+Scheduler::~Scheduler() { Stop(); }
+
+void Scheduler::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+void Scheduler::Loop() {
+  while (true) {
+    Sweep();
+    std::unique_lock lock(mu_);
+    if (wake_.wait_for(lock, period_, [this] { return stopping_; })) {
+      return;
+    }
+  }
+}
+
+void Scheduler::Sweep() {
+  while (true) {
+    TimerSweep sweep;
+    Status s = writer_.Run([&]() -> Status {
+      PORTRAIT_ASSIGN_OR_RETURN(sweep, ingestor_.FireDueTimers(kTimersPerCommit));
+      return Status::Ok();
+    });
+    if (!s.ok()) {
+      if (s.code() != Status::Code::kUnavailable) {
+        log_.error("timer sweep failed: {}", s.ToString());
+      }
+      return;
+    }
+    metrics_.timers_fired.Add(sweep.timers);
+    if (sweep.timers > 0) {
+      log_.info("timers: {} due, {} fired a task", sweep.timers, sweep.fired);
+    }
+    if (sweep.timers < kTimersPerCommit) {
+      return;
+    }
+    std::lock_guard lock(mu_);
+    if (stopping_) {
+      return;
+    }
+  }
+}
+
+}  // namespace portrait::daemon

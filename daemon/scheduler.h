@@ -1,0 +1,46 @@
+// Scheduler: a thread that, every `period` and once at start, has the writer handle the timers
+// that are due (Ingestor::FireDueTimers: an index range over due instants, never a pass over
+// all profiles). Timers missed while the daemon was down fire at start unless older than their
+// trigger's grace. Stop() waits for the sweep in progress.
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "daemon/ingestor.h"
+#include "daemon/metrics.h"
+#include "daemon/writer.h"
+
+namespace portrait::daemon {
+
+class Scheduler {
+ public:
+  static constexpr int kTimersPerCommit = 1000;
+
+  Scheduler(Writer& writer, Ingestor& ingestor, DaemonMetrics& metrics, spdlog::logger& log,
+            std::chrono::milliseconds period = std::chrono::seconds(1));
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+
+  void Stop();
+
+ private:
+  void Loop();
+  void Sweep();
+
+  Writer& writer_;
+  Ingestor& ingestor_;
+  DaemonMetrics& metrics_;
+  spdlog::logger& log_;
+  const std::chrono::milliseconds period_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
+}  // namespace portrait::daemon

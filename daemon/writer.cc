@@ -1,0 +1,111 @@
+#include "daemon/writer.h"
+
+#include <chrono>
+#include <future>
+
+namespace portrait::daemon {
+
+Writer::Writer(Ingestor& ingestor, DaemonMetrics& metrics)
+    : ingestor_(ingestor), metrics_(metrics), thread_([this] { Loop(); }) {}
+
+Writer::~Writer() { Stop(); }
+
+void Writer::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+void Writer::Submit(IngestRequest request, Done done) {
+  const int64_t n = static_cast<int64_t>(request.events.size());
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) {
+      metrics_.writer_queue.fetch_add(n, std::memory_order_relaxed);
+      queue_.push_back(Pending{std::move(request), std::move(done)});
+      wake_.notify_one();
+      return;
+    }
+  }
+  done(Error(Status::Unavailable("portraitd is shutting down")));
+}
+
+Status Writer::Run(std::function<Status()> job) {
+  std::promise<Status> result;
+  auto future = result.get_future();
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) {
+      return Status::Unavailable("portraitd is shutting down");
+    }
+    queue_.push_back(
+        Exclusive{std::move(job), [&result](Status s) { result.set_value(std::move(s)); }});
+  }
+  wake_.notify_one();
+  return future.get();
+}
+
+void Writer::Loop() {
+  while (true) {
+    std::vector<Pending> group;
+    std::optional<Exclusive> exclusive;
+    {
+      std::unique_lock lock(mu_);
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) {
+        return;  // stopping, and everything queued is done
+      }
+      if (auto* e = std::get_if<Exclusive>(&queue_.front())) {
+        exclusive = std::move(*e);
+        queue_.pop_front();
+      } else {
+        size_t events = 0;
+        while (!queue_.empty() && std::holds_alternative<Pending>(queue_.front()) &&
+               (group.empty() || events < kMaxGroupEvents)) {
+          group.push_back(std::move(std::get<Pending>(queue_.front())));
+          events += group.back().request.events.size();
+          queue_.pop_front();
+        }
+      }
+    }
+    if (exclusive) {
+      exclusive->done(exclusive->job());
+    } else {
+      CommitGroup(group);
+    }
+  }
+}
+
+void Writer::CommitGroup(std::vector<Pending>& group) {
+  std::vector<const IngestRequest*> requests;
+  int64_t events = 0;
+  for (const Pending& p : group) {
+    requests.push_back(&p.request);
+    events += static_cast<int64_t>(p.request.events.size());
+  }
+  const auto start = std::chrono::steady_clock::now();
+  Result<std::vector<IngestCounts>> counts = ingestor_.ApplyEvents(requests);
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  metrics_.writer_queue.fetch_sub(events, std::memory_order_relaxed);
+  metrics_.commits.Add();
+  metrics_.commit_seconds.Observe(took.count());
+  metrics_.batch_events.Observe(static_cast<double>(events));
+  for (size_t i = 0; i < group.size(); ++i) {
+    if (!counts) {
+      group[i].done(Error(counts.error()));
+      continue;
+    }
+    const IngestCounts& c = (*counts)[i];
+    metrics_.events_accepted.Add(c.accepted);
+    metrics_.events_duplicate.Add(c.duplicates);
+    metrics_.tasks_created.Add(c.tasks);
+    group[i].done(c);
+  }
+}
+
+}  // namespace portrait::daemon

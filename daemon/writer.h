@@ -1,0 +1,63 @@
+// Writer: the one thread that writes profiles. Event requests queue up and commit in groups —
+// one transaction and one fsync for every request that arrived while the previous group was
+// committing (group commit) — and each request's callback runs only after its group is durable.
+// Other writes (profile upserts, erasures, timer sweeps) run on the same thread alone, between
+// groups, so no two writes of a profile ever interleave. Thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <variant>
+
+#include "daemon/ingestor.h"
+#include "daemon/metrics.h"
+
+namespace portrait::daemon {
+
+class Writer {
+ public:
+  using Done = std::function<void(Result<IngestCounts>)>;
+
+  // Events in one group at most; a larger backlog commits in several.
+  static constexpr size_t kMaxGroupEvents = 20'000;
+
+  Writer(Ingestor& ingestor, DaemonMetrics& metrics);
+  ~Writer();
+  Writer(const Writer&) = delete;
+
+  // Finishes every queued job, then stops the thread; later submissions get Unavailable.
+  void Stop();
+
+  // Queues a request; `done` runs on the writer thread once its events are durable, or failed.
+  void Submit(IngestRequest request, Done done);
+
+  // Runs `job` on the writer thread, alone, and returns its status once it has finished.
+  Status Run(std::function<Status()> job);
+
+ private:
+  struct Pending {
+    IngestRequest request;
+    Done done;
+  };
+  struct Exclusive {
+    std::function<Status()> job;
+    std::function<void(Status)> done;
+  };
+  using Job = std::variant<Pending, Exclusive>;
+
+  void Loop();
+  void CommitGroup(std::vector<Pending>& group);
+
+  Ingestor& ingestor_;
+  DaemonMetrics& metrics_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<Job> queue_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
+}  // namespace portrait::daemon

@@ -1,5 +1,6 @@
 #include "daemon/http_server.h"
 
+#include <array>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -57,6 +58,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return Close();
     }
     if (ec == http::error::body_limit) {
+      drain_ = true;  // read the rest of the body, so the client can read the answer
       return Refuse(Problem(http::status::payload_too_large,
                             "the request body is over the limit of " +
                                 std::to_string(limits_.body_limit) + " bytes",
@@ -87,10 +89,26 @@ class Session : public std::enable_shared_from_this<Session> {
     http::async_write(stream_, *shared,
                       [self = shared_from_this(), shared](beast::error_code ec, size_t) {
                         if (ec || !shared->keep_alive()) {
-                          return self->Close();
+                          return self->drain_ ? self->Drain(0) : self->Close();
                         }
                         self->Read();
                       });
+  }
+
+  // Discards what the client still sends (up to 64 MiB, 5 s), then closes: closing a socket with
+  // unread data resets the connection, and the client would lose the answer it was sent.
+  void Drain(size_t drained) {
+    if (drained > (64u << 20)) {
+      return Close();
+    }
+    stream_.expires_after(std::chrono::seconds(5));
+    stream_.async_read_some(net::buffer(scratch_),
+                            [self = shared_from_this(), drained](beast::error_code ec, size_t n) {
+                              if (ec) {
+                                return self->Close();
+                              }
+                              self->Drain(drained + n);
+                            });
   }
 
   void Close() {
@@ -106,6 +124,8 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string remote_;
+  bool drain_ = false;
+  std::array<char, 16384> scratch_;
 };
 
 }  // namespace

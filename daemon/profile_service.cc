@@ -109,6 +109,10 @@ Result<json> ProfileService::Write(const Caller& caller, std::string_view extern
   json names = json::array();
   if (patch.is_object() && patch.contains("fields") && patch["fields"].is_object()) {
     for (const auto& [name, value] : patch["fields"].items()) {
+      if (!config_.FindField(name)) {
+        return Error(Status::InvalidArgument("fields: unknown field '" + name +
+                                             "' (declare it as a [[field]] in portrait.toml)"));
+      }
       if (consent::FieldAccess(*caller.role, *caller.purpose, name) == consent::Access::kWithheld) {
         return Error(Status::PermissionDenied("field '" + name + "' is not visible to role '" +
                                               caller.role->name + "' for purpose '" +

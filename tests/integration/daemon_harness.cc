@@ -1,0 +1,211 @@
+#include "tests/integration/daemon_harness.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <filesystem>
+#include <regex>
+#include <thread>
+
+#include "config/loader.h"
+#include "crypto/key_hierarchy.h"
+#include "crypto/master_key.h"
+
+namespace portrait::testing {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace fs = std::filesystem;
+
+HttpClient::~HttpClient() = default;
+
+HttpResult HttpClient::Send(const std::string& method, const std::string& target,
+                            const std::string& body,
+                            const std::map<std::string, std::string>& headers) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    beast::error_code ec;
+    if (!stream_) {
+      stream_ = std::make_unique<beast::tcp_stream>(io_);
+      stream_->connect(
+          boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port_), ec);
+      if (ec) {
+        stream_.reset();
+        return HttpResult{};
+      }
+    }
+    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::content_type, "application/json");
+    for (const auto& [k, v] : headers) {
+      req.set(k, v);
+    }
+    req.body() = body;
+    req.prepare_payload();
+    stream_->expires_after(std::chrono::seconds(60));
+    http::write(*stream_, req, ec);
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 << 20);
+    if (!ec) {
+      http::read(*stream_, buffer, parser, ec);
+    }
+    if (ec) {
+      stream_.reset();
+      if (attempt == 0 && (ec == http::error::end_of_stream ||
+                           ec == boost::asio::error::connection_reset ||
+                           ec == boost::asio::error::broken_pipe)) {
+        continue;  // the server closed an idle keep-alive connection: reconnect once
+      }
+      return HttpResult{};
+    }
+    auto res = parser.release();
+    HttpResult out{static_cast<int>(res.result_int()),
+                   std::string(res[http::field::content_type]), res.body()};
+    if (!res.keep_alive()) {
+      stream_.reset();
+    }
+    return out;
+  }
+  return HttpResult{};
+}
+
+Daemon::Daemon() {
+  const fs::path source = PORTRAIT_SOURCE_DIR;
+  fs::copy_file(source / "examples/portrait.toml", dir_ / "portrait.toml");
+  fs::copy(source / "examples/rules", dir_ / "rules", fs::copy_options::recursive);
+  std::string out;
+  int rc = RunCommand(BinDir() + "/portraitctl init --config " + config_path() + " 2>&1", &out);
+  EXPECT_EQ(rc, 0) << out;
+  admin_token_ = ReadFile(dir_ / "var/admin.token");
+  while (!admin_token_.empty() && admin_token_.back() == '\n') {
+    admin_token_.pop_back();
+  }
+}
+
+Daemon::~Daemon() {
+  if (pid_ > 0) {
+    Kill();
+  }
+}
+
+std::string Daemon::Log() const {
+  std::string all;
+  for (int i = 1; i <= runs_; ++i) {
+    all += ReadFile(dir_ / ("daemon." + std::to_string(i) + ".log"));
+  }
+  return all;
+}
+
+bool Daemon::WaitForLog(const std::string& text, int seconds) const {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (Log().find(text) != std::string::npos) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+bool Daemon::Start(const std::string& test_now) {
+  ++runs_;
+  const std::string log = dir_ / ("daemon." + std::to_string(runs_) + ".log");
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    if (!test_now.empty()) {
+      ::setenv("PORTRAIT_TEST_NOW", test_now.c_str(), 1);
+    }
+    std::string bin = BinDir() + "/portraitd";
+    std::string config = config_path();
+    ::execl(bin.c_str(), bin.c_str(), "--config", config.c_str(), "--listen", "127.0.0.1:0",
+            nullptr);
+    ::_exit(127);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  static const std::regex kListening("listening on http://127\\.0\\.0\\.1:([0-9]+)");
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::smatch m;
+    std::string text = ReadFile(log);
+    if (std::regex_search(text, m, kListening)) {
+      port_ = std::stoi(m[1]);
+      client_ = std::make_unique<HttpClient>(port_);
+      return true;
+    }
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      ADD_FAILURE() << "portraitd exited at start:\n" << text;
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ADD_FAILURE() << "portraitd did not start listening:\n" << ReadFile(log);
+  return false;
+}
+
+int Daemon::Stop() {
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  client_.reset();
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void Daemon::Kill() {
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+  client_.reset();
+}
+
+void Daemon::Signal(int signal) { ::kill(pid_, signal); }
+
+HttpClient& Daemon::client() { return *client_; }
+
+HttpResult Daemon::Admin(const std::string& method, const std::string& target,
+                         const std::string& body, const std::string& purpose) {
+  std::map<std::string, std::string> headers = {{"Authorization", "Bearer " + admin_token_}};
+  if (!purpose.empty()) {
+    headers["X-Purpose"] = purpose;
+  }
+  return client().Send(method, target, body, headers);
+}
+
+std::string Daemon::CreateToken(const std::string& name, const std::string& role) {
+  HttpResult r = Admin("POST", "/v1/tokens", nlohmann::json{{"name", name}, {"role", role}}.dump());
+  EXPECT_EQ(r.status, 201) << r.body;
+  return r.json().value("token", "");
+}
+
+std::string Daemon::IntegrityCheck() const {
+  auto config = config::LoadConfig(config_path()).value();
+  auto master = crypto::LoadKeyFile(config.keys.file).value();
+  auto keys = crypto::KeyHierarchy::Create(master).value();
+  std::string hex;
+  for (unsigned char c : keys.portrait_db_key().view()) {
+    static const char* kDigits = "0123456789abcdef";
+    hex += kDigits[c >> 4];
+    hex += kDigits[c & 15];
+  }
+  WriteFile(dir_ / "check.sql", "PRAGMA key = \"x'" + hex +
+                                    "'\";\nPRAGMA cipher_page_size = 4096;\n"
+                                    "PRAGMA integrity_check;\n");
+  std::string out;
+  RunCommand("sqlcipher " + (dir_ / "var/portrait.db") + " < " + (dir_ / "check.sql") + " 2>&1",
+             &out);
+  fs::remove(dir_ / "check.sql");
+  return out;
+}
+
+}  // namespace portrait::testing

@@ -1,0 +1,86 @@
+// A real portraitd for integration tests: a fresh data directory made by `portraitctl init` from
+// the example config and rules, the daemon started on 127.0.0.1 (a free port), and a small
+// keep-alive HTTP client. Tests talk to it only over HTTP, as users do.
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "tests/support/test_support.h"
+
+namespace portrait::testing {
+
+struct HttpResult {
+  int status = 0;
+  std::string content_type;
+  std::string body;
+  nlohmann::json json() const { return nlohmann::json::parse(body, nullptr, false); }
+};
+
+// One keep-alive connection to 127.0.0.1:port; reconnects when the server closed it.
+class HttpClient {
+ public:
+  explicit HttpClient(int port) : port_(port) {}
+  ~HttpClient();
+  // status 0 when the daemon could not be reached or the connection broke mid-request.
+  HttpResult Send(const std::string& method, const std::string& target, const std::string& body,
+                  const std::map<std::string, std::string>& headers = {});
+
+ private:
+  int port_;
+  boost::asio::io_context io_;
+  std::unique_ptr<boost::beast::tcp_stream> stream_;
+};
+
+class Daemon {
+ public:
+  // Copies examples/portrait.toml and examples/rules into a temp dir and runs portraitctl init.
+  Daemon();
+  ~Daemon();
+
+  // Starts portraitd; waits until it listens. `test_now` (RFC 3339) sets PORTRAIT_TEST_NOW.
+  // Returns false (with the log in the failure) if it did not come up.
+  bool Start(const std::string& test_now = "");
+  // SIGTERM and wait; returns the exit code.
+  int Stop();
+  // SIGKILL and wait.
+  void Kill();
+  // Sends a signal without waiting.
+  void Signal(int signal);
+  bool running() const { return pid_ > 0; }
+
+  // Waits up to `seconds` for `text` in the daemon's log (all runs so far).
+  bool WaitForLog(const std::string& text, int seconds = 20) const;
+  std::string Log() const;
+
+  int port() const { return port_; }
+  const std::string& admin_token() const { return admin_token_; }
+  const TempDir& dir() const { return dir_; }
+  std::string config_path() const { return dir_ / "portrait.toml"; }
+
+  // A request as the admin token with X-Purpose `purpose` (empty: none).
+  HttpResult Admin(const std::string& method, const std::string& target,
+                   const std::string& body = "", const std::string& purpose = "service");
+  // A token for `role`, created through the API.
+  std::string CreateToken(const std::string& name, const std::string& role);
+  // Runs PRAGMA integrity_check on portrait.db with the sqlcipher shell; returns its output.
+  std::string IntegrityCheck() const;
+
+  HttpClient& client();
+
+ private:
+  TempDir dir_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+  int runs_ = 0;
+  std::string admin_token_;
+  std::unique_ptr<HttpClient> client_;
+};
+
+}  // namespace portrait::testing

@@ -201,7 +201,7 @@ Result<HttpResponse> Api::Profiles(ApiCall& call) {
         json out;
         PORTRAIT_RETURN_IF_ERROR(d_.writer.Run([&]() -> Status {
           PORTRAIT_ASSIGN_OR_RETURN(out, d_.profiles.Write(caller, id, patch));
-          return d_.ingestor.RearmTimers(out["internal_id"].get<int64_t>());
+          return d_.ingestor.AfterProfileWrite(out["internal_id"].get<int64_t>());
         }));
         return JsonResponse(out,
                             out["created"].get<bool>() ? http::status::created : http::status::ok);

@@ -9,6 +9,10 @@ namespace {
 
 using nlohmann::json;
 
+// The timer that re-evaluates a profile's lifecycle stage daily.
+constexpr std::string_view kLifecycleTimer = "$lifecycle";
+constexpr int64_t kDayUs = 86'400'000'000;
+
 // A profile held open by a group: its stored state and the facts the engine reads.
 struct Working {
   store::OpenProfile open;
@@ -45,6 +49,7 @@ class IngestGroup {
     if (w->open.is_new) {
       w->dirty = true;
       ArmSchedules(*w);
+      ArmLifecycle(*w);
     }
     return w;
   }
@@ -74,10 +79,6 @@ class IngestGroup {
 
   Result<int> Apply(Working& w, const IncomingEvent& e) {
     rules::EventInput input{e.id, e.type, e.time_us, e.data};
-    rules::EventOutcome out = engine_.OnEvent(w.facts, input, now_);
-    w.facts.metrics = std::move(out.metrics);
-    w.facts.lifecycle = std::move(out.lifecycle);
-    w.dirty = true;
     store::EventRow row;
     row.key = e.key;
     row.profile_id = w.open.row.id;
@@ -85,6 +86,17 @@ class IngestGroup {
     row.time_us = e.time_us;
     PORTRAIT_ASSIGN_OR_RETURN(row.data, in_.vault_.Seal(w.open, "$event", e.data.dump()));
     batch_.events.push_back(std::move(row));
+    return ApplyOutcome(w, engine_.OnEvent(w.facts, input, now_));
+  }
+
+  // Re-evaluates the lifecycle stage (time-driven stages move without events).
+  Result<int> Reevaluate(Working& w) { return ApplyOutcome(w, engine_.Reevaluate(w.facts, now_)); }
+
+  // Stores what the engine decided: metrics, stage, timers, tasks. Returns the tasks fired.
+  Result<int> ApplyOutcome(Working& w, rules::EventOutcome out) {
+    w.dirty = w.dirty || out.metrics != w.facts.metrics || out.lifecycle != w.facts.lifecycle;
+    w.facts.metrics = std::move(out.metrics);
+    w.facts.lifecycle = std::move(out.lifecycle);
     for (const rules::TimerOp& op : out.timers) {
       SetTimer(w.open.row.id, op.trigger->id,
                op.kind == rules::TimerOp::Kind::kArm ? std::optional(op.due_us) : std::nullopt);
@@ -142,6 +154,13 @@ class IngestGroup {
       if (t.kind == rules::TriggerKind::kAnniversary && !armed.count(t.id)) {
         SetTimer(w.open.row.id, t.id, std::nullopt);
       }
+    }
+  }
+
+  // The daily lifecycle re-evaluation, a day from now, when the rules have stages.
+  void ArmLifecycle(Working& w) {
+    if (!rules_->set.lifecycle.empty()) {
+      SetTimer(w.open.row.id, std::string(kLifecycleTimer), now_ + kDayUs);
     }
   }
 
@@ -240,8 +259,14 @@ Result<TimerSweep> Ingestor::FireDueTimers(int limit) {
   IngestGroup group(*this, now);
   for (const store::TimerRow& timer : due) {
     ++sweep.timers;
-    const rules::Trigger* trigger = group.rules().set.FindTrigger(timer.trigger);
     PORTRAIT_ASSIGN_OR_RETURN(Working * w, group.ById(timer.profile_id));
+    if (w && timer.trigger == kLifecycleTimer) {
+      PORTRAIT_ASSIGN_OR_RETURN(int fired, group.Reevaluate(*w));
+      sweep.fired += fired;
+      group.ArmLifecycle(*w);
+      continue;
+    }
+    const rules::Trigger* trigger = group.rules().set.FindTrigger(timer.trigger);
     if (!trigger || !w) {  // the trigger was removed, or the profile erased
       group.SetTimer(timer.profile_id, timer.trigger, std::nullopt);
       continue;
@@ -260,21 +285,26 @@ Result<TimerSweep> Ingestor::FireDueTimers(int limit) {
   return sweep;
 }
 
-Status Ingestor::RearmTimers(store::ProfileId id) {
+Status Ingestor::AfterProfileWrite(store::ProfileId id) {
   IngestGroup group(*this, clock_.Now().time_since_epoch().count());
   PORTRAIT_ASSIGN_OR_RETURN(Working * w, group.ById(id));
   if (!w) {
     return Status::Ok();
   }
+  PORTRAIT_RETURN_IF_ERROR(group.Reevaluate(*w));
   group.ArmAnniversaries(*w);
   PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::TimerRow> existing, store_.GetTimers(id));
-  bool has_schedule = false;
+  bool has_schedule = false, has_lifecycle = false;
   for (const store::TimerRow& t : existing) {
     const rules::Trigger* trigger = group.rules().set.FindTrigger(t.trigger);
     has_schedule |= trigger && trigger->kind == rules::TriggerKind::kSchedule;
+    has_lifecycle |= t.trigger == kLifecycleTimer;
   }
   if (!has_schedule) {
     group.ArmSchedules(*w);
+  }
+  if (!has_lifecycle) {
+    group.ArmLifecycle(*w);
   }
   PORTRAIT_RETURN_IF_ERROR(group.Commit());
   return Status::Ok();

@@ -55,13 +55,15 @@ class Ingestor {
   // An unknown subject creates a bare profile. On error nothing of the group is stored.
   Result<std::vector<IngestCounts>> ApplyEvents(const std::vector<const IngestRequest*>& requests);
 
-  // Handles up to `limit` timers due by now, in one transaction: fires those whose trigger still
-  // holds (a timer missed by more than its trigger's grace does not fire), re-arms recurring
+  // Handles up to `limit` timers due by now, in one transaction: re-evaluates lifecycles (the
+  // daily "$lifecycle" timer), fires triggers that still hold (a timer missed by more than its trigger's grace does not fire), re-arms recurring
   // ones, drops the rest.
   Result<TimerSweep> FireDueTimers(int limit);
 
-  // Sets profile `id`'s anniversary and schedule timers from its current fields (after a write).
-  Status RearmTimers(store::ProfileId id);
+  // After profile `id` was written: re-evaluates its lifecycle stage (firing lifecycle triggers
+  // on a change) and sets its anniversary timers from its fields; arms its schedule and daily
+  // lifecycle timers if it has none.
+  Status AfterProfileWrite(store::ProfileId id);
 
  private:
   friend class IngestGroup;

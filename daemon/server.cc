@@ -1,0 +1,168 @@
+#include "daemon/server.h"
+
+#include <boost/asio/steady_timer.hpp>
+#include <thread>
+
+#include "crypto/audit_signer.h"
+#include "daemon/api.h"
+#include "daemon/scheduler.h"
+#include "store/data_dir.h"
+
+namespace portrait::daemon {
+
+// Every component, in construction order (each refers only to those above it).
+struct Server::Parts {
+  Parts(const config::Config& config, const Clock& clock, spdlog::logger& log,
+        store::DataDir data_dir, crypto::AuditSigner audit_signer,
+        crypto::BlindIndex token_hasher_, std::shared_ptr<const LoadedRules> rules)
+      : config(config),
+        clock(clock),
+        log(log),
+        data(std::move(data_dir)),
+        signer(std::move(audit_signer)),
+        token_hasher(std::move(token_hasher_)),
+        audit(*data.store, signer, clock),
+        vault(config, *data.store, data.keys, data.blind, clock, &audit),
+        tokens(*data.store, token_hasher, clock),
+        consents(config, *data.store, vault, audit, clock, log),
+        profiles(config, vault, consents, audit, clock, log),
+        rules_holder(std::move(rules)),
+        ingestor(config, *data.store, vault, consents, audit, rules_holder, data.blind, clock),
+        writer(ingestor, metrics),
+        auth(tokens, token_hasher, clock),
+        api(ApiDeps{config, *data.store, vault, tokens, audit, profiles, consents, ingestor, writer,
+                    rules_holder, auth, metrics, data.blind, clock, log,
+                    [this] { return server->Reload(); }}),
+        http(io, HttpLimits{},
+             [this](HttpRequest&& request, const std::string& remote, Reply reply) {
+               api.Handle(std::move(request), remote, std::move(reply));
+             }),
+        drain(io) {}
+
+  Server* server = nullptr;
+  const config::Config& config;
+  const Clock& clock;
+  spdlog::logger& log;
+  store::DataDir data;
+  crypto::AuditSigner signer;
+  crypto::BlindIndex token_hasher;
+  store::AuditLog audit;
+  store::ProfileVault vault;
+  store::TokenRegistry tokens;
+  ConsentService consents;
+  ProfileService profiles;
+  RulesHolder rules_holder;
+  DaemonMetrics metrics;
+  Ingestor ingestor;
+  Writer writer;
+  Authenticator auth;
+  Api api;
+  boost::asio::io_context io;
+  HttpServer http;
+  boost::asio::steady_timer drain;
+  std::unique_ptr<Scheduler> scheduler;
+  int drain_ticks = 0;
+  bool answers_written = false;
+};
+
+Result<std::unique_ptr<Server>> Server::Open(const config::Config& config, const Clock& clock,
+                                             spdlog::logger& log) {
+  PORTRAIT_ASSIGN_OR_RETURN(std::shared_ptr<const LoadedRules> rules, LoadRules(config));
+  PORTRAIT_ASSIGN_OR_RETURN(store::DataDir data, store::OpenDataDir(config));
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::AuditSigner signer,
+                            crypto::AuditSigner::Create(data.keys.audit_seed()));
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::BlindIndex token_hasher,
+                            crypto::BlindIndex::Create(data.keys.token_key(), 32));
+  auto parts = std::make_unique<Parts>(config, clock, log, std::move(data), std::move(signer),
+                                       std::move(token_hasher), std::move(rules));
+  return std::unique_ptr<Server>(new Server(std::move(parts)));
+}
+
+Server::Server(std::unique_ptr<Parts> parts) : p_(std::move(parts)) { p_->server = this; }
+
+Server::~Server() {
+  if (p_->scheduler) {
+    p_->scheduler->Stop();
+  }
+  p_->writer.Stop();
+}
+
+Result<std::string> Server::Listen(const std::string& address) {
+  PORTRAIT_ASSIGN_OR_RETURN(std::string bound, p_->http.Listen(address));
+  if (!p_->scheduler) {
+    p_->scheduler = std::make_unique<Scheduler>(p_->writer, p_->ingestor, p_->metrics, p_->log);
+  }
+  return bound;
+}
+
+void Server::Run(int threads) {
+  auto work = boost::asio::make_work_guard(p_->io);
+  std::vector<std::thread> pool;
+  for (int i = 1; i < threads; ++i) {
+    pool.emplace_back([this] { p_->io.run(); });
+  }
+  p_->io.run();
+  for (auto& t : pool) {
+    t.join();
+  }
+}
+
+void Server::Shutdown() {
+  boost::asio::post(p_->io, [this] {
+    p_->http.StopAccepting();
+    p_->api.StartShutdown();
+    DrainTick();
+  });
+}
+
+void Server::DrainTick() {
+  // Wait (10 s at most) until every request in flight is answered, then one more tick for the
+  // answers to be written.
+  p_->drain.expires_after(std::chrono::milliseconds(20));
+  p_->drain.async_wait([this](const boost::system::error_code&) {
+    const bool busy = p_->api.in_flight() > 0 || p_->metrics.writer_queue.load() > 0;
+    if (busy && ++p_->drain_ticks < 500) {
+      return DrainTick();
+    }
+    if (!p_->answers_written) {
+      p_->answers_written = true;
+      return DrainTick();
+    }
+    p_->io.stop();
+  });
+}
+
+Status Server::Close() {
+  if (p_->scheduler) {
+    p_->scheduler->Stop();
+  }
+  p_->writer.Stop();  // commits whatever is queued
+  // Sign the audit chain's head, so that cutting records off its end is detectable.
+  return p_->audit.Checkpoint();
+}
+
+Status Server::Reload() {
+  auto next = LoadRules(p_->config);
+  if (!next) {
+    p_->log.error("reload refused, keeping the rules in force:\n{}", next.error().message());
+    return next.error();
+  }
+  p_->rules_holder.Set(*next);
+  p_->log.info("rules reloaded: {} triggers", (*next)->set.triggers.size());
+  return p_->audit.Append({store::AuditEntry{
+      p_->clock.Now().time_since_epoch().count(), "system", "rules.reload", 0, "",
+      nlohmann::json{{"triggers", (*next)->set.triggers.size()},
+                     {"fingerprint", (*next)->fingerprint}}
+          .dump()}});
+}
+
+boost::asio::io_context& Server::io() { return p_->io; }
+
+int64_t Server::profiles() const {
+  auto n = p_->data.store->CountProfiles();
+  return n ? *n : -1;
+}
+
+size_t Server::triggers() const { return p_->rules_holder.Get()->set.triggers.size(); }
+
+}  // namespace portrait::daemon

@@ -1,0 +1,47 @@
+// Server: a whole portraitd — store, services, writer, scheduler, HTTP API — assembled from a
+// config, explicitly (no singletons). portraitd's main() and the benchmarks build one; it runs
+// on the caller's threads until Shutdown.
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <boost/asio/io_context.hpp>
+#include <memory>
+
+#include "base/clock.h"
+#include "base/result.h"
+#include "config/config.h"
+
+namespace portrait::daemon {
+
+class Server {
+ public:
+  // Opens the data directory and loads the rules; refuses (with the reason) when either fails.
+  static Result<std::unique_ptr<Server>> Open(const config::Config& config, const Clock& clock,
+                                              spdlog::logger& log);
+  ~Server();
+
+  // Starts serving on "host:port" (port 0: any free one); returns the bound address.
+  Result<std::string> Listen(const std::string& address);
+  // Runs the io_context on `threads` threads (this one included) until Shutdown completes.
+  void Run(int threads);
+  // Graceful stop, callable from any thread: stop accepting, answer requests in flight, flush the
+  // writer; Run then returns. Call Close after Run returns.
+  void Shutdown();
+  // Stops the scheduler and writer and signs the final audit checkpoint.
+  Status Close();
+  // Reloads the rule files; keeps the old rules (and returns why) when the new ones fail.
+  Status Reload();
+
+  boost::asio::io_context& io();
+  int64_t profiles() const;
+  size_t triggers() const;
+
+ private:
+  struct Parts;
+  explicit Server(std::unique_ptr<Parts> parts);
+  void DrainTick();
+  std::unique_ptr<Parts> p_;
+};
+
+}  // namespace portrait::daemon

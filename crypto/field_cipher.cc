@@ -32,14 +32,16 @@ std::string FullAd(std::string_view envelope, std::string_view ad) {
   return full;
 }
 
-Status Decrypt(const SecretBytes& key, std::string_view ad, std::string_view envelope,
-               uint8_t* out) {
+Status Decrypt(KeyView key, std::string_view ad, std::string_view envelope, uint8_t* out) {
+  if (key.size != crypto_aead_xchacha20poly1305_ietf_KEYBYTES) {
+    return Status::InvalidArgument("field key must be 32 bytes");
+  }
   PORTRAIT_ASSIGN_OR_RETURN(size_t clen, CheckEnvelope(envelope));
   const std::string full_ad = FullAd(envelope, ad);
   unsigned long long plen = 0;
   if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, &plen, nullptr, Bytes(envelope) + kHeader,
                                                  clen, Bytes(full_ad), full_ad.size(),
-                                                 Bytes(envelope) + 5, key.data()) != 0) {
+                                                 Bytes(envelope) + 5, key.data) != 0) {
     return Status::Corruption(
         "ciphertext failed to authenticate (wrong key, wrong place, or altered)");
   }
@@ -58,9 +60,9 @@ std::string FieldCipher::AssociatedData(int64_t profile_id, std::string_view fie
   return ad;
 }
 
-Result<std::string> FieldCipher::Seal(const SecretBytes& key, uint32_t key_id, std::string_view ad,
+Result<std::string> FieldCipher::Seal(KeyView key, uint32_t key_id, std::string_view ad,
                                       std::string_view plaintext) {
-  if (key.size() != crypto_aead_xchacha20poly1305_ietf_KEYBYTES) {
+  if (key.size != crypto_aead_xchacha20poly1305_ietf_KEYBYTES) {
     return Error(Status::InvalidArgument("field key must be 32 bytes"));
   }
   std::string out(kOverhead + plaintext.size(), '\0');
@@ -74,11 +76,11 @@ Result<std::string> FieldCipher::Seal(const SecretBytes& key, uint32_t key_id, s
   unsigned long long clen = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(p + kHeader, &clen, Bytes(plaintext), plaintext.size(),
                                              Bytes(full_ad), full_ad.size(), nullptr, p + 5,
-                                             key.data());
+                                             key.data);
   return out;
 }
 
-Result<std::string> FieldCipher::Open(const SecretBytes& key, std::string_view ad,
+Result<std::string> FieldCipher::Open(KeyView key, std::string_view ad,
                                       std::string_view envelope) {
   PORTRAIT_ASSIGN_OR_RETURN(size_t clen, CheckEnvelope(envelope));
   std::string out(clen - crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
@@ -86,13 +88,13 @@ Result<std::string> FieldCipher::Open(const SecretBytes& key, std::string_view a
   return out;
 }
 
-Status FieldCipher::OpenInto(const SecretBytes& key, std::string_view ad, std::string_view envelope,
-                             SecretBytes& out) {
+Status FieldCipher::OpenInto(KeyView key, std::string_view ad, std::string_view envelope,
+                             uint8_t* out, size_t size) {
   PORTRAIT_ASSIGN_OR_RETURN(size_t clen, CheckEnvelope(envelope));
-  if (clen - crypto_aead_xchacha20poly1305_ietf_ABYTES != out.size()) {
+  if (clen - crypto_aead_xchacha20poly1305_ietf_ABYTES != size) {
     return Status::Corruption("wrapped key has the wrong length");
   }
-  return Decrypt(key, ad, envelope, out.data());
+  return Decrypt(key, ad, envelope, out);
 }
 
 Result<uint32_t> FieldCipher::KeyId(std::string_view envelope) {

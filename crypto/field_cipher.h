@@ -23,16 +23,17 @@ class FieldCipher {
   static std::string AssociatedData(int64_t profile_id, std::string_view field);
 
   // Encrypts `plaintext` under `key` (32 bytes) with a random nonce.
-  static Result<std::string> Seal(const SecretBytes& key, uint32_t key_id, std::string_view ad,
+  static Result<std::string> Seal(KeyView key, uint32_t key_id, std::string_view ad,
                                   std::string_view plaintext);
 
   // Decrypts `envelope`; Corruption if it is malformed, of an unknown version, or fails to
   // authenticate under `key` and `ad`.
-  static Result<std::string> Open(const SecretBytes& key, std::string_view ad,
+  static Result<std::string> Open(KeyView key, std::string_view ad,
                                   std::string_view envelope);
-  // Same, writing the plaintext into guarded memory whose size must equal the plaintext's.
-  static Status OpenInto(const SecretBytes& key, std::string_view ad, std::string_view envelope,
-                         SecretBytes& out);
+  // Same, writing the plaintext into guarded memory of `size` bytes, which must be the
+  // plaintext's size.
+  static Status OpenInto(KeyView key, std::string_view ad, std::string_view envelope,
+                         uint8_t* out, size_t size);
 
   // The key id recorded in `envelope`, or Corruption if it is too short.
   static Result<uint32_t> KeyId(std::string_view envelope);

@@ -52,16 +52,22 @@ Result<KeyHierarchy> KeyHierarchy::Create(const SecretBytes& master) {
 
 Result<SecretBytes> KeyHierarchy::NewDataKey() { return SecretBytes::Random(kDataKeySize); }
 
-Result<std::string> KeyHierarchy::WrapDataKey(int64_t profile_id,
-                                              const SecretBytes& data_key) const {
-  return FieldCipher::Seal(kek_, kKekGeneration, WrapAd(profile_id), data_key.view());
+Result<std::string> KeyHierarchy::WrapDataKey(int64_t profile_id, KeyView data_key) const {
+  return FieldCipher::Seal(kek_, kKekGeneration, WrapAd(profile_id),
+                           std::string_view(reinterpret_cast<const char*>(data_key.data),
+                                            data_key.size));
 }
 
 Result<SecretBytes> KeyHierarchy::UnwrapDataKey(int64_t profile_id,
                                                 std::string_view wrapped) const {
   PORTRAIT_ASSIGN_OR_RETURN(SecretBytes key, SecretBytes::Allocate(kDataKeySize));
-  PORTRAIT_RETURN_IF_ERROR(FieldCipher::OpenInto(kek_, WrapAd(profile_id), wrapped, key));
+  PORTRAIT_RETURN_IF_ERROR(UnwrapDataKeyInto(profile_id, wrapped, key.data()));
   return key;
+}
+
+Status KeyHierarchy::UnwrapDataKeyInto(int64_t profile_id, std::string_view wrapped,
+                                       uint8_t* out) const {
+  return FieldCipher::OpenInto(kek_, WrapAd(profile_id), wrapped, out, kDataKeySize);
 }
 
 }  // namespace portrait::crypto

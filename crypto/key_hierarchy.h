@@ -31,9 +31,11 @@ class KeyHierarchy {
   // A fresh random data key for a new profile.
   static Result<SecretBytes> NewDataKey();
   // `data_key` sealed under the key-encryption key, bound to `profile_id`.
-  Result<std::string> WrapDataKey(int64_t profile_id, const SecretBytes& data_key) const;
+  Result<std::string> WrapDataKey(int64_t profile_id, KeyView data_key) const;
   // The inverse; Corruption if `wrapped` was altered or belongs to another profile.
   Result<SecretBytes> UnwrapDataKey(int64_t profile_id, std::string_view wrapped) const;
+  // The same, into `out` (kDataKeySize bytes of guarded memory, e.g. a KeySlab slot).
+  Status UnwrapDataKeyInto(int64_t profile_id, std::string_view wrapped, uint8_t* out) const;
 
  private:
   SecretBytes portrait_db_;

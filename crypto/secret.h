@@ -17,6 +17,12 @@ Status InitSodium();
 // 64 uniformly random bits from the system's CSPRNG.
 uint64_t RandomU64();
 
+// A read-only view of key bytes that live in guarded memory (a SecretBytes, a KeySlab slot).
+struct KeyView {
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+};
+
 class SecretBytes {
  public:
   SecretBytes() = default;
@@ -43,6 +49,7 @@ class SecretBytes {
   std::string_view view() const {
     return std::string_view(reinterpret_cast<const char*>(data_), size_);
   }
+  operator KeyView() const { return KeyView{data_, size_}; }  // NOLINT: a view, not a copy
 
  private:
   uint8_t* data_ = nullptr;

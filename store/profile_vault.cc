@@ -1,5 +1,7 @@
 #include "store/profile_vault.h"
 
+#include <sodium.h>
+
 #include <algorithm>
 #include <set>
 
@@ -11,7 +13,7 @@ namespace portrait::store {
 namespace {
 
 using crypto::FieldCipher;
-using crypto::SecretBytes;
+using crypto::KeyView;
 using nlohmann::json;
 
 constexpr uint32_t kDataKeyGeneration = 1;
@@ -70,7 +72,7 @@ Result<std::set<std::string>> ApplyTagPatch(const json& tags, std::set<std::stri
   return current;
 }
 
-Result<json> OpenJson(const SecretBytes& key, ProfileId id, std::string_view name,
+Result<json> OpenJson(KeyView key, ProfileId id, std::string_view name,
                       std::string_view envelope) {
   PORTRAIT_ASSIGN_OR_RETURN(
       std::string text, FieldCipher::Open(key, FieldCipher::AssociatedData(id, name), envelope));
@@ -82,7 +84,7 @@ Result<json> OpenJson(const SecretBytes& key, ProfileId id, std::string_view nam
   return value;
 }
 
-Result<std::string> SealJson(const SecretBytes& key, ProfileId id, std::string_view name,
+Result<std::string> SealJson(KeyView key, ProfileId id, std::string_view name,
                              const json& value) {
   return FieldCipher::Seal(key, kDataKeyGeneration, FieldCipher::AssociatedData(id, name),
                            value.dump());
@@ -99,16 +101,24 @@ std::string ProfileVault::ExtKey(std::string_view external_id) const {
   return blind_.Digest(kExternalIdField, external_id);
 }
 
-Result<SecretBytes> ProfileVault::DataKey(ProfileId id) {
+Result<crypto::SlabKey> ProfileVault::DataKey(ProfileId id) {
   PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> wrapped, store_.GetDataKey(id));
   if (!wrapped) {
     return Error(
         Status::NotFound("profile " + std::to_string(id) + " has no data key (it was erased)"));
   }
-  return keys_.UnwrapDataKey(id, *wrapped);
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, slab_.Acquire());
+  PORTRAIT_RETURN_IF_ERROR(keys_.UnwrapDataKeyInto(id, *wrapped, key.data()));
+  return key;
 }
 
-Status ProfileVault::BuildWrite(const json& patch, const SecretBytes& key,
+Result<crypto::SlabKey> ProfileVault::NewDataKey() {
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, slab_.Acquire());
+  randombytes_buf(key.data(), crypto::SlabKey::kSize);
+  return key;
+}
+
+Status ProfileVault::BuildWrite(const json& patch, KeyView key,
                                 const std::vector<std::string>& old_tags, ProfileWrite& w) {
   const ProfileId id = w.row.id;
   if (patch.contains("fields")) {
@@ -166,7 +176,7 @@ Result<UpsertResult> ProfileVault::Upsert(std::string_view external_id, const js
     ProfileWrite w;
     w.row = std::move(*existing);
     w.row.updated_us = now;
-    PORTRAIT_ASSIGN_OR_RETURN(SecretBytes key, DataKey(w.row.id));
+    PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, DataKey(w.row.id));
     std::vector<std::string> tags;
     if (!w.row.tags.empty()) {
       PORTRAIT_ASSIGN_OR_RETURN(json t, OpenJson(key, w.row.id, kTagsField, w.row.tags));
@@ -188,7 +198,7 @@ Result<UpsertResult> ProfileVault::Upsert(std::string_view external_id, const js
   w.row.id = static_cast<ProfileId>(crypto::RandomU64() >> 1) | 1;
   w.row.ext_key = ext_key;
   w.row.created_us = w.row.updated_us = now;
-  PORTRAIT_ASSIGN_OR_RETURN(SecretBytes key, crypto::KeyHierarchy::NewDataKey());
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, NewDataKey());
   PORTRAIT_ASSIGN_OR_RETURN(w.row.external_id,
                             SealJson(key, w.row.id, kExternalIdField, json(external_id)));
   PORTRAIT_RETURN_IF_ERROR(BuildWrite(patch, key, {}, w));
@@ -236,11 +246,11 @@ Result<Profile> ProfileVault::GetById(ProfileId id) {
 }
 
 Result<Profile> ProfileVault::Decrypt(const ProfileRow& row) {
-  PORTRAIT_ASSIGN_OR_RETURN(SecretBytes key, DataKey(row.id));
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, DataKey(row.id));
   return DecryptWith(row, key);
 }
 
-Result<Profile> ProfileVault::DecryptWith(const ProfileRow& row, const SecretBytes& key) {
+Result<Profile> ProfileVault::DecryptWith(const ProfileRow& row, KeyView key) {
   Profile p;
   p.id = row.id;
   p.timezone = row.timezone;
@@ -275,7 +285,7 @@ Result<OpenProfile> ProfileVault::OpenOrCreate(std::string_view external_id) {
   p.row.id = static_cast<ProfileId>(crypto::RandomU64() >> 1) | 1;
   p.row.ext_key = ext_key;
   p.row.created_us = p.row.updated_us = clock_.Now().time_since_epoch().count();
-  PORTRAIT_ASSIGN_OR_RETURN(p.key, crypto::KeyHierarchy::NewDataKey());
+  PORTRAIT_ASSIGN_OR_RETURN(p.key, NewDataKey());
   PORTRAIT_ASSIGN_OR_RETURN(p.row.external_id,
                             SealJson(p.key, p.row.id, kExternalIdField, json(external_id)));
   PORTRAIT_ASSIGN_OR_RETURN(std::string wrapped, keys_.WrapDataKey(p.row.id, p.key));
@@ -302,6 +312,7 @@ Result<OpenProfile> ProfileVault::Open(ProfileId id) {
 Result<ProfileWrite> ProfileVault::StateWrite(const OpenProfile& p, int64_t now_us) {
   ProfileWrite w;
   w.is_new = p.is_new;
+  w.state_only = !p.is_new;
   w.row = p.row;
   w.row.updated_us = now_us;
   w.row.lifecycle = p.profile.lifecycle;
@@ -388,14 +399,14 @@ Status ProfileVault::SetLegalHold(std::string_view external_id, bool hold,
 
 Result<std::string> ProfileVault::SealFor(ProfileId id, std::string_view name,
                                           std::string_view plaintext) {
-  PORTRAIT_ASSIGN_OR_RETURN(SecretBytes key, DataKey(id));
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, DataKey(id));
   return FieldCipher::Seal(key, kDataKeyGeneration, FieldCipher::AssociatedData(id, name),
                            plaintext);
 }
 
 Result<std::string> ProfileVault::OpenFor(ProfileId id, std::string_view name,
                                           std::string_view envelope) {
-  PORTRAIT_ASSIGN_OR_RETURN(SecretBytes key, DataKey(id));
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, DataKey(id));
   return FieldCipher::Open(key, FieldCipher::AssociatedData(id, name), envelope);
 }
 

@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "crypto/blind_index.h"
 #include "crypto/key_hierarchy.h"
+#include "crypto/key_slab.h"
 #include "store/audit_log.h"
 #include "store/store.h"
 
@@ -39,7 +40,7 @@ struct Profile {
 // StateWrite.
 struct OpenProfile {
   ProfileRow row;
-  crypto::SecretBytes key;
+  crypto::SlabKey key;
   Profile profile;
   bool is_new = false;  // not stored yet: StateWrite inserts it
 };
@@ -68,6 +69,9 @@ class ProfileVault {
         blind_(blind),
         clock_(clock),
         audit_log_(audit_log) {}
+
+  // Data keys in use at once (open profiles, reads in flight) at most.
+  static constexpr size_t kKeySlots = 1 << 16;
 
   // Creates or partially updates the profile known to the CRM as `external_id`. `patch` is
   //   {"fields": {name: value | null}, "tags": {"add": [...], "remove": [...]}, "timezone": "…"}
@@ -109,7 +113,8 @@ class ProfileVault {
   Result<OpenProfile> OpenOrCreate(std::string_view external_id);
   // Opens an existing profile; NotFound if there is none.
   Result<OpenProfile> Open(ProfileId id);
-  // The write that stores `p`'s metrics and lifecycle stage (and, for a new profile, the row).
+  // The write that stores `p`'s metrics and lifecycle stage (and, for a new profile, the row);
+  // for an existing profile it leaves every other column alone.
   Result<ProfileWrite> StateWrite(const OpenProfile& p, int64_t now_us);
   // Seals `plaintext` with an open profile's key, bound to `name`.
   Result<std::string> Seal(const OpenProfile& p, std::string_view name,
@@ -123,9 +128,10 @@ class ProfileVault {
 
  private:
   Result<Profile> Decrypt(const ProfileRow& row);
-  Result<Profile> DecryptWith(const ProfileRow& row, const crypto::SecretBytes& key);
-  Result<crypto::SecretBytes> DataKey(ProfileId id);
-  Status BuildWrite(const nlohmann::json& patch, const crypto::SecretBytes& key,
+  Result<Profile> DecryptWith(const ProfileRow& row, crypto::KeyView key);
+  Result<crypto::SlabKey> DataKey(ProfileId id);
+  Result<crypto::SlabKey> NewDataKey();
+  Status BuildWrite(const nlohmann::json& patch, crypto::KeyView key,
                     const std::vector<std::string>& old_tags, ProfileWrite& write);
   Status Commit(const Batch& batch);
 
@@ -135,6 +141,7 @@ class ProfileVault {
   const crypto::BlindIndex& blind_;
   const Clock& clock_;
   AuditLog* audit_log_;
+  crypto::KeySlab slab_{kKeySlots};
 };
 
 }  // namespace portrait::store

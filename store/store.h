@@ -37,6 +37,9 @@ struct ProfileRow {
 // A write of one profile. `row` replaces the stored row; fields not named are kept.
 struct ProfileWrite {
   bool is_new = false;  // insert (Conflict if the id or ext_key is taken), else update
+  // An update of lifecycle, metrics and updated_us only (the rest of `row` is ignored): what
+  // event ingestion changes, without touching the row's indexed columns.
+  bool state_only = false;
   ProfileRow row;
   std::map<std::string, std::string> set_fields;  // field name -> envelope
   std::vector<std::string> removed_fields;

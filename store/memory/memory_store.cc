@@ -306,6 +306,16 @@ class MemoryStore final : public Store {
   }
 
   static Status WriteProfile(const ProfileWrite& w, State& s) {
+    if (w.state_only && !w.is_new) {
+      auto it = s.profiles.find(w.row.id);
+      if (it == s.profiles.end()) {
+        return Status::NotFound("profile " + std::to_string(w.row.id) + " does not exist");
+      }
+      it->second.lifecycle = w.row.lifecycle;
+      it->second.metrics = w.row.metrics;
+      it->second.updated_us = w.row.updated_us;
+      return Status::Ok();
+    }
     const ProfileRow& r = w.row;
     auto key_owner = s.by_key.find(r.ext_key);
     auto existing = s.profiles.find(r.id);

@@ -86,6 +86,15 @@ Status SqlcipherStore::Apply(const Batch& batch, CommitResult& result) {
 
 Status SqlcipherStore::WriteProfile(const ProfileWrite& w) {
   const ProfileRow& r = w.row;
+  if (w.state_only && !w.is_new) {
+    Stmt state(main_, "UPDATE profiles SET lifecycle = ?, metrics = ?, updated_us = ? WHERE id = ?;");
+    state.Bind(1, r.lifecycle).BindBlob(2, r.metrics).Bind(3, r.updated_us).Bind(4, r.id);
+    PORTRAIT_RETURN_IF_ERROR(state.Run());
+    if (sqlite3_changes(main_.get()) == 0) {
+      return Status::NotFound("profile " + std::to_string(r.id) + " does not exist");
+    }
+    return Status::Ok();
+  }
   Stmt up(main_, w.is_new ? "INSERT INTO profiles (" + std::string(kProfileColumns) +
                                 ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10);"
                           : "UPDATE profiles SET ext_key = ?2, external_id = ?3, timezone = ?4, "

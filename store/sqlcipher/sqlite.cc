@@ -8,13 +8,39 @@
 namespace portrait::store::sqlite {
 
 Db::~Db() {
+  for (auto& [sql, stmt] : cache_) {
+    sqlite3_finalize(stmt);
+  }
   if (db_) {
     sqlite3_close_v2(db_);
   }
 }
 
 Db::Db(Db&& other) noexcept
-    : db_(std::exchange(other.db_, nullptr)), path_(std::move(other.path_)) {}
+    : db_(std::exchange(other.db_, nullptr)),
+      path_(std::move(other.path_)),
+      cache_(std::move(other.cache_)) {
+  other.cache_.clear();
+}
+
+sqlite3_stmt* Db::Borrow(std::string_view sql) {
+  auto it = cache_.find(std::string(sql));
+  if (it == cache_.end() || !it->second) {
+    return nullptr;
+  }
+  return std::exchange(it->second, nullptr);
+}
+
+void Db::GiveBack(std::string_view sql, sqlite3_stmt* stmt) {
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  sqlite3_stmt*& slot = cache_[std::string(sql)];
+  if (slot) {
+    sqlite3_finalize(stmt);  // the same SQL was in use twice at once; keep one
+  } else {
+    slot = stmt;
+  }
+}
 
 Status Db::LastError(std::string_view what) const {
   int code = db_ ? sqlite3_errcode(db_) : SQLITE_ERROR;
@@ -98,14 +124,20 @@ Result<Db> Db::Open(const std::string& path, const crypto::SecretBytes& key, boo
   return db;
 }
 
-Stmt::Stmt(Db& db, std::string_view sql) : db_(db) {
-  if (sqlite3_prepare_v2(db.get(), sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) !=
-      SQLITE_OK) {
+Stmt::Stmt(Db& db, std::string_view sql) : db_(db), sql_(sql), stmt_(db.Borrow(sql)) {
+  if (!stmt_ && sqlite3_prepare_v2(db.get(), sql.data(), static_cast<int>(sql.size()), &stmt_,
+                                   nullptr) != SQLITE_OK) {
     status_ = db.LastError("cannot prepare statement");
   }
 }
 
-Stmt::~Stmt() { sqlite3_finalize(stmt_); }
+Stmt::~Stmt() {
+  if (stmt_ && status_.ok()) {
+    db_.GiveBack(sql_, stmt_);
+  } else {
+    sqlite3_finalize(stmt_);
+  }
+}
 
 Stmt& Stmt::Bind(int index, int64_t v) {
   if (status_.ok() && sqlite3_bind_int64(stmt_, index, v) != SQLITE_OK) {

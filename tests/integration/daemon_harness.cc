@@ -6,9 +6,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http.hpp>
 #include <chrono>
 #include <filesystem>
 #include <regex>
@@ -20,61 +17,7 @@
 
 namespace portrait::testing {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
 namespace fs = std::filesystem;
-
-HttpClient::~HttpClient() = default;
-
-HttpResult HttpClient::Send(const std::string& method, const std::string& target,
-                            const std::string& body,
-                            const std::map<std::string, std::string>& headers) {
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    beast::error_code ec;
-    if (!stream_) {
-      stream_ = std::make_unique<beast::tcp_stream>(io_);
-      stream_->connect(
-          boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port_), ec);
-      if (ec) {
-        stream_.reset();
-        return HttpResult{};
-      }
-    }
-    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-    req.set(http::field::host, "127.0.0.1");
-    req.set(http::field::content_type, "application/json");
-    for (const auto& [k, v] : headers) {
-      req.set(k, v);
-    }
-    req.body() = body;
-    req.prepare_payload();
-    stream_->expires_after(std::chrono::seconds(60));
-    http::write(*stream_, req, ec);
-    beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(64 << 20);
-    if (!ec) {
-      http::read(*stream_, buffer, parser, ec);
-    }
-    if (ec) {
-      stream_.reset();
-      if (attempt == 0 && (ec == http::error::end_of_stream ||
-                           ec == boost::asio::error::connection_reset ||
-                           ec == boost::asio::error::broken_pipe)) {
-        continue;  // the server closed an idle keep-alive connection: reconnect once
-      }
-      return HttpResult{};
-    }
-    auto res = parser.release();
-    HttpResult out{static_cast<int>(res.result_int()),
-                   std::string(res[http::field::content_type]), res.body()};
-    if (!res.keep_alive()) {
-      stream_.reset();
-    }
-    return out;
-  }
-  return HttpResult{};
-}
 
 Daemon::Daemon() {
   const fs::path source = PORTRAIT_SOURCE_DIR;

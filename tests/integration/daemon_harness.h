@@ -5,38 +5,15 @@
 
 #include <sys/types.h>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tests/support/http_client.h"
 #include "tests/support/test_support.h"
 
 namespace portrait::testing {
-
-struct HttpResult {
-  int status = 0;
-  std::string content_type;
-  std::string body;
-  nlohmann::json json() const { return nlohmann::json::parse(body, nullptr, false); }
-};
-
-// One keep-alive connection to 127.0.0.1:port; reconnects when the server closed it.
-class HttpClient {
- public:
-  explicit HttpClient(int port) : port_(port) {}
-  ~HttpClient();
-  // status 0 when the daemon could not be reached or the connection broke mid-request.
-  HttpResult Send(const std::string& method, const std::string& target, const std::string& body,
-                  const std::map<std::string, std::string>& headers = {});
-
- private:
-  int port_;
-  boost::asio::io_context io_;
-  std::unique_ptr<boost::beast::tcp_stream> stream_;
-};
 
 class Daemon {
  public:

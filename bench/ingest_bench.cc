@@ -27,7 +27,7 @@
 #include "store/data_dir.h"
 #include "store/sqlcipher/sqlite.h"
 #include "store/token_registry.h"
-#include "tests/support/http_client.h"
+#include "cli/http_client.h"
 
 namespace portrait {
 namespace {
@@ -70,7 +70,7 @@ Figures Run(int port, const std::string& token, int connections, int per_request
   const auto start = Clock_::now();
   for (int c = 0; c < connections; ++c) {
     threads.emplace_back([&] {
-      testing::HttpClient client(port);
+      cli::HttpClient client(port);
       std::vector<double> mine;
       const std::map<std::string, std::string> headers = {{"Authorization", "Bearer " + token},
                                                           {"X-Purpose", "service"}};
@@ -87,7 +87,7 @@ Figures Run(int port, const std::string& token, int connections, int per_request
           body = batch.dump();
         }
         auto t0 = Clock_::now();
-        testing::HttpResult r = client.Send("POST", "/v1/events", body, headers);
+        cli::HttpResult r = client.Send("POST", "/v1/events", body, headers);
         if (r.status != 202) {
           std::cerr << "unexpected answer " << r.status << ": " << r.body << "\n";
           std::exit(1);

@@ -5,6 +5,7 @@
 #include "cli/audit_command.h"
 #include "cli/init_command.h"
 #include "cli/rules_command.h"
+#include "cli/token_command.h"
 
 int main(int argc, char** argv) {
   portrait::HardenProcess();
@@ -12,12 +13,14 @@ int main(int argc, char** argv) {
       "portraitctl - administer portrait, the privacy-first customer profile daemon.\n\n"
       "Start here:\n"
       "  portraitctl init --config portrait.toml   create the encrypted data directory\n"
-      "  portraitd --config portrait.toml          run the daemon"};
+      "  portraitd --config portrait.toml          run the daemon\n"
+      "  portraitctl token create --name crm --role marketer   a token for a system or person"};
   app.require_subcommand(1);
   int exit_code = 0;
   portrait::cli::AddInitCommand(app, exit_code);
   portrait::cli::AddAuditCommand(app, exit_code);
   portrait::cli::AddRulesCommand(app, exit_code);
+  portrait::cli::AddTokenCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

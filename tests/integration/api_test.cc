@@ -273,3 +273,50 @@ TEST_F(Api, GracefulStopAnswersThenExitsZeroWithASignedCheckpoint) {
 
 }  // namespace
 }  // namespace portrait
+
+namespace portrait {
+namespace {
+
+TEST(Portraitctl, TokenCreateListRevokeThroughTheRunningDaemon) {
+  testing::Daemon daemon;
+  ASSERT_TRUE(daemon.Start());
+  const std::string ctl = testing::BinDir() + "/portraitctl token ";
+  const std::string where =
+      " --config " + daemon.config_path() + " --url http://127.0.0.1:" + std::to_string(daemon.port());
+  std::string out;
+  ASSERT_EQ(testing::RunCommand(ctl + "create --name crm-sync --role marketer" + where, &out), 0)
+      << out;
+  std::string token = out.substr(0, out.find('\n'));
+  ASSERT_EQ(token.rfind("ptk_", 0), 0u) << out;
+
+  // The new token works, for its role.
+  cli::HttpClient client(daemon.port());
+  auto as_crm = [&](const std::string& target) {
+    return client.Send("GET", target, "", {{"Authorization", "Bearer " + token}}).status;
+  };
+  EXPECT_EQ(as_crm("/v1/profiles/nobody"), 404);
+  EXPECT_EQ(as_crm("/v1/tokens"), 403);
+
+  out.clear();
+  ASSERT_EQ(testing::RunCommand(ctl + "list --json" + where, &out), 0) << out;
+  auto list = nlohmann::json::parse(out);
+  ASSERT_EQ(list["tokens"].size(), 2u);
+  EXPECT_EQ(list["tokens"][1]["name"], "crm-sync");
+  EXPECT_EQ(out.find(token), std::string::npos);  // never the secret again
+
+  ASSERT_EQ(testing::RunCommand(ctl + "revoke crm-sync" + where + " 2>&1", &out), 0) << out;
+  EXPECT_EQ(as_crm("/v1/profiles/nobody"), 401);
+
+  // Errors say what to do; usage errors exit 2.
+  out.clear();
+  EXPECT_EQ(testing::RunCommand(ctl + "create --name x --role janitor" + where + " 2>&1", &out), 1);
+  EXPECT_NE(out.find("role"), std::string::npos) << out;
+  EXPECT_EQ(testing::RunCommand(ctl + "create --name x" + where + " 2>&1", &out), 2);
+  daemon.Stop();
+  out.clear();
+  EXPECT_EQ(testing::RunCommand(ctl + "list" + where + " 2>&1", &out), 1);
+  EXPECT_NE(out.find("is it running"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace portrait

@@ -10,10 +10,13 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "tests/support/http_client.h"
+#include "cli/http_client.h"
 #include "tests/support/test_support.h"
 
 namespace portrait::testing {
+
+using cli::HttpClient;
+using cli::HttpResult;
 
 class Daemon {
  public:

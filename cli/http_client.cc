@@ -1,9 +1,9 @@
-#include "tests/support/http_client.h"
+#include "cli/http_client.h"
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
-namespace portrait::testing {
+namespace portrait::cli {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -16,16 +16,20 @@ HttpResult HttpClient::Send(const std::string& method, const std::string& target
   for (int attempt = 0; attempt < 2; ++attempt) {
     beast::error_code ec;
     if (!stream_) {
+      auto address = boost::asio::ip::make_address(host_, ec);
+      if (ec) {
+        return HttpResult{};
+      }
       stream_ = std::make_unique<beast::tcp_stream>(io_);
       stream_->connect(
-          boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port_), ec);
+          boost::asio::ip::tcp::endpoint(address, static_cast<uint16_t>(port_)), ec);
       if (ec) {
         stream_.reset();
         return HttpResult{};
       }
     }
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::host, host_);
     req.set(http::field::content_type, "application/json");
     for (const auto& [k, v] : headers) {
       req.set(k, v);
@@ -60,4 +64,4 @@ HttpResult HttpClient::Send(const std::string& method, const std::string& target
   return HttpResult{};
 }
 
-}  // namespace portrait::testing
+}  // namespace portrait::cli

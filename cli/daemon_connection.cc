@@ -1,0 +1,80 @@
+#include "cli/daemon_connection.h"
+
+#include <iostream>
+
+#include "config/loader.h"
+#include <fstream>
+
+namespace portrait::cli {
+
+void AddDaemonOptions(CLI::App* cmd, DaemonOptions& o) {
+  cmd->add_option("-c,--config", o.config_path, "path of portrait.toml")->capture_default_str();
+  cmd->add_option("--url", o.url, "the daemon's address (default: http:// + [daemon] listen)");
+  cmd->add_option("--token", o.token,
+                  "API token (default: the one in DATA_DIR/admin.token, written by init)");
+  cmd->add_option("--purpose", o.purpose, "X-Purpose to act for (default: the role's first)");
+  cmd->add_flag("--json", o.json, "print the answer as JSON");
+}
+
+Result<DaemonConnection> DaemonConnection::Open(const DaemonOptions& o) {
+  std::string url = o.url;
+  std::string token = o.token;
+  if (url.empty() || token.empty()) {
+    PORTRAIT_ASSIGN_OR_RETURN(config::Config config, config::LoadConfig(o.config_path));
+    if (url.empty()) {
+      url = "http://" + config.daemon.listen;
+    }
+    if (token.empty()) {
+      const std::string path = config.daemon.data_dir + "/admin.token";
+      std::ifstream in(path);
+      if (!in || !std::getline(in, token) || token.empty()) {
+        return Error(Status::NotFound("no token: pass --token, or run as the owner of " + path));
+      }
+    }
+  }
+  const std::string prefix = "http://";
+  if (url.rfind(prefix, 0) != 0) {
+    return Error(Status::InvalidArgument("--url: expected http://host:port"));
+  }
+  std::string rest = url.substr(prefix.size());
+  rest = rest.substr(0, rest.find('/'));
+  const size_t colon = rest.rfind(':');
+  if (colon == std::string::npos) {
+    return Error(Status::InvalidArgument("--url: expected http://host:port"));
+  }
+  int port = std::atoi(rest.c_str() + colon + 1);
+  return DaemonConnection(rest.substr(0, colon), port, token, o.purpose);
+}
+
+DaemonConnection::DaemonConnection(std::string host, int port, std::string token,
+                                   std::string purpose)
+    : url_("http://" + host + ":" + std::to_string(port)),
+      token_(std::move(token)),
+      purpose_(std::move(purpose)),
+      client_(std::make_unique<HttpClient>(port, std::move(host))) {}
+
+Result<nlohmann::json> DaemonConnection::Call(const std::string& method, const std::string& target,
+                                              const std::string& body) {
+  std::map<std::string, std::string> headers = {{"Authorization", "Bearer " + token_}};
+  if (!purpose_.empty()) {
+    headers["X-Purpose"] = purpose_;
+  }
+  HttpResult r = client_->Send(method, target, body, headers);
+  if (r.status == 0) {
+    return Error(Status::Unavailable("cannot reach portraitd at " + url_ +
+                                     "; is it running? (start it with portraitd --config FILE)"));
+  }
+  nlohmann::json answer = r.json();
+  if (r.status < 200 || r.status >= 300) {
+    std::string detail = answer.is_object() ? answer.value("detail", r.body) : r.body;
+    return Error(Status::Internal("HTTP " + std::to_string(r.status) + ": " + detail));
+  }
+  return answer;
+}
+
+int Fail(const std::string& verb, const Status& status) {
+  std::cerr << "portraitctl " << verb << ": " << status.message() << "\n";
+  return 1;
+}
+
+}  // namespace portrait::cli

@@ -1,0 +1,47 @@
+// How portraitctl reaches a running portraitd: the URL (--url, else http:// + [daemon] listen)
+// and the bearer token (--token, else DATA_DIR/admin.token, which `portraitctl init` wrote).
+// Answers that are not 2xx come back as errors carrying the problem's detail.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "base/result.h"
+#include "cli/http_client.h"
+
+namespace portrait::cli {
+
+struct DaemonOptions {
+  std::string config_path = "portrait.toml";
+  std::string url;
+  std::string token;
+  std::string purpose;
+  bool json = false;
+};
+
+// Adds --config, --url, --token, --purpose and --json to `cmd`.
+void AddDaemonOptions(CLI::App* cmd, DaemonOptions& options);
+
+class DaemonConnection {
+ public:
+  static Result<DaemonConnection> Open(const DaemonOptions& options);
+
+  // The answer's JSON body; an error naming the status and the problem's detail otherwise.
+  Result<nlohmann::json> Call(const std::string& method, const std::string& target,
+                              const std::string& body = "");
+
+ private:
+  DaemonConnection(std::string host, int port, std::string token, std::string purpose);
+
+  std::string url_;
+  std::string token_;
+  std::string purpose_;
+  std::unique_ptr<HttpClient> client_;
+};
+
+// Prints `status` as "portraitctl VERB: message" to stderr; returns the exit code (1).
+int Fail(const std::string& verb, const Status& status);
+
+}  // namespace portrait::cli

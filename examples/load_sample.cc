@@ -1,52 +1,65 @@
-// portrait-sample: loads generated sample customers into a data directory, offline (the daemon
-// must not be running on it). Used by the quick start and by benchmarks.
+// portrait-sample: loads generated sample customers — profiles, consents, orders and carts —
+// into a running portraitd over its HTTP API, so the rules see every event (metrics, lifecycle
+// stages, timers, tasks) as they would in production. Used by the quick start.
 #include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "base/clock.h"
 #include "base/process.h"
-#include "config/loader.h"
+#include "cli/daemon_connection.h"
 #include "examples/sample_data.h"
-#include "store/data_dir.h"
-#include "store/profile_vault.h"
 
 int main(int argc, char** argv) {
   using namespace portrait;
   HardenProcess();
-  CLI::App app{"portrait-sample - load generated sample customers into a data directory"};
-  std::string config_path = "portrait.toml";
+  CLI::App app{
+      "portrait-sample - load generated sample customers into a running portraitd\n"
+      "(profiles, consents, and two years of orders and carts; the same seed gives the same "
+      "customers)"};
+  cli::DaemonOptions daemon;
+  daemon.purpose = "service";
   int customers = 300;
   uint64_t seed = 1;
-  app.add_option("-c,--config", config_path, "path of portrait.toml")->capture_default_str();
+  cli::AddDaemonOptions(&app, daemon);
   app.add_option("-n,--customers", customers, "how many customers")->capture_default_str();
-  app.add_option("--seed", seed, "generator seed; the same seed gives the same customers")
-      ->capture_default_str();
+  app.add_option("--seed", seed, "generator seed")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  auto config = config::LoadConfig(config_path);
-  if (!config) {
-    std::cerr << "portrait-sample: " << config.error().message() << "\n";
-    return 1;
+  auto conn = cli::DaemonConnection::Open(daemon);
+  if (!conn) {
+    return cli::Fail("sample", conn.error());
   }
-  auto data = store::OpenDataDir(*config);
-  if (!data) {
-    std::cerr << "portrait-sample: " << data.error().message() << "\n";
-    return 1;
-  }
-  SystemClock clock;
-  store::ProfileVault vault(*config, *data->store, data->keys, data->blind, clock);
+  const int64_t now = SystemClock().Now().time_since_epoch().count();
   examples::SampleData sample(seed);
+  int64_t events = 0, consents = 0;
   for (int i = 0; i < customers; ++i) {
-    examples::SampleCustomer c = sample.Customer(i);
-    auto r = vault.Upsert(c.external_id, c.patch);
-    if (!r) {
-      std::cerr << "portrait-sample: customer " << i << ": " << r.error().message() << "\n";
-      return 1;
+    examples::SampleCustomer c = sample.Customer(i, now);
+    const std::string path = "/v1/profiles/" + c.external_id;
+    auto put = conn->Call("PUT", path, c.patch.dump());
+    if (!put) {
+      return cli::Fail("sample", put.error().WithContext("customer " + std::to_string(i)));
     }
-    if ((i + 1) % 50 == 0 || i + 1 == customers) {
-      std::cerr << "\rloaded " << (i + 1) << "/" << customers << " customers" << std::flush;
+    for (const auto& body : c.consents) {
+      auto r = conn->Call("POST", path + "/consents", body.dump());
+      if (!r) {
+        return cli::Fail("sample", r.error().WithContext("customer " + std::to_string(i)));
+      }
+      ++consents;
+    }
+    if (!c.events.empty()) {
+      auto r = conn->Call("POST", "/v1/events", c.events.dump());
+      if (!r) {
+        return cli::Fail("sample", r.error().WithContext("customer " + std::to_string(i)));
+      }
+      events += (*r)["accepted"].get<int64_t>();
+    }
+    if ((i + 1) % 25 == 0 || i + 1 == customers) {
+      const int width = 30, done = width * (i + 1) / customers;
+      std::cerr << "\r[" << std::string(done, '#') << std::string(width - done, ' ') << "] "
+                << (i + 1) << "/" << customers << " customers" << std::flush;
     }
   }
-  std::cerr << "\n";
+  std::cerr << "\nloaded " << customers << " customers, " << consents << " consent records, "
+            << events << " events\n";
   return 0;
 }

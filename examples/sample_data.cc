@@ -1,8 +1,11 @@
 #include "examples/sample_data.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
+#include <ctime>
 #include <string_view>
+#include <vector>
 
 namespace portrait::examples {
 namespace {
@@ -100,9 +103,89 @@ std::string Birthday(Rng& rng, int index) {
   return buf;
 }
 
+std::string Rfc3339(int64_t us) {
+  std::time_t secs = static_cast<std::time_t>(us / 1'000'000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+constexpr int64_t kHourUs = 3'600'000'000;
+constexpr int64_t kTwoYearsUs = 730 * 24 * kHourUs;
+
+nlohmann::json Consents(Rng& rng, int64_t now_us) {
+  nlohmann::json out = nlohmann::json::array();
+  auto record = [&](const char* purpose, const char* channel, const char* status, int64_t at) {
+    out.push_back({{"purpose", purpose},
+                   {"channel", channel},
+                   {"status", status},
+                   {"source", "signup-form"},
+                   {"notice", "privacy-notice-v3"},
+                   {"evidence", "web form, checkbox ticked"},
+                   {"time", Rfc3339(at)}});
+  };
+  const int64_t signed_up = now_us - kTwoYearsUs + static_cast<int64_t>(rng.Below(300)) * 24 * kHourUs;
+  const int roll = rng.Below(100);
+  if (roll < 60) {
+    record("marketing", "any", "granted", signed_up);
+  } else if (roll < 70) {
+    record("marketing", "any", "granted", signed_up);
+    record("marketing", "any", "withdrawn", signed_up + 200 * 24 * kHourUs);
+  } else if (roll < 75) {
+    record("care", "any", "objected", signed_up);
+  }
+  return out;
+}
+
+nlohmann::json Events(Rng& rng, const std::string& id, int64_t now_us) {
+  static constexpr std::array<std::string_view, 4> kCategories = {"music", "books", "sports",
+                                                                   "home"};
+  std::vector<std::pair<int64_t, nlohmann::json>> events;
+  const int orders = rng.Below(13);
+  for (int i = 0; i < orders; ++i) {
+    int64_t at = now_us - 2 * kHourUs - static_cast<int64_t>(rng.Below(730 * 24)) * kHourUs;
+    events.push_back({at,
+                      {{"id", id + "-order-" + std::to_string(i)},
+                       {"type", "order.placed"},
+                       {"subject", id},
+                       {"time", Rfc3339(at)},
+                       {"data",
+                        {{"amount", 20 + rng.Below(480)},
+                         {"category", std::string(rng.Pick(kCategories))}}}}});
+  }
+  const int carts = rng.Below(4);
+  for (int i = 0; i < carts; ++i) {
+    int64_t at = now_us - static_cast<int64_t>(rng.Below(730 * 24)) * kHourUs;
+    events.push_back({at,
+                      {{"id", id + "-cart-" + std::to_string(i)},
+                       {"type", "cart.updated"},
+                       {"subject", id},
+                       {"time", Rfc3339(at)},
+                       {"data", {{"items", 1 + rng.Below(5)}}}}});
+  }
+  if (rng.Below(10) == 0) {
+    int64_t at = now_us - static_cast<int64_t>(rng.Below(60)) * 60'000'000;
+    events.push_back({at,
+                      {{"id", id + "-cart-recent"},
+                       {"type", "cart.updated"},
+                       {"subject", id},
+                       {"time", Rfc3339(at)},
+                       {"data", {{"items", 1 + rng.Below(5)}}}}});
+  }
+  std::sort(events.begin(), events.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  nlohmann::json out = nlohmann::json::array();
+  for (auto& [at, e] : events) {
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 }  // namespace
 
-SampleCustomer SampleData::Customer(int index) const {
+SampleCustomer SampleData::Customer(int index, int64_t now_us) const {
   Rng rng(seed_ * 1'000'003ULL + static_cast<uint64_t>(index));
   const City& city = rng.Pick(kCities);
   const bool chinese = city.region == "CN";
@@ -131,9 +214,13 @@ SampleCustomer SampleData::Customer(int index) const {
   if (rng.Below(5) == 0) {
     tags.push_back("vip");
   }
+  nlohmann::json consents = Consents(rng, now_us);
+  nlohmann::json events = Events(rng, id, now_us);
   return SampleCustomer{
       id,
-      {{"fields", fields}, {"tags", {{"add", tags}}}, {"timezone", std::string(city.timezone)}}};
+      {{"fields", fields}, {"tags", {{"add", tags}}}, {"timezone", std::string(city.timezone)}},
+      std::move(consents),
+      std::move(events)};
 }
 
 }  // namespace portrait::examples

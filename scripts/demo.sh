@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds portrait, creates a demo data directory in demo/ (fresh master
-# key, the example config, generated sample customers) and runs portraitd in the foreground.
+# Installs what is missing, builds portrait, and runs portraitd in the foreground on demo data:
+# on first run it creates demo/ (a fresh master key, the example config and rules) and loads 300
+# generated customers with consents and two years of orders and carts through the API.
 # Ctrl-C stops it; run again to reuse the same demo data (delete demo/ to start afresh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,15 +10,34 @@ scripts/deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPORTRAIT_TESTS=OFF >/dev/null
 cmake --build build -j"$(nproc)"
 
+first_run=0
 if [ ! -d demo/var ]; then
   mkdir -p demo
   cp examples/portrait.toml demo/portrait.toml
+  rm -rf demo/rules && cp -r examples/rules demo/rules
   build/bin/portraitctl init --config demo/portrait.toml
+  first_run=1
+fi
+
+build/bin/portraitd --config demo/portrait.toml &
+daemon=$!
+trap 'kill -TERM "$daemon" 2>/dev/null; wait "$daemon"' INT TERM
+address=$(sed -n 's/^listen = "\([^"]*\)".*/\1/p' demo/portrait.toml)
+for _ in $(seq 100); do
+  curl -fs "http://$address/healthz" >/dev/null && break
+  kill -0 "$daemon" 2>/dev/null || { echo "portraitd did not start (see above)" >&2; exit 1; }
+  sleep 0.1
+done
+if [ "$first_run" = 1 ]; then
   build/bin/portrait-sample --config demo/portrait.toml --customers 300 --seed 1
 fi
 
-echo
-echo "portrait demo: data in demo/var (encrypted), config demo/portrait.toml"
-echo "the daemon below has the encrypted store open; its HTTP API on $(sed -n 's/^listen = "\(.*\)".*/\1/p' demo/portrait.toml) is not built yet"
-echo
-exec build/bin/portraitd --config demo/portrait.toml
+cat <<MSG
+
+portrait demo: portraitd on http://$address, data in demo/var (encrypted), config demo/portrait.toml
+try:
+  curl -H "Authorization: Bearer \$(cat demo/var/admin.token)" -H "X-Purpose: care" http://$address/v1/profiles/cust-000001
+  build/bin/portraitctl token create --config demo/portrait.toml --name crm --role marketer
+Ctrl-C stops the daemon.
+MSG
+wait "$daemon"

@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "base/time_format.h"
 #include "store/profile_vault.h"
 #include "tests/support/test_support.h"
 
@@ -40,6 +41,41 @@ TEST(SampleData, EveryCustomerIsValidAndTheMixIsVaried) {
   for (const auto& p : phones) {
     EXPECT_EQ(p[0], '+');  // stored in E.164
   }
+}
+
+TEST(SampleData, ConsentsAndEventsAreOrderedRecentAndVaried) {
+  const int64_t now = 1'790'000'000'000'000;
+  const int64_t two_years = int64_t{730} * 86'400'000'000;
+  SampleData sample(1);
+  EXPECT_EQ(sample.Customer(9, now).events, sample.Customer(9, now).events);
+  std::set<std::string> ids, statuses;
+  int orders = 0, carts = 0, recent_carts = 0;
+  for (int i = 0; i < 300; ++i) {
+    SampleCustomer c = sample.Customer(i, now);
+    int64_t last = 0;
+    for (const auto& e : c.events) {
+      const int64_t t = ParseRfc3339(e["time"].get<std::string>()).value();
+      EXPECT_GE(t, last) << c.external_id << ": events oldest first";
+      EXPECT_LE(t, now);
+      EXPECT_GE(t, now - two_years - 86'400'000'000);
+      EXPECT_EQ(e["subject"], c.external_id);
+      EXPECT_TRUE(ids.insert(e["id"].get<std::string>()).second) << "event ids are unique";
+      last = t;
+      orders += e["type"] == "order.placed";
+      carts += e["type"] == "cart.updated";
+      recent_carts += e["type"] == "cart.updated" && now - t < 3'600'000'000;
+    }
+    for (const auto& consent : c.consents) {
+      statuses.insert(consent["purpose"].get<std::string>() + ":" +
+                      consent["status"].get<std::string>());
+      EXPECT_LE(ParseRfc3339(consent["time"].get<std::string>()).value(), now);
+    }
+  }
+  EXPECT_GE(orders, 1000);
+  EXPECT_GE(carts, 200);
+  EXPECT_GE(recent_carts, 10);
+  EXPECT_EQ(statuses, (std::set<std::string>{"care:objected", "marketing:granted",
+                                             "marketing:withdrawn"}));
 }
 
 }  // namespace

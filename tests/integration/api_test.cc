@@ -6,6 +6,7 @@
 
 #include <fstream>
 
+#include "examples/sample_data.h"
 #include "tests/integration/daemon_harness.h"
 
 namespace portrait {
@@ -316,6 +317,46 @@ TEST(Portraitctl, TokenCreateListRevokeThroughTheRunningDaemon) {
   out.clear();
   EXPECT_EQ(testing::RunCommand(ctl + "list" + where + " 2>&1", &out), 1);
   EXPECT_NE(out.find("is it running"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace portrait
+
+namespace portrait {
+namespace {
+
+TEST(SampleLoader, FillsARealDaemonWhoseRulesSeeEveryEvent) {
+  testing::Daemon daemon;
+  ASSERT_TRUE(daemon.Start());
+  std::string out;
+  ASSERT_EQ(testing::RunCommand(testing::BinDir() + "/portrait-sample --config " +
+                                    daemon.config_path() + " --url http://127.0.0.1:" +
+                                    std::to_string(daemon.port()) + " -n 40 --seed 3 2>&1",
+                                &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("loaded 40 customers"), std::string::npos) << out;
+  // Each customer's metrics count exactly the orders generated for it.
+  examples::SampleData sample(3);
+  int with_orders = 0;
+  for (int i = 0; i < 40; ++i) {
+    examples::SampleCustomer c = sample.Customer(i);
+    int orders = 0;
+    for (const auto& e : c.events) {
+      orders += e["type"] == "order.placed";
+    }
+    testing::HttpResult r = daemon.Admin("GET", "/v1/profiles/" + c.external_id, "", "care");
+    ASSERT_EQ(r.status, 200) << r.body;
+    const nlohmann::json view = r.json();
+    if (orders > 0) {
+      ++with_orders;
+      EXPECT_EQ(view["metrics"]["orders"], orders) << c.external_id;
+      EXPECT_NE(view["lifecycle"], "new") << c.external_id;
+    } else {
+      EXPECT_EQ(view["lifecycle"], "new") << c.external_id;
+    }
+  }
+  EXPECT_GE(with_orders, 20);
 }
 
 }  // namespace

@@ -212,6 +212,7 @@ Result<HttpResponse> Api::Profiles(ApiCall& call) {
         json out;
         PORTRAIT_RETURN_IF_ERROR(d_.writer.Run([&]() -> Status {
           PORTRAIT_ASSIGN_OR_RETURN(out, d_.profiles.Write(caller, id, patch));
+          d_.ingestor.Forget(out["internal_id"].get<int64_t>());
           return d_.ingestor.AfterProfileWrite(out["internal_id"].get<int64_t>());
         }));
         return JsonResponse(out,
@@ -221,6 +222,7 @@ Result<HttpResponse> Api::Profiles(ApiCall& call) {
         json receipt;
         PORTRAIT_RETURN_IF_ERROR(d_.writer.Run([&]() -> Status {
           PORTRAIT_ASSIGN_OR_RETURN(receipt, d_.profiles.Erase(caller, id));
+          d_.ingestor.Forget(receipt["internal_id"].get<int64_t>());
           return Status::Ok();
         }));
         return JsonResponse(receipt);

@@ -1,8 +1,10 @@
 #include "daemon/ingestor.h"
 
+#include <list>
 #include <map>
 #include <memory>
 #include <set>
+#include <unordered_map>
 
 namespace portrait::daemon {
 namespace {
@@ -12,13 +14,6 @@ using nlohmann::json;
 // The timer that re-evaluates a profile's lifecycle stage daily.
 constexpr std::string_view kLifecycleTimer = "$lifecycle";
 constexpr int64_t kDayUs = 86'400'000'000;
-
-// A profile held open by a group: its stored state and the facts the engine reads.
-struct Working {
-  store::OpenProfile open;
-  rules::ProfileFacts facts;
-  bool dirty = false;
-};
 
 rules::ProfileFacts FactsOf(const store::Profile& p) {
   rules::ProfileFacts f;
@@ -33,6 +28,59 @@ rules::ProfileFacts FactsOf(const store::Profile& p) {
 
 }  // namespace
 
+// A profile held open by a group (and between groups): its stored state and the facts the
+// engine reads.
+struct Working {
+  store::OpenProfile open;
+  rules::ProfileFacts facts;
+  bool dirty = false;
+};
+
+// Profiles kept open between groups, least recently used first out. The writer is the only
+// writer of a profile's row, so what it holds stays true — except after an upsert or erasure,
+// which call Ingestor::Forget.
+class OpenProfiles {
+ public:
+  static constexpr size_t kCapacity = 10'000;
+
+  std::unique_ptr<Working> TakeByKey(const std::string& ext_key) {
+    auto it = by_key_.find(ext_key);
+    return it == by_key_.end() ? nullptr : Take(it->second);
+  }
+
+  std::unique_ptr<Working> Take(store::ProfileId id) {
+    auto it = entries_.find(id);
+    if (it == entries_.end()) {
+      return nullptr;
+    }
+    std::unique_ptr<Working> w = std::move(it->second.working);
+    lru_.erase(it->second.position);
+    by_key_.erase(w->open.row.ext_key);
+    entries_.erase(it);
+    return w;
+  }
+
+  void Put(std::unique_ptr<Working> w) {
+    const store::ProfileId id = w->open.row.id;
+    (void)Take(id);
+    by_key_[w->open.row.ext_key] = id;
+    lru_.push_front(id);
+    entries_[id] = Entry{std::move(w), lru_.begin()};
+    while (entries_.size() > kCapacity) {
+      (void)Take(lru_.back());
+    }
+  }
+
+ private:
+  struct Entry {
+    std::unique_ptr<Working> working;
+    std::list<store::ProfileId>::iterator position;
+  };
+  std::unordered_map<store::ProfileId, Entry> entries_;
+  std::unordered_map<std::string, store::ProfileId> by_key_;
+  std::list<store::ProfileId> lru_;  // most recent first
+};
+
 // One transaction's working state: the profiles it opened, the timers it set, the batch.
 class IngestGroup {
  public:
@@ -43,6 +91,9 @@ class IngestGroup {
     const std::string ext_key = in_.vault_.ExtKey(subject);
     if (auto it = by_key_.find(ext_key); it != by_key_.end()) {
       return it->second;
+    }
+    if (std::unique_ptr<Working> kept = in_.open_->TakeByKey(ext_key)) {
+      return Add(std::move(kept));
     }
     PORTRAIT_ASSIGN_OR_RETURN(store::OpenProfile open, in_.vault_.OpenOrCreate(subject));
     Working* w = Add(std::move(open));
@@ -58,6 +109,9 @@ class IngestGroup {
   Result<Working*> ById(store::ProfileId id) {
     if (auto it = by_id_.find(id); it != by_id_.end()) {
       return it->second.get();
+    }
+    if (std::unique_ptr<Working> kept = in_.open_->Take(id)) {
+      return Add(std::move(kept));
     }
     auto open = in_.vault_.Open(id);
     if (!open) {
@@ -195,6 +249,14 @@ class IngestGroup {
       }
     }
     PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, in_.store_.Commit(batch_));
+    // Stored: what this group holds is now the truth, worth keeping for the next groups.
+    for (auto& [id, w] : by_id_) {
+      w->open.is_new = false;
+      w->dirty = false;
+      in_.open_->Put(std::move(w));
+    }
+    by_id_.clear();
+    by_key_.clear();
     PORTRAIT_RETURN_IF_ERROR(in_.audit_.AfterCommit(result));
     return result;
   }
@@ -204,6 +266,10 @@ class IngestGroup {
     auto w = std::make_unique<Working>();
     w->facts = FactsOf(open.profile);
     w->open = std::move(open);
+    return Add(std::move(w));
+  }
+
+  Working* Add(std::unique_ptr<Working> w) {
     Working* raw = w.get();
     by_key_[raw->open.row.ext_key] = raw;
     by_id_[raw->open.row.id] = std::move(w);
@@ -220,6 +286,23 @@ class IngestGroup {
   std::map<std::pair<store::ProfileId, std::string>, std::optional<int64_t>> timers_;
   store::Batch batch_;
 };
+
+Ingestor::Ingestor(const config::Config& config, store::Store& store, store::ProfileVault& vault,
+                   ConsentService& consents, store::AuditLog& audit, const RulesHolder& rules,
+                   const crypto::BlindIndex& blind, const Clock& clock)
+    : config_(config),
+      store_(store),
+      vault_(vault),
+      consents_(consents),
+      audit_(audit),
+      rules_(rules),
+      blind_(blind),
+      clock_(clock),
+      open_(std::make_unique<OpenProfiles>()) {}
+
+Ingestor::~Ingestor() = default;
+
+void Ingestor::Forget(store::ProfileId id) { (void)open_->Take(id); }
 
 Result<std::vector<IngestCounts>> Ingestor::ApplyEvents(
     const std::vector<const IngestRequest*>& requests) {

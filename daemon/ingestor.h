@@ -3,7 +3,8 @@
 // lifecycle, event and lifecycle triggers, absence timers), seals what it stores with the
 // profile's key, writes a task for every fired trigger (pending when the purpose's lawful basis
 // holds, else suppressed with the reason), and commits the whole group in one transaction with
-// one audit record per request. Not thread-safe: only the writer thread calls it.
+// one audit record per request. Profiles stay open (decrypted, keyed) between groups, up to a
+// bound. Not thread-safe: only the writer thread calls it.
 #pragma once
 
 #include <string>
@@ -18,6 +19,8 @@
 #include "store/profile_vault.h"
 
 namespace portrait::daemon {
+
+class OpenProfiles;
 
 struct IngestRequest {
   std::vector<IncomingEvent> events;
@@ -41,15 +44,8 @@ class Ingestor {
   // All references must outlive the ingestor.
   Ingestor(const config::Config& config, store::Store& store, store::ProfileVault& vault,
            ConsentService& consents, store::AuditLog& audit, const RulesHolder& rules,
-           const crypto::BlindIndex& blind, const Clock& clock)
-      : config_(config),
-        store_(store),
-        vault_(vault),
-        consents_(consents),
-        audit_(audit),
-        rules_(rules),
-        blind_(blind),
-        clock_(clock) {}
+           const crypto::BlindIndex& blind, const Clock& clock);
+  ~Ingestor();
 
   // Applies the requests' events in one durable transaction; the counts of each, in order.
   // An unknown subject creates a bare profile. On error nothing of the group is stored.
@@ -65,6 +61,10 @@ class Ingestor {
   // lifecycle timers if it has none.
   Status AfterProfileWrite(store::ProfileId id);
 
+  // Drops what the ingestor keeps of profile `id` between groups; call after anything but the
+  // ingestor wrote the profile (an upsert, an erasure).
+  void Forget(store::ProfileId id);
+
  private:
   friend class IngestGroup;
 
@@ -76,6 +76,7 @@ class Ingestor {
   const RulesHolder& rules_;
   const crypto::BlindIndex& blind_;
   const Clock& clock_;
+  std::unique_ptr<OpenProfiles> open_;  // profiles kept open between groups
 };
 
 }  // namespace portrait::daemon

@@ -9,7 +9,9 @@
 
 #include "crypto/master_key.h"
 #include "store/profile_vault.h"
+#include "store/sqlcipher/schema.h"
 #include "store/sqlcipher/sqlcipher_store.h"
+#include "store/sqlcipher/sqlite.h"
 #include "tests/support/test_support.h"
 
 namespace portrait::store {
@@ -193,6 +195,38 @@ TEST_F(KeyRefusal, InitRefusesAnExistingDataDirectory) {
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code(), Status::Code::kConflict);
   EXPECT_EQ(Snapshot(dir_.path()), before);
+}
+
+TEST(SqlcipherSchema, UpgradingAVersion2DatabaseKeepsEveryEvent) {
+  testing::TempDir dir;
+  auto main_key = crypto::SecretBytes::Random(32).value();
+  auto keystore_key = crypto::SecretBytes::Random(32).value();
+  {
+    auto db = sqlite::Db::Open(dir / "portrait.db", main_key, /*create=*/true, 4).value();
+    const auto& all = sqlite::PortraitSchema();
+    std::vector<std::string_view> version2(all.begin(), all.begin() + 2);
+    ASSERT_TRUE(sqlite::Migrate(db, version2).ok());
+    ASSERT_TRUE(db.Exec("INSERT INTO events VALUES (x'01', 7, 'order.placed', 50, x'aa');"
+                        "INSERT INTO events VALUES (x'02', 7, 'cart.updated', 30, x'bb');")
+                    .ok());
+    auto keystore = sqlite::Db::Open(dir / "keystore.db", keystore_key, true, 4).value();
+    ASSERT_TRUE(sqlite::Migrate(keystore, sqlite::KeystoreSchema()).ok());
+  }
+  SqlcipherOptions options;
+  options.data_dir = dir.path();
+  options.portrait_key = &main_key;
+  options.keystore_key = &keystore_key;
+  auto store = OpenSqlcipherStore(options);
+  ASSERT_TRUE(store) << store.error().ToString();
+  auto events = (*store)->GetEvents(7).value();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].type, "cart.updated");
+  EXPECT_EQ(events[1].data, "\xaa");
+  EXPECT_TRUE(*(*store)->HasEvent("\x02"));
+  // A repeated key is still a duplicate after the upgrade.
+  Batch again;
+  again.events = {EventRow{"\x01", 7, "order.placed", 60, "cc"}};
+  EXPECT_EQ((*store)->Commit(again)->duplicates, 1);
 }
 
 }  // namespace

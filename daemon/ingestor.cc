@@ -211,6 +211,27 @@ class IngestGroup {
     }
   }
 
+  // Sets `w`'s anniversary timers from its fields, and arms each schedule trigger and the daily
+  // lifecycle timer it lacks (after a profile write, or a rule change).
+  Status Rearm(Working& w) {
+    ArmAnniversaries(w);
+    PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::TimerRow> existing,
+                              in_.store_.GetTimers(w.open.row.id));
+    std::set<std::string> armed;
+    for (const store::TimerRow& t : existing) {
+      armed.insert(t.trigger);
+    }
+    for (const rules::Trigger& t : rules_->set.triggers) {
+      if (t.kind == rules::TriggerKind::kSchedule && !armed.count(t.id)) {
+        SetTimer(w.open.row.id, t.id, engine_.NextRun(t, now_));
+      }
+    }
+    if (!armed.count(std::string(kLifecycleTimer))) {
+      ArmLifecycle(w);
+    }
+    return Status::Ok();
+  }
+
   // The daily lifecycle re-evaluation, a day from now, when the rules have stages.
   void ArmLifecycle(Working& w) {
     if (!rules_->set.lifecycle.empty()) {
@@ -375,22 +396,25 @@ Status Ingestor::AfterProfileWrite(store::ProfileId id) {
     return Status::Ok();
   }
   PORTRAIT_RETURN_IF_ERROR(group.Reevaluate(*w));
-  group.ArmAnniversaries(*w);
-  PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::TimerRow> existing, store_.GetTimers(id));
-  bool has_schedule = false, has_lifecycle = false;
-  for (const store::TimerRow& t : existing) {
-    const rules::Trigger* trigger = group.rules().set.FindTrigger(t.trigger);
-    has_schedule |= trigger && trigger->kind == rules::TriggerKind::kSchedule;
-    has_lifecycle |= t.trigger == kLifecycleTimer;
-  }
-  if (!has_schedule) {
-    group.ArmSchedules(*w);
-  }
-  if (!has_lifecycle) {
-    group.ArmLifecycle(*w);
-  }
+  PORTRAIT_RETURN_IF_ERROR(group.Rearm(*w));
   PORTRAIT_RETURN_IF_ERROR(group.Commit());
   return Status::Ok();
+}
+
+Result<store::ProfileId> Ingestor::RearmProfiles(store::ProfileId after, int limit) {
+  PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::ProfileId> ids, store_.ProfileIds(after, limit));
+  if (ids.empty()) {
+    return store::ProfileId{0};
+  }
+  IngestGroup group(*this, clock_.Now().time_since_epoch().count());
+  for (store::ProfileId id : ids) {
+    PORTRAIT_ASSIGN_OR_RETURN(Working * w, group.ById(id));
+    if (w) {
+      PORTRAIT_RETURN_IF_ERROR(group.Rearm(*w));
+    }
+  }
+  PORTRAIT_RETURN_IF_ERROR(group.Commit());
+  return ids.back();
 }
 
 }  // namespace portrait::daemon

@@ -57,9 +57,14 @@ class Ingestor {
   Result<TimerSweep> FireDueTimers(int limit);
 
   // After profile `id` was written: re-evaluates its lifecycle stage (firing lifecycle triggers
-  // on a change) and sets its anniversary timers from its fields; arms its schedule and daily
-  // lifecycle timers if it has none.
+  // on a change) and sets its anniversary timers from its fields; arms the schedule and daily
+  // lifecycle timers it lacks.
   Status AfterProfileWrite(store::ProfileId id);
+
+  // After a rule change: sets the timers (as AfterProfileWrite does, without re-evaluating) of
+  // up to `limit` profiles with ids above `after`, in one transaction. Returns the last id
+  // handled, 0 when there were none left.
+  Result<store::ProfileId> RearmProfiles(store::ProfileId after, int limit);
 
   // Drops what the ingestor keeps of profile `id` between groups; call after anything but the
   // ingestor wrote the profile (an upsert, an erasure).

@@ -1,5 +1,7 @@
 #include "daemon/scheduler.h"
 
+#include <utility>
+
 namespace portrait::daemon {
 
 Scheduler::Scheduler(Writer& writer, Ingestor& ingestor, DaemonMetrics& metrics,
@@ -24,14 +26,58 @@ void Scheduler::Stop() {
   }
 }
 
+void Scheduler::RequestRearm() {
+  {
+    std::lock_guard lock(mu_);
+    rearm_ = true;
+  }
+  wake_.notify_all();
+}
+
 void Scheduler::Loop() {
   while (true) {
+    bool rearm = false;
+    {
+      std::lock_guard lock(mu_);
+      rearm = std::exchange(rearm_, false);
+    }
+    if (rearm) {
+      RearmAll();
+    }
     Sweep();
     std::unique_lock lock(mu_);
-    if (wake_.wait_for(lock, period_, [this] { return stopping_; })) {
+    if (wake_.wait_for(lock, period_, [this] { return stopping_ || rearm_; }) && stopping_) {
       return;
     }
   }
+}
+
+void Scheduler::RearmAll() {
+  const auto start = std::chrono::steady_clock::now();
+  store::ProfileId after = 0;
+  while (true) {
+    store::ProfileId last = 0;
+    Status s = writer_.Run([&]() -> Status {
+      PORTRAIT_ASSIGN_OR_RETURN(last, ingestor_.RearmProfiles(after, kTimersPerCommit));
+      return Status::Ok();
+    });
+    if (!s.ok()) {
+      if (s.code() != Status::Code::kUnavailable) {
+        log_.error("re-arming timers failed after profile {}: {}", after, s.ToString());
+      }
+      return;
+    }
+    if (last == 0) {
+      break;
+    }
+    after = last;
+    std::lock_guard lock(mu_);
+    if (stopping_) {
+      return;
+    }
+  }
+  const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
+  log_.info("timers re-armed for the new rules ({} ms)", static_cast<int64_t>(took.count()));
 }
 
 void Scheduler::Sweep() {

@@ -1,7 +1,8 @@
 // Scheduler: a thread that, every `period` and once at start, has the writer handle the timers
 // that are due (Ingestor::FireDueTimers: an index range over due instants, never a pass over
 // all profiles). Timers missed while the daemon was down fire at start unless older than their
-// trigger's grace. Stop() waits for the sweep in progress.
+// trigger's grace. After a rule change it re-arms every profile's timers, 1,000 profiles per
+// writer job so ingestion goes on in between. Stop() waits for the work in progress.
 #pragma once
 
 #include <spdlog/logger.h>
@@ -27,10 +28,13 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
 
   void Stop();
+  // Re-arms every profile's timers for the rules now in force, soon, on the scheduler thread.
+  void RequestRearm();
 
  private:
   void Loop();
   void Sweep();
+  void RearmAll();
 
   Writer& writer_;
   Ingestor& ingestor_;
@@ -40,6 +44,7 @@ class Scheduler {
   std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;
+  bool rearm_ = false;
   std::thread thread_;  // last: starts once the members above exist
 };
 

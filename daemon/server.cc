@@ -147,8 +147,13 @@ Status Server::Reload() {
     p_->log.error("reload refused, keeping the rules in force:\n{}", next.error().message());
     return next.error();
   }
+  const bool changed = p_->rules_holder.Get()->fingerprint != (*next)->fingerprint;
   p_->rules_holder.Set(*next);
-  p_->log.info("rules reloaded: {} triggers", (*next)->set.triggers.size());
+  p_->log.info("rules reloaded: {} triggers{}", (*next)->set.triggers.size(),
+               changed ? "; re-arming timers" : " (unchanged)");
+  if (changed && p_->scheduler) {
+    p_->scheduler->RequestRearm();
+  }
   return p_->audit.Append({store::AuditEntry{
       p_->clock.Now().time_since_epoch().count(), "system", "rules.reload", 0, "",
       nlohmann::json{{"triggers", (*next)->set.triggers.size()},

@@ -186,6 +186,8 @@ class Store {
   // A profile's events, oldest first.
   virtual Result<std::vector<EventRow>> GetEvents(ProfileId id) = 0;
   virtual Result<int64_t> CountProfiles() = 0;
+  // Up to `limit` profile ids greater than `after`, ascending (to walk every profile in pages).
+  virtual Result<std::vector<ProfileId>> ProfileIds(ProfileId after, int limit) = 0;
   // Whether an event with this key is stored.
   virtual Result<bool> HasEvent(std::string_view key) = 0;
 

@@ -101,6 +101,16 @@ class MemoryStore final : public Store {
     return static_cast<int64_t>(state_.profiles.size());
   }
 
+  Result<std::vector<ProfileId>> ProfileIds(ProfileId after, int limit) override {
+    std::lock_guard lock(mu_);
+    std::vector<ProfileId> out;
+    for (auto it = state_.profiles.upper_bound(after);
+         it != state_.profiles.end() && static_cast<int>(out.size()) < limit; ++it) {
+      out.push_back(it->first);
+    }
+    return out;
+  }
+
   Result<bool> HasEvent(std::string_view key) override {
     std::lock_guard lock(mu_);
     return state_.events.count(std::string(key)) > 0;

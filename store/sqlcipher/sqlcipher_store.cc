@@ -214,6 +214,20 @@ Result<int64_t> SqlcipherStore::CountProfiles() {
   return row ? s.Int(0) : 0;
 }
 
+Result<std::vector<ProfileId>> SqlcipherStore::ProfileIds(ProfileId after, int limit) {
+  std::lock_guard lock(mu_);
+  Stmt s(main_, "SELECT id FROM profiles WHERE id > ? ORDER BY id LIMIT ?;");
+  s.Bind(1, after).Bind(2, int64_t{limit});
+  std::vector<ProfileId> out;
+  while (true) {
+    PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) {
+      return out;
+    }
+    out.push_back(s.Int(0));
+  }
+}
+
 Status SqlcipherStore::PutDataKey(ProfileId id, std::string_view wrapped) {
   std::lock_guard lock(mu_);
   Stmt s(keystore_, "INSERT INTO data_keys (profile_id, wrapped) VALUES (?, ?);");

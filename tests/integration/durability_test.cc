@@ -2,6 +2,7 @@
 // SIGKILL at any moment, and the database stays intact; a timer due while the daemon was down
 // fires once after restart, unless it is older than its trigger's grace.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <atomic>
 #include <iostream>
@@ -158,6 +159,38 @@ TEST(Durability, ABirthdayMissedWhileDownFiresOnceAfterRestartUnlessOlderThanGra
   HttpResult metrics = daemon.Admin("GET", "/metrics");
   EXPECT_NE(metrics.body.find("portrait_timers_due 0"), std::string::npos) << metrics.body;
   EXPECT_EQ(TasksOf(daemon, "late", "birthday-greeting").size(), 1u);
+  EXPECT_EQ(daemon.Stop(), 0);
+}
+
+TEST(Durability, ATriggerAddedByReloadArmsTimersForExistingProfiles) {
+  Daemon daemon;
+  ASSERT_TRUE(daemon.Start("2026-06-10T00:00:00Z"));
+  ASSERT_EQ(daemon.Admin("PUT", "/v1/profiles/ann",
+                         R"({"fields":{"name":"Ann","birthday":"1991-06-20"}})")
+                .status,
+            201);
+  testing::WriteFile(daemon.dir() / "rules/birthday_day.toml", R"toml(
+[[trigger]]
+id = "birthday-day"
+purpose = "care"
+on.anniversary = "birthday"
+on.at = "10:00"
+task = "greeting"
+channel = "sms"
+sink = "care-queue"
+message = "生日快乐, {{fields.name}}!"
+fields = ["name"]
+)toml");
+  daemon.Signal(SIGHUP);
+  ASSERT_TRUE(daemon.WaitForLog("timers re-armed for the new rules")) << daemon.Log();
+  EXPECT_EQ(daemon.Stop(), 0);
+
+  // 20 June 03:00Z is 11:00 in Shanghai: the new trigger's 10:00 greeting is an hour late.
+  ASSERT_TRUE(daemon.Start("2026-06-20T03:00:00Z"));
+  ASSERT_TRUE(daemon.WaitForLog("fired a task")) << daemon.Log();
+  std::vector<json> tasks = TasksOf(daemon, "ann", "birthday-day");
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0]["payload"]["message"], "生日快乐, Ann!");
   EXPECT_EQ(daemon.Stop(), 0);
 }
 

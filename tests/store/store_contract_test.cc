@@ -173,6 +173,15 @@ TYPED_TEST(StoreContract, ErasureRemovesEveryRowOfTheProfileOnly) {
   EXPECT_EQ(this->store_->CountProfiles().value(), 1);
 }
 
+TYPED_TEST(StoreContract, ProfileIdsArePagedInOrder) {
+  for (ProfileId id : {30, 10, 20}) {
+    ASSERT_TRUE(this->Write(this->NewProfile(id, "k" + std::to_string(id))).ok());
+  }
+  EXPECT_EQ(this->store_->ProfileIds(0, 2).value(), (std::vector<ProfileId>{10, 20}));
+  EXPECT_EQ(this->store_->ProfileIds(20, 2).value(), (std::vector<ProfileId>{30}));
+  EXPECT_TRUE(this->store_->ProfileIds(30, 2).value().empty());
+}
+
 TYPED_TEST(StoreContract, TimersAreSetReplacedClearedAndScannedByDueTime) {
   ASSERT_TRUE(this->Write(this->NewProfile(1, "k1")).ok());
   ASSERT_TRUE(this->Write(this->NewProfile(2, "k2")).ok());

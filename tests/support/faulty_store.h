@@ -39,6 +39,9 @@ class FaultyStore final : public store::Store {
   }
   Result<int64_t> CountProfiles() override { return real_.CountProfiles(); }
   Result<bool> HasEvent(std::string_view key) override { return real_.HasEvent(key); }
+  Result<std::vector<store::ProfileId>> ProfileIds(store::ProfileId after, int limit) override {
+    return real_.ProfileIds(after, limit);
+  }
   Result<std::vector<store::TimerRow>> DueTimers(int64_t until, int limit) override {
     return real_.DueTimers(until, limit);
   }

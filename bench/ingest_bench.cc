@@ -21,13 +21,13 @@
 #include <thread>
 
 #include "base/clock.h"
+#include "cli/http_client.h"
 #include "config/loader.h"
 #include "crypto/field_cipher.h"
 #include "daemon/server.h"
 #include "store/data_dir.h"
 #include "store/sqlcipher/sqlite.h"
 #include "store/token_registry.h"
-#include "cli/http_client.h"
 
 namespace portrait {
 namespace {
@@ -119,7 +119,8 @@ double RawCeiling(const std::string& dir, const crypto::SecretBytes& key, int64_
       "CREATE TABLE events (key BLOB PRIMARY KEY, profile_id INTEGER NOT NULL, type TEXT NOT "
       "NULL, time_us INTEGER NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;");
   auto data_key = crypto::SecretBytes::Random(32).value();
-  std::string sealed = crypto::FieldCipher::Seal(data_key, 1, "ad", Event(1)["data"].dump()).value();
+  std::string sealed =
+      crypto::FieldCipher::Seal(data_key, 1, "ad", Event(1)["data"].dump()).value();
   const auto start = Clock_::now();
   for (int64_t done = 0; done < rows;) {
     (void)db.Exec("BEGIN;");
@@ -209,8 +210,12 @@ message = "order noted"
   server.reset();
 
   auto keys = store::OpenDataDir(config).value();
-  const double raw = RawCeiling(dir.string(), keys.keys.portrait_db_key(), std::max<int64_t>(total, 100'000));
-  std::printf("\nraw SQLCipher ceiling (same key, 4 KiB pages, WAL, 10,000-row transactions): %.0f rows/s\n", raw);
+  const double raw =
+      RawCeiling(dir.string(), keys.keys.portrait_db_key(), std::max<int64_t>(total, 100'000));
+  std::printf(
+      "\nraw SQLCipher ceiling (same key, 4 KiB pages, WAL, 10,000-row transactions): %.0f "
+      "rows/s\n",
+      raw);
   std::printf("best batched ingest / raw ceiling: %.1f%%\n", 100.0 * batched64 / raw);
   std::printf(
       "event to task in the outbox (a trigger firing on every order), one connection: p50 %.2f "

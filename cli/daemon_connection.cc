@@ -1,9 +1,9 @@
 #include "cli/daemon_connection.h"
 
+#include <fstream>
 #include <iostream>
 
 #include "config/loader.h"
-#include <fstream>
 
 namespace portrait::cli {
 

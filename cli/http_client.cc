@@ -21,8 +21,7 @@ HttpResult HttpClient::Send(const std::string& method, const std::string& target
         return HttpResult{};
       }
       stream_ = std::make_unique<beast::tcp_stream>(io_);
-      stream_->connect(
-          boost::asio::ip::tcp::endpoint(address, static_cast<uint16_t>(port_)), ec);
+      stream_->connect(boost::asio::ip::tcp::endpoint(address, static_cast<uint16_t>(port_)), ec);
       if (ec) {
         stream_.reset();
         return HttpResult{};
@@ -46,16 +45,16 @@ HttpResult HttpClient::Send(const std::string& method, const std::string& target
     }
     if (ec) {
       stream_.reset();
-      if (attempt == 0 && (ec == http::error::end_of_stream ||
-                           ec == boost::asio::error::connection_reset ||
-                           ec == boost::asio::error::broken_pipe)) {
+      if (attempt == 0 &&
+          (ec == http::error::end_of_stream || ec == boost::asio::error::connection_reset ||
+           ec == boost::asio::error::broken_pipe)) {
         continue;  // the server closed an idle keep-alive connection: reconnect once
       }
       return HttpResult{};
     }
     auto res = parser.release();
-    HttpResult out{static_cast<int>(res.result_int()),
-                   std::string(res[http::field::content_type]), res.body()};
+    HttpResult out{static_cast<int>(res.result_int()), std::string(res[http::field::content_type]),
+                   res.body()};
     if (!res.keep_alive()) {
       stream_.reset();
     }

@@ -1,10 +1,10 @@
 #include "cli/init_command.h"
 
-#include <iostream>
-#include <nlohmann/json.hpp>
-
 #include <fcntl.h>
 #include <unistd.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "config/loader.h"
 #include "consent/access_policy.h"

@@ -19,7 +19,8 @@ int Create(const TokenOptions& o) {
   if (!conn) {
     return Fail("token create", conn.error());
   }
-  auto r = conn->Call("POST", "/v1/tokens", nlohmann::json{{"name", o.name}, {"role", o.role}}.dump());
+  auto r =
+      conn->Call("POST", "/v1/tokens", nlohmann::json{{"name", o.name}, {"role", o.role}}.dump());
   if (!r) {
     return Fail("token create", r.error());
   }

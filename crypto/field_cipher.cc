@@ -80,8 +80,7 @@ Result<std::string> FieldCipher::Seal(KeyView key, uint32_t key_id, std::string_
   return out;
 }
 
-Result<std::string> FieldCipher::Open(KeyView key, std::string_view ad,
-                                      std::string_view envelope) {
+Result<std::string> FieldCipher::Open(KeyView key, std::string_view ad, std::string_view envelope) {
   PORTRAIT_ASSIGN_OR_RETURN(size_t clen, CheckEnvelope(envelope));
   std::string out(clen - crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
   PORTRAIT_RETURN_IF_ERROR(Decrypt(key, ad, envelope, reinterpret_cast<uint8_t*>(out.data())));

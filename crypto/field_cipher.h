@@ -28,12 +28,11 @@ class FieldCipher {
 
   // Decrypts `envelope`; Corruption if it is malformed, of an unknown version, or fails to
   // authenticate under `key` and `ad`.
-  static Result<std::string> Open(KeyView key, std::string_view ad,
-                                  std::string_view envelope);
+  static Result<std::string> Open(KeyView key, std::string_view ad, std::string_view envelope);
   // Same, writing the plaintext into guarded memory of `size` bytes, which must be the
   // plaintext's size.
-  static Status OpenInto(KeyView key, std::string_view ad, std::string_view envelope,
-                         uint8_t* out, size_t size);
+  static Status OpenInto(KeyView key, std::string_view ad, std::string_view envelope, uint8_t* out,
+                         size_t size);
 
   // The key id recorded in `envelope`, or Corruption if it is too short.
   static Result<uint32_t> KeyId(std::string_view envelope);

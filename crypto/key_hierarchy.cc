@@ -53,9 +53,9 @@ Result<KeyHierarchy> KeyHierarchy::Create(const SecretBytes& master) {
 Result<SecretBytes> KeyHierarchy::NewDataKey() { return SecretBytes::Random(kDataKeySize); }
 
 Result<std::string> KeyHierarchy::WrapDataKey(int64_t profile_id, KeyView data_key) const {
-  return FieldCipher::Seal(kek_, kKekGeneration, WrapAd(profile_id),
-                           std::string_view(reinterpret_cast<const char*>(data_key.data),
-                                            data_key.size));
+  return FieldCipher::Seal(
+      kek_, kKekGeneration, WrapAd(profile_id),
+      std::string_view(reinterpret_cast<const char*>(data_key.data), data_key.size));
 }
 
 Result<SecretBytes> KeyHierarchy::UnwrapDataKey(int64_t profile_id,

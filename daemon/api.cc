@@ -99,8 +99,8 @@ void Api::Handle(HttpRequest&& request, const std::string& remote, Reply reply) 
                     malformed ? s.message().substr(11) : s.message()));
   };
   if (shutting_down_) {
-    return respond(Problem(http::status::service_unavailable, "portraitd is shutting down", 11,
-                           false));
+    return respond(
+        Problem(http::status::service_unavailable, "portraitd is shutting down", 11, false));
   }
   ApiCall call{std::move(request), remote, {}, {}, {}};
   auto raw_target = call.request.target();
@@ -128,10 +128,9 @@ void Api::Handle(HttpRequest&& request, const std::string& remote, Reply reply) 
   }
   auto token = d_.auth.Check(authorization.substr(7), remote);
   if (!token) {
-    (void)d_.audit.Append({store::AuditEntry{d_.clock.Now().time_since_epoch().count(),
-                                             "address:" + remote, "request.unauthenticated", 0, "",
-                                             json{{"path", call.path.empty() ? "" : call.path[0]}}
-                                                 .dump()}});
+    (void)d_.audit.Append({store::AuditEntry{
+        d_.clock.Now().time_since_epoch().count(), "address:" + remote, "request.unauthenticated",
+        0, "", json{{"path", call.path.empty() ? "" : call.path[0]}}.dump()}});
     return respond(Problem(http::status::unauthorized, "invalid or revoked API token"));
   }
   std::string purpose(call.request["X-Purpose"].data(), call.request["X-Purpose"].size());
@@ -179,8 +178,7 @@ Result<HttpResponse> Api::Route(ApiCall& call) {
       return Error(RefuseRequest(d_.audit, d_.clock, call.caller, "admin"));
     }
     PORTRAIT_RETURN_IF_ERROR(d_.reload());
-    return JsonResponse({{"reloaded", true},
-                                           {"rules", d_.rules.Get()->set.triggers.size()}});
+    return JsonResponse({{"reloaded", true}, {"rules", d_.rules.Get()->set.triggers.size()}});
   }
   return Error(Status::NotFound("no such endpoint; see SPEC section 7 for the API"));
 }

@@ -95,9 +95,9 @@ Result<HttpResponse> Api::Audit(ApiCall& call) {
                      {"detail", json::parse(e.detail, nullptr, false)},
                      {"hash", crypto::ToHex(r.hash)}});
     }
-    PORTRAIT_RETURN_IF_ERROR(d_.audit.Append({store::AuditEntry{
-        now, call.caller.Actor(), "audit.read", 0, call.caller.purpose->name,
-        json{{"after", after}, {"records", records.size()}}.dump()}}));
+    PORTRAIT_RETURN_IF_ERROR(d_.audit.Append(
+        {store::AuditEntry{now, call.caller.Actor(), "audit.read", 0, call.caller.purpose->name,
+                           json{{"after", after}, {"records", records.size()}}.dump()}}));
     return JsonResponse({{"records", out}});
   }
   if (p.size() == 3 && p[2] == "verify" && call.method() == http::verb::get) {
@@ -138,12 +138,13 @@ Result<HttpResponse> Api::RulesTest(ApiCall& call) {
     }
     event = rules::EventInput{parsed[0].id, parsed[0].type, parsed[0].time_us, parsed[0].data};
   }
-  PORTRAIT_ASSIGN_OR_RETURN(store::Profile profile, d_.vault.Get(body["profile"].get<std::string>()));
+  PORTRAIT_ASSIGN_OR_RETURN(store::Profile profile,
+                            d_.vault.Get(body["profile"].get<std::string>()));
   rules::ProfileFacts facts{profile.id,   profile.fields,    profile.metrics,
                             profile.tags, profile.lifecycle, profile.timezone};
   auto loaded = d_.rules.Get();
-  std::vector<rules::Explanation> explained = loaded->engine.Explain(
-      facts, event ? &*event : nullptr, at, [&](const std::string& key) {
+  std::vector<rules::Explanation> explained =
+      loaded->engine.Explain(facts, event ? &*event : nullptr, at, [&](const std::string& key) {
         auto used = d_.store.HasTask(d_.blind.Digest("$task", key));
         return used && *used;
       });
@@ -164,10 +165,9 @@ Result<HttpResponse> Api::RulesTest(ApiCall& call) {
     }
     out.push_back({{"trigger", e.trigger}, {"fires", e.fires}, {"reason", e.reason}});
   }
-  PORTRAIT_RETURN_IF_ERROR(d_.audit.Append(
-      {store::AuditEntry{d_.clock.Now().time_since_epoch().count(), call.caller.Actor(),
-                         "rules.test", profile.id, call.caller.purpose->name,
-                         json{{"triggers", out.size()}}.dump()}}));
+  PORTRAIT_RETURN_IF_ERROR(d_.audit.Append({store::AuditEntry{
+      d_.clock.Now().time_since_epoch().count(), call.caller.Actor(), "rules.test", profile.id,
+      call.caller.purpose->name, json{{"triggers", out.size()}}.dump()}}));
   return JsonResponse({{"internal_id", profile.id}, {"at", FormatRfc3339(at)}, {"triggers", out}});
 }
 
@@ -203,16 +203,16 @@ Result<HttpResponse> Api::Export(ApiCall& call, const std::string& external_id) 
                          "profile.export", id, call.caller.purpose->name,
                          json{{"events", events.size()}, {"tasks", tasks.size()}}.dump()}}));
   return JsonResponse({{"id", profile.external_id},
-                 {"internal_id", id},
-                 {"created", FormatRfc3339(profile.created_us)},
-                 {"fields", profile.fields},
-                 {"tags", profile.tags},
-                 {"timezone", profile.timezone},
-                 {"lifecycle", profile.lifecycle},
-                 {"metrics", profile.metrics},
-                 {"events", events},
-                 {"consents", consents},
-                 {"tasks", tasks}});
+                       {"internal_id", id},
+                       {"created", FormatRfc3339(profile.created_us)},
+                       {"fields", profile.fields},
+                       {"tags", profile.tags},
+                       {"timezone", profile.timezone},
+                       {"lifecycle", profile.lifecycle},
+                       {"metrics", profile.metrics},
+                       {"events", events},
+                       {"consents", consents},
+                       {"tasks", tasks}});
 }
 
 Result<HttpResponse> Api::Metrics() {
@@ -235,8 +235,8 @@ Result<HttpResponse> Api::Metrics() {
               static_cast<double>(m.writer_queue.load()), out);
   m.batch_events.Render("portrait_commit_batch_events", "events per group commit", out);
   m.commit_seconds.Render("portrait_commit_seconds", "time to apply and commit a group", out);
-  m.ingest_seconds.Render("portrait_ingest_seconds",
-                          "POST /v1/events: from parsed to durable", out);
+  m.ingest_seconds.Render("portrait_ingest_seconds", "POST /v1/events: from parsed to durable",
+                          out);
   const int64_t now = d_.clock.Now().time_since_epoch().count();
   PORTRAIT_ASSIGN_OR_RETURN(int64_t due, d_.store.CountDueTimers(now));
   RenderValue("portrait_timers_due", "gauge", "timers due and not yet handled",

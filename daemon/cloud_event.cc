@@ -91,8 +91,8 @@ Result<std::vector<IncomingEvent>> ParseCloudEvents(const json& body, int64_t no
   }
   out.reserve(body.size());
   for (size_t i = 0; i < body.size(); ++i) {
-    PORTRAIT_ASSIGN_OR_RETURN(
-        IncomingEvent e, ParseOne(body[i], "[" + std::to_string(i) + "].", now_us, blind));
+    PORTRAIT_ASSIGN_OR_RETURN(IncomingEvent e,
+                              ParseOne(body[i], "[" + std::to_string(i) + "].", now_us, blind));
     out.push_back(std::move(e));
   }
   return out;

@@ -18,7 +18,7 @@ struct IncomingEvent {
   std::string subject;  // the profile's external id
   int64_t time_us = 0;
   nlohmann::json data = nlohmann::json::object();
-  std::string key;      // blind digest of `id`: what the store deduplicates on
+  std::string key;  // blind digest of `id`: what the store deduplicates on
 };
 
 // At most this many events in one request.

@@ -168,10 +168,9 @@ Result<json> ConsentService::Show(const Caller& caller, std::string_view externa
   }
   PORTRAIT_ASSIGN_OR_RETURN(store::ProfileId id, vault_.IdOf(external_id));
   PORTRAIT_ASSIGN_OR_RETURN(json out, LedgerJson(id));
-  PORTRAIT_RETURN_IF_ERROR(audit_.Append(
-      {store::AuditEntry{clock_.Now().time_since_epoch().count(), caller.Actor(), "consent.read",
-                         id, caller.purpose->name,
-                         json{{"records", out["history"].size()}}.dump()}}));
+  PORTRAIT_RETURN_IF_ERROR(audit_.Append({store::AuditEntry{
+      clock_.Now().time_since_epoch().count(), caller.Actor(), "consent.read", id,
+      caller.purpose->name, json{{"records", out["history"].size()}}.dump()}}));
   return out;
 }
 

@@ -46,10 +46,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(limits_.body_limit);
     parser_->header_limit(16 * 1024);
     stream_.expires_after(limits_.read_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       self->OnRead(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
@@ -59,10 +58,10 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec == http::error::body_limit) {
       drain_ = true;  // read the rest of the body, so the client can read the answer
-      return Refuse(Problem(http::status::payload_too_large,
-                            "the request body is over the limit of " +
-                                std::to_string(limits_.body_limit) + " bytes",
-                            11, false));
+      return Refuse(Problem(
+          http::status::payload_too_large,
+          "the request body is over the limit of " + std::to_string(limits_.body_limit) + " bytes",
+          11, false));
     }
     if (ec) {
       return Refuse(Problem(http::status::bad_request, "malformed HTTP request", 11, false));
@@ -189,7 +188,8 @@ void HttpServer::Accept() {
       return;
     }
     const int open = open_->fetch_add(1) + 1;
-    auto session = std::make_shared<Session>(std::move(socket), limits_, handler_, open_, stopping_);
+    auto session =
+        std::make_shared<Session>(std::move(socket), limits_, handler_, open_, stopping_);
     if (open > limits_.max_connections) {
       session->Refuse(Problem(http::status::service_unavailable,
                               "too many open connections; retry later", 11, false));

@@ -342,12 +342,12 @@ Result<std::vector<IngestCounts>> Ingestor::ApplyEvents(
       ++counts[i].accepted;
       counts[i].tasks += fired;
     }
-    group.batch().audit.push_back(store::AuditEntry{
-        now, requests[i]->actor, "events.ingest", 0, requests[i]->purpose,
-        json{{"accepted", counts[i].accepted},
-             {"duplicates", counts[i].duplicates},
-             {"tasks", counts[i].tasks}}
-            .dump()});
+    group.batch().audit.push_back(store::AuditEntry{now, requests[i]->actor, "events.ingest", 0,
+                                                    requests[i]->purpose,
+                                                    json{{"accepted", counts[i].accepted},
+                                                         {"duplicates", counts[i].duplicates},
+                                                         {"tasks", counts[i].tasks}}
+                                                        .dump()});
   }
   PORTRAIT_RETURN_IF_ERROR(group.Commit());
   return counts;
@@ -382,9 +382,9 @@ Result<TimerSweep> Ingestor::FireDueTimers(int limit) {
       ++sweep.fired;
     }
   }
-  group.batch().audit.push_back(store::AuditEntry{
-      now, "system", "timers.fire", 0, "",
-      json{{"timers", sweep.timers}, {"fired", sweep.fired}}.dump()});
+  group.batch().audit.push_back(
+      store::AuditEntry{now, "system", "timers.fire", 0, "",
+                        json{{"timers", sweep.timers}, {"fired", sweep.fired}}.dump()});
   PORTRAIT_RETURN_IF_ERROR(group.Commit());
   return sweep;
 }

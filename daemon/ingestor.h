@@ -52,8 +52,8 @@ class Ingestor {
   Result<std::vector<IngestCounts>> ApplyEvents(const std::vector<const IngestRequest*>& requests);
 
   // Handles up to `limit` timers due by now, in one transaction: re-evaluates lifecycles (the
-  // daily "$lifecycle" timer), fires triggers that still hold (a timer missed by more than its trigger's grace does not fire), re-arms recurring
-  // ones, drops the rest.
+  // daily "$lifecycle" timer), fires triggers that still hold (a timer missed by more than its
+  // trigger's grace does not fire), re-arms recurring ones, drops the rest.
   Result<TimerSweep> FireDueTimers(int limit);
 
   // After profile `id` was written: re-evaluates its lifecycle stage (firing lifecycle triggers

@@ -15,8 +15,7 @@ Result<std::shared_ptr<const LoadedRules>> LoadRules(const config::Config& confi
   for (const config::SourceFile& f : files) {
     for (const std::string* part : {&f.path, &f.text}) {
       const uint64_t size = part->size();
-      crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(&size),
-                                sizeof size);
+      crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(&size), sizeof size);
       crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(part->data()),
                                 part->size());
     }

@@ -21,7 +21,7 @@ struct LoadedRules {
   LoadedRules(const LoadedRules&) = delete;
 
   const rules::RuleSet set;
-  const rules::Engine engine;  // refers to `set`
+  const rules::Engine engine;     // refers to `set`
   const std::string fingerprint;  // hex digest of the rule files' names and contents
 };
 

@@ -13,8 +13,8 @@ namespace portrait::daemon {
 // Every component, in construction order (each refers only to those above it).
 struct Server::Parts {
   Parts(const config::Config& config, const Clock& clock, spdlog::logger& log,
-        store::DataDir data_dir, crypto::AuditSigner audit_signer,
-        crypto::BlindIndex token_hasher_, std::shared_ptr<const LoadedRules> rules)
+        store::DataDir data_dir, crypto::AuditSigner audit_signer, crypto::BlindIndex token_hasher_,
+        std::shared_ptr<const LoadedRules> rules)
       : config(config),
         clock(clock),
         log(log),

@@ -126,7 +126,8 @@ nlohmann::json Consents(Rng& rng, int64_t now_us) {
                    {"evidence", "web form, checkbox ticked"},
                    {"time", Rfc3339(at)}});
   };
-  const int64_t signed_up = now_us - kTwoYearsUs + static_cast<int64_t>(rng.Below(300)) * 24 * kHourUs;
+  const int64_t signed_up =
+      now_us - kTwoYearsUs + static_cast<int64_t>(rng.Below(300)) * 24 * kHourUs;
   const int roll = rng.Below(100);
   if (roll < 60) {
     record("marketing", "any", "granted", signed_up);
@@ -141,19 +142,19 @@ nlohmann::json Consents(Rng& rng, int64_t now_us) {
 
 nlohmann::json Events(Rng& rng, const std::string& id, int64_t now_us) {
   static constexpr std::array<std::string_view, 4> kCategories = {"music", "books", "sports",
-                                                                   "home"};
+                                                                  "home"};
   std::vector<std::pair<int64_t, nlohmann::json>> events;
   const int orders = rng.Below(13);
   for (int i = 0; i < orders; ++i) {
     int64_t at = now_us - 2 * kHourUs - static_cast<int64_t>(rng.Below(730 * 24)) * kHourUs;
-    events.push_back({at,
-                      {{"id", id + "-order-" + std::to_string(i)},
-                       {"type", "order.placed"},
-                       {"subject", id},
-                       {"time", Rfc3339(at)},
-                       {"data",
-                        {{"amount", 20 + rng.Below(480)},
-                         {"category", std::string(rng.Pick(kCategories))}}}}});
+    events.push_back(
+        {at,
+         {{"id", id + "-order-" + std::to_string(i)},
+          {"type", "order.placed"},
+          {"subject", id},
+          {"time", Rfc3339(at)},
+          {"data",
+           {{"amount", 20 + rng.Below(480)}, {"category", std::string(rng.Pick(kCategories))}}}}});
   }
   const int carts = rng.Below(4);
   for (int i = 0; i < carts; ++i) {

@@ -72,8 +72,7 @@ Result<std::set<std::string>> ApplyTagPatch(const json& tags, std::set<std::stri
   return current;
 }
 
-Result<json> OpenJson(KeyView key, ProfileId id, std::string_view name,
-                      std::string_view envelope) {
+Result<json> OpenJson(KeyView key, ProfileId id, std::string_view name, std::string_view envelope) {
   PORTRAIT_ASSIGN_OR_RETURN(
       std::string text, FieldCipher::Open(key, FieldCipher::AssociatedData(id, name), envelope));
   json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -84,8 +83,7 @@ Result<json> OpenJson(KeyView key, ProfileId id, std::string_view name,
   return value;
 }
 
-Result<std::string> SealJson(KeyView key, ProfileId id, std::string_view name,
-                             const json& value) {
+Result<std::string> SealJson(KeyView key, ProfileId id, std::string_view name, const json& value) {
   return FieldCipher::Seal(key, kDataKeyGeneration, FieldCipher::AssociatedData(id, name),
                            value.dump());
 }
@@ -326,8 +324,8 @@ Result<ProfileWrite> ProfileVault::StateWrite(const OpenProfile& p, int64_t now_
 
 Result<std::string> ProfileVault::Seal(const OpenProfile& p, std::string_view name,
                                        std::string_view plaintext) const {
-  return FieldCipher::Seal(p.key, kDataKeyGeneration,
-                           FieldCipher::AssociatedData(p.row.id, name), plaintext);
+  return FieldCipher::Seal(p.key, kDataKeyGeneration, FieldCipher::AssociatedData(p.row.id, name),
+                           plaintext);
 }
 
 Result<std::vector<ProfileId>> ProfileVault::Find(std::string_view field_name, const json& value) {

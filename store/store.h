@@ -144,7 +144,7 @@ struct Batch {
   std::vector<TokenRow> new_tokens;         // Conflict if an active token has the name
   std::vector<std::string> revoked_tokens;  // by name; NotFound if no active token has it
   int64_t revoked_at_us = 0;
-  std::vector<TimerRow> timers;                                // set (replace)
+  std::vector<TimerRow> timers;                                   // set (replace)
   std::vector<std::pair<ProfileId, std::string>> cleared_timers;  // (profile, trigger)
   std::vector<TaskRow> tasks;  // a task whose dedupe digest exists is skipped
   std::vector<AuditEntry> audit;

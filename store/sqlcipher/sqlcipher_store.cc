@@ -87,7 +87,8 @@ Status SqlcipherStore::Apply(const Batch& batch, CommitResult& result) {
 Status SqlcipherStore::WriteProfile(const ProfileWrite& w) {
   const ProfileRow& r = w.row;
   if (w.state_only && !w.is_new) {
-    Stmt state(main_, "UPDATE profiles SET lifecycle = ?, metrics = ?, updated_us = ? WHERE id = ?;");
+    Stmt state(main_,
+               "UPDATE profiles SET lifecycle = ?, metrics = ?, updated_us = ? WHERE id = ?;");
     state.Bind(1, r.lifecycle).BindBlob(2, r.metrics).Bind(3, r.updated_us).Bind(4, r.id);
     PORTRAIT_RETURN_IF_ERROR(state.Run());
     if (sqlite3_changes(main_.get()) == 0) {

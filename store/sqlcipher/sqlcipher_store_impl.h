@@ -1,6 +1,7 @@
 // Private to the SQLCipher backend: the Store implementation class, whose methods are defined
 // in sqlcipher_store.cc (profiles, events, keys) and sqlcipher_ledger.cc (consents, audit,
-// tokens, retention) and sqlcipher_outbox.cc (timers, tasks). Every call takes mu_; Commit holds it across its transaction.
+// tokens, retention) and sqlcipher_outbox.cc (timers, tasks). Every call takes mu_; Commit holds it
+// across its transaction.
 #pragma once
 
 #include <mutex>

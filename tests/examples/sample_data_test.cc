@@ -74,8 +74,8 @@ TEST(SampleData, ConsentsAndEventsAreOrderedRecentAndVaried) {
   EXPECT_GE(orders, 1000);
   EXPECT_GE(carts, 200);
   EXPECT_GE(recent_carts, 10);
-  EXPECT_EQ(statuses, (std::set<std::string>{"care:objected", "marketing:granted",
-                                             "marketing:withdrawn"}));
+  EXPECT_EQ(statuses,
+            (std::set<std::string>{"care:objected", "marketing:granted", "marketing:withdrawn"}));
 }
 
 }  // namespace

@@ -21,8 +21,9 @@ class Api : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(daemon_.Start());
     auditor_ = daemon_.CreateToken("auditor-1", "auditor");
-    ASSERT_EQ(daemon_.Admin("PUT", "/v1/profiles/c1",
-                            R"({"fields":{"name":"Ada","email":"ada@example.com",
+    ASSERT_EQ(daemon_
+                  .Admin("PUT", "/v1/profiles/c1",
+                         R"({"fields":{"name":"Ada","email":"ada@example.com",
                                 "birthday":"1990-06-15","city":"杭州"}})")
                   .status,
               201);
@@ -128,8 +129,9 @@ TEST_F(Api, SuccessBodiesCarryWhatTheSpecSays) {
 
   // The marketer sees only name and city, and email not at all for marketing.
   std::string marketer = daemon_.CreateToken("mk", "marketer");
-  ASSERT_EQ(daemon_.Admin("POST", "/v1/profiles/c1/consents",
-                          R"({"purpose":"marketing","channel":"any","status":"granted"})")
+  ASSERT_EQ(daemon_
+                .Admin("POST", "/v1/profiles/c1/consents",
+                       R"({"purpose":"marketing","channel":"any","status":"granted"})")
                 .status,
             201);
   HttpResult masked = As(marketer, "GET", "/v1/profiles/c1", "", "");
@@ -141,9 +143,9 @@ TEST_F(Api, SuccessBodiesCarryWhatTheSpecSays) {
   ASSERT_EQ(found.status, 200);
   EXPECT_EQ(found.json()["ids"], json::array({"c1"}));
 
-  HttpResult events = daemon_.Admin(
-      "POST", "/v1/events",
-      R"([{"id":"o-1","type":"order.placed","subject":"c1","data":{"amount":30}},
+  HttpResult events =
+      daemon_.Admin("POST", "/v1/events",
+                    R"([{"id":"o-1","type":"order.placed","subject":"c1","data":{"amount":30}},
           {"id":"o-2","type":"order.placed","subject":"c1","data":{"amount":12}},
           {"id":"o-1","type":"order.placed","subject":"c1","data":{"amount":30}},
           {"id":"o-3","type":"cart.updated","subject":"new-customer"}])");
@@ -178,9 +180,9 @@ TEST_F(Api, SuccessBodiesCarryWhatTheSpecSays) {
 
 TEST_F(Api, NotFoundAnswers) {
   const std::vector<std::pair<std::string, std::string>> missing = {
-      {"GET", "/v1/profiles/nobody"},         {"DELETE", "/v1/profiles/nobody"},
-      {"GET", "/v1/profiles/nobody/export"},  {"GET", "/v1/profiles/nobody/consents"},
-      {"GET", "/v1/nothing-here"},            {"DELETE", "/v1/tokens/nobody"}};
+      {"GET", "/v1/profiles/nobody"},        {"DELETE", "/v1/profiles/nobody"},
+      {"GET", "/v1/profiles/nobody/export"}, {"GET", "/v1/profiles/nobody/consents"},
+      {"GET", "/v1/nothing-here"},           {"DELETE", "/v1/tokens/nobody"}};
   for (const auto& [method, target] : missing) {
     ExpectProblem(daemon_.Admin(method, target), 404, "", method + " " + target);
   }
@@ -193,16 +195,15 @@ TEST_F(Api, NotFoundAnswers) {
 
 TEST_F(Api, SchemaErrorsAre422NamingTheField) {
   const std::vector<std::tuple<std::string, std::string, std::string, std::string>> cases = {
-      {"PUT", "/v1/profiles/c2", R"({"fields":{"shoe_size":42}})", "shoe_size"},    // unknown
-      {"PUT", "/v1/profiles/c2", R"({"fields":{"birthday":19900615}})", "birthday"},  // type
+      {"PUT", "/v1/profiles/c2", R"({"fields":{"shoe_size":42}})", "shoe_size"},          // unknown
+      {"PUT", "/v1/profiles/c2", R"({"fields":{"birthday":19900615}})", "birthday"},      // type
       {"PUT", "/v1/profiles/c2", R"({"fields":{"birthday":"1990-02-30"}})", "birthday"},  // date
-      {"PUT", "/v1/profiles/c2", R"({"timezone":"Mars/Olympus_Mons"})", "timezone"},  // zone
+      {"PUT", "/v1/profiles/c2", R"({"timezone":"Mars/Olympus_Mons"})", "timezone"},      // zone
       {"PUT", "/v1/profiles/c2", R"({"fields":{"email":"not an email"}})", "email"},
       {"PUT", "/v1/profiles/c2", R"({"colour":"red"})", "colour"},
       {"POST", "/v1/events", R"([{"id":"x","type":"order.placed"}])", "[0].subject"},
       {"POST", "/v1/events", R"({"id":"x","type":"a b","subject":"c1"})", "type"},
-      {"POST", "/v1/events", R"({"id":"x","type":"t","subject":"c1","time":"yesterday"})",
-       "time"},
+      {"POST", "/v1/events", R"({"id":"x","type":"t","subject":"c1","time":"yesterday"})", "time"},
       {"POST", "/v1/events", R"({"id":"x","type":"t","subject":"c1","data":[1]})", "data"},
       {"POST", "/v1/profiles/c1/consents", R"({"purpose":"care","channel":"sms","status":"maybe"})",
        "status"},
@@ -219,12 +220,12 @@ TEST_F(Api, SchemaErrorsAre422NamingTheField) {
 }
 
 TEST_F(Api, MalformedJsonIs400AndOversizedBodiesAre413) {
-  for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
-           {"PUT", "/v1/profiles/c1"},
-           {"POST", "/v1/events"},
-           {"POST", "/v1/profiles/c1/consents"},
-           {"POST", "/v1/rules/test"},
-           {"POST", "/v1/tokens"}}) {
+  for (const auto& [method, target] :
+       std::vector<std::pair<std::string, std::string>>{{"PUT", "/v1/profiles/c1"},
+                                                        {"POST", "/v1/events"},
+                                                        {"POST", "/v1/profiles/c1/consents"},
+                                                        {"POST", "/v1/rules/test"},
+                                                        {"POST", "/v1/tokens"}}) {
     ExpectProblem(daemon_.Admin(method, target, R"({"fields": {)"), 400, "JSON", target);
   }
   const std::string huge = R"({"fields":{"city":")" + std::string(2 << 20, 'x') + R"("}})";
@@ -284,8 +285,8 @@ TEST(Portraitctl, TokenCreateListRevokeThroughTheRunningDaemon) {
   testing::Daemon daemon;
   ASSERT_TRUE(daemon.Start());
   const std::string ctl = testing::BinDir() + "/portraitctl token ";
-  const std::string where =
-      " --config " + daemon.config_path() + " --url http://127.0.0.1:" + std::to_string(daemon.port());
+  const std::string where = " --config " + daemon.config_path() +
+                            " --url http://127.0.0.1:" + std::to_string(daemon.port());
   std::string out;
   ASSERT_EQ(testing::RunCommand(ctl + "create --name crm-sync --role marketer" + where, &out), 0)
       << out;

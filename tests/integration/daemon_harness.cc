@@ -63,7 +63,7 @@ bool Daemon::Start(const std::string& test_now) {
   const std::string log = dir_ / ("daemon." + std::to_string(runs_) + ".log");
   pid_ = ::fork();
   if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a crashed test
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a crashed test
     int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     ::dup2(fd, 1);
     ::dup2(fd, 2);

@@ -49,9 +49,9 @@ std::vector<json> PostUntilKilled(int port, const std::string& token, int round,
           batch.push_back(Event("r" + std::to_string(round) + "-" + std::to_string(i),
                                 static_cast<int>(rng() % 500)));
         }
-        HttpResult r = client.Send("POST", "/v1/events", batch.dump(),
-                                   {{"Authorization", "Bearer " + token},
-                                    {"X-Purpose", "service"}});
+        HttpResult r =
+            client.Send("POST", "/v1/events", batch.dump(),
+                        {{"Authorization", "Bearer " + token}, {"X-Purpose", "service"}});
         if (r.status == 0) {
           return;  // killed
         }
@@ -165,10 +165,11 @@ TEST(Durability, ABirthdayMissedWhileDownFiresOnceAfterRestartUnlessOlderThanGra
 TEST(Durability, ATriggerAddedByReloadArmsTimersForExistingProfiles) {
   Daemon daemon;
   ASSERT_TRUE(daemon.Start("2026-06-10T00:00:00Z"));
-  ASSERT_EQ(daemon.Admin("PUT", "/v1/profiles/ann",
-                         R"({"fields":{"name":"Ann","birthday":"1991-06-20"}})")
-                .status,
-            201);
+  ASSERT_EQ(
+      daemon
+          .Admin("PUT", "/v1/profiles/ann", R"({"fields":{"name":"Ann","birthday":"1991-06-20"}})")
+          .status,
+      201);
   testing::WriteFile(daemon.dir() / "rules/birthday_day.toml", R"toml(
 [[trigger]]
 id = "birthday-day"

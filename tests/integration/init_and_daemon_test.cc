@@ -37,8 +37,8 @@ class Binaries : public ::testing::Test {
       ::dup2(fd, 1);
       ::dup2(fd, 2);
       std::string bin = BinDir() + "/portraitd";
-      ::execl(bin.c_str(), bin.c_str(), "--config", config_path_.c_str(), "--listen",
-              "127.0.0.1:0", nullptr);
+      ::execl(bin.c_str(), bin.c_str(), "--config", config_path_.c_str(), "--listen", "127.0.0.1:0",
+              nullptr);
       ::_exit(127);
     }
     return pid;

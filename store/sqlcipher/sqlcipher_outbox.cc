@@ -31,14 +31,7 @@ TaskRow ReadTask(const Stmt& s) {
 }
 
 Result<std::vector<TimerRow>> ReadTimers(Stmt& s) {
-  std::vector<TimerRow> out;
-  while (true) {
-    PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) {
-      return out;
-    }
-    out.push_back(TimerRow{s.Int(0), s.Text(1), s.Int(2)});
-  }
+  return sqlite::ReadRows(s, [](const Stmt& r) { return TimerRow{r.Int(0), r.Text(1), r.Int(2)}; });
 }
 
 }  // namespace
@@ -127,14 +120,7 @@ Result<std::vector<TaskRow>> SqlcipherStore::GetTasks(ProfileId id) {
   Stmt s(main_,
          "SELECT " + std::string(kTaskColumns) + " FROM tasks WHERE profile_id = ? ORDER BY id;");
   s.Bind(1, id);
-  std::vector<TaskRow> out;
-  while (true) {
-    PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) {
-      return out;
-    }
-    out.push_back(ReadTask(s));
-  }
+  return sqlite::ReadRows(s, ReadTask);
 }
 
 Result<std::map<std::string, int64_t>> SqlcipherStore::CountTasksByState() {

@@ -183,14 +183,7 @@ Result<std::vector<ProfileId>> SqlcipherStore::LookupBlind(std::string_view fiel
   Stmt s(main_,
          "SELECT profile_id FROM blind_index WHERE field = ? AND digest = ? ORDER BY profile_id;");
   s.Bind(1, field).BindBlob(2, digest);
-  std::vector<ProfileId> out;
-  while (true) {
-    PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) {
-      return out;
-    }
-    out.push_back(s.Int(0));
-  }
+  return sqlite::ReadRows(s, [](const Stmt& r) -> ProfileId { return r.Int(0); });
 }
 
 Result<std::vector<EventRow>> SqlcipherStore::GetEvents(ProfileId id) {
@@ -198,14 +191,9 @@ Result<std::vector<EventRow>> SqlcipherStore::GetEvents(ProfileId id) {
   Stmt s(main_,
          "SELECT key, type, time_us, data FROM events WHERE profile_id = ? ORDER BY time_us, key;");
   s.Bind(1, id);
-  std::vector<EventRow> out;
-  while (true) {
-    PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) {
-      return out;
-    }
-    out.push_back(EventRow{s.Text(0), id, s.Text(1), s.Int(2), s.Text(3)});
-  }
+  return sqlite::ReadRows(s, [id](const Stmt& r) {
+    return EventRow{r.Text(0), id, r.Text(1), r.Int(2), r.Text(3)};
+  });
 }
 
 Result<int64_t> SqlcipherStore::CountProfiles() {
@@ -219,14 +207,7 @@ Result<std::vector<ProfileId>> SqlcipherStore::ProfileIds(ProfileId after, int l
   std::lock_guard lock(mu_);
   Stmt s(main_, "SELECT id FROM profiles WHERE id > ? ORDER BY id LIMIT ?;");
   s.Bind(1, after).Bind(2, int64_t{limit});
-  std::vector<ProfileId> out;
-  while (true) {
-    PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) {
-      return out;
-    }
-    out.push_back(s.Int(0));
-  }
+  return sqlite::ReadRows(s, [](const Stmt& r) -> ProfileId { return r.Int(0); });
 }
 
 Status SqlcipherStore::PutDataKey(ProfileId id, std::string_view wrapped) {

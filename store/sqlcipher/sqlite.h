@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "base/result.h"
 #include "crypto/secret.h"
@@ -78,5 +79,18 @@ class Stmt {
   sqlite3_stmt* stmt_ = nullptr;
   Status status_;
 };
+
+// Steps `s` to its end and returns `row(s)` for each row, in order.
+template <typename Fn>
+auto ReadRows(Stmt& s, Fn&& row) -> Result<std::vector<decltype(row(s))>> {
+  std::vector<decltype(row(s))> out;
+  while (true) {
+    PORTRAIT_ASSIGN_OR_RETURN(bool more, s.Step());
+    if (!more) {
+      return out;
+    }
+    out.push_back(row(s));
+  }
+}
 
 }  // namespace portrait::store::sqlite

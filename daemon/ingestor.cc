@@ -11,6 +11,9 @@ namespace {
 
 using nlohmann::json;
 
+// The meta key holding the fingerprint of the rules the timers were armed for.
+constexpr std::string_view kArmedRulesKey = "timers.rules_fingerprint";
+
 // The timer that re-evaluates a profile's lifecycle stage daily.
 constexpr std::string_view kLifecycleTimer = "$lifecycle";
 constexpr int64_t kDayUs = 86'400'000'000;
@@ -415,6 +418,18 @@ Result<store::ProfileId> Ingestor::RearmProfiles(store::ProfileId after, int lim
   }
   PORTRAIT_RETURN_IF_ERROR(group.Commit());
   return ids.back();
+}
+
+Status Ingestor::MarkRulesArmed() {
+  store::Batch batch;
+  batch.meta[std::string(kArmedRulesKey)] = rules_.Get()->fingerprint;
+  PORTRAIT_RETURN_IF_ERROR(store_.Commit(batch));
+  return Status::Ok();
+}
+
+Result<bool> Ingestor::RulesArmed() {
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> armed, store_.GetMeta(kArmedRulesKey));
+  return armed && *armed == rules_.Get()->fingerprint;
 }
 
 }  // namespace portrait::daemon

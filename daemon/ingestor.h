@@ -65,6 +65,11 @@ class Ingestor {
   // up to `limit` profiles with ids above `after`, in one transaction. Returns the last id
   // handled, 0 when there were none left.
   Result<store::ProfileId> RearmProfiles(store::ProfileId after, int limit);
+  // Records that every timer is armed for the rules now in force (see RulesArmed).
+  Status MarkRulesArmed();
+  // Whether the stored timers were armed for the rules now in force; false after a rule change,
+  // including one made while the daemon was stopped.
+  Result<bool> RulesArmed();
 
   // Drops what the ingestor keeps of profile `id` between groups; call after anything but the
   // ingestor wrote the profile (an upsert, an erasure).

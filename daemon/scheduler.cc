@@ -76,6 +76,9 @@ void Scheduler::RearmAll() {
       return;
     }
   }
+  if (Status s = writer_.Run([this] { return ingestor_.MarkRulesArmed(); }); !s.ok()) {
+    log_.error("could not record the re-armed rules: {}", s.ToString());
+  }
   const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
   log_.info("timers re-armed for the new rules ({} ms)", static_cast<int64_t>(took.count()));
 }

@@ -91,6 +91,14 @@ Result<std::string> Server::Listen(const std::string& address) {
   PORTRAIT_ASSIGN_OR_RETURN(std::string bound, p_->http.Listen(address));
   if (!p_->scheduler) {
     p_->scheduler = std::make_unique<Scheduler>(p_->writer, p_->ingestor, p_->metrics, p_->log);
+    // Rules changed while the daemon was stopped: the stored timers were armed for others.
+    PORTRAIT_ASSIGN_OR_RETURN(bool armed, p_->ingestor.RulesArmed());
+    if (!armed && profiles() == 0) {
+      PORTRAIT_RETURN_IF_ERROR(p_->writer.Run([this] { return p_->ingestor.MarkRulesArmed(); }));
+    } else if (!armed) {
+      p_->log.info("the rules differ from those the timers were armed for; re-arming");
+      p_->scheduler->RequestRearm();
+    }
   }
   return bound;
 }

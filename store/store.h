@@ -146,7 +146,8 @@ struct Batch {
   int64_t revoked_at_us = 0;
   std::vector<TimerRow> timers;                                   // set (replace)
   std::vector<std::pair<ProfileId, std::string>> cleared_timers;  // (profile, trigger)
-  std::vector<TaskRow> tasks;  // a task whose dedupe digest exists is skipped
+  std::vector<TaskRow> tasks;               // a task whose dedupe digest exists is skipped
+  std::map<std::string, std::string> meta;  // daemon bookkeeping (never personal): set
   std::vector<AuditEntry> audit;
 };
 
@@ -195,6 +196,9 @@ class Store {
   virtual Result<std::vector<TimerRow>> DueTimers(int64_t until_us, int limit) = 0;
   virtual Result<int64_t> CountDueTimers(int64_t until_us) = 0;
   virtual Result<std::vector<TimerRow>> GetTimers(ProfileId id) = 0;
+  // A daemon bookkeeping value (e.g. the fingerprint of the rules the timers were armed for).
+  virtual Result<std::optional<std::string>> GetMeta(std::string_view key) = 0;
+
   // Whether a task with this dedupe digest exists.
   virtual Result<bool> HasTask(std::string_view dedupe) = 0;
   // A profile's tasks, in id order.

@@ -32,6 +32,7 @@ struct State {
   std::map<int64_t, TaskRow> tasks;
   std::set<std::string> task_dedupe;
   int64_t next_task_id = 1;
+  std::map<std::string, std::string> meta;
   int64_t next_consent_id = 1;
   int64_t next_token_id = 1;
 };
@@ -147,6 +148,12 @@ class MemoryStore final : public Store {
       }
     }
     return out;
+  }
+
+  Result<std::optional<std::string>> GetMeta(std::string_view key) override {
+    std::lock_guard lock(mu_);
+    auto it = state_.meta.find(std::string(key));
+    return it == state_.meta.end() ? std::nullopt : std::optional<std::string>(it->second);
   }
 
   Result<bool> HasTask(std::string_view dedupe) override {
@@ -301,6 +308,9 @@ class MemoryStore final : public Store {
         s.tasks.emplace(t.id, std::move(t));
         ++result.tasks_created;
       }
+    }
+    for (const auto& [key, value] : batch.meta) {
+      s.meta[key] = value;
     }
     for (ProfileId id : batch.erasures) {
       EraseRows(id, s);

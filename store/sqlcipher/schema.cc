@@ -91,7 +91,7 @@ const std::vector<std::string_view>& PortraitSchema() {
       )sql",
       // 3: events in arrival order (a group commit then dirties the table's last pages and two
       // compact indexes, not a random page per event), durable timers (the scheduler's index
-      // range) and the task outbox.
+      // range), the task outbox and the daemon's bookkeeping.
       R"sql(
       CREATE TABLE events_by_arrival (
         seq        INTEGER PRIMARY KEY,
@@ -132,6 +132,10 @@ const std::vector<std::string_view>& PortraitSchema() {
         updated_us INTEGER NOT NULL
       );
       CREATE INDEX tasks_by_state ON tasks (state, due_us);
+      CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+      ) WITHOUT ROWID;
       CREATE INDEX tasks_by_profile ON tasks (profile_id, id);
       )sql",
   };

@@ -62,6 +62,12 @@ Status SqlcipherStore::WriteOutbox(const Batch& batch, CommitResult& result) {
     PORTRAIT_RETURN_IF_ERROR(ins.Run());
     result.tasks_created += sqlite3_changes(main_.get());
   }
+  Stmt meta(main_, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?);");
+  for (const auto& [key, value] : batch.meta) {
+    meta.Reset();
+    meta.Bind(1, key).BindBlob(2, value);
+    PORTRAIT_RETURN_IF_ERROR(meta.Run());
+  }
   return Status::Ok();
 }
 
@@ -106,6 +112,14 @@ Result<std::vector<TimerRow>> SqlcipherStore::GetTimers(ProfileId id) {
          "SELECT profile_id, trigger, due_us FROM timers WHERE profile_id = ? ORDER BY trigger;");
   s.Bind(1, id);
   return ReadTimers(s);
+}
+
+Result<std::optional<std::string>> SqlcipherStore::GetMeta(std::string_view key) {
+  std::lock_guard lock(mu_);
+  Stmt s(main_, "SELECT value FROM meta WHERE key = ?;");
+  s.Bind(1, key);
+  PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? std::optional<std::string>(s.Text(0)) : std::nullopt;
 }
 
 Result<bool> SqlcipherStore::HasTask(std::string_view dedupe) {

@@ -32,6 +32,7 @@ class SqlcipherStore final : public Store {
   Result<std::vector<TimerRow>> DueTimers(int64_t until_us, int limit) override;
   Result<int64_t> CountDueTimers(int64_t until_us) override;
   Result<std::vector<TimerRow>> GetTimers(ProfileId id) override;
+  Result<std::optional<std::string>> GetMeta(std::string_view key) override;
   Result<bool> HasTask(std::string_view dedupe) override;
   Result<std::vector<TaskRow>> GetTasks(ProfileId id) override;
   Result<std::map<std::string, int64_t>> CountTasksByState() override;

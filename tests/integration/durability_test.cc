@@ -162,14 +162,8 @@ TEST(Durability, ABirthdayMissedWhileDownFiresOnceAfterRestartUnlessOlderThanGra
   EXPECT_EQ(daemon.Stop(), 0);
 }
 
-TEST(Durability, ATriggerAddedByReloadArmsTimersForExistingProfiles) {
-  Daemon daemon;
-  ASSERT_TRUE(daemon.Start("2026-06-10T00:00:00Z"));
-  ASSERT_EQ(
-      daemon
-          .Admin("PUT", "/v1/profiles/ann", R"({"fields":{"name":"Ann","birthday":"1991-06-20"}})")
-          .status,
-      201);
+// A rule file with a new anniversary trigger: a greeting at 10:00 on the day.
+void AddBirthdayDayRule(const Daemon& daemon) {
   testing::WriteFile(daemon.dir() / "rules/birthday_day.toml", R"toml(
 [[trigger]]
 id = "birthday-day"
@@ -182,17 +176,50 @@ sink = "care-queue"
 message = "生日快乐, {{fields.name}}!"
 fields = ["name"]
 )toml");
-  daemon.Signal(SIGHUP);
-  ASSERT_TRUE(daemon.WaitForLog("timers re-armed for the new rules")) << daemon.Log();
-  EXPECT_EQ(daemon.Stop(), 0);
+}
 
-  // 20 June 03:00Z is 11:00 in Shanghai: the new trigger's 10:00 greeting is an hour late.
+// 20 June 03:00Z is 11:00 in Shanghai: the new trigger's 10:00 greeting is an hour late, and
+// fires once the daemon is up.
+void ExpectBirthdayDayGreetingOnThe20th(Daemon& daemon) {
   ASSERT_TRUE(daemon.Start("2026-06-20T03:00:00Z"));
   ASSERT_TRUE(daemon.WaitForLog("fired a task")) << daemon.Log();
   std::vector<json> tasks = TasksOf(daemon, "ann", "birthday-day");
   ASSERT_EQ(tasks.size(), 1u);
   EXPECT_EQ(tasks[0]["payload"]["message"], "生日快乐, Ann!");
   EXPECT_EQ(daemon.Stop(), 0);
+}
+
+void PutAnn(Daemon& daemon) {
+  ASSERT_EQ(
+      daemon
+          .Admin("PUT", "/v1/profiles/ann", R"({"fields":{"name":"Ann","birthday":"1991-06-20"}})")
+          .status,
+      201);
+}
+
+TEST(Durability, ATriggerAddedByReloadArmsTimersForExistingProfiles) {
+  Daemon daemon;
+  ASSERT_TRUE(daemon.Start("2026-06-10T00:00:00Z"));
+  PutAnn(daemon);
+  AddBirthdayDayRule(daemon);
+  daemon.Signal(SIGHUP);
+  ASSERT_TRUE(daemon.WaitForLog("timers re-armed for the new rules")) << daemon.Log();
+  EXPECT_EQ(daemon.Stop(), 0);
+  ExpectBirthdayDayGreetingOnThe20th(daemon);
+}
+
+TEST(Durability, ATriggerAddedWhileStoppedArmsTimersAtStartUp) {
+  Daemon daemon;
+  ASSERT_TRUE(daemon.Start("2026-06-10T00:00:00Z"));
+  PutAnn(daemon);
+  EXPECT_EQ(daemon.Stop(), 0);
+  AddBirthdayDayRule(daemon);
+  ASSERT_TRUE(daemon.Start("2026-06-10T01:00:00Z"));
+  ASSERT_TRUE(daemon.WaitForLog("rules differ from those the timers were armed for"))
+      << daemon.Log();
+  ASSERT_TRUE(daemon.WaitForLog("timers re-armed for the new rules")) << daemon.Log();
+  EXPECT_EQ(daemon.Stop(), 0);
+  ExpectBirthdayDayGreetingOnThe20th(daemon);
 }
 
 }  // namespace

@@ -173,6 +173,16 @@ TYPED_TEST(StoreContract, ErasureRemovesEveryRowOfTheProfileOnly) {
   EXPECT_EQ(this->store_->CountProfiles().value(), 1);
 }
 
+TYPED_TEST(StoreContract, MetaValuesAreSetAndReplaced) {
+  EXPECT_FALSE(this->store_->GetMeta("rules").value());
+  Batch b;
+  b.meta["rules"] = "abc";
+  ASSERT_TRUE(this->store_->Commit(b));
+  b.meta["rules"] = "def";
+  ASSERT_TRUE(this->store_->Commit(b));
+  EXPECT_EQ(this->store_->GetMeta("rules").value(), "def");
+}
+
 TYPED_TEST(StoreContract, ProfileIdsArePagedInOrder) {
   for (ProfileId id : {30, 10, 20}) {
     ASSERT_TRUE(this->Write(this->NewProfile(id, "k" + std::to_string(id))).ok());

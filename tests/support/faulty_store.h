@@ -50,6 +50,9 @@ class FaultyStore final : public store::Store {
     return real_.GetTimers(id);
   }
   Result<bool> HasTask(std::string_view d) override { return real_.HasTask(d); }
+  Result<std::optional<std::string>> GetMeta(std::string_view k) override {
+    return real_.GetMeta(k);
+  }
   Result<std::vector<store::TaskRow>> GetTasks(store::ProfileId id) override {
     return real_.GetTasks(id);
   }

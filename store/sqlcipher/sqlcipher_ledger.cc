@@ -68,8 +68,8 @@ Status SqlcipherStore::WriteAudit(const std::vector<AuditEntry>& entries, Commit
 }
 
 Result<std::vector<ConsentRow>> SqlcipherStore::GetConsents(ProfileId id) {
-  std::lock_guard lock(mu_);
-  Stmt s(main_,
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->main,
          "SELECT id, purpose, scope, channel, status, time_us, source, notice, evidence, actor, "
          "expires_us FROM consents WHERE profile_id = ? ORDER BY id;");
   s.Bind(1, id);
@@ -85,8 +85,8 @@ Result<std::vector<ConsentRow>> SqlcipherStore::GetConsents(ProfileId id) {
 }
 
 Result<std::vector<AuditRecord>> SqlcipherStore::ReadAudit(int64_t after_seq, int limit) {
-  std::lock_guard lock(mu_);
-  Stmt s(main_,
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->main,
          "SELECT seq, time_us, actor, action, profile_id, purpose, detail, hash FROM audit "
          "WHERE seq > ? ORDER BY seq LIMIT ?;");
   s.Bind(1, after_seq).Bind(2, int64_t{limit});
@@ -117,8 +117,8 @@ Status SqlcipherStore::PutCheckpoint(const AuditCheckpoint& c) {
 }
 
 Result<std::vector<AuditCheckpoint>> SqlcipherStore::GetCheckpoints() {
-  std::lock_guard lock(mu_);
-  Stmt s(main_, "SELECT seq, hash, signature, time_us FROM audit_checkpoints ORDER BY seq;");
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->main, "SELECT seq, hash, signature, time_us FROM audit_checkpoints ORDER BY seq;");
   std::vector<AuditCheckpoint> out;
   while (true) {
     PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -173,8 +173,8 @@ Result<int64_t> SqlcipherStore::Purge(const PurgeRule& rule, AuditEntry audit) {
 }
 
 Result<std::optional<TokenRow>> SqlcipherStore::FindToken(std::string_view digest) {
-  std::lock_guard lock(mu_);
-  Stmt s(main_,
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->main,
          "SELECT id, name, role, digest, created_us, last_used_us, revoked_us FROM tokens "
          "WHERE digest = ?;");
   s.BindBlob(1, digest);
@@ -187,8 +187,8 @@ Result<std::optional<TokenRow>> SqlcipherStore::FindToken(std::string_view diges
 }
 
 Result<std::vector<TokenRow>> SqlcipherStore::ListTokens() {
-  std::lock_guard lock(mu_);
-  Stmt s(main_,
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->main,
          "SELECT id, name, role, digest, created_us, last_used_us, revoked_us FROM tokens "
          "ORDER BY id;");
   std::vector<TokenRow> out;

@@ -83,15 +83,15 @@ Status SqlcipherStore::EraseOutbox(ProfileId id) {
 }
 
 Result<bool> SqlcipherStore::HasEvent(std::string_view key) {
-  std::lock_guard lock(mu_);
-  Stmt s(main_, "SELECT 1 FROM events WHERE key = ?;");
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->main, "SELECT 1 FROM events WHERE key = ?;");
   s.BindBlob(1, key);
   return s.Step();
 }
 
 Result<std::vector<TimerRow>> SqlcipherStore::DueTimers(int64_t until_us, int limit) {
-  std::lock_guard lock(mu_);
-  Stmt s(main_,
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->main,
          "SELECT profile_id, trigger, due_us FROM timers WHERE due_us <= ? "
          "ORDER BY due_us LIMIT ?;");
   s.Bind(1, until_us).Bind(2, int64_t{limit});
@@ -99,47 +99,47 @@ Result<std::vector<TimerRow>> SqlcipherStore::DueTimers(int64_t until_us, int li
 }
 
 Result<int64_t> SqlcipherStore::CountDueTimers(int64_t until_us) {
-  std::lock_guard lock(mu_);
-  Stmt s(main_, "SELECT count(*) FROM timers WHERE due_us <= ?;");
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->main, "SELECT count(*) FROM timers WHERE due_us <= ?;");
   s.Bind(1, until_us);
   PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
   return row ? s.Int(0) : 0;
 }
 
 Result<std::vector<TimerRow>> SqlcipherStore::GetTimers(ProfileId id) {
-  std::lock_guard lock(mu_);
-  Stmt s(main_,
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->main,
          "SELECT profile_id, trigger, due_us FROM timers WHERE profile_id = ? ORDER BY trigger;");
   s.Bind(1, id);
   return ReadTimers(s);
 }
 
 Result<std::optional<std::string>> SqlcipherStore::GetMeta(std::string_view key) {
-  std::lock_guard lock(mu_);
-  Stmt s(main_, "SELECT value FROM meta WHERE key = ?;");
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->main, "SELECT value FROM meta WHERE key = ?;");
   s.Bind(1, key);
   PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
   return row ? std::optional<std::string>(s.Text(0)) : std::nullopt;
 }
 
 Result<bool> SqlcipherStore::HasTask(std::string_view dedupe) {
-  std::lock_guard lock(mu_);
-  Stmt s(main_, "SELECT 1 FROM tasks WHERE dedupe = ?;");
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->main, "SELECT 1 FROM tasks WHERE dedupe = ?;");
   s.BindBlob(1, dedupe);
   return s.Step();
 }
 
 Result<std::vector<TaskRow>> SqlcipherStore::GetTasks(ProfileId id) {
-  std::lock_guard lock(mu_);
-  Stmt s(main_,
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->main,
          "SELECT " + std::string(kTaskColumns) + " FROM tasks WHERE profile_id = ? ORDER BY id;");
   s.Bind(1, id);
   return sqlite::ReadRows(s, ReadTask);
 }
 
 Result<std::map<std::string, int64_t>> SqlcipherStore::CountTasksByState() {
-  std::lock_guard lock(mu_);
-  Stmt s(main_, "SELECT state, count(*) FROM tasks GROUP BY state;");
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->main, "SELECT state, count(*) FROM tasks GROUP BY state;");
   std::map<std::string, int64_t> out;
   while (true) {
     PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());

@@ -1,5 +1,7 @@
 #include "store/sqlcipher/sqlcipher_store.h"
 
+#include <algorithm>
+
 #include "store/audit_chain.h"
 #include "store/sqlcipher/schema.h"
 #include "store/sqlcipher/sqlcipher_store_impl.h"
@@ -38,6 +40,28 @@ Result<std::optional<ProfileRow>> OneProfile(Stmt& s) {
 }
 
 }  // namespace
+
+void ReaderPool::Add(std::unique_ptr<ReadConnection> connection) {
+  std::lock_guard lock(mu_);
+  free_.push_back(connection.get());
+  all_.push_back(std::move(connection));
+}
+
+ReadConnection::Lease ReaderPool::Acquire() {
+  std::unique_lock lock(mu_);
+  freed_.wait(lock, [this] { return !free_.empty(); });
+  ReadConnection* c = free_.back();
+  free_.pop_back();
+  return ReadConnection::Lease(*this, c);
+}
+
+void ReaderPool::Release(ReadConnection* connection) {
+  {
+    std::lock_guard lock(mu_);
+    free_.push_back(connection);
+  }
+  freed_.notify_one();
+}
 
 Status SqlcipherStore::Init() {
   Stmt s(main_, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1;");
@@ -150,22 +174,23 @@ Status SqlcipherStore::EraseRows(ProfileId id) {
 }
 
 Result<std::optional<ProfileRow>> SqlcipherStore::GetProfile(ProfileId id) {
-  std::lock_guard lock(mu_);
-  Stmt s(main_, "SELECT " + std::string(kProfileColumns) + " FROM profiles WHERE id = ?;");
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->main, "SELECT " + std::string(kProfileColumns) + " FROM profiles WHERE id = ?;");
   s.Bind(1, id);
   return OneProfile(s);
 }
 
 Result<std::optional<ProfileRow>> SqlcipherStore::GetProfileByKey(std::string_view ext_key) {
-  std::lock_guard lock(mu_);
-  Stmt s(main_, "SELECT " + std::string(kProfileColumns) + " FROM profiles WHERE ext_key = ?;");
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->main,
+         "SELECT " + std::string(kProfileColumns) + " FROM profiles WHERE ext_key = ?;");
   s.BindBlob(1, ext_key);
   return OneProfile(s);
 }
 
 Result<std::map<std::string, std::string>> SqlcipherStore::GetFields(ProfileId id) {
-  std::lock_guard lock(mu_);
-  Stmt s(main_, "SELECT field, value FROM profile_fields WHERE profile_id = ?;");
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->main, "SELECT field, value FROM profile_fields WHERE profile_id = ?;");
   s.Bind(1, id);
   std::map<std::string, std::string> out;
   while (true) {
@@ -179,16 +204,16 @@ Result<std::map<std::string, std::string>> SqlcipherStore::GetFields(ProfileId i
 
 Result<std::vector<ProfileId>> SqlcipherStore::LookupBlind(std::string_view field,
                                                            std::string_view digest) {
-  std::lock_guard lock(mu_);
-  Stmt s(main_,
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->main,
          "SELECT profile_id FROM blind_index WHERE field = ? AND digest = ? ORDER BY profile_id;");
   s.Bind(1, field).BindBlob(2, digest);
   return sqlite::ReadRows(s, [](const Stmt& r) -> ProfileId { return r.Int(0); });
 }
 
 Result<std::vector<EventRow>> SqlcipherStore::GetEvents(ProfileId id) {
-  std::lock_guard lock(mu_);
-  Stmt s(main_,
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->main,
          "SELECT key, type, time_us, data FROM events WHERE profile_id = ? ORDER BY time_us, key;");
   s.Bind(1, id);
   return sqlite::ReadRows(s, [id](const Stmt& r) {
@@ -197,15 +222,15 @@ Result<std::vector<EventRow>> SqlcipherStore::GetEvents(ProfileId id) {
 }
 
 Result<int64_t> SqlcipherStore::CountProfiles() {
-  std::lock_guard lock(mu_);
-  Stmt s(main_, "SELECT count(*) FROM profiles;");
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->main, "SELECT count(*) FROM profiles;");
   PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
   return row ? s.Int(0) : 0;
 }
 
 Result<std::vector<ProfileId>> SqlcipherStore::ProfileIds(ProfileId after, int limit) {
-  std::lock_guard lock(mu_);
-  Stmt s(main_, "SELECT id FROM profiles WHERE id > ? ORDER BY id LIMIT ?;");
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->main, "SELECT id FROM profiles WHERE id > ? ORDER BY id LIMIT ?;");
   s.Bind(1, after).Bind(2, int64_t{limit});
   return sqlite::ReadRows(s, [](const Stmt& r) -> ProfileId { return r.Int(0); });
 }
@@ -218,8 +243,8 @@ Status SqlcipherStore::PutDataKey(ProfileId id, std::string_view wrapped) {
 }
 
 Result<std::optional<std::string>> SqlcipherStore::GetDataKey(ProfileId id) {
-  std::lock_guard lock(mu_);
-  Stmt s(keystore_, "SELECT wrapped FROM data_keys WHERE profile_id = ?;");
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->keystore, "SELECT wrapped FROM data_keys WHERE profile_id = ?;");
   s.Bind(1, id);
   PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) {
@@ -252,6 +277,14 @@ Result<std::unique_ptr<Store>> OpenSqlcipherStore(const SqlcipherOptions& option
   PORTRAIT_RETURN_IF_ERROR(sqlite::Migrate(keystore, sqlite::KeystoreSchema()));
   PORTRAIT_RETURN_IF_ERROR(sqlite::Migrate(main, sqlite::PortraitSchema()));
   auto store = std::make_unique<SqlcipherStore>(std::move(main), std::move(keystore));
+  for (int i = 0; i < std::max(1, options.readers); ++i) {
+    PORTRAIT_ASSIGN_OR_RETURN(Db reader_main, Db::Open(main_path, *options.portrait_key, false,
+                                                       options.reader_cache_mib));
+    PORTRAIT_ASSIGN_OR_RETURN(Db reader_keystore,
+                              Db::Open(keystore_path, *options.keystore_key, false, 4));
+    store->AddReader(std::make_unique<ReadConnection>(
+        ReadConnection{std::move(reader_main), std::move(reader_keystore)}));
+  }
   PORTRAIT_RETURN_IF_ERROR(store->Init());
   return std::unique_ptr<Store>(std::move(store));
 }

@@ -19,6 +19,9 @@ struct SqlcipherOptions {
   // Create both databases (refusing if either exists) instead of opening existing ones.
   bool create = false;
   int page_cache_mib = 64;
+  // Read-only connections (WAL readers) for reads beside the writer, and each one's page cache.
+  int readers = 3;
+  int reader_cache_mib = 16;
 };
 
 // Opens (or creates) the two databases and brings their schemas up to date. Never creates a

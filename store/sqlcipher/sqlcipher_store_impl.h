@@ -4,17 +4,60 @@
 // across its transaction.
 #pragma once
 
+#include <condition_variable>
+#include <memory>
 #include <mutex>
+#include <vector>
 
 #include "store/sqlcipher/sqlite.h"
 #include "store/store.h"
 
 namespace portrait::store {
 
+// A pair of read-only connections (a WAL reader of each database). Reads run on these, beside
+// the writer's open transaction, seeing what was last committed.
+struct ReadConnection {
+  sqlite::Db main;
+  sqlite::Db keystore;
+
+  // A connection held by one caller; back to the pool when the lease goes.
+  class Lease;
+};
+
+class ReaderPool {
+ public:
+  void Add(std::unique_ptr<ReadConnection> connection);
+  // Waits for a free connection.
+  ReadConnection::Lease Acquire();
+
+ private:
+  friend class ReadConnection::Lease;
+  void Release(ReadConnection* connection);
+
+  std::mutex mu_;
+  std::condition_variable freed_;
+  std::vector<std::unique_ptr<ReadConnection>> all_;
+  std::vector<ReadConnection*> free_;
+};
+
+class ReadConnection::Lease {
+ public:
+  Lease(ReaderPool& pool, ReadConnection* connection) : pool_(pool), connection_(connection) {}
+  ~Lease() { pool_.Release(connection_); }
+  Lease(const Lease&) = delete;
+  ReadConnection* operator->() const { return connection_; }
+
+ private:
+  ReaderPool& pool_;
+  ReadConnection* connection_;
+};
+
 class SqlcipherStore final : public Store {
  public:
   SqlcipherStore(sqlite::Db main, sqlite::Db keystore)
       : main_(std::move(main)), keystore_(std::move(keystore)) {}
+
+  void AddReader(std::unique_ptr<ReadConnection> reader) { readers_.Add(std::move(reader)); }
 
   // Loads the audit chain's head; call once before use.
   Status Init();
@@ -64,7 +107,8 @@ class SqlcipherStore final : public Store {
   Status WriteAudit(const std::vector<AuditEntry>& entries, CommitResult& result);
   Result<int64_t> PurgeRows(const PurgeRule& rule);
 
-  std::mutex mu_;
+  std::mutex mu_;  // the write connections
+  ReaderPool readers_;
   sqlite::Db main_;
   sqlite::Db keystore_;
   int64_t audit_seq_ = 0;  // the chain head, advanced only by committed transactions

@@ -259,6 +259,7 @@ void Api::Events(ApiCall& call, Reply reply) {
   if (!events) {
     return reply(Problem(http::status::unprocessable_entity, events.error().message()));
   }
+  d_.ingestor.SealKnownSubjects(*events);
   const auto start = std::chrono::steady_clock::now();
   IngestRequest request{std::move(*events), caller.Actor(), caller.purpose->name};
   d_.writer.Submit(std::move(request), [this, reply, start](Result<IngestCounts> counts) {

@@ -178,7 +178,8 @@ Result<HttpResponse> Api::Export(ApiCall& call, const std::string& external_id) 
   json events = json::array();
   PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::EventRow> rows, d_.store.GetEvents(id));
   for (const store::EventRow& e : rows) {
-    PORTRAIT_ASSIGN_OR_RETURN(std::string data, d_.vault.OpenFor(id, "$event", e.data));
+    PORTRAIT_ASSIGN_OR_RETURN(std::string data,
+                              d_.vault.OpenFor(id, store::kEventDataField, e.data));
     events.push_back({{"type", e.type},
                       {"time", FormatRfc3339(e.time_us)},
                       {"data", json::parse(data, nullptr, false)}});

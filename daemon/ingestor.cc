@@ -141,7 +141,12 @@ class IngestGroup {
     row.profile_id = w.open.row.id;
     row.type = e.type;
     row.time_us = e.time_us;
-    PORTRAIT_ASSIGN_OR_RETURN(row.data, in_.vault_.Seal(w.open, "$event", e.data.dump()));
+    if (e.sealed_for == w.open.row.id) {
+      row.data = e.sealed_data;
+    } else {
+      PORTRAIT_ASSIGN_OR_RETURN(row.data,
+                                in_.vault_.Seal(w.open, store::kEventDataField, e.data.dump()));
+    }
     batch_.events.push_back(std::move(row));
     return ApplyOutcome(w, engine_.OnEvent(w.facts, input, now_));
   }
@@ -325,6 +330,33 @@ Ingestor::Ingestor(const config::Config& config, store::Store& store, store::Pro
       open_(std::make_unique<OpenProfiles>()) {}
 
 Ingestor::~Ingestor() = default;
+
+void Ingestor::SealKnownSubjects(std::vector<IncomingEvent>& events) const {
+  struct Known {
+    store::ProfileId id;
+    crypto::SlabKey key;
+  };
+  std::map<std::string, std::optional<Known>> known;
+  for (IncomingEvent& e : events) {
+    auto [it, added] = known.try_emplace(e.subject);
+    if (added) {
+      if (auto id = vault_.IdOf(e.subject)) {
+        if (auto key = vault_.KeyOf(*id)) {
+          it->second.emplace(Known{*id, std::move(*key)});
+        }
+      }
+    }
+    if (!it->second) {
+      continue;  // a new subject, or the lookup failed: the writer seals it
+    }
+    const Known& k = *it->second;
+    if (auto sealed =
+            store::ProfileVault::SealWith(k.key, k.id, store::kEventDataField, e.data.dump())) {
+      e.sealed_for = k.id;
+      e.sealed_data = std::move(*sealed);
+    }
+  }
+}
 
 void Ingestor::Forget(store::ProfileId id) { (void)open_->Take(id); }
 

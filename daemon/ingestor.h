@@ -47,6 +47,11 @@ class Ingestor {
            const crypto::BlindIndex& blind, const Clock& clock);
   ~Ingestor();
 
+  // Seals each event's data for its subject's profile, when that profile exists: the crypto
+  // half of ingestion, done before the writer (which checks the profile is still the same, and
+  // seals what is left). Thread-safe: for the I/O threads. Errors leave events unsealed.
+  void SealKnownSubjects(std::vector<IncomingEvent>& events) const;
+
   // Applies the requests' events in one durable transaction; the counts of each, in order.
   // An unknown subject creates a bare profile. On error nothing of the group is stored.
   Result<std::vector<IngestCounts>> ApplyEvents(const std::vector<const IngestRequest*>& requests);

@@ -84,8 +84,7 @@ Result<json> OpenJson(KeyView key, ProfileId id, std::string_view name, std::str
 }
 
 Result<std::string> SealJson(KeyView key, ProfileId id, std::string_view name, const json& value) {
-  return FieldCipher::Seal(key, kDataKeyGeneration, FieldCipher::AssociatedData(id, name),
-                           value.dump());
+  return ProfileVault::SealWith(key, id, name, value.dump());
 }
 
 }  // namespace
@@ -322,10 +321,15 @@ Result<ProfileWrite> ProfileVault::StateWrite(const OpenProfile& p, int64_t now_
   return w;
 }
 
+Result<std::string> ProfileVault::SealWith(KeyView key, ProfileId id, std::string_view name,
+                                           std::string_view plaintext) {
+  return FieldCipher::Seal(key, kDataKeyGeneration, FieldCipher::AssociatedData(id, name),
+                           plaintext);
+}
+
 Result<std::string> ProfileVault::Seal(const OpenProfile& p, std::string_view name,
                                        std::string_view plaintext) const {
-  return FieldCipher::Seal(p.key, kDataKeyGeneration, FieldCipher::AssociatedData(p.row.id, name),
-                           plaintext);
+  return SealWith(p.key, p.row.id, name, plaintext);
 }
 
 Result<std::vector<ProfileId>> ProfileVault::Find(std::string_view field_name, const json& value) {

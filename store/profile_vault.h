@@ -38,6 +38,9 @@ struct Profile {
 // A profile opened for a read-modify-write by the daemon's writer: its stored row, its data key
 // and its decrypted contents. Changes to `profile.metrics` and `profile.lifecycle` are stored by
 // StateWrite.
+// The name an event's data is sealed under (with the profile id, the associated data).
+inline constexpr std::string_view kEventDataField = "$event";
+
 struct OpenProfile {
   ProfileRow row;
   crypto::SlabKey key;
@@ -119,6 +122,12 @@ class ProfileVault {
   // Seals `plaintext` with an open profile's key, bound to `name`.
   Result<std::string> Seal(const OpenProfile& p, std::string_view name,
                            std::string_view plaintext) const;
+
+  // Profile `id`'s data key (NotFound once erased), and a seal with it: for sealing many values
+  // of one profile without opening it.
+  Result<crypto::SlabKey> KeyOf(ProfileId id) { return DataKey(id); }
+  static Result<std::string> SealWith(crypto::KeyView key, ProfileId id, std::string_view name,
+                                      std::string_view plaintext);
 
   // The blind digest that stands for `external_id`.
   std::string ExtKey(std::string_view external_id) const;

@@ -1,0 +1,111 @@
+// The ingestor over a real SQLCipher data directory: event data sealed ahead of the writer is
+// used only while the profile it was sealed for still stands.
+#include "daemon/ingestor.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "daemon/rules_holder.h"
+#include "tests/daemon/service_fixture.h"
+
+namespace portrait::daemon {
+namespace {
+
+using nlohmann::json;
+
+class IngestorTest : public ServiceFixture {
+ protected:
+  IngestorTest() {
+    std::filesystem::copy(std::string(PORTRAIT_SOURCE_DIR) + "/examples/rules", dir_ / "rules");
+  }
+
+  std::vector<IncomingEvent> Events(std::string_view subject, int n) {
+    json body = json::array();
+    for (int i = 0; i < n; ++i) {
+      body.push_back({{"specversion", "1.0"},
+                      {"id", std::string(subject) + "-ev-" + std::to_string(i)},
+                      {"source", "test"},
+                      {"type", "page.viewed"},
+                      {"subject", subject},
+                      {"data", {{"n", i}}}});
+    }
+    auto events = ParseCloudEvents(body, Now(), data_.blind);
+    EXPECT_TRUE(events) << events.error().ToString();
+    return *events;
+  }
+
+  Status Apply(std::vector<IncomingEvent> events) {
+    IngestRequest request{std::move(events), "test", "service"};
+    auto counts = ingestor_.ApplyEvents({&request});
+    return counts ? Status::Ok() : counts.error();
+  }
+
+  // Every stored event of `external_id`'s profile, opened with its key now, in `n` order.
+  std::vector<json> StoredData(std::string_view external_id) {
+    std::vector<json> out;
+    const store::ProfileId id = vault_.IdOf(external_id).value();
+    const std::vector<store::EventRow> rows = store_.GetEvents(id).value();
+    for (const store::EventRow& row : rows) {
+      auto data = vault_.OpenFor(id, store::kEventDataField, row.data);
+      EXPECT_TRUE(data) << data.error().ToString();
+      out.push_back(data ? json::parse(*data) : json());
+    }
+    std::sort(out.begin(), out.end(), [](const json& a, const json& b) { return a["n"] < b["n"]; });
+    return out;
+  }
+
+  RulesHolder rules_{LoadRules(config_).value()};
+  Ingestor ingestor_{config_, store_, vault_, consents_, audit_, rules_, data_.blind, clock_};
+};
+
+TEST_F(IngestorTest, UsesDataSealedAheadForAnExistingProfile) {
+  ASSERT_TRUE(vault_.Upsert("c-1", json{{"fields", {{"name", "A"}}}}));
+  std::vector<IncomingEvent> events = Events("c-1", 3);
+  ingestor_.SealKnownSubjects(events);
+  const store::ProfileId id = vault_.IdOf("c-1").value();
+  for (const IncomingEvent& e : events) {
+    EXPECT_EQ(e.sealed_for, id);
+    EXPECT_FALSE(e.sealed_data.empty());
+  }
+  const std::string first_sealed = events[0].sealed_data;
+  ASSERT_TRUE(Apply(std::move(events)).ok());
+  std::vector<json> stored = StoredData("c-1");
+  ASSERT_EQ(stored.size(), 3u);
+  EXPECT_EQ(stored[0]["n"], 0);
+  EXPECT_EQ(stored[2]["n"], 2);
+  bool stored_as_sealed = false;  // not sealed again by the writer
+  const std::vector<store::EventRow> rows = store_.GetEvents(id).value();
+  for (const store::EventRow& row : rows) {
+    stored_as_sealed |= row.data == first_sealed;
+  }
+  EXPECT_TRUE(stored_as_sealed);
+}
+
+TEST_F(IngestorTest, LeavesNewSubjectsToTheWriter) {
+  std::vector<IncomingEvent> events = Events("c-new", 2);
+  ingestor_.SealKnownSubjects(events);
+  EXPECT_EQ(events[0].sealed_for, 0);
+  ASSERT_TRUE(Apply(std::move(events)).ok());
+  EXPECT_EQ(StoredData("c-new").size(), 2u);
+}
+
+TEST_F(IngestorTest, ReSealsWhenTheProfileWasErasedMeanwhile) {
+  // Data sealed before the erasure is under the shredded key: stored as it is, it could never
+  // be read. The writer seals it again for the profile the subject has now.
+  ASSERT_TRUE(vault_.Upsert("c-2", json{{"fields", {{"name", "B"}}}}));
+  const store::ProfileId old_id = vault_.IdOf("c-2").value();
+  std::vector<IncomingEvent> events = Events("c-2", 2);
+  ingestor_.SealKnownSubjects(events);
+  ASSERT_EQ(events[0].sealed_for, old_id);
+  ASSERT_TRUE(vault_.Erase("c-2"));
+  ingestor_.Forget(old_id);
+  ASSERT_TRUE(Apply(std::move(events)).ok());
+  EXPECT_NE(vault_.IdOf("c-2").value(), old_id);
+  std::vector<json> stored = StoredData("c-2");
+  ASSERT_EQ(stored.size(), 2u);
+  EXPECT_EQ(stored[1]["n"], 1);
+}
+
+}  // namespace
+}  // namespace portrait::daemon

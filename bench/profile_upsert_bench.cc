@@ -73,7 +73,8 @@ int main(int argc, char** argv) {
   config::Config config = config::LoadConfig(dir + "/portrait.toml").value();
   store::DataDir data = store::InitDataDir(config).value();
   SystemClock clock;
-  store::ProfileVault vault(config, *data.store, data.keys, data.blind, clock);
+  config::ConfigHolder in_force(std::make_shared<const config::Config>(config));
+  store::ProfileVault vault(in_force, *data.store, data.keys, data.blind, clock);
   examples::SampleData sample(1);
 
   std::vector<examples::SampleCustomer> customers;

@@ -23,6 +23,23 @@ const Purpose* Config::FindPurpose(std::string_view name) const {
 const Role* Config::FindRole(std::string_view name) const { return FindByName(roles, name); }
 const Sink* Config::FindSink(std::string_view name) const { return FindByName(sinks, name); }
 
+std::vector<std::string> KeepStartOnlySettings(const Config& in_force, Config& fresh) {
+  std::vector<std::string> changed;
+  auto keep = [&](const auto& old_value, auto& new_value, const char* name) {
+    if (new_value != old_value) {
+      changed.push_back(name);
+      new_value = old_value;
+    }
+  };
+  keep(in_force.daemon.data_dir, fresh.daemon.data_dir, "daemon.data_dir");
+  keep(in_force.daemon.listen, fresh.daemon.listen, "daemon.listen");
+  keep(in_force.daemon.page_cache_mib, fresh.daemon.page_cache_mib, "daemon.page_cache_mib");
+  keep(in_force.keys.file, fresh.keys.file, "keys.file");
+  keep(in_force.keys.passphrase_env, fresh.keys.passphrase_env, "keys.passphrase_env");
+  keep(in_force.keys.blind_index_bytes, fresh.keys.blind_index_bytes, "keys.blind_index_bytes");
+  return changed;
+}
+
 const std::vector<std::string>& KnownPermissions() {
   static const std::vector<std::string> kPermissions = {
       "profiles.read",  "profiles.write", "events.write", "consents.read",

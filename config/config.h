@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "base/latest.h"
+
 namespace portrait::config {
 
 struct SourcePos {
@@ -115,6 +117,14 @@ struct Config {
   const Role* FindRole(std::string_view name) const;
   const Sink* FindSink(std::string_view name) const;
 };
+
+// Settings read only at start: the data directory, the listen address, the page cache and the
+// keys. Sets those of `fresh` back to the values `in_force` has, and returns the names of those
+// that differed ("daemon.listen"), for a reload to say they wait for a restart.
+std::vector<std::string> KeepStartOnlySettings(const Config& in_force, Config& fresh);
+
+// The config in force; a reload replaces it whole (see base/latest.h).
+using ConfigHolder = Latest<Config>;
 
 // The permissions a role may hold (SPEC section 4).
 const std::vector<std::string>& KnownPermissions();

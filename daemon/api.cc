@@ -134,11 +134,12 @@ void Api::Handle(HttpRequest&& request, const std::string& remote, Reply reply) 
     return respond(Problem(http::status::unauthorized, "invalid or revoked API token"));
   }
   std::string purpose(call.request["X-Purpose"].data(), call.request["X-Purpose"].size());
-  const config::Role* role = d_.config.FindRole(token->role);
+  std::shared_ptr<const config::Config> in_force = d_.config.Get();
+  const config::Role* role = in_force->FindRole(token->role);
   if (purpose.empty() && role && !role->purposes.empty() && IsAdministrative(call.path)) {
     purpose = role->purposes.front();  // these endpoints read no customer data
   }
-  auto caller = MakeCaller(d_.config, token->name, token->role, purpose);
+  auto caller = MakeCaller(std::move(in_force), token->name, token->role, purpose);
   if (!caller) {
     return fail(caller.error());
   }

@@ -24,7 +24,7 @@
 namespace portrait::daemon {
 
 struct ApiDeps {
-  const config::Config& config;
+  const config::ConfigHolder& config;
   store::Store& store;
   store::ProfileVault& vault;
   store::TokenRegistry& tokens;

@@ -44,7 +44,7 @@ Result<HttpResponse> Api::Tokens(ApiCall& call) {
       return Error(Status::InvalidArgument("name: required, a string"));
     }
     if (!body.contains("role") || !body["role"].is_string() ||
-        !d_.config.FindRole(body["role"].get<std::string>())) {
+        !call.caller.config->FindRole(body["role"].get<std::string>())) {
       return Error(Status::InvalidArgument("role: required, a role declared in portrait.toml"));
     }
     const std::string name = body["name"], role = body["role"];
@@ -152,7 +152,7 @@ Result<HttpResponse> Api::RulesTest(ApiCall& call) {
   for (rules::Explanation& e : explained) {
     const rules::Trigger* t = loaded->set.FindTrigger(e.trigger);
     if (e.fires && t) {
-      const config::Purpose* purpose = d_.config.FindPurpose(t->purpose);
+      const config::Purpose* purpose = call.caller.config->FindPurpose(t->purpose);
       auto channel = consent::ParseChannel(t->channel);
       if (purpose && channel) {
         PORTRAIT_ASSIGN_OR_RETURN(consent::BasisDecision basis,

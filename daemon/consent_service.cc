@@ -103,7 +103,7 @@ Result<int64_t> ConsentService::Record(const Caller& caller, std::string_view ex
     }
   }
   PORTRAIT_ASSIGN_OR_RETURN(std::string purpose, OptionalString(body, "purpose"));
-  if (!config_.FindPurpose(purpose)) {
+  if (!caller.config->FindPurpose(purpose)) {
     return Error(Status::InvalidArgument("purpose: must name a purpose of the configuration"));
   }
   PORTRAIT_ASSIGN_OR_RETURN(std::string channel, OptionalString(body, "channel"));

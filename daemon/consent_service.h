@@ -21,9 +21,9 @@ namespace portrait::daemon {
 
 class ConsentService {
  public:
-  ConsentService(const config::Config& config, store::Store& store, store::ProfileVault& vault,
-                 store::AuditLog& audit, const Clock& clock, spdlog::logger& log)
-      : config_(config), store_(store), vault_(vault), audit_(audit), clock_(clock), log_(log) {}
+  ConsentService(store::Store& store, store::ProfileVault& vault, store::AuditLog& audit,
+                 const Clock& clock, spdlog::logger& log)
+      : store_(store), vault_(vault), audit_(audit), clock_(clock), log_(log) {}
 
   // Appends a record from an API body {"purpose", "channel", "status", "scope"?, "source"?,
   // "notice"?, "evidence"?, "expires"? (RFC 3339), "time"? (RFC 3339, not in the future)}.
@@ -49,7 +49,6 @@ class ConsentService {
  private:
   Status Refuse(const Caller& caller, std::string_view permission);
 
-  const config::Config& config_;
   store::Store& store_;
   store::ProfileVault& vault_;
   store::AuditLog& audit_;

@@ -171,7 +171,7 @@ class IngestGroup {
 
   Status Fire(Working& w, const rules::Firing& f) {
     const rules::Trigger& t = *f.trigger;
-    const config::Purpose* purpose = in_.config_.FindPurpose(t.purpose);
+    const config::Purpose* purpose = rules_->config->FindPurpose(t.purpose);
     if (!purpose) {
       return Status::Internal("trigger " + t.id + " names an unknown purpose");
     }
@@ -316,11 +316,10 @@ class IngestGroup {
   store::Batch batch_;
 };
 
-Ingestor::Ingestor(const config::Config& config, store::Store& store, store::ProfileVault& vault,
-                   ConsentService& consents, store::AuditLog& audit, const RulesHolder& rules,
+Ingestor::Ingestor(store::Store& store, store::ProfileVault& vault, ConsentService& consents,
+                   store::AuditLog& audit, const RulesHolder& rules,
                    const crypto::BlindIndex& blind, const Clock& clock)
-    : config_(config),
-      store_(store),
+    : store_(store),
       vault_(vault),
       consents_(consents),
       audit_(audit),

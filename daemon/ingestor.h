@@ -42,9 +42,9 @@ struct TimerSweep {
 class Ingestor {
  public:
   // All references must outlive the ingestor.
-  Ingestor(const config::Config& config, store::Store& store, store::ProfileVault& vault,
-           ConsentService& consents, store::AuditLog& audit, const RulesHolder& rules,
-           const crypto::BlindIndex& blind, const Clock& clock);
+  Ingestor(store::Store& store, store::ProfileVault& vault, ConsentService& consents,
+           store::AuditLog& audit, const RulesHolder& rules, const crypto::BlindIndex& blind,
+           const Clock& clock);
   ~Ingestor();
 
   // Seals each event's data for its subject's profile, when that profile exists: the crypto
@@ -83,7 +83,6 @@ class Ingestor {
  private:
   friend class IngestGroup;
 
-  const config::Config& config_;
   store::Store& store_;
   store::ProfileVault& vault_;
   ConsentService& consents_;

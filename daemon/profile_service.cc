@@ -63,7 +63,7 @@ Result<json> ProfileService::Read(const Caller& caller, std::string_view externa
                                          ledger, now);
   });
   // What may not be processed for this purpose is not shown for it.
-  for (const config::Field& f : config_.fields) {
+  for (const config::Field& f : caller.config->fields) {
     bool blocked =
         !basis.allowed || (f.field_class == config::FieldClass::kSensitive && !sensitive.allowed);
     if (blocked) {
@@ -71,7 +71,7 @@ Result<json> ProfileService::Read(const Caller& caller, std::string_view externa
     }
   }
   consent::ProfileView view =
-      consent::BuildView(config_, *caller.role, *caller.purpose, profile.fields);
+      consent::BuildView(*caller.config, *caller.role, *caller.purpose, profile.fields);
   json clear = json::array();
   for (const auto& [name, value] : view.fields.items()) {
     if (std::find(view.masked.begin(), view.masked.end(), name) == view.masked.end()) {
@@ -91,16 +91,17 @@ Result<json> ProfileService::Read(const Caller& caller, std::string_view externa
         Status::Unavailable("the audit log could not record this read, so it was "
                             "refused; retry later"));
   }
-  return json{{"id", profile.external_id},
-              {"internal_id", profile.id},
-              {"fields", view.fields},
-              {"masked", view.masked},
-              {"withheld", view.withheld},
-              {"basis", basis.reason},
-              {"tags", profile.tags},
-              {"timezone", profile.timezone.empty() ? config_.daemon.timezone : profile.timezone},
-              {"lifecycle", profile.lifecycle},
-              {"metrics", profile.metrics}};
+  return json{
+      {"id", profile.external_id},
+      {"internal_id", profile.id},
+      {"fields", view.fields},
+      {"masked", view.masked},
+      {"withheld", view.withheld},
+      {"basis", basis.reason},
+      {"tags", profile.tags},
+      {"timezone", profile.timezone.empty() ? caller.config->daemon.timezone : profile.timezone},
+      {"lifecycle", profile.lifecycle},
+      {"metrics", profile.metrics}};
 }
 
 Result<json> ProfileService::Write(const Caller& caller, std::string_view external_id,
@@ -109,7 +110,7 @@ Result<json> ProfileService::Write(const Caller& caller, std::string_view extern
   json names = json::array();
   if (patch.is_object() && patch.contains("fields") && patch["fields"].is_object()) {
     for (const auto& [name, value] : patch["fields"].items()) {
-      if (!config_.FindField(name)) {
+      if (!caller.config->FindField(name)) {
         return Error(Status::InvalidArgument("fields: unknown field '" + name +
                                              "' (declare it as a [[field]] in portrait.toml)"));
       }

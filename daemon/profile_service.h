@@ -21,14 +21,9 @@ namespace portrait::daemon {
 
 class ProfileService {
  public:
-  ProfileService(const config::Config& config, store::ProfileVault& vault, ConsentService& consents,
-                 store::AuditLog& audit, const Clock& clock, spdlog::logger& log)
-      : config_(config),
-        vault_(vault),
-        consents_(consents),
-        audit_(audit),
-        clock_(clock),
-        log_(log) {}
+  ProfileService(store::ProfileVault& vault, ConsentService& consents, store::AuditLog& audit,
+                 const Clock& clock, spdlog::logger& log)
+      : vault_(vault), consents_(consents), audit_(audit), clock_(clock), log_(log) {}
 
   // The profile as the caller may see it: {"id", "internal_id", "fields", "masked", "withheld",
   // "basis", "tags", "timezone", "lifecycle", "metrics"}. Needs profiles.read.
@@ -54,7 +49,6 @@ class ProfileService {
   Result<bool> Require(const Caller& caller, std::string_view permission);
   store::AuditEntry Entry(const Caller& caller, std::string action, nlohmann::json detail) const;
 
-  const config::Config& config_;
   store::ProfileVault& vault_;
   ConsentService& consents_;
   store::AuditLog& audit_;

@@ -7,9 +7,9 @@
 
 namespace portrait::daemon {
 
-Result<std::shared_ptr<const LoadedRules>> LoadRules(const config::Config& config) {
-  PORTRAIT_ASSIGN_OR_RETURN(std::vector<config::SourceFile> files, config::ReadRuleFiles(config));
-  PORTRAIT_ASSIGN_OR_RETURN(rules::RuleSet set, rules::ParseRules(files, config));
+Result<std::shared_ptr<const LoadedRules>> LoadRules(std::shared_ptr<const config::Config> config) {
+  PORTRAIT_ASSIGN_OR_RETURN(std::vector<config::SourceFile> files, config::ReadRuleFiles(*config));
+  PORTRAIT_ASSIGN_OR_RETURN(rules::RuleSet set, rules::ParseRules(files, *config));
   crypto_generichash_state state;
   crypto_generichash_init(&state, nullptr, 0, 32);
   for (const config::SourceFile& f : files) {
@@ -22,7 +22,7 @@ Result<std::shared_ptr<const LoadedRules>> LoadRules(const config::Config& confi
   }
   std::string digest(32, '\0');
   crypto_generichash_final(&state, reinterpret_cast<unsigned char*>(digest.data()), 32);
-  return std::make_shared<const LoadedRules>(std::move(set), config.daemon.timezone,
+  return std::make_shared<const LoadedRules>(std::move(config), std::move(set),
                                              crypto::ToHex(digest));
 }
 

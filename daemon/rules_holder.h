@@ -1,12 +1,11 @@
-// The rules in force: a checked RuleSet and the Engine over it, replaced whole on reload. Readers
-// take a shared_ptr and keep using the set they took, so a reload never changes rules under a
-// running transaction.
+// The rules in force: a checked RuleSet, the Engine over it and the config it was checked
+// against, replaced whole on reload (see base/latest.h).
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "base/latest.h"
 #include "config/config.h"
 #include "rules/engine.h"
 #include "rules/rule_set.h"
@@ -14,12 +13,16 @@
 namespace portrait::daemon {
 
 struct LoadedRules {
-  LoadedRules(rules::RuleSet loaded, std::string default_timezone, std::string fingerprint)
-      : set(std::move(loaded)),
-        engine(set, std::move(default_timezone)),
+  LoadedRules(std::shared_ptr<const config::Config> checked_against, rules::RuleSet loaded,
+              std::string fingerprint)
+      : config(std::move(checked_against)),
+        set(std::move(loaded)),
+        engine(set, config->daemon.timezone),
         fingerprint(std::move(fingerprint)) {}
   LoadedRules(const LoadedRules&) = delete;
 
+  // Every purpose and field the rules name is in it.
+  const std::shared_ptr<const config::Config> config;
   const rules::RuleSet set;
   const rules::Engine engine;     // refers to `set`
   const std::string fingerprint;  // hex digest of the rule files' names and contents
@@ -27,24 +30,8 @@ struct LoadedRules {
 
 // Reads and checks the rule files `config` names. InvalidArgument lists every problem with
 // file:line:col; the caller keeps its old rules then.
-Result<std::shared_ptr<const LoadedRules>> LoadRules(const config::Config& config);
+Result<std::shared_ptr<const LoadedRules>> LoadRules(std::shared_ptr<const config::Config> config);
 
-class RulesHolder {
- public:
-  explicit RulesHolder(std::shared_ptr<const LoadedRules> rules) : rules_(std::move(rules)) {}
-
-  std::shared_ptr<const LoadedRules> Get() const {
-    std::lock_guard lock(mu_);
-    return rules_;
-  }
-  void Set(std::shared_ptr<const LoadedRules> rules) {
-    std::lock_guard lock(mu_);
-    rules_ = std::move(rules);
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::shared_ptr<const LoadedRules> rules_;
-};
+using RulesHolder = Latest<LoadedRules>;
 
 }  // namespace portrait::daemon

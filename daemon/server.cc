@@ -3,6 +3,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <thread>
 
+#include "config/loader.h"
 #include "crypto/audit_signer.h"
 #include "daemon/api.h"
 #include "daemon/scheduler.h"
@@ -12,10 +13,9 @@ namespace portrait::daemon {
 
 // Every component, in construction order (each refers only to those above it).
 struct Server::Parts {
-  Parts(const config::Config& config, const Clock& clock, spdlog::logger& log,
-        store::DataDir data_dir, crypto::AuditSigner audit_signer, crypto::BlindIndex token_hasher_,
-        std::shared_ptr<const LoadedRules> rules)
-      : config(config),
+  Parts(std::shared_ptr<const LoadedRules> rules, const Clock& clock, spdlog::logger& log,
+        store::DataDir data_dir, crypto::AuditSigner audit_signer, crypto::BlindIndex token_hasher_)
+      : config(rules->config),
         clock(clock),
         log(log),
         data(std::move(data_dir)),
@@ -24,10 +24,10 @@ struct Server::Parts {
         audit(*data.store, signer, clock),
         vault(config, *data.store, data.keys, data.blind, clock, &audit),
         tokens(*data.store, token_hasher, clock),
-        consents(config, *data.store, vault, audit, clock, log),
-        profiles(config, vault, consents, audit, clock, log),
+        consents(*data.store, vault, audit, clock, log),
+        profiles(vault, consents, audit, clock, log),
         rules_holder(std::move(rules)),
-        ingestor(config, *data.store, vault, consents, audit, rules_holder, data.blind, clock),
+        ingestor(*data.store, vault, consents, audit, rules_holder, data.blind, clock),
         writer(ingestor, metrics),
         auth(tokens, token_hasher, clock),
         api(ApiDeps{config, *data.store, vault, tokens, audit, profiles, consents, ingestor, writer,
@@ -40,7 +40,7 @@ struct Server::Parts {
         drain(io) {}
 
   Server* server = nullptr;
-  const config::Config& config;
+  config::ConfigHolder config;
   const Clock& clock;
   spdlog::logger& log;
   store::DataDir data;
@@ -67,14 +67,15 @@ struct Server::Parts {
 
 Result<std::unique_ptr<Server>> Server::Open(const config::Config& config, const Clock& clock,
                                              spdlog::logger& log) {
-  PORTRAIT_ASSIGN_OR_RETURN(std::shared_ptr<const LoadedRules> rules, LoadRules(config));
+  PORTRAIT_ASSIGN_OR_RETURN(std::shared_ptr<const LoadedRules> rules,
+                            LoadRules(std::make_shared<const config::Config>(config)));
   PORTRAIT_ASSIGN_OR_RETURN(store::DataDir data, store::OpenDataDir(config));
   PORTRAIT_ASSIGN_OR_RETURN(crypto::AuditSigner signer,
                             crypto::AuditSigner::Create(data.keys.audit_seed()));
   PORTRAIT_ASSIGN_OR_RETURN(crypto::BlindIndex token_hasher,
                             crypto::BlindIndex::Create(data.keys.token_key(), 32));
-  auto parts = std::make_unique<Parts>(config, clock, log, std::move(data), std::move(signer),
-                                       std::move(token_hasher), std::move(rules));
+  auto parts = std::make_unique<Parts>(std::move(rules), clock, log, std::move(data),
+                                       std::move(signer), std::move(token_hasher));
   return std::unique_ptr<Server>(new Server(std::move(parts)));
 }
 
@@ -150,22 +151,37 @@ Status Server::Close() {
 }
 
 Status Server::Reload() {
-  auto next = LoadRules(p_->config);
-  if (!next) {
-    p_->log.error("reload refused, keeping the rules in force:\n{}", next.error().message());
-    return next.error();
+  const std::shared_ptr<const config::Config> in_force = p_->config.Get();
+  auto refuse = [&](const Status& why) {
+    p_->log.error("reload refused, keeping the config and rules in force:\n{}", why.message());
+    return why;
+  };
+  auto loaded = config::LoadConfig(in_force->path);
+  if (!loaded) {
+    return refuse(loaded.error());
   }
-  const bool changed = p_->rules_holder.Get()->fingerprint != (*next)->fingerprint;
+  auto fresh = std::make_shared<config::Config>(std::move(*loaded));
+  const std::vector<std::string> start_only = config::KeepStartOnlySettings(*in_force, *fresh);
+  auto next = LoadRules(fresh);
+  if (!next) {
+    return refuse(next.error());
+  }
+  for (const std::string& setting : start_only) {
+    p_->log.warn("{} changed in {}; it takes effect at the next start", setting, fresh->path);
+  }
+  const bool rules_changed = p_->rules_holder.Get()->fingerprint != (*next)->fingerprint;
+  p_->config.Set(fresh);
   p_->rules_holder.Set(*next);
-  p_->log.info("rules reloaded: {} triggers{}", (*next)->set.triggers.size(),
-               changed ? "; re-arming timers" : " (unchanged)");
-  if (changed && p_->scheduler) {
+  p_->log.info("config and rules reloaded: {} triggers{}", (*next)->set.triggers.size(),
+               rules_changed ? "; re-arming timers" : " (rules unchanged)");
+  if (rules_changed && p_->scheduler) {
     p_->scheduler->RequestRearm();
   }
   return p_->audit.Append({store::AuditEntry{
-      p_->clock.Now().time_since_epoch().count(), "system", "rules.reload", 0, "",
+      p_->clock.Now().time_since_epoch().count(), "system", "config.reload", 0, "",
       nlohmann::json{{"triggers", (*next)->set.triggers.size()},
-                     {"fingerprint", (*next)->fingerprint}}
+                     {"rules_fingerprint", (*next)->fingerprint},
+                     {"waiting_for_restart", start_only}}
           .dump()}});
 }
 

@@ -30,7 +30,9 @@ class Server {
   void Shutdown();
   // Stops the scheduler and writer and signs the final audit checkpoint.
   Status Close();
-  // Reloads the rule files; keeps the old rules (and returns why) when the new ones fail.
+  // Reloads portrait.toml and the rule files it names, together; keeps both in force (and
+  // returns why) when either has an error. Settings read only at start keep their values, and
+  // the log says which changed (see config::KeepStartOnlySettings).
   Status Reload();
 
   boost::asio::io_context& io();

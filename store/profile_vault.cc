@@ -119,8 +119,9 @@ Status ProfileVault::BuildWrite(const json& patch, KeyView key,
                                 const std::vector<std::string>& old_tags, ProfileWrite& w) {
   const ProfileId id = w.row.id;
   if (patch.contains("fields")) {
+    const std::shared_ptr<const config::Config> config = config_.Get();
     for (const auto& [name, value] : patch["fields"].items()) {
-      const config::Field* field = config_.FindField(name);
+      const config::Field* field = config->FindField(name);
       if (!field) {
         return Status::InvalidArgument("fields: unknown field '" + name +
                                        "' (declare it as a [[field]] in portrait.toml)");
@@ -133,7 +134,7 @@ Status ProfileVault::BuildWrite(const json& patch, KeyView key,
         continue;
       }
       PORTRAIT_ASSIGN_OR_RETURN(CheckedValue checked,
-                                CheckFieldValue(*field, value, config_.daemon.phone_region));
+                                CheckFieldValue(*field, value, config->daemon.phone_region));
       PORTRAIT_ASSIGN_OR_RETURN(w.set_fields[name], SealJson(key, id, name, checked.value));
       if (field->blind_index) {
         w.blind[name] = blind_.Digest(name, checked.index_key);
@@ -333,13 +334,14 @@ Result<std::string> ProfileVault::Seal(const OpenProfile& p, std::string_view na
 }
 
 Result<std::vector<ProfileId>> ProfileVault::Find(std::string_view field_name, const json& value) {
-  const config::Field* field = config_.FindField(field_name);
+  const std::shared_ptr<const config::Config> config = config_.Get();
+  const config::Field* field = config->FindField(field_name);
   if (!field || !field->blind_index) {
     return Error(
         Status::InvalidArgument("'" + std::string(field_name) + "' is not a blind-indexed field"));
   }
   PORTRAIT_ASSIGN_OR_RETURN(CheckedValue checked,
-                            CheckFieldValue(*field, value, config_.daemon.phone_region));
+                            CheckFieldValue(*field, value, config->daemon.phone_region));
   return store_.LookupBlind(field_name, blind_.Digest(field_name, checked.index_key));
 }
 

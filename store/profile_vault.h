@@ -64,7 +64,7 @@ class ProfileVault {
  public:
   // All references must outlive the vault. `audit_log`, if given, checkpoints the audit chain
   // after writes that carried audit entries.
-  ProfileVault(const config::Config& config, Store& store, const crypto::KeyHierarchy& keys,
+  ProfileVault(const config::ConfigHolder& config, Store& store, const crypto::KeyHierarchy& keys,
                const crypto::BlindIndex& blind, const Clock& clock, AuditLog* audit_log = nullptr)
       : config_(config),
         store_(store),
@@ -144,7 +144,7 @@ class ProfileVault {
                     const std::vector<std::string>& old_tags, ProfileWrite& write);
   Status Commit(const Batch& batch);
 
-  const config::Config& config_;
+  const config::ConfigHolder& config_;
   Store& store_;
   const crypto::KeyHierarchy& keys_;
   const crypto::BlindIndex& blind_;

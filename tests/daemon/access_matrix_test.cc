@@ -95,7 +95,7 @@ TEST_F(AccessMatrix, NoViewEverShowsWhatThePolicyWithholds) {
                                ? state == State::kGranted
                                : state != State::kObjected;
         for (const config::Role& role : config_.roles) {
-          auto caller = MakeCaller(config_, "t", role.name, purpose.name);
+          auto caller = MakeCaller(in_force_.Get(), "t", role.name, purpose.name);
           if (!caller) {
             EXPECT_EQ(caller.error().code(), Status::Code::kPermissionDenied);
             ++refused;

@@ -55,8 +55,8 @@ class IngestorTest : public ServiceFixture {
     return out;
   }
 
-  RulesHolder rules_{LoadRules(config_).value()};
-  Ingestor ingestor_{config_, store_, vault_, consents_, audit_, rules_, data_.blind, clock_};
+  RulesHolder rules_{LoadRules(in_force_.Get()).value()};
+  Ingestor ingestor_{store_, vault_, consents_, audit_, rules_, data_.blind, clock_};
 };
 
 TEST_F(IngestorTest, UsesDataSealedAheadForAnExistingProfile) {

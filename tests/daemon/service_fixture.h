@@ -28,7 +28,7 @@ class ServiceFixture : public ::testing::Test {
     return *config;
   }
   Caller As(std::string_view role, std::string_view purpose) {
-    auto caller = MakeCaller(config_, std::string(role) + "-token", role, purpose);
+    auto caller = MakeCaller(in_force_.Get(), std::string(role) + "-token", role, purpose);
     EXPECT_TRUE(caller) << caller.error().ToString();
     return *caller;
   }
@@ -37,16 +37,17 @@ class ServiceFixture : public ::testing::Test {
 
   testing::TempDir dir_;
   config::Config config_ = ExampleConfig(dir_);
+  config::ConfigHolder in_force_{std::make_shared<const config::Config>(config_)};
   store::DataDir data_ = store::InitDataDir(config_).value();
   testing::FaultyStore store_{*data_.store};
   FakeClock clock_{TimePoint(std::chrono::seconds(1'800'000'000))};
   crypto::AuditSigner signer_ = crypto::AuditSigner::Create(data_.keys.audit_seed()).value();
   store::AuditLog audit_{store_, signer_, clock_, 100};
-  store::ProfileVault vault_{config_, store_, data_.keys, data_.blind, clock_, &audit_};
+  store::ProfileVault vault_{in_force_, store_, data_.keys, data_.blind, clock_, &audit_};
   std::ostringstream log_text_;
   spdlog::logger log_{"test", std::make_shared<spdlog::sinks::ostream_sink_st>(log_text_)};
-  ConsentService consents_{config_, store_, vault_, audit_, clock_, log_};
-  ProfileService profiles_{config_, vault_, consents_, audit_, clock_, log_};
+  ConsentService consents_{store_, vault_, audit_, clock_, log_};
+  ProfileService profiles_{vault_, consents_, audit_, clock_, log_};
 };
 
 }  // namespace portrait::daemon

@@ -22,7 +22,8 @@ TEST(SampleData, EveryCustomerIsValidAndTheMixIsVaried) {
   config::Config config = testing::WriteTestConfig(dir);
   store::DataDir data = store::InitDataDir(config).value();
   FakeClock clock(TimePoint(std::chrono::seconds(1'700'000'000)));
-  store::ProfileVault vault(config, *data.store, data.keys, data.blind, clock);
+  config::ConfigHolder in_force(std::make_shared<const config::Config>(config));
+  store::ProfileVault vault(in_force, *data.store, data.keys, data.blind, clock);
   SampleData sample(7);
   std::set<std::string> zones;
   std::set<std::string> phones;

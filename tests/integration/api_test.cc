@@ -266,6 +266,40 @@ TEST_F(Api, SighupWithABrokenRuleFileKeepsTheOldRulesAndNamesTheSpot) {
   EXPECT_EQ(test.json()["triggers"].size(), 5u);
 }
 
+TEST_F(Api, ReloadAppliesAChangedConfigKeepsStartOnlySettingsAndRefusesABrokenOne) {
+  const std::string new_role = R"({"name": "ops-bot", "role": "reporter"})";
+  ExpectProblem(daemon_.Admin("POST", "/v1/tokens", new_role), 422, "role", "before the reload");
+  {
+    std::ofstream config(daemon_.config_path(), std::ios::app);
+    config << "\n[[role]]\nname = \"reporter\"\npurposes = [\"service\"]\ncan = [\"audit.read\"]\n";
+  }
+  std::string text = testing::ReadFile(daemon_.config_path());
+  const std::string listen = "listen = \"127.0.0.1:7451\"";
+  ASSERT_NE(text.find(listen), std::string::npos);
+  text.replace(text.find(listen), listen.size(), "listen = \"127.0.0.1:1\"");
+  {
+    std::ofstream(daemon_.config_path()) << text;
+  }
+  daemon_.Signal(SIGHUP);
+  ASSERT_TRUE(daemon_.WaitForLog("config and rules reloaded")) << daemon_.Log();
+  EXPECT_TRUE(daemon_.WaitForLog("daemon.listen changed")) << daemon_.Log();
+  // The new role is in force; the daemon still listens where it did.
+  HttpResult created = daemon_.Admin("POST", "/v1/tokens", new_role);
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string reporter = created.json()["token"];
+  EXPECT_EQ(As(reporter, "GET", "/v1/audit/verify").status, 200);
+
+  // A broken portrait.toml: refused with its spot named, and the config in force stays.
+  {
+    std::ofstream config(daemon_.config_path(), std::ios::app);
+    config << "\n[[role]]\nname = \n";
+  }
+  HttpResult reload = daemon_.Admin("POST", "/v1/admin/reload");
+  ExpectProblem(reload, 422, "portrait.toml:", "reload with a broken config");
+  EXPECT_TRUE(daemon_.WaitForLog("reload refused")) << daemon_.Log();
+  EXPECT_EQ(As(reporter, "GET", "/v1/audit/verify").status, 200);
+}
+
 TEST_F(Api, GracefulStopAnswersThenExitsZeroWithASignedCheckpoint) {
   EXPECT_EQ(daemon_.Stop(), 0);
   EXPECT_TRUE(daemon_.WaitForLog("portraitd stopped"));

@@ -16,7 +16,8 @@ class ProfileVaultTest : public ::testing::Test {
   config::Config config_ = testing::WriteTestConfig(dir_);
   DataDir data_ = InitDataDir(config_).value();
   FakeClock clock_{TimePoint(std::chrono::seconds(1'700'000'000))};
-  ProfileVault vault_{config_, *data_.store, data_.keys, data_.blind, clock_};
+  config::ConfigHolder in_force_{std::make_shared<const config::Config>(config_)};
+  ProfileVault vault_{in_force_, *data_.store, data_.keys, data_.blind, clock_};
 };
 
 TEST_F(ProfileVaultTest, UpsertCreatesAndGetDecrypts) {

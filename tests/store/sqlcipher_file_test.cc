@@ -42,13 +42,14 @@ class DataDirFiles : public ::testing::Test {
  protected:
   testing::TempDir dir_;
   config::Config config_ = testing::WriteTestConfig(dir_);
+  config::ConfigHolder in_force_{std::make_shared<const config::Config>(config_)};
   FakeClock clock_{TimePoint(std::chrono::seconds(1'700'000'000))};
 };
 
 TEST_F(DataDirFiles, PortraitDbIsRealSqlcipher) {
   {
     DataDir data = InitDataDir(config_).value();
-    ProfileVault vault(config_, *data.store, data.keys, data.blind, clock_);
+    ProfileVault vault(in_force_, *data.store, data.keys, data.blind, clock_);
     ASSERT_TRUE(vault.Upsert("c1", json::parse(R"({"fields": {"name": "x"}})")));
   }
   const std::string db = config_.daemon.data_dir + "/portrait.db";
@@ -74,7 +75,7 @@ TEST_F(DataDirFiles, PortraitDbIsRealSqlcipher) {
 TEST_F(DataDirFiles, NoMarkerValueAppearsInAnyFile) {
   std::vector<std::string> markers;
   DataDir data = InitDataDir(config_).value();
-  ProfileVault vault(config_, *data.store, data.keys, data.blind, clock_);
+  ProfileVault vault(in_force_, *data.store, data.keys, data.blind, clock_);
   for (int i = 0; i < 40; ++i) {
     std::string n = std::to_string(1000 + i);
     std::string ext = "EXTMARKER" + n;
@@ -111,7 +112,7 @@ TEST_F(DataDirFiles, ABackupTakenBeforeEraseNoLongerYieldsTheProfile) {
   ProfileId kept = 0;
   {
     DataDir data = InitDataDir(config_).value();
-    ProfileVault vault(config_, *data.store, data.keys, data.blind, clock_);
+    ProfileVault vault(in_force_, *data.store, data.keys, data.blind, clock_);
     erased = vault.Upsert("gone", json::parse(R"({"fields": {"name": "G"}})")).value().id;
     kept = vault.Upsert("kept", json::parse(R"({"fields": {"name": "K"}})")).value().id;
   }
@@ -123,7 +124,7 @@ TEST_F(DataDirFiles, ABackupTakenBeforeEraseNoLongerYieldsTheProfile) {
   }
   {
     DataDir data = OpenDataDir(config_).value();
-    ProfileVault vault(config_, *data.store, data.keys, data.blind, clock_);
+    ProfileVault vault(in_force_, *data.store, data.keys, data.blind, clock_);
     ASSERT_TRUE(vault.Erase("gone"));
   }
   // Restore the old portrait.db beside the current keystore, as an attacker with the backup
@@ -134,7 +135,7 @@ TEST_F(DataDirFiles, ABackupTakenBeforeEraseNoLongerYieldsTheProfile) {
   }
   fs::remove(config_.daemon.data_dir + "/portrait.db-shm");
   DataDir restored = OpenDataDir(config_).value();
-  ProfileVault vault(config_, *restored.store, restored.keys, restored.blind, clock_);
+  ProfileVault vault(in_force_, *restored.store, restored.keys, restored.blind, clock_);
   ASSERT_TRUE(restored.store->GetProfile(erased).value()) << "the backup still holds the rows";
   EXPECT_FALSE(restored.store->GetFields(erased).value().empty());
   auto gone = vault.GetById(erased);
@@ -147,7 +148,7 @@ class KeyRefusal : public DataDirFiles {
  protected:
   void SetUp() override {
     DataDir data = InitDataDir(config_).value();
-    ProfileVault vault(config_, *data.store, data.keys, data.blind, clock_);
+    ProfileVault vault(in_force_, *data.store, data.keys, data.blind, clock_);
     ASSERT_TRUE(vault.Upsert("c1", json::parse(R"({"fields": {"name": "x"}})")));
   }
   void ExpectRefused(Status::Code code, const std::string& says) {

@@ -359,6 +359,8 @@ void Ingestor::SealKnownSubjects(std::vector<IncomingEvent>& events) const {
 
 void Ingestor::Forget(store::ProfileId id) { (void)open_->Take(id); }
 
+void Ingestor::ForgetAll() { open_ = std::make_unique<OpenProfiles>(); }
+
 Result<std::vector<IngestCounts>> Ingestor::ApplyEvents(
     const std::vector<const IngestRequest*>& requests) {
   const int64_t now = clock_.Now().time_since_epoch().count();

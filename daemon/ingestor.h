@@ -79,6 +79,8 @@ class Ingestor {
   // Drops what the ingestor keeps of profile `id` between groups; call after anything but the
   // ingestor wrote the profile (an upsert, an erasure).
   void Forget(store::ProfileId id);
+  // Drops every profile kept: after a write to many (a retention purge).
+  void ForgetAll();
 
  private:
   friend class IngestGroup;

@@ -2,12 +2,18 @@
 
 #include <utility>
 
+#include "daemon/retention.h"
+
 namespace portrait::daemon {
 
-Scheduler::Scheduler(Writer& writer, Ingestor& ingestor, DaemonMetrics& metrics,
+Scheduler::Scheduler(Writer& writer, Ingestor& ingestor, const config::ConfigHolder& config,
+                     store::Store& store, const Clock& clock, DaemonMetrics& metrics,
                      spdlog::logger& log, std::chrono::milliseconds period)
     : writer_(writer),
       ingestor_(ingestor),
+      config_(config),
+      store_(store),
+      clock_(clock),
       metrics_(metrics),
       log_(log),
       period_(period),
@@ -45,6 +51,10 @@ void Scheduler::Loop() {
       RearmAll();
     }
     Sweep();
+    if (std::chrono::steady_clock::now() >= next_purge_) {
+      PurgeExpired();
+      next_purge_ = std::chrono::steady_clock::now() + kPurgeEvery;
+    }
     std::unique_lock lock(mu_);
     if (wake_.wait_for(lock, period_, [this] { return stopping_ || rearm_; }) && stopping_) {
       return;
@@ -81,6 +91,21 @@ void Scheduler::RearmAll() {
   }
   const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
   log_.info("timers re-armed for the new rules ({} ms)", static_cast<int64_t>(took.count()));
+}
+
+void Scheduler::PurgeExpired() {
+  Status s = writer_.Run([this]() -> Status {
+    PORTRAIT_ASSIGN_OR_RETURN(
+        int64_t purged,
+        RunRetention(*config_.Get(), store_, clock_.Now().time_since_epoch().count(), log_));
+    if (purged > 0) {
+      ingestor_.ForgetAll();  // what it holds may include purged fields
+    }
+    return Status::Ok();
+  });
+  if (!s.ok() && s.code() != Status::Code::kUnavailable) {
+    log_.error("retention purge failed (retried in {} h): {}", kPurgeEvery.count(), s.ToString());
+  }
 }
 
 void Scheduler::Sweep() {

@@ -2,7 +2,8 @@
 // that are due (Ingestor::FireDueTimers: an index range over due instants, never a pass over
 // all profiles). Timers missed while the daemon was down fire at start unless older than their
 // trigger's grace. After a rule change it re-arms every profile's timers, 1,000 profiles per
-// writer job so ingestion goes on in between. Stop() waits for the work in progress.
+// writer job so ingestion goes on in between. Once at start and then daily it purges what the
+// config's [[retention]] rules say is kept no longer. Stop() waits for the work in progress.
 #pragma once
 
 #include <spdlog/logger.h>
@@ -22,7 +23,11 @@ class Scheduler {
  public:
   static constexpr int kTimersPerCommit = 1000;
 
-  Scheduler(Writer& writer, Ingestor& ingestor, DaemonMetrics& metrics, spdlog::logger& log,
+  static constexpr std::chrono::hours kPurgeEvery{24};
+
+  // All references must outlive the scheduler.
+  Scheduler(Writer& writer, Ingestor& ingestor, const config::ConfigHolder& config,
+            store::Store& store, const Clock& clock, DaemonMetrics& metrics, spdlog::logger& log,
             std::chrono::milliseconds period = std::chrono::seconds(1));
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
@@ -35,9 +40,13 @@ class Scheduler {
   void Loop();
   void Sweep();
   void RearmAll();
+  void PurgeExpired();
 
   Writer& writer_;
   Ingestor& ingestor_;
+  const config::ConfigHolder& config_;
+  store::Store& store_;
+  const Clock& clock_;
   DaemonMetrics& metrics_;
   spdlog::logger& log_;
   const std::chrono::milliseconds period_;
@@ -45,7 +54,8 @@ class Scheduler {
   std::condition_variable wake_;
   bool stopping_ = false;
   bool rearm_ = false;
-  std::thread thread_;  // last: starts once the members above exist
+  std::chrono::steady_clock::time_point next_purge_;  // the epoch: at the first sweep
+  std::thread thread_;                                // last: starts once the members above exist
 };
 
 }  // namespace portrait::daemon

@@ -91,7 +91,8 @@ Server::~Server() {
 Result<std::string> Server::Listen(const std::string& address) {
   PORTRAIT_ASSIGN_OR_RETURN(std::string bound, p_->http.Listen(address));
   if (!p_->scheduler) {
-    p_->scheduler = std::make_unique<Scheduler>(p_->writer, p_->ingestor, p_->metrics, p_->log);
+    p_->scheduler = std::make_unique<Scheduler>(p_->writer, p_->ingestor, p_->config,
+                                                *p_->data.store, p_->clock, p_->metrics, p_->log);
     // Rules changed while the daemon was stopped: the stored timers were armed for others.
     PORTRAIT_ASSIGN_OR_RETURN(bool armed, p_->ingestor.RulesArmed());
     if (!armed && profiles() == 0) {

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "tests/integration/daemon_harness.h"
@@ -220,6 +221,42 @@ TEST(Durability, ATriggerAddedWhileStoppedArmsTimersAtStartUp) {
   ASSERT_TRUE(daemon.WaitForLog("timers re-armed for the new rules")) << daemon.Log();
   EXPECT_EQ(daemon.Stop(), 0);
   ExpectBirthdayDayGreetingOnThe20th(daemon);
+}
+
+TEST(Durability, TheDaemonPurgesWhatRetentionKeepsNoLongerAndAuditsIt) {
+  Daemon daemon;
+  ASSERT_TRUE(daemon.Start("2026-06-10T00:00:00Z"));
+  ASSERT_EQ(daemon.Admin("PUT", "/v1/profiles/p1", R"({"fields": {"name": "Lee"}})").status, 201);
+  // The example config keeps carts for 90 days; orders have no retention rule.
+  HttpResult posted = daemon.Admin("POST", "/v1/events", R"([
+      {"id": "cart-old", "type": "cart.updated", "subject": "p1", "time": "2026-01-05T00:00:00Z"},
+      {"id": "cart-new", "type": "cart.updated", "subject": "p1", "time": "2026-06-01T00:00:00Z"},
+      {"id": "order-old", "type": "order.placed", "subject": "p1", "time": "2026-01-05T00:00:00Z",
+       "data": {"amount": 5}}])");
+  ASSERT_EQ(posted.status, 202) << posted.body;
+  EXPECT_EQ(daemon.Stop(), 0);
+
+  // At start the daemon purges; then daily.
+  ASSERT_TRUE(daemon.Start("2026-06-10T01:00:00Z"));
+  ASSERT_TRUE(daemon.WaitForLog("retention: purged 1")) << daemon.Log();
+  HttpResult bundle = daemon.Admin("GET", "/v1/profiles/p1/export");
+  ASSERT_EQ(bundle.status, 200);
+  std::multiset<std::string> kept;
+  const json events = bundle.json()["events"];
+  for (const json& e : events) {
+    kept.insert(e["type"].get<std::string>() + "@" + e["time"].get<std::string>().substr(0, 10));
+  }
+  EXPECT_EQ(kept,
+            (std::multiset<std::string>{"cart.updated@2026-06-01", "order.placed@2026-01-05"}));
+  const json records = daemon.Admin("GET", "/v1/audit?after=0&limit=1000").json()["records"];
+  int purges = 0;
+  for (const json& r : records) {
+    if (r["action"] == "retention.purge" && r["detail"].value("event", "") == "cart.updated") {
+      purges += r["detail"]["purged"].get<int>();
+    }
+  }
+  EXPECT_EQ(purges, 1);
+  EXPECT_EQ(daemon.Admin("GET", "/v1/audit/verify").json()["ok"], true);
 }
 
 }  // namespace

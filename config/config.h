@@ -89,6 +89,10 @@ struct Sink {
   int max_attempts = 8;
   int concurrency = 4;
   std::chrono::seconds timeout{10};
+  // A failed attempt is retried after about `backoff`, doubling with each attempt (jittered),
+  // never more than `backoff_max`.
+  std::chrono::seconds backoff{30};
+  std::chrono::seconds backoff_max{6 * 3600};
   bool third_party = false;
   SourcePos pos;
 };

@@ -352,12 +352,15 @@ class Loader {
     }
     s.max_attempts = static_cast<int>(r.Int("max_attempts", 1, 100).value_or(8));
     s.concurrency = static_cast<int>(r.Int("concurrency", 1, 256).value_or(4));
-    if (auto v = r.String("timeout")) {
-      auto d = ParseDuration(v->value);
-      if (!d) {
-        r.Error(v->pos, "timeout", d.error().message());
-      } else {
-        s.timeout = *d;
+    for (auto [key, out] : {std::pair{"timeout", &s.timeout}, std::pair{"backoff", &s.backoff},
+                            std::pair{"backoff_max", &s.backoff_max}}) {
+      if (auto v = r.String(key)) {
+        auto d = ParseDuration(v->value);
+        if (!d || d->count() == 0) {
+          r.Error(v->pos, key, d ? "must be at least 1s" : d.error().message());
+        } else {
+          *out = *d;
+        }
       }
     }
     s.third_party = r.Bool("third_party").value_or(false);

@@ -1,0 +1,120 @@
+#include "tests/support/webhook_receiver.h"
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cctype>
+#include <condition_variable>
+
+namespace portrait::testing {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+struct WebhookReceiver::State {
+  net::io_context io;
+  tcp::acceptor acceptor{io};
+  std::atomic<bool> stopping{false};
+  mutable std::mutex mu;
+  mutable std::condition_variable arrived;
+  std::deque<ScriptedAnswer> script;
+  std::vector<ReceivedRequest> received;
+  std::vector<std::thread> connections;
+};
+
+WebhookReceiver::WebhookReceiver() : state_(std::make_shared<State>()) {
+  tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), 0);
+  state_->acceptor.open(endpoint.protocol());
+  state_->acceptor.set_option(tcp::acceptor::reuse_address(true));
+  state_->acceptor.bind(endpoint);
+  state_->acceptor.listen();
+  port_ = state_->acceptor.local_endpoint().port();
+  thread_ = std::thread([this] { Serve(); });
+}
+
+WebhookReceiver::~WebhookReceiver() {
+  state_->stopping = true;
+  beast::error_code ec;
+  tcp::socket wake(state_->io);
+  wake.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port_)), ec);
+  thread_.join();
+  for (std::thread& t : state_->connections) {
+    t.join();
+  }
+}
+
+std::string WebhookReceiver::url(const std::string& path) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + path;
+}
+
+void WebhookReceiver::Script(std::vector<ScriptedAnswer> answers) {
+  std::lock_guard lock(state_->mu);
+  state_->script.assign(answers.begin(), answers.end());
+}
+
+std::vector<ReceivedRequest> WebhookReceiver::Received() const {
+  std::lock_guard lock(state_->mu);
+  return state_->received;
+}
+
+bool WebhookReceiver::WaitFor(size_t n, int seconds) const {
+  std::unique_lock lock(state_->mu);
+  return state_->arrived.wait_for(lock, std::chrono::seconds(seconds),
+                                  [&] { return state_->received.size() >= n; });
+}
+
+void WebhookReceiver::Serve() {
+  std::shared_ptr<State> state = state_;
+  while (!state->stopping) {
+    beast::error_code ec;
+    tcp::socket socket(state->io);
+    state->acceptor.accept(socket, ec);
+    if (ec || state->stopping) {
+      continue;
+    }
+    std::lock_guard lock(state->mu);
+    state->connections.emplace_back([state, s = std::move(socket)]() mutable {
+      beast::error_code ec;
+      beast::flat_buffer buffer;
+      http::request<http::string_body> req;
+      http::read(s, buffer, req, ec);
+      if (ec) {
+        return;
+      }
+      ReceivedRequest got;
+      got.target = std::string(req.target());
+      for (const auto& field : req) {
+        std::string name(field.name_string());
+        std::transform(name.begin(), name.end(), name.begin(),
+                       [](unsigned char c) { return std::tolower(c); });
+        got.headers[name] = std::string(field.value());
+      }
+      got.body = req.body();
+      got.at = std::chrono::steady_clock::now();
+      ScriptedAnswer answer;
+      {
+        std::lock_guard lock(state->mu);
+        if (!state->script.empty()) {
+          answer = state->script.front();
+          state->script.pop_front();
+        }
+        state->received.push_back(std::move(got));
+      }
+      state->arrived.notify_all();
+      http::response<http::string_body> res{static_cast<http::status>(answer.status), 11};
+      res.set(http::field::connection, "close");
+      if (!answer.retry_after.empty()) {
+        res.set(http::field::retry_after, answer.retry_after);
+      }
+      res.prepare_payload();
+      http::write(s, res, ec);
+      s.shutdown(tcp::socket::shutdown_both, ec);
+    });
+  }
+}
+
+}  // namespace portrait::testing

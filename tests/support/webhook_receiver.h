@@ -1,0 +1,52 @@
+// A real HTTP receiver on 127.0.0.1 for webhook tests: answers each POST with the next scripted
+// status (then 200), optionally with Retry-After, and records what arrived, when.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace portrait::testing {
+
+struct ReceivedRequest {
+  std::string target;
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+  std::chrono::steady_clock::time_point at;
+};
+
+struct ScriptedAnswer {
+  int status = 200;
+  std::string retry_after;  // sent as Retry-After when not empty
+};
+
+class WebhookReceiver {
+ public:
+  WebhookReceiver();
+  ~WebhookReceiver();
+  WebhookReceiver(const WebhookReceiver&) = delete;
+
+  int port() const { return port_; }
+  std::string url(const std::string& path = "/hooks") const;
+
+  // Answers the next requests with these, in order; afterwards 200.
+  void Script(std::vector<ScriptedAnswer> answers);
+  std::vector<ReceivedRequest> Received() const;
+  // Waits until at least `n` requests arrived; false after `seconds`.
+  bool WaitFor(size_t n, int seconds = 20) const;
+
+ private:
+  struct State;
+  void Serve();
+
+  std::shared_ptr<State> state_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace portrait::testing

@@ -133,6 +133,26 @@ struct TaskRow {
   int64_t updated_us = 0;
 };
 
+// A task's new state, when it is next due and how many attempts it has had.
+struct TaskUpdate {
+  int64_t id = 0;
+  std::string state;
+  std::string reason;
+  int64_t due_us = 0;
+  int64_t attempts = 0;
+  int64_t updated_us = 0;
+};
+
+// Which tasks GET /v1/tasks lists: each set filter must match. In id order, after `after_id`.
+struct TaskFilter {
+  std::string state;
+  std::string trigger;
+  ProfileId profile_id = 0;
+  int64_t since_us = 0;  // created at or after
+  int64_t after_id = 0;
+  int limit = 100;
+};
+
 // Writes applied together, atomically: all or none. Audit entries commit with the change they
 // record, so a change is never stored unaudited.
 struct Batch {
@@ -147,6 +167,7 @@ struct Batch {
   std::vector<TimerRow> timers;                                   // set (replace)
   std::vector<std::pair<ProfileId, std::string>> cleared_timers;  // (profile, trigger)
   std::vector<TaskRow> tasks;               // a task whose dedupe digest exists is skipped
+  std::vector<TaskUpdate> task_updates;     // a task that no longer exists is skipped
   std::map<std::string, std::string> meta;  // daemon bookkeeping (never personal): set
   std::vector<AuditEntry> audit;
 };
@@ -203,6 +224,14 @@ class Store {
   virtual Result<bool> HasTask(std::string_view dedupe) = 0;
   // A profile's tasks, in id order.
   virtual Result<std::vector<TaskRow>> GetTasks(ProfileId id) = 0;
+  // Tasks pending or retrying that are due at or before `until_us`, earliest first, at most
+  // `limit` (an index range).
+  virtual Result<std::vector<TaskRow>> DueTasks(int64_t until_us, int limit) = 0;
+  virtual Result<std::optional<TaskRow>> GetTask(int64_t id) = 0;
+  virtual Result<std::vector<TaskRow>> ListTasks(const TaskFilter& filter) = 0;
+  // How many of the profile's tasks for `purpose` were delivered at or after `since_us`.
+  virtual Result<int64_t> CountDelivered(ProfileId id, std::string_view purpose,
+                                         int64_t since_us) = 0;
   // State name -> number of tasks in it.
   virtual Result<std::map<std::string, int64_t>> CountTasksByState() = 0;
 

@@ -172,6 +172,51 @@ class MemoryStore final : public Store {
     return out;
   }
 
+  Result<std::vector<TaskRow>> DueTasks(int64_t until_us, int limit) override {
+    std::lock_guard lock(mu_);
+    std::vector<TaskRow> out;
+    for (const auto& [task_id, t] : state_.tasks) {
+      if ((t.state == "pending" || t.state == "retrying") && t.due_us <= until_us) {
+        out.push_back(t);
+      }
+    }
+    std::stable_sort(out.begin(), out.end(),
+                     [](const TaskRow& a, const TaskRow& b) { return a.due_us < b.due_us; });
+    out.resize(std::min(out.size(), static_cast<size_t>(limit)));
+    return out;
+  }
+
+  Result<std::optional<TaskRow>> GetTask(int64_t id) override {
+    std::lock_guard lock(mu_);
+    auto it = state_.tasks.find(id);
+    return it == state_.tasks.end() ? std::nullopt : std::optional<TaskRow>(it->second);
+  }
+
+  Result<std::vector<TaskRow>> ListTasks(const TaskFilter& f) override {
+    std::lock_guard lock(mu_);
+    std::vector<TaskRow> out;
+    for (auto it = state_.tasks.upper_bound(f.after_id);
+         it != state_.tasks.end() && out.size() < static_cast<size_t>(f.limit); ++it) {
+      const TaskRow& t = it->second;
+      if ((f.state.empty() || t.state == f.state) &&
+          (f.trigger.empty() || t.trigger == f.trigger) &&
+          (f.profile_id == 0 || t.profile_id == f.profile_id) && t.created_us >= f.since_us) {
+        out.push_back(t);
+      }
+    }
+    return out;
+  }
+
+  Result<int64_t> CountDelivered(ProfileId id, std::string_view purpose,
+                                 int64_t since_us) override {
+    std::lock_guard lock(mu_);
+    return std::count_if(state_.tasks.begin(), state_.tasks.end(), [&](const auto& entry) {
+      const TaskRow& t = entry.second;
+      return t.profile_id == id && t.purpose == purpose && t.state == "delivered" &&
+             t.updated_us >= since_us;
+    });
+  }
+
   Result<std::map<std::string, int64_t>> CountTasksByState() override {
     std::lock_guard lock(mu_);
     std::map<std::string, int64_t> out;
@@ -307,6 +352,13 @@ class MemoryStore final : public Store {
         t.id = s.next_task_id++;
         s.tasks.emplace(t.id, std::move(t));
         ++result.tasks_created;
+      }
+    }
+    for (const TaskUpdate& u : batch.task_updates) {
+      if (auto it = s.tasks.find(u.id); it != s.tasks.end()) {
+        TaskRow& t = it->second;
+        std::tie(t.state, t.reason, t.due_us, t.attempts, t.updated_us) =
+            std::tie(u.state, u.reason, u.due_us, u.attempts, u.updated_us);
       }
     }
     for (const auto& [key, value] : batch.meta) {

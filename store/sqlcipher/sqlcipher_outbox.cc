@@ -62,6 +62,15 @@ Status SqlcipherStore::WriteOutbox(const Batch& batch, CommitResult& result) {
     PORTRAIT_RETURN_IF_ERROR(ins.Run());
     result.tasks_created += sqlite3_changes(main_.get());
   }
+  Stmt update(main_,
+              "UPDATE tasks SET state = ?, reason = ?, due_us = ?, attempts = ?, updated_us = ? "
+              "WHERE id = ?;");
+  for (const TaskUpdate& u : batch.task_updates) {
+    update.Reset();
+    update.Bind(1, u.state).Bind(2, u.reason).Bind(3, u.due_us).Bind(4, u.attempts);
+    update.Bind(5, u.updated_us).Bind(6, u.id);
+    PORTRAIT_RETURN_IF_ERROR(update.Run());
+  }
   Stmt meta(main_, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?);");
   for (const auto& [key, value] : batch.meta) {
     meta.Reset();
@@ -135,6 +144,46 @@ Result<std::vector<TaskRow>> SqlcipherStore::GetTasks(ProfileId id) {
          "SELECT " + std::string(kTaskColumns) + " FROM tasks WHERE profile_id = ? ORDER BY id;");
   s.Bind(1, id);
   return sqlite::ReadRows(s, ReadTask);
+}
+
+Result<std::vector<TaskRow>> SqlcipherStore::DueTasks(int64_t until_us, int limit) {
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->main, "SELECT " + std::string(kTaskColumns) +
+                           " FROM tasks WHERE state IN ('pending', 'retrying') AND due_us <= ? "
+                           "ORDER BY due_us LIMIT ?;");
+  s.Bind(1, until_us).Bind(2, int64_t{limit});
+  return sqlite::ReadRows(s, ReadTask);
+}
+
+Result<std::optional<TaskRow>> SqlcipherStore::GetTask(int64_t id) {
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->main, "SELECT " + std::string(kTaskColumns) + " FROM tasks WHERE id = ?;");
+  s.Bind(1, id);
+  PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? std::optional<TaskRow>(ReadTask(s)) : std::nullopt;
+}
+
+Result<std::vector<TaskRow>> SqlcipherStore::ListTasks(const TaskFilter& f) {
+  ReadConnection::Lease reader = readers_.Acquire();
+  // Unset filters compare a column with itself (by the index on state or profile when set).
+  Stmt s(reader->main, "SELECT " + std::string(kTaskColumns) +
+                           " FROM tasks WHERE id > ? AND (? = '' OR state = ?) "
+                           "AND (? = '' OR trigger = ?) AND (? = 0 OR profile_id = ?) "
+                           "AND created_us >= ? ORDER BY id LIMIT ?;");
+  s.Bind(1, f.after_id).Bind(2, f.state).Bind(3, f.state).Bind(4, f.trigger).Bind(5, f.trigger);
+  s.Bind(6, f.profile_id).Bind(7, f.profile_id).Bind(8, f.since_us).Bind(9, int64_t{f.limit});
+  return sqlite::ReadRows(s, ReadTask);
+}
+
+Result<int64_t> SqlcipherStore::CountDelivered(ProfileId id, std::string_view purpose,
+                                               int64_t since_us) {
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->main,
+         "SELECT count(*) FROM tasks WHERE profile_id = ? AND purpose = ? "
+         "AND state = 'delivered' AND updated_us >= ?;");
+  s.Bind(1, id).Bind(2, purpose).Bind(3, since_us);
+  PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? s.Int(0) : 0;
 }
 
 Result<std::map<std::string, int64_t>> SqlcipherStore::CountTasksByState() {

@@ -79,6 +79,10 @@ class SqlcipherStore final : public Store {
   Result<bool> HasTask(std::string_view dedupe) override;
   Result<std::vector<TaskRow>> GetTasks(ProfileId id) override;
   Result<std::map<std::string, int64_t>> CountTasksByState() override;
+  Result<std::vector<TaskRow>> DueTasks(int64_t until_us, int limit) override;
+  Result<std::optional<TaskRow>> GetTask(int64_t id) override;
+  Result<std::vector<TaskRow>> ListTasks(const TaskFilter& filter) override;
+  Result<int64_t> CountDelivered(ProfileId id, std::string_view purpose, int64_t since_us) override;
   Result<std::vector<ConsentRow>> GetConsents(ProfileId id) override;
   Result<std::vector<AuditRecord>> ReadAudit(int64_t after_seq, int limit) override;
   Result<std::pair<int64_t, std::string>> AuditHead() override;

@@ -252,6 +252,65 @@ TYPED_TEST(StoreContract, TasksAreDedupedCountedAndErasedUnlessFinished) {
   EXPECT_EQ((*tasks)[0].state, "delivered");
 }
 
+TYPED_TEST(StoreContract, TasksAreClaimedByDueTimeUpdatedListedAndCounted) {
+  ASSERT_TRUE(this->Write(this->NewProfile(1, "k1")).ok());
+  ASSERT_TRUE(this->Write(this->NewProfile(2, "k2")).ok());
+  auto task = [](std::string dedupe, ProfileId profile, std::string state, int64_t due) {
+    TaskRow t;
+    t.dedupe = std::move(dedupe);
+    t.profile_id = profile;
+    t.trigger = profile == 1 ? "birthday" : "cart";
+    t.purpose = profile == 1 ? "care" : "marketing";
+    t.channel = "sms";
+    t.sink = "crm";
+    t.state = std::move(state);
+    t.due_us = due;
+    t.created_us = t.updated_us = due;
+    t.payload = "sealed";
+    return t;
+  };
+  Batch b;
+  b.tasks = {task("a", 1, "pending", 300), task("b", 2, "retrying", 100),
+             task("c", 2, "sending", 50), task("d", 1, "pending", 900),
+             task("e", 2, "delivered", 200)};
+  ASSERT_TRUE(this->store_->Commit(b));
+  auto due = this->store_->DueTasks(500, 10).value();
+  ASSERT_EQ(due.size(), 2u);  // neither the one sending nor the one due later
+  EXPECT_EQ(due[0].dedupe, "b");
+  EXPECT_EQ(due[1].dedupe, "a");
+  EXPECT_EQ(this->store_->DueTasks(500, 1).value().size(), 1u);
+
+  Batch u;
+  u.task_updates = {{due[0].id, "delivered", "HTTP 200", 100, 2, 450},
+                    {9999, "dead", "gone", 0, 1, 450}};  // no such task: skipped
+  ASSERT_TRUE(this->store_->Commit(u));
+  const TaskRow delivered = this->store_->GetTask(due[0].id).value().value();
+  EXPECT_EQ(delivered.state, "delivered");
+  EXPECT_EQ(delivered.reason, "HTTP 200");
+  EXPECT_EQ(delivered.attempts, 2);
+  EXPECT_FALSE(this->store_->GetTask(9999).value());
+  EXPECT_EQ(this->store_->CountDelivered(2, "marketing", 0).value(), 2);
+  EXPECT_EQ(this->store_->CountDelivered(2, "marketing", 300).value(), 1);
+  EXPECT_EQ(this->store_->CountDelivered(2, "care", 0).value(), 0);
+
+  TaskFilter f;
+  EXPECT_EQ(this->store_->ListTasks(f).value().size(), 5u);
+  f.state = "pending";
+  EXPECT_EQ(this->store_->ListTasks(f).value().size(), 2u);
+  f = TaskFilter{};
+  f.profile_id = 2;
+  f.trigger = "cart";
+  EXPECT_EQ(this->store_->ListTasks(f).value().size(), 3u);
+  f.limit = 2;
+  auto page = this->store_->ListTasks(f).value();
+  ASSERT_EQ(page.size(), 2u);
+  f.after_id = page[1].id;
+  EXPECT_EQ(this->store_->ListTasks(f).value().size(), 1u);
+  f = TaskFilter{};
+  f.since_us = 250;
+  EXPECT_EQ(this->store_->ListTasks(f).value().size(), 2u);
+}
+
 TYPED_TEST(StoreContract, DataKeysArePutOnceReadAndDestroyed) {
   EXPECT_FALSE(this->store_->GetDataKey(1).value());
   ASSERT_TRUE(this->store_->PutDataKey(1, "wrapped1").ok());

@@ -56,6 +56,17 @@ class FaultyStore final : public store::Store {
   Result<std::vector<store::TaskRow>> GetTasks(store::ProfileId id) override {
     return real_.GetTasks(id);
   }
+  Result<std::vector<store::TaskRow>> DueTasks(int64_t until, int limit) override {
+    return real_.DueTasks(until, limit);
+  }
+  Result<std::optional<store::TaskRow>> GetTask(int64_t id) override { return real_.GetTask(id); }
+  Result<std::vector<store::TaskRow>> ListTasks(const store::TaskFilter& f) override {
+    return real_.ListTasks(f);
+  }
+  Result<int64_t> CountDelivered(store::ProfileId id, std::string_view purpose,
+                                 int64_t since) override {
+    return real_.CountDelivered(id, purpose, since);
+  }
   Result<std::map<std::string, int64_t>> CountTasksByState() override {
     return real_.CountTasksByState();
   }

@@ -54,7 +54,8 @@ struct Field {
 
 struct FrequencyCap {
   int max = 0;
-  std::chrono::seconds per{0};
+  std::chrono::seconds per{0};  // whole days count from local midnights (see dispatch/)
+  bool defer = false;           // over the cap: wait for room (else suppressed)
 };
 
 struct Purpose {

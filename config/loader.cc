@@ -261,6 +261,8 @@ class Loader {
           fc.per = *d;
         }
       }
+      fc.defer =
+          c.Enum<bool>("over", {{"suppress", false}, {"defer", true}}, false).value_or(false);
       c.Finish();
       p.cap = fc;
     }

@@ -171,6 +171,9 @@ Result<HttpResponse> Api::Route(ApiCall& call) {
   if (p[1] == "audit") {
     return Audit(call);
   }
+  if (p[1] == "tasks") {
+    return Tasks(call);
+  }
   if (p.size() == 3 && p[1] == "rules" && p[2] == "test" && call.method() == http::verb::post) {
     return RulesTest(call);
   }
@@ -232,7 +235,11 @@ Result<HttpResponse> Api::Profiles(ApiCall& call) {
   } else if (p.size() == 4 && p[3] == "consents") {
     if (call.method() == http::verb::post) {
       PORTRAIT_ASSIGN_OR_RETURN(json body, call.Body());
-      PORTRAIT_ASSIGN_OR_RETURN(int64_t record, d_.consents.Record(caller, id, body));
+      int64_t record = 0;
+      PORTRAIT_RETURN_IF_ERROR(d_.writer.Run([&]() -> Status {
+        PORTRAIT_ASSIGN_OR_RETURN(record, d_.consents.Record(caller, id, body));
+        return Status::Ok();
+      }));
       return JsonResponse({{"record", record}}, http::status::created);
     }
     if (call.method() == http::verb::get) {

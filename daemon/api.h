@@ -58,6 +58,7 @@ class Api {
   Result<HttpResponse> Profiles(ApiCall& call);
   Result<HttpResponse> Tokens(ApiCall& call);
   Result<HttpResponse> Audit(ApiCall& call);
+  Result<HttpResponse> Tasks(ApiCall& call);
   Result<HttpResponse> RulesTest(ApiCall& call);
   Result<HttpResponse> Export(ApiCall& call, const std::string& external_id);
   Result<HttpResponse> Metrics();

@@ -1,5 +1,7 @@
-// The Api's endpoints beyond profiles and events: tokens, audit, rules dry run, the
+// The Api's endpoints beyond profiles and events: tokens, audit, tasks, rules dry run, the
 // data-subject export and /metrics.
+#include <set>
+
 #include "base/time_format.h"
 #include "consent/access_policy.h"
 #include "crypto/audit_signer.h"
@@ -26,6 +28,21 @@ Result<int64_t> IntParam(const std::map<std::string, std::string>& query, const 
   return static_cast<int64_t>(v);
 }
 
+// A task as the API shows it (its payload is added only where the caller may read it).
+json TaskJson(const store::TaskRow& t) {
+  return {{"id", t.id},
+          {"trigger", t.trigger},
+          {"purpose", t.purpose},
+          {"channel", t.channel},
+          {"sink", t.sink},
+          {"state", t.state},
+          {"reason", t.reason},
+          {"attempts", t.attempts},
+          {"due", FormatRfc3339(t.due_us)},
+          {"created", FormatRfc3339(t.created_us)},
+          {"updated", FormatRfc3339(t.updated_us)}};
+}
+
 }  // namespace
 
 #define PORTRAIT_REQUIRE(caller, permission)                                 \
@@ -34,6 +51,106 @@ Result<int64_t> IntParam(const std::map<std::string, std::string>& query, const 
       return Error(RefuseRequest(d_.audit, d_.clock, (caller), permission)); \
     }                                                                        \
   } while (0)
+
+Result<HttpResponse> Api::Tasks(ApiCall& call) {
+  const auto& p = call.path;
+  const int64_t now = d_.clock.Now().time_since_epoch().count();
+  if (p.size() == 2 && call.method() == http::verb::get) {
+    PORTRAIT_REQUIRE(call.caller, "tasks.read");
+    store::TaskFilter filter;
+    for (const auto& [key, value] : call.query) {
+      if (key != "state" && key != "trigger" && key != "profile" && key != "since" &&
+          key != "after" && key != "limit") {
+        return Error(Status::InvalidArgument("query: unknown parameter '" + key +
+                                             "' (state, trigger, profile, since, after, limit)"));
+      }
+    }
+    if (auto it = call.query.find("state"); it != call.query.end()) {
+      static const std::set<std::string> kStates = {
+          "pending", "sending", "delivered", "retrying", "dead", "suppressed", "cancelled"};
+      if (!kStates.contains(it->second)) {
+        return Error(
+            Status::InvalidArgument("state: one of pending, sending, delivered, "
+                                    "retrying, dead, suppressed, cancelled"));
+      }
+      filter.state = it->second;
+    }
+    if (auto it = call.query.find("trigger"); it != call.query.end()) {
+      filter.trigger = it->second;
+    }
+    if (auto it = call.query.find("profile"); it != call.query.end()) {
+      PORTRAIT_ASSIGN_OR_RETURN(filter.profile_id, d_.vault.IdOf(it->second));
+    }
+    if (auto it = call.query.find("since"); it != call.query.end()) {
+      auto since = ParseRfc3339(it->second);
+      if (!since) {
+        return Error(Status::InvalidArgument("since: expected an RFC 3339 time"));
+      }
+      filter.since_us = *since;
+    }
+    PORTRAIT_ASSIGN_OR_RETURN(filter.after_id, IntParam(call.query, "after", 0));
+    PORTRAIT_ASSIGN_OR_RETURN(int64_t limit, IntParam(call.query, "limit", 100));
+    filter.limit = static_cast<int>(std::clamp<int64_t>(limit, 1, 1000));
+    PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::TaskRow> rows, d_.store.ListTasks(filter));
+    json out = json::array();
+    for (const store::TaskRow& t : rows) {
+      json task = TaskJson(t);
+      task["internal_id"] = t.profile_id;
+      out.push_back(std::move(task));
+    }
+    PORTRAIT_RETURN_IF_ERROR(d_.audit.Append({store::AuditEntry{
+        now, call.caller.Actor(), "tasks.list", filter.profile_id, call.caller.purpose->name,
+        json{{"tasks", rows.size()}, {"state", filter.state}, {"trigger", filter.trigger}}
+            .dump()}}));
+    json answer = {{"tasks", std::move(out)}};
+    answer["next_after"] =
+        rows.size() == static_cast<size_t>(filter.limit) ? json(rows.back().id) : json(nullptr);
+    return JsonResponse(answer);
+  }
+  if (p.size() == 4 && call.method() == http::verb::post && (p[3] == "retry" || p[3] == "cancel")) {
+    PORTRAIT_REQUIRE(call.caller, "tasks.write");
+    char* end = nullptr;
+    const int64_t id = std::strtoll(p[2].c_str(), &end, 10);
+    if (p[2].empty() || *end != '\0') {
+      return Error(Status::NotFound("no such task"));
+    }
+    const bool retry = p[3] == "retry";
+    json answer;
+    PORTRAIT_RETURN_IF_ERROR(d_.writer.Run([&]() -> Status {
+      PORTRAIT_ASSIGN_OR_RETURN(std::optional<store::TaskRow> task, d_.store.GetTask(id));
+      if (!task) {
+        return Status::NotFound("no such task");
+      }
+      const std::string& from = task->state;
+      const bool allowed = retry ? (from == "dead" || from == "suppressed" || from == "cancelled")
+                                 : (from == "pending" || from == "retrying");
+      if (!allowed) {
+        return Status::Conflict(
+            "task " + p[2] + " is " + from + "; " +
+            (retry ? "only dead, suppressed or cancelled tasks can be retried"
+                   : "only pending or retrying tasks can be cancelled (one being sent can't)"));
+      }
+      const std::string reason =
+          std::string(retry ? "retried" : "cancelled") + " by " + call.caller.Actor();
+      store::Batch batch;
+      // A retried task starts afresh: the dispatcher checks consent, caps and quiet hours again.
+      batch.task_updates.push_back({id, retry ? "pending" : "cancelled", reason,
+                                    retry ? now : task->due_us, retry ? 0 : task->attempts, now});
+      batch.audit.push_back(store::AuditEntry{
+          now, call.caller.Actor(), retry ? "task.pending" : "task.cancelled", task->profile_id,
+          call.caller.purpose->name,
+          json{{"task", id}, {"trigger", task->trigger}, {"from", from}, {"reason", reason}}
+              .dump()});
+      PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, d_.store.Commit(batch));
+      PORTRAIT_RETURN_IF_ERROR(d_.audit.AfterCommit(result));
+      PORTRAIT_ASSIGN_OR_RETURN(task, d_.store.GetTask(id));
+      answer = TaskJson(*task);
+      return Status::Ok();
+    }));
+    return JsonResponse(answer);
+  }
+  return Error(Status::NotFound("no such endpoint; see SPEC section 7 for the API"));
+}
 
 Result<HttpResponse> Api::Tokens(ApiCall& call) {
   PORTRAIT_REQUIRE(call.caller, "admin");
@@ -189,13 +306,9 @@ Result<HttpResponse> Api::Export(ApiCall& call, const std::string& external_id) 
   for (const store::TaskRow& t : task_rows) {
     PORTRAIT_ASSIGN_OR_RETURN(std::string payload,
                               d_.vault.OpenFor(id, "$task/" + t.trigger, t.payload));
-    tasks.push_back({{"id", t.id},
-                     {"trigger", t.trigger},
-                     {"purpose", t.purpose},
-                     {"channel", t.channel},
-                     {"state", t.state},
-                     {"created", FormatRfc3339(t.created_us)},
-                     {"payload", json::parse(payload, nullptr, false)}});
+    json task = TaskJson(t);
+    task["payload"] = json::parse(payload, nullptr, false);
+    tasks.push_back(std::move(task));
   }
   PORTRAIT_ASSIGN_OR_RETURN(json consents, d_.consents.LedgerJson(id));
   // Fail closed: the export is answered only once its audit record is written.
@@ -248,6 +361,7 @@ Result<HttpResponse> Api::Metrics() {
        {"pending", "sending", "delivered", "retrying", "dead", "suppressed", "cancelled"}) {
     out += fmt::format("portrait_tasks{{state=\"{}\"}} {}\n", state, by_state[state]);
   }
+  m.sinks.Render(out);
   HttpResponse r{http::status::ok, 11};
   r.set(http::field::content_type, "text/plain; version=0.0.4");
   r.body() = std::move(out);

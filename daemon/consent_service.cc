@@ -1,5 +1,6 @@
 #include "daemon/consent_service.h"
 
+#include <limits>
 #include <set>
 
 #include "base/time_format.h"
@@ -144,12 +145,46 @@ Result<int64_t> ConsentService::Record(const Caller& caller, std::string_view ex
                                                {"status", row.status},
                                                {"notice", row.notice}}
                                               .dump()});
+  PORTRAIT_RETURN_IF_ERROR(SuppressEndedTasks(*caller.config, row, now, batch));
   batch.consents.push_back(std::move(row));
   PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, store_.Commit(batch));
   PORTRAIT_RETURN_IF_ERROR(audit_.AfterCommit(result));
   log_.info("consent record {} ({} {}) for profile {}", result.consent_ids[0], purpose, status,
             batch.consents[0].profile_id);
   return result.consent_ids[0];
+}
+
+Status ConsentService::SuppressEndedTasks(const config::Config& config,
+                                          const store::ConsentRow& row, int64_t now_us,
+                                          store::Batch& batch) {
+  PORTRAIT_ASSIGN_OR_RETURN(std::vector<ConsentRecord> ledger, Ledger(row.profile_id));
+  ConsentRecord added = ToRecord(row);
+  added.id = std::numeric_limits<int64_t>::max();  // newer than every stored record
+  ledger.push_back(std::move(added));
+  PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::TaskRow> tasks, store_.GetTasks(row.profile_id));
+  for (const store::TaskRow& t : tasks) {
+    const config::Purpose* purpose = config.FindPurpose(t.purpose);
+    auto channel = consent::ParseChannel(t.channel);
+    if ((t.state != "pending" && t.state != "retrying") || !purpose || !channel) {
+      continue;  // the dispatcher suppresses what its config no longer knows
+    }
+    const consent::BasisDecision basis =
+        consent::CheckLawfulBasis(*purpose, *channel, ledger, now_us);
+    if (basis.allowed) {
+      continue;
+    }
+    batch.task_updates.push_back({t.id, "suppressed", basis.reason, t.due_us, t.attempts, now_us});
+    batch.audit.push_back(store::AuditEntry{now_us, "system", "task.suppressed", t.profile_id,
+                                            t.purpose,
+                                            json{{"task", t.id},
+                                                 {"trigger", t.trigger},
+                                                 {"sink", t.sink},
+                                                 {"from", t.state},
+                                                 {"attempts", t.attempts},
+                                                 {"reason", basis.reason}}
+                                                .dump()});
+  }
+  return Status::Ok();
 }
 
 Result<std::vector<ConsentRecord>> ConsentService::Ledger(store::ProfileId id) {

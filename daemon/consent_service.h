@@ -27,6 +27,8 @@ class ConsentService {
 
   // Appends a record from an API body {"purpose", "channel", "status", "scope"?, "source"?,
   // "notice"?, "evidence"?, "expires"? (RFC 3339), "time"? (RFC 3339, not in the future)}.
+  // Tasks of the profile waiting to be sent whose lawful basis the record ends are suppressed
+  // in the same transaction (call on the writer thread, which the dispatcher claims through).
   // Needs consents.write. Returns the record id. NotFound for an unknown profile;
   // InvalidArgument naming the key for a bad body.
   Result<int64_t> Record(const Caller& caller, std::string_view external_id,
@@ -48,6 +50,10 @@ class ConsentService {
 
  private:
   Status Refuse(const Caller& caller, std::string_view permission);
+  // Adds to `batch` the suppression (audited) of the profile's waiting tasks whose lawful basis
+  // ends with the new record `row`.
+  Status SuppressEndedTasks(const config::Config& config, const store::ConsentRow& row,
+                            int64_t now_us, store::Batch& batch);
 
   store::Store& store_;
   store::ProfileVault& vault_;

@@ -194,7 +194,8 @@ class IngestGroup {
     }
     task.state = basis.allowed && payload ? "pending" : "suppressed";
     task.reason = !basis.allowed ? basis.reason : payload ? "" : "no message for this customer";
-    json body = {{"message", payload ? payload->message : ""},
+    json body = {{"task", t.task},
+                 {"message", payload ? payload->message : ""},
                  {"fields", payload ? payload->fields : json::object()}};
     PORTRAIT_ASSIGN_OR_RETURN(task.payload, in_.vault_.Seal(w.open, "$task/" + t.id, body.dump()));
     batch_.tasks.push_back(std::move(task));

@@ -6,6 +6,9 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -28,6 +31,8 @@ class Histogram {
   void Observe(double value);
   // Appends "# TYPE name histogram" and the bucket, sum and count lines.
   void Render(const std::string& name, const std::string& help, std::string& out) const;
+  // Appends the bucket, sum and count lines only, each with `labels` (e.g. sink="crm").
+  void RenderSeries(const std::string& name, const std::string& labels, std::string& out) const;
 
  private:
   std::vector<double> bounds_;
@@ -41,6 +46,28 @@ void RenderValue(const std::string& name, const std::string& type, const std::st
                  double value, std::string& out);
 
 // What the daemon counts; one instance, built in main and passed by reference.
+// Delivery figures of one sink.
+struct SinkMetrics {
+  Counter attempts;
+  Counter delivered;
+  Counter dead;
+  Histogram attempts_per_task{{1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50}};
+  // From the task's creation (the commit of the event or timer that fired it) to its delivery.
+  Histogram delivery_seconds{
+      {0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 60, 600, 3600, 86400}};
+};
+
+// SinkMetrics by sink name, created on first use. Thread-safe.
+class SinkMetricsTable {
+ public:
+  SinkMetrics& For(const std::string& sink);
+  void Render(std::string& out) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::unique_ptr<SinkMetrics>> by_sink_;
+};
+
 struct DaemonMetrics {
   Counter http_requests;
   Counter http_errors;  // responses with status >= 400
@@ -54,6 +81,7 @@ struct DaemonMetrics {
       {0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2}};
   Histogram ingest_seconds{{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5}};
   std::atomic<int64_t> writer_queue{0};  // events waiting for the writer
+  SinkMetricsTable sinks;
 };
 
 }  // namespace portrait::daemon

@@ -6,6 +6,7 @@
 #include "config/loader.h"
 #include "crypto/audit_signer.h"
 #include "daemon/api.h"
+#include "daemon/dispatcher.h"
 #include "daemon/scheduler.h"
 #include "store/data_dir.h"
 
@@ -61,6 +62,7 @@ struct Server::Parts {
   HttpServer http;
   boost::asio::steady_timer drain;
   std::unique_ptr<Scheduler> scheduler;
+  std::unique_ptr<Dispatcher> dispatcher;
   int drain_ticks = 0;
   bool answers_written = false;
 };
@@ -85,6 +87,9 @@ Server::~Server() {
   if (p_->scheduler) {
     p_->scheduler->Stop();
   }
+  if (p_->dispatcher) {
+    p_->dispatcher->Stop();  // waits for the attempts in flight and records them
+  }
   p_->writer.Stop();
 }
 
@@ -101,6 +106,13 @@ Result<std::string> Server::Listen(const std::string& address) {
       p_->log.info("the rules differ from those the timers were armed for; re-arming");
       p_->scheduler->RequestRearm();
     }
+  }
+  if (!p_->dispatcher) {
+    DispatcherDeps deps{p_->writer, *p_->data.store, p_->vault,   p_->consents, p_->audit,
+                        p_->config, p_->clock,       p_->metrics, p_->log};
+    PORTRAIT_RETURN_IF_ERROR(Dispatcher::RecoverInterrupted(deps));
+    p_->dispatcher = std::make_unique<Dispatcher>(deps);
+    p_->writer.OnTasksCreated([this] { p_->dispatcher->Wake(); });
   }
   return bound;
 }
@@ -145,6 +157,9 @@ void Server::DrainTick() {
 Status Server::Close() {
   if (p_->scheduler) {
     p_->scheduler->Stop();
+  }
+  if (p_->dispatcher) {
+    p_->dispatcher->Stop();  // waits for the attempts in flight and records them
   }
   p_->writer.Stop();  // commits whatever is queued
   // Sign the audit chain's head, so that cutting records off its end is detectable.

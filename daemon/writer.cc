@@ -95,6 +95,7 @@ void Writer::CommitGroup(std::vector<Pending>& group) {
   metrics_.commits.Add();
   metrics_.commit_seconds.Observe(took.count());
   metrics_.batch_events.Observe(static_cast<double>(events));
+  bool tasks = false;
   for (size_t i = 0; i < group.size(); ++i) {
     if (!counts) {
       group[i].done(Error(counts.error()));
@@ -104,7 +105,11 @@ void Writer::CommitGroup(std::vector<Pending>& group) {
     metrics_.events_accepted.Add(c.accepted);
     metrics_.events_duplicate.Add(c.duplicates);
     metrics_.tasks_created.Add(c.tasks);
+    tasks |= c.tasks > 0;
     group[i].done(c);
+  }
+  if (tasks && tasks_created_) {
+    tasks_created_();
   }
 }
 

@@ -34,6 +34,10 @@ class Writer {
   // Queues a request; `done` runs on the writer thread once its events are durable, or failed.
   void Submit(IngestRequest request, Done done);
 
+  // `hook` runs on the writer thread after each group commit that created tasks (to wake the
+  // dispatcher). Set it before the first Submit.
+  void OnTasksCreated(std::function<void()> hook) { tasks_created_ = std::move(hook); }
+
   // Runs `job` on the writer thread, alone, and returns its status once it has finished.
   Status Run(std::function<Status()> job);
 
@@ -53,6 +57,7 @@ class Writer {
 
   Ingestor& ingestor_;
   DaemonMetrics& metrics_;
+  std::function<void()> tasks_created_;
   std::mutex mu_;
   std::condition_variable wake_;
   std::deque<Job> queue_;

@@ -248,6 +248,12 @@ Result<Profile> ProfileVault::Decrypt(const ProfileRow& row) {
   return DecryptWith(row, key);
 }
 
+Result<std::string> ProfileVault::ExternalIdOf(const ProfileRow& row) {
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, DataKey(row.id));
+  PORTRAIT_ASSIGN_OR_RETURN(json ext, OpenJson(key, row.id, kExternalIdField, row.external_id));
+  return ext.get<std::string>();
+}
+
 Result<Profile> ProfileVault::DecryptWith(const ProfileRow& row, KeyView key) {
   Profile p;
   p.id = row.id;

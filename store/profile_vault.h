@@ -110,6 +110,8 @@ class ProfileVault {
   // and the inverse. NotFound if the profile has no key (erased).
   Result<std::string> SealFor(ProfileId id, std::string_view name, std::string_view plaintext);
   Result<std::string> OpenFor(ProfileId id, std::string_view name, std::string_view envelope);
+  // The external id of `row`'s profile, decrypted (and nothing else).
+  Result<std::string> ExternalIdOf(const ProfileRow& row);
 
   // Opens the profile the CRM knows as `external_id`, or makes a bare one (only its external id)
   // when there is none, storing its new data key durably first.

@@ -1,5 +1,8 @@
 #include "tests/support/webhook_receiver.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
@@ -25,6 +28,43 @@ struct WebhookReceiver::State {
   std::vector<ReceivedRequest> received;
   std::vector<std::thread> connections;
 };
+
+bool VerifyStandardWebhook(const std::string& secret, const ReceivedRequest& request) {
+  const auto header = [&](const char* name) {
+    auto it = request.headers.find(name);
+    return it == request.headers.end() ? std::string() : it->second;
+  };
+  if (secret.rfind("whsec_", 0) != 0) {
+    return false;
+  }
+  const std::string b64 = secret.substr(6);
+  std::string key(b64.size(), '\0');
+  const int decoded = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(key.data()),
+                                      reinterpret_cast<const unsigned char*>(b64.data()),
+                                      static_cast<int>(b64.size()));
+  if (decoded < 0) {
+    return false;
+  }
+  key.resize(static_cast<size_t>(decoded) - std::count(b64.end() - 2, b64.end(), '='));
+  const std::string message =
+      header("webhook-id") + "." + header("webhook-timestamp") + "." + request.body;
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_size = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &mac_size);
+  std::string encoded(4 * ((mac_size + 2) / 3) + 1, '\0');
+  encoded.resize(static_cast<size_t>(
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()), mac, mac_size)));
+  // The header may list several space-separated signatures; one must match.
+  std::string signatures = header("webhook-signature") + " ";
+  for (size_t at = 0, space; (space = signatures.find(' ', at)) != std::string::npos;
+       at = space + 1) {
+    if (signatures.substr(at, space - at) == "v1," + encoded) {
+      return true;
+    }
+  }
+  return false;
+}
 
 WebhookReceiver::WebhookReceiver() : state_(std::make_shared<State>()) {
   tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), 0);

@@ -25,6 +25,11 @@ struct ScriptedAnswer {
   std::string retry_after;  // sent as Retry-After when not empty
 };
 
+// Whether `request` carries a valid Standard Webhooks signature for `secret` ("whsec_…"),
+// checked as the spec says, with OpenSSL (not the daemon's libsodium code): HMAC-SHA256 over
+// "<webhook-id>.<webhook-timestamp>.<body>" keyed with the base64-decoded secret.
+bool VerifyStandardWebhook(const std::string& secret, const ReceivedRequest& request);
+
 class WebhookReceiver {
  public:
   WebhookReceiver();

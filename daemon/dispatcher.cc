@@ -1,0 +1,516 @@
+#include "daemon/dispatcher.h"
+
+#include <sodium.h>
+
+#include <deque>
+
+#include "base/time_format.h"
+#include "consent/ledger.h"
+#include "dispatch/backoff.h"
+#include "dispatch/send_policy.h"
+#include "rules/calendar.h"
+
+namespace portrait::daemon {
+namespace {
+
+using dispatch::Outcome;
+using nlohmann::json;
+
+// The tasks claimed per round at most, beyond the sinks' free workers (some are deferred or
+// suppressed rather than sent).
+constexpr int kClaimSlack = 64;
+
+store::AuditEntry TaskAudit(const store::TaskRow& task, std::string_view to,
+                            const std::string& reason, int64_t now_us) {
+  return store::AuditEntry{now_us,
+                           "system",
+                           "task." + std::string(to),
+                           task.profile_id,
+                           task.purpose,
+                           json{{"task", task.id},
+                                {"trigger", task.trigger},
+                                {"sink", task.sink},
+                                {"from", task.state},
+                                {"attempts", task.attempts},
+                                {"reason", reason}}
+                               .dump()};
+}
+
+}  // namespace
+
+struct Dispatcher::Attempt {
+  store::TaskRow task;  // as marked `sending`
+  std::string body;
+  int64_t time_s = 0;
+};
+
+struct Dispatcher::Verdict {
+  enum class Kind { kSend, kDefer, kSuppress, kCancel, kWait };
+  Kind kind = Kind::kWait;
+  std::string reason;
+  int64_t until_us = 0;  // kDefer: when to look again
+  std::string body;      // kSend: the CloudEvent
+
+  static Verdict Wait() { return {}; }
+  static Verdict Send(std::string body) { return {Kind::kSend, "", 0, std::move(body)}; }
+  static Verdict Defer(int64_t until, std::string why) {
+    return {Kind::kDefer, std::move(why), until, ""};
+  }
+  static Verdict Suppress(std::string why) { return {Kind::kSuppress, std::move(why), 0, ""}; }
+  static Verdict Cancel(std::string why) { return {Kind::kCancel, std::move(why), 0, ""}; }
+};
+
+// One sink's worker threads and their queue.
+class Dispatcher::SinkWorkers {
+ public:
+  using Done = std::function<void(Attempt, Outcome)>;
+
+  SinkWorkers(const config::Sink& config, std::unique_ptr<dispatch::Sink> sink, Done done)
+      : config_(config), sink_(std::move(sink)), done_(std::move(done)) {
+    for (int i = 0; i < config_.concurrency; ++i) {
+      threads_.emplace_back([this] { Work(); });
+    }
+  }
+  ~SinkWorkers() { Stop(); }
+
+  const config::Sink& config() const { return config_; }
+
+  // Attempts it can take now without queueing.
+  int Room() {
+    std::lock_guard lock(mu_);
+    return config_.concurrency - busy_ - static_cast<int>(queue_.size());
+  }
+
+  void Submit(Attempt attempt) {
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(std::move(attempt));
+    }
+    wake_.notify_one();
+  }
+
+  // Finishes the queued attempts, then joins.
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (std::thread& t : threads_) {
+      if (t.joinable()) {
+        t.join();
+      }
+    }
+  }
+
+ private:
+  void Work() {
+    while (true) {
+      Attempt attempt;
+      {
+        std::unique_lock lock(mu_);
+        wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) {
+          return;
+        }
+        attempt = std::move(queue_.front());
+        queue_.pop_front();
+        ++busy_;
+      }
+      dispatch::Delivery delivery{std::to_string(attempt.task.id), attempt.body, attempt.time_s};
+      Outcome outcome = sink_->Deliver(delivery);
+      {
+        std::lock_guard lock(mu_);
+        --busy_;
+      }
+      done_(std::move(attempt), std::move(outcome));
+    }
+  }
+
+  const config::Sink config_;
+  const std::unique_ptr<dispatch::Sink> sink_;
+  const Done done_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<Attempt> queue_;
+  int busy_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+Dispatcher::Dispatcher(DispatcherDeps deps, std::chrono::milliseconds period)
+    : d_(deps), period_(period) {
+  for (const config::Sink& sink : d_.config.Get()->sinks) {
+    auto opened = dispatch::OpenSink(sink);
+    if (!opened) {
+      d_.log.error("{}; its tasks wait until it can be opened at a restart",
+                   opened.error().message());
+      continue;
+    }
+    sinks_.emplace(sink.name, std::make_unique<SinkWorkers>(sink, std::move(*opened),
+                                                            [this](Attempt a, Outcome o) {
+                                                              Finished(std::move(a), std::move(o));
+                                                            }));
+  }
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Dispatcher::~Dispatcher() { Stop(); }
+
+Status Dispatcher::RecoverInterrupted(const DispatcherDeps& d) {
+  return d.writer.Run([&]() -> Status {
+    int recovered = 0;
+    while (true) {
+      store::TaskFilter sending;
+      sending.state = "sending";
+      sending.limit = 1000;
+      PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::TaskRow> tasks, d.store.ListTasks(sending));
+      if (tasks.empty()) {
+        break;
+      }
+      const int64_t now = d.clock.Now().time_since_epoch().count();
+      store::Batch batch;
+      for (const store::TaskRow& t : tasks) {
+        const std::string why =
+            "the daemon stopped during attempt " + std::to_string(t.attempts) + "; retried";
+        batch.task_updates.push_back({t.id, "retrying", why, now, t.attempts, now});
+        batch.audit.push_back(TaskAudit(t, "retrying", why, now));
+      }
+      PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, d.store.Commit(batch));
+      PORTRAIT_RETURN_IF_ERROR(d.audit.AfterCommit(result));
+      recovered += static_cast<int>(tasks.size());
+    }
+    if (recovered > 0) {
+      d.log.warn("{} tasks were being sent when the daemon stopped; they are retried now",
+                 recovered);
+    }
+    return Status::Ok();
+  });
+}
+
+void Dispatcher::Wake() {
+  {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+  }
+  wake_.notify_all();
+}
+
+void Dispatcher::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && !thread_.joinable()) {
+      return;
+    }
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+void Dispatcher::Loop() {
+  while (true) {
+    RecordOutcomes();
+    bool stopping = false;
+    {
+      std::lock_guard lock(mu_);
+      stopping = stopping_;
+    }
+    if (stopping) {
+      break;
+    }
+    ClaimAndSend(d_.clock.Now().time_since_epoch().count());
+    std::unique_lock lock(mu_);
+    wake_.wait_for(lock, period_, [this] { return stopping_ || woken_ || !outcomes_.empty(); });
+    woken_ = false;
+  }
+  // Let the attempts in flight finish, and record how they went.
+  for (auto& [name, workers] : sinks_) {
+    workers->Stop();
+  }
+  RecordOutcomes();
+}
+
+void Dispatcher::ClaimAndSend(int64_t now) {
+  int room = 0;
+  for (auto& [name, workers] : sinks_) {
+    room += workers->Room();
+  }
+  if (room <= 0) {
+    return;
+  }
+  auto due = d_.store.DueTasks(now, room + kClaimSlack);
+  if (!due) {
+    d_.log.error("could not read the due tasks: {}", due.error().ToString());
+    return;
+  }
+  std::map<std::string, int> room_by_sink;
+  std::map<std::pair<store::ProfileId, std::string>, int> claimed;
+  std::vector<std::pair<store::TaskRow, Verdict>> verdicts;
+  for (store::TaskRow& task : *due) {
+    {
+      std::lock_guard lock(mu_);
+      if (in_flight_.contains(task.id)) {
+        continue;
+      }
+    }
+    auto sink = sinks_.find(task.sink);
+    if (sink == sinks_.end()) {
+      continue;  // a sink that could not be opened: its tasks wait (logged at start)
+    }
+    int& left = room_by_sink.try_emplace(task.sink, sink->second->Room()).first->second;
+    if (left <= 0) {
+      continue;
+    }
+    Verdict v = Decide(task, now, claimed);
+    if (v.kind == Verdict::Kind::kWait) {
+      continue;
+    }
+    if (v.kind == Verdict::Kind::kSend) {
+      --left;
+    }
+    verdicts.emplace_back(std::move(task), std::move(v));
+  }
+  if (verdicts.empty()) {
+    return;
+  }
+  std::vector<Attempt> to_send;
+  Status written = d_.writer.Run([&]() -> Status {
+    to_send.clear();
+    store::Batch batch;
+    for (const auto& [task, v] : verdicts) {
+      // Still as claimed? A cancel, a consent withdrawal or an erasure may have come first.
+      PORTRAIT_ASSIGN_OR_RETURN(std::optional<store::TaskRow> current, d_.store.GetTask(task.id));
+      if (!current || current->state != task.state || current->attempts != task.attempts) {
+        continue;
+      }
+      store::TaskUpdate u{task.id, task.state, v.reason, task.due_us, task.attempts, now};
+      std::string action;
+      switch (v.kind) {
+        case Verdict::Kind::kSend:
+          u.state = action = "sending";
+          u.attempts = task.attempts + 1;
+          u.reason = "attempt " + std::to_string(u.attempts);
+          break;
+        case Verdict::Kind::kDefer:
+          action = "deferred";
+          u.due_us = v.until_us;
+          break;
+        case Verdict::Kind::kSuppress:
+          u.state = action = "suppressed";
+          break;
+        default:
+          u.state = action = "cancelled";
+          break;
+      }
+      batch.task_updates.push_back(u);
+      batch.audit.push_back(TaskAudit(task, action, u.reason, now));
+      if (v.kind == Verdict::Kind::kSend) {
+        Attempt a{task, v.body, now / 1'000'000};
+        a.task.state = u.state;
+        a.task.attempts = u.attempts;
+        to_send.push_back(std::move(a));
+      }
+    }
+    if (batch.task_updates.empty()) {
+      return Status::Ok();
+    }
+    PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, d_.store.Commit(batch));
+    return d_.audit.AfterCommit(result);
+  });
+  if (!written.ok()) {
+    if (written.code() != Status::Code::kUnavailable) {
+      d_.log.error("could not record the dispatch verdicts: {}", written.ToString());
+    }
+    return;
+  }
+  for (Attempt& a : to_send) {
+    {
+      std::lock_guard lock(mu_);
+      in_flight_.insert(a.task.id);
+    }
+    d_.metrics.sinks.For(a.task.sink).attempts.Add();
+    sinks_.at(a.task.sink)->Submit(std::move(a));
+  }
+}
+
+Dispatcher::Verdict Dispatcher::Decide(
+    const store::TaskRow& task, int64_t now,
+    std::map<std::pair<store::ProfileId, std::string>, int>& claimed) {
+  auto row = d_.store.GetProfile(task.profile_id);
+  if (!row) {
+    return Verdict::Wait();
+  }
+  if (!*row) {
+    return Verdict::Cancel("the profile was erased");
+  }
+  const std::shared_ptr<const config::Config> config = d_.config.Get();
+  const config::Purpose* purpose = config->FindPurpose(task.purpose);
+  if (!purpose) {
+    return Verdict::Suppress("purpose '" + task.purpose + "' is no longer in the configuration");
+  }
+  auto channel = consent::ParseChannel(task.channel);
+  if (!channel) {
+    return Verdict::Suppress("unknown channel '" + task.channel + "'");
+  }
+  auto ledger = d_.consents.Ledger(task.profile_id);
+  if (!ledger) {
+    return Verdict::Wait();
+  }
+  const consent::BasisDecision basis = consent::CheckLawfulBasis(*purpose, *channel, *ledger, now);
+  if (!basis.allowed) {
+    return Verdict::Suppress(basis.reason);
+  }
+  const config::Sink& sink = sinks_.at(task.sink)->config();
+  if (sink.third_party) {
+    const consent::BasisDecision transfer = consent::CheckSeparateConsent(
+        consent::ConsentScope::kTransfer, purpose->name, *channel, *ledger, now);
+    if (!transfer.allowed) {
+      return Verdict::Suppress("sink '" + sink.name + "' is a third party: " + transfer.reason);
+    }
+  }
+  const std::string zone_name =
+      (*row)->timezone.empty() ? config->daemon.timezone : (*row)->timezone;
+  const date::time_zone* zone = rules::FindZone(zone_name);
+  if (!zone) {
+    return Verdict::Wait();  // the profile's zone was checked on write; tzdata changed?
+  }
+  if (auto end = dispatch::QuietHoursEnd(purpose->quiet_hours, zone, now)) {
+    return Verdict::Defer(*end, "quiet hours " + purpose->quiet_hours + " in " + zone_name +
+                                    "; due again " + FormatRfc3339(*end));
+  }
+  const std::pair<store::ProfileId, std::string> key{task.profile_id, task.purpose};
+  if (purpose->cap) {
+    auto delivered = d_.store.CountDelivered(task.profile_id, purpose->name,
+                                             dispatch::CapWindowStart(*purpose->cap, zone, now));
+    if (!delivered) {
+      return Verdict::Wait();
+    }
+    // Tasks of this profile and purpose on their way count too.
+    int64_t sending = 0;
+    store::TaskFilter on_the_way;
+    on_the_way.profile_id = task.profile_id;
+    on_the_way.state = "sending";
+    if (auto rows = d_.store.ListTasks(on_the_way)) {
+      for (const store::TaskRow& t : *rows) {
+        sending += t.purpose == task.purpose;
+      }
+    }
+    const int64_t count = *delivered + sending + claimed[key];
+    if (count >= purpose->cap->max) {
+      const std::string over = "over the cap of " + std::to_string(purpose->cap->max) + " per " +
+                               std::to_string(purpose->cap->per.count() / 86'400) + "d";
+      if (purpose->cap->defer) {
+        const int64_t next = dispatch::NextLocalMidnight(zone, now);
+        return Verdict::Defer(next, over + "; due again " + FormatRfc3339(next));
+      }
+      return Verdict::Suppress(over);
+    }
+  }
+  auto plain = d_.vault.OpenFor(task.profile_id, "$task/" + task.trigger, task.payload);
+  if (!plain) {
+    if (plain.error().code() == Status::Code::kNotFound) {
+      return Verdict::Cancel("the profile was erased");
+    }
+    return Verdict::Wait();
+  }
+  auto external_id = d_.vault.ExternalIdOf(**row);
+  if (!external_id) {
+    return Verdict::Wait();
+  }
+  ++claimed[key];
+  return Verdict::Send(Render(task, *external_id, json::parse(*plain, nullptr, false), now));
+}
+
+std::string Dispatcher::Render(const store::TaskRow& task, const std::string& external_id,
+                               const json& payload, int64_t now) const {
+  json data = {{"task", payload.value("task", "")},
+               {"trigger", task.trigger},
+               {"purpose", task.purpose},
+               {"channel", task.channel},
+               {"profile", external_id},
+               {"message", payload.value("message", "")},
+               {"fields", payload.value("fields", json::object())},
+               {"attempt", task.attempts + 1}};
+  return json{{"specversion", "1.0"},
+              {"id", std::to_string(task.id)},
+              {"source", "portrait"},
+              {"type", "portrait.task"},
+              {"subject", external_id},
+              {"time", FormatRfc3339(now)},
+              {"datacontenttype", "application/json"},
+              {"data", std::move(data)}}
+      .dump();
+}
+
+void Dispatcher::Finished(Attempt attempt, Outcome outcome) {
+  {
+    std::lock_guard lock(mu_);
+    outcomes_.emplace_back(std::move(attempt), std::move(outcome));
+  }
+  wake_.notify_all();
+}
+
+void Dispatcher::RecordOutcomes() {
+  std::vector<std::pair<Attempt, Outcome>> done;
+  {
+    std::lock_guard lock(mu_);
+    done.swap(outcomes_);
+  }
+  if (done.empty()) {
+    return;
+  }
+  const int64_t now = d_.clock.Now().time_since_epoch().count();
+  Status written = d_.writer.Run([&]() -> Status {
+    store::Batch batch;
+    for (const auto& [a, outcome] : done) {
+      PORTRAIT_ASSIGN_OR_RETURN(std::optional<store::TaskRow> current, d_.store.GetTask(a.task.id));
+      if (!current || current->state != "sending") {
+        continue;  // erased meanwhile
+      }
+      const config::Sink& sink = sinks_.at(a.task.sink)->config();
+      store::TaskUpdate u{a.task.id, "", outcome.reason, a.task.due_us, a.task.attempts, now};
+      SinkMetrics& m = d_.metrics.sinks.For(a.task.sink);
+      if (outcome.kind == Outcome::Kind::kDelivered) {
+        u.state = "delivered";
+        m.delivered.Add();
+        m.attempts_per_task.Observe(static_cast<double>(a.task.attempts));
+        m.delivery_seconds.Observe(static_cast<double>(now - a.task.created_us) / 1e6);
+      } else if (outcome.kind == Outcome::Kind::kDead || a.task.attempts >= sink.max_attempts) {
+        u.state = "dead";
+        if (outcome.kind == Outcome::Kind::kRetry) {
+          u.reason = "gave up after " + std::to_string(a.task.attempts) +
+                     " attempts; last: " + outcome.reason;
+        }
+        m.dead.Add();
+        m.attempts_per_task.Observe(static_cast<double>(a.task.attempts));
+      } else {
+        u.state = "retrying";
+        const double unit = randombytes_uniform(1'000'000) / 1e6;
+        const auto wait = dispatch::RetryDelay(sink, static_cast<int>(a.task.attempts), unit,
+                                               outcome.retry_after);
+        u.due_us = now + std::chrono::duration_cast<std::chrono::microseconds>(wait).count();
+        u.reason = outcome.reason + "; next attempt " + FormatRfc3339(u.due_us);
+      }
+      batch.task_updates.push_back(u);
+      batch.audit.push_back(TaskAudit(a.task, u.state, u.reason, now));
+    }
+    if (batch.task_updates.empty()) {
+      return Status::Ok();
+    }
+    PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, d_.store.Commit(batch));
+    return d_.audit.AfterCommit(result);
+  });
+  if (!written.ok()) {
+    // The tasks stay `sending`; the next start retries them (at-least-once).
+    d_.log.error("could not record {} delivery outcomes: {}", done.size(), written.ToString());
+  }
+  std::lock_guard lock(mu_);
+  for (const auto& [a, outcome] : done) {
+    in_flight_.erase(a.task.id);
+  }
+}
+
+}  // namespace portrait::daemon

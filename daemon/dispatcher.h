@@ -1,0 +1,88 @@
+// Dispatcher: delivers the outbox (SPEC section 6). Its thread claims due tasks (an index range
+// over pending and retrying tasks) and checks each again right before the attempt: the profile
+// still exists, the purpose's lawful basis holds for the channel now (and a transfer consent for
+// a third-party sink), the purpose's quiet hours and frequency cap in the profile's time zone.
+// It writes the verdicts in one writer job — `sending` (attempts + 1), deferred, `suppressed`,
+// `cancelled` — and hands the tasks to send to their sink's workers (`concurrency` threads
+// each). Outcomes come back and are written in batches: `delivered`, `retrying` after a jittered
+// exponential backoff, or `dead`. Every change is audited with its reason, never a value.
+// Delivery is at-least-once: a task left `sending` by a crash is retried at start
+// (RecoverInterrupted), with the same id, for receivers to deduplicate.
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "daemon/consent_service.h"
+#include "daemon/metrics.h"
+#include "daemon/writer.h"
+#include "dispatch/sink.h"
+#include "store/audit_log.h"
+#include "store/profile_vault.h"
+
+namespace portrait::daemon {
+
+struct DispatcherDeps {
+  Writer& writer;
+  store::Store& store;
+  store::ProfileVault& vault;
+  ConsentService& consents;
+  store::AuditLog& audit;
+  const config::ConfigHolder& config;
+  const Clock& clock;
+  DaemonMetrics& metrics;
+  spdlog::logger& log;
+};
+
+class Dispatcher {
+ public:
+  // Opens the config's sinks (one that can't be opened is logged; its tasks wait) and starts.
+  explicit Dispatcher(DispatcherDeps deps,
+                      std::chrono::milliseconds period = std::chrono::milliseconds(200));
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+
+  // Marks the tasks an unclean stop left `sending` as `retrying`, due now. Before a Dispatcher
+  // starts.
+  static Status RecoverInterrupted(const DispatcherDeps& deps);
+
+  // Tasks may have become due (a group commit created some): look now rather than at the tick.
+  void Wake();
+  // Stops claiming, waits for the attempts in flight and records their outcomes.
+  void Stop();
+
+ private:
+  class SinkWorkers;
+  struct Attempt;
+  struct Verdict;
+
+  void Loop();
+  void ClaimAndSend(int64_t now_us);
+  Verdict Decide(const store::TaskRow& task, int64_t now_us,
+                 std::map<std::pair<store::ProfileId, std::string>, int>& claimed);
+  void Finished(Attempt attempt, dispatch::Outcome outcome);
+  void RecordOutcomes();
+  std::string Render(const store::TaskRow& task, const std::string& external_id,
+                     const nlohmann::json& payload, int64_t now_us) const;
+
+  DispatcherDeps d_;
+  const std::chrono::milliseconds period_;
+  std::map<std::string, std::unique_ptr<SinkWorkers>> sinks_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  bool woken_ = false;
+  std::set<int64_t> in_flight_;  // task ids handed to workers, outcome not yet recorded
+  std::vector<std::pair<Attempt, dispatch::Outcome>> outcomes_;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
+}  // namespace portrait::daemon

@@ -81,9 +81,129 @@ class Dispatch : public ::testing::Test {
     return false;
   }
 
+  // A marketing trigger that fires on every "promo.viewed" event (each its own task).
+  void AddPromoRule() {
+    testing::WriteFile(daemon_.dir() / "rules/promo.toml", R"([[trigger]]
+id = "promo-follow-up"
+purpose = "marketing"
+on.event = "promo.viewed"
+task = "promo"
+channel = "sms"
+sink = "crm"
+message = "{{fields.name}}, the offer you looked at ends soon."
+fields = ["name"]
+)");
+  }
+  void PostPromos(const std::string& subject, int n, const std::string& time) {
+    json events = json::array();
+    for (int i = 0; i < n; ++i) {
+      events.push_back({{"id", subject + "-promo-" + std::to_string(i)},
+                        {"type", "promo.viewed"},
+                        {"subject", subject},
+                        {"time", time}});
+    }
+    Post(events);
+  }
+
   WebhookReceiver receiver_;
   Daemon daemon_;
 };
+
+TEST_F(Dispatch, TheThirdMarketingTaskInSevenDaysIsSuppressedAndQuietHoursDefer) {
+  AddPromoRule();
+  ASSERT_TRUE(daemon_.Start("2026-06-10T04:00:00Z"));  // 12:00 in Shanghai
+  Put("fay", {{"name", "Fay"}, {"phone", "+8613812345672"}});
+  Consent("fay", "granted");
+  PostPromos("fay", 3, "2026-06-10T03:59:00Z");
+  ASSERT_TRUE(receiver_.WaitFor(2)) << daemon_.Log();
+  std::vector<json> tasks;
+  for (int i = 0; i < 100; ++i) {
+    tasks = Tasks("fay", "promo-follow-up");
+    std::multiset<std::string> states;
+    for (const json& t : tasks) {
+      states.insert(t["state"].get<std::string>());
+    }
+    if (states == std::multiset<std::string>{"delivered", "delivered", "suppressed"}) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(tasks.size(), 3u);
+  int suppressed = 0;
+  for (const json& t : tasks) {
+    if (t["state"] == "suppressed") {
+      ++suppressed;
+      EXPECT_EQ(t["reason"], "over the cap of 2 per 7d");
+    } else {
+      EXPECT_EQ(t["state"], "delivered") << t;
+    }
+  }
+  EXPECT_EQ(suppressed, 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(receiver_.Received().size(), 2u);  // never sent
+  EXPECT_EQ(daemon_.Stop(), 0);
+
+  // 22:00 in Shanghai, a new customer: her task waits for 08:00.
+  ASSERT_TRUE(daemon_.Start("2026-06-10T14:00:00Z"));
+  Put("gil", {{"name", "Gil"}, {"phone", "+8613812345673"}});
+  Consent("gil", "granted");
+  PostPromos("gil", 1, "2026-06-10T14:00:00Z");
+  for (int i = 0; i < 100 && Tasks("gil", "promo-follow-up")[0]["due"] != "2026-06-11T00:00:00Z";
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  json waiting = Tasks("gil", "promo-follow-up")[0];
+  EXPECT_EQ(waiting["state"], "pending");
+  EXPECT_EQ(waiting["due"], "2026-06-11T00:00:00Z");  // 08:00 in Shanghai
+  EXPECT_NE(waiting["reason"].get<std::string>().find("quiet hours 21:00-08:00"),
+            std::string::npos);
+  EXPECT_EQ(receiver_.Received().size(), 2u);
+  EXPECT_EQ(daemon_.Stop(), 0);
+  // 07:59: still waiting. 08:00: out it goes.
+  ASSERT_TRUE(daemon_.Start("2026-06-10T23:59:00Z"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_EQ(receiver_.Received().size(), 2u);
+  EXPECT_EQ(daemon_.Stop(), 0);
+  ASSERT_TRUE(daemon_.Start("2026-06-11T00:00:00Z"));
+  ASSERT_TRUE(WaitForState("gil", "promo-follow-up", "delivered")) << daemon_.Log();
+  EXPECT_EQ(receiver_.Received().size(), 3u);
+}
+
+TEST_F(Dispatch, TasksAreListedRetriedAndCancelledThroughTheApi) {
+  AddPromoRule();
+  ASSERT_TRUE(daemon_.Start("2026-06-10T14:00:00Z"));  // quiet hours: tasks wait
+  Put("hal", {{"name", "Hal"}, {"phone", "+8613812345674"}});
+  Consent("hal", "granted");
+  PostPromos("hal", 2, "2026-06-10T14:00:00Z");
+  HttpResult listed = daemon_.Admin("GET", "/v1/tasks?profile=hal&state=pending", "", "marketing");
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  const json tasks = listed.json()["tasks"];
+  ASSERT_EQ(tasks.size(), 2u);
+  EXPECT_EQ(tasks[0]["trigger"], "promo-follow-up");
+  EXPECT_EQ(tasks[0].count("payload"), 0u);  // the list never carries message or fields
+  const std::string first = std::to_string(tasks[0]["id"].get<int64_t>());
+
+  HttpResult paged = daemon_.Admin("GET", "/v1/tasks?profile=hal&limit=1", "", "marketing");
+  ASSERT_EQ(paged.json()["tasks"].size(), 1u);
+  EXPECT_EQ(paged.json()["next_after"], tasks[0]["id"]);
+  EXPECT_EQ(daemon_.Admin("GET", "/v1/tasks?state=lost", "", "marketing").status, 422);
+
+  HttpResult cancelled = daemon_.Admin("POST", "/v1/tasks/" + first + "/cancel", "", "marketing");
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  EXPECT_EQ(cancelled.json()["state"], "cancelled");
+  EXPECT_EQ(daemon_.Admin("POST", "/v1/tasks/" + first + "/cancel", "", "marketing").status, 409);
+  HttpResult retried = daemon_.Admin("POST", "/v1/tasks/" + first + "/retry", "", "marketing");
+  ASSERT_EQ(retried.status, 200) << retried.body;
+  EXPECT_EQ(retried.json()["state"], "pending");
+  EXPECT_EQ(daemon_.Admin("POST", "/v1/tasks/999999/retry", "", "marketing").status, 404);
+  // The marketer may read tasks but not change them.
+  const std::string marketer = daemon_.CreateToken("mk", "marketer");
+  EXPECT_EQ(daemon_.client()
+                .Send("POST", "/v1/tasks/" + first + "/cancel", "",
+                      {{"Authorization", "Bearer " + marketer}})
+                .status,
+            403);
+}
 
 TEST_F(Dispatch, CartBirthdayAndLifecycleChangeEachDeliverOneSignedWebhook) {
   // 10 June 12:00 in Shanghai.

@@ -63,6 +63,10 @@ struct Dispatcher::Verdict {
 // One sink's worker threads and their queue.
 class Dispatcher::SinkWorkers {
  public:
+  // Attempts queued per worker at most: enough that one claim (one commit) feeds the workers
+  // for a while, few enough that a crash leaves little to send twice.
+  static constexpr int kQueuedPerWorker = 8;
+
   using Done = std::function<void(Attempt, Outcome)>;
 
   SinkWorkers(const config::Sink& config, std::unique_ptr<dispatch::Sink> sink, Done done)
@@ -75,10 +79,10 @@ class Dispatcher::SinkWorkers {
 
   const config::Sink& config() const { return config_; }
 
-  // Attempts it can take now without queueing.
+  // Attempts it can take now.
   int Room() {
     std::lock_guard lock(mu_);
-    return config_.concurrency - busy_ - static_cast<int>(queue_.size());
+    return config_.concurrency * (1 + kQueuedPerWorker) - busy_ - static_cast<int>(queue_.size());
   }
 
   void Submit(Attempt attempt) {

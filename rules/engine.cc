@@ -251,7 +251,8 @@ std::vector<Explanation> Engine::Explain(
   };
   Facts facts = FactsOf(after, event ? &ef : nullptr, at_us);
   for (const Trigger& t : rules_.triggers) {
-    Explanation e{t.id};
+    Explanation e;
+    e.trigger = t.id;
     std::optional<std::string> key;
     switch (t.kind) {
       case TriggerKind::kEvent:

@@ -75,6 +75,16 @@ struct Expr {
   std::vector<Expr> args;            // operands, call arguments, list items
 };
 
+// A node of `kind` and static `type` at `offset` (and `length`) of the source text.
+inline Expr Node(Expr::Kind kind, Type type, int offset, int length = 0) {
+  Expr e;
+  e.kind = kind;
+  e.type = type;
+  e.offset = offset;
+  e.length = length;
+  return e;
+}
+
 struct ExprError {
   int offset = 0;  // in the source text
   std::string message;

@@ -334,7 +334,7 @@ class Parser {
       if (!Fits(operand->type, {Type::kNumber, Type::kDuration})) {
         return Fail(t.offset, "'-' needs a number or a duration");
       }
-      Expr e{Expr::Kind::kUnary, operand->type, t.offset};
+      Expr e = Node(Expr::Kind::kUnary, operand->type, t.offset);
       e.op = "-";
       e.code = Op::kNeg;
       e.args.push_back(std::move(*operand));
@@ -347,13 +347,13 @@ class Parser {
   }
 
   static Expr Literal(const Token& t, Value v) {
-    Expr e{Expr::Kind::kLiteral, v.type, t.offset, t.length};
+    Expr e = Node(Expr::Kind::kLiteral, v.type, t.offset, t.length);
     e.literal = std::move(v);
     return e;
   }
 
   tl::expected<Expr, ExprError> ListLiteral(const Token& open) {
-    Expr e{Expr::Kind::kList, Type::kList, open.offset};
+    Expr e = Node(Expr::Kind::kList, Type::kList, open.offset);
     while (!IsOp("]")) {
       auto item = ParseExpr(0);
       if (!item) {
@@ -391,7 +391,7 @@ class Parser {
         return Fail(t.offset,
                     "'not' needs a condition, not a " + std::string(TypeName(operand->type)));
       }
-      Expr e{Expr::Kind::kUnary, Type::kBool, t.offset};
+      Expr e = Node(Expr::Kind::kUnary, Type::kBool, t.offset);
       e.op = "not";
       e.code = Op::kNot;
       e.args.push_back(std::move(*operand));
@@ -405,7 +405,7 @@ class Parser {
 
   tl::expected<Expr, ExprError> Path(const Token& t) {
     const std::string& n = t.text;
-    Expr e{Expr::Kind::kPath, Type::kAny, t.offset, t.length};
+    Expr e = Node(Expr::Kind::kPath, Type::kAny, t.offset, t.length);
     auto rest = [&](std::string_view prefix) { return n.substr(prefix.size()); };
     if (n.rfind("fields.", 0) == 0) {
       const config::Field* f =
@@ -458,7 +458,7 @@ class Parser {
     if (!Advance()) {  // '('
       return tl::unexpected(error_);
     }
-    Expr e{Expr::Kind::kCall, Type::kAny, t.offset};
+    Expr e = Node(Expr::Kind::kCall, Type::kAny, t.offset);
     e.op = t.text;
     e.code = CodeOf(t.text);
     while (!IsOp(")")) {
@@ -582,7 +582,7 @@ class Parser {
       else
         return mismatch();
     }
-    Expr e{Expr::Kind::kBinary, result, a.offset};
+    Expr e = Node(Expr::Kind::kBinary, result, a.offset);
     e.op = o;
     e.code = CodeOf(o);
     e.length = b.offset + b.length - a.offset;

@@ -43,11 +43,11 @@ tl::expected<MessageTemplate, ExprError> ParseTemplate(
   while (pos < text.size()) {
     size_t open = text.find("{{", pos);
     if (open == std::string_view::npos) {
-      t.parts.push_back({std::string(text.substr(pos))});
+      t.parts.emplace_back().text = std::string(text.substr(pos));
       break;
     }
     if (open > pos) {
-      t.parts.push_back({std::string(text.substr(pos, open - pos))});
+      t.parts.emplace_back().text = std::string(text.substr(pos, open - pos));
     }
     size_t close = text.find("}}", open);
     if (close == std::string_view::npos) {

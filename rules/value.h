@@ -25,18 +25,39 @@ struct Value {
   std::vector<Value> list;
 
   static Value Null() { return Value{}; }
-  static Value Bool(bool v) { return Value{Type::kBool, v}; }
-  static Value Number(double v) { return Value{Type::kNumber, false, v}; }
-  static Value String(std::string v) { return Value{Type::kString, false, 0, std::move(v)}; }
-  static Value Time(int64_t v) { return Value{Type::kTime, false, 0, {}, v}; }
-  static Value Duration(int64_t v) { return Value{Type::kDuration, false, 0, {}, v}; }
-  static Value Date(int32_t v) { return Value{Type::kDate, false, 0, {}, 0, v}; }
+  static Value Bool(bool v) {
+    return Of(Type::kBool, [&](Value& x) { x.b = v; });
+  }
+  static Value Number(double v) {
+    return Of(Type::kNumber, [&](Value& x) { x.n = v; });
+  }
+  static Value String(std::string v) {
+    return Of(Type::kString, [&](Value& x) { x.s = std::move(v); });
+  }
+  static Value Time(int64_t v) {
+    return Of(Type::kTime, [&](Value& x) { x.us = v; });
+  }
+  static Value Duration(int64_t v) {
+    return Of(Type::kDuration, [&](Value& x) { x.us = v; });
+  }
+  static Value Date(int32_t v) {
+    return Of(Type::kDate, [&](Value& x) { x.days = v; });
+  }
   static Value List(std::vector<Value> v) {
-    return Value{Type::kList, false, 0, {}, 0, 0, std::move(v)};
+    return Of(Type::kList, [&](Value& x) { x.list = std::move(v); });
   }
 
   bool is_null() const { return type == Type::kNull; }
   bool IsTrue() const { return type == Type::kBool && b; }
+
+ private:
+  template <typename Set>
+  static Value Of(Type t, Set set) {
+    Value v;
+    v.type = t;
+    set(v);
+    return v;
+  }
 };
 
 // Equality of two values of the same type; false for different types or null.

@@ -92,7 +92,7 @@ std::string Phone(Rng& rng, std::string_view region) {
 }
 
 std::string Birthday(Rng& rng, int index) {
-  char buf[32];  // room for any int, so the compiler can see nothing is cut
+  char buf[48];  // room for any three ints, so the compiler can see nothing is cut
   if (index % 40 == 7) {
     static constexpr std::array<int, 6> kLeapYears = {1972, 1980, 1988, 1992, 2000, 2004};
     std::snprintf(buf, sizeof buf, "%04d-02-29", rng.Pick(kLeapYears));

@@ -277,12 +277,14 @@ TEST_F(Api, ReloadAppliesAChangedConfigKeepsStartOnlySettingsAndRefusesABrokenOn
   const std::string listen = "listen = \"127.0.0.1:7451\"";
   ASSERT_NE(text.find(listen), std::string::npos);
   text.replace(text.find(listen), listen.size(), "listen = \"127.0.0.1:1\"");
-  {
-    std::ofstream(daemon_.config_path()) << text;
-  }
+  const std::string sink_url = "http://127.0.0.1:8080/hooks/portrait";
+  ASSERT_NE(text.find(sink_url), std::string::npos);
+  text.replace(text.find(sink_url), sink_url.size(), "http://127.0.0.1:8081/hooks");
+  { std::ofstream(daemon_.config_path()) << text; }
   daemon_.Signal(SIGHUP);
   ASSERT_TRUE(daemon_.WaitForLog("config and rules reloaded")) << daemon_.Log();
   EXPECT_TRUE(daemon_.WaitForLog("daemon.listen changed")) << daemon_.Log();
+  EXPECT_TRUE(daemon_.WaitForLog("[[sink]] changed")) << daemon_.Log();
   // The new role is in force; the daemon still listens where it did.
   HttpResult created = daemon_.Admin("POST", "/v1/tokens", new_role);
   ASSERT_EQ(created.status, 201) << created.body;

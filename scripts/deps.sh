@@ -10,7 +10,7 @@ packages=(
   libspdlog-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev libexpected-dev
   libcli11-dev libhowardhinnant-date-dev libphonenumber-dev tzdata
   libgtest-dev libgmock-dev
-  python3 python3-nacl curl
+  python3 python3-nacl curl openssl
 )
 
 missing=()

@@ -105,6 +105,45 @@ TEST_F(WebhookSinkTest, RetriesWhenNothingListens) {
   EXPECT_NE(out.reason.find("connect"), std::string::npos) << out.reason;
 }
 
+// HTTPS against a receiver whose certificate a test CA signed, for 127.0.0.1 only.
+class HttpsWebhookSinkTest : public ::testing::Test {
+ protected:
+  HttpsWebhookSinkTest() { ::setenv("PORTRAIT_TEST_WHSEC", kSecret, 1); }
+  Outcome DeliverTo(const std::string& url, const std::string& ca_file) {
+    config::Sink c;
+    c.name = "crm";
+    c.url = url;
+    c.secret_env = "PORTRAIT_TEST_WHSEC";
+    c.ca_file = ca_file;
+    c.timeout = std::chrono::seconds(2);
+    auto sink = OpenSink(c);
+    EXPECT_TRUE(sink) << sink.error().ToString();
+    return sink ? (*sink)->Deliver({"9", "{}", 1}) : Outcome::Dead("not opened");
+  }
+  testing::TempDir dir_;
+  testing::TestCertificates certs_ = testing::MakeTestCertificates(dir_.path());
+  testing::WebhookReceiver receiver_{&certs_};
+};
+
+TEST_F(HttpsWebhookSinkTest, VerifiesTheChainAgainstTheGivenCaAndTheHostName) {
+  ASSERT_FALSE(certs_.ca.empty()) << "openssl could not make test certificates";
+  Outcome ok = DeliverTo(receiver_.url("/hooks"), certs_.ca);
+  EXPECT_EQ(ok.kind, Outcome::Kind::kDelivered) << ok.reason;
+  ASSERT_EQ(receiver_.Received().size(), 1u);
+  EXPECT_TRUE(testing::VerifyStandardWebhook(kSecret, receiver_.Received()[0]));
+
+  // The system's CAs don't know the test CA: no request is sent.
+  Outcome unknown_ca = DeliverTo(receiver_.url("/hooks"), "");
+  EXPECT_EQ(unknown_ca.kind, Outcome::Kind::kRetry);
+  EXPECT_NE(unknown_ca.reason.find("TLS handshake"), std::string::npos) << unknown_ca.reason;
+  // The certificate is for 127.0.0.1, not for "localhost".
+  Outcome wrong_name =
+      DeliverTo("https://localhost:" + std::to_string(receiver_.port()) + "/hooks", certs_.ca);
+  EXPECT_EQ(wrong_name.kind, Outcome::Kind::kRetry);
+  EXPECT_NE(wrong_name.reason.find("TLS handshake"), std::string::npos) << wrong_name.reason;
+  EXPECT_EQ(receiver_.Received().size(), 1u);
+}
+
 TEST(WebhookSinkConfig, NamesTheMissingSecretVariable) {
   config::Sink c;
   c.name = "crm";

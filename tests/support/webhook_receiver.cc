@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
 #include <condition_variable>
+#include <cstdlib>
 
 namespace portrait::testing {
 
@@ -20,6 +22,7 @@ using tcp = net::ip::tcp;
 
 struct WebhookReceiver::State {
   net::io_context io;
+  std::unique_ptr<net::ssl::context> tls;
   tcp::acceptor acceptor{io};
   std::atomic<bool> stopping{false};
   mutable std::mutex mu;
@@ -66,7 +69,31 @@ bool VerifyStandardWebhook(const std::string& secret, const ReceivedRequest& req
   return false;
 }
 
-WebhookReceiver::WebhookReceiver() : state_(std::make_shared<State>()) {
+TestCertificates MakeTestCertificates(const std::string& dir) {
+  TestCertificates out{dir + "/ca.pem", dir + "/server.pem", dir + "/server.key"};
+  const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+  const std::string script =
+      "cd '" + dir + "' && openssl req -x509" + ec +
+      " -keyout ca.key -out ca.pem -days 2 -subj '/CN=portrait test CA' 2>/dev/null && "
+      "openssl req" +
+      ec +
+      " -keyout server.key -out server.csr -subj '/CN=127.0.0.1' "
+      "2>/dev/null && printf 'subjectAltName=IP:127.0.0.1\n' > san.cnf && "
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+      "-out server.pem -days 2 -extfile san.cnf 2>/dev/null";
+  if (std::system(script.c_str()) != 0) {
+    return {};
+  }
+  return out;
+}
+
+WebhookReceiver::WebhookReceiver(const TestCertificates* tls)
+    : state_(std::make_shared<State>()), tls_(tls != nullptr) {
+  if (tls) {
+    state_->tls = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+    state_->tls->use_certificate_chain_file(tls->cert);
+    state_->tls->use_private_key_file(tls->key, net::ssl::context::pem);
+  }
   tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), 0);
   state_->acceptor.open(endpoint.protocol());
   state_->acceptor.set_option(tcp::acceptor::reuse_address(true));
@@ -88,7 +115,7 @@ WebhookReceiver::~WebhookReceiver() {
 }
 
 std::string WebhookReceiver::url(const std::string& path) const {
-  return "http://127.0.0.1:" + std::to_string(port_) + path;
+  return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) + path;
 }
 
 void WebhookReceiver::Script(std::vector<ScriptedAnswer> answers) {
@@ -118,6 +145,28 @@ void WebhookReceiver::Serve() {
     }
     std::lock_guard lock(state->mu);
     state->connections.emplace_back([state, s = std::move(socket)]() mutable {
+      if (state->tls) {
+        net::ssl::stream<tcp::socket> stream(std::move(s), *state->tls);
+        beast::error_code ec;
+        stream.handshake(net::ssl::stream_base::server, ec);
+        if (!ec) {
+          Answer(*state, stream);
+          stream.shutdown(ec);
+        }
+        return;
+      }
+      Answer(*state, s);
+      beast::error_code ec;
+      s.shutdown(tcp::socket::shutdown_both, ec);
+    });
+  }
+}
+
+template <class Stream>
+void WebhookReceiver::Answer(State& state_ref, Stream& s) {
+  {
+    State* state = &state_ref;
+    {
       beast::error_code ec;
       beast::flat_buffer buffer;
       http::request<http::string_body> req;
@@ -152,8 +201,7 @@ void WebhookReceiver::Serve() {
       }
       res.prepare_payload();
       http::write(s, res, ec);
-      s.shutdown(tcp::socket::shutdown_both, ec);
-    });
+    }
   }
 }
 

@@ -30,9 +30,19 @@ struct ScriptedAnswer {
 // "<webhook-id>.<webhook-timestamp>.<body>" keyed with the base64-decoded secret.
 bool VerifyStandardWebhook(const std::string& secret, const ReceivedRequest& request);
 
+// A test certificate authority and a server certificate it signed, for 127.0.0.1 only, made
+// with the openssl command in `dir` (PEM files).
+struct TestCertificates {
+  std::string ca;    // the CA certificate
+  std::string cert;  // the server's certificate
+  std::string key;   // its private key
+};
+TestCertificates MakeTestCertificates(const std::string& dir);
+
 class WebhookReceiver {
  public:
-  WebhookReceiver();
+  // Plain HTTP; with `tls`, HTTPS with that certificate.
+  explicit WebhookReceiver(const TestCertificates* tls = nullptr);
   ~WebhookReceiver();
   WebhookReceiver(const WebhookReceiver&) = delete;
 
@@ -48,8 +58,11 @@ class WebhookReceiver {
  private:
   struct State;
   void Serve();
+  template <class Stream>
+  static void Answer(State& state, Stream& stream);
 
   std::shared_ptr<State> state_;
+  bool tls_ = false;
   int port_ = 0;
   std::thread thread_;
 };

@@ -6,6 +6,7 @@
 #include "consent/access_policy.h"
 #include "crypto/audit_signer.h"
 #include "daemon/api.h"
+#include "daemon/task_audit.h"
 
 namespace portrait::daemon {
 namespace {
@@ -136,11 +137,8 @@ Result<HttpResponse> Api::Tasks(ApiCall& call) {
       // A retried task starts afresh: the dispatcher checks consent, caps and quiet hours again.
       batch.task_updates.push_back({id, retry ? "pending" : "cancelled", reason,
                                     retry ? now : task->due_us, retry ? 0 : task->attempts, now});
-      batch.audit.push_back(store::AuditEntry{
-          now, call.caller.Actor(), retry ? "task.pending" : "task.cancelled", task->profile_id,
-          call.caller.purpose->name,
-          json{{"task", id}, {"trigger", task->trigger}, {"from", from}, {"reason", reason}}
-              .dump()});
+      batch.audit.push_back(TaskAudit(*task, retry ? "pending" : "cancelled", reason, now,
+                                      call.caller.Actor(), call.caller.purpose->name));
       PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, d_.store.Commit(batch));
       PORTRAIT_RETURN_IF_ERROR(d_.audit.AfterCommit(result));
       PORTRAIT_ASSIGN_OR_RETURN(task, d_.store.GetTask(id));

@@ -5,6 +5,7 @@
 
 #include "base/time_format.h"
 #include "consent/access_policy.h"
+#include "daemon/task_audit.h"
 
 namespace portrait::daemon {
 
@@ -174,15 +175,7 @@ Status ConsentService::SuppressEndedTasks(const config::Config& config,
       continue;
     }
     batch.task_updates.push_back({t.id, "suppressed", basis.reason, t.due_us, t.attempts, now_us});
-    batch.audit.push_back(store::AuditEntry{now_us, "system", "task.suppressed", t.profile_id,
-                                            t.purpose,
-                                            json{{"task", t.id},
-                                                 {"trigger", t.trigger},
-                                                 {"sink", t.sink},
-                                                 {"from", t.state},
-                                                 {"attempts", t.attempts},
-                                                 {"reason", basis.reason}}
-                                                .dump()});
+    batch.audit.push_back(TaskAudit(t, "suppressed", basis.reason, now_us));
   }
   return Status::Ok();
 }

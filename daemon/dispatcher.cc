@@ -6,6 +6,7 @@
 
 #include "base/time_format.h"
 #include "consent/ledger.h"
+#include "daemon/task_audit.h"
 #include "dispatch/backoff.h"
 #include "dispatch/send_policy.h"
 #include "rules/calendar.h"
@@ -19,22 +20,6 @@ using nlohmann::json;
 // The tasks claimed per round at most, beyond the sinks' free workers (some are deferred or
 // suppressed rather than sent).
 constexpr int kClaimSlack = 64;
-
-store::AuditEntry TaskAudit(const store::TaskRow& task, std::string_view to,
-                            const std::string& reason, int64_t now_us) {
-  return store::AuditEntry{now_us,
-                           "system",
-                           "task." + std::string(to),
-                           task.profile_id,
-                           task.purpose,
-                           json{{"task", task.id},
-                                {"trigger", task.trigger},
-                                {"sink", task.sink},
-                                {"from", task.state},
-                                {"attempts", task.attempts},
-                                {"reason", reason}}
-                               .dump()};
-}
 
 }  // namespace
 

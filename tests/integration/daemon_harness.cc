@@ -127,6 +127,20 @@ HttpResult Daemon::Admin(const std::string& method, const std::string& target,
   return client().Send(method, target, body, headers);
 }
 
+std::vector<nlohmann::json> Daemon::TasksOf(const std::string& customer,
+                                            const std::string& trigger) {
+  HttpResult r = Admin("GET", "/v1/profiles/" + customer + "/export");
+  EXPECT_EQ(r.status, 200) << r.body;
+  std::vector<nlohmann::json> out;
+  const nlohmann::json tasks = r.json()["tasks"];
+  for (const nlohmann::json& t : tasks) {
+    if (t["trigger"] == trigger) {
+      out.push_back(t);
+    }
+  }
+  return out;
+}
+
 std::string Daemon::CreateToken(const std::string& name, const std::string& role) {
   HttpResult r = Admin("POST", "/v1/tokens", nlohmann::json{{"name", name}, {"role", role}}.dump());
   EXPECT_EQ(r.status, 201) << r.body;

@@ -47,6 +47,8 @@ class Daemon {
   // A request as the admin token with X-Purpose `purpose` (empty: none).
   HttpResult Admin(const std::string& method, const std::string& target,
                    const std::string& body = "", const std::string& purpose = "service");
+  // The customer's tasks of `trigger`, from the profile's export.
+  std::vector<nlohmann::json> TasksOf(const std::string& customer, const std::string& trigger);
   // A token for `role`, created through the API.
   std::string CreateToken(const std::string& name, const std::string& role);
   // Runs PRAGMA integrity_check on portrait.db with the sqlcipher shell; returns its output.

@@ -56,18 +56,8 @@ class Dispatch : public ::testing::Test {
     HttpResult r = daemon_.Admin("POST", "/v1/events", events.dump());
     ASSERT_EQ(r.status, 202) << r.body;
   }
-  // The profile's tasks of `trigger`, from its export.
   std::vector<json> Tasks(const std::string& id, const std::string& trigger) {
-    HttpResult r = daemon_.Admin("GET", "/v1/profiles/" + id + "/export");
-    EXPECT_EQ(r.status, 200) << r.body;
-    std::vector<json> out;
-    const json tasks = r.json()["tasks"];
-    for (const json& t : tasks) {
-      if (t["trigger"] == trigger) {
-        out.push_back(t);
-      }
-    }
-    return out;
+    return daemon_.TasksOf(id, trigger);
   }
   // Waits until the profile's only task of `trigger` is in `state`.
   bool WaitForState(const std::string& id, const std::string& trigger, const std::string& state,

@@ -117,19 +117,6 @@ TEST(Durability, EveryAcknowledgedEventSurvivesSigkillAtARandomMoment) {
 }
 
 // Tasks of `trigger` for `customer`, from the data-subject export.
-std::vector<json> TasksOf(Daemon& daemon, const std::string& customer, const std::string& trigger) {
-  HttpResult r = daemon.Admin("GET", "/v1/profiles/" + customer + "/export");
-  EXPECT_EQ(r.status, 200) << r.body;
-  std::vector<json> out;
-  const json tasks = r.json()["tasks"];
-  for (const json& t : tasks) {
-    if (t["trigger"] == trigger) {
-      out.push_back(t);
-    }
-  }
-  return out;
-}
-
 TEST(Durability, ABirthdayMissedWhileDownFiresOnceAfterRestartUnlessOlderThanGrace) {
   Daemon daemon;
   // 10 June: both greetings (09:00 Shanghai, the day before the birthday) are ahead.
@@ -147,19 +134,19 @@ TEST(Durability, ABirthdayMissedWhileDownFiresOnceAfterRestartUnlessOlderThanGra
   ASSERT_TRUE(daemon.Start("2026-06-14T12:00:00Z"));
   // Due: the two greetings and the two daily lifecycle re-evaluations; one greeting fires.
   ASSERT_TRUE(daemon.WaitForLog("timers: 4 due, 1 fired a task")) << daemon.Log();
-  std::vector<json> late = TasksOf(daemon, "late", "birthday-greeting");
+  std::vector<json> late = daemon.TasksOf("late", "birthday-greeting");
   ASSERT_EQ(late.size(), 1u);
   EXPECT_EQ(late[0]["state"], "pending");
   EXPECT_NE(late[0]["payload"]["message"].get<std::string>().find("Kim"), std::string::npos);
   EXPECT_EQ(late[0]["payload"]["fields"]["name"], "Kim");
-  EXPECT_TRUE(TasksOf(daemon, "stale", "birthday-greeting").empty());
+  EXPECT_TRUE(daemon.TasksOf("stale", "birthday-greeting").empty());
   EXPECT_EQ(daemon.Stop(), 0);
 
   // Restarting again fires nothing more: the timers were re-armed for next year.
   ASSERT_TRUE(daemon.Start("2026-06-14T13:00:00Z"));
   HttpResult metrics = daemon.Admin("GET", "/metrics");
   EXPECT_NE(metrics.body.find("portrait_timers_due 0"), std::string::npos) << metrics.body;
-  EXPECT_EQ(TasksOf(daemon, "late", "birthday-greeting").size(), 1u);
+  EXPECT_EQ(daemon.TasksOf("late", "birthday-greeting").size(), 1u);
   EXPECT_EQ(daemon.Stop(), 0);
 }
 
@@ -184,7 +171,7 @@ fields = ["name"]
 void ExpectBirthdayDayGreetingOnThe20th(Daemon& daemon) {
   ASSERT_TRUE(daemon.Start("2026-06-20T03:00:00Z"));
   ASSERT_TRUE(daemon.WaitForLog("fired a task")) << daemon.Log();
-  std::vector<json> tasks = TasksOf(daemon, "ann", "birthday-day");
+  std::vector<json> tasks = daemon.TasksOf("ann", "birthday-day");
   ASSERT_EQ(tasks.size(), 1u);
   EXPECT_EQ(tasks[0]["payload"]["message"], "生日快乐, Ann!");
   EXPECT_EQ(daemon.Stop(), 0);

@@ -223,44 +223,30 @@ void Dispatcher::Loop() {
 }
 
 void Dispatcher::ClaimAndSend(int64_t now) {
-  int room = 0;
-  for (auto& [name, workers] : sinks_) {
-    room += workers->Room();
-  }
-  if (room <= 0) {
-    return;
-  }
-  auto due = d_.store.DueTasks(now, room + kClaimSlack);
-  if (!due) {
-    d_.log.error("could not read the due tasks: {}", due.error().ToString());
-    return;
-  }
-  std::map<std::string, int> room_by_sink;
   std::map<std::pair<store::ProfileId, std::string>, int> claimed;
   std::vector<std::pair<store::TaskRow, Verdict>> verdicts;
-  for (store::TaskRow& task : *due) {
-    {
-      std::lock_guard lock(mu_);
-      if (in_flight_.contains(task.id)) {
+  // Sink by sink: one that is down (its workers busy) never hides another's due tasks.
+  for (auto& [name, workers] : sinks_) {
+    int room = workers->Room();
+    if (room <= 0) {
+      continue;
+    }
+    auto due = d_.store.DueTasks(name, now, room + kClaimSlack);
+    if (!due) {
+      d_.log.error("could not read the due tasks of sink {}: {}", name, due.error().ToString());
+      return;
+    }
+    for (store::TaskRow& task : *due) {
+      if (room <= 0) {
+        break;
+      }
+      Verdict v = Decide(task, now, claimed);
+      if (v.kind == Verdict::Kind::kWait) {
         continue;
       }
+      room -= v.kind == Verdict::Kind::kSend;
+      verdicts.emplace_back(std::move(task), std::move(v));
     }
-    auto sink = sinks_.find(task.sink);
-    if (sink == sinks_.end()) {
-      continue;  // a sink that could not be opened: its tasks wait (logged at start)
-    }
-    int& left = room_by_sink.try_emplace(task.sink, sink->second->Room()).first->second;
-    if (left <= 0) {
-      continue;
-    }
-    Verdict v = Decide(task, now, claimed);
-    if (v.kind == Verdict::Kind::kWait) {
-      continue;
-    }
-    if (v.kind == Verdict::Kind::kSend) {
-      --left;
-    }
-    verdicts.emplace_back(std::move(task), std::move(v));
   }
   if (verdicts.empty()) {
     return;
@@ -316,10 +302,6 @@ void Dispatcher::ClaimAndSend(int64_t now) {
     return;
   }
   for (Attempt& a : to_send) {
-    {
-      std::lock_guard lock(mu_);
-      in_flight_.insert(a.task.id);
-    }
     d_.metrics.sinks.For(a.task.sink).attempts.Add();
     sinks_.at(a.task.sink)->Submit(std::move(a));
   }
@@ -495,10 +477,6 @@ void Dispatcher::RecordOutcomes() {
   if (!written.ok()) {
     // The tasks stay `sending`; the next start retries them (at-least-once).
     d_.log.error("could not record {} delivery outcomes: {}", done.size(), written.ToString());
-  }
-  std::lock_guard lock(mu_);
-  for (const auto& [a, outcome] : done) {
-    in_flight_.erase(a.task.id);
   }
 }
 

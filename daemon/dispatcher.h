@@ -17,7 +17,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <thread>
 #include <vector>
 
@@ -80,7 +79,6 @@ class Dispatcher {
   std::condition_variable wake_;
   bool stopping_ = false;
   bool woken_ = false;
-  std::set<int64_t> in_flight_;  // task ids handed to workers, outcome not yet recorded
   std::vector<std::pair<Attempt, dispatch::Outcome>> outcomes_;
   std::thread thread_;  // last: starts once the members above exist
 };

@@ -224,9 +224,10 @@ class Store {
   virtual Result<bool> HasTask(std::string_view dedupe) = 0;
   // A profile's tasks, in id order.
   virtual Result<std::vector<TaskRow>> GetTasks(ProfileId id) = 0;
-  // Tasks pending or retrying that are due at or before `until_us`, earliest first, at most
+  // Tasks for `sink`, pending or retrying, due at or before `until_us`, earliest first, at most
   // `limit` (an index range).
-  virtual Result<std::vector<TaskRow>> DueTasks(int64_t until_us, int limit) = 0;
+  virtual Result<std::vector<TaskRow>> DueTasks(std::string_view sink, int64_t until_us,
+                                                int limit) = 0;
   virtual Result<std::optional<TaskRow>> GetTask(int64_t id) = 0;
   virtual Result<std::vector<TaskRow>> ListTasks(const TaskFilter& filter) = 0;
   // How many of the profile's tasks for `purpose` were delivered at or after `since_us`.

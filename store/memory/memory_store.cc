@@ -172,11 +172,13 @@ class MemoryStore final : public Store {
     return out;
   }
 
-  Result<std::vector<TaskRow>> DueTasks(int64_t until_us, int limit) override {
+  Result<std::vector<TaskRow>> DueTasks(std::string_view sink, int64_t until_us,
+                                        int limit) override {
     std::lock_guard lock(mu_);
     std::vector<TaskRow> out;
     for (const auto& [task_id, t] : state_.tasks) {
-      if ((t.state == "pending" || t.state == "retrying") && t.due_us <= until_us) {
+      if (t.sink == sink && (t.state == "pending" || t.state == "retrying") &&
+          t.due_us <= until_us) {
         out.push_back(t);
       }
     }

@@ -138,6 +138,10 @@ const std::vector<std::string_view>& PortraitSchema() {
       ) WITHOUT ROWID;
       CREATE INDEX tasks_by_profile ON tasks (profile_id, id);
       )sql",
+      // 4: due tasks by sink, so a sink that is down (or not open) never hides another's.
+      R"sql(
+      CREATE INDEX tasks_due_by_sink ON tasks (sink, state, due_us);
+      )sql",
   };
   return kSteps;
 }

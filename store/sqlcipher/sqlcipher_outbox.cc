@@ -146,12 +146,13 @@ Result<std::vector<TaskRow>> SqlcipherStore::GetTasks(ProfileId id) {
   return sqlite::ReadRows(s, ReadTask);
 }
 
-Result<std::vector<TaskRow>> SqlcipherStore::DueTasks(int64_t until_us, int limit) {
+Result<std::vector<TaskRow>> SqlcipherStore::DueTasks(std::string_view sink, int64_t until_us,
+                                                      int limit) {
   ReadConnection::Lease reader = readers_.Acquire();
   Stmt s(reader->main, "SELECT " + std::string(kTaskColumns) +
-                           " FROM tasks WHERE state IN ('pending', 'retrying') AND due_us <= ? "
-                           "ORDER BY due_us LIMIT ?;");
-  s.Bind(1, until_us).Bind(2, int64_t{limit});
+                           " FROM tasks WHERE sink = ? AND state IN ('pending', 'retrying') "
+                           "AND due_us <= ? ORDER BY due_us LIMIT ?;");
+  s.Bind(1, sink).Bind(2, until_us).Bind(3, int64_t{limit});
   return sqlite::ReadRows(s, ReadTask);
 }
 

@@ -79,7 +79,8 @@ class SqlcipherStore final : public Store {
   Result<bool> HasTask(std::string_view dedupe) override;
   Result<std::vector<TaskRow>> GetTasks(ProfileId id) override;
   Result<std::map<std::string, int64_t>> CountTasksByState() override;
-  Result<std::vector<TaskRow>> DueTasks(int64_t until_us, int limit) override;
+  Result<std::vector<TaskRow>> DueTasks(std::string_view sink, int64_t until_us,
+                                        int limit) override;
   Result<std::optional<TaskRow>> GetTask(int64_t id) override;
   Result<std::vector<TaskRow>> ListTasks(const TaskFilter& filter) override;
   Result<int64_t> CountDelivered(ProfileId id, std::string_view purpose, int64_t since_us) override;

@@ -274,11 +274,12 @@ TYPED_TEST(StoreContract, TasksAreClaimedByDueTimeUpdatedListedAndCounted) {
              task("c", 2, "sending", 50), task("d", 1, "pending", 900),
              task("e", 2, "delivered", 200)};
   ASSERT_TRUE(this->store_->Commit(b));
-  auto due = this->store_->DueTasks(500, 10).value();
+  auto due = this->store_->DueTasks("crm", 500, 10).value();
   ASSERT_EQ(due.size(), 2u);  // neither the one sending nor the one due later
   EXPECT_EQ(due[0].dedupe, "b");
   EXPECT_EQ(due[1].dedupe, "a");
-  EXPECT_EQ(this->store_->DueTasks(500, 1).value().size(), 1u);
+  EXPECT_EQ(this->store_->DueTasks("crm", 500, 1).value().size(), 1u);
+  EXPECT_TRUE(this->store_->DueTasks("care-queue", 500, 10).value().empty());
 
   Batch u;
   u.task_updates = {{due[0].id, "delivered", "HTTP 200", 100, 2, 450},

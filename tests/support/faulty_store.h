@@ -56,8 +56,9 @@ class FaultyStore final : public store::Store {
   Result<std::vector<store::TaskRow>> GetTasks(store::ProfileId id) override {
     return real_.GetTasks(id);
   }
-  Result<std::vector<store::TaskRow>> DueTasks(int64_t until, int limit) override {
-    return real_.DueTasks(until, limit);
+  Result<std::vector<store::TaskRow>> DueTasks(std::string_view sink, int64_t until,
+                                               int limit) override {
+    return real_.DueTasks(sink, until, limit);
   }
   Result<std::optional<store::TaskRow>> GetTask(int64_t id) override { return real_.GetTask(id); }
   Result<std::vector<store::TaskRow>> ListTasks(const store::TaskFilter& f) override {

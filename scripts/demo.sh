@@ -19,6 +19,10 @@ if [ ! -d demo/var ]; then
   first_run=1
 fi
 
+# The crm webhook sink signs with this whsec_ secret (a receiver verifies with the same one).
+[ -f demo/crm.secret ] || (umask 077; echo "whsec_$(head -c 32 /dev/urandom | base64)" > demo/crm.secret)
+export PORTRAIT_CRM_SECRET="$(cat demo/crm.secret)"
+
 build/bin/portraitd --config demo/portrait.toml &
 daemon=$!
 trap 'kill -TERM "$daemon" 2>/dev/null; wait "$daemon"' INT TERM
@@ -38,6 +42,9 @@ portrait demo: portraitd on http://$address, data in demo/var (encrypted), confi
 try:
   curl -H "Authorization: Bearer \$(cat demo/var/admin.token)" -H "X-Purpose: care" http://$address/v1/profiles/cust-000001
   build/bin/portraitctl token create --config demo/portrait.toml --name crm --role marketer
+  curl -H "Authorization: Bearer \$(cat demo/var/admin.token)" -H "X-Purpose: care" "http://$address/v1/tasks?limit=5"
+Care tasks are delivered to demo/var/care-queue.jsonl; marketing tasks are signed webhooks to
+http://127.0.0.1:8080/hooks/portrait (secret in demo/crm.secret), retried until something listens.
 Ctrl-C stops the daemon.
 MSG
 wait "$daemon"

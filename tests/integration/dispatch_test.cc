@@ -160,6 +160,33 @@ TEST_F(Dispatch, TheThirdMarketingTaskInSevenDaysIsSuppressedAndQuietHoursDefer)
   EXPECT_EQ(receiver_.Received().size(), 3u);
 }
 
+TEST_F(Dispatch, OverTheCapTasksWaitForTheNextLocalMidnightWhenConfiguredToDefer) {
+  AddPromoRule();
+  std::string text = testing::ReadFile(daemon_.config_path());
+  Replace(text, "cap = { max = 2, per = \"7d\" }",
+          "cap = { max = 2, per = \"7d\", over = \"defer\" }");
+  testing::WriteFile(daemon_.config_path(), text);
+  ASSERT_TRUE(daemon_.Start("2026-06-10T04:00:00Z"));  // 12:00 in Shanghai
+  Put("ivy", {{"name", "Ivy"}, {"phone", "+8613812345675"}});
+  Consent("ivy", "granted");
+  PostPromos("ivy", 3, "2026-06-10T03:59:00Z");
+  ASSERT_TRUE(receiver_.WaitFor(2)) << daemon_.Log();
+  json deferred;
+  for (int i = 0; i < 100 && deferred.is_null(); ++i) {
+    for (const json& t : Tasks("ivy", "promo-follow-up")) {
+      if (t["state"] == "pending" && t["due"] == "2026-06-10T16:00:00Z") {
+        deferred = t;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(deferred.is_null()) << json(Tasks("ivy", "promo-follow-up")).dump();
+  EXPECT_NE(deferred["reason"].get<std::string>().find("over the cap of 2 per 7d"),
+            std::string::npos);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(receiver_.Received().size(), 2u);  // it waits; at midnight the cap is checked again
+}
+
 TEST_F(Dispatch, TasksAreListedRetriedAndCancelledThroughTheApi) {
   AddPromoRule();
   ASSERT_TRUE(daemon_.Start("2026-06-10T14:00:00Z"));  // quiet hours: tasks wait

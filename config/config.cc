@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include <algorithm>
+#include <tuple>
 
 namespace portrait::config {
 
@@ -37,19 +38,16 @@ std::vector<std::string> KeepStartOnlySettings(const Config& in_force, Config& f
   keep(in_force.keys.file, fresh.keys.file, "keys.file");
   keep(in_force.keys.passphrase_env, fresh.keys.passphrase_env, "keys.passphrase_env");
   keep(in_force.keys.blind_index_bytes, fresh.keys.blind_index_bytes, "keys.blind_index_bytes");
-  auto settings = [](const std::vector<Sink>& sinks) {  // all but where they were written
-    std::vector<std::string> out;
-    for (const Sink& s : sinks) {
-      out.push_back(s.name + '\n' + std::to_string(static_cast<int>(s.type)) + '\n' + s.url + '\n' +
-                    s.secret_env + '\n' + s.ca_file + '\n' + s.path + '\n' + s.command + '\n' +
-                    std::to_string(s.max_attempts) + ' ' + std::to_string(s.concurrency) + ' ' +
-                    std::to_string(s.timeout.count()) + ' ' + std::to_string(s.backoff.count()) +
-                    ' ' + std::to_string(s.backoff_max.count()) + ' ' +
-                    std::to_string(s.third_party));
-    }
-    return out;
+  auto same = [](const Sink& a, const Sink& b) {  // all but where they were written
+    auto fields = [](const Sink& s) {
+      return std::tie(s.name, s.type, s.url, s.secret_env, s.ca_file, s.path, s.command,
+                      s.max_attempts, s.concurrency, s.timeout, s.backoff, s.backoff_max,
+                      s.third_party);
+    };
+    return fields(a) == fields(b);
   };
-  if (settings(in_force.sinks) != settings(fresh.sinks)) {
+  if (!std::equal(in_force.sinks.begin(), in_force.sinks.end(), fresh.sinks.begin(),
+                  fresh.sinks.end(), same)) {
     changed.push_back("[[sink]]");
     fresh.sinks = in_force.sinks;
   }

@@ -303,7 +303,7 @@ Result<HttpResponse> Api::Export(ApiCall& call, const std::string& external_id) 
   PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::TaskRow> task_rows, d_.store.GetTasks(id));
   for (const store::TaskRow& t : task_rows) {
     PORTRAIT_ASSIGN_OR_RETURN(std::string payload,
-                              d_.vault.OpenFor(id, "$task/" + t.trigger, t.payload));
+                              d_.vault.OpenFor(id, store::TaskPayloadName(t.trigger), t.payload));
     json task = TaskJson(t);
     task["payload"] = json::parse(payload, nullptr, false);
     tasks.push_back(std::move(task));

@@ -380,19 +380,20 @@ Dispatcher::Verdict Dispatcher::Decide(
       return Verdict::Suppress(over);
     }
   }
-  auto plain = d_.vault.OpenFor(task.profile_id, "$task/" + task.trigger, task.payload);
-  if (!plain) {
-    if (plain.error().code() == Status::Code::kNotFound) {
-      return Verdict::Cancel("the profile was erased");
+  auto opened = d_.vault.OpenAddressed(**row, store::TaskPayloadName(task.trigger), task.payload);
+  if (!opened) {
+    switch (opened.error().code()) {
+      case Status::Code::kNotFound:
+        return Verdict::Cancel("the profile was erased");
+      case Status::Code::kCorruption:
+        return Verdict::Cancel("its sealed payload does not open (corrupt)");
+      default:
+        return Verdict::Wait();
     }
-    return Verdict::Wait();
-  }
-  auto external_id = d_.vault.ExternalIdOf(**row);
-  if (!external_id) {
-    return Verdict::Wait();
   }
   ++claimed[key];
-  return Verdict::Send(Render(task, *external_id, json::parse(*plain, nullptr, false), now));
+  return Verdict::Send(
+      Render(task, opened->external_id, json::parse(opened->plaintext, nullptr, false), now));
 }
 
 std::string Dispatcher::Render(const store::TaskRow& task, const std::string& external_id,

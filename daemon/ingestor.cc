@@ -197,7 +197,8 @@ class IngestGroup {
     json body = {{"task", t.task},
                  {"message", payload ? payload->message : ""},
                  {"fields", payload ? payload->fields : json::object()}};
-    PORTRAIT_ASSIGN_OR_RETURN(task.payload, in_.vault_.Seal(w.open, "$task/" + t.id, body.dump()));
+    PORTRAIT_ASSIGN_OR_RETURN(task.payload,
+                              in_.vault_.Seal(w.open, store::TaskPayloadName(t.id), body.dump()));
     batch_.tasks.push_back(std::move(task));
     return Status::Ok();
   }

@@ -21,7 +21,7 @@ std::string Errno(std::string_view what) { return std::string(what) + ": " + std
 
 class FileSink final : public Sink {
  public:
-  FileSink(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  explicit FileSink(int fd) : fd_(fd) {}
   ~FileSink() override { ::close(fd_); }
 
   Outcome Deliver(const Delivery& d) override {
@@ -45,7 +45,6 @@ class FileSink final : public Sink {
   }
 
  private:
-  const std::string path_;
   const int fd_;
   std::mutex mu_;  // one line at a time
 };
@@ -158,7 +157,7 @@ Result<std::unique_ptr<Sink>> OpenFileSink(const config::Sink& config) {
     return Error(Status::InvalidArgument("sink '" + config.name + "': cannot open " + config.path +
                                          " for appending (" + std::strerror(errno) + ")"));
   }
-  return std::unique_ptr<Sink>(new FileSink(config.path, fd));
+  return std::unique_ptr<Sink>(new FileSink(fd));
 }
 
 Result<std::unique_ptr<Sink>> OpenExecSink(const config::Sink& config) {

@@ -248,10 +248,15 @@ Result<Profile> ProfileVault::Decrypt(const ProfileRow& row) {
   return DecryptWith(row, key);
 }
 
-Result<std::string> ProfileVault::ExternalIdOf(const ProfileRow& row) {
+Result<ProfileVault::Addressed> ProfileVault::OpenAddressed(const ProfileRow& row,
+                                                            std::string_view name,
+                                                            std::string_view envelope) {
   PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, DataKey(row.id));
   PORTRAIT_ASSIGN_OR_RETURN(json ext, OpenJson(key, row.id, kExternalIdField, row.external_id));
-  return ext.get<std::string>();
+  PORTRAIT_ASSIGN_OR_RETURN(
+      std::string plaintext,
+      FieldCipher::Open(key, FieldCipher::AssociatedData(row.id, name), envelope));
+  return Addressed{ext.get<std::string>(), std::move(plaintext)};
 }
 
 Result<Profile> ProfileVault::DecryptWith(const ProfileRow& row, KeyView key) {

@@ -40,6 +40,10 @@ struct Profile {
 // StateWrite.
 // The name an event's data is sealed under (with the profile id, the associated data).
 inline constexpr std::string_view kEventDataField = "$event";
+// The name a task's payload is sealed under.
+inline std::string TaskPayloadName(std::string_view trigger) {
+  return "$task/" + std::string(trigger);
+}
 
 struct OpenProfile {
   ProfileRow row;
@@ -110,8 +114,14 @@ class ProfileVault {
   // and the inverse. NotFound if the profile has no key (erased).
   Result<std::string> SealFor(ProfileId id, std::string_view name, std::string_view plaintext);
   Result<std::string> OpenFor(ProfileId id, std::string_view name, std::string_view envelope);
-  // The external id of `row`'s profile, decrypted (and nothing else).
-  Result<std::string> ExternalIdOf(const ProfileRow& row);
+  // The external id of `row`'s profile and `envelope` (sealed under `name`) opened, with one
+  // unwrap of its data key: what a task's delivery needs. NotFound once erased.
+  struct Addressed {
+    std::string external_id;
+    std::string plaintext;
+  };
+  Result<Addressed> OpenAddressed(const ProfileRow& row, std::string_view name,
+                                  std::string_view envelope);
 
   // Opens the profile the CRM knows as `external_id`, or makes a bare one (only its external id)
   // when there is none, storing its new data key durably first.

@@ -5,6 +5,7 @@
 #include "cli/audit_command.h"
 #include "cli/init_command.h"
 #include "cli/rules_command.h"
+#include "cli/tasks_command.h"
 #include "cli/token_command.h"
 
 int main(int argc, char** argv) {
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   portrait::cli::AddAuditCommand(app, exit_code);
   portrait::cli::AddRulesCommand(app, exit_code);
   portrait::cli::AddTokenCommand(app, exit_code);
+  portrait::cli::AddTasksCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

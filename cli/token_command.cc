@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "base/url.h"
 #include "cli/daemon_connection.h"
 
 namespace portrait::cli {
@@ -61,7 +62,7 @@ int Revoke(const TokenOptions& o) {
   if (!conn) {
     return Fail("token revoke", conn.error());
   }
-  auto r = conn->Call("DELETE", "/v1/tokens/" + o.name);
+  auto r = conn->Call("DELETE", "/v1/tokens/" + PercentEncode(o.name));
   if (!r) {
     return Fail("token revoke", r.error());
   }

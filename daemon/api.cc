@@ -1,8 +1,7 @@
 #include "daemon/api.h"
 
-#include <charconv>
-
 #include "base/time_format.h"
+#include "base/url.h"
 #include "consent/access_policy.h"
 
 namespace portrait::daemon {
@@ -25,52 +24,6 @@ http::status HttpStatusOf(const Status& s) {
     default:
       return http::status::internal_server_error;
   }
-}
-
-std::string PercentDecode(std::string_view in) {
-  std::string out;
-  for (size_t i = 0; i < in.size(); ++i) {
-    int value = 0;
-    if (in[i] == '%' && i + 2 < in.size() + 0 &&
-        std::from_chars(in.data() + i + 1, in.data() + i + 3, value, 16).ptr == in.data() + i + 3) {
-      out.push_back(static_cast<char>(value));
-      i += 2;
-    } else if (in[i] == '+') {
-      out.push_back(' ');
-    } else {
-      out.push_back(in[i]);
-    }
-  }
-  return out;
-}
-
-std::vector<std::string> SplitPath(std::string_view path) {
-  std::vector<std::string> parts;
-  size_t start = 1;
-  while (start <= path.size()) {
-    size_t end = path.find('/', start);
-    if (end == std::string_view::npos) {
-      end = path.size();
-    }
-    if (end > start) {
-      parts.push_back(PercentDecode(path.substr(start, end - start)));
-    }
-    start = end + 1;
-  }
-  return parts;
-}
-
-std::map<std::string, std::string> ParseQuery(std::string_view query) {
-  std::map<std::string, std::string> out;
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    size_t eq = pair.find('=');
-    out[PercentDecode(pair.substr(0, eq))] =
-        eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-  }
-  return out;
 }
 
 // Endpoints that touch no customer's data, for which X-Purpose may be left out.

@@ -214,6 +214,32 @@ TEST_F(Dispatch, TasksAreListedRetriedAndCancelledThroughTheApi) {
   ASSERT_EQ(retried.status, 200) << retried.body;
   EXPECT_EQ(retried.json()["state"], "pending");
   EXPECT_EQ(daemon_.Admin("POST", "/v1/tasks/999999/retry", "", "marketing").status, 404);
+
+  // The same through portraitctl, with the admin token init wrote.
+  const std::string ctl = testing::BinDir() + "/portraitctl tasks ";
+  const std::string where = " --purpose marketing --config " + daemon_.config_path() +
+                            " --url http://127.0.0.1:" + std::to_string(daemon_.port()) + " 2>&1";
+  std::string out;
+  ASSERT_EQ(testing::RunCommand(ctl + "list --json --profile hal --state pending" + where, &out), 0)
+      << out;
+  EXPECT_EQ(json::parse(out)["tasks"].size(), 2u) << out;
+  out.clear();
+  ASSERT_EQ(testing::RunCommand(ctl + "cancel " + first + where, &out), 0) << out;
+  EXPECT_EQ(out, "task " + first + " is now cancelled\n");
+  out.clear();
+  EXPECT_EQ(testing::RunCommand(ctl + "cancel " + first + where, &out), 1);
+  EXPECT_NE(out.find("only pending or retrying tasks can be cancelled"), std::string::npos) << out;
+  out.clear();
+  ASSERT_EQ(testing::RunCommand(ctl + "list --state cancelled" + where, &out), 0) << out;
+  EXPECT_NE(out.find("promo-follow-up"), std::string::npos) << out;
+  EXPECT_NE(out.find("cancelled by token:"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Hal"), std::string::npos) << out;  // never a personal value
+  out.clear();
+  ASSERT_EQ(testing::RunCommand(ctl + "list --limit 1 --profile hal" + where, &out), 0) << out;
+  EXPECT_NE(out.find("more tasks: run again with --after " + first), std::string::npos) << out;
+  ASSERT_EQ(testing::RunCommand(ctl + "retry " + first + where, &out), 0) << out;
+  EXPECT_EQ(testing::RunCommand(ctl + "list --state lost" + where, &out), 2);
+  EXPECT_EQ(testing::RunCommand(ctl + "retry" + where, &out), 2);
   // The marketer may read tasks but not change them.
   const std::string marketer = daemon_.CreateToken("mk", "marketer");
   EXPECT_EQ(daemon_.client()
@@ -335,7 +361,7 @@ TEST_F(Dispatch, WithdrawnConsentSuppressesAndErasureCancelsWhatWaits) {
 
 TEST_F(Dispatch, RetriesWithGrowingDelaysHonoursRetryAfterAndGivesUpOnA400) {
   ASSERT_TRUE(daemon_.Start("2026-06-10T04:00:00Z"));
-  receiver_.Script({{503}, {503}, {503}, {200}});
+  receiver_.Script({{503, ""}, {503, ""}, {503, ""}, {200, ""}});
   Put("dee", {{"name", "Dee"}, {"phone", "+8613812345670"}});
   Consent("dee", "granted");
   Post(json::array({{{"id", "cart-dee"},
@@ -358,7 +384,7 @@ TEST_F(Dispatch, RetriesWithGrowingDelaysHonoursRetryAfterAndGivesUpOnA400) {
   EXPECT_EQ(Tasks("dee", "cart-abandonment")[0]["attempts"], 4);
 
   // 429 with Retry-After: 2 waits at least 2 s; a 400 is dead at once.
-  receiver_.Script({{429, "2"}, {400}});
+  receiver_.Script({{429, "2"}, {400, ""}});
   Put("eve", {{"name", "Eve"}, {"phone", "+8613812345671"}});
   Consent("eve", "granted");
   Post(json::array({{{"id", "cart-eve"},

@@ -24,7 +24,8 @@ constexpr int kClaimSlack = 64;
 }  // namespace
 
 struct Dispatcher::Attempt {
-  store::TaskRow task;  // as marked `sending`
+  store::TaskRow task;       // as marked `sending`
+  std::string claimed_from;  // its state before: pending or retrying
   std::string body;
   int64_t time_s = 0;
 };
@@ -78,8 +79,9 @@ class Dispatcher::SinkWorkers {
     wake_.notify_one();
   }
 
-  // Finishes the queued attempts, then joins.
-  void Stop() {
+  // Lets the attempts under way finish, joins, and returns the queued ones, never started: a
+  // sink that is down must not hold a stopping daemon for `timeout` times the queue's length.
+  std::vector<Attempt> Stop() {
     {
       std::lock_guard lock(mu_);
       stopping_ = true;
@@ -90,6 +92,11 @@ class Dispatcher::SinkWorkers {
         t.join();
       }
     }
+    std::lock_guard lock(mu_);
+    std::vector<Attempt> unstarted(std::make_move_iterator(queue_.begin()),
+                                   std::make_move_iterator(queue_.end()));
+    queue_.clear();
+    return unstarted;
   }
 
  private:
@@ -99,7 +106,7 @@ class Dispatcher::SinkWorkers {
       {
         std::unique_lock lock(mu_);
         wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) {
+        if (stopping_) {
           return;
         }
         attempt = std::move(queue_.front());
@@ -201,28 +208,47 @@ void Dispatcher::Stop() {
 
 void Dispatcher::Loop() {
   while (true) {
-    RecordOutcomes();
-    bool stopping = false;
     {
       std::lock_guard lock(mu_);
-      stopping = stopping_;
+      if (stopping_) {
+        break;
+      }
     }
-    if (stopping) {
-      break;
+    const int64_t now = d_.clock.Now().time_since_epoch().count();
+    Round round;
+    round.outcomes = TakeOutcomes();
+    round.verdicts = Claim(now);
+    for (Attempt& a : Record(round, now)) {
+      d_.metrics.sinks.For(a.task.sink).attempts.Add();
+      sinks_.at(a.task.sink)->Submit(std::move(a));
     }
-    ClaimAndSend(d_.clock.Now().time_since_epoch().count());
     std::unique_lock lock(mu_);
     wake_.wait_for(lock, period_, [this] { return stopping_ || woken_ || !outcomes_.empty(); });
     woken_ = false;
   }
-  // Let the attempts in flight finish, and record how they went.
+  // Let the attempts under way finish; record how they went, and put back those not started.
+  Round last;
   for (auto& [name, workers] : sinks_) {
-    workers->Stop();
+    for (Attempt& a : workers->Stop()) {
+      last.unstarted.push_back(std::move(a));
+    }
   }
-  RecordOutcomes();
+  last.outcomes = TakeOutcomes();
+  Record(last, d_.clock.Now().time_since_epoch().count());
+  if (!last.unstarted.empty()) {
+    d_.log.info("{} queued attempts were not started before the stop; they wait, unchanged",
+                last.unstarted.size());
+  }
 }
 
-void Dispatcher::ClaimAndSend(int64_t now) {
+std::vector<std::pair<Dispatcher::Attempt, Outcome>> Dispatcher::TakeOutcomes() {
+  std::vector<std::pair<Attempt, Outcome>> done;
+  std::lock_guard lock(mu_);
+  done.swap(outcomes_);
+  return done;
+}
+
+std::vector<std::pair<store::TaskRow, Dispatcher::Verdict>> Dispatcher::Claim(int64_t now) {
   std::map<std::pair<store::ProfileId, std::string>, int> claimed;
   std::vector<std::pair<store::TaskRow, Verdict>> verdicts;
   // Sink by sink: one that is down (its workers busy) never hides another's due tasks.
@@ -234,7 +260,7 @@ void Dispatcher::ClaimAndSend(int64_t now) {
     auto due = d_.store.DueTasks(name, now, room + kClaimSlack);
     if (!due) {
       d_.log.error("could not read the due tasks of sink {}: {}", name, due.error().ToString());
-      return;
+      continue;
     }
     for (store::TaskRow& task : *due) {
       if (room <= 0) {
@@ -248,46 +274,25 @@ void Dispatcher::ClaimAndSend(int64_t now) {
       verdicts.emplace_back(std::move(task), std::move(v));
     }
   }
-  if (verdicts.empty()) {
-    return;
+  return verdicts;
+}
+
+std::vector<Dispatcher::Attempt> Dispatcher::Record(const Round& round, int64_t now) {
+  if (round.outcomes.empty() && round.verdicts.empty() && round.unstarted.empty()) {
+    return {};
   }
   std::vector<Attempt> to_send;
   Status written = d_.writer.Run([&]() -> Status {
     to_send.clear();
     store::Batch batch;
-    for (const auto& [task, v] : verdicts) {
-      // Still as claimed? A cancel, a consent withdrawal or an erasure may have come first.
-      PORTRAIT_ASSIGN_OR_RETURN(std::optional<store::TaskRow> current, d_.store.GetTask(task.id));
-      if (!current || current->state != task.state || current->attempts != task.attempts) {
-        continue;
-      }
-      store::TaskUpdate u{task.id, task.state, v.reason, task.due_us, task.attempts, now};
-      std::string action;
-      switch (v.kind) {
-        case Verdict::Kind::kSend:
-          u.state = action = "sending";
-          u.attempts = task.attempts + 1;
-          u.reason = "attempt " + std::to_string(u.attempts);
-          break;
-        case Verdict::Kind::kDefer:
-          action = "deferred";
-          u.due_us = v.until_us;
-          break;
-        case Verdict::Kind::kSuppress:
-          u.state = action = "suppressed";
-          break;
-        default:
-          u.state = action = "cancelled";
-          break;
-      }
-      batch.task_updates.push_back(u);
-      batch.audit.push_back(TaskAudit(task, action, u.reason, now));
-      if (v.kind == Verdict::Kind::kSend) {
-        Attempt a{task, v.body, now / 1'000'000};
-        a.task.state = u.state;
-        a.task.attempts = u.attempts;
-        to_send.push_back(std::move(a));
-      }
+    for (const auto& [a, outcome] : round.outcomes) {
+      PORTRAIT_RETURN_IF_ERROR(AddOutcome(a, outcome, now, batch));
+    }
+    for (const auto& [task, v] : round.verdicts) {
+      PORTRAIT_RETURN_IF_ERROR(AddVerdict(task, v, now, batch, to_send));
+    }
+    for (const Attempt& a : round.unstarted) {
+      PORTRAIT_RETURN_IF_ERROR(AddUnstarted(a, now, batch));
     }
     if (batch.task_updates.empty()) {
       return Status::Ok();
@@ -296,15 +301,64 @@ void Dispatcher::ClaimAndSend(int64_t now) {
     return d_.audit.AfterCommit(result);
   });
   if (!written.ok()) {
+    // What was `sending` stays so, and the next start retries it (at-least-once); what was
+    // due is claimed again next round.
     if (written.code() != Status::Code::kUnavailable) {
-      d_.log.error("could not record the dispatch verdicts: {}", written.ToString());
+      d_.log.error("could not record {} outcomes and {} verdicts: {}", round.outcomes.size(),
+                   round.verdicts.size(), written.ToString());
     }
-    return;
+    return {};
   }
-  for (Attempt& a : to_send) {
-    d_.metrics.sinks.For(a.task.sink).attempts.Add();
-    sinks_.at(a.task.sink)->Submit(std::move(a));
+  return to_send;
+}
+
+Status Dispatcher::AddVerdict(const store::TaskRow& task, const Verdict& v, int64_t now,
+                              store::Batch& batch, std::vector<Attempt>& to_send) {
+  // Still as claimed? A cancel, a consent withdrawal or an erasure may have come first.
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<store::TaskRow> current, d_.store.GetTask(task.id));
+  if (!current || current->state != task.state || current->attempts != task.attempts) {
+    return Status::Ok();
   }
+  store::TaskUpdate u{task.id, task.state, v.reason, task.due_us, task.attempts, now};
+  std::string action;
+  switch (v.kind) {
+    case Verdict::Kind::kSend:
+      u.state = action = "sending";
+      u.attempts = task.attempts + 1;
+      u.reason = "attempt " + std::to_string(u.attempts);
+      break;
+    case Verdict::Kind::kDefer:
+      action = "deferred";
+      u.due_us = v.until_us;
+      break;
+    case Verdict::Kind::kSuppress:
+      u.state = action = "suppressed";
+      break;
+    default:
+      u.state = action = "cancelled";
+      break;
+  }
+  batch.task_updates.push_back(u);
+  batch.audit.push_back(TaskAudit(task, action, u.reason, now));
+  if (v.kind == Verdict::Kind::kSend) {
+    Attempt a{task, task.state, v.body, now / 1'000'000};
+    a.task.state = u.state;
+    a.task.attempts = u.attempts;
+    to_send.push_back(std::move(a));
+  }
+  return Status::Ok();
+}
+
+Status Dispatcher::AddUnstarted(const Attempt& a, int64_t now, store::Batch& batch) {
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<store::TaskRow> current, d_.store.GetTask(a.task.id));
+  if (!current || current->state != "sending") {
+    return Status::Ok();
+  }
+  const std::string why = "not attempted: the daemon stopped first";
+  batch.task_updates.push_back(
+      {a.task.id, a.claimed_from, why, a.task.due_us, a.task.attempts - 1, now});
+  batch.audit.push_back(TaskAudit(a.task, a.claimed_from, why, now));
+  return Status::Ok();
 }
 
 Dispatcher::Verdict Dispatcher::Decide(
@@ -425,60 +479,39 @@ void Dispatcher::Finished(Attempt attempt, Outcome outcome) {
   wake_.notify_all();
 }
 
-void Dispatcher::RecordOutcomes() {
-  std::vector<std::pair<Attempt, Outcome>> done;
-  {
-    std::lock_guard lock(mu_);
-    done.swap(outcomes_);
+Status Dispatcher::AddOutcome(const Attempt& a, const Outcome& outcome, int64_t now,
+                              store::Batch& batch) {
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<store::TaskRow> current, d_.store.GetTask(a.task.id));
+  if (!current || current->state != "sending") {
+    return Status::Ok();  // erased meanwhile
   }
-  if (done.empty()) {
-    return;
-  }
-  const int64_t now = d_.clock.Now().time_since_epoch().count();
-  Status written = d_.writer.Run([&]() -> Status {
-    store::Batch batch;
-    for (const auto& [a, outcome] : done) {
-      PORTRAIT_ASSIGN_OR_RETURN(std::optional<store::TaskRow> current, d_.store.GetTask(a.task.id));
-      if (!current || current->state != "sending") {
-        continue;  // erased meanwhile
-      }
-      const config::Sink& sink = sinks_.at(a.task.sink)->config();
-      store::TaskUpdate u{a.task.id, "", outcome.reason, a.task.due_us, a.task.attempts, now};
-      SinkMetrics& m = d_.metrics.sinks.For(a.task.sink);
-      if (outcome.kind == Outcome::Kind::kDelivered) {
-        u.state = "delivered";
-        m.delivered.Add();
-        m.attempts_per_task.Observe(static_cast<double>(a.task.attempts));
-        m.delivery_seconds.Observe(static_cast<double>(now - a.task.created_us) / 1e6);
-      } else if (outcome.kind == Outcome::Kind::kDead || a.task.attempts >= sink.max_attempts) {
-        u.state = "dead";
-        if (outcome.kind == Outcome::Kind::kRetry) {
-          u.reason = "gave up after " + std::to_string(a.task.attempts) +
-                     " attempts; last: " + outcome.reason;
-        }
-        m.dead.Add();
-        m.attempts_per_task.Observe(static_cast<double>(a.task.attempts));
-      } else {
-        u.state = "retrying";
-        const double unit = randombytes_uniform(1'000'000) / 1e6;
-        const auto wait = dispatch::RetryDelay(sink, static_cast<int>(a.task.attempts), unit,
-                                               outcome.retry_after);
-        u.due_us = now + std::chrono::duration_cast<std::chrono::microseconds>(wait).count();
-        u.reason = outcome.reason + "; next attempt " + FormatRfc3339(u.due_us);
-      }
-      batch.task_updates.push_back(u);
-      batch.audit.push_back(TaskAudit(a.task, u.state, u.reason, now));
+  const config::Sink& sink = sinks_.at(a.task.sink)->config();
+  store::TaskUpdate u{a.task.id, "", outcome.reason, a.task.due_us, a.task.attempts, now};
+  SinkMetrics& m = d_.metrics.sinks.For(a.task.sink);
+  if (outcome.kind == Outcome::Kind::kDelivered) {
+    u.state = "delivered";
+    m.delivered.Add();
+    m.attempts_per_task.Observe(static_cast<double>(a.task.attempts));
+    m.delivery_seconds.Observe(static_cast<double>(now - a.task.created_us) / 1e6);
+  } else if (outcome.kind == Outcome::Kind::kDead || a.task.attempts >= sink.max_attempts) {
+    u.state = "dead";
+    if (outcome.kind == Outcome::Kind::kRetry) {
+      u.reason =
+          "gave up after " + std::to_string(a.task.attempts) + " attempts; last: " + outcome.reason;
     }
-    if (batch.task_updates.empty()) {
-      return Status::Ok();
-    }
-    PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, d_.store.Commit(batch));
-    return d_.audit.AfterCommit(result);
-  });
-  if (!written.ok()) {
-    // The tasks stay `sending`; the next start retries them (at-least-once).
-    d_.log.error("could not record {} delivery outcomes: {}", done.size(), written.ToString());
+    m.dead.Add();
+    m.attempts_per_task.Observe(static_cast<double>(a.task.attempts));
+  } else {
+    u.state = "retrying";
+    const double unit = randombytes_uniform(1'000'000) / 1e6;
+    const auto wait =
+        dispatch::RetryDelay(sink, static_cast<int>(a.task.attempts), unit, outcome.retry_after);
+    u.due_us = now + std::chrono::duration_cast<std::chrono::microseconds>(wait).count();
+    u.reason = outcome.reason + "; next attempt " + FormatRfc3339(u.due_us);
   }
+  batch.task_updates.push_back(u);
+  batch.audit.push_back(TaskAudit(a.task, u.state, u.reason, now));
+  return Status::Ok();
 }
 
 }  // namespace portrait::daemon

@@ -2,10 +2,11 @@
 // over pending and retrying tasks) and checks each again right before the attempt: the profile
 // still exists, the purpose's lawful basis holds for the channel now (and a transfer consent for
 // a third-party sink), the purpose's quiet hours and frequency cap in the profile's time zone.
-// It writes the verdicts in one writer job — `sending` (attempts + 1), deferred, `suppressed`,
-// `cancelled` — and hands the tasks to send to their sink's workers (`concurrency` threads
-// each). Outcomes come back and are written in batches: `delivered`, `retrying` after a jittered
-// exponential backoff, or `dead`. Every change is audited with its reason, never a value.
+// Each round is one writer job (one commit): the verdicts — `sending` (attempts + 1), deferred,
+// `suppressed`, `cancelled` — with the outcomes of the attempts finished since the last round:
+// `delivered`, `retrying` after a jittered exponential backoff, or `dead`. Tasks to send then
+// go to their sink's workers (`concurrency` threads each). Every change is audited with its
+// reason, never a value.
 // Delivery is at-least-once: a task left `sending` by a crash is retried at start
 // (RecoverInterrupted), with the same id, for receivers to deduplicate.
 #pragma once
@@ -55,20 +56,37 @@ class Dispatcher {
 
   // Tasks may have become due (a group commit created some): look now rather than at the tick.
   void Wake();
-  // Stops claiming, waits for the attempts in flight and records their outcomes.
+  // Stops claiming, waits for the attempts under way (at most a sink's timeout) and records their
+  // outcomes; attempts queued but not started go back to pending or retrying, unchanged.
   void Stop();
 
  private:
   class SinkWorkers;
   struct Attempt;
   struct Verdict;
+  // What one writer job records (one commit): the outcomes of finished attempts, the verdicts
+  // on due tasks, and at stop the attempts that were queued but never started.
+  struct Round {
+    std::vector<std::pair<Attempt, dispatch::Outcome>> outcomes;
+    std::vector<std::pair<store::TaskRow, Verdict>> verdicts;
+    std::vector<Attempt> unstarted;
+  };
 
   void Loop();
-  void ClaimAndSend(int64_t now_us);
+  std::vector<std::pair<Attempt, dispatch::Outcome>> TakeOutcomes();
+  // Reads each sink's due tasks (as many as its workers can take) and decides on each.
+  std::vector<std::pair<store::TaskRow, Verdict>> Claim(int64_t now_us);
   Verdict Decide(const store::TaskRow& task, int64_t now_us,
                  std::map<std::pair<store::ProfileId, std::string>, int>& claimed);
+  // Writes the round through the writer; returns the attempts to hand to the sinks (none when
+  // the write failed: they are claimed again).
+  std::vector<Attempt> Record(const Round& round, int64_t now_us);
+  Status AddOutcome(const Attempt& attempt, const dispatch::Outcome& outcome, int64_t now_us,
+                    store::Batch& batch);
+  Status AddVerdict(const store::TaskRow& task, const Verdict& verdict, int64_t now_us,
+                    store::Batch& batch, std::vector<Attempt>& to_send);
+  Status AddUnstarted(const Attempt& attempt, int64_t now_us, store::Batch& batch);
   void Finished(Attempt attempt, dispatch::Outcome outcome);
-  void RecordOutcomes();
   std::string Render(const store::TaskRow& task, const std::string& external_id,
                      const nlohmann::json& payload, int64_t now_us) const;
 

@@ -1,0 +1,178 @@
+// The file and exec sinks through a real portraitd, beside a webhook sink whose receiver never
+// answers: its due tasks starve no other sink, and it does not hold the daemon when it stops.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "tests/integration/daemon_harness.h"
+
+namespace portrait {
+namespace {
+
+using nlohmann::json;
+using testing::Daemon;
+using testing::HttpResult;
+
+// Generated for this test; it guards nothing but it.
+constexpr const char* kSecret = "whsec_dGVzdHMgb25seTogbm90IGEgcmVhbCBzZWNyZXQhIQ==";
+
+// A TCP port that takes connections (the kernel completes them into the backlog) and never
+// reads or answers: a receiver that hangs.
+class BlackHole {
+ public:
+  BlackHole() : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(fd_, 1024) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      ADD_FAILURE() << "black hole: cannot listen on 127.0.0.1";
+    }
+    port_ = ntohs(addr.sin_port);
+  }
+  ~BlackHole() { ::close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_;
+  int port_ = 0;
+};
+
+std::vector<json> JsonLines(const std::string& text) {
+  std::vector<json> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    out.push_back(json::parse(line));
+  }
+  return out;
+}
+
+TEST(LocalSinks, FileAndExecDeliverWhileAHungWebhookWaitsAndDoesNotHoldTheStop) {
+  ::setenv("PORTRAIT_CRM_SECRET", kSecret, 1);
+  BlackHole hole;
+  Daemon daemon;
+  const std::string out_dir = daemon.dir() / "exec-out";
+  ASSERT_EQ(::mkdir(out_dir.c_str(), 0700), 0);
+  std::string text = testing::ReadFile(daemon.config_path());
+  const std::string crm_url = "url = \"http://127.0.0.1:8080/hooks/portrait\"";
+  const size_t at = text.find(crm_url);
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, crm_url.size(),
+               "url = \"http://127.0.0.1:" + std::to_string(hole.port()) +
+                   "/hooks\"\ntimeout = \"2s\"\nconcurrency = 1\nbackoff = \"1s\"");
+  text += "\n[[sink]]\nname = \"ticketing\"\ntype = \"exec\"\ncommand = \"cat > " + out_dir +
+          "/$PORTRAIT_TASK_ID.json\"\ntimeout = \"10s\"\n";
+  testing::WriteFile(daemon.config_path(), text);
+  testing::WriteFile(daemon.dir() / "rules/tickets.toml", R"([[trigger]]
+id = "lead-to-crm"
+purpose = "care"
+on.event = "lead.created"
+task = "call-back"
+channel = "phone"
+sink = "crm"
+message = "A new lead to call back."
+
+[[trigger]]
+id = "ticket-ack"
+purpose = "care"
+on.event = "ticket.opened"
+task = "ack"
+channel = "email"
+sink = "ticketing"
+message = "We have your ticket."
+
+[[trigger]]
+id = "ticket-queue"
+purpose = "care"
+on.event = "ticket.opened"
+task = "triage"
+channel = "email"
+sink = "care-queue"
+message = "A ticket to triage."
+)");
+  ASSERT_TRUE(daemon.Start("2026-06-10T04:00:00Z"));
+
+  // 200 tasks for the hung crm sink first, then 20 tickets: two tasks each, exec and file.
+  auto post = [&](const std::string& type, int from, int n) {
+    json events = json::array();
+    for (int i = from; i < from + n; ++i) {
+      events.push_back({{"id", type + "-" + std::to_string(i)},
+                        {"type", type},
+                        {"subject", "cust-" + std::to_string(i)}});
+    }
+    HttpResult r = daemon.Admin("POST", "/v1/events", events.dump());
+    ASSERT_EQ(r.status, 202) << r.body;
+  };
+  for (int batch = 0; batch < 4; ++batch) {
+    post("lead.created", batch * 50, 50);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the crm sink is claimed
+  post("ticket.opened", 0, 20);
+
+  // Both sinks' tasks are delivered (the file fsynced, the command exited 0).
+  auto delivered = [&](const std::string& trigger) {
+    HttpResult r =
+        daemon.Admin("GET", "/v1/tasks?state=delivered&limit=1000&trigger=" + trigger, "", "care");
+    return r.json()["tasks"].size();
+  };
+  for (int i = 0; i < 200 && (delivered("ticket-ack") < 20 || delivered("ticket-queue") < 20);
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(delivered("ticket-ack"), 20u) << daemon.Log();
+  ASSERT_EQ(delivered("ticket-queue"), 20u) << daemon.Log();
+  const std::vector<json> queued =
+      JsonLines(testing::ReadFile(daemon.dir() / "var/care-queue.jsonl"));
+  const std::vector<std::string> executed = testing::ListFiles(out_dir);
+  ASSERT_EQ(queued.size(), 20u);
+  ASSERT_EQ(executed.size(), 20u);
+
+  // The file sink: one CloudEvent per line, one line per task.
+  std::set<std::string> ids;
+  for (const json& event : queued) {
+    EXPECT_EQ(event["specversion"], "1.0");
+    EXPECT_EQ(event["data"]["message"], "A ticket to triage.");
+    ids.insert(event["id"].get<std::string>());
+  }
+  EXPECT_EQ(ids.size(), 20u);
+  // The exec sink: the command read the task on stdin and was told its id.
+  for (const std::string& path : executed) {
+    const json event = json::parse(testing::ReadFile(path));
+    EXPECT_EQ(path, out_dir + "/" + event["id"].get<std::string>() + ".json");
+    EXPECT_EQ(event["data"]["message"], "We have your ticket.");
+  }
+  EXPECT_EQ(delivered("lead-to-crm"), 0u);  // nothing got through the hung receiver
+
+  // Stopping waits for the one attempt under way (2 s timeout), not for the queue behind it.
+  const auto stop_began = std::chrono::steady_clock::now();
+  EXPECT_EQ(daemon.Stop(), 0);
+  const double stop_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - stop_began).count();
+  EXPECT_LT(stop_seconds, 8.0);
+  EXPECT_NE(daemon.Log().find("queued attempts were not started"), std::string::npos)
+      << daemon.Log();
+  // The queued attempts went back unchanged: nothing was left `sending` for the next start.
+  ASSERT_TRUE(daemon.Start("2026-06-10T04:01:00Z"));
+  EXPECT_EQ(daemon.Log().find("were being sent when the daemon stopped"), std::string::npos);
+  HttpResult waiting = daemon.Admin("GET", "/v1/tasks?trigger=lead-to-crm&limit=1000", "", "care");
+  const json leads = waiting.json()["tasks"];
+  ASSERT_EQ(leads.size(), 200u);
+  int released = 0;
+  for (const json& t : leads) {
+    released += t["reason"] == "not attempted: the daemon stopped first";
+  }
+  EXPECT_GE(released, 1) << waiting.body;
+  EXPECT_EQ(daemon.Admin("GET", "/v1/audit/verify").json()["ok"], true);
+}
+
+}  // namespace
+}  // namespace portrait

@@ -1,8 +1,11 @@
 // Delivery to a local webhook receiver, against an in-process portraitd on 127.0.0.1 with a fresh
 // data directory, the example config and rules, and a trigger that fires on every
 // "ticket.opened" event (care purpose: no cap, no quiet hours):
-//   - tasks delivered per second: N events posted 50 per request, timed from the first post to
-//     the N-th webhook received (each task signed, sent, recorded `delivered`);
+//   - outbox drain: N tasks already waiting when the daemon starts (ingested while the sink's
+//     secret was unset, so it could not open), timed from the start to the N-th webhook
+//     received — each task checked, signed, sent and recorded `delivered`;
+//   - ingest and delivery together: N more events posted 50 per request, timed from the first
+//     post to the N-th webhook received (the one writer thread shared by both);
 //   - event to delivery: one event per request on one connection, paced, from the POST being
 //     sent to its webhook arriving; p50 and p99.
 // Prints the figures; it is a benchmark, not a test: nothing is asserted.
@@ -65,7 +68,7 @@ int Main(int argc, char** argv) {
   randombytes_buf(secret, sizeof secret);
   char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
   sodium_bin2base64(b64, sizeof b64, secret, 32, sodium_base64_VARIANT_ORIGINAL);
-  ::setenv("PORTRAIT_CRM_SECRET", ("whsec_" + std::string(b64)).c_str(), 1);
+  const std::string secret_text = "whsec_" + std::string(b64);
 
   const fs::path dir =
       fs::temp_directory_path() / ("portrait-dispatch-" + std::to_string(::getpid()));
@@ -99,30 +102,66 @@ message = "We have your ticket."
   }
   SystemClock clock;
   auto log = spdlog::create<spdlog::sinks::null_sink_mt>("bench");
-  auto server = daemon::Server::Open(config, clock, *log).value();
-  const std::string bound = server->Listen("127.0.0.1:0").value();
-  const int port = std::stoi(bound.substr(bound.rfind(':') + 1));
-  std::thread serving([&] { server->Run(2); });
-  cli::HttpClient client(port);
+  std::unique_ptr<daemon::Server> server;
+  std::thread serving;
+  int port = 0;
+  auto start = [&] {
+    server = daemon::Server::Open(config, clock, *log).value();
+    const std::string bound = server->Listen("127.0.0.1:0").value();
+    port = std::stoi(bound.substr(bound.rfind(':') + 1));
+    serving = std::thread([&] { server->Run(2); });
+  };
+  auto stop = [&] {
+    server->Shutdown();
+    serving.join();
+    (void)server->Close();
+    server.reset();
+  };
   const std::map<std::string, std::string> headers = {{"Authorization", "Bearer " + token},
                                                       {"X-Purpose", "care"}};
-
-  // Throughput.
-  const auto start = Steady::now();
-  for (int first = 0; first < tasks; first += 50) {
-    json events = json::array();
-    for (int i = first; i < std::min(tasks, first + 50); ++i) {
-      events.push_back(Ticket("t-" + std::to_string(i), i));
+  auto post_tickets = [&](cli::HttpClient& client, int from) {
+    for (int first = from; first < from + tasks; first += 50) {
+      json events = json::array();
+      for (int i = first; i < std::min(from + tasks, first + 50); ++i) {
+        events.push_back(Ticket("t-" + std::to_string(i), i));
+      }
+      if (client.Send("POST", "/v1/events", events.dump(), headers).status != 202) {
+        return false;
+      }
     }
-    if (client.Send("POST", "/v1/events", events.dump(), headers).status != 202) {
+    return true;
+  };
+
+  // Outbox drain: the tasks wait while the sink can't open, then the daemon starts with it.
+  ::unsetenv("PORTRAIT_CRM_SECRET");
+  start();
+  {
+    cli::HttpClient client(port);
+    if (!post_tickets(client, 0)) {
       std::cerr << "ingest failed\n";
       return 1;
     }
   }
-  const bool all = receiver.WaitFor(static_cast<size_t>(tasks), 600);
-  const double took = std::chrono::duration<double>(Steady::now() - start).count();
-  std::printf("delivered %d tasks to a local webhook (sink concurrency %d): %.0f tasks/s%s\n",
+  stop();
+  ::setenv("PORTRAIT_CRM_SECRET", secret_text.c_str(), 1);
+  auto began = Steady::now();
+  start();
+  bool all = receiver.WaitFor(static_cast<size_t>(tasks), 600);
+  double took = std::chrono::duration<double>(Steady::now() - began).count();
+  std::printf("outbox drain: %d waiting tasks delivered (sink concurrency %d): %.0f tasks/s%s\n",
               tasks, concurrency, tasks / took, all ? "" : " (not all arrived)");
+
+  // Ingest and delivery together.
+  cli::HttpClient client(port);
+  began = Steady::now();
+  if (!post_tickets(client, tasks)) {
+    std::cerr << "ingest failed\n";
+    return 1;
+  }
+  all = receiver.WaitFor(static_cast<size_t>(2 * tasks), 600);
+  took = std::chrono::duration<double>(Steady::now() - began).count();
+  std::printf("ingest and delivery together: %d events, 50 per request: %.0f tasks/s%s\n", tasks,
+              tasks / took, all ? "" : " (not all arrived)");
 
   // Event to delivery, one event at a time.
   std::map<std::string, Steady::time_point> sent;
@@ -132,7 +171,7 @@ message = "We have your ticket."
     client.Send("POST", "/v1/events", Ticket(subject, 1'000'000 + i).dump(), headers);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  receiver.WaitFor(static_cast<size_t>(tasks + paced), 60);
+  receiver.WaitFor(static_cast<size_t>(2 * tasks + paced), 60);
   std::vector<double> latency_ms;
   for (const testing::ReceivedRequest& r : receiver.Received()) {
     const std::string subject = json::parse(r.body)["subject"];
@@ -144,10 +183,7 @@ message = "We have your ticket."
       "event to delivery (one event per request, one connection, %zu events): "
       "p50 %.1f ms, p99 %.1f ms\n",
       latency_ms.size(), Percentile(latency_ms, 0.5), Percentile(latency_ms, 0.99));
-  server->Shutdown();
-  serving.join();
-  (void)server->Close();
-  server.reset();
+  stop();
   fs::remove_all(dir);
   return 0;
 }

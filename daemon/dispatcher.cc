@@ -21,6 +21,9 @@ using nlohmann::json;
 // suppressed rather than sent).
 constexpr int kClaimSlack = 64;
 
+// Outcomes that wake the dispatcher to record them while the sinks still have work queued.
+constexpr size_t kOutcomesPerRound = 64;
+
 }  // namespace
 
 struct Dispatcher::Attempt {
@@ -53,7 +56,8 @@ class Dispatcher::SinkWorkers {
   // for a while, few enough that a crash leaves little to send twice.
   static constexpr int kQueuedPerWorker = 8;
 
-  using Done = std::function<void(Attempt, Outcome)>;
+  // Called with each outcome; `idle` when no attempt is queued behind it (time to claim more).
+  using Done = std::function<void(Attempt, Outcome, bool idle)>;
 
   SinkWorkers(const config::Sink& config, std::unique_ptr<dispatch::Sink> sink, Done done)
       : config_(config), sink_(std::move(sink)), done_(std::move(done)) {
@@ -115,11 +119,13 @@ class Dispatcher::SinkWorkers {
       }
       dispatch::Delivery delivery{std::to_string(attempt.task.id), attempt.body, attempt.time_s};
       Outcome outcome = sink_->Deliver(delivery);
+      bool idle = false;
       {
         std::lock_guard lock(mu_);
         --busy_;
+        idle = queue_.empty();
       }
-      done_(std::move(attempt), std::move(outcome));
+      done_(std::move(attempt), std::move(outcome), idle);
     }
   }
 
@@ -143,10 +149,11 @@ Dispatcher::Dispatcher(DispatcherDeps deps, std::chrono::milliseconds period)
                    opened.error().message());
       continue;
     }
-    sinks_.emplace(sink.name, std::make_unique<SinkWorkers>(sink, std::move(*opened),
-                                                            [this](Attempt a, Outcome o) {
-                                                              Finished(std::move(a), std::move(o));
-                                                            }));
+    sinks_.emplace(sink.name,
+                   std::make_unique<SinkWorkers>(sink, std::move(*opened),
+                                                 [this](Attempt a, Outcome o, bool idle) {
+                                                   Finished(std::move(a), std::move(o), idle);
+                                                 }));
   }
   thread_ = std::thread([this] { Loop(); });
 }
@@ -223,7 +230,7 @@ void Dispatcher::Loop() {
       sinks_.at(a.task.sink)->Submit(std::move(a));
     }
     std::unique_lock lock(mu_);
-    wake_.wait_for(lock, period_, [this] { return stopping_ || woken_ || !outcomes_.empty(); });
+    wake_.wait_for(lock, period_, [this] { return stopping_ || woken_; });
     woken_ = false;
   }
   // Let the attempts under way finish; record how they went, and put back those not started.
@@ -471,10 +478,16 @@ std::string Dispatcher::Render(const store::TaskRow& task, const std::string& ex
       .dump();
 }
 
-void Dispatcher::Finished(Attempt attempt, Outcome outcome) {
+void Dispatcher::Finished(Attempt attempt, Outcome outcome, bool idle) {
   {
     std::lock_guard lock(mu_);
     outcomes_.emplace_back(std::move(attempt), std::move(outcome));
+    // Outcomes are recorded in rounds of many (a commit each): when a sink ran out of work,
+    // or enough of them wait.
+    if (!idle && outcomes_.size() < kOutcomesPerRound) {
+      return;
+    }
+    woken_ = true;
   }
   wake_.notify_all();
 }

@@ -86,7 +86,7 @@ class Dispatcher {
   Status AddVerdict(const store::TaskRow& task, const Verdict& verdict, int64_t now_us,
                     store::Batch& batch, std::vector<Attempt>& to_send);
   Status AddUnstarted(const Attempt& attempt, int64_t now_us, store::Batch& batch);
-  void Finished(Attempt attempt, dispatch::Outcome outcome);
+  void Finished(Attempt attempt, dispatch::Outcome outcome, bool idle);
   std::string Render(const store::TaskRow& task, const std::string& external_id,
                      const nlohmann::json& payload, int64_t now_us) const;
 

@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <cstdlib>
+#include <mutex>
 
 #include "dispatch/webhook_signature.h"
 
@@ -105,19 +106,24 @@ class WebhookSink final : public Sink {
 
     net::io_context io;
     Deadline deadline(io, std::chrono::steady_clock::now() + timeout_);
-    tcp::resolver resolver(io);
-    tcp::resolver::results_type endpoints;
-    beast::error_code ec = deadline.Await(
-        [&](auto done) {
-          resolver.async_resolve(url_.host, url_.port,
-                                 [&, done](beast::error_code e, tcp::resolver::results_type r) {
-                                   endpoints = std::move(r);
-                                   done(e);
-                                 });
-        },
-        [&] { resolver.cancel(); });
-    if (ec) {
-      return Outcome::Retry(Describe("resolve", ec));
+    tcp::resolver::results_type endpoints = CachedEndpoints();
+    if (endpoints.empty()) {
+      tcp::resolver resolver(io);
+      beast::error_code ec = deadline.Await(
+          [&](auto done) {
+            resolver.async_resolve(url_.host, url_.port,
+                                   [&, done](beast::error_code e, tcp::resolver::results_type r) {
+                                     endpoints = std::move(r);
+                                     done(e);
+                                   });
+          },
+          [&] { resolver.cancel(); });
+      if (ec) {
+        return Outcome::Retry(Describe("resolve", ec));
+      }
+      std::lock_guard lock(mu_);
+      endpoints_ = endpoints;
+      resolved_until_ = std::chrono::steady_clock::now() + kResolvedFor;
     }
     if (tls_) {
       beast::ssl_stream<beast::tcp_stream> stream(io, *tls_);
@@ -130,6 +136,19 @@ class WebhookSink final : public Sink {
   }
 
  private:
+  // Host names are resolved once a minute, not once per task (each resolution costs a thread).
+  static constexpr std::chrono::seconds kResolvedFor{60};
+
+  tcp::resolver::results_type CachedEndpoints() {
+    std::lock_guard lock(mu_);
+    return std::chrono::steady_clock::now() < resolved_until_ ? endpoints_
+                                                              : tcp::resolver::results_type();
+  }
+  void ForgetEndpoints() {
+    std::lock_guard lock(mu_);
+    resolved_until_ = {};
+  }
+
   template <class Stream>
   Outcome Exchange(Stream& stream, beast::tcp_stream& tcp_layer, Deadline& deadline,
                    const tcp::resolver::results_type& endpoints,
@@ -138,6 +157,7 @@ class WebhookSink final : public Sink {
     beast::error_code ec =
         deadline.Await([&](auto done) { tcp_layer.async_connect(endpoints, done); }, cancel);
     if (ec) {
+      ForgetEndpoints();  // the host may have moved
       return Outcome::Retry(Describe("connect", ec));
     }
     if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
@@ -183,6 +203,9 @@ class WebhookSink final : public Sink {
   const Url url_;
   const crypto::SecretBytes key_;
   const std::unique_ptr<ssl::context> tls_;
+  std::mutex mu_;
+  tcp::resolver::results_type endpoints_;
+  std::chrono::steady_clock::time_point resolved_until_;
 };
 
 }  // namespace

@@ -77,4 +77,23 @@ int Fail(const std::string& verb, const Status& status) {
   return 1;
 }
 
+int CallAndPrint(const DaemonOptions& o, const std::string& verb, const std::string& method,
+                 const std::string& target, const std::string& body,
+                 const std::function<void(const nlohmann::json&)>& print) {
+  auto conn = DaemonConnection::Open(o);
+  if (!conn) {
+    return Fail(verb, conn.error());
+  }
+  auto answer = conn->Call(method, target, body);
+  if (!answer) {
+    return Fail(verb, answer.error());
+  }
+  if (o.json) {
+    std::cout << answer->dump() << "\n";
+  } else {
+    print(*answer);
+  }
+  return 0;
+}
+
 }  // namespace portrait::cli

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -43,5 +44,11 @@ class DaemonConnection {
 
 // Prints `status` as "portraitctl VERB: message" to stderr; returns the exit code (1).
 int Fail(const std::string& verb, const Status& status);
+
+// One request for the verb `verb` ("tasks list"): connects, sends, and prints the answer — as
+// JSON with --json, else with `print`. Returns the exit code.
+int CallAndPrint(const DaemonOptions& options, const std::string& verb, const std::string& method,
+                 const std::string& target, const std::string& body,
+                 const std::function<void(const nlohmann::json&)>& print);
 
 }  // namespace portrait::cli

@@ -37,22 +37,10 @@ std::string ListTarget(const TasksOptions& o) {
   return target;
 }
 
-int List(const TasksOptions& o) {
-  auto conn = DaemonConnection::Open(o.daemon);
-  if (!conn) {
-    return Fail("tasks list", conn.error());
-  }
-  auto r = conn->Call("GET", ListTarget(o));
-  if (!r) {
-    return Fail("tasks list", r.error());
-  }
-  if (o.daemon.json) {
-    std::cout << r->dump() << "\n";
-    return 0;
-  }
+void PrintTasks(const nlohmann::json& answer) {
   std::printf("%-8s %-10s %-24s %-8s %-12s %-8s %-21s %s\n", "ID", "STATE", "TRIGGER", "PROFILE",
               "SINK", "ATTEMPTS", "DUE", "REASON");
-  const nlohmann::json tasks = (*r)["tasks"];
+  const nlohmann::json tasks = answer.value("tasks", nlohmann::json::array());
   for (const auto& t : tasks) {
     std::printf("%-8lld %-10s %-24s %-8lld %-12s %-8d %-21s %s\n",
                 static_cast<long long>(t.value("id", int64_t{0})), t.value("state", "").c_str(),
@@ -61,30 +49,24 @@ int List(const TasksOptions& o) {
                 t.value("sink", "").c_str(), t.value("attempts", 0), t.value("due", "").c_str(),
                 t.value("reason", "").c_str());
   }
-  if (const auto& next = (*r)["next_after"]; next.is_number()) {
+  if (const nlohmann::json next = answer.value("next_after", nlohmann::json()); next.is_number()) {
     std::cerr << "more tasks: run again with --after " << next.get<int64_t>() << "\n";
   } else if (tasks.empty()) {
     std::cerr << "no tasks match\n";
   }
-  return 0;
+}
+
+int List(const TasksOptions& o) {
+  return CallAndPrint(o.daemon, "tasks list", "GET", ListTarget(o), "", PrintTasks);
 }
 
 // retry or cancel: the daemon checks the task's state and answers 409 from the wrong one.
 int Change(const TasksOptions& o, const std::string& verb) {
-  auto conn = DaemonConnection::Open(o.daemon);
-  if (!conn) {
-    return Fail("tasks " + verb, conn.error());
-  }
-  auto r = conn->Call("POST", "/v1/tasks/" + std::to_string(o.id) + "/" + verb);
-  if (!r) {
-    return Fail("tasks " + verb, r.error());
-  }
-  if (o.daemon.json) {
-    std::cout << r->dump() << "\n";
-  } else {
-    std::cout << "task " << o.id << " is now " << r->value("state", "") << "\n";
-  }
-  return 0;
+  return CallAndPrint(
+      o.daemon, "tasks " + verb, "POST", "/v1/tasks/" + std::to_string(o.id) + "/" + verb, "",
+      [&](const nlohmann::json& answer) {
+        std::cout << "task " << o.id << " is now " << answer.value("state", "") << "\n";
+      });
 }
 
 }  // namespace

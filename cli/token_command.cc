@@ -16,62 +16,33 @@ struct TokenOptions {
 };
 
 int Create(const TokenOptions& o) {
-  auto conn = DaemonConnection::Open(o.daemon);
-  if (!conn) {
-    return Fail("token create", conn.error());
-  }
-  auto r =
-      conn->Call("POST", "/v1/tokens", nlohmann::json{{"name", o.name}, {"role", o.role}}.dump());
-  if (!r) {
-    return Fail("token create", r.error());
-  }
-  if (o.daemon.json) {
-    std::cout << r->dump() << "\n";
-  } else {
-    std::cout << (*r)["token"].get<std::string>() << "\n";
-    std::cerr << "token '" << o.name << "' for role '" << o.role
-              << "' created; it is shown only now - store it in a secret manager\n";
-  }
-  return 0;
+  const std::string body = nlohmann::json{{"name", o.name}, {"role", o.role}}.dump();
+  return CallAndPrint(o.daemon, "token create", "POST", "/v1/tokens", body,
+                      [&](const nlohmann::json& answer) {
+                        std::cout << answer.value("token", "") << "\n";
+                        std::cerr << "token '" << o.name << "' for role '" << o.role
+                                  << "' created; it is shown only now - store it in a secret "
+                                     "manager\n";
+                      });
 }
 
 int List(const TokenOptions& o) {
-  auto conn = DaemonConnection::Open(o.daemon);
-  if (!conn) {
-    return Fail("token list", conn.error());
-  }
-  auto r = conn->Call("GET", "/v1/tokens");
-  if (!r) {
-    return Fail("token list", r.error());
-  }
-  if (o.daemon.json) {
-    std::cout << r->dump() << "\n";
-    return 0;
-  }
-  std::printf("%-24s %-14s %-28s %-28s %s\n", "NAME", "ROLE", "CREATED", "LAST USED", "REVOKED");
-  for (const auto& t : (*r)["tokens"]) {
-    std::printf("%-24s %-14s %-28s %-28s %s\n", t.value("name", "").c_str(),
-                t.value("role", "").c_str(), t.value("created", "").c_str(),
-                t.value("last_used", "-").c_str(), t.value("revoked", "").c_str());
-  }
-  return 0;
+  return CallAndPrint(
+      o.daemon, "token list", "GET", "/v1/tokens", "", [](const nlohmann::json& answer) {
+        std::printf("%-24s %-14s %-28s %-28s %s\n", "NAME", "ROLE", "CREATED", "LAST USED",
+                    "REVOKED");
+        for (const auto& t : answer.value("tokens", nlohmann::json::array())) {
+          std::printf("%-24s %-14s %-28s %-28s %s\n", t.value("name", "").c_str(),
+                      t.value("role", "").c_str(), t.value("created", "").c_str(),
+                      t.value("last_used", "-").c_str(), t.value("revoked", "").c_str());
+        }
+      });
 }
 
 int Revoke(const TokenOptions& o) {
-  auto conn = DaemonConnection::Open(o.daemon);
-  if (!conn) {
-    return Fail("token revoke", conn.error());
-  }
-  auto r = conn->Call("DELETE", "/v1/tokens/" + PercentEncode(o.name));
-  if (!r) {
-    return Fail("token revoke", r.error());
-  }
-  if (o.daemon.json) {
-    std::cout << r->dump() << "\n";
-  } else {
-    std::cout << "revoked token '" << o.name << "'\n";
-  }
-  return 0;
+  return CallAndPrint(
+      o.daemon, "token revoke", "DELETE", "/v1/tokens/" + PercentEncode(o.name), "",
+      [&](const nlohmann::json&) { std::cout << "revoked token '" << o.name << "'\n"; });
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <boost/beast/ssl.hpp>
 #include <cstdlib>
 #include <mutex>
+#include <vector>
 
 #include "dispatch/webhook_signature.h"
 
@@ -84,11 +85,31 @@ std::string Describe(std::string_view step, const beast::error_code& ec) {
   return std::string(step) + ": " + ec.message();
 }
 
+// One connection to the receiver with its own io_context, used by one worker at a time and
+// kept for the next attempt while the receiver keeps it open (HTTP/1.1 keep-alive).
+struct Connection {
+  net::io_context io;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;  // https
+  std::unique_ptr<beast::tcp_stream> plain;                   // http
+  beast::flat_buffer buffer;
+  std::chrono::steady_clock::time_point idle_since;
+
+  beast::tcp_stream& tcp() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+};
+
+// How one request went on one connection.
+struct Exchanged {
+  Outcome outcome;
+  bool answered = false;   // a response was read
+  bool keep_open = false;  // and the receiver keeps the connection
+};
+
 class WebhookSink final : public Sink {
  public:
   WebhookSink(const config::Sink& config, Url url, crypto::SecretBytes key,
               std::unique_ptr<ssl::context> tls)
       : timeout_(config.timeout),
+        max_idle_(static_cast<size_t>(config.concurrency)),
         url_(std::move(url)),
         key_(std::move(key)),
         tls_(std::move(tls)) {}
@@ -103,41 +124,37 @@ class WebhookSink final : public Sink {
     req.set("webhook-signature", SignWebhook(key_, d.id, d.time_s, d.body));
     req.body() = d.body;
     req.prepare_payload();
+    const auto until = std::chrono::steady_clock::now() + timeout_;
 
-    net::io_context io;
-    Deadline deadline(io, std::chrono::steady_clock::now() + timeout_);
-    tcp::resolver::results_type endpoints = CachedEndpoints();
-    if (endpoints.empty()) {
-      tcp::resolver resolver(io);
-      beast::error_code ec = deadline.Await(
-          [&](auto done) {
-            resolver.async_resolve(url_.host, url_.port,
-                                   [&, done](beast::error_code e, tcp::resolver::results_type r) {
-                                     endpoints = std::move(r);
-                                     done(e);
-                                   });
-          },
-          [&] { resolver.cancel(); });
-      if (ec) {
-        return Outcome::Retry(Describe("resolve", ec));
+    if (std::unique_ptr<Connection> kept = TakeIdle()) {
+      Exchanged e = Exchange(*kept, until, req);
+      if (e.answered) {
+        Keep(std::move(kept), e.keep_open);
+        return e.outcome;
       }
-      std::lock_guard lock(mu_);
-      endpoints_ = endpoints;
-      resolved_until_ = std::chrono::steady_clock::now() + kResolvedFor;
+      // The receiver closed the kept connection first (an idle timeout): once more on a new
+      // one, unless the time is up. A receiver that did read the request gets it twice, with
+      // the same webhook-id (at-least-once).
+      if (std::chrono::steady_clock::now() >= until) {
+        return e.outcome;
+      }
     }
-    if (tls_) {
-      beast::ssl_stream<beast::tcp_stream> stream(io, *tls_);
-      SSL_set_tlsext_host_name(stream.native_handle(), url_.host.c_str());
-      stream.set_verify_callback(ssl::host_name_verification(url_.host));
-      return Exchange(stream, beast::get_lowest_layer(stream), deadline, endpoints, req);
+    Outcome failure;
+    std::unique_ptr<Connection> fresh = Connect(until, failure);
+    if (!fresh) {
+      return failure;
     }
-    beast::tcp_stream stream(io);
-    return Exchange(stream, stream, deadline, endpoints, req);
+    Exchanged e = Exchange(*fresh, until, req);
+    Keep(std::move(fresh), e.answered && e.keep_open);
+    return e.outcome;
   }
 
  private:
   // Host names are resolved once a minute, not once per task (each resolution costs a thread).
   static constexpr std::chrono::seconds kResolvedFor{60};
+  // A kept connection idle longer than this is closed rather than reused: receivers close
+  // idle connections after a while themselves (often 5-60 s).
+  static constexpr std::chrono::seconds kIdleFor{4};
 
   tcp::resolver::results_type CachedEndpoints() {
     std::lock_guard lock(mu_);
@@ -149,63 +166,130 @@ class WebhookSink final : public Sink {
     resolved_until_ = {};
   }
 
-  template <class Stream>
-  Outcome Exchange(Stream& stream, beast::tcp_stream& tcp_layer, Deadline& deadline,
-                   const tcp::resolver::results_type& endpoints,
-                   http::request<http::string_body>& req) {
-    auto cancel = [&] { tcp_layer.socket().close(); };
+  std::unique_ptr<Connection> TakeIdle() {
+    std::lock_guard lock(mu_);
+    const auto stale = std::chrono::steady_clock::now() - kIdleFor;
+    while (!idle_.empty()) {
+      std::unique_ptr<Connection> c = std::move(idle_.back());
+      idle_.pop_back();
+      if (c->idle_since > stale) {
+        return c;
+      }
+    }
+    return nullptr;
+  }
+
+  void Keep(std::unique_ptr<Connection> c, bool keep_open) {
+    if (!keep_open) {
+      return;  // closed with it
+    }
+    c->idle_since = std::chrono::steady_clock::now();
+    std::lock_guard lock(mu_);
+    if (idle_.size() < max_idle_) {
+      idle_.push_back(std::move(c));
+    }
+  }
+
+  // A new connection (resolved, connected, TLS verified), or null and why in `failure`.
+  std::unique_ptr<Connection> Connect(std::chrono::steady_clock::time_point until,
+                                      Outcome& failure) {
+    auto c = std::make_unique<Connection>();
+    Deadline deadline(c->io, until);
+    tcp::resolver::results_type endpoints = CachedEndpoints();
+    if (endpoints.empty()) {
+      tcp::resolver resolver(c->io);
+      beast::error_code ec = deadline.Await(
+          [&](auto done) {
+            resolver.async_resolve(url_.host, url_.port,
+                                   [&, done](beast::error_code e, tcp::resolver::results_type r) {
+                                     endpoints = std::move(r);
+                                     done(e);
+                                   });
+          },
+          [&] { resolver.cancel(); });
+      if (ec) {
+        failure = Outcome::Retry(Describe("resolve", ec));
+        return nullptr;
+      }
+      std::lock_guard lock(mu_);
+      endpoints_ = endpoints;
+      resolved_until_ = std::chrono::steady_clock::now() + kResolvedFor;
+    }
+    if (tls_) {
+      c->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(c->io, *tls_);
+      SSL_set_tlsext_host_name(c->tls->native_handle(), url_.host.c_str());
+      c->tls->set_verify_callback(ssl::host_name_verification(url_.host));
+    } else {
+      c->plain = std::make_unique<beast::tcp_stream>(c->io);
+    }
+    auto cancel = [&] { c->tcp().socket().close(); };
     beast::error_code ec =
-        deadline.Await([&](auto done) { tcp_layer.async_connect(endpoints, done); }, cancel);
+        deadline.Await([&](auto done) { c->tcp().async_connect(endpoints, done); }, cancel);
     if (ec) {
       ForgetEndpoints();  // the host may have moved
-      return Outcome::Retry(Describe("connect", ec));
+      failure = Outcome::Retry(Describe("connect", ec));
+      return nullptr;
     }
-    if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+    if (tls_) {
       ec = deadline.Await(
-          [&](auto done) { stream.async_handshake(ssl::stream_base::client, done); }, cancel);
+          [&](auto done) { c->tls->async_handshake(ssl::stream_base::client, done); }, cancel);
       if (ec) {
         // A certificate that does not verify will not verify on the next try either, but the
         // operator may be rotating it: retried, up to max_attempts.
-        return Outcome::Retry(Describe("TLS handshake", ec));
+        failure = Outcome::Retry(Describe("TLS handshake", ec));
+        return nullptr;
       }
     }
-    ec = deadline.Await([&](auto done) { http::async_write(stream, req, done); }, cancel);
+    return c;
+  }
+
+  Exchanged Exchange(Connection& c, std::chrono::steady_clock::time_point until,
+                     http::request<http::string_body>& req) {
+    return c.tls ? Exchange(*c.tls, c, until, req) : Exchange(*c.plain, c, until, req);
+  }
+
+  template <class Stream>
+  Exchanged Exchange(Stream& stream, Connection& c, std::chrono::steady_clock::time_point until,
+                     http::request<http::string_body>& req) {
+    Deadline deadline(c.io, until);
+    auto cancel = [&] { c.tcp().socket().close(); };
+    beast::error_code ec =
+        deadline.Await([&](auto done) { http::async_write(stream, req, done); }, cancel);
     if (ec) {
-      return Outcome::Retry(Describe("send", ec));
+      return {Outcome::Retry(Describe("send", ec))};
     }
-    beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 * 1024);  // the answer's body is not used; a huge one is not read
-    ec = deadline.Await([&](auto done) { http::async_read(stream, buffer, parser, done); }, cancel);
+    ec = deadline.Await([&](auto done) { http::async_read(stream, c.buffer, parser, done); },
+                        cancel);
     if (ec) {
-      return Outcome::Retry(Describe("receive", ec));
+      return {Outcome::Retry(Describe("receive", ec))};
     }
     const auto& res = parser.get();
     const int status = static_cast<int>(res.result_int());
-    std::string reason = "HTTP " + std::to_string(status);
-    tcp_layer.socket().close();
+    Exchanged e{Outcome::Dead("HTTP " + std::to_string(status)), true, res.keep_alive()};
     if (status >= 200 && status < 300) {
-      return Outcome::Delivered(std::move(reason));
-    }
-    if (status == 408 || status == 429 || status >= 500) {
-      Outcome retry = Outcome::Retry(std::move(reason));
+      e.outcome.kind = Outcome::Kind::kDelivered;
+    } else if (status == 408 || status == 429 || status >= 500) {
+      e.outcome.kind = Outcome::Kind::kRetry;
       const std::string after(res[http::field::retry_after]);
       if (!after.empty() && after.find_first_not_of("0123456789") == std::string::npos &&
           after.size() <= 9) {
-        retry.retry_after = std::chrono::seconds(std::stoll(after));
+        e.outcome.retry_after = std::chrono::seconds(std::stoll(after));
       }
-      return retry;
     }
-    return Outcome::Dead(std::move(reason));
+    return e;
   }
 
   const std::chrono::seconds timeout_;
+  const size_t max_idle_;
   const Url url_;
   const crypto::SecretBytes key_;
   const std::unique_ptr<ssl::context> tls_;
   std::mutex mu_;
   tcp::resolver::results_type endpoints_;
   std::chrono::steady_clock::time_point resolved_until_;
+  std::vector<std::unique_ptr<Connection>> idle_;
 };
 
 }  // namespace

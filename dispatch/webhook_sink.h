@@ -2,7 +2,8 @@
 // or the sink's ca_file; the certificate chain and the host name are verified), signed with the
 // Standard Webhooks headers. 2xx is delivered; 408, 429, 5xx and network errors are retried
 // (honouring Retry-After in seconds); any other status is dead. Each attempt, connection
-// included, must finish within the sink's timeout.
+// included, must finish within the sink's timeout. Connections are kept open between attempts
+// (up to `concurrency`, each idle at most a few seconds) while the receiver allows it.
 #pragma once
 
 #include <memory>

@@ -3,6 +3,8 @@
 #include <sodium.h>
 #include <stdlib.h>
 
+#include <thread>
+
 #include "dispatch/backoff.h"
 #include "dispatch/local_sinks.h"
 #include "dispatch/sink.h"
@@ -93,6 +95,22 @@ TEST_F(WebhookSinkTest, SortsAnswersIntoDeliveredRetryAndDead) {
   EXPECT_EQ(kind().kind, Outcome::Kind::kDead);
   EXPECT_EQ(kind().kind, Outcome::Kind::kDead);
   EXPECT_EQ(kind().kind, Outcome::Kind::kDelivered);
+}
+
+TEST_F(WebhookSinkTest, KeepsTheConnectionAndReconnectsWhenTheReceiverClosedIt) {
+  auto sink = Open();
+  for (const char* id : {"1", "2", "3"}) {
+    EXPECT_EQ(sink->Deliver({id, "{}", 1}).kind, Outcome::Kind::kDelivered) << id;
+  }
+  EXPECT_EQ(receiver_.Connections(), 1u);
+  // The receiver closes a connection idle for 2 s; the next attempt notices and reconnects.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  Outcome out = sink->Deliver({"4", "{}", 1});
+  EXPECT_EQ(out.kind, Outcome::Kind::kDelivered) << out.reason;
+  const auto got = receiver_.Received();
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[3].headers.at("webhook-id"), "4");
+  EXPECT_EQ(receiver_.Connections(), 2u);
 }
 
 TEST_F(WebhookSinkTest, RetriesWhenNothingListens) {

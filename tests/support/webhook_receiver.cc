@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <atomic>
@@ -128,6 +129,11 @@ std::vector<ReceivedRequest> WebhookReceiver::Received() const {
   return state_->received;
 }
 
+size_t WebhookReceiver::Connections() const {
+  std::lock_guard lock(state_->mu);
+  return state_->connections.size();
+}
+
 bool WebhookReceiver::WaitFor(size_t n, int seconds) const {
   std::unique_lock lock(state_->mu);
   return state_->arrived.wait_for(lock, std::chrono::seconds(seconds),
@@ -164,11 +170,16 @@ void WebhookReceiver::Serve() {
 
 template <class Stream>
 void WebhookReceiver::Answer(State& state_ref, Stream& s) {
-  {
-    State* state = &state_ref;
+  State* state = &state_ref;
+  beast::flat_buffer buffer;
+  while (true) {
     {
+      // An idle connection is closed after 2 s, as receivers do (and a kept one goes stale).
+      pollfd idle{beast::get_lowest_layer(s).native_handle(), POLLIN, 0};
+      if (buffer.size() == 0 && ::poll(&idle, 1, 2000) != 1) {
+        return;
+      }
       beast::error_code ec;
-      beast::flat_buffer buffer;
       http::request<http::string_body> req;
       http::read(s, buffer, req, ec);
       if (ec) {
@@ -195,12 +206,15 @@ void WebhookReceiver::Answer(State& state_ref, Stream& s) {
       }
       state->arrived.notify_all();
       http::response<http::string_body> res{static_cast<http::status>(answer.status), 11};
-      res.set(http::field::connection, "close");
+      res.keep_alive(req.keep_alive());
       if (!answer.retry_after.empty()) {
         res.set(http::field::retry_after, answer.retry_after);
       }
       res.prepare_payload();
       http::write(s, res, ec);
+      if (ec || !req.keep_alive()) {
+        return;
+      }
     }
   }
 }

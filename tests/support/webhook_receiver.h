@@ -1,5 +1,6 @@
 // A real HTTP receiver on 127.0.0.1 for webhook tests: answers each POST with the next scripted
-// status (then 200), optionally with Retry-After, and records what arrived, when.
+// status (then 200), optionally with Retry-After, and records what arrived, when. Connections
+// are kept alive when the client asks, and closed after 2 s idle, as real receivers do.
 #pragma once
 
 #include <chrono>
@@ -21,7 +22,9 @@ struct ReceivedRequest {
 };
 
 struct ScriptedAnswer {
-  int status = 200;
+  ScriptedAnswer(int status = 200, std::string retry_after = "")  // NOLINT: {503} reads well
+      : status(status), retry_after(std::move(retry_after)) {}
+  int status;
   std::string retry_after;  // sent as Retry-After when not empty
 };
 
@@ -52,6 +55,8 @@ class WebhookReceiver {
   // Answers the next requests with these, in order; afterwards 200.
   void Script(std::vector<ScriptedAnswer> answers);
   std::vector<ReceivedRequest> Received() const;
+  // Connections accepted so far.
+  size_t Connections() const;
   // Waits until at least `n` requests arrived; false after `seconds`.
   bool WaitFor(size_t n, int seconds = 20) const;
 

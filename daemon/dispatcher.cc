@@ -2,7 +2,9 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <deque>
+#include <iterator>
 
 #include "base/time_format.h"
 #include "consent/ledger.h"
@@ -225,7 +227,7 @@ void Dispatcher::Loop() {
     Round round;
     round.outcomes = TakeOutcomes();
     round.verdicts = Claim(now);
-    for (Attempt& a : Record(round, now)) {
+    for (Attempt& a : Record(std::move(round), now)) {
       d_.metrics.sinks.For(a.task.sink).attempts.Add();
       sinks_.at(a.task.sink)->Submit(std::move(a));
     }
@@ -241,10 +243,11 @@ void Dispatcher::Loop() {
     }
   }
   last.outcomes = TakeOutcomes();
-  Record(last, d_.clock.Now().time_since_epoch().count());
-  if (!last.unstarted.empty()) {
+  const size_t unstarted = last.unstarted.size();
+  Record(std::move(last), d_.clock.Now().time_since_epoch().count());
+  if (unstarted > 0) {
     d_.log.info("{} queued attempts were not started before the stop; they wait, unchanged",
-                last.unstarted.size());
+                unstarted);
   }
 }
 
@@ -284,16 +287,17 @@ std::vector<std::pair<store::TaskRow, Dispatcher::Verdict>> Dispatcher::Claim(in
   return verdicts;
 }
 
-std::vector<Dispatcher::Attempt> Dispatcher::Record(const Round& round, int64_t now) {
+std::vector<Dispatcher::Attempt> Dispatcher::Record(Round round, int64_t now) {
   if (round.outcomes.empty() && round.verdicts.empty() && round.unstarted.empty()) {
     return {};
   }
   std::vector<Attempt> to_send;
+  std::vector<std::pair<const Attempt*, std::string>> settled;  // attempt, its new state
   Status written = d_.writer.Run([&]() -> Status {
-    to_send.clear();
     store::Batch batch;
     for (const auto& [a, outcome] : round.outcomes) {
-      PORTRAIT_RETURN_IF_ERROR(AddOutcome(a, outcome, now, batch));
+      PORTRAIT_ASSIGN_OR_RETURN(std::string state, AddOutcome(a, outcome, now, batch));
+      settled.emplace_back(&a, std::move(state));
     }
     for (const auto& [task, v] : round.verdicts) {
       PORTRAIT_RETURN_IF_ERROR(AddVerdict(task, v, now, batch, to_send));
@@ -308,13 +312,18 @@ std::vector<Dispatcher::Attempt> Dispatcher::Record(const Round& round, int64_t 
     return d_.audit.AfterCommit(result);
   });
   if (!written.ok()) {
-    // What was `sending` stays so, and the next start retries it (at-least-once); what was
-    // due is claimed again next round.
+    // The outcomes wait for the next round (at a stop they stay `sending`, and the next start
+    // retries them: at-least-once); what was due is claimed again.
     if (written.code() != Status::Code::kUnavailable) {
       d_.log.error("could not record {} outcomes and {} verdicts: {}", round.outcomes.size(),
                    round.verdicts.size(), written.ToString());
     }
+    std::lock_guard lock(mu_);
+    std::move(round.outcomes.begin(), round.outcomes.end(), std::back_inserter(outcomes_));
     return {};
+  }
+  for (const auto& [a, state] : settled) {
+    CountSettled(*a, state, now);
   }
   return to_send;
 }
@@ -492,28 +501,22 @@ void Dispatcher::Finished(Attempt attempt, Outcome outcome, bool idle) {
   wake_.notify_all();
 }
 
-Status Dispatcher::AddOutcome(const Attempt& a, const Outcome& outcome, int64_t now,
-                              store::Batch& batch) {
+Result<std::string> Dispatcher::AddOutcome(const Attempt& a, const Outcome& outcome, int64_t now,
+                                           store::Batch& batch) {
   PORTRAIT_ASSIGN_OR_RETURN(std::optional<store::TaskRow> current, d_.store.GetTask(a.task.id));
   if (!current || current->state != "sending") {
-    return Status::Ok();  // erased meanwhile
+    return std::string();  // erased meanwhile
   }
   const config::Sink& sink = sinks_.at(a.task.sink)->config();
   store::TaskUpdate u{a.task.id, "", outcome.reason, a.task.due_us, a.task.attempts, now};
-  SinkMetrics& m = d_.metrics.sinks.For(a.task.sink);
   if (outcome.kind == Outcome::Kind::kDelivered) {
     u.state = "delivered";
-    m.delivered.Add();
-    m.attempts_per_task.Observe(static_cast<double>(a.task.attempts));
-    m.delivery_seconds.Observe(static_cast<double>(now - a.task.created_us) / 1e6);
   } else if (outcome.kind == Outcome::Kind::kDead || a.task.attempts >= sink.max_attempts) {
     u.state = "dead";
     if (outcome.kind == Outcome::Kind::kRetry) {
       u.reason =
           "gave up after " + std::to_string(a.task.attempts) + " attempts; last: " + outcome.reason;
     }
-    m.dead.Add();
-    m.attempts_per_task.Observe(static_cast<double>(a.task.attempts));
   } else {
     u.state = "retrying";
     const double unit = randombytes_uniform(1'000'000) / 1e6;
@@ -524,7 +527,20 @@ Status Dispatcher::AddOutcome(const Attempt& a, const Outcome& outcome, int64_t 
   }
   batch.task_updates.push_back(u);
   batch.audit.push_back(TaskAudit(a.task, u.state, u.reason, now));
-  return Status::Ok();
+  return u.state;
+}
+
+void Dispatcher::CountSettled(const Attempt& a, std::string_view state, int64_t now) {
+  SinkMetrics& m = d_.metrics.sinks.For(a.task.sink);
+  if (state == "delivered") {
+    m.delivered.Add();
+    m.delivery_seconds.Observe(static_cast<double>(now - a.task.created_us) / 1e6);
+  } else if (state == "dead") {
+    m.dead.Add();
+  } else {
+    return;
+  }
+  m.attempts_per_task.Observe(static_cast<double>(a.task.attempts));
 }
 
 }  // namespace portrait::daemon

@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -79,10 +80,14 @@ class Dispatcher {
   Verdict Decide(const store::TaskRow& task, int64_t now_us,
                  std::map<std::pair<store::ProfileId, std::string>, int>& claimed);
   // Writes the round through the writer; returns the attempts to hand to the sinks (none when
-  // the write failed: they are claimed again).
-  std::vector<Attempt> Record(const Round& round, int64_t now_us);
-  Status AddOutcome(const Attempt& attempt, const dispatch::Outcome& outcome, int64_t now_us,
-                    store::Batch& batch);
+  // the write failed: they are claimed again, and the outcomes wait for the next round).
+  std::vector<Attempt> Record(Round round, int64_t now_us);
+  // Adds the task's new state (delivered, retrying or dead) to `batch` and returns it; empty
+  // when the task is no longer `sending` (erased meanwhile).
+  Result<std::string> AddOutcome(const Attempt& attempt, const dispatch::Outcome& outcome,
+                                 int64_t now_us, store::Batch& batch);
+  // The sink's metrics for a committed outcome.
+  void CountSettled(const Attempt& attempt, std::string_view state, int64_t now_us);
   Status AddVerdict(const store::TaskRow& task, const Verdict& verdict, int64_t now_us,
                     store::Batch& batch, std::vector<Attempt>& to_send);
   Status AddUnstarted(const Attempt& attempt, int64_t now_us, store::Batch& batch);

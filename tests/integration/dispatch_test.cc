@@ -361,7 +361,7 @@ TEST_F(Dispatch, WithdrawnConsentSuppressesAndErasureCancelsWhatWaits) {
 
 TEST_F(Dispatch, RetriesWithGrowingDelaysHonoursRetryAfterAndGivesUpOnA400) {
   ASSERT_TRUE(daemon_.Start("2026-06-10T04:00:00Z"));
-  receiver_.Script({{503, ""}, {503, ""}, {503, ""}, {200, ""}});
+  receiver_.Script({{503}, {503}, {503}, {200}});
   Put("dee", {{"name", "Dee"}, {"phone", "+8613812345670"}});
   Consent("dee", "granted");
   Post(json::array({{{"id", "cart-dee"},
@@ -384,7 +384,7 @@ TEST_F(Dispatch, RetriesWithGrowingDelaysHonoursRetryAfterAndGivesUpOnA400) {
   EXPECT_EQ(Tasks("dee", "cart-abandonment")[0]["attempts"], 4);
 
   // 429 with Retry-After: 2 waits at least 2 s; a 400 is dead at once.
-  receiver_.Script({{429, "2"}, {400, ""}});
+  receiver_.Script({{429, "2"}, {400}});
   Put("eve", {{"name", "Eve"}, {"phone", "+8613812345671"}});
   Consent("eve", "granted");
   Post(json::array({{{"id", "cart-eve"},

@@ -2,6 +2,7 @@
 // tests (leveldb's FaultInjectionTestEnv in miniature).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 
 #include "store/store.h"
@@ -15,9 +16,20 @@ class FaultyStore final : public store::Store {
   // While set, every commit carrying audit records fails with IOError and writes nothing.
   std::atomic<bool> fail_audit_writes{false};
 
+  // While above zero, a commit that records a task as delivered fails with IOError, writes
+  // nothing, and counts it down.
+  std::atomic<int> fail_delivered_records{0};
+
   Result<store::CommitResult> Commit(const store::Batch& batch) override {
     if (fail_audit_writes && !batch.audit.empty()) {
       return Error(Status::IOError("injected: audit write failed"));
+    }
+    const bool records_delivered =
+        std::any_of(batch.task_updates.begin(), batch.task_updates.end(),
+                    [](const store::TaskUpdate& u) { return u.state == "delivered"; });
+    if (records_delivered && fail_delivered_records.load() > 0) {
+      --fail_delivered_records;
+      return Error(Status::IOError("injected: recording a delivery failed"));
     }
     return real_.Commit(batch);
   }

@@ -23,7 +23,7 @@ Value FromJson(const nlohmann::json& j, Type type) {
                  : Value::Null();
     }
     case Type::kTime:
-      return j.is_number() ? Value::Time(j.get<int64_t>()) : Value::Null();
+      return j.is_number_integer() ? Value::Time(j.get<int64_t>()) : Value::Null();
     default:
       break;
   }

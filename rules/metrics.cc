@@ -1,10 +1,67 @@
 #include "rules/metrics.h"
 
+#include <cmath>
+#include <limits>
+#include <optional>
+
 namespace portrait::rules {
 namespace {
 
-const nlohmann::json* DataValue(const EventFacts& e, const std::string& key) {
-  const nlohmann::json* at = e.data;
+using nlohmann::json;
+
+constexpr double kLargest = std::numeric_limits<double>::max();
+
+// The stored value of `name` when it is a finite number; nullopt when missing or another type.
+std::optional<double> StoredNumber(const json& metrics, const std::string& name) {
+  auto it = metrics.find(name);
+  if (it == metrics.end() || !it->is_number() || !std::isfinite(it->get<double>())) {
+    return std::nullopt;
+  }
+  return it->get<double>();
+}
+
+// The stored value of `name` when it is an integer; nullopt when missing or another type.
+std::optional<int64_t> StoredInteger(const json& metrics, const std::string& name) {
+  auto it = metrics.find(name);
+  if (it == metrics.end() || !it->is_number_integer() ||
+      (it->is_number_unsigned() && it->get<uint64_t>() > uint64_t{INT64_MAX})) {
+    return std::nullopt;
+  }
+  return it->get<int64_t>();
+}
+
+// Whether a stored value has the type its metric keeps.
+bool Fits(const Metric& m, const json& metrics) {
+  switch (m.kind) {
+    case MetricKind::kCount:
+      return StoredInteger(metrics, m.name).value_or(-1) >= 0;
+    case MetricKind::kSum:
+    case MetricKind::kMin:
+    case MetricKind::kMax:
+      return StoredNumber(metrics, m.name).has_value();
+    case MetricKind::kLast:
+      return !m.key.empty() || StoredInteger(metrics, m.name).has_value();
+    case MetricKind::kTop:
+      return metrics.at(m.name).is_string();
+  }
+  return false;
+}
+
+// Whether a `top` metric's tallies are an object of counts.
+bool TallyFits(const json& tally) {
+  if (!tally.is_object()) {
+    return false;
+  }
+  for (const auto& [value, count] : tally.items()) {
+    if (!count.is_number_integer()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+const json* DataValue(const EventFacts& e, const std::string& key) {
+  const json* at = e.data;
   size_t start = 0;
   while (at && at->is_object()) {
     size_t dot = key.find('.', start);
@@ -21,14 +78,18 @@ const nlohmann::json* DataValue(const EventFacts& e, const std::string& key) {
   return nullptr;
 }
 
-bool Tally(const std::string& name, const nlohmann::json& value, nlohmann::json& metrics) {
+bool Tally(const std::string& name, const json& value, json& metrics) {
   if (!value.is_string() && !value.is_number() && !value.is_boolean()) {
     return false;
   }
-  const std::string v = value.is_string() ? value.get<std::string>() : value.dump();
-  nlohmann::json& tally = metrics["$top"][name];
-  if (!tally.is_object()) {
-    tally = nlohmann::json::object();
+  const std::string v = value.is_string() ? value.get<std::string>()
+                                           : value.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (!metrics["$top"].is_object()) {
+    metrics["$top"] = json::object();
+  }
+  json& tally = metrics["$top"][name];
+  if (!TallyFits(tally)) {
+    tally = json::object();
   }
   if (!tally.contains(v) && tally.size() >= kTopTallyLimit) {
     auto rarest = tally.begin();
@@ -41,7 +102,9 @@ bool Tally(const std::string& name, const nlohmann::json& value, nlohmann::json&
   }
   tally[v] = tally.value(v, int64_t{0}) + 1;
   const int64_t count = tally[v].get<int64_t>();
-  const std::string current = metrics.contains(name) ? metrics[name].get<std::string>() : "";
+  auto stored = metrics.find(name);
+  const std::string current =
+      stored != metrics.end() && stored->is_string() ? stored->get<std::string>() : "";
   if (current.empty() || (current != v && count > tally.value(current, int64_t{0}))) {
     metrics[name] = v;
   }
@@ -61,42 +124,70 @@ Type Metric::type() const {
   }
 }
 
-bool ApplyEvent(const std::vector<Metric>& defs, const EventFacts& event, nlohmann::json& metrics) {
+std::vector<std::string> RepairMetrics(const std::vector<Metric>& defs, json& metrics) {
+  std::vector<std::string> repaired;
   if (!metrics.is_object()) {
-    metrics = nlohmann::json::object();
+    metrics = json::object();
+    repaired.push_back("(all)");
+    return repaired;
+  }
+  for (const Metric& m : defs) {
+    if (metrics.contains(m.name) && !Fits(m, metrics)) {
+      metrics.erase(m.name);
+      repaired.push_back(m.name);
+    }
+    if (m.kind != MetricKind::kTop || !metrics.contains("$top")) {
+      continue;
+    }
+    json& tallies = metrics["$top"];
+    if (!tallies.is_object()) {
+      tallies = json::object();
+      repaired.push_back(m.name);
+    } else if (tallies.contains(m.name) && !TallyFits(tallies[m.name])) {
+      tallies.erase(m.name);
+      repaired.push_back(m.name);
+    }
+  }
+  return repaired;
+}
+
+bool ApplyEvent(const std::vector<Metric>& defs, const EventFacts& event, json& metrics) {
+  if (!metrics.is_object()) {
+    metrics = json::object();
   }
   bool changed = false;
   for (const Metric& m : defs) {
     if (m.event_type != event.type) {
       continue;
     }
-    const nlohmann::json* value = m.key.empty() ? nullptr : DataValue(event, m.key);
+    const json* value = m.key.empty() ? nullptr : DataValue(event, m.key);
     switch (m.kind) {
       case MetricKind::kCount:
-        metrics[m.name] = metrics.value(m.name, int64_t{0}) + 1;
+        metrics[m.name] = std::max<int64_t>(StoredInteger(metrics, m.name).value_or(0), 0) + 1;
         changed = true;
         break;
       case MetricKind::kSum:
       case MetricKind::kMin:
       case MetricKind::kMax: {
-        if (!value || !value->is_number()) {
+        if (!value || !value->is_number() || !std::isfinite(value->get<double>())) {
           break;
         }
-        double v = value->get<double>();
-        if (!metrics.contains(m.name)) {
+        const double v = value->get<double>();
+        if (std::optional<double> cur = StoredNumber(metrics, m.name); !cur) {
           metrics[m.name] = v;
         } else {
-          double cur = metrics[m.name].get<double>();
-          metrics[m.name] = m.kind == MetricKind::kSum   ? cur + v
-                            : m.kind == MetricKind::kMin ? std::min(cur, v)
-                                                         : std::max(cur, v);
+          // A sum saturates at the largest finite double: infinity has no JSON form.
+          metrics[m.name] = m.kind == MetricKind::kSum   ? std::clamp(*cur + v, -kLargest, kLargest)
+                            : m.kind == MetricKind::kMin ? std::min(*cur, v)
+                                                         : std::max(*cur, v);
         }
         changed = true;
         break;
       }
       case MetricKind::kLast:
         if (m.key.empty()) {
-          if (!metrics.contains(m.name) || metrics[m.name].get<int64_t>() <= event.time_us) {
+          std::optional<int64_t> latest = StoredInteger(metrics, m.name);
+          if (!latest || *latest <= event.time_us) {
             metrics[m.name] = event.time_us;  // an older event arriving late does not win
             changed = true;
           }

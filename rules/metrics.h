@@ -28,8 +28,15 @@ struct Metric {
   Type type() const;
 };
 
-// Applies `event` to `metrics`; returns whether anything changed.
+// Applies `event` to `metrics`; returns whether anything changed. A stored value of the wrong
+// type counts as missing; a sum saturates at the largest finite double; numbers that are not
+// finite are ignored. Never throws, whatever `metrics` holds.
 bool ApplyEvent(const std::vector<Metric>& defs, const EventFacts& event, nlohmann::json& metrics);
+
+// Removes every stored value whose type its metric does not keep (a count that is not a
+// non-negative integer, a sum that is not a finite number, …), so the next event starts it
+// afresh. Returns the names of the metrics repaired, "(all)" when `metrics` was not an object.
+std::vector<std::string> RepairMetrics(const std::vector<Metric>& defs, nlohmann::json& metrics);
 
 // How many distinct values a `top` metric tallies before forgetting the rarest.
 inline constexpr size_t kTopTallyLimit = 64;

@@ -83,6 +83,31 @@ Result<json> OpenJson(KeyView key, ProfileId id, std::string_view name, std::str
   return value;
 }
 
+// A stored external id, checked: stored state is never trusted to have the right type.
+Result<std::string> ExternalIdOf(const json& stored, ProfileId id) {
+  if (!stored.is_string()) {
+    return Error(Status::Corruption("profile " + std::to_string(id) +
+                                    ": the stored external id is not a string"));
+  }
+  return stored.get<std::string>();
+}
+
+// Stored tags, checked like the external id.
+Result<std::vector<std::string>> TagList(const json& stored, ProfileId id) {
+  std::vector<std::string> tags;
+  for (const json& tag : stored.is_array() ? stored : json::array()) {
+    if (!tag.is_string()) {
+      break;
+    }
+    tags.push_back(tag.get<std::string>());
+  }
+  if (!stored.is_array() || tags.size() != stored.size()) {
+    return Error(Status::Corruption("profile " + std::to_string(id) +
+                                    ": the stored tags are not a list of strings"));
+  }
+  return tags;
+}
+
 Result<std::string> SealJson(KeyView key, ProfileId id, std::string_view name, const json& value) {
   return ProfileVault::SealWith(key, id, name, value.dump());
 }
@@ -178,7 +203,7 @@ Result<UpsertResult> ProfileVault::Upsert(std::string_view external_id, const js
     std::vector<std::string> tags;
     if (!w.row.tags.empty()) {
       PORTRAIT_ASSIGN_OR_RETURN(json t, OpenJson(key, w.row.id, kTagsField, w.row.tags));
-      tags = t.get<std::vector<std::string>>();
+      PORTRAIT_ASSIGN_OR_RETURN(tags, TagList(t, w.row.id));
     }
     PORTRAIT_RETURN_IF_ERROR(BuildWrite(patch, key, tags, w));
     Batch batch;
@@ -256,7 +281,8 @@ Result<ProfileVault::Addressed> ProfileVault::OpenAddressed(const ProfileRow& ro
   PORTRAIT_ASSIGN_OR_RETURN(
       std::string plaintext,
       FieldCipher::Open(key, FieldCipher::AssociatedData(row.id, name), envelope));
-  return Addressed{ext.get<std::string>(), std::move(plaintext)};
+  PORTRAIT_ASSIGN_OR_RETURN(std::string external_id, ExternalIdOf(ext, row.id));
+  return Addressed{std::move(external_id), std::move(plaintext)};
 }
 
 Result<Profile> ProfileVault::DecryptWith(const ProfileRow& row, KeyView key) {
@@ -267,10 +293,10 @@ Result<Profile> ProfileVault::DecryptWith(const ProfileRow& row, KeyView key) {
   p.created_us = row.created_us;
   p.updated_us = row.updated_us;
   PORTRAIT_ASSIGN_OR_RETURN(json ext, OpenJson(key, row.id, kExternalIdField, row.external_id));
-  p.external_id = ext.get<std::string>();
+  PORTRAIT_ASSIGN_OR_RETURN(p.external_id, ExternalIdOf(ext, row.id));
   if (!row.tags.empty()) {
     PORTRAIT_ASSIGN_OR_RETURN(json tags, OpenJson(key, row.id, kTagsField, row.tags));
-    p.tags = tags.get<std::vector<std::string>>();
+    PORTRAIT_ASSIGN_OR_RETURN(p.tags, TagList(tags, row.id));
   }
   if (!row.metrics.empty()) {
     PORTRAIT_ASSIGN_OR_RETURN(p.metrics, OpenJson(key, row.id, kMetricsField, row.metrics));

@@ -16,8 +16,13 @@ using nlohmann::json;
 
 class IngestorTest : public ServiceFixture {
  protected:
-  IngestorTest() {
+  // The example rules, copied beside the config and loaded (before the members that use them).
+  std::shared_ptr<const LoadedRules> ExampleRules() {
     std::filesystem::copy(std::string(PORTRAIT_SOURCE_DIR) + "/examples/rules", dir_ / "rules");
+    auto loaded = LoadRules(in_force_.Get());
+    EXPECT_TRUE(loaded) << loaded.error().ToString();
+    EXPECT_FALSE((*loaded)->set.metrics.empty());
+    return *loaded;
   }
 
   std::vector<IncomingEvent> Events(std::string_view subject, int n) {
@@ -55,7 +60,7 @@ class IngestorTest : public ServiceFixture {
     return out;
   }
 
-  RulesHolder rules_{LoadRules(in_force_.Get()).value()};
+  RulesHolder rules_{ExampleRules()};
   Ingestor ingestor_{store_, vault_, consents_, audit_, rules_, data_.blind, clock_};
 };
 
@@ -105,6 +110,39 @@ TEST_F(IngestorTest, ReSealsWhenTheProfileWasErasedMeanwhile) {
   std::vector<json> stored = StoredData("c-2");
   ASSERT_EQ(stored.size(), 2u);
   EXPECT_EQ(stored[1]["n"], 1);
+}
+
+// A metric stored with a type no event can read back (an overflowing sum was once stored as
+// null) is reset and audited, and the customer's next event is taken.
+TEST_F(IngestorTest, RepairsAStoredMetricOfTheWrongTypeAndAuditsIt) {
+  ASSERT_TRUE(vault_.Upsert("c-3", json{{"fields", {{"name", "C"}}}}));
+  const store::ProfileId id = vault_.IdOf("c-3").value();
+  store::OpenProfile open = vault_.Open(id).value();
+  open.profile.metrics = {{"spent", nullptr}, {"orders", "many"}, {"last_order", 1.5}};
+  store::Batch poison;
+  poison.profiles.push_back(vault_.StateWrite(open, Now()).value());
+  ASSERT_TRUE(store_.Commit(poison));
+
+  json order = {{"specversion", "1.0"}, {"id", "c-3-o"},       {"source", "test"},
+                {"type", "order.placed"}, {"subject", "c-3"}, {"data", {{"amount", 7}}}};
+  auto events = ParseCloudEvents(order, Now(), data_.blind);
+  ASSERT_TRUE(events);
+  ASSERT_TRUE(Apply(std::move(*events)).ok());
+
+  const json metrics = vault_.Get("c-3").value().metrics;
+  EXPECT_EQ(metrics["spent"], 7) << metrics.dump();
+  EXPECT_EQ(metrics["orders"], 1) << metrics.dump();
+  EXPECT_TRUE(metrics["last_order"].is_number_integer()) << metrics.dump();
+  bool audited = false;
+  const std::vector<store::AuditRecord> records = store_.ReadAudit(0, 1000).value();
+  for (const store::AuditRecord& r : records) {
+    if (r.entry.action == "profile.repaired" && r.entry.profile_id == id) {
+      audited = true;
+      const json detail = json::parse(r.entry.detail);
+      EXPECT_EQ(detail["metrics"].size(), 3u) << r.entry.detail;
+    }
+  }
+  EXPECT_TRUE(audited);
 }
 
 }  // namespace

@@ -111,6 +111,20 @@ bool Tally(const std::string& name, const json& value, json& metrics) {
   return true;
 }
 
+// Whether an event at `time_us` is the latest seen for keyed `last` metric `name`; if so,
+// remembers its time under "$last", so a late older event does not replace a newer value.
+bool LatestSoFar(json& metrics, const std::string& name, int64_t time_us) {
+  if (!metrics["$last"].is_object()) {
+    metrics["$last"] = json::object();
+  }
+  json& times = metrics["$last"];
+  if (std::optional<int64_t> latest = StoredInteger(times, name); latest && *latest > time_us) {
+    return false;
+  }
+  times[name] = time_us;
+  return true;
+}
+
 }  // namespace
 
 Type Metric::type() const {
@@ -191,7 +205,7 @@ bool ApplyEvent(const std::vector<Metric>& defs, const EventFacts& event, json& 
             metrics[m.name] = event.time_us;  // an older event arriving late does not win
             changed = true;
           }
-        } else if (value) {
+        } else if (value && LatestSoFar(metrics, m.name, event.time_us)) {
           metrics[m.name] = *value;
           changed = true;
         }

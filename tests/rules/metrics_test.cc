@@ -57,6 +57,17 @@ TEST(Metrics, StoredValuesOfTheWrongTypeCountAsMissingAndNeverThrow) {
   EXPECT_EQ(metrics["$top"]["top_sku"]["A"], 1);
 }
 
+TEST(Metrics, BothKindsOfLastDescribeTheLatestEventNotTheLatestArrival) {
+  json metrics = json::object();
+  Apply(metrics, {{"amount", 1}, {"sku", "NEW"}}, 2000);
+  Apply(metrics, {{"amount", 1}, {"sku", "OLD"}}, 1000);  // older, arriving late
+  EXPECT_EQ(metrics["last_order"], 2000);
+  EXPECT_EQ(metrics["last_sku"], "NEW");
+  Apply(metrics, {{"amount", 1}, {"sku", "NEWER"}}, 3000);
+  EXPECT_EQ(metrics["last_order"], 3000);
+  EXPECT_EQ(metrics["last_sku"], "NEWER");
+}
+
 TEST(Metrics, RepairNamesAndResetsEveryValueOfTheWrongType) {
   json metrics = {{"orders", -4},         {"spent", nullptr}, {"smallest", 2},
                   {"last_order", "soon"}, {"last_sku", nullptr}, {"top_sku", "A"},

@@ -17,6 +17,45 @@ int32_t BirthDays(const nlohmann::json& fields, const std::string& field) {
   return days;
 }
 
+// An absence timer follows the events' times, not their arrival order: it is armed for the
+// latest `after` event (time A, due A + within) unless a `missing` event at or after A exists.
+// Both latest times are kept in the metrics under "$absence", so a late event of either kind is
+// judged against what came before it in time. Returns the timer change `event` makes, if any.
+std::optional<TimerOp> AbsenceStep(const Trigger& t, const EventInput& event,
+                                   nlohmann::json& metrics) {
+  const bool is_after = event.type == t.after;
+  if (!is_after && event.type != t.missing) {
+    return std::nullopt;
+  }
+  if (!metrics["$absence"].is_object()) {
+    metrics["$absence"] = nlohmann::json::object();
+  }
+  nlohmann::json& state = metrics["$absence"][t.id];
+  if (!state.is_object()) {
+    state = nlohmann::json::object();
+  }
+  const std::optional<int64_t> after = IntegerAt(state, "after");
+  const std::optional<int64_t> missing = IntegerAt(state, "missing");
+  if (is_after) {
+    if (after && *after >= event.time_us) {
+      return std::nullopt;  // an older (or the same) `after`: the timer stays as it is
+    }
+    state["after"] = event.time_us;
+    if (missing && *missing >= event.time_us) {
+      return std::nullopt;  // already answered by a later `missing`
+    }
+    return TimerOp{TimerOp::Kind::kArm, &t, event.time_us + t.within_us};
+  }
+  if (missing && *missing >= event.time_us) {
+    return std::nullopt;  // a later `missing` was seen: it decided already
+  }
+  state["missing"] = event.time_us;
+  if (after && event.time_us >= *after) {
+    return TimerOp{TimerOp::Kind::kDisarm, &t, 0};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Engine::Engine(const RuleSet& rules, std::string default_timezone)
@@ -116,10 +155,8 @@ EventOutcome Engine::OnEvent(const ProfileFacts& profile, const EventInput& even
     LifecycleFirings(after, no_event, profile.lifecycle, out.lifecycle, now_us, out.fired);
   }
   for (const Trigger* t : absence_) {
-    if (event.type == t->after) {
-      out.timers.push_back(TimerOp{TimerOp::Kind::kArm, t, event.time_us + t->within_us});
-    } else if (event.type == t->missing) {
-      out.timers.push_back(TimerOp{TimerOp::Kind::kDisarm, t, 0});
+    if (std::optional<TimerOp> op = AbsenceStep(*t, event, after.metrics)) {
+      out.timers.push_back(*op);
     }
   }
   out.metrics = std::move(after.metrics);

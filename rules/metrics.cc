@@ -20,27 +20,17 @@ std::optional<double> StoredNumber(const json& metrics, const std::string& name)
   return it->get<double>();
 }
 
-// The stored value of `name` when it is an integer; nullopt when missing or another type.
-std::optional<int64_t> StoredInteger(const json& metrics, const std::string& name) {
-  auto it = metrics.find(name);
-  if (it == metrics.end() || !it->is_number_integer() ||
-      (it->is_number_unsigned() && it->get<uint64_t>() > uint64_t{INT64_MAX})) {
-    return std::nullopt;
-  }
-  return it->get<int64_t>();
-}
-
 // Whether a stored value has the type its metric keeps.
 bool Fits(const Metric& m, const json& metrics) {
   switch (m.kind) {
     case MetricKind::kCount:
-      return StoredInteger(metrics, m.name).value_or(-1) >= 0;
+      return IntegerAt(metrics, m.name).value_or(-1) >= 0;
     case MetricKind::kSum:
     case MetricKind::kMin:
     case MetricKind::kMax:
       return StoredNumber(metrics, m.name).has_value();
     case MetricKind::kLast:
-      return !m.key.empty() || StoredInteger(metrics, m.name).has_value();
+      return !m.key.empty() || IntegerAt(metrics, m.name).has_value();
     case MetricKind::kTop:
       return metrics.at(m.name).is_string();
   }
@@ -118,7 +108,7 @@ bool LatestSoFar(json& metrics, const std::string& name, int64_t time_us) {
     metrics["$last"] = json::object();
   }
   json& times = metrics["$last"];
-  if (std::optional<int64_t> latest = StoredInteger(times, name); latest && *latest > time_us) {
+  if (std::optional<int64_t> latest = IntegerAt(times, name); latest && *latest > time_us) {
     return false;
   }
   times[name] = time_us;
@@ -126,6 +116,15 @@ bool LatestSoFar(json& metrics, const std::string& name, int64_t time_us) {
 }
 
 }  // namespace
+
+std::optional<int64_t> IntegerAt(const json& object, const std::string& key) {
+  auto it = object.is_object() ? object.find(key) : object.end();
+  if (it == object.end() || !it->is_number_integer() ||
+      (it->is_number_unsigned() && it->get<uint64_t>() > uint64_t{INT64_MAX})) {
+    return std::nullopt;
+  }
+  return it->get<int64_t>();
+}
 
 Type Metric::type() const {
   switch (kind) {
@@ -177,7 +176,7 @@ bool ApplyEvent(const std::vector<Metric>& defs, const EventFacts& event, json& 
     const json* value = m.key.empty() ? nullptr : DataValue(event, m.key);
     switch (m.kind) {
       case MetricKind::kCount:
-        metrics[m.name] = std::max<int64_t>(StoredInteger(metrics, m.name).value_or(0), 0) + 1;
+        metrics[m.name] = std::max<int64_t>(IntegerAt(metrics, m.name).value_or(0), 0) + 1;
         changed = true;
         break;
       case MetricKind::kSum:
@@ -200,7 +199,7 @@ bool ApplyEvent(const std::vector<Metric>& defs, const EventFacts& event, json& 
       }
       case MetricKind::kLast:
         if (m.key.empty()) {
-          std::optional<int64_t> latest = StoredInteger(metrics, m.name);
+          std::optional<int64_t> latest = IntegerAt(metrics, m.name);
           if (!latest || *latest <= event.time_us) {
             metrics[m.name] = event.time_us;  // an older event arriving late does not win
             changed = true;

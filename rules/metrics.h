@@ -10,6 +10,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,10 @@ bool ApplyEvent(const std::vector<Metric>& defs, const EventFacts& event, nlohma
 // non-negative integer, a sum that is not a finite number, …), so the next event starts it
 // afresh. Returns the names of the metrics repaired, "(all)" when `metrics` was not an object.
 std::vector<std::string> RepairMetrics(const std::vector<Metric>& defs, nlohmann::json& metrics);
+
+// The integer under `key` of a stored object; nullopt when `object` is not an object, or the key
+// is missing or holds another type (stored state is never trusted to have the right type).
+std::optional<int64_t> IntegerAt(const nlohmann::json& object, const std::string& key);
 
 // How many distinct values a `top` metric tallies before forgetting the rarest.
 inline constexpr size_t kTopTallyLimit = 64;

@@ -107,6 +107,27 @@ TEST_F(EngineTest, ALaterCartReArmsAndFiresTwoHoursAfterIt) {
   EXPECT_TRUE(book_.RunDue(engine_, profile_, t0 + 9 * kHour).empty());  // once
 }
 
+TEST_F(EngineTest, AnOrderStampedBeforeTheCartDoesNotDisarmItsReminder) {
+  const int64_t t0 = T("2026-11-22T10:00:00Z");
+  Ingest(Event("cart.updated", t0));
+  Ingest(Event("order.placed", t0 - kHour, {{"amount", 50}}));  // older, arriving late
+  EXPECT_EQ(book_.due.at("cart-abandonment"), t0 + 2 * kHour);
+  Ingest(Event("order.placed", t0, {{"amount", 50}}));  // at the cart's time: it answers it
+  EXPECT_FALSE(book_.due.contains("cart-abandonment"));
+}
+
+TEST_F(EngineTest, ALateOlderCartNeitherMovesTheReminderNorRevivesAnAnsweredOne) {
+  const int64_t t0 = T("2026-11-22T10:00:00Z");
+  Ingest(Event("cart.updated", t0));
+  Ingest(Event("cart.updated", t0 - kHour));  // older, arriving late
+  EXPECT_EQ(book_.due.at("cart-abandonment"), t0 + 2 * kHour);
+  Ingest(Event("order.placed", t0 + kHour, {{"amount", 5}}));
+  Ingest(Event("cart.updated", t0 + 30 * 60'000'000LL));  // before the order: stays answered
+  EXPECT_FALSE(book_.due.contains("cart-abandonment"));
+  Ingest(Event("cart.updated", t0 + 2 * kHour));  // after the order: a new reminder
+  EXPECT_EQ(book_.due.at("cart-abandonment"), t0 + 4 * kHour);
+}
+
 TEST_F(EngineTest, ARestartedEngineFiresAStoredTimerOnce) {
   const int64_t t0 = T("2026-11-22T10:00:00Z");
   Ingest(Event("cart.updated", t0));

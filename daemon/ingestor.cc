@@ -104,6 +104,9 @@ class IngestGroup {
       w->dirty = true;
       ArmSchedules(*w);
       ArmLifecycle(*w);
+      // A first contact takes its stage before its first event, as a profile created through
+      // the API does, so triggers on leaving that stage fire for it too.
+      PORTRAIT_RETURN_IF_ERROR(Reevaluate(*w));
     }
     return w;
   }

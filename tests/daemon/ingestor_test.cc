@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
 
 #include "daemon/rules_holder.h"
 #include "tests/daemon/service_fixture.h"
@@ -19,6 +20,15 @@ class IngestorTest : public ServiceFixture {
   // The example rules, copied beside the config and loaded (before the members that use them).
   std::shared_ptr<const LoadedRules> ExampleRules() {
     std::filesystem::copy(std::string(PORTRAIT_SOURCE_DIR) + "/examples/rules", dir_ / "rules");
+    std::ofstream(dir_ / "rules/welcome.toml") << R"([[trigger]]
+id = "welcome"
+purpose = "care"
+on.lifecycle = { from = "new", to = "active" }
+task = "welcome"
+channel = "email"
+sink = "care-queue"
+message = "Welcome"
+)";
     auto loaded = LoadRules(in_force_.Get());
     EXPECT_TRUE(loaded) << loaded.error().ToString();
     EXPECT_FALSE((*loaded)->set.metrics.empty());
@@ -143,6 +153,26 @@ TEST_F(IngestorTest, RepairsAStoredMetricOfTheWrongTypeAndAuditsIt) {
     }
   }
   EXPECT_TRUE(audited);
+}
+
+// A customer whose first contact is an event takes the stage "new" before the event, as one
+// created through the API does, so leaving "new" fires for both.
+TEST_F(IngestorTest, AFirstContactByEventPassesThroughTheNewStage) {
+  ASSERT_TRUE(vault_.Upsert("by-api", json{{"fields", {{"name", "D"}}}}));
+  ASSERT_TRUE(ingestor_.AfterProfileWrite(vault_.IdOf("by-api").value()).ok());
+  for (const char* subject : {"by-api", "by-event"}) {
+    json order = {{"specversion", "1.0"},  {"id", std::string(subject) + "-o"},
+                  {"source", "test"},      {"type", "order.placed"},
+                  {"subject", subject},    {"data", {{"amount", 7}}}};
+    auto events = ParseCloudEvents(order, Now(), data_.blind);
+    ASSERT_TRUE(events);
+    ASSERT_TRUE(Apply(std::move(*events)).ok());
+    store::TaskFilter welcomes;
+    welcomes.trigger = "welcome";
+    welcomes.profile_id = vault_.IdOf(subject).value();
+    EXPECT_EQ(store_.ListTasks(welcomes).value().size(), 1u) << subject;
+    EXPECT_EQ(vault_.Get(subject).value().lifecycle, "active") << subject;
+  }
 }
 
 }  // namespace

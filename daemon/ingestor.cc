@@ -211,38 +211,40 @@ class IngestGroup {
     timers_[{id, trigger}] = due;
   }
 
-  void ArmAnniversaries(Working& w) {
-    std::set<std::string> armed;
-    for (const rules::TimerOp& op : engine_.AnniversaryTimers(w.facts, now_)) {
-      SetTimer(w.open.row.id, op.trigger->id, op.due_us);
-      armed.insert(op.trigger->id);
-    }
-    for (const rules::Trigger& t : rules_->set.triggers) {
-      if (t.kind == rules::TriggerKind::kAnniversary && !armed.count(t.id)) {
-        SetTimer(w.open.row.id, t.id, std::nullopt);
-      }
-    }
-  }
-
-  // Sets `w`'s anniversary timers from its fields, and arms each schedule trigger and the daily
-  // lifecycle timer it lacks (after a profile write, or a rule change).
-  Status Rearm(Working& w) {
-    ArmAnniversaries(w);
+  // Brings `w`'s timers in line with the rules and zones in force (after a profile write, a
+  // rule change or a time-zone change): a stored anniversary or schedule timer that is still an
+  // occurrence stays (so one missed while the daemon was down still fires); a stale or missing
+  // one is set to the next occurrence — with `late_ok`, one that passed within the trigger's
+  // grace included (a zone or rule change must not skip it); the daily lifecycle timer is added
+  // when missing. Returns how many timers it changed.
+  Result<int> Rearm(Working& w, bool late_ok) {
     PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::TimerRow> existing,
                               in_.store_.GetTimers(w.open.row.id));
-    std::set<std::string> armed;
+    std::map<std::string, int64_t> stored;
     for (const store::TimerRow& t : existing) {
-      armed.insert(t.trigger);
+      stored[t.trigger] = t.due_us;
     }
+    int changed = 0;
     for (const rules::Trigger& t : rules_->set.triggers) {
-      if (t.kind == rules::TriggerKind::kSchedule && !armed.count(t.id)) {
-        SetTimer(w.open.row.id, t.id, engine_.NextRun(t, now_));
+      if (t.kind != rules::TriggerKind::kAnniversary && t.kind != rules::TriggerKind::kSchedule) {
+        continue;
+      }
+      auto it = stored.find(t.id);
+      if (it != stored.end() && engine_.NextOccurrence(w.facts, t, it->second - 1) == it->second) {
+        continue;
+      }
+      std::optional<int64_t> due =
+          engine_.NextOccurrence(w.facts, t, late_ok ? now_ - t.grace_us - 1 : now_);
+      if (due != (it == stored.end() ? std::nullopt : std::optional(it->second))) {
+        SetTimer(w.open.row.id, t.id, due);
+        ++changed;
       }
     }
-    if (!armed.count(std::string(kLifecycleTimer))) {
+    if (!stored.count(std::string(kLifecycleTimer)) && !rules_->set.lifecycle.empty()) {
       ArmLifecycle(w);
+      ++changed;
     }
-    return Status::Ok();
+    return changed;
   }
 
   // The daily lifecycle re-evaluation, a day from now, when the rules have stages.
@@ -451,32 +453,38 @@ Status Ingestor::AfterProfileWrite(store::ProfileId id) {
     return Status::Ok();
   }
   PORTRAIT_RETURN_IF_ERROR(group.Reevaluate(*w));
-  PORTRAIT_RETURN_IF_ERROR(group.Rearm(*w));
+  PORTRAIT_RETURN_IF_ERROR(group.Rearm(*w, /*late_ok=*/false));
   PORTRAIT_RETURN_IF_ERROR(group.Commit());
   return Status::Ok();
 }
 
-Result<store::ProfileId> Ingestor::RearmProfiles(store::ProfileId after, int limit) {
+Result<RearmProgress> Ingestor::RearmProfiles(store::ProfileId after, int limit) {
   PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::ProfileId> ids, store_.ProfileIds(after, limit));
+  RearmProgress progress;
   if (ids.empty()) {
-    return store::ProfileId{0};
+    return progress;
   }
   IngestGroup group(*this, clock_.Now().time_since_epoch().count());
   for (store::ProfileId id : ids) {
     PORTRAIT_ASSIGN_OR_RETURN(Working * w, group.ById(id));
     if (w) {
-      PORTRAIT_RETURN_IF_ERROR(group.Rearm(*w));
+      PORTRAIT_ASSIGN_OR_RETURN(int changed, group.Rearm(*w, /*late_ok=*/true));
+      progress.changed += changed;
     }
   }
   PORTRAIT_RETURN_IF_ERROR(group.Commit());
-  return ids.back();
+  progress.last = ids.back();
+  return progress;
 }
 
-Status Ingestor::MarkRulesArmed() {
+Status Ingestor::MarkRulesArmed(int64_t changed) {
   store::Batch batch;
   batch.meta[std::string(kArmedRulesKey)] = rules_.Get()->fingerprint;
-  PORTRAIT_RETURN_IF_ERROR(store_.Commit(batch));
-  return Status::Ok();
+  batch.audit.push_back(store::AuditEntry{
+      clock_.Now().time_since_epoch().count(), "system", "timers.rearm", 0, "",
+      json{{"changed", changed}, {"rules_fingerprint", rules_.Get()->fingerprint}}.dump()});
+  PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, store_.Commit(batch));
+  return audit_.AfterCommit(result);
 }
 
 Result<bool> Ingestor::RulesArmed() {

@@ -39,6 +39,11 @@ struct TimerSweep {
   int fired = 0;   // of which fired a task
 };
 
+struct RearmProgress {
+  store::ProfileId last = 0;  // the last profile handled; 0 when none were left
+  int64_t changed = 0;        // timers set, moved or cleared
+};
+
 class Ingestor {
  public:
   // All references must outlive the ingestor.
@@ -66,14 +71,17 @@ class Ingestor {
   // lifecycle timers it lacks.
   Status AfterProfileWrite(store::ProfileId id);
 
-  // After a rule change: sets the timers (as AfterProfileWrite does, without re-evaluating) of
-  // up to `limit` profiles with ids above `after`, in one transaction. Returns the last id
-  // handled, 0 when there were none left.
-  Result<store::ProfileId> RearmProfiles(store::ProfileId after, int limit);
-  // Records that every timer is armed for the rules now in force (see RulesArmed).
-  Status MarkRulesArmed();
-  // Whether the stored timers were armed for the rules now in force; false after a rule change,
-  // including one made while the daemon was stopped.
+  // After a change of the rules or the time zone: brings the timers of up to `limit` profiles
+  // with ids above `after` in line with them, in one transaction. A stored timer that is still
+  // an occurrence stays; a stale one is moved (to an occurrence passed within its trigger's
+  // grace, when there is one). Returns the last id handled (0 when none were left) and how
+  // many timers changed.
+  Result<RearmProgress> RearmProfiles(store::ProfileId after, int limit);
+  // Records, with an audit record counting the timers changed, that every timer is armed for
+  // the rules now in force (see RulesArmed).
+  Status MarkRulesArmed(int64_t changed);
+  // Whether the stored timers were armed for the rules (and the time zone) now in force; false
+  // after a change, including one made while the daemon was stopped.
   Result<bool> RulesArmed();
 
   // Drops what the ingestor keeps of profile `id` between groups; call after anything but the

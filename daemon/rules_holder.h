@@ -25,7 +25,9 @@ struct LoadedRules {
   const std::shared_ptr<const config::Config> config;
   const rules::RuleSet set;
   const rules::Engine engine;     // refers to `set`
-  const std::string fingerprint;  // hex digest of the rule files' names and contents
+  // Hex digest of what the timers depend on: the config's time zone and the rule files' names
+  // and contents.
+  const std::string fingerprint;
 };
 
 // Reads and checks the rule files `config` names. InvalidArgument lists every problem with

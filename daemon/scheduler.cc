@@ -8,7 +8,7 @@ namespace portrait::daemon {
 
 Scheduler::Scheduler(Writer& writer, Ingestor& ingestor, const config::ConfigHolder& config,
                      store::Store& store, const Clock& clock, DaemonMetrics& metrics,
-                     spdlog::logger& log, std::chrono::milliseconds period)
+                     spdlog::logger& log, bool rearm_first, std::chrono::milliseconds period)
     : writer_(writer),
       ingestor_(ingestor),
       config_(config),
@@ -17,6 +17,7 @@ Scheduler::Scheduler(Writer& writer, Ingestor& ingestor, const config::ConfigHol
       metrics_(metrics),
       log_(log),
       period_(period),
+      rearm_(rearm_first),
       thread_([this] { Loop(); }) {}
 
 Scheduler::~Scheduler() { Stop(); }
@@ -64,33 +65,36 @@ void Scheduler::Loop() {
 
 void Scheduler::RearmAll() {
   const auto start = std::chrono::steady_clock::now();
-  store::ProfileId after = 0;
+  RearmProgress progress;
   while (true) {
-    store::ProfileId last = 0;
     Status s = writer_.Run([&]() -> Status {
-      PORTRAIT_ASSIGN_OR_RETURN(last, ingestor_.RearmProfiles(after, kTimersPerCommit));
+      PORTRAIT_ASSIGN_OR_RETURN(RearmProgress step,
+                                ingestor_.RearmProfiles(progress.last, kTimersPerCommit));
+      progress.changed += step.changed;
+      progress.last = step.last;
       return Status::Ok();
     });
     if (!s.ok()) {
       if (s.code() != Status::Code::kUnavailable) {
-        log_.error("re-arming timers failed after profile {}: {}", after, s.ToString());
+        log_.error("re-arming timers failed after profile {}: {}", progress.last, s.ToString());
       }
       return;
     }
-    if (last == 0) {
+    if (progress.last == 0) {
       break;
     }
-    after = last;
     std::lock_guard lock(mu_);
     if (stopping_) {
       return;
     }
   }
-  if (Status s = writer_.Run([this] { return ingestor_.MarkRulesArmed(); }); !s.ok()) {
+  if (Status s = writer_.Run([&] { return ingestor_.MarkRulesArmed(progress.changed); });
+      !s.ok()) {
     log_.error("could not record the re-armed rules: {}", s.ToString());
   }
   const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
-  log_.info("timers re-armed for the new rules ({} ms)", static_cast<int64_t>(took.count()));
+  log_.info("timers re-armed for the rules and time zone in force: {} changed ({} ms)",
+            progress.changed, static_cast<int64_t>(took.count()));
 }
 
 void Scheduler::PurgeExpired() {

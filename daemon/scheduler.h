@@ -25,10 +25,11 @@ class Scheduler {
 
   static constexpr std::chrono::hours kPurgeEvery{24};
 
-  // All references must outlive the scheduler.
+  // All references must outlive the scheduler. With `rearm_first`, every profile's timers are
+  // re-armed (RequestRearm) before the first sweep.
   Scheduler(Writer& writer, Ingestor& ingestor, const config::ConfigHolder& config,
             store::Store& store, const Clock& clock, DaemonMetrics& metrics, spdlog::logger& log,
-            std::chrono::milliseconds period = std::chrono::seconds(1));
+            bool rearm_first, std::chrono::milliseconds period = std::chrono::seconds(1));
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
 

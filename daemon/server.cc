@@ -96,16 +96,19 @@ Server::~Server() {
 Result<std::string> Server::Listen(const std::string& address) {
   PORTRAIT_ASSIGN_OR_RETURN(std::string bound, p_->http.Listen(address));
   if (!p_->scheduler) {
-    p_->scheduler = std::make_unique<Scheduler>(p_->writer, p_->ingestor, p_->config,
-                                                *p_->data.store, p_->clock, p_->metrics, p_->log);
-    // Rules changed while the daemon was stopped: the stored timers were armed for others.
+    // Rules or the time zone changed while the daemon was stopped: the stored timers were armed
+    // for others, and are brought in line before the first sweep.
     PORTRAIT_ASSIGN_OR_RETURN(bool armed, p_->ingestor.RulesArmed());
     if (!armed && profiles() == 0) {
-      PORTRAIT_RETURN_IF_ERROR(p_->writer.Run([this] { return p_->ingestor.MarkRulesArmed(); }));
+      PORTRAIT_RETURN_IF_ERROR(p_->writer.Run([this] { return p_->ingestor.MarkRulesArmed(0); }));
+      armed = true;
     } else if (!armed) {
-      p_->log.info("the rules differ from those the timers were armed for; re-arming");
-      p_->scheduler->RequestRearm();
+      p_->log.info("the rules or the time zone differ from those the timers were armed for; "
+                   "re-arming");
     }
+    p_->scheduler =
+        std::make_unique<Scheduler>(p_->writer, p_->ingestor, p_->config, *p_->data.store,
+                                    p_->clock, p_->metrics, p_->log, /*rearm_first=*/!armed);
   }
   if (!p_->dispatcher) {
     DispatcherDeps deps{p_->writer, *p_->data.store, p_->vault,   p_->consents, p_->audit,

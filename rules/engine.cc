@@ -202,6 +202,20 @@ std::vector<TimerOp> Engine::AnniversaryTimers(const ProfileFacts& profile,
   return out;
 }
 
+std::optional<int64_t> Engine::NextOccurrence(const ProfileFacts& profile, const Trigger& t,
+                                              int64_t after_us) const {
+  if (t.kind == TriggerKind::kSchedule) {
+    return NextRun(t, after_us);
+  }
+  const date::time_zone* zone = FindZone(ZoneOf(profile));
+  const int32_t born = BirthDays(profile.fields, t.field);
+  if (t.kind != TriggerKind::kAnniversary || !zone || born == INT32_MIN) {
+    return std::nullopt;
+  }
+  auto next = NextAnniversary(born, t.anniversary, zone, after_us);
+  return next ? std::optional(next->fire_us) : std::nullopt;
+}
+
 TimerOutcome Engine::OnTimer(const ProfileFacts& profile, const Trigger& t, int64_t due_us,
                              int64_t now_us) const {
   TimerOutcome out;
@@ -215,17 +229,24 @@ TimerOutcome Engine::OnTimer(const ProfileFacts& profile, const Trigger& t, int6
     }
     auto occ = NextAnniversary(born, t.anniversary, zone, due_us - 1);
     if (!occ || occ->fire_us != due_us) {
+      // A stale timer (the date, the zone or the trigger changed): replaced by the occurrence
+      // the profile has now, which may be due at once when it passed within the grace.
       out.reason = "the date changed; no occurrence is due at this instant";
-    } else {
-      occurrence = FormatDate(occ->date_days);
+      if (auto next = NextAnniversary(born, t.anniversary, zone, now_us - t.grace_us - 1)) {
+        out.next = next->fire_us;
+      }
+      return out;
     }
+    occurrence = FormatDate(occ->date_days);
     if (auto next = NextAnniversary(born, t.anniversary, zone, std::max(due_us, now_us))) {
       out.next = next->fire_us;
     }
-    if (!out.reason.empty()) {
+  } else if (t.kind == TriggerKind::kSchedule) {
+    if (NextRun(t, due_us - 1) != due_us) {
+      out.reason = "the schedule changed; no run is due at this instant";
+      out.next = NextRun(t, now_us);
       return out;
     }
-  } else if (t.kind == TriggerKind::kSchedule) {
     out.next = NextRun(t, std::max(due_us, now_us));
   }
   if (now_us - due_us > t.grace_us) {

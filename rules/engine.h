@@ -89,13 +89,22 @@ class Engine {
   // Re-evaluates the lifecycle stage at `now_us` (the daily sweep for time-driven stages).
   EventOutcome Reevaluate(const ProfileFacts& profile, int64_t now_us) const;
 
-  // A stored timer of `trigger` for the profile came due at `due_us`; it is now `now_us`.
+  // A stored timer of `trigger` for the profile came due at `due_us`; it is now `now_us`. A
+  // stale timer — `due_us` is no longer an occurrence of the trigger, because the date field,
+  // the zone or the cron changed — does not fire; its `next` is the occurrence due now
+  // (possibly already passed, within the trigger's grace, so it fires late rather than never).
   TimerOutcome OnTimer(const ProfileFacts& profile, const Trigger& trigger, int64_t due_us,
                        int64_t now_us) const;
 
   // The anniversary timers the profile should have, each next due after `after_us` (empty
   // for a trigger whose date field the profile lacks).
   std::vector<TimerOp> AnniversaryTimers(const ProfileFacts& profile, int64_t after_us) const;
+
+  // The next occurrence of a timer trigger (anniversary or schedule) for the profile after
+  // `after_us`, under the rules and zones in force; nullopt for other kinds, or when the
+  // profile lacks the date field. A stored timer at T is stale unless this gives T for T - 1.
+  std::optional<int64_t> NextOccurrence(const ProfileFacts& profile, const Trigger& trigger,
+                                        int64_t after_us) const;
 
   // The next run of a schedule trigger after `after_us`, in the config's time zone.
   std::optional<int64_t> NextRun(const Trigger& trigger, int64_t after_us) const;

@@ -193,7 +193,7 @@ TEST(Durability, ATriggerAddedByReloadArmsTimersForExistingProfiles) {
   PutAnn(daemon);
   AddBirthdayDayRule(daemon);
   daemon.Signal(SIGHUP);
-  ASSERT_TRUE(daemon.WaitForLog("timers re-armed for the new rules")) << daemon.Log();
+  ASSERT_TRUE(daemon.WaitForLog("timers re-armed for the rules and time zone in force")) << daemon.Log();
   EXPECT_EQ(daemon.Stop(), 0);
   ExpectBirthdayDayGreetingOnThe20th(daemon);
 }
@@ -205,11 +205,47 @@ TEST(Durability, ATriggerAddedWhileStoppedArmsTimersAtStartUp) {
   EXPECT_EQ(daemon.Stop(), 0);
   AddBirthdayDayRule(daemon);
   ASSERT_TRUE(daemon.Start("2026-06-10T01:00:00Z"));
-  ASSERT_TRUE(daemon.WaitForLog("rules differ from those the timers were armed for"))
+  ASSERT_TRUE(daemon.WaitForLog("the rules or the time zone differ from those the timers were armed for"))
       << daemon.Log();
-  ASSERT_TRUE(daemon.WaitForLog("timers re-armed for the new rules")) << daemon.Log();
+  ASSERT_TRUE(daemon.WaitForLog("timers re-armed for the rules and time zone in force")) << daemon.Log();
   EXPECT_EQ(daemon.Stop(), 0);
   ExpectBirthdayDayGreetingOnThe20th(daemon);
+}
+
+// The config's time zone changes while the daemon is stopped: the timers armed in the old
+// zone are moved (counted in the log and the audit log), and this year's birthday greeting,
+// passed an hour ago in the new zone, still fires, once.
+TEST(Durability, ATimeZoneChangeWhileStoppedMovesTheAffectedTimersAndLosesNoBirthday) {
+  Daemon daemon;
+  ASSERT_TRUE(daemon.Start("2026-06-10T00:00:00Z"));
+  PutAnn(daemon);  // greeting: 19 June 09:00 Shanghai (01:00Z)
+  EXPECT_EQ(daemon.Stop(), 0);
+  std::string config = testing::ReadFile(daemon.config_path());
+  const size_t zone = config.find("timezone = \"Asia/Shanghai\"");
+  ASSERT_NE(zone, std::string::npos);
+  config.replace(zone, std::string("timezone = \"Asia/Shanghai\"").size(),
+                 "timezone = \"Europe/Berlin\"");
+  testing::WriteFile(daemon.config_path(), config);
+
+  // 19 June 08:00Z: 09:00 in Berlin (07:00Z) passed an hour ago, within the 1-day grace.
+  ASSERT_TRUE(daemon.Start("2026-06-19T08:00:00Z"));
+  // Ann's greeting and the Monday digest (a cron in the config's zone) move; her daily
+  // lifecycle timer does not.
+  ASSERT_TRUE(daemon.WaitForLog("time zone in force: 2 changed")) << daemon.Log();
+  ASSERT_TRUE(daemon.WaitForLog("fired a task")) << daemon.Log();
+  std::vector<json> tasks = daemon.TasksOf("ann", "birthday-greeting");
+  ASSERT_EQ(tasks.size(), 1u);
+  HttpResult audit = daemon.Admin("GET", "/v1/audit?after=0&limit=1000");
+  ASSERT_EQ(audit.status, 200) << audit.body;
+  EXPECT_NE(audit.body.find("timers.rearm"), std::string::npos);
+  EXPECT_EQ(daemon.Stop(), 0);
+
+  // A restart in the same zone re-arms nothing and fires nothing more.
+  ASSERT_TRUE(daemon.Start("2026-06-19T09:00:00Z"));
+  ASSERT_TRUE(daemon.WaitForLog("listening")) << daemon.Log();
+  EXPECT_EQ(daemon.TasksOf("ann", "birthday-greeting").size(), 1u);
+  EXPECT_EQ(daemon.Stop(), 0);
+  EXPECT_EQ(daemon.Log().find("re-arming", daemon.Log().find("2 changed")), std::string::npos);
 }
 
 TEST(Durability, TheDaemonPurgesWhatRetentionKeepsNoLongerAndAuditsIt) {

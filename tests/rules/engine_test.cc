@@ -204,6 +204,37 @@ TEST_F(EngineTest, BirthdayTimerIsPerOccurrenceInTheProfilesZone) {
   EXPECT_EQ(payload->message, "亲爱的王芳,明天是您的生日,提前祝您生日快乐!");
 }
 
+TEST_F(EngineTest, ABirthdayTimerMadeStaleByAZoneChangeIsReplacedAndStillFires) {
+  profile_.fields["birthday"] = "1990-03-10";
+  Engine berlin{rules_, "Europe/Berlin"};  // the config's zone when the timer was armed
+  auto armed = berlin.AnniversaryTimers(profile_, T("2027-01-01T00:00:00Z"));
+  ASSERT_EQ(armed.size(), 1u);
+  EXPECT_EQ(FormatRfc3339(armed[0].due_us), "2027-03-09T08:00:00Z");
+  // Now the zone is Asia/Shanghai: 09:00 there was 01:00Z, seven hours before the stale timer.
+  TimerOutcome stale = engine_.OnTimer(profile_, *armed[0].trigger, armed[0].due_us,
+                                       armed[0].due_us);
+  EXPECT_FALSE(stale.fired);
+  ASSERT_TRUE(stale.next);
+  EXPECT_EQ(FormatRfc3339(*stale.next), "2027-03-09T01:00:00Z");
+  TimerOutcome late = engine_.OnTimer(profile_, *armed[0].trigger, *stale.next,
+                                      armed[0].due_us + 1'000'000);
+  ASSERT_TRUE(late.fired) << late.reason;
+  EXPECT_EQ(late.fired->dedupe_key, "birthday-greeting|42|2027");
+  EXPECT_EQ(FormatRfc3339(*late.next), "2028-03-09T01:00:00Z");
+}
+
+TEST_F(EngineTest, AScheduleTimerOfAnOldCronIsMovedNotFired) {
+  const Trigger* digest = rules_.FindTrigger("weekly-at-risk-vip-digest");
+  profile_.lifecycle = "at_risk";
+  profile_.tags = {"vip"};
+  // Tuesday 10:00 in Shanghai: a run of an earlier "0 10 * * TUE", not of "0 10 * * MON".
+  TimerOutcome out = engine_.OnTimer(profile_, *digest, T("2026-11-24T02:00:00Z"),
+                                     T("2026-11-24T02:00:01Z"));
+  EXPECT_FALSE(out.fired);
+  ASSERT_TRUE(out.next);
+  EXPECT_EQ(FormatRfc3339(*out.next), "2026-11-30T02:00:00Z");
+}
+
 TEST_F(EngineTest, ATimerMissedByMoreThanGraceDoesNotFire) {
   profile_.fields["birthday"] = "1990-06-15";
   auto timers = engine_.AnniversaryTimers(profile_, T("2026-01-01T00:00:00Z"));

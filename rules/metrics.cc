@@ -95,7 +95,9 @@ bool Tally(const std::string& name, const json& value, json& metrics) {
   auto stored = metrics.find(name);
   const std::string current =
       stored != metrics.end() && stored->is_string() ? stored->get<std::string>() : "";
-  if (current.empty() || (current != v && count > tally.value(current, int64_t{0}))) {
+  // Ties go to the smaller value, so the result does not depend on the order events arrive in.
+  const int64_t current_count = tally.value(current, int64_t{0});
+  if (current.empty() || count > current_count || (count == current_count && v < current)) {
     metrics[name] = v;
   }
   return true;

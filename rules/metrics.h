@@ -2,7 +2,7 @@
 //   count = "order.placed"            how many
 //   sum/min/max = "order.placed:amount"  over a numeric key of the event's data
 //   last = "order.placed"             the time of the latest (µs); "order.placed:sku" its value
-//   top = "order.placed:category"     the most frequent value (ties: the earliest seen)
+//   top = "order.placed:category"     the most frequent value (ties: the smallest)
 // Values live in a JSON object (name -> value); `top` also keeps its tallies under "$top", and a
 // keyed `last` the time of its value under "$last". Both kinds of `last` follow the events'
 // times, not their arrival: an older event arriving late changes neither.

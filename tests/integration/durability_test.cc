@@ -248,6 +248,43 @@ TEST(Durability, ATimeZoneChangeWhileStoppedMovesTheAffectedTimersAndLosesNoBirt
   EXPECT_EQ(daemon.Log().find("re-arming", daemon.Log().find("2 changed")), std::string::npos);
 }
 
+// The weekly digest moves from Mondays to Wednesdays by a reload: the profile's timer moves with
+// it (one timer changed), nothing is sent on the old day, and the new day is not missed.
+TEST(Durability, AChangedCronMovesTheScheduleTimerNoTaskOnTheOldDayNoneMissedOnTheNew) {
+  Daemon daemon;
+  ASSERT_TRUE(daemon.Start("2026-06-08T00:00:00Z"));  // Monday 08:00 in Shanghai
+  HttpResult put = daemon.Admin(
+      "PUT", "/v1/profiles/vip",
+      R"({"fields":{"name":"Wu","email":"wu@example.cn"},"tags":{"add":["vip"]}})");
+  ASSERT_EQ(put.status, 201) << put.body;
+  HttpResult order = daemon.Admin(
+      "POST", "/v1/events",
+      R"({"id":"vip-o1","type":"order.placed","subject":"vip","time":"2025-11-20T10:00:00Z",
+          "data":{"amount":30}})");
+  ASSERT_EQ(order.status, 202) << order.body;  // 200 days ago: at risk
+  std::string rules = testing::ReadFile(daemon.dir() / "rules/care.toml");
+  const std::string monday = "on.schedule = \"0 10 * * MON\"";
+  ASSERT_NE(rules.find(monday), std::string::npos);
+  rules.replace(rules.find(monday), monday.size(), "on.schedule = \"0 10 * * WED\"");
+  testing::WriteFile(daemon.dir() / "rules/care.toml", rules);
+  daemon.Signal(SIGHUP);
+  ASSERT_TRUE(daemon.WaitForLog("time zone in force: 1 changed")) << daemon.Log();
+  EXPECT_EQ(daemon.Stop(), 0);
+
+  // Monday 11:00 in Shanghai: the old run has passed, and nothing is due.
+  ASSERT_TRUE(daemon.Start("2026-06-08T03:00:00Z"));
+  HttpResult metrics = daemon.Admin("GET", "/metrics");
+  EXPECT_NE(metrics.body.find("portrait_timers_due 0"), std::string::npos) << metrics.body;
+  EXPECT_TRUE(daemon.TasksOf("vip", "weekly-at-risk-vip-digest").empty());
+  EXPECT_EQ(daemon.Stop(), 0);
+
+  // Wednesday 10:30 in Shanghai: the new run fires, once.
+  ASSERT_TRUE(daemon.Start("2026-06-10T02:30:00Z"));
+  ASSERT_TRUE(daemon.WaitForLog("fired a task")) << daemon.Log();
+  EXPECT_EQ(daemon.TasksOf("vip", "weekly-at-risk-vip-digest").size(), 1u);
+  EXPECT_EQ(daemon.Stop(), 0);
+}
+
 TEST(Durability, TheDaemonPurgesWhatRetentionKeepsNoLongerAndAuditsIt) {
   Daemon daemon;
   ASSERT_TRUE(daemon.Start("2026-06-10T00:00:00Z"));

@@ -113,12 +113,12 @@ void Api::Serve(HttpRequest&& request, const std::string& remote, const Reply& r
 tl::expected<Caller, HttpResponse> Api::Authenticate(const ApiCall& call) {
   auto raw_authorization = call.request[http::field::authorization];
   std::string_view authorization(raw_authorization.data(), raw_authorization.size());
+  const bool limited = d_.auth.Limited(call.remote);  // by the failures before this one
   auto token = authorization.rfind("Bearer ", 0) == 0
                    ? d_.auth.Check(authorization.substr(7), call.remote)
                    : Result<store::TokenRow>(Error(Status::PermissionDenied("no bearer token")));
   if (!token) {
     // Failed attempts are limited per address; a valid token is always let through above.
-    const bool limited = d_.auth.Limited(call.remote);
     AuditRefusal("address:" + call.remote, "request.unauthenticated", "",
                  json{{"path", call.path.empty() ? "" : call.path[0]}, {"limited", limited}});
     if (limited) {

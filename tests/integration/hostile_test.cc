@@ -358,7 +358,7 @@ TEST_F(Hostile, RefusalsForAPurposeTheRoleLacksAreAudited) {
   for (const json& record : records) {
     if (record["action"] == "request.refused" &&
         record["actor"] == "token:marketer-hostile role:marketer" &&
-        record["detail"].value("refused", "") == "purpose") {
+        record["detail"].is_object() && record["detail"].value("refused", "") == "purpose") {
       ++refused;
       EXPECT_TRUE(record["purpose"] == "care" || record["purpose"] == "") << record;
     }

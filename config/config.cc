@@ -35,6 +35,8 @@ std::vector<std::string> KeepStartOnlySettings(const Config& in_force, Config& f
   keep(in_force.daemon.data_dir, fresh.daemon.data_dir, "daemon.data_dir");
   keep(in_force.daemon.listen, fresh.daemon.listen, "daemon.listen");
   keep(in_force.daemon.page_cache_mib, fresh.daemon.page_cache_mib, "daemon.page_cache_mib");
+  keep(in_force.daemon.request_timeout_seconds, fresh.daemon.request_timeout_seconds,
+       "daemon.request_timeout_seconds");
   keep(in_force.keys.file, fresh.keys.file, "keys.file");
   keep(in_force.keys.passphrase_env, fresh.keys.passphrase_env, "keys.passphrase_env");
   keep(in_force.keys.blind_index_bytes, fresh.keys.blind_index_bytes, "keys.blind_index_bytes");

@@ -34,6 +34,9 @@ struct DaemonConfig {
   std::vector<std::string> rules;   // glob patterns, absolute
   std::string phone_region = "CN";  // ISO 3166 region for phone numbers written without +CC
   int page_cache_mib = 64;
+  // Absolute limit on reading one request (headers and body) and on draining the rest of a
+  // refused one; a client that trickles bytes is closed when it passes.
+  int request_timeout_seconds = 15;
 };
 
 struct KeysConfig {

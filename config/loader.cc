@@ -101,6 +101,9 @@ class Loader {
     if (auto v = r.Int("page_cache_mib", 2, 4096)) {
       d.page_cache_mib = static_cast<int>(*v);
     }
+    if (auto v = r.Int("request_timeout_seconds", 1, 300)) {
+      d.request_timeout_seconds = static_cast<int>(*v);
+    }
     r.Finish();
   }
 

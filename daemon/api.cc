@@ -1,5 +1,8 @@
 #include "daemon/api.h"
 
+#include <boost/core/demangle.hpp>
+#include <typeinfo>
+
 #include "base/time_format.h"
 #include "base/url.h"
 #include "consent/access_policy.h"
@@ -38,13 +41,35 @@ bool IsAdministrative(const std::vector<std::string>& path) {
 void Api::Handle(HttpRequest&& request, const std::string& remote, Reply reply) {
   d_.metrics.http_requests.Add();
   in_flight_.fetch_add(1);
-  auto respond = [this, reply](HttpResponse r) {
+  // Answers once: the last resort below must not answer a request that was already answered.
+  auto answered = std::make_shared<std::atomic<bool>>(false);
+  Reply respond = [this, reply = std::move(reply), answered](HttpResponse r) {
+    if (answered->exchange(true)) {
+      return;
+    }
     if (r.result_int() >= 400) {
       d_.metrics.http_errors.Add();
     }
     reply(std::move(r));
     in_flight_.fetch_sub(1);
   };
+  try {
+    Serve(std::move(request), remote, respond);
+  } catch (const std::exception& e) {
+    LastResort(boost::core::demangle(typeid(e).name()), respond);
+  } catch (...) {
+    LastResort("an unknown exception", respond);
+  }
+}
+
+void Api::LastResort(const std::string& error_class, const Reply& respond) {
+  // The class only: an exception's message may quote the request's bytes.
+  d_.log.error("a request handler threw {}; answered 500", error_class);
+  respond(Problem(http::status::internal_server_error,
+                  "internal error; the daemon's log has its class", 11, false));
+}
+
+void Api::Serve(HttpRequest&& request, const std::string& remote, const Reply& respond) {
   auto fail = [&](const Status& s) {
     // A "malformed:" message is a syntax error of the request itself: 400, not 422.
     const bool malformed = s.message().rfind("malformed:", 0) == 0;
@@ -63,40 +88,18 @@ void Api::Handle(HttpRequest&& request, const std::string& remote, Reply reply) 
   if (question != std::string_view::npos) {
     call.query = ParseQuery(target.substr(question + 1));
   }
+  // Nothing reads a request's bytes before they are known to be text.
+  if (Status utf8 = CheckRequestUtf8(call.request, call.path, call.query); !utf8.ok()) {
+    return fail(utf8);
+  }
   if (call.path == std::vector<std::string>{"healthz"}) {
     return respond(JsonResponse({{"status", "ok"}}));
   }
-
-  // Everything else needs a token.
-  if (d_.auth.Limited(remote)) {
-    return respond(Problem(http::status::too_many_requests,
-                           "too many failed authentications from this address; retry in a minute"));
-  }
-  auto raw_authorization = call.request[http::field::authorization];
-  std::string_view authorization(raw_authorization.data(), raw_authorization.size());
-  if (authorization.rfind("Bearer ", 0) != 0) {
-    return respond(Problem(http::status::unauthorized,
-                           "send an API token as 'Authorization: Bearer ptk_…' "
-                           "(create one with `portraitctl token create`)"));
-  }
-  auto token = d_.auth.Check(authorization.substr(7), remote);
-  if (!token) {
-    (void)d_.audit.Append({store::AuditEntry{
-        d_.clock.Now().time_since_epoch().count(), "address:" + remote, "request.unauthenticated",
-        0, "", json{{"path", call.path.empty() ? "" : call.path[0]}}.dump()}});
-    return respond(Problem(http::status::unauthorized, "invalid or revoked API token"));
-  }
-  std::string purpose(call.request["X-Purpose"].data(), call.request["X-Purpose"].size());
-  std::shared_ptr<const config::Config> in_force = d_.config.Get();
-  const config::Role* role = in_force->FindRole(token->role);
-  if (purpose.empty() && role && !role->purposes.empty() && IsAdministrative(call.path)) {
-    purpose = role->purposes.front();  // these endpoints read no customer data
-  }
-  auto caller = MakeCaller(std::move(in_force), token->name, token->role, purpose);
+  auto caller = Authenticate(call);
   if (!caller) {
-    return fail(caller.error());
+    return respond(std::move(caller.error()));
   }
-  call.caller = *caller;
+  call.caller = std::move(*caller);
   if (call.method() == http::verb::post && call.path == std::vector<std::string>{"v1", "events"}) {
     return Events(call, respond);
   }
@@ -105,6 +108,56 @@ void Api::Handle(HttpRequest&& request, const std::string& remote, Reply reply) 
     return fail(response.error());
   }
   respond(std::move(*response));
+}
+
+tl::expected<Caller, HttpResponse> Api::Authenticate(const ApiCall& call) {
+  auto raw_authorization = call.request[http::field::authorization];
+  std::string_view authorization(raw_authorization.data(), raw_authorization.size());
+  const bool limited = d_.auth.Limited(call.remote);  // by the failures before this one
+  auto token = authorization.rfind("Bearer ", 0) == 0
+                   ? d_.auth.Check(authorization.substr(7), call.remote)
+                   : Result<store::TokenRow>(Error(Status::PermissionDenied("no bearer token")));
+  if (!token) {
+    // Failed attempts are limited per address; a valid token is always let through above.
+    AuditRefusal("address:" + call.remote, "request.unauthenticated", "",
+                 json{{"path", call.path.empty() ? "" : call.path[0]}, {"limited", limited}});
+    if (limited) {
+      return tl::unexpected(Problem(
+          http::status::too_many_requests,
+          "too many failed authentications from this address; retry in a minute"));
+    }
+    return tl::unexpected(Problem(
+        http::status::unauthorized,
+        authorization.rfind("Bearer ", 0) == 0
+            ? "invalid or revoked API token"
+            : "send an API token as 'Authorization: Bearer ptk_…' "
+              "(create one with `portraitctl token create`)"));
+  }
+  std::string purpose(call.request["X-Purpose"].data(), call.request["X-Purpose"].size());
+  std::shared_ptr<const config::Config> in_force = d_.config.Get();
+  const config::Role* role = in_force->FindRole(token->role);
+  if (purpose.empty() && role && !role->purposes.empty() && IsAdministrative(call.path)) {
+    purpose = role->purposes.front();  // these endpoints read no customer data
+  }
+  const bool known_purpose = in_force->FindPurpose(purpose) != nullptr;
+  auto caller = MakeCaller(std::move(in_force), token->name, token->role, purpose);
+  if (!caller) {
+    // The purpose is named only when the config has it: the header is the caller's text.
+    AuditRefusal("token:" + token->name + " role:" + token->role, "request.refused",
+                 known_purpose ? purpose : "",
+                 json{{"refused", "purpose"}, {"path", call.path.empty() ? "" : call.path[0]}});
+    const Status& s = caller.error();
+    return tl::unexpected(Problem(HttpStatusOf(s), s.message()));
+  }
+  return std::move(*caller);
+}
+
+void Api::AuditRefusal(const std::string& actor, const std::string& action,
+                       const std::string& purpose, const json& detail) {
+  // The refusal stands whether or not its record can be written.
+  (void)d_.audit.Append({store::AuditEntry{
+      d_.clock.Now().time_since_epoch().count(), actor, action, 0, purpose,
+      detail.dump(-1, ' ', false, json::error_handler_t::replace)}});
 }
 
 Result<HttpResponse> Api::Route(ApiCall& call) {
@@ -213,7 +266,10 @@ void Api::Events(ApiCall& call, Reply reply) {
   }
   auto body = call.Body();
   if (!body) {
-    return reply(Problem(http::status::bad_request, body.error().message().substr(11)));
+    const std::string& why = body.error().message();
+    const bool malformed = why.rfind("malformed:", 0) == 0;
+    return reply(malformed ? Problem(http::status::bad_request, why.substr(11))
+                           : Problem(http::status::unprocessable_entity, why));
   }
   const int64_t now = d_.clock.Now().time_since_epoch().count();
   auto events = ParseCloudEvents(*body, now, d_.blind);

@@ -47,6 +47,10 @@ class Api {
  public:
   explicit Api(ApiDeps deps) : d_(deps) {}
 
+  // Answers `request` through `reply`, exactly once, from any thread; never throws. Sans I/O:
+  // the HTTP server, the tests and the fuzz harness (tests/fuzz/request_fuzz.cc) all call it.
+  // Every part of the request must be valid UTF-8 (else 400 naming the part); an exception
+  // from any handler is answered 500 and logged by its class, never its message.
   void Handle(HttpRequest&& request, const std::string& remote, Reply reply);
   // From now on every request gets 503.
   void StartShutdown() { shutting_down_ = true; }
@@ -54,6 +58,12 @@ class Api {
   int in_flight() const { return in_flight_.load(); }
 
  private:
+  void Serve(HttpRequest&& request, const std::string& remote, const Reply& respond);
+  void LastResort(const std::string& error_class, const Reply& respond);
+  // The caller of an authenticated request, or the refusal (401, 403, 422, 429), audited.
+  tl::expected<Caller, HttpResponse> Authenticate(const ApiCall& call);
+  void AuditRefusal(const std::string& actor, const std::string& action,
+                    const std::string& purpose, const nlohmann::json& detail);
   Result<HttpResponse> Route(ApiCall& call);
   Result<HttpResponse> Profiles(ApiCall& call);
   Result<HttpResponse> Tokens(ApiCall& call);

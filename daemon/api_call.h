@@ -8,6 +8,7 @@
 
 #include "daemon/caller.h"
 #include "daemon/http_server.h"
+#include "daemon/request_limits.h"
 
 namespace portrait::daemon {
 
@@ -19,22 +20,18 @@ struct ApiCall {
   Caller caller;
 
   http::verb method() const { return request.method(); }
-  // The body as JSON. A body that isn't JSON is InvalidArgument with a "malformed: " prefix,
-  // which the Api answers with 400 rather than 422.
-  Result<nlohmann::json> Body() const {
-    nlohmann::json body = nlohmann::json::parse(request.body(), nullptr, false);
-    if (body.is_discarded()) {
-      return Error(Status::InvalidArgument("malformed: the body is not valid JSON"));
-    }
-    return body;
-  }
+  // The body as JSON, within the limits of request_limits.h. A body that isn't JSON is
+  // InvalidArgument with a "malformed: " prefix, which the Api answers with 400 rather than 422.
+  Result<nlohmann::json> Body() const { return ParseJsonBody(request.body()); }
 };
 
 inline HttpResponse JsonResponse(const nlohmann::json& body,
                                  http::status status = http::status::ok) {
   HttpResponse r{status, 11};
   r.set(http::field::content_type, "application/json");
-  r.body() = body.dump();
+  // Invalid UTF-8 can't reach here (requests are checked first); replacing it keeps dump() from
+  // throwing all the same.
+  r.body() = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return r;
 }
 

@@ -1,5 +1,7 @@
 #include "daemon/authenticator.h"
 
+#include <algorithm>
+
 namespace portrait::daemon {
 
 bool Authenticator::Limited(const std::string& address) {
@@ -28,11 +30,7 @@ Result<store::TokenRow> Authenticator::Check(std::string_view token, const std::
   auto row = tokens_.Authenticate(token);
   std::lock_guard lock(mu_);
   if (!row) {
-    Failures& f = failures_[address];
-    if (now - f.window_start_us > kWindowUs) {
-      f = Failures{now, 0};
-    }
-    ++f.count;
+    CountFailure(address, now);
     return row;
   }
   if (cache_.size() > 10'000) {
@@ -40,6 +38,30 @@ Result<store::TokenRow> Authenticator::Check(std::string_view token, const std::
   }
   cache_[digest] = Cached{*row, now + kCacheUs};
   return row;
+}
+
+void Authenticator::CountFailure(const std::string& address, int64_t now_us) {
+  if (failures_.size() >= kMaxAddresses && !failures_.contains(address)) {
+    std::erase_if(failures_, [&](const auto& entry) {
+      return now_us - entry.second.window_start_us > kWindowUs;
+    });
+  }
+  if (failures_.size() >= kMaxAddresses && !failures_.contains(address)) {
+    auto oldest = std::min_element(failures_.begin(), failures_.end(), [](auto& a, auto& b) {
+      return a.second.window_start_us < b.second.window_start_us;
+    });
+    failures_.erase(oldest);
+  }
+  Failures& f = failures_[address];
+  if (now_us - f.window_start_us > kWindowUs) {
+    f = Failures{now_us, 0};
+  }
+  ++f.count;
+}
+
+size_t Authenticator::tracked_addresses() {
+  std::lock_guard lock(mu_);
+  return failures_.size();
 }
 
 void Authenticator::Invalidate() {

@@ -20,12 +20,15 @@ class Authenticator {
   static constexpr int kMaxFailures = 10;
   static constexpr int64_t kWindowUs = 60'000'000;
   static constexpr int64_t kCacheUs = 2'000'000;
+  static constexpr size_t kMaxAddresses = 4096;
 
   Authenticator(store::TokenRegistry& tokens, const crypto::BlindIndex& hasher, const Clock& clock)
       : tokens_(tokens), hasher_(hasher), clock_(clock) {}
 
-  // Whether `address` is locked out by repeated failures.
+  // Whether `address` has failed kMaxFailures times in the current window.
   bool Limited(const std::string& address);
+  // Addresses with failures being counted (at most kMaxAddresses).
+  size_t tracked_addresses();
   // The active token `token`; PermissionDenied (and a failure counted against `address`)
   // otherwise.
   Result<store::TokenRow> Check(std::string_view token, const std::string& address);
@@ -33,6 +36,8 @@ class Authenticator {
   void Invalidate();
 
  private:
+  void CountFailure(const std::string& address, int64_t now_us);
+
   struct Cached {
     store::TokenRow row;
     int64_t until_us = 0;

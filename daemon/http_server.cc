@@ -45,7 +45,7 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(limits_.body_limit);
     parser_->header_limit(16 * 1024);
-    stream_.expires_after(limits_.read_timeout);
+    stream_.expires_after(limits_.read_timeout);  // for the whole request: no byte extends it
     http::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
@@ -88,19 +88,24 @@ class Session : public std::enable_shared_from_this<Session> {
     http::async_write(stream_, *shared,
                       [self = shared_from_this(), shared](beast::error_code ec, size_t) {
                         if (ec || !shared->keep_alive()) {
-                          return self->drain_ ? self->Drain(0) : self->Close();
+                          return self->drain_ ? self->StartDrain() : self->Close();
                         }
                         self->Read();
                       });
   }
 
-  // Discards what the client still sends (up to 64 MiB, 5 s), then closes: closing a socket with
-  // unread data resets the connection, and the client would lose the answer it was sent.
+  // Discards what the client still sends (up to 64 MiB, within one absolute `read_timeout` that
+  // no byte extends), then closes: closing a socket with unread data resets the connection, and
+  // the client would lose the answer it was sent.
+  void StartDrain() {
+    stream_.expires_after(limits_.read_timeout);
+    Drain(0);
+  }
+
   void Drain(size_t drained) {
     if (drained > (64u << 20)) {
       return Close();
     }
-    stream_.expires_after(std::chrono::seconds(5));
     stream_.async_read_some(net::buffer(scratch_),
                             [self = shared_from_this(), drained](beast::error_code ec, size_t n) {
                               if (ec) {
@@ -138,7 +143,7 @@ HttpResponse Problem(http::status status, std::string_view detail, unsigned vers
                          {"title", std::string(http::obsolete_reason(status))},
                          {"status", static_cast<int>(status)},
                          {"detail", std::string(detail)}};
-  r.body() = body.dump();
+  r.body() = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return r;
 }
 

@@ -1,6 +1,7 @@
 // HttpServer: HTTP/1.1 over Boost.Beast on an io_context the caller runs (on as many threads as
-// it likes). Keep-alive; a request must arrive whole within `read_timeout` (a slow or idle
-// client can't hold a connection forever); bodies over `body_limit` get 413; connections over
+// it likes). Keep-alive; a request must arrive whole within `read_timeout` of its first read,
+// however its bytes trickle in (a slow or idle client can't hold a connection forever); bodies
+// over `body_limit` get 413, the rest drained within another `read_timeout`; connections over
 // `max_connections` get 503 and are closed. Each request goes to the handler, which answers by
 // calling its Reply exactly once, from any thread.
 #pragma once

@@ -34,7 +34,9 @@ struct Server::Parts {
         api(ApiDeps{config, *data.store, vault, tokens, audit, profiles, consents, ingestor, writer,
                     rules_holder, auth, metrics, data.blind, clock, log,
                     [this] { return server->Reload(); }}),
-        http(io, HttpLimits{},
+        http(io,
+             HttpLimits{.read_timeout = std::chrono::seconds(
+                            config.Get()->daemon.request_timeout_seconds)},
              [this](HttpRequest&& request, const std::string& remote, Reply reply) {
                api.Handle(std::move(request), remote, std::move(reply));
              }),
@@ -205,6 +207,8 @@ Status Server::Reload() {
 }
 
 boost::asio::io_context& Server::io() { return p_->io; }
+
+Api& Server::api() { return p_->api; }
 
 int64_t Server::profiles() const {
   auto n = p_->data.store->CountProfiles();

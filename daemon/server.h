@@ -14,6 +14,8 @@
 
 namespace portrait::daemon {
 
+class Api;
+
 class Server {
  public:
   // Opens the data directory and loads the rules; refuses (with the reason) when either fails.
@@ -36,6 +38,8 @@ class Server {
   Status Reload();
 
   boost::asio::io_context& io();
+  // The request handler without the sockets (the fuzz harness drives it directly).
+  Api& api();
   int64_t profiles() const;
   size_t triggers() const;
 

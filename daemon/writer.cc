@@ -1,9 +1,32 @@
 #include "daemon/writer.h"
 
 #include <chrono>
+#include <boost/core/demangle.hpp>
 #include <future>
+#include <typeinfo>
 
 namespace portrait::daemon {
+namespace {
+
+// The job's status; an exception it throws fails the job, never the writer thread. Only the
+// exception's class is kept: its message may quote the bytes of a request.
+template <typename T>
+T Failed(const std::string& what) {
+  return T(Error(Status::Internal("a writer job threw " + what)));
+}
+
+template <typename T, typename F>
+T Guarded(F&& job) {
+  try {
+    return job();
+  } catch (const std::exception& e) {
+    return Failed<T>(boost::core::demangle(typeid(e).name()));
+  } catch (...) {
+    return Failed<T>("an unknown exception");
+  }
+}
+
+}  // namespace
 
 Writer::Writer(Ingestor& ingestor, DaemonMetrics& metrics)
     : ingestor_(ingestor), metrics_(metrics), thread_([this] { Loop(); }) {}
@@ -74,7 +97,7 @@ void Writer::Loop() {
       }
     }
     if (exclusive) {
-      exclusive->done(exclusive->job());
+      exclusive->done(Guarded<Status>(exclusive->job));
     } else {
       CommitGroup(group);
     }
@@ -89,7 +112,8 @@ void Writer::CommitGroup(std::vector<Pending>& group) {
     events += static_cast<int64_t>(p.request.events.size());
   }
   const auto start = std::chrono::steady_clock::now();
-  Result<std::vector<IngestCounts>> counts = ingestor_.ApplyEvents(requests);
+  auto counts = Guarded<Result<std::vector<IngestCounts>>>(
+      [&] { return ingestor_.ApplyEvents(requests); });
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
   metrics_.writer_queue.fetch_sub(events, std::memory_order_relaxed);
   metrics_.commits.Add();

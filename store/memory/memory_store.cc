@@ -416,8 +416,8 @@ class MemoryStore final : public Store {
       fields.erase(name);
     }
     for (const auto& [field, digest] : w.blind) {
-      std::erase_if(s.blind, [&](const auto& entry) {
-        return std::get<0>(entry) == field && std::get<2>(entry) == r.id;
+      std::erase_if(s.blind, [&, &field = field](const auto& entry) {  // clang 14: no
+        return std::get<0>(entry) == field && std::get<2>(entry) == r.id;  // binding captures
       });
       if (digest) {
         s.blind.emplace(field, *digest, r.id);
@@ -495,8 +495,8 @@ class MemoryStore final : public Store {
         auto it = fields.find(name);
         if (it != fields.end() && it->second.updated_us < rule.before_us) {
           fields.erase(it);
-          std::erase_if(s.blind, [&](const auto& entry) {
-            return std::get<0>(entry) == name && std::get<2>(entry) == id;
+          std::erase_if(s.blind, [&, id = id](const auto& entry) {  // clang 14: no binding
+            return std::get<0>(entry) == name && std::get<2>(entry) == id;  // captures
           });
           ++purged;
         }

@@ -57,3 +57,15 @@ TEST(Rfc3339, RoundTripsAndAcceptsOffsets) {
 
 }  // namespace
 }  // namespace portrait
+
+// Found by tests/fuzz/cloud_event_fuzz: a space in the seconds made date::parse convert NaN to
+// an integer (UBSan: "-nan is outside the range of representable values").
+TEST(Rfc3339, RefusesAnythingButRfc3339sShape) {
+  EXPECT_FALSE(portrait::ParseRfc3339("2026-11-01T10:00: 0+08:00"));
+  EXPECT_FALSE(portrait::ParseRfc3339("2026-11-01T10:00:+0Z"));
+  EXPECT_FALSE(portrait::ParseRfc3339(" 2026-11-01T10:00:00Z"));
+  EXPECT_FALSE(portrait::ParseRfc3339("2026-11-01T10:00:00.Z"));
+  EXPECT_FALSE(portrait::ParseRfc3339("2026-11-01T10:00:00+0800"));
+  EXPECT_TRUE(portrait::ParseRfc3339("2026-11-01T10:00:00.25+08:00"));
+  EXPECT_TRUE(portrait::ParseRfc3339("2026-11-01T10:00:00Z"));
+}

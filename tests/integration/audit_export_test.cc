@@ -168,7 +168,7 @@ TEST_F(AuditExport, AChainRebuiltWithTheDatabaseKeyIsFoundByTheDaemon) {
       }
     }
     ASSERT_GT(records.size(), 6u);
-    records[5].entry.action = "profile.write";  // record 6: a read that never was
+    records[5].entry.action = "profile.erase";  // record 6: an erasure that never was
     std::string prev = store::GenesisHash();
     std::string sql = "DELETE FROM audit_checkpoints;";
     for (auto& r : records) {
@@ -236,11 +236,13 @@ TEST_F(AuditExport, ALegalHoldIsPlacedAndLiftedThroughTheApiAndTheCliAudited) {
             by_action["legal_hold.place"]["profile_id"]);
 
   std::string out;
-  ASSERT_EQ(RunCommand(Ctl("profiles unhold c1") + " 2>&1", &out), 0) << out;
+  ASSERT_EQ(RunCommand(Ctl("profiles unhold c1 --purpose service") + " 2>&1", &out), 0) << out;
   EXPECT_NE(out.find("legal hold lifted"), std::string::npos) << out;
   EXPECT_EQ(daemon_.Admin("GET", "/v1/profiles/c1/export").json()["legal_hold"], false);
   out.clear();
-  ASSERT_EQ(RunCommand(Ctl("profiles hold c2 --reason 'case 18'") + " 2>&1", &out), 0) << out;
+  ASSERT_EQ(RunCommand(Ctl("profiles hold c2 --reason 'case 18' --purpose service") + " 2>&1", &out),
+            0)
+      << out;
   EXPECT_EQ(daemon_.Admin("DELETE", "/v1/profiles/c2").status, 409);
   EXPECT_EQ(daemon_.Admin("DELETE", "/v1/profiles/c1").status, 200);
 }

@@ -3,6 +3,7 @@
 // field rows) with the same key, page size and journal mode. Prints figures; asserts nothing.
 //
 //   build/bin/profile_upsert_bench [--profiles N]
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -109,6 +110,18 @@ int main(int argc, char** argv) {
   }
   double find = n / Seconds(start);
 
+  // Erasure: shred the key (keystore commit + WAL truncation), delete the rows (commit + WAL
+  // truncation, with secure_delete zeroing what they held).
+  const int erased = std::min(n, 1000);
+  start = Steady::now();
+  for (int i = 0; i < erased; ++i) {
+    if (!vault.Erase(customers[i].external_id)) {
+      std::fprintf(stderr, "erase failed\n");
+      return 1;
+    }
+  }
+  double erase = erased / Seconds(start);
+
   double raw = RawCeiling(dir, n * 4, 6, 10000);
 
   std::printf("profile operations through ProfileVault, %d profiles (6 fields, 1-2 tags each)\n",
@@ -117,6 +130,7 @@ int main(int argc, char** argv) {
   std::printf("  partial update (1 field, 1 commit each)   %10.0f profiles/s\n", update);
   std::printf("  get (unwrap key + decrypt all fields)     %10.0f profiles/s\n", get);
   std::printf("  find by email (blind index)               %10.0f lookups/s\n", find);
+  std::printf("  erase (%4d profiles)                      %10.0f profiles/s\n", erased, erase);
   std::printf("raw SQLCipher ceiling, same key/page size/WAL, 10,000-profile transactions\n");
   std::printf("  plain batched insert                      %10.0f rows/s (%.0f profiles/s)\n", raw,
               raw / 7);

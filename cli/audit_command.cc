@@ -4,6 +4,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "cli/daemon_connection.h"
 #include "config/loader.h"
 #include "crypto/audit_signer.h"
 #include "store/audit_log.h"
@@ -17,7 +18,35 @@ struct AuditOptions {
   std::string file;
   std::string pubkey;
   bool json = false;
+  std::string out;
+  DaemonOptions daemon;
 };
+
+// The export comes from the running daemon (GET /v1/audit/export), which signs its head first.
+int RunExport(const AuditOptions& opts) {
+  auto conn = DaemonConnection::Open(opts.daemon);
+  if (!conn) {
+    return Fail("audit export", conn.error());
+  }
+  auto text = conn->CallRaw("GET", "/v1/audit/export");
+  if (!text) {
+    return Fail("audit export", text.error());
+  }
+  if (opts.out.empty()) {
+    std::cout << *text;
+    return std::cout.flush() ? 0 : 1;
+  }
+  std::ofstream file(opts.out, std::ios::trunc);
+  file << *text;
+  file.close();
+  if (!file) {
+    std::cerr << "portraitctl audit export: cannot write " << opts.out << "\n";
+    return 1;
+  }
+  std::cerr << "wrote " << opts.out << "; check it with portraitctl audit verify --file "
+            << opts.out << " --pubkey KEY\n";
+  return 0;
+}
 
 int RunVerifyFile(const AuditOptions& opts) {
   auto key = crypto::FromHex(opts.pubkey);
@@ -82,12 +111,22 @@ void AddAuditCommand(CLI::App& app, int& exit_code) {
 
   CLI::App* verify = audit->add_subcommand(
       "verify",
-      "Verify an exported audit log offline: every record's hash chain and every checkpoint's "
-      "Ed25519 signature. Names the first broken record. Exit 0 when intact, 1 when not.");
+      "Verify an exported audit log offline: every record's hash chain, every checkpoint's "
+      "Ed25519 signature and link, and the export's signed head (so a cut end is found). Names "
+      "the first broken record. Exit 0 when intact, 1 when not.");
   verify->add_option("--file", opts->file, "the export (JSON lines)")->required();
   verify->add_option("--pubkey", opts->pubkey, "the public key, 64 hex digits")->required();
   verify->add_flag("--json", opts->json, "print the result as JSON");
   verify->callback([opts, &exit_code] { exit_code = RunVerifyFile(*opts); });
+
+  CLI::App* exp = audit->add_subcommand(
+      "export",
+      "Export the audit log from the running daemon as JSON lines (a signed header, every "
+      "signed checkpoint, every record), for `audit verify` offline. Needs audit.read.\n"
+      "  portraitctl audit export --out audit.jsonl");
+  exp->add_option("-o,--out", opts->out, "write here instead of stdout");
+  AddDaemonOptions(exp, opts->daemon);
+  exp->callback([opts, &exit_code] { exit_code = RunExport(*opts); });
 
   CLI::App* pubkey = audit->add_subcommand(
       "pubkey", "Print the audit log's Ed25519 public key (hex): give it to your auditors");

@@ -53,7 +53,7 @@ DaemonConnection::DaemonConnection(std::string host, int port, std::string token
       purpose_(std::move(purpose)),
       client_(std::make_unique<HttpClient>(port, std::move(host))) {}
 
-Result<nlohmann::json> DaemonConnection::Call(const std::string& method, const std::string& target,
+Result<std::string> DaemonConnection::CallRaw(const std::string& method, const std::string& target,
                                               const std::string& body) {
   std::map<std::string, std::string> headers = {{"Authorization", "Bearer " + token_}};
   if (!purpose_.empty()) {
@@ -64,12 +64,18 @@ Result<nlohmann::json> DaemonConnection::Call(const std::string& method, const s
     return Error(Status::Unavailable("cannot reach portraitd at " + url_ +
                                      "; is it running? (start it with portraitd --config FILE)"));
   }
-  nlohmann::json answer = r.json();
   if (r.status < 200 || r.status >= 300) {
+    nlohmann::json answer = r.json();
     std::string detail = answer.is_object() ? answer.value("detail", r.body) : r.body;
     return Error(Status::Internal("HTTP " + std::to_string(r.status) + ": " + detail));
   }
-  return answer;
+  return std::move(r.body);
+}
+
+Result<nlohmann::json> DaemonConnection::Call(const std::string& method, const std::string& target,
+                                              const std::string& body) {
+  PORTRAIT_ASSIGN_OR_RETURN(std::string answer, CallRaw(method, target, body));
+  return nlohmann::json::parse(answer, nullptr, false);
 }
 
 int Fail(const std::string& verb, const Status& status) {

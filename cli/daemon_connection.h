@@ -32,6 +32,9 @@ class DaemonConnection {
   // The answer's JSON body; an error naming the status and the problem's detail otherwise.
   Result<nlohmann::json> Call(const std::string& method, const std::string& target,
                               const std::string& body = "");
+  // The same, returning the body as it came (e.g. JSON lines).
+  Result<std::string> CallRaw(const std::string& method, const std::string& target,
+                              const std::string& body = "");
 
  private:
   DaemonConnection(std::string host, int port, std::string token, std::string purpose);

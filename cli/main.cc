@@ -4,6 +4,7 @@
 #include "base/process.h"
 #include "cli/audit_command.h"
 #include "cli/init_command.h"
+#include "cli/profiles_command.h"
 #include "cli/rules_command.h"
 #include "cli/tasks_command.h"
 #include "cli/token_command.h"
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   portrait::cli::AddRulesCommand(app, exit_code);
   portrait::cli::AddTokenCommand(app, exit_code);
   portrait::cli::AddTasksCommand(app, exit_code);
+  portrait::cli::AddProfilesCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

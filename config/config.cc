@@ -40,6 +40,9 @@ std::vector<std::string> KeepStartOnlySettings(const Config& in_force, Config& f
   keep(in_force.keys.file, fresh.keys.file, "keys.file");
   keep(in_force.keys.passphrase_env, fresh.keys.passphrase_env, "keys.passphrase_env");
   keep(in_force.keys.blind_index_bytes, fresh.keys.blind_index_bytes, "keys.blind_index_bytes");
+  keep(in_force.audit.checkpoint_every, fresh.audit.checkpoint_every, "audit.checkpoint_every");
+  keep(in_force.audit.checkpoint_interval, fresh.audit.checkpoint_interval,
+       "audit.checkpoint_interval");
   auto same = [](const Sink& a, const Sink& b) {  // all but where they were written
     auto fields = [](const Sink& s) {
       return std::tie(s.name, s.type, s.url, s.secret_env, s.ca_file, s.path, s.command,

@@ -45,6 +45,13 @@ struct KeysConfig {
   int blind_index_bytes = 16;  // width of blind-index digests, 8..32
 };
 
+// How often the audit chain's head is signed: after `checkpoint_every` records or
+// `checkpoint_interval`, whichever comes first. Read at start.
+struct AuditConfig {
+  int checkpoint_every = 1000;
+  std::chrono::seconds checkpoint_interval{60};
+};
+
 struct Field {
   std::string name;
   FieldType type = FieldType::kString;
@@ -113,6 +120,7 @@ struct Config {
   std::string path;  // the file it was loaded from
   DaemonConfig daemon;
   KeysConfig keys;
+  AuditConfig audit;
   std::vector<Field> fields;
   std::vector<Purpose> purposes;
   std::vector<Role> roles;
@@ -127,7 +135,7 @@ struct Config {
 };
 
 // Settings read only at start: the data directory, the listen address, the page cache, the
-// keys and the sinks. Sets those of `fresh` back to the values `in_force` has, and returns the
+// keys, the audit cadence and the sinks. Sets those of `fresh` back to the values `in_force` has, and returns the
 // names of those that differed ("daemon.listen"), for a reload to say they wait for a restart.
 std::vector<std::string> KeepStartOnlySettings(const Config& in_force, Config& fresh);
 

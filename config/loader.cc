@@ -47,6 +47,9 @@ class Loader {
     } else {
       diag_.Add(top.pos(), "missing [keys] table (file or passphrase_env is required)");
     }
+    if (const toml::table* t = top.Table("audit")) {
+      LoadAudit(*t);
+    }
     for (const toml::table* t : top.Tables("field")) {
       LoadField(*t);
     }
@@ -103,6 +106,22 @@ class Loader {
     }
     if (auto v = r.Int("request_timeout_seconds", 1, 300)) {
       d.request_timeout_seconds = static_cast<int>(*v);
+    }
+    r.Finish();
+  }
+
+  void LoadAudit(const toml::table& t) {
+    TableReader r(t, "[audit]", diag_);
+    if (auto v = r.Int("checkpoint_every", 1, 1'000'000)) {
+      config_.audit.checkpoint_every = static_cast<int>(*v);
+    }
+    if (auto v = r.String("checkpoint_interval")) {
+      auto d = ParseDuration(v->value);
+      if (!d || d->count() == 0) {
+        r.Error(v->pos, "checkpoint_interval", d ? "must be at least 1s" : d.error().message());
+      } else {
+        config_.audit.checkpoint_interval = *d;
+      }
     }
     r.Finish();
   }

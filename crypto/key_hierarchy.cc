@@ -17,6 +17,7 @@ enum SubkeyId : uint64_t {
   kBlindIndex = 4,
   kAuditSeed = 5,
   kTokenHash = 6,
+  kAuditMac = 7,
 };
 
 // The key-encryption key's generation, recorded in every wrapped key's envelope.
@@ -47,6 +48,7 @@ Result<KeyHierarchy> KeyHierarchy::Create(const SecretBytes& master) {
   PORTRAIT_ASSIGN_OR_RETURN(h.blind_index_, Derive(master, kBlindIndex, 32));
   PORTRAIT_ASSIGN_OR_RETURN(h.audit_seed_, Derive(master, kAuditSeed, crypto_sign_SEEDBYTES));
   PORTRAIT_ASSIGN_OR_RETURN(h.token_, Derive(master, kTokenHash, 32));
+  PORTRAIT_ASSIGN_OR_RETURN(h.audit_mac_, Derive(master, kAuditMac, 32));
   return h;
 }
 

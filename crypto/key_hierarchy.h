@@ -2,7 +2,8 @@
 // that no key is ever used for two purposes:
 //   portrait.db SQLCipher key, keystore.db SQLCipher key, the key-encryption key (wraps
 //   per-profile data keys), the blind-index key, the audit signing seed (Ed25519), the API-token
-//   hashing key.
+//   hashing key, the audit chain's MAC key (so that the database key alone cannot rewrite the
+//   audit log).
 // Per-profile data keys are random, never derived (a derived key could be derived again after
 // erasure), and live wrapped in keystore.db only. Immutable after Create; thread-safe to share.
 #pragma once
@@ -27,6 +28,7 @@ class KeyHierarchy {
   const SecretBytes& blind_index_key() const { return blind_index_; }
   const SecretBytes& audit_seed() const { return audit_seed_; }
   const SecretBytes& token_key() const { return token_; }
+  const SecretBytes& audit_mac_key() const { return audit_mac_; }
 
   // A fresh random data key for a new profile.
   static Result<SecretBytes> NewDataKey();
@@ -44,6 +46,7 @@ class KeyHierarchy {
   SecretBytes blind_index_;
   SecretBytes audit_seed_;
   SecretBytes token_;
+  SecretBytes audit_mac_;
 };
 
 }  // namespace portrait::crypto

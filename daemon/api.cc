@@ -254,6 +254,8 @@ Result<HttpResponse> Api::Profiles(ApiCall& call) {
     }
   } else if (p.size() == 4 && p[3] == "export" && call.method() == http::verb::get) {
     return Export(call, id);
+  } else if (p.size() == 4 && p[3] == "hold") {
+    return Hold(call, id);
   }
   return Error(Status::NotFound("no such endpoint"));
 }

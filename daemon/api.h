@@ -68,9 +68,12 @@ class Api {
   Result<HttpResponse> Profiles(ApiCall& call);
   Result<HttpResponse> Tokens(ApiCall& call);
   Result<HttpResponse> Audit(ApiCall& call);
+  Result<HttpResponse> AuditExport(ApiCall& call);
   Result<HttpResponse> Tasks(ApiCall& call);
   Result<HttpResponse> RulesTest(ApiCall& call);
   Result<HttpResponse> Export(ApiCall& call, const std::string& external_id);
+  // PUT (body {"reason": "…"}, optional) places a legal hold, DELETE lifts it.
+  Result<HttpResponse> Hold(ApiCall& call, const std::string& external_id);
   Result<HttpResponse> Metrics();
   void Events(ApiCall& call, Reply reply);
 

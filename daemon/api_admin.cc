@@ -1,6 +1,7 @@
 // The Api's endpoints beyond profiles and events: tokens, audit, tasks, rules dry run, the
 // data-subject export and /metrics.
 #include <set>
+#include <sstream>
 
 #include "base/time_format.h"
 #include "consent/access_policy.h"
@@ -227,7 +228,45 @@ Result<HttpResponse> Api::Audit(ApiCall& call) {
     }
     return JsonResponse(out);
   }
+  if (p.size() == 3 && p[2] == "export" && call.method() == http::verb::get) {
+    return AuditExport(call);
+  }
   return Error(Status::NotFound("no such endpoint"));
+}
+
+Result<HttpResponse> Api::AuditExport(ApiCall& call) {
+  // Audited first, so the export holds (and its signed head covers) its own record.
+  PORTRAIT_RETURN_IF_ERROR(d_.audit.Append(
+      {store::AuditEntry{d_.clock.Now().time_since_epoch().count(), call.caller.Actor(),
+                         "audit.export", 0, call.caller.purpose->name, "{}"}}));
+  std::ostringstream out;
+  PORTRAIT_RETURN_IF_ERROR(d_.audit.Export(out));
+  HttpResponse r{http::status::ok, 11};
+  r.set(http::field::content_type, "application/jsonl");
+  r.body() = std::move(out).str();
+  return r;
+}
+
+Result<HttpResponse> Api::Hold(ApiCall& call, const std::string& external_id) {
+  const bool place = call.method() == http::verb::put;
+  if (!place && call.method() != http::verb::delete_) {
+    return Error(Status::NotFound("no such endpoint: PUT or DELETE /v1/profiles/{id}/hold"));
+  }
+  std::string reason;
+  if (place && !call.request.body().empty()) {
+    PORTRAIT_ASSIGN_OR_RETURN(json body, call.Body());
+    if (!body.is_object() || (body.contains("reason") && !body["reason"].is_string())) {
+      return Error(Status::InvalidArgument("reason: expected a string"));
+    }
+    reason = body.value("reason", "");
+  }
+  json out;
+  PORTRAIT_RETURN_IF_ERROR(d_.writer.Run([&]() -> Status {
+    PORTRAIT_ASSIGN_OR_RETURN(out, d_.profiles.SetLegalHold(call.caller, external_id, place,
+                                                            reason));
+    return Status::Ok();
+  }));
+  return JsonResponse(out);
 }
 
 Result<HttpResponse> Api::RulesTest(ApiCall& call) {
@@ -322,6 +361,7 @@ Result<HttpResponse> Api::Export(ApiCall& call, const std::string& external_id) 
                        {"timezone", profile.timezone},
                        {"lifecycle", profile.lifecycle},
                        {"metrics", profile.metrics},
+                       {"legal_hold", profile.legal_hold},
                        {"events", events},
                        {"consents", consents},
                        {"tasks", tasks}});

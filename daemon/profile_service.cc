@@ -165,11 +165,23 @@ Result<json> ProfileService::Erase(const Caller& caller, std::string_view extern
               {"kept", "consent records and audit records, under the internal id"}};
 }
 
-Status ProfileService::SetLegalHold(const Caller& caller, std::string_view external_id, bool hold) {
-  PORTRAIT_RETURN_IF_ERROR(Require(caller, "admin"));
-  return vault_.SetLegalHold(
-      external_id, hold,
-      Entry(caller, hold ? "legal_hold.place" : "legal_hold.lift", json::object()));
+Result<json> ProfileService::SetLegalHold(const Caller& caller, std::string_view external_id,
+                                          bool hold, std::string_view reason) {
+  PORTRAIT_RETURN_IF_ERROR(Require(caller, "erase"));
+  if (reason.size() > 200) {
+    return Error(Status::InvalidArgument("reason: at most 200 bytes"));
+  }
+  json detail = json::object();
+  if (!reason.empty()) {
+    detail["reason"] = reason;
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(
+      store::ProfileId id,
+      vault_.SetLegalHold(external_id, hold,
+                          Entry(caller, hold ? "legal_hold.place" : "legal_hold.lift", detail)));
+  log_.info("legal hold on profile {} {} by token {}", id, hold ? "placed" : "lifted",
+            caller.token);
+  return json{{"internal_id", id}, {"legal_hold", hold}};
 }
 
 }  // namespace portrait::daemon

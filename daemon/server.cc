@@ -22,7 +22,9 @@ struct Server::Parts {
         data(std::move(data_dir)),
         signer(std::move(audit_signer)),
         token_hasher(std::move(token_hasher_)),
-        audit(*data.store, signer, clock),
+        audit(*data.store, signer, data.keys.audit_mac_key(), clock,
+              store::AuditCadence{rules->config->audit.checkpoint_every,
+                                  rules->config->audit.checkpoint_interval}),
         vault(config, *data.store, data.keys, data.blind, clock, &audit),
         tokens(*data.store, token_hasher, clock),
         consents(*data.store, vault, audit, clock, log),
@@ -40,7 +42,8 @@ struct Server::Parts {
              [this](HttpRequest&& request, const std::string& remote, Reply reply) {
                api.Handle(std::move(request), remote, std::move(reply));
              }),
-        drain(io) {}
+        drain(io),
+        checkpoint_timer(io) {}
 
   Server* server = nullptr;
   config::ConfigHolder config;
@@ -63,10 +66,12 @@ struct Server::Parts {
   boost::asio::io_context io;
   HttpServer http;
   boost::asio::steady_timer drain;
+  boost::asio::steady_timer checkpoint_timer;
   std::unique_ptr<Scheduler> scheduler;
   std::unique_ptr<Dispatcher> dispatcher;
   int drain_ticks = 0;
   bool answers_written = false;
+  bool checkpoint_armed = false;
 };
 
 Result<std::unique_ptr<Server>> Server::Open(const config::Config& config, const Clock& clock,
@@ -112,6 +117,10 @@ Result<std::string> Server::Listen(const std::string& address) {
         std::make_unique<Scheduler>(p_->writer, p_->ingestor, p_->config, *p_->data.store,
                                     p_->clock, p_->metrics, p_->log, /*rearm_first=*/!armed);
   }
+  if (!p_->checkpoint_armed) {
+    p_->checkpoint_armed = true;
+    CheckpointTick();
+  }
   if (!p_->dispatcher) {
     DispatcherDeps deps{p_->writer, *p_->data.store, p_->vault,   p_->consents, p_->audit,
                         p_->config, p_->clock,       p_->metrics, p_->log};
@@ -134,8 +143,22 @@ void Server::Run(int threads) {
   }
 }
 
+void Server::CheckpointTick() {
+  p_->checkpoint_timer.expires_after(p_->config.Get()->audit.checkpoint_interval);
+  p_->checkpoint_timer.async_wait([this](const boost::system::error_code& error) {
+    if (error) {
+      return;  // cancelled: stopping
+    }
+    if (Status s = p_->audit.Checkpoint(); !s.ok()) {
+      p_->log.error("cannot sign the audit checkpoint: {}", s.message());
+    }
+    CheckpointTick();
+  });
+}
+
 void Server::Shutdown() {
   boost::asio::post(p_->io, [this] {
+    p_->checkpoint_timer.cancel();
     p_->http.StopAccepting();
     p_->api.StartShutdown();
     DrainTick();
@@ -191,6 +214,17 @@ Status Server::Reload() {
     p_->log.warn("{} changed in {}; it takes effect at the next start", setting, fresh->path);
   }
   const bool rules_changed = p_->rules_holder.Get()->fingerprint != (*next)->fingerprint;
+  // Audited before it takes effect: if the record can't be written, the reload is refused and
+  // the config in force stays, so no request is ever served under an unaudited config.
+  Status audited = p_->audit.Append({store::AuditEntry{
+      p_->clock.Now().time_since_epoch().count(), "system", "config.reload", 0, "",
+      nlohmann::json{{"triggers", (*next)->set.triggers.size()},
+                     {"rules_fingerprint", (*next)->fingerprint},
+                     {"waiting_for_restart", start_only}}
+          .dump()}});
+  if (!audited.ok()) {
+    return refuse(audited.WithContext("cannot audit the reload"));
+  }
   p_->config.Set(fresh);
   p_->rules_holder.Set(*next);
   p_->log.info("config and rules reloaded: {} triggers{}", (*next)->set.triggers.size(),
@@ -198,12 +232,7 @@ Status Server::Reload() {
   if (rules_changed && p_->scheduler) {
     p_->scheduler->RequestRearm();
   }
-  return p_->audit.Append({store::AuditEntry{
-      p_->clock.Now().time_since_epoch().count(), "system", "config.reload", 0, "",
-      nlohmann::json{{"triggers", (*next)->set.triggers.size()},
-                     {"rules_fingerprint", (*next)->fingerprint},
-                     {"waiting_for_restart", start_only}}
-          .dump()}});
+  return Status::Ok();
 }
 
 boost::asio::io_context& Server::io() { return p_->io; }

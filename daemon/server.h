@@ -47,6 +47,8 @@ class Server {
   struct Parts;
   explicit Server(std::unique_ptr<Parts> parts);
   void DrainTick();
+  // Signs the audit chain's head every checkpoint_interval while the daemon runs.
+  void CheckpointTick();
   std::unique_ptr<Parts> p_;
 };
 

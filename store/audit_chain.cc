@@ -30,8 +30,30 @@ std::string ChainHash(std::string_view previous_hash, int64_t seq, const AuditEn
 
 std::string GenesisHash() { return std::string(kAuditHashSize, '\0'); }
 
-std::string CheckpointMessage(int64_t seq, std::string_view hash) {
-  return "portrait-audit-checkpoint-v1\n" + std::to_string(seq) + "\n" + crypto::ToHex(hash);
+std::string RecordMac(crypto::KeyView key, int64_t seq, std::string_view hash) {
+  const std::string message = "portrait-audit-mac-v1\n" + std::to_string(seq) + "\n";
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, key.data, key.size, kAuditHashSize);
+  crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(message.data()),
+                            message.size());
+  crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(hash.data()),
+                            hash.size());
+  std::string out(kAuditHashSize, '\0');
+  crypto_generichash_final(&state, reinterpret_cast<unsigned char*>(out.data()), out.size());
+  return out;
+}
+
+std::string CheckpointMessage(const AuditCheckpoint& c) {
+  if (c.prev_seq < 0) {
+    return "portrait-audit-checkpoint-v1\n" + std::to_string(c.seq) + "\n" + crypto::ToHex(c.hash);
+  }
+  return "portrait-audit-checkpoint-v2\n" + std::to_string(c.seq) + "\n" + crypto::ToHex(c.hash) +
+         "\n" + std::to_string(c.prev_seq) + "\n" + std::to_string(c.time_us);
+}
+
+std::string ExportHeaderMessage(int64_t head_seq, std::string_view head_hash, int64_t time_us) {
+  return "portrait-audit-export-v2\n" + std::to_string(head_seq) + "\n" +
+         crypto::ToHex(head_hash) + "\n" + std::to_string(time_us);
 }
 
 }  // namespace portrait::store

@@ -4,13 +4,26 @@
 //                       with keys in that (sorted) order, no spaces; detail is a JSON string
 //   hash(record)      = BLAKE2b-256(previous hash ‖ canonical(record)); the first record's
 //                       previous hash is 32 zero bytes
-//   checkpoint        = Ed25519 signature over "portrait-audit-checkpoint-v1\n<seq>\n<hex hash>"
+//   mac(record)       = BLAKE2b-256 keyed with the audit MAC key (derived from the master key)
+//                       over "portrait-audit-mac-v1\n<seq>\n" ‖ hash(record): the store writes
+//                       it beside each record, the daemon checks it. Whoever holds only the
+//                       database key can recompute the hashes but not the MACs.
+//   checkpoint v2     = Ed25519 signature over
+//                       "portrait-audit-checkpoint-v2\n<seq>\n<hex hash>\n<prev seq>\n<time_us>",
+//                       prev seq being the checkpoint before it (0 for the first), so that
+//                       deleting a checkpoint breaks the next one's link
+//   checkpoint v1     = (written before the MAC; still verified) Ed25519 signature over
+//                       "portrait-audit-checkpoint-v1\n<seq>\n<hex hash>"
+//   export header     = Ed25519 signature over
+//                       "portrait-audit-export-v2\n<head seq>\n<hex head hash>\n<time_us>", so
+//                       that cutting an export's last records and checkpoints is found
 // Pure functions; thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
+#include "crypto/secret.h"
 #include "store/store.h"
 
 namespace portrait::store {
@@ -20,6 +33,9 @@ inline constexpr size_t kAuditHashSize = 32;
 std::string CanonicalAuditRecord(int64_t seq, const AuditEntry& entry);
 std::string ChainHash(std::string_view previous_hash, int64_t seq, const AuditEntry& entry);
 std::string GenesisHash();  // 32 zero bytes
-std::string CheckpointMessage(int64_t seq, std::string_view hash);
+std::string RecordMac(crypto::KeyView key, int64_t seq, std::string_view hash);
+// What a checkpoint's signature covers, by its version (prev_seq < 0: v1).
+std::string CheckpointMessage(const AuditCheckpoint& checkpoint);
+std::string ExportHeaderMessage(int64_t head_seq, std::string_view head_hash, int64_t time_us);
 
 }  // namespace portrait::store

@@ -1,16 +1,28 @@
-// AuditLog: the tamper-evident audit trail over a Store. Records are hash-chained by the store
-// as they commit (audit_chain.h); AuditLog signs checkpoints of the chain head with Ed25519
-// (every `checkpoint_every` records and on demand, e.g. at shutdown), verifies the chain naming
-// the first bad record, and exports it as JSON lines that VerifyAuditExport checks offline with
-// the public key alone. Thread-safe.
+// AuditLog: the tamper-evident audit trail over a Store. Records are hash-chained and MACed by
+// the store as they commit (audit_chain.h); AuditLog signs checkpoints of the chain head with
+// Ed25519 (every `every` records or `interval`, whichever comes first, and on demand: at
+// shutdown, before an export), verifies the chain naming the first bad record, and exports it
+// as JSON lines that VerifyAuditExport checks offline with the public key alone. Thread-safe.
+//
+// What each check catches:
+//   - the MAC (keyed from the master key) on every record: a record altered, inserted or
+//     deleted and the chain recomputed by someone holding only the database key;
+//   - each checkpoint's signed link to the one before: a checkpoint deleted;
+//   - the export's signed header (head seq and hash): records or checkpoints cut off the end
+//     of an export.
+// Records written before the MAC existed carry none; they are trusted as far as a signed
+// checkpoint covers them. A rollback of the whole database to an earlier state (records and
+// checkpoints cut together) is seen only against an export or checkpoint kept elsewhere.
 //
 // Fail closed: Append returns the store's error, and callers must then fail the operation that
 // wanted auditing (a read is not answered unaudited).
 #pragma once
 
+#include <chrono>
 #include <istream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -18,6 +30,7 @@
 #include "base/clock.h"
 #include "base/result.h"
 #include "crypto/audit_signer.h"
+#include "crypto/secret.h"
 #include "store/store.h"
 
 namespace portrait::store {
@@ -30,31 +43,49 @@ struct AuditVerification {
   std::string problem;        // what is wrong, naming sequence numbers; empty when ok
 };
 
-// Checks a chain fed in order. Give it every checkpoint first, then the records.
+// Checks a chain fed in order. Give it every checkpoint first (ascending), then the records.
+// With a MAC key (online) every record's MAC is checked too; without one (offline) the chain
+// is trusted as far as signed checkpoints and an export's signed head vouch for it.
 class AuditVerifier {
  public:
-  explicit AuditVerifier(std::string public_key) : public_key_(std::move(public_key)) {}
+  explicit AuditVerifier(std::string public_key, crypto::KeyView mac_key = {})
+      : public_key_(std::move(public_key)), mac_key_(mac_key) {}
   void AddCheckpoint(const AuditCheckpoint& checkpoint);
   void AddRecord(const AuditRecord& record);
   // A line of an export that should have held the next record but can't be read.
   void AddUnreadable(int line);
+  // The chain must end at `seq` with `hash` (an export's signed head).
+  void ExpectHead(int64_t seq, std::string hash);
+  // Fails naming `seq`, unless already failed.
+  void Fail(int64_t seq, std::string problem);
   AuditVerification Finish();
 
  private:
-  void Fail(int64_t seq, std::string problem);
+  bool CheckMac(const AuditRecord& r);
 
   std::string public_key_;
+  crypto::KeyView mac_key_;
   std::map<int64_t, std::string> signed_;  // checkpoint seq -> hash
   AuditVerification result_;
   int64_t last_seq_ = 0;
   int64_t last_checkpoint_passed_ = 0;
+  int64_t last_checkpoint_added_ = 0;
   std::string prev_hash_;
+  std::optional<std::pair<int64_t, std::string>> head_;
+};
+
+// How often the head is signed: after `every` records, or at the first commit `interval` after
+// the last checkpoint; the daemon also calls Checkpoint() every `interval`.
+struct AuditCadence {
+  int every = 1000;
+  std::chrono::microseconds interval = std::chrono::seconds(60);
 };
 
 class AuditLog {
  public:
-  AuditLog(Store& store, const crypto::AuditSigner& signer, const Clock& clock,
-           int checkpoint_every = 1000);
+  // `mac_key` (borrowed; must outlive the log) is the key the store MACs records with.
+  AuditLog(Store& store, const crypto::AuditSigner& signer, crypto::KeyView mac_key,
+           const Clock& clock, AuditCadence cadence = {});
 
   // Commits `entries` on their own (reads, refused requests) and checkpoints when due.
   Status Append(std::vector<AuditEntry> entries);
@@ -63,22 +94,26 @@ class AuditLog {
   // Signs the current head now, if it has moved since the last checkpoint.
   Status Checkpoint();
 
-  // Walks the whole chain in the store against the stored, signed checkpoints.
+  // Walks the whole chain in the store against its MACs and the stored, signed checkpoints.
   Result<AuditVerification> Verify();
-  // Writes JSON lines: a header (format, public key), every signed checkpoint, every record.
+  // Signs the head, then writes JSON lines: a signed header (format, public key, head), every
+  // signed checkpoint up to the head, every record up to the head.
   Status Export(std::ostream& out);
 
   const std::string& public_key() const { return signer_.public_key(); }
 
  private:
-  Status Sign(int64_t seq, const std::string& hash);
+  Status LoadLocked();
+  Status SignLocked(int64_t seq, const std::string& hash);
 
   Store& store_;
   const crypto::AuditSigner& signer_;
+  const crypto::KeyView mac_key_;
   const Clock& clock_;
-  const int checkpoint_every_;
+  const AuditCadence cadence_;
   std::mutex mu_;
   int64_t last_checkpoint_ = -1;  // -1: not loaded yet
+  int64_t last_checkpoint_us_ = 0;
 };
 
 // Verifies an export written by AuditLog::Export with `public_key` (raw 32 bytes) alone.

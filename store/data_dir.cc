@@ -31,6 +31,7 @@ Result<DataDir> Open(const config::Config& config, bool create) {
   options.data_dir = config.daemon.data_dir;
   options.portrait_key = &keys.portrait_db_key();
   options.keystore_key = &keys.keystore_db_key();
+  options.audit_mac_key = &keys.audit_mac_key();
   options.create = create;
   options.page_cache_mib = config.daemon.page_cache_mib;
   PORTRAIT_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenSqlcipherStore(options));

@@ -292,6 +292,7 @@ Result<Profile> ProfileVault::DecryptWith(const ProfileRow& row, KeyView key) {
   p.lifecycle = row.lifecycle;
   p.created_us = row.created_us;
   p.updated_us = row.updated_us;
+  p.legal_hold = row.legal_hold;
   PORTRAIT_ASSIGN_OR_RETURN(json ext, OpenJson(key, row.id, kExternalIdField, row.external_id));
   PORTRAIT_ASSIGN_OR_RETURN(p.external_id, ExternalIdOf(ext, row.id));
   if (!row.tags.empty()) {
@@ -391,6 +392,14 @@ Result<EraseReceipt> ProfileVault::Erase(std::string_view external_id,
   }
   const ProfileId id = row->id;
   if (row->legal_hold) {
+    if (audit) {  // the refusal is audited too
+      audit->profile_id = id;
+      audit->action += ".refused";
+      audit->detail = R"({"reason":"legal_hold"})";
+      Batch refused;
+      refused.audit.push_back(std::move(*audit));
+      PORTRAIT_RETURN_IF_ERROR(Commit(refused));
+    }
     return Error(Status::Conflict("profile " + std::to_string(id) +
                                   " is under legal hold; lift the hold before erasing"));
   }
@@ -418,12 +427,12 @@ Result<EraseReceipt> ProfileVault::Erase(std::string_view external_id,
   return receipt;
 }
 
-Status ProfileVault::SetLegalHold(std::string_view external_id, bool hold,
-                                  std::optional<AuditEntry> audit) {
+Result<ProfileId> ProfileVault::SetLegalHold(std::string_view external_id, bool hold,
+                                             std::optional<AuditEntry> audit) {
   PORTRAIT_ASSIGN_OR_RETURN(std::optional<ProfileRow> row,
                             store_.GetProfileByKey(ExtKey(external_id)));
   if (!row) {
-    return Status::NotFound("no such profile");
+    return Error(Status::NotFound("no such profile"));
   }
   ProfileWrite w;
   w.row = std::move(*row);
@@ -433,9 +442,10 @@ Status ProfileVault::SetLegalHold(std::string_view external_id, bool hold,
     audit->profile_id = w.row.id;
     batch.audit.push_back(std::move(*audit));
   }
+  const ProfileId id = w.row.id;
   batch.profiles.push_back(std::move(w));
   PORTRAIT_RETURN_IF_ERROR(Commit(batch));
-  return Status::Ok();
+  return id;
 }
 
 Result<std::string> ProfileVault::SealFor(ProfileId id, std::string_view name,

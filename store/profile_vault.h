@@ -33,6 +33,7 @@ struct Profile {
   nlohmann::json metrics = nlohmann::json::object();
   int64_t created_us = 0;
   int64_t updated_us = 0;
+  bool legal_hold = false;  // erasure and retention purges suspended
 };
 
 // A profile opened for a read-modify-write by the daemon's writer: its stored row, its data key
@@ -100,14 +101,16 @@ class ProfileVault {
   // Erases the profile: destroys its data key first (from then on no copy of its ciphertexts,
   // in any backup of portrait.db, can be read), then deletes its fields, index entries and
   // events; consent records stay, under the pseudonymous internal id, their evidence shredded.
-  // NotFound if there is none; Conflict while the profile is under legal hold. Re-running after
-  // a crash finishes the job. `audit`, if given, commits with the row deletion.
+  // NotFound if there is none; Conflict while the profile is under legal hold (`audit`, if
+  // given, is then committed as action "profile.erase.refused"). Re-running after a crash
+  // finishes the job. `audit`, if given, commits before the data key is destroyed.
   Result<EraseReceipt> Erase(std::string_view external_id,
                              std::optional<AuditEntry> audit = std::nullopt);
 
-  // Places or lifts a legal hold, which suspends erasure and retention purges. NotFound if
-  // there is no such profile.
-  Status SetLegalHold(std::string_view external_id, bool hold,
+  // Places or lifts a legal hold, which suspends erasure and retention purges; returns the
+  // profile's internal id. NotFound if there is no such profile. `audit`, if given, commits
+  // with the change.
+  Result<ProfileId> SetLegalHold(std::string_view external_id, bool hold,
                       std::optional<AuditEntry> audit = std::nullopt);
 
   // Seals `plaintext` with profile `id`'s data key, bound to `name` (e.g. consent evidence),

@@ -86,13 +86,16 @@ struct AuditRecord {
   int64_t seq = 0;
   AuditEntry entry;
   std::string hash;  // BLAKE2b-256(previous hash ‖ canonical record), see audit_chain.h
+  std::string mac;   // keyed BLAKE2b of seq and hash (audit_chain.h); empty on records written
+                     // before the MAC existed, or by a store given no MAC key
 };
 
 struct AuditCheckpoint {
   int64_t seq = 0;
   std::string hash;       // the chain hash at `seq`
-  std::string signature;  // Ed25519 over CheckpointMessage(seq, hash)
+  std::string signature;  // Ed25519 over CheckpointMessage(*this)
   int64_t time_us = 0;
+  int64_t prev_seq = -1;  // the checkpoint before this one (0: none); -1 on a v1 checkpoint
 };
 
 // An API token, stored only as a keyed hash of its secret.

@@ -469,7 +469,7 @@ class MemoryStore final : public Store {
     for (const AuditEntry& e : entries) {
       int64_t seq = s.audit.empty() ? 1 : s.audit.back().seq + 1;
       std::string prev = s.audit.empty() ? GenesisHash() : s.audit.back().hash;
-      s.audit.push_back(AuditRecord{seq, e, ChainHash(prev, seq, e)});
+      s.audit.push_back(AuditRecord{seq, e, ChainHash(prev, seq, e), ""});
       result.audit_seq = seq;
       result.audit_hash = s.audit.back().hash;
     }

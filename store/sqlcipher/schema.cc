@@ -142,6 +142,13 @@ const std::vector<std::string_view>& PortraitSchema() {
       R"sql(
       CREATE INDEX tasks_due_by_sink ON tasks (sink, state, due_us);
       )sql",
+      // 5 (audit): a keyed MAC per audit record (empty on records written before: those are
+      // trusted only as far as a signed checkpoint covers them), and each checkpoint's signed
+      // link to the one before it (-1 on checkpoints signed before the link existed).
+      R"sql(
+      ALTER TABLE audit ADD COLUMN mac BLOB NOT NULL DEFAULT x'';
+      ALTER TABLE audit_checkpoints ADD COLUMN prev_seq INTEGER NOT NULL DEFAULT -1;
+      )sql",
   };
   return kSteps;
 }

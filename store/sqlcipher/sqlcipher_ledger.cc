@@ -50,14 +50,15 @@ Status SqlcipherStore::WriteTokens(const Batch& batch) {
 
 Status SqlcipherStore::WriteAudit(const std::vector<AuditEntry>& entries, CommitResult& result) {
   Stmt ins(main_,
-           "INSERT INTO audit (seq, time_us, actor, action, profile_id, purpose, detail, hash) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?);");
+           "INSERT INTO audit (seq, time_us, actor, action, profile_id, purpose, detail, hash, mac) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);");
   for (const AuditEntry& e : entries) {
     const int64_t seq = audit_seq_ + 1;
     std::string hash = ChainHash(audit_hash_, seq, e);
     ins.Reset();
     ins.Bind(1, seq).Bind(2, e.time_us).Bind(3, e.actor).Bind(4, e.action).Bind(5, e.profile_id);
     ins.Bind(6, e.purpose).Bind(7, e.detail).BindBlob(8, hash);
+    ins.BindBlob(9, audit_mac_key_.empty() ? std::string() : RecordMac(audit_mac_key_, seq, hash));
     PORTRAIT_RETURN_IF_ERROR(ins.Run());
     audit_seq_ = seq;
     audit_hash_ = std::move(hash);
@@ -87,7 +88,7 @@ Result<std::vector<ConsentRow>> SqlcipherStore::GetConsents(ProfileId id) {
 Result<std::vector<AuditRecord>> SqlcipherStore::ReadAudit(int64_t after_seq, int limit) {
   ReadConnection::Lease reader = readers_.Acquire();
   Stmt s(reader->main,
-         "SELECT seq, time_us, actor, action, profile_id, purpose, detail, hash FROM audit "
+         "SELECT seq, time_us, actor, action, profile_id, purpose, detail, hash, mac FROM audit "
          "WHERE seq > ? ORDER BY seq LIMIT ?;");
   s.Bind(1, after_seq).Bind(2, int64_t{limit});
   std::vector<AuditRecord> out;
@@ -98,7 +99,7 @@ Result<std::vector<AuditRecord>> SqlcipherStore::ReadAudit(int64_t after_seq, in
     }
     out.push_back(AuditRecord{
         s.Int(0), AuditEntry{s.Int(1), s.Text(2), s.Text(3), s.Int(4), s.Text(5), s.Text(6)},
-        s.Text(7)});
+        s.Text(7), s.Text(8)});
   }
 }
 
@@ -110,22 +111,24 @@ Result<std::pair<int64_t, std::string>> SqlcipherStore::AuditHead() {
 Status SqlcipherStore::PutCheckpoint(const AuditCheckpoint& c) {
   std::lock_guard lock(mu_);
   Stmt s(main_,
-         "INSERT OR REPLACE INTO audit_checkpoints (seq, hash, signature, time_us) "
-         "VALUES (?, ?, ?, ?);");
+         "INSERT OR REPLACE INTO audit_checkpoints (seq, hash, signature, time_us, prev_seq) "
+         "VALUES (?, ?, ?, ?, ?);");
   s.Bind(1, c.seq).BindBlob(2, c.hash).BindBlob(3, c.signature).Bind(4, c.time_us);
+  s.Bind(5, c.prev_seq);
   return s.Run();
 }
 
 Result<std::vector<AuditCheckpoint>> SqlcipherStore::GetCheckpoints() {
   ReadConnection::Lease reader = readers_.Acquire();
-  Stmt s(reader->main, "SELECT seq, hash, signature, time_us FROM audit_checkpoints ORDER BY seq;");
+  Stmt s(reader->main,
+         "SELECT seq, hash, signature, time_us, prev_seq FROM audit_checkpoints ORDER BY seq;");
   std::vector<AuditCheckpoint> out;
   while (true) {
     PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) {
       return out;
     }
-    out.push_back(AuditCheckpoint{s.Int(0), s.Text(1), s.Text(2), s.Int(3)});
+    out.push_back(AuditCheckpoint{s.Int(0), s.Text(1), s.Text(2), s.Int(3), s.Int(4)});
   }
 }
 

@@ -73,11 +73,20 @@ Status SqlcipherStore::Init() {
 
 Result<CommitResult> SqlcipherStore::Commit(const Batch& batch) {
   std::lock_guard lock(mu_);
-  return InTransaction([&]() -> Result<CommitResult> {
+  Result<CommitResult> committed = InTransaction([&]() -> Result<CommitResult> {
     CommitResult result;
     PORTRAIT_RETURN_IF_ERROR(Apply(batch, result));
     return result;
   });
+  if (committed && !batch.erasures.empty()) {
+    // secure_delete zeroed the erased rows in the pages just written; the WAL still holds the
+    // pages as they were before. Move the WAL into the main file and truncate it, so no copy of
+    // the profile's digests or ciphertexts survives in either file. A reader holding an old
+    // snapshot can make this partial; the next erasure or checkpoint finishes it. The commit
+    // stands either way, so a failure here is not the commit's.
+    (void)main_.Exec("PRAGMA wal_checkpoint(TRUNCATE);");
+  }
+  return committed;
 }
 
 Status SqlcipherStore::Apply(const Batch& batch, CommitResult& result) {
@@ -273,10 +282,18 @@ Result<std::unique_ptr<Store>> OpenSqlcipherStore(const SqlcipherOptions& option
                             Db::Open(keystore_path, *options.keystore_key, options.create, 4));
   PORTRAIT_ASSIGN_OR_RETURN(
       Db main, Db::Open(main_path, *options.portrait_key, options.create, options.page_cache_mib));
+  // Deleted rows are zeroed, not left in free pages: erasure must not leave a profile's digests
+  // (external id, blind index) or sealed values behind in either file.
   PORTRAIT_RETURN_IF_ERROR(keystore.Exec("PRAGMA secure_delete = ON;"));
+  PORTRAIT_RETURN_IF_ERROR(main.Exec("PRAGMA secure_delete = ON;"));
   PORTRAIT_RETURN_IF_ERROR(sqlite::Migrate(keystore, sqlite::KeystoreSchema()));
   PORTRAIT_RETURN_IF_ERROR(sqlite::Migrate(main, sqlite::PortraitSchema()));
-  auto store = std::make_unique<SqlcipherStore>(std::move(main), std::move(keystore));
+  crypto::SecretBytes mac_key;
+  if (options.audit_mac_key) {
+    PORTRAIT_ASSIGN_OR_RETURN(mac_key, options.audit_mac_key->Clone());
+  }
+  auto store =
+      std::make_unique<SqlcipherStore>(std::move(main), std::move(keystore), std::move(mac_key));
   for (int i = 0; i < std::max(1, options.readers); ++i) {
     PORTRAIT_ASSIGN_OR_RETURN(Db reader_main, Db::Open(main_path, *options.portrait_key, false,
                                                        options.reader_cache_mib));

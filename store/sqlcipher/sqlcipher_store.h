@@ -16,6 +16,8 @@ struct SqlcipherOptions {
   std::string data_dir;
   const crypto::SecretBytes* portrait_key = nullptr;  // 32 bytes, borrowed during Open
   const crypto::SecretBytes* keystore_key = nullptr;  // 32 bytes, borrowed during Open
+  // Keys each audit record's MAC (copied); without one, records are written without a MAC.
+  const crypto::SecretBytes* audit_mac_key = nullptr;
   // Create both databases (refusing if either exists) instead of opening existing ones.
   bool create = false;
   int page_cache_mib = 64;

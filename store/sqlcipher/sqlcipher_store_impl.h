@@ -54,8 +54,12 @@ class ReadConnection::Lease {
 
 class SqlcipherStore final : public Store {
  public:
-  SqlcipherStore(sqlite::Db main, sqlite::Db keystore)
-      : main_(std::move(main)), keystore_(std::move(keystore)) {}
+  // `audit_mac_key` (may be empty: records are then written without a MAC) keys audit_chain's
+  // RecordMac.
+  SqlcipherStore(sqlite::Db main, sqlite::Db keystore, crypto::SecretBytes audit_mac_key)
+      : main_(std::move(main)),
+        keystore_(std::move(keystore)),
+        audit_mac_key_(std::move(audit_mac_key)) {}
 
   void AddReader(std::unique_ptr<ReadConnection> reader) { readers_.Add(std::move(reader)); }
 
@@ -116,6 +120,7 @@ class SqlcipherStore final : public Store {
   ReaderPool readers_;
   sqlite::Db main_;
   sqlite::Db keystore_;
+  const crypto::SecretBytes audit_mac_key_;
   int64_t audit_seq_ = 0;  // the chain head, advanced only by committed transactions
   std::string audit_hash_;
 };

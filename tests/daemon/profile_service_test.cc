@@ -123,11 +123,11 @@ TEST_F(ProfileServiceTest, ErasureKeepsConsentProofButShredsItsEvidence) {
   EXPECT_EQ(shown["current"][0]["status"], "granted");
   const store::ProfileId id = vault_.IdOf("c1").value();
 
-  ASSERT_TRUE(profiles_.SetLegalHold(admin, "c1", true).ok());
+  ASSERT_TRUE(profiles_.SetLegalHold(admin, "c1", true));
   auto held = profiles_.Erase(admin, "c1");
   ASSERT_FALSE(held);
   EXPECT_EQ(held.error().code(), Status::Code::kConflict);
-  ASSERT_TRUE(profiles_.SetLegalHold(admin, "c1", false).ok());
+  ASSERT_TRUE(profiles_.SetLegalHold(admin, "c1", false));
 
   auto receipt = profiles_.Erase(admin, "c1");
   ASSERT_TRUE(receipt) << receipt.error().ToString();
@@ -148,7 +148,7 @@ TEST_F(ProfileServiceTest, RetentionPurgesOldDataExceptUnderLegalHold) {
     ASSERT_TRUE(
         profiles_.Write(admin, id, {{"fields", {{"name", "N"}, {"health_note", "allergic"}}}}));
   }
-  ASSERT_TRUE(profiles_.SetLegalHold(admin, "held", true).ok());
+  ASSERT_TRUE(profiles_.SetLegalHold(admin, "held", true));
   const store::ProfileId held = vault_.IdOf("held").value();
   const store::ProfileId free = vault_.IdOf("free").value();
   store::Batch events;

@@ -42,7 +42,7 @@ class ServiceFixture : public ::testing::Test {
   testing::FaultyStore store_{*data_.store};
   FakeClock clock_{TimePoint(std::chrono::seconds(1'800'000'000))};
   crypto::AuditSigner signer_ = crypto::AuditSigner::Create(data_.keys.audit_seed()).value();
-  store::AuditLog audit_{store_, signer_, clock_, 100};
+  store::AuditLog audit_{store_, signer_, data_.keys.audit_mac_key(), clock_, {100}};
   store::ProfileVault vault_{in_force_, store_, data_.keys, data_.blind, clock_, &audit_};
   std::ostringstream log_text_;
   spdlog::logger log_{"test", std::make_shared<spdlog::sinks::ostream_sink_st>(log_text_)};

@@ -143,7 +143,7 @@ TEST_F(Binaries, AuditPubkeyAndOfflineVerifyOfAnExport) {
     auto data = store::OpenDataDir(config).value();
     auto signer = crypto::AuditSigner::Create(data.keys.audit_seed()).value();
     FakeClock clock(TimePoint(std::chrono::seconds(1'700'000'000)));
-    store::AuditLog log(*data.store, signer, clock, 5);
+    store::AuditLog log(*data.store, signer, data.keys.audit_mac_key(), clock, {5});
     for (int i = 0; i < 12; ++i) {
       ASSERT_TRUE(log.Append({store::AuditEntry{i, "system", "test.event", 0, "", "{}"}}).ok());
     }

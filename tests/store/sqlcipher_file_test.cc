@@ -1,6 +1,7 @@
 // What lands on disk: real SQLCipher files, no plaintext anywhere in the data directory, keys
 // that must match, and erasure that holds for backups taken before it.
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 #include <sys/stat.h>
 
@@ -34,6 +35,42 @@ std::map<std::string, std::string> Snapshot(const std::string& dir) {
   std::map<std::string, std::string> out;
   for (const auto& f : testing::ListFiles(dir)) {
     out[f] = ReadFile(f);
+  }
+  return out;
+}
+
+// The plaintext of every page of a SQLCipher 3 file (4 KiB pages, AES-256-CBC with the raw
+// key, a 48-byte reserve holding the IV and HMAC; page 1 starts with a 16-byte clear salt), and
+// of every page frame in its WAL: what the file holds, free pages and cells included.
+std::string DecryptPage(std::string_view page, bool first, const crypto::SecretBytes& key) {
+  constexpr size_t kPage = 4096;
+  constexpr size_t kReserve = 48;
+  const size_t from = first ? 16 : 0;
+  const auto* iv = reinterpret_cast<const unsigned char*>(page.data() + kPage - kReserve);
+  std::string out(kPage, '\0');
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  EVP_DecryptInit_ex(ctx, EVP_aes_256_cbc(), nullptr, key.data(), iv);
+  EVP_CIPHER_CTX_set_padding(ctx, 0);
+  int n = 0;
+  EVP_DecryptUpdate(ctx, reinterpret_cast<unsigned char*>(out.data()), &n,
+                    reinterpret_cast<const unsigned char*>(page.data() + from),
+                    static_cast<int>(kPage - kReserve - from));
+  EVP_CIPHER_CTX_free(ctx);
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+std::string DecryptedPages(const std::string& db_path, const crypto::SecretBytes& key) {
+  std::string out;
+  const std::string db = ReadFile(db_path);
+  for (size_t at = 0; at + 4096 <= db.size(); at += 4096) {
+    out += DecryptPage(std::string_view(db).substr(at, 4096), at == 0, key);
+  }
+  const std::string wal = fs::exists(db_path + "-wal") ? ReadFile(db_path + "-wal") : "";
+  for (size_t at = 32; at + 24 + 4096 <= wal.size(); at += 24 + 4096) {
+    const auto* h = reinterpret_cast<const unsigned char*>(wal.data() + at);
+    const uint32_t page_no = (h[0] << 24) | (h[1] << 16) | (h[2] << 8) | h[3];
+    out += DecryptPage(std::string_view(wal).substr(at + 24, 4096), page_no == 1, key);
   }
   return out;
 }
@@ -142,6 +179,47 @@ TEST_F(DataDirFiles, ABackupTakenBeforeEraseNoLongerYieldsTheProfile) {
   ASSERT_FALSE(gone);
   EXPECT_EQ(gone.error().code(), Status::Code::kNotFound);  // no data key: noise
   EXPECT_EQ(vault.GetById(kept).value().fields["name"], "K");
+}
+
+// Issue 12: portrait.db had no secure_delete, so an erased profile's keyed digests (external
+// id, blind index, event ids) stayed in free pages and in the WAL.
+TEST_F(DataDirFiles, ErasureLeavesNoDigestOfTheProfileInAnyPage) {
+  DataDir data = InitDataDir(config_).value();
+  ProfileVault vault(in_force_, *data.store, data.keys, data.blind, clock_);
+  for (int i = 0; i < 30; ++i) {
+    const std::string n = std::to_string(i);
+    ASSERT_TRUE(vault.Upsert("keep" + n, {{"fields", {{"email", "k" + n + "@example.com"}}}}));
+  }
+  const ProfileId id =
+      vault.Upsert("gone", {{"fields", {{"email", "gone@example.com"}, {"phone", "13800138000"}}}})
+          .value()
+          .id;
+  Batch events;
+  events.events.push_back({std::string(16, '\x5a'), id, "order.placed", 1, "x"});
+  ASSERT_TRUE(data.store->Commit(events));
+  std::vector<std::string> digests = {vault.ExtKey("gone"), std::string(16, '\x5a')};
+  {
+    auto db = sqlite::Db::Open(config_.daemon.data_dir + "/portrait.db",
+                               data.keys.portrait_db_key(), false, 2);
+    ASSERT_TRUE(db);
+    sqlite::Stmt s(*db, "SELECT digest FROM blind_index WHERE profile_id = ?;");
+    s.Bind(1, id);
+    while (s.Step().value_or(false)) {
+      digests.push_back(s.Text(0));
+    }
+  }
+  ASSERT_EQ(digests.size(), 4u);  // external id, event id, email, phone
+  const std::string path = config_.daemon.data_dir + "/portrait.db";
+  const std::string before = DecryptedPages(path, data.keys.portrait_db_key());
+  for (const auto& d : digests) {
+    ASSERT_NE(before.find(d), std::string::npos) << "the scan must see live rows";
+  }
+  ASSERT_TRUE(vault.Erase("gone"));
+  const std::string after = DecryptedPages(path, data.keys.portrait_db_key());
+  for (size_t i = 0; i < digests.size(); ++i) {
+    EXPECT_EQ(after.find(digests[i]), std::string::npos) << "digest " << i << " left behind";
+  }
+  EXPECT_NE(after.find(vault.ExtKey("keep7")), std::string::npos);
 }
 
 class KeyRefusal : public DataDirFiles {

@@ -1,0 +1,224 @@
+// AuditVerifier and the offline check of an export (audit_log.h).
+#include <sodium.h>
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "store/audit_chain.h"
+#include "store/audit_log.h"
+
+namespace portrait::store {
+
+using crypto::FromHex;
+using nlohmann::json;
+
+namespace {
+
+std::string Seq(int64_t seq) { return std::to_string(seq); }
+
+}  // namespace
+
+void AuditVerifier::Fail(int64_t seq, std::string problem) {
+  if (result_.ok) {
+    result_.ok = false;
+    result_.first_bad_seq = seq;
+    result_.problem = std::move(problem);
+  }
+}
+
+void AuditVerifier::AddCheckpoint(const AuditCheckpoint& c) {
+  ++result_.checkpoints;
+  if (!crypto::AuditSigner::Verify(public_key_, CheckpointMessage(c), c.signature)) {
+    Fail(c.seq, "checkpoint at record " + Seq(c.seq) +
+                    " has an invalid signature (forged, altered, or another key)");
+  } else if (c.prev_seq >= 0 && c.prev_seq != last_checkpoint_added_) {
+    Fail(std::min(c.prev_seq, c.seq), "checkpoint at record " + Seq(c.seq) +
+                                          " follows a signed checkpoint at record " +
+                                          Seq(c.prev_seq) + " that is missing or out of place");
+  }
+  last_checkpoint_added_ = c.seq;
+  signed_[c.seq] = c.hash;
+}
+
+bool AuditVerifier::CheckMac(const AuditRecord& r) {
+  if (mac_key_.size == 0) {
+    return true;  // offline: the signed checkpoints and head vouch for the chain
+  }
+  if (r.mac.empty()) {
+    // Written before the MAC existed: trusted as far as a signed checkpoint covers it.
+    if (signed_.empty() || signed_.rbegin()->first < r.seq) {
+      Fail(r.seq, "record " + Seq(r.seq) + " has no MAC and no signed checkpoint covers it");
+      return false;
+    }
+    return true;
+  }
+  const std::string expected = RecordMac(mac_key_, r.seq, r.hash);
+  if (r.mac.size() != expected.size() ||
+      sodium_memcmp(r.mac.data(), expected.data(), expected.size()) != 0) {
+    Fail(r.seq, "record " + Seq(r.seq) +
+                    " has a wrong MAC: it was altered, or the chain was rebuilt without the "
+                    "master key");
+    return false;
+  }
+  return true;
+}
+
+void AuditVerifier::AddRecord(const AuditRecord& r) {
+  if (!result_.ok) {
+    return;
+  }
+  if (prev_hash_.empty()) {
+    prev_hash_ = GenesisHash();
+  }
+  const int64_t expected = last_seq_ + 1;
+  if (r.seq != expected) {
+    Fail(expected, r.seq > expected ? "record " + Seq(expected) + " is missing (next is " +
+                                          Seq(r.seq) + ")"
+                                    : "record " + Seq(r.seq) + " is out of order (expected " +
+                                          Seq(expected) + ")");
+    return;
+  }
+  std::string hash = ChainHash(prev_hash_, r.seq, r.entry);
+  if (hash != r.hash) {
+    Fail(r.seq, "record " + Seq(r.seq) +
+                    " was altered or moved (its hash does not follow from the chain)");
+    return;
+  }
+  if (!CheckMac(r)) {
+    return;
+  }
+  if (auto it = signed_.find(r.seq); it != signed_.end()) {
+    if (it->second != hash) {
+      Fail(last_checkpoint_passed_ + 1, "the chain at record " + Seq(r.seq) +
+                                            " differs from its signed checkpoint: a record after " +
+                                            Seq(last_checkpoint_passed_) +
+                                            " was altered and the chain rebuilt");
+      return;
+    }
+    last_checkpoint_passed_ = r.seq;
+  }
+  prev_hash_ = std::move(hash);
+  last_seq_ = r.seq;
+  ++result_.records;
+}
+
+void AuditVerifier::AddUnreadable(int line) {
+  Fail(last_seq_ + 1, "record " + Seq(last_seq_ + 1) + " (line " + std::to_string(line) +
+                          ") is unreadable: altered or truncated");
+}
+
+void AuditVerifier::ExpectHead(int64_t seq, std::string hash) {
+  head_.emplace(seq, std::move(hash));
+}
+
+AuditVerification AuditVerifier::Finish() {
+  if (result_.ok && !signed_.empty() && signed_.rbegin()->first > last_seq_) {
+    Fail(last_seq_ + 1, "records after " + Seq(last_seq_) +
+                            " are missing: a signed checkpoint covers up to " +
+                            Seq(signed_.rbegin()->first));
+  }
+  if (result_.ok && head_ && head_->first > last_seq_) {
+    Fail(last_seq_ + 1, "records after " + Seq(last_seq_) +
+                            " are missing: the export's signed head is record " +
+                            Seq(head_->first));
+  } else if (result_.ok && head_ && (head_->first < last_seq_ || (last_seq_ > 0 &&
+                                                                  head_->second != prev_hash_))) {
+    Fail(std::min(head_->first + 1, last_seq_),
+         "the chain does not end at the export's signed head (record " + Seq(head_->first) + ")");
+  }
+  return result_;
+}
+
+namespace {
+
+// An export's lines, sorted by kind; a line that can't be read takes the place of a record.
+struct ExportLines {
+  std::optional<json> header;
+  std::vector<AuditCheckpoint> checkpoints;
+  std::vector<std::pair<int, std::optional<AuditRecord>>> records;
+};
+
+std::string HexField(const json& j, const char* key) {
+  return FromHex(j.at(key).get<std::string>()).value_or("");
+}
+
+void ReadLine(const std::string& line, int line_no, ExportLines& out) {
+  json j = json::parse(line, nullptr, false);
+  try {
+    const std::string kind = j.at("kind");
+    if (kind == "header" && line_no == 1) {
+      out.header = std::move(j);
+    } else if (kind == "record") {
+      out.records.emplace_back(
+          line_no, AuditRecord{j.at("seq"),
+                               AuditEntry{j.at("time_us"), j.at("actor"), j.at("action"),
+                                          j.at("profile"), j.at("purpose"), j.at("detail")},
+                               HexField(j, "hash"), ""});
+    } else if (kind == "checkpoint") {
+      out.checkpoints.push_back(AuditCheckpoint{j.at("seq"), HexField(j, "hash"),
+                                                HexField(j, "signature"), j.at("time_us"),
+                                                j.value("prev_seq", int64_t{-1})});
+    } else {
+      out.records.emplace_back(line_no, std::nullopt);
+    }
+  } catch (const json::exception&) {
+    out.records.emplace_back(line_no, std::nullopt);
+  }
+}
+
+// A v2 header's signed head, checked; v1 exports have none.
+void CheckHeader(const json& header, std::string_view public_key, AuditVerifier& verifier) {
+  if (header.value("format", "") != "portrait-audit-v2") {
+    return;
+  }
+  try {
+    const int64_t seq = header.at("head_seq");
+    const std::string hash = HexField(header, "head_hash");
+    const int64_t time_us = header.at("time_us");
+    if (HexField(header, "public_key") != public_key) {
+      verifier.Fail(seq, "the export's header names another public key");
+    } else if (!crypto::AuditSigner::Verify(public_key, ExportHeaderMessage(seq, hash, time_us),
+                                            HexField(header, "signature"))) {
+      verifier.Fail(seq, "the export's header (line 1, head record " + Seq(seq) +
+                             ") has an invalid signature: altered");
+    }
+    verifier.ExpectHead(seq, hash);
+  } catch (const json::exception&) {
+    verifier.Fail(0, "the export's header (line 1) is incomplete: altered");
+  }
+}
+
+}  // namespace
+
+Result<AuditVerification> VerifyAuditExport(std::istream& in, std::string_view public_key) {
+  ExportLines lines;
+  std::string line;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ReadLine(line, ++line_no, lines);
+  }
+  const std::string format = lines.header ? lines.header->value("format", "") : "";
+  if (format != "portrait-audit-v1" && format != "portrait-audit-v2") {
+    return Error(Status::InvalidArgument(
+        "not a portrait audit export (line 1 must be its header; write one with "
+        "`portraitctl audit export`)"));
+  }
+  AuditVerifier verifier{std::string(public_key)};
+  CheckHeader(*lines.header, public_key, verifier);
+  std::sort(lines.checkpoints.begin(), lines.checkpoints.end(),
+            [](const auto& a, const auto& b) { return a.seq < b.seq; });
+  for (const auto& c : lines.checkpoints) {
+    verifier.AddCheckpoint(c);
+  }
+  for (const auto& [where, record] : lines.records) {
+    if (record) {
+      verifier.AddRecord(*record);
+    } else {
+      verifier.AddUnreadable(where);
+    }
+  }
+  return verifier.Finish();
+}
+
+}  // namespace portrait::store

@@ -121,8 +121,13 @@ class AuthorizationProperty : public ::testing::Test {
   }
 
   void Seed();
+  void SeedConsentsAndOrders(Customer& c, int n);
   Forbidden ForbiddenFor(const config::Role& role, const config::Purpose& purpose) const;
   void RunCase(std::mt19937_64& rng, int64_t& leaks);
+  Answer SendError(const Customer& c, const std::string& who, const std::string& purpose,
+                   const std::string& remote, std::mt19937_64& rng, std::string& what);
+  Answer Send(int endpoint, const Customer& c, const std::string& who, const std::string& purpose,
+              const std::string& remote, std::mt19937_64& rng, std::string& what);
   std::vector<std::string> LeaksIn(const Answer& a, const Forbidden& f) const;
 
   testing::TempDir dir_;
@@ -155,6 +160,35 @@ class AuthorizationProperty : public ::testing::Test {
 // Customers with every field set to a marker, tags, orders (and so tasks) for some, and the
 // consent states: marketing none / granted / withdrawn, care objected for every fourth,
 // sensitive consent for service for every other.
+// Customer `n`'s consent state (marketing none / granted / withdrawn, care objected for every
+// fourth, sensitive consent for service for every other) and, for two in three, five orders.
+void AuthorizationProperty::SeedConsentsAndOrders(Customer& c, int n) {
+  if (n % 3 != 0) {
+    Admin(http::verb::post, "/v1/profiles/" + c.id + "/consents",
+          json{{"purpose", "marketing"}, {"status", n % 3 == 1 ? "granted" : "withdrawn"}}.dump());
+  }
+  if (n % 4 == 3) {
+    Admin(http::verb::post, "/v1/profiles/" + c.id + "/consents",
+          json{{"purpose", "care"}, {"status", "objected"}}.dump());
+  }
+  if (n % 2 == 1) {
+    Admin(http::verb::post, "/v1/profiles/" + c.id + "/consents",
+          json{{"purpose", "service"}, {"scope", "sensitive"}, {"status", "granted"}}.dump());
+  }
+  if (n % 3 != 2) {  // five orders: vip-thank-you fires (care), with the name and spent
+    c.spent = 4321.75 + n;
+    json events = json::array();
+    for (int i = 0; i < 5; ++i) {
+      events.push_back({{"id", c.id + "-o" + std::to_string(i)},
+                        {"type", "order.placed"},
+                        {"subject", c.id},
+                        {"time", FormatRfc3339(clock_.Now().time_since_epoch().count())},
+                        {"data", {{"amount", i == 0 ? c.spent : 0.0}}}});
+    }
+    Admin(http::verb::post, "/v1/events", events.dump());
+  }
+}
+
 void AuthorizationProperty::Seed() {
   const char* genders[] = {"female", "male", "other"};
   std::set<std::string> internal_ids;
@@ -172,9 +206,9 @@ void AuthorizationProperty::Seed() {
     // in an internal id (ids appear inside strings such as dedupe keys).
     for (int salt = 0;; ++salt) {
       c.hidden_digits = std::to_string(600'000 + (n * 7'919 + salt * 104'729) % 300'000);
-      bool clash = std::any_of(internal_ids.begin(), internal_ids.end(), [&](const std::string& id) {
-        return id.find(c.hidden_digits) != std::string::npos;
-      });
+      bool clash = std::any_of(
+          internal_ids.begin(), internal_ids.end(),
+          [&](const std::string& id) { return id.find(c.hidden_digits) != std::string::npos; });
       if (!clash) {
         break;
       }
@@ -196,31 +230,7 @@ void AuthorizationProperty::Seed() {
       patch["tags"]["add"].push_back("vip");
     }
     Admin(http::verb::put, "/v1/profiles/" + c.id, patch.dump());
-    if (n % 3 != 0) {
-      Admin(http::verb::post, "/v1/profiles/" + c.id + "/consents",
-            json{{"purpose", "marketing"}, {"status", n % 3 == 1 ? "granted" : "withdrawn"}}
-                .dump());
-    }
-    if (n % 4 == 3) {
-      Admin(http::verb::post, "/v1/profiles/" + c.id + "/consents",
-            json{{"purpose", "care"}, {"status", "objected"}}.dump());
-    }
-    if (n % 2 == 1) {
-      Admin(http::verb::post, "/v1/profiles/" + c.id + "/consents",
-            json{{"purpose", "service"}, {"scope", "sensitive"}, {"status", "granted"}}.dump());
-    }
-    if (n % 3 != 2) {  // five orders: vip-thank-you fires (care), with the name and spent
-      c.spent = 4321.75 + n;
-      json events = json::array();
-      for (int i = 0; i < 5; ++i) {
-        events.push_back({{"id", c.id + "-o" + std::to_string(i)},
-                          {"type", "order.placed"},
-                          {"subject", c.id},
-                          {"time", FormatRfc3339(clock_.Now().time_since_epoch().count())},
-                          {"data", {{"amount", i == 0 ? c.spent : 0.0}}}});
-      }
-      Admin(http::verb::post, "/v1/events", events.dump());
-    }
+    SeedConsentsAndOrders(c, n);
   }
 }
 
@@ -287,8 +297,7 @@ void Strings(const json& j, std::vector<std::string>& out) {
   }
 }
 
-std::vector<std::string> AuthorizationProperty::LeaksIn(const Answer& a,
-                                                        const Forbidden& f) const {
+std::vector<std::string> AuthorizationProperty::LeaksIn(const Answer& a, const Forbidden& f) const {
   std::vector<std::string> leaks;
   json parsed = json::parse(a.body, nullptr, false);
   std::vector<std::string> strings;
@@ -366,6 +375,122 @@ const config::Purpose* Effective(const config::Config& config, const config::Rol
   return Has(role.purposes, requested) ? config.FindPurpose(requested) : nullptr;
 }
 
+// A dry run's body: now, the instant a customer's birthday greeting is due, or another time,
+// with an event one time in three.
+json RulesTestBody(const Customer& c, std::mt19937_64& rng) {
+  auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+  static const std::string kAts[] = {"2027-01-15T08:00:00Z", "2027-06-30T12:00:00Z",
+                                     "2027-01-18T02:00:00Z"};
+  json body = {{"profile", c.id}};
+  if (pick(2) == 0) {
+    const std::string& birthday = c.fields["birthday"];
+    const int day = std::stoi(birthday.substr(8)) - 1;
+    body["at"] = "2027-" + birthday.substr(5, 3) + Two(day) +
+                 "T01:00:" + Two(static_cast<int>(pick(60))) + "Z";
+  } else {
+    body["at"] = kAts[pick(3)];
+  }
+  if (pick(3) == 0) {
+    body["event"] = {{"id", "dry-" + std::to_string(pick(1000))},
+                     {"type", pick(2) ? "order.placed" : "cart.updated"},
+                     {"subject", c.id},
+                     {"time", "2027-01-15T08:00:00Z"},
+                     {"data", {{"amount", 1}}}};
+  }
+  return body;
+}
+
+// A request that must fail or change nothing, whose error must not echo a value: a write of a
+// field's own value, a value of the wrong shape, an unknown profile, a lookup by a field that has
+// no blind index.
+Answer AuthorizationProperty::SendError(const Customer& c, const std::string& who,
+                                        const std::string& purpose, const std::string& remote,
+                                        std::mt19937_64& rng, std::string& what) {
+  auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+  const std::string profile = "/v1/profiles/" + c.id;
+  static const char* kFields[] = {"name",     "phone",  "email",      "city",
+                                  "birthday", "gender", "health_note"};
+  const std::string field = kFields[pick(7)];
+  json patch;
+  const int variant = static_cast<int>(pick(4));
+  if (variant == 0) {  // the value it has: allowed or refused, never echoed
+    patch = {{"fields", {{field, c.fields[field]}}}};
+  } else if (variant == 1) {  // a value of the wrong shape
+    patch = {{"fields", {{field == "name" ? "birthday" : field, c.fields["name"]}}}};
+  }
+  if (variant < 2) {
+    return Call(http::verb::put, what = profile, who, purpose, patch.dump(), remote);
+  } else if (variant == 2) {
+    return Call(http::verb::get, what = profile + "-nobody", who, purpose, "", remote);
+  } else {
+    return Call(http::verb::get, what = "/v1/profiles?city=" + c.fields["city"].get<std::string>(),
+                who, purpose, "", remote);
+  }
+}
+
+// Sends one request of kind `endpoint` about customer `c`; `what` names it for messages.
+Answer AuthorizationProperty::Send(int endpoint, const Customer& c, const std::string& who,
+                                   const std::string& purpose, const std::string& remote,
+                                   std::mt19937_64& rng, std::string& what) {
+  auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+  Answer a;
+  const std::string profile = "/v1/profiles/" + c.id;
+  switch (endpoint) {
+    case 0:
+      a = Call(http::verb::get, what = profile, who, purpose, "", remote);
+      break;
+    case 1: {
+      const bool phone = pick(2) == 0;
+      std::string value = c.fields[phone ? "phone" : "email"];
+      if (phone && pick(2) == 0) {
+        value = value.substr(3);  // national form
+      }
+      a = Call(
+          http::verb::get,
+          what = "/v1/profiles?" + std::string(phone ? "phone" : "email") + "=" + Percent(value),
+          who, purpose, "", remote);
+      break;
+    }
+    case 2:
+      a = Call(http::verb::get, what = profile + "/export", who, purpose, "", remote);
+      break;
+    case 3: {
+      json body = RulesTestBody(c, rng);
+      a = Call(http::verb::post, what = "/v1/rules/test", who, purpose, body.dump(), remote);
+      break;
+    }
+    case 4:
+      a = Call(http::verb::get, what = pick(2) ? "/v1/tasks?profile=" + c.id : "/v1/tasks?limit=50",
+               who, purpose, "", remote);
+      break;
+    case 5:
+      a = Call(http::verb::get, what = profile + "/consents", who, purpose, "", remote);
+      break;
+    case 6:
+      a = Call(http::verb::get,
+               what = "/v1/audit?limit=40&after=" + std::to_string(pick(200 + 3 * cases_run_)), who,
+               purpose, "", remote);
+      break;
+    case 7:
+      a = Call(http::verb::get, what = "/metrics", who, purpose, "", remote);
+      break;
+    case 8:
+      a = SendError(c, who, purpose, remote, rng, what);
+      break;
+    default: {
+      static const char* kStatuses[] = {"granted", "withdrawn", "objected"};
+      json body = {{"purpose", config_.purposes[pick(config_.purposes.size())].name},
+                   {"status", kStatuses[pick(3)]}};
+      if (pick(4) == 0) {
+        body["scope"] = "sensitive";
+      }
+      a = Call(http::verb::post, what = profile + "/consents", who, purpose, body.dump(), remote);
+      break;
+    }
+  }
+  return a;
+}
+
 void AuthorizationProperty::RunCase(std::mt19937_64& rng, int64_t& leaks) {
   auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
   const config::Role& role = config_.roles[pick(config_.roles.size())];
@@ -389,112 +514,24 @@ void AuthorizationProperty::RunCase(std::mt19937_64& rng, int64_t& leaks) {
     p.derived.entries.clear();
     return p;
   }();
-  const config::Purpose* acting = who == role.name
-                                      ? Effective(config_, role, purpose, administrative)
-                                      : nullptr;
+  const config::Purpose* acting =
+      who == role.name ? Effective(config_, role, purpose, administrative) : nullptr;
   const std::string key = role.name + "/" + (acting ? acting->name : "-");
   if (!forbidden_.contains(key)) {
     forbidden_[key] = ForbiddenFor(role, acting ? *acting : kNothing);
   }
   const Forbidden& forbidden = forbidden_[key];
 
-  Answer a;
   std::string what;
-  const std::string profile = "/v1/profiles/" + c.id;
-  switch (endpoint) {
-    case 0:
-      a = Call(http::verb::get, what = profile, who, purpose, "", remote);
-      break;
-    case 1: {
-      const bool phone = pick(2) == 0;
-      std::string value = c.fields[phone ? "phone" : "email"];
-      if (phone && pick(2) == 0) {
-        value = value.substr(3);  // national form
-      }
-      a = Call(http::verb::get, what = "/v1/profiles?" + std::string(phone ? "phone" : "email") +
-                                       "=" + Percent(value),
-               who, purpose, "", remote);
-      json ids = json::parse(a.body, nullptr, false);
-      const std::string field = phone ? "phone" : "email";
-      const bool clear =
-          acting && Has(role.read, field) && Has(acting->fields, field);
-      if (a.status == 200 && !clear && ids.is_object() && ids["ids"].is_array() &&
-          std::find(ids["ids"].begin(), ids["ids"].end(), json(c.id)) != ids["ids"].end()) {
-        ++leaks;
-        ADD_FAILURE() << role.name << "/" << purpose << " confirmed " << field << " of " << c.id;
-      }
-      break;
-    }
-    case 2:
-      a = Call(http::verb::get, what = profile + "/export", who, purpose, "", remote);
-      break;
-    case 3: {
-      static const std::string kAts[] = {"2027-01-15T08:00:00Z", "2027-06-30T12:00:00Z",
-                                         "2027-01-18T02:00:00Z"};
-      json body = {{"profile", c.id}};
-      if (pick(2) == 0) {
-        const std::string& birthday = c.fields["birthday"];
-        const int day = std::stoi(birthday.substr(8)) - 1;
-        body["at"] = "2027-" + birthday.substr(5, 3) + Two(day) + "T01:00:" +
-                     Two(static_cast<int>(pick(60))) + "Z";
-      } else {
-        body["at"] = kAts[pick(3)];
-      }
-      if (pick(3) == 0) {
-        body["event"] = {{"id", "dry-" + std::to_string(pick(1000))},
-                         {"type", pick(2) ? "order.placed" : "cart.updated"},
-                         {"subject", c.id},
-                         {"time", "2027-01-15T08:00:00Z"},
-                         {"data", {{"amount", 1}}}};
-      }
-      a = Call(http::verb::post, what = "/v1/rules/test", who, purpose, body.dump(), remote);
-      break;
-    }
-    case 4:
-      a = Call(http::verb::get, what = pick(2) ? "/v1/tasks?profile=" + c.id : "/v1/tasks?limit=50",
-               who, purpose, "", remote);
-      break;
-    case 5:
-      a = Call(http::verb::get, what = profile + "/consents", who, purpose, "", remote);
-      break;
-    case 6:
-      a = Call(http::verb::get,
-               what = "/v1/audit?limit=40&after=" + std::to_string(pick(200 + 3 * cases_run_)),
-               who, purpose, "", remote);
-      break;
-    case 7:
-      a = Call(http::verb::get, what = "/metrics", who, purpose, "", remote);
-      break;
-    case 8: {
-      static const char* kFields[] = {"name", "phone", "email", "city", "birthday", "gender",
-                                      "health_note"};
-      const std::string field = kFields[pick(7)];
-      json patch;
-      const int variant = static_cast<int>(pick(4));
-      if (variant == 0) {  // the value it has: allowed or refused, never echoed
-        patch = {{"fields", {{field, c.fields[field]}}}};
-      } else if (variant == 1) {  // a value of the wrong shape
-        patch = {{"fields", {{field == "name" ? "birthday" : field, c.fields["name"]}}}};
-      }
-      if (variant < 2) {
-        a = Call(http::verb::put, what = profile, who, purpose, patch.dump(), remote);
-      } else if (variant == 2) {
-        a = Call(http::verb::get, what = profile + "-nobody", who, purpose, "", remote);
-      } else {
-        a = Call(http::verb::get, what = "/v1/profiles?city=" + c.fields["city"].get<std::string>(),
-                 who, purpose, "", remote);
-      }
-      break;
-    }
-    default: {
-      static const char* kStatuses[] = {"granted", "withdrawn", "objected"};
-      json body = {{"purpose", config_.purposes[pick(config_.purposes.size())].name},
-                   {"status", kStatuses[pick(3)]}};
-      if (pick(4) == 0) {
-        body["scope"] = "sensitive";
-      }
-      a = Call(http::verb::post, what = profile + "/consents", who, purpose, body.dump(), remote);
-      break;
+  Answer a = Send(endpoint, c, who, purpose, remote, rng, what);
+  if (endpoint == 1 && a.status == 200) {  // a lookup must not confirm a value seen masked
+    const std::string field = what.find("?phone=") != std::string::npos ? "phone" : "email";
+    const bool clear = acting && Has(role.read, field) && Has(acting->fields, field);
+    json ids = json::parse(a.body, nullptr, false);
+    if (!clear && ids.is_object() && ids["ids"].is_array() &&
+        std::find(ids["ids"].begin(), ids["ids"].end(), json(c.id)) != ids["ids"].end()) {
+      ++leaks;
+      ADD_FAILURE() << role.name << "/" << purpose << " confirmed " << field << " of " << c.id;
     }
   }
   ++cases_run_;

@@ -384,7 +384,7 @@ TEST(SampleLoader, FillsARealDaemonWhoseRulesSeeEveryEvent) {
     for (const auto& e : c.events) {
       orders += e["type"] == "order.placed";
     }
-    testing::HttpResult r = daemon.Admin("GET", "/v1/profiles/" + c.external_id, "", "care");
+    testing::HttpResult r = daemon.Admin("GET", "/v1/profiles/" + c.external_id, "", "service");
     ASSERT_EQ(r.status, 200) << r.body;
     const nlohmann::json view = r.json();
     if (orders > 0) {

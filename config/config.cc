@@ -59,6 +59,27 @@ std::vector<std::string> KeepStartOnlySettings(const Config& in_force, Config& f
   return changed;
 }
 
+bool DerivedUse::Allows(std::string_view kind, std::string_view name) const {
+  for (const std::string& e : entries) {
+    if (e == kind || (!name.empty() && e.size() == kind.size() + 1 + name.size() &&
+                      e.compare(0, kind.size(), kind) == 0 && e[kind.size()] == '.' &&
+                      e.compare(kind.size() + 1, name.size(), name) == 0)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool DerivedUse::AllowsTag(std::string_view tag) const {
+  return Allows("tags", tag.substr(0, tag.find('/')));
+}
+
+const std::vector<std::string>& DerivedKinds() {
+  static const std::vector<std::string> kKinds = {"metrics", "lifecycle", "tags",
+                                                  "segments", "scores", "predictions"};
+  return kKinds;
+}
+
 const std::vector<std::string>& KnownPermissions() {
   static const std::vector<std::string> kPermissions = {
       "profiles.read",  "profiles.write", "events.write", "consents.read",

@@ -68,6 +68,21 @@ struct FrequencyCap {
   bool defer = false;           // over the cap: wait for room (else suppressed)
 };
 
+// The derived data a purpose may use (its `derived` key): whole kinds ("metrics", "lifecycle",
+// "tags"; "segments", "scores", "predictions" for later) or single items of a kind
+// ("metrics.orders", "tags.interest" — a tag root, covering interest/...). Absent: every metric
+// and the lifecycle stage, no tags.
+struct DerivedUse {
+  std::vector<std::string> entries = {"metrics", "lifecycle"};  // as written
+  // Whether the whole `kind` may be used, or (with `name`) its item `name`.
+  bool Allows(std::string_view kind, std::string_view name = {}) const;
+  // Whether tag `tag` ("interest/sports") may be used: all tags, or its root ("interest").
+  bool AllowsTag(std::string_view tag) const;
+};
+
+// The kinds `derived` accepts.
+const std::vector<std::string>& DerivedKinds();
+
 struct Purpose {
   std::string name;
   LawfulBasis basis = LawfulBasis::kConsent;
@@ -77,6 +92,7 @@ struct Purpose {
   std::string quiet_hours;  // "21:00-08:00", or empty
   // May use `sensitive` fields; each use then needs the customer's separate sensitive consent.
   bool sensitive = false;
+  DerivedUse derived;
   SourcePos pos;
 };
 

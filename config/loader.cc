@@ -254,6 +254,30 @@ class Loader {
     return out;
   }
 
+  // `derived`: kinds ("metrics") or kind.name items ("metrics.orders"); lifecycle has no items.
+  void LoadDerived(TableReader& r, Purpose& p) {
+    auto entries = r.Strings("derived");
+    if (!entries) {
+      return;
+    }
+    p.derived.entries.clear();
+    for (const Located& e : *entries) {
+      const std::string kind = e.value.substr(0, e.value.find('.'));
+      const bool named = kind.size() < e.value.size();
+      const auto& kinds = DerivedKinds();
+      if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end() ||
+          (named && (kind == "lifecycle" || kind.size() + 1 == e.value.size()))) {
+        r.Error(e.pos, "derived",
+                "'" + e.value +
+                    "' is not derived data: expected metrics, lifecycle, tags, segments, scores, "
+                    "predictions, or one item of them such as \"metrics.orders\" or "
+                    "\"tags.interest\" (a tag root)");
+        continue;
+      }
+      p.derived.entries.push_back(e.value);
+    }
+  }
+
   void LoadPurpose(const toml::table& t) {
     TableReader r(t, "[[purpose]]", diag_);
     Purpose p;
@@ -297,6 +321,7 @@ class Loader {
       p.quiet_hours = q->value;
     }
     p.sensitive = r.Bool("sensitive").value_or(false);
+    LoadDerived(r, p);
     for (const auto& name : p.fields) {
       const Field* f = config_.FindField(name);
       if (f && f->field_class == FieldClass::kSensitive && !p.sensitive) {

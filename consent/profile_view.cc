@@ -28,4 +28,25 @@ ProfileView BuildView(const config::Config& config, const config::Role& role,
   return view;
 }
 
+DerivedView BuildDerivedView(const config::Purpose& purpose, const nlohmann::json& metrics,
+                             const std::vector<std::string>& tags, const std::string& lifecycle) {
+  DerivedView view;
+  if (metrics.is_object()) {
+    for (const auto& [name, value] : metrics.items()) {
+      if (purpose.derived.Allows("metrics", name)) {
+        view.metrics[name] = value;
+      }
+    }
+  }
+  for (const std::string& tag : tags) {
+    if (purpose.derived.AllowsTag(tag)) {
+      view.tags.push_back(tag);
+    }
+  }
+  if (purpose.derived.Allows("lifecycle") && !lifecycle.empty()) {
+    view.lifecycle = lifecycle;
+  }
+  return view;
+}
+
 }  // namespace portrait::consent

@@ -23,4 +23,16 @@ struct ProfileView {
 ProfileView BuildView(const config::Config& config, const config::Role& role,
                       const config::Purpose& purpose, const nlohmann::json& fields);
 
+// A profile's derived data as a purpose may use it (its `derived` declaration): the metrics it
+// names (all of them for "metrics"), the tags under the roots it names (all for "tags"), and the
+// lifecycle stage (null unless it declares "lifecycle"). What it may not use is left out.
+struct DerivedView {
+  nlohmann::json metrics = nlohmann::json::object();
+  std::vector<std::string> tags;
+  nlohmann::json lifecycle;  // a string, or null
+};
+
+DerivedView BuildDerivedView(const config::Purpose& purpose, const nlohmann::json& metrics,
+                             const std::vector<std::string>& tags, const std::string& lifecycle);
+
 }  // namespace portrait::consent

@@ -5,6 +5,7 @@
 
 #include "base/time_format.h"
 #include "consent/access_policy.h"
+#include "consent/profile_view.h"
 #include "crypto/audit_signer.h"
 #include "daemon/api.h"
 #include "daemon/task_audit.h"
@@ -297,70 +298,144 @@ Result<HttpResponse> Api::RulesTest(ApiCall& call) {
   rules::ProfileFacts facts{profile.id,   profile.fields,    profile.metrics,
                             profile.tags, profile.lifecycle, profile.timezone};
   auto loaded = d_.rules.Get();
-  std::vector<rules::Explanation> explained =
-      loaded->engine.Explain(facts, event ? &*event : nullptr, at, [&](const std::string& key) {
+  const Caller& caller = call.caller;
+  // Only the caller's purpose's triggers, and none evaluated over a field it can't read in clear.
+  const rules::ExplainScope scope{caller.purpose->name, [&](std::string_view field) {
+                                    return consent::FieldAccess(*caller.role, *caller.purpose,
+                                                                field) == consent::Access::kClear;
+                                  }};
+  std::vector<rules::Explanation> explained = loaded->engine.Explain(
+      facts, event ? &*event : nullptr, at,
+      [&](const std::string& key) {
         auto used = d_.store.HasTask(d_.blind.Digest("$task", key));
         return used && *used;
-      });
+      },
+      scope);
   json out = json::array();
   for (rules::Explanation& e : explained) {
     const rules::Trigger* t = loaded->set.FindTrigger(e.trigger);
-    if (e.fires && t) {
-      const config::Purpose* purpose = call.caller.config->FindPurpose(t->purpose);
-      auto channel = consent::ParseChannel(t->channel);
-      if (purpose && channel) {
-        PORTRAIT_ASSIGN_OR_RETURN(consent::BasisDecision basis,
-                                  d_.consents.Basis(profile.id, *purpose, *channel, at));
-        if (!basis.allowed) {
-          e.fires = false;
-          e.reason = "would be suppressed: " + basis.reason;
-        }
+    auto channel = consent::ParseChannel(t ? t->channel : "");
+    if (e.fires && channel) {
+      PORTRAIT_ASSIGN_OR_RETURN(consent::BasisDecision basis,
+                                d_.consents.Basis(profile.id, *caller.purpose, *channel, at));
+      if (!basis.allowed) {
+        e.fires = false;
+        e.reason = "would be suppressed: " + basis.reason;
       }
     }
-    out.push_back({{"trigger", e.trigger}, {"fires", e.fires}, {"reason", e.reason}});
+    out.push_back({{"trigger", e.trigger},
+                   {"fires", e.evaluated ? json(e.fires) : json(nullptr)},
+                   {"reason", e.reason}});
   }
   PORTRAIT_RETURN_IF_ERROR(d_.audit.Append({store::AuditEntry{
-      d_.clock.Now().time_since_epoch().count(), call.caller.Actor(), "rules.test", profile.id,
-      call.caller.purpose->name, json{{"triggers", out.size()}}.dump()}}));
+      d_.clock.Now().time_since_epoch().count(), caller.Actor(), "rules.test", profile.id,
+      caller.purpose->name, json{{"triggers", out.size()}}.dump()}}));
   return JsonResponse({{"internal_id", profile.id}, {"at", FormatRfc3339(at)}, {"triggers", out}});
 }
 
+namespace {
+
+// Whether the caller sees everything an export holds: every declared field in clear and every
+// kind of derived data. Only such a caller gets event data and task payloads whole.
+bool SeesEverything(const Caller& caller) {
+  for (const config::Field& f : caller.config->fields) {
+    if (consent::FieldAccess(*caller.role, *caller.purpose, f.name) != consent::Access::kClear) {
+      return false;
+    }
+  }
+  const config::DerivedUse& d = caller.purpose->derived;
+  return d.Allows("metrics") && d.Allows("lifecycle") && d.Allows("tags");
+}
+
+// Whether a task's rendered message may be shown: its trigger is known and its message reads
+// only fields the caller reads in clear and metrics its purpose may use.
+bool MessageVisible(const rules::Trigger* t, const Caller& caller) {
+  if (!t) {
+    return false;
+  }
+  for (const auto& part : t->message.parts) {
+    const bool field = part.path.rfind("fields.", 0) == 0;
+    const bool metric = part.path.rfind("metrics.", 0) == 0;
+    if ((field && consent::FieldAccess(*caller.role, *caller.purpose, part.expr.name) !=
+                      consent::Access::kClear) ||
+        (metric && !caller.purpose->derived.Allows("metrics", part.expr.name))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A task's payload as the caller may see it: its fields through the caller's view, its message
+// only when MessageVisible.
+json PayloadFor(const Caller& caller, const rules::Trigger* t, const json& payload) {
+  if (SeesEverything(caller) || !payload.is_object()) {
+    return payload;
+  }
+  json out = json::object();
+  auto fields = payload.find("fields");
+  if (fields != payload.end() && fields->is_object()) {
+    out["fields"] = consent::BuildView(*caller.config, *caller.role, *caller.purpose, *fields).fields;
+  }
+  auto message = payload.find("message");
+  if (message != payload.end() && MessageVisible(t, caller)) {
+    out["message"] = *message;
+  }
+  return out;
+}
+
+}  // namespace
+
+// The data-subject export as the caller may see it for its purpose: fields through its view
+// (clear, masked, withheld), derived data as its purpose declares, events' data and tasks'
+// payloads only as far as they show nothing more (see SeesEverything, PayloadFor).
 Result<HttpResponse> Api::Export(ApiCall& call, const std::string& external_id) {
   PORTRAIT_REQUIRE(call.caller, "export");
+  const Caller& caller = call.caller;
   PORTRAIT_ASSIGN_OR_RETURN(store::Profile profile, d_.vault.Get(external_id));
   const store::ProfileId id = profile.id;
+  const bool everything = SeesEverything(caller);
   json events = json::array();
   PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::EventRow> rows, d_.store.GetEvents(id));
   for (const store::EventRow& e : rows) {
-    PORTRAIT_ASSIGN_OR_RETURN(std::string data,
-                              d_.vault.OpenFor(id, store::kEventDataField, e.data));
-    events.push_back({{"type", e.type},
-                      {"time", FormatRfc3339(e.time_us)},
-                      {"data", json::parse(data, nullptr, false)}});
+    json event = {{"type", e.type}, {"time", FormatRfc3339(e.time_us)}};
+    if (everything) {
+      PORTRAIT_ASSIGN_OR_RETURN(std::string data,
+                                d_.vault.OpenFor(id, store::kEventDataField, e.data));
+      event["data"] = json::parse(data, nullptr, false);
+    }
+    events.push_back(std::move(event));
   }
+  auto loaded = d_.rules.Get();
   json tasks = json::array();
   PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::TaskRow> task_rows, d_.store.GetTasks(id));
   for (const store::TaskRow& t : task_rows) {
     PORTRAIT_ASSIGN_OR_RETURN(std::string payload,
                               d_.vault.OpenFor(id, store::TaskPayloadName(t.trigger), t.payload));
     json task = TaskJson(t);
-    task["payload"] = json::parse(payload, nullptr, false);
+    task["payload"] = PayloadFor(caller, loaded->set.FindTrigger(t.trigger),
+                                 json::parse(payload, nullptr, false));
     tasks.push_back(std::move(task));
   }
   PORTRAIT_ASSIGN_OR_RETURN(json consents, d_.consents.LedgerJson(id));
+  consent::ProfileView view =
+      consent::BuildView(*caller.config, *caller.role, *caller.purpose, profile.fields);
+  consent::DerivedView derived = consent::BuildDerivedView(*caller.purpose, profile.metrics,
+                                                           profile.tags, profile.lifecycle);
   // Fail closed: the export is answered only once its audit record is written.
   PORTRAIT_RETURN_IF_ERROR(d_.audit.Append(
-      {store::AuditEntry{d_.clock.Now().time_since_epoch().count(), call.caller.Actor(),
-                         "profile.export", id, call.caller.purpose->name,
+      {store::AuditEntry{d_.clock.Now().time_since_epoch().count(), caller.Actor(),
+                         "profile.export", id, caller.purpose->name,
                          json{{"events", events.size()}, {"tasks", tasks.size()}}.dump()}}));
   return JsonResponse({{"id", profile.external_id},
                        {"internal_id", id},
                        {"created", FormatRfc3339(profile.created_us)},
-                       {"fields", profile.fields},
-                       {"tags", profile.tags},
+                       {"fields", view.fields},
+                       {"masked", view.masked},
+                       {"withheld", view.withheld},
+                       {"tags", derived.tags},
                        {"timezone", profile.timezone},
-                       {"lifecycle", profile.lifecycle},
-                       {"metrics", profile.metrics},
+                       {"lifecycle", derived.lifecycle},
+                       {"metrics", derived.metrics},
                        {"legal_hold", profile.legal_hold},
                        {"events", events},
                        {"consents", consents},

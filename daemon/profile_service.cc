@@ -72,6 +72,12 @@ Result<json> ProfileService::Read(const Caller& caller, std::string_view externa
   }
   consent::ProfileView view =
       consent::BuildView(*caller.config, *caller.role, *caller.purpose, profile.fields);
+  // Derived data is processing too: none of it without the basis, and only what the purpose
+  // declares it may use.
+  consent::DerivedView derived =
+      basis.allowed ? consent::BuildDerivedView(*caller.purpose, profile.metrics, profile.tags,
+                                                profile.lifecycle)
+                    : consent::DerivedView{};
   json clear = json::array();
   for (const auto& [name, value] : view.fields.items()) {
     if (std::find(view.masked.begin(), view.masked.end(), name) == view.masked.end()) {
@@ -98,10 +104,10 @@ Result<json> ProfileService::Read(const Caller& caller, std::string_view externa
       {"masked", view.masked},
       {"withheld", view.withheld},
       {"basis", basis.reason},
-      {"tags", profile.tags},
+      {"tags", derived.tags},
       {"timezone", profile.timezone.empty() ? caller.config->daemon.timezone : profile.timezone},
-      {"lifecycle", profile.lifecycle},
-      {"metrics", profile.metrics}};
+      {"lifecycle", derived.lifecycle},
+      {"metrics", derived.metrics}};
 }
 
 Result<json> ProfileService::Write(const Caller& caller, std::string_view external_id,
@@ -134,10 +140,16 @@ Result<json> ProfileService::Write(const Caller& caller, std::string_view extern
 
 Result<json> ProfileService::Find(const Caller& caller, std::string_view field, const json& value) {
   PORTRAIT_RETURN_IF_ERROR(Require(caller, "profiles.read"));
-  if (consent::FieldAccess(*caller.role, *caller.purpose, field) == consent::Access::kWithheld) {
-    return Error(Status::PermissionDenied("field '" + std::string(field) +
-                                          "' is not visible to role '" + caller.role->name +
-                                          "' for purpose '" + caller.purpose->name + "'"));
+  // Only a field the caller reads in clear: a lookup by a masked field would confirm, one guess
+  // at a time, the value its mask hides.
+  const config::Field* declared = caller.config->FindField(field);
+  if (!declared ||
+      consent::FieldAccess(*caller.role, *caller.purpose, field) != consent::Access::kClear) {
+    const std::string name = declared ? declared->name : "(undeclared)";
+    (void)audit_.Append({Entry(caller, "request.refused", {{"find_by", name}})});
+    return Error(Status::PermissionDenied(
+        "find: field '" + name + "' is not read in clear by role '" + caller.role->name +
+        "' for purpose '" + caller.purpose->name + "'"));
   }
   PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::ProfileId> ids, vault_.Find(field, value));
   json out = json::array();
@@ -145,8 +157,18 @@ Result<json> ProfileService::Find(const Caller& caller, std::string_view field, 
     PORTRAIT_ASSIGN_OR_RETURN(store::Profile p, vault_.GetById(id));
     out.push_back(p.external_id);
   }
-  PORTRAIT_RETURN_IF_ERROR(
-      audit_.Append({Entry(caller, "profile.find", {{"field", field}, {"matches", ids.size()}})}));
+  // One record per profile found (so each profile's history shows the lookup), or one record
+  // when nothing matched; each names the field and the match count, never the value.
+  const json detail = {{"field", declared->name}, {"matches", ids.size()}};
+  std::vector<store::AuditEntry> entries;
+  for (store::ProfileId id : ids) {
+    entries.push_back(Entry(caller, "profile.find", detail));
+    entries.back().profile_id = id;
+  }
+  if (entries.empty()) {
+    entries.push_back(Entry(caller, "profile.find", detail));
+  }
+  PORTRAIT_RETURN_IF_ERROR(audit_.Append(entries));
   return json{{"ids", out}};
 }
 

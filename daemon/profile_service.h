@@ -34,8 +34,9 @@ class ProfileService {
   Result<nlohmann::json> Write(const Caller& caller, std::string_view external_id,
                                const nlohmann::json& patch);
 
-  // Ids of the profiles whose blind-indexed `field` equals `value`; the field must be visible
-  // to the caller. Needs profiles.read. Returns {"ids": [...]} (external ids).
+  // Ids of the profiles whose blind-indexed `field` equals `value`. Needs profiles.read and a
+  // field the caller reads in clear for its purpose (else PermissionDenied, audited). Audited
+  // with the field name and the match count. Returns {"ids": [...]} (external ids).
   Result<nlohmann::json> Find(const Caller& caller, std::string_view field,
                               const nlohmann::json& value);
 

@@ -283,9 +283,57 @@ std::optional<TaskPayload> Engine::Payload(const Trigger& t, const ProfileFacts&
   return p;
 }
 
+// Why an anniversary or schedule trigger does (`key` set) or does not fire at `at_us`.
+std::string Engine::ExplainTimed(const Trigger& t, const ProfileFacts& after, int64_t at_us,
+                                 std::optional<std::string>& key) const {
+  std::optional<int64_t> due;
+  if (t.kind == TriggerKind::kSchedule) {
+    due = NextRun(t, at_us - 60'000'000);
+  } else {
+    for (const TimerOp& op : AnniversaryTimers(after, at_us - 60'000'000)) {
+      if (op.trigger == &t) {
+        due = op.due_us;
+      }
+    }
+  }
+  if (!due) {
+    return t.kind == TriggerKind::kAnniversary ? "fields." + t.field + " is missing"
+                                               : "the schedule never runs";
+  }
+  if (*due > at_us) {
+    return "not due: next at " + FormatRfc3339(*due);
+  }
+  TimerOutcome o = OnTimer(after, t, *due, at_us);
+  if (o.fired) {
+    key = o.fired->dedupe_key;
+  }
+  return o.reason;
+}
+
+namespace {
+
+// The first field the trigger's decision reads that `scope` may not read in clear, if any.
+std::optional<std::string> UnreadableField(const Trigger& t, const ExplainScope& scope) {
+  std::vector<std::pair<std::string, int>> read;
+  if (t.when) {
+    CollectFields(*t.when, read);
+  }
+  if (t.kind == TriggerKind::kAnniversary) {
+    read.emplace_back(t.field, 0);
+  }
+  for (const auto& [field, offset] : read) {
+    if (!scope.reads_in_clear || !scope.reads_in_clear(field)) {
+      return field;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::vector<Explanation> Engine::Explain(
     const ProfileFacts& profile, const EventInput* event, int64_t at_us,
-    const std::function<bool(const std::string&)>& dedupe_used) const {
+    const std::function<bool(const std::string&)>& dedupe_used, const ExplainScope& scope) const {
   std::vector<Explanation> out;
   EventOutcome applied;
   ProfileFacts after = profile;
@@ -309,8 +357,18 @@ std::vector<Explanation> Engine::Explain(
   };
   Facts facts = FactsOf(after, event ? &ef : nullptr, at_us);
   for (const Trigger& t : rules_.triggers) {
+    if (!scope.purpose.empty() && t.purpose != scope.purpose) {
+      continue;
+    }
     Explanation e;
     e.trigger = t.id;
+    if (std::optional<std::string> hidden = UnreadableField(t, scope)) {
+      e.evaluated = false;
+      e.reason = "not evaluated for this role: it reads fields." + *hidden +
+                 ", which this role does not read in clear for this purpose";
+      out.push_back(std::move(e));
+      continue;
+    }
     std::optional<std::string> key;
     switch (t.kind) {
       case TriggerKind::kEvent:
@@ -340,32 +398,9 @@ std::vector<Explanation> Engine::Explain(
         }
         break;
       case TriggerKind::kAnniversary:
-      case TriggerKind::kSchedule: {
-        std::optional<int64_t> due;
-        if (t.kind == TriggerKind::kSchedule) {
-          due = NextRun(t, at_us - 60'000'000);
-        } else {
-          for (const TimerOp& op : AnniversaryTimers(after, at_us - 60'000'000)) {
-            if (op.trigger == &t) {
-              due = op.due_us;
-            }
-          }
-        }
-        if (!due) {
-          e.reason = t.kind == TriggerKind::kAnniversary ? "fields." + t.field + " is missing"
-                                                         : "the schedule never runs";
-        } else if (*due > at_us) {
-          e.reason = "not due: next at " + FormatRfc3339(*due);
-        } else {
-          TimerOutcome o = OnTimer(after, t, *due, at_us);
-          if (o.fired) {
-            key = o.fired->dedupe_key;
-          } else {
-            e.reason = o.reason;
-          }
-        }
+      case TriggerKind::kSchedule:
+        e.reason = ExplainTimed(t, after, at_us, key);
         break;
-      }
     }
     if (key) {
       e.fires = !dedupe_used || !dedupe_used(*key);

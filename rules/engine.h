@@ -66,8 +66,19 @@ struct TimerOutcome {
 
 struct Explanation {
   std::string trigger;
+  bool evaluated = true;  // false: not evaluated for the caller (`fires` then means nothing)
   bool fires = false;
   std::string reason;
+};
+
+// Whom a dry run explains to. Only triggers of `purpose` are explained (empty: every purpose —
+// for tools, never for an API caller). A trigger whose decision reads a field (its `when`, its
+// anniversary date) that `reads_in_clear` refuses is not evaluated at all: its explanation says
+// so and carries no truth value, no missing/false verdict and no date, since each would answer
+// a question about a value the caller may not read.
+struct ExplainScope {
+  std::string purpose;
+  std::function<bool(std::string_view field)> reads_in_clear;
 };
 
 // What a fired trigger sends: the rendered message and the trigger's declared fields only.
@@ -109,11 +120,13 @@ class Engine {
   // The next run of a schedule trigger after `after_us`, in the config's time zone.
   std::optional<int64_t> NextRun(const Trigger& trigger, int64_t after_us) const;
 
-  // For every trigger: would it fire for this profile (given this event, if any) at `at_us`,
-  // and why (not). `dedupe_used` says whether a dedupe key was already used. No side effects.
-  std::vector<Explanation> Explain(
-      const ProfileFacts& profile, const EventInput* event, int64_t at_us,
-      const std::function<bool(const std::string&)>& dedupe_used) const;
+  // For every trigger in `scope`: would it fire for this profile (given this event, if any) at
+  // `at_us`, and why (not). `dedupe_used` says whether a dedupe key was already used. No side
+  // effects.
+  std::vector<Explanation> Explain(const ProfileFacts& profile, const EventInput* event,
+                                   int64_t at_us,
+                                   const std::function<bool(const std::string&)>& dedupe_used,
+                                   const ExplainScope& scope) const;
 
   // The task a firing carries. When `personalise` is false (the customer opted out), the
   // trigger's message_plain and no fields — or nullopt (suppressed) if it has none.
@@ -127,6 +140,8 @@ class Engine {
 
  private:
   Facts FactsOf(const ProfileFacts& profile, const EventFacts* event, int64_t now_us) const;
+  std::string ExplainTimed(const Trigger& t, const ProfileFacts& after, int64_t at_us,
+                           std::optional<std::string>& key) const;
   std::string Stage(const Facts& facts) const;
   const std::string& ZoneOf(const ProfileFacts& profile) const;
   void LifecycleFirings(const ProfileFacts& profile, const Facts& facts, const std::string& from,

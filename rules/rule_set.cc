@@ -22,6 +22,39 @@ bool Contains(const std::vector<std::string>& list, std::string_view item) {
   return std::find(list.begin(), list.end(), item) != list.end();
 }
 
+// Derived data an expression reads: (kind, item, offset), item empty for the whole kind:
+// ("metrics", "orders"), ("lifecycle", ""), ("tags", "vip") for has_tag('vip/...'), ("tags", "")
+// for anything else that reads tags.
+struct DerivedRead {
+  std::string kind;
+  std::string item;
+  int offset = 0;
+};
+
+void CollectDerived(const Expr& e, std::vector<DerivedRead>& out) {
+  if (e.kind == Expr::Kind::kCall && e.code == Op::kHasTag && !e.args.empty() &&
+      e.args[0].kind == Expr::Kind::kLiteral && e.args[0].literal.type == Type::kString) {
+    const std::string& tag = e.args[0].literal.s;
+    out.push_back({"tags", tag.substr(0, tag.find('/')), e.offset});
+    return;
+  }
+  if (e.kind == Expr::Kind::kCall && e.code == Op::kHasTag) {
+    out.push_back({"tags", "", e.offset});
+  }
+  if (e.kind == Expr::Kind::kPath) {
+    if (e.root == PathRoot::kMetric) {
+      out.push_back({"metrics", e.name, e.offset});
+    } else if (e.root == PathRoot::kTags) {
+      out.push_back({"tags", "", e.offset});
+    } else if (e.root == PathRoot::kLifecycle) {
+      out.push_back({"lifecycle", "", e.offset});
+    }
+  }
+  for (const Expr& child : e.args) {
+    CollectDerived(child, out);
+  }
+}
+
 class RuleLoader {
  public:
   explicit RuleLoader(const config::Config& config) : config_(config) {}
@@ -282,6 +315,21 @@ class RuleLoader {
     }
   }
 
+  // The purpose's `derived` check for one piece of derived data a trigger reads.
+  void CheckDerived(TableReader& r, const config::Purpose* purpose, const DerivedRead& read,
+                    const SourcePos& pos, std::string_view key) {
+    if (!purpose || (read.kind == "tags" && !read.item.empty()
+                         ? purpose->derived.AllowsTag(read.item)
+                         : purpose->derived.Allows(read.kind, read.item))) {
+      return;
+    }
+    const std::string what = read.item.empty() ? read.kind : read.kind + "." + read.item;
+    r.Error(pos, key,
+            "reads " + what + ", which purpose '" + purpose->name +
+                "' may not use; add \"" + what + "\" (or \"" + read.kind +
+                "\") to its derived list, or drop it here");
+  }
+
   std::optional<MessageTemplate> Message(TableReader& r, const Located& text, const char* key,
                                          const Trigger& trig) {
     auto m = ParseTemplate(text.value, schema_, trig.vars);
@@ -338,6 +386,19 @@ class RuleLoader {
       for (const auto& [field, offset] : read) {
         CheckField(r, trig, purpose, field, At(when->pos, offset), "when");
       }
+      std::vector<DerivedRead> derived;
+      if (trig.when) {
+        CollectDerived(*trig.when, derived);
+      }
+      for (const DerivedRead& d : derived) {
+        CheckDerived(r, purpose, d, At(when->pos, d.offset), "when");
+      }
+    }
+    if (trig.kind == TriggerKind::kLifecycle) {
+      CheckDerived(r, purpose, {"lifecycle", "", 0}, r.PosOf("on"), "on.lifecycle");
+    }
+    if (trig.kind == TriggerKind::kAnniversary && config_.FindField(trig.field)) {
+      CheckField(r, trig, purpose, trig.field, r.PosOf("on"), "on.anniversary");
     }
     trig.task = r.String("task", true).value_or(Located{}).value;
     if (auto channel = r.String("channel", true)) {
@@ -357,6 +418,12 @@ class RuleLoader {
       if (auto m = Message(r, *message, "message", trig)) {
         for (const auto& [field, offset] : m->Fields()) {
           CheckField(r, trig, purpose, field, At(message->pos, offset), "message");
+        }
+        for (const MessageTemplate::Part& part : m->parts) {
+          if (part.path.rfind("metrics.", 0) == 0) {
+            CheckDerived(r, purpose, {"metrics", part.expr.name, 0}, At(message->pos, part.offset),
+                         "message");
+          }
         }
         trig.message = std::move(*m);
       }

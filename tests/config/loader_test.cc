@@ -134,6 +134,35 @@ TEST(LoadConfig, BadValuesAreNamed) {
                 "not one of: consent, contract, legitimate_interest");
 }
 
+TEST(LoadConfig, DerivedDataOfAPurpose) {
+  auto config = ParseConfig(TestConfigWith("basis = \"consent\"",
+                                           "basis = \"consent\"\nderived = [\"metrics.orders\", "
+                                           "\"tags.interest\", \"segments\"]"),
+                            "/cfg/portrait.toml");
+  ASSERT_TRUE(config) << config.error().ToString();
+  const DerivedUse* derived = &config->purposes.at(0).derived;
+  EXPECT_TRUE(derived->Allows("metrics", "orders"));
+  EXPECT_FALSE(derived->Allows("metrics", "spent"));
+  EXPECT_FALSE(derived->Allows("metrics"));
+  EXPECT_FALSE(derived->Allows("lifecycle"));
+  EXPECT_TRUE(derived->AllowsTag("interest/sports"));
+  EXPECT_TRUE(derived->AllowsTag("interest"));
+  EXPECT_FALSE(derived->AllowsTag("interests"));
+  EXPECT_FALSE(derived->AllowsTag("vip"));
+  EXPECT_TRUE(derived->Allows("segments", "churn-risk"));
+
+  const DerivedUse absent = ParseConfig(TestConfigText(), "/cfg/portrait.toml")->purposes[0].derived;
+  EXPECT_TRUE(absent.Allows("metrics", "spent"));  // every metric and the lifecycle, no tags
+  EXPECT_TRUE(absent.Allows("lifecycle"));
+  EXPECT_FALSE(absent.AllowsTag("vip"));
+
+  for (const char* bad : {"metric", "lifecycle.new", "tags.", "fields.name", ""}) {
+    ExpectErrorAt(TestConfigWith("basis = \"consent\"", std::string("basis = \"consent\"\n") +
+                                                           "derived = [\"" + bad + "\"]"),
+                  "derived =", "is not derived data");
+  }
+}
+
 TEST(LoadConfig, KeysNeedExactlyOneSource) {
   std::string text = TestConfigWith("file = \"var/master.key\"",
                                     "file = \"var/master.key\"\npassphrase_env = \"P\"");

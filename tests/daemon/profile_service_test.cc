@@ -55,10 +55,79 @@ TEST_F(ProfileServiceTest, RefusalsAreAuditedAndNameThePermission) {
   auto hidden = profiles_.Write(care, "c1", {{"fields", {{"gender", "male"}}}});
   ASSERT_FALSE(hidden);
   EXPECT_NE(hidden.error().message().find("'gender'"), std::string::npos);
-  EXPECT_FALSE(profiles_.Find(marketer, "email", "x@example.com").has_value() &&
-               false);  // email is masked for marketers: lookups allowed
-  auto find_hidden = profiles_.Find(care, "email", "x@example.com");
-  EXPECT_TRUE(find_hidden);  // care sees email masked, so it may look up by it
+}
+
+// A lookup by a field the caller sees only masked would confirm the hidden value one guess at a
+// time (a marketer who sees 138******78 tries the missing digits).
+TEST_F(ProfileServiceTest, FindOnlyByAFieldTheCallerReadsInClear) {
+  Caller admin = As("admin", "service");
+  ASSERT_TRUE(profiles_.Write(admin, "c1", {{"fields", {{"phone", "+8613812345678"}}}}));
+  Caller marketer = As("marketer", "marketing");
+  for (const char* field : {"phone", "email", "no_such_field"}) {
+    auto found = profiles_.Find(marketer, field, "+8613812345678");
+    ASSERT_FALSE(found) << field;
+    EXPECT_EQ(found.error().code(), Status::Code::kPermissionDenied) << field;
+    EXPECT_EQ(found.error().message().find("13812345678"), std::string::npos);
+    auto last = Audit().back();
+    EXPECT_EQ(last.entry.action, "request.refused");
+    EXPECT_NE(last.entry.detail.find("find_by"), std::string::npos) << last.entry.detail;
+  }
+  auto by_masked_email = profiles_.Find(As("care_agent", "care"), "email", "x@example.com");
+  ASSERT_FALSE(by_masked_email);  // care agents see email masked
+  EXPECT_EQ(by_masked_email.error().code(), Status::Code::kPermissionDenied);
+  EXPECT_TRUE(profiles_.Find(As("care_agent", "care"), "phone", "+8613812345678"));
+}
+
+TEST_F(ProfileServiceTest, EveryLookupIsAuditedWithFieldAndMatchCountPerProfile) {
+  Caller admin = As("admin", "service");
+  ASSERT_TRUE(profiles_.Write(admin, "c1", {{"fields", {{"email", "same@example.com"}}}}));
+  const store::ProfileId id = vault_.IdOf("c1").value();
+  auto found = profiles_.Find(admin, "email", "same@example.com");
+  ASSERT_TRUE(found);
+  EXPECT_EQ((*found)["ids"], json::array({"c1"}));
+  auto last = Audit().back();
+  EXPECT_EQ(last.entry.action, "profile.find");
+  EXPECT_EQ(last.entry.profile_id, id);
+  EXPECT_EQ(json::parse(last.entry.detail), json({{"field", "email"}, {"matches", 1}}));
+  ASSERT_TRUE(profiles_.Find(admin, "email", "other@example.com"));
+  last = Audit().back();
+  EXPECT_EQ(last.entry.profile_id, 0);
+  EXPECT_EQ(json::parse(last.entry.detail), json({{"field", "email"}, {"matches", 0}}));
+  EXPECT_EQ(last.entry.detail.find("other"), std::string::npos);
+}
+
+// Metrics, tags and the lifecycle stage are personal data derived from the customer's
+// behaviour: a read shows only what the purpose declares in `derived`.
+TEST_F(ProfileServiceTest, AReadShowsOnlyTheDerivedDataThePurposeDeclares) {
+  Caller admin = As("admin", "service");
+  ASSERT_TRUE(profiles_.Write(admin, "c1", {{"tags", {{"add", {"vip", "interest/sports"}}}}}));
+  store::OpenProfile open = vault_.Open(vault_.IdOf("c1").value()).value();
+  open.profile.metrics = {{"orders", 7}, {"spent", 123.5}};
+  open.profile.lifecycle = "active";
+  store::Batch batch;
+  batch.profiles.push_back(vault_.StateWrite(open, Now()).value());
+  ASSERT_TRUE(store_.Commit(batch));
+  ASSERT_TRUE(consents_.Record(admin, "c1", {{"purpose", "marketing"}, {"status", "granted"}}));
+
+  json service = profiles_.Read(admin, "c1").value();  // metrics, lifecycle, tags
+  EXPECT_EQ(service["metrics"], json({{"orders", 7}, {"spent", 123.5}}));
+  EXPECT_EQ(service["tags"], json::array({"interest/sports", "vip"}));
+  EXPECT_EQ(service["lifecycle"], "active");
+  json care = profiles_.Read(As("care_agent", "care"), "c1").value();  // tags.vip only
+  EXPECT_EQ(care["tags"], json::array({"vip"}));
+  EXPECT_EQ(care["metrics"]["orders"], 7);
+  json marketing = profiles_.Read(As("marketer", "marketing"), "c1").value();  // lifecycle only
+  EXPECT_EQ(marketing["metrics"], json::object());
+  EXPECT_EQ(marketing["tags"], json::array());
+  EXPECT_EQ(marketing["lifecycle"], "active");
+  const std::string text = marketing.dump();
+  EXPECT_EQ(text.find("123.5"), std::string::npos);
+  EXPECT_EQ(text.find("vip"), std::string::npos);
+
+  // Without the lawful basis nothing derived is shown either.
+  ASSERT_TRUE(consents_.Record(admin, "c1", {{"purpose", "marketing"}, {"status", "withdrawn"}}));
+  marketing = profiles_.Read(As("marketer", "marketing"), "c1").value();
+  EXPECT_EQ(marketing["lifecycle"], nullptr);
 }
 
 TEST_F(ProfileServiceTest, NoPersonalValueReachesAuditLogsOrErrors) {

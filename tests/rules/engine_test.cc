@@ -268,11 +268,14 @@ TEST_F(EngineTest, ScheduleRunsMondaysAtTenInTheConfigZone) {
   EXPECT_EQ(no.reason, "`has_tag('vip')` is false");
 }
 
+// Everything, for tools: every purpose, every field readable.
+const ExplainScope kEverything{"", [](std::string_view) { return true; }};
+
 TEST_F(EngineTest, ExplainCoversEveryTriggerWithoutSideEffects) {
   profile_.fields["birthday"] = "1990-06-15";
   const int64_t at = T("2026-11-22T10:00:00Z");
   EventInput cart = Event("cart.updated", at);
-  auto why = engine_.Explain(profile_, &cart, at, [](const std::string&) { return false; });
+  auto why = engine_.Explain(profile_, &cart, at, [](const std::string&) { return false; }, kEverything);
   ASSERT_EQ(why.size(), rules_.triggers.size());
   std::map<std::string, Explanation> by_id;
   for (auto& e : why) by_id[e.trigger] = e;
@@ -286,14 +289,76 @@ TEST_F(EngineTest, ExplainCoversEveryTriggerWithoutSideEffects) {
 
   // At the birthday instant the greeting fires — unless its dedupe key was used.
   const int64_t due = T("2027-06-14T01:00:00Z");
-  auto at_due = engine_.Explain(profile_, nullptr, due, [](const std::string&) { return false; });
-  auto used = engine_.Explain(profile_, nullptr, due, [](const std::string&) { return true; });
+  auto at_due = engine_.Explain(
+      profile_, nullptr, due, [](const std::string&) { return false; }, kEverything);
+  auto used = engine_.Explain(
+      profile_, nullptr, due, [](const std::string&) { return true; }, kEverything);
   for (size_t i = 0; i < at_due.size(); ++i) {
     if (at_due[i].trigger == "birthday-greeting") {
       EXPECT_TRUE(at_due[i].fires) << at_due[i].reason;
       EXPECT_FALSE(used[i].fires);
       EXPECT_NE(used[i].reason.find("already fired"), std::string::npos);
     }
+  }
+}
+
+// A dry run for a caller explains only its purpose's triggers, and a trigger whose decision reads
+// a field the caller can't read in clear is not evaluated: "not due: next at <date>" would give
+// away the birthday, "fields.X is missing" or "`expr` is false" a yes/no about the value.
+TEST_F(EngineTest, ExplainForACallerNamesNoValueItMayNotRead) {
+  profile_.fields["birthday"] = "1990-06-15";
+  profile_.fields["name"] = "Markername";
+  const int64_t at = T("2026-11-22T10:00:00Z");
+  auto never = [](const std::string&) { return false; };
+  const ExplainScope care_without_birthday{
+      "care", [](std::string_view field) { return field != "birthday"; }};
+  for (const int64_t when : {at, T("2027-06-14T01:00:00Z")}) {
+    auto why = engine_.Explain(profile_, nullptr, when, never, care_without_birthday);
+    ASSERT_EQ(why.size(), 3u);  // the care triggers only
+    for (const Explanation& e : why) {
+      EXPECT_NE(e.trigger, "cart-abandonment");
+      EXPECT_NE(e.trigger, "win-back");
+      if (e.trigger == "birthday-greeting") {
+        EXPECT_FALSE(e.evaluated);
+        EXPECT_FALSE(e.fires);
+        EXPECT_NE(e.reason.find("not evaluated for this role"), std::string::npos) << e.reason;
+        EXPECT_NE(e.reason.find("fields.birthday"), std::string::npos) << e.reason;
+      }
+      if (e.trigger != "weekly-at-risk-vip-digest") {  // its next Monday is no field's value
+        EXPECT_EQ(e.reason.find("06-1"), std::string::npos) << e.reason;
+        EXPECT_EQ(e.reason.find("2027"), std::string::npos) << e.reason;
+      }
+    }
+  }
+  // The same trigger, for a caller who reads the birthday in clear, says when it is next due.
+  const ExplainScope care{"care", [](std::string_view) { return true; }};
+  for (const Explanation& e : engine_.Explain(profile_, nullptr, at, never, care)) {
+    if (e.trigger == "birthday-greeting") {
+      EXPECT_TRUE(e.evaluated);
+      EXPECT_NE(e.reason.find("not due: next at 2027-06-14T01:00:00Z"), std::string::npos);
+    }
+  }
+  // A condition over a field is not evaluated when the field is hidden, present or not.
+  RuleSet rules = testing::RulesFrom(
+                      "[[trigger]]\nid = \"c\"\npurpose = \"care\"\non.event = \"x\"\n"
+                      "when = \"fields.city == 'Beijing'\"\ntask = \"t\"\nchannel = \"sms\"\n"
+                      "sink = \"care-queue\"\nmessage = \"m\"\n",
+                      config_)
+                      .value();
+  Engine engine(rules, "Asia/Shanghai");
+  EventInput x = Event("x", at);
+  const ExplainScope no_city{"care", [](std::string_view f) { return f != "city"; }};
+  for (const char* city : {"Beijing", "Shanghai", ""}) {
+    ProfileFacts p = profile_;
+    if (*city) {
+      p.fields["city"] = city;
+    }
+    auto why = engine.Explain(p, &x, at, never, no_city);
+    ASSERT_EQ(why.size(), 1u);
+    EXPECT_FALSE(why[0].evaluated);
+    EXPECT_EQ(why[0].reason,
+              "not evaluated for this role: it reads fields.city, which this role does not read "
+              "in clear for this purpose");
   }
 }
 

@@ -122,5 +122,39 @@ TEST_F(RuleSetTest, PolicyRejectsAMarketingTriggerThatSendsAMaskedField) {
   EXPECT_TRUE(ok) << ok.error().ToString();
 }
 
+// Metrics, tags and the lifecycle are derived personal data: a trigger may read only those its
+// purpose declares in `derived` (marketing declares only "lifecycle"; care "tags.vip").
+TEST_F(RuleSetTest, PolicyRejectsATriggerThatReadsDerivedDataItsPurposeMayNotUse) {
+  const std::string marketing =
+      "[[metric]]\nname = \"orders\"\ncount = \"order.placed\"\n"
+      "[[trigger]]\nid = \"m\"\npurpose = \"marketing\"\non.event = \"order.placed\"\n"
+      "task = \"x\"\nchannel = \"sms\"\nsink = \"crm\"\nmessage = \"hi\"\n";
+  ExpectAt(marketing + "when = \"metrics.orders > 1\"\n", 12, 9,
+           "reads metrics.orders, which purpose 'marketing' may not use");
+  ExpectAt(marketing + "when = \"lifecycle == 'x' or has_tag('vip/gold')\"\n", 12, 29,
+           "reads tags.vip, which purpose 'marketing' may not use");
+  ExpectAt(marketing + "when = \"'vip' in tags\"\n", 12, 18, "reads tags,");
+  std::string in_message = marketing;
+  in_message.replace(in_message.find("message = \"hi\""), 14,
+                     "message = \"{{metrics.orders}}\"");
+  ExpectAt(in_message, 11, 14, "reads metrics.orders");
+  // Care may use tags under vip and every metric, but no other tag.
+  std::string care = trigger_;
+  EXPECT_TRUE(RulesFrom(care + "when = \"has_tag('vip') and lifecycle != 'x'\"\n", config_));
+  ExpectAt(care + "when = \"has_tag('interest')\"\n", 9, 9, "reads tags.interest");
+  // A lifecycle trigger reads the stage.
+  for (auto& p : config_.purposes) {
+    if (p.name == "care") {
+      p.derived.entries = {"metrics"};
+    }
+  }
+  std::string lifecycle = "[[lifecycle]]\nstage = \"a\"\nwhen = \"true\"\n" + trigger_;
+  lifecycle.replace(lifecycle.find("on.event = \"order.placed\""), 25, "on.lifecycle.to = \"a\"");
+  const std::string error = ErrorOf(lifecycle);
+  EXPECT_NE(error.find("rules.toml:7:"), std::string::npos) << error;
+  EXPECT_NE(error.find("reads lifecycle, which purpose 'care' may not use"), std::string::npos)
+      << error;
+}
+
 }  // namespace
 }  // namespace portrait::rules

@@ -28,6 +28,13 @@ class KeyHierarchy {
   const SecretBytes& audit_seed() const { return audit_seed_; }
   const SecretBytes& token_key() const { return token_; }
 
+  // What an erasure notice must tell receivers after the profile's data key is gone (its
+  // external id), sealed for profile `profile_id` under the notice key: a subkey of the
+  // key-encryption key, which outlives every data key. Open: Corruption if altered or another
+  // profile's.
+  Result<std::string> SealNotice(int64_t profile_id, std::string_view plaintext) const;
+  Result<std::string> OpenNotice(int64_t profile_id, std::string_view envelope) const;
+
   // A fresh random data key for a new profile.
   static Result<SecretBytes> NewDataKey();
   // `data_key` sealed under the key-encryption key, bound to `profile_id`.
@@ -44,6 +51,7 @@ class KeyHierarchy {
   SecretBytes blind_index_;
   SecretBytes audit_seed_;
   SecretBytes token_;
+  SecretBytes notice_;
 };
 
 }  // namespace portrait::crypto

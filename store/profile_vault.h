@@ -101,7 +101,9 @@ class ProfileVault {
   // in any backup of portrait.db, can be read), then deletes its fields, index entries and
   // events; consent records stay, under the pseudonymous internal id, their evidence shredded.
   // NotFound if there is none; Conflict while the profile is under legal hold. Re-running after
-  // a crash finishes the job. `audit`, if given, commits with the row deletion.
+  // a crash finishes the job. `audit`, if given, commits with the row deletion. The deletion's
+  // transaction also queues an erasure notice for every sink that received the profile's data
+  // (store/erasure_notice.h).
   Result<EraseReceipt> Erase(std::string_view external_id,
                              std::optional<AuditEntry> audit = std::nullopt);
 

@@ -196,8 +196,8 @@ message = ")" + message + "\"\n");
 }
 
 void PostTicket(Daemon& daemon, const std::string& id) {
-  const json events = json::array(
-      {{{"id", "ticket-" + id}, {"type", "ticket.opened"}, {"subject", "cust-" + id}}});
+  const json events =
+      json::array({{{"id", "ticket-" + id}, {"type", "ticket.opened"}, {"subject", "cust-" + id}}});
   HttpResult r = daemon.Admin("POST", "/v1/events", events.dump());
   ASSERT_EQ(r.status, 202) << r.body;
 }
@@ -221,8 +221,8 @@ TEST(LocalSinks, ExecChildSeesNoSecretAndNoDescriptorOfTheDaemon) {
   Daemon daemon;
   const std::string out = daemon.dir() / "child";
   StartWithExecSink(daemon,
-                    "[[sink]]\nname = \"ticketing\"\ntype = \"exec\"\ncommand = \"env > " +
-                        out + ".env; ls /proc/$$/fd > " + out + ".fd; cat > /dev/null\"\n",
+                    "[[sink]]\nname = \"ticketing\"\ntype = \"exec\"\ncommand = \"env > " + out +
+                        ".env; ls /proc/$$/fd > " + out + ".fd; cat > /dev/null\"\n",
                     "We have your ticket.");
   PostTicket(daemon, "1");
   const json task = SettledTask(daemon, "cust-1");
@@ -233,10 +233,8 @@ TEST(LocalSinks, ExecChildSeesNoSecretAndNoDescriptorOfTheDaemon) {
   EXPECT_EQ(env.find("not-a-real-passphrase"), std::string::npos) << env;
   EXPECT_EQ(env.find("whsec_"), std::string::npos) << env;
   EXPECT_EQ(env.find("PORTRAIT_TEST_NOW"), std::string::npos) << env;
-  const std::string id =
-      task["id"].is_string() ? task["id"].get<std::string>() : task["id"].dump();
-  EXPECT_NE(env.find("PORTRAIT_TASK_ID=" + id + "\n"), std::string::npos)
-      << env;
+  const std::string id = task["id"].is_string() ? task["id"].get<std::string>() : task["id"].dump();
+  EXPECT_NE(env.find("PORTRAIT_TASK_ID=" + id + "\n"), std::string::npos) << env;
   EXPECT_NE(env.find("PATH="), std::string::npos) << env;
   std::set<std::string> fds;
   std::istringstream listed(testing::ReadFile(out + ".fd"));
@@ -289,6 +287,37 @@ TEST(LocalSinks, ExecCommandThatClosesStdinFailsTheAttemptAndLeavesTheDaemonUp) 
   EXPECT_EQ(daemon.Admin("GET", "/healthz").status, 200) << daemon.Log();
   PostTicket(daemon, "after");  // still taking events
   EXPECT_EQ(daemon.Stop(), 0) << daemon.Log();
+}
+
+TEST(LocalSinks, ErasureAppendsANoticeLineToTheFileSinkThatReceivedTheProfile) {
+  ::setenv("PORTRAIT_CRM_SECRET", kSecret, 1);
+  Daemon daemon;
+  testing::WriteFile(daemon.dir() / "rules/queue.toml", R"([[trigger]]
+id = "ticket-queue"
+purpose = "care"
+on.event = "ticket.opened"
+task = "triage"
+channel = "email"
+sink = "care-queue"
+message = "A ticket to triage."
+)");
+  ASSERT_TRUE(daemon.Start("2026-06-10T04:00:00Z"));
+  const std::string path = daemon.dir() / "var/care-queue.jsonl";
+  auto lines = [&] { return JsonLines(testing::ReadFile(path)); };
+  PostTicket(daemon, "1");
+  for (int i = 0; i < 400 && lines().size() < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ASSERT_EQ(lines().size(), 1u) << daemon.Log();
+  ASSERT_EQ(daemon.Admin("DELETE", "/v1/profiles/cust-1").status, 200);
+  for (int i = 0; i < 400 && lines().size() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  const std::vector<json> written = lines();
+  ASSERT_EQ(written.size(), 2u) << daemon.Log();
+  EXPECT_EQ(written[1]["type"], "profile.erased");
+  EXPECT_EQ(written[1]["subject"], "cust-1");
+  EXPECT_EQ(written[1]["data"], (json{{"subject", "cust-1"}}));
 }
 
 }  // namespace

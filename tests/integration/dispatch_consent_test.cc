@@ -154,7 +154,7 @@ purpose = "service"
 on.event = "visit.booked"
 task = "prepare"
 channel = "email"
-sink = "care"
+sink = "care-queue"
 message = "Prepare the visit: {{fields.health_note}}"
 fields = ["health_note"]
 )");

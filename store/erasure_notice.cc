@@ -9,9 +9,8 @@ Status AddErasureNotices(Store& store, const crypto::KeyHierarchy& keys, Profile
   PORTRAIT_ASSIGN_OR_RETURN(std::vector<TaskRow> tasks, store.GetTasks(id));
   std::set<std::string> sinks;
   for (const TaskRow& t : tasks) {
-    // A `sending` task counts its attempt under way, which may still be queued, not started.
-    const int64_t made = t.state == "sending" ? t.attempts - 1 : t.attempts;
-    if (made > 0 && t.trigger != kErasureNotice) {
+    // A `sending` attempt counts: it may have left already, its outcome not yet recorded.
+    if (t.attempts > 0 && t.trigger != kErasureNotice) {
       sinks.insert(t.sink);
     }
   }

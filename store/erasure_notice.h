@@ -13,8 +13,9 @@
 namespace portrait::store {
 
 // Adds to `batch` a notice, due at `now_us`, for every sink on which a task of profile `id` was
-// attempted at least once (delivered, or possibly received before a failure). An attempt still
-// under way as the erasure begins does not count: it may be one queued, never started. Reads the
+// attempted at least once (delivered, possibly received before a failure, or `sending`: it may
+// have left, its outcome not yet recorded — or be queued, never to start; telling a sink that
+// was about to receive the data costs less than missing one that did). Reads the
 // profile's tasks; call before the erasure's transaction commits.
 Status AddErasureNotices(Store& store, const crypto::KeyHierarchy& keys, ProfileId id,
                          std::string_view external_id, int64_t now_us, Batch& batch);

@@ -9,11 +9,14 @@
 namespace portrait {
 namespace {
 
-// The subjects of the CloudEvents the receiver got.
+// The subjects of the tasks (CloudEvents of type portrait.task) the receiver got.
 std::vector<std::string> Subjects(const std::vector<ReceivedRequest>& received) {
   std::vector<std::string> out;
   for (const ReceivedRequest& r : received) {
-    out.push_back(json::parse(r.body, nullptr, false).value("subject", ""));
+    const json event = json::parse(r.body, nullptr, false);
+    if (event.is_object() && event.value("type", "") == "portrait.task") {
+      out.push_back(event.value("subject", ""));
+    }
   }
   return out;
 }
@@ -116,6 +119,11 @@ TEST_F(QueuedDispatch, NothingQueuedLeavesForAProfileOnceItsErasureReceiptIsRetu
   EXPECT_EQ(std::count(after.begin(), after.end(), "gone"), 0) << daemon_.Log();
   for (const ReceivedRequest& r : receiver_.Received()) {
     EXPECT_EQ(r.body.find("Go,"), std::string::npos) << r.body;  // no rendered field left
+    // At most the erasure notice (the claimed attempts count as possibly received).
+    const json event = json::parse(r.body);
+    if (event["subject"] == "gone") {
+      EXPECT_EQ(event["type"], "profile.erased") << r.body;
+    }
   }
   EXPECT_EQ(daemon_.Admin("GET", "/healthz").status, 200);
 }

@@ -113,6 +113,8 @@ struct Sink {
   std::string ca_file;     // webhook: optional private CA bundle
   std::string path;        // file
   std::string command;     // exec
+  // exec: the daemon's environment variables the command may see, beyond PATH and LANG.
+  std::vector<std::string> env;
   int max_attempts = 8;
   int concurrency = 4;
   std::chrono::seconds timeout{10};

@@ -399,6 +399,14 @@ class Loader {
     if (auto v = r.String("command", s.type == SinkType::kExec)) {
       s.command = v->value;
     }
+    for (auto& v : r.Strings("env").value_or(std::vector<Located>{})) {
+      if (s.type != SinkType::kExec) {
+        r.Error(v.pos, "env", "only exec sinks take env");
+      } else if (v.value.empty() || v.value.find('=') != std::string::npos) {
+        r.Error(v.pos, "env", "expected the name of an environment variable");
+      }
+      s.env.push_back(v.value);
+    }
     s.max_attempts = static_cast<int>(r.Int("max_attempts", 1, 100).value_or(8));
     s.concurrency = static_cast<int>(r.Int("concurrency", 1, 256).value_or(4));
     for (auto [key, out] : {std::pair{"timeout", &s.timeout}, std::pair{"backoff", &s.backoff},

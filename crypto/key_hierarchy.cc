@@ -20,6 +20,12 @@ enum SubkeyId : uint64_t {
   kAuditMac = 7,
 };
 
+// The notice key is a subkey of the key-encryption key (its own KDF context, so it cannot
+// collide with the master key's subkeys).
+constexpr char kNoticeContext[crypto_kdf_CONTEXTBYTES + 1] = "pnotices";
+constexpr uint64_t kNoticeSubkey = 1;
+constexpr uint32_t kNoticeGeneration = 1;
+
 // The key-encryption key's generation, recorded in every wrapped key's envelope.
 constexpr uint32_t kKekGeneration = 1;
 
@@ -49,7 +55,22 @@ Result<KeyHierarchy> KeyHierarchy::Create(const SecretBytes& master) {
   PORTRAIT_ASSIGN_OR_RETURN(h.audit_seed_, Derive(master, kAuditSeed, crypto_sign_SEEDBYTES));
   PORTRAIT_ASSIGN_OR_RETURN(h.token_, Derive(master, kTokenHash, 32));
   PORTRAIT_ASSIGN_OR_RETURN(h.audit_mac_, Derive(master, kAuditMac, 32));
+  PORTRAIT_ASSIGN_OR_RETURN(h.notice_, SecretBytes::Allocate(32));
+  if (crypto_kdf_derive_from_key(h.notice_.data(), 32, kNoticeSubkey, kNoticeContext,
+                                 h.kek_.data()) != 0) {
+    return Error(Status::Internal("key derivation failed"));
+  }
   return h;
+}
+
+Result<std::string> KeyHierarchy::SealNotice(int64_t profile_id, std::string_view plaintext) const {
+  return FieldCipher::Seal(notice_, kNoticeGeneration,
+                           FieldCipher::AssociatedData(profile_id, "$erasure_notice"), plaintext);
+}
+
+Result<std::string> KeyHierarchy::OpenNotice(int64_t profile_id, std::string_view envelope) const {
+  return FieldCipher::Open(notice_, FieldCipher::AssociatedData(profile_id, "$erasure_notice"),
+                           envelope);
 }
 
 Result<SecretBytes> KeyHierarchy::NewDataKey() { return SecretBytes::Random(kDataKeySize); }

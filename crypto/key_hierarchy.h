@@ -30,6 +30,13 @@ class KeyHierarchy {
   const SecretBytes& token_key() const { return token_; }
   const SecretBytes& audit_mac_key() const { return audit_mac_; }
 
+  // What an erasure notice must tell receivers after the profile's data key is gone (its
+  // external id), sealed for profile `profile_id` under the notice key: a subkey of the
+  // key-encryption key, which outlives every data key. Open: Corruption if altered or another
+  // profile's.
+  Result<std::string> SealNotice(int64_t profile_id, std::string_view plaintext) const;
+  Result<std::string> OpenNotice(int64_t profile_id, std::string_view envelope) const;
+
   // A fresh random data key for a new profile.
   static Result<SecretBytes> NewDataKey();
   // `data_key` sealed under the key-encryption key, bound to `profile_id`.
@@ -47,6 +54,7 @@ class KeyHierarchy {
   SecretBytes audit_seed_;
   SecretBytes token_;
   SecretBytes audit_mac_;
+  SecretBytes notice_;
 };
 
 }  // namespace portrait::crypto

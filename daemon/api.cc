@@ -233,6 +233,8 @@ Result<HttpResponse> Api::Profiles(ApiCall& call) {
           d_.ingestor.Forget(receipt["internal_id"].get<int64_t>());
           return Status::Ok();
         }));
+        // No attempt for the profile may end after the receipt.
+        d_.sends.Drain(receipt["internal_id"].get<int64_t>());
         return JsonResponse(receipt);
       }
       default:
@@ -246,6 +248,10 @@ Result<HttpResponse> Api::Profiles(ApiCall& call) {
         PORTRAIT_ASSIGN_OR_RETURN(record, d_.consents.Record(caller, id, body));
         return Status::Ok();
       }));
+      // No attempt the record stops may end after the answer.
+      if (auto profile = d_.vault.IdOf(id)) {
+        d_.sends.Drain(*profile);
+      }
       return JsonResponse({{"record", record}}, http::status::created);
     }
     if (call.method() == http::verb::get) {

@@ -19,6 +19,7 @@
 #include "daemon/metrics.h"
 #include "daemon/profile_service.h"
 #include "daemon/rules_holder.h"
+#include "daemon/send_gate.h"
 #include "daemon/writer.h"
 
 namespace portrait::daemon {
@@ -31,6 +32,7 @@ struct ApiDeps {
   store::AuditLog& audit;
   ProfileService& profiles;
   ConsentService& consents;
+  SendGate& sends;     // an erasure or withdrawal answers once the attempts under way have ended
   Ingestor& ingestor;  // only on the writer thread, through writer.Run
   Writer& writer;
   RulesHolder& rules;

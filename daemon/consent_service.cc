@@ -58,6 +58,39 @@ json RecordJson(const ConsentRecord& r) {
 
 }  // namespace
 
+TaskConsent CheckTaskConsent(const config::Purpose& purpose, const config::Sink* sink,
+                             bool sensitive, consent::Channel channel,
+                             const std::vector<ConsentRecord>& ledger, int64_t now_us) {
+  TaskConsent out;
+  const consent::BasisDecision basis = consent::CheckLawfulBasis(purpose, channel, ledger, now_us);
+  out.record_id = basis.record_id;
+  if (!basis.allowed) {
+    out.reason = basis.reason;
+    return out;
+  }
+  if (sensitive) {
+    const consent::BasisDecision s = consent::CheckSeparateConsent(
+        consent::ConsentScope::kSensitive, purpose.name, channel, ledger, now_us);
+    if (!s.allowed) {
+      out.reason = "the trigger uses a sensitive field: " + s.reason;
+      return out;
+    }
+  }
+  if (sink && sink->third_party) {
+    const consent::BasisDecision t = consent::CheckSeparateConsent(
+        consent::ConsentScope::kTransfer, purpose.name, channel, ledger, now_us);
+    if (!t.allowed) {
+      out.reason = "sink '" + sink->name + "' is a third party: " + t.reason;
+      return out;
+    }
+  }
+  const ConsentRecord* opt = consent::RecordInForce(
+      ledger, kPersonalisation, consent::ConsentScope::kProcessing, channel, now_us);
+  out.personalise = !opt || opt->status == consent::ConsentStatus::kGranted;
+  out.allowed = true;
+  return out;
+}
+
 ConsentRecord ToRecord(const store::ConsentRow& row) {
   ConsentRecord r;
   r.id = row.id;
@@ -105,8 +138,9 @@ Result<int64_t> ConsentService::Record(const Caller& caller, std::string_view ex
     }
   }
   PORTRAIT_ASSIGN_OR_RETURN(std::string purpose, OptionalString(body, "purpose"));
-  if (!caller.config->FindPurpose(purpose)) {
-    return Error(Status::InvalidArgument("purpose: must name a purpose of the configuration"));
+  if (!caller.config->FindPurpose(purpose) && purpose != kPersonalisation) {
+    return Error(Status::InvalidArgument(
+        "purpose: must name a purpose of the configuration, or personalisation"));
   }
   PORTRAIT_ASSIGN_OR_RETURN(std::string channel, OptionalString(body, "channel"));
   PORTRAIT_ASSIGN_OR_RETURN(std::string status, OptionalString(body, "status"));

@@ -27,6 +27,7 @@ class ConsentService {
 
   // Appends a record from an API body {"purpose", "channel", "status", "scope"?, "source"?,
   // "notice"?, "evidence"?, "expires"? (RFC 3339), "time"? (RFC 3339, not in the future)}.
+  // "purpose" names a configured purpose, or kPersonalisation (the opt-out).
   // Tasks of the profile waiting to be sent whose lawful basis the record ends are suppressed
   // in the same transaction (call on the writer thread, which the dispatcher claims through).
   // Needs consents.write. Returns the record id. NotFound for an unknown profile;
@@ -61,6 +62,27 @@ class ConsentService {
   const Clock& clock_;
   spdlog::logger& log_;
 };
+
+// The purpose name under which a customer objects to (or withdraws from) personalisation: an
+// `objected` or `withdrawn` record for it, on the task's channel or `any`, opts them out. The
+// consent API accepts it although no [[purpose]] declares it.
+inline constexpr std::string_view kPersonalisation = "personalisation";
+
+// What the ledger allows a task: sent or suppressed (with the reason), and personalised or not.
+struct TaskConsent {
+  bool allowed = false;
+  bool personalise = true;  // false: the customer opted out; send message_plain, no fields
+  std::string reason;       // why not allowed; never a value
+  int64_t record_id = 0;    // the record that decided the lawful basis, 0 when none
+};
+
+// Whether a task of `purpose` on `channel` to `sink` may go at `now_us`: the purpose's lawful
+// basis, the separate sensitive consent when the trigger reads or sends a sensitive field
+// (`sensitive`), the transfer consent for a third-party sink, and the personalisation opt-out.
+// Pure: checked when the task is made and again before each attempt.
+TaskConsent CheckTaskConsent(const config::Purpose& purpose, const config::Sink* sink,
+                             bool sensitive, consent::Channel channel,
+                             const std::vector<consent::ConsentRecord>& ledger, int64_t now_us);
 
 // A ledger row as a consent record (evidence copied as stored, i.e. sealed).
 consent::ConsentRecord ToRecord(const store::ConsentRow& row);

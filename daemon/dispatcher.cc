@@ -12,6 +12,7 @@
 #include "dispatch/backoff.h"
 #include "dispatch/send_policy.h"
 #include "rules/calendar.h"
+#include "store/erasure_notice.h"
 
 namespace portrait::daemon {
 namespace {
@@ -26,13 +27,21 @@ constexpr int kClaimSlack = 64;
 // Outcomes that wake the dispatcher to record them while the sinks still have work queued.
 constexpr size_t kOutcomesPerRound = 64;
 
+// A settled erasure notice keeps no sealed external id.
+bool Settles(const store::TaskRow& task, std::string_view state) {
+  return task.trigger == store::kErasureNotice && state != "pending" && state != "retrying" &&
+         state != "sending";
+}
+
 }  // namespace
 
-struct Dispatcher::Attempt {
-  store::TaskRow task;       // as marked `sending`
-  std::string claimed_from;  // its state before: pending or retrying
+// What a claimed task's attempt sends: the CloudEvent, and the one without profile fields
+// (the trigger's message_plain) for a customer who opts out before the attempt.
+struct Dispatcher::Bodies {
   std::string body;
-  int64_t time_s = 0;
+  std::string plain;  // empty: the trigger has none, or `body` is already plain
+  bool personalised = true;
+  bool sensitive = false;  // the trigger reads or sends a sensitive field
 };
 
 struct Dispatcher::Verdict {
@@ -40,15 +49,24 @@ struct Dispatcher::Verdict {
   Kind kind = Kind::kWait;
   std::string reason;
   int64_t until_us = 0;  // kDefer: when to look again
-  std::string body;      // kSend: the CloudEvent
+  Bodies bodies;         // kSend
 
-  static Verdict Wait() { return {}; }
-  static Verdict Send(std::string body) { return {Kind::kSend, "", 0, std::move(body)}; }
+  static Verdict Wait(std::string why = "") { return {Kind::kWait, std::move(why), 0, {}}; }
+  static Verdict Send(Bodies bodies) { return {Kind::kSend, "", 0, std::move(bodies)}; }
   static Verdict Defer(int64_t until, std::string why) {
-    return {Kind::kDefer, std::move(why), until, ""};
+    return {Kind::kDefer, std::move(why), until, {}};
   }
-  static Verdict Suppress(std::string why) { return {Kind::kSuppress, std::move(why), 0, ""}; }
-  static Verdict Cancel(std::string why) { return {Kind::kCancel, std::move(why), 0, ""}; }
+  static Verdict Suppress(std::string why) { return {Kind::kSuppress, std::move(why), 0, {}}; }
+  static Verdict Cancel(std::string why) { return {Kind::kCancel, std::move(why), 0, {}}; }
+};
+
+struct Dispatcher::Attempt {
+  store::TaskRow task;       // as marked `sending`
+  std::string claimed_from;  // its state before: pending or retrying
+  Bodies bodies;
+  int64_t time_s = 0;
+  // Set when the check right before the attempt stopped it (nothing was sent).
+  std::optional<Verdict> refused;
 };
 
 // One sink's worker threads and their queue.
@@ -60,9 +78,17 @@ class Dispatcher::SinkWorkers {
 
   // Called with each outcome; `idle` when no attempt is queued behind it (time to claim more).
   using Done = std::function<void(Attempt, Outcome, bool idle)>;
+  // Called right before each attempt, under the profile's pass: the verdict that stops it, or
+  // nullopt to make it (possibly with the plain body).
+  using Check = std::function<std::optional<Verdict>(Attempt&)>;
 
-  SinkWorkers(const config::Sink& config, std::unique_ptr<dispatch::Sink> sink, Done done)
-      : config_(config), sink_(std::move(sink)), done_(std::move(done)) {
+  SinkWorkers(const config::Sink& config, std::unique_ptr<dispatch::Sink> sink, SendGate& gate,
+              Check check, Done done)
+      : config_(config),
+        sink_(std::move(sink)),
+        gate_(gate),
+        check_(std::move(check)),
+        done_(std::move(done)) {
     for (int i = 0; i < config_.concurrency; ++i) {
       threads_.emplace_back([this] { Work(); });
     }
@@ -119,8 +145,7 @@ class Dispatcher::SinkWorkers {
         queue_.pop_front();
         ++busy_;
       }
-      dispatch::Delivery delivery{std::to_string(attempt.task.id), attempt.body, attempt.time_s};
-      Outcome outcome = sink_->Deliver(delivery);
+      Outcome outcome = TryOnce(attempt);
       bool idle = false;
       {
         std::lock_guard lock(mu_);
@@ -131,8 +156,21 @@ class Dispatcher::SinkWorkers {
     }
   }
 
+  // One attempt, unless the check right before it stops it. The pass keeps an erasure's or a
+  // withdrawal's answer waiting until the attempt has ended.
+  Outcome TryOnce(Attempt& attempt) {
+    SendGate::Pass pass(gate_, attempt.task.profile_id);
+    attempt.refused = check_(attempt);
+    if (attempt.refused) {
+      return Outcome::Retry("not attempted: " + attempt.refused->reason);
+    }
+    return sink_->Deliver({std::to_string(attempt.task.id), attempt.bodies.body, attempt.time_s});
+  }
+
   const config::Sink config_;
   const std::unique_ptr<dispatch::Sink> sink_;
+  SendGate& gate_;
+  const Check check_;
   const Done done_;
   std::mutex mu_;
   std::condition_variable wake_;
@@ -152,10 +190,11 @@ Dispatcher::Dispatcher(DispatcherDeps deps, std::chrono::milliseconds period)
       continue;
     }
     sinks_.emplace(sink.name,
-                   std::make_unique<SinkWorkers>(sink, std::move(*opened),
-                                                 [this](Attempt a, Outcome o, bool idle) {
-                                                   Finished(std::move(a), std::move(o), idle);
-                                                 }));
+                   std::make_unique<SinkWorkers>(
+                       sink, std::move(*opened), d_.gate, [this](Attempt& a) { return Recheck(a); },
+                       [this](Attempt a, Outcome o, bool idle) {
+                         Finished(std::move(a), std::move(o), idle);
+                       }));
   }
   thread_ = std::thread([this] { Loop(); });
 }
@@ -354,10 +393,11 @@ Status Dispatcher::AddVerdict(const store::TaskRow& task, const Verdict& v, int6
       u.state = action = "cancelled";
       break;
   }
+  u.clear_payload = Settles(task, u.state);
   batch.task_updates.push_back(u);
   batch.audit.push_back(TaskAudit(task, action, u.reason, now));
   if (v.kind == Verdict::Kind::kSend) {
-    Attempt a{task, task.state, v.body, now / 1'000'000};
+    Attempt a{task, task.state, v.bodies, now / 1'000'000, std::nullopt};
     a.task.state = u.state;
     a.task.attempts = u.attempts;
     to_send.push_back(std::move(a));
@@ -380,6 +420,9 @@ Status Dispatcher::AddUnstarted(const Attempt& a, int64_t now, store::Batch& bat
 Dispatcher::Verdict Dispatcher::Decide(
     const store::TaskRow& task, int64_t now,
     std::map<std::pair<store::ProfileId, std::string>, int>& claimed) {
+  if (task.trigger == store::kErasureNotice) {
+    return DecideNotice(task, now);
+  }
   auto row = d_.store.GetProfile(task.profile_id);
   if (!row) {
     return Verdict::Wait();
@@ -392,64 +435,6 @@ Dispatcher::Verdict Dispatcher::Decide(
   if (!purpose) {
     return Verdict::Suppress("purpose '" + task.purpose + "' is no longer in the configuration");
   }
-  auto channel = consent::ParseChannel(task.channel);
-  if (!channel) {
-    return Verdict::Suppress("unknown channel '" + task.channel + "'");
-  }
-  auto ledger = d_.consents.Ledger(task.profile_id);
-  if (!ledger) {
-    return Verdict::Wait();
-  }
-  const consent::BasisDecision basis = consent::CheckLawfulBasis(*purpose, *channel, *ledger, now);
-  if (!basis.allowed) {
-    return Verdict::Suppress(basis.reason);
-  }
-  const config::Sink& sink = sinks_.at(task.sink)->config();
-  if (sink.third_party) {
-    const consent::BasisDecision transfer = consent::CheckSeparateConsent(
-        consent::ConsentScope::kTransfer, purpose->name, *channel, *ledger, now);
-    if (!transfer.allowed) {
-      return Verdict::Suppress("sink '" + sink.name + "' is a third party: " + transfer.reason);
-    }
-  }
-  const std::string zone_name =
-      (*row)->timezone.empty() ? config->daemon.timezone : (*row)->timezone;
-  const date::time_zone* zone = rules::FindZone(zone_name);
-  if (!zone) {
-    return Verdict::Wait();  // the profile's zone was checked on write; tzdata changed?
-  }
-  if (auto end = dispatch::QuietHoursEnd(purpose->quiet_hours, zone, now)) {
-    return Verdict::Defer(*end, "quiet hours " + purpose->quiet_hours + " in " + zone_name +
-                                    "; due again " + FormatRfc3339(*end));
-  }
-  const std::pair<store::ProfileId, std::string> key{task.profile_id, task.purpose};
-  if (purpose->cap) {
-    auto delivered = d_.store.CountDelivered(task.profile_id, purpose->name,
-                                             dispatch::CapWindowStart(*purpose->cap, zone, now));
-    if (!delivered) {
-      return Verdict::Wait();
-    }
-    // Tasks of this profile and purpose on their way count too.
-    int64_t sending = 0;
-    store::TaskFilter on_the_way;
-    on_the_way.profile_id = task.profile_id;
-    on_the_way.state = "sending";
-    if (auto rows = d_.store.ListTasks(on_the_way)) {
-      for (const store::TaskRow& t : *rows) {
-        sending += t.purpose == task.purpose;
-      }
-    }
-    const int64_t count = *delivered + sending + claimed[key];
-    if (count >= purpose->cap->max) {
-      const std::string over = "over the cap of " + std::to_string(purpose->cap->max) + " per " +
-                               std::to_string(purpose->cap->per.count() / 86'400) + "d";
-      if (purpose->cap->defer) {
-        const int64_t next = dispatch::NextLocalMidnight(zone, now);
-        return Verdict::Defer(next, over + "; due again " + FormatRfc3339(next));
-      }
-      return Verdict::Suppress(over);
-    }
-  }
   auto opened = d_.vault.OpenAddressed(**row, store::TaskPayloadName(task.trigger), task.payload);
   if (!opened) {
     switch (opened.error().code()) {
@@ -461,21 +446,164 @@ Dispatcher::Verdict Dispatcher::Decide(
         return Verdict::Wait();
     }
   }
-  ++claimed[key];
-  return Verdict::Send(
-      Render(task, opened->external_id, json::parse(opened->plaintext, nullptr, false), now));
+  const json payload = json::parse(opened->plaintext, nullptr, /*allow_exceptions=*/false);
+  if (!payload.is_object()) {
+    return Verdict::Cancel("its payload is not a JSON object (corrupt)");
+  }
+  Bodies bodies = Render(task, opened->external_id, payload, now);
+  std::optional<Verdict> refused = CheckConsent(task, *purpose, bodies, now);
+  if (!refused) {
+    refused = Pace(task, *purpose, **row, *config, now, claimed);
+  }
+  if (refused) {
+    return *refused;
+  }
+  ++claimed[{task.profile_id, task.purpose}];
+  return Verdict::Send(std::move(bodies));
 }
 
-std::string Dispatcher::Render(const store::TaskRow& task, const std::string& external_id,
-                               const json& payload, int64_t now) const {
-  json data = {{"task", payload.value("task", "")},
-               {"trigger", task.trigger},
-               {"purpose", task.purpose},
-               {"channel", task.channel},
-               {"profile", external_id},
-               {"message", payload.value("message", "")},
-               {"fields", payload.value("fields", json::object())},
-               {"attempt", task.attempts + 1}};
+Dispatcher::Verdict Dispatcher::DecideNotice(const store::TaskRow& task, int64_t now) const {
+  auto subject = store::OpenErasureNotice(d_.keys, task);
+  if (!subject) {
+    return Verdict::Cancel("its sealed subject does not open (corrupt)");
+  }
+  Bodies bodies;
+  bodies.personalised = false;
+  bodies.body = json{{"specversion", "1.0"},
+                     {"id", std::to_string(task.id)},
+                     {"source", "portrait"},
+                     {"type", "profile.erased"},
+                     {"subject", *subject},
+                     {"time", FormatRfc3339(now)},
+                     {"datacontenttype", "application/json"},
+                     {"data", {{"subject", *subject}}}}
+                    .dump();
+  return Verdict::Send(std::move(bodies));
+}
+
+std::optional<Dispatcher::Verdict> Dispatcher::CheckConsent(const store::TaskRow& task,
+                                                            const config::Purpose& purpose,
+                                                            Bodies& bodies, int64_t now) {
+  auto channel = consent::ParseChannel(task.channel);
+  if (!channel) {
+    return Verdict::Suppress("unknown channel '" + task.channel + "'");
+  }
+  auto ledger = d_.consents.Ledger(task.profile_id);
+  if (!ledger) {
+    return Verdict::Wait("its consent ledger could not be read");
+  }
+  const TaskConsent allowed = CheckTaskConsent(purpose, &sinks_.at(task.sink)->config(),
+                                               bodies.sensitive, *channel, *ledger, now);
+  if (!allowed.allowed) {
+    return Verdict::Suppress(allowed.reason);
+  }
+  if (!allowed.personalise && bodies.personalised) {
+    if (bodies.plain.empty()) {
+      return Verdict::Suppress(
+          "the customer opted out of personalisation and the trigger has no message_plain");
+    }
+    bodies.body = std::move(bodies.plain);
+    bodies.plain.clear();
+    bodies.personalised = false;
+  }
+  return std::nullopt;
+}
+
+std::optional<Dispatcher::Verdict> Dispatcher::Pace(
+    const store::TaskRow& task, const config::Purpose& purpose, const store::ProfileRow& row,
+    const config::Config& config, int64_t now,
+    std::map<std::pair<store::ProfileId, std::string>, int>& claimed) {
+  const std::string zone_name = row.timezone.empty() ? config.daemon.timezone : row.timezone;
+  const date::time_zone* zone = rules::FindZone(zone_name);
+  if (!zone) {
+    return Verdict::Wait();  // the profile's zone was checked on write; tzdata changed?
+  }
+  if (auto end = dispatch::QuietHoursEnd(purpose.quiet_hours, zone, now)) {
+    return Verdict::Defer(*end, "quiet hours " + purpose.quiet_hours + " in " + zone_name +
+                                    "; due again " + FormatRfc3339(*end));
+  }
+  if (!purpose.cap) {
+    return std::nullopt;
+  }
+  auto delivered = d_.store.CountDelivered(task.profile_id, purpose.name,
+                                           dispatch::CapWindowStart(*purpose.cap, zone, now));
+  if (!delivered) {
+    return Verdict::Wait();
+  }
+  // Tasks of this profile and purpose on their way count too.
+  int64_t sending = 0;
+  store::TaskFilter on_the_way;
+  on_the_way.profile_id = task.profile_id;
+  on_the_way.state = "sending";
+  if (auto rows = d_.store.ListTasks(on_the_way)) {
+    for (const store::TaskRow& t : *rows) {
+      sending += t.purpose == task.purpose;
+    }
+  }
+  const int64_t count = *delivered + sending + claimed[{task.profile_id, task.purpose}];
+  if (count < purpose.cap->max) {
+    return std::nullopt;
+  }
+  const std::string over = "over the cap of " + std::to_string(purpose.cap->max) + " per " +
+                           std::to_string(purpose.cap->per.count() / 86'400) + "d";
+  if (purpose.cap->defer) {
+    const int64_t next = dispatch::NextLocalMidnight(zone, now);
+    return Verdict::Defer(next, over + "; due again " + FormatRfc3339(next));
+  }
+  return Verdict::Suppress(over);
+}
+
+std::optional<Dispatcher::Verdict> Dispatcher::Recheck(Attempt& a) {
+  // One indexed read: an erasure deletes the profile's waiting tasks, a cancel or a withdrawal
+  // moves them out of `sending`.
+  auto current = d_.store.GetTask(a.task.id);
+  if (!current) {
+    return Verdict::Wait("the task could not be read before the attempt");
+  }
+  if (!*current || (*current)->state != "sending" || (*current)->attempts != a.task.attempts) {
+    return Verdict::Cancel("the task changed or its profile was erased before the attempt");
+  }
+  if (a.task.trigger == store::kErasureNotice) {
+    return std::nullopt;  // tells of the erasure itself: no profile, no consent to check
+  }
+  const std::shared_ptr<const config::Config> config = d_.config.Get();
+  const config::Purpose* purpose = config->FindPurpose(a.task.purpose);
+  if (!purpose) {
+    return Verdict::Suppress("purpose '" + a.task.purpose + "' is no longer in the configuration");
+  }
+  return CheckConsent(a.task, *purpose, a.bodies, d_.clock.Now().time_since_epoch().count());
+}
+
+Dispatcher::Bodies Dispatcher::Render(const store::TaskRow& task, const std::string& external_id,
+                                      const json& payload, int64_t now) {
+  // Read defensively: a stored payload of an unexpected shape must not throw.
+  auto text = [&](const char* key) {
+    auto it = payload.find(key);
+    return it != payload.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  auto flag = [&](const char* key, bool absent) {
+    auto it = payload.find(key);
+    return it == payload.end() ? absent : it->is_boolean() && it->get<bool>();
+  };
+  Bodies out;
+  out.personalised = flag("personalised", true);
+  out.sensitive = flag("sensitive", false);
+  auto fields = payload.find("fields");
+  out.body =
+      RenderEvent(task, external_id, text("task"), text("message"),
+                  fields != payload.end() && fields->is_object() ? *fields : json::object(), now);
+  if (out.personalised && payload.contains("plain")) {
+    out.plain = RenderEvent(task, external_id, text("task"), text("plain"), json::object(), now);
+  }
+  return out;
+}
+
+std::string Dispatcher::RenderEvent(const store::TaskRow& task, const std::string& external_id,
+                                    const std::string& task_name, const std::string& message,
+                                    const json& fields, int64_t now) {
+  json data = {{"task", task_name},       {"trigger", task.trigger},     {"purpose", task.purpose},
+               {"channel", task.channel}, {"profile", external_id},      {"message", message},
+               {"fields", fields},        {"attempt", task.attempts + 1}};
   return json{{"specversion", "1.0"},
               {"id", std::to_string(task.id)},
               {"source", "portrait"},
@@ -507,6 +635,9 @@ Result<std::string> Dispatcher::AddOutcome(const Attempt& a, const Outcome& outc
   if (!current || current->state != "sending") {
     return std::string();  // erased meanwhile
   }
+  if (a.refused) {
+    return AddRefused(a, *a.refused, now, batch);
+  }
   const config::Sink& sink = sinks_.at(a.task.sink)->config();
   store::TaskUpdate u{a.task.id, "", outcome.reason, a.task.due_us, a.task.attempts, now};
   if (outcome.kind == Outcome::Kind::kDelivered) {
@@ -525,6 +656,25 @@ Result<std::string> Dispatcher::AddOutcome(const Attempt& a, const Outcome& outc
     u.due_us = now + std::chrono::duration_cast<std::chrono::microseconds>(wait).count();
     u.reason = outcome.reason + "; next attempt " + FormatRfc3339(u.due_us);
   }
+  u.clear_payload = Settles(a.task, u.state);
+  batch.task_updates.push_back(u);
+  batch.audit.push_back(TaskAudit(a.task, u.state, u.reason, now));
+  return u.state;
+}
+
+std::string Dispatcher::AddRefused(const Attempt& a, const Verdict& v, int64_t now,
+                                   store::Batch& batch) {
+  // Not attempted: the attempt does not count. A check that could not be made puts the task
+  // back, due again after a period.
+  store::TaskUpdate u{a.task.id, a.claimed_from, v.reason, a.task.due_us, a.task.attempts - 1, now};
+  if (v.kind == Verdict::Kind::kSuppress) {
+    u.state = "suppressed";
+  } else if (v.kind == Verdict::Kind::kCancel) {
+    u.state = "cancelled";
+  } else {
+    u.due_us = now + std::chrono::duration_cast<std::chrono::microseconds>(period_).count();
+  }
+  u.clear_payload = Settles(a.task, u.state);
   batch.task_updates.push_back(u);
   batch.audit.push_back(TaskAudit(a.task, u.state, u.reason, now));
   return u.state;

@@ -188,22 +188,45 @@ class IngestGroup {
     task.due_us = f.at_us;
     task.created_us = task.updated_us = now_;
     PORTRAIT_ASSIGN_OR_RETURN(consent::Channel channel, consent::ParseChannel(t.channel));
-    PORTRAIT_ASSIGN_OR_RETURN(consent::BasisDecision basis,
-                              in_.consents_.Basis(w.open.row.id, *purpose, channel, now_));
-    task.consent_id = basis.record_id;
-    std::optional<rules::TaskPayload> payload;
-    if (basis.allowed) {
-      payload = engine_.Payload(t, w.facts, now_, /*personalise=*/true);
-    }
-    task.state = basis.allowed && payload ? "pending" : "suppressed";
-    task.reason = !basis.allowed ? basis.reason : payload ? "" : "no message for this customer";
-    json body = {{"task", t.task},
-                 {"message", payload ? payload->message : ""},
-                 {"fields", payload ? payload->fields : json::object()}};
+    PORTRAIT_ASSIGN_OR_RETURN(auto ledger, in_.consents_.Ledger(w.open.row.id));
+    const TaskConsent allowed = CheckTaskConsent(*purpose, rules_->config->FindSink(t.sink),
+                                                 t.sensitive, channel, ledger, now_);
+    task.consent_id = allowed.record_id;
+    const json body = TaskBody(w, t, allowed, task);
     PORTRAIT_ASSIGN_OR_RETURN(task.payload,
                               in_.vault_.Seal(w.open, store::TaskPayloadName(t.id), body.dump()));
     batch_.tasks.push_back(std::move(task));
     return Status::Ok();
+  }
+
+  // The sealed payload of a task of trigger `t`, and the task's state: what the customer's
+  // ledger allows. An opted-out customer's task carries the trigger's message_plain and no
+  // fields, or is suppressed when there is none; a personalised task also carries the plain
+  // message ("plain"), for the dispatcher to send if the customer opts out before the attempt.
+  json TaskBody(Working& w, const rules::Trigger& t, const TaskConsent& allowed,
+                store::TaskRow& task) {
+    std::optional<rules::TaskPayload> payload;
+    std::optional<rules::TaskPayload> plain;
+    if (allowed.allowed) {
+      payload = engine_.Payload(t, w.facts, now_, allowed.personalise);
+      if (allowed.personalise) {
+        plain = engine_.Payload(t, w.facts, now_, /*personalise=*/false);
+      }
+    }
+    task.state = payload ? "pending" : "suppressed";
+    task.reason = !allowed.allowed ? allowed.reason
+                  : payload        ? ""
+                            : "the customer opted out of personalisation and the trigger has no "
+                              "message_plain";
+    json body = {{"task", t.task},
+                 {"message", payload ? payload->message : ""},
+                 {"fields", payload ? payload->fields : json::object()},
+                 {"personalised", !payload || payload->personalised},
+                 {"sensitive", t.sensitive}};
+    if (plain) {
+      body["plain"] = plain->message;
+    }
+    return body;
   }
 
   // Sets (or, with nullopt, clears) a timer; the last call for a (profile, trigger) wins.

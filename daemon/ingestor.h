@@ -1,8 +1,11 @@
 // Ingestor: the writer thread's work — turning events and due timers into stored changes. For a
 // group of requests it opens each profile once, applies every event in order (metrics,
 // lifecycle, event and lifecycle triggers, absence timers), seals what it stores with the
-// profile's key, writes a task for every fired trigger (pending when the purpose's lawful basis
-// holds, else suppressed with the reason), and commits the whole group in one transaction with
+// profile's key, writes a task for every fired trigger (pending when the customer's ledger allows
+// it — the purpose's lawful basis, the sensitive consent for a trigger using a sensitive field,
+// the transfer consent for a third-party sink — else suppressed with the reason; an opted-out
+// customer's task carries the trigger's message_plain and no fields, or is suppressed when it
+// has none), and commits the whole group in one transaction with
 // one audit record per request. Profiles stay open (decrypted, keyed) between groups, up to a
 // bound. Not thread-safe: only the writer thread calls it.
 #pragma once

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <thread>
@@ -42,6 +43,9 @@ std::unique_ptr<Clock> MakeClock(spdlog::logger& log) {
 
 int main(int argc, char** argv) {
   HardenProcess();
+  // A peer or an exec sink's command that closes its end must fail that write (EPIPE), not
+  // terminate the daemon.
+  std::signal(SIGPIPE, SIG_IGN);
 
   CLI::App app{
       "portraitd - the portrait daemon: encrypted, consent-aware customer profiles.\n"

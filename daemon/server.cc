@@ -33,8 +33,8 @@ struct Server::Parts {
         ingestor(*data.store, vault, consents, audit, rules_holder, data.blind, clock),
         writer(ingestor, metrics),
         auth(tokens, token_hasher, clock),
-        api(ApiDeps{config, *data.store, vault, tokens, audit, profiles, consents, ingestor, writer,
-                    rules_holder, auth, metrics, data.blind, clock, log,
+        api(ApiDeps{config, *data.store, vault, tokens, audit, profiles, consents, sends, ingestor,
+                    writer, rules_holder, auth, metrics, data.blind, clock, log,
                     [this] { return server->Reload(); }}),
         http(io,
              HttpLimits{.read_timeout = std::chrono::seconds(
@@ -56,6 +56,7 @@ struct Server::Parts {
   store::ProfileVault vault;
   store::TokenRegistry tokens;
   ConsentService consents;
+  SendGate sends;
   ProfileService profiles;
   RulesHolder rules_holder;
   DaemonMetrics metrics;
@@ -122,8 +123,9 @@ Result<std::string> Server::Listen(const std::string& address) {
     CheckpointTick();
   }
   if (!p_->dispatcher) {
-    DispatcherDeps deps{p_->writer, *p_->data.store, p_->vault,   p_->consents, p_->audit,
-                        p_->config, p_->clock,       p_->metrics, p_->log};
+    DispatcherDeps deps{p_->writer, *p_->data.store, p_->vault, p_->consents,
+                        p_->sends,  p_->data.keys,   p_->audit, p_->config,
+                        p_->clock,  p_->metrics,     p_->log};
     PORTRAIT_RETURN_IF_ERROR(Dispatcher::RecoverInterrupted(deps));
     p_->dispatcher = std::make_unique<Dispatcher>(deps);
     p_->writer.OnTasksCreated([this] { p_->dispatcher->Wake(); });

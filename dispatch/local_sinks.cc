@@ -8,11 +8,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <thread>
-
-extern char** environ;
+#include <vector>
 
 namespace portrait::dispatch {
 namespace {
@@ -52,39 +52,15 @@ class FileSink final : public Sink {
 class ExecSink final : public Sink {
  public:
   explicit ExecSink(const config::Sink& config)
-      : command_(config.command), timeout_(config.timeout) {}
+      : command_(config.command), timeout_(config.timeout), declared_(config.env) {}
 
   Outcome Deliver(const Delivery& d) override {
     int in[2];
     if (::pipe2(in, O_CLOEXEC) != 0) {
       return Outcome::Retry(Errno("pipe"));
     }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-    posix_spawnattr_setpgroup(&attr, 0);  // its own group, to be killed whole on a timeout
-
-    std::vector<std::string> env_text;
-    for (char** e = environ; *e; ++e) {
-      env_text.emplace_back(*e);
-    }
-    env_text.push_back("PORTRAIT_TASK_ID=" + d.id);
-    std::vector<char*> env;
-    for (std::string& e : env_text) {
-      env.push_back(e.data());
-    }
-    env.push_back(nullptr);
-    std::string sh = "/bin/sh", dash_c = "-c", command = command_;
-    char* argv[] = {sh.data(), dash_c.data(), command.data(), nullptr};
     pid_t pid = 0;
-    const int spawned = posix_spawn(&pid, "/bin/sh", &actions, &attr, argv, env.data());
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
+    const int spawned = Spawn(in[0], d.id, pid);
     ::close(in[0]);
     if (spawned != 0) {
       ::close(in[1]);
@@ -107,19 +83,79 @@ class ExecSink final : public Sink {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    return Judge(status, fed);
+  }
+
+ private:
+  // Starts /bin/sh -c command in its own process group with `stdin_fd` as its stdin, stdout and
+  // stderr on /dev/null, every other descriptor closed (libraries open some without
+  // O_CLOEXEC: the listening socket, the databases) and the minimal environment. Returns 0 or
+  // an errno value.
+  int Spawn(int stdin_fd, const std::string& task_id, pid_t& pid) const {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, stdin_fd, STDIN_FILENO);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    // Its own group (to be killed whole on a timeout), default signal dispositions (the
+    // daemon ignores SIGPIPE; the command should not inherit that).
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup(&attr, 0);
+    sigset_t all;
+    sigfillset(&all);
+    posix_spawnattr_setsigdefault(&attr, &all);
+
+    std::vector<std::string> env_text = Environment(task_id);
+    std::vector<char*> env;
+    for (std::string& e : env_text) {
+      env.push_back(e.data());
+    }
+    env.push_back(nullptr);
+    std::string sh = "/bin/sh", dash_c = "-c", command = command_;
+    char* argv[] = {sh.data(), dash_c.data(), command.data(), nullptr};
+    const int spawned = posix_spawn(&pid, "/bin/sh", &actions, &attr, argv, env.data());
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    return spawned;
+  }
+
+  // PATH, LANG, PORTRAIT_TASK_ID and the variables the sink declares (those set): never the
+  // daemon's whole environment, which may hold the master passphrase and webhook secrets.
+  std::vector<std::string> Environment(const std::string& task_id) const {
+    std::vector<std::string> env;
+    for (const char* name : {"PATH", "LANG"}) {
+      const char* value = std::getenv(name);
+      if (value) {
+        env.push_back(std::string(name) + "=" + value);
+      } else if (std::string_view(name) == "PATH") {
+        env.push_back("PATH=/usr/bin:/bin");
+      }
+    }
+    for (const std::string& name : declared_) {
+      if (const char* value = std::getenv(name.c_str())) {
+        env.push_back(name + "=" + value);
+      }
+    }
+    env.push_back("PORTRAIT_TASK_ID=" + task_id);
+    return env;
+  }
+
+  static Outcome Judge(int status, bool fed) {
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && fed) {
       return Outcome::Delivered("exit 0");
     }
     if (!fed && WIFEXITED(status)) {
       return Outcome::Retry("exited " + std::to_string(WEXITSTATUS(status)) +
-                            " before reading the task");
+                            " before reading the whole task");
     }
     return Outcome::Retry(WIFEXITED(status)
                               ? "exit " + std::to_string(WEXITSTATUS(status))
                               : "killed by signal " + std::to_string(WTERMSIG(status)));
   }
 
- private:
   // Writes `body` to `fd` without blocking past `until`; false if it could not all be written.
   static bool Feed(int fd, std::string_view body, std::chrono::steady_clock::time_point until) {
     ::fcntl(fd, F_SETFL, O_NONBLOCK);
@@ -147,6 +183,7 @@ class ExecSink final : public Sink {
 
   const std::string command_;
   const std::chrono::seconds timeout_;
+  const std::vector<std::string> declared_;
 };
 
 }  // namespace

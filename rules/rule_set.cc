@@ -220,6 +220,7 @@ class RuleLoader {
       if (!f || f->type != config::FieldType::kDate) {
         o.Error(v->pos, "anniversary", "'" + v->value + "' is not a date field of the config");
       }
+      trig.sensitive = trig.sensitive || (f && f->field_class == config::FieldClass::kSensitive);
     }
     if (const toml::table* l = o.Table("lifecycle")) {
       ++kinds;
@@ -291,13 +292,15 @@ class RuleLoader {
     }
   }
 
-  // The policy check for one field a trigger reads or sends.
-  void CheckField(TableReader& r, const Trigger& trig, const config::Purpose* purpose,
+  // The policy check for one field a trigger reads or sends; marks the trigger sensitive when
+  // the field is.
+  void CheckField(TableReader& r, Trigger& trig, const config::Purpose* purpose,
                   const std::string& field, const SourcePos& pos, std::string_view key) {
+    const config::Field* f = config_.FindField(field);
+    trig.sensitive = trig.sensitive || (f && f->field_class == config::FieldClass::kSensitive);
     if (!purpose) {
       return;
     }
-    const config::Field* f = config_.FindField(field);
     if (!f) {
       r.Error(pos, key, "unknown field '" + field + "'");
     } else if (Contains(purpose->masked, field)) {

@@ -50,6 +50,8 @@ struct Trigger {
   MessageTemplate message;
   std::optional<MessageTemplate> message_plain;
   std::vector<std::string> fields;  // sent with the task
+  // Reads or sends a `sensitive` field: each task needs the customer's sensitive consent.
+  bool sensitive = false;
   std::map<std::string, std::string> vars;
   Once once = Once::kEvery;
   int64_t grace_us = 86'400'000'000;  // a timer missed by more than this does not fire

@@ -7,6 +7,7 @@
 
 #include "config/loader.h"
 #include "crypto/field_cipher.h"
+#include "store/erasure_notice.h"
 #include "store/field_value.h"
 
 namespace portrait::store {
@@ -421,7 +422,10 @@ Result<EraseReceipt> ProfileVault::Erase(std::string_view external_id,
   // any backup of it, is noise.
   PORTRAIT_RETURN_IF_ERROR(store_.DestroyDataKey(id));
   // 3. Tidy. A crash before this leaves rows no key opens; erasing again finishes the job.
+  // The same transaction queues a notice for every sink that received the profile's data.
   Batch batch;
+  PORTRAIT_RETURN_IF_ERROR(
+      AddErasureNotices(store_, keys_, id, external_id, receipt.erased_at_us, batch));
   batch.erasures.push_back(id);
   PORTRAIT_RETURN_IF_ERROR(Commit(batch));
   return receipt;

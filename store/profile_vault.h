@@ -103,7 +103,9 @@ class ProfileVault {
   // events; consent records stay, under the pseudonymous internal id, their evidence shredded.
   // NotFound if there is none; Conflict while the profile is under legal hold (`audit`, if
   // given, is then committed as action "profile.erase.refused"). Re-running after a crash
-  // finishes the job. `audit`, if given, commits before the data key is destroyed.
+  // finishes the job. `audit`, if given, commits before the data key is destroyed. The
+  // deletion's transaction also queues an erasure notice for every sink that received the
+  // profile's data (store/erasure_notice.h).
   Result<EraseReceipt> Erase(std::string_view external_id,
                              std::optional<AuditEntry> audit = std::nullopt);
 

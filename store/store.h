@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/result.h"
@@ -136,6 +137,13 @@ struct TaskRow {
   int64_t updated_us = 0;
 };
 
+// The trigger of an erasure notice (GDPR art. 19): a task, made in the erasure's transaction for
+// every sink a task of the profile was attempted on, that tells the sink the profile was erased.
+// Its payload is the external id sealed with KeyHierarchy::SealNotice (the profile's data key
+// is gone); its purpose and channel are empty. Erasing the profile leaves it; the dispatcher
+// empties its payload once it is settled.
+inline constexpr std::string_view kErasureNotice = "$profile.erased";
+
 // A task's new state, when it is next due and how many attempts it has had.
 struct TaskUpdate {
   int64_t id = 0;
@@ -144,6 +152,7 @@ struct TaskUpdate {
   int64_t due_us = 0;
   int64_t attempts = 0;
   int64_t updated_us = 0;
+  bool clear_payload = false;  // empties the sealed payload (a settled erasure notice)
 };
 
 // Which tasks GET /v1/tasks lists: each set filter must match. In id order, after `after_id`.

@@ -361,6 +361,9 @@ class MemoryStore final : public Store {
         TaskRow& t = it->second;
         std::tie(t.state, t.reason, t.due_us, t.attempts, t.updated_us) =
             std::tie(u.state, u.reason, u.due_us, u.attempts, u.updated_us);
+        if (u.clear_payload) {
+          t.payload.clear();
+        }
       }
     }
     for (const auto& [key, value] : batch.meta) {
@@ -438,7 +441,7 @@ class MemoryStore final : public Store {
     std::erase_if(s.timers, [&](const auto& entry) { return entry.first.first == id; });
     std::erase_if(s.tasks, [&](const auto& entry) {
       const TaskRow& t = entry.second;
-      return t.profile_id == id &&
+      return t.profile_id == id && t.trigger != kErasureNotice &&
              (t.state == "pending" || t.state == "sending" || t.state == "retrying");
     });
   }

@@ -63,12 +63,12 @@ Status SqlcipherStore::WriteOutbox(const Batch& batch, CommitResult& result) {
     result.tasks_created += sqlite3_changes(main_.get());
   }
   Stmt update(main_,
-              "UPDATE tasks SET state = ?, reason = ?, due_us = ?, attempts = ?, updated_us = ? "
-              "WHERE id = ?;");
+              "UPDATE tasks SET state = ?, reason = ?, due_us = ?, attempts = ?, updated_us = ?, "
+              "payload = CASE WHEN ? THEN x'' ELSE payload END WHERE id = ?;");
   for (const TaskUpdate& u : batch.task_updates) {
     update.Reset();
     update.Bind(1, u.state).Bind(2, u.reason).Bind(3, u.due_us).Bind(4, u.attempts);
-    update.Bind(5, u.updated_us).Bind(6, u.id);
+    update.Bind(5, u.updated_us).Bind(6, int64_t{u.clear_payload}).Bind(7, u.id);
     PORTRAIT_RETURN_IF_ERROR(update.Run());
   }
   Stmt meta(main_, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?);");
@@ -81,14 +81,15 @@ Status SqlcipherStore::WriteOutbox(const Batch& batch, CommitResult& result) {
 }
 
 Status SqlcipherStore::EraseOutbox(ProfileId id) {
-  for (const char* sql : {"DELETE FROM timers WHERE profile_id = ?;",
-                          "DELETE FROM tasks WHERE profile_id = ? AND state IN "
-                          "('pending', 'sending', 'retrying');"}) {
-    Stmt s(main_, sql);
-    s.Bind(1, id);
-    PORTRAIT_RETURN_IF_ERROR(s.Run());
-  }
-  return Status::Ok();
+  Stmt timers(main_, "DELETE FROM timers WHERE profile_id = ?;");
+  timers.Bind(1, id);
+  PORTRAIT_RETURN_IF_ERROR(timers.Run());
+  // The erasure's own notices stay.
+  Stmt tasks(main_,
+             "DELETE FROM tasks WHERE profile_id = ? AND state IN ('pending', 'sending', "
+             "'retrying') AND trigger <> ?;");
+  tasks.Bind(1, id).Bind(2, kErasureNotice);
+  return tasks.Run();
 }
 
 Result<bool> SqlcipherStore::HasEvent(std::string_view key) {

@@ -70,11 +70,13 @@ class DispatcherTest : public ServiceFixture {
   }
 
   std::unique_ptr<Dispatcher> Start() {
-    return std::make_unique<Dispatcher>(DispatcherDeps{writer_, store_, vault_, consents_, audit_,
-                                                       in_force_, clock_, metrics_, log_},
-                                        std::chrono::milliseconds(20));
+    return std::make_unique<Dispatcher>(
+        DispatcherDeps{writer_, store_, vault_, consents_, sends_, data_.keys, audit_, in_force_,
+                       clock_, metrics_, log_},
+        std::chrono::milliseconds(20));
   }
 
+  SendGate sends_;
   RulesHolder rules_{ExampleRules()};
   Ingestor ingestor_{store_, vault_, consents_, audit_, rules_, data_.blind, clock_};
   DaemonMetrics metrics_;
@@ -105,6 +107,31 @@ TEST_F(DispatcherTest, ADeliveryWhoseRecordFailedIsRecordedNextRoundNotSentAgain
   EXPECT_EQ(lines, 1);
   EXPECT_EQ(TasksOf(id)[0].attempts, 1);
   EXPECT_EQ(metrics_.sinks.For("care-queue").delivered.value(), 1u);
+}
+
+// A consent record for profile `id`, committed as the consent API would.
+void AddConsent(store::Store& store, store::ProfileId id, std::string purpose, std::string scope,
+                std::string status, int64_t now) {
+  store::Batch batch;
+  batch.consents.push_back({0, id, std::move(purpose), std::move(scope), "any", std::move(status),
+                            now, "test", "", "", "test", 0});
+  ASSERT_TRUE(store.Commit(batch));
+}
+
+TEST_F(DispatcherTest, AnOptOutAfterTheTaskWasMadeSuppressesATriggerWithoutMessagePlain) {
+  const store::ProfileId id = FifthOrder("c-2");  // vip-thank-you: no message_plain
+  ASSERT_EQ(TasksOf(id).size(), 1u);
+  ASSERT_EQ(TasksOf(id)[0].state, "pending");
+  AddConsent(store_, id, "personalisation", "processing", "objected", Now());
+
+  std::unique_ptr<Dispatcher> dispatcher = Start();
+  EXPECT_TRUE(WaitForState(id, "suppressed")) << log_text_.str();
+  dispatcher->Stop();
+  EXPECT_NE(TasksOf(id)[0].reason.find("personalisation"), std::string::npos)
+      << TasksOf(id)[0].reason;
+  std::ifstream file(SinkPath("care-queue"));
+  std::string line;
+  EXPECT_FALSE(std::getline(file, line)) << line;  // nothing was written
 }
 
 }  // namespace

@@ -177,5 +177,167 @@ message = "A ticket to triage."
   EXPECT_EQ(daemon.Admin("GET", "/v1/audit/verify").json()["ok"], true);
 }
 
+// A daemon with one more sink, `sink_toml` (a [[sink]] table), and a trigger on `event` that
+// sends to it; started at a fixed time.
+void StartWithExecSink(Daemon& daemon, const std::string& sink_toml, const std::string& message) {
+  ::setenv("PORTRAIT_CRM_SECRET", kSecret, 1);
+  std::string text = testing::ReadFile(daemon.config_path());
+  text += "\n" + sink_toml;
+  testing::WriteFile(daemon.config_path(), text);
+  testing::WriteFile(daemon.dir() / "rules/exec.toml", R"([[trigger]]
+id = "exec-ticket"
+purpose = "care"
+on.event = "ticket.opened"
+task = "ack"
+channel = "email"
+sink = "ticketing"
+message = ")" + message + "\"\n");
+  ASSERT_TRUE(daemon.Start("2026-06-10T04:00:00Z"));
+}
+
+void PostTicket(Daemon& daemon, const std::string& id) {
+  const json events =
+      json::array({{{"id", "ticket-" + id}, {"type", "ticket.opened"}, {"subject", "cust-" + id}}});
+  HttpResult r = daemon.Admin("POST", "/v1/events", events.dump());
+  ASSERT_EQ(r.status, 202) << r.body;
+}
+
+// The exec-ticket task of `customer` once it has left `pending`/`sending`, or null.
+json SettledTask(Daemon& daemon, const std::string& customer) {
+  for (int i = 0; i < 400; ++i) {
+    for (const json& t : daemon.TasksOf(customer, "exec-ticket")) {
+      if (t["state"] != "pending" && t["state"] != "sending") {
+        return t;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return nullptr;
+}
+
+TEST(LocalSinks, ExecChildSeesNoSecretAndNoDescriptorOfTheDaemon) {
+  // Secrets in the daemon's environment: a webhook secret and a passphrase-like variable.
+  ::setenv("PORTRAIT_FAKE_PASSPHRASE", "not-a-real-passphrase-but-secret", 1);
+  Daemon daemon;
+  const std::string out = daemon.dir() / "child";
+  StartWithExecSink(daemon,
+                    "[[sink]]\nname = \"ticketing\"\ntype = \"exec\"\ncommand = \"env > " + out +
+                        ".env; ls -l /proc/$$/fd > " + out + ".fd; cat > /dev/null\"\n",
+                    "We have your ticket.");
+  if (HasFatalFailure()) {
+    return;
+  }
+  PostTicket(daemon, "1");
+  const json task = SettledTask(daemon, "cust-1");
+  ASSERT_FALSE(task.is_null()) << daemon.Log();
+  ASSERT_EQ(task["state"], "delivered") << task.dump();
+
+  const std::string env = testing::ReadFile(out + ".env");
+  EXPECT_EQ(env.find("not-a-real-passphrase"), std::string::npos) << env;
+  EXPECT_EQ(env.find("whsec_"), std::string::npos) << env;
+  EXPECT_EQ(env.find("PORTRAIT_TEST_NOW"), std::string::npos) << env;
+  const std::string id = task["id"].is_string() ? task["id"].get<std::string>() : task["id"].dump();
+  EXPECT_NE(env.find("PORTRAIT_TASK_ID=" + id + "\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("PATH="), std::string::npos) << env;
+  // The shell's descriptors: stdin (the task's pipe), /dev/null, and the file it writes to (the
+  // shell keeps a copy of a redirected descriptor above 9) — no socket, database or log.
+  const std::string listing = testing::ReadFile(out + ".fd");
+  std::istringstream listed(listing);
+  int seen = 0;
+  for (std::string line; std::getline(listed, line);) {
+    const size_t arrow = line.find(" -> ");
+    if (arrow == std::string::npos) {
+      continue;
+    }
+    const std::string target = line.substr(arrow + 4);
+    ++seen;
+    EXPECT_TRUE(target.rfind("pipe:", 0) == 0 || target == "/dev/null" || target == out + ".fd")
+        << listing;
+  }
+  EXPECT_GE(seen, 3) << listing;
+  ::unsetenv("PORTRAIT_FAKE_PASSPHRASE");
+}
+
+TEST(LocalSinks, ExecSinkPassesOnlyTheVariablesItDeclares) {
+  ::setenv("PORTRAIT_TICKET_TOKEN", "declared-value", 1);
+  ::setenv("PORTRAIT_OTHER_TOKEN", "undeclared-value", 1);
+  Daemon daemon;
+  const std::string out = daemon.dir() / "child.env";
+  StartWithExecSink(daemon,
+                    "[[sink]]\nname = \"ticketing\"\ntype = \"exec\"\nenv = "
+                    "[\"PORTRAIT_TICKET_TOKEN\"]\ncommand = \"env > " +
+                        out + "; cat > /dev/null\"\n",
+                    "We have your ticket.");
+  if (HasFatalFailure()) {
+    return;
+  }
+  PostTicket(daemon, "1");
+  const json task = SettledTask(daemon, "cust-1");
+  ASSERT_FALSE(task.is_null()) << daemon.Log();
+  ASSERT_EQ(task["state"], "delivered") << task.dump();
+  const std::string env = testing::ReadFile(out);
+  EXPECT_NE(env.find("PORTRAIT_TICKET_TOKEN=declared-value"), std::string::npos) << env;
+  EXPECT_EQ(env.find("undeclared-value"), std::string::npos) << env;
+  ::unsetenv("PORTRAIT_TICKET_TOKEN");
+  ::unsetenv("PORTRAIT_OTHER_TOKEN");
+}
+
+TEST(LocalSinks, ExecCommandThatClosesStdinFailsTheAttemptAndLeavesTheDaemonUp) {
+  Daemon daemon;
+  // A task far larger than a pipe's buffer (64 KiB): the write meets a closed pipe (EPIPE).
+  StartWithExecSink(daemon,
+                    "[[sink]]\nname = \"ticketing\"\ntype = \"exec\"\ncommand = \"exec "
+                    "0<&-; sleep 0\"\nbackoff = \"1s\"\n",
+                    std::string(200'000, 'x'));
+  if (HasFatalFailure()) {
+    return;
+  }
+  for (int i = 0; i < 3; ++i) {
+    PostTicket(daemon, std::to_string(i));
+  }
+  for (int i = 0; i < 3; ++i) {
+    const json task = SettledTask(daemon, "cust-" + std::to_string(i));
+    ASSERT_FALSE(task.is_null()) << daemon.Log();
+    EXPECT_EQ(task["state"], "retrying") << task.dump();
+    EXPECT_NE(task["reason"].get<std::string>().find("before reading the whole task"),
+              std::string::npos)
+        << task.dump();
+  }
+  EXPECT_EQ(daemon.Admin("GET", "/healthz").status, 200) << daemon.Log();
+  PostTicket(daemon, "after");  // still taking events
+  EXPECT_EQ(daemon.Stop(), 0) << daemon.Log();
+}
+
+TEST(LocalSinks, ErasureAppendsANoticeLineToTheFileSinkThatReceivedTheProfile) {
+  ::setenv("PORTRAIT_CRM_SECRET", kSecret, 1);
+  Daemon daemon;
+  testing::WriteFile(daemon.dir() / "rules/queue.toml", R"([[trigger]]
+id = "ticket-queue"
+purpose = "care"
+on.event = "ticket.opened"
+task = "triage"
+channel = "email"
+sink = "care-queue"
+message = "A ticket to triage."
+)");
+  ASSERT_TRUE(daemon.Start("2026-06-10T04:00:00Z"));
+  const std::string path = daemon.dir() / "var/care-queue.jsonl";
+  auto lines = [&] { return JsonLines(testing::ReadFile(path)); };
+  PostTicket(daemon, "1");
+  for (int i = 0; i < 400 && lines().size() < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ASSERT_EQ(lines().size(), 1u) << daemon.Log();
+  ASSERT_EQ(daemon.Admin("DELETE", "/v1/profiles/cust-1").status, 200);
+  for (int i = 0; i < 400 && lines().size() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  const std::vector<json> written = lines();
+  ASSERT_EQ(written.size(), 2u) << daemon.Log();
+  EXPECT_EQ(written[1]["type"], "profile.erased");
+  EXPECT_EQ(written[1]["subject"], "cust-1");
+  EXPECT_EQ(written[1]["data"], (json{{"subject", "cust-1"}}));
+}
+
 }  // namespace
 }  // namespace portrait

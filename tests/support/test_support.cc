@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -14,6 +15,13 @@
 namespace portrait::testing {
 
 namespace fs = std::filesystem;
+
+// Test binaries ignore SIGPIPE as portraitd does: an exec sink run in-process, or a client whose
+// daemon died mid-request, must fail a write (EPIPE), not end the whole test binary.
+[[maybe_unused]] const bool kSigpipeIgnored = [] {
+  std::signal(SIGPIPE, SIG_IGN);
+  return true;
+}();
 
 TempDir::TempDir() {
   std::string tmpl = (fs::temp_directory_path() / "portrait-test-XXXXXX").string();

@@ -29,6 +29,7 @@ struct WebhookReceiver::State {
   mutable std::mutex mu;
   mutable std::condition_variable arrived;
   std::deque<ScriptedAnswer> script;
+  bool held = false;
   std::vector<ReceivedRequest> received;
   std::vector<std::thread> connections;
 };
@@ -124,6 +125,19 @@ void WebhookReceiver::Script(std::vector<ScriptedAnswer> answers) {
   state_->script.assign(answers.begin(), answers.end());
 }
 
+void WebhookReceiver::Hold() {
+  std::lock_guard lock(state_->mu);
+  state_->held = true;
+}
+
+void WebhookReceiver::Release() {
+  {
+    std::lock_guard lock(state_->mu);
+    state_->held = false;
+  }
+  state_->arrived.notify_all();
+}
+
 std::vector<ReceivedRequest> WebhookReceiver::Received() const {
   std::lock_guard lock(state_->mu);
   return state_->received;
@@ -205,6 +219,13 @@ void WebhookReceiver::Answer(State& state_ref, Stream& s) {
         state->received.push_back(std::move(got));
       }
       state->arrived.notify_all();
+      {
+        // Held: the request is recorded as arrived; the answer waits for Release().
+        std::unique_lock lock(state->mu);
+        while (state->held && !state->stopping) {
+          state->arrived.wait_for(lock, std::chrono::milliseconds(50));
+        }
+      }
       http::response<http::string_body> res{static_cast<http::status>(answer.status), 11};
       res.keep_alive(req.keep_alive());
       if (!answer.retry_after.empty()) {

@@ -55,6 +55,10 @@ class WebhookReceiver {
   // Answers the next requests with these, in order; afterwards 200.
   void Script(std::vector<ScriptedAnswer> answers);
   std::vector<ReceivedRequest> Received() const;
+  // From Hold() to Release(), requests are recorded when they arrive but not answered: a
+  // receiver that hangs, holding the sink's workers.
+  void Hold();
+  void Release();
   // Connections accepted so far.
   size_t Connections() const;
   // Waits until at least `n` requests arrived; false after `seconds`.

@@ -37,6 +37,9 @@ struct DaemonConfig {
   // Absolute limit on reading one request (headers and body) and on draining the rest of a
   // refused one; a client that trickles bytes is closed when it passes.
   int request_timeout_seconds = 15;
+  // How far into the future an event's `time` may lie (clock skew of the sender); events
+  // beyond it, or before 1970, are refused.
+  std::chrono::seconds event_future{7 * 86'400};
 };
 
 struct KeysConfig {

@@ -107,6 +107,14 @@ class Loader {
     if (auto v = r.Int("request_timeout_seconds", 1, 300)) {
       d.request_timeout_seconds = static_cast<int>(*v);
     }
+    if (auto v = r.String("event_future")) {
+      auto future = ParseDuration(v->value);
+      if (!future) {
+        r.Error(v->pos, "event_future", future.error().message());
+      } else {
+        d.event_future = *future;
+      }
+    }
     r.Finish();
   }
 

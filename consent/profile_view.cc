@@ -33,7 +33,8 @@ DerivedView BuildDerivedView(const config::Purpose& purpose, const nlohmann::jso
   DerivedView view;
   if (metrics.is_object()) {
     for (const auto& [name, value] : metrics.items()) {
-      if (purpose.derived.Allows("metrics", name)) {
+      // "$…" entries are the rules engine's bookkeeping (tallies, times), never shown.
+      if (!name.starts_with('$') && purpose.derived.Allows("metrics", name)) {
         view.metrics[name] = value;
       }
     }

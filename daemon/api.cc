@@ -280,7 +280,10 @@ void Api::Events(ApiCall& call, Reply reply) {
                            : Problem(http::status::unprocessable_entity, why));
   }
   const int64_t now = d_.clock.Now().time_since_epoch().count();
-  auto events = ParseCloudEvents(*body, now, d_.blind);
+  const int64_t max_future_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(caller.config->daemon.event_future)
+          .count();
+  auto events = ParseCloudEvents(*body, now, d_.blind, max_future_us);
   if (!events) {
     return reply(Problem(http::status::unprocessable_entity, events.error().message()));
   }

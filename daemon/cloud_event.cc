@@ -40,7 +40,7 @@ Result<std::string> StringMember(const json& event, const std::string& where, co
 }
 
 Result<IncomingEvent> ParseOne(const json& event, const std::string& where, int64_t now_us,
-                               const crypto::BlindIndex& blind) {
+                               const crypto::BlindIndex& blind, int64_t max_future_us) {
   if (!event.is_object()) {
     std::string at = where.empty() ? "body" : where.substr(0, where.size() - 1);
     return Error(Status::InvalidArgument(at + ": expected a CloudEvent object"));
@@ -63,6 +63,12 @@ Result<IncomingEvent> ParseOne(const json& event, const std::string& where, int6
     if (!parsed) {
       return Error(Status::InvalidArgument(where + "time: expected an RFC 3339 time"));
     }
+    if (*parsed < 0 || *parsed - now_us > max_future_us) {
+      return Error(Status::InvalidArgument(
+          where + "time: outside the accepted window, from 1970 to " +
+          std::to_string(max_future_us / 3'600'000'000) +
+          " hours after now ([daemon] event_future)"));
+    }
     e.time_us = *parsed;
   }
   if (auto it = event.find("data"); it != event.end() && !it->is_null()) {
@@ -78,10 +84,11 @@ Result<IncomingEvent> ParseOne(const json& event, const std::string& where, int6
 }  // namespace
 
 Result<std::vector<IncomingEvent>> ParseCloudEvents(const json& body, int64_t now_us,
-                                                    const crypto::BlindIndex& blind) {
+                                                    const crypto::BlindIndex& blind,
+                                                    int64_t max_future_us) {
   std::vector<IncomingEvent> out;
   if (!body.is_array()) {
-    PORTRAIT_ASSIGN_OR_RETURN(IncomingEvent e, ParseOne(body, "", now_us, blind));
+    PORTRAIT_ASSIGN_OR_RETURN(IncomingEvent e, ParseOne(body, "", now_us, blind, max_future_us));
     out.push_back(std::move(e));
     return out;
   }
@@ -92,7 +99,8 @@ Result<std::vector<IncomingEvent>> ParseCloudEvents(const json& body, int64_t no
   out.reserve(body.size());
   for (size_t i = 0; i < body.size(); ++i) {
     PORTRAIT_ASSIGN_OR_RETURN(IncomingEvent e,
-                              ParseOne(body[i], "[" + std::to_string(i) + "].", now_us, blind));
+                              ParseOne(body[i], "[" + std::to_string(i) + "].", now_us, blind,
+                                       max_future_us));
     out.push_back(std::move(e));
   }
   return out;

@@ -28,10 +28,15 @@ struct IncomingEvent {
 // At most this many events in one request.
 inline constexpr size_t kMaxEventsPerRequest = 10'000;
 
+// How far into the future an event's time may lie unless the config says otherwise.
+inline constexpr int64_t kDefaultEventFutureUs = 7 * 86'400'000'000LL;
+
 // Checks `body` (an event object or a non-empty array of them) and returns the events.
 // InvalidArgument names the offending member, e.g. "[3].time: expected an RFC 3339 time".
-// `time` defaults to `now_us`. Extension attributes are accepted and dropped (never stored).
+// `time` defaults to `now_us`; it may not lie before 1970 or more than `max_future_us` after
+// `now_us`. Extension attributes are accepted and dropped (never stored).
 Result<std::vector<IncomingEvent>> ParseCloudEvents(const nlohmann::json& body, int64_t now_us,
-                                                    const crypto::BlindIndex& blind);
+                                                    const crypto::BlindIndex& blind,
+                                                    int64_t max_future_us = kDefaultEventFutureUs);
 
 }  // namespace portrait::daemon

@@ -31,6 +31,7 @@
 #include "config/loader.h"
 #include "crypto/audit_signer.h"
 #include "daemon/api.h"
+#include "daemon/send_gate.h"
 #include "store/data_dir.h"
 #include "tests/support/test_support.h"
 
@@ -137,7 +138,7 @@ class AuthorizationProperty : public ::testing::Test {
   FakeClock clock_{TimePoint(std::chrono::seconds(1'800'000'000))};  // 2027-01-15
   crypto::AuditSigner signer_ = crypto::AuditSigner::Create(data_.keys.audit_seed()).value();
   crypto::BlindIndex token_hasher_ = crypto::BlindIndex::Create(data_.keys.token_key(), 32).value();
-  store::AuditLog audit_{*data_.store, signer_, clock_};
+  store::AuditLog audit_{*data_.store, signer_, data_.keys.audit_mac_key(), clock_};
   store::ProfileVault vault_{in_force_, *data_.store, data_.keys, data_.blind, clock_, &audit_};
   store::TokenRegistry token_registry_{*data_.store, token_hasher_, clock_};
   spdlog::logger log_{"authz", std::make_shared<spdlog::sinks::null_sink_st>()};
@@ -148,8 +149,9 @@ class AuthorizationProperty : public ::testing::Test {
   Ingestor ingestor_{*data_.store, vault_, consents_, audit_, rules_, data_.blind, clock_};
   Writer writer_{ingestor_, metrics_};
   Authenticator auth_{token_registry_, token_hasher_, clock_};
+  SendGate sends_;
   Api api_{ApiDeps{in_force_, *data_.store, vault_, token_registry_, audit_, profiles_, consents_,
-                   ingestor_, writer_, rules_, auth_, metrics_, data_.blind, clock_, log_,
+                   sends_, ingestor_, writer_, rules_, auth_, metrics_, data_.blind, clock_, log_,
                    [] { return Status::Ok(); }}};
   std::map<std::string, std::string> tokens_;
   std::vector<Customer> customers_;

@@ -41,7 +41,7 @@ struct Core {
   store::DataDir data = store::InitDataDir(config).value();
   FakeClock clock{TimePoint(std::chrono::microseconds(kNowUs))};
   crypto::AuditSigner signer = crypto::AuditSigner::Create(data.keys.audit_seed()).value();
-  store::AuditLog audit{*data.store, signer, clock, 1000};
+  store::AuditLog audit{*data.store, signer, data.keys.audit_mac_key(), clock, {1000}};
   store::ProfileVault vault{in_force, *data.store, data.keys, data.blind, clock, &audit};
   spdlog::logger log{"test", std::make_shared<spdlog::sinks::null_sink_st>()};
   ConsentService consents{*data.store, vault, audit, clock, log};

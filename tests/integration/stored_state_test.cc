@@ -40,6 +40,28 @@ TEST(StoredState, AnOverflowingSumSaturatesAndTheCustomerStaysUsableAfterARestar
   ASSERT_TRUE(profile["metrics"]["spent"].is_number()) << profile["metrics"].dump();
   EXPECT_EQ(profile["metrics"]["spent"].get<double>(), -std::numeric_limits<double>::max());
   EXPECT_EQ(profile["metrics"]["orders"].get<int>(), 3);
+  for (const auto& [name, value] : profile["metrics"].items()) {
+    EXPECT_NE(name[0], '$') << "internal bookkeeping shown: " << name;
+  }
+}
+
+// Events stamped far in the future (or before 1970) are refused naming the field: a `last`
+// metric at 2099 would keep the customer "active" for ever.
+TEST(StoredState, EventTimesOutsideTheWindowAreRefusedNamingTheField) {
+  Daemon d;
+  ASSERT_TRUE(d.Start("2026-06-10T00:00:00Z"));
+  for (const char* time : {"2099-01-01T00:00:00Z", "0001-01-01T00:00:00Z",
+                           "1969-12-31T23:59:59Z", "2026-06-17T00:00:01Z"}) {
+    json event = Order(std::string("w-") + time, 5);
+    event["time"] = time;
+    auto r = d.Admin("POST", "/v1/events", json::array({event}).dump());
+    EXPECT_EQ(r.status, 422) << time << " " << r.body;
+    EXPECT_NE(r.body.find("[0].time"), std::string::npos) << r.body;
+  }
+  json ahead = Order("w-ahead", 5);
+  ahead["time"] = "2026-06-16T23:00:00Z";  // within 7 days: sender clock skew
+  EXPECT_EQ(d.Admin("POST", "/v1/events", ahead.dump()).status, 202);
+  EXPECT_EQ(d.Stop(), 0);
 }
 
 }  // namespace

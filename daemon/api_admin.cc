@@ -133,12 +133,20 @@ Result<HttpResponse> Api::Tasks(ApiCall& call) {
             (retry ? "only dead, suppressed or cancelled tasks can be retried"
                    : "only pending or retrying tasks can be cancelled (one being sent can't)"));
       }
+      // A settled erasure notice no longer holds the erased customer's id: nothing to resend.
+      const bool notice = task->trigger == store::kErasureNotice;
+      if (retry && notice) {
+        return Status::Conflict("task " + p[2] +
+                                " is a settled erasure notice; its subject is gone and it "
+                                "can't be sent again");
+      }
       const std::string reason =
           std::string(retry ? "retried" : "cancelled") + " by " + call.caller.Actor();
       store::Batch batch;
       // A retried task starts afresh: the dispatcher checks consent, caps and quiet hours again.
       batch.task_updates.push_back({id, retry ? "pending" : "cancelled", reason,
-                                    retry ? now : task->due_us, retry ? 0 : task->attempts, now});
+                                    retry ? now : task->due_us, retry ? 0 : task->attempts, now,
+                                    /*clear_payload=*/notice});
       batch.audit.push_back(TaskAudit(*task, retry ? "pending" : "cancelled", reason, now,
                                       call.caller.Actor(), call.caller.purpose->name));
       PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, d_.store.Commit(batch));

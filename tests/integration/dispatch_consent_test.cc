@@ -249,6 +249,9 @@ TEST_F(QueuedDispatch, ErasureSendsASignedNoticeToEverySinkThatReceivedTheProfil
   }
   EXPECT_GE(delivered, 1) << records.dump();
   EXPECT_EQ(daemon_.Admin("GET", "/v1/audit/verify").json()["ok"], true);
+  // A settled notice holds no subject any more: it can't be sent again.
+  auto retry = daemon_.Admin("POST", "/v1/tasks/" + notice["id"].get<std::string>() + "/retry");
+  EXPECT_EQ(retry.status, 409) << retry.body;
 }
 
 }  // namespace

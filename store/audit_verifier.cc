@@ -139,8 +139,14 @@ struct ExportLines {
   std::vector<std::pair<int, std::optional<AuditRecord>>> records;
 };
 
+// A hex member; only the lower-case spelling the exporter writes counts, so that no byte of an
+// export can change without failing the check.
 std::string HexField(const json& j, const char* key) {
-  return FromHex(j.at(key).get<std::string>()).value_or("");
+  const std::string hex = j.at(key).get<std::string>();
+  if (std::any_of(hex.begin(), hex.end(), [](char c) { return c >= 'A' && c <= 'F'; })) {
+    return "";
+  }
+  return FromHex(hex).value_or("");
 }
 
 void ReadLine(const std::string& line, int line_no, ExportLines& out) {
@@ -167,11 +173,8 @@ void ReadLine(const std::string& line, int line_no, ExportLines& out) {
   }
 }
 
-// A v2 header's signed head, checked; v1 exports have none.
+// The header's signed head, checked.
 void CheckHeader(const json& header, std::string_view public_key, AuditVerifier& verifier) {
-  if (header.value("format", "") != "portrait-audit-v2") {
-    return;
-  }
   try {
     const int64_t seq = header.at("head_seq");
     const std::string hash = HexField(header, "head_hash");
@@ -199,7 +202,14 @@ Result<AuditVerification> VerifyAuditExport(std::istream& in, std::string_view p
     ReadLine(line, ++line_no, lines);
   }
   const std::string format = lines.header ? lines.header->value("format", "") : "";
-  if (format != "portrait-audit-v1" && format != "portrait-audit-v2") {
+  // v1 exports carry no signed head: accepting them would let anyone turn a v2 export into one
+  // (a byte of its header) and rewrite the chain after dropping the checkpoints.
+  if (format == "portrait-audit-v1") {
+    return Error(Status::InvalidArgument(
+        "line 1: a portrait-audit-v1 export has no signed head and can't be verified; export "
+        "the log again with `portraitctl audit export`"));
+  }
+  if (format != "portrait-audit-v2") {
     return Error(Status::InvalidArgument(
         "not a portrait audit export (line 1 must be its header; write one with "
         "`portraitctl audit export`)"));

@@ -246,6 +246,27 @@ TEST_F(AuditLogTest, EveryByteOfAnExportIsProtected) {
   EXPECT_EQ(v.first_bad_seq, 12) << v.problem;
 }
 
+// A header turned into v1 (which had no signed head) would switch the head check off; an
+// upper-case hex digit would decode to the same bytes. Both are refused.
+TEST_F(AuditLogTest, NeitherADowngradedHeaderNorARespelledHashVerifies) {
+  Append(3);
+  const auto lines = Lines(Export());
+  ASSERT_TRUE(VerifyText(Join(lines)).ok);
+  auto downgraded = lines;
+  const size_t v2 = downgraded[0].find("portrait-audit-v2");
+  ASSERT_NE(v2, std::string::npos);
+  downgraded[0].replace(v2, 17, "portrait-audit-v1");
+  std::istringstream in(Join(downgraded));
+  auto v = VerifyAuditExport(in, signer_.public_key());
+  EXPECT_TRUE(!v || !v->ok);
+  auto upper = lines;
+  const size_t hash = upper.back().find("\"hash\":\"") + 8;
+  for (size_t i = hash; i < upper.back().size() && upper.back()[i] != '"'; ++i) {
+    upper.back()[i] = static_cast<char>(std::toupper(upper.back()[i]));
+  }
+  EXPECT_FALSE(VerifyText(Join(upper)).ok);
+}
+
 // Cutting the last records together with the checkpoints that vouch for them leaves a
 // consistent-looking prefix; the export's signed head still names the true end.
 TEST_F(AuditLogTest, CuttingAnExportsTailWithItsCheckpointsIsFound) {

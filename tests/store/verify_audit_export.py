@@ -40,8 +40,11 @@ def main(path, public_key_hex):
     verify_key = nacl.signing.VerifyKey(bytes.fromhex(public_key_hex))
     lines = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
     header = lines[0]
+    if header.get("format") != "portrait-audit-v2":
+        print("not a portrait-audit-v2 export (v1 has no signed head)")
+        return 1
     head = None
-    if header.get("format") == "portrait-audit-v2":
+    if True:
         message = "portrait-audit-export-v2\n%d\n%s\n%d" % (header["head_seq"],
                                                             header["head_hash"], header["time_us"])
         if header["public_key"] != public_key_hex or not signed(verify_key, message,

@@ -114,13 +114,21 @@ tl::expected<Caller, HttpResponse> Api::Authenticate(const ApiCall& call) {
   auto raw_authorization = call.request[http::field::authorization];
   std::string_view authorization(raw_authorization.data(), raw_authorization.size());
   const bool limited = d_.auth.Limited(call.remote);  // by the failures before this one
-  auto token = authorization.rfind("Bearer ", 0) == 0
-                   ? d_.auth.Check(authorization.substr(7), call.remote)
-                   : Result<store::TokenRow>(Error(Status::PermissionDenied("no bearer token")));
+  const bool bearer = authorization.rfind("Bearer ", 0) == 0;
+  auto token = bearer ? d_.auth.Check(authorization.substr(7), call.remote)
+                      : Result<store::TokenRow>(Error(Status::PermissionDenied("no bearer token")));
   if (!token) {
-    // Failed attempts are limited per address; a valid token is always let through above.
-    AuditRefusal("address:" + call.remote, "request.unauthenticated", "",
-                 json{{"path", call.path.empty() ? "" : call.path[0]}, {"limited", limited}});
+    if (!bearer) {
+      d_.auth.RecordFailure(call.remote);
+    }
+    // Failed attempts are limited per address; a valid token is always let through above. The
+    // refusals up to the limit are audited; past it, a flood is answered 429 without a record
+    // each (it would fill the disk and contend with the writer's commits).
+    if (!limited) {
+      const bool known = !call.path.empty() && (call.path[0] == "v1" || call.path[0] == "metrics");
+      AuditRefusal("address:" + call.remote, "request.unauthenticated", "",
+                   json{{"path", known ? call.path[0] : "(other)"}});
+    }
     if (limited) {
       return tl::unexpected(Problem(
           http::status::too_many_requests,

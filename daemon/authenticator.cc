@@ -40,6 +40,12 @@ Result<store::TokenRow> Authenticator::Check(std::string_view token, const std::
   return row;
 }
 
+void Authenticator::RecordFailure(const std::string& address) {
+  const int64_t now = clock_.Now().time_since_epoch().count();
+  std::lock_guard lock(mu_);
+  CountFailure(address, now);
+}
+
 void Authenticator::CountFailure(const std::string& address, int64_t now_us) {
   if (failures_.size() >= kMaxAddresses && !failures_.contains(address)) {
     std::erase_if(failures_, [&](const auto& entry) {

@@ -32,6 +32,8 @@ class Authenticator {
   // The active token `token`; PermissionDenied (and a failure counted against `address`)
   // otherwise.
   Result<store::TokenRow> Check(std::string_view token, const std::string& address);
+  // Counts a failed authentication against `address` (a request without a bearer token).
+  void RecordFailure(const std::string& address);
   // Forgets cached tokens (after a revocation).
   void Invalidate();
 

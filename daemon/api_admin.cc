@@ -60,7 +60,11 @@ Result<HttpResponse> Api::Tasks(ApiCall& call) {
   const int64_t now = d_.clock.Now().time_since_epoch().count();
   if (p.size() == 2 && call.method() == http::verb::get) {
     PORTRAIT_REQUIRE(call.caller, "tasks.read");
+    // A caller sees its purpose's tasks only (a task's due time can follow from a field, e.g. a
+    // birthday greeting's); erasure notices, which belong to no purpose, to those who may erase.
     store::TaskFilter filter;
+    filter.purpose = call.caller.purpose->name;
+    filter.include_notices = consent::HasPermission(*call.caller.role, "erase");
     for (const auto& [key, value] : call.query) {
       if (key != "state" && key != "trigger" && key != "profile" && key != "since" &&
           key != "after" && key != "limit") {

@@ -202,7 +202,10 @@ class MemoryStore final : public Store {
       const TaskRow& t = it->second;
       if ((f.state.empty() || t.state == f.state) &&
           (f.trigger.empty() || t.trigger == f.trigger) &&
-          (f.profile_id == 0 || t.profile_id == f.profile_id) && t.created_us >= f.since_us) {
+          (f.profile_id == 0 || t.profile_id == f.profile_id) &&
+          (f.purpose.empty() || t.purpose == f.purpose ||
+           (f.include_notices && t.purpose.empty())) &&
+          t.created_us >= f.since_us) {
         out.push_back(t);
       }
     }

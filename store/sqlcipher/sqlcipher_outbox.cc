@@ -171,9 +171,11 @@ Result<std::vector<TaskRow>> SqlcipherStore::ListTasks(const TaskFilter& f) {
   Stmt s(reader->main, "SELECT " + std::string(kTaskColumns) +
                            " FROM tasks WHERE id > ? AND (? = '' OR state = ?) "
                            "AND (? = '' OR trigger = ?) AND (? = 0 OR profile_id = ?) "
+                           "AND (? = '' OR purpose = ? OR (? AND purpose = '')) "
                            "AND created_us >= ? ORDER BY id LIMIT ?;");
   s.Bind(1, f.after_id).Bind(2, f.state).Bind(3, f.state).Bind(4, f.trigger).Bind(5, f.trigger);
-  s.Bind(6, f.profile_id).Bind(7, f.profile_id).Bind(8, f.since_us).Bind(9, int64_t{f.limit});
+  s.Bind(6, f.profile_id).Bind(7, f.profile_id).Bind(8, f.purpose).Bind(9, f.purpose);
+  s.Bind(10, int64_t{f.include_notices}).Bind(11, f.since_us).Bind(12, int64_t{f.limit});
   return sqlite::ReadRows(s, ReadTask);
 }
 

@@ -310,6 +310,18 @@ TYPED_TEST(StoreContract, TasksAreClaimedByDueTimeUpdatedListedAndCounted) {
   f = TaskFilter{};
   f.since_us = 250;
   EXPECT_EQ(this->store_->ListTasks(f).value().size(), 2u);
+  f = TaskFilter{};
+  f.purpose = "care";
+  EXPECT_EQ(this->store_->ListTasks(f).value().size(), 2u);
+  f.purpose = "marketing";
+  EXPECT_EQ(this->store_->ListTasks(f).value().size(), 3u);
+  Batch notice;  // an erasure notice belongs to no purpose
+  notice.tasks = {task("n", 1, "pending", 10)};
+  notice.tasks[0].purpose = "";
+  ASSERT_TRUE(this->store_->Commit(notice));
+  EXPECT_EQ(this->store_->ListTasks(f).value().size(), 4u);
+  f.include_notices = false;
+  EXPECT_EQ(this->store_->ListTasks(f).value().size(), 3u);
 }
 
 TYPED_TEST(StoreContract, DataKeysArePutOnceReadAndDestroyed) {

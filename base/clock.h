@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 
 namespace portrait {
 
@@ -15,6 +16,8 @@ class Clock {
   virtual ~Clock() = default;
   // The current instant, UTC, with microsecond resolution.
   virtual TimePoint Now() const = 0;
+  // Now(), in microseconds since the Unix epoch: the unit the store keeps times in.
+  int64_t NowUs() const { return Now().time_since_epoch().count(); }
 };
 
 class SystemClock final : public Clock {

@@ -39,7 +39,7 @@ bool IsAdministrative(const std::vector<std::string>& path) {
 }  // namespace
 
 void Api::Handle(HttpRequest&& request, const std::string& remote, Reply reply) {
-  d_.metrics.http_requests.Add();
+  d_.telemetry.http_requests.Add();
   in_flight_.fetch_add(1);
   // Answers once: the last resort below must not answer a request that was already answered.
   auto answered = std::make_shared<std::atomic<bool>>(false);
@@ -48,7 +48,7 @@ void Api::Handle(HttpRequest&& request, const std::string& remote, Reply reply) 
       return;
     }
     if (r.result_int() >= 400) {
-      d_.metrics.http_errors.Add();
+      d_.telemetry.http_errors.Add();
     }
     reply(std::move(r));
     in_flight_.fetch_sub(1);
@@ -164,7 +164,7 @@ void Api::AuditRefusal(const std::string& actor, const std::string& action,
                        const std::string& purpose, const json& detail) {
   // The refusal stands whether or not its record can be written.
   (void)d_.audit.Append({store::AuditEntry{
-      d_.clock.Now().time_since_epoch().count(), actor, action, 0, purpose,
+      d_.clock.NowUs(), actor, action, 0, purpose,
       detail.dump(-1, ' ', false, json::error_handler_t::replace)}});
 }
 
@@ -287,7 +287,7 @@ void Api::Events(ApiCall& call, Reply reply) {
     return reply(malformed ? Problem(http::status::bad_request, why.substr(11))
                            : Problem(http::status::unprocessable_entity, why));
   }
-  const int64_t now = d_.clock.Now().time_since_epoch().count();
+  const int64_t now = d_.clock.NowUs();
   const int64_t max_future_us =
       std::chrono::duration_cast<std::chrono::microseconds>(caller.config->daemon.event_future)
           .count();
@@ -304,7 +304,7 @@ void Api::Events(ApiCall& call, Reply reply) {
       return reply(Problem(HttpStatusOf(counts.error()), counts.error().message()));
     }
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-    d_.metrics.ingest_seconds.Observe(took.count());
+    d_.telemetry.ingest_seconds.Observe(took.count());
     reply(JsonResponse({{"accepted", counts->accepted}, {"duplicates", counts->duplicates}},
                        http::status::accepted));
   });

@@ -16,7 +16,7 @@
 #include "daemon/consent_service.h"
 #include "daemon/http_server.h"
 #include "daemon/ingestor.h"
-#include "daemon/metrics.h"
+#include "daemon/telemetry.h"
 #include "daemon/profile_service.h"
 #include "daemon/rules_holder.h"
 #include "daemon/send_gate.h"
@@ -37,7 +37,7 @@ struct ApiDeps {
   Writer& writer;
   RulesHolder& rules;
   Authenticator& auth;
-  DaemonMetrics& metrics;
+  Telemetry& telemetry;
   const crypto::BlindIndex& blind;
   const Clock& clock;
   spdlog::logger& log;

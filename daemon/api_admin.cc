@@ -57,7 +57,7 @@ json TaskJson(const store::TaskRow& t) {
 
 Result<HttpResponse> Api::Tasks(ApiCall& call) {
   const auto& p = call.path;
-  const int64_t now = d_.clock.Now().time_since_epoch().count();
+  const int64_t now = d_.clock.NowUs();
   if (p.size() == 2 && call.method() == http::verb::get) {
     PORTRAIT_REQUIRE(call.caller, "tasks.read");
     // A caller sees its purpose's tasks only (a task's due time can follow from a field, e.g. a
@@ -205,7 +205,7 @@ Result<HttpResponse> Api::Tokens(ApiCall& call) {
 Result<HttpResponse> Api::Audit(ApiCall& call) {
   PORTRAIT_REQUIRE(call.caller, "audit.read");
   const auto& p = call.path;
-  const int64_t now = d_.clock.Now().time_since_epoch().count();
+  const int64_t now = d_.clock.NowUs();
   if (p.size() == 2 && call.method() == http::verb::get) {
     PORTRAIT_ASSIGN_OR_RETURN(int64_t after, IntParam(call.query, "after", 0));
     PORTRAIT_ASSIGN_OR_RETURN(int64_t limit, IntParam(call.query, "limit", 1000));
@@ -250,7 +250,7 @@ Result<HttpResponse> Api::Audit(ApiCall& call) {
 Result<HttpResponse> Api::AuditExport(ApiCall& call) {
   // Audited first, so the export holds (and its signed head covers) its own record.
   PORTRAIT_RETURN_IF_ERROR(d_.audit.Append(
-      {store::AuditEntry{d_.clock.Now().time_since_epoch().count(), call.caller.Actor(),
+      {store::AuditEntry{d_.clock.NowUs(), call.caller.Actor(),
                          "audit.export", 0, call.caller.purpose->name, "{}"}}));
   std::ostringstream out;
   PORTRAIT_RETURN_IF_ERROR(d_.audit.Export(out));
@@ -288,7 +288,7 @@ Result<HttpResponse> Api::RulesTest(ApiCall& call) {
   if (!body.is_object() || !body.contains("profile") || !body["profile"].is_string()) {
     return Error(Status::InvalidArgument("profile: required, the profile's external id"));
   }
-  int64_t at = d_.clock.Now().time_since_epoch().count();
+  int64_t at = d_.clock.NowUs();
   if (body.contains("at")) {
     auto parsed = ParseRfc3339(body["at"].is_string() ? body["at"].get<std::string>() : "");
     if (!parsed) {
@@ -340,7 +340,7 @@ Result<HttpResponse> Api::RulesTest(ApiCall& call) {
                    {"reason", e.reason}});
   }
   PORTRAIT_RETURN_IF_ERROR(d_.audit.Append({store::AuditEntry{
-      d_.clock.Now().time_since_epoch().count(), caller.Actor(), "rules.test", profile.id,
+      d_.clock.NowUs(), caller.Actor(), "rules.test", profile.id,
       caller.purpose->name, json{{"triggers", out.size()}}.dump()}}));
   return JsonResponse({{"internal_id", profile.id}, {"at", FormatRfc3339(at)}, {"triggers", out}});
 }
@@ -435,7 +435,7 @@ Result<HttpResponse> Api::Export(ApiCall& call, const std::string& external_id) 
                                                            profile.tags, profile.lifecycle);
   // Fail closed: the export is answered only once its audit record is written.
   PORTRAIT_RETURN_IF_ERROR(d_.audit.Append(
-      {store::AuditEntry{d_.clock.Now().time_since_epoch().count(), caller.Actor(),
+      {store::AuditEntry{d_.clock.NowUs(), caller.Actor(),
                          "profile.export", id, caller.purpose->name,
                          json{{"events", events.size()}, {"tasks", tasks.size()}}.dump()}}));
   return JsonResponse({{"id", profile.external_id},
@@ -455,7 +455,7 @@ Result<HttpResponse> Api::Export(ApiCall& call, const std::string& external_id) 
 }
 
 Result<HttpResponse> Api::Metrics() {
-  const DaemonMetrics& m = d_.metrics;
+  const Telemetry& m = d_.telemetry;
   std::string out;
   RenderValue("portrait_http_requests_total", "counter", "HTTP requests received",
               m.http_requests.value(), out);
@@ -476,7 +476,7 @@ Result<HttpResponse> Api::Metrics() {
   m.commit_seconds.Render("portrait_commit_seconds", "time to apply and commit a group", out);
   m.ingest_seconds.Render("portrait_ingest_seconds", "POST /v1/events: from parsed to durable",
                           out);
-  const int64_t now = d_.clock.Now().time_since_epoch().count();
+  const int64_t now = d_.clock.NowUs();
   PORTRAIT_ASSIGN_OR_RETURN(int64_t due, d_.store.CountDueTimers(now));
   RenderValue("portrait_timers_due", "gauge", "timers due and not yet handled",
               static_cast<double>(due), out);

@@ -5,7 +5,7 @@
 namespace portrait::daemon {
 
 bool Authenticator::Limited(const std::string& address) {
-  const int64_t now = clock_.Now().time_since_epoch().count();
+  const int64_t now = clock_.NowUs();
   std::lock_guard lock(mu_);
   auto it = failures_.find(address);
   if (it == failures_.end()) {
@@ -19,7 +19,7 @@ bool Authenticator::Limited(const std::string& address) {
 }
 
 Result<store::TokenRow> Authenticator::Check(std::string_view token, const std::string& address) {
-  const int64_t now = clock_.Now().time_since_epoch().count();
+  const int64_t now = clock_.NowUs();
   const std::string digest = hasher_.Digest("$cache", token);
   {
     std::lock_guard lock(mu_);
@@ -41,7 +41,7 @@ Result<store::TokenRow> Authenticator::Check(std::string_view token, const std::
 }
 
 void Authenticator::RecordFailure(const std::string& address) {
-  const int64_t now = clock_.Now().time_since_epoch().count();
+  const int64_t now = clock_.NowUs();
   std::lock_guard lock(mu_);
   CountFailure(address, now);
 }

@@ -111,7 +111,7 @@ ConsentRecord ToRecord(const store::ConsentRow& row) {
 Status RefuseRequest(store::AuditLog& audit, const Clock& clock, const Caller& caller,
                      std::string_view permission, store::ProfileId profile_id) {
   // The refusal stands whether or not its audit record can be written.
-  (void)audit.Append({store::AuditEntry{clock.Now().time_since_epoch().count(), caller.Actor(),
+  (void)audit.Append({store::AuditEntry{clock.NowUs(), caller.Actor(),
                                         "request.refused", profile_id, caller.purpose->name,
                                         json{{"missing_permission", permission}}.dump()}});
   return Status::PermissionDenied("role '" + caller.role->name + "' lacks permission '" +
@@ -150,7 +150,7 @@ Result<int64_t> ConsentService::Record(const Caller& caller, std::string_view ex
   PORTRAIT_RETURN_IF_ERROR(consent::ParseScope(scope.empty() ? "processing" : scope));
   PORTRAIT_ASSIGN_OR_RETURN(int64_t expires, OptionalTime(body, "expires"));
   PORTRAIT_ASSIGN_OR_RETURN(int64_t time, OptionalTime(body, "time"));
-  const int64_t now = clock_.Now().time_since_epoch().count();
+  const int64_t now = clock_.NowUs();
   if (time > now) {
     return Error(Status::InvalidArgument("time: must not be in the future"));
   }
@@ -231,14 +231,14 @@ Result<json> ConsentService::Show(const Caller& caller, std::string_view externa
   PORTRAIT_ASSIGN_OR_RETURN(store::ProfileId id, vault_.IdOf(external_id));
   PORTRAIT_ASSIGN_OR_RETURN(json out, LedgerJson(id));
   PORTRAIT_RETURN_IF_ERROR(audit_.Append({store::AuditEntry{
-      clock_.Now().time_since_epoch().count(), caller.Actor(), "consent.read", id,
+      clock_.NowUs(), caller.Actor(), "consent.read", id,
       caller.purpose->name, json{{"records", out["history"].size()}}.dump()}}));
   return out;
 }
 
 Result<json> ConsentService::LedgerJson(store::ProfileId id) {
   PORTRAIT_ASSIGN_OR_RETURN(auto ledger, Ledger(id));
-  const int64_t now = clock_.Now().time_since_epoch().count();
+  const int64_t now = clock_.NowUs();
   json out = {{"current", json::array()}, {"history", json::array()}};
   for (const auto& r : consent::CurrentState(ledger, now)) {
     out["current"].push_back(RecordJson(r));

@@ -212,7 +212,7 @@ Status Dispatcher::RecoverInterrupted(const DispatcherDeps& d) {
       if (tasks.empty()) {
         break;
       }
-      const int64_t now = d.clock.Now().time_since_epoch().count();
+      const int64_t now = d.clock.NowUs();
       store::Batch batch;
       for (const store::TaskRow& t : tasks) {
         const std::string why =
@@ -262,12 +262,12 @@ void Dispatcher::Loop() {
         break;
       }
     }
-    const int64_t now = d_.clock.Now().time_since_epoch().count();
+    const int64_t now = d_.clock.NowUs();
     Round round;
     round.outcomes = TakeOutcomes();
     round.verdicts = Claim(now);
     for (Attempt& a : Record(std::move(round), now)) {
-      d_.metrics.sinks.For(a.task.sink).attempts.Add();
+      d_.telemetry.sinks.For(a.task.sink).attempts.Add();
       sinks_.at(a.task.sink)->Submit(std::move(a));
     }
     std::unique_lock lock(mu_);
@@ -283,7 +283,7 @@ void Dispatcher::Loop() {
   }
   last.outcomes = TakeOutcomes();
   const size_t unstarted = last.unstarted.size();
-  Record(std::move(last), d_.clock.Now().time_since_epoch().count());
+  Record(std::move(last), d_.clock.NowUs());
   if (unstarted > 0) {
     d_.log.info("{} queued attempts were not started before the stop; they wait, unchanged",
                 unstarted);
@@ -571,7 +571,7 @@ std::optional<Dispatcher::Verdict> Dispatcher::Recheck(Attempt& a) {
   if (!purpose) {
     return Verdict::Suppress("purpose '" + a.task.purpose + "' is no longer in the configuration");
   }
-  return CheckConsent(a.task, *purpose, a.bodies, d_.clock.Now().time_since_epoch().count());
+  return CheckConsent(a.task, *purpose, a.bodies, d_.clock.NowUs());
 }
 
 Dispatcher::Bodies Dispatcher::Render(const store::TaskRow& task, const std::string& external_id,
@@ -681,7 +681,7 @@ std::string Dispatcher::AddRefused(const Attempt& a, const Verdict& v, int64_t n
 }
 
 void Dispatcher::CountSettled(const Attempt& a, std::string_view state, int64_t now) {
-  SinkMetrics& m = d_.metrics.sinks.For(a.task.sink);
+  SinkTelemetry& m = d_.telemetry.sinks.For(a.task.sink);
   if (state == "delivered") {
     m.delivered.Add();
     m.delivery_seconds.Observe(static_cast<double>(now - a.task.created_us) / 1e6);

@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "daemon/consent_service.h"
-#include "daemon/metrics.h"
+#include "daemon/telemetry.h"
 #include "daemon/send_gate.h"
 #include "daemon/writer.h"
 #include "dispatch/sink.h"
@@ -47,7 +47,7 @@ struct DispatcherDeps {
   store::AuditLog& audit;
   const config::ConfigHolder& config;
   const Clock& clock;
-  DaemonMetrics& metrics;
+  Telemetry& telemetry;
   spdlog::logger& log;
 };
 
@@ -99,7 +99,7 @@ class Dispatcher {
   // waiting) to `batch`; returns it.
   std::string AddRefused(const Attempt& attempt, const Verdict& verdict, int64_t now_us,
                          store::Batch& batch);
-  // The sink's metrics for a committed outcome.
+  // The sink's telemetry for a committed outcome.
   void CountSettled(const Attempt& attempt, std::string_view state, int64_t now_us);
   Status AddVerdict(const store::TaskRow& task, const Verdict& verdict, int64_t now_us,
                     store::Batch& batch, std::vector<Attempt>& to_send);

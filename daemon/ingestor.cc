@@ -407,7 +407,7 @@ void Ingestor::ForgetAll() { open_ = std::make_unique<OpenProfiles>(); }
 
 Result<std::vector<IngestCounts>> Ingestor::ApplyEvents(
     const std::vector<const IngestRequest*>& requests) {
-  const int64_t now = clock_.Now().time_since_epoch().count();
+  const int64_t now = clock_.NowUs();
   IngestGroup group(*this, now);
   std::vector<IngestCounts> counts(requests.size());
   for (size_t i = 0; i < requests.size(); ++i) {
@@ -434,7 +434,7 @@ Result<std::vector<IngestCounts>> Ingestor::ApplyEvents(
 }
 
 Result<TimerSweep> Ingestor::FireDueTimers(int limit) {
-  const int64_t now = clock_.Now().time_since_epoch().count();
+  const int64_t now = clock_.NowUs();
   PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::TimerRow> due, store_.DueTimers(now, limit));
   TimerSweep sweep;
   if (due.empty()) {
@@ -470,7 +470,7 @@ Result<TimerSweep> Ingestor::FireDueTimers(int limit) {
 }
 
 Status Ingestor::AfterProfileWrite(store::ProfileId id) {
-  IngestGroup group(*this, clock_.Now().time_since_epoch().count());
+  IngestGroup group(*this, clock_.NowUs());
   PORTRAIT_ASSIGN_OR_RETURN(Working * w, group.ById(id));
   if (!w) {
     return Status::Ok();
@@ -487,7 +487,7 @@ Result<RearmProgress> Ingestor::RearmProfiles(store::ProfileId after, int limit)
   if (ids.empty()) {
     return progress;
   }
-  IngestGroup group(*this, clock_.Now().time_since_epoch().count());
+  IngestGroup group(*this, clock_.NowUs());
   for (store::ProfileId id : ids) {
     PORTRAIT_ASSIGN_OR_RETURN(Working * w, group.ById(id));
     if (w) {
@@ -504,7 +504,7 @@ Status Ingestor::MarkRulesArmed(int64_t changed) {
   store::Batch batch;
   batch.meta[std::string(kArmedRulesKey)] = rules_.Get()->fingerprint;
   batch.audit.push_back(store::AuditEntry{
-      clock_.Now().time_since_epoch().count(), "system", "timers.rearm", 0, "",
+      clock_.NowUs(), "system", "timers.rearm", 0, "",
       json{{"changed", changed}, {"rules_fingerprint", rules_.Get()->fingerprint}}.dump()});
   PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, store_.Commit(batch));
   return audit_.AfterCommit(result);

@@ -36,7 +36,7 @@ std::unique_ptr<Clock> MakeClock(spdlog::logger& log) {
   }
   log.warn("PORTRAIT_TEST_NOW is set: the clock starts at {} (tests only)", test_now);
   return std::make_unique<ShiftedClock>(
-      std::chrono::microseconds(*at - SystemClock().Now().time_since_epoch().count()));
+      std::chrono::microseconds(*at - SystemClock().NowUs()));
 }
 
 }  // namespace

@@ -42,7 +42,7 @@ Result<bool> ProfileService::Require(const Caller& caller, std::string_view perm
 
 store::AuditEntry ProfileService::Entry(const Caller& caller, std::string action,
                                         json detail) const {
-  return store::AuditEntry{clock_.Now().time_since_epoch().count(),
+  return store::AuditEntry{clock_.NowUs(),
                            caller.Actor(),
                            std::move(action),
                            0,
@@ -53,7 +53,7 @@ store::AuditEntry ProfileService::Entry(const Caller& caller, std::string action
 Result<json> ProfileService::Read(const Caller& caller, std::string_view external_id) {
   PORTRAIT_RETURN_IF_ERROR(Require(caller, "profiles.read"));
   PORTRAIT_ASSIGN_OR_RETURN(store::Profile profile, vault_.Get(external_id));
-  const int64_t now = clock_.Now().time_since_epoch().count();
+  const int64_t now = clock_.NowUs();
   PORTRAIT_ASSIGN_OR_RETURN(auto ledger, consents_.Ledger(profile.id));
   const consent::BasisDecision basis = OnAnyChannel([&](consent::Channel c) {
     return consent::CheckLawfulBasis(*caller.purpose, c, ledger, now);

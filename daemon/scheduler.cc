@@ -7,14 +7,14 @@
 namespace portrait::daemon {
 
 Scheduler::Scheduler(Writer& writer, Ingestor& ingestor, const config::ConfigHolder& config,
-                     store::Store& store, const Clock& clock, DaemonMetrics& metrics,
+                     store::Store& store, const Clock& clock, Telemetry& telemetry,
                      spdlog::logger& log, bool rearm_first, std::chrono::milliseconds period)
     : writer_(writer),
       ingestor_(ingestor),
       config_(config),
       store_(store),
       clock_(clock),
-      metrics_(metrics),
+      telemetry_(telemetry),
       log_(log),
       period_(period),
       rearm_(rearm_first),
@@ -101,7 +101,7 @@ void Scheduler::PurgeExpired() {
   Status s = writer_.Run([this]() -> Status {
     PORTRAIT_ASSIGN_OR_RETURN(
         int64_t purged,
-        RunRetention(*config_.Get(), store_, clock_.Now().time_since_epoch().count(), log_));
+        RunRetention(*config_.Get(), store_, clock_.NowUs(), log_));
     if (purged > 0) {
       ingestor_.ForgetAll();  // what it holds may include purged fields
     }
@@ -125,7 +125,7 @@ void Scheduler::Sweep() {
       }
       return;
     }
-    metrics_.timers_fired.Add(sweep.timers);
+    telemetry_.timers_fired.Add(sweep.timers);
     if (sweep.timers > 0) {
       log_.info("timers: {} due, {} fired a task", sweep.timers, sweep.fired);
     }

@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "daemon/ingestor.h"
-#include "daemon/metrics.h"
+#include "daemon/telemetry.h"
 #include "daemon/writer.h"
 
 namespace portrait::daemon {
@@ -28,7 +28,7 @@ class Scheduler {
   // All references must outlive the scheduler. With `rearm_first`, every profile's timers are
   // re-armed (RequestRearm) before the first sweep.
   Scheduler(Writer& writer, Ingestor& ingestor, const config::ConfigHolder& config,
-            store::Store& store, const Clock& clock, DaemonMetrics& metrics, spdlog::logger& log,
+            store::Store& store, const Clock& clock, Telemetry& telemetry, spdlog::logger& log,
             bool rearm_first, std::chrono::milliseconds period = std::chrono::seconds(1));
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
@@ -48,7 +48,7 @@ class Scheduler {
   const config::ConfigHolder& config_;
   store::Store& store_;
   const Clock& clock_;
-  DaemonMetrics& metrics_;
+  Telemetry& telemetry_;
   spdlog::logger& log_;
   const std::chrono::milliseconds period_;
   std::mutex mu_;

@@ -31,10 +31,10 @@ struct Server::Parts {
         profiles(vault, consents, audit, clock, log),
         rules_holder(std::move(rules)),
         ingestor(*data.store, vault, consents, audit, rules_holder, data.blind, clock),
-        writer(ingestor, metrics),
+        writer(ingestor, telemetry),
         auth(tokens, token_hasher, clock),
         api(ApiDeps{config, *data.store, vault, tokens, audit, profiles, consents, sends, ingestor,
-                    writer, rules_holder, auth, metrics, data.blind, clock, log,
+                    writer, rules_holder, auth, telemetry, data.blind, clock, log,
                     [this] { return server->Reload(); }}),
         http(io,
              HttpLimits{.read_timeout = std::chrono::seconds(
@@ -59,7 +59,7 @@ struct Server::Parts {
   SendGate sends;
   ProfileService profiles;
   RulesHolder rules_holder;
-  DaemonMetrics metrics;
+  Telemetry telemetry;
   Ingestor ingestor;
   Writer writer;
   Authenticator auth;
@@ -116,7 +116,7 @@ Result<std::string> Server::Listen(const std::string& address) {
     }
     p_->scheduler =
         std::make_unique<Scheduler>(p_->writer, p_->ingestor, p_->config, *p_->data.store,
-                                    p_->clock, p_->metrics, p_->log, /*rearm_first=*/!armed);
+                                    p_->clock, p_->telemetry, p_->log, /*rearm_first=*/!armed);
   }
   if (!p_->checkpoint_armed) {
     p_->checkpoint_armed = true;
@@ -125,7 +125,7 @@ Result<std::string> Server::Listen(const std::string& address) {
   if (!p_->dispatcher) {
     DispatcherDeps deps{p_->writer, *p_->data.store, p_->vault, p_->consents,
                         p_->sends,  p_->data.keys,   p_->audit, p_->config,
-                        p_->clock,  p_->metrics,     p_->log};
+                        p_->clock,  p_->telemetry,     p_->log};
     PORTRAIT_RETURN_IF_ERROR(Dispatcher::RecoverInterrupted(deps));
     p_->dispatcher = std::make_unique<Dispatcher>(deps);
     p_->writer.OnTasksCreated([this] { p_->dispatcher->Wake(); });
@@ -172,7 +172,7 @@ void Server::DrainTick() {
   // answers to be written.
   p_->drain.expires_after(std::chrono::milliseconds(20));
   p_->drain.async_wait([this](const boost::system::error_code&) {
-    const bool busy = p_->api.in_flight() > 0 || p_->metrics.writer_queue.load() > 0;
+    const bool busy = p_->api.in_flight() > 0 || p_->telemetry.writer_queue.load() > 0;
     if (busy && ++p_->drain_ticks < 500) {
       return DrainTick();
     }
@@ -219,7 +219,7 @@ Status Server::Reload() {
   // Audited before it takes effect: if the record can't be written, the reload is refused and
   // the config in force stays, so no request is ever served under an unaudited config.
   Status audited = p_->audit.Append({store::AuditEntry{
-      p_->clock.Now().time_since_epoch().count(), "system", "config.reload", 0, "",
+      p_->clock.NowUs(), "system", "config.reload", 0, "",
       nlohmann::json{{"triggers", (*next)->set.triggers.size()},
                      {"rules_fingerprint", (*next)->fingerprint},
                      {"waiting_for_restart", start_only}}

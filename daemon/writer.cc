@@ -28,8 +28,8 @@ T Guarded(F&& job) {
 
 }  // namespace
 
-Writer::Writer(Ingestor& ingestor, DaemonMetrics& metrics)
-    : ingestor_(ingestor), metrics_(metrics), thread_([this] { Loop(); }) {}
+Writer::Writer(Ingestor& ingestor, Telemetry& telemetry)
+    : ingestor_(ingestor), telemetry_(telemetry), thread_([this] { Loop(); }) {}
 
 Writer::~Writer() { Stop(); }
 
@@ -49,7 +49,7 @@ void Writer::Submit(IngestRequest request, Done done) {
   {
     std::lock_guard lock(mu_);
     if (!stopping_) {
-      metrics_.writer_queue.fetch_add(n, std::memory_order_relaxed);
+      telemetry_.writer_queue.fetch_add(n, std::memory_order_relaxed);
       queue_.push_back(Pending{std::move(request), std::move(done)});
       wake_.notify_one();
       return;
@@ -115,10 +115,10 @@ void Writer::CommitGroup(std::vector<Pending>& group) {
   auto counts = Guarded<Result<std::vector<IngestCounts>>>(
       [&] { return ingestor_.ApplyEvents(requests); });
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-  metrics_.writer_queue.fetch_sub(events, std::memory_order_relaxed);
-  metrics_.commits.Add();
-  metrics_.commit_seconds.Observe(took.count());
-  metrics_.batch_events.Observe(static_cast<double>(events));
+  telemetry_.writer_queue.fetch_sub(events, std::memory_order_relaxed);
+  telemetry_.commits.Add();
+  telemetry_.commit_seconds.Observe(took.count());
+  telemetry_.batch_events.Observe(static_cast<double>(events));
   bool tasks = false;
   for (size_t i = 0; i < group.size(); ++i) {
     if (!counts) {
@@ -126,9 +126,9 @@ void Writer::CommitGroup(std::vector<Pending>& group) {
       continue;
     }
     const IngestCounts& c = (*counts)[i];
-    metrics_.events_accepted.Add(c.accepted);
-    metrics_.events_duplicate.Add(c.duplicates);
-    metrics_.tasks_created.Add(c.tasks);
+    telemetry_.events_accepted.Add(c.accepted);
+    telemetry_.events_duplicate.Add(c.duplicates);
+    telemetry_.tasks_created.Add(c.tasks);
     tasks |= c.tasks > 0;
     group[i].done(c);
   }

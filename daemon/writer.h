@@ -13,7 +13,7 @@
 #include <variant>
 
 #include "daemon/ingestor.h"
-#include "daemon/metrics.h"
+#include "daemon/telemetry.h"
 
 namespace portrait::daemon {
 
@@ -24,7 +24,7 @@ class Writer {
   // Events in one group at most; a larger backlog commits in several.
   static constexpr size_t kMaxGroupEvents = 20'000;
 
-  Writer(Ingestor& ingestor, DaemonMetrics& metrics);
+  Writer(Ingestor& ingestor, Telemetry& telemetry);
   ~Writer();
   Writer(const Writer&) = delete;
 
@@ -56,7 +56,7 @@ class Writer {
   void CommitGroup(std::vector<Pending>& group);
 
   Ingestor& ingestor_;
-  DaemonMetrics& metrics_;
+  Telemetry& telemetry_;
   std::function<void()> tasks_created_;
   std::mutex mu_;
   std::condition_variable wake_;

@@ -27,12 +27,12 @@ Status AuditLog::LoadLocked() {
   PORTRAIT_ASSIGN_OR_RETURN(auto checkpoints, store_.GetCheckpoints());
   last_checkpoint_ = checkpoints.empty() ? 0 : checkpoints.back().seq;
   // The interval runs from the last checkpoint signed here, or from now.
-  last_checkpoint_us_ = clock_.Now().time_since_epoch().count();
+  last_checkpoint_us_ = clock_.NowUs();
   return Status::Ok();
 }
 
 Status AuditLog::SignLocked(int64_t seq, const std::string& hash) {
-  AuditCheckpoint c{seq, hash, "", clock_.Now().time_since_epoch().count(), last_checkpoint_};
+  AuditCheckpoint c{seq, hash, "", clock_.NowUs(), last_checkpoint_};
   c.signature = signer_.Sign(CheckpointMessage(c));
   PORTRAIT_RETURN_IF_ERROR(store_.PutCheckpoint(c));
   last_checkpoint_ = seq;
@@ -49,7 +49,7 @@ Status AuditLog::AfterCommit(const CommitResult& result) {
   if (result.audit_seq <= last_checkpoint_) {
     return Status::Ok();  // a later commit's checkpoint already covers it
   }
-  const int64_t now_us = clock_.Now().time_since_epoch().count();
+  const int64_t now_us = clock_.NowUs();
   const bool by_count = result.audit_seq - last_checkpoint_ >= cadence_.every;
   const bool by_time = now_us - last_checkpoint_us_ >= cadence_.interval.count();
   if (!by_count && !by_time) {
@@ -112,7 +112,7 @@ Status AuditLog::Export(std::ostream& out) {
   PORTRAIT_ASSIGN_OR_RETURN(auto checkpoints, store_.GetCheckpoints());
   const int64_t head_seq = checkpoints.empty() ? 0 : checkpoints.back().seq;
   const std::string head_hash = checkpoints.empty() ? GenesisHash() : checkpoints.back().hash;
-  const int64_t now_us = clock_.Now().time_since_epoch().count();
+  const int64_t now_us = clock_.NowUs();
   out << json{{"kind", "header"},
               {"format", "portrait-audit-v2"},
               {"public_key", ToHex(signer_.public_key())},

@@ -194,7 +194,7 @@ Result<UpsertResult> ProfileVault::Upsert(std::string_view external_id, const js
   PORTRAIT_RETURN_IF_ERROR(CheckExternalId(external_id));
   PORTRAIT_RETURN_IF_ERROR(CheckPatchShape(patch));
   const std::string ext_key = ExtKey(external_id);
-  const int64_t now = clock_.Now().time_since_epoch().count();
+  const int64_t now = clock_.NowUs();
   PORTRAIT_ASSIGN_OR_RETURN(std::optional<ProfileRow> existing, store_.GetProfileByKey(ext_key));
   if (existing) {
     ProfileWrite w;
@@ -321,7 +321,7 @@ Result<OpenProfile> ProfileVault::OpenOrCreate(std::string_view external_id) {
   p.is_new = true;
   p.row.id = static_cast<ProfileId>(crypto::RandomU64() >> 1) | 1;
   p.row.ext_key = ext_key;
-  p.row.created_us = p.row.updated_us = clock_.Now().time_since_epoch().count();
+  p.row.created_us = p.row.updated_us = clock_.NowUs();
   PORTRAIT_ASSIGN_OR_RETURN(p.key, NewDataKey());
   PORTRAIT_ASSIGN_OR_RETURN(p.row.external_id,
                             SealJson(p.key, p.row.id, kExternalIdField, json(external_id)));
@@ -410,7 +410,7 @@ Result<EraseReceipt> ProfileVault::Erase(std::string_view external_id,
   PORTRAIT_ASSIGN_OR_RETURN(auto events, store_.GetEvents(id));
   receipt.fields = static_cast<int>(fields.size());
   receipt.events = static_cast<int>(events.size());
-  receipt.erased_at_us = clock_.Now().time_since_epoch().count();
+  receipt.erased_at_us = clock_.NowUs();
   // 1. The audit record commits first: if it can't be written, nothing is erased (fail closed).
   if (audit) {
     audit->profile_id = id;

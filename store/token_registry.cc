@@ -34,7 +34,7 @@ Result<std::string> TokenRegistry::Create(std::string_view name, std::string_vie
   std::string token = std::string(kPrefix) + encoded;
   sodium_memzero(encoded, sizeof encoded);
 
-  const int64_t now = clock_.Now().time_since_epoch().count();
+  const int64_t now = clock_.NowUs();
   Batch batch;
   batch.new_tokens.push_back(TokenRow{0, std::string(name), std::string(role),
                                       hasher_.Digest(kHashDomain, token), now, 0, 0});
@@ -53,7 +53,7 @@ Result<std::vector<TokenRow>> TokenRegistry::List() {
 }
 
 Status TokenRegistry::Revoke(std::string_view name, std::string_view actor) {
-  const int64_t now = clock_.Now().time_since_epoch().count();
+  const int64_t now = clock_.NowUs();
   Batch batch;
   batch.revoked_tokens.emplace_back(name);
   batch.revoked_at_us = now;
@@ -71,7 +71,7 @@ Result<TokenRow> TokenRegistry::Authenticate(std::string_view token) {
   if (!match || row->revoked_us != 0) {
     return Error(Status::PermissionDenied("invalid or revoked API token"));
   }
-  PORTRAIT_RETURN_IF_ERROR(store_.TouchToken(row->id, clock_.Now().time_since_epoch().count()));
+  PORTRAIT_RETURN_IF_ERROR(store_.TouchToken(row->id, clock_.NowUs()));
   return *row;
 }
 

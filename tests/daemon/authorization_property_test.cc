@@ -146,7 +146,7 @@ class AuthorizationProperty : public ::testing::Test {
   ConsentService consents_{*data_.store, vault_, audit_, clock_, log_};
   ProfileService profiles_{vault_, consents_, audit_, clock_, log_};
   RulesHolder rules_{LoadRules(in_force_.Get()).value()};
-  DaemonMetrics metrics_;
+  Telemetry metrics_;
   Ingestor ingestor_{*data_.store, vault_, consents_, audit_, rules_, data_.blind, clock_};
   Writer writer_{ingestor_, metrics_};
   Authenticator auth_{token_registry_, token_hasher_, clock_};
@@ -185,7 +185,7 @@ void AuthorizationProperty::SeedConsentsAndOrders(Customer& c, int n) {
       events.push_back({{"id", c.id + "-o" + std::to_string(i)},
                         {"type", "order.placed"},
                         {"subject", c.id},
-                        {"time", FormatRfc3339(clock_.Now().time_since_epoch().count())},
+                        {"time", FormatRfc3339(clock_.NowUs())},
                         {"data", {{"amount", i == 0 ? c.spent : 0.0}}}});
     }
     Admin(http::verb::post, "/v1/events", events.dump());

@@ -79,7 +79,7 @@ class DispatcherTest : public ServiceFixture {
   SendGate sends_;
   RulesHolder rules_{ExampleRules()};
   Ingestor ingestor_{store_, vault_, consents_, audit_, rules_, data_.blind, clock_};
-  DaemonMetrics metrics_;
+  Telemetry metrics_;
   Writer writer_{ingestor_, metrics_};
 };
 

@@ -22,7 +22,7 @@ class RequestGuard : public ServiceFixture {
 
   RulesHolder rules_{LoadRules(in_force_.Get()).value()};
   Ingestor ingestor_{store_, vault_, consents_, audit_, rules_, data_.blind, clock_};
-  DaemonMetrics metrics_;
+  Telemetry metrics_;
   crypto::BlindIndex token_hasher_ =
       crypto::BlindIndex::Create(data_.keys.token_key(), 32).value();
   store::TokenRegistry tokens_{store_, token_hasher_, clock_};

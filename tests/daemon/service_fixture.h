@@ -32,7 +32,7 @@ class ServiceFixture : public ::testing::Test {
     EXPECT_TRUE(caller) << caller.error().ToString();
     return *caller;
   }
-  int64_t Now() const { return clock_.Now().time_since_epoch().count(); }
+  int64_t Now() const { return clock_.NowUs(); }
   std::string At(int64_t us) const { return FormatRfc3339(us); }
 
   testing::TempDir dir_;

@@ -39,7 +39,7 @@ TEST_F(ProfileVaultTest, UpsertCreatesAndGetDecrypts) {
   EXPECT_EQ(p->fields["vip"], true);
   EXPECT_EQ(p->tags, (std::vector<std::string>{"interest/sports/running", "vip"}));
   EXPECT_EQ(p->timezone, "Europe/London");
-  EXPECT_EQ(p->created_us, clock_.Now().time_since_epoch().count());
+  EXPECT_EQ(p->created_us, clock_.NowUs());
 }
 
 TEST_F(ProfileVaultTest, PartialMergeKeepsUnnamedFieldsAndNullRemoves) {

@@ -31,7 +31,7 @@ TEST_F(TokenRegistryTest, CreateAuthenticateListRevoke) {
   auto list = tokens_.List().value();
   ASSERT_EQ(list.size(), 1u);
   EXPECT_TRUE(list[0].digest.empty());  // never handed out
-  EXPECT_EQ(list[0].last_used_us, clock_.Now().time_since_epoch().count());
+  EXPECT_EQ(list[0].last_used_us, clock_.NowUs());
 
   EXPECT_EQ(tokens_.Create("crm-sync", "admin", "system").error().code(), Status::Code::kConflict);
   ASSERT_TRUE(tokens_.Revoke("crm-sync", "system").ok());

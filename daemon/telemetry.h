@@ -47,7 +47,7 @@ void RenderValue(const std::string& name, const std::string& type, const std::st
 
 // What the daemon counts; one instance, built in main and passed by reference.
 // Delivery figures of one sink.
-struct SinkMetrics {
+struct SinkTelemetry {
   Counter attempts;
   Counter delivered;
   Counter dead;
@@ -57,18 +57,18 @@ struct SinkMetrics {
       {0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 60, 600, 3600, 86400}};
 };
 
-// SinkMetrics by sink name, created on first use. Thread-safe.
-class SinkMetricsTable {
+// SinkTelemetry by sink name, created on first use. Thread-safe.
+class SinkTelemetryTable {
  public:
-  SinkMetrics& For(const std::string& sink);
+  SinkTelemetry& For(const std::string& sink);
   void Render(std::string& out) const;
 
  private:
   mutable std::mutex mu_;
-  std::map<std::string, std::unique_ptr<SinkMetrics>> by_sink_;
+  std::map<std::string, std::unique_ptr<SinkTelemetry>> by_sink_;
 };
 
-struct DaemonMetrics {
+struct Telemetry {
   Counter http_requests;
   Counter http_errors;  // responses with status >= 400
   Counter events_accepted;
@@ -81,7 +81,7 @@ struct DaemonMetrics {
       {0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2}};
   Histogram ingest_seconds{{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5}};
   std::atomic<int64_t> writer_queue{0};  // events waiting for the writer
-  SinkMetricsTable sinks;
+  SinkTelemetryTable sinks;
 };
 
 }  // namespace portrait::daemon

@@ -1,4 +1,4 @@
-#include "daemon/metrics.h"
+#include "daemon/telemetry.h"
 
 #include <fmt/format.h>
 
@@ -44,21 +44,21 @@ void Histogram::RenderSeries(const std::string& name, const std::string& labels,
                      count_.load(std::memory_order_relaxed));
 }
 
-SinkMetrics& SinkMetricsTable::For(const std::string& sink) {
+SinkTelemetry& SinkTelemetryTable::For(const std::string& sink) {
   std::lock_guard lock(mu_);
-  std::unique_ptr<SinkMetrics>& m = by_sink_[sink];
+  std::unique_ptr<SinkTelemetry>& m = by_sink_[sink];
   if (!m) {
-    m = std::make_unique<SinkMetrics>();
+    m = std::make_unique<SinkTelemetry>();
   }
   return *m;
 }
 
-void SinkMetricsTable::Render(std::string& out) const {
+void SinkTelemetryTable::Render(std::string& out) const {
   std::lock_guard lock(mu_);
-  const std::pair<const char*, Counter SinkMetrics::*> counters[] = {
-      {"attempts", &SinkMetrics::attempts},
-      {"delivered", &SinkMetrics::delivered},
-      {"dead", &SinkMetrics::dead}};
+  const std::pair<const char*, Counter SinkTelemetry::*> counters[] = {
+      {"attempts", &SinkTelemetry::attempts},
+      {"delivered", &SinkTelemetry::delivered},
+      {"dead", &SinkTelemetry::dead}};
   for (const auto& [what, counter] : counters) {
     out += fmt::format("# HELP portrait_sink_{0}_total task {0} by sink\n", what);
     out += fmt::format("# TYPE portrait_sink_{}_total counter\n", what);

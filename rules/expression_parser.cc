@@ -1,158 +1,12 @@
 // Lexer and Pratt parser with type checking for rule expressions (see expression.h).
-#include <charconv>
-#include <cmath>
+#include <optional>
 
 #include "base/time_format.h"
 #include "rules/expression.h"
+#include "rules/expression_lexer.h"
 
 namespace portrait::rules {
 namespace {
-
-enum class Tok { kEnd, kNumber, kDuration, kDate, kTime, kString, kName, kOp };
-
-struct Token {
-  Tok kind = Tok::kEnd;
-  std::string text;  // the name, operator, or the string literal's contents
-  Value value;       // literals
-  int offset = 0;
-  int length = 0;
-};
-
-bool IsNameStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
-bool IsNameChar(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.';
-}
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-class Lexer {
- public:
-  explicit Lexer(std::string_view src) : src_(src) {}
-
-  tl::expected<Token, ExprError> Next() {
-    while (pos_ < src_.size() && std::isspace(static_cast<unsigned char>(src_[pos_]))) {
-      ++pos_;
-    }
-    Token t;
-    t.offset = static_cast<int>(pos_);
-    if (pos_ >= src_.size()) {
-      return t;
-    }
-    const char c = src_[pos_];
-    if (IsDigit(c)) {
-      return Number(t);
-    }
-    if (c == '\'' || c == '"') {
-      return String(t, c);
-    }
-    if (IsNameStart(c)) {
-      size_t end = pos_;
-      while (end < src_.size() && IsNameChar(src_[end])) {
-        ++end;
-      }
-      return Finish(t, Tok::kName, end);
-    }
-    for (std::string_view op : {"==", "!=", "<=", ">="}) {
-      if (src_.substr(pos_, 2) == op) {
-        return Finish(t, Tok::kOp, pos_ + 2);
-      }
-    }
-    if (std::string_view("<>+-*/%()[],").find(c) != std::string_view::npos) {
-      return Finish(t, Tok::kOp, pos_ + 1);
-    }
-    return tl::unexpected(ExprError{t.offset, std::string("unexpected character '") + c + "'"});
-  }
-
- private:
-  Token Finish(Token& t, Tok kind, size_t end) {
-    t.kind = kind;
-    t.text = std::string(src_.substr(pos_, end - pos_));
-    t.length = static_cast<int>(end - pos_);
-    pos_ = end;
-    return t;
-  }
-
-  tl::expected<Token, ExprError> Number(Token& t) {
-    size_t end = pos_;
-    while (end < src_.size() &&
-           (IsDigit(src_[end]) || src_[end] == '.' || src_[end] == '-' || src_[end] == ':' ||
-            src_[end] == 'T' || src_[end] == 'Z' || src_[end] == '+')) {
-      // Dates and times contain '-', ':', 'T', 'Z', '+'; only take them in that shape.
-      if ((src_[end] == '-' || src_[end] == 'T' || src_[end] == ':' || src_[end] == 'Z' ||
-           src_[end] == '+') &&
-          !(end - pos_ >= 4 && src_.size() - pos_ >= 10 && src_[pos_ + 4] == '-')) {
-        break;
-      }
-      ++end;
-    }
-    std::string_view text = src_.substr(pos_, end - pos_);
-    if (text.size() >= 10 && text[4] == '-') {
-      int32_t days = 0;
-      if (text.size() == 10 && ParseIsoDate(text, &days)) {
-        Finish(t, Tok::kDate, end);
-        t.value = Value::Date(days);
-        return t;
-      }
-      auto time = ParseRfc3339(text);
-      if (time) {
-        Finish(t, Tok::kTime, end);
-        t.value = Value::Time(*time);
-        return t;
-      }
-      return tl::unexpected(ExprError{t.offset, "'" + std::string(text) +
-                                                    "' is neither a date YYYY-MM-DD nor an "
-                                                    "RFC 3339 time"});
-    }
-    // A duration: digits immediately followed by a unit letter and no more name characters.
-    size_t digits = pos_;
-    while (digits < src_.size() && IsDigit(src_[digits])) {
-      ++digits;
-    }
-    if (digits < src_.size() &&
-        std::string_view("smhdwy").find(src_[digits]) != std::string_view::npos &&
-        (digits + 1 >= src_.size() || !IsNameChar(src_[digits + 1]))) {
-      int64_t n = 0;
-      std::from_chars(src_.data() + pos_, src_.data() + digits, n);
-      static const std::string_view kUnits = "smhdwy";
-      static const int64_t kSeconds[] = {1, 60, 3600, 86400, 7 * 86400, 365 * 86400};
-      int64_t unit = kSeconds[kUnits.find(src_[digits])];
-      if (n > (int64_t{1} << 40) / unit) {
-        return tl::unexpected(ExprError{t.offset, "duration too long"});
-      }
-      Finish(t, Tok::kDuration, digits + 1);
-      t.value = Value::Duration(n * unit * 1'000'000);
-      return t;
-    }
-    double v = 0;
-    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(v)) {
-      return tl::unexpected(ExprError{t.offset, "'" + std::string(text) + "' is not a number"});
-    }
-    Finish(t, Tok::kNumber, end);
-    t.value = Value::Number(v);
-    return t;
-  }
-
-  tl::expected<Token, ExprError> String(Token& t, char quote) {
-    std::string out;
-    size_t i = pos_ + 1;
-    for (; i < src_.size() && src_[i] != quote; ++i) {
-      if (src_[i] == '\\' && i + 1 < src_.size()) {
-        ++i;
-      }
-      out += src_[i];
-    }
-    if (i >= src_.size()) {
-      return tl::unexpected(ExprError{t.offset, "unterminated string"});
-    }
-    Finish(t, Tok::kString, i + 1);
-    t.value = Value::String(out);
-    t.text = std::move(out);
-    return t;
-  }
-
-  std::string_view src_;
-  size_t pos_ = 0;
-};
 
 Op CodeOf(std::string_view op) {
   static const std::pair<std::string_view, Op> kCodes[] = {{"and", Op::kAnd},
@@ -199,6 +53,63 @@ bool Fits(Type actual, std::initializer_list<Type> wanted) {
     }
   }
   return false;
+}
+
+// The arithmetic the language knows: operator, left and right operand types, result.
+struct Arithmetic {
+  std::string_view op;
+  Type left;
+  Type right;
+  Type result;
+};
+constexpr Arithmetic kArithmetic[] = {
+    {"+", Type::kNumber, Type::kNumber, Type::kNumber},
+    {"+", Type::kString, Type::kString, Type::kString},
+    {"+", Type::kTime, Type::kDuration, Type::kTime},
+    {"+", Type::kDuration, Type::kTime, Type::kTime},
+    {"+", Type::kDuration, Type::kDuration, Type::kDuration},
+    {"+", Type::kDate, Type::kDuration, Type::kDate},
+    {"-", Type::kNumber, Type::kNumber, Type::kNumber},
+    {"-", Type::kTime, Type::kDuration, Type::kTime},
+    {"-", Type::kTime, Type::kTime, Type::kDuration},
+    {"-", Type::kDuration, Type::kDuration, Type::kDuration},
+    {"-", Type::kDate, Type::kDate, Type::kDuration},
+    {"-", Type::kDate, Type::kDuration, Type::kDate},
+    {"*", Type::kNumber, Type::kNumber, Type::kNumber},
+    {"*", Type::kDuration, Type::kNumber, Type::kDuration},
+    {"/", Type::kNumber, Type::kNumber, Type::kNumber},
+    {"/", Type::kDuration, Type::kNumber, Type::kDuration},
+    {"%", Type::kNumber, Type::kNumber, Type::kNumber},
+};
+
+// The type of `a op b`, or nothing when the operator can't combine the two. kAny (a value only
+// known when evaluated: event data, a metric of no declared kind) passes the load-time check.
+std::optional<Type> BinaryType(std::string_view op, Type a, Type b) {
+  const bool any = a == Type::kAny || b == Type::kAny;
+  if (op == "and" || op == "or") {
+    return Fits(a, {Type::kBool}) && Fits(b, {Type::kBool}) ? std::optional(Type::kBool)
+                                                            : std::nullopt;
+  }
+  if (op == "==" || op == "!=") {
+    return any || a == b || a == Type::kNull || b == Type::kNull ? std::optional(Type::kBool)
+                                                                 : std::nullopt;
+  }
+  if (op == "<" || op == "<=" || op == ">" || op == ">=") {
+    return Orderable(a) && Orderable(b) && (any || a == b) ? std::optional(Type::kBool)
+                                                           : std::nullopt;
+  }
+  if (op == "in") {
+    return Fits(b, {Type::kList}) ? std::optional(Type::kBool) : std::nullopt;
+  }
+  if (any) {
+    return Type::kAny;
+  }
+  for (const Arithmetic& rule : kArithmetic) {
+    if (rule.op == op && rule.left == a && rule.right == b) {
+      return rule.result;
+    }
+  }
+  return std::nullopt;
 }
 
 class Parser {
@@ -513,78 +424,15 @@ class Parser {
   }
 
   tl::expected<Expr, ExprError> Binary(const Token& op, Expr a, Expr b) {
-    const std::string& o = op.text;
-    Type ta = a.type;
-    Type tb = b.type;
-    Type result = Type::kAny;
-    auto mismatch = [&]() {
-      return Fail(op.offset, "'" + o + "' can't combine a " + std::string(TypeName(ta)) +
-                                 " and a " + std::string(TypeName(tb)));
-    };
-    bool any = ta == Type::kAny || tb == Type::kAny;
-    if (o == "and" || o == "or") {
-      if (!Fits(ta, {Type::kBool}) || !Fits(tb, {Type::kBool})) {
-        return mismatch();
-      }
-      result = Type::kBool;
-    } else if (o == "==" || o == "!=") {
-      if (!any && ta != tb && ta != Type::kNull && tb != Type::kNull) {
-        return mismatch();
-      }
-      result = Type::kBool;
-    } else if (o == "<" || o == "<=" || o == ">" || o == ">=") {
-      if (!Orderable(ta) || !Orderable(tb) || (!any && ta != tb)) {
-        return mismatch();
-      }
-      result = Type::kBool;
-    } else if (o == "in") {
-      if (!Fits(tb, {Type::kList})) {
-        return mismatch();
-      }
-      result = Type::kBool;
-    } else if (any) {
-      result = Type::kAny;
-    } else if (o == "+") {
-      if (ta == Type::kNumber && tb == Type::kNumber)
-        result = Type::kNumber;
-      else if (ta == Type::kString && tb == Type::kString)
-        result = Type::kString;
-      else if (ta == Type::kTime && tb == Type::kDuration)
-        result = Type::kTime;
-      else if (ta == Type::kDuration && tb == Type::kTime)
-        result = Type::kTime;
-      else if (ta == Type::kDuration && tb == Type::kDuration)
-        result = Type::kDuration;
-      else if (ta == Type::kDate && tb == Type::kDuration)
-        result = Type::kDate;
-      else
-        return mismatch();
-    } else if (o == "-") {
-      if (ta == Type::kNumber && tb == Type::kNumber)
-        result = Type::kNumber;
-      else if (ta == Type::kTime && tb == Type::kDuration)
-        result = Type::kTime;
-      else if (ta == Type::kTime && tb == Type::kTime)
-        result = Type::kDuration;
-      else if (ta == Type::kDuration && tb == Type::kDuration)
-        result = Type::kDuration;
-      else if (ta == Type::kDate && tb == Type::kDate)
-        result = Type::kDuration;
-      else if (ta == Type::kDate && tb == Type::kDuration)
-        result = Type::kDate;
-      else
-        return mismatch();
-    } else {  // * / %
-      if (ta == Type::kNumber && tb == Type::kNumber)
-        result = Type::kNumber;
-      else if (ta == Type::kDuration && tb == Type::kNumber && o != "%")
-        result = Type::kDuration;
-      else
-        return mismatch();
+    const std::optional<Type> result = BinaryType(op.text, a.type, b.type);
+    if (!result) {
+      return Fail(op.offset, "'" + op.text + "' can't combine a " +
+                                 std::string(TypeName(a.type)) + " and a " +
+                                 std::string(TypeName(b.type)));
     }
-    Expr e = Node(Expr::Kind::kBinary, result, a.offset);
-    e.op = o;
-    e.code = CodeOf(o);
+    Expr e = Node(Expr::Kind::kBinary, *result, a.offset);
+    e.op = op.text;
+    e.code = CodeOf(op.text);
     e.length = b.offset + b.length - a.offset;
     e.args.push_back(std::move(a));
     e.args.push_back(std::move(b));

@@ -331,83 +331,101 @@ std::optional<std::string> UnreadableField(const Trigger& t, const ExplainScope&
 
 }  // namespace
 
+namespace {
+
+std::optional<std::string> FiredKey(const EventOutcome& applied, const Trigger& t) {
+  for (const Firing& f : applied.fired) {
+    if (f.trigger == &t) {
+      return f.dedupe_key;
+    }
+  }
+  return std::nullopt;
+}
+
+// Why an event or lifecycle trigger did not fire on what was applied.
+std::string WhyNotFired(const Trigger& t, const EventOutcome& applied, const std::string& stage,
+                        const EventInput* event, const Facts& facts) {
+  if (t.kind == TriggerKind::kEvent && (!event || event->type != t.event_type)) {
+    return "needs an event of type " + t.event_type;
+  }
+  if (t.kind == TriggerKind::kLifecycle && !applied.stage_change) {
+    return "no lifecycle change (stage stays '" + stage + "')";
+  }
+  if (t.kind == TriggerKind::kLifecycle) {
+    return "the change " + applied.stage_change->first + " -> " + applied.stage_change->second +
+           " is not " + t.from + " -> " + t.to;
+  }
+  return t.when ? rules::Explain(*t.when, t.when_source, facts) : "does not fire";
+}
+
+std::string ExplainAbsence(const Trigger& t, const EventInput* event) {
+  if (event && event->type == t.after) {
+    return "arms a timer due " + FormatRfc3339(event->time_us + t.within_us) +
+           " (fires then unless " + t.missing + " arrives)";
+  }
+  if (event && event->type == t.missing) {
+    return "disarms its timer";
+  }
+  return "waits for an event of type " + t.after;
+}
+
+}  // namespace
+
+Explanation Engine::ExplainTrigger(const Trigger& t, const Explaining& x) const {
+  Explanation e;
+  e.trigger = t.id;
+  if (std::optional<std::string> hidden = UnreadableField(t, x.scope)) {
+    e.evaluated = false;
+    e.reason = "not evaluated for this role: it reads fields." + *hidden +
+               ", which this role does not read in clear for this purpose";
+    return e;
+  }
+  std::optional<std::string> key;
+  switch (t.kind) {
+    case TriggerKind::kEvent:
+    case TriggerKind::kLifecycle:
+      key = FiredKey(x.applied, t);
+      if (!key) {
+        e.reason = WhyNotFired(t, x.applied, x.after.lifecycle, x.event, x.facts);
+      }
+      break;
+    case TriggerKind::kAbsence:
+      e.reason = ExplainAbsence(t, x.event);
+      break;
+    case TriggerKind::kAnniversary:
+    case TriggerKind::kSchedule:
+      e.reason = ExplainTimed(t, x.after, x.at_us, key);
+      break;
+  }
+  if (key) {
+    e.fires = !x.dedupe_used || !x.dedupe_used(*key);
+    e.reason = e.fires ? "fires (dedupe key " + *key + ")"
+                       : "already fired for this occurrence (dedupe key " + *key + ")";
+  }
+  return e;
+}
+
 std::vector<Explanation> Engine::Explain(
     const ProfileFacts& profile, const EventInput* event, int64_t at_us,
     const std::function<bool(const std::string&)>& dedupe_used, const ExplainScope& scope) const {
-  std::vector<Explanation> out;
   EventOutcome applied;
   ProfileFacts after = profile;
   EventFacts ef;
   if (event) {
     applied = OnEvent(profile, *event, at_us);
     after.metrics = applied.metrics;
-    after.lifecycle = applied.lifecycle;
     ef = EventFacts{event->type, event->time_us, &event->data};
   } else {
     applied = Reevaluate(profile, at_us);
-    after.lifecycle = applied.lifecycle;
   }
-  auto fired_key = [&](const Trigger& t) -> std::optional<std::string> {
-    for (const Firing& f : applied.fired) {
-      if (f.trigger == &t) {
-        return f.dedupe_key;
-      }
-    }
-    return std::nullopt;
-  };
-  Facts facts = FactsOf(after, event ? &ef : nullptr, at_us);
+  after.lifecycle = applied.lifecycle;
+  const Facts facts = FactsOf(after, event ? &ef : nullptr, at_us);
+  const Explaining x{applied, after, event, facts, at_us, dedupe_used, scope};
+  std::vector<Explanation> out;
   for (const Trigger& t : rules_.triggers) {
-    if (!scope.purpose.empty() && t.purpose != scope.purpose) {
-      continue;
+    if (scope.purpose.empty() || t.purpose == scope.purpose) {
+      out.push_back(ExplainTrigger(t, x));
     }
-    Explanation e;
-    e.trigger = t.id;
-    if (std::optional<std::string> hidden = UnreadableField(t, scope)) {
-      e.evaluated = false;
-      e.reason = "not evaluated for this role: it reads fields." + *hidden +
-                 ", which this role does not read in clear for this purpose";
-      out.push_back(std::move(e));
-      continue;
-    }
-    std::optional<std::string> key;
-    switch (t.kind) {
-      case TriggerKind::kEvent:
-      case TriggerKind::kLifecycle:
-        key = fired_key(t);
-        if (!key) {
-          if (t.kind == TriggerKind::kEvent && (!event || event->type != t.event_type)) {
-            e.reason = "needs an event of type " + t.event_type;
-          } else if (t.kind == TriggerKind::kLifecycle && !applied.stage_change) {
-            e.reason = "no lifecycle change (stage stays '" + after.lifecycle + "')";
-          } else if (t.kind == TriggerKind::kLifecycle) {
-            e.reason = "the change " + applied.stage_change->first + " -> " +
-                       applied.stage_change->second + " is not " + t.from + " -> " + t.to;
-          } else {
-            e.reason = t.when ? rules::Explain(*t.when, t.when_source, facts) : "does not fire";
-          }
-        }
-        break;
-      case TriggerKind::kAbsence:
-        if (event && event->type == t.after) {
-          e.reason = "arms a timer due " + FormatRfc3339(event->time_us + t.within_us) +
-                     " (fires then unless " + t.missing + " arrives)";
-        } else if (event && event->type == t.missing) {
-          e.reason = "disarms its timer";
-        } else {
-          e.reason = "waits for an event of type " + t.after;
-        }
-        break;
-      case TriggerKind::kAnniversary:
-      case TriggerKind::kSchedule:
-        e.reason = ExplainTimed(t, after, at_us, key);
-        break;
-    }
-    if (key) {
-      e.fires = !dedupe_used || !dedupe_used(*key);
-      e.reason = e.fires ? "fires (dedupe key " + *key + ")"
-                         : "already fired for this occurrence (dedupe key " + *key + ")";
-    }
-    out.push_back(std::move(e));
   }
   return out;
 }

@@ -139,6 +139,17 @@ class Engine {
   const RuleSet& rules() const { return rules_; }
 
  private:
+  // What Explain computed once for all the triggers it explains.
+  struct Explaining {
+    const EventOutcome& applied;
+    const ProfileFacts& after;
+    const EventInput* event;
+    const Facts& facts;
+    int64_t at_us;
+    const std::function<bool(const std::string&)>& dedupe_used;
+    const ExplainScope& scope;
+  };
+  Explanation ExplainTrigger(const Trigger& t, const Explaining& x) const;
   Facts FactsOf(const ProfileFacts& profile, const EventFacts* event, int64_t now_us) const;
   std::string ExplainTimed(const Trigger& t, const ProfileFacts& after, int64_t at_us,
                            std::optional<std::string>& key) const;

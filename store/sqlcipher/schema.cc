@@ -1,11 +1,14 @@
 #include "store/sqlcipher/schema.h"
 
+#include <iterator>
 #include <string>
 
 namespace portrait::store::sqlite {
 
-const std::vector<std::string_view>& PortraitSchema() {
-  static const std::vector<std::string_view> kSteps = {
+namespace {
+
+// portrait.db's migration steps, oldest first.
+constexpr std::string_view kPortraitSteps[] = {
       // 1: profiles, their encrypted fields, blind index, events.
       R"sql(
       CREATE TABLE profiles (
@@ -149,7 +152,13 @@ const std::vector<std::string_view>& PortraitSchema() {
       ALTER TABLE audit ADD COLUMN mac BLOB NOT NULL DEFAULT x'';
       ALTER TABLE audit_checkpoints ADD COLUMN prev_seq INTEGER NOT NULL DEFAULT -1;
       )sql",
-  };
+};
+
+}  // namespace
+
+const std::vector<std::string_view>& PortraitSchema() {
+  static const std::vector<std::string_view> kSteps(std::begin(kPortraitSteps),
+                                                    std::end(kPortraitSteps));
   return kSteps;
 }
 

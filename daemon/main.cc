@@ -39,6 +39,60 @@ std::unique_ptr<Clock> MakeClock(spdlog::logger& log) {
       std::chrono::microseconds(*at - SystemClock().NowUs()));
 }
 
+// Stops gracefully on SIGINT/SIGTERM, reloads on SIGHUP, for as long as it lives.
+class SignalHandlers {
+ public:
+  SignalHandlers(daemon::Server& server, spdlog::logger& log)
+      : server_(server), log_(log), stop_(server.io(), SIGINT, SIGTERM), hup_(server.io(), SIGHUP) {
+    stop_.async_wait([this](const boost::system::error_code& ec, int signal) {
+      if (!ec) {
+        log_.info("signal {} received; finishing requests in flight", signal);
+        server_.Shutdown();
+      }
+    });
+    WaitForHup();
+  }
+
+ private:
+  void WaitForHup() {
+    hup_.async_wait([this](const boost::system::error_code& ec, int) {
+      if (!ec) {
+        log_.info("SIGHUP: reloading rules");
+        (void)server_.Reload();
+        WaitForHup();
+      }
+    });
+  }
+
+  daemon::Server& server_;
+  spdlog::logger& log_;
+  boost::asio::signal_set stop_;
+  boost::asio::signal_set hup_;
+};
+
+// Listens, serves until a stop signal, signs the final audit checkpoint. The exit code.
+int Serve(daemon::Server& server, const config::Config& config, const std::string& listen,
+          int io_threads, spdlog::logger& log) {
+  auto bound = server.Listen(listen.empty() ? config.daemon.listen : listen);
+  if (!bound) {
+    log.error("{}", bound.error().message());
+    return 1;
+  }
+  SignalHandlers signals(server, log);
+  log.info("portraitd listening on http://{} ({} profiles, {} triggers, pid {})", *bound,
+           server.profiles(), server.triggers(), ::getpid());
+  std::cout << "try: curl -H \"Authorization: Bearer $(cat " << config.daemon.data_dir
+            << "/admin.token)\" -H 'X-Purpose: service' http://" << *bound
+            << "/v1/profiles?email=someone@example.com" << std::endl;
+  server.Run(io_threads);
+  if (Status s = server.Close(); !s.ok()) {
+    log.error("could not sign the final audit checkpoint: {}", s.ToString());
+    return 1;
+  }
+  log.info("portraitd stopped");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -74,41 +128,5 @@ int main(int argc, char** argv) {
     log->error("cannot start: {}", server.error().message());
     return 1;
   }
-  auto bound = (*server)->Listen(listen.empty() ? config->daemon.listen : listen);
-  if (!bound) {
-    log->error("{}", bound.error().message());
-    return 1;
-  }
-  boost::asio::io_context& io = (*server)->io();
-  boost::asio::signal_set stop_signals(io, SIGINT, SIGTERM);
-  stop_signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-    if (!ec) {
-      log->info("signal {} received; finishing requests in flight", signal);
-      (*server)->Shutdown();
-    }
-  });
-  boost::asio::signal_set hup(io, SIGHUP);
-  std::function<void()> wait_for_hup = [&] {
-    hup.async_wait([&](const boost::system::error_code& ec, int) {
-      if (!ec) {
-        log->info("SIGHUP: reloading rules");
-        (void)(*server)->Reload();
-        wait_for_hup();
-      }
-    });
-  };
-  wait_for_hup();
-
-  log->info("portraitd listening on http://{} ({} profiles, {} triggers, pid {})", *bound,
-            (*server)->profiles(), (*server)->triggers(), ::getpid());
-  std::cout << "try: curl -H \"Authorization: Bearer $(cat " << config->daemon.data_dir
-            << "/admin.token)\" -H 'X-Purpose: service' http://" << *bound
-            << "/v1/profiles?email=someone@example.com" << std::endl;
-  (*server)->Run(io_threads);
-  if (Status s = (*server)->Close(); !s.ok()) {
-    log->error("could not sign the final audit checkpoint: {}", s.ToString());
-    return 1;
-  }
-  log->info("portraitd stopped");
-  return 0;
+  return Serve(**server, *config, listen, io_threads, *log);
 }

@@ -477,14 +477,12 @@ bool IsKnownTimeZone(std::string_view name) {
 }
 
 Result<Config> ParseConfig(std::string_view text, const std::string& path) {
-  toml::parse_result parsed = toml::parse(text, std::string_view(path));
-  if (!parsed) {
-    const auto& err = parsed.error();
-    Diagnostics diag(path);
-    diag.Add(err.source(), std::string(err.description()));
+  Diagnostics diag(path);
+  std::optional<toml::table> table = ParseToml(text, diag);
+  if (!table) {
     return Error(diag.ToStatus());
   }
-  return Loader(parsed.table(), path).Load();
+  return Loader(*table, path).Load();
 }
 
 Result<Config> LoadConfig(const std::string& path) {

@@ -1,5 +1,7 @@
 #include "config/toml_reader.h"
 
+#include "config/toml_guard.h"
+
 namespace portrait::config {
 
 SourcePos Diagnostics::Pos(const toml::source_region& where) const {
@@ -8,6 +10,19 @@ SourcePos Diagnostics::Pos(const toml::source_region& where) const {
 
 void Diagnostics::Add(const SourcePos& pos, std::string_view message) {
   lines_.push_back(pos.ToString() + ": " + std::string(message));
+}
+
+std::optional<toml::table> ParseToml(std::string_view text, Diagnostics& diag) {
+  if (std::optional<TomlHazard> hazard = FindTomlHazard(text)) {
+    diag.Add(SourcePos{diag.file(), hazard->line, hazard->column}, hazard->message);
+    return std::nullopt;
+  }
+  toml::parse_result parsed = toml::parse(text, std::string_view(diag.file()));
+  if (!parsed) {
+    diag.Add(parsed.error().source(), std::string(parsed.error().description()));
+    return std::nullopt;
+  }
+  return std::move(parsed).table();
 }
 
 Status Diagnostics::ToStatus() const {

@@ -35,6 +35,10 @@ class Diagnostics {
   std::vector<std::string> lines_;
 };
 
+// Parses `text` as TOML, refusing first what toml++ can't read safely (toml_guard.h). On an
+// error, adds it to `diag` (file:line:col) and returns nothing.
+std::optional<toml::table> ParseToml(std::string_view text, Diagnostics& diag);
+
 // A string with where it was written.
 struct Located {
   std::string value;

@@ -64,14 +64,8 @@ class RuleLoader {
     std::vector<toml::table> tables;
     for (const auto& file : files) {
       diags.push_back(std::make_unique<Diagnostics>(file.path));
-      toml::parse_result parsed =
-          toml::parse(std::string_view(file.text), std::string_view(file.path));
-      if (!parsed) {
-        diags.back()->Add(parsed.error().source(), std::string(parsed.error().description()));
-        tables.emplace_back();
-        continue;
-      }
-      tables.push_back(std::move(parsed).table());
+      std::optional<toml::table> table = ParseToml(file.text, *diags.back());
+      tables.push_back(table ? std::move(*table) : toml::table{});
     }
     // Metrics first, from every file, so triggers anywhere may use them; then stages; then
     // triggers.

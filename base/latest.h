@@ -4,7 +4,8 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
+
+#include "base/mutex.h"
 
 namespace portrait {
 
@@ -14,17 +15,17 @@ class Latest {
   explicit Latest(std::shared_ptr<const T> value) : value_(std::move(value)) {}
 
   std::shared_ptr<const T> Get() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return value_;
   }
   void Set(std::shared_ptr<const T> value) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     value_ = std::move(value);
   }
 
  private:
-  mutable std::mutex mu_;
-  std::shared_ptr<const T> value_;
+  mutable Mutex mu_;
+  std::shared_ptr<const T> value_ GUARDED_BY(mu_);
 };
 
 }  // namespace portrait

@@ -48,7 +48,7 @@ KeySlab::~KeySlab() {
 }
 
 Result<SlabKey> KeySlab::Acquire() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (free_.empty()) {
     return Error(Status::Unavailable(region_ ? "every data-key slot is in use; retry"
                                              : "guarded memory for data keys is unavailable"));
@@ -60,7 +60,7 @@ Result<SlabKey> KeySlab::Acquire() {
 
 void KeySlab::Release(uint8_t* data) {
   sodium_memzero(data, SlabKey::kSize);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   free_.push_back(static_cast<uint32_t>((data - region_) / SlabKey::kSize));
 }
 

@@ -5,9 +5,9 @@
 #pragma once
 
 #include <cstdint>
-#include <mutex>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/result.h"
 #include "crypto/secret.h"
 
@@ -53,9 +53,9 @@ class KeySlab {
   friend class SlabKey;
   void Release(uint8_t* data);
 
-  std::mutex mu_;
+  Mutex mu_;
   uint8_t* region_ = nullptr;
-  std::vector<uint32_t> free_;  // free slot indexes
+  std::vector<uint32_t> free_ GUARDED_BY(mu_);  // free slot indexes
 };
 
 }  // namespace portrait::crypto

@@ -6,7 +6,7 @@ namespace portrait::daemon {
 
 bool Authenticator::Limited(const std::string& address) {
   const int64_t now = clock_.NowUs();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = failures_.find(address);
   if (it == failures_.end()) {
     return false;
@@ -22,13 +22,13 @@ Result<store::TokenRow> Authenticator::Check(std::string_view token, const std::
   const int64_t now = clock_.NowUs();
   const std::string digest = hasher_.Digest("$cache", token);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (auto it = cache_.find(digest); it != cache_.end() && it->second.until_us > now) {
       return it->second.row;
     }
   }
   auto row = tokens_.Authenticate(token);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!row) {
     CountFailure(address, now);
     return row;
@@ -42,7 +42,7 @@ Result<store::TokenRow> Authenticator::Check(std::string_view token, const std::
 
 void Authenticator::RecordFailure(const std::string& address) {
   const int64_t now = clock_.NowUs();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   CountFailure(address, now);
 }
 
@@ -66,12 +66,12 @@ void Authenticator::CountFailure(const std::string& address, int64_t now_us) {
 }
 
 size_t Authenticator::tracked_addresses() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return failures_.size();
 }
 
 void Authenticator::Invalidate() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   cache_.clear();
 }
 

@@ -7,10 +7,10 @@
 
 #include <chrono>
 #include <map>
-#include <mutex>
 #include <string>
 
 #include "base/clock.h"
+#include "base/mutex.h"
 #include "store/token_registry.h"
 
 namespace portrait::daemon {
@@ -38,7 +38,7 @@ class Authenticator {
   void Invalidate();
 
  private:
-  void CountFailure(const std::string& address, int64_t now_us);
+  void CountFailure(const std::string& address, int64_t now_us) REQUIRES(mu_);
 
   struct Cached {
     store::TokenRow row;
@@ -52,9 +52,9 @@ class Authenticator {
   store::TokenRegistry& tokens_;
   const crypto::BlindIndex& hasher_;
   const Clock& clock_;
-  std::mutex mu_;
-  std::map<std::string, Cached> cache_;  // keyed by the token's digest, never the token
-  std::map<std::string, Failures> failures_;
+  Mutex mu_;
+  std::map<std::string, Cached> cache_ GUARDED_BY(mu_);  // by the token's digest, never the token
+  std::map<std::string, Failures> failures_ GUARDED_BY(mu_);
 };
 
 }  // namespace portrait::daemon

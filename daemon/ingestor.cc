@@ -401,12 +401,19 @@ void Ingestor::SealKnownSubjects(std::vector<IncomingEvent>& events) const {
   }
 }
 
-void Ingestor::Forget(store::ProfileId id) { (void)open_->Take(id); }
+void Ingestor::Forget(store::ProfileId id) {
+  PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
+  (void)open_->Take(id);
+}
 
-void Ingestor::ForgetAll() { open_ = std::make_unique<OpenProfiles>(); }
+void Ingestor::ForgetAll() {
+  PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
+  open_ = std::make_unique<OpenProfiles>();
+}
 
 Result<std::vector<IngestCounts>> Ingestor::ApplyEvents(
     const std::vector<const IngestRequest*>& requests) {
+  PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
   const int64_t now = clock_.NowUs();
   IngestGroup group(*this, now);
   std::vector<IngestCounts> counts(requests.size());
@@ -434,6 +441,7 @@ Result<std::vector<IngestCounts>> Ingestor::ApplyEvents(
 }
 
 Result<TimerSweep> Ingestor::FireDueTimers(int limit) {
+  PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
   const int64_t now = clock_.NowUs();
   PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::TimerRow> due, store_.DueTimers(now, limit));
   TimerSweep sweep;
@@ -470,6 +478,7 @@ Result<TimerSweep> Ingestor::FireDueTimers(int limit) {
 }
 
 Status Ingestor::AfterProfileWrite(store::ProfileId id) {
+  PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
   IngestGroup group(*this, clock_.NowUs());
   PORTRAIT_ASSIGN_OR_RETURN(Working * w, group.ById(id));
   if (!w) {
@@ -482,6 +491,7 @@ Status Ingestor::AfterProfileWrite(store::ProfileId id) {
 }
 
 Result<RearmProgress> Ingestor::RearmProfiles(store::ProfileId after, int limit) {
+  PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
   PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::ProfileId> ids, store_.ProfileIds(after, limit));
   RearmProgress progress;
   if (ids.empty()) {
@@ -501,6 +511,7 @@ Result<RearmProgress> Ingestor::RearmProfiles(store::ProfileId after, int limit)
 }
 
 Status Ingestor::MarkRulesArmed(int64_t changed) {
+  PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
   store::Batch batch;
   batch.meta[std::string(kArmedRulesKey)] = rules_.Get()->fingerprint;
   batch.audit.push_back(store::AuditEntry{

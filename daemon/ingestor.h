@@ -7,13 +7,14 @@
 // customer's task carries the trigger's message_plain and no fields, or is suppressed when it
 // has none), and commits the whole group in one transaction with
 // one audit record per request. Profiles stay open (decrypted, keyed) between groups, up to a
-// bound. Not thread-safe: only the writer thread calls it.
+// bound. Not thread-safe: only the writer thread calls it (checked in debug builds).
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "base/clock.h"
+#include "base/thread_checker.h"
 #include "config/config.h"
 #include "daemon/cloud_event.h"
 #include "daemon/consent_service.h"
@@ -104,6 +105,7 @@ class Ingestor {
   const crypto::BlindIndex& blind_;
   const Clock& clock_;
   std::unique_ptr<OpenProfiles> open_;  // profiles kept open between groups
+  ThreadChecker writer_thread_;         // everything but SealKnownSubjects and RulesArmed
 };
 
 }  // namespace portrait::daemon

@@ -24,10 +24,10 @@ Scheduler::~Scheduler() { Stop(); }
 
 void Scheduler::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
-  wake_.notify_all();
+  wake_.SignalAll();
   if (thread_.joinable()) {
     thread_.join();
   }
@@ -35,17 +35,17 @@ void Scheduler::Stop() {
 
 void Scheduler::RequestRearm() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     rearm_ = true;
   }
-  wake_.notify_all();
+  wake_.SignalAll();
 }
 
 void Scheduler::Loop() {
   while (true) {
     bool rearm = false;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       rearm = std::exchange(rearm_, false);
     }
     if (rearm) {
@@ -56,8 +56,11 @@ void Scheduler::Loop() {
       PurgeExpired();
       next_purge_ = std::chrono::steady_clock::now() + kPurgeEvery;
     }
-    std::unique_lock lock(mu_);
-    if (wake_.wait_for(lock, period_, [this] { return stopping_ || rearm_; }) && stopping_) {
+    const auto until = std::chrono::steady_clock::now() + period_;
+    MutexLock lock(mu_);
+    while (!stopping_ && !rearm_ && wake_.WaitUntil(mu_, until)) {
+    }
+    if (stopping_) {
       return;
     }
   }
@@ -83,7 +86,7 @@ void Scheduler::RearmAll() {
     if (progress.last == 0) {
       break;
     }
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) {
       return;
     }
@@ -132,7 +135,7 @@ void Scheduler::Sweep() {
     if (sweep.timers < kTimersPerCommit) {
       return;
     }
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) {
       return;
     }

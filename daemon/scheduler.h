@@ -9,10 +9,9 @@
 #include <spdlog/logger.h>
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
+#include "base/mutex.h"
 #include "daemon/ingestor.h"
 #include "daemon/telemetry.h"
 #include "daemon/writer.h"
@@ -51,10 +50,10 @@ class Scheduler {
   Telemetry& telemetry_;
   spdlog::logger& log_;
   const std::chrono::milliseconds period_;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  bool rearm_ = false;
+  Mutex mu_;
+  CondVar wake_;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool rearm_ GUARDED_BY(mu_) = false;
   std::chrono::steady_clock::time_point next_purge_;  // the epoch: at the first sweep
   std::thread thread_;                                // last: starts once the members above exist
 };

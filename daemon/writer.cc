@@ -35,10 +35,10 @@ Writer::~Writer() { Stop(); }
 
 void Writer::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
-  wake_.notify_all();
+  wake_.SignalAll();
   if (thread_.joinable()) {
     thread_.join();
   }
@@ -47,11 +47,11 @@ void Writer::Stop() {
 void Writer::Submit(IngestRequest request, Done done) {
   const int64_t n = static_cast<int64_t>(request.events.size());
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!stopping_) {
       telemetry_.writer_queue.fetch_add(n, std::memory_order_relaxed);
       queue_.push_back(Pending{std::move(request), std::move(done)});
-      wake_.notify_one();
+      wake_.Signal();
       return;
     }
   }
@@ -62,39 +62,46 @@ Status Writer::Run(std::function<Status()> job) {
   std::promise<Status> result;
   auto future = result.get_future();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) {
       return Status::Unavailable("portraitd is shutting down");
     }
     queue_.push_back(
         Exclusive{std::move(job), [&result](Status s) { result.set_value(std::move(s)); }});
   }
-  wake_.notify_one();
+  wake_.Signal();
   return future.get();
+}
+
+bool Writer::Take(std::vector<Pending>& group, std::optional<Exclusive>& exclusive) {
+  MutexLock lock(mu_);
+  while (!stopping_ && queue_.empty()) {
+    wake_.Wait(mu_);
+  }
+  if (queue_.empty()) {
+    return false;  // stopping, and everything queued is done
+  }
+  if (auto* e = std::get_if<Exclusive>(&queue_.front())) {
+    exclusive = std::move(*e);
+    queue_.pop_front();
+    return true;
+  }
+  size_t events = 0;
+  while (!queue_.empty() && std::holds_alternative<Pending>(queue_.front()) &&
+         (group.empty() || events < kMaxGroupEvents)) {
+    group.push_back(std::move(std::get<Pending>(queue_.front())));
+    events += group.back().request.events.size();
+    queue_.pop_front();
+  }
+  return true;
 }
 
 void Writer::Loop() {
   while (true) {
     std::vector<Pending> group;
     std::optional<Exclusive> exclusive;
-    {
-      std::unique_lock lock(mu_);
-      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) {
-        return;  // stopping, and everything queued is done
-      }
-      if (auto* e = std::get_if<Exclusive>(&queue_.front())) {
-        exclusive = std::move(*e);
-        queue_.pop_front();
-      } else {
-        size_t events = 0;
-        while (!queue_.empty() && std::holds_alternative<Pending>(queue_.front()) &&
-               (group.empty() || events < kMaxGroupEvents)) {
-          group.push_back(std::move(std::get<Pending>(queue_.front())));
-          events += group.back().request.events.size();
-          queue_.pop_front();
-        }
-      }
+    if (!Take(group, exclusive)) {
+      return;
     }
     if (exclusive) {
       exclusive->done(Guarded<Status>(exclusive->job));

@@ -5,13 +5,13 @@
 // groups, so no two writes of a profile ever interleave. Thread-safe.
 #pragma once
 
-#include <condition_variable>
 #include <deque>
+#include <optional>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <variant>
 
+#include "base/mutex.h"
 #include "daemon/ingestor.h"
 #include "daemon/telemetry.h"
 
@@ -53,15 +53,17 @@ class Writer {
   using Job = std::variant<Pending, Exclusive>;
 
   void Loop();
+  // The next group of event requests, or the next exclusive job; nothing once stopped and idle.
+  bool Take(std::vector<Pending>& group, std::optional<Exclusive>& exclusive);
   void CommitGroup(std::vector<Pending>& group);
 
   Ingestor& ingestor_;
   Telemetry& telemetry_;
   std::function<void()> tasks_created_;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  std::deque<Job> queue_;
-  bool stopping_ = false;
+  Mutex mu_;
+  CondVar wake_;
+  std::deque<Job> queue_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;  // last: starts once the members above exist
 };
 

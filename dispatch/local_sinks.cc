@@ -10,9 +10,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <thread>
 #include <vector>
+
+#include "base/mutex.h"
 
 namespace portrait::dispatch {
 namespace {
@@ -26,7 +27,7 @@ class FileSink final : public Sink {
 
   Outcome Deliver(const Delivery& d) override {
     const std::string line = d.body + "\n";
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     size_t done = 0;
     while (done < line.size()) {
       const ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
@@ -46,7 +47,7 @@ class FileSink final : public Sink {
 
  private:
   const int fd_;
-  std::mutex mu_;  // one line at a time
+  Mutex mu_;  // held while a line is written: one line at a time
 };
 
 class ExecSink final : public Sink {

@@ -8,9 +8,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <cstdlib>
-#include <mutex>
 #include <vector>
 
+#include "base/mutex.h"
 #include "dispatch/webhook_signature.h"
 
 namespace portrait::dispatch {
@@ -157,17 +157,17 @@ class WebhookSink final : public Sink {
   static constexpr std::chrono::seconds kIdleFor{4};
 
   tcp::resolver::results_type CachedEndpoints() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return std::chrono::steady_clock::now() < resolved_until_ ? endpoints_
                                                               : tcp::resolver::results_type();
   }
   void ForgetEndpoints() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     resolved_until_ = {};
   }
 
   std::unique_ptr<Connection> TakeIdle() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     const auto stale = std::chrono::steady_clock::now() - kIdleFor;
     while (!idle_.empty()) {
       std::unique_ptr<Connection> c = std::move(idle_.back());
@@ -184,7 +184,7 @@ class WebhookSink final : public Sink {
       return;  // closed with it
     }
     c->idle_since = std::chrono::steady_clock::now();
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (idle_.size() < max_idle_) {
       idle_.push_back(std::move(c));
     }
@@ -211,7 +211,7 @@ class WebhookSink final : public Sink {
         failure = Outcome::Retry(Describe("resolve", ec));
         return nullptr;
       }
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       endpoints_ = endpoints;
       resolved_until_ = std::chrono::steady_clock::now() + kResolvedFor;
     }
@@ -286,10 +286,10 @@ class WebhookSink final : public Sink {
   const Url url_;
   const crypto::SecretBytes key_;
   const std::unique_ptr<ssl::context> tls_;
-  std::mutex mu_;
-  tcp::resolver::results_type endpoints_;
-  std::chrono::steady_clock::time_point resolved_until_;
-  std::vector<std::unique_ptr<Connection>> idle_;
+  Mutex mu_;
+  tcp::resolver::results_type endpoints_ GUARDED_BY(mu_);
+  std::chrono::steady_clock::time_point resolved_until_ GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<Connection>> idle_ GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -44,7 +44,7 @@ Status AuditLog::AfterCommit(const CommitResult& result) {
   if (result.audit_seq == 0) {
     return Status::Ok();
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   PORTRAIT_RETURN_IF_ERROR(LoadLocked());
   if (result.audit_seq <= last_checkpoint_) {
     return Status::Ok();  // a later commit's checkpoint already covers it
@@ -61,7 +61,7 @@ Status AuditLog::AfterCommit(const CommitResult& result) {
 }
 
 Status AuditLog::Checkpoint() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   PORTRAIT_RETURN_IF_ERROR(LoadLocked());
   PORTRAIT_ASSIGN_OR_RETURN(auto head, store_.AuditHead());
   if (head.first == 0 || head.first <= last_checkpoint_) {

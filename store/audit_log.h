@@ -21,13 +21,13 @@
 #include <chrono>
 #include <istream>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "base/clock.h"
+#include "base/mutex.h"
 #include "base/result.h"
 #include "crypto/audit_signer.h"
 #include "crypto/secret.h"
@@ -103,17 +103,17 @@ class AuditLog {
   const std::string& public_key() const { return signer_.public_key(); }
 
  private:
-  Status LoadLocked();
-  Status SignLocked(int64_t seq, const std::string& hash);
+  Status LoadLocked() REQUIRES(mu_);
+  Status SignLocked(int64_t seq, const std::string& hash) REQUIRES(mu_);
 
   Store& store_;
   const crypto::AuditSigner& signer_;
   const crypto::KeyView mac_key_;
   const Clock& clock_;
   const AuditCadence cadence_;
-  std::mutex mu_;
-  int64_t last_checkpoint_ = -1;  // -1: not loaded yet
-  int64_t last_checkpoint_us_ = 0;
+  Mutex mu_;
+  int64_t last_checkpoint_ GUARDED_BY(mu_) = -1;  // -1: not loaded yet
+  int64_t last_checkpoint_us_ GUARDED_BY(mu_) = 0;
 };
 
 // Verifies an export written by AuditLog::Export with `public_key` (raw 32 bytes) alone.

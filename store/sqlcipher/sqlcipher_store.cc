@@ -42,14 +42,16 @@ Result<std::optional<ProfileRow>> OneProfile(Stmt& s) {
 }  // namespace
 
 void ReaderPool::Add(std::unique_ptr<ReadConnection> connection) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   free_.push_back(connection.get());
   all_.push_back(std::move(connection));
 }
 
 ReadConnection::Lease ReaderPool::Acquire() {
-  std::unique_lock lock(mu_);
-  freed_.wait(lock, [this] { return !free_.empty(); });
+  MutexLock lock(mu_);
+  while (free_.empty()) {
+    freed_.Wait(mu_);
+  }
   ReadConnection* c = free_.back();
   free_.pop_back();
   return ReadConnection::Lease(*this, c);
@@ -57,10 +59,10 @@ ReadConnection::Lease ReaderPool::Acquire() {
 
 void ReaderPool::Release(ReadConnection* connection) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     free_.push_back(connection);
   }
-  freed_.notify_one();
+  freed_.Signal();
 }
 
 Status SqlcipherStore::Init() {

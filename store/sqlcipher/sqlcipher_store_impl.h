@@ -4,11 +4,11 @@
 // across its transaction.
 #pragma once
 
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <vector>
 
+#include "base/mutex.h"
 #include "store/sqlcipher/sqlite.h"
 #include "store/store.h"
 
@@ -34,10 +34,10 @@ class ReaderPool {
   friend class ReadConnection::Lease;
   void Release(ReadConnection* connection);
 
-  std::mutex mu_;
-  std::condition_variable freed_;
-  std::vector<std::unique_ptr<ReadConnection>> all_;
-  std::vector<ReadConnection*> free_;
+  Mutex mu_;
+  CondVar freed_;
+  std::vector<std::unique_ptr<ReadConnection>> all_ GUARDED_BY(mu_);
+  std::vector<ReadConnection*> free_ GUARDED_BY(mu_);
 };
 
 class ReadConnection::Lease {

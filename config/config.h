@@ -163,7 +163,7 @@ std::vector<std::string> KeepStartOnlySettings(const Config& in_force, Config& f
 // The config in force; a reload replaces it whole (see base/latest.h).
 using ConfigHolder = Latest<Config>;
 
-// The permissions a role may hold (SPEC section 4).
+// The permissions a role may hold (a role's `can` list; docs/API.md says what each allows).
 const std::vector<std::string>& KnownPermissions();
 
 std::string_view FieldTypeName(FieldType type);

@@ -174,7 +174,7 @@ Result<HttpResponse> Api::Route(ApiCall& call) {
     return Metrics();
   }
   if (p.size() < 2 || p[0] != "v1") {
-    return Error(Status::NotFound("no such endpoint; see SPEC section 7 for the API"));
+    return Error(Status::NotFound("no such endpoint; see docs/API.md"));
   }
   if (p[1] == "profiles") {
     return Profiles(call);
@@ -198,7 +198,7 @@ Result<HttpResponse> Api::Route(ApiCall& call) {
     PORTRAIT_RETURN_IF_ERROR(d_.reload());
     return JsonResponse({{"reloaded", true}, {"rules", d_.rules.Get()->set.triggers.size()}});
   }
-  return Error(Status::NotFound("no such endpoint; see SPEC section 7 for the API"));
+  return Error(Status::NotFound("no such endpoint; see docs/API.md"));
 }
 
 Result<HttpResponse> Api::Profiles(ApiCall& call) {

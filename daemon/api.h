@@ -1,4 +1,4 @@
-// Api: the HTTP API of SPEC section 7 over the daemon's services. Authenticates the bearer token,
+// Api: the HTTP API (docs/API.md) over the daemon's services. Authenticates the bearer token,
 // resolves the caller's role and purpose (X-Purpose, or the role's only purpose), routes, and
 // turns every outcome into JSON or an RFC 9457 problem: 400 malformed JSON, 401 no or bad token,
 // 403 missing permission or field, 404, 409, 413 (the server), 422 schema errors naming the

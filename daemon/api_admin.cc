@@ -161,7 +161,7 @@ Result<HttpResponse> Api::Tasks(ApiCall& call) {
     }));
     return JsonResponse(answer);
   }
-  return Error(Status::NotFound("no such endpoint; see SPEC section 7 for the API"));
+  return Error(Status::NotFound("no such endpoint; see docs/API.md"));
 }
 
 Result<HttpResponse> Api::Tokens(ApiCall& call) {

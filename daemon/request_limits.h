@@ -1,4 +1,4 @@
-// The limits every request is held to, in one place (README "Limits" lists them), and the two
+// The limits every request is held to, in one place (docs/API.md "Limits" lists them), and the two
 // checks that run before anything else reads a request: every part is valid UTF-8, and a JSON
 // body parses within the limits. Pure; thread-safe.
 #pragma once

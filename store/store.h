@@ -118,7 +118,7 @@ struct TimerRow {
   int64_t due_us = 0;
 };
 
-// A task in the outbox (SPEC section 6), written in the transaction that fired its trigger.
+// A task in the outbox, written in the transaction that fired its trigger.
 struct TaskRow {
   int64_t id = 0;      // assigned on commit, ascending
   std::string dedupe;  // keyed digest of the firing's dedupe key: a repeat is not stored again

@@ -1,4 +1,4 @@
-// Audit integrity against a real portraitd (issue 12): the log exported over HTTP verifies
+// Audit integrity against a real portraitd: the log exported over HTTP verifies
 // offline with the public key alone, and an edit anywhere fails naming the record; a chain
 // rebuilt with the database key is found by the daemon; a reload that can't be audited doesn't
 // take effect; a legal hold is placed and lifted through the API and the CLI, audited.

@@ -14,6 +14,8 @@ using nlohmann::json;
 
 http::status HttpStatusOf(const Status& s) {
   switch (s.code()) {
+    case Status::Code::kMalformed:  // a syntax error of the request itself
+      return http::status::bad_request;
     case Status::Code::kInvalidArgument:
       return http::status::unprocessable_entity;
     case Status::Code::kNotFound:
@@ -70,12 +72,7 @@ void Api::LastResort(const std::string& error_class, const Reply& respond) {
 }
 
 void Api::Serve(HttpRequest&& request, const std::string& remote, const Reply& respond) {
-  auto fail = [&](const Status& s) {
-    // A "malformed:" message is a syntax error of the request itself: 400, not 422.
-    const bool malformed = s.message().rfind("malformed:", 0) == 0;
-    respond(Problem(malformed ? http::status::bad_request : HttpStatusOf(s),
-                    malformed ? s.message().substr(11) : s.message()));
-  };
+  auto fail = [&](const Status& s) { respond(Problem(HttpStatusOf(s), s.message())); };
   if (shutting_down_) {
     return respond(
         Problem(http::status::service_unavailable, "portraitd is shutting down", 11, false));
@@ -282,10 +279,7 @@ void Api::Events(ApiCall& call, Reply reply) {
   }
   auto body = call.Body();
   if (!body) {
-    const std::string& why = body.error().message();
-    const bool malformed = why.rfind("malformed:", 0) == 0;
-    return reply(malformed ? Problem(http::status::bad_request, why.substr(11))
-                           : Problem(http::status::unprocessable_entity, why));
+    return reply(Problem(HttpStatusOf(body.error()), body.error().message()));
   }
   const int64_t now = d_.clock.NowUs();
   const int64_t max_future_us =

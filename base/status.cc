@@ -10,6 +10,8 @@ std::string_view CodeName(Status::Code code) {
       return "NotFound";
     case Status::Code::kInvalidArgument:
       return "InvalidArgument";
+    case Status::Code::kMalformed:
+      return "Malformed";
     case Status::Code::kConflict:
       return "Conflict";
     case Status::Code::kPermissionDenied:

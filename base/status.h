@@ -17,6 +17,7 @@ class [[nodiscard]] Status {
     kOk = 0,
     kNotFound,
     kInvalidArgument,
+    kMalformed,  // a request's bytes are not well-formed (not UTF-8, not JSON)
     kConflict,
     kPermissionDenied,
     kUnavailable,
@@ -33,6 +34,7 @@ class [[nodiscard]] Status {
   static Status InvalidArgument(std::string msg) {
     return Status(Code::kInvalidArgument, std::move(msg));
   }
+  static Status Malformed(std::string msg) { return Status(Code::kMalformed, std::move(msg)); }
   static Status Conflict(std::string msg) { return Status(Code::kConflict, std::move(msg)); }
   static Status PermissionDenied(std::string msg) {
     return Status(Code::kPermissionDenied, std::move(msg));

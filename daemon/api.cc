@@ -14,6 +14,8 @@ using nlohmann::json;
 
 http::status HttpStatusOf(const Status& s) {
   switch (s.code()) {
+    case Status::Code::kMalformed:  // a syntax error of the request itself
+      return http::status::bad_request;
     case Status::Code::kInvalidArgument:
       return http::status::unprocessable_entity;
     case Status::Code::kNotFound:
@@ -70,12 +72,7 @@ void Api::LastResort(const std::string& error_class, const Reply& respond) {
 }
 
 void Api::Serve(HttpRequest&& request, const std::string& remote, const Reply& respond) {
-  auto fail = [&](const Status& s) {
-    // A "malformed:" message is a syntax error of the request itself: 400, not 422.
-    const bool malformed = s.message().rfind("malformed:", 0) == 0;
-    respond(Problem(malformed ? http::status::bad_request : HttpStatusOf(s),
-                    malformed ? s.message().substr(11) : s.message()));
-  };
+  auto fail = [&](const Status& s) { respond(Problem(HttpStatusOf(s), s.message())); };
   if (shutting_down_) {
     return respond(
         Problem(http::status::service_unavailable, "portraitd is shutting down", 11, false));
@@ -218,58 +215,70 @@ Result<HttpResponse> Api::Profiles(ApiCall& call) {
   }
   const std::string& id = p[2];
   if (p.size() == 3) {
-    switch (call.method()) {
-      case http::verb::get: {
-        PORTRAIT_ASSIGN_OR_RETURN(json view, d_.profiles.Read(caller, id));
-        return JsonResponse(view);
-      }
-      case http::verb::put: {
-        PORTRAIT_ASSIGN_OR_RETURN(json patch, call.Body());
-        json out;
-        PORTRAIT_RETURN_IF_ERROR(d_.writer.Run([&]() -> Status {
-          PORTRAIT_ASSIGN_OR_RETURN(out, d_.profiles.Write(caller, id, patch));
-          d_.ingestor.Forget(out["internal_id"].get<int64_t>());
-          return d_.ingestor.AfterProfileWrite(out["internal_id"].get<int64_t>());
-        }));
-        return JsonResponse(out,
-                            out["created"].get<bool>() ? http::status::created : http::status::ok);
-      }
-      case http::verb::delete_: {
-        json receipt;
-        PORTRAIT_RETURN_IF_ERROR(d_.writer.Run([&]() -> Status {
-          PORTRAIT_ASSIGN_OR_RETURN(receipt, d_.profiles.Erase(caller, id));
-          d_.ingestor.Forget(receipt["internal_id"].get<int64_t>());
-          return Status::Ok();
-        }));
-        // No attempt for the profile may end after the receipt.
-        d_.sends.Drain(receipt["internal_id"].get<int64_t>());
-        return JsonResponse(receipt);
-      }
-      default:
-        break;
+    return Profile(call, id);
+  }
+  if (p.size() == 4 && p[3] == "consents") {
+    return Consents(call, id);
+  }
+  if (p.size() == 4 && p[3] == "export" && call.method() == http::verb::get) {
+    return Export(call, id);
+  }
+  if (p.size() == 4 && p[3] == "hold") {
+    return Hold(call, id);
+  }
+  return Error(Status::NotFound("no such endpoint"));
+}
+
+Result<HttpResponse> Api::Profile(ApiCall& call, const std::string& id) {
+  const Caller& caller = call.caller;
+  switch (call.method()) {
+    case http::verb::get: {
+      PORTRAIT_ASSIGN_OR_RETURN(json view, d_.profiles.Read(caller, id));
+      return JsonResponse(view);
     }
-  } else if (p.size() == 4 && p[3] == "consents") {
-    if (call.method() == http::verb::post) {
-      PORTRAIT_ASSIGN_OR_RETURN(json body, call.Body());
-      int64_t record = 0;
+    case http::verb::put: {
+      PORTRAIT_ASSIGN_OR_RETURN(json patch, call.Body());
+      json out;
       PORTRAIT_RETURN_IF_ERROR(d_.writer.Run([&]() -> Status {
-        PORTRAIT_ASSIGN_OR_RETURN(record, d_.consents.Record(caller, id, body));
+        PORTRAIT_ASSIGN_OR_RETURN(out, d_.profiles.Write(caller, id, patch));
+        d_.ingestor.Forget(out["internal_id"].get<int64_t>());
+        return d_.ingestor.AfterProfileWrite(out["internal_id"].get<int64_t>());
+      }));
+      return JsonResponse(out, out["created"].get<bool>() ? http::status::created : http::status::ok);
+    }
+    case http::verb::delete_: {
+      json receipt;
+      PORTRAIT_RETURN_IF_ERROR(d_.writer.Run([&]() -> Status {
+        PORTRAIT_ASSIGN_OR_RETURN(receipt, d_.profiles.Erase(caller, id));
+        d_.ingestor.Forget(receipt["internal_id"].get<int64_t>());
         return Status::Ok();
       }));
-      // No attempt the record stops may end after the answer.
-      if (auto profile = d_.vault.IdOf(id)) {
-        d_.sends.Drain(*profile);
-      }
-      return JsonResponse({{"record", record}}, http::status::created);
+      // No attempt for the profile may end after the receipt.
+      d_.sends.Drain(receipt["internal_id"].get<int64_t>());
+      return JsonResponse(receipt);
     }
-    if (call.method() == http::verb::get) {
-      PORTRAIT_ASSIGN_OR_RETURN(json state, d_.consents.Show(caller, id));
-      return JsonResponse(state);
+    default:
+      return Error(Status::NotFound("no such endpoint"));
+  }
+}
+
+Result<HttpResponse> Api::Consents(ApiCall& call, const std::string& id) {
+  if (call.method() == http::verb::post) {
+    PORTRAIT_ASSIGN_OR_RETURN(json body, call.Body());
+    int64_t record = 0;
+    PORTRAIT_RETURN_IF_ERROR(d_.writer.Run([&]() -> Status {
+      PORTRAIT_ASSIGN_OR_RETURN(record, d_.consents.Record(call.caller, id, body));
+      return Status::Ok();
+    }));
+    // No attempt the record stops may end after the answer.
+    if (auto profile = d_.vault.IdOf(id)) {
+      d_.sends.Drain(*profile);
     }
-  } else if (p.size() == 4 && p[3] == "export" && call.method() == http::verb::get) {
-    return Export(call, id);
-  } else if (p.size() == 4 && p[3] == "hold") {
-    return Hold(call, id);
+    return JsonResponse({{"record", record}}, http::status::created);
+  }
+  if (call.method() == http::verb::get) {
+    PORTRAIT_ASSIGN_OR_RETURN(json state, d_.consents.Show(call.caller, id));
+    return JsonResponse(state);
   }
   return Error(Status::NotFound("no such endpoint"));
 }
@@ -282,10 +291,7 @@ void Api::Events(ApiCall& call, Reply reply) {
   }
   auto body = call.Body();
   if (!body) {
-    const std::string& why = body.error().message();
-    const bool malformed = why.rfind("malformed:", 0) == 0;
-    return reply(malformed ? Problem(http::status::bad_request, why.substr(11))
-                           : Problem(http::status::unprocessable_entity, why));
+    return reply(Problem(HttpStatusOf(body.error()), body.error().message()));
   }
   const int64_t now = d_.clock.NowUs();
   const int64_t max_future_us =

@@ -14,12 +14,15 @@
 #include "daemon/api_call.h"
 #include "daemon/authenticator.h"
 #include "daemon/consent_service.h"
+#include "daemon/export_service.h"
 #include "daemon/http_server.h"
 #include "daemon/ingestor.h"
 #include "daemon/telemetry.h"
 #include "daemon/profile_service.h"
 #include "daemon/rules_holder.h"
+#include "daemon/rules_test_service.h"
 #include "daemon/send_gate.h"
+#include "daemon/task_service.h"
 #include "daemon/writer.h"
 
 namespace portrait::daemon {
@@ -32,6 +35,9 @@ struct ApiDeps {
   store::AuditLog& audit;
   ProfileService& profiles;
   ConsentService& consents;
+  TaskService& tasks;
+  ExportService& exports;
+  RulesTestService& rules_test;
   SendGate& sends;     // an erasure or withdrawal answers once the attempts under way have ended
   Ingestor& ingestor;  // only on the writer thread, through writer.Run
   Writer& writer;
@@ -68,6 +74,10 @@ class Api {
                     const std::string& purpose, const nlohmann::json& detail);
   Result<HttpResponse> Route(ApiCall& call);
   Result<HttpResponse> Profiles(ApiCall& call);
+  // GET, PUT or DELETE /v1/profiles/{id}.
+  Result<HttpResponse> Profile(ApiCall& call, const std::string& id);
+  // POST or GET /v1/profiles/{id}/consents.
+  Result<HttpResponse> Consents(ApiCall& call, const std::string& id);
   Result<HttpResponse> Tokens(ApiCall& call);
   Result<HttpResponse> Audit(ApiCall& call);
   Result<HttpResponse> AuditExport(ApiCall& call);

@@ -21,7 +21,7 @@ struct ApiCall {
 
   http::verb method() const { return request.method(); }
   // The body as JSON, within the limits of request_limits.h. A body that isn't JSON is
-  // InvalidArgument with a "malformed: " prefix, which the Api answers with 400 rather than 422.
+  // Malformed, which the Api answers with 400 rather than 422.
   Result<nlohmann::json> Body() const { return ParseJsonBody(request.body()); }
 };
 

@@ -8,7 +8,7 @@ namespace {
 using nlohmann::json;
 
 Status NotUtf8(const std::string& part) {
-  return Status::InvalidArgument("malformed: " + part + " is not valid UTF-8");
+  return Status::Malformed(part + " is not valid UTF-8");
 }
 
 Status CheckHeadersUtf8(const HttpRequest& request) {
@@ -62,7 +62,7 @@ Result<json> ParseJsonBody(std::string_view text) {
     return Error(Status::InvalidArgument(
         "body: a number is out of range (numbers must be finite, within ±1.7e308)"));
   } catch (const json::exception&) {
-    return Error(Status::InvalidArgument("malformed: the body is not valid JSON"));
+    return Error(Status::Malformed("the body is not valid JSON"));
   }
 }
 

@@ -21,14 +21,13 @@ inline constexpr size_t kMaxJsonDepth = 64;
 // 2^64 - 1 (e.g. 18446744073709551616) are read as doubles.
 
 // Whether the request's target (after percent-decoding each path segment and query key and
-// value), header names and values and body are valid UTF-8. InvalidArgument with a "malformed: "
-// prefix names the part, e.g. "malformed: header X-Purpose is not valid UTF-8" — a header's name
-// only when the name itself is valid.
+// value), header names and values and body are valid UTF-8. Malformed names the part, e.g.
+// "header X-Purpose is not valid UTF-8" — a header's name only when the name itself is valid.
 Status CheckRequestUtf8(const HttpRequest& request, const std::vector<std::string>& path,
                         const std::map<std::string, std::string>& query);
 
-// `text` as JSON within the limits above. Not JSON: InvalidArgument "malformed: the body is not
-// valid JSON"; too deep or a number out of range: InvalidArgument naming the body.
+// `text` as JSON within the limits above. Not JSON: Malformed "the body is not valid JSON"; too
+// deep or a number out of range: InvalidArgument naming the body.
 Result<nlohmann::json> ParseJsonBody(std::string_view text);
 
 }  // namespace portrait::daemon

@@ -29,12 +29,16 @@ struct Server::Parts {
         tokens(*data.store, token_hasher, clock),
         consents(*data.store, vault, audit, clock, log),
         profiles(vault, consents, audit, clock, log),
+        tasks(*data.store, vault, audit, clock),
         rules_holder(std::move(rules)),
+        exports(*data.store, vault, consents, rules_holder, audit, clock),
+        rules_test(*data.store, vault, consents, rules_holder, audit, data.blind, clock),
         ingestor(*data.store, vault, consents, audit, rules_holder, data.blind, clock),
         writer(ingestor, telemetry),
         auth(tokens, token_hasher, clock),
-        api(ApiDeps{config, *data.store, vault, tokens, audit, profiles, consents, sends, ingestor,
-                    writer, rules_holder, auth, telemetry, data.blind, clock, log,
+        api(ApiDeps{config, *data.store, vault, tokens, audit, profiles, consents, tasks, exports,
+                    rules_test, sends, ingestor, writer, rules_holder, auth, telemetry,
+                    data.blind, clock, log,
                     [this] { return server->Reload(); }}),
         http(io,
              HttpLimits{.read_timeout = std::chrono::seconds(
@@ -58,7 +62,10 @@ struct Server::Parts {
   ConsentService consents;
   SendGate sends;
   ProfileService profiles;
+  TaskService tasks;
   RulesHolder rules_holder;
+  ExportService exports;
+  RulesTestService rules_test;
   Telemetry telemetry;
   Ingestor ingestor;
   Writer writer;

@@ -4,6 +4,8 @@
 
 #include <cassert>
 
+#include "daemon/task_service.h"
+
 namespace portrait::daemon {
 
 Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)) {
@@ -85,6 +87,39 @@ void SinkTelemetryTable::Render(std::string& out) const {
 void RenderValue(const std::string& name, const std::string& type, const std::string& help,
                  double value, std::string& out) {
   out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
+}
+
+Result<std::string> RenderPrometheus(const Telemetry& m, store::Store& store, int64_t now_us) {
+  std::string out;
+  RenderValue("portrait_http_requests_total", "counter", "HTTP requests received",
+              m.http_requests.value(), out);
+  RenderValue("portrait_http_errors_total", "counter", "HTTP responses with status >= 400",
+              m.http_errors.value(), out);
+  RenderValue("portrait_events_accepted_total", "counter", "events stored",
+              m.events_accepted.value(), out);
+  RenderValue("portrait_events_duplicate_total", "counter", "events ignored as repeats",
+              m.events_duplicate.value(), out);
+  RenderValue("portrait_tasks_fired_total", "counter", "tasks written by fired triggers",
+              m.tasks_created.value(), out);
+  RenderValue("portrait_timers_fired_total", "counter", "due timers handled",
+              m.timers_fired.value(), out);
+  RenderValue("portrait_commits_total", "counter", "group commits", m.commits.value(), out);
+  RenderValue("portrait_writer_queue_events", "gauge", "events waiting for the writer",
+              static_cast<double>(m.writer_queue.load()), out);
+  m.batch_events.Render("portrait_commit_batch_events", "events per group commit", out);
+  m.commit_seconds.Render("portrait_commit_seconds", "time to apply and commit a group", out);
+  m.ingest_seconds.Render("portrait_ingest_seconds", "POST /v1/events: from parsed to durable",
+                          out);
+  PORTRAIT_ASSIGN_OR_RETURN(int64_t due, store.CountDueTimers(now_us));
+  RenderValue("portrait_timers_due", "gauge", "timers due and not yet handled",
+              static_cast<double>(due), out);
+  PORTRAIT_ASSIGN_OR_RETURN(auto by_state, store.CountTasksByState());
+  out += "# HELP portrait_tasks tasks in the outbox by state\n# TYPE portrait_tasks gauge\n";
+  for (std::string_view state : kTaskStates) {
+    out += fmt::format("portrait_tasks{{state=\"{}\"}} {}\n", state, by_state[std::string(state)]);
+  }
+  m.sinks.Render(out);
+  return out;
 }
 
 }  // namespace portrait::daemon

@@ -12,6 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "base/result.h"
+#include "store/store.h"
+
 namespace portrait::daemon {
 
 class Counter {
@@ -83,5 +86,10 @@ struct Telemetry {
   std::atomic<int64_t> writer_queue{0};  // events waiting for the writer
   SinkTelemetryTable sinks;
 };
+
+// GET /metrics: everything `telemetry` counts, the timers due at `now_us` and the outbox's
+// tasks by state, in the Prometheus text format. The store's error when it can't be read.
+Result<std::string> RenderPrometheus(const Telemetry& telemetry, store::Store& store,
+                                     int64_t now_us);
 
 }  // namespace portrait::daemon

@@ -3,15 +3,13 @@
 #include <sodium.h>
 
 #include <algorithm>
-#include <deque>
 #include <iterator>
+#include <utility>
 
 #include "base/time_format.h"
-#include "consent/ledger.h"
 #include "daemon/task_audit.h"
+#include "daemon/task_event.h"
 #include "dispatch/backoff.h"
-#include "dispatch/send_policy.h"
-#include "rules/calendar.h"
 #include "store/erasure_notice.h"
 
 namespace portrait::daemon {
@@ -33,155 +31,29 @@ bool Settles(const store::TaskRow& task, std::string_view state) {
          state != "sending";
 }
 
+// For a customer who opted out of personalisation: the plain message instead.
+void UsePlain(Attempt::Bodies& bodies) {
+  bodies.body = std::exchange(bodies.plain, std::string());
+  bodies.personalised = false;
+}
+
 }  // namespace
 
-// What a claimed task's attempt sends: the CloudEvent, and the one without profile fields
-// (the trigger's message_plain) for a customer who opts out before the attempt.
-struct Dispatcher::Bodies {
-  std::string body;
-  std::string plain;  // empty: the trigger has none, or `body` is already plain
-  bool personalised = true;
-  bool sensitive = false;  // the trigger reads or sends a sensitive field
-};
-
-struct Dispatcher::Verdict {
-  enum class Kind { kSend, kDefer, kSuppress, kCancel, kWait };
-  Kind kind = Kind::kWait;
-  std::string reason;
-  int64_t until_us = 0;  // kDefer: when to look again
-  Bodies bodies;         // kSend
-
-  static Verdict Wait(std::string why = "") { return {Kind::kWait, std::move(why), 0, {}}; }
-  static Verdict Send(Bodies bodies) { return {Kind::kSend, "", 0, std::move(bodies)}; }
-  static Verdict Defer(int64_t until, std::string why) {
-    return {Kind::kDefer, std::move(why), until, {}};
-  }
-  static Verdict Suppress(std::string why) { return {Kind::kSuppress, std::move(why), 0, {}}; }
-  static Verdict Cancel(std::string why) { return {Kind::kCancel, std::move(why), 0, {}}; }
-};
-
-struct Dispatcher::Attempt {
-  store::TaskRow task;       // as marked `sending`
-  std::string claimed_from;  // its state before: pending or retrying
-  Bodies bodies;
-  int64_t time_s = 0;
-  // Set when the check right before the attempt stopped it (nothing was sent).
-  std::optional<Verdict> refused;
-};
-
-// One sink's worker threads and their queue.
-class Dispatcher::SinkWorkers {
- public:
-  // Attempts queued per worker at most: enough that one claim (one commit) feeds the workers
-  // for a while, few enough that a crash leaves little to send twice.
-  static constexpr int kQueuedPerWorker = 8;
-
-  // Called with each outcome; `idle` when no attempt is queued behind it (time to claim more).
-  using Done = std::function<void(Attempt, Outcome, bool idle)>;
-  // Called right before each attempt, under the profile's pass: the verdict that stops it, or
-  // nullopt to make it (possibly with the plain body).
-  using Check = std::function<std::optional<Verdict>(Attempt&)>;
-
-  SinkWorkers(const config::Sink& config, std::unique_ptr<dispatch::Sink> sink, SendGate& gate,
-              Check check, Done done)
-      : config_(config),
-        sink_(std::move(sink)),
-        gate_(gate),
-        check_(std::move(check)),
-        done_(std::move(done)) {
-    for (int i = 0; i < config_.concurrency; ++i) {
-      threads_.emplace_back([this] { Work(); });
-    }
-  }
-  ~SinkWorkers() { Stop(); }
-
-  const config::Sink& config() const { return config_; }
-
-  // Attempts it can take now.
-  int Room() {
-    std::lock_guard lock(mu_);
-    return config_.concurrency * (1 + kQueuedPerWorker) - busy_ - static_cast<int>(queue_.size());
-  }
-
-  void Submit(Attempt attempt) {
-    {
-      std::lock_guard lock(mu_);
-      queue_.push_back(std::move(attempt));
-    }
-    wake_.notify_one();
-  }
-
-  // Lets the attempts under way finish, joins, and returns the queued ones, never started: a
-  // sink that is down must not hold a stopping daemon for `timeout` times the queue's length.
-  std::vector<Attempt> Stop() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
-    for (std::thread& t : threads_) {
-      if (t.joinable()) {
-        t.join();
-      }
-    }
-    std::lock_guard lock(mu_);
-    std::vector<Attempt> unstarted(std::make_move_iterator(queue_.begin()),
-                                   std::make_move_iterator(queue_.end()));
-    queue_.clear();
-    return unstarted;
-  }
-
- private:
-  void Work() {
-    while (true) {
-      Attempt attempt;
-      {
-        std::unique_lock lock(mu_);
-        wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-        if (stopping_) {
-          return;
-        }
-        attempt = std::move(queue_.front());
-        queue_.pop_front();
-        ++busy_;
-      }
-      Outcome outcome = TryOnce(attempt);
-      bool idle = false;
-      {
-        std::lock_guard lock(mu_);
-        --busy_;
-        idle = queue_.empty();
-      }
-      done_(std::move(attempt), std::move(outcome), idle);
-    }
-  }
-
-  // One attempt, unless the check right before it stops it. The pass keeps an erasure's or a
-  // withdrawal's answer waiting until the attempt has ended.
-  Outcome TryOnce(Attempt& attempt) {
-    SendGate::Pass pass(gate_, attempt.task.profile_id);
-    attempt.refused = check_(attempt);
-    if (attempt.refused) {
-      return Outcome::Retry("not attempted: " + attempt.refused->reason);
-    }
-    return sink_->Deliver({std::to_string(attempt.task.id), attempt.bodies.body, attempt.time_s});
-  }
-
-  const config::Sink config_;
-  const std::unique_ptr<dispatch::Sink> sink_;
-  SendGate& gate_;
-  const Check check_;
-  const Done done_;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  std::deque<Attempt> queue_;
-  int busy_ = 0;
-  bool stopping_ = false;
-  std::vector<std::thread> threads_;
+// A verdict on a claimed task, with what it sends (kSend).
+struct Dispatcher::Verdict : SendVerdict {
+  // Implicit: a verdict that sends nothing converts as it is.
+  Verdict(SendVerdict v, Attempt::Bodies b = {})  // NOLINT(google-explicit-constructor)
+      : SendVerdict(std::move(v)), bodies(std::move(b)) {}
+  Attempt::Bodies bodies;
 };
 
 Dispatcher::Dispatcher(DispatcherDeps deps, std::chrono::milliseconds period)
     : d_(deps), period_(period) {
+  OpenSinks();
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Dispatcher::OpenSinks() {
   for (const config::Sink& sink : d_.config.Get()->sinks) {
     auto opened = dispatch::OpenSink(sink);
     if (!opened) {
@@ -189,14 +61,13 @@ Dispatcher::Dispatcher(DispatcherDeps deps, std::chrono::milliseconds period)
                    opened.error().message());
       continue;
     }
-    sinks_.emplace(sink.name,
-                   std::make_unique<SinkWorkers>(
-                       sink, std::move(*opened), d_.gate, [this](Attempt& a) { return Recheck(a); },
-                       [this](Attempt a, Outcome o, bool idle) {
-                         Finished(std::move(a), std::move(o), idle);
-                       }));
+    auto check = [this](Attempt& a) { return Recheck(a); };
+    auto done = [this](Attempt a, Outcome o, bool idle) {
+      Finished(std::move(a), std::move(o), idle);
+    };
+    sinks_.emplace(sink.name, std::make_unique<SinkWorkers>(sink, std::move(*opened), d_.gate,
+                                                            std::move(check), std::move(done)));
   }
-  thread_ = std::thread([this] { Loop(); });
 }
 
 Dispatcher::~Dispatcher() { Stop(); }
@@ -254,14 +125,13 @@ void Dispatcher::Stop() {
   }
 }
 
+bool Dispatcher::Stopping() {
+  std::lock_guard lock(mu_);
+  return stopping_;
+}
+
 void Dispatcher::Loop() {
-  while (true) {
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) {
-        break;
-      }
-    }
+  while (!Stopping()) {
     const int64_t now = d_.clock.NowUs();
     Round round;
     round.outcomes = TakeOutcomes();
@@ -274,7 +144,10 @@ void Dispatcher::Loop() {
     wake_.wait_for(lock, period_, [this] { return stopping_ || woken_; });
     woken_ = false;
   }
-  // Let the attempts under way finish; record how they went, and put back those not started.
+  Finish();
+}
+
+void Dispatcher::Finish() {
   Round last;
   for (auto& [name, workers] : sinks_) {
     for (Attempt& a : workers->Stop()) {
@@ -290,7 +163,7 @@ void Dispatcher::Loop() {
   }
 }
 
-std::vector<std::pair<Dispatcher::Attempt, Outcome>> Dispatcher::TakeOutcomes() {
+std::vector<std::pair<Attempt, Outcome>> Dispatcher::TakeOutcomes() {
   std::vector<std::pair<Attempt, Outcome>> done;
   std::lock_guard lock(mu_);
   done.swap(outcomes_);
@@ -298,7 +171,7 @@ std::vector<std::pair<Dispatcher::Attempt, Outcome>> Dispatcher::TakeOutcomes() 
 }
 
 std::vector<std::pair<store::TaskRow, Dispatcher::Verdict>> Dispatcher::Claim(int64_t now) {
-  std::map<std::pair<store::ProfileId, std::string>, int> claimed;
+  Claimed claimed;
   std::vector<std::pair<store::TaskRow, Verdict>> verdicts;
   // Sink by sink: one that is down (its workers busy) never hides another's due tasks.
   for (auto& [name, workers] : sinks_) {
@@ -326,7 +199,7 @@ std::vector<std::pair<store::TaskRow, Dispatcher::Verdict>> Dispatcher::Claim(in
   return verdicts;
 }
 
-std::vector<Dispatcher::Attempt> Dispatcher::Record(Round round, int64_t now) {
+std::vector<Attempt> Dispatcher::Record(Round round, int64_t now) {
   if (round.outcomes.empty() && round.verdicts.empty() && round.unstarted.empty()) {
     return {};
   }
@@ -334,16 +207,7 @@ std::vector<Dispatcher::Attempt> Dispatcher::Record(Round round, int64_t now) {
   std::vector<std::pair<const Attempt*, std::string>> settled;  // attempt, its new state
   Status written = d_.writer.Run([&]() -> Status {
     store::Batch batch;
-    for (const auto& [a, outcome] : round.outcomes) {
-      PORTRAIT_ASSIGN_OR_RETURN(std::string state, AddOutcome(a, outcome, now, batch));
-      settled.emplace_back(&a, std::move(state));
-    }
-    for (const auto& [task, v] : round.verdicts) {
-      PORTRAIT_RETURN_IF_ERROR(AddVerdict(task, v, now, batch, to_send));
-    }
-    for (const Attempt& a : round.unstarted) {
-      PORTRAIT_RETURN_IF_ERROR(AddUnstarted(a, now, batch));
-    }
+    PORTRAIT_RETURN_IF_ERROR(AddRound(round, now, batch, settled, to_send));
     if (batch.task_updates.empty()) {
       return Status::Ok();
     }
@@ -351,20 +215,40 @@ std::vector<Dispatcher::Attempt> Dispatcher::Record(Round round, int64_t now) {
     return d_.audit.AfterCommit(result);
   });
   if (!written.ok()) {
-    // The outcomes wait for the next round (at a stop they stay `sending`, and the next start
-    // retries them: at-least-once); what was due is claimed again.
-    if (written.code() != Status::Code::kUnavailable) {
-      d_.log.error("could not record {} outcomes and {} verdicts: {}", round.outcomes.size(),
-                   round.verdicts.size(), written.ToString());
-    }
-    std::lock_guard lock(mu_);
-    std::move(round.outcomes.begin(), round.outcomes.end(), std::back_inserter(outcomes_));
+    KeepOutcomes(std::move(round), written);
     return {};
   }
   for (const auto& [a, state] : settled) {
     CountSettled(*a, state, now);
   }
   return to_send;
+}
+
+Status Dispatcher::AddRound(const Round& round, int64_t now, store::Batch& batch,
+                            std::vector<std::pair<const Attempt*, std::string>>& settled,
+                            std::vector<Attempt>& to_send) {
+  for (const auto& [a, outcome] : round.outcomes) {
+    PORTRAIT_ASSIGN_OR_RETURN(std::string state, AddOutcome(a, outcome, now, batch));
+    settled.emplace_back(&a, std::move(state));
+  }
+  for (const auto& [task, v] : round.verdicts) {
+    PORTRAIT_RETURN_IF_ERROR(AddVerdict(task, v, now, batch, to_send));
+  }
+  for (const Attempt& a : round.unstarted) {
+    PORTRAIT_RETURN_IF_ERROR(AddUnstarted(a, now, batch));
+  }
+  return Status::Ok();
+}
+
+void Dispatcher::KeepOutcomes(Round round, const Status& written) {
+  // The outcomes wait for the next round (at a stop they stay `sending`, and the next start
+  // retries them: at-least-once); what was due is claimed again.
+  if (written.code() != Status::Code::kUnavailable) {
+    d_.log.error("could not record {} outcomes and {} verdicts: {}", round.outcomes.size(),
+                 round.verdicts.size(), written.ToString());
+  }
+  std::lock_guard lock(mu_);
+  std::move(round.outcomes.begin(), round.outcomes.end(), std::back_inserter(outcomes_));
 }
 
 Status Dispatcher::AddVerdict(const store::TaskRow& task, const Verdict& v, int64_t now,
@@ -374,26 +258,8 @@ Status Dispatcher::AddVerdict(const store::TaskRow& task, const Verdict& v, int6
   if (!current || current->state != task.state || current->attempts != task.attempts) {
     return Status::Ok();
   }
-  store::TaskUpdate u{task.id, task.state, v.reason, task.due_us, task.attempts, now};
   std::string action;
-  switch (v.kind) {
-    case Verdict::Kind::kSend:
-      u.state = action = "sending";
-      u.attempts = task.attempts + 1;
-      u.reason = "attempt " + std::to_string(u.attempts);
-      break;
-    case Verdict::Kind::kDefer:
-      action = "deferred";
-      u.due_us = v.until_us;
-      break;
-    case Verdict::Kind::kSuppress:
-      u.state = action = "suppressed";
-      break;
-    default:
-      u.state = action = "cancelled";
-      break;
-  }
-  u.clear_payload = Settles(task, u.state);
+  const store::TaskUpdate u = VerdictUpdate(task, v, now, action);
   batch.task_updates.push_back(u);
   batch.audit.push_back(TaskAudit(task, action, u.reason, now));
   if (v.kind == Verdict::Kind::kSend) {
@@ -403,6 +269,30 @@ Status Dispatcher::AddVerdict(const store::TaskRow& task, const Verdict& v, int6
     to_send.push_back(std::move(a));
   }
   return Status::Ok();
+}
+
+store::TaskUpdate Dispatcher::VerdictUpdate(const store::TaskRow& task, const SendVerdict& v,
+                                            int64_t now, std::string& action) {
+  store::TaskUpdate u{task.id, task.state, v.reason, task.due_us, task.attempts, now};
+  switch (v.kind) {
+    case SendVerdict::Kind::kSend:
+      u.state = action = "sending";
+      u.attempts = task.attempts + 1;
+      u.reason = "attempt " + std::to_string(u.attempts);
+      break;
+    case SendVerdict::Kind::kDefer:
+      action = "deferred";
+      u.due_us = v.until_us;
+      break;
+    case SendVerdict::Kind::kSuppress:
+      u.state = action = "suppressed";
+      break;
+    default:
+      u.state = action = "cancelled";
+      break;
+  }
+  u.clear_payload = Settles(task, u.state);
+  return u;
 }
 
 Status Dispatcher::AddUnstarted(const Attempt& a, int64_t now, store::Batch& batch) {
@@ -417,202 +307,125 @@ Status Dispatcher::AddUnstarted(const Attempt& a, int64_t now, store::Batch& bat
   return Status::Ok();
 }
 
-Dispatcher::Verdict Dispatcher::Decide(
-    const store::TaskRow& task, int64_t now,
-    std::map<std::pair<store::ProfileId, std::string>, int>& claimed) {
+Dispatcher::Verdict Dispatcher::Decide(const store::TaskRow& task, int64_t now,
+                                       Claimed& claimed) {
   if (task.trigger == store::kErasureNotice) {
     return DecideNotice(task, now);
   }
   auto row = d_.store.GetProfile(task.profile_id);
   if (!row) {
-    return Verdict::Wait();
+    return SendVerdict::Wait();
   }
   if (!*row) {
-    return Verdict::Cancel("the profile was erased");
+    return SendVerdict::Cancel("the profile was erased");
   }
   const std::shared_ptr<const config::Config> config = d_.config.Get();
   const config::Purpose* purpose = config->FindPurpose(task.purpose);
+  Attempt::Bodies bodies;
   if (!purpose) {
-    return Verdict::Suppress("purpose '" + task.purpose + "' is no longer in the configuration");
+    return CheckConsent(FactsOf(task, purpose, bodies, nullptr), now);  // suppressed
   }
-  auto opened = d_.vault.OpenAddressed(**row, store::TaskPayloadName(task.trigger), task.payload);
-  if (!opened) {
-    switch (opened.error().code()) {
-      case Status::Code::kNotFound:
-        return Verdict::Cancel("the profile was erased");
-      case Status::Code::kCorruption:
-        return Verdict::Cancel("its sealed payload does not open (corrupt)");
-      default:
-        return Verdict::Wait();
-    }
-  }
-  const json payload = json::parse(opened->plaintext, nullptr, /*allow_exceptions=*/false);
-  if (!payload.is_object()) {
-    return Verdict::Cancel("its payload is not a JSON object (corrupt)");
-  }
-  Bodies bodies = Render(task, opened->external_id, payload, now);
-  std::optional<Verdict> refused = CheckConsent(task, *purpose, bodies, now);
-  if (!refused) {
-    refused = Pace(task, *purpose, **row, *config, now, claimed);
-  }
-  if (refused) {
+  if (std::optional<SendVerdict> refused = OpenBodies(task, **row, now, bodies)) {
     return *refused;
   }
+  auto ledger = d_.consents.Ledger(task.profile_id);
+  const std::string zone = (*row)->timezone.empty() ? config->daemon.timezone : (*row)->timezone;
+  const SendVerdict verdict =
+      DecideSend(FactsOf(task, purpose, bodies, ledger ? &*ledger : nullptr),
+                 {zone, CountTowardsCap(task, *purpose, zone, now, claimed)}, now);
+  if (verdict.kind != SendVerdict::Kind::kSend) {
+    return verdict;
+  }
+  if (verdict.plain) {
+    UsePlain(bodies);
+  }
   ++claimed[{task.profile_id, task.purpose}];
-  return Verdict::Send(std::move(bodies));
+  return Verdict(verdict, std::move(bodies));
 }
 
 Dispatcher::Verdict Dispatcher::DecideNotice(const store::TaskRow& task, int64_t now) const {
   auto subject = store::OpenErasureNotice(d_.keys, task);
   if (!subject) {
-    return Verdict::Cancel("its sealed subject does not open (corrupt)");
+    return SendVerdict::Cancel("its sealed subject does not open (corrupt)");
   }
-  Bodies bodies;
+  Attempt::Bodies bodies;
   bodies.personalised = false;
-  bodies.body = json{{"specversion", "1.0"},
-                     {"id", std::to_string(task.id)},
-                     {"source", "portrait"},
-                     {"type", "profile.erased"},
-                     {"subject", *subject},
-                     {"time", FormatRfc3339(now)},
-                     {"datacontenttype", "application/json"},
-                     {"data", {{"subject", *subject}}}}
-                    .dump();
-  return Verdict::Send(std::move(bodies));
+  bodies.body = RenderErasureNotice(task, *subject, now);
+  return Verdict(SendVerdict::Send(), std::move(bodies));
 }
 
-std::optional<Dispatcher::Verdict> Dispatcher::CheckConsent(const store::TaskRow& task,
-                                                            const config::Purpose& purpose,
-                                                            Bodies& bodies, int64_t now) {
-  auto channel = consent::ParseChannel(task.channel);
-  if (!channel) {
-    return Verdict::Suppress("unknown channel '" + task.channel + "'");
-  }
-  auto ledger = d_.consents.Ledger(task.profile_id);
-  if (!ledger) {
-    return Verdict::Wait("its consent ledger could not be read");
-  }
-  const TaskConsent allowed = CheckTaskConsent(purpose, &sinks_.at(task.sink)->config(),
-                                               bodies.sensitive, *channel, *ledger, now);
-  if (!allowed.allowed) {
-    return Verdict::Suppress(allowed.reason);
-  }
-  if (!allowed.personalise && bodies.personalised) {
-    if (bodies.plain.empty()) {
-      return Verdict::Suppress(
-          "the customer opted out of personalisation and the trigger has no message_plain");
+std::optional<SendVerdict> Dispatcher::OpenBodies(const store::TaskRow& task,
+                                                  const store::ProfileRow& row, int64_t now,
+                                                  Attempt::Bodies& bodies) {
+  auto opened = d_.vault.OpenAddressed(row, store::TaskPayloadName(task.trigger), task.payload);
+  if (!opened) {
+    switch (opened.error().code()) {
+      case Status::Code::kNotFound:
+        return SendVerdict::Cancel("the profile was erased");
+      case Status::Code::kCorruption:
+        return SendVerdict::Cancel("its sealed payload does not open (corrupt)");
+      default:
+        return SendVerdict::Wait();
     }
-    bodies.body = std::move(bodies.plain);
-    bodies.plain.clear();
-    bodies.personalised = false;
   }
+  const json payload = json::parse(opened->plaintext, nullptr, /*allow_exceptions=*/false);
+  if (!payload.is_object()) {
+    return SendVerdict::Cancel("its payload is not a JSON object (corrupt)");
+  }
+  bodies = RenderTaskBodies(task, opened->external_id, payload, now);
   return std::nullopt;
 }
 
-std::optional<Dispatcher::Verdict> Dispatcher::Pace(
-    const store::TaskRow& task, const config::Purpose& purpose, const store::ProfileRow& row,
-    const config::Config& config, int64_t now,
-    std::map<std::pair<store::ProfileId, std::string>, int>& claimed) {
-  const std::string zone_name = row.timezone.empty() ? config.daemon.timezone : row.timezone;
-  const date::time_zone* zone = rules::FindZone(zone_name);
-  if (!zone) {
-    return Verdict::Wait();  // the profile's zone was checked on write; tzdata changed?
-  }
-  if (auto end = dispatch::QuietHoursEnd(purpose.quiet_hours, zone, now)) {
-    return Verdict::Defer(*end, "quiet hours " + purpose.quiet_hours + " in " + zone_name +
-                                    "; due again " + FormatRfc3339(*end));
-  }
-  if (!purpose.cap) {
-    return std::nullopt;
-  }
-  auto delivered = d_.store.CountDelivered(task.profile_id, purpose.name,
-                                           dispatch::CapWindowStart(*purpose.cap, zone, now));
-  if (!delivered) {
-    return Verdict::Wait();
-  }
-  // Tasks of this profile and purpose on their way count too.
-  int64_t sending = 0;
-  store::TaskFilter on_the_way;
-  on_the_way.profile_id = task.profile_id;
-  on_the_way.state = "sending";
-  if (auto rows = d_.store.ListTasks(on_the_way)) {
-    for (const store::TaskRow& t : *rows) {
-      sending += t.purpose == task.purpose;
-    }
-  }
-  const int64_t count = *delivered + sending + claimed[{task.profile_id, task.purpose}];
-  if (count < purpose.cap->max) {
-    return std::nullopt;
-  }
-  const std::string over = "over the cap of " + std::to_string(purpose.cap->max) + " per " +
-                           std::to_string(purpose.cap->per.count() / 86'400) + "d";
-  if (purpose.cap->defer) {
-    const int64_t next = dispatch::NextLocalMidnight(zone, now);
-    return Verdict::Defer(next, over + "; due again " + FormatRfc3339(next));
-  }
-  return Verdict::Suppress(over);
+ConsentFacts Dispatcher::FactsOf(const store::TaskRow& task, const config::Purpose* purpose,
+                                 const Attempt::Bodies& bodies,
+                                 const std::vector<consent::ConsentRecord>* ledger) const {
+  return ConsentFacts{task.purpose,       purpose,
+                      &sinks_.at(task.sink)->config(), task.channel,
+                      bodies.sensitive,   bodies.personalised,
+                      !bodies.plain.empty(), ledger};
 }
 
-std::optional<Dispatcher::Verdict> Dispatcher::Recheck(Attempt& a) {
+Result<int64_t> Dispatcher::CountTowardsCap(const store::TaskRow& task,
+                                            const config::Purpose& purpose, std::string_view zone,
+                                            int64_t now, Claimed& claimed) {
+  const std::optional<int64_t> since = CapWindowStartIn(purpose, zone, now);
+  if (!since) {
+    return 0;  // no cap; or the zone is unknown, and Pace waits
+  }
+  auto counted = daemon::CountTowardsCap(d_.store, task.profile_id, task.purpose, *since);
+  if (!counted) {
+    d_.log.error("task {} waits: could not count the tasks of profile {} against its cap: {}",
+                 task.id, task.profile_id, counted.error().ToString());
+    return counted;
+  }
+  return *counted + claimed[{task.profile_id, task.purpose}];
+}
+
+std::optional<SendVerdict> Dispatcher::Recheck(Attempt& a) {
   // One indexed read: an erasure deletes the profile's waiting tasks, a cancel or a withdrawal
   // moves them out of `sending`.
   auto current = d_.store.GetTask(a.task.id);
   if (!current) {
-    return Verdict::Wait("the task could not be read before the attempt");
+    return SendVerdict::Wait("the task could not be read before the attempt");
   }
   if (!*current || (*current)->state != "sending" || (*current)->attempts != a.task.attempts) {
-    return Verdict::Cancel("the task changed or its profile was erased before the attempt");
+    return SendVerdict::Cancel("the task changed or its profile was erased before the attempt");
   }
   if (a.task.trigger == store::kErasureNotice) {
     return std::nullopt;  // tells of the erasure itself: no profile, no consent to check
   }
   const std::shared_ptr<const config::Config> config = d_.config.Get();
-  const config::Purpose* purpose = config->FindPurpose(a.task.purpose);
-  if (!purpose) {
-    return Verdict::Suppress("purpose '" + a.task.purpose + "' is no longer in the configuration");
+  auto ledger = d_.consents.Ledger(a.task.profile_id);
+  const SendVerdict verdict = CheckConsent(
+      FactsOf(a.task, config->FindPurpose(a.task.purpose), a.bodies, ledger ? &*ledger : nullptr),
+      d_.clock.NowUs());
+  if (verdict.kind != SendVerdict::Kind::kSend) {
+    return verdict;
   }
-  return CheckConsent(a.task, *purpose, a.bodies, d_.clock.NowUs());
-}
-
-Dispatcher::Bodies Dispatcher::Render(const store::TaskRow& task, const std::string& external_id,
-                                      const json& payload, int64_t now) {
-  // Read defensively: a stored payload of an unexpected shape must not throw.
-  auto text = [&](const char* key) {
-    auto it = payload.find(key);
-    return it != payload.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  auto flag = [&](const char* key, bool absent) {
-    auto it = payload.find(key);
-    return it == payload.end() ? absent : it->is_boolean() && it->get<bool>();
-  };
-  Bodies out;
-  out.personalised = flag("personalised", true);
-  out.sensitive = flag("sensitive", false);
-  auto fields = payload.find("fields");
-  out.body =
-      RenderEvent(task, external_id, text("task"), text("message"),
-                  fields != payload.end() && fields->is_object() ? *fields : json::object(), now);
-  if (out.personalised && payload.contains("plain")) {
-    out.plain = RenderEvent(task, external_id, text("task"), text("plain"), json::object(), now);
+  if (verdict.plain) {
+    UsePlain(a.bodies);
   }
-  return out;
-}
-
-std::string Dispatcher::RenderEvent(const store::TaskRow& task, const std::string& external_id,
-                                    const std::string& task_name, const std::string& message,
-                                    const json& fields, int64_t now) {
-  json data = {{"task", task_name},       {"trigger", task.trigger},     {"purpose", task.purpose},
-               {"channel", task.channel}, {"profile", external_id},      {"message", message},
-               {"fields", fields},        {"attempt", task.attempts + 1}};
-  return json{{"specversion", "1.0"},
-              {"id", std::to_string(task.id)},
-              {"source", "portrait"},
-              {"type", "portrait.task"},
-              {"subject", external_id},
-              {"time", FormatRfc3339(now)},
-              {"datacontenttype", "application/json"},
-              {"data", std::move(data)}}
-      .dump();
+  return std::nullopt;
 }
 
 void Dispatcher::Finished(Attempt attempt, Outcome outcome, bool idle) {
@@ -662,7 +475,7 @@ Result<std::string> Dispatcher::AddOutcome(const Attempt& a, const Outcome& outc
   return u.state;
 }
 
-std::string Dispatcher::AddRefused(const Attempt& a, const Verdict& v, int64_t now,
+std::string Dispatcher::AddRefused(const Attempt& a, const SendVerdict& v, int64_t now,
                                    store::Batch& batch) {
   // Not attempted: the attempt does not count. A check that could not be made puts the task
   // back, due again after a period.

@@ -1,16 +1,15 @@
-// Dispatcher: delivers the outbox (SPEC section 6). Its thread claims due tasks (an index range
-// over pending and retrying tasks) and checks each again right before the attempt: the profile
-// still exists, the customer's consents allow it now (CheckTaskConsent: lawful basis, sensitive
-// and transfer consents, the personalisation opt-out — an opted-out customer gets the plain
-// message or nothing), the purpose's quiet hours and frequency cap in the profile's time zone.
-// Each round is one writer job (one commit): the verdicts — `sending` (attempts + 1), deferred,
-// `suppressed`, `cancelled` — with the outcomes of the attempts finished since the last round:
-// `delivered`, `retrying` after a jittered exponential backoff, or `dead`. Tasks to send then
-// go to their sink's workers (`concurrency` threads each). A worker checks once more right
-// before each attempt — the task is still `sending` as claimed, its consent still holds — under
-// a SendGate pass, so an erasure or a withdrawal reaches attempts already queued. Erasure
-// notices ($profile.erased tasks) go out as `profile.erased` CloudEvents. Every change is
-// audited with its reason, never a value.
+// Dispatcher: delivers the outbox; the coordinator of the dispatch. Its thread claims due tasks
+// (an index range over pending and retrying tasks, sink by sink), reads what the send decision
+// needs — the profile, its sealed payload, the consent ledger, the time zone, the tasks counted
+// against the purpose's cap — and lets DecideSend (send_decision.h) decide: send, defer,
+// suppress, cancel, or wait when a read failed (the task is left as it is and decided again
+// next round). Each round is one writer job (one commit): the verdicts — `sending` (attempts
+// + 1), deferred, `suppressed`, `cancelled` — with the outcomes of the attempts finished since
+// the last round: `delivered`, `retrying` after a jittered exponential backoff, or `dead`.
+// Tasks to send then go to their sink's workers (sink_workers.h), which check each once more
+// right before the attempt under a SendGate pass (Recheck), so an erasure or a withdrawal
+// reaches attempts already queued. Erasure notices ($profile.erased tasks) go out as
+// `profile.erased` CloudEvents. Every change is audited with its reason, never a value.
 // Delivery is at-least-once: a task left `sending` by a crash is retried at start
 // (RecoverInterrupted), with the same id, for receivers to deduplicate.
 #pragma once
@@ -27,9 +26,12 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/attempt.h"
 #include "daemon/consent_service.h"
-#include "daemon/telemetry.h"
+#include "daemon/send_decision.h"
 #include "daemon/send_gate.h"
+#include "daemon/sink_workers.h"
+#include "daemon/telemetry.h"
 #include "daemon/writer.h"
 #include "dispatch/sink.h"
 #include "store/audit_log.h"
@@ -70,10 +72,8 @@ class Dispatcher {
   void Stop();
 
  private:
-  class SinkWorkers;
-  struct Bodies;
-  struct Attempt;
   struct Verdict;
+  using Claimed = std::map<std::pair<store::ProfileId, std::string>, int>;  // this round's sends
   // What one writer job records (one commit): the outcomes of finished attempts, the verdicts
   // on due tasks, and at stop the attempts that were queued but never started.
   struct Round {
@@ -82,49 +82,62 @@ class Dispatcher {
     std::vector<Attempt> unstarted;
   };
 
+  void OpenSinks();
   void Loop();
+  // At the stop: lets the attempts under way finish and records them and the unstarted ones.
+  void Finish();
+  bool Stopping();
   std::vector<std::pair<Attempt, dispatch::Outcome>> TakeOutcomes();
   // Reads each sink's due tasks (as many as its workers can take) and decides on each.
   std::vector<std::pair<store::TaskRow, Verdict>> Claim(int64_t now_us);
-  Verdict Decide(const store::TaskRow& task, int64_t now_us,
-                 std::map<std::pair<store::ProfileId, std::string>, int>& claimed);
+  // Reads the facts about `task` and lets DecideSend decide.
+  Verdict Decide(const store::TaskRow& task, int64_t now_us, Claimed& claimed);
+  // An erasure notice: its CloudEvent (type profile.erased, data {"subject": external id}).
+  Verdict DecideNotice(const store::TaskRow& task, int64_t now_us) const;
+  // Opens the task's sealed payload into `bodies`; the verdict when it can't be.
+  std::optional<SendVerdict> OpenBodies(const store::TaskRow& task, const store::ProfileRow& row,
+                                        int64_t now_us, Attempt::Bodies& bodies);
+  // The consent facts of `task`, its message `bodies` and its customer's `ledger`.
+  ConsentFacts FactsOf(const store::TaskRow& task, const config::Purpose* purpose,
+                       const Attempt::Bodies& bodies,
+                       const std::vector<consent::ConsentRecord>* ledger) const;
+  // The profile's tasks counted against the purpose's cap in `zone`, with those claimed this
+  // round; a failed read is logged and returned.
+  Result<int64_t> CountTowardsCap(const store::TaskRow& task, const config::Purpose& purpose,
+                                  std::string_view zone, int64_t now_us, Claimed& claimed);
+  // On a sink worker, right before an attempt: the task is still `sending` as claimed (an
+  // erasure deletes it, a withdrawal or cancel moves it), and CheckConsent holds now.
+  std::optional<SendVerdict> Recheck(Attempt& attempt);
   // Writes the round through the writer; returns the attempts to hand to the sinks (none when
   // the write failed: they are claimed again, and the outcomes wait for the next round).
   std::vector<Attempt> Record(Round round, int64_t now_us);
+  // Adds the round's changes to `batch`: `settled` gets each outcome's attempt and new state,
+  // `to_send` the attempts the verdicts send.
+  Status AddRound(const Round& round, int64_t now_us, store::Batch& batch,
+                  std::vector<std::pair<const Attempt*, std::string>>& settled,
+                  std::vector<Attempt>& to_send);
+  // After a failed write: logs it and keeps the round's outcomes for the next round.
+  void KeepOutcomes(Round round, const Status& written);
   // Adds the task's new state (delivered, retrying or dead) to `batch` and returns it; empty
   // when the task is no longer `sending` (erased meanwhile).
   Result<std::string> AddOutcome(const Attempt& attempt, const dispatch::Outcome& outcome,
                                  int64_t now_us, store::Batch& batch);
   // Adds the state of an attempt its last check stopped (suppressed, cancelled, or back to
   // waiting) to `batch`; returns it.
-  std::string AddRefused(const Attempt& attempt, const Verdict& verdict, int64_t now_us,
+  std::string AddRefused(const Attempt& attempt, const SendVerdict& verdict, int64_t now_us,
                          store::Batch& batch);
   // The sink's telemetry for a committed outcome.
   void CountSettled(const Attempt& attempt, std::string_view state, int64_t now_us);
+  // Adds the verdict on a claimed task to `batch` unless the task changed meanwhile; a task to
+  // send goes to `to_send`.
   Status AddVerdict(const store::TaskRow& task, const Verdict& verdict, int64_t now_us,
                     store::Batch& batch, std::vector<Attempt>& to_send);
+  // The task's new state for `verdict`; `action` gets the audit action.
+  static store::TaskUpdate VerdictUpdate(const store::TaskRow& task, const SendVerdict& verdict,
+                                         int64_t now_us, std::string& action);
   Status AddUnstarted(const Attempt& attempt, int64_t now_us, store::Batch& batch);
+  // On a sink worker: keeps the outcome for the next round, waking the loop when it is time.
   void Finished(Attempt attempt, dispatch::Outcome outcome, bool idle);
-  // An erasure notice: its CloudEvent (type profile.erased, data {"subject": external id}).
-  Verdict DecideNotice(const store::TaskRow& task, int64_t now_us) const;
-  // The task's consent, checked at the claim and again right before the attempt: the verdict
-  // that stops it, or nullopt (with `bodies` switched to the plain one for a customer who opted
-  // out of personalisation).
-  std::optional<Verdict> CheckConsent(const store::TaskRow& task, const config::Purpose& purpose,
-                                      Bodies& bodies, int64_t now_us);
-  // Quiet hours and the frequency cap: the verdict that holds the task back, or nullopt.
-  std::optional<Verdict> Pace(const store::TaskRow& task, const config::Purpose& purpose,
-                              const store::ProfileRow& row, const config::Config& config,
-                              int64_t now_us,
-                              std::map<std::pair<store::ProfileId, std::string>, int>& claimed);
-  // On a sink worker, right before an attempt: the task is still `sending` as claimed (an
-  // erasure deletes it, a withdrawal or cancel moves it), and CheckConsent holds now.
-  std::optional<Verdict> Recheck(Attempt& attempt);
-  static Bodies Render(const store::TaskRow& task, const std::string& external_id,
-                       const nlohmann::json& payload, int64_t now_us);
-  static std::string RenderEvent(const store::TaskRow& task, const std::string& external_id,
-                                 const std::string& task_name, const std::string& message,
-                                 const nlohmann::json& fields, int64_t now_us);
 
   DispatcherDeps d_;
   const std::chrono::milliseconds period_;

@@ -48,16 +48,25 @@ class DispatcherTest : public ServiceFixture {
 
   std::vector<store::TaskRow> TasksOf(store::ProfileId id) { return store_.GetTasks(id).value(); }
 
+  // Polls `done` until it holds, for up to 10 s.
+  template <typename Condition>
+  static bool WaitFor(Condition done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+  }
+
   // Waits up to 10 s for the profile's only task to reach `state`.
   bool WaitForState(store::ProfileId id, std::string_view state) {
-    for (int i = 0; i < 200; ++i) {
+    return WaitFor([&] {
       std::vector<store::TaskRow> tasks = TasksOf(id);
-      if (tasks.size() == 1 && tasks[0].state == state) {
-        return true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
+      return tasks.size() == 1 && tasks[0].state == state;
+    });
   }
 
   std::string SinkPath(std::string_view name) const {
@@ -132,6 +141,29 @@ TEST_F(DispatcherTest, AnOptOutAfterTheTaskWasMadeSuppressesATriggerWithoutMessa
   std::ifstream file(SinkPath("care-queue"));
   std::string line;
   EXPECT_FALSE(std::getline(file, line)) << line;  // nothing was written
+}
+
+TEST_F(DispatcherTest, AFailedReadInTheCapCheckLeavesTheTaskWaitingNotSent) {
+  auto capped = std::make_shared<config::Config>(config_);
+  for (config::Purpose& p : capped->purposes) {
+    if (p.name == "care") {
+      p.cap = config::FrequencyCap{5, std::chrono::hours(24 * 7)};
+    }
+  }
+  in_force_.Set(capped);
+  const store::ProfileId id = FifthOrder("c-3");
+  ASSERT_EQ(TasksOf(id).size(), 1u);
+  store_.fail_list_tasks = 2;
+
+  std::unique_ptr<Dispatcher> dispatcher = Start();
+  // Both failed reads were hit: the first did not send the task, or it would not have been
+  // decided on again.
+  EXPECT_TRUE(WaitFor([&] { return store_.fail_list_tasks.load() == 0; }));
+  // Once the store reads again, the task goes out, once.
+  EXPECT_TRUE(WaitForState(id, "delivered"));
+  dispatcher->Stop();
+  EXPECT_EQ(TasksOf(id)[0].attempts, 1);
+  EXPECT_NE(log_text_.str().find("could not count"), std::string::npos) << log_text_.str();
 }
 
 }  // namespace

@@ -57,18 +57,13 @@ fields = ["name"]
 
   // Waits until the profile has `n` tasks of `trigger`, all `sending`.
   bool WaitForSending(const std::string& id, const std::string& trigger, size_t n) {
-    for (int i = 0; i < 400; ++i) {
-      std::vector<json> tasks = Tasks(id, trigger);
+    return Eventually([&] {
       size_t sending = 0;
-      for (const json& t : tasks) {
+      for (const json& t : Tasks(id, trigger)) {
         sending += t["state"] == "sending";
       }
-      if (sending == n) {
-        return true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    return false;
+      return sending == n;
+    });
   }
 
   // Holds the crm sink's one worker with a request for "holder", runs `queue` (which queues
@@ -87,13 +82,10 @@ fields = ["name"]
     const auto acted = std::chrono::steady_clock::now();
     receiver_.Release();
     PostTickets("sentinel", 1);
-    for (int i = 0; i < 400; ++i) {
+    Eventually([&] {
       const std::vector<std::string> subjects = Subjects(receiver_.Received());
-      if (std::find(subjects.begin(), subjects.end(), "sentinel") != subjects.end()) {
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
+      return std::find(subjects.begin(), subjects.end(), "sentinel") != subjects.end();
+    });
     std::vector<ReceivedRequest> after;
     for (const ReceivedRequest& r : receiver_.Received()) {
       if (r.at >= acted) {
@@ -140,14 +132,11 @@ TEST_F(QueuedDispatch, AWithdrawalStopsTheAttemptsAlreadyQueued) {
   EXPECT_NE(std::find(after.begin(), after.end(), "sentinel"), after.end()) << daemon_.Log();
   EXPECT_EQ(std::count(after.begin(), after.end(), "wd"), 0) << daemon_.Log();
   // Recorded as suppressed, the attempt not counted.
-  for (int i = 0; i < 200; ++i) {
+  Eventually([&] {
     std::vector<json> tasks = Tasks("wd", "promo-follow-up");
-    if (tasks.size() == 2 && tasks[0]["state"] == "suppressed" &&
-        tasks[1]["state"] == "suppressed") {
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
+    return tasks.size() == 2 && tasks[0]["state"] == "suppressed" &&
+           tasks[1]["state"] == "suppressed";
+  });
   for (const json& t : Tasks("wd", "promo-follow-up")) {
     EXPECT_EQ(t["state"], "suppressed") << t;
     EXPECT_EQ(t["attempts"], 0) << t;
@@ -230,8 +219,8 @@ TEST_F(QueuedDispatch, ErasureSendsASignedNoticeToEverySinkThatReceivedTheProfil
   ASSERT_EQ(daemon_.Admin("DELETE", "/v1/profiles/er").status, 200);
   ASSERT_EQ(daemon_.Admin("DELETE", "/v1/profiles/quiet").status, 200);  // never sent anywhere
   ASSERT_TRUE(receiver_.WaitFor(2)) << daemon_.Log();
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // room for a wrong extra one
-  const std::vector<ReceivedRequest> got = receiver_.Received();
+  ASSERT_TRUE(SendMarkers()) << daemon_.Log();  // a wrong extra notice would have come first
+  const std::vector<ReceivedRequest> got = Received();
   ASSERT_EQ(got.size(), 2u) << daemon_.Log();
   const json notice = json::parse(got[1].body);
   EXPECT_EQ(got[1].target, "/crm");

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,6 +38,7 @@ class Dispatch : public ::testing::Test {
             "type = \"webhook\"\nurl = \"" + receiver_.url("/care") +
                 "\"\nsecret_env = \"PORTRAIT_CRM_SECRET\"\nbackoff = \"1s\"");
     testing::WriteFile(daemon_.config_path(), text);
+    testing::WriteFile(daemon_.dir() / "rules/markers.toml", kMarkerRules);
   }
 
   static void Replace(std::string& text, const std::string& from, const std::string& to) {
@@ -62,17 +64,49 @@ class Dispatch : public ::testing::Test {
   std::vector<json> Tasks(const std::string& id, const std::string& trigger) {
     return daemon_.TasksOf(id, trigger);
   }
+  // Polls `done` until it holds; false when `seconds` pass first.
+  static bool Eventually(const std::function<bool()>& done, int seconds = 20) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return true;
+  }
+
   // Waits until the profile's only task of `trigger` is in `state`.
   bool WaitForState(const std::string& id, const std::string& trigger, const std::string& state,
                     int seconds = 20) {
-    for (int i = 0; i < seconds * 20; ++i) {
-      std::vector<json> tasks = Tasks(id, trigger);
-      if (tasks.size() == 1 && tasks[0]["state"] == state) {
-        return true;
+    return Eventually(
+        [&] {
+          std::vector<json> tasks = Tasks(id, trigger);
+          return tasks.size() == 1 && tasks[0]["state"] == state;
+        },
+        seconds);
+  }
+
+  // Proves the dispatcher has moved on, where a test asserts that nothing more comes: posts a
+  // marker task to each sink (care, so neither quiet hours nor a cap hold it) and waits until
+  // both are delivered. Anything due before them has been claimed by then.
+  bool SendMarkers() {
+    const std::string subject = "marker-" + std::to_string(++markers_);
+    Post(json::array({{{"id", subject}, {"type", "marker.sent"}, {"subject", subject}}}));
+    return WaitForState(subject, "marker-crm", "delivered") &&
+           WaitForState(subject, "marker-care", "delivered");
+  }
+
+  // The requests the receiver got, the markers left out.
+  std::vector<ReceivedRequest> Received() {
+    std::vector<ReceivedRequest> out;
+    for (ReceivedRequest& r : receiver_.Received()) {
+      const json event = json::parse(r.body, nullptr, false);
+      if (!event.is_object() || event.value("subject", "").rfind("marker-", 0) != 0) {
+        out.push_back(std::move(r));
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    return false;
+    return out;
   }
 
   // A marketing trigger that fires on every "promo.viewed" event (each its own task).
@@ -99,8 +133,28 @@ fields = ["name"]
     Post(events);
   }
 
+  static constexpr const char* kMarkerRules = R"([[trigger]]
+id = "marker-crm"
+purpose = "care"
+on.event = "marker.sent"
+task = "marker"
+channel = "email"
+sink = "crm"
+message = "A marker."
+
+[[trigger]]
+id = "marker-care"
+purpose = "care"
+on.event = "marker.sent"
+task = "marker"
+channel = "email"
+sink = "care-queue"
+message = "A marker."
+)";
+
   WebhookReceiver receiver_;
   Daemon daemon_;
+  int markers_ = 0;
 };
 
 }  // namespace portrait

@@ -16,17 +16,14 @@ TEST_F(Dispatch, TheThirdMarketingTaskInSevenDaysIsSuppressedAndQuietHoursDefer)
   PostPromos("fay", 3, "2026-06-10T03:59:00Z");
   ASSERT_TRUE(receiver_.WaitFor(2)) << daemon_.Log();
   std::vector<json> tasks;
-  for (int i = 0; i < 100; ++i) {
+  Eventually([&] {
     tasks = Tasks("fay", "promo-follow-up");
     std::multiset<std::string> states;
     for (const json& t : tasks) {
       states.insert(t["state"].get<std::string>());
     }
-    if (states == std::multiset<std::string>{"delivered", "delivered", "suppressed"}) {
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+    return states == std::multiset<std::string>{"delivered", "delivered", "suppressed"};
+  });
   ASSERT_EQ(tasks.size(), 3u);
   int suppressed = 0;
   for (const json& t : tasks) {
@@ -38,8 +35,8 @@ TEST_F(Dispatch, TheThirdMarketingTaskInSevenDaysIsSuppressedAndQuietHoursDefer)
     }
   }
   EXPECT_EQ(suppressed, 1);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  EXPECT_EQ(receiver_.Received().size(), 2u);  // never sent
+  ASSERT_TRUE(SendMarkers()) << daemon_.Log();
+  EXPECT_EQ(Received().size(), 2u);  // never sent
   EXPECT_EQ(daemon_.Stop(), 0);
 
   // 22:00 in Shanghai, a new customer: her task waits for 08:00.
@@ -47,25 +44,23 @@ TEST_F(Dispatch, TheThirdMarketingTaskInSevenDaysIsSuppressedAndQuietHoursDefer)
   Put("gil", {{"name", "Gil"}, {"phone", "+8613812345673"}});
   Consent("gil", "granted");
   PostPromos("gil", 1, "2026-06-10T14:00:00Z");
-  for (int i = 0; i < 100 && Tasks("gil", "promo-follow-up")[0]["due"] != "2026-06-11T00:00:00Z";
-       ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  Eventually([&] { return Tasks("gil", "promo-follow-up")[0]["due"] == "2026-06-11T00:00:00Z"; });
   json waiting = Tasks("gil", "promo-follow-up")[0];
   EXPECT_EQ(waiting["state"], "pending");
   EXPECT_EQ(waiting["due"], "2026-06-11T00:00:00Z");  // 08:00 in Shanghai
   EXPECT_NE(waiting["reason"].get<std::string>().find("quiet hours 21:00-08:00"),
             std::string::npos);
-  EXPECT_EQ(receiver_.Received().size(), 2u);
+  EXPECT_EQ(Received().size(), 2u);
   EXPECT_EQ(daemon_.Stop(), 0);
   // 07:59: still waiting. 08:00: out it goes.
   ASSERT_TRUE(daemon_.Start("2026-06-10T23:59:00Z"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-  EXPECT_EQ(receiver_.Received().size(), 2u);
+  ASSERT_TRUE(SendMarkers()) << daemon_.Log();
+  EXPECT_EQ(Received().size(), 2u);
+  EXPECT_EQ(Tasks("gil", "promo-follow-up")[0]["state"], "pending");
   EXPECT_EQ(daemon_.Stop(), 0);
   ASSERT_TRUE(daemon_.Start("2026-06-11T00:00:00Z"));
   ASSERT_TRUE(WaitForState("gil", "promo-follow-up", "delivered")) << daemon_.Log();
-  EXPECT_EQ(receiver_.Received().size(), 3u);
+  EXPECT_EQ(Received().size(), 3u);
 }
 
 TEST_F(Dispatch, OverTheCapTasksWaitForTheNextLocalMidnightWhenConfiguredToDefer) {
@@ -80,19 +75,19 @@ TEST_F(Dispatch, OverTheCapTasksWaitForTheNextLocalMidnightWhenConfiguredToDefer
   PostPromos("ivy", 3, "2026-06-10T03:59:00Z");
   ASSERT_TRUE(receiver_.WaitFor(2)) << daemon_.Log();
   json deferred;
-  for (int i = 0; i < 100 && deferred.is_null(); ++i) {
+  Eventually([&] {
     for (const json& t : Tasks("ivy", "promo-follow-up")) {
       if (t["state"] == "pending" && t["due"] == "2026-06-10T16:00:00Z") {
         deferred = t;
       }
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+    return !deferred.is_null();
+  });
   ASSERT_FALSE(deferred.is_null()) << json(Tasks("ivy", "promo-follow-up")).dump();
   EXPECT_NE(deferred["reason"].get<std::string>().find("over the cap of 2 per 7d"),
             std::string::npos);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  EXPECT_EQ(receiver_.Received().size(), 2u);  // it waits; at midnight the cap is checked again
+  ASSERT_TRUE(SendMarkers()) << daemon_.Log();
+  EXPECT_EQ(Received().size(), 2u);  // it waits; at midnight the cap is checked again
 }
 
 TEST_F(Dispatch, TasksAreListedRetriedAndCancelledThroughTheApi) {
@@ -185,8 +180,8 @@ TEST_F(Dispatch, CartBirthdayAndLifecycleChangeEachDeliverOneSignedWebhook) {
   ASSERT_TRUE(daemon_.Start("2026-06-11T05:00:00Z"));
   ASSERT_TRUE(receiver_.WaitFor(3)) << daemon_.Log();
   ASSERT_TRUE(WaitForState("ada", "win-back", "delivered")) << daemon_.Log();
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // nothing more comes
-  const std::vector<ReceivedRequest> got = receiver_.Received();
+  ASSERT_TRUE(SendMarkers()) << daemon_.Log();  // nothing more comes
+  const std::vector<ReceivedRequest> got = Received();
   ASSERT_EQ(got.size(), 3u);
 
   std::map<std::string, json> by_task;
@@ -225,7 +220,8 @@ TEST_F(Dispatch, CartBirthdayAndLifecycleChangeEachDeliverOneSignedWebhook) {
     EXPECT_EQ(tasks[0]["state"], "delivered") << trigger;
   }
   HttpResult metrics = daemon_.Admin("GET", "/metrics");
-  EXPECT_NE(metrics.body.find("portrait_sink_delivered_total{sink=\"crm\"} 1"), std::string::npos)
+  // The cart reminder and the marker.
+  EXPECT_NE(metrics.body.find("portrait_sink_delivered_total{sink=\"crm\"} 2"), std::string::npos)
       << metrics.body;
   EXPECT_EQ(daemon_.Admin("GET", "/v1/audit/verify").json()["ok"], true);
 }
@@ -243,13 +239,10 @@ TEST_F(Dispatch, WithdrawnConsentSuppressesAndErasureCancelsWhatWaits) {
   }
   ASSERT_TRUE(WaitForState("bo", "cart-abandonment", "pending")) << daemon_.Log();
   // The dispatcher saw them and deferred them to 08:00.
-  for (int i = 0; i < 100; ++i) {
+  Eventually([&] {
     std::vector<json> tasks = Tasks("cy", "cart-abandonment");
-    if (tasks.size() == 1 && tasks[0]["due"] == "2026-06-11T00:00:00Z") {
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+    return tasks.size() == 1 && tasks[0]["due"] == "2026-06-11T00:00:00Z";
+  });
   ASSERT_EQ(Tasks("cy", "cart-abandonment")[0]["due"], "2026-06-11T00:00:00Z");
 
   Consent("bo", "withdrawn");
@@ -262,8 +255,8 @@ TEST_F(Dispatch, WithdrawnConsentSuppressesAndErasureCancelsWhatWaits) {
 
   // 08:30 the next morning: quiet hours are over, and nothing is sent.
   ASSERT_TRUE(daemon_.Start("2026-06-11T00:30:00Z"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-  EXPECT_TRUE(receiver_.Received().empty());
+  ASSERT_TRUE(SendMarkers()) << daemon_.Log();
+  EXPECT_TRUE(Received().empty());
   EXPECT_EQ(Tasks("bo", "cart-abandonment")[0]["state"], "suppressed");
 }
 
@@ -338,13 +331,16 @@ message = "We have your ticket and will answer within a day."
 
   // Every task ends delivered.
   std::set<std::string> task_ids;
-  for (int i = 0; i < 1200 && task_ids.size() < static_cast<size_t>(kTasks); ++i) {
+  Eventually([&] {
     task_ids.clear();
     int64_t after = 0;
     while (true) {
       HttpResult page = daemon_.Admin(
           "GET", "/v1/tasks?state=delivered&limit=1000&after=" + std::to_string(after), "", "care");
-      ASSERT_EQ(page.status, 200) << page.body;
+      if (page.status != 200) {
+        ADD_FAILURE() << page.body;
+        return true;
+      }
       const json tasks = page.json()["tasks"];
       for (const json& t : tasks) {
         task_ids.insert(std::to_string(t["id"].get<int64_t>()));
@@ -354,8 +350,8 @@ message = "We have your ticket and will answer within a day."
       }
       after = page.json()["next_after"];
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+    return task_ids.size() == static_cast<size_t>(kTasks);
+  }, 120);
   ASSERT_EQ(task_ids.size(), static_cast<size_t>(kTasks)) << daemon_.Log();
 
   // The receiver got every task at least once; a repeat carries the same id and event.

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -46,6 +47,18 @@ class BlackHole {
   int fd_;
   int port_ = 0;
 };
+
+// Polls `done` until it holds; false when `seconds` pass first.
+bool Eventually(const std::function<bool()>& done, int seconds = 20) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return true;
+}
 
 std::vector<json> JsonLines(const std::string& text) {
   std::vector<json> out;
@@ -115,7 +128,11 @@ message = "A ticket to triage."
   for (int batch = 0; batch < 4; ++batch) {
     post("lead.created", batch * 50, 50);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the crm sink is claimed
+  // The crm sink has claimed its tasks (they wait, `sending`, behind the hung one).
+  ASSERT_TRUE(Eventually([&] {
+    HttpResult r = daemon.Admin("GET", "/v1/tasks?state=sending&trigger=lead-to-crm", "", "care");
+    return r.status == 200 && !r.json()["tasks"].empty();
+  })) << daemon.Log();
   post("ticket.opened", 0, 20);
 
   // Both sinks' tasks are delivered (the file fsynced, the command exited 0).
@@ -124,10 +141,7 @@ message = "A ticket to triage."
         daemon.Admin("GET", "/v1/tasks?state=delivered&limit=1000&trigger=" + trigger, "", "care");
     return r.json()["tasks"].size();
   };
-  for (int i = 0; i < 200 && (delivered("ticket-ack") < 20 || delivered("ticket-queue") < 20);
-       ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  Eventually([&] { return delivered("ticket-ack") == 20 && delivered("ticket-queue") == 20; });
   ASSERT_EQ(delivered("ticket-ack"), 20u) << daemon.Log();
   ASSERT_EQ(delivered("ticket-queue"), 20u) << daemon.Log();
   const std::vector<json> queued =
@@ -204,15 +218,16 @@ void PostTicket(Daemon& daemon, const std::string& id) {
 
 // The exec-ticket task of `customer` once it has left `pending`/`sending`, or null.
 json SettledTask(Daemon& daemon, const std::string& customer) {
-  for (int i = 0; i < 400; ++i) {
+  json settled;
+  Eventually([&] {
     for (const json& t : daemon.TasksOf(customer, "exec-ticket")) {
       if (t["state"] != "pending" && t["state"] != "sending") {
-        return t;
+        settled = t;
       }
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  return nullptr;
+    return !settled.is_null();
+  });
+  return settled;
 }
 
 TEST(LocalSinks, ExecChildSeesNoSecretAndNoDescriptorOfTheDaemon) {
@@ -324,14 +339,10 @@ message = "A ticket to triage."
   const std::string path = daemon.dir() / "var/care-queue.jsonl";
   auto lines = [&] { return JsonLines(testing::ReadFile(path)); };
   PostTicket(daemon, "1");
-  for (int i = 0; i < 400 && lines().size() < 1; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
+  Eventually([&] { return lines().size() >= 1; });
   ASSERT_EQ(lines().size(), 1u) << daemon.Log();
   ASSERT_EQ(daemon.Admin("DELETE", "/v1/profiles/cust-1").status, 200);
-  for (int i = 0; i < 400 && lines().size() < 2; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
+  Eventually([&] { return lines().size() >= 2; });
   const std::vector<json> written = lines();
   ASSERT_EQ(written.size(), 2u) << daemon.Log();
   EXPECT_EQ(written[1]["type"], "profile.erased");

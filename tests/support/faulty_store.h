@@ -20,6 +20,9 @@ class FaultyStore final : public store::Store {
   // nothing, and counts it down.
   std::atomic<int> fail_delivered_records{0};
 
+  // While above zero, ListTasks fails with IOError and counts it down.
+  std::atomic<int> fail_list_tasks{0};
+
   Result<store::CommitResult> Commit(const store::Batch& batch) override {
     if (fail_audit_writes && !batch.audit.empty()) {
       return Error(Status::IOError("injected: audit write failed"));
@@ -74,6 +77,10 @@ class FaultyStore final : public store::Store {
   }
   Result<std::optional<store::TaskRow>> GetTask(int64_t id) override { return real_.GetTask(id); }
   Result<std::vector<store::TaskRow>> ListTasks(const store::TaskFilter& f) override {
+    if (fail_list_tasks.load() > 0) {
+      --fail_list_tasks;
+      return Error(Status::IOError("injected: listing tasks failed"));
+    }
     return real_.ListTasks(f);
   }
   Result<int64_t> CountDelivered(store::ProfileId id, std::string_view purpose,

@@ -19,23 +19,28 @@ using S = TaskState;
 
 // The one table of allowed changes: from -> to.
 constexpr std::pair<TaskState, TaskState> kMoves[] = {
-    {S::kPending, S::kPending},        // deferred (quiet hours, cap, a check that failed)
-    {S::kPending, S::kSending},        // claimed for an attempt
-    {S::kPending, S::kSuppressed},     // consent withdrawn, over the cap, purpose gone
-    {S::kPending, S::kCancelled},      // an admin's cancel
-    {S::kRetrying, S::kRetrying},      // deferred
-    {S::kRetrying, S::kSending},       // claimed for the next attempt
-    {S::kRetrying, S::kSuppressed},    //
-    {S::kRetrying, S::kCancelled},     //
-    {S::kSending, S::kDelivered},      // the attempt's outcomes
-    {S::kSending, S::kRetrying},       //   (also: the daemon stopped during the attempt)
-    {S::kSending, S::kDead},           //
-    {S::kSending, S::kSuppressed},     // refused by the check right before the attempt
-    {S::kSending, S::kCancelled},      //
-    {S::kSending, S::kPending},        // not attempted: put back as claimed
-    {S::kDead, S::kPending},           // an admin's retry
-    {S::kSuppressed, S::kPending},     //
-    {S::kCancelled, S::kPending},      //
+    // Waiting: claimed for an attempt; deferred (quiet hours, the cap, a check that could not be
+    // made); suppressed (consent withdrawn, over the cap, purpose gone); cancelled by an admin.
+    {S::kPending, S::kSending},
+    {S::kPending, S::kPending},
+    {S::kPending, S::kSuppressed},
+    {S::kPending, S::kCancelled},
+    {S::kRetrying, S::kSending},
+    {S::kRetrying, S::kRetrying},
+    {S::kRetrying, S::kSuppressed},
+    {S::kRetrying, S::kCancelled},
+    // Sending: the attempt's outcome (retrying also when the daemon stopped during it); refused
+    // by the checks right before it; not attempted, put back in the state it was claimed from.
+    {S::kSending, S::kDelivered},
+    {S::kSending, S::kRetrying},
+    {S::kSending, S::kDead},
+    {S::kSending, S::kSuppressed},
+    {S::kSending, S::kCancelled},
+    {S::kSending, S::kPending},
+    // Settled but not delivered: an admin's retry.
+    {S::kDead, S::kPending},
+    {S::kSuppressed, S::kPending},
+    {S::kCancelled, S::kPending},
 };
 
 }  // namespace

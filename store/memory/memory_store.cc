@@ -216,8 +216,8 @@ class MemoryStore final : public Store {
     std::lock_guard lock(mu_);
     return std::count_if(state_.tasks.begin(), state_.tasks.end(), [&](const auto& entry) {
       const TaskRow& t = entry.second;
-      return t.profile_id == id && t.purpose == purpose && t.state == TaskStateName(TaskState::kDelivered) &&
-             t.updated_us >= since_us;
+      return t.profile_id == id && t.purpose == purpose &&
+             t.state == TaskStateName(TaskState::kDelivered) && t.updated_us >= since_us;
     });
   }
 

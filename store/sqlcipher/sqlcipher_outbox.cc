@@ -180,10 +180,9 @@ Result<std::vector<TaskRow>> SqlcipherStore::GetTasks(ProfileId id) {
 Result<std::vector<TaskRow>> SqlcipherStore::DueTasks(std::string_view sink, int64_t until_us,
                                                       int limit) {
   ReadConnection::Lease reader = readers_.Acquire();
-  static const std::string kSelect = "SELECT " + std::string(kTaskColumns) +
-                                     " FROM tasks WHERE sink = ? AND state IN (" +
-                                     SqlStates(IsWaiting) + ") AND due_us <= ? "
-                                     "ORDER BY due_us LIMIT ?;";
+  static const std::string kSelect =
+      "SELECT " + std::string(kTaskColumns) + " FROM tasks WHERE sink = ? AND state IN (" +
+      SqlStates(IsWaiting) + ") AND due_us <= ? ORDER BY due_us LIMIT ?;";
   Stmt s(reader->main, kSelect);
   s.Bind(1, sink).Bind(2, until_us).Bind(3, int64_t{limit});
   return sqlite::ReadRows(s, ReadTask);

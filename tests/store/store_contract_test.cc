@@ -374,12 +374,9 @@ TYPED_TEST(StoreContract, TaskUpdatesMakeOnlyTheChangesTheLifecycleAllows) {
 
 TYPED_TEST(StoreContract, ForbiddenTaskChangesAreRefusedNamingBothStates) {
   ASSERT_TRUE(this->Write(this->NewProfile(1, "k1")).ok());
-  const std::pair<std::string, std::string> forbidden[] = {{"delivered", "pending"},
-                                                           {"dead", "sending"},
-                                                           {"cancelled", "delivered"},
-                                                           {"suppressed", "sending"},
-                                                           {"pending", "delivered"},
-                                                           {"retrying", "dead"}};
+  const std::pair<std::string, std::string> forbidden[] = {
+      {"delivered", "pending"},  {"dead", "sending"},      {"cancelled", "delivered"},
+      {"suppressed", "sending"}, {"pending", "delivered"}, {"retrying", "dead"}};
   for (const auto& [from, to] : forbidden) {
     TaskRow t;
     t.dedupe = from + to;

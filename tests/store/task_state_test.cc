@@ -12,12 +12,12 @@ namespace {
 
 // Written out here, by name, independently of the table in task_state.cc.
 const std::set<std::pair<std::string, std::string>> kAllowed = {
-    {"pending", "pending"},      {"pending", "sending"},      {"pending", "suppressed"},
-    {"pending", "cancelled"},    {"retrying", "retrying"},    {"retrying", "sending"},
-    {"retrying", "suppressed"},  {"retrying", "cancelled"},   {"sending", "delivered"},
-    {"sending", "retrying"},     {"sending", "dead"},         {"sending", "suppressed"},
-    {"sending", "cancelled"},    {"sending", "pending"},      {"dead", "pending"},
-    {"suppressed", "pending"},   {"cancelled", "pending"}};
+    {"pending", "pending"},     {"pending", "sending"},    {"pending", "suppressed"},
+    {"pending", "cancelled"},   {"retrying", "retrying"},  {"retrying", "sending"},
+    {"retrying", "suppressed"}, {"retrying", "cancelled"}, {"sending", "delivered"},
+    {"sending", "retrying"},    {"sending", "dead"},       {"sending", "suppressed"},
+    {"sending", "cancelled"},   {"sending", "pending"},    {"dead", "pending"},
+    {"suppressed", "pending"},  {"cancelled", "pending"}};
 
 TEST(TaskState, NamesRoundTripAndUnknownNamesParseToNothing) {
   EXPECT_EQ(TaskStateNames(), "pending, sending, delivered, retrying, dead, suppressed, cancelled");
@@ -51,17 +51,14 @@ TEST(TaskState, EveryOtherChangeIsForbidden) {
 }
 
 TEST(TaskState, ForbiddenChangesAreConflictsNamingBothStates) {
-  const std::pair<std::string_view, std::string_view> sample[] = {{"delivered", "pending"},
-                                                                  {"dead", "sending"},
-                                                                  {"cancelled", "delivered"},
-                                                                  {"suppressed", "sending"},
-                                                                  {"delivered", "delivered"},
-                                                                  {"pending", "dead"}};
+  const std::pair<std::string_view, std::string_view> sample[] = {
+      {"delivered", "pending"},  {"dead", "sending"},        {"cancelled", "delivered"},
+      {"suppressed", "sending"}, {"delivered", "delivered"}, {"pending", "dead"}};
   for (const auto& [from, to] : sample) {
     const Status s = CheckMove(42, from, to);
     EXPECT_EQ(s.code(), Status::Code::kConflict) << from << " -> " << to;
-    EXPECT_EQ(s.message(), "task 42 cannot move from " + std::string(from) + " to " +
-                               std::string(to));
+    EXPECT_EQ(s.message(),
+              "task 42 cannot move from " + std::string(from) + " to " + std::string(to));
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include "base/url.h"
 #include "cli/daemon_connection.h"
+#include "store/task_state.h"
 
 namespace portrait::cli {
 namespace {
@@ -19,6 +20,15 @@ struct TasksOptions {
   int limit = 100;
   int64_t id = 0;
 };
+
+// The names `tasks list --state` accepts: every task state's.
+std::vector<std::string> StateNames() {
+  std::vector<std::string> out;
+  for (store::TaskState s : store::kTaskStates) {
+    out.emplace_back(store::TaskStateName(s));
+  }
+  return out;
+}
 
 std::string ListTarget(const TasksOptions& o) {
   std::string target = "/v1/tasks?limit=" + std::to_string(o.limit);
@@ -85,9 +95,8 @@ void AddTasksCommand(CLI::App& app, int& exit_code) {
       "internal id; a task's payload is never shown.\n"
       "  portraitctl tasks list --state dead          what needs attention\n"
       "  portraitctl tasks list --profile C1042       one customer's tasks (by external id)");
-  list->add_option("--state", o->state, "only this state")
-      ->check(CLI::IsMember(
-          {"pending", "sending", "delivered", "retrying", "dead", "suppressed", "cancelled"}));
+  list->add_option("--state", o->state, "only this state: " + store::TaskStateNames())
+      ->check(CLI::IsMember(StateNames()));
   list->add_option("--trigger", o->trigger, "only this trigger's tasks");
   list->add_option("--profile", o->profile, "only this customer's tasks (external id)");
   list->add_option("--since", o->since, "created at or after this RFC 3339 time");

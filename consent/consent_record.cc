@@ -30,14 +30,6 @@ std::string_view Name(E value, const std::array<std::pair<std::string_view, E>, 
   return "?";
 }
 
-constexpr std::array<std::pair<std::string_view, Channel>, 6> kChannels = {{
-    {"any", Channel::kAny},
-    {"sms", Channel::kSms},
-    {"email", Channel::kEmail},
-    {"phone", Channel::kPhone},
-    {"wechat", Channel::kWechat},
-    {"push", Channel::kPush},
-}};
 constexpr std::array<std::pair<std::string_view, ConsentStatus>, 3> kStatuses = {{
     {"granted", ConsentStatus::kGranted},
     {"withdrawn", ConsentStatus::kWithdrawn},
@@ -51,10 +43,8 @@ constexpr std::array<std::pair<std::string_view, ConsentScope>, 3> kScopes = {{
 
 }  // namespace
 
-std::string_view ChannelName(Channel c) { return Name(c, kChannels); }
 std::string_view StatusName(ConsentStatus s) { return Name(s, kStatuses); }
 std::string_view ScopeName(ConsentScope s) { return Name(s, kScopes); }
-Result<Channel> ParseChannel(std::string_view name) { return Parse(name, kChannels, "channel"); }
 Result<ConsentStatus> ParseStatus(std::string_view name) {
   return Parse(name, kStatuses, "status");
 }

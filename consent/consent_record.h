@@ -7,10 +7,11 @@
 #include <string_view>
 
 #include "base/result.h"
+#include "config/channel.h"
 
 namespace portrait::consent {
 
-enum class Channel { kAny, kSms, kEmail, kPhone, kWechat, kPush };
+using config::Channel;  // the one list of channels, shared with the rules
 enum class ConsentStatus { kGranted, kWithdrawn, kObjected };
 
 // What a record consents to: processing for the purpose, or the separate consents PIPL and GDPR
@@ -32,11 +33,13 @@ struct ConsentRecord {
   int64_t expires_us = 0;  // 0: does not expire
 };
 
-std::string_view ChannelName(Channel c);
+// Channels and their names: config/channel.h.
+using config::ChannelName;
+using config::ParseChannel;
+
 std::string_view StatusName(ConsentStatus s);
 std::string_view ScopeName(ConsentScope s);
 // InvalidArgument listing the accepted names when `name` is not one of them.
-Result<Channel> ParseChannel(std::string_view name);
 Result<ConsentStatus> ParseStatus(std::string_view name);
 Result<ConsentScope> ParseScope(std::string_view name);
 

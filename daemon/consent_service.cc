@@ -6,6 +6,7 @@
 #include "base/time_format.h"
 #include "consent/access_policy.h"
 #include "daemon/task_audit.h"
+#include "store/task_state.h"
 
 namespace portrait::daemon {
 
@@ -145,7 +146,10 @@ Result<int64_t> ConsentService::Record(const Caller& caller, std::string_view ex
   PORTRAIT_ASSIGN_OR_RETURN(std::string channel, OptionalString(body, "channel"));
   PORTRAIT_ASSIGN_OR_RETURN(std::string status, OptionalString(body, "status"));
   PORTRAIT_ASSIGN_OR_RETURN(std::string scope, OptionalString(body, "scope"));
-  PORTRAIT_RETURN_IF_ERROR(consent::ParseChannel(channel.empty() ? "any" : channel));
+  if (channel.empty()) {
+    channel = consent::ChannelName(consent::Channel::kAny);
+  }
+  PORTRAIT_RETURN_IF_ERROR(consent::ParseChannel(channel));
   PORTRAIT_RETURN_IF_ERROR(consent::ParseStatus(status));
   PORTRAIT_RETURN_IF_ERROR(consent::ParseScope(scope.empty() ? "processing" : scope));
   PORTRAIT_ASSIGN_OR_RETURN(int64_t expires, OptionalTime(body, "expires"));
@@ -159,7 +163,7 @@ Result<int64_t> ConsentService::Record(const Caller& caller, std::string_view ex
   PORTRAIT_ASSIGN_OR_RETURN(row.profile_id, vault_.IdOf(external_id));
   row.purpose = purpose;
   row.scope = scope.empty() ? "processing" : scope;
-  row.channel = channel.empty() ? "any" : channel;
+  row.channel = channel;
   row.status = status;
   row.time_us = time == 0 ? now : time;
   PORTRAIT_ASSIGN_OR_RETURN(row.source, OptionalString(body, "source"));
@@ -200,7 +204,7 @@ Status ConsentService::SuppressEndedTasks(const config::Config& config,
   for (const store::TaskRow& t : tasks) {
     const config::Purpose* purpose = config.FindPurpose(t.purpose);
     auto channel = consent::ParseChannel(t.channel);
-    if ((t.state != "pending" && t.state != "retrying") || !purpose || !channel) {
+    if (!store::IsWaiting(t.state) || !purpose || !channel) {
       continue;  // the dispatcher suppresses what its config no longer knows
     }
     const consent::BasisDecision basis =
@@ -208,8 +212,9 @@ Status ConsentService::SuppressEndedTasks(const config::Config& config,
     if (basis.allowed) {
       continue;
     }
-    batch.task_updates.push_back({t.id, "suppressed", basis.reason, t.due_us, t.attempts, now_us});
-    batch.audit.push_back(TaskAudit(t, "suppressed", basis.reason, now_us));
+    const std::string suppressed(store::TaskStateName(store::TaskState::kSuppressed));
+    batch.task_updates.push_back({t.id, suppressed, basis.reason, t.due_us, t.attempts, now_us});
+    batch.audit.push_back(TaskAudit(t, suppressed, basis.reason, now_us));
   }
   return Status::Ok();
 }

@@ -6,6 +6,8 @@
 #include <set>
 #include <unordered_map>
 
+#include "store/task_state.h"
+
 namespace portrait::daemon {
 namespace {
 
@@ -213,7 +215,8 @@ class IngestGroup {
         plain = engine_.Payload(t, w.facts, now_, /*personalise=*/false);
       }
     }
-    task.state = payload ? "pending" : "suppressed";
+    task.state =
+        store::TaskStateName(payload ? store::TaskState::kPending : store::TaskState::kSuppressed);
     task.reason = !allowed.allowed ? allowed.reason
                   : payload        ? ""
                             : "the customer opted out of personalisation and the trigger has no "

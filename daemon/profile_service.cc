@@ -1,6 +1,7 @@
 #include "daemon/profile_service.h"
 
 #include "base/time_format.h"
+#include "config/channel.h"
 #include "consent/access_policy.h"
 #include "consent/profile_view.h"
 
@@ -10,16 +11,12 @@ using nlohmann::json;
 
 namespace {
 
-constexpr consent::Channel kAllChannels[] = {consent::Channel::kAny,    consent::Channel::kSms,
-                                             consent::Channel::kEmail,  consent::Channel::kPhone,
-                                             consent::Channel::kWechat, consent::Channel::kPush};
-
 // Whether `check` allows processing on at least one channel; the first allowing decision, else
 // the decision for `any`.
 template <typename Check>
 consent::BasisDecision OnAnyChannel(Check&& check) {
   consent::BasisDecision first;
-  for (consent::Channel c : kAllChannels) {
+  for (consent::Channel c : config::kChannels) {
     consent::BasisDecision d = check(c);
     if (d.allowed) {
       return d;

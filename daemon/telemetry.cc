@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include <cassert>
+#include <string_view>
+
+#include "store/task_state.h"
 
 #include "daemon/task_service.h"
 
@@ -57,10 +60,10 @@ SinkTelemetry& SinkTelemetryTable::For(const std::string& sink) {
 
 void SinkTelemetryTable::Render(std::string& out) const {
   std::lock_guard lock(mu_);
-  const std::pair<const char*, Counter SinkTelemetry::*> counters[] = {
+  const std::pair<std::string_view, Counter SinkTelemetry::*> counters[] = {
       {"attempts", &SinkTelemetry::attempts},
-      {"delivered", &SinkTelemetry::delivered},
-      {"dead", &SinkTelemetry::dead}};
+      {store::TaskStateName(store::TaskState::kDelivered), &SinkTelemetry::delivered},
+      {store::TaskStateName(store::TaskState::kDead), &SinkTelemetry::dead}};
   for (const auto& [what, counter] : counters) {
     out += fmt::format("# HELP portrait_sink_{0}_total task {0} by sink\n", what);
     out += fmt::format("# TYPE portrait_sink_{}_total counter\n", what);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/duration.h"
+#include "config/channel.h"
 #include "config/toml_reader.h"
 
 namespace portrait::rules {
@@ -399,9 +400,8 @@ class RuleLoader {
     }
     trig.task = r.String("task", true).value_or(Located{}).value;
     if (auto channel = r.String("channel", true)) {
-      static const std::vector<std::string> kChannels = {"sms", "email", "phone", "wechat", "push"};
-      if (!Contains(kChannels, channel->value)) {
-        r.Error(channel->pos, "channel", "expected one of sms, email, phone, wechat, push");
+      if (auto known = config::ParseTriggerChannel(channel->value); !known) {
+        r.Error(channel->pos, "channel", known.error().message());
       }
       trig.channel = channel->value;
     }

@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "store/task_state.h"
+
 namespace portrait::store {
 
 Status AddErasureNotices(Store& store, const crypto::KeyHierarchy& keys, ProfileId id,
@@ -20,7 +22,7 @@ Status AddErasureNotices(Store& store, const crypto::KeyHierarchy& keys, Profile
     notice.profile_id = id;
     notice.trigger = std::string(kErasureNotice);
     notice.sink = sink;
-    notice.state = "pending";
+    notice.state = TaskStateName(TaskState::kPending);
     notice.reason = "the profile was erased; the sink received its data";
     notice.due_us = now_us;
     notice.created_us = notice.updated_us = now_us;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "store/task_state.h"
 
 namespace portrait::store {
 
@@ -127,7 +128,7 @@ struct TaskRow {
   std::string purpose;
   std::string channel;
   std::string sink;
-  std::string state;   // pending, sending, delivered, retrying, dead, suppressed, cancelled
+  std::string state;   // a TaskState's name (store/task_state.h), as stored
   std::string reason;  // why it is in that state (never a value)
   int64_t due_us = 0;
   int64_t attempts = 0;
@@ -147,7 +148,7 @@ inline constexpr std::string_view kErasureNotice = "$profile.erased";
 // A task's new state, when it is next due and how many attempts it has had.
 struct TaskUpdate {
   int64_t id = 0;
-  std::string state;
+  std::string state;  // a TaskState's name; the change must be one CanMove allows
   std::string reason;
   int64_t due_us = 0;
   int64_t attempts = 0;
@@ -157,7 +158,7 @@ struct TaskUpdate {
 
 // Which tasks GET /v1/tasks lists: each set filter must match. In id order, after `after_id`.
 struct TaskFilter {
-  std::string state;
+  std::string state;  // a TaskState's name, or empty
   std::string trigger;
   ProfileId profile_id = 0;
   std::string purpose;          // only this purpose's tasks (empty: every purpose's)
@@ -180,8 +181,11 @@ struct Batch {
   int64_t revoked_at_us = 0;
   std::vector<TimerRow> timers;                                   // set (replace)
   std::vector<std::pair<ProfileId, std::string>> cleared_timers;  // (profile, trigger)
-  std::vector<TaskRow> tasks;               // a task whose dedupe digest exists is skipped
-  std::vector<TaskUpdate> task_updates;     // a task that no longer exists is skipped
+  // A task whose dedupe digest exists is skipped; a state that names none fails the batch.
+  std::vector<TaskRow> tasks;
+  // Applied in order. A task that no longer exists is skipped; a change of state the
+  // lifecycle forbids (CheckMove) fails the batch.
+  std::vector<TaskUpdate> task_updates;
   std::map<std::string, std::string> meta;  // daemon bookkeeping (never personal): set
   std::vector<AuditEntry> audit;
 };

@@ -177,8 +177,7 @@ class MemoryStore final : public Store {
     std::lock_guard lock(mu_);
     std::vector<TaskRow> out;
     for (const auto& [task_id, t] : state_.tasks) {
-      if (t.sink == sink && (t.state == "pending" || t.state == "retrying") &&
-          t.due_us <= until_us) {
+      if (t.sink == sink && IsWaiting(t.state) && t.due_us <= until_us) {
         out.push_back(t);
       }
     }
@@ -217,8 +216,8 @@ class MemoryStore final : public Store {
     std::lock_guard lock(mu_);
     return std::count_if(state_.tasks.begin(), state_.tasks.end(), [&](const auto& entry) {
       const TaskRow& t = entry.second;
-      return t.profile_id == id && t.purpose == purpose && t.state == "delivered" &&
-             t.updated_us >= since_us;
+      return t.profile_id == id && t.purpose == purpose &&
+             t.state == TaskStateName(TaskState::kDelivered) && t.updated_us >= since_us;
     });
   }
 
@@ -353,6 +352,7 @@ class MemoryStore final : public Store {
       s.timers.erase(key);
     }
     for (TaskRow t : batch.tasks) {
+      PORTRAIT_RETURN_IF_ERROR(CheckNewState(t.state));
       if (s.task_dedupe.insert(t.dedupe).second) {
         t.id = s.next_task_id++;
         s.tasks.emplace(t.id, std::move(t));
@@ -362,6 +362,7 @@ class MemoryStore final : public Store {
     for (const TaskUpdate& u : batch.task_updates) {
       if (auto it = s.tasks.find(u.id); it != s.tasks.end()) {
         TaskRow& t = it->second;
+        PORTRAIT_RETURN_IF_ERROR(CheckMove(u.id, t.state, u.state));
         std::tie(t.state, t.reason, t.due_us, t.attempts, t.updated_us) =
             std::tie(u.state, u.reason, u.due_us, u.attempts, u.updated_us);
         if (u.clear_payload) {
@@ -444,8 +445,7 @@ class MemoryStore final : public Store {
     std::erase_if(s.timers, [&](const auto& entry) { return entry.first.first == id; });
     std::erase_if(s.tasks, [&](const auto& entry) {
       const TaskRow& t = entry.second;
-      return t.profile_id == id && t.trigger != kErasureNotice &&
-             (t.state == "pending" || t.state == "sending" || t.state == "retrying");
+      return t.profile_id == id && t.trigger != kErasureNotice && IsUnfinished(t.state);
     });
   }
 

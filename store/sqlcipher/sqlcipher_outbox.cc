@@ -30,8 +30,45 @@ TaskRow ReadTask(const Stmt& s) {
   return t;
 }
 
+// The SQL list of the quoted names of the states `in` holds, e.g. "'pending', 'retrying'".
+std::string SqlStates(bool (*in)(TaskState)) {
+  std::string out;
+  for (TaskState s : kTaskStates) {
+    if (in(s)) {
+      out += out.empty() ? "'" : ", '";
+      out += TaskStateName(s);
+      out += "'";
+    }
+  }
+  return out;
+}
+
 Result<std::vector<TimerRow>> ReadTimers(Stmt& s) {
   return sqlite::ReadRows(s, [](const Stmt& r) { return TimerRow{r.Int(0), r.Text(1), r.Int(2)}; });
+}
+
+// Applies `updates` in order; a missing task is skipped, a change the lifecycle forbids fails.
+Status UpdateTasks(sqlite::Db& db, const std::vector<TaskUpdate>& updates) {
+  Stmt current(db, "SELECT state FROM tasks WHERE id = ?;");
+  Stmt update(db,
+              "UPDATE tasks SET state = ?, reason = ?, due_us = ?, attempts = ?, updated_us = ?, "
+              "payload = CASE WHEN ? THEN x'' ELSE payload END WHERE id = ?;");
+  for (const TaskUpdate& u : updates) {
+    current.Reset();
+    current.Bind(1, u.id);
+    PORTRAIT_ASSIGN_OR_RETURN(bool exists, current.Step());
+    if (!exists) {
+      continue;
+    }
+    const std::string from = current.Text(0);
+    current.Reset();
+    PORTRAIT_RETURN_IF_ERROR(CheckMove(u.id, from, u.state));
+    update.Reset();
+    update.Bind(1, u.state).Bind(2, u.reason).Bind(3, u.due_us).Bind(4, u.attempts);
+    update.Bind(5, u.updated_us).Bind(6, int64_t{u.clear_payload}).Bind(7, u.id);
+    PORTRAIT_RETURN_IF_ERROR(update.Run());
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -54,6 +91,7 @@ Status SqlcipherStore::WriteOutbox(const Batch& batch, CommitResult& result) {
            "state, reason, due_us, attempts, consent_id, payload, created_us, updated_us) "
            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);");
   for (const TaskRow& t : batch.tasks) {
+    PORTRAIT_RETURN_IF_ERROR(CheckNewState(t.state));
     ins.Reset();
     ins.BindBlob(1, t.dedupe).Bind(2, t.profile_id).Bind(3, t.trigger).Bind(4, t.purpose);
     ins.Bind(5, t.channel).Bind(6, t.sink).Bind(7, t.state).Bind(8, t.reason).Bind(9, t.due_us);
@@ -62,15 +100,7 @@ Status SqlcipherStore::WriteOutbox(const Batch& batch, CommitResult& result) {
     PORTRAIT_RETURN_IF_ERROR(ins.Run());
     result.tasks_created += sqlite3_changes(main_.get());
   }
-  Stmt update(main_,
-              "UPDATE tasks SET state = ?, reason = ?, due_us = ?, attempts = ?, updated_us = ?, "
-              "payload = CASE WHEN ? THEN x'' ELSE payload END WHERE id = ?;");
-  for (const TaskUpdate& u : batch.task_updates) {
-    update.Reset();
-    update.Bind(1, u.state).Bind(2, u.reason).Bind(3, u.due_us).Bind(4, u.attempts);
-    update.Bind(5, u.updated_us).Bind(6, int64_t{u.clear_payload}).Bind(7, u.id);
-    PORTRAIT_RETURN_IF_ERROR(update.Run());
-  }
+  PORTRAIT_RETURN_IF_ERROR(UpdateTasks(main_, batch.task_updates));
   Stmt meta(main_, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?);");
   for (const auto& [key, value] : batch.meta) {
     meta.Reset();
@@ -85,9 +115,9 @@ Status SqlcipherStore::EraseOutbox(ProfileId id) {
   timers.Bind(1, id);
   PORTRAIT_RETURN_IF_ERROR(timers.Run());
   // The erasure's own notices stay.
-  Stmt tasks(main_,
-             "DELETE FROM tasks WHERE profile_id = ? AND state IN ('pending', 'sending', "
-             "'retrying') AND trigger <> ?;");
+  static const std::string kDelete = "DELETE FROM tasks WHERE profile_id = ? AND state IN (" +
+                                     SqlStates(IsUnfinished) + ") AND trigger <> ?;";
+  Stmt tasks(main_, kDelete);
   tasks.Bind(1, id).Bind(2, kErasureNotice);
   return tasks.Run();
 }
@@ -150,9 +180,10 @@ Result<std::vector<TaskRow>> SqlcipherStore::GetTasks(ProfileId id) {
 Result<std::vector<TaskRow>> SqlcipherStore::DueTasks(std::string_view sink, int64_t until_us,
                                                       int limit) {
   ReadConnection::Lease reader = readers_.Acquire();
-  Stmt s(reader->main, "SELECT " + std::string(kTaskColumns) +
-                           " FROM tasks WHERE sink = ? AND state IN ('pending', 'retrying') "
-                           "AND due_us <= ? ORDER BY due_us LIMIT ?;");
+  static const std::string kSelect =
+      "SELECT " + std::string(kTaskColumns) + " FROM tasks WHERE sink = ? AND state IN (" +
+      SqlStates(IsWaiting) + ") AND due_us <= ? ORDER BY due_us LIMIT ?;";
+  Stmt s(reader->main, kSelect);
   s.Bind(1, sink).Bind(2, until_us).Bind(3, int64_t{limit});
   return sqlite::ReadRows(s, ReadTask);
 }
@@ -184,8 +215,8 @@ Result<int64_t> SqlcipherStore::CountDelivered(ProfileId id, std::string_view pu
   ReadConnection::Lease reader = readers_.Acquire();
   Stmt s(reader->main,
          "SELECT count(*) FROM tasks WHERE profile_id = ? AND purpose = ? "
-         "AND state = 'delivered' AND updated_us >= ?;");
-  s.Bind(1, id).Bind(2, purpose).Bind(3, since_us);
+         "AND state = ? AND updated_us >= ?;");
+  s.Bind(1, id).Bind(2, purpose).Bind(3, TaskStateName(TaskState::kDelivered)).Bind(4, since_us);
   PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
   return row ? s.Int(0) : 0;
 }

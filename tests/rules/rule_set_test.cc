@@ -62,6 +62,24 @@ TEST_F(RuleSetTest, UnknownKeysAndWrongTypes) {
            "unknown key 'colour'");
 }
 
+TEST_F(RuleSetTest, ATriggerSendsOnOneNamedChannel) {
+  // channel = "..." is line 6; the value starts at column 11.
+  auto with_channel = [&](const std::string& channel) {
+    std::string text = trigger_;
+    text.replace(text.find("\"sms\""), 5, "\"" + channel + "\"");
+    return text;
+  };
+  for (std::string bad : {"fax", "any", "SMS"}) {
+    ExpectAt(with_channel(bad), 6, 11,
+             "key 'channel': expected one of sms, email, phone, wechat, push");
+  }
+  for (std::string good : {"sms", "email", "phone", "wechat", "push"}) {
+    auto rules = RulesFrom(with_channel(good), config_);
+    ASSERT_TRUE(rules) << good << ": " << rules.error().message();
+    EXPECT_EQ(rules->FindTrigger("t")->channel, good);
+  }
+}
+
 TEST_F(RuleSetTest, ExpressionErrorsPointIntoTheString) {
   // when = "fields.city > 3": the quote is at column 8, the '>' 12 bytes into the string.
   ExpectAt(trigger_ + "when = \"fields.city > 3\"\n", 9, 21, "can't combine a string and a number");

@@ -282,7 +282,8 @@ TYPED_TEST(StoreContract, TasksAreClaimedByDueTimeUpdatedListedAndCounted) {
   EXPECT_TRUE(this->store_->DueTasks("care-queue", 500, 10).value().empty());
 
   Batch u;
-  u.task_updates = {{due[0].id, "delivered", "HTTP 200", 100, 2, 450},
+  u.task_updates = {{due[0].id, "sending", "attempt 2", 100, 2, 440},  // applied in order
+                    {due[0].id, "delivered", "HTTP 200", 100, 2, 450},
                     {9999, "dead", "gone", 0, 1, 450}};  // no such task: skipped
   ASSERT_TRUE(this->store_->Commit(u));
   const TaskRow delivered = this->store_->GetTask(due[0].id).value().value();
@@ -332,6 +333,94 @@ TYPED_TEST(StoreContract, DataKeysArePutOnceReadAndDestroyed) {
   ASSERT_TRUE(this->store_->DestroyDataKey(1).ok());
   EXPECT_FALSE(this->store_->GetDataKey(1).value());
   EXPECT_TRUE(this->store_->DestroyDataKey(1).ok());  // idempotent
+}
+
+TYPED_TEST(StoreContract, TaskUpdatesMakeOnlyTheChangesTheLifecycleAllows) {
+  ASSERT_TRUE(this->Write(this->NewProfile(1, "k1")).ok());
+  for (TaskState from : kTaskStates) {
+    for (TaskState to : kTaskStates) {
+      const std::string pair =
+          std::string(TaskStateName(from)) + " -> " + std::string(TaskStateName(to));
+      TaskRow t;
+      t.dedupe = pair;
+      t.profile_id = 1;
+      t.trigger = "birthday";
+      t.sink = "crm";
+      t.state = TaskStateName(from);
+      Batch add;
+      add.tasks = {t};
+      ASSERT_TRUE(this->store_->Commit(add)) << pair;
+      const int64_t id = this->store_->ListTasks(TaskFilter{}).value().back().id;
+      Batch move;
+      move.task_updates = {{id, std::string(TaskStateName(to)), "moved", 5, 1, 7}};
+      move.meta["moved"] = pair;  // a forbidden change must leave the whole batch undone
+      auto moved = this->store_->Commit(move);
+      const TaskRow after = this->store_->GetTask(id).value().value();
+      if (CanMove(from, to)) {
+        ASSERT_TRUE(moved) << pair << ": " << moved.error().ToString();
+        EXPECT_EQ(after.state, TaskStateName(to)) << pair;
+        EXPECT_EQ(after.attempts, 1) << pair;
+        EXPECT_EQ(this->store_->GetMeta("moved").value(), pair);
+      } else {
+        ASSERT_FALSE(moved) << pair;
+        EXPECT_EQ(moved.error().code(), Status::Code::kConflict) << pair;
+        EXPECT_EQ(after.state, TaskStateName(from)) << pair;
+        EXPECT_EQ(after.attempts, 0) << pair;
+        EXPECT_NE(this->store_->GetMeta("moved").value(), pair);
+      }
+    }
+  }
+}
+
+TYPED_TEST(StoreContract, ForbiddenTaskChangesAreRefusedNamingBothStates) {
+  ASSERT_TRUE(this->Write(this->NewProfile(1, "k1")).ok());
+  const std::pair<std::string, std::string> forbidden[] = {
+      {"delivered", "pending"},  {"dead", "sending"},      {"cancelled", "delivered"},
+      {"suppressed", "sending"}, {"pending", "delivered"}, {"retrying", "dead"}};
+  for (const auto& [from, to] : forbidden) {
+    TaskRow t;
+    t.dedupe = from + to;
+    t.profile_id = 1;
+    t.state = from;
+    Batch add;
+    add.tasks = {t};
+    ASSERT_TRUE(this->store_->Commit(add));
+    const int64_t id = this->store_->ListTasks(TaskFilter{}).value().back().id;
+    Batch move;
+    move.task_updates = {{id, to, "", 0, 0, 1}};
+    auto moved = this->store_->Commit(move);
+    ASSERT_FALSE(moved) << from << " -> " << to;
+    EXPECT_EQ(moved.error().code(), Status::Code::kConflict);
+    EXPECT_NE(moved.error().ToString().find("from " + from + " to " + to), std::string::npos)
+        << moved.error().ToString();
+    EXPECT_EQ(this->store_->GetTask(id).value()->state, from);
+  }
+}
+
+TYPED_TEST(StoreContract, TaskStatesThatNameNoStateAreRefused) {
+  ASSERT_TRUE(this->Write(this->NewProfile(1, "k1")).ok());
+  TaskRow t;
+  t.dedupe = "d";
+  t.profile_id = 1;
+  t.state = "queued";
+  Batch add;
+  add.tasks = {t};
+  auto added = this->store_->Commit(add);
+  ASSERT_FALSE(added);
+  EXPECT_EQ(added.error().code(), Status::Code::kInvalidArgument);
+  EXPECT_FALSE(this->store_->HasTask("d").value());
+
+  add.tasks[0].state = "pending";
+  ASSERT_TRUE(this->store_->Commit(add));
+  const int64_t id = this->store_->ListTasks(TaskFilter{}).value().back().id;
+  for (std::string state : {"", "Pending", "done"}) {
+    Batch move;
+    move.task_updates = {{id, state, "", 0, 0, 1}};
+    auto moved = this->store_->Commit(move);
+    ASSERT_FALSE(moved) << state;
+    EXPECT_EQ(moved.error().code(), Status::Code::kInvalidArgument) << state;
+  }
+  EXPECT_EQ(this->store_->GetTask(id).value()->state, "pending");
 }
 
 }  // namespace

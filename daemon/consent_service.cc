@@ -123,11 +123,9 @@ Status ConsentService::Refuse(const Caller& caller, std::string_view permission)
   return RefuseRequest(audit_, clock_, caller, permission);
 }
 
-Result<int64_t> ConsentService::Record(const Caller& caller, std::string_view external_id,
-                                       const json& body) {
-  if (!consent::HasPermission(*caller.role, "consents.write")) {
-    return Error(Refuse(caller, "consents.write"));
-  }
+Result<store::ConsentRow> ConsentService::ParseRecord(const Caller& caller,
+                                                      std::string_view external_id,
+                                                      const json& body, int64_t now_us) {
   if (!body.is_object()) {
     return Error(Status::InvalidArgument("the consent body must be a JSON object"));
   }
@@ -138,34 +136,32 @@ Result<int64_t> ConsentService::Record(const Caller& caller, std::string_view ex
       return Error(Status::InvalidArgument("unknown key '" + key + "'"));
     }
   }
-  PORTRAIT_ASSIGN_OR_RETURN(std::string purpose, OptionalString(body, "purpose"));
-  if (!caller.config->FindPurpose(purpose) && purpose != kPersonalisation) {
+  store::ConsentRow row;
+  PORTRAIT_ASSIGN_OR_RETURN(row.purpose, OptionalString(body, "purpose"));
+  if (!caller.config->FindPurpose(row.purpose) && row.purpose != kPersonalisation) {
     return Error(Status::InvalidArgument(
         "purpose: must name a purpose of the configuration, or personalisation"));
   }
-  PORTRAIT_ASSIGN_OR_RETURN(std::string channel, OptionalString(body, "channel"));
-  PORTRAIT_ASSIGN_OR_RETURN(std::string status, OptionalString(body, "status"));
-  PORTRAIT_ASSIGN_OR_RETURN(std::string scope, OptionalString(body, "scope"));
-  if (channel.empty()) {
-    channel = consent::ChannelName(consent::Channel::kAny);
+  PORTRAIT_ASSIGN_OR_RETURN(row.channel, OptionalString(body, "channel"));
+  PORTRAIT_ASSIGN_OR_RETURN(row.status, OptionalString(body, "status"));
+  PORTRAIT_ASSIGN_OR_RETURN(row.scope, OptionalString(body, "scope"));
+  if (row.channel.empty()) {
+    row.channel = consent::ChannelName(consent::Channel::kAny);
   }
-  PORTRAIT_RETURN_IF_ERROR(consent::ParseChannel(channel));
-  PORTRAIT_RETURN_IF_ERROR(consent::ParseStatus(status));
-  PORTRAIT_RETURN_IF_ERROR(consent::ParseScope(scope.empty() ? "processing" : scope));
-  PORTRAIT_ASSIGN_OR_RETURN(int64_t expires, OptionalTime(body, "expires"));
-  PORTRAIT_ASSIGN_OR_RETURN(int64_t time, OptionalTime(body, "time"));
-  const int64_t now = clock_.NowUs();
-  if (time > now) {
+  if (row.scope.empty()) {
+    row.scope = "processing";
+  }
+  PORTRAIT_RETURN_IF_ERROR(consent::ParseChannel(row.channel));
+  PORTRAIT_RETURN_IF_ERROR(consent::ParseStatus(row.status));
+  PORTRAIT_RETURN_IF_ERROR(consent::ParseScope(row.scope));
+  PORTRAIT_ASSIGN_OR_RETURN(row.expires_us, OptionalTime(body, "expires"));
+  PORTRAIT_ASSIGN_OR_RETURN(row.time_us, OptionalTime(body, "time"));
+  if (row.time_us > now_us) {
     return Error(Status::InvalidArgument("time: must not be in the future"));
   }
+  row.time_us = row.time_us == 0 ? now_us : row.time_us;
   PORTRAIT_ASSIGN_OR_RETURN(std::string evidence, OptionalString(body, "evidence"));
-  store::ConsentRow row;
   PORTRAIT_ASSIGN_OR_RETURN(row.profile_id, vault_.IdOf(external_id));
-  row.purpose = purpose;
-  row.scope = scope.empty() ? "processing" : scope;
-  row.channel = channel;
-  row.status = status;
-  row.time_us = time == 0 ? now : time;
   PORTRAIT_ASSIGN_OR_RETURN(row.source, OptionalString(body, "source"));
   PORTRAIT_ASSIGN_OR_RETURN(row.notice, OptionalString(body, "notice"));
   if (!evidence.empty()) {
@@ -173,8 +169,16 @@ Result<int64_t> ConsentService::Record(const Caller& caller, std::string_view ex
                               vault_.SealFor(row.profile_id, kEvidenceField, evidence));
   }
   row.actor = caller.Actor();
-  row.expires_us = expires;
+  return row;
+}
 
+Result<int64_t> ConsentService::Record(const Caller& caller, std::string_view external_id,
+                                       const json& body) {
+  if (!consent::HasPermission(*caller.role, "consents.write")) {
+    return Error(Refuse(caller, "consents.write"));
+  }
+  const int64_t now = clock_.NowUs();
+  PORTRAIT_ASSIGN_OR_RETURN(store::ConsentRow row, ParseRecord(caller, external_id, body, now));
   store::Batch batch;
   batch.audit.push_back(store::AuditEntry{now, caller.Actor(), "consent.record", row.profile_id,
                                           caller.purpose->name,
@@ -188,8 +192,8 @@ Result<int64_t> ConsentService::Record(const Caller& caller, std::string_view ex
   batch.consents.push_back(std::move(row));
   PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, store_.Commit(batch));
   PORTRAIT_RETURN_IF_ERROR(audit_.AfterCommit(result));
-  log_.info("consent record {} ({} {}) for profile {}", result.consent_ids[0], purpose, status,
-            batch.consents[0].profile_id);
+  log_.info("consent record {} ({} {}) for profile {}", result.consent_ids[0],
+            batch.consents[0].purpose, batch.consents[0].status, batch.consents[0].profile_id);
   return result.consent_ids[0];
 }
 

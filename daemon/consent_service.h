@@ -51,6 +51,9 @@ class ConsentService {
 
  private:
   Status Refuse(const Caller& caller, std::string_view permission);
+  // The consent record a POST body asks for, checked; evidence sealed, not yet stored.
+  Result<store::ConsentRow> ParseRecord(const Caller& caller, std::string_view external_id,
+                                        const nlohmann::json& body, int64_t now_us);
   // Adds to `batch` the suppression (audited) of the profile's waiting tasks whose lawful basis
   // ends with the new record `row`.
   Status SuppressEndedTasks(const config::Config& config, const store::ConsentRow& row,

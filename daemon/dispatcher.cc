@@ -22,13 +22,17 @@ using nlohmann::json;
 // suppressed rather than sent).
 constexpr int kClaimSlack = 64;
 
+using store::TaskState;
+
+// The stored name of a task state.
+std::string_view Name(TaskState s) { return store::TaskStateName(s); }
+
 // Outcomes that wake the dispatcher to record them while the sinks still have work queued.
 constexpr size_t kOutcomesPerRound = 64;
 
 // A settled erasure notice keeps no sealed external id.
 bool Settles(const store::TaskRow& task, std::string_view state) {
-  return task.trigger == store::kErasureNotice && state != "pending" && state != "retrying" &&
-         state != "sending";
+  return task.trigger == store::kErasureNotice && !store::IsUnfinished(state);
 }
 
 // For a customer who opted out of personalisation: the plain message instead.
@@ -77,7 +81,7 @@ Status Dispatcher::RecoverInterrupted(const DispatcherDeps& d) {
     int recovered = 0;
     while (true) {
       store::TaskFilter sending;
-      sending.state = "sending";
+      sending.state = Name(TaskState::kSending);
       sending.limit = 1000;
       PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::TaskRow> tasks, d.store.ListTasks(sending));
       if (tasks.empty()) {
@@ -88,8 +92,9 @@ Status Dispatcher::RecoverInterrupted(const DispatcherDeps& d) {
       for (const store::TaskRow& t : tasks) {
         const std::string why =
             "the daemon stopped during attempt " + std::to_string(t.attempts) + "; retried";
-        batch.task_updates.push_back({t.id, "retrying", why, now, t.attempts, now});
-        batch.audit.push_back(TaskAudit(t, "retrying", why, now));
+        batch.task_updates.push_back(
+            {t.id, std::string(Name(TaskState::kRetrying)), why, now, t.attempts, now});
+        batch.audit.push_back(TaskAudit(t, Name(TaskState::kRetrying), why, now));
       }
       PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, d.store.Commit(batch));
       PORTRAIT_RETURN_IF_ERROR(d.audit.AfterCommit(result));
@@ -105,28 +110,28 @@ Status Dispatcher::RecoverInterrupted(const DispatcherDeps& d) {
 
 void Dispatcher::Wake() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     woken_ = true;
   }
-  wake_.notify_all();
+  wake_.SignalAll();
 }
 
 void Dispatcher::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_ && !thread_.joinable()) {
       return;
     }
     stopping_ = true;
   }
-  wake_.notify_all();
+  wake_.SignalAll();
   if (thread_.joinable()) {
     thread_.join();
   }
 }
 
 bool Dispatcher::Stopping() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return stopping_;
 }
 
@@ -140,8 +145,10 @@ void Dispatcher::Loop() {
       d_.telemetry.sinks.For(a.task.sink).attempts.Add();
       sinks_.at(a.task.sink)->Submit(std::move(a));
     }
-    std::unique_lock lock(mu_);
-    wake_.wait_for(lock, period_, [this] { return stopping_ || woken_; });
+    const auto until = std::chrono::steady_clock::now() + period_;
+    MutexLock lock(mu_);
+    while (!stopping_ && !woken_ && wake_.WaitUntil(mu_, until)) {
+    }
     woken_ = false;
   }
   Finish();
@@ -165,7 +172,7 @@ void Dispatcher::Finish() {
 
 std::vector<std::pair<Attempt, Outcome>> Dispatcher::TakeOutcomes() {
   std::vector<std::pair<Attempt, Outcome>> done;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   done.swap(outcomes_);
   return done;
 }
@@ -247,7 +254,7 @@ void Dispatcher::KeepOutcomes(Round round, const Status& written) {
     d_.log.error("could not record {} outcomes and {} verdicts: {}", round.outcomes.size(),
                  round.verdicts.size(), written.ToString());
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::move(round.outcomes.begin(), round.outcomes.end(), std::back_inserter(outcomes_));
 }
 
@@ -276,7 +283,7 @@ store::TaskUpdate Dispatcher::VerdictUpdate(const store::TaskRow& task, const Se
   store::TaskUpdate u{task.id, task.state, v.reason, task.due_us, task.attempts, now};
   switch (v.kind) {
     case SendVerdict::Kind::kSend:
-      u.state = action = "sending";
+      u.state = action = Name(TaskState::kSending);
       u.attempts = task.attempts + 1;
       u.reason = "attempt " + std::to_string(u.attempts);
       break;
@@ -285,10 +292,10 @@ store::TaskUpdate Dispatcher::VerdictUpdate(const store::TaskRow& task, const Se
       u.due_us = v.until_us;
       break;
     case SendVerdict::Kind::kSuppress:
-      u.state = action = "suppressed";
+      u.state = action = Name(TaskState::kSuppressed);
       break;
     default:
-      u.state = action = "cancelled";
+      u.state = action = Name(TaskState::kCancelled);
       break;
   }
   u.clear_payload = Settles(task, u.state);
@@ -297,7 +304,7 @@ store::TaskUpdate Dispatcher::VerdictUpdate(const store::TaskRow& task, const Se
 
 Status Dispatcher::AddUnstarted(const Attempt& a, int64_t now, store::Batch& batch) {
   PORTRAIT_ASSIGN_OR_RETURN(std::optional<store::TaskRow> current, d_.store.GetTask(a.task.id));
-  if (!current || current->state != "sending") {
+  if (!current || current->state != Name(TaskState::kSending)) {
     return Status::Ok();
   }
   const std::string why = "not attempted: the daemon stopped first";
@@ -408,7 +415,8 @@ std::optional<SendVerdict> Dispatcher::Recheck(Attempt& a) {
   if (!current) {
     return SendVerdict::Wait("the task could not be read before the attempt");
   }
-  if (!*current || (*current)->state != "sending" || (*current)->attempts != a.task.attempts) {
+  if (!*current || (*current)->state != Name(TaskState::kSending) ||
+      (*current)->attempts != a.task.attempts) {
     return SendVerdict::Cancel("the task changed or its profile was erased before the attempt");
   }
   if (a.task.trigger == store::kErasureNotice) {
@@ -430,7 +438,7 @@ std::optional<SendVerdict> Dispatcher::Recheck(Attempt& a) {
 
 void Dispatcher::Finished(Attempt attempt, Outcome outcome, bool idle) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     outcomes_.emplace_back(std::move(attempt), std::move(outcome));
     // Outcomes are recorded in rounds of many (a commit each): when a sink ran out of work,
     // or enough of them wait.
@@ -439,13 +447,13 @@ void Dispatcher::Finished(Attempt attempt, Outcome outcome, bool idle) {
     }
     woken_ = true;
   }
-  wake_.notify_all();
+  wake_.SignalAll();
 }
 
 Result<std::string> Dispatcher::AddOutcome(const Attempt& a, const Outcome& outcome, int64_t now,
                                            store::Batch& batch) {
   PORTRAIT_ASSIGN_OR_RETURN(std::optional<store::TaskRow> current, d_.store.GetTask(a.task.id));
-  if (!current || current->state != "sending") {
+  if (!current || current->state != Name(TaskState::kSending)) {
     return std::string();  // erased meanwhile
   }
   if (a.refused) {
@@ -454,15 +462,15 @@ Result<std::string> Dispatcher::AddOutcome(const Attempt& a, const Outcome& outc
   const config::Sink& sink = sinks_.at(a.task.sink)->config();
   store::TaskUpdate u{a.task.id, "", outcome.reason, a.task.due_us, a.task.attempts, now};
   if (outcome.kind == Outcome::Kind::kDelivered) {
-    u.state = "delivered";
+    u.state = Name(TaskState::kDelivered);
   } else if (outcome.kind == Outcome::Kind::kDead || a.task.attempts >= sink.max_attempts) {
-    u.state = "dead";
+    u.state = Name(TaskState::kDead);
     if (outcome.kind == Outcome::Kind::kRetry) {
       u.reason =
           "gave up after " + std::to_string(a.task.attempts) + " attempts; last: " + outcome.reason;
     }
   } else {
-    u.state = "retrying";
+    u.state = Name(TaskState::kRetrying);
     const double unit = randombytes_uniform(1'000'000) / 1e6;
     const auto wait =
         dispatch::RetryDelay(sink, static_cast<int>(a.task.attempts), unit, outcome.retry_after);
@@ -481,9 +489,9 @@ std::string Dispatcher::AddRefused(const Attempt& a, const SendVerdict& v, int64
   // back, due again after a period.
   store::TaskUpdate u{a.task.id, a.claimed_from, v.reason, a.task.due_us, a.task.attempts - 1, now};
   if (v.kind == Verdict::Kind::kSuppress) {
-    u.state = "suppressed";
+    u.state = Name(TaskState::kSuppressed);
   } else if (v.kind == Verdict::Kind::kCancel) {
-    u.state = "cancelled";
+    u.state = Name(TaskState::kCancelled);
   } else {
     u.due_us = now + std::chrono::duration_cast<std::chrono::microseconds>(period_).count();
   }
@@ -495,10 +503,10 @@ std::string Dispatcher::AddRefused(const Attempt& a, const SendVerdict& v, int64
 
 void Dispatcher::CountSettled(const Attempt& a, std::string_view state, int64_t now) {
   SinkTelemetry& m = d_.telemetry.sinks.For(a.task.sink);
-  if (state == "delivered") {
+  if (state == Name(TaskState::kDelivered)) {
     m.delivered.Add();
     m.delivery_seconds.Observe(static_cast<double>(now - a.task.created_us) / 1e6);
-  } else if (state == "dead") {
+  } else if (state == Name(TaskState::kDead)) {
     m.dead.Add();
   } else {
     return;

@@ -17,15 +17,14 @@
 #include <spdlog/logger.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
 #include "daemon/attempt.h"
 #include "daemon/consent_service.h"
 #include "daemon/send_decision.h"
@@ -142,11 +141,11 @@ class Dispatcher {
   DispatcherDeps d_;
   const std::chrono::milliseconds period_;
   std::map<std::string, std::unique_ptr<SinkWorkers>> sinks_;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  bool woken_ = false;
-  std::vector<std::pair<Attempt, dispatch::Outcome>> outcomes_;
+  Mutex mu_;
+  CondVar wake_;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool woken_ GUARDED_BY(mu_) = false;
+  std::vector<std::pair<Attempt, dispatch::Outcome>> outcomes_ GUARDED_BY(mu_);
   std::thread thread_;  // last: starts once the members above exist
 };
 

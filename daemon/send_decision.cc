@@ -93,7 +93,7 @@ Result<int64_t> CountTowardsCap(store::Store& store, store::ProfileId profile,
   PORTRAIT_ASSIGN_OR_RETURN(int64_t delivered, store.CountDelivered(profile, purpose, since));
   store::TaskFilter on_the_way;
   on_the_way.profile_id = profile;
-  on_the_way.state = "sending";
+  on_the_way.state = store::TaskStateName(store::TaskState::kSending);
   PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::TaskRow> sending, store.ListTasks(on_the_way));
   for (const store::TaskRow& t : sending) {
     delivered += t.purpose == purpose;

@@ -7,11 +7,11 @@
 // returned. Drain waits at most a sink's timeout. Thread-safe.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <set>
+
+#include "base/mutex.h"
 
 namespace portrait::daemon {
 
@@ -36,10 +36,14 @@ class SendGate {
   void Drain(int64_t profile);
 
  private:
-  std::mutex mu_;
-  std::condition_variable ended_;
-  uint64_t next_ticket_ = 0;
-  std::map<int64_t, std::set<uint64_t>> under_way_;  // profile -> tickets; no entry when none
+  // Whether an attempt for `profile` with a ticket before `ticket` is under way.
+  bool UnderWayBefore(int64_t profile, uint64_t ticket) REQUIRES(mu_);
+
+  Mutex mu_;
+  CondVar ended_;
+  uint64_t next_ticket_ GUARDED_BY(mu_) = 0;
+  // profile -> tickets; no entry when none
+  std::map<int64_t, std::set<uint64_t>> under_way_ GUARDED_BY(mu_);
 };
 
 }  // namespace portrait::daemon

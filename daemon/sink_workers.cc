@@ -19,30 +19,30 @@ SinkWorkers::SinkWorkers(const config::Sink& config, std::unique_ptr<dispatch::S
 SinkWorkers::~SinkWorkers() { Stop(); }
 
 int SinkWorkers::Room() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return config_.concurrency * (1 + kQueuedPerWorker) - busy_ - static_cast<int>(queue_.size());
 }
 
 void SinkWorkers::Submit(Attempt attempt) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     queue_.push_back(std::move(attempt));
   }
-  wake_.notify_one();
+  wake_.Signal();
 }
 
 std::vector<Attempt> SinkWorkers::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
-  wake_.notify_all();
+  wake_.SignalAll();
   for (std::thread& t : threads_) {
     if (t.joinable()) {
       t.join();
     }
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<Attempt> unstarted(std::make_move_iterator(queue_.begin()),
                                  std::make_move_iterator(queue_.end()));
   queue_.clear();
@@ -54,7 +54,7 @@ void SinkWorkers::Work() {
     dispatch::Outcome outcome = TryOnce(*attempt);
     bool idle = false;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       --busy_;
       idle = queue_.empty();
     }
@@ -63,8 +63,10 @@ void SinkWorkers::Work() {
 }
 
 std::optional<Attempt> SinkWorkers::Take() {
-  std::unique_lock lock(mu_);
-  wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+  MutexLock lock(mu_);
+  while (!stopping_ && queue_.empty()) {
+    wake_.Wait(mu_);
+  }
   if (stopping_) {
     return std::nullopt;
   }

@@ -4,15 +4,14 @@
 // connections), and hands the outcome back. Thread-safe.
 #pragma once
 
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
 #include "config/config.h"
 #include "daemon/attempt.h"
 #include "daemon/send_gate.h"
@@ -61,11 +60,11 @@ class SinkWorkers {
   SendGate& gate_;
   const Check check_;
   const Done done_;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  std::deque<Attempt> queue_;
-  int busy_ = 0;
-  bool stopping_ = false;
+  Mutex mu_;
+  CondVar wake_;
+  std::deque<Attempt> queue_ GUARDED_BY(mu_);
+  int busy_ GUARDED_BY(mu_) = 0;
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;  // last: start once the members above exist
 };
 

@@ -1,11 +1,13 @@
 #include "daemon/task_service.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "base/time_format.h"
 #include "consent/access_policy.h"
 #include "daemon/consent_service.h"
 #include "daemon/task_audit.h"
+#include "store/task_state.h"
 
 namespace portrait::daemon {
 namespace {
@@ -25,30 +27,36 @@ std::string Joined(const Names& names) {
   return out;
 }
 
-bool IsTaskState(std::string_view state) {
-  return std::find(kTaskStates.begin(), kTaskStates.end(), state) != kTaskStates.end();
-}
-
 // The one table of what the API may do to a task: which states a retry or a cancel starts from,
 // and the state it leaves the task in.
+// Each is a change the lifecycle (store/task_state.h) allows; the API allows fewer.
 struct ChangeRule {
   std::string_view verb;  // "retried", "cancelled"
-  std::string_view to;
-  std::vector<std::string_view> from;
-  std::string_view refusal;  // why another state can't
+  store::TaskState to;
+  std::vector<store::TaskState> from;
+  std::string_view why_not;  // added to the refusal, if anything
   bool resends = false;      // sends the task again
 };
 
-const ChangeRule kRetryRule{.verb = "retried",
-                            .to = "pending",
-                            .from = {"dead", "suppressed", "cancelled"},
-                            .refusal = "only dead, suppressed or cancelled tasks can be retried",
-                            .resends = true};
-const ChangeRule kCancelRule{
-    .verb = "cancelled",
-    .to = "cancelled",
-    .from = {"pending", "retrying"},
-    .refusal = "only pending or retrying tasks can be cancelled (one being sent can't)"};
+const ChangeRule kRetryRule{
+    .verb = "retried",
+    .to = store::TaskState::kPending,
+    .from = {store::TaskState::kDead, store::TaskState::kSuppressed, store::TaskState::kCancelled},
+    .resends = true};
+const ChangeRule kCancelRule{.verb = "cancelled",
+                             .to = store::TaskState::kCancelled,
+                             .from = {store::TaskState::kPending, store::TaskState::kRetrying},
+                             .why_not = " (one being sent can't)"};
+
+// "only a, b or c tasks can be retried".
+std::string Refusal(const ChangeRule& rule) {
+  std::string out = "only ";
+  for (size_t i = 0; i < rule.from.size(); ++i) {
+    out += (i == 0 ? "" : i + 1 == rule.from.size() ? " or " : ", ");
+    out += store::TaskStateName(rule.from[i]);
+  }
+  return out + " tasks can be " + std::string(rule.verb) + std::string(rule.why_not);
+}
 
 // The id of a task as the path gives it; NotFound when it is no number.
 Result<int64_t> TaskId(std::string_view text) {
@@ -64,8 +72,9 @@ Result<int64_t> TaskId(std::string_view text) {
 // Ok when `rule` may change `task`; else Conflict naming the task, its state and the rule.
 Status CheckAllowed(const ChangeRule& rule, const store::TaskRow& task, std::string_view id_text) {
   const std::string name = "task " + std::string(id_text);
-  if (std::find(rule.from.begin(), rule.from.end(), task.state) == rule.from.end()) {
-    return Status::Conflict(name + " is " + task.state + "; " + std::string(rule.refusal));
+  const std::optional<store::TaskState> state = store::ParseTaskState(task.state);
+  if (!state || std::find(rule.from.begin(), rule.from.end(), *state) == rule.from.end()) {
+    return Status::Conflict(name + " is " + task.state + "; " + Refusal(rule));
   }
   // A settled erasure notice no longer holds the erased customer's id: nothing to resend.
   if (rule.resends && task.trigger == store::kErasureNotice) {
@@ -102,8 +111,8 @@ Result<store::TaskFilter> FilterOf(const std::map<std::string, std::string>& que
   }
   store::TaskFilter filter;
   if (auto it = query.find("state"); it != query.end()) {
-    if (!IsTaskState(it->second)) {
-      return Error(Status::InvalidArgument("state: one of " + Joined(kTaskStates)));
+    if (!store::ParseTaskState(it->second)) {
+      return Error(Status::InvalidArgument("state: one of " + store::TaskStateNames()));
     }
     filter.state = it->second;
   }
@@ -187,7 +196,7 @@ Result<json> TaskService::Apply(const Caller& caller, std::string_view id_text, 
   PORTRAIT_RETURN_IF_ERROR(CheckAllowed(rule, *task, id_text));
   const int64_t now = clock_.NowUs();
   const std::string reason = std::string(rule.verb) + " by " + caller.Actor();
-  const std::string to(rule.to);
+  const std::string to(store::TaskStateName(rule.to));
   // A settled erasure notice no longer holds the erased customer's id: its payload goes.
   const bool notice = task->trigger == store::kErasureNotice;
   store::Batch batch;

@@ -6,7 +6,6 @@
 // cancelled) is kept here, in one place. Thread-safe; Retry and Cancel on the writer thread.
 #pragma once
 
-#include <array>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -19,10 +18,6 @@
 #include "store/store.h"
 
 namespace portrait::daemon {
-
-// Every state a task can be in.
-inline constexpr std::array<std::string_view, 7> kTaskStates = {
-    "pending", "sending", "delivered", "retrying", "dead", "suppressed", "cancelled"};
 
 class TaskService {
  public:

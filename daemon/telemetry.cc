@@ -7,8 +7,6 @@
 
 #include "store/task_state.h"
 
-#include "daemon/task_service.h"
-
 namespace portrait::daemon {
 
 Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)) {
@@ -50,7 +48,7 @@ void Histogram::RenderSeries(const std::string& name, const std::string& labels,
 }
 
 SinkTelemetry& SinkTelemetryTable::For(const std::string& sink) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::unique_ptr<SinkTelemetry>& m = by_sink_[sink];
   if (!m) {
     m = std::make_unique<SinkTelemetry>();
@@ -59,7 +57,7 @@ SinkTelemetry& SinkTelemetryTable::For(const std::string& sink) {
 }
 
 void SinkTelemetryTable::Render(std::string& out) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const std::pair<std::string_view, Counter SinkTelemetry::*> counters[] = {
       {"attempts", &SinkTelemetry::attempts},
       {store::TaskStateName(store::TaskState::kDelivered), &SinkTelemetry::delivered},
@@ -118,8 +116,9 @@ Result<std::string> RenderPrometheus(const Telemetry& m, store::Store& store, in
               static_cast<double>(due), out);
   PORTRAIT_ASSIGN_OR_RETURN(auto by_state, store.CountTasksByState());
   out += "# HELP portrait_tasks tasks in the outbox by state\n# TYPE portrait_tasks gauge\n";
-  for (std::string_view state : kTaskStates) {
-    out += fmt::format("portrait_tasks{{state=\"{}\"}} {}\n", state, by_state[std::string(state)]);
+  for (store::TaskState s : store::kTaskStates) {
+    const std::string state(store::TaskStateName(s));
+    out += fmt::format("portrait_tasks{{state=\"{}\"}} {}\n", state, by_state[state]);
   }
   m.sinks.Render(out);
   return out;

@@ -8,10 +8,10 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/result.h"
 #include "store/store.h"
 
@@ -67,8 +67,8 @@ class SinkTelemetryTable {
   void Render(std::string& out) const;
 
  private:
-  mutable std::mutex mu_;
-  std::map<std::string, std::unique_ptr<SinkTelemetry>> by_sink_;
+  mutable Mutex mu_;
+  std::map<std::string, std::unique_ptr<SinkTelemetry>> by_sink_ GUARDED_BY(mu_);
 };
 
 struct Telemetry {

@@ -183,6 +183,36 @@ class RuleLoader {
                        [&](const LifecycleStage& s) { return s.stage == stage; });
   }
 
+  void LoadAbsence(const toml::table& a, Trigger& trig, Diagnostics& diag) {
+    trig.kind = TriggerKind::kAbsence;
+    TableReader ar(a, "trigger '" + trig.id + "' on.absence", diag);
+    trig.after = ar.String("after", true).value_or(Located{}).value;
+    trig.missing = ar.String("missing", true).value_or(Located{}).value;
+    if (auto within = ar.String("within", true)) {
+      auto d = ParseDuration(within->value);
+      if (!d || d->count() == 0) {
+        ar.Error(within->pos, "within", d ? "must be longer than zero" : d.error().message());
+      } else {
+        trig.within_us = d->count() * 1'000'000;
+      }
+    }
+    ar.Finish();
+  }
+
+  void LoadLifecycle(const toml::table& l, Trigger& trig, Diagnostics& diag) {
+    trig.kind = TriggerKind::kLifecycle;
+    TableReader lr(l, "trigger '" + trig.id + "' on.lifecycle", diag);
+    for (const char* key : {"from", "to"}) {
+      if (auto v = lr.String(key)) {
+        (std::string_view(key) == "from" ? trig.from : trig.to) = v->value;
+        if (!KnownStage(v->value)) {
+          lr.Error(v->pos, key, "unknown lifecycle stage '" + v->value + "'");
+        }
+      }
+    }
+    lr.Finish();
+  }
+
   void LoadOn(TableReader& r, const toml::table& on, Trigger& trig, Diagnostics& diag) {
     TableReader o(on, "trigger '" + trig.id + "' on", diag);
     int kinds = 0;
@@ -193,19 +223,7 @@ class RuleLoader {
     }
     if (const toml::table* a = o.Table("absence")) {
       ++kinds;
-      trig.kind = TriggerKind::kAbsence;
-      TableReader ar(*a, "trigger '" + trig.id + "' on.absence", diag);
-      trig.after = ar.String("after", true).value_or(Located{}).value;
-      trig.missing = ar.String("missing", true).value_or(Located{}).value;
-      if (auto within = ar.String("within", true)) {
-        auto d = ParseDuration(within->value);
-        if (!d || d->count() == 0) {
-          ar.Error(within->pos, "within", d ? "must be longer than zero" : d.error().message());
-        } else {
-          trig.within_us = d->count() * 1'000'000;
-        }
-      }
-      ar.Finish();
+      LoadAbsence(*a, trig, diag);
     }
     if (auto v = o.String("anniversary")) {
       ++kinds;
@@ -219,17 +237,7 @@ class RuleLoader {
     }
     if (const toml::table* l = o.Table("lifecycle")) {
       ++kinds;
-      trig.kind = TriggerKind::kLifecycle;
-      TableReader lr(*l, "trigger '" + trig.id + "' on.lifecycle", diag);
-      for (const char* key : {"from", "to"}) {
-        if (auto v = lr.String(key)) {
-          (std::string_view(key) == "from" ? trig.from : trig.to) = v->value;
-          if (!KnownStage(v->value)) {
-            lr.Error(v->pos, key, "unknown lifecycle stage '" + v->value + "'");
-          }
-        }
-      }
-      lr.Finish();
+      LoadLifecycle(*l, trig, diag);
     }
     if (auto v = o.String("schedule")) {
       ++kinds;
@@ -363,6 +371,22 @@ class RuleLoader {
     } else {
       r.Error(r.pos(), "on", "missing (required): what makes the trigger fire");
     }
+    LoadVars(r, trig, diag);
+    LoadWhen(r, trig, purpose);
+    LoadDelivery(r, trig);
+    LoadMessages(r, trig, purpose);
+    for (auto& f : r.Strings("fields").value_or(std::vector<Located>{})) {
+      CheckField(r, trig, purpose, f.value, f.pos, "fields");  // the fields that travel
+      trig.fields.push_back(f.value);
+    }
+    LoadRepetition(r, trig);
+    r.Finish();
+    if (id) {
+      set_.triggers.push_back(std::move(trig));
+    }
+  }
+
+  void LoadVars(TableReader& r, Trigger& trig, Diagnostics& diag) {
     if (const toml::table* vars = r.Table("vars")) {
       TableReader vr(*vars, "trigger '" + trig.id + "' vars", diag);
       for (const auto& [k, v] : *vars) {
@@ -372,21 +396,23 @@ class RuleLoader {
       }
       vr.Finish();
     }
+  }
+
+  // `when`, and every field and piece of derived data the trigger's decision reads.
+  void LoadWhen(TableReader& r, Trigger& trig, const config::Purpose* purpose) {
     Schema schema = schema_;
     schema.event = trig.kind == TriggerKind::kEvent;
     if (auto when = r.String("when")) {
       trig.when_source = when->value;
       trig.when = Condition(r, *when, "when", schema);
       std::vector<std::pair<std::string, int>> read;
+      std::vector<DerivedRead> derived;
       if (trig.when) {
         CollectFields(*trig.when, read);
+        CollectDerived(*trig.when, derived);
       }
       for (const auto& [field, offset] : read) {
         CheckField(r, trig, purpose, field, At(when->pos, offset), "when");
-      }
-      std::vector<DerivedRead> derived;
-      if (trig.when) {
-        CollectDerived(*trig.when, derived);
       }
       for (const DerivedRead& d : derived) {
         CheckDerived(r, purpose, d, At(when->pos, d.offset), "when");
@@ -398,6 +424,10 @@ class RuleLoader {
     if (trig.kind == TriggerKind::kAnniversary && config_.FindField(trig.field)) {
       CheckField(r, trig, purpose, trig.field, r.PosOf("on"), "on.anniversary");
     }
+  }
+
+  // What the task is and where it goes.
+  void LoadDelivery(TableReader& r, Trigger& trig) {
     trig.task = r.String("task", true).value_or(Located{}).value;
     if (auto channel = r.String("channel", true)) {
       if (auto known = config::ParseTriggerChannel(channel->value); !known) {
@@ -411,6 +441,9 @@ class RuleLoader {
       }
       trig.sink = sink->value;
     }
+  }
+
+  void LoadMessages(TableReader& r, Trigger& trig, const config::Purpose* purpose) {
     if (auto message = r.String("message", true)) {
       if (auto m = Message(r, *message, "message", trig)) {
         for (const auto& [field, offset] : m->Fields()) {
@@ -434,10 +467,9 @@ class RuleLoader {
         trig.message_plain = std::move(*m);
       }
     }
-    for (auto& f : r.Strings("fields").value_or(std::vector<Located>{})) {
-      CheckField(r, trig, purpose, f.value, f.pos, "fields");
-      trig.fields.push_back(f.value);
-    }
+  }
+
+  void LoadRepetition(TableReader& r, Trigger& trig) {
     if (auto once = r.Enum<Once>("once", {{"per_profile", Once::kPerProfile},
                                           {"per_year", Once::kPerYear},
                                           {"per_month", Once::kPerMonth},
@@ -451,10 +483,6 @@ class RuleLoader {
       } else {
         trig.grace_us = d->count() * 1'000'000;
       }
-    }
-    r.Finish();
-    if (id) {
-      set_.triggers.push_back(std::move(trig));
     }
   }
 

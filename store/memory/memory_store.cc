@@ -3,11 +3,11 @@
 // a copy of the state and swapped in, so a failed batch changes nothing (O(state) per commit:
 // for tests, not for volume).
 #include <algorithm>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <tuple>
 
+#include "base/mutex.h"
 #include "store/audit_chain.h"
 #include "store/store.h"
 
@@ -40,7 +40,7 @@ struct State {
 class MemoryStore final : public Store {
  public:
   Result<CommitResult> Commit(const Batch& batch) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     State next = state_;
     CommitResult result;
     PORTRAIT_RETURN_IF_ERROR(Apply(batch, next, result));
@@ -49,19 +49,19 @@ class MemoryStore final : public Store {
   }
 
   Result<std::optional<ProfileRow>> GetProfile(ProfileId id) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = state_.profiles.find(id);
     return it == state_.profiles.end() ? std::optional<ProfileRow>() : it->second;
   }
 
   Result<std::optional<ProfileRow>> GetProfileByKey(std::string_view ext_key) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = state_.by_key.find(std::string(ext_key));
     return it == state_.by_key.end() ? std::optional<ProfileRow>() : state_.profiles.at(it->second);
   }
 
   Result<std::map<std::string, std::string>> GetFields(ProfileId id) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     std::map<std::string, std::string> out;
     if (auto it = state_.fields.find(id); it != state_.fields.end()) {
       for (const auto& [name, v] : it->second) {
@@ -73,7 +73,7 @@ class MemoryStore final : public Store {
 
   Result<std::vector<ProfileId>> LookupBlind(std::string_view field,
                                              std::string_view digest) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     std::vector<ProfileId> out;
     for (const auto& [f, d, id] : state_.blind) {
       if (f == field && d == digest) {
@@ -84,7 +84,7 @@ class MemoryStore final : public Store {
   }
 
   Result<std::vector<EventRow>> GetEvents(ProfileId id) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     std::vector<EventRow> out;
     for (const auto& [key, e] : state_.events) {
       if (e.profile_id == id) {
@@ -98,12 +98,12 @@ class MemoryStore final : public Store {
   }
 
   Result<int64_t> CountProfiles() override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return static_cast<int64_t>(state_.profiles.size());
   }
 
   Result<std::vector<ProfileId>> ProfileIds(ProfileId after, int limit) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     std::vector<ProfileId> out;
     for (auto it = state_.profiles.upper_bound(after);
          it != state_.profiles.end() && static_cast<int>(out.size()) < limit; ++it) {
@@ -113,12 +113,12 @@ class MemoryStore final : public Store {
   }
 
   Result<bool> HasEvent(std::string_view key) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return state_.events.count(std::string(key)) > 0;
   }
 
   Result<std::vector<TimerRow>> DueTimers(int64_t until_us, int limit) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     std::vector<TimerRow> out;
     for (const auto& [key, due] : state_.timers) {
       if (due <= until_us) {
@@ -134,13 +134,13 @@ class MemoryStore final : public Store {
   }
 
   Result<int64_t> CountDueTimers(int64_t until_us) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return static_cast<int64_t>(std::count_if(state_.timers.begin(), state_.timers.end(),
                                               [&](const auto& t) { return t.second <= until_us; }));
   }
 
   Result<std::vector<TimerRow>> GetTimers(ProfileId id) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     std::vector<TimerRow> out;
     for (const auto& [key, due] : state_.timers) {
       if (key.first == id) {
@@ -151,18 +151,18 @@ class MemoryStore final : public Store {
   }
 
   Result<std::optional<std::string>> GetMeta(std::string_view key) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = state_.meta.find(std::string(key));
     return it == state_.meta.end() ? std::nullopt : std::optional<std::string>(it->second);
   }
 
   Result<bool> HasTask(std::string_view dedupe) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return state_.task_dedupe.count(std::string(dedupe)) > 0;
   }
 
   Result<std::vector<TaskRow>> GetTasks(ProfileId id) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     std::vector<TaskRow> out;
     for (const auto& [task_id, t] : state_.tasks) {
       if (t.profile_id == id) {
@@ -174,7 +174,7 @@ class MemoryStore final : public Store {
 
   Result<std::vector<TaskRow>> DueTasks(std::string_view sink, int64_t until_us,
                                         int limit) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     std::vector<TaskRow> out;
     for (const auto& [task_id, t] : state_.tasks) {
       if (t.sink == sink && IsWaiting(t.state) && t.due_us <= until_us) {
@@ -188,13 +188,13 @@ class MemoryStore final : public Store {
   }
 
   Result<std::optional<TaskRow>> GetTask(int64_t id) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = state_.tasks.find(id);
     return it == state_.tasks.end() ? std::nullopt : std::optional<TaskRow>(it->second);
   }
 
   Result<std::vector<TaskRow>> ListTasks(const TaskFilter& f) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     std::vector<TaskRow> out;
     for (auto it = state_.tasks.upper_bound(f.after_id);
          it != state_.tasks.end() && out.size() < static_cast<size_t>(f.limit); ++it) {
@@ -213,7 +213,7 @@ class MemoryStore final : public Store {
 
   Result<int64_t> CountDelivered(ProfileId id, std::string_view purpose,
                                  int64_t since_us) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return std::count_if(state_.tasks.begin(), state_.tasks.end(), [&](const auto& entry) {
       const TaskRow& t = entry.second;
       return t.profile_id == id && t.purpose == purpose &&
@@ -222,7 +222,7 @@ class MemoryStore final : public Store {
   }
 
   Result<std::map<std::string, int64_t>> CountTasksByState() override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     std::map<std::string, int64_t> out;
     for (const auto& [task_id, t] : state_.tasks) {
       ++out[t.state];
@@ -231,7 +231,7 @@ class MemoryStore final : public Store {
   }
 
   Result<std::vector<ConsentRow>> GetConsents(ProfileId id) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     std::vector<ConsentRow> out;
     std::copy_if(state_.consents.begin(), state_.consents.end(), std::back_inserter(out),
                  [&](const ConsentRow& c) { return c.profile_id == id; });
@@ -239,7 +239,7 @@ class MemoryStore final : public Store {
   }
 
   Result<std::vector<AuditRecord>> ReadAudit(int64_t after_seq, int limit) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     std::vector<AuditRecord> out;
     for (const AuditRecord& r : state_.audit) {
       if (r.seq > after_seq && static_cast<int>(out.size()) < limit) {
@@ -250,7 +250,7 @@ class MemoryStore final : public Store {
   }
 
   Result<std::pair<int64_t, std::string>> AuditHead() override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (state_.audit.empty()) {
       return std::make_pair(int64_t{0}, GenesisHash());
     }
@@ -258,13 +258,13 @@ class MemoryStore final : public Store {
   }
 
   Status PutCheckpoint(const AuditCheckpoint& checkpoint) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     checkpoints_[checkpoint.seq] = checkpoint;
     return Status::Ok();
   }
 
   Result<std::vector<AuditCheckpoint>> GetCheckpoints() override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     std::vector<AuditCheckpoint> out;
     for (const auto& [seq, c] : checkpoints_) {
       out.push_back(c);
@@ -273,7 +273,7 @@ class MemoryStore final : public Store {
   }
 
   Result<int64_t> Purge(const PurgeRule& rule, AuditEntry audit) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     State next = state_;
     int64_t purged = PurgeRows(rule, next);
     nlohmann::json detail = nlohmann::json::parse(audit.detail, nullptr, false);
@@ -289,7 +289,7 @@ class MemoryStore final : public Store {
   }
 
   Result<std::optional<TokenRow>> FindToken(std::string_view digest) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const TokenRow& t : state_.tokens) {
       if (t.digest == digest) {
         return std::optional<TokenRow>(t);
@@ -299,12 +299,12 @@ class MemoryStore final : public Store {
   }
 
   Result<std::vector<TokenRow>> ListTokens() override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return state_.tokens;
   }
 
   Status TouchToken(int64_t id, int64_t time_us) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (TokenRow& t : state_.tokens) {
       if (t.id == id) {
         t.last_used_us = time_us;
@@ -314,7 +314,7 @@ class MemoryStore final : public Store {
   }
 
   Status PutDataKey(ProfileId id, std::string_view wrapped) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!keys_.emplace(id, std::string(wrapped)).second) {
       return Status::Conflict("a data key already exists for profile " + std::to_string(id));
     }
@@ -322,13 +322,13 @@ class MemoryStore final : public Store {
   }
 
   Result<std::optional<std::string>> GetDataKey(ProfileId id) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = keys_.find(id);
     return it == keys_.end() ? std::optional<std::string>() : it->second;
   }
 
   Status DestroyDataKey(ProfileId id) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     keys_.erase(id);
     return Status::Ok();
   }
@@ -511,10 +511,10 @@ class MemoryStore final : public Store {
     return purged;
   }
 
-  std::mutex mu_;
-  State state_;
-  std::map<int64_t, AuditCheckpoint> checkpoints_;
-  std::map<ProfileId, std::string> keys_;
+  Mutex mu_;
+  State state_ GUARDED_BY(mu_);
+  std::map<int64_t, AuditCheckpoint> checkpoints_ GUARDED_BY(mu_);
+  std::map<ProfileId, std::string> keys_ GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "base/url.h"
 
 #include <charconv>
+#include <cstdlib>
 
 namespace portrait {
 namespace {
@@ -72,6 +73,20 @@ std::map<std::string, std::string> ParseQuery(std::string_view query) {
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
   }
   return out;
+}
+
+Result<int64_t> QueryInt(const std::map<std::string, std::string>& query, const std::string& name,
+                         int64_t fallback) {
+  auto it = query.find(name);
+  if (it == query.end()) {
+    return fallback;
+  }
+  char* end = nullptr;
+  long long v = std::strtoll(it->second.c_str(), &end, 10);
+  if (it->second.empty() || *end != '\0' || v < 0) {
+    return Error(Status::InvalidArgument(name + ": expected a non-negative integer"));
+  }
+  return static_cast<int64_t>(v);
 }
 
 }  // namespace portrait

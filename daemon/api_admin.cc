@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "base/time_format.h"
+#include "base/url.h"
 #include "consent/access_policy.h"
 #include "crypto/audit_signer.h"
 #include "daemon/api.h"
@@ -13,20 +14,6 @@ namespace {
 using nlohmann::json;
 
 std::string Time(int64_t us) { return us == 0 ? "" : FormatRfc3339(us); }
-
-Result<int64_t> IntParam(const std::map<std::string, std::string>& query, const std::string& name,
-                         int64_t fallback) {
-  auto it = query.find(name);
-  if (it == query.end()) {
-    return fallback;
-  }
-  char* end = nullptr;
-  long long v = std::strtoll(it->second.c_str(), &end, 10);
-  if (it->second.empty() || *end != '\0' || v < 0) {
-    return Error(Status::InvalidArgument(name + ": expected a non-negative integer"));
-  }
-  return static_cast<int64_t>(v);
-}
 
 }  // namespace
 
@@ -98,8 +85,8 @@ Result<HttpResponse> Api::Audit(ApiCall& call) {
   const auto& p = call.path;
   const int64_t now = d_.clock.NowUs();
   if (p.size() == 2 && call.method() == http::verb::get) {
-    PORTRAIT_ASSIGN_OR_RETURN(int64_t after, IntParam(call.query, "after", 0));
-    PORTRAIT_ASSIGN_OR_RETURN(int64_t limit, IntParam(call.query, "limit", 1000));
+    PORTRAIT_ASSIGN_OR_RETURN(int64_t after, QueryInt(call.query, "after", 0));
+    PORTRAIT_ASSIGN_OR_RETURN(int64_t limit, QueryInt(call.query, "limit", 1000));
     limit = std::clamp<int64_t>(limit, 1, 10'000);
     PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::AuditRecord> records,
                               d_.store.ReadAudit(after, static_cast<int>(limit)));

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "base/time_format.h"
+#include "base/url.h"
 #include "consent/access_policy.h"
 #include "daemon/consent_service.h"
 #include "daemon/task_audit.h"
@@ -42,11 +43,13 @@ const ChangeRule kRetryRule{
     .verb = "retried",
     .to = store::TaskState::kPending,
     .from = {store::TaskState::kDead, store::TaskState::kSuppressed, store::TaskState::kCancelled},
+    .why_not = "",
     .resends = true};
 const ChangeRule kCancelRule{.verb = "cancelled",
                              .to = store::TaskState::kCancelled,
                              .from = {store::TaskState::kPending, store::TaskState::kRetrying},
-                             .why_not = " (one being sent can't)"};
+                             .why_not = " (one being sent can't)",
+                             .resends = false};
 
 // "only a, b or c tasks can be retried".
 std::string Refusal(const ChangeRule& rule) {
@@ -85,20 +88,6 @@ Status CheckAllowed(const ChangeRule& rule, const store::TaskRow& task, std::str
   return Status::Ok();
 }
 
-Result<int64_t> IntParam(const std::map<std::string, std::string>& query, const std::string& name,
-                         int64_t fallback) {
-  auto it = query.find(name);
-  if (it == query.end()) {
-    return fallback;
-  }
-  char* end = nullptr;
-  long long v = std::strtoll(it->second.c_str(), &end, 10);
-  if (it->second.empty() || *end != '\0' || v < 0) {
-    return Error(Status::InvalidArgument(name + ": expected a non-negative integer"));
-  }
-  return static_cast<int64_t>(v);
-}
-
 // The filter of an API query, not yet scoped to a caller.
 Result<store::TaskFilter> FilterOf(const std::map<std::string, std::string>& query,
                                    store::ProfileVault& vault) {
@@ -129,8 +118,8 @@ Result<store::TaskFilter> FilterOf(const std::map<std::string, std::string>& que
     }
     filter.since_us = *since;
   }
-  PORTRAIT_ASSIGN_OR_RETURN(filter.after_id, IntParam(query, "after", 0));
-  PORTRAIT_ASSIGN_OR_RETURN(int64_t limit, IntParam(query, "limit", 100));
+  PORTRAIT_ASSIGN_OR_RETURN(filter.after_id, QueryInt(query, "after", 0));
+  PORTRAIT_ASSIGN_OR_RETURN(int64_t limit, QueryInt(query, "limit", 100));
   filter.limit = static_cast<int>(std::clamp<int64_t>(limit, 1, 1000));
   return filter;
 }

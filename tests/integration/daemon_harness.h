@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -17,6 +18,10 @@ namespace portrait::testing {
 
 using cli::HttpClient;
 using cli::HttpResult;
+
+// Polls `done` until it holds; false when `seconds` pass first. Tests wait on conditions, never
+// for a fixed time.
+bool Eventually(const std::function<bool()>& done, int seconds = 20);
 
 class Daemon {
  public:

@@ -18,6 +18,7 @@ namespace portrait {
 
 using nlohmann::json;
 using testing::Daemon;
+using testing::Eventually;
 using testing::HttpResult;
 using testing::ReceivedRequest;
 using testing::ScriptedAnswer;
@@ -63,17 +64,6 @@ class Dispatch : public ::testing::Test {
   }
   std::vector<json> Tasks(const std::string& id, const std::string& trigger) {
     return daemon_.TasksOf(id, trigger);
-  }
-  // Polls `done` until it holds; false when `seconds` pass first.
-  static bool Eventually(const std::function<bool()>& done, int seconds = 20) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        return false;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    return true;
   }
 
   // Waits until the profile's only task of `trigger` is in `state`.

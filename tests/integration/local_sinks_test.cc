@@ -20,6 +20,7 @@ namespace {
 
 using nlohmann::json;
 using testing::Daemon;
+using testing::Eventually;
 using testing::HttpResult;
 
 // Generated for this test; it guards nothing but it.
@@ -48,17 +49,6 @@ class BlackHole {
   int port_ = 0;
 };
 
-// Polls `done` until it holds; false when `seconds` pass first.
-bool Eventually(const std::function<bool()>& done, int seconds = 20) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  return true;
-}
 
 std::vector<json> JsonLines(const std::string& text) {
   std::vector<json> out;

@@ -81,7 +81,11 @@ class EngineTest : public ::testing::Test {
   config::Config config_ = testing::ExampleConfig();
   RuleSet rules_ = testing::ExampleRules(config_);
   Engine engine_{rules_, config_.daemon.timezone};
-  ProfileFacts profile_{42};
+  ProfileFacts profile_ = [] {
+    ProfileFacts p;
+    p.id = 42;
+    return p;
+  }();
   TimerBook book_;
   int events_ = 0;
 };

@@ -61,7 +61,8 @@ class Scanner {
       if (c == kInvalid) {
         return Here("not valid UTF-8");
       }
-      if (c == static_cast<char32_t>(quote) && (!multi_line || text_.substr(pos_, 3) == delimiter)) {
+      const bool closes = !multi_line || text_.substr(pos_, 3) == delimiter;
+      if (c == static_cast<char32_t>(quote) && closes) {
         Advance(multi_line ? 3 : 1);
         while (multi_line && pos_ < text_.size() && text_[pos_] == quote) {
           Advance();  // up to two quotes just before the closing ones belong to the string
@@ -89,7 +90,8 @@ class Scanner {
     }
     const char32_t next = Peek();
     if (next >= 0x80) {
-      return Here(next == kInvalid ? "not valid UTF-8" : "a backslash before a non-ASCII character");
+      return Here(next == kInvalid ? "not valid UTF-8"
+                                   : "a backslash before a non-ASCII character");
     }
     if (!multi_line || (next != ' ' && next != '\t' && next != '\r' && next != '\n')) {
       Advance();

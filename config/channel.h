@@ -13,8 +13,8 @@ namespace portrait::config {
 enum class Channel { kAny, kSms, kEmail, kPhone, kWechat, kPush };
 
 // Every channel, kAny first.
-inline constexpr std::array<Channel, 6> kChannels = {Channel::kAny,   Channel::kSms,
-                                                     Channel::kEmail, Channel::kPhone,
+inline constexpr std::array<Channel, 6> kChannels = {Channel::kAny,    Channel::kSms,
+                                                     Channel::kEmail,  Channel::kPhone,
                                                      Channel::kWechat, Channel::kPush};
 
 // The channel's name, e.g. "sms", "any".

@@ -156,8 +156,9 @@ struct Config {
 };
 
 // Settings read only at start: the data directory, the listen address, the page cache, the
-// keys, the audit cadence and the sinks. Sets those of `fresh` back to the values `in_force` has, and returns the
-// names of those that differed ("daemon.listen"), for a reload to say they wait for a restart.
+// keys, the audit cadence and the sinks. Sets those of `fresh` back to the values `in_force` has,
+// and returns the names of those that differed ("daemon.listen"), for a reload to say they wait for
+// a restart.
 std::vector<std::string> KeepStartOnlySettings(const Config& in_force, Config& fresh);
 
 // The config in force; a reload replaces it whole (see base/latest.h).

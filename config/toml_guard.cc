@@ -97,13 +97,14 @@ class Scanner {
       Advance();
       return std::nullopt;
     }
-    while (pos_ < text_.size() && (Peek() == ' ' || Peek() == '\t' || Peek() == '\r' ||
-                                   Peek() == '\n')) {
+    while (pos_ < text_.size() &&
+           (Peek() == ' ' || Peek() == '\t' || Peek() == '\r' || Peek() == '\n')) {
       Advance();
     }
     if (pos_ < text_.size() && Peek() >= 0x80) {
-      return Here("a non-ASCII character first after a line-ending backslash; start the line "
-                  "with an ASCII character or an escape");
+      return Here(
+          "a non-ASCII character first after a line-ending backslash; start the line "
+          "with an ASCII character or an escape");
     }
     return std::nullopt;
   }

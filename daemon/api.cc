@@ -127,16 +127,15 @@ tl::expected<Caller, HttpResponse> Api::Authenticate(const ApiCall& call) {
                    json{{"path", known ? call.path[0] : "(other)"}});
     }
     if (limited) {
-      return tl::unexpected(Problem(
-          http::status::too_many_requests,
-          "too many failed authentications from this address; retry in a minute"));
+      return tl::unexpected(
+          Problem(http::status::too_many_requests,
+                  "too many failed authentications from this address; retry in a minute"));
     }
-    return tl::unexpected(Problem(
-        http::status::unauthorized,
-        authorization.rfind("Bearer ", 0) == 0
-            ? "invalid or revoked API token"
-            : "send an API token as 'Authorization: Bearer ptk_…' "
-              "(create one with `portraitctl token create`)"));
+    return tl::unexpected(Problem(http::status::unauthorized,
+                                  authorization.rfind("Bearer ", 0) == 0
+                                      ? "invalid or revoked API token"
+                                      : "send an API token as 'Authorization: Bearer ptk_…' "
+                                        "(create one with `portraitctl token create`)"));
   }
   std::string purpose(call.request["X-Purpose"].data(), call.request["X-Purpose"].size());
   std::shared_ptr<const config::Config> in_force = d_.config.Get();
@@ -160,9 +159,9 @@ tl::expected<Caller, HttpResponse> Api::Authenticate(const ApiCall& call) {
 void Api::AuditRefusal(const std::string& actor, const std::string& action,
                        const std::string& purpose, const json& detail) {
   // The refusal stands whether or not its record can be written.
-  (void)d_.audit.Append({store::AuditEntry{
-      d_.clock.NowUs(), actor, action, 0, purpose,
-      detail.dump(-1, ' ', false, json::error_handler_t::replace)}});
+  (void)d_.audit.Append(
+      {store::AuditEntry{d_.clock.NowUs(), actor, action, 0, purpose,
+                         detail.dump(-1, ' ', false, json::error_handler_t::replace)}});
 }
 
 Result<HttpResponse> Api::Route(ApiCall& call) {
@@ -244,7 +243,8 @@ Result<HttpResponse> Api::Profile(ApiCall& call, const std::string& id) {
         d_.ingestor.Forget(out["internal_id"].get<int64_t>());
         return d_.ingestor.AfterProfileWrite(out["internal_id"].get<int64_t>());
       }));
-      return JsonResponse(out, out["created"].get<bool>() ? http::status::created : http::status::ok);
+      return JsonResponse(out,
+                          out["created"].get<bool>() ? http::status::created : http::status::ok);
     }
     case http::verb::delete_: {
       json receipt;

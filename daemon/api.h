@@ -17,12 +17,12 @@
 #include "daemon/export_service.h"
 #include "daemon/http_server.h"
 #include "daemon/ingestor.h"
-#include "daemon/telemetry.h"
 #include "daemon/profile_service.h"
 #include "daemon/rules_holder.h"
 #include "daemon/rules_test_service.h"
 #include "daemon/send_gate.h"
 #include "daemon/task_service.h"
+#include "daemon/telemetry.h"
 #include "daemon/writer.h"
 
 namespace portrait::daemon {
@@ -70,8 +70,8 @@ class Api {
   void LastResort(const std::string& error_class, const Reply& respond);
   // The caller of an authenticated request, or the refusal (401, 403, 422, 429), audited.
   tl::expected<Caller, HttpResponse> Authenticate(const ApiCall& call);
-  void AuditRefusal(const std::string& actor, const std::string& action,
-                    const std::string& purpose, const nlohmann::json& detail);
+  void AuditRefusal(const std::string& actor, const std::string& action, const std::string& purpose,
+                    const nlohmann::json& detail);
   Result<HttpResponse> Route(ApiCall& call);
   Result<HttpResponse> Profiles(ApiCall& call);
   // GET, PUT or DELETE /v1/profiles/{id}.

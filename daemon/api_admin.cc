@@ -127,9 +127,8 @@ Result<HttpResponse> Api::Audit(ApiCall& call) {
 
 Result<HttpResponse> Api::AuditExport(ApiCall& call) {
   // Audited first, so the export holds (and its signed head covers) its own record.
-  PORTRAIT_RETURN_IF_ERROR(d_.audit.Append(
-      {store::AuditEntry{d_.clock.NowUs(), call.caller.Actor(),
-                         "audit.export", 0, call.caller.purpose->name, "{}"}}));
+  PORTRAIT_RETURN_IF_ERROR(d_.audit.Append({store::AuditEntry{
+      d_.clock.NowUs(), call.caller.Actor(), "audit.export", 0, call.caller.purpose->name, "{}"}}));
   std::ostringstream out;
   PORTRAIT_RETURN_IF_ERROR(d_.audit.Export(out));
   HttpResponse r{http::status::ok, 11};
@@ -153,8 +152,8 @@ Result<HttpResponse> Api::Hold(ApiCall& call, const std::string& external_id) {
   }
   json out;
   PORTRAIT_RETURN_IF_ERROR(d_.writer.Run([&]() -> Status {
-    PORTRAIT_ASSIGN_OR_RETURN(out, d_.profiles.SetLegalHold(call.caller, external_id, place,
-                                                            reason));
+    PORTRAIT_ASSIGN_OR_RETURN(out,
+                              d_.profiles.SetLegalHold(call.caller, external_id, place, reason));
     return Status::Ok();
   }));
   return JsonResponse(out);

@@ -112,9 +112,9 @@ ConsentRecord ToRecord(const store::ConsentRow& row) {
 Status RefuseRequest(store::AuditLog& audit, const Clock& clock, const Caller& caller,
                      std::string_view permission, store::ProfileId profile_id) {
   // The refusal stands whether or not its audit record can be written.
-  (void)audit.Append({store::AuditEntry{clock.NowUs(), caller.Actor(),
-                                        "request.refused", profile_id, caller.purpose->name,
-                                        json{{"missing_permission", permission}}.dump()}});
+  (void)audit.Append(
+      {store::AuditEntry{clock.NowUs(), caller.Actor(), "request.refused", profile_id,
+                         caller.purpose->name, json{{"missing_permission", permission}}.dump()}});
   return Status::PermissionDenied("role '" + caller.role->name + "' lacks permission '" +
                                   std::string(permission) + "'");
 }
@@ -239,9 +239,9 @@ Result<json> ConsentService::Show(const Caller& caller, std::string_view externa
   }
   PORTRAIT_ASSIGN_OR_RETURN(store::ProfileId id, vault_.IdOf(external_id));
   PORTRAIT_ASSIGN_OR_RETURN(json out, LedgerJson(id));
-  PORTRAIT_RETURN_IF_ERROR(audit_.Append({store::AuditEntry{
-      clock_.NowUs(), caller.Actor(), "consent.read", id,
-      caller.purpose->name, json{{"records", out["history"].size()}}.dump()}}));
+  PORTRAIT_RETURN_IF_ERROR(audit_.Append(
+      {store::AuditEntry{clock_.NowUs(), caller.Actor(), "consent.read", id, caller.purpose->name,
+                         json{{"records", out["history"].size()}}.dump()}}));
   return out;
 }
 

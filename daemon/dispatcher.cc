@@ -314,8 +314,7 @@ Status Dispatcher::AddUnstarted(const Attempt& a, int64_t now, store::Batch& bat
   return Status::Ok();
 }
 
-Dispatcher::Verdict Dispatcher::Decide(const store::TaskRow& task, int64_t now,
-                                       Claimed& claimed) {
+Dispatcher::Verdict Dispatcher::Decide(const store::TaskRow& task, int64_t now, Claimed& claimed) {
   if (task.trigger == store::kErasureNotice) {
     return DecideNotice(task, now);
   }
@@ -386,10 +385,14 @@ std::optional<SendVerdict> Dispatcher::OpenBodies(const store::TaskRow& task,
 ConsentFacts Dispatcher::FactsOf(const store::TaskRow& task, const config::Purpose* purpose,
                                  const Attempt::Bodies& bodies,
                                  const std::vector<consent::ConsentRecord>* ledger) const {
-  return ConsentFacts{task.purpose,       purpose,
-                      &sinks_.at(task.sink)->config(), task.channel,
-                      bodies.sensitive,   bodies.personalised,
-                      !bodies.plain.empty(), ledger};
+  return ConsentFacts{task.purpose,
+                      purpose,
+                      &sinks_.at(task.sink)->config(),
+                      task.channel,
+                      bodies.sensitive,
+                      bodies.personalised,
+                      !bodies.plain.empty(),
+                      ledger};
 }
 
 Result<int64_t> Dispatcher::CountTowardsCap(const store::TaskRow& task,

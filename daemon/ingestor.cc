@@ -335,14 +335,13 @@ class IngestGroup {
   // Stored metrics are not trusted blindly: a value of the wrong type (which no event can read
   // back) is reset, the reset audited and stored with this group.
   void Repair(Working& w) {
-    std::vector<std::string> repaired =
-        rules::RepairMetrics(rules_->set.metrics, w.facts.metrics);
+    std::vector<std::string> repaired = rules::RepairMetrics(rules_->set.metrics, w.facts.metrics);
     if (repaired.empty()) {
       return;
     }
     w.dirty = true;
-    batch_.audit.push_back(store::AuditEntry{now_, "system", "profile.repaired", w.open.row.id,
-                                             "", json{{"metrics", repaired}}.dump()});
+    batch_.audit.push_back(store::AuditEntry{now_, "system", "profile.repaired", w.open.row.id, "",
+                                             json{{"metrics", repaired}}.dump()});
   }
 
   Working* Add(std::unique_ptr<Working> w) {

@@ -35,8 +35,7 @@ std::unique_ptr<Clock> MakeClock(spdlog::logger& log) {
     return std::make_unique<SystemClock>();
   }
   log.warn("PORTRAIT_TEST_NOW is set: the clock starts at {} (tests only)", test_now);
-  return std::make_unique<ShiftedClock>(
-      std::chrono::microseconds(*at - SystemClock().NowUs()));
+  return std::make_unique<ShiftedClock>(std::chrono::microseconds(*at - SystemClock().NowUs()));
 }
 
 // Stops gracefully on SIGINT/SIGTERM, reloads on SIGHUP, for as long as it lives.

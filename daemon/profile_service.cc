@@ -39,12 +39,8 @@ Result<bool> ProfileService::Require(const Caller& caller, std::string_view perm
 
 store::AuditEntry ProfileService::Entry(const Caller& caller, std::string action,
                                         json detail) const {
-  return store::AuditEntry{clock_.NowUs(),
-                           caller.Actor(),
-                           std::move(action),
-                           0,
-                           caller.purpose->name,
-                           detail.dump()};
+  return store::AuditEntry{clock_.NowUs(),       caller.Actor(), std::move(action), 0,
+                           caller.purpose->name, detail.dump()};
 }
 
 Result<json> ProfileService::Read(const Caller& caller, std::string_view external_id) {
@@ -71,10 +67,10 @@ Result<json> ProfileService::Read(const Caller& caller, std::string_view externa
       consent::BuildView(*caller.config, *caller.role, *caller.purpose, profile.fields);
   // Derived data is processing too: none of it without the basis, and only what the purpose
   // declares it may use.
-  consent::DerivedView derived =
-      basis.allowed ? consent::BuildDerivedView(*caller.purpose, profile.metrics, profile.tags,
-                                                profile.lifecycle)
-                    : consent::DerivedView{};
+  consent::DerivedView derived = basis.allowed
+                                     ? consent::BuildDerivedView(*caller.purpose, profile.metrics,
+                                                                 profile.tags, profile.lifecycle)
+                                     : consent::DerivedView{};
   json clear = json::array();
   for (const auto& [name, value] : view.fields.items()) {
     if (std::find(view.masked.begin(), view.masked.end(), name) == view.masked.end()) {
@@ -144,9 +140,9 @@ Result<json> ProfileService::Find(const Caller& caller, std::string_view field, 
       consent::FieldAccess(*caller.role, *caller.purpose, field) != consent::Access::kClear) {
     const std::string name = declared ? declared->name : "(undeclared)";
     (void)audit_.Append({Entry(caller, "request.refused", {{"find_by", name}})});
-    return Error(Status::PermissionDenied(
-        "find: field '" + name + "' is not read in clear by role '" + caller.role->name +
-        "' for purpose '" + caller.purpose->name + "'"));
+    return Error(Status::PermissionDenied("find: field '" + name +
+                                          "' is not read in clear by role '" + caller.role->name +
+                                          "' for purpose '" + caller.purpose->name + "'"));
   }
   PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::ProfileId> ids, vault_.Find(field, value));
   json out = json::array();

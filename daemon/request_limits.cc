@@ -7,9 +7,7 @@ namespace {
 
 using nlohmann::json;
 
-Status NotUtf8(const std::string& part) {
-  return Status::Malformed(part + " is not valid UTF-8");
-}
+Status NotUtf8(const std::string& part) { return Status::Malformed(part + " is not valid UTF-8"); }
 
 Status CheckHeadersUtf8(const HttpRequest& request) {
   for (const auto& header : request.base()) {

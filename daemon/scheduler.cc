@@ -91,8 +91,7 @@ void Scheduler::RearmAll() {
       return;
     }
   }
-  if (Status s = writer_.Run([&] { return ingestor_.MarkRulesArmed(progress.changed); });
-      !s.ok()) {
+  if (Status s = writer_.Run([&] { return ingestor_.MarkRulesArmed(progress.changed); }); !s.ok()) {
     log_.error("could not record the re-armed rules: {}", s.ToString());
   }
   const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
@@ -102,9 +101,8 @@ void Scheduler::RearmAll() {
 
 void Scheduler::PurgeExpired() {
   Status s = writer_.Run([this]() -> Status {
-    PORTRAIT_ASSIGN_OR_RETURN(
-        int64_t purged,
-        RunRetention(*config_.Get(), store_, clock_.NowUs(), log_));
+    PORTRAIT_ASSIGN_OR_RETURN(int64_t purged,
+                              RunRetention(*config_.Get(), store_, clock_.NowUs(), log_));
     if (purged > 0) {
       ingestor_.ForgetAll();  // what it holds may include purged fields
     }

@@ -43,9 +43,9 @@ struct ConsentFacts {
   const config::Purpose* purpose = nullptr;  // nullptr: no longer in the configuration
   const config::Sink* sink = nullptr;        // its sink (third_party needs a transfer consent)
   std::string_view channel;                  // as stored on the task
-  bool sensitive = false;     // the trigger reads or sends a sensitive field
-  bool personalised = true;   // the message carries profile fields
-  bool has_plain = false;     // the trigger has a message_plain to send instead
+  bool sensitive = false;                    // the trigger reads or sends a sensitive field
+  bool personalised = true;                  // the message carries profile fields
+  bool has_plain = false;                    // the trigger has a message_plain to send instead
   const std::vector<consent::ConsentRecord>* ledger = nullptr;  // nullptr: could not be read
 };
 

@@ -36,13 +36,14 @@ struct Server::Parts {
         ingestor(*data.store, vault, consents, audit, rules_holder, data.blind, clock),
         writer(ingestor, telemetry),
         auth(tokens, token_hasher, clock),
-        api(ApiDeps{config, *data.store, vault, tokens, audit, profiles, consents, tasks, exports,
-                    rules_test, sends, ingestor, writer, rules_holder, auth, telemetry,
-                    data.blind, clock, log,
-                    [this] { return server->Reload(); }}),
+        api(ApiDeps{config,     *data.store,  vault,    tokens,
+                    audit,      profiles,     consents, tasks,
+                    exports,    rules_test,   sends,    ingestor,
+                    writer,     rules_holder, auth,     telemetry,
+                    data.blind, clock,        log,      [this] { return server->Reload(); }}),
         http(io,
-             HttpLimits{.read_timeout = std::chrono::seconds(
-                            config.Get()->daemon.request_timeout_seconds)},
+             HttpLimits{.read_timeout =
+                            std::chrono::seconds(config.Get()->daemon.request_timeout_seconds)},
              [this](HttpRequest&& request, const std::string& remote, Reply reply) {
                api.Handle(std::move(request), remote, std::move(reply));
              }),
@@ -118,8 +119,9 @@ Result<std::string> Server::Listen(const std::string& address) {
       PORTRAIT_RETURN_IF_ERROR(p_->writer.Run([this] { return p_->ingestor.MarkRulesArmed(0); }));
       armed = true;
     } else if (!armed) {
-      p_->log.info("the rules or the time zone differ from those the timers were armed for; "
-                   "re-arming");
+      p_->log.info(
+          "the rules or the time zone differ from those the timers were armed for; "
+          "re-arming");
     }
     p_->scheduler =
         std::make_unique<Scheduler>(p_->writer, p_->ingestor, p_->config, *p_->data.store,
@@ -132,7 +134,7 @@ Result<std::string> Server::Listen(const std::string& address) {
   if (!p_->dispatcher) {
     DispatcherDeps deps{p_->writer, *p_->data.store, p_->vault, p_->consents,
                         p_->sends,  p_->data.keys,   p_->audit, p_->config,
-                        p_->clock,  p_->telemetry,     p_->log};
+                        p_->clock,  p_->telemetry,   p_->log};
     PORTRAIT_RETURN_IF_ERROR(Dispatcher::RecoverInterrupted(deps));
     p_->dispatcher = std::make_unique<Dispatcher>(deps);
     p_->writer.OnTasksCreated([this] { p_->dispatcher->Wake(); });
@@ -225,12 +227,12 @@ Status Server::Reload() {
   const bool rules_changed = p_->rules_holder.Get()->fingerprint != (*next)->fingerprint;
   // Audited before it takes effect: if the record can't be written, the reload is refused and
   // the config in force stays, so no request is ever served under an unaudited config.
-  Status audited = p_->audit.Append({store::AuditEntry{
-      p_->clock.NowUs(), "system", "config.reload", 0, "",
-      nlohmann::json{{"triggers", (*next)->set.triggers.size()},
-                     {"rules_fingerprint", (*next)->fingerprint},
-                     {"waiting_for_restart", start_only}}
-          .dump()}});
+  Status audited = p_->audit.Append(
+      {store::AuditEntry{p_->clock.NowUs(), "system", "config.reload", 0, "",
+                         nlohmann::json{{"triggers", (*next)->set.triggers.size()},
+                                        {"rules_fingerprint", (*next)->fingerprint},
+                                        {"waiting_for_restart", start_only}}
+                             .dump()}});
   if (!audited.ok()) {
     return refuse(audited.WithContext("cannot audit the reload"));
   }

@@ -153,10 +153,8 @@ int Main(int argc, char** argv) {
   std::string token;
   {
     auto data = store::InitDataDir(config).value();
-    auto hasher = crypto::BlindIndex::Create(data.keys.token_key(), 32).value();
     SystemClock clock;
-    store::TokenRegistry tokens(*data.store, hasher, clock);
-    token = tokens.Create("bench", "admin", "bench").value();
+    token = store::CreateToken(data, "bench", "admin", "bench", clock).value();
   }
   SystemClock clock;
   auto log = spdlog::create<spdlog::sinks::null_sink_mt>("bench");

@@ -35,11 +35,9 @@ const config::Role* AdminRole(const config::Config& config) {
 
 // Creates the first API token and writes it, alone, to `path` (mode 0600, never overwritten).
 Status WriteAdminToken(store::DataDir& data, const config::Role& role, const std::string& path) {
-  PORTRAIT_ASSIGN_OR_RETURN(crypto::BlindIndex hasher,
-                            crypto::BlindIndex::Create(data.keys.token_key(), 32));
   SystemClock clock;
-  store::TokenRegistry tokens(*data.store, hasher, clock);
-  PORTRAIT_ASSIGN_OR_RETURN(std::string token, tokens.Create("admin", role.name, "system:init"));
+  PORTRAIT_ASSIGN_OR_RETURN(std::string token,
+                            store::CreateToken(data, "admin", role.name, "system:init", clock));
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     return Status::IOError("cannot create " + path);

@@ -64,10 +64,10 @@ Result<IncomingEvent> ParseOne(const json& event, const std::string& where, int6
       return Error(Status::InvalidArgument(where + "time: expected an RFC 3339 time"));
     }
     if (*parsed < 0 || *parsed - now_us > max_future_us) {
-      return Error(Status::InvalidArgument(
-          where + "time: outside the accepted window, from 1970 to " +
-          std::to_string(max_future_us / 3'600'000'000) +
-          " hours after now ([daemon] event_future)"));
+      return Error(Status::InvalidArgument(where +
+                                           "time: outside the accepted window, from 1970 to " +
+                                           std::to_string(max_future_us / 3'600'000'000) +
+                                           " hours after now ([daemon] event_future)"));
     }
     e.time_us = *parsed;
   }
@@ -98,9 +98,8 @@ Result<std::vector<IncomingEvent>> ParseCloudEvents(const json& body, int64_t no
   }
   out.reserve(body.size());
   for (size_t i = 0; i < body.size(); ++i) {
-    PORTRAIT_ASSIGN_OR_RETURN(IncomingEvent e,
-                              ParseOne(body[i], "[" + std::to_string(i) + "].", now_us, blind,
-                                       max_future_us));
+    PORTRAIT_ASSIGN_OR_RETURN(IncomingEvent e, ParseOne(body[i], "[" + std::to_string(i) + "].",
+                                                        now_us, blind, max_future_us));
     out.push_back(std::move(e));
   }
   return out;

@@ -190,8 +190,7 @@ Result<int64_t> ConsentService::Record(const Caller& caller, std::string_view ex
                                               .dump()});
   PORTRAIT_RETURN_IF_ERROR(SuppressEndedTasks(*caller.config, row, now, batch));
   batch.consents.push_back(std::move(row));
-  PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, store_.Commit(batch));
-  PORTRAIT_RETURN_IF_ERROR(audit_.AfterCommit(result));
+  PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, audit_.Commit(batch));
   log_.info("consent record {} ({} {}) for profile {}", result.consent_ids[0],
             batch.consents[0].purpose, batch.consents[0].status, batch.consents[0].profile_id);
   return result.consent_ids[0];

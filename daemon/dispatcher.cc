@@ -96,8 +96,7 @@ Status Dispatcher::RecoverInterrupted(const DispatcherDeps& d) {
             {t.id, std::string(Name(TaskState::kRetrying)), why, now, t.attempts, now});
         batch.audit.push_back(TaskAudit(t, Name(TaskState::kRetrying), why, now));
       }
-      PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, d.store.Commit(batch));
-      PORTRAIT_RETURN_IF_ERROR(d.audit.AfterCommit(result));
+      PORTRAIT_RETURN_IF_ERROR(d.audit.Commit(batch));
       recovered += static_cast<int>(tasks.size());
     }
     if (recovered > 0) {
@@ -218,8 +217,8 @@ std::vector<Attempt> Dispatcher::Record(Round round, int64_t now) {
     if (batch.task_updates.empty()) {
       return Status::Ok();
     }
-    PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, d_.store.Commit(batch));
-    return d_.audit.AfterCommit(result);
+    PORTRAIT_RETURN_IF_ERROR(d_.audit.Commit(batch));
+    return Status::Ok();
   });
   if (!written.ok()) {
     KeepOutcomes(std::move(round), written);

@@ -310,7 +310,7 @@ class IngestGroup {
         batch_.cleared_timers.push_back(key);
       }
     }
-    PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, in_.store_.Commit(batch_));
+    PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, in_.audit_.Commit(batch_));
     // Stored: what this group holds is now the truth, worth keeping for the next groups.
     for (auto& [id, w] : by_id_) {
       w->open.is_new = false;
@@ -319,7 +319,6 @@ class IngestGroup {
     }
     by_id_.clear();
     by_key_.clear();
-    PORTRAIT_RETURN_IF_ERROR(in_.audit_.AfterCommit(result));
     return result;
   }
 
@@ -519,8 +518,8 @@ Status Ingestor::MarkRulesArmed(int64_t changed) {
   batch.audit.push_back(store::AuditEntry{
       clock_.NowUs(), "system", "timers.rearm", 0, "",
       json{{"changed", changed}, {"rules_fingerprint", rules_.Get()->fingerprint}}.dump()});
-  PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, store_.Commit(batch));
-  return audit_.AfterCommit(result);
+  PORTRAIT_RETURN_IF_ERROR(audit_.Commit(batch));
+  return Status::Ok();
 }
 
 Result<bool> Ingestor::RulesArmed() {

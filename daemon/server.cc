@@ -26,7 +26,7 @@ struct Server::Parts {
               store::AuditCadence{rules->config->audit.checkpoint_every,
                                   rules->config->audit.checkpoint_interval}),
         vault(config, *data.store, data.keys, data.blind, clock, &audit),
-        tokens(*data.store, token_hasher, clock),
+        tokens(*data.store, audit, token_hasher, clock),
         consents(*data.store, vault, audit, clock, log),
         profiles(vault, consents, audit, clock, log),
         tasks(*data.store, vault, audit, clock),

@@ -193,8 +193,7 @@ Result<json> TaskService::Apply(const Caller& caller, std::string_view id_text, 
   batch.task_updates.push_back({id, to, reason, retry ? now : task->due_us,
                                 retry ? 0 : task->attempts, now, /*clear_payload=*/notice});
   batch.audit.push_back(TaskAudit(*task, to, reason, now, caller.Actor(), caller.purpose->name));
-  PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, store_.Commit(batch));
-  PORTRAIT_RETURN_IF_ERROR(audit_.AfterCommit(result));
+  PORTRAIT_RETURN_IF_ERROR(audit_.Commit(batch));
   PORTRAIT_ASSIGN_OR_RETURN(task, store_.GetTask(id));
   return TaskJson(*task);
 }

@@ -1,7 +1,7 @@
 #include "daemon/writer.h"
 
-#include <chrono>
 #include <boost/core/demangle.hpp>
+#include <chrono>
 #include <future>
 #include <typeinfo>
 
@@ -119,8 +119,8 @@ void Writer::CommitGroup(std::vector<Pending>& group) {
     events += static_cast<int64_t>(p.request.events.size());
   }
   const auto start = std::chrono::steady_clock::now();
-  auto counts = Guarded<Result<std::vector<IngestCounts>>>(
-      [&] { return ingestor_.ApplyEvents(requests); });
+  auto counts =
+      Guarded<Result<std::vector<IngestCounts>>>([&] { return ingestor_.ApplyEvents(requests); });
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
   telemetry_.writer_queue.fetch_sub(events, std::memory_order_relaxed);
   telemetry_.commits.Add();

@@ -13,11 +13,17 @@ AuditLog::AuditLog(Store& store, const crypto::AuditSigner& signer, crypto::KeyV
                    const Clock& clock, AuditCadence cadence)
     : store_(store), signer_(signer), mac_key_(mac_key), clock_(clock), cadence_(cadence) {}
 
+Result<CommitResult> AuditLog::Commit(const Batch& batch) {
+  PORTRAIT_ASSIGN_OR_RETURN(CommitResult result, store_.Commit(batch));
+  PORTRAIT_RETURN_IF_ERROR(AfterCommit(result));
+  return result;
+}
+
 Status AuditLog::Append(std::vector<AuditEntry> entries) {
   Batch batch;
   batch.audit = std::move(entries);
-  PORTRAIT_ASSIGN_OR_RETURN(CommitResult result, store_.Commit(batch));
-  return AfterCommit(result);
+  PORTRAIT_RETURN_IF_ERROR(Commit(batch));
+  return Status::Ok();
 }
 
 Status AuditLog::LoadLocked() {
@@ -92,9 +98,9 @@ Result<AuditVerification> AuditLog::Verify() {
 namespace {
 
 json CheckpointLine(const AuditCheckpoint& c) {
-  return json{{"kind", "checkpoint"},         {"seq", c.seq},
-              {"hash", ToHex(c.hash)},        {"signature", ToHex(c.signature)},
-              {"time_us", c.time_us},         {"prev_seq", c.prev_seq}};
+  return json{{"kind", "checkpoint"},  {"seq", c.seq},
+              {"hash", ToHex(c.hash)}, {"signature", ToHex(c.signature)},
+              {"time_us", c.time_us},  {"prev_seq", c.prev_seq}};
 }
 
 json RecordLine(const AuditRecord& r) {

@@ -87,10 +87,11 @@ class AuditLog {
   AuditLog(Store& store, const crypto::AuditSigner& signer, crypto::KeyView mac_key,
            const Clock& clock, AuditCadence cadence = {});
 
+  // Commits `batch` (the change with the audit entries that record it) in one transaction,
+  // then checkpoints when due. Every write that carries audit entries goes through here.
+  Result<CommitResult> Commit(const Batch& batch);
   // Commits `entries` on their own (reads, refused requests) and checkpoints when due.
   Status Append(std::vector<AuditEntry> entries);
-  // Call after committing a Batch that carried audit entries: checkpoints when due.
-  Status AfterCommit(const CommitResult& result);
   // Signs the current head now, if it has moved since the last checkpoint.
   Status Checkpoint();
 
@@ -103,6 +104,8 @@ class AuditLog {
   const std::string& public_key() const { return signer_.public_key(); }
 
  private:
+  // Checkpoints when a commit that ended at `result.audit_seq` makes one due.
+  Status AfterCommit(const CommitResult& result);
   Status LoadLocked() REQUIRES(mu_);
   Status SignLocked(int64_t seq, const std::string& hash) REQUIRES(mu_);
 

@@ -116,8 +116,12 @@ Result<std::string> SealJson(KeyView key, ProfileId id, std::string_view name, c
 }  // namespace
 
 Status ProfileVault::Commit(const Batch& batch) {
-  PORTRAIT_ASSIGN_OR_RETURN(CommitResult result, store_.Commit(batch));
-  return audit_log_ ? audit_log_->AfterCommit(result) : Status::Ok();
+  if (audit_log_) {
+    PORTRAIT_RETURN_IF_ERROR(audit_log_->Commit(batch));
+  } else {
+    PORTRAIT_RETURN_IF_ERROR(store_.Commit(batch));
+  }
+  return Status::Ok();
 }
 
 std::string ProfileVault::ExtKey(std::string_view external_id) const {

@@ -40,7 +40,7 @@ Result<std::string> TokenRegistry::Create(std::string_view name, std::string_vie
                                       hasher_.Digest(kHashDomain, token), now, 0, 0});
   batch.audit.push_back(AuditEntry{now, std::string(actor), "token.create", 0, "",
                                    nlohmann::json{{"token", name}, {"role", role}}.dump()});
-  PORTRAIT_RETURN_IF_ERROR(store_.Commit(batch));
+  PORTRAIT_RETURN_IF_ERROR(audit_.Commit(batch));
   return token;
 }
 
@@ -59,8 +59,8 @@ Status TokenRegistry::Revoke(std::string_view name, std::string_view actor) {
   batch.revoked_at_us = now;
   batch.audit.push_back(AuditEntry{now, std::string(actor), "token.revoke", 0, "",
                                    nlohmann::json{{"token", name}}.dump()});
-  auto r = store_.Commit(batch);
-  return r ? Status::Ok() : r.error();
+  PORTRAIT_RETURN_IF_ERROR(audit_.Commit(batch));
+  return Status::Ok();
 }
 
 Result<TokenRow> TokenRegistry::Authenticate(std::string_view token) {
@@ -73,6 +73,17 @@ Result<TokenRow> TokenRegistry::Authenticate(std::string_view token) {
   }
   PORTRAIT_RETURN_IF_ERROR(store_.TouchToken(row->id, clock_.NowUs()));
   return *row;
+}
+
+Result<std::string> CreateToken(DataDir& data, std::string_view name, std::string_view role,
+                                std::string_view actor, const Clock& clock) {
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::AuditSigner signer,
+                            crypto::AuditSigner::Create(data.keys.audit_seed()));
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::BlindIndex hasher,
+                            crypto::BlindIndex::Create(data.keys.token_key(), 32));
+  AuditLog audit(*data.store, signer, data.keys.audit_mac_key(), clock);
+  TokenRegistry registry(*data.store, audit, hasher, clock);
+  return registry.Create(name, role, actor);
 }
 
 }  // namespace portrait::store

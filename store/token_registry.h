@@ -10,15 +10,18 @@
 #include "base/clock.h"
 #include "base/result.h"
 #include "crypto/blind_index.h"
+#include "store/audit_log.h"
+#include "store/data_dir.h"
 #include "store/store.h"
 
 namespace portrait::store {
 
 class TokenRegistry {
  public:
-  // `hasher` keyed with KeyHierarchy::token_key(); references must outlive the registry.
-  TokenRegistry(Store& store, const crypto::BlindIndex& hasher, const Clock& clock)
-      : store_(store), hasher_(hasher), clock_(clock) {}
+  // `hasher` keyed with KeyHierarchy::token_key(); creations and revocations commit through
+  // `audit`. References must outlive the registry.
+  TokenRegistry(Store& store, AuditLog& audit, const crypto::BlindIndex& hasher, const Clock& clock)
+      : store_(store), audit_(audit), hasher_(hasher), clock_(clock) {}
 
   // Creates a token for `role` named `name` (1-64 of [A-Za-z0-9._-]); returns the token, the
   // only time it is ever available. Conflict if an active token has the name. `actor` is
@@ -34,8 +37,14 @@ class TokenRegistry {
 
  private:
   Store& store_;
+  AuditLog& audit_;
   const crypto::BlindIndex& hasher_;
   const Clock& clock_;
 };
+
+// Creates a token in a data directory no daemon has open (`portraitctl init`, tests,
+// benchmarks), audited as the daemon audits it. Returns the token.
+Result<std::string> CreateToken(DataDir& data, std::string_view name, std::string_view role,
+                                std::string_view actor, const Clock& clock);
 
 }  // namespace portrait::store

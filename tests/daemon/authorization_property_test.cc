@@ -141,7 +141,7 @@ class AuthorizationProperty : public ::testing::Test {
   crypto::BlindIndex token_hasher_ = crypto::BlindIndex::Create(data_.keys.token_key(), 32).value();
   store::AuditLog audit_{*data_.store, signer_, data_.keys.audit_mac_key(), clock_};
   store::ProfileVault vault_{in_force_, *data_.store, data_.keys, data_.blind, clock_, &audit_};
-  store::TokenRegistry token_registry_{*data_.store, token_hasher_, clock_};
+  store::TokenRegistry token_registry_{*data_.store, audit_, token_hasher_, clock_};
   spdlog::logger log_{"authz", std::make_shared<spdlog::sinks::null_sink_st>()};
   ConsentService consents_{*data_.store, vault_, audit_, clock_, log_};
   ProfileService profiles_{vault_, consents_, audit_, clock_, log_};

@@ -25,7 +25,7 @@ class RequestGuard : public ServiceFixture {
   Telemetry metrics_;
   crypto::BlindIndex token_hasher_ =
       crypto::BlindIndex::Create(data_.keys.token_key(), 32).value();
-  store::TokenRegistry tokens_{store_, token_hasher_, clock_};
+  store::TokenRegistry tokens_{store_, audit_, token_hasher_, clock_};
   Authenticator auth_{tokens_, token_hasher_, clock_};
 };
 

@@ -42,11 +42,10 @@ struct Harness {
     config::Config config = config::LoadConfig(dir / "portrait.toml").value();
     {
       store::DataDir data = store::InitDataDir(config).value();
-      auto hasher = crypto::BlindIndex::Create(data.keys.token_key(), 32).value();
-      store::TokenRegistry registry(*data.store, hasher, clock);
       for (const char* role : {"admin", "marketer", "care_agent", "auditor"}) {
-        tokens.push_back("Bearer " + registry.Create(std::string(role) + "-fuzz", role, "fuzz")
-                                         .value());
+        tokens.push_back(
+            "Bearer " +
+            store::CreateToken(data, std::string(role) + "-fuzz", role, "fuzz", clock).value());
       }
     }
     server = daemon::Server::Open(config, clock, log).value();
@@ -55,9 +54,18 @@ struct Harness {
 
 const char* const kMethods[] = {"GET", "PUT", "POST", "DELETE"};
 const char* const kPurposes[] = {nullptr, "service", "care", "marketing", ""};
-const char* const kPrefixes[] = {"/v1/profiles/",  "/v1/events", "/v1/rules/test", "/v1/tasks",
-                                 "/v1/audit",      "/v1/tokens", "/metrics",       "/v1/profiles?",
-                                 "/v1/admin/",     "/healthz",   "/",              "/v1/profiles/c1/"};
+const char* const kPrefixes[] = {"/v1/profiles/",
+                                 "/v1/events",
+                                 "/v1/rules/test",
+                                 "/v1/tasks",
+                                 "/v1/audit",
+                                 "/v1/tokens",
+                                 "/metrics",
+                                 "/v1/profiles?",
+                                 "/v1/admin/",
+                                 "/healthz",
+                                 "/",
+                                 "/v1/profiles/c1/"};
 
 template <size_t N, typename T>
 const T& Pick(const T (&options)[N], uint8_t byte) {
@@ -88,9 +96,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   request.prepare_payload();
   std::promise<int> answered;
-  harness.server->api().Handle(std::move(request), "127.0.0.1", [&](daemon::HttpResponse r) {
-    answered.set_value(r.result_int());
-  });
+  harness.server->api().Handle(std::move(request), "127.0.0.1",
+                               [&](daemon::HttpResponse r) { answered.set_value(r.result_int()); });
   const int status = answered.get_future().get();
   if (status == 500) {
     __builtin_trap();  // an internal error is a finding: every refusal has a 4xx of its own

@@ -14,8 +14,32 @@ class TokenRegistryTest : public ::testing::Test {
   DataDir data_ = InitDataDir(config_).value();
   crypto::BlindIndex hasher_ = crypto::BlindIndex::Create(data_.keys.token_key(), 32).value();
   FakeClock clock_{TimePoint(std::chrono::seconds(1'700'000'000))};
-  TokenRegistry tokens_{*data_.store, hasher_, clock_};
+  crypto::AuditSigner signer_ = crypto::AuditSigner::Create(data_.keys.audit_seed()).value();
+  AuditLog audit_{*data_.store, signer_, data_.keys.audit_mac_key(), clock_, {/*every=*/2}};
+  TokenRegistry tokens_{*data_.store, audit_, hasher_, clock_};
 };
+
+TEST_F(TokenRegistryTest, CreationsAndRevocationsAreCheckpointedLikeEveryAuditedWrite) {
+  ASSERT_TRUE(tokens_.Create("a", "admin", "system"));
+  EXPECT_TRUE(data_.store->GetCheckpoints().value().empty());  // one record: not due yet
+  ASSERT_TRUE(tokens_.Create("b", "admin", "system"));
+  auto checkpoints = data_.store->GetCheckpoints().value();
+  ASSERT_EQ(checkpoints.size(), 1u);
+  EXPECT_EQ(checkpoints[0].seq, 2);
+  ASSERT_TRUE(tokens_.Revoke("a", "system").ok());
+  ASSERT_TRUE(tokens_.Revoke("b", "system").ok());
+  EXPECT_EQ(data_.store->GetCheckpoints().value().back().seq, 4);
+  EXPECT_TRUE(audit_.Verify().value().ok);
+}
+
+TEST_F(TokenRegistryTest, CreateTokenWorksOnADataDirectoryNoDaemonHasOpen) {
+  auto token = CreateToken(data_, "init", "admin", "system:init", clock_);
+  ASSERT_TRUE(token) << token.error().ToString();
+  EXPECT_EQ(tokens_.Authenticate(*token).value().name, "init");
+  auto records = data_.store->ReadAudit(0, 10).value();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].entry.action, "token.create");
+}
 
 TEST_F(TokenRegistryTest, CreateAuthenticateListRevoke) {
   auto token = tokens_.Create("crm-sync", "admin", "system");

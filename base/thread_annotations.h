@@ -1,7 +1,7 @@
 // Clang thread-safety annotations (https://clang.llvm.org/docs/ThreadSafetyAnalysis.html): the
 // compiler checks that a member marked GUARDED_BY(mu_) is touched only with mu_ held, and that a
 // function marked REQUIRES(mu_) is called only with it held. Other compilers ignore them.
-// Build with clang and -Wthread-safety to check (scripts/thread_check.sh).
+// Checked by every clang build of the tree (-Wthread-safety, an error; see CMakeLists.txt).
 #pragma once
 
 #if defined(__clang__)

@@ -87,8 +87,10 @@ TEST(Mask, HidesAtLeastHalfOfEveryValueFromLengthZeroToTwenty) {
 
 TEST(AccessPolicy, IsTheIntersectionOfRoleAndPurpose) {
   config::Config c;
-  config::Purpose marketing{"marketing", config::LawfulBasis::kConsent, {"name", "phone"}};
-  config::Purpose care{"care", config::LawfulBasis::kContract, {"name", "city"}};
+  config::Purpose marketing{
+      .name = "marketing", .basis = config::LawfulBasis::kConsent, .fields = {"name", "phone"}};
+  config::Purpose care{
+      .name = "care", .basis = config::LawfulBasis::kContract, .fields = {"name", "city"}};
   c.purposes = {marketing, care};
   config::Role role;
   role.name = "agent";

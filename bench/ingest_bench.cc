@@ -4,6 +4,8 @@
 //   - per-request latency p50/p99;
 //   - event to task: with a trigger added that fires on every order, one event per request on
 //     one connection (a 202 means the event and its task are committed);
+//   - profile reads (GET /v1/profiles/{id}, each answered once its audit record is durable) on
+//     1 and 8 connections: reads/s, p50/p99;
 //   - the raw SQLCipher ceiling: the same number of event rows of the same size, inserted in
 //     10,000-row transactions into a database with the same key, page size and journal mode.
 // Prints a table; it is a benchmark, not a test: nothing is asserted.
@@ -111,6 +113,45 @@ Figures Run(int port, const std::string& token, int connections, int per_request
   return f;
 }
 
+// Reads profiles for `seconds` from `connections` clients; every answer must be 200.
+Figures Reads(int port, const std::string& token, int connections, double seconds) {
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::vector<double> latencies;
+  const auto deadline = Clock_::now() + std::chrono::duration<double>(seconds);
+  const auto start = Clock_::now();
+  for (int c = 0; c < connections; ++c) {
+    threads.emplace_back([&, c] {
+      cli::HttpClient client(port);
+      std::vector<double> mine;
+      const std::map<std::string, std::string> headers = {{"Authorization", "Bearer " + token},
+                                                          {"X-Purpose", "service"}};
+      for (int64_t n = c; Clock_::now() < deadline; n += connections) {
+        auto t0 = Clock_::now();
+        cli::HttpResult r =
+            client.Send("GET", "/v1/profiles/cust-" + std::to_string(n % kCustomers), "", headers);
+        if (r.status != 200) {
+          std::cerr << "unexpected answer " << r.status << ": " << r.body << "\n";
+          std::exit(1);
+        }
+        mine.push_back(std::chrono::duration<double, std::milli>(Clock_::now() - t0).count());
+      }
+      std::lock_guard lock(mu);
+      latencies.insert(latencies.end(), mine.begin(), mine.end());
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  const double took = std::chrono::duration<double>(Clock_::now() - start).count();
+  Figures f;
+  f.events = static_cast<int64_t>(latencies.size());
+  f.events_per_s = static_cast<double>(f.events) / took;
+  f.p50_ms = Percentile(latencies, 0.50);
+  f.p99_ms = Percentile(latencies, 0.99);
+  return f;
+}
+
 // The raw ceiling: `rows` event-like rows (sealed payload of the same size) in 10,000-row
 // transactions, same key, page size, WAL and synchronous=FULL as the store.
 double RawCeiling(const std::string& dir, const crypto::SecretBytes& key, int64_t rows) {
@@ -184,6 +225,14 @@ int Main(int argc, char** argv) {
                   per_request == 1 ? " " : "s", connections, connections == 1 ? " " : "s",
                   f.events_per_s, f.p50_ms, f.p99_ms, static_cast<long long>(f.events));
     }
+  }
+
+  std::printf("\nprofile reads (audited)          reads/s   p50 ms   p99 ms     reads\n");
+  for (int connections : {1, 8}) {
+    Figures f = Reads(port, token, connections, seconds);
+    std::printf("read, %d connection%s %21.0f %8.2f %8.2f %9lld\n", connections,
+                connections == 1 ? " " : "s", f.events_per_s, f.p50_ms, f.p99_ms,
+                static_cast<long long>(f.events));
   }
 
   // Event to task: a trigger that fires on every order, then one event per request.

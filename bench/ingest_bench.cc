@@ -6,6 +6,8 @@
 //     one connection (a 202 means the event and its task are committed);
 //   - profile reads (GET /v1/profiles/{id}, each answered once its audit record is durable) on
 //     1 and 8 connections: reads/s, p50/p99;
+//   - for each scenario, the writer's own counters (from /metrics): group commits, events per
+//     group, and the mean time to apply and commit a group (where a request's time goes);
 //   - the raw SQLCipher ceiling: the same number of event rows of the same size, inserted in
 //     10,000-row transactions into a database with the same key, page size and journal mode.
 // Prints a table; it is a benchmark, not a test: nothing is asserted.
@@ -20,6 +22,7 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "base/clock.h"
@@ -111,6 +114,42 @@ Figures Run(int port, const std::string& token, int connections, int per_request
   f.p50_ms = Percentile(latencies, 0.50);
   f.p99_ms = Percentile(latencies, 0.99);
   return f;
+}
+
+// The writer's counters from /metrics: commits, events committed, seconds applying and committing.
+struct WriterCounters {
+  double commits = 0, events = 0, seconds = 0;
+};
+
+WriterCounters ReadWriterCounters(int port, const std::string& token) {
+  cli::HttpClient client(port);
+  cli::HttpResult r = client.Send("GET", "/metrics", "", {{"Authorization", "Bearer " + token}});
+  WriterCounters c;
+  std::istringstream lines(r.body);
+  for (std::string line; std::getline(lines, line);) {
+    const size_t space = line.rfind(' ');
+    if (space == std::string::npos) {
+      continue;
+    }
+    const std::string name = line.substr(0, space);
+    const double value = std::atof(line.c_str() + space + 1);
+    if (name == "portrait_commits_total") {
+      c.commits = value;
+    } else if (name == "portrait_commit_batch_events_sum") {
+      c.events = value;
+    } else if (name == "portrait_commit_seconds_sum") {
+      c.seconds = value;
+    }
+  }
+  return c;
+}
+
+void PrintWriter(const WriterCounters& before, const WriterCounters& after) {
+  const double commits = std::max(1.0, after.commits - before.commits);
+  std::printf(
+      "    writer: %.0f group commits, %.1f events/group, %.2f ms to apply+commit a group\n",
+      after.commits - before.commits, (after.events - before.events) / commits,
+      1000 * (after.seconds - before.seconds) / commits);
 }
 
 // Reads profiles for `seconds` from `connections` clients; every answer must be 200.
@@ -216,6 +255,7 @@ int Main(int argc, char** argv) {
   double batched64 = 0;
   for (int per_request : {1, 50}) {
     for (int connections : {1, 8, 64}) {
+      const WriterCounters before = ReadWriterCounters(port, token);
       Figures f = Run(port, token, connections, per_request, seconds, next);
       total += f.events;
       if (per_request == 50) {
@@ -224,6 +264,7 @@ int Main(int argc, char** argv) {
       std::printf("%2d event%s/request, %2d connection%s %10.0f %8.2f %8.2f %9lld\n", per_request,
                   per_request == 1 ? " " : "s", connections, connections == 1 ? " " : "s",
                   f.events_per_s, f.p50_ms, f.p99_ms, static_cast<long long>(f.events));
+      PrintWriter(before, ReadWriterCounters(port, token));
     }
   }
 

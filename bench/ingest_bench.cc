@@ -217,6 +217,40 @@ double RawCeiling(const std::string& dir, const crypto::SecretBytes& key, int64_
   return static_cast<double>(rows) / std::chrono::duration<double>(Clock_::now() - start).count();
 }
 
+// The ingest table: 1 and 50 events per request on 1, 8 and 64 connections, each with the
+// writer's counters. Adds the events sent to `total`; returns the best batched rate.
+double IngestScenarios(int port, const std::string& token, double seconds,
+                       std::atomic<int64_t>& next, int64_t& total) {
+  std::cout << "\nscenario                         events/s   p50 ms   p99 ms    events\n";
+  double batched64 = 0;
+  for (int per_request : {1, 50}) {
+    for (int connections : {1, 8, 64}) {
+      const WriterCounters before = ReadWriterCounters(port, token);
+      Figures f = Run(port, token, connections, per_request, seconds, next);
+      total += f.events;
+      if (per_request == 50) {
+        batched64 = std::max(batched64, f.events_per_s);
+      }
+      std::printf("%2d event%s/request, %2d connection%s %10.0f %8.2f %8.2f %9lld\n", per_request,
+                  per_request == 1 ? " " : "s", connections, connections == 1 ? " " : "s",
+                  f.events_per_s, f.p50_ms, f.p99_ms, static_cast<long long>(f.events));
+      PrintWriter(before, ReadWriterCounters(port, token));
+    }
+  }
+  return batched64;
+}
+
+// The read table: audited profile reads on 1 and 8 connections.
+void ReadScenarios(int port, const std::string& token, double seconds) {
+  std::printf("\nprofile reads (audited)          reads/s   p50 ms   p99 ms     reads\n");
+  for (int connections : {1, 8}) {
+    Figures f = Reads(port, token, connections, seconds);
+    std::printf("read, %d connection%s %21.0f %8.2f %8.2f %9lld\n", connections,
+                connections == 1 ? " " : "s", f.events_per_s, f.p50_ms, f.p99_ms,
+                static_cast<long long>(f.events));
+  }
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{"ingest_bench - durable HTTP ingestion against an in-process portraitd"};
   double seconds = 5;
@@ -250,31 +284,9 @@ int Main(int argc, char** argv) {
   }
   next = 1'000'000;
 
-  std::cout << "\nscenario                         events/s   p50 ms   p99 ms    events\n";
   int64_t total = 0;
-  double batched64 = 0;
-  for (int per_request : {1, 50}) {
-    for (int connections : {1, 8, 64}) {
-      const WriterCounters before = ReadWriterCounters(port, token);
-      Figures f = Run(port, token, connections, per_request, seconds, next);
-      total += f.events;
-      if (per_request == 50) {
-        batched64 = std::max(batched64, f.events_per_s);
-      }
-      std::printf("%2d event%s/request, %2d connection%s %10.0f %8.2f %8.2f %9lld\n", per_request,
-                  per_request == 1 ? " " : "s", connections, connections == 1 ? " " : "s",
-                  f.events_per_s, f.p50_ms, f.p99_ms, static_cast<long long>(f.events));
-      PrintWriter(before, ReadWriterCounters(port, token));
-    }
-  }
-
-  std::printf("\nprofile reads (audited)          reads/s   p50 ms   p99 ms     reads\n");
-  for (int connections : {1, 8}) {
-    Figures f = Reads(port, token, connections, seconds);
-    std::printf("read, %d connection%s %21.0f %8.2f %8.2f %9lld\n", connections,
-                connections == 1 ? " " : "s", f.events_per_s, f.p50_ms, f.p99_ms,
-                static_cast<long long>(f.events));
-  }
+  const double batched64 = IngestScenarios(port, token, seconds, next, total);
+  ReadScenarios(port, token, seconds);
 
   // Event to task: a trigger that fires on every order, then one event per request.
   std::ofstream(dir / "rules/bench.toml") << R"toml(

@@ -91,21 +91,28 @@ int64_t ReadUntilKilled(int port, const std::string& token) {
   }
 }
 
-// The profile.read audit records after seq `*after` (advanced past what was read).
+// The profile.read audit records after seq `*after` (advanced past what was read). Each page
+// read appends an audit.read record after it, so the last page is the first one not full.
 int64_t CountReadRecords(Daemon& daemon, int64_t* after) {
+  constexpr size_t kPage = 10'000;
   int64_t reads = 0;
   while (true) {
-    HttpResult r =
-        daemon.Admin("GET", "/v1/audit?after=" + std::to_string(*after) + "&limit=10000");
+    HttpResult r = daemon.Admin(
+        "GET", "/v1/audit?after=" + std::to_string(*after) + "&limit=" + std::to_string(kPage));
     EXPECT_EQ(r.status, 200) << r.body;
-    const json records = r.json()["records"];
-    if (r.status != 200 || records.empty()) {
+    if (r.status != 200) {
       return reads;
     }
+    const json records = r.json()["records"];
     for (const json& record : records) {
       reads += record["action"] == "profile.read";
     }
-    *after = records.back()["seq"].get<int64_t>();
+    if (!records.empty()) {
+      *after = records.back()["seq"].get<int64_t>();
+    }
+    if (records.size() < kPage) {
+      return reads;
+    }
   }
 }
 

@@ -4,6 +4,10 @@
 //   - per-request latency p50/p99;
 //   - event to task: with a trigger added that fires on every order, one event per request on
 //     one connection (a 202 means the event and its task are committed);
+//   - profile reads (GET /v1/profiles/{id}, each answered once its audit record is durable) on
+//     1 and 8 connections: reads/s, p50/p99;
+//   - for each scenario, the writer's own counters (from /metrics): group commits, events per
+//     group, and the mean time to apply and commit a group (where a request's time goes);
 //   - the raw SQLCipher ceiling: the same number of event rows of the same size, inserted in
 //     10,000-row transactions into a database with the same key, page size and journal mode.
 // Prints a table; it is a benchmark, not a test: nothing is asserted.
@@ -18,6 +22,7 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "base/clock.h"
@@ -111,6 +116,81 @@ Figures Run(int port, const std::string& token, int connections, int per_request
   return f;
 }
 
+// The writer's counters from /metrics: commits, events committed, seconds applying and committing.
+struct WriterCounters {
+  double commits = 0, events = 0, seconds = 0;
+};
+
+WriterCounters ReadWriterCounters(int port, const std::string& token) {
+  cli::HttpClient client(port);
+  cli::HttpResult r = client.Send("GET", "/metrics", "", {{"Authorization", "Bearer " + token}});
+  WriterCounters c;
+  std::istringstream lines(r.body);
+  for (std::string line; std::getline(lines, line);) {
+    const size_t space = line.rfind(' ');
+    if (space == std::string::npos) {
+      continue;
+    }
+    const std::string name = line.substr(0, space);
+    const double value = std::atof(line.c_str() + space + 1);
+    if (name == "portrait_commits_total") {
+      c.commits = value;
+    } else if (name == "portrait_commit_batch_events_sum") {
+      c.events = value;
+    } else if (name == "portrait_commit_seconds_sum") {
+      c.seconds = value;
+    }
+  }
+  return c;
+}
+
+void PrintWriter(const WriterCounters& before, const WriterCounters& after) {
+  const double commits = std::max(1.0, after.commits - before.commits);
+  std::printf(
+      "    writer: %.0f group commits, %.1f events/group, %.2f ms to apply+commit a group\n",
+      after.commits - before.commits, (after.events - before.events) / commits,
+      1000 * (after.seconds - before.seconds) / commits);
+}
+
+// Reads profiles for `seconds` from `connections` clients; every answer must be 200.
+Figures Reads(int port, const std::string& token, int connections, double seconds) {
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::vector<double> latencies;
+  const auto deadline = Clock_::now() + std::chrono::duration<double>(seconds);
+  const auto start = Clock_::now();
+  for (int c = 0; c < connections; ++c) {
+    threads.emplace_back([&, c] {
+      cli::HttpClient client(port);
+      std::vector<double> mine;
+      const std::map<std::string, std::string> headers = {{"Authorization", "Bearer " + token},
+                                                          {"X-Purpose", "service"}};
+      for (int64_t n = c; Clock_::now() < deadline; n += connections) {
+        auto t0 = Clock_::now();
+        cli::HttpResult r =
+            client.Send("GET", "/v1/profiles/cust-" + std::to_string(n % kCustomers), "", headers);
+        if (r.status != 200) {
+          std::cerr << "unexpected answer " << r.status << ": " << r.body << "\n";
+          std::exit(1);
+        }
+        mine.push_back(std::chrono::duration<double, std::milli>(Clock_::now() - t0).count());
+      }
+      std::lock_guard lock(mu);
+      latencies.insert(latencies.end(), mine.begin(), mine.end());
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  const double took = std::chrono::duration<double>(Clock_::now() - start).count();
+  Figures f;
+  f.events = static_cast<int64_t>(latencies.size());
+  f.events_per_s = static_cast<double>(f.events) / took;
+  f.p50_ms = Percentile(latencies, 0.50);
+  f.p99_ms = Percentile(latencies, 0.99);
+  return f;
+}
+
 // The raw ceiling: `rows` event-like rows (sealed payload of the same size) in 10,000-row
 // transactions, same key, page size, WAL and synchronous=FULL as the store.
 double RawCeiling(const std::string& dir, const crypto::SecretBytes& key, int64_t rows) {
@@ -135,6 +215,40 @@ double RawCeiling(const std::string& dir, const crypto::SecretBytes& key, int64_
     (void)db.Exec("COMMIT;");
   }
   return static_cast<double>(rows) / std::chrono::duration<double>(Clock_::now() - start).count();
+}
+
+// The ingest table: 1 and 50 events per request on 1, 8 and 64 connections, each with the
+// writer's counters. Adds the events sent to `total`; returns the best batched rate.
+double IngestScenarios(int port, const std::string& token, double seconds,
+                       std::atomic<int64_t>& next, int64_t& total) {
+  std::cout << "\nscenario                         events/s   p50 ms   p99 ms    events\n";
+  double batched64 = 0;
+  for (int per_request : {1, 50}) {
+    for (int connections : {1, 8, 64}) {
+      const WriterCounters before = ReadWriterCounters(port, token);
+      Figures f = Run(port, token, connections, per_request, seconds, next);
+      total += f.events;
+      if (per_request == 50) {
+        batched64 = std::max(batched64, f.events_per_s);
+      }
+      std::printf("%2d event%s/request, %2d connection%s %10.0f %8.2f %8.2f %9lld\n", per_request,
+                  per_request == 1 ? " " : "s", connections, connections == 1 ? " " : "s",
+                  f.events_per_s, f.p50_ms, f.p99_ms, static_cast<long long>(f.events));
+      PrintWriter(before, ReadWriterCounters(port, token));
+    }
+  }
+  return batched64;
+}
+
+// The read table: audited profile reads on 1 and 8 connections.
+void ReadScenarios(int port, const std::string& token, double seconds) {
+  std::printf("\nprofile reads (audited)          reads/s   p50 ms   p99 ms     reads\n");
+  for (int connections : {1, 8}) {
+    Figures f = Reads(port, token, connections, seconds);
+    std::printf("read, %d connection%s %21.0f %8.2f %8.2f %9lld\n", connections,
+                connections == 1 ? " " : "s", f.events_per_s, f.p50_ms, f.p99_ms,
+                static_cast<long long>(f.events));
+  }
 }
 
 int Main(int argc, char** argv) {
@@ -170,21 +284,9 @@ int Main(int argc, char** argv) {
   }
   next = 1'000'000;
 
-  std::cout << "\nscenario                         events/s   p50 ms   p99 ms    events\n";
   int64_t total = 0;
-  double batched64 = 0;
-  for (int per_request : {1, 50}) {
-    for (int connections : {1, 8, 64}) {
-      Figures f = Run(port, token, connections, per_request, seconds, next);
-      total += f.events;
-      if (per_request == 50) {
-        batched64 = std::max(batched64, f.events_per_s);
-      }
-      std::printf("%2d event%s/request, %2d connection%s %10.0f %8.2f %8.2f %9lld\n", per_request,
-                  per_request == 1 ? " " : "s", connections, connections == 1 ? " " : "s",
-                  f.events_per_s, f.p50_ms, f.p99_ms, static_cast<long long>(f.events));
-    }
-  }
+  const double batched64 = IngestScenarios(port, token, seconds, next, total);
+  ReadScenarios(port, token, seconds);
 
   // Event to task: a trigger that fires on every order, then one event per request.
   std::ofstream(dir / "rules/bench.toml") << R"toml(

@@ -100,6 +100,10 @@ void Api::Serve(HttpRequest&& request, const std::string& remote, const Reply& r
   if (call.method() == http::verb::post && call.path == std::vector<std::string>{"v1", "events"}) {
     return Events(call, respond);
   }
+  if (call.method() == http::verb::get && call.path.size() == 3 && call.path[0] == "v1" &&
+      call.path[1] == "profiles") {
+    return ReadProfile(call, respond);
+  }
   auto response = Route(call);
   if (!response) {
     return fail(response.error());
@@ -231,10 +235,6 @@ Result<HttpResponse> Api::Profiles(ApiCall& call) {
 Result<HttpResponse> Api::Profile(ApiCall& call, const std::string& id) {
   const Caller& caller = call.caller;
   switch (call.method()) {
-    case http::verb::get: {
-      PORTRAIT_ASSIGN_OR_RETURN(json view, d_.profiles.Read(caller, id));
-      return JsonResponse(view);
-    }
     case http::verb::put: {
       PORTRAIT_ASSIGN_OR_RETURN(json patch, call.Body());
       json out;
@@ -313,6 +313,24 @@ void Api::Events(ApiCall& call, Reply reply) {
     d_.telemetry.ingest_seconds.Observe(took.count());
     reply(JsonResponse({{"accepted", counts->accepted}, {"duplicates", counts->duplicates}},
                        http::status::accepted));
+  });
+}
+
+// The answer waits for its audit record, which the writer commits with the records of the other
+// reads waiting: the I/O thread is free meanwhile, and concurrent reads share one fsync.
+void Api::ReadProfile(ApiCall& call, Reply reply) {
+  auto read = d_.profiles.PrepareRead(call.caller, call.path[2]);
+  if (!read) {
+    return reply(Problem(HttpStatusOf(read.error()), read.error().message()));
+  }
+  const store::ProfileId id = read->record.profile_id;
+  auto answer = std::make_shared<json>(std::move(read->answer));
+  d_.writer.SubmitAudit({std::move(read->record)}, [this, reply, id, answer](Status audited) {
+    if (!audited.ok()) {
+      Status refused = d_.profiles.ReadRefused(id, audited);
+      return reply(Problem(HttpStatusOf(refused), refused.message()));
+    }
+    reply(JsonResponse(*answer));
   });
 }
 

@@ -88,6 +88,8 @@ class Api {
   Result<HttpResponse> Hold(ApiCall& call, const std::string& external_id);
   Result<HttpResponse> Metrics();
   void Events(ApiCall& call, Reply reply);
+  // GET /v1/profiles/{id}: answered once its audit record is durable.
+  void ReadProfile(ApiCall& call, Reply reply);
 
   ApiDeps d_;
   std::atomic<bool> shutting_down_{false};

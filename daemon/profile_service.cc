@@ -44,6 +44,22 @@ store::AuditEntry ProfileService::Entry(const Caller& caller, std::string action
 }
 
 Result<json> ProfileService::Read(const Caller& caller, std::string_view external_id) {
+  PORTRAIT_ASSIGN_OR_RETURN(PreparedRead read, PrepareRead(caller, external_id));
+  Status audited = audit_.Append({read.record});
+  if (!audited.ok()) {
+    return Error(ReadRefused(read.record.profile_id, audited));
+  }
+  return std::move(read.answer);
+}
+
+Status ProfileService::ReadRefused(store::ProfileId id, const Status& audit_error) const {
+  log_.error("profile {} read refused: audit log unavailable ({})", id, audit_error.ToString());
+  return Status::Unavailable(
+      "the audit log could not record this read, so it was refused; retry later");
+}
+
+Result<ProfileService::PreparedRead> ProfileService::PrepareRead(const Caller& caller,
+                                                                 std::string_view external_id) {
   PORTRAIT_RETURN_IF_ERROR(Require(caller, "profiles.read"));
   PORTRAIT_ASSIGN_OR_RETURN(store::Profile profile, vault_.Get(external_id));
   const int64_t now = clock_.NowUs();
@@ -82,15 +98,7 @@ Result<json> ProfileService::Read(const Caller& caller, std::string_view externa
                                    {"masked", view.masked},
                                    {"basis", basis.allowed ? "holds" : "does not hold"}});
   entry.profile_id = profile.id;
-  Status audited = audit_.Append({entry});
-  if (!audited.ok()) {
-    log_.error("profile {} read refused: audit log unavailable ({})", profile.id,
-               audited.ToString());
-    return Error(
-        Status::Unavailable("the audit log could not record this read, so it was "
-                            "refused; retry later"));
-  }
-  return json{
+  json answer{
       {"id", profile.external_id},
       {"internal_id", profile.id},
       {"fields", view.fields},
@@ -101,6 +109,7 @@ Result<json> ProfileService::Read(const Caller& caller, std::string_view externa
       {"timezone", profile.timezone.empty() ? caller.config->daemon.timezone : profile.timezone},
       {"lifecycle", derived.lifecycle},
       {"metrics", derived.metrics}};
+  return PreparedRead{std::move(answer), std::move(entry)};
 }
 
 Result<json> ProfileService::Write(const Caller& caller, std::string_view external_id,

@@ -29,6 +29,18 @@ class ProfileService {
   // "basis", "tags", "timezone", "lifecycle", "metrics"}. Needs profiles.read.
   Result<nlohmann::json> Read(const Caller& caller, std::string_view external_id);
 
+  // A read's answer and the audit record that must be durable before the answer is given.
+  struct PreparedRead {
+    nlohmann::json answer;
+    store::AuditEntry record;
+  };
+  // Read without the append: the caller commits `record` (the HTTP API through the writer's
+  // grouped audit commits) and gives `answer` only once it is durable, else ReadRefused.
+  Result<PreparedRead> PrepareRead(const Caller& caller, std::string_view external_id);
+  // The error for a read whose audit record could not be written; logs it, naming the profile
+  // by internal id.
+  Status ReadRefused(store::ProfileId id, const Status& audit_error) const;
+
   // Upserts (see ProfileVault::Upsert); each field written must be visible to the caller
   // (clear or masked). Needs profiles.write. Returns {"internal_id", "created"}.
   Result<nlohmann::json> Write(const Caller& caller, std::string_view external_id,
@@ -46,8 +58,8 @@ class ProfileService {
   // Places or lifts a legal hold. Needs admin.
   // Places (`reason`: why, at most 200 bytes, no personal data) or lifts a legal hold, audited
   // as legal_hold.place / legal_hold.lift. Needs erase. Returns {internal_id, legal_hold}.
-  Result<nlohmann::json> SetLegalHold(const Caller& caller, std::string_view external_id,
-                                      bool hold, std::string_view reason = "");
+  Result<nlohmann::json> SetLegalHold(const Caller& caller, std::string_view external_id, bool hold,
+                                      std::string_view reason = "");
 
  private:
   Result<bool> Require(const Caller& caller, std::string_view permission);

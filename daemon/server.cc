@@ -34,7 +34,7 @@ struct Server::Parts {
         exports(*data.store, vault, consents, rules_holder, audit, clock),
         rules_test(*data.store, vault, consents, rules_holder, audit, data.blind, clock),
         ingestor(*data.store, vault, consents, audit, rules_holder, data.blind, clock),
-        writer(ingestor, telemetry),
+        writer(ingestor, audit, telemetry),
         auth(tokens, token_hasher, clock),
         api(ApiDeps{config,     *data.store,  vault,    tokens,
                     audit,      profiles,     consents, tasks,

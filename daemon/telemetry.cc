@@ -105,6 +105,8 @@ Result<std::string> RenderPrometheus(const Telemetry& m, store::Store& store, in
   RenderValue("portrait_timers_fired_total", "counter", "due timers handled",
               m.timers_fired.value(), out);
   RenderValue("portrait_commits_total", "counter", "group commits", m.commits.value(), out);
+  RenderValue("portrait_audit_commits_total", "counter", "grouped commits of read audit records",
+              m.audit_commits.value(), out);
   RenderValue("portrait_writer_queue_events", "gauge", "events waiting for the writer",
               static_cast<double>(m.writer_queue.load()), out);
   m.batch_events.Render("portrait_commit_batch_events", "events per group commit", out);

@@ -79,6 +79,7 @@ struct Telemetry {
   Counter tasks_created;
   Counter timers_fired;
   Counter commits;
+  Counter audit_commits;  // grouped commits of read audit records
   Histogram batch_events{{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000}};
   Histogram commit_seconds{
       {0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2}};

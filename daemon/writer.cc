@@ -3,6 +3,7 @@
 #include <boost/core/demangle.hpp>
 #include <chrono>
 #include <future>
+#include <iterator>
 #include <typeinfo>
 
 namespace portrait::daemon {
@@ -28,8 +29,8 @@ T Guarded(F&& job) {
 
 }  // namespace
 
-Writer::Writer(Ingestor& ingestor, Telemetry& telemetry)
-    : ingestor_(ingestor), telemetry_(telemetry), thread_([this] { Loop(); }) {}
+Writer::Writer(Ingestor& ingestor, store::AuditLog& audit, Telemetry& telemetry)
+    : ingestor_(ingestor), audit_(audit), telemetry_(telemetry), thread_([this] { Loop(); }) {}
 
 Writer::~Writer() { Stop(); }
 
@@ -58,6 +59,18 @@ void Writer::Submit(IngestRequest request, Done done) {
   done(Error(Status::Unavailable("portraitd is shutting down")));
 }
 
+void Writer::SubmitAudit(std::vector<store::AuditEntry> entries, AuditDone done) {
+  {
+    MutexLock lock(mu_);
+    if (!stopping_) {
+      audits_.push_back(AuditOnly{std::move(entries), std::move(done)});
+      wake_.Signal();
+      return;
+    }
+  }
+  done(Status::Unavailable("portraitd is shutting down"));
+}
+
 Status Writer::Run(std::function<Status()> job) {
   std::promise<Status> result;
   auto future = result.get_future();
@@ -73,13 +86,23 @@ Status Writer::Run(std::function<Status()> job) {
   return future.get();
 }
 
-bool Writer::Take(std::vector<Pending>& group, std::optional<Exclusive>& exclusive) {
+bool Writer::Take(std::vector<AuditOnly>& audits, std::vector<Pending>& group,
+                  std::optional<Exclusive>& exclusive) {
   MutexLock lock(mu_);
-  while (!stopping_ && queue_.empty()) {
+  while (!stopping_ && queue_.empty() && audits_.empty()) {
     wake_.Wait(mu_);
   }
-  if (queue_.empty()) {
+  if (queue_.empty() && audits_.empty()) {
     return false;  // stopping, and everything queued is done
+  }
+  size_t records = 0;
+  while (!audits_.empty() && (audits.empty() || records < kMaxGroupAudits)) {
+    audits.push_back(std::move(audits_.front()));
+    records += audits.back().entries.size();
+    audits_.pop_front();
+  }
+  if (queue_.empty()) {
+    return true;
   }
   if (auto* e = std::get_if<Exclusive>(&queue_.front())) {
     exclusive = std::move(*e);
@@ -98,16 +121,32 @@ bool Writer::Take(std::vector<Pending>& group, std::optional<Exclusive>& exclusi
 
 void Writer::Loop() {
   while (true) {
+    std::vector<AuditOnly> audits;
     std::vector<Pending> group;
     std::optional<Exclusive> exclusive;
-    if (!Take(group, exclusive)) {
+    if (!Take(audits, group, exclusive)) {
       return;
+    }
+    if (!audits.empty()) {
+      CommitAudits(audits);
     }
     if (exclusive) {
       exclusive->done(Guarded<Status>(exclusive->job));
-    } else {
+    } else if (!group.empty()) {
       CommitGroup(group);
     }
+  }
+}
+
+void Writer::CommitAudits(std::vector<AuditOnly>& audits) {
+  std::vector<store::AuditEntry> entries;
+  for (AuditOnly& a : audits) {
+    std::move(a.entries.begin(), a.entries.end(), std::back_inserter(entries));
+  }
+  const Status committed = Guarded<Status>([&] { return audit_.Append(std::move(entries)); });
+  telemetry_.audit_commits.Add();
+  for (AuditOnly& a : audits) {
+    a.done(committed);
   }
 }
 

@@ -2,29 +2,38 @@
 // one transaction and one fsync for every request that arrived while the previous group was
 // committing (group commit) — and each request's callback runs only after its group is durable.
 // Other writes (profile upserts, erasures, timer sweeps) run on the same thread alone, between
-// groups, so no two writes of a profile ever interleave. Thread-safe.
+// groups, so no two writes of a profile ever interleave. The audit records of reads queue up
+// beside them and commit together, all that are waiting in one transaction and one fsync,
+// before the next event group (a read waits for one shared fsync, not one of its own).
+// Thread-safe.
 #pragma once
 
 #include <deque>
-#include <optional>
 #include <functional>
+#include <optional>
 #include <thread>
 #include <variant>
 
 #include "base/mutex.h"
 #include "daemon/ingestor.h"
 #include "daemon/telemetry.h"
+#include "store/audit_log.h"
 
 namespace portrait::daemon {
 
 class Writer {
  public:
   using Done = std::function<void(Result<IngestCounts>)>;
+  using AuditDone = std::function<void(Status)>;
 
   // Events in one group at most; a larger backlog commits in several.
   static constexpr size_t kMaxGroupEvents = 20'000;
 
-  Writer(Ingestor& ingestor, Telemetry& telemetry);
+  // Audit records submitted alone commit in groups of at most this many.
+  static constexpr size_t kMaxGroupAudits = 10'000;
+
+  // `audit` commits the records of SubmitAudit.
+  Writer(Ingestor& ingestor, store::AuditLog& audit, Telemetry& telemetry);
   ~Writer();
   Writer(const Writer&) = delete;
 
@@ -33,6 +42,10 @@ class Writer {
 
   // Queues a request; `done` runs on the writer thread once its events are durable, or failed.
   void Submit(IngestRequest request, Done done);
+
+  // Queues audit records (of a read); `done` runs on the writer thread once they are durable,
+  // with the commit's status. Records queued meanwhile share the transaction.
+  void SubmitAudit(std::vector<store::AuditEntry> entries, AuditDone done);
 
   // `hook` runs on the writer thread after each group commit that created tasks (to wake the
   // dispatcher). Set it before the first Submit.
@@ -50,19 +63,28 @@ class Writer {
     std::function<Status()> job;
     std::function<void(Status)> done;
   };
+  struct AuditOnly {
+    std::vector<store::AuditEntry> entries;
+    AuditDone done;
+  };
   using Job = std::variant<Pending, Exclusive>;
 
   void Loop();
-  // The next group of event requests, or the next exclusive job; nothing once stopped and idle.
-  bool Take(std::vector<Pending>& group, std::optional<Exclusive>& exclusive);
+  // The audit records waiting (up to kMaxGroupAudits), and the next group of event requests or
+  // the next exclusive job; false once stopped and idle.
+  bool Take(std::vector<AuditOnly>& audits, std::vector<Pending>& group,
+            std::optional<Exclusive>& exclusive);
   void CommitGroup(std::vector<Pending>& group);
+  void CommitAudits(std::vector<AuditOnly>& audits);
 
   Ingestor& ingestor_;
+  store::AuditLog& audit_;
   Telemetry& telemetry_;
   std::function<void()> tasks_created_;
   Mutex mu_;
   CondVar wake_;
   std::deque<Job> queue_ GUARDED_BY(mu_);
+  std::deque<AuditOnly> audits_ GUARDED_BY(mu_);
   bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;  // last: starts once the members above exist
 };

@@ -86,7 +86,7 @@ Result<CommitResult> SqlcipherStore::Commit(const Batch& batch) {
     // the profile's digests or ciphertexts survives in either file. A reader holding an old
     // snapshot can make this partial; the next erasure or checkpoint finishes it. The commit
     // stands either way, so a failure here is not the commit's.
-    (void)main_.Exec("PRAGMA wal_checkpoint(TRUNCATE);");
+    (void)checkpointer_->Truncate();
   }
   return committed;
 }
@@ -304,6 +304,10 @@ Result<std::unique_ptr<Store>> OpenSqlcipherStore(const SqlcipherOptions& option
     store->AddReader(std::make_unique<ReadConnection>(
         ReadConnection{std::move(reader_main), std::move(reader_keystore)}));
   }
+  // The writer's commits never wait for a checkpoint: one runs beside them once the WAL holds
+  // 8,192 pages (32 MiB), the automatic checkpoint's old mark.
+  PORTRAIT_ASSIGN_OR_RETURN(Db checkpoints, Db::Open(main_path, *options.portrait_key, false, 4));
+  store->CheckpointInBackground(std::move(checkpoints), 8192);
   PORTRAIT_RETURN_IF_ERROR(store->Init());
   return std::unique_ptr<Store>(std::move(store));
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/mutex.h"
+#include "store/sqlcipher/checkpointer.h"
 #include "store/sqlcipher/sqlite.h"
 #include "store/store.h"
 
@@ -62,6 +63,11 @@ class SqlcipherStore final : public Store {
         audit_mac_key_(std::move(audit_mac_key)) {}
 
   void AddReader(std::unique_ptr<ReadConnection> reader) { readers_.Add(std::move(reader)); }
+  // Checkpoints the write connection's WAL on a thread of its own from now on (see
+  // checkpointer.h); `own` is a connection to portrait.db for it.
+  void CheckpointInBackground(sqlite::Db own, int wal_pages) {
+    checkpointer_ = std::make_unique<sqlite::Checkpointer>(main_, std::move(own), wal_pages);
+  }
 
   // Loads the audit chain's head; call once before use.
   Status Init();
@@ -123,6 +129,7 @@ class SqlcipherStore final : public Store {
   const crypto::SecretBytes audit_mac_key_;
   int64_t audit_seq_ = 0;  // the chain head, advanced only by committed transactions
   std::string audit_hash_;
+  std::unique_ptr<sqlite::Checkpointer> checkpointer_;  // last: stops before main_ closes
 };
 
 template <typename Fn>

@@ -148,17 +148,18 @@ class AuthorizationProperty : public ::testing::Test {
   RulesHolder rules_{LoadRules(in_force_.Get()).value()};
   Telemetry metrics_;
   Ingestor ingestor_{*data_.store, vault_, consents_, audit_, rules_, data_.blind, clock_};
-  Writer writer_{ingestor_, metrics_};
+  Writer writer_{ingestor_, audit_, metrics_};
   Authenticator auth_{token_registry_, token_hasher_, clock_};
   SendGate sends_;
   TaskService tasks_{*data_.store, vault_, audit_, clock_};
   ExportService exports_{*data_.store, vault_, consents_, rules_, audit_, clock_};
-  RulesTestService rules_test_{*data_.store, vault_, consents_, rules_,
-                               audit_, data_.blind, clock_};
-  Api api_{ApiDeps{in_force_, *data_.store, vault_, token_registry_, audit_, profiles_, consents_,
-                   tasks_, exports_, rules_test_, sends_, ingestor_, writer_, rules_, auth_,
-                   metrics_, data_.blind, clock_, log_,
-                   [] { return Status::Ok(); }}};
+  RulesTestService rules_test_{*data_.store, vault_,      consents_, rules_,
+                               audit_,       data_.blind, clock_};
+  Api api_{ApiDeps{in_force_,   *data_.store, vault_,    token_registry_,
+                   audit_,      profiles_,    consents_, tasks_,
+                   exports_,    rules_test_,  sends_,    ingestor_,
+                   writer_,     rules_,       auth_,     metrics_,
+                   data_.blind, clock_,       log_,      [] { return Status::Ok(); }}};
   std::map<std::string, std::string> tokens_;
   std::vector<Customer> customers_;
   std::map<std::string, Forbidden> forbidden_;  // by "role/purpose"

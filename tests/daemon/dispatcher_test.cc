@@ -89,7 +89,7 @@ class DispatcherTest : public ServiceFixture {
   RulesHolder rules_{ExampleRules()};
   Ingestor ingestor_{store_, vault_, consents_, audit_, rules_, data_.blind, clock_};
   Telemetry metrics_;
-  Writer writer_{ingestor_, metrics_};
+  Writer writer_{ingestor_, audit_, metrics_};
 };
 
 TEST_F(DispatcherTest, ADeliveryWhoseRecordFailedIsRecordedNextRoundNotSentAgain) {

@@ -23,14 +23,13 @@ class RequestGuard : public ServiceFixture {
   RulesHolder rules_{LoadRules(in_force_.Get()).value()};
   Ingestor ingestor_{store_, vault_, consents_, audit_, rules_, data_.blind, clock_};
   Telemetry metrics_;
-  crypto::BlindIndex token_hasher_ =
-      crypto::BlindIndex::Create(data_.keys.token_key(), 32).value();
+  crypto::BlindIndex token_hasher_ = crypto::BlindIndex::Create(data_.keys.token_key(), 32).value();
   store::TokenRegistry tokens_{store_, audit_, token_hasher_, clock_};
   Authenticator auth_{tokens_, token_hasher_, clock_};
 };
 
 TEST_F(RequestGuard, AThrowingWriterJobFailsAloneAndTheWriterGoesOn) {
-  Writer writer(ingestor_, metrics_);
+  Writer writer(ingestor_, audit_, metrics_);
   Status thrown = writer.Run([]() -> Status {
     (void)json("\xff").dump();  // nlohmann throws type_error 316 on invalid UTF-8
     return Status::Ok();
@@ -59,7 +58,8 @@ TEST_F(RequestGuard, TheFailureMapKeepsAtMostItsCapEvictingTheOldest) {
   const size_t n = Authenticator::kMaxAddresses + 100;
   for (size_t i = 0; i < n; ++i) {
     clock_.Advance(std::chrono::microseconds(1));
-    (void)auth_.Check("ptk_guess", "10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256));
+    (void)auth_.Check("ptk_guess",
+                      "10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256));
   }
   EXPECT_EQ(auth_.tracked_addresses(), Authenticator::kMaxAddresses);
   // The newest address is still counted; the first one was evicted.
@@ -78,8 +78,7 @@ TEST(RequestLimits, NamesThePartThatIsNotUtf8) {
   EXPECT_EQ(s.message(), "header X-Purpose is not valid UTF-8");
   request.set("X-Purpose", "service");
   EXPECT_TRUE(CheckRequestUtf8(request, {"v1", "tasks"}, {}).ok());
-  EXPECT_EQ(CheckRequestUtf8(request, {"v1", "\xff"}, {}).message(),
-            "the path is not valid UTF-8");
+  EXPECT_EQ(CheckRequestUtf8(request, {"v1", "\xff"}, {}).message(), "the path is not valid UTF-8");
   EXPECT_EQ(CheckRequestUtf8(request, {}, {{"\xff", "1"}}).message(),
             "a query key is not valid UTF-8");
   EXPECT_EQ(CheckRequestUtf8(request, {}, {{"email", "\xfe"}}).message(),

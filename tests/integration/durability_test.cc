@@ -1,16 +1,20 @@
-// What a real portraitd promises across crashes and restarts: every event answered 202 survives
-// SIGKILL at any moment, and the database stays intact; a timer due while the daemon was down
-// fires once after restart, unless it is older than its trigger's grace.
+// What a real portraitd promises across crashes and restarts: every event answered 202 and the
+// audit record of every read answered 200 survive SIGKILL at any moment, each profile's metrics
+// stay equal to a recomputation from its stored events, and the database stays intact (rounds:
+// 20, or PORTRAIT_KILL_ROUNDS; scripts/kill_test.sh runs many); a timer due while the daemon was
+// down fires once after restart, unless it is older than its trigger's grace.
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <iostream>
 #include <mutex>
 #include <random>
 #include <set>
 #include <thread>
 
+#include "base/time_format.h"
 #include "tests/integration/daemon_harness.h"
 
 namespace portrait {
@@ -72,21 +76,106 @@ std::vector<json> PostUntilKilled(int port, const std::string& token, int round,
   return acked;
 }
 
+// Reads profiles from one connection until the daemon goes away; the reads answered 200.
+int64_t ReadUntilKilled(int port, const std::string& token) {
+  HttpClient client(port);
+  int64_t answered = 0;
+  for (int n = 0;; ++n) {
+    HttpResult r = client.Send("GET", "/v1/profiles/cust-" + std::to_string(n % 500), "",
+                               {{"Authorization", "Bearer " + token}, {"X-Purpose", "service"}});
+    if (r.status == 0) {
+      return answered;  // killed
+    }
+    EXPECT_TRUE(r.status == 200 || r.status == 404) << r.body;  // 404: not created yet
+    answered += r.status == 200;
+  }
+}
+
+// The profile.read audit records after seq `*after` (advanced past what was read). Each page
+// read appends an audit.read record after it, so the last page is the first one not full.
+int64_t CountReadRecords(Daemon& daemon, int64_t* after) {
+  constexpr size_t kPage = 10'000;
+  int64_t reads = 0;
+  while (true) {
+    HttpResult r = daemon.Admin(
+        "GET", "/v1/audit?after=" + std::to_string(*after) + "&limit=" + std::to_string(kPage));
+    EXPECT_EQ(r.status, 200) << r.body;
+    if (r.status != 200) {
+      return reads;
+    }
+    const json records = r.json()["records"];
+    for (const json& record : records) {
+      reads += record["action"] == "profile.read";
+    }
+    if (!records.empty()) {
+      *after = records.back()["seq"].get<int64_t>();
+    }
+    if (records.size() < kPage) {
+      return reads;
+    }
+  }
+}
+
+// Every twenty-fifth customer (offset by the round): its metrics equal what its stored events
+// give (orders, spent, last_order of the example rules).
+void ExpectMetricsFromStoredEvents(Daemon& daemon, int round) {
+  for (int customer = round % 25; customer < 500; customer += 25) {
+    HttpResult r = daemon.Admin("GET", "/v1/profiles/cust-" + std::to_string(customer) + "/export");
+    if (r.status == 404) {
+      continue;  // no event of it acknowledged or stored yet
+    }
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json bundle = r.json();
+    int64_t orders = 0;
+    double spent = 0;
+    std::string last;
+    for (const json& e : bundle["events"]) {
+      if (e["type"] == "order.placed") {
+        ++orders;
+        spent += e["data"]["amount"].get<double>();
+        last = std::max(last, e["time"].get<std::string>());
+      }
+    }
+    const json& m = bundle["metrics"];
+    EXPECT_EQ(m.value("orders", int64_t{0}), orders) << "round " << round << " cust-" << customer;
+    EXPECT_EQ(m.value("spent", 0.0), spent) << "round " << round << " cust-" << customer;
+    if (orders > 0) {
+      EXPECT_EQ(FormatRfc3339(m.value("last_order", int64_t{0})), last) << "cust-" << customer;
+    }
+  }
+}
+
+int KillRounds() {
+  const char* rounds = std::getenv("PORTRAIT_KILL_ROUNDS");
+  return rounds ? std::max(1, std::atoi(rounds)) : 20;
+}
+
 TEST(Durability, EveryAcknowledgedEventSurvivesSigkillAtARandomMoment) {
-  constexpr int kRounds = 20;
+  const int kRounds = KillRounds();
   constexpr int kEvents = 10'000;
   Daemon daemon;
   const std::string token = daemon.admin_token();
   std::mt19937 rng(20261122);
   int64_t total_acked = 0;
+  int64_t reads_answered = 0, reads_recorded = 0, audit_after = 0;
   for (int round = 0; round < kRounds; ++round) {
     ASSERT_TRUE(daemon.Start());
     const int port = daemon.port();
     std::vector<json> acked;
+    // Batches from four connections, single events from one (the two ways groups fill up).
+    std::vector<json> acked_single;
     std::thread poster([&] { acked = PostUntilKilled(port, token, round, kEvents, 50, 4); });
+    std::thread single(
+        [&] { acked_single = PostUntilKilled(port, token, round + 100'000, 1'000, 1, 1); });
+    int64_t answered = 0;
+    std::thread reader([&] { answered = ReadUntilKilled(port, token); });
     std::this_thread::sleep_for(std::chrono::milliseconds(50 + rng() % 1500));
     daemon.Kill();
     poster.join();
+    single.join();
+    reader.join();
+    acked.insert(acked.end(), acked_single.begin(), acked_single.end());
+    reads_answered += answered;
 
     // Every acknowledged event is stored: posting it again finds only duplicates.
     ASSERT_TRUE(daemon.Start());
@@ -102,9 +191,14 @@ TEST(Durability, EveryAcknowledgedEventSurvivesSigkillAtARandomMoment) {
       duplicates += r.json()["duplicates"].get<int>();
     }
     EXPECT_EQ(duplicates, static_cast<int>(acked.size()));
-    std::cout << "round " << round << ": " << acked.size() << " of " << kEvents
-              << " events acknowledged before SIGKILL; all " << duplicates
-              << " found after restart\n";
+    // Every read answered has its audit record (recorded but unanswered ones may be more).
+    reads_recorded += CountReadRecords(daemon, &audit_after);
+    EXPECT_GE(reads_recorded, reads_answered) << "round " << round << ": read records lost";
+    ExpectMetricsFromStoredEvents(daemon, round);
+    std::cout << "round " << round << ": " << acked.size() << " events acknowledged before "
+              << "SIGKILL; all " << duplicates << " found after restart; " << answered
+              << " reads answered, " << reads_recorded << " of " << reads_answered
+              << " so far recorded; metrics match the stored events\n";
     total_acked += static_cast<int64_t>(acked.size());
     daemon.Kill();
   }
@@ -193,7 +287,8 @@ TEST(Durability, ATriggerAddedByReloadArmsTimersForExistingProfiles) {
   PutAnn(daemon);
   AddBirthdayDayRule(daemon);
   daemon.Signal(SIGHUP);
-  ASSERT_TRUE(daemon.WaitForLog("timers re-armed for the rules and time zone in force")) << daemon.Log();
+  ASSERT_TRUE(daemon.WaitForLog("timers re-armed for the rules and time zone in force"))
+      << daemon.Log();
   EXPECT_EQ(daemon.Stop(), 0);
   ExpectBirthdayDayGreetingOnThe20th(daemon);
 }
@@ -205,9 +300,11 @@ TEST(Durability, ATriggerAddedWhileStoppedArmsTimersAtStartUp) {
   EXPECT_EQ(daemon.Stop(), 0);
   AddBirthdayDayRule(daemon);
   ASSERT_TRUE(daemon.Start("2026-06-10T01:00:00Z"));
-  ASSERT_TRUE(daemon.WaitForLog("the rules or the time zone differ from those the timers were armed for"))
+  ASSERT_TRUE(
+      daemon.WaitForLog("the rules or the time zone differ from those the timers were armed for"))
       << daemon.Log();
-  ASSERT_TRUE(daemon.WaitForLog("timers re-armed for the rules and time zone in force")) << daemon.Log();
+  ASSERT_TRUE(daemon.WaitForLog("timers re-armed for the rules and time zone in force"))
+      << daemon.Log();
   EXPECT_EQ(daemon.Stop(), 0);
   ExpectBirthdayDayGreetingOnThe20th(daemon);
 }
@@ -253,9 +350,9 @@ TEST(Durability, ATimeZoneChangeWhileStoppedMovesTheAffectedTimersAndLosesNoBirt
 TEST(Durability, AChangedCronMovesTheScheduleTimerNoTaskOnTheOldDayNoneMissedOnTheNew) {
   Daemon daemon;
   ASSERT_TRUE(daemon.Start("2026-06-08T00:00:00Z"));  // Monday 08:00 in Shanghai
-  HttpResult put = daemon.Admin(
-      "PUT", "/v1/profiles/vip",
-      R"({"fields":{"name":"Wu","email":"wu@example.cn"},"tags":{"add":["vip"]}})");
+  HttpResult put =
+      daemon.Admin("PUT", "/v1/profiles/vip",
+                   R"({"fields":{"name":"Wu","email":"wu@example.cn"},"tags":{"add":["vip"]}})");
   ASSERT_EQ(put.status, 201) << put.body;
   HttpResult order = daemon.Admin(
       "POST", "/v1/events",

@@ -33,11 +33,12 @@ struct Server::Parts {
         rules_holder(std::move(rules)),
         exports(*data.store, vault, consents, rules_holder, audit, clock),
         rules_test(*data.store, vault, consents, rules_holder, audit, data.blind, clock),
+        merges(*data.store, vault, audit, rules_holder, clock, log),
         ingestor(*data.store, vault, consents, audit, rules_holder, data.blind, clock),
         writer(ingestor, telemetry),
         auth(tokens, token_hasher, clock),
         api(ApiDeps{config,     *data.store,  vault,    tokens,
-                    audit,      profiles,     consents, tasks,
+                    audit,      profiles,     consents, tasks,    merges,
                     exports,    rules_test,   sends,    ingestor,
                     writer,     rules_holder, auth,     telemetry,
                     data.blind, clock,        log,      [this] { return server->Reload(); }}),
@@ -67,6 +68,7 @@ struct Server::Parts {
   RulesHolder rules_holder;
   ExportService exports;
   RulesTestService rules_test;
+  MergeService merges;
   Telemetry telemetry;
   Ingestor ingestor;
   Writer writer;

@@ -60,8 +60,8 @@ Result<bool> MergeService::Require(const Caller& caller) {
   return true;
 }
 
-store::AuditEntry MergeService::Entry(const Caller& caller, std::string action,
-                                      store::ProfileId id, const json& detail) const {
+store::AuditEntry MergeService::Entry(const Caller& caller, std::string action, store::ProfileId id,
+                                      const json& detail) const {
   return store::AuditEntry{clock_.NowUs(),       caller.Actor(), std::move(action), id,
                            caller.purpose->name, detail.dump()};
 }
@@ -77,8 +77,9 @@ Status MergeService::RefuseHeld(const Caller& caller, store::ProfileId target,
 Result<MergeOutcome> MergeService::Finish(const Caller& caller, const store::AliasRow& alias) {
   PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> key, store_.GetDataKey(alias.merged_id));
   if (key) {
-    PORTRAIT_RETURN_IF_ERROR(audit_.Append({Entry(caller, "profile.merge", alias.profile_id,
-                                                  {{"from", alias.merged_id}, {"finished", true}})}));
+    PORTRAIT_RETURN_IF_ERROR(
+        audit_.Append({Entry(caller, "profile.merge", alias.profile_id,
+                             {{"from", alias.merged_id}, {"finished", true}})}));
     PORTRAIT_RETURN_IF_ERROR(store_.DestroyDataKey(alias.merged_id));
     log_.info("merge of profile {} into {} finished: data key destroyed", alias.merged_id,
               alias.profile_id);

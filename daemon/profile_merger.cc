@@ -184,8 +184,8 @@ Status CancelTasks(const MergeInputs& in, const store::OpenProfile& source, Merg
     if (t.trigger == store::kErasureNotice || !store::IsUnfinished(t.state)) {
       continue;
     }
-    plan.batch.task_updates.push_back(store::TaskUpdate{
-        t.id, "cancelled", "profile merged", t.due_us, t.attempts, in.now_us, true});
+    plan.batch.task_updates.push_back(store::TaskUpdate{t.id, "cancelled", "profile merged",
+                                                        t.due_us, t.attempts, in.now_us, true});
     ++plan.counts.tasks_cancelled;
   }
   return Status::Ok();

@@ -132,7 +132,8 @@ TEST_F(Identity, AMergeMovesEverythingAndTheOldIdLeadsToTheMergedProfile) {
   // The source's thank-you call did not stay waiting under the merged-away profile.
   auto tasks = daemon_.Admin("GET", "/v1/tasks?trigger=vip-thank-you", "", "care");
   ASSERT_EQ(tasks.status, 200) << tasks.body;
-  for (const json& t : json::parse(tasks.body)["tasks"]) {
+  const json listed = json::parse(tasks.body);
+  for (const json& t : listed["tasks"]) {
     EXPECT_TRUE(t["state"] == "delivered" || t["state"] == "cancelled") << t.dump();
   }
 

@@ -229,6 +229,9 @@ Result<HttpResponse> Api::Profiles(ApiCall& call) {
   if (p.size() == 4 && p[3] == "hold") {
     return Hold(call, id);
   }
+  if (p.size() == 4 && p[3] == "merge" && call.method() == http::verb::post) {
+    return Merge(call, id);
+  }
   return Error(Status::NotFound("no such endpoint"));
 }
 
@@ -260,6 +263,20 @@ Result<HttpResponse> Api::Profile(ApiCall& call, const std::string& id) {
     default:
       return Error(Status::NotFound("no such endpoint"));
   }
+}
+
+Result<HttpResponse> Api::Merge(ApiCall& call, const std::string& id) {
+  PORTRAIT_ASSIGN_OR_RETURN(json body, call.Body());
+  MergeOutcome merged;
+  PORTRAIT_RETURN_IF_ERROR(d_.writer.Run([&]() -> Status {
+    PORTRAIT_ASSIGN_OR_RETURN(merged, d_.merges.Merge(call.caller, id, body));
+    d_.ingestor.Forget(merged.source);
+    d_.ingestor.Forget(merged.target);
+    return d_.ingestor.AfterProfileWrite(merged.target);
+  }));
+  // No attempt for the merged-away profile may end after the answer.
+  d_.sends.Drain(merged.source);
+  return JsonResponse(merged.answer);
 }
 
 Result<HttpResponse> Api::Consents(ApiCall& call, const std::string& id) {

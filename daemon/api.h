@@ -17,6 +17,7 @@
 #include "daemon/export_service.h"
 #include "daemon/http_server.h"
 #include "daemon/ingestor.h"
+#include "daemon/merge_service.h"
 #include "daemon/profile_service.h"
 #include "daemon/rules_holder.h"
 #include "daemon/rules_test_service.h"
@@ -36,6 +37,7 @@ struct ApiDeps {
   ProfileService& profiles;
   ConsentService& consents;
   TaskService& tasks;
+  MergeService& merges;  // only on the writer thread, through writer.Run
   ExportService& exports;
   RulesTestService& rules_test;
   SendGate& sends;     // an erasure or withdrawal answers once the attempts under way have ended
@@ -76,6 +78,8 @@ class Api {
   Result<HttpResponse> Profiles(ApiCall& call);
   // GET, PUT or DELETE /v1/profiles/{id}.
   Result<HttpResponse> Profile(ApiCall& call, const std::string& id);
+  // POST /v1/profiles/{id}/merge.
+  Result<HttpResponse> Merge(ApiCall& call, const std::string& id);
   // POST or GET /v1/profiles/{id}/consents.
   Result<HttpResponse> Consents(ApiCall& call, const std::string& id);
   Result<HttpResponse> Tokens(ApiCall& call);

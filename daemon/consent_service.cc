@@ -15,8 +15,6 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::string_view kEvidenceField = "$consent_evidence";
-
 // The string at `key` of `body`, or "" when absent; InvalidArgument if it isn't a string.
 Result<std::string> OptionalString(const json& body, const char* key) {
   auto it = body.find(key);
@@ -166,7 +164,7 @@ Result<store::ConsentRow> ConsentService::ParseRecord(const Caller& caller,
   PORTRAIT_ASSIGN_OR_RETURN(row.notice, OptionalString(body, "notice"));
   if (!evidence.empty()) {
     PORTRAIT_ASSIGN_OR_RETURN(row.evidence,
-                              vault_.SealFor(row.profile_id, kEvidenceField, evidence));
+                              vault_.SealFor(row.profile_id, kConsentEvidenceField, evidence));
   }
   row.actor = caller.Actor();
   return row;
@@ -254,7 +252,7 @@ Result<json> ConsentService::LedgerJson(store::ProfileId id) {
   for (const auto& r : ledger) {
     json j = RecordJson(r);
     if (!r.evidence.empty()) {
-      auto evidence = vault_.OpenFor(id, kEvidenceField, r.evidence);
+      auto evidence = vault_.OpenFor(id, kConsentEvidenceField, r.evidence);
       j["evidence"] = evidence ? json(*evidence) : json(nullptr);
     }
     out["history"].push_back(std::move(j));

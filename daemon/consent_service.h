@@ -87,6 +87,9 @@ TaskConsent CheckTaskConsent(const config::Purpose& purpose, const config::Sink*
                              bool sensitive, consent::Channel channel,
                              const std::vector<consent::ConsentRecord>& ledger, int64_t now_us);
 
+// The name a consent record's evidence is sealed under (with the profile id).
+inline constexpr std::string_view kConsentEvidenceField = "$consent_evidence";
+
 // A ledger row as a consent record (evidence copied as stored, i.e. sealed).
 consent::ConsentRecord ToRecord(const store::ConsentRow& row);
 

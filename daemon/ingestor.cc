@@ -101,6 +101,14 @@ class IngestGroup {
       return Add(std::move(kept));
     }
     PORTRAIT_ASSIGN_OR_RETURN(store::OpenProfile open, in_.vault_.OpenOrCreate(subject));
+    if (open.row.ext_key != ext_key) {
+      // The subject is an alias (store/store.h): the profile it leads to may be open already.
+      PORTRAIT_ASSIGN_OR_RETURN(Working * target, ById(open.row.id));
+      if (target) {
+        by_key_[ext_key] = target;
+        return target;
+      }
+    }
     Working* w = Add(std::move(open));
     if (w->open.is_new) {
       w->dirty = true;

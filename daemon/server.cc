@@ -33,14 +33,17 @@ struct Server::Parts {
         rules_holder(std::move(rules)),
         exports(*data.store, vault, consents, rules_holder, audit, clock),
         rules_test(*data.store, vault, consents, rules_holder, audit, data.blind, clock),
+        merges(*data.store, vault, audit, rules_holder, clock, log),
         ingestor(*data.store, vault, consents, audit, rules_holder, data.blind, clock),
         writer(ingestor, audit, telemetry),
         auth(tokens, token_hasher, clock),
-        api(ApiDeps{config,     *data.store,  vault,    tokens,
-                    audit,      profiles,     consents, tasks,
-                    exports,    rules_test,   sends,    ingestor,
-                    writer,     rules_holder, auth,     telemetry,
-                    data.blind, clock,        log,      [this] { return server->Reload(); }}),
+        api(ApiDeps{config,   *data.store, vault,
+                    tokens,   audit,       profiles,
+                    consents, tasks,       merges,
+                    exports,  rules_test,  sends,
+                    ingestor, writer,      rules_holder,
+                    auth,     telemetry,   data.blind,
+                    clock,    log,         [this] { return server->Reload(); }}),
         http(io,
              HttpLimits{.read_timeout =
                             std::chrono::seconds(config.Get()->daemon.request_timeout_seconds)},
@@ -67,6 +70,7 @@ struct Server::Parts {
   RulesHolder rules_holder;
   ExportService exports;
   RulesTestService rules_test;
+  MergeService merges;
   Telemetry telemetry;
   Ingestor ingestor;
   Writer writer;

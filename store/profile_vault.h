@@ -113,7 +113,7 @@ class ProfileVault {
   // profile's internal id. NotFound if there is no such profile. `audit`, if given, commits
   // with the change.
   Result<ProfileId> SetLegalHold(std::string_view external_id, bool hold,
-                      std::optional<AuditEntry> audit = std::nullopt);
+                                 std::optional<AuditEntry> audit = std::nullopt);
 
   // Seals `plaintext` with profile `id`'s data key, bound to `name` (e.g. consent evidence),
   // and the inverse. NotFound if the profile has no key (erased).
@@ -136,6 +136,12 @@ class ProfileVault {
   // The write that stores `p`'s metrics and lifecycle stage (and, for a new profile, the row);
   // for an existing profile it leaves every other column alone.
   Result<ProfileWrite> StateWrite(const OpenProfile& p, int64_t now_us);
+  // The write that stores `merged` as open profile `p`: its fields (sealed with `p`'s key, the
+  // blind index following them; fields `p` holds and `merged` lacks are removed), tags, time
+  // zone, metrics, lifecycle and creation time; `p`'s external id and legal hold stay. What a
+  // merge stores for its target. InvalidArgument naming a field the config no longer declares
+  // or a value that no longer fits it.
+  Result<ProfileWrite> FullWrite(const OpenProfile& p, const Profile& merged, int64_t now_us);
   // Seals `plaintext` with an open profile's key, bound to `name`.
   Result<std::string> Seal(const OpenProfile& p, std::string_view name,
                            std::string_view plaintext) const;

@@ -57,6 +57,17 @@ struct EventRow {
   std::string data;  // envelope of the event's data JSON
 };
 
+// An alias: the blind digest of another external id that leads to profile `profile_id` — a
+// merged profile's old id, or a new id an import matched to an existing profile. Looking a
+// profile up by an alias's digest (GetProfileByKey) finds the profile it leads to. A digest is
+// either a profile's ext_key or an alias, never both; erasing the profile removes its aliases.
+struct AliasRow {
+  std::string ext_key;  // blind digest of the other external id
+  ProfileId profile_id = 0;
+  ProfileId merged_id = 0;  // the profile merged away (its data key to destroy), or 0
+  int64_t created_us = 0;
+};
+
 // One consent-ledger record. Enumerations are stored by name (see consent/consent_record.h).
 // Records are append-only and outlive erasure, under the pseudonymous internal id.
 struct ConsentRow {
@@ -163,7 +174,7 @@ struct TaskFilter {
   ProfileId profile_id = 0;
   std::string purpose;          // only this purpose's tasks (empty: every purpose's)
   bool include_notices = true;  // with `purpose` set: erasure notices (no purpose) as well
-  int64_t since_us = 0;  // created at or after
+  int64_t since_us = 0;         // created at or after
   int64_t after_id = 0;
   int limit = 100;
 };
@@ -173,7 +184,8 @@ struct TaskFilter {
 struct Batch {
   std::vector<ProfileWrite> profiles;
   std::vector<EventRow> events;
-  // Deletes the profile, its fields, index entries, events, timers and unfinished tasks.
+  // Deletes the profile, its fields, index entries, events, timers, unfinished tasks and the
+  // aliases leading to it.
   std::vector<ProfileId> erasures;
   std::vector<ConsentRow> consents;
   std::vector<TokenRow> new_tokens;         // Conflict if an active token has the name
@@ -187,6 +199,15 @@ struct Batch {
   // lifecycle forbids (CheckMove) fails the batch.
   std::vector<TaskUpdate> task_updates;
   std::map<std::string, std::string> meta;  // daemon bookkeeping (never personal): set
+  // Stored events moved to another profile, matched by `key`: each takes this row's profile_id
+  // and data (re-sealed for it); type and time are kept. NotFound if no event has the key.
+  std::vector<EventRow> moved_events;
+  // (from, to): every alias leading to `from` leads to `to`. Applied before the erasures.
+  std::vector<std::pair<ProfileId, ProfileId>> moved_aliases;
+  // Applied after the erasures. Conflict if the digest is a profile's ext_key or an alias of
+  // another profile; an alias already leading to the same profile is kept as it is. NotFound
+  // if the profile does not exist.
+  std::vector<AliasRow> aliases;
   std::vector<AuditEntry> audit;
 };
 
@@ -211,13 +232,19 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // Applies `batch` in one durable transaction. Conflict if a new profile's id or ext_key is
-  // already taken; NotFound if an updated profile does not exist; nothing is written then.
+  // Applies `batch` in one durable transaction. Conflict if a new profile's id or ext_key (a
+  // profile's or an alias's) is already taken; NotFound if an updated profile does not exist;
+  // nothing is written then.
   virtual Result<CommitResult> Commit(const Batch& batch) = 0;
 
   // The profile row, or nullopt when there is none.
   virtual Result<std::optional<ProfileRow>> GetProfile(ProfileId id) = 0;
+  // The profile whose ext_key is `ext_key`, or the one the alias with that digest leads to.
   virtual Result<std::optional<ProfileRow>> GetProfileByKey(std::string_view ext_key) = 0;
+  // The aliases leading to profile `id`, by digest.
+  virtual Result<std::vector<AliasRow>> GetAliases(ProfileId id) = 0;
+  // The alias with this digest, or nullopt (also when the digest is a profile's own ext_key).
+  virtual Result<std::optional<AliasRow>> GetAlias(std::string_view ext_key) = 0;
   // Every stored field of a profile: name -> envelope (empty when the profile has none).
   virtual Result<std::map<std::string, std::string>> GetFields(ProfileId id) = 0;
   // Ids of profiles whose `field` has blind digest `digest`, ascending.

@@ -22,6 +22,7 @@ struct FieldValue {
 struct State {
   std::map<ProfileId, ProfileRow> profiles;
   std::map<std::string, ProfileId> by_key;
+  std::map<std::string, AliasRow> aliases;  // by digest
   std::map<ProfileId, std::map<std::string, FieldValue>> fields;
   std::set<std::tuple<std::string, std::string, ProfileId>> blind;
   std::map<std::string, EventRow> events;
@@ -57,7 +58,29 @@ class MemoryStore final : public Store {
   Result<std::optional<ProfileRow>> GetProfileByKey(std::string_view ext_key) override {
     MutexLock lock(mu_);
     auto it = state_.by_key.find(std::string(ext_key));
-    return it == state_.by_key.end() ? std::optional<ProfileRow>() : state_.profiles.at(it->second);
+    if (it != state_.by_key.end()) {
+      return state_.profiles.at(it->second);
+    }
+    auto alias = state_.aliases.find(std::string(ext_key));
+    return alias == state_.aliases.end() ? std::optional<ProfileRow>()
+                                         : state_.profiles.at(alias->second.profile_id);
+  }
+
+  Result<std::vector<AliasRow>> GetAliases(ProfileId id) override {
+    MutexLock lock(mu_);
+    std::vector<AliasRow> out;
+    for (const auto& [key, alias] : state_.aliases) {
+      if (alias.profile_id == id) {
+        out.push_back(alias);
+      }
+    }
+    return out;
+  }
+
+  Result<std::optional<AliasRow>> GetAlias(std::string_view ext_key) override {
+    MutexLock lock(mu_);
+    auto it = state_.aliases.find(std::string(ext_key));
+    return it == state_.aliases.end() ? std::optional<AliasRow>() : it->second;
   }
 
   Result<std::map<std::string, std::string>> GetFields(ProfileId id) override {
@@ -345,6 +368,13 @@ class MemoryStore final : public Store {
         ++result.duplicates;
       }
     }
+    for (const EventRow& e : batch.moved_events) {
+      auto it = s.events.find(e.key);
+      if (it == s.events.end()) {
+        return Status::NotFound("a moved event is not stored");
+      }
+      std::tie(it->second.profile_id, it->second.data) = std::tie(e.profile_id, e.data);
+    }
     for (const TimerRow& t : batch.timers) {
       s.timers[{t.profile_id, t.trigger}] = t.due_us;
     }
@@ -373,9 +403,15 @@ class MemoryStore final : public Store {
     for (const auto& [key, value] : batch.meta) {
       s.meta[key] = value;
     }
+    for (const auto& [from, to] : batch.moved_aliases) {
+      for (auto& [key, alias] : s.aliases) {
+        alias.profile_id = alias.profile_id == from ? to : alias.profile_id;
+      }
+    }
     for (ProfileId id : batch.erasures) {
       EraseRows(id, s);
     }
+    PORTRAIT_RETURN_IF_ERROR(WriteAliases(batch.aliases, s));
     for (ConsentRow c : batch.consents) {
       c.id = s.next_consent_id++;
       result.consent_ids.push_back(c.id);
@@ -404,6 +440,9 @@ class MemoryStore final : public Store {
       return Status::Conflict("ext_key of profile " + std::to_string(r.id) +
                               " belongs to another profile");
     }
+    if (w.is_new && s.aliases.count(r.ext_key) > 0) {
+      return Status::Conflict("the external id is an alias of another profile");
+    }
     if (w.is_new && existing != s.profiles.end()) {
       return Status::Conflict("profile " + std::to_string(r.id) + " already exists");
     }
@@ -423,7 +462,7 @@ class MemoryStore final : public Store {
       fields.erase(name);
     }
     for (const auto& [field, digest] : w.blind) {
-      std::erase_if(s.blind, [&, &field = field](const auto& entry) {  // clang 14: no
+      std::erase_if(s.blind, [&, &field = field](const auto& entry) {      // clang 14: no
         return std::get<0>(entry) == field && std::get<2>(entry) == r.id;  // binding captures
       });
       if (digest) {
@@ -433,7 +472,25 @@ class MemoryStore final : public Store {
     return Status::Ok();
   }
 
+  static Status WriteAliases(const std::vector<AliasRow>& aliases, State& s) {
+    for (const AliasRow& a : aliases) {
+      if (s.by_key.count(a.ext_key) > 0) {
+        return Status::Conflict("an alias's external id is a profile's own");
+      }
+      auto it = s.aliases.find(a.ext_key);
+      if (it != s.aliases.end() && it->second.profile_id != a.profile_id) {
+        return Status::Conflict("the external id is an alias of another profile");
+      }
+      if (s.profiles.count(a.profile_id) == 0) {
+        return Status::NotFound("profile " + std::to_string(a.profile_id) + " does not exist");
+      }
+      s.aliases.emplace(a.ext_key, a);
+    }
+    return Status::Ok();
+  }
+
   static void EraseRows(ProfileId id, State& s) {
+    std::erase_if(s.aliases, [&](const auto& entry) { return entry.second.profile_id == id; });
     auto it = s.profiles.find(id);
     if (it != s.profiles.end()) {
       s.by_key.erase(it->second.ext_key);
@@ -501,7 +558,7 @@ class MemoryStore final : public Store {
         auto it = fields.find(name);
         if (it != fields.end() && it->second.updated_us < rule.before_us) {
           fields.erase(it);
-          std::erase_if(s.blind, [&, id = id](const auto& entry) {  // clang 14: no binding
+          std::erase_if(s.blind, [&, id = id](const auto& entry) {          // clang 14: no binding
             return std::get<0>(entry) == name && std::get<2>(entry) == id;  // captures
           });
           ++purged;

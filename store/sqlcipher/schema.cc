@@ -9,8 +9,8 @@ namespace {
 
 // portrait.db's migration steps, oldest first.
 constexpr std::string_view kPortraitSteps[] = {
-      // 1: profiles, their encrypted fields, blind index, events.
-      R"sql(
+    // 1: profiles, their encrypted fields, blind index, events.
+    R"sql(
       CREATE TABLE profiles (
         id          INTEGER PRIMARY KEY,
         ext_key     BLOB NOT NULL UNIQUE,
@@ -44,8 +44,8 @@ constexpr std::string_view kPortraitSteps[] = {
       ) WITHOUT ROWID;
       CREATE INDEX events_by_profile ON events (profile_id, time_us);
       )sql",
-      // 2: consent ledger, audit log, API tokens, legal hold, retention indexes.
-      R"sql(
+    // 2: consent ledger, audit log, API tokens, legal hold, retention indexes.
+    R"sql(
       ALTER TABLE profiles ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE profile_fields ADD COLUMN updated_us INTEGER NOT NULL DEFAULT 0;
       CREATE INDEX profile_fields_by_age ON profile_fields (field, updated_us);
@@ -92,10 +92,10 @@ constexpr std::string_view kPortraitSteps[] = {
       );
       CREATE UNIQUE INDEX tokens_active_name ON tokens (name) WHERE revoked_us = 0;
       )sql",
-      // 3: events in arrival order (a group commit then dirties the table's last pages and two
-      // compact indexes, not a random page per event), durable timers (the scheduler's index
-      // range), the task outbox and the daemon's bookkeeping.
-      R"sql(
+    // 3: events in arrival order (a group commit then dirties the table's last pages and two
+    // compact indexes, not a random page per event), durable timers (the scheduler's index
+    // range), the task outbox and the daemon's bookkeeping.
+    R"sql(
       CREATE TABLE events_by_arrival (
         seq        INTEGER PRIMARY KEY,
         key        BLOB NOT NULL UNIQUE,
@@ -141,16 +141,27 @@ constexpr std::string_view kPortraitSteps[] = {
       ) WITHOUT ROWID;
       CREATE INDEX tasks_by_profile ON tasks (profile_id, id);
       )sql",
-      // 4: due tasks by sink, so a sink that is down (or not open) never hides another's.
-      R"sql(
+    // 4: due tasks by sink, so a sink that is down (or not open) never hides another's.
+    R"sql(
       CREATE INDEX tasks_due_by_sink ON tasks (sink, state, due_us);
       )sql",
-      // 5 (audit): a keyed MAC per audit record (empty on records written before: those are
-      // trusted only as far as a signed checkpoint covers them), and each checkpoint's signed
-      // link to the one before it (-1 on checkpoints signed before the link existed).
-      R"sql(
+    // 5 (audit): a keyed MAC per audit record (empty on records written before: those are
+    // trusted only as far as a signed checkpoint covers them), and each checkpoint's signed
+    // link to the one before it (-1 on checkpoints signed before the link existed).
+    R"sql(
       ALTER TABLE audit ADD COLUMN mac BLOB NOT NULL DEFAULT x'';
       ALTER TABLE audit_checkpoints ADD COLUMN prev_seq INTEGER NOT NULL DEFAULT -1;
+      )sql",
+    // 6 (identity): aliases, other external ids' digests that lead to a profile (a merged
+    // profile's old id, an id an import matched); merged_id names the profile merged away.
+    R"sql(
+      CREATE TABLE aliases (
+        ext_key    BLOB PRIMARY KEY,
+        profile_id INTEGER NOT NULL,
+        merged_id  INTEGER NOT NULL,
+        created_us INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX aliases_by_profile ON aliases (profile_id);
       )sql",
 };
 

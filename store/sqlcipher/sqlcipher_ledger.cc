@@ -49,9 +49,10 @@ Status SqlcipherStore::WriteTokens(const Batch& batch) {
 }
 
 Status SqlcipherStore::WriteAudit(const std::vector<AuditEntry>& entries, CommitResult& result) {
-  Stmt ins(main_,
-           "INSERT INTO audit (seq, time_us, actor, action, profile_id, purpose, detail, hash, mac) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);");
+  Stmt ins(
+      main_,
+      "INSERT INTO audit (seq, time_us, actor, action, profile_id, purpose, detail, hash, mac) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);");
   for (const AuditEntry& e : entries) {
     const int64_t seq = audit_seq_ + 1;
     std::string hash = ChainHash(audit_hash_, seq, e);

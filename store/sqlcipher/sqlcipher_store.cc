@@ -109,11 +109,15 @@ Status SqlcipherStore::Apply(const Batch& batch, CommitResult& result) {
       ++result.duplicates;
     }
   }
+  PORTRAIT_RETURN_IF_ERROR(MoveEvents(batch.moved_events));
   PORTRAIT_RETURN_IF_ERROR(WriteOutbox(batch, result));
+  PORTRAIT_RETURN_IF_ERROR(MoveAliases(batch.moved_aliases));
   for (ProfileId id : batch.erasures) {
     PORTRAIT_RETURN_IF_ERROR(EraseRows(id));
     PORTRAIT_RETURN_IF_ERROR(EraseOutbox(id));
+    PORTRAIT_RETURN_IF_ERROR(EraseAliases(id));
   }
+  PORTRAIT_RETURN_IF_ERROR(WriteAliases(batch.aliases));
   PORTRAIT_RETURN_IF_ERROR(WriteConsents(batch.consents, result));
   PORTRAIT_RETURN_IF_ERROR(WriteTokens(batch));
   return WriteAudit(batch.audit, result);
@@ -121,6 +125,9 @@ Status SqlcipherStore::Apply(const Batch& batch, CommitResult& result) {
 
 Status SqlcipherStore::WriteProfile(const ProfileWrite& w) {
   const ProfileRow& r = w.row;
+  if (w.is_new) {
+    PORTRAIT_RETURN_IF_ERROR(CheckNotAlias(r.ext_key));
+  }
   if (w.state_only && !w.is_new) {
     Stmt state(main_,
                "UPDATE profiles SET lifecycle = ?, metrics = ?, updated_us = ? WHERE id = ?;");
@@ -193,8 +200,12 @@ Result<std::optional<ProfileRow>> SqlcipherStore::GetProfile(ProfileId id) {
 
 Result<std::optional<ProfileRow>> SqlcipherStore::GetProfileByKey(std::string_view ext_key) {
   ReadConnection::Lease reader = readers_.Acquire();
-  Stmt s(reader->main,
-         "SELECT " + std::string(kProfileColumns) + " FROM profiles WHERE ext_key = ?;");
+  // The profile's own digest, else the alias's (a digest is never both).
+  Stmt s(reader->main, "SELECT " + std::string(kProfileColumns) +
+                           " FROM profiles WHERE ext_key = ?1 UNION ALL SELECT " +
+                           std::string(kProfileColumns) +
+                           " FROM profiles WHERE id = (SELECT profile_id FROM aliases WHERE "
+                           "ext_key = ?1) LIMIT 1;");
   s.BindBlob(1, ext_key);
   return OneProfile(s);
 }

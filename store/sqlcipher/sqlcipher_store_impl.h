@@ -75,6 +75,8 @@ class SqlcipherStore final : public Store {
   Result<CommitResult> Commit(const Batch& batch) override;
   Result<std::optional<ProfileRow>> GetProfile(ProfileId id) override;
   Result<std::optional<ProfileRow>> GetProfileByKey(std::string_view ext_key) override;
+  Result<std::vector<AliasRow>> GetAliases(ProfileId id) override;
+  Result<std::optional<AliasRow>> GetAlias(std::string_view ext_key) override;
   Result<std::map<std::string, std::string>> GetFields(ProfileId id) override;
   Result<std::vector<ProfileId>> LookupBlind(std::string_view field,
                                              std::string_view digest) override;
@@ -119,6 +121,12 @@ class SqlcipherStore final : public Store {
   Status WriteTokens(const Batch& batch);
   Status WriteOutbox(const Batch& batch, CommitResult& result);
   Status EraseOutbox(ProfileId id);
+  // sqlcipher_aliases.cc: the merge's moves and the aliases (Batch's order).
+  Status MoveEvents(const std::vector<EventRow>& moved);
+  Status MoveAliases(const std::vector<std::pair<ProfileId, ProfileId>>& moved);
+  Status WriteAliases(const std::vector<AliasRow>& aliases);
+  Status EraseAliases(ProfileId id);
+  Status CheckNotAlias(std::string_view ext_key);
   Status WriteAudit(const std::vector<AuditEntry>& entries, CommitResult& result);
   Result<int64_t> PurgeRows(const PurgeRule& rule);
 

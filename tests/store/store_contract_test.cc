@@ -423,5 +423,106 @@ TYPED_TEST(StoreContract, TaskStatesThatNameNoStateAreRefused) {
   EXPECT_EQ(this->store_->GetTask(id).value()->state, "pending");
 }
 
+// Aliases (issue 13): another external id's digest leads to a profile.
+TYPED_TEST(StoreContract, AnAliasLeadsToItsProfile) {
+  ASSERT_TRUE(this->Write(this->NewProfile(1, "k1")).ok());
+  Batch b;
+  b.aliases.push_back(AliasRow{"alias-1", 1, 0, 5});
+  ASSERT_TRUE(this->store_->Commit(b));
+  auto found = this->store_->GetProfileByKey("alias-1").value();
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->id, 1);
+  EXPECT_EQ(found->ext_key, "k1");
+  auto alias = this->store_->GetAlias("alias-1").value();
+  ASSERT_TRUE(alias);
+  EXPECT_EQ(alias->profile_id, 1);
+  EXPECT_EQ(alias->created_us, 5);
+  EXPECT_FALSE(this->store_->GetAlias("k1").value());
+  ASSERT_EQ(this->store_->GetAliases(1).value().size(), 1u);
+  EXPECT_TRUE(this->store_->GetAliases(2).value().empty());
+  // The same alias again is kept as it is.
+  EXPECT_TRUE(this->store_->Commit(b));
+  EXPECT_EQ(this->store_->GetAliases(1).value().size(), 1u);
+}
+
+TYPED_TEST(StoreContract, AnAliasIsNeverAProfilesOwnKey) {
+  ASSERT_TRUE(this->Write(this->NewProfile(1, "k1")).ok());
+  ASSERT_TRUE(this->Write(this->NewProfile(2, "k2")).ok());
+  Batch own;
+  own.aliases.push_back(AliasRow{"k2", 1, 0, 5});
+  auto refused = this->store_->Commit(own);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), Status::Code::kConflict);
+  Batch alias;
+  alias.aliases.push_back(AliasRow{"alias", 1, 0, 5});
+  ASSERT_TRUE(this->store_->Commit(alias));
+  // Neither a new profile over the alias, nor the alias for another profile.
+  Status taken = this->Write(this->NewProfile(3, "alias"));
+  EXPECT_EQ(taken.code(), Status::Code::kConflict);
+  EXPECT_FALSE(this->store_->GetProfile(3).value());
+  Batch other;
+  other.aliases.push_back(AliasRow{"alias", 2, 0, 5});
+  auto moved = this->store_->Commit(other);
+  ASSERT_FALSE(moved);
+  EXPECT_EQ(moved.error().code(), Status::Code::kConflict);
+  Batch nowhere;
+  nowhere.aliases.push_back(AliasRow{"alias-9", 9, 0, 5});
+  auto missing = this->store_->Commit(nowhere);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), Status::Code::kNotFound);
+  EXPECT_EQ(this->store_->GetProfileByKey("alias").value()->id, 1);
+}
+
+TYPED_TEST(StoreContract, ErasingAProfileRemovesItsAliases) {
+  ASSERT_TRUE(this->Write(this->NewProfile(1, "k1")).ok());
+  Batch b;
+  b.aliases.push_back(AliasRow{"alias-1", 1, 0, 5});
+  ASSERT_TRUE(this->store_->Commit(b));
+  Batch erase;
+  erase.erasures.push_back(1);
+  ASSERT_TRUE(this->store_->Commit(erase));
+  EXPECT_FALSE(this->store_->GetProfileByKey("alias-1").value());
+  EXPECT_FALSE(this->store_->GetAlias("alias-1").value());
+  // The digest is free again.
+  EXPECT_TRUE(this->Write(this->NewProfile(2, "alias-1")).ok());
+}
+
+// A merge's batch: the source's events move, its aliases follow, its own digest becomes an
+// alias of the target in the transaction that erases it.
+TYPED_TEST(StoreContract, AMergeMovesEventsAndAliasesInOneBatch) {
+  ASSERT_TRUE(this->Write(this->NewProfile(1, "k1")).ok());
+  ASSERT_TRUE(this->Write(this->NewProfile(2, "k2")).ok());
+  Batch setup;
+  setup.events = {this->Event("e1", 2, 10), this->Event("e2", 1, 20)};
+  setup.aliases.push_back(AliasRow{"old-2", 2, 0, 5});
+  ASSERT_TRUE(this->store_->Commit(setup));
+  Batch merge;
+  merge.moved_events.push_back(EventRow{"e1", 1, "", 0, "resealed"});
+  merge.moved_aliases.emplace_back(2, 1);
+  merge.erasures.push_back(2);
+  merge.aliases.push_back(AliasRow{"k2", 1, 2, 6});
+  ASSERT_TRUE(this->store_->Commit(merge));
+  auto events = this->store_->GetEvents(1).value();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].key, "e1");
+  EXPECT_EQ(events[0].type, "order.placed");
+  EXPECT_EQ(events[0].time_us, 10);
+  EXPECT_EQ(events[0].data, "resealed");
+  EXPECT_TRUE(this->store_->GetEvents(2).value().empty());
+  EXPECT_FALSE(this->store_->GetProfile(2).value());
+  EXPECT_EQ(this->store_->GetProfileByKey("k2").value()->id, 1);
+  EXPECT_EQ(this->store_->GetProfileByKey("old-2").value()->id, 1);
+  EXPECT_EQ(this->store_->GetAlias("k2").value()->merged_id, 2);
+  EXPECT_EQ(this->store_->GetAliases(1).value().size(), 2u);
+  // A moved event that is not stored fails the whole batch.
+  Batch bad;
+  bad.moved_events.push_back(EventRow{"nope", 1, "", 0, "x"});
+  bad.aliases.push_back(AliasRow{"alias-x", 1, 0, 7});
+  auto refused = this->store_->Commit(bad);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), Status::Code::kNotFound);
+  EXPECT_FALSE(this->store_->GetAlias("alias-x").value());
+}
+
 }  // namespace
 }  // namespace portrait::store

@@ -42,6 +42,12 @@ class FaultyStore final : public store::Store {
   Result<std::optional<store::ProfileRow>> GetProfileByKey(std::string_view k) override {
     return real_.GetProfileByKey(k);
   }
+  Result<std::vector<store::AliasRow>> GetAliases(store::ProfileId id) override {
+    return real_.GetAliases(id);
+  }
+  Result<std::optional<store::AliasRow>> GetAlias(std::string_view k) override {
+    return real_.GetAlias(k);
+  }
   Result<std::map<std::string, std::string>> GetFields(store::ProfileId id) override {
     return real_.GetFields(id);
   }

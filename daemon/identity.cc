@@ -1,0 +1,65 @@
+#include "daemon/identity.h"
+
+#include <algorithm>
+#include <set>
+
+#include "store/field_value.h"
+
+namespace portrait::daemon {
+
+Status IdentityMatcher::CheckMatchFields(const config::Config& config,
+                                         const std::vector<std::string>& match_fields) {
+  if (match_fields.empty()) {
+    return Status::InvalidArgument("match: name at least one blind-indexed field");
+  }
+  for (const std::string& name : match_fields) {
+    const config::Field* field = config.FindField(name);
+    if (!field || !field->blind_index) {
+      return Status::InvalidArgument("match: '" + name + "' is not a blind-indexed field");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<IdentityMatch> IdentityMatcher::Match(const nlohmann::json& fields,
+                                             const std::vector<std::string>& match_fields) const {
+  PORTRAIT_RETURN_IF_ERROR(CheckMatchFields(config_, match_fields));
+  if (!fields.is_object()) {
+    return Error(Status::InvalidArgument("fields: expected an object of field name to value"));
+  }
+  std::set<store::ProfileId> found;
+  for (const std::string& name : match_fields) {
+    auto it = fields.find(name);
+    if (it == fields.end() || it->is_null()) {
+      continue;
+    }
+    const config::Field& field = *config_.FindField(name);
+    auto checked = store::CheckFieldValue(field, *it, config_.daemon.phone_region);
+    if (!checked) {
+      return Error(checked.error());
+    }
+    PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::ProfileId> ids,
+                              store_.LookupBlind(name, blind_.Digest(name, checked->index_key)));
+    found.insert(ids.begin(), ids.end());
+    if (found.size() > 1) {
+      return IdentityMatch{MatchKind::kAmbiguous, 0};
+    }
+  }
+  if (found.empty()) {
+    return IdentityMatch{};
+  }
+  return IdentityMatch{MatchKind::kOne, *found.begin()};
+}
+
+Result<store::AliasRow> NewAlias(const store::ProfileVault& vault, std::string_view external_id,
+                                 store::ProfileId target, int64_t now_us) {
+  if (external_id.empty() || external_id.size() > 256 ||
+      std::any_of(external_id.begin(), external_id.end(),
+                  [](unsigned char c) { return std::iscntrl(c); })) {
+    return Error(
+        Status::InvalidArgument("external id must be 1-256 bytes without control characters"));
+  }
+  return store::AliasRow{vault.ExtKey(external_id), target, 0, now_us};
+}
+
+}  // namespace portrait::daemon

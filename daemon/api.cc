@@ -175,6 +175,10 @@ Result<HttpResponse> Api::Route(ApiCall& call) {
   if (p[1] == "profiles") {
     return Profiles(call);
   }
+  if (p.size() == 3 && p[1] == "import" && p[2] == "profiles" &&
+      call.method() == http::verb::post) {
+    return Import(call);
+  }
   if (p[1] == "tokens") {
     return Tokens(call);
   }
@@ -260,6 +264,12 @@ Result<HttpResponse> Api::Profile(ApiCall& call, const std::string& id) {
     default:
       return Error(Status::NotFound("no such endpoint"));
   }
+}
+
+Result<HttpResponse> Api::Import(ApiCall& call) {
+  PORTRAIT_ASSIGN_OR_RETURN(json body, call.Body());
+  PORTRAIT_ASSIGN_OR_RETURN(json counts, d_.imports.ImportProfiles(call.caller, body));
+  return JsonResponse(counts);
 }
 
 Result<HttpResponse> Api::Consents(ApiCall& call, const std::string& id) {

@@ -35,12 +35,14 @@ struct Server::Parts {
         rules_test(*data.store, vault, consents, rules_holder, audit, data.blind, clock),
         ingestor(*data.store, vault, consents, audit, rules_holder, data.blind, clock),
         writer(ingestor, telemetry),
+        imports(vault, writer, ingestor, audit, clock, log),
         auth(tokens, token_hasher, clock),
         api(ApiDeps{config,     *data.store,  vault,    tokens,
                     audit,      profiles,     consents, tasks,
                     exports,    rules_test,   sends,    ingestor,
                     writer,     rules_holder, auth,     telemetry,
-                    data.blind, clock,        log,      [this] { return server->Reload(); }}),
+                    data.blind, clock,        log,      [this] { return server->Reload(); },
+                    imports}),
         http(io,
              HttpLimits{.read_timeout =
                             std::chrono::seconds(config.Get()->daemon.request_timeout_seconds)},
@@ -70,6 +72,7 @@ struct Server::Parts {
   Telemetry telemetry;
   Ingestor ingestor;
   Writer writer;
+  ImportService imports;
   Authenticator auth;
   Api api;
   boost::asio::io_context io;

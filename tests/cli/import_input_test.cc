@@ -39,7 +39,8 @@ TEST(CsvReader, ReportsStrayQuotesNulAndInvalidUtf8AndGoesOn) {
   const std::string text = std::string("a\"b,c\n\"x\"y,z\nok,1\nn") + '\0' + "l,2\n\xff\xfe,3\nlast,4";
   auto records = ReadAll(text, Format::kCsv);
   ASSERT_EQ(records.size(), 6u);
-  EXPECT_NE(records[0].error.find("quote inside an unquoted cell (column 1)"), std::string::npos);
+  EXPECT_NE(records[0].error.find("quote inside an unquoted cell"), std::string::npos);
+  EXPECT_NE(records[0].error.find("(column 1)"), std::string::npos);
   EXPECT_NE(records[1].error.find("text after a closing quote"), std::string::npos);
   EXPECT_TRUE(records[2].error.empty());
   EXPECT_NE(records[3].error.find("NUL"), std::string::npos);

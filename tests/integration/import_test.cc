@@ -79,7 +79,7 @@ std::map<int64_t, std::string> WriteFile(const std::string& path, int rows, bool
   std::map<int64_t, std::string> bad;
   for (int i = 0; i < rows; ++i) {
     const int64_t line = i + 1;
-    if (with_bad && i >= 10 && i % (rows / 50) == 7 && bad.size() < 50) {
+    if (with_bad && i % (rows / 50) == rows / 50 - 50) {
       BadLine b = MakeBad(static_cast<int>(bad.size() % 7), i, GoodRow(0)["id"]);
       out << b.text << "\n";
       bad[line] = b.field;
@@ -94,7 +94,8 @@ std::string Import(const Daemon& d, const std::string& file, const std::string& 
                    int* rc) {
   std::string out;
   *rc = RunCommand(BinDir() + "/portraitctl import profiles " + file + " --json --config " +
-                       d.config_path() + " --purpose service " + extra + " 2>/dev/null",
+                       d.config_path() + " --url http://127.0.0.1:" + std::to_string(d.port()) +
+                       " --purpose service " + extra + " 2>/dev/null",
                    &out);
   return out;
 }
@@ -123,7 +124,8 @@ StoredState ReadState(const Daemon& d) {
       state.views[p.external_id] = {{"fields", p.fields}, {"tags", p.tags}, {"tz", p.timezone}};
       store::ProfileRow row = data.store->GetProfile(id).value().value();
       std::string raw = std::to_string(row.updated_us) + row.tags;
-      for (const auto& [name, envelope] : data.store->GetFields(id).value()) {
+      const std::map<std::string, std::string> fields = data.store->GetFields(id).value();
+      for (const auto& [name, envelope] : fields) {
         raw += name + envelope;
       }
       state.raw[row.ext_key] = raw;
@@ -250,7 +252,8 @@ TEST(Import, EventsImportSkipsDuplicatesAndReportsBadLines) {
   std::string out;
   ASSERT_EQ(RunCommand(BinDir() + "/portraitctl import events " + file + " --json --batch 64 " +
                            "--errors " + (d.dir() / "bad.jsonl") + " --config " +
-                           d.config_path() + " --purpose service 2>/dev/null",
+                           d.config_path() + " --url http://127.0.0.1:" +
+                           std::to_string(d.port()) + " --purpose service 2>/dev/null",
                        &out),
             1);
   EXPECT_EQ(json::parse(out), (json{{"read", 301}, {"imported", 297}, {"merged", 0},
@@ -264,7 +267,8 @@ TEST(Import, EventsImportSkipsDuplicatesAndReportsBadLines) {
   EXPECT_EQ(reported, (std::map<int64_t, std::string>{{18, "time"}, {19, "id"}, {301, "line"}}));
   out.clear();
   ASSERT_EQ(RunCommand(BinDir() + "/portraitctl import events " + file + " --json --config " +
-                           d.config_path() + " --purpose service 2>/dev/null",
+                           d.config_path() + " --url http://127.0.0.1:" +
+                           std::to_string(d.port()) + " --purpose service 2>/dev/null",
                        &out),
             1);
   EXPECT_EQ(json::parse(out)["imported"], 0);

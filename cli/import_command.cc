@@ -38,7 +38,10 @@ class Import {
  public:
   Import(const ImportOptions& o, std::istream& in, int64_t size, std::ostream* errors,
          DaemonConnection conn)
-      : o_(o), in_(in), errors_(errors), conn_(std::move(conn)),
+      : o_(o),
+        in_(in),
+        errors_(errors),
+        conn_(std::move(conn)),
         progress_(size, isatty(STDERR_FILENO) == 1) {}
 
   void Bad(const LineError& e) {
@@ -131,8 +134,11 @@ int Import::Finish(const RecordReader& reader, bool ok) {
     errors_->flush();
   }
   if (o_.daemon.json) {
-    std::cout << json{{"read", s_.read},       {"imported", s_.imported}, {"merged", s_.merged},
-                      {"failed", s_.failed},   {"duplicates", s_.duplicates}}
+    std::cout << json{{"read", s_.read},
+                      {"imported", s_.imported},
+                      {"merged", s_.merged},
+                      {"failed", s_.failed},
+                      {"duplicates", s_.duplicates}}
                      .dump()
               << "\n";
   } else {

@@ -45,8 +45,8 @@ void ImportProgress::Draw(int64_t bytes, int64_t lines, int64_t failed) {
     std::string bar(filled, '#');
     bar.resize(kWidth, '.');
     std::fprintf(out_, "\r[%s] %3.0f%%  %lld lines  %.0f lines/s  ETA %s  %lld failed ",
-                 bar.c_str(), share * 100, static_cast<long long>(lines), rate,
-                 Hms(left).c_str(), static_cast<long long>(failed));
+                 bar.c_str(), share * 100, static_cast<long long>(lines), rate, Hms(left).c_str(),
+                 static_cast<long long>(failed));
   } else {
     std::fprintf(out_, "import: %lld lines read (%.0f%%), %.0f lines/s, ETA %s, %lld failed\n",
                  static_cast<long long>(lines), share * 100, rate, Hms(left).c_str(),

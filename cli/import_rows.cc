@@ -129,7 +129,8 @@ tl::expected<json, LineError> ProfileRows::FromJson(const Record& r) const {
     }
     row[key] = std::move(value);
   }
-  if (!row.contains("id") || !row["id"].is_string() || row["id"].get_ref<const std::string&>().empty()) {
+  if (!row.contains("id") || !row["id"].is_string() ||
+      row["id"].get_ref<const std::string&>().empty()) {
     return Refuse(r, "id", "expected the profile's id as a non-empty string");
   }
   return row;

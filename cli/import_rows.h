@@ -5,10 +5,9 @@
 // field and the reason, never the value; the daemon checks the rest. Not thread-safe.
 #pragma once
 
-#include <tl/expected.hpp>
-
 #include <nlohmann/json.hpp>
 #include <string>
+#include <tl/expected.hpp>
 #include <unordered_map>
 #include <vector>
 
@@ -45,7 +44,7 @@ class ProfileRows {
   tl::expected<nlohmann::json, LineError> FromCells(const Record& record) const;
   tl::expected<nlohmann::json, LineError> FromJson(const Record& record) const;
 
-  std::vector<std::string> columns_;  // empty: JSON lines
+  std::vector<std::string> columns_;                  // empty: JSON lines
   std::unordered_map<uint64_t, int64_t> first_line_;  // id hash -> line
 };
 

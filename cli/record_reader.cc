@@ -8,7 +8,8 @@ namespace portrait::cli {
 namespace {
 
 bool EndsWith(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace
@@ -104,6 +105,11 @@ bool RecordReader::NextCsv(Record& r) {
     keep(c);
     state = State::kUnquoted;
   }
+  FinishCsv(r, over);
+  return true;
+}
+
+void RecordReader::FinishCsv(Record& r, bool over) const {
   if (over) {
     r.error = "the record is over " + std::to_string(max_bytes_) + " bytes";
   }
@@ -115,7 +121,6 @@ bool RecordReader::NextCsv(Record& r) {
   if (!r.error.empty()) {
     r.cells.clear();
   }
-  return true;
 }
 
 bool RecordReader::NextLine(Record& r) {

@@ -40,6 +40,8 @@ class RecordReader {
   int Get();
   bool NextCsv(Record& record);
   bool NextLine(Record& record);
+  // A CSV record's last checks: over the limit, UTF-8 per cell.
+  void FinishCsv(Record& record, bool over) const;
   // Adds `c` to the record unless it is over the limit already; false once it is.
   bool Keep(std::string& into, char c);
 

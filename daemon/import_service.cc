@@ -35,9 +35,9 @@ json FromText(const config::Field& field, const json& value) {
 }  // namespace
 
 tl::expected<store::ImportRow, store::ImportError> ImportService::ReadRow(const Caller& caller,
-                                                                         const json& row,
-                                                                         int64_t line,
-                                                                         bool text) const {
+                                                                          const json& row,
+                                                                          int64_t line,
+                                                                          bool text) const {
   auto refuse = [line](std::string field, std::string reason) {
     return tl::unexpected(store::ImportError{line, std::move(field), std::move(reason)});
   };
@@ -86,8 +86,8 @@ Result<json> ImportService::ImportProfiles(const Caller& caller, const json& bod
   }
   const json& rows = body["rows"];
   if (rows.size() > kMaxRows) {
-    return Error(Status::InvalidArgument("rows: at most " + std::to_string(kMaxRows) +
-                                         " rows per request"));
+    return Error(
+        Status::InvalidArgument("rows: at most " + std::to_string(kMaxRows) + " rows per request"));
   }
   const bool text = body.value("text", false);
   std::vector<store::ImportRow> good;
@@ -109,8 +109,8 @@ Result<json> ImportService::ImportProfiles(const Caller& caller, const json& bod
   }
   store::PreparedImport prepared = vault_.PrepareImport(std::move(good));
   prepared.errors.insert(prepared.errors.end(), bad.begin(), bad.end());
-  store::AuditEntry audit{clock_.NowUs(), caller.Actor(), "profiles.import", 0,
-                          caller.purpose->name, ""};
+  store::AuditEntry audit{
+      clock_.NowUs(), caller.Actor(), "profiles.import", 0, caller.purpose->name, ""};
   store::ImportCounts counts;
   PORTRAIT_RETURN_IF_ERROR(writer_.Run([&]() -> Status {
     PORTRAIT_ASSIGN_OR_RETURN(counts, vault_.CommitImport(std::move(prepared), std::move(audit)));

@@ -29,7 +29,11 @@ class ImportService {
 
   ImportService(store::ProfileVault& vault, Writer& writer, Ingestor& ingestor,
                 store::AuditLog& audit, const Clock& clock, spdlog::logger& log)
-      : vault_(vault), writer_(writer), ingestor_(ingestor), audit_(audit), clock_(clock),
+      : vault_(vault),
+        writer_(writer),
+        ingestor_(ingestor),
+        audit_(audit),
+        clock_(clock),
         log_(log) {}
 
   // `body`: {"rows": [...], "text": bool}. With "text": true (a CSV file) a number or bool

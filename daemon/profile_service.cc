@@ -33,9 +33,9 @@ consent::BasisDecision OnAnyChannel(Check&& check) {
 std::optional<store::PatchError> UnwritableField(const Caller& caller, const json& fields) {
   for (const auto& [name, value] : fields.items()) {
     if (!caller.config->FindField(name)) {
-      return store::PatchError{name, Status::InvalidArgument(
-                                         "fields: unknown field '" + name +
-                                         "' (declare it as a [[field]] in portrait.toml)")};
+      return store::PatchError{
+          name, Status::InvalidArgument("fields: unknown field '" + name +
+                                        "' (declare it as a [[field]] in portrait.toml)")};
     }
     if (consent::FieldAccess(*caller.role, *caller.purpose, name) == consent::Access::kWithheld) {
       return store::PatchError{

@@ -52,8 +52,8 @@ class ProfileService {
   // Places or lifts a legal hold. Needs admin.
   // Places (`reason`: why, at most 200 bytes, no personal data) or lifts a legal hold, audited
   // as legal_hold.place / legal_hold.lift. Needs erase. Returns {internal_id, legal_hold}.
-  Result<nlohmann::json> SetLegalHold(const Caller& caller, std::string_view external_id,
-                                      bool hold, std::string_view reason = "");
+  Result<nlohmann::json> SetLegalHold(const Caller& caller, std::string_view external_id, bool hold,
+                                      std::string_view reason = "");
 
  private:
   Result<bool> Require(const Caller& caller, std::string_view permission);

@@ -54,7 +54,8 @@ Result<ImportCounts> ProfileVault::CommitImport(PreparedImport prepared, AuditEn
   Batch batch;
   std::vector<std::pair<ProfileId, std::string>> new_keys;
   for (PreparedImportRow& r : prepared.rows) {
-    PORTRAIT_ASSIGN_OR_RETURN(std::optional<ProfileRow> existing, store_.GetProfileByKey(r.ext_key));
+    PORTRAIT_ASSIGN_OR_RETURN(std::optional<ProfileRow> existing,
+                              store_.GetProfileByKey(r.ext_key));
     if (existing) {  // stored before, or since the row was prepared
       ProfileWrite update;
       PORTRAIT_ASSIGN_OR_RETURN(bool unchanged, Unchanged(*existing, r.patch, now, update));

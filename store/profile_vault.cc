@@ -158,9 +158,9 @@ tl::expected<CheckedPatch, PatchError> ProfileVault::CheckPatch(const json& patc
     for (const auto& [name, value] : patch["fields"].items()) {
       const config::Field* field = config->FindField(name);
       if (!field) {
-        return refuse(name, Status::InvalidArgument(
-                                "fields: unknown field '" + name +
-                                "' (declare it as a [[field]] in portrait.toml)"));
+        return refuse(name,
+                      Status::InvalidArgument("fields: unknown field '" + name +
+                                              "' (declare it as a [[field]] in portrait.toml)"));
       }
       if (value.is_null()) {
         out.removed.push_back(name);
@@ -188,9 +188,9 @@ tl::expected<CheckedPatch, PatchError> ProfileVault::CheckPatch(const json& patc
   if (patch.contains("timezone")) {
     const std::string& tz = patch["timezone"].get_ref<const std::string&>();
     if (!config::IsKnownTimeZone(tz)) {
-      return refuse("timezone", Status::InvalidArgument(
-                                    "timezone: unknown time zone (use an IANA name such as "
-                                    "Asia/Shanghai)"));
+      return refuse("timezone",
+                    Status::InvalidArgument("timezone: unknown time zone (use an IANA name such as "
+                                            "Asia/Shanghai)"));
     }
     out.timezone = tz;
   }

@@ -180,7 +180,7 @@ class ProfileVault {
   // profile's internal id. NotFound if there is no such profile. `audit`, if given, commits
   // with the change.
   Result<ProfileId> SetLegalHold(std::string_view external_id, bool hold,
-                      std::optional<AuditEntry> audit = std::nullopt);
+                                 std::optional<AuditEntry> audit = std::nullopt);
 
   // Seals `plaintext` with profile `id`'s data key, bound to `name` (e.g. consent evidence),
   // and the inverse. NotFound if the profile has no key (erased).

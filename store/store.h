@@ -163,7 +163,7 @@ struct TaskFilter {
   ProfileId profile_id = 0;
   std::string purpose;          // only this purpose's tasks (empty: every purpose's)
   bool include_notices = true;  // with `purpose` set: erasure notices (no purpose) as well
-  int64_t since_us = 0;  // created at or after
+  int64_t since_us = 0;         // created at or after
   int64_t after_id = 0;
   int limit = 100;
 };

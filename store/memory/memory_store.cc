@@ -437,7 +437,7 @@ class MemoryStore final : public Store {
       fields.erase(name);
     }
     for (const auto& [field, digest] : w.blind) {
-      std::erase_if(s.blind, [&, &field = field](const auto& entry) {  // clang 14: no
+      std::erase_if(s.blind, [&, &field = field](const auto& entry) {      // clang 14: no
         return std::get<0>(entry) == field && std::get<2>(entry) == r.id;  // binding captures
       });
       if (digest) {
@@ -515,7 +515,7 @@ class MemoryStore final : public Store {
         auto it = fields.find(name);
         if (it != fields.end() && it->second.updated_us < rule.before_us) {
           fields.erase(it);
-          std::erase_if(s.blind, [&, id = id](const auto& entry) {  // clang 14: no binding
+          std::erase_if(s.blind, [&, id = id](const auto& entry) {          // clang 14: no binding
             return std::get<0>(entry) == name && std::get<2>(entry) == id;  // captures
           });
           ++purged;

@@ -36,7 +36,8 @@ TEST(CsvReader, ReadsQuotedCellsWithCommasQuotesAndLineBreaks) {
 }
 
 TEST(CsvReader, ReportsStrayQuotesNulAndInvalidUtf8AndGoesOn) {
-  const std::string text = std::string("a\"b,c\n\"x\"y,z\nok,1\nn") + '\0' + "l,2\n\xff\xfe,3\nlast,4";
+  const std::string text =
+      std::string("a\"b,c\n\"x\"y,z\nok,1\nn") + '\0' + "l,2\n\xff\xfe,3\nlast,4";
   auto records = ReadAll(text, Format::kCsv);
   ASSERT_EQ(records.size(), 6u);
   EXPECT_NE(records[0].error.find("quote inside an unquoted cell"), std::string::npos);

@@ -90,8 +90,7 @@ std::map<int64_t, std::string> WriteFile(const std::string& path, int rows, bool
   return bad;
 }
 
-std::string Import(const Daemon& d, const std::string& file, const std::string& extra,
-                   int* rc) {
+std::string Import(const Daemon& d, const std::string& file, const std::string& extra, int* rc) {
   std::string out;
   *rc = RunCommand(BinDir() + "/portraitctl import profiles " + file + " --json --config " +
                        d.config_path() + " --url http://127.0.0.1:" + std::to_string(d.port()) +
@@ -144,8 +143,11 @@ TEST(Import, BadLinesAreReportedByLineAndTheGoodOnesImportedOnceOnly) {
   int rc = 0;
   std::string out = Import(d, file, "--errors " + errors, &rc);
   EXPECT_EQ(rc, 1) << out;
-  EXPECT_EQ(json::parse(out), (json{{"read", 10'000}, {"imported", 9'950}, {"merged", 0},
-                                    {"failed", 50}, {"duplicates", 0}}));
+  EXPECT_EQ(json::parse(out), (json{{"read", 10'000},
+                                    {"imported", 9'950},
+                                    {"merged", 0},
+                                    {"failed", 50},
+                                    {"duplicates", 0}}));
   std::ifstream in(errors);
   std::map<int64_t, std::string> reported;
   for (std::string line; std::getline(in, line);) {
@@ -164,15 +166,18 @@ TEST(Import, BadLinesAreReportedByLineAndTheGoodOnesImportedOnceOnly) {
   ASSERT_TRUE(d.Start());
   out = Import(d, file, "", &rc);
   EXPECT_EQ(rc, 1) << out;
-  EXPECT_EQ(json::parse(out), (json{{"read", 10'000}, {"imported", 0}, {"merged", 0},
-                                    {"failed", 50}, {"duplicates", 9'950}}));
+  EXPECT_EQ(json::parse(out), (json{{"read", 10'000},
+                                    {"imported", 0},
+                                    {"merged", 0},
+                                    {"failed", 50},
+                                    {"duplicates", 9'950}}));
   d.Stop();
   const StoredState second = ReadState(d);
   EXPECT_EQ(second.raw, first.raw) << "the re-run rewrote a stored row";
 }
 
 TEST(Import, KillsAtRandomMomentsEndInTheStateOfOneCleanRun) {
-  constexpr int kRows = 3'000;
+  constexpr int kRows = 2'000;
   Daemon clean;
   ASSERT_TRUE(clean.Start());
   const std::string file = clean.dir() / "customers.jsonl";
@@ -251,13 +256,14 @@ TEST(Import, EventsImportSkipsDuplicatesAndReportsBadLines) {
   }
   std::string out;
   ASSERT_EQ(RunCommand(BinDir() + "/portraitctl import events " + file + " --json --batch 64 " +
-                           "--errors " + (d.dir() / "bad.jsonl") + " --config " +
-                           d.config_path() + " --url http://127.0.0.1:" +
-                           std::to_string(d.port()) + " --purpose service 2>/dev/null",
+                           "--errors " + (d.dir() / "bad.jsonl") + " --config " + d.config_path() +
+                           " --url http://127.0.0.1:" + std::to_string(d.port()) +
+                           " --purpose service 2>/dev/null",
                        &out),
             1);
-  EXPECT_EQ(json::parse(out), (json{{"read", 301}, {"imported", 297}, {"merged", 0},
-                                    {"failed", 3}, {"duplicates", 1}}));
+  EXPECT_EQ(
+      json::parse(out),
+      (json{{"read", 301}, {"imported", 297}, {"merged", 0}, {"failed", 3}, {"duplicates", 1}}));
   std::ifstream errors(d.dir() / "bad.jsonl");
   std::map<int64_t, std::string> reported;
   for (std::string line; std::getline(errors, line);) {
@@ -267,8 +273,8 @@ TEST(Import, EventsImportSkipsDuplicatesAndReportsBadLines) {
   EXPECT_EQ(reported, (std::map<int64_t, std::string>{{18, "time"}, {19, "id"}, {301, "line"}}));
   out.clear();
   ASSERT_EQ(RunCommand(BinDir() + "/portraitctl import events " + file + " --json --config " +
-                           d.config_path() + " --url http://127.0.0.1:" +
-                           std::to_string(d.port()) + " --purpose service 2>/dev/null",
+                           d.config_path() + " --url http://127.0.0.1:" + std::to_string(d.port()) +
+                           " --purpose service 2>/dev/null",
                        &out),
             1);
   EXPECT_EQ(json::parse(out)["imported"], 0);

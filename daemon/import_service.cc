@@ -69,6 +69,9 @@ tl::expected<store::ImportRow, store::ImportError> ImportService::ReadRow(const 
     out.patch["tags"] = {{"add", row["tags"]}};
   }
   if (row.contains("timezone")) {
+    if (!row["timezone"].is_string()) {
+      return refuse("timezone", "expected an IANA time zone name");
+    }
     out.patch["timezone"] = row["timezone"];
   }
   return out;

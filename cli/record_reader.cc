@@ -35,6 +35,15 @@ bool RecordReader::Keep(std::string& into, char c) {
   return true;
 }
 
+int RecordReader::SkipBlankLines() {
+  int c = Get();
+  while (c == '\n' || c == '\r') {
+    c = Get();
+  }
+  record_bytes_ = 1;
+  return c;
+}
+
 bool RecordReader::Next(Record& record) {
   record = Record{};
   return format_ == Format::kCsv ? NextCsv(record) : NextLine(record);
@@ -42,14 +51,10 @@ bool RecordReader::Next(Record& record) {
 
 bool RecordReader::NextCsv(Record& r) {
   constexpr int kEof = std::char_traits<char>::eof();
-  int c = Get();
-  while (c == '\n' || c == '\r') {
-    c = Get();
-  }
+  int c = SkipBlankLines();
   if (c == kEof) {
     return false;
   }
-  record_bytes_ = 1;
   r.line = line_ + 1;
   enum class State { kStart, kUnquoted, kQuoted, kAfterQuote } state = State::kStart;
   std::string cell;
@@ -75,12 +80,8 @@ bool RecordReader::NextCsv(Record& r) {
       c == '"' ? void(state = State::kAfterQuote) : keep(c);
       continue;
     }
-    if (state == State::kAfterQuote && c == '"') {
-      keep('"');
-      state = State::kQuoted;
-      continue;
-    }
-    if (state == State::kStart && c == '"') {
+    if ((state == State::kAfterQuote || state == State::kStart) && c == '"') {
+      state == State::kAfterQuote ? keep('"') : void();
       state = State::kQuoted;
       continue;
     }

@@ -38,6 +38,8 @@ class RecordReader {
 
  private:
   int Get();
+  // The first byte after any blank lines (or EOF); starts a record's byte count.
+  int SkipBlankLines();
   bool NextCsv(Record& record);
   bool NextLine(Record& record);
   // A CSV record's last checks: over the limit, UTF-8 per cell.

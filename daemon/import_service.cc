@@ -112,6 +112,8 @@ Result<json> ImportService::ImportProfiles(const Caller& caller, const json& bod
   }
   store::PreparedImport prepared = vault_.PrepareImport(std::move(good));
   prepared.errors.insert(prepared.errors.end(), bad.begin(), bad.end());
+  std::sort(prepared.errors.begin(), prepared.errors.end(),
+            [](const auto& a, const auto& b) { return a.line < b.line; });
   store::AuditEntry audit{
       clock_.NowUs(), caller.Actor(), "profiles.import", 0, caller.purpose->name, ""};
   store::ImportCounts counts;
@@ -124,8 +126,6 @@ Result<json> ImportService::ImportProfiles(const Caller& caller, const json& bod
     // this one leaves timers to arm, which the re-run then arms.
     return ingestor_.AfterProfileWrites(counts.touched);
   }));
-  std::sort(counts.errors.begin(), counts.errors.end(),
-            [](const auto& a, const auto& b) { return a.line < b.line; });
   json errors = json::array();
   for (const store::ImportError& e : counts.errors) {
     errors.push_back({{"line", e.line}, {"field", e.field}, {"reason", e.reason}});

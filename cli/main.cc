@@ -3,6 +3,7 @@
 
 #include "base/process.h"
 #include "cli/audit_command.h"
+#include "cli/import_command.h"
 #include "cli/init_command.h"
 #include "cli/profiles_command.h"
 #include "cli/rules_command.h"
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   portrait::cli::AddTokenCommand(app, exit_code);
   portrait::cli::AddTasksCommand(app, exit_code);
   portrait::cli::AddProfilesCommand(app, exit_code);
+  portrait::cli::AddImportCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -179,6 +179,10 @@ Result<HttpResponse> Api::Route(ApiCall& call) {
   if (p[1] == "profiles") {
     return Profiles(call);
   }
+  if (p.size() == 3 && p[1] == "import" && p[2] == "profiles" &&
+      call.method() == http::verb::post) {
+    return Import(call);
+  }
   if (p[1] == "tokens") {
     return Tokens(call);
   }
@@ -277,6 +281,12 @@ Result<HttpResponse> Api::Merge(ApiCall& call, const std::string& id) {
   // No attempt for the merged-away profile may end after the answer.
   d_.sends.Drain(merged.source);
   return JsonResponse(merged.answer);
+}
+
+Result<HttpResponse> Api::Import(ApiCall& call) {
+  PORTRAIT_ASSIGN_OR_RETURN(json body, call.Body());
+  PORTRAIT_ASSIGN_OR_RETURN(json counts, d_.imports.ImportProfiles(call.caller, body));
+  return JsonResponse(counts);
 }
 
 Result<HttpResponse> Api::Consents(ApiCall& call, const std::string& id) {

@@ -16,6 +16,7 @@
 #include "daemon/consent_service.h"
 #include "daemon/export_service.h"
 #include "daemon/http_server.h"
+#include "daemon/import_service.h"
 #include "daemon/ingestor.h"
 #include "daemon/merge_service.h"
 #include "daemon/profile_service.h"
@@ -51,6 +52,7 @@ struct ApiDeps {
   spdlog::logger& log;
   // Reloads rules; returns the problem (with file:line:col) when the new set is refused.
   std::function<Status()> reload;
+  ImportService& imports;
 };
 
 class Api {
@@ -91,6 +93,8 @@ class Api {
   // PUT (body {"reason": "…"}, optional) places a legal hold, DELETE lifts it.
   Result<HttpResponse> Hold(ApiCall& call, const std::string& external_id);
   Result<HttpResponse> Metrics();
+  // POST /v1/import/profiles.
+  Result<HttpResponse> Import(ApiCall& call);
   void Events(ApiCall& call, Reply reply);
   // GET /v1/profiles/{id}: answered once its audit record is durable.
   void ReadProfile(ApiCall& call, Reply reply);

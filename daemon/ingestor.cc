@@ -486,15 +486,19 @@ Result<TimerSweep> Ingestor::FireDueTimers(int limit) {
   return sweep;
 }
 
-Status Ingestor::AfterProfileWrite(store::ProfileId id) {
+Status Ingestor::AfterProfileWrite(store::ProfileId id) { return AfterProfileWrites({id}); }
+
+Status Ingestor::AfterProfileWrites(const std::vector<store::ProfileId>& ids) {
   PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
   IngestGroup group(*this, clock_.NowUs());
-  PORTRAIT_ASSIGN_OR_RETURN(Working * w, group.ById(id));
-  if (!w) {
-    return Status::Ok();
+  for (store::ProfileId id : ids) {
+    PORTRAIT_ASSIGN_OR_RETURN(Working * w, group.ById(id));
+    if (!w) {
+      continue;
+    }
+    PORTRAIT_RETURN_IF_ERROR(group.Reevaluate(*w));
+    PORTRAIT_RETURN_IF_ERROR(group.Rearm(*w, /*late_ok=*/false));
   }
-  PORTRAIT_RETURN_IF_ERROR(group.Reevaluate(*w));
-  PORTRAIT_RETURN_IF_ERROR(group.Rearm(*w, /*late_ok=*/false));
   PORTRAIT_RETURN_IF_ERROR(group.Commit());
   return Status::Ok();
 }

@@ -74,6 +74,8 @@ class Ingestor {
   // on a change) and sets its anniversary timers from its fields; arms the schedule and daily
   // lifecycle timers it lacks.
   Status AfterProfileWrite(store::ProfileId id);
+  // The same for many profiles (an import's batch) in one transaction.
+  Status AfterProfileWrites(const std::vector<store::ProfileId>& ids);
 
   // After a change of the rules or the time zone: brings the timers of up to `limit` profiles
   // with ids above `after` in line with them, in one transaction. A stored timer that is still

@@ -30,6 +30,23 @@ consent::BasisDecision OnAnyChannel(Check&& check) {
 
 }  // namespace
 
+std::optional<store::PatchError> UnwritableField(const Caller& caller, const json& fields) {
+  for (const auto& [name, value] : fields.items()) {
+    if (!caller.config->FindField(name)) {
+      return store::PatchError{
+          name, Status::InvalidArgument("fields: unknown field '" + name +
+                                        "' (declare it as a [[field]] in portrait.toml)")};
+    }
+    if (consent::FieldAccess(*caller.role, *caller.purpose, name) == consent::Access::kWithheld) {
+      return store::PatchError{
+          name, Status::PermissionDenied("field '" + name + "' is not visible to role '" +
+                                         caller.role->name + "' for purpose '" +
+                                         caller.purpose->name + "'")};
+    }
+  }
+  return std::nullopt;
+}
+
 Result<bool> ProfileService::Require(const Caller& caller, std::string_view permission) {
   if (!consent::HasPermission(*caller.role, permission)) {
     return Error(RefuseRequest(audit_, clock_, caller, permission));
@@ -117,16 +134,10 @@ Result<json> ProfileService::Write(const Caller& caller, std::string_view extern
   PORTRAIT_RETURN_IF_ERROR(Require(caller, "profiles.write"));
   json names = json::array();
   if (patch.is_object() && patch.contains("fields") && patch["fields"].is_object()) {
+    if (auto refused = UnwritableField(caller, patch["fields"])) {
+      return Error(refused->status);
+    }
     for (const auto& [name, value] : patch["fields"].items()) {
-      if (!caller.config->FindField(name)) {
-        return Error(Status::InvalidArgument("fields: unknown field '" + name +
-                                             "' (declare it as a [[field]] in portrait.toml)"));
-      }
-      if (consent::FieldAccess(*caller.role, *caller.purpose, name) == consent::Access::kWithheld) {
-        return Error(Status::PermissionDenied("field '" + name + "' is not visible to role '" +
-                                              caller.role->name + "' for purpose '" +
-                                              caller.purpose->name + "'"));
-      }
       names.push_back(name);
     }
   }

@@ -19,6 +19,12 @@
 
 namespace portrait::daemon {
 
+// The first field of `fields` (a JSON object, field name -> value) the caller may not write:
+// undeclared, or withheld from the caller's role for its purpose (a writer writes only what it
+// can see, clear or masked). nullopt when every field may be written.
+std::optional<store::PatchError> UnwritableField(const Caller& caller,
+                                                 const nlohmann::json& fields);
+
 class ProfileService {
  public:
   ProfileService(store::ProfileVault& vault, ConsentService& consents, store::AuditLog& audit,

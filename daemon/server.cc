@@ -36,6 +36,7 @@ struct Server::Parts {
         merges(*data.store, vault, audit, rules_holder, clock, log),
         ingestor(*data.store, vault, consents, audit, rules_holder, data.blind, clock),
         writer(ingestor, audit, telemetry),
+        imports(vault, writer, ingestor, audit, clock, log),
         auth(tokens, token_hasher, clock),
         api(ApiDeps{config,   *data.store, vault,
                     tokens,   audit,       profiles,
@@ -43,7 +44,8 @@ struct Server::Parts {
                     exports,  rules_test,  sends,
                     ingestor, writer,      rules_holder,
                     auth,     telemetry,   data.blind,
-                    clock,    log,         [this] { return server->Reload(); }}),
+                    clock,    log,         [this] { return server->Reload(); },
+                    imports}),
         http(io,
              HttpLimits{.read_timeout =
                             std::chrono::seconds(config.Get()->daemon.request_timeout_seconds)},
@@ -74,6 +76,7 @@ struct Server::Parts {
   Telemetry telemetry;
   Ingestor ingestor;
   Writer writer;
+  ImportService imports;
   Authenticator auth;
   Api api;
   boost::asio::io_context io;

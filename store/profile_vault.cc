@@ -22,14 +22,6 @@ constexpr std::string_view kExternalIdField = "$external_id";
 constexpr std::string_view kTagsField = "$tags";
 constexpr std::string_view kMetricsField = "$metrics";
 
-Status CheckExternalId(std::string_view id) {
-  if (id.empty() || id.size() > 256 ||
-      std::any_of(id.begin(), id.end(), [](unsigned char c) { return std::iscntrl(c); })) {
-    return Status::InvalidArgument("external id must be 1-256 bytes without control characters");
-  }
-  return Status::Ok();
-}
-
 Status CheckPatchShape(const json& patch) {
   if (!patch.is_object()) {
     return Status::InvalidArgument("the profile body must be a JSON object");
@@ -115,6 +107,14 @@ Result<std::string> SealJson(KeyView key, ProfileId id, std::string_view name, c
 
 }  // namespace
 
+Status ProfileVault::CheckExternalId(std::string_view id) {
+  if (id.empty() || id.size() > 256 ||
+      std::any_of(id.begin(), id.end(), [](unsigned char c) { return std::iscntrl(c); })) {
+    return Status::InvalidArgument("external id must be 1-256 bytes without control characters");
+  }
+  return Status::Ok();
+}
+
 Status ProfileVault::Commit(const Batch& batch) {
   if (audit_log_) {
     PORTRAIT_RETURN_IF_ERROR(audit_log_->Commit(batch));
@@ -145,35 +145,83 @@ Result<crypto::SlabKey> ProfileVault::NewDataKey() {
   return key;
 }
 
-Status ProfileVault::BuildWrite(const json& patch, KeyView key,
-                                const std::vector<std::string>& old_tags, ProfileWrite& w) {
-  const ProfileId id = w.row.id;
+tl::expected<CheckedPatch, PatchError> ProfileVault::CheckPatch(const json& patch) const {
+  auto refuse = [](std::string field, Status s) {
+    return tl::unexpected(PatchError{std::move(field), std::move(s)});
+  };
+  if (Status shape = CheckPatchShape(patch); !shape.ok()) {
+    return refuse("body", shape);
+  }
+  CheckedPatch out;
   if (patch.contains("fields")) {
     const std::shared_ptr<const config::Config> config = config_.Get();
     for (const auto& [name, value] : patch["fields"].items()) {
       const config::Field* field = config->FindField(name);
       if (!field) {
-        return Status::InvalidArgument("fields: unknown field '" + name +
-                                       "' (declare it as a [[field]] in portrait.toml)");
+        return refuse(name,
+                      Status::InvalidArgument("fields: unknown field '" + name +
+                                              "' (declare it as a [[field]] in portrait.toml)"));
       }
       if (value.is_null()) {
-        w.removed_fields.push_back(name);
-        if (field->blind_index) {
-          w.blind[name] = std::nullopt;
-        }
+        out.removed.push_back(name);
         continue;
       }
-      PORTRAIT_ASSIGN_OR_RETURN(CheckedValue checked,
-                                CheckFieldValue(*field, value, config->daemon.phone_region));
-      PORTRAIT_ASSIGN_OR_RETURN(w.set_fields[name], SealJson(key, id, name, checked.value));
-      if (field->blind_index) {
-        w.blind[name] = blind_.Digest(name, checked.index_key);
+      auto checked = CheckFieldValue(*field, value, config->daemon.phone_region);
+      if (!checked) {
+        return refuse(name, checked.error());
       }
+      out.set.emplace(name, std::move(*checked));
     }
   }
   if (patch.contains("tags")) {
+    auto tags = ApplyTagPatch(patch["tags"], {});  // checks every tag and the shape
+    if (!tags) {
+      return refuse("tags", tags.error());
+    }
+    out.has_tags = true;
+    for (const char* op : {"add", "remove"}) {
+      for (const json& t : patch["tags"].value(op, json::array())) {
+        (std::string_view(op) == "add" ? out.add_tags : out.remove_tags).push_back(t);
+      }
+    }
+  }
+  if (patch.contains("timezone")) {
+    const std::string& tz = patch["timezone"].get_ref<const std::string&>();
+    if (!config::IsKnownTimeZone(tz)) {
+      return refuse("timezone",
+                    Status::InvalidArgument("timezone: unknown time zone (use an IANA name such as "
+                                            "Asia/Shanghai)"));
+    }
+    out.timezone = tz;
+  }
+  return out;
+}
+
+Status ProfileVault::SealPatch(const CheckedPatch& patch, KeyView key,
+                               const std::vector<std::string>& old_tags, ProfileWrite& w) const {
+  const ProfileId id = w.row.id;
+  const std::shared_ptr<const config::Config> config = config_.Get();
+  for (const std::string& name : patch.removed) {
+    w.removed_fields.push_back(name);
+    const config::Field* field = config->FindField(name);
+    if (field && field->blind_index) {
+      w.blind[name] = std::nullopt;
+    }
+  }
+  for (const auto& [name, checked] : patch.set) {
+    PORTRAIT_ASSIGN_OR_RETURN(w.set_fields[name], SealJson(key, id, name, checked.value));
+    const config::Field* field = config->FindField(name);
+    if (field && field->blind_index) {
+      w.blind[name] = blind_.Digest(name, checked.index_key);
+    }
+  }
+  if (patch.has_tags) {
     std::set<std::string> before(old_tags.begin(), old_tags.end());
-    PORTRAIT_ASSIGN_OR_RETURN(std::set<std::string> after, ApplyTagPatch(patch["tags"], before));
+    std::set<std::string> after = before;
+    after.insert(patch.add_tags.begin(), patch.add_tags.end());
+    for (const std::string& t : patch.remove_tags) {
+      after.erase(t);
+    }
     if (after != before) {
       w.row.tags.clear();
       if (!after.empty()) {
@@ -181,70 +229,109 @@ Status ProfileVault::BuildWrite(const json& patch, KeyView key,
       }
     }
   }
-  if (patch.contains("timezone")) {
-    const std::string& tz = patch["timezone"].get_ref<const std::string&>();
-    if (!config::IsKnownTimeZone(tz)) {
-      return Status::InvalidArgument(
-          "timezone: unknown time zone (use an IANA name such as "
-          "Asia/Shanghai)");
-    }
-    w.row.timezone = tz;
+  if (patch.timezone) {
+    w.row.timezone = *patch.timezone;
   }
+  return Status::Ok();
+}
+
+Result<std::vector<std::string>> ProfileVault::TagsOf(const ProfileRow& row, KeyView key) {
+  if (row.tags.empty()) {
+    return std::vector<std::string>{};
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(json t, OpenJson(key, row.id, kTagsField, row.tags));
+  return TagList(t, row.id);
+}
+
+Result<bool> ProfileVault::Unchanged(const ProfileRow& row, const CheckedPatch& patch,
+                                     int64_t now_us, ProfileWrite& w) {
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, DataKey(row.id));
+  PORTRAIT_ASSIGN_OR_RETURN(auto stored, store_.GetFields(row.id));
+  bool same = !patch.timezone || *patch.timezone == row.timezone;
+  for (const std::string& name : patch.removed) {
+    same = same && !stored.count(name);
+  }
+  for (auto it = patch.set.begin(); same && it != patch.set.end(); ++it) {
+    auto found = stored.find(it->first);
+    if (found == stored.end()) {
+      same = false;
+      break;
+    }
+    PORTRAIT_ASSIGN_OR_RETURN(json value, OpenJson(key, row.id, it->first, found->second));
+    same = value == it->second.value;
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(std::vector<std::string> tags, TagsOf(row, key));
+  if (same && patch.has_tags) {
+    std::set<std::string> after(tags.begin(), tags.end());
+    after.insert(patch.add_tags.begin(), patch.add_tags.end());
+    for (const std::string& t : patch.remove_tags) {
+      after.erase(t);
+    }
+    same = after == std::set<std::string>(tags.begin(), tags.end());
+  }
+  if (same) {
+    return true;
+  }
+  w.row = row;
+  w.row.updated_us = now_us;
+  PORTRAIT_RETURN_IF_ERROR(SealPatch(patch, key, tags, w));
+  return false;
+}
+
+Status ProfileVault::SealNew(std::string_view external_id, const std::string& ext_key,
+                             const CheckedPatch& patch, int64_t now_us, ProfileWrite& w,
+                             std::string& wrapped_key) {
+  // A random internal id (pseudonymous, reveals no order) and a random data key.
+  w.is_new = true;
+  w.row.id = static_cast<ProfileId>(crypto::RandomU64() >> 1) | 1;
+  w.row.ext_key = ext_key;
+  w.row.created_us = w.row.updated_us = now_us;
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, NewDataKey());
+  PORTRAIT_ASSIGN_OR_RETURN(w.row.external_id,
+                            SealJson(key, w.row.id, kExternalIdField, json(external_id)));
+  PORTRAIT_RETURN_IF_ERROR(SealPatch(patch, key, {}, w));
+  PORTRAIT_ASSIGN_OR_RETURN(wrapped_key, keys_.WrapDataKey(w.row.id, key));
   return Status::Ok();
 }
 
 Result<UpsertResult> ProfileVault::Upsert(std::string_view external_id, const json& patch,
                                           std::optional<AuditEntry> audit) {
   PORTRAIT_RETURN_IF_ERROR(CheckExternalId(external_id));
-  PORTRAIT_RETURN_IF_ERROR(CheckPatchShape(patch));
+  auto checked = CheckPatch(patch);
+  if (!checked) {
+    return Error(checked.error().status);
+  }
   const std::string ext_key = ExtKey(external_id);
   const int64_t now = clock_.NowUs();
   PORTRAIT_ASSIGN_OR_RETURN(std::optional<ProfileRow> existing, store_.GetProfileByKey(ext_key));
+  Batch batch;
+  ProfileWrite w;
+  std::string wrapped;
   if (existing) {
-    ProfileWrite w;
     w.row = std::move(*existing);
     w.row.updated_us = now;
     PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, DataKey(w.row.id));
-    std::vector<std::string> tags;
-    if (!w.row.tags.empty()) {
-      PORTRAIT_ASSIGN_OR_RETURN(json t, OpenJson(key, w.row.id, kTagsField, w.row.tags));
-      PORTRAIT_ASSIGN_OR_RETURN(tags, TagList(t, w.row.id));
-    }
-    PORTRAIT_RETURN_IF_ERROR(BuildWrite(patch, key, tags, w));
-    Batch batch;
-    if (audit) {
-      audit->profile_id = w.row.id;
-      batch.audit.push_back(std::move(*audit));
-    }
-    batch.profiles.push_back(std::move(w));
-    PORTRAIT_RETURN_IF_ERROR(Commit(batch));
-    return UpsertResult{batch.profiles[0].row.id, false};
+    PORTRAIT_ASSIGN_OR_RETURN(std::vector<std::string> tags, TagsOf(w.row, key));
+    PORTRAIT_RETURN_IF_ERROR(SealPatch(*checked, key, tags, w));
+  } else {
+    PORTRAIT_RETURN_IF_ERROR(SealNew(external_id, ext_key, *checked, now, w, wrapped));
+    // The key is durable before any ciphertext made with it; a crash in between leaves only an
+    // orphan wrapped key, never an unreadable profile.
+    PORTRAIT_RETURN_IF_ERROR(store_.PutDataKey(w.row.id, wrapped));
   }
-  // A new profile: random internal id (pseudonymous, reveals no order) and random data key.
-  ProfileWrite w;
-  w.is_new = true;
-  w.row.id = static_cast<ProfileId>(crypto::RandomU64() >> 1) | 1;
-  w.row.ext_key = ext_key;
-  w.row.created_us = w.row.updated_us = now;
-  PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, NewDataKey());
-  PORTRAIT_ASSIGN_OR_RETURN(w.row.external_id,
-                            SealJson(key, w.row.id, kExternalIdField, json(external_id)));
-  PORTRAIT_RETURN_IF_ERROR(BuildWrite(patch, key, {}, w));
-  PORTRAIT_ASSIGN_OR_RETURN(std::string wrapped, keys_.WrapDataKey(w.row.id, key));
-  // The key is durable before any ciphertext made with it; a crash in between leaves only an
-  // orphan wrapped key, never an unreadable profile.
-  PORTRAIT_RETURN_IF_ERROR(store_.PutDataKey(w.row.id, wrapped));
-  Batch batch;
+  const ProfileId id = w.row.id;
   if (audit) {
-    audit->profile_id = w.row.id;
+    audit->profile_id = id;
     batch.audit.push_back(std::move(*audit));
   }
   batch.profiles.push_back(std::move(w));
   if (Status committed = Commit(batch); !committed.ok()) {
-    (void)store_.DestroyDataKey(batch.profiles[0].row.id);
+    if (!existing) {
+      (void)store_.DestroyDataKey(id);
+    }
     return Error(committed);
   }
-  return UpsertResult{batch.profiles[0].row.id, true};
+  return UpsertResult{id, !existing};
 }
 
 Result<ProfileId> ProfileVault::IdOf(std::string_view external_id) {

@@ -18,6 +18,7 @@
 #include "crypto/key_hierarchy.h"
 #include "crypto/key_slab.h"
 #include "store/audit_log.h"
+#include "store/field_value.h"
 #include "store/store.h"
 
 namespace portrait::store {
@@ -51,6 +52,55 @@ struct OpenProfile {
   crypto::SlabKey key;
   Profile profile;
   bool is_new = false;  // not stored yet: StateWrite inserts it
+};
+
+// A profile patch checked and normalised (every value in its canonical form); nothing sealed.
+struct CheckedPatch {
+  std::map<std::string, CheckedValue> set;  // field name -> canonical value
+  std::vector<std::string> removed;         // fields set to null
+  bool has_tags = false;
+  std::vector<std::string> add_tags;
+  std::vector<std::string> remove_tags;  // applied after add_tags
+  std::optional<std::string> timezone;
+};
+
+// Why a patch was refused: the field (or key: "tags", "timezone", "body") and the error, whose
+// message names the field and the rule broken, never the value.
+struct PatchError {
+  std::string field;
+  Status status;
+};
+
+// Bulk import (store/profile_import.cc). One row: a patch for one external id.
+struct ImportRow {
+  int64_t line = 0;  // the row's line in the caller's file: errors name it
+  std::string external_id;
+  nlohmann::json patch;  // as for Upsert
+};
+struct ImportError {
+  int64_t line = 0;
+  std::string field;  // "id", a field name, "tags", "timezone", or "row"
+  std::string reason;
+};
+struct PreparedImportRow {
+  int64_t line = 0;
+  std::string external_id;
+  std::string ext_key;
+  CheckedPatch patch;
+  std::optional<ProfileWrite> fresh;  // sealed for a profile that did not exist when prepared
+  std::string wrapped_key;            // fresh's data key, wrapped
+};
+struct PreparedImport {
+  std::vector<PreparedImportRow> rows;
+  std::vector<ImportError> errors;  // rows refused while preparing
+};
+struct ImportCounts {
+  int64_t created = 0;
+  int64_t updated = 0;
+  int64_t unchanged = 0;
+  std::vector<ImportError> errors;
+  std::vector<ProfileId> written;  // ids created or updated
+  std::vector<ProfileId> touched;  // every id a good row names (unchanged ones too)
 };
 
 struct UpsertResult {
@@ -89,6 +139,23 @@ class ProfileVault {
   // filled in).
   Result<UpsertResult> Upsert(std::string_view external_id, const nlohmann::json& patch,
                               std::optional<AuditEntry> audit = std::nullopt);
+
+  // An external id is 1-256 bytes without control characters (InvalidArgument otherwise).
+  static Status CheckExternalId(std::string_view external_id);
+
+  // Checks `patch` (shape, fields, values, tags, time zone) without writing anything.
+  tl::expected<CheckedPatch, PatchError> CheckPatch(const nlohmann::json& patch) const;
+
+  // Bulk import, step 1, on any thread: checks each row alone (a bad row becomes an
+  // ImportError and never stops the others; an external id twice in `rows` is refused at its
+  // second line), and for each row whose profile does not exist yet makes its data key and
+  // seals it whole, so that step 2 only writes.
+  PreparedImport PrepareImport(std::vector<ImportRow> rows);
+  // Step 2, on the writer thread: compares each row with what is stored (a row that changes
+  // nothing is `unchanged` and writes nothing, not even updated_us), stores the new profiles'
+  // data keys in one keystore transaction, then every write with `audit` (its detail: the
+  // counts) in one transaction. On error nothing of the rows is stored.
+  Result<ImportCounts> CommitImport(PreparedImport prepared, AuditEntry audit);
 
   // The decrypted profile; NotFound if there is none.
   Result<Profile> Get(std::string_view external_id);
@@ -163,8 +230,17 @@ class ProfileVault {
   Result<Profile> DecryptWith(const ProfileRow& row, crypto::KeyView key);
   Result<crypto::SlabKey> DataKey(ProfileId id);
   Result<crypto::SlabKey> NewDataKey();
-  Status BuildWrite(const nlohmann::json& patch, crypto::KeyView key,
-                    const std::vector<std::string>& old_tags, ProfileWrite& write);
+  Status SealPatch(const CheckedPatch& patch, crypto::KeyView key,
+                   const std::vector<std::string>& old_tags, ProfileWrite& write) const;
+  // A new profile's row, key and sealed patch (not stored).
+  Status SealNew(std::string_view external_id, const std::string& ext_key,
+                 const CheckedPatch& patch, int64_t now_us, ProfileWrite& write,
+                 std::string& wrapped_key);
+  // Whether applying `patch` to stored profile `row` would change nothing; if it would, the
+  // update is built into `write`.
+  Result<bool> Unchanged(const ProfileRow& row, const CheckedPatch& patch, int64_t now_us,
+                         ProfileWrite& write);
+  Result<std::vector<std::string>> TagsOf(const ProfileRow& row, crypto::KeyView key);
   Status Commit(const Batch& batch);
 
   const config::ConfigHolder& config_;

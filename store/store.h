@@ -305,6 +305,9 @@ class Store {
   // GetDataKey returns nullopt when there is none (never created, or destroyed);
   // DestroyDataKey durably removes it, leaving no copy in the keystore's files.
   virtual Status PutDataKey(ProfileId id, std::string_view wrapped) = 0;
+  // Stores many wrapped keys in one durable keystore transaction: all or none (Conflict, and
+  // nothing stored, if any id already has a key or appears twice).
+  virtual Status PutDataKeys(const std::vector<std::pair<ProfileId, std::string>>& wrapped) = 0;
   virtual Result<std::optional<std::string>> GetDataKey(ProfileId id) = 0;
   virtual Status DestroyDataKey(ProfileId id) = 0;
 };

@@ -344,6 +344,20 @@ class MemoryStore final : public Store {
     return Status::Ok();
   }
 
+  Status PutDataKeys(const std::vector<std::pair<ProfileId, std::string>>& wrapped) override {
+    MutexLock lock(mu_);
+    std::set<ProfileId> ids;
+    for (const auto& [id, key] : wrapped) {
+      if (keys_.count(id) || !ids.insert(id).second) {
+        return Status::Conflict("a data key already exists for profile " + std::to_string(id));
+      }
+    }
+    for (const auto& [id, key] : wrapped) {
+      keys_.emplace(id, key);
+    }
+    return Status::Ok();
+  }
+
   Result<std::optional<std::string>> GetDataKey(ProfileId id) override {
     MutexLock lock(mu_);
     auto it = keys_.find(id);

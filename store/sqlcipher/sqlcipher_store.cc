@@ -264,6 +264,25 @@ Status SqlcipherStore::PutDataKey(ProfileId id, std::string_view wrapped) {
   return s.Run();
 }
 
+Status SqlcipherStore::PutDataKeys(const std::vector<std::pair<ProfileId, std::string>>& wrapped) {
+  std::lock_guard lock(mu_);
+  PORTRAIT_RETURN_IF_ERROR(keystore_.Exec("BEGIN IMMEDIATE;"));
+  Status inserted = Status::Ok();
+  for (const auto& [id, key] : wrapped) {
+    Stmt s(keystore_, "INSERT INTO data_keys (profile_id, wrapped) VALUES (?, ?);");
+    s.Bind(1, id).BindBlob(2, key);
+    inserted = s.Run();
+    if (!inserted.ok()) {
+      break;
+    }
+  }
+  if (!inserted.ok()) {
+    (void)keystore_.Exec("ROLLBACK;");
+    return inserted;
+  }
+  return keystore_.Exec("COMMIT;");
+}
+
 Result<std::optional<std::string>> SqlcipherStore::GetDataKey(ProfileId id) {
   ReadConnection::Lease reader = readers_.Acquire();
   Stmt s(reader->keystore, "SELECT wrapped FROM data_keys WHERE profile_id = ?;");

@@ -106,6 +106,7 @@ class SqlcipherStore final : public Store {
   Result<std::vector<TokenRow>> ListTokens() override;
   Status TouchToken(int64_t id, int64_t time_us) override;
   Status PutDataKey(ProfileId id, std::string_view wrapped) override;
+  Status PutDataKeys(const std::vector<std::pair<ProfileId, std::string>>& wrapped) override;
   Result<std::optional<std::string>> GetDataKey(ProfileId id) override;
   Status DestroyDataKey(ProfileId id) override;
 

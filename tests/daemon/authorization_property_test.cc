@@ -149,6 +149,7 @@ class AuthorizationProperty : public ::testing::Test {
   Telemetry metrics_;
   Ingestor ingestor_{*data_.store, vault_, consents_, audit_, rules_, data_.blind, clock_};
   Writer writer_{ingestor_, audit_, metrics_};
+  ImportService imports_{vault_, writer_, ingestor_, audit_, clock_, log_};
   Authenticator auth_{token_registry_, token_hasher_, clock_};
   SendGate sends_;
   TaskService tasks_{*data_.store, vault_, audit_, clock_};
@@ -162,7 +163,8 @@ class AuthorizationProperty : public ::testing::Test {
                    exports_,        rules_test_,  sends_,
                    ingestor_,       writer_,      rules_,
                    auth_,           metrics_,     data_.blind,
-                   clock_,          log_,         [] { return Status::Ok(); }}};
+                   clock_,          log_,         [] { return Status::Ok(); },
+                   imports_}};
   std::map<std::string, std::string> tokens_;
   std::vector<Customer> customers_;
   std::map<std::string, Forbidden> forbidden_;  // by "role/purpose"

@@ -335,6 +335,20 @@ TYPED_TEST(StoreContract, DataKeysArePutOnceReadAndDestroyed) {
   EXPECT_TRUE(this->store_->DestroyDataKey(1).ok());  // idempotent
 }
 
+TYPED_TEST(StoreContract, DataKeysPutInOneBatchAreAllOrNone) {
+  ASSERT_TRUE(this->store_->PutDataKeys({{1, "w1"}, {2, "w2"}, {3, "w3"}}).ok());
+  EXPECT_EQ(this->store_->GetDataKey(2).value().value(), "w2");
+  EXPECT_EQ(this->store_->GetDataKey(3).value().value(), "w3");
+  // One id already has a key: nothing of the batch is stored.
+  EXPECT_EQ(this->store_->PutDataKeys({{4, "w4"}, {2, "again"}}).code(), Status::Code::kConflict);
+  EXPECT_FALSE(this->store_->GetDataKey(4).value());
+  EXPECT_EQ(this->store_->GetDataKey(2).value().value(), "w2");
+  // An id twice in one batch: nothing stored either.
+  EXPECT_EQ(this->store_->PutDataKeys({{5, "a"}, {5, "b"}}).code(), Status::Code::kConflict);
+  EXPECT_FALSE(this->store_->GetDataKey(5).value());
+  EXPECT_TRUE(this->store_->PutDataKeys({}).ok());
+}
+
 TYPED_TEST(StoreContract, TaskUpdatesMakeOnlyTheChangesTheLifecycleAllows) {
   ASSERT_TRUE(this->Write(this->NewProfile(1, "k1")).ok());
   for (TaskState from : kTaskStates) {

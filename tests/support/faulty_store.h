@@ -121,6 +121,10 @@ class FaultyStore final : public store::Store {
   Status PutDataKey(store::ProfileId id, std::string_view w) override {
     return real_.PutDataKey(id, w);
   }
+  Status PutDataKeys(
+      const std::vector<std::pair<store::ProfileId, std::string>>& wrapped) override {
+    return real_.PutDataKeys(wrapped);
+  }
   Result<std::optional<std::string>> GetDataKey(store::ProfileId id) override {
     return real_.GetDataKey(id);
   }

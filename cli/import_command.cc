@@ -1,0 +1,287 @@
+#include "cli/import_command.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+
+#include "cli/daemon_connection.h"
+#include "cli/import_progress.h"
+#include "cli/import_rows.h"
+#include "cli/record_reader.h"
+
+namespace portrait::cli {
+namespace {
+
+using nlohmann::json;
+
+// A request's body stays well under the daemon's 1 MiB limit.
+constexpr size_t kMaxBatchBytes = 512 * 1024;
+
+struct ImportOptions {
+  DaemonOptions daemon;
+  std::string file;
+  std::string errors_path;
+  int batch = 1000;
+};
+
+struct Summary {
+  int64_t read = 0;
+  int64_t imported = 0;  // profiles created or updated; events stored
+  int64_t merged = 0;    // rows merged into a matching profile (identity resolution)
+  int64_t failed = 0;
+  int64_t duplicates = 0;  // rows already stored as given; events whose id was stored
+};
+
+// One import's state: the file, the connection, the bad lines, the counts.
+class Import {
+ public:
+  Import(const ImportOptions& o, std::istream& in, int64_t size, std::ostream* errors,
+         DaemonConnection conn)
+      : o_(o),
+        in_(in),
+        errors_(errors),
+        conn_(std::move(conn)),
+        progress_(size, isatty(STDERR_FILENO) == 1) {}
+
+  void Bad(const LineError& e) {
+    ++s_.failed;
+    if (errors_) {
+      *errors_ << json{{"line", e.line}, {"field", e.field}, {"reason", e.reason}}.dump() << "\n";
+    }
+  }
+  // Sends the profile rows; false on a daemon error (printed).
+  bool SendProfiles(json& rows, bool text);
+  // Sends the events (their lines in `lines`); false on a daemon error (printed).
+  bool SendEvents(json& events, std::vector<int64_t>& lines);
+  void Progress(const RecordReader& reader) {
+    progress_.Update(reader.bytes_read(), s_.read, s_.failed);
+  }
+  int Finish(const RecordReader& reader, bool ok);
+
+  Summary s_;
+
+ private:
+  const ImportOptions& o_;
+  std::istream& in_;
+  std::ostream* errors_;
+  DaemonConnection conn_;
+  ImportProgress progress_;
+};
+
+bool Import::SendProfiles(json& rows, bool text) {
+  if (rows.empty()) {
+    return true;
+  }
+  auto answer =
+      conn_.Call("POST", "/v1/import/profiles", json{{"rows", rows}, {"text", text}}.dump());
+  rows = json::array();
+  if (!answer) {
+    Fail("import profiles", answer.error());
+    return false;
+  }
+  s_.imported += answer->value("created", int64_t{0}) + answer->value("updated", int64_t{0});
+  s_.duplicates += answer->value("unchanged", int64_t{0});
+  for (const json& e : answer->value("errors", json::array())) {
+    Bad(LineError{e.value("line", int64_t{0}), e.value("field", ""), e.value("reason", "")});
+  }
+  return true;
+}
+
+// "HTTP 422: [3].time: expected …" -> {3, "time", "expected …"}.
+std::optional<std::tuple<size_t, std::string, std::string>> EventRefusal(const std::string& m) {
+  const std::string prefix = "HTTP 422: [";
+  if (m.rfind(prefix, 0) != 0) {
+    return std::nullopt;
+  }
+  size_t close = m.find("].", prefix.size());
+  size_t colon = close == std::string::npos ? close : m.find(": ", close);
+  if (colon == std::string::npos) {
+    return std::nullopt;
+  }
+  size_t index = std::strtoull(m.c_str() + prefix.size(), nullptr, 10);
+  return std::tuple(index, m.substr(close + 2, colon - close - 2), m.substr(colon + 2));
+}
+
+bool Import::SendEvents(json& events, std::vector<int64_t>& lines) {
+  // The daemon refuses a request at its first bad event, naming it: that line is reported and
+  // the rest sent again, so bad lines never stop the good ones.
+  while (!events.empty()) {
+    auto answer = conn_.Call("POST", "/v1/events", events.dump());
+    if (answer) {
+      s_.imported += answer->value("accepted", int64_t{0});
+      s_.duplicates += answer->value("duplicates", int64_t{0});
+      break;
+    }
+    auto refusal = EventRefusal(answer.error().message());
+    if (!refusal || std::get<0>(*refusal) >= lines.size()) {
+      Fail("import events", answer.error());
+      return false;
+    }
+    const size_t i = std::get<0>(*refusal);
+    Bad(LineError{lines[i], std::get<1>(*refusal), std::get<2>(*refusal)});
+    events.erase(i);
+    lines.erase(lines.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+  events = json::array();
+  lines.clear();
+  return true;
+}
+
+int Import::Finish(const RecordReader& reader, bool ok) {
+  progress_.Finish(reader.bytes_read(), s_.read, s_.failed);
+  if (errors_) {
+    errors_->flush();
+  }
+  if (o_.daemon.json) {
+    std::cout << json{{"read", s_.read},
+                      {"imported", s_.imported},
+                      {"merged", s_.merged},
+                      {"failed", s_.failed},
+                      {"duplicates", s_.duplicates}}
+                     .dump()
+              << "\n";
+  } else {
+    std::cout << s_.read << " lines read: " << s_.imported << " imported, " << s_.merged
+              << " merged, " << s_.duplicates << " already stored, " << s_.failed << " failed"
+              << (o_.errors_path.empty() || s_.failed == 0 ? "" : " (see " + o_.errors_path + ")")
+              << "\n";
+  }
+  return ok && s_.failed == 0 ? 0 : 1;
+}
+
+int ReadProfiles(Import& im, RecordReader& reader, ProfileRows rows, bool text, int batch) {
+  json pending = json::array();
+  size_t bytes = 0;
+  Record record;
+  while (reader.Next(record)) {
+    ++im.s_.read;
+    auto row = rows.Build(record);
+    if (!row) {
+      im.Bad(row.error());
+      continue;
+    }
+    bytes += row->dump().size();
+    pending.push_back(std::move(*row));
+    if (pending.size() >= static_cast<size_t>(batch) || bytes >= kMaxBatchBytes) {
+      if (!im.SendProfiles(pending, text)) {
+        return im.Finish(reader, false);
+      }
+      bytes = 0;
+      im.Progress(reader);
+    }
+  }
+  return im.Finish(reader, im.SendProfiles(pending, text));
+}
+
+int ReadEvents(Import& im, RecordReader& reader, int batch) {
+  json pending = json::array();
+  std::vector<int64_t> lines;
+  size_t bytes = 0;
+  Record record;
+  while (reader.Next(record)) {
+    ++im.s_.read;
+    auto event = EventFromLine(record);
+    if (!event) {
+      im.Bad(event.error());
+      continue;
+    }
+    bytes += record.text.size();
+    pending.push_back(std::move(*event));
+    lines.push_back(record.line);
+    if (pending.size() >= static_cast<size_t>(batch) || bytes >= kMaxBatchBytes) {
+      if (!im.SendEvents(pending, lines)) {
+        return im.Finish(reader, false);
+      }
+      bytes = 0;
+      im.Progress(reader);
+    }
+  }
+  return im.Finish(reader, im.SendEvents(pending, lines));
+}
+
+int Usage(const std::string& verb, const std::string& message) {
+  std::cerr << "portraitctl " << verb << ": " << message << "\n";
+  return 2;
+}
+
+int Run(const ImportOptions& o, bool profiles) {
+  const std::string verb = profiles ? "import profiles" : "import events";
+  std::ifstream in(o.file, std::ios::binary);
+  if (!in) {
+    return Usage(verb, "cannot open " + o.file);
+  }
+  in.seekg(0, std::ios::end);
+  const int64_t size = in.tellg();
+  in.seekg(0);
+  std::unique_ptr<std::ofstream> errors;
+  if (!o.errors_path.empty()) {
+    errors = std::make_unique<std::ofstream>(o.errors_path, std::ios::trunc);
+    if (!*errors) {
+      return Usage(verb, "cannot write " + o.errors_path);
+    }
+  }
+  const RecordReader::Format format =
+      profiles ? DetectFormat(o.file, in) : RecordReader::Format::kJsonLines;
+  RecordReader reader(in, format);
+  auto rows = tl::expected<ProfileRows, std::string>(ProfileRows::ForJsonLines());
+  if (profiles && format == RecordReader::Format::kCsv) {
+    Record header;
+    rows = reader.Next(header) ? ProfileRows::ForCsv(header)
+                               : tl::unexpected(std::string("the file is empty"));
+    if (!rows) {
+      return Usage(verb, o.file + ": " + rows.error());
+    }
+  }
+  auto conn = DaemonConnection::Open(o.daemon);
+  if (!conn) {
+    return Fail(verb, conn.error());
+  }
+  Import im(o, in, size, errors.get(), std::move(*conn));
+  if (!profiles) {
+    return ReadEvents(im, reader, std::min(o.batch, 10'000));
+  }
+  return ReadProfiles(im, reader, std::move(*rows), format == RecordReader::Format::kCsv,
+                      std::min(o.batch, 5'000));
+}
+
+void AddOptions(CLI::App* cmd, ImportOptions& o) {
+  cmd->add_option("file", o.file, "the file to import")->required();
+  cmd->add_option("--errors", o.errors_path,
+                  "write each bad line here as JSON {line, field, reason} (never the value)");
+  cmd->add_option("--batch", o.batch, "lines per request (profiles at most 5000, events 10000)")
+      ->check(CLI::Range(1, 10'000))
+      ->capture_default_str();
+  AddDaemonOptions(cmd, o.daemon);
+}
+
+}  // namespace
+
+void AddImportCommand(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<ImportOptions>();
+  CLI::App* import = app.add_subcommand(
+      "import",
+      "Bulk import through the running daemon, in batches; bad lines are reported and never "
+      "stop the good ones; re-running a file changes nothing more. --json prints "
+      "{read, imported, merged, failed, duplicates}. Exit 0 all imported, 1 a line failed or the "
+      "daemon failed, 2 usage.");
+  import->require_subcommand(1);
+  CLI::App* profiles = import->add_subcommand(
+      "profiles",
+      "Import profiles from CSV (a header naming id, tags (';'-separated), timezone and "
+      "fields; RFC 4180 quoting) or JSON lines ({\"id\", \"fields\", \"tags\", \"timezone\"}); "
+      "chosen by the extension (.csv, .jsonl) or the first byte. An empty cell leaves the field "
+      "as it is; tags are added. An id twice in the file: the second line is reported.\n"
+      "  portraitctl import profiles customers.csv --errors bad-lines.jsonl");
+  AddOptions(profiles, *o);
+  profiles->callback([o, &exit_code] { exit_code = Run(*o, true); });
+  CLI::App* events = import->add_subcommand(
+      "events",
+      "Import CloudEvents, one JSON object per line (as POST /v1/events takes them); an event "
+      "whose id is stored already counts as a duplicate and is not stored again.\n"
+      "  portraitctl import events orders.jsonl --errors bad-lines.jsonl --json");
+  AddOptions(events, *o);
+  events->callback([o, &exit_code] { exit_code = Run(*o, false); });
+}
+
+}  // namespace portrait::cli

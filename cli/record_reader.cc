@@ -1,0 +1,191 @@
+#include "cli/record_reader.h"
+
+#include <algorithm>
+
+#include "base/utf8.h"
+
+namespace portrait::cli {
+namespace {
+
+bool EndsWith(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+int RecordReader::Get() {
+  const int c = in_.sbumpc();
+  if (c == std::char_traits<char>::eof()) {
+    return c;
+  }
+  ++bytes_;
+  ++record_bytes_;
+  if (c == '\n') {
+    ++line_;
+  }
+  return c;
+}
+
+bool RecordReader::Keep(std::string& into, char c) {
+  if (record_bytes_ > max_bytes_) {
+    return false;
+  }
+  into.push_back(c);
+  return true;
+}
+
+int RecordReader::SkipBlankLines() {
+  int c = Get();
+  while (c == '\n' || c == '\r') {
+    c = Get();
+  }
+  record_bytes_ = 1;
+  return c;
+}
+
+bool RecordReader::Next(Record& record) {
+  record = Record{};
+  return format_ == Format::kCsv ? NextCsv(record) : NextLine(record);
+}
+
+bool RecordReader::NextCsv(Record& r) {
+  constexpr int kEof = std::char_traits<char>::eof();
+  int c = SkipBlankLines();
+  if (c == kEof) {
+    return false;
+  }
+  r.line = line_ + 1;
+  enum class State { kStart, kUnquoted, kQuoted, kAfterQuote } state = State::kStart;
+  std::string cell;
+  bool over = false;
+  auto keep = [&](int ch) { over = !Keep(cell, static_cast<char>(ch)) || over; };
+  auto fault = [&](const char* why) {
+    if (r.error.empty()) {
+      r.error = std::string(why) + " (column " + std::to_string(r.cells.size() + 1) + ")";
+    }
+  };
+  for (;; c = Get()) {
+    if (c == kEof) {
+      if (state == State::kQuoted) {
+        fault("a quoted cell is not closed before the end of the file");
+      }
+      r.cells.push_back(std::move(cell));
+      break;
+    }
+    if (c == '\0') {
+      fault("a NUL byte");
+    }
+    if (state == State::kQuoted) {
+      c == '"' ? void(state = State::kAfterQuote) : keep(c);
+      continue;
+    }
+    if ((state == State::kAfterQuote || state == State::kStart) && c == '"') {
+      state == State::kAfterQuote ? keep('"') : void();
+      state = State::kQuoted;
+      continue;
+    }
+    if (c == ',') {
+      r.cells.push_back(std::move(cell));
+      cell.clear();
+      state = State::kStart;
+      continue;
+    }
+    if (c == '\n') {
+      r.cells.push_back(std::move(cell));
+      break;
+    }
+    if (c == '\r') {
+      continue;
+    }
+    if (state == State::kAfterQuote) {
+      fault("text after a closing quote");
+    } else if (c == '"') {
+      fault("a quote inside an unquoted cell (quote the whole cell and double the quote)");
+    }
+    keep(c);
+    state = State::kUnquoted;
+  }
+  FinishCsv(r, over);
+  return true;
+}
+
+void RecordReader::FinishCsv(Record& r, bool over) const {
+  if (over) {
+    r.error = "the record is over " + std::to_string(max_bytes_) + " bytes";
+  }
+  for (size_t i = 0; r.error.empty() && i < r.cells.size(); ++i) {
+    if (!IsValidUtf8(r.cells[i])) {
+      r.error = "bytes that are not UTF-8 (column " + std::to_string(i + 1) + ")";
+    }
+  }
+  if (!r.error.empty()) {
+    r.cells.clear();
+  }
+}
+
+bool RecordReader::NextLine(Record& r) {
+  constexpr int kEof = std::char_traits<char>::eof();
+  while (true) {
+    int c = Get();
+    if (c == kEof) {
+      return false;
+    }
+    record_bytes_ = 1;
+    r = Record{};
+    r.line = line_ + (c == '\n' ? 0 : 1);
+    bool over = false;
+    bool nul = false;
+    for (; c != kEof && c != '\n'; c = Get()) {
+      nul = nul || c == '\0';
+      over = !Keep(r.text, static_cast<char>(c)) || over;
+    }
+    if (!r.text.empty() && r.text.back() == '\r') {
+      r.text.pop_back();
+    }
+    if (over) {
+      r.error = "the line is over " + std::to_string(max_bytes_) + " bytes";
+    } else if (nul) {
+      r.error = "a NUL byte";
+    } else if (!IsValidUtf8(r.text)) {
+      r.error = "bytes that are not UTF-8";
+    } else if (std::all_of(r.text.begin(), r.text.end(),
+                           [](char ch) { return ch == ' ' || ch == '\t'; })) {
+      continue;  // a blank line
+    }
+    if (!r.error.empty()) {
+      r.text.clear();
+    }
+    return true;
+  }
+}
+
+RecordReader::Format DetectFormat(const std::string& path, std::istream& in) {
+  std::string lower = path;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (EndsWith(lower, ".csv")) {
+    return RecordReader::Format::kCsv;
+  }
+  if (EndsWith(lower, ".jsonl") || EndsWith(lower, ".ndjson") || EndsWith(lower, ".json")) {
+    return RecordReader::Format::kJsonLines;
+  }
+  std::streambuf& buf = *in.rdbuf();
+  // Peek without consuming: read into a small buffer, then seek back.
+  const std::streampos start = buf.pubseekoff(0, std::ios::cur, std::ios::in);
+  RecordReader::Format format = RecordReader::Format::kCsv;
+  for (int i = 0; i < 4096; ++i) {
+    const int c = buf.sbumpc();
+    if (c == std::char_traits<char>::eof()) {
+      break;
+    }
+    if (!std::isspace(c)) {
+      format = c == '{' ? RecordReader::Format::kJsonLines : RecordReader::Format::kCsv;
+      break;
+    }
+  }
+  buf.pubseekpos(start, std::ios::in);
+  return format;
+}
+
+}  // namespace portrait::cli

@@ -1,0 +1,142 @@
+#include "daemon/import_service.h"
+
+#include <charconv>
+#include <cmath>
+
+#include "consent/access_policy.h"
+#include "daemon/consent_service.h"
+#include "daemon/profile_service.h"
+
+namespace portrait::daemon {
+
+using nlohmann::json;
+
+namespace {
+
+// A CSV cell for a number or bool field, converted; other values as they are.
+json FromText(const config::Field& field, const json& value) {
+  if (!value.is_string()) {
+    return value;
+  }
+  const std::string& text = value.get_ref<const std::string&>();
+  if (field.type == config::FieldType::kBool) {
+    return text == "true" ? json(true) : text == "false" ? json(false) : value;
+  }
+  if (field.type == config::FieldType::kNumber) {
+    double number = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+    if (ec == std::errc() && end == text.data() + text.size() && std::isfinite(number)) {
+      return number;
+    }
+  }
+  return value;
+}
+
+}  // namespace
+
+tl::expected<store::ImportRow, store::ImportError> ImportService::ReadRow(const Caller& caller,
+                                                                          const json& row,
+                                                                          int64_t line,
+                                                                          bool text) const {
+  auto refuse = [line](std::string field, std::string reason) {
+    return tl::unexpected(store::ImportError{line, std::move(field), std::move(reason)});
+  };
+  for (const auto& [key, value] : row.items()) {
+    if (key != "line" && key != "id" && key != "fields" && key != "tags" && key != "timezone") {
+      return refuse("row", "unknown key '" + key + "' (expected id, fields, tags, timezone)");
+    }
+  }
+  if (!row.contains("id") || !row["id"].is_string()) {
+    return refuse("id", "expected the profile's id as a string");
+  }
+  store::ImportRow out{line, row["id"].get<std::string>(), json::object()};
+  if (row.contains("fields")) {
+    if (!row["fields"].is_object()) {
+      return refuse("fields", "expected an object of field name to value");
+    }
+    if (auto refused = UnwritableField(caller, row["fields"])) {
+      return refuse(refused->field, refused->status.message());
+    }
+    json& fields = out.patch["fields"] = json::object();
+    for (const auto& [name, value] : row["fields"].items()) {
+      fields[name] = text ? FromText(*caller.config->FindField(name), value) : value;
+    }
+  }
+  if (row.contains("tags")) {
+    if (!row["tags"].is_array()) {
+      return refuse("tags", "expected a list of tags");
+    }
+    out.patch["tags"] = {{"add", row["tags"]}};
+  }
+  if (row.contains("timezone")) {
+    if (!row["timezone"].is_string()) {
+      return refuse("timezone", "expected an IANA time zone name");
+    }
+    out.patch["timezone"] = row["timezone"];
+  }
+  return out;
+}
+
+Result<json> ImportService::ImportProfiles(const Caller& caller, const json& body) {
+  if (!consent::HasPermission(*caller.role, "profiles.write")) {
+    return Error(RefuseRequest(audit_, clock_, caller, "profiles.write"));
+  }
+  if (!body.is_object() || !body.contains("rows") || !body["rows"].is_array() ||
+      (body.contains("text") && !body["text"].is_boolean())) {
+    return Error(Status::InvalidArgument(
+        "expected {\"rows\": [{\"line\", \"id\", \"fields\", \"tags\", \"timezone\"}, ...], "
+        "\"text\": false}"));
+  }
+  const json& rows = body["rows"];
+  if (rows.size() > kMaxRows) {
+    return Error(
+        Status::InvalidArgument("rows: at most " + std::to_string(kMaxRows) + " rows per request"));
+  }
+  const bool text = body.value("text", false);
+  std::vector<store::ImportRow> good;
+  std::vector<store::ImportError> bad;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const json& row = rows[i];
+    const json* line = row.is_object() && row.contains("line") ? &row["line"] : nullptr;
+    if (!line || !line->is_number_unsigned() || line->get<uint64_t>() < 1 ||
+        line->get<uint64_t>() > (uint64_t{1} << 53)) {
+      return Error(Status::InvalidArgument("rows[" + std::to_string(i) +
+                                           "].line: expected the row's line number (1 or more)"));
+    }
+    auto read = ReadRow(caller, row, line->get<int64_t>(), text);
+    if (read) {
+      good.push_back(std::move(*read));
+    } else {
+      bad.push_back(std::move(read.error()));
+    }
+  }
+  store::PreparedImport prepared = vault_.PrepareImport(std::move(good));
+  prepared.errors.insert(prepared.errors.end(), bad.begin(), bad.end());
+  std::sort(prepared.errors.begin(), prepared.errors.end(),
+            [](const auto& a, const auto& b) { return a.line < b.line; });
+  store::AuditEntry audit{
+      clock_.NowUs(), caller.Actor(), "profiles.import", 0, caller.purpose->name, ""};
+  store::ImportCounts counts;
+  PORTRAIT_RETURN_IF_ERROR(writer_.Run([&]() -> Status {
+    PORTRAIT_ASSIGN_OR_RETURN(counts, vault_.CommitImport(std::move(prepared), std::move(audit)));
+    for (store::ProfileId id : counts.written) {
+      ingestor_.Forget(id);
+    }
+    // Every row's profile, unchanged ones too: a crash after the import's commit and before
+    // this one leaves timers to arm, which the re-run then arms.
+    return ingestor_.AfterProfileWrites(counts.touched);
+  }));
+  json errors = json::array();
+  for (const store::ImportError& e : counts.errors) {
+    errors.push_back({{"line", e.line}, {"field", e.field}, {"reason", e.reason}});
+  }
+  log_.info("import by token {}: {} created, {} updated, {} unchanged, {} failed", caller.token,
+            counts.created, counts.updated, counts.unchanged, counts.errors.size());
+  return json{{"created", counts.created},
+              {"updated", counts.updated},
+              {"unchanged", counts.unchanged},
+              {"failed", counts.errors.size()},
+              {"errors", errors}};
+}
+
+}  // namespace portrait::daemon

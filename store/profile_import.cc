@@ -1,0 +1,102 @@
+// ProfileVault's bulk import: PrepareImport (any thread) and CommitImport (the writer).
+#include <unordered_map>
+
+#include "store/profile_vault.h"
+
+namespace portrait::store {
+
+using nlohmann::json;
+
+PreparedImport ProfileVault::PrepareImport(std::vector<ImportRow> rows) {
+  PreparedImport out;
+  out.rows.reserve(rows.size());
+  std::unordered_map<std::string, int64_t> first_line;  // ext_key -> line
+  const int64_t now = clock_.NowUs();
+  auto refuse = [&](int64_t line, std::string field, const Status& s) {
+    out.errors.push_back(ImportError{line, std::move(field), s.message()});
+  };
+  for (ImportRow& r : rows) {
+    if (Status id = CheckExternalId(r.external_id); !id.ok()) {
+      refuse(r.line, "id", id);
+      continue;
+    }
+    auto checked = CheckPatch(r.patch);
+    if (!checked) {
+      refuse(r.line, checked.error().field, checked.error().status);
+      continue;
+    }
+    PreparedImportRow p{r.line, std::move(r.external_id), {}, std::move(*checked), {}, {}};
+    p.ext_key = ExtKey(p.external_id);
+    auto [first, is_first] = first_line.emplace(p.ext_key, r.line);
+    if (!is_first) {
+      refuse(r.line, "id",
+             Status::InvalidArgument("id repeated in this request at line " +
+                                     std::to_string(first->second)));
+      continue;
+    }
+    auto existing = store_.GetProfileByKey(p.ext_key);
+    if (existing && !*existing) {  // new so far: sealed here, off the writer thread
+      p.fresh.emplace();
+      if (Status sealed = SealNew(p.external_id, p.ext_key, p.patch, now, *p.fresh, p.wrapped_key);
+          !sealed.ok()) {
+        p.fresh.reset();  // the writer tries again
+      }
+    }
+    out.rows.push_back(std::move(p));
+  }
+  return out;
+}
+
+Result<ImportCounts> ProfileVault::CommitImport(PreparedImport prepared, AuditEntry audit) {
+  const int64_t now = clock_.NowUs();
+  ImportCounts counts;
+  counts.errors = std::move(prepared.errors);
+  Batch batch;
+  std::vector<std::pair<ProfileId, std::string>> new_keys;
+  for (PreparedImportRow& r : prepared.rows) {
+    PORTRAIT_ASSIGN_OR_RETURN(std::optional<ProfileRow> existing,
+                              store_.GetProfileByKey(r.ext_key));
+    if (existing) {  // stored before, or since the row was prepared
+      ProfileWrite update;
+      PORTRAIT_ASSIGN_OR_RETURN(bool unchanged, Unchanged(*existing, r.patch, now, update));
+      counts.touched.push_back(existing->id);
+      if (unchanged) {
+        ++counts.unchanged;
+        continue;
+      }
+      ++counts.updated;
+      counts.written.push_back(existing->id);
+      batch.profiles.push_back(std::move(update));
+      continue;
+    }
+    if (!r.fresh) {  // erased since it was prepared, or its sealing failed there
+      r.fresh.emplace();
+      PORTRAIT_RETURN_IF_ERROR(
+          SealNew(r.external_id, r.ext_key, r.patch, now, *r.fresh, r.wrapped_key));
+    }
+    const ProfileId id = r.fresh->row.id;
+    new_keys.emplace_back(id, std::move(r.wrapped_key));
+    ++counts.created;
+    counts.written.push_back(id);
+    counts.touched.push_back(id);
+    batch.profiles.push_back(std::move(*r.fresh));
+  }
+  audit.detail = json{{"created", counts.created},
+                      {"updated", counts.updated},
+                      {"unchanged", counts.unchanged},
+                      {"failed", counts.errors.size()}}
+                     .dump();
+  batch.audit.push_back(std::move(audit));
+  // The keys are durable before any ciphertext made with them (one keystore transaction); a
+  // crash in between leaves only orphan wrapped keys, never an unreadable profile.
+  PORTRAIT_RETURN_IF_ERROR(store_.PutDataKeys(new_keys));
+  if (Status committed = Commit(batch); !committed.ok()) {
+    for (const auto& [id, wrapped] : new_keys) {
+      (void)store_.DestroyDataKey(id);
+    }
+    return Error(committed);
+  }
+  return counts;
+}
+
+}  // namespace portrait::store

@@ -480,7 +480,11 @@ Result<ProfileWrite> ProfileVault::FullWrite(const OpenProfile& p, const Profile
   if (!merged.timezone.empty()) {
     patch["timezone"] = merged.timezone;
   }
-  PORTRAIT_RETURN_IF_ERROR(BuildWrite(patch, p.key, p.profile.tags, w));
+  auto checked = CheckPatch(patch);
+  if (!checked) {
+    return Error(checked.error().status);
+  }
+  PORTRAIT_RETURN_IF_ERROR(SealPatch(*checked, p.key, p.profile.tags, w));
   w.row.metrics.clear();
   if (!merged.metrics.empty()) {
     PORTRAIT_ASSIGN_OR_RETURN(w.row.metrics,

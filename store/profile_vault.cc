@@ -446,51 +446,13 @@ Result<ProfileWrite> ProfileVault::StateWrite(const OpenProfile& p, int64_t now_
   w.row.lifecycle = p.profile.lifecycle;
   w.row.metrics.clear();
   if (!p.profile.metrics.empty()) {
-    PORTRAIT_ASSIGN_OR_RETURN(w.row.metrics,
-                              SealJson(p.key, p.row.id, kMetricsField, p.profile.metrics));
+    PORTRAIT_ASSIGN_OR_RETURN(w.row.metrics, SealMetrics(p, p.profile.metrics));
   }
   return w;
 }
 
-Result<ProfileWrite> ProfileVault::FullWrite(const OpenProfile& p, const Profile& merged,
-                                             int64_t now_us) {
-  ProfileWrite w;
-  w.row = p.row;
-  w.row.updated_us = now_us;
-  w.row.created_us = merged.created_us;
-  w.row.lifecycle = merged.lifecycle;
-  json fields = json::object();
-  for (const auto& [name, value] : merged.fields.items()) {
-    if (!p.profile.fields.contains(name) || p.profile.fields[name] != value) {
-      fields[name] = value;
-    }
-  }
-  for (const auto& [name, value] : p.profile.fields.items()) {
-    if (!merged.fields.contains(name)) {
-      fields[name] = nullptr;
-    }
-  }
-  json dropped = json::array();
-  for (const std::string& tag : p.profile.tags) {
-    if (std::find(merged.tags.begin(), merged.tags.end(), tag) == merged.tags.end()) {
-      dropped.push_back(tag);
-    }
-  }
-  json patch = {{"fields", fields}, {"tags", {{"add", merged.tags}, {"remove", dropped}}}};
-  if (!merged.timezone.empty()) {
-    patch["timezone"] = merged.timezone;
-  }
-  auto checked = CheckPatch(patch);
-  if (!checked) {
-    return Error(checked.error().status);
-  }
-  PORTRAIT_RETURN_IF_ERROR(SealPatch(*checked, p.key, p.profile.tags, w));
-  w.row.metrics.clear();
-  if (!merged.metrics.empty()) {
-    PORTRAIT_ASSIGN_OR_RETURN(w.row.metrics,
-                              SealJson(p.key, p.row.id, kMetricsField, merged.metrics));
-  }
-  return w;
+Result<std::string> ProfileVault::SealMetrics(const OpenProfile& p, const json& metrics) const {
+  return SealJson(p.key, p.row.id, kMetricsField, metrics);
 }
 
 Result<std::string> ProfileVault::SealWith(KeyView key, ProfileId id, std::string_view name,

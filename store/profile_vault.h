@@ -209,6 +209,8 @@ class ProfileVault {
   // merge stores for its target. InvalidArgument naming a field the config no longer declares
   // or a value that no longer fits it.
   Result<ProfileWrite> FullWrite(const OpenProfile& p, const Profile& merged, int64_t now_us);
+  // `metrics` sealed with `p`'s key, as a profile row stores them.
+  Result<std::string> SealMetrics(const OpenProfile& p, const nlohmann::json& metrics) const;
   // Seals `plaintext` with an open profile's key, bound to `name`.
   Result<std::string> Seal(const OpenProfile& p, std::string_view name,
                            std::string_view plaintext) const;

@@ -337,11 +337,7 @@ class MemoryStore final : public Store {
   }
 
   Status PutDataKey(ProfileId id, std::string_view wrapped) override {
-    MutexLock lock(mu_);
-    if (!keys_.emplace(id, std::string(wrapped)).second) {
-      return Status::Conflict("a data key already exists for profile " + std::to_string(id));
-    }
-    return Status::Ok();
+    return PutDataKeys({{id, std::string(wrapped)}});
   }
 
   Status PutDataKeys(const std::vector<std::pair<ProfileId, std::string>>& wrapped) override {
@@ -395,25 +391,7 @@ class MemoryStore final : public Store {
     for (const auto& key : batch.cleared_timers) {
       s.timers.erase(key);
     }
-    for (TaskRow t : batch.tasks) {
-      PORTRAIT_RETURN_IF_ERROR(CheckNewState(t.state));
-      if (s.task_dedupe.insert(t.dedupe).second) {
-        t.id = s.next_task_id++;
-        s.tasks.emplace(t.id, std::move(t));
-        ++result.tasks_created;
-      }
-    }
-    for (const TaskUpdate& u : batch.task_updates) {
-      if (auto it = s.tasks.find(u.id); it != s.tasks.end()) {
-        TaskRow& t = it->second;
-        PORTRAIT_RETURN_IF_ERROR(CheckMove(u.id, t.state, u.state));
-        std::tie(t.state, t.reason, t.due_us, t.attempts, t.updated_us) =
-            std::tie(u.state, u.reason, u.due_us, u.attempts, u.updated_us);
-        if (u.clear_payload) {
-          t.payload.clear();
-        }
-      }
-    }
+    PORTRAIT_RETURN_IF_ERROR(WriteTasks(batch, s, result));
     for (const auto& [key, value] : batch.meta) {
       s.meta[key] = value;
     }
@@ -433,6 +411,30 @@ class MemoryStore final : public Store {
     }
     PORTRAIT_RETURN_IF_ERROR(WriteTokens(batch, s));
     AppendAudit(batch.audit, s, result);
+    return Status::Ok();
+  }
+
+  // New tasks (a repeated dedupe digest is skipped) and task updates, in order.
+  static Status WriteTasks(const Batch& batch, State& s, CommitResult& result) {
+    for (TaskRow t : batch.tasks) {
+      PORTRAIT_RETURN_IF_ERROR(CheckNewState(t.state));
+      if (s.task_dedupe.insert(t.dedupe).second) {
+        t.id = s.next_task_id++;
+        s.tasks.emplace(t.id, std::move(t));
+        ++result.tasks_created;
+      }
+    }
+    for (const TaskUpdate& u : batch.task_updates) {
+      if (auto it = s.tasks.find(u.id); it != s.tasks.end()) {
+        TaskRow& t = it->second;
+        PORTRAIT_RETURN_IF_ERROR(CheckMove(u.id, t.state, u.state));
+        std::tie(t.state, t.reason, t.due_us, t.attempts, t.updated_us) =
+            std::tie(u.state, u.reason, u.due_us, u.attempts, u.updated_us);
+        if (u.clear_payload) {
+          t.payload.clear();
+        }
+      }
+    }
     return Status::Ok();
   }
 

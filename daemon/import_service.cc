@@ -32,6 +32,33 @@ json FromText(const config::Field& field, const json& value) {
   return value;
 }
 
+// Whether `row` names a field the caller can't read in clear. Telling the caller that such a
+// row changed nothing would confirm a value it may not read; it is counted as updated instead.
+bool NamesAFieldNotInClear(const Caller& caller, const store::ImportRow& row) {
+  if (!row.patch.contains("fields")) {
+    return false;
+  }
+  for (const auto& [name, value] : row.patch["fields"].items()) {
+    if (consent::FieldAccess(*caller.role, *caller.purpose, name) != consent::Access::kClear) {
+      return true;
+    }
+  }
+  return false;
+}
+
+json Answer(const store::ImportCounts& counts, bool hide_unchanged) {
+  json errors = json::array();
+  for (const store::ImportError& e : counts.errors) {
+    errors.push_back({{"line", e.line}, {"field", e.field}, {"reason", e.reason}});
+  }
+  const int64_t unchanged = hide_unchanged ? 0 : counts.unchanged;
+  return json{{"created", counts.created},
+              {"updated", counts.updated + counts.unchanged - unchanged},
+              {"unchanged", unchanged},
+              {"failed", counts.errors.size()},
+              {"errors", errors}};
+}
+
 }  // namespace
 
 tl::expected<store::ImportRow, store::ImportError> ImportService::ReadRow(const Caller& caller,
@@ -95,6 +122,7 @@ Result<json> ImportService::ImportProfiles(const Caller& caller, const json& bod
   const bool text = body.value("text", false);
   std::vector<store::ImportRow> good;
   std::vector<store::ImportError> bad;
+  bool hide_unchanged = false;
   for (size_t i = 0; i < rows.size(); ++i) {
     const json& row = rows[i];
     const json* line = row.is_object() && row.contains("line") ? &row["line"] : nullptr;
@@ -105,6 +133,7 @@ Result<json> ImportService::ImportProfiles(const Caller& caller, const json& bod
     }
     auto read = ReadRow(caller, row, line->get<int64_t>(), text);
     if (read) {
+      hide_unchanged = hide_unchanged || NamesAFieldNotInClear(caller, *read);
       good.push_back(std::move(*read));
     } else {
       bad.push_back(std::move(read.error()));
@@ -126,17 +155,9 @@ Result<json> ImportService::ImportProfiles(const Caller& caller, const json& bod
     // this one leaves timers to arm, which the re-run then arms.
     return ingestor_.AfterProfileWrites(counts.touched);
   }));
-  json errors = json::array();
-  for (const store::ImportError& e : counts.errors) {
-    errors.push_back({{"line", e.line}, {"field", e.field}, {"reason", e.reason}});
-  }
   log_.info("import by token {}: {} created, {} updated, {} unchanged, {} failed", caller.token,
             counts.created, counts.updated, counts.unchanged, counts.errors.size());
-  return json{{"created", counts.created},
-              {"updated", counts.updated},
-              {"unchanged", counts.unchanged},
-              {"failed", counts.errors.size()},
-              {"errors", errors}};
+  return Answer(counts, hide_unchanged);
 }
 
 }  // namespace portrait::daemon

@@ -39,8 +39,10 @@ class ImportService {
   // `body`: {"rows": [...], "text": bool}. With "text": true (a CSV file) a number or bool
   // field's value may be given as text ("42", "true") and is converted before it is checked.
   // Needs profiles.write. Returns {"created", "updated", "unchanged", "failed",
-  // "errors": [{"line", "field", "reason"}]}. InvalidArgument for a body that is not such an
-  // object (no row is then imported); a store failure fails the whole request.
+  // "errors": [{"line", "field", "reason"}]}; when a row names a field the caller can't read in
+  // clear, unchanged rows count as updated (an "unchanged" would confirm the stored value).
+  // InvalidArgument for a body that is not such an object (no row is then imported); a store
+  // failure fails the whole request.
   Result<nlohmann::json> ImportProfiles(const Caller& caller, const nlohmann::json& body);
 
  private:

@@ -62,7 +62,8 @@ tl::expected<ProfileRows, std::string> ProfileRows::ForCsv(const Record& header)
       return tl::unexpected("the header's column " + std::to_string(i + 1) + " has no name");
     }
     if (!seen.insert(name).second) {
-      return tl::unexpected("the header names column '" + name + "' twice");
+      return tl::unexpected("the header's column " + std::to_string(i + 1) +
+                            " repeats an earlier column's name");
     }
   }
   if (!seen.count("id")) {

@@ -32,18 +32,29 @@ json FromText(const config::Field& field, const json& value) {
   return value;
 }
 
-// Whether `row` names a field the caller can't read in clear. Telling the caller that such a
-// row changed nothing would confirm a value it may not read; it is counted as updated instead.
-bool NamesAFieldNotInClear(const Caller& caller, const store::ImportRow& row) {
-  if (!row.patch.contains("fields")) {
+// Whether the caller may read everything `row` names (profiles.read, each field in clear, each
+// tag under its purpose's derived list). Telling it that any other row changed nothing would
+// confirm a value it may not read; such a row counts as updated instead.
+bool MayConfirm(const Caller& caller, const store::ImportRow& row) {
+  if (!consent::HasPermission(*caller.role, "profiles.read")) {
     return false;
   }
-  for (const auto& [name, value] : row.patch["fields"].items()) {
-    if (consent::FieldAccess(*caller.role, *caller.purpose, name) != consent::Access::kClear) {
-      return true;
+  if (row.patch.contains("fields")) {
+    for (const auto& [name, value] : row.patch["fields"].items()) {
+      if (consent::FieldAccess(*caller.role, *caller.purpose, name) != consent::Access::kClear) {
+        return false;
+      }
     }
   }
-  return false;
+  if (row.patch.contains("tags")) {
+    for (const json& tag : row.patch["tags"]["add"]) {
+      if (!tag.is_string() ||
+          !caller.purpose->derived.AllowsTag(tag.get_ref<const std::string&>())) {
+        return false;
+      }
+    }
+  }
+  return true;
 }
 
 json Answer(const store::ImportCounts& counts, bool hide_unchanged) {
@@ -133,7 +144,7 @@ Result<json> ImportService::ImportProfiles(const Caller& caller, const json& bod
     }
     auto read = ReadRow(caller, row, line->get<int64_t>(), text);
     if (read) {
-      hide_unchanged = hide_unchanged || NamesAFieldNotInClear(caller, *read);
+      hide_unchanged = hide_unchanged || !MayConfirm(caller, *read);
       good.push_back(std::move(*read));
     } else {
       bad.push_back(std::move(read.error()));

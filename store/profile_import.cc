@@ -1,4 +1,5 @@
 // ProfileVault's bulk import: PrepareImport (any thread) and CommitImport (the writer).
+#include <set>
 #include <unordered_map>
 
 #include "store/profile_vault.h"
@@ -53,9 +54,15 @@ Result<ImportCounts> ProfileVault::CommitImport(PreparedImport prepared, AuditEn
   counts.errors = std::move(prepared.errors);
   Batch batch;
   std::vector<std::pair<ProfileId, std::string>> new_keys;
+  std::set<ProfileId> updated;  // two rows of one profile (an id and its alias) would race
   for (PreparedImportRow& r : prepared.rows) {
     PORTRAIT_ASSIGN_OR_RETURN(std::optional<ProfileRow> existing,
                               store_.GetProfileByKey(r.ext_key));
+    if (existing && !updated.insert(existing->id).second) {
+      counts.errors.push_back(
+          {r.line, "id", "names the same profile as an earlier row (one id is an alias)"});
+      continue;
+    }
     if (existing) {  // stored before, or since the row was prepared
       ProfileWrite update;
       PORTRAIT_ASSIGN_OR_RETURN(bool unchanged, Unchanged(*existing, r.patch, now, update));

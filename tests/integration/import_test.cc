@@ -281,26 +281,31 @@ TEST(Import, EventsImportSkipsDuplicatesAndReportsBadLines) {
   EXPECT_EQ(json::parse(out)["duplicates"], 298);
 }
 
-TEST(Import, ARowWithAFieldTheCallerCantReadInClearIsNeverReportedUnchanged) {
+TEST(Import, ARowNamingWhatTheCallerCantReadIsNeverReportedUnchanged) {
   Daemon d;
   ASSERT_TRUE(d.Start());
   ASSERT_EQ(d.Admin("PUT", "/v1/profiles/c1",
-                    R"({"fields": {"name": "Ann", "email": "ann@example.com"}})")
+                    R"({"fields": {"name": "Ann", "email": "ann@example.com"},
+                        "tags": {"add": ["retail"]}})")
                 .status,
             201);
   // care_agent may write email but reads it masked: "unchanged" would confirm a guess.
   const std::string care = d.CreateToken("care", "care_agent");
-  auto import = [&](const std::string& fields) {
+  auto import = [&](const std::string& row) {
     auto r = d.client().Send("POST", "/v1/import/profiles",
-                             R"({"rows": [{"line": 1, "id": "c1", "fields": )" + fields + "}]}",
+                             R"({"rows": [{"line": 1, "id": "c1", )" + row + "}]}",
                              {{"Authorization", "Bearer " + care}, {"X-Purpose", "care"}});
     EXPECT_EQ(r.status, 200) << r.body;
     return json::parse(r.body);
   };
-  json guess = import(R"({"email": "ann@example.com"})");
+  json guess = import(R"("fields": {"email": "ann@example.com"})");
   EXPECT_EQ(guess["unchanged"], 0);
   EXPECT_EQ(guess["updated"], 1);
-  json clear = import(R"({"name": "Ann"})");  // a field it reads in clear: no secret to keep
+  // Its purpose may use only the vip tags: whether c1 has "retail" is not its to learn.
+  json tag = import(R"("tags": ["retail"])");
+  EXPECT_EQ(tag["unchanged"], 0);
+  EXPECT_EQ(tag["updated"], 1);
+  json clear = import(R"("fields": {"name": "Ann"})");  // read in clear: nothing to keep secret
   EXPECT_EQ(clear["unchanged"], 1);
   EXPECT_EQ(clear["updated"], 0);
 }

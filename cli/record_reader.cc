@@ -49,6 +49,15 @@ bool RecordReader::Next(Record& record) {
   return format_ == Format::kCsv ? NextCsv(record) : NextLine(record);
 }
 
+void RecordReader::EndCell(Record& r, std::string& cell, bool& over) const {
+  if (record_bytes_ <= max_bytes_) {
+    r.cells.push_back(std::move(cell));
+  } else {
+    over = true;  // past the limit cells are dropped too: a line of commas holds no memory
+  }
+  cell.clear();
+}
+
 bool RecordReader::NextCsv(Record& r) {
   constexpr int kEof = std::char_traits<char>::eof();
   int c = SkipBlankLines();
@@ -70,7 +79,7 @@ bool RecordReader::NextCsv(Record& r) {
       if (state == State::kQuoted) {
         fault("a quoted cell is not closed before the end of the file");
       }
-      r.cells.push_back(std::move(cell));
+      EndCell(r, cell, over);
       break;
     }
     if (c == '\0') {
@@ -86,13 +95,12 @@ bool RecordReader::NextCsv(Record& r) {
       continue;
     }
     if (c == ',') {
-      r.cells.push_back(std::move(cell));
-      cell.clear();
+      EndCell(r, cell, over);
       state = State::kStart;
       continue;
     }
     if (c == '\n') {
-      r.cells.push_back(std::move(cell));
+      EndCell(r, cell, over);
       break;
     }
     if (c == '\r') {

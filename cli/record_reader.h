@@ -44,6 +44,8 @@ class RecordReader {
   bool NextLine(Record& record);
   // A CSV record's last checks: over the limit, UTF-8 per cell.
   void FinishCsv(Record& record, bool over) const;
+  // Ends `cell` as the record's next cell, or drops it (setting `over`) past the size limit.
+  void EndCell(Record& record, std::string& cell, bool& over) const;
   // Adds `c` to the record unless it is over the limit already; false once it is.
   bool Keep(std::string& into, char c);
 

@@ -67,6 +67,14 @@ TEST(CsvReader, AnOverLongRecordIsSkippedNotKept) {
   EXPECT_EQ(records[2].line, 4);
 }
 
+TEST(CsvReader, ARecordOfAMillionCommasIsReportedAndTheNextOneRead) {
+  auto records = ReadAll("a,b\n" + std::string(1'000'000, ',') + "\nc,d\n", Format::kCsv);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_NE(records[1].error.find("over 1024 bytes"), std::string::npos);
+  EXPECT_TRUE(records[1].cells.empty());
+  EXPECT_EQ(records[2].cells, (std::vector<std::string>{"c", "d"}));
+}
+
 TEST(JsonLinesReader, ReadsLinesAndReportsHostileOnes) {
   const std::string huge(5000, 'x');
   const std::string text = "{\"a\":1}\r\n\n  \n" + huge + "\n{\"b\":\"\xc3\x28\"}\nx" +

@@ -1,7 +1,7 @@
 // Mutex, MutexLock and CondVar: std::mutex and std::condition_variable with Clang's thread-safety
 // annotations (base/thread_annotations.h), so that what a mutex guards is checked by the
-// compiler (a clang build: -Wthread-safety is an error there) rather than told in a comment. Shaped like leveldb's
-// port::Mutex.
+// compiler (a clang build: -Wthread-safety is an error there) rather than told in a comment. Shaped
+// like leveldb's port::Mutex.
 #pragma once
 
 #include <chrono>

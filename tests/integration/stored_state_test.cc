@@ -52,8 +52,8 @@ TEST(StoredState, EventTimesOutsideTheWindowAreRefusedNamingTheField) {
   // The daemon's clock starts here and runs on: the last time is past the 7 days ahead it
   // accepts by an hour, not a second, so a slow machine can't carry it back inside.
   ASSERT_TRUE(d.Start("2026-06-10T00:00:00Z"));
-  for (const char* time : {"2099-01-01T00:00:00Z", "0001-01-01T00:00:00Z",
-                           "1969-12-31T23:59:59Z", "2026-06-17T01:00:00Z"}) {
+  for (const char* time : {"2099-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "1969-12-31T23:59:59Z",
+                           "2026-06-17T01:00:00Z"}) {
     json event = Order(std::string("w-") + time, 5);
     event["time"] = time;
     auto r = d.Admin("POST", "/v1/events", json::array({event}).dump());

@@ -88,7 +88,9 @@ class AuditLog {
            const Clock& clock, AuditCadence cadence = {});
 
   // Commits `batch` (the change with the audit entries that record it) in one transaction,
-  // then checkpoints when due. Every write that carries audit entries goes through here.
+  // then checkpoints when due. Every write that carries audit entries goes through here. An
+  // error means nothing was committed: a due checkpoint that fails after the commit is not
+  // the commit's failure: it stays due and is retried by the next commit and by Checkpoint().
   Result<CommitResult> Commit(const Batch& batch);
   // Commits `entries` on their own (reads, refused requests) and checkpoints when due.
   Status Append(std::vector<AuditEntry> entries);

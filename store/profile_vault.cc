@@ -377,6 +377,12 @@ Result<ProfileVault::Addressed> ProfileVault::OpenAddressed(const ProfileRow& ro
   return Addressed{std::move(external_id), std::move(plaintext)};
 }
 
+Result<std::string> ProfileVault::OwnExternalId(const ProfileRow& row) {
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, DataKey(row.id));
+  PORTRAIT_ASSIGN_OR_RETURN(json ext, OpenJson(key, row.id, kExternalIdField, row.external_id));
+  return ExternalIdOf(ext, row.id);
+}
+
 Result<Profile> ProfileVault::DecryptWith(const ProfileRow& row, KeyView key) {
   Profile p;
   p.id = row.id;
@@ -512,6 +518,9 @@ Result<EraseReceipt> ProfileVault::Erase(std::string_view external_id,
     audited.audit.push_back(std::move(*audit));
     PORTRAIT_RETURN_IF_ERROR(Commit(audited));
   }
+  // The sinks received the profile under its own id, which `external_id` (maybe an alias) need
+  // not be; once the key is gone (an erasure finished again) the caller's id is all there is.
+  const std::string own_id = OwnExternalId(*row).value_or(std::string(external_id));
   // 2. Shred: once the wrapped key is gone, every ciphertext of this profile, in this file or
   // any backup of it, is noise.
   PORTRAIT_RETURN_IF_ERROR(store_.DestroyDataKey(id));
@@ -519,7 +528,7 @@ Result<EraseReceipt> ProfileVault::Erase(std::string_view external_id,
   // The same transaction queues a notice for every sink that received the profile's data.
   Batch batch;
   PORTRAIT_RETURN_IF_ERROR(
-      AddErasureNotices(store_, keys_, id, external_id, receipt.erased_at_us, batch));
+      AddErasureNotices(store_, keys_, id, own_id, receipt.erased_at_us, batch));
   batch.erasures.push_back(id);
   PORTRAIT_RETURN_IF_ERROR(Commit(batch));
   return receipt;

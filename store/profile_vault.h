@@ -230,6 +230,8 @@ class ProfileVault {
  private:
   Result<Profile> Decrypt(const ProfileRow& row);
   Result<Profile> DecryptWith(const ProfileRow& row, crypto::KeyView key);
+  // The profile's own external id (never an alias), or the error opening it.
+  Result<std::string> OwnExternalId(const ProfileRow& row);
   Result<crypto::SlabKey> DataKey(ProfileId id);
   Result<crypto::SlabKey> NewDataKey();
   Status SealPatch(const CheckedPatch& patch, crypto::KeyView key,

@@ -12,6 +12,7 @@
 #include "store/audit_chain.h"
 #include "store/data_dir.h"
 #include "store/sqlcipher/sqlite.h"
+#include "tests/support/faulty_store.h"
 #include "tests/support/test_support.h"
 
 namespace portrait::store {
@@ -209,7 +210,10 @@ TEST_F(AuditLogTest, RecordsWithoutAMacVerifyOnlyUnderASignedCheckpoint) {
 }
 
 TEST_F(AuditLogTest, TheHeadIsSignedAfterTheIntervalEvenBelowTheCount) {
-  AuditLog log{*data_.store, signer_, data_.keys.audit_mac_key(), clock_,
+  AuditLog log{*data_.store,
+               signer_,
+               data_.keys.audit_mac_key(),
+               clock_,
                {/*every=*/1000, std::chrono::seconds(60)}};
   ASSERT_TRUE(log.Append({AuditEntry{1, "system", "test", 0, "", "{}"}}).ok());
   EXPECT_TRUE(data_.store->GetCheckpoints().value().empty());
@@ -218,6 +222,25 @@ TEST_F(AuditLogTest, TheHeadIsSignedAfterTheIntervalEvenBelowTheCount) {
   auto checkpoints = data_.store->GetCheckpoints().value();
   ASSERT_EQ(checkpoints.size(), 1u);
   EXPECT_EQ(checkpoints[0].seq, 2);
+}
+
+TEST_F(AuditLogTest, ACheckpointThatFailsAfterItsCommitIsRetriedNotReportedAsTheCommits) {
+  testing::FaultyStore faulty(*data_.store);
+  AuditLog log{faulty, signer_, data_.keys.audit_mac_key(), clock_, {/*every=*/1}};
+  faulty.fail_checkpoints = true;
+  Batch batch;
+  batch.audit.push_back(AuditEntry{1, "system", "test", 0, "", "{}"});
+  // The batch is stored: a caller told otherwise would undo it (an import destroys the keys of
+  // the profiles it just created).
+  ASSERT_TRUE(log.Commit(batch));
+  EXPECT_EQ(data_.store->AuditHead().value().first, 1);
+  EXPECT_TRUE(data_.store->GetCheckpoints().value().empty());
+  faulty.fail_checkpoints = false;
+  ASSERT_TRUE(log.Commit(batch));
+  auto checkpoints = data_.store->GetCheckpoints().value();
+  ASSERT_EQ(checkpoints.size(), 1u);
+  EXPECT_EQ(checkpoints[0].seq, 2);
+  EXPECT_TRUE(Verify().ok) << Verify().problem;
 }
 
 TEST_F(AuditLogTest, EveryByteOfAnExportIsProtected) {

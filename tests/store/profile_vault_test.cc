@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "crypto/field_cipher.h"
+#include "store/erasure_notice.h"
+#include "store/task_state.h"
 #include "tests/support/test_support.h"
 
 namespace portrait::store {
@@ -120,6 +122,34 @@ TEST_F(ProfileVaultTest, EraseShredsTheKeyAndDeletesRows) {
   EXPECT_TRUE(vault_.Find("email", "a@example.com").value().empty());
   EXPECT_EQ(vault_.Get("b").value().fields["name"], "B");
   EXPECT_EQ(vault_.Erase("a").error().code(), Status::Code::kNotFound);
+}
+
+TEST_F(ProfileVaultTest, AnErasureThroughAnAliasNamesTheProfilesOwnIdToItsSinks) {
+  auto ann = vault_.Upsert("ann", json::parse(R"({"fields": {"name": "Ann"}})"));
+  ASSERT_TRUE(ann);
+  Batch batch;
+  batch.aliases.push_back(AliasRow{vault_.ExtKey("ann-old"), ann->id, 0, clock_.NowUs()});
+  TaskRow sent;  // the sink "crm" received ann's data, under her own id
+  sent.dedupe = "sent";
+  sent.profile_id = ann->id;
+  sent.trigger = "welcome";
+  sent.sink = "crm";
+  sent.state = TaskStateName(TaskState::kDelivered);
+  sent.attempts = 1;
+  batch.tasks.push_back(sent);
+  ASSERT_TRUE(data_.store->Commit(batch));
+
+  ASSERT_TRUE(vault_.Erase("ann-old"));
+  const std::vector<TaskRow> tasks = data_.store->GetTasks(ann->id).value();
+  std::vector<TaskRow> notices;
+  for (const TaskRow& t : tasks) {
+    if (t.trigger == kErasureNotice) {
+      notices.push_back(t);
+    }
+  }
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_EQ(notices[0].sink, "crm");
+  EXPECT_EQ(OpenErasureNotice(data_.keys, notices[0]).value(), "ann");
 }
 
 TEST_F(ProfileVaultTest, CiphertextMovedToAnotherProfileOrFieldFailsToOpen) {

@@ -20,6 +20,9 @@ class FaultyStore final : public store::Store {
   // nothing, and counts it down.
   std::atomic<int> fail_delivered_records{0};
 
+  // While set, PutCheckpoint fails with IOError and writes nothing.
+  std::atomic<bool> fail_checkpoints{false};
+
   // While above zero, ListTasks fails with IOError and counts it down.
   std::atomic<int> fail_list_tasks{0};
 
@@ -103,7 +106,12 @@ class FaultyStore final : public store::Store {
     return real_.ReadAudit(after, limit);
   }
   Result<std::pair<int64_t, std::string>> AuditHead() override { return real_.AuditHead(); }
-  Status PutCheckpoint(const store::AuditCheckpoint& c) override { return real_.PutCheckpoint(c); }
+  Status PutCheckpoint(const store::AuditCheckpoint& c) override {
+    if (fail_checkpoints) {
+      return Status::IOError("injected: checkpoint write failed");
+    }
+    return real_.PutCheckpoint(c);
+  }
   Result<std::vector<store::AuditCheckpoint>> GetCheckpoints() override {
     return real_.GetCheckpoints();
   }

@@ -91,6 +91,21 @@ Result<MergeOutcome> MergeService::Finish(const Caller& caller, const store::Ali
                       alias.profile_id, alias.merged_id};
 }
 
+Status MergeService::FinishInterrupted() {
+  PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::ProfileId> merged, store_.GetMergedIds());
+  for (store::ProfileId id : merged) {
+    PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> key, store_.GetDataKey(id));
+    if (!key) {
+      continue;
+    }
+    PORTRAIT_RETURN_IF_ERROR(audit_.Append({store::AuditEntry{
+        clock_.NowUs(), "system", "profile.merge", id, "", R"({"finished":true})"}}));
+    PORTRAIT_RETURN_IF_ERROR(store_.DestroyDataKey(id));
+    log_.info("the merge of profile {} was cut off; finished: data key destroyed", id);
+  }
+  return Status::Ok();
+}
+
 Result<MergeOutcome> MergeService::Merge(const Caller& caller, std::string_view target_id,
                                          const json& body) {
   PORTRAIT_RETURN_IF_ERROR(Require(caller));

@@ -13,7 +13,8 @@
 // profile.merge audit record; (2) then the source's data key is destroyed in keystore.db. A
 // crash between (1) and (2) leaves the merge complete and the source's key orphaned: repeating
 // the same request finds `from` as an alias left by this merge, destroys the key and answers
-// 200 with "already_merged": true.
+// 200 with "already_merged": true; the daemon also finishes every such merge when it starts
+// (FinishInterrupted), and erasing the target destroys the keys of its merged-away profiles.
 //
 // The answer names internal ids and counts of events, consent records, tasks and aliases; never
 // a field name, a field count or a value (a role learns nothing about fields it may not read).
@@ -50,6 +51,11 @@ class MergeService {
   // `body` is {"from": "EXTERNAL_ID", "prefer"?: "newer" | "target" | "source"}.
   Result<MergeOutcome> Merge(const Caller& caller, std::string_view target_id,
                              const nlohmann::json& body);
+
+  // Destroys the data key of every profile merged away whose merge was cut off before it did
+  // (a crash between the two writes), each audited as a finished profile.merge. Run at start,
+  // on the writer thread.
+  Status FinishInterrupted();
 
  private:
   struct Request {

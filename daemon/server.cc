@@ -143,6 +143,7 @@ Result<std::string> Server::Listen(const std::string& address) {
                         p_->sends,  p_->data.keys,   p_->audit, p_->config,
                         p_->clock,  p_->telemetry,   p_->log};
     PORTRAIT_RETURN_IF_ERROR(Dispatcher::RecoverInterrupted(deps));
+    PORTRAIT_RETURN_IF_ERROR(p_->writer.Run([this] { return p_->merges.FinishInterrupted(); }));
     p_->dispatcher = std::make_unique<Dispatcher>(deps);
     p_->writer.OnTasksCreated([this] { p_->dispatcher->Wake(); });
   }

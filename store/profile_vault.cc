@@ -522,7 +522,9 @@ Result<EraseReceipt> ProfileVault::Erase(std::string_view external_id,
   // not be; once the key is gone (an erasure finished again) the caller's id is all there is.
   const std::string own_id = OwnExternalId(*row).value_or(std::string(external_id));
   // 2. Shred: once the wrapped key is gone, every ciphertext of this profile, in this file or
-  // any backup of it, is noise.
+  // any backup of it, is noise. Also the keys of profiles merged into it whose merge was cut
+  // off before it destroyed them: their aliases, which would let the merge finish, go now.
+  PORTRAIT_RETURN_IF_ERROR(DestroyMergedKeys(id));
   PORTRAIT_RETURN_IF_ERROR(store_.DestroyDataKey(id));
   // 3. Tidy. A crash before this leaves rows no key opens; erasing again finishes the job.
   // The same transaction queues a notice for every sink that received the profile's data.
@@ -532,6 +534,20 @@ Result<EraseReceipt> ProfileVault::Erase(std::string_view external_id,
   batch.erasures.push_back(id);
   PORTRAIT_RETURN_IF_ERROR(Commit(batch));
   return receipt;
+}
+
+Status ProfileVault::DestroyMergedKeys(ProfileId id) {
+  PORTRAIT_ASSIGN_OR_RETURN(std::vector<AliasRow> aliases, store_.GetAliases(id));
+  for (const AliasRow& alias : aliases) {
+    if (alias.merged_id == 0) {
+      continue;
+    }
+    PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> key, store_.GetDataKey(alias.merged_id));
+    if (key) {
+      PORTRAIT_RETURN_IF_ERROR(store_.DestroyDataKey(alias.merged_id));
+    }
+  }
+  return Status::Ok();
 }
 
 Result<ProfileId> ProfileVault::SetLegalHold(std::string_view external_id, bool hold,

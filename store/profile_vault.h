@@ -230,6 +230,9 @@ class ProfileVault {
  private:
   Result<Profile> Decrypt(const ProfileRow& row);
   Result<Profile> DecryptWith(const ProfileRow& row, crypto::KeyView key);
+  // Destroys the data keys of the profiles merged into `id` that a merge left (cut off before
+  // it destroyed them).
+  Status DestroyMergedKeys(ProfileId id);
   // The profile's own external id (never an alias), or the error opening it.
   Result<std::string> OwnExternalId(const ProfileRow& row);
   Result<crypto::SlabKey> DataKey(ProfileId id);

@@ -245,6 +245,9 @@ class Store {
   virtual Result<std::vector<AliasRow>> GetAliases(ProfileId id) = 0;
   // The alias with this digest, or nullopt (also when the digest is a profile's own ext_key).
   virtual Result<std::optional<AliasRow>> GetAlias(std::string_view ext_key) = 0;
+  // The profiles merged away into others (every alias's non-zero merged_id), ascending: the
+  // data keys a merge must still destroy are among them.
+  virtual Result<std::vector<ProfileId>> GetMergedIds() = 0;
   // Every stored field of a profile: name -> envelope (empty when the profile has none).
   virtual Result<std::map<std::string, std::string>> GetFields(ProfileId id) = 0;
   // Ids of profiles whose `field` has blind digest `digest`, ascending.

@@ -9,42 +9,18 @@
 
 #include "base/mutex.h"
 #include "store/audit_chain.h"
-#include "store/store.h"
+#include "store/memory/memory_state.h"
 
 namespace portrait::store {
 namespace {
-
-struct FieldValue {
-  std::string envelope;
-  int64_t updated_us = 0;
-};
-
-struct State {
-  std::map<ProfileId, ProfileRow> profiles;
-  std::map<std::string, ProfileId> by_key;
-  std::map<std::string, AliasRow> aliases;  // by digest
-  std::map<ProfileId, std::map<std::string, FieldValue>> fields;
-  std::set<std::tuple<std::string, std::string, ProfileId>> blind;
-  std::map<std::string, EventRow> events;
-  std::vector<ConsentRow> consents;
-  std::vector<AuditRecord> audit;
-  std::vector<TokenRow> tokens;
-  std::map<std::pair<ProfileId, std::string>, int64_t> timers;  // -> due
-  std::map<int64_t, TaskRow> tasks;
-  std::set<std::string> task_dedupe;
-  int64_t next_task_id = 1;
-  std::map<std::string, std::string> meta;
-  int64_t next_consent_id = 1;
-  int64_t next_token_id = 1;
-};
 
 class MemoryStore final : public Store {
  public:
   Result<CommitResult> Commit(const Batch& batch) override {
     MutexLock lock(mu_);
-    State next = state_;
+    memory::State next = state_;
     CommitResult result;
-    PORTRAIT_RETURN_IF_ERROR(Apply(batch, next, result));
+    PORTRAIT_RETURN_IF_ERROR(memory::ApplyBatch(batch, next, result));
     state_ = std::move(next);
     return result;
   }
@@ -75,6 +51,17 @@ class MemoryStore final : public Store {
       }
     }
     return out;
+  }
+
+  Result<std::vector<ProfileId>> GetMergedIds() override {
+    MutexLock lock(mu_);
+    std::set<ProfileId> out;
+    for (const auto& [key, alias] : state_.aliases) {
+      if (alias.merged_id != 0) {
+        out.insert(alias.merged_id);
+      }
+    }
+    return std::vector<ProfileId>(out.begin(), out.end());
   }
 
   Result<std::optional<AliasRow>> GetAlias(std::string_view ext_key) override {
@@ -297,8 +284,8 @@ class MemoryStore final : public Store {
 
   Result<int64_t> Purge(const PurgeRule& rule, AuditEntry audit) override {
     MutexLock lock(mu_);
-    State next = state_;
-    int64_t purged = PurgeRows(rule, next);
+    memory::State next = state_;
+    int64_t purged = memory::PurgeRows(rule, next);
     nlohmann::json detail = nlohmann::json::parse(audit.detail, nullptr, false);
     if (!detail.is_object()) {
       detail = nlohmann::json::object();
@@ -306,7 +293,7 @@ class MemoryStore final : public Store {
     detail["purged"] = purged;
     audit.detail = detail.dump();
     CommitResult ignored;
-    AppendAudit({audit}, next, ignored);
+    memory::AppendAudit({audit}, next, ignored);
     state_ = std::move(next);
     return purged;
   }
@@ -367,225 +354,8 @@ class MemoryStore final : public Store {
   }
 
  private:
-  static Status Apply(const Batch& batch, State& s, CommitResult& result) {
-    for (const ProfileWrite& w : batch.profiles) {
-      PORTRAIT_RETURN_IF_ERROR(WriteProfile(w, s));
-    }
-    for (const EventRow& e : batch.events) {
-      if (s.events.emplace(e.key, e).second) {
-        ++result.events_stored;
-      } else {
-        ++result.duplicates;
-      }
-    }
-    for (const EventRow& e : batch.moved_events) {
-      auto it = s.events.find(e.key);
-      if (it == s.events.end()) {
-        return Status::NotFound("a moved event is not stored");
-      }
-      std::tie(it->second.profile_id, it->second.data) = std::tie(e.profile_id, e.data);
-    }
-    for (const TimerRow& t : batch.timers) {
-      s.timers[{t.profile_id, t.trigger}] = t.due_us;
-    }
-    for (const auto& key : batch.cleared_timers) {
-      s.timers.erase(key);
-    }
-    PORTRAIT_RETURN_IF_ERROR(WriteTasks(batch, s, result));
-    for (const auto& [key, value] : batch.meta) {
-      s.meta[key] = value;
-    }
-    for (const auto& [from, to] : batch.moved_aliases) {
-      for (auto& [key, alias] : s.aliases) {
-        alias.profile_id = alias.profile_id == from ? to : alias.profile_id;
-      }
-    }
-    for (ProfileId id : batch.erasures) {
-      EraseRows(id, s);
-    }
-    PORTRAIT_RETURN_IF_ERROR(WriteAliases(batch.aliases, s));
-    for (ConsentRow c : batch.consents) {
-      c.id = s.next_consent_id++;
-      result.consent_ids.push_back(c.id);
-      s.consents.push_back(std::move(c));
-    }
-    PORTRAIT_RETURN_IF_ERROR(WriteTokens(batch, s));
-    AppendAudit(batch.audit, s, result);
-    return Status::Ok();
-  }
-
-  // New tasks (a repeated dedupe digest is skipped) and task updates, in order.
-  static Status WriteTasks(const Batch& batch, State& s, CommitResult& result) {
-    for (TaskRow t : batch.tasks) {
-      PORTRAIT_RETURN_IF_ERROR(CheckNewState(t.state));
-      if (s.task_dedupe.insert(t.dedupe).second) {
-        t.id = s.next_task_id++;
-        s.tasks.emplace(t.id, std::move(t));
-        ++result.tasks_created;
-      }
-    }
-    for (const TaskUpdate& u : batch.task_updates) {
-      if (auto it = s.tasks.find(u.id); it != s.tasks.end()) {
-        TaskRow& t = it->second;
-        PORTRAIT_RETURN_IF_ERROR(CheckMove(u.id, t.state, u.state));
-        std::tie(t.state, t.reason, t.due_us, t.attempts, t.updated_us) =
-            std::tie(u.state, u.reason, u.due_us, u.attempts, u.updated_us);
-        if (u.clear_payload) {
-          t.payload.clear();
-        }
-      }
-    }
-    return Status::Ok();
-  }
-
-  static Status WriteProfile(const ProfileWrite& w, State& s) {
-    if (w.state_only && !w.is_new) {
-      auto it = s.profiles.find(w.row.id);
-      if (it == s.profiles.end()) {
-        return Status::NotFound("profile " + std::to_string(w.row.id) + " does not exist");
-      }
-      it->second.lifecycle = w.row.lifecycle;
-      it->second.metrics = w.row.metrics;
-      it->second.updated_us = w.row.updated_us;
-      return Status::Ok();
-    }
-    const ProfileRow& r = w.row;
-    auto key_owner = s.by_key.find(r.ext_key);
-    auto existing = s.profiles.find(r.id);
-    if (key_owner != s.by_key.end() && key_owner->second != r.id) {
-      return Status::Conflict("ext_key of profile " + std::to_string(r.id) +
-                              " belongs to another profile");
-    }
-    if (w.is_new && s.aliases.count(r.ext_key) > 0) {
-      return Status::Conflict("the external id is an alias of another profile");
-    }
-    if (w.is_new && existing != s.profiles.end()) {
-      return Status::Conflict("profile " + std::to_string(r.id) + " already exists");
-    }
-    if (!w.is_new && existing == s.profiles.end()) {
-      return Status::NotFound("profile " + std::to_string(r.id) + " does not exist");
-    }
-    if (existing != s.profiles.end()) {
-      s.by_key.erase(existing->second.ext_key);
-    }
-    s.profiles[r.id] = r;
-    s.by_key[r.ext_key] = r.id;
-    auto& fields = s.fields[r.id];
-    for (const auto& [name, envelope] : w.set_fields) {
-      fields[name] = FieldValue{envelope, r.updated_us};
-    }
-    for (const auto& name : w.removed_fields) {
-      fields.erase(name);
-    }
-    for (const auto& [field, digest] : w.blind) {
-      std::erase_if(s.blind, [&, &field = field](const auto& entry) {      // clang 14: no
-        return std::get<0>(entry) == field && std::get<2>(entry) == r.id;  // binding captures
-      });
-      if (digest) {
-        s.blind.emplace(field, *digest, r.id);
-      }
-    }
-    return Status::Ok();
-  }
-
-  static Status WriteAliases(const std::vector<AliasRow>& aliases, State& s) {
-    for (const AliasRow& a : aliases) {
-      if (s.by_key.count(a.ext_key) > 0) {
-        return Status::Conflict("an alias's external id is a profile's own");
-      }
-      auto it = s.aliases.find(a.ext_key);
-      if (it != s.aliases.end() && it->second.profile_id != a.profile_id) {
-        return Status::Conflict("the external id is an alias of another profile");
-      }
-      if (s.profiles.count(a.profile_id) == 0) {
-        return Status::NotFound("profile " + std::to_string(a.profile_id) + " does not exist");
-      }
-      s.aliases.emplace(a.ext_key, a);
-    }
-    return Status::Ok();
-  }
-
-  static void EraseRows(ProfileId id, State& s) {
-    std::erase_if(s.aliases, [&](const auto& entry) { return entry.second.profile_id == id; });
-    auto it = s.profiles.find(id);
-    if (it != s.profiles.end()) {
-      s.by_key.erase(it->second.ext_key);
-      s.profiles.erase(it);
-    }
-    s.fields.erase(id);
-    std::erase_if(s.blind, [&](const auto& entry) { return std::get<2>(entry) == id; });
-    std::erase_if(s.events, [&](const auto& entry) { return entry.second.profile_id == id; });
-    std::erase_if(s.timers, [&](const auto& entry) { return entry.first.first == id; });
-    std::erase_if(s.tasks, [&](const auto& entry) {
-      const TaskRow& t = entry.second;
-      return t.profile_id == id && t.trigger != kErasureNotice && IsUnfinished(t.state);
-    });
-  }
-
-  static Status WriteTokens(const Batch& batch, State& s) {
-    auto active = [&](const std::string& name) {
-      return std::find_if(s.tokens.begin(), s.tokens.end(),
-                          [&](const TokenRow& t) { return t.name == name && t.revoked_us == 0; });
-    };
-    for (TokenRow t : batch.new_tokens) {
-      if (active(t.name) != s.tokens.end()) {
-        return Status::Conflict("an active token named '" + t.name + "' exists; revoke it first");
-      }
-      t.id = s.next_token_id++;
-      s.tokens.push_back(std::move(t));
-    }
-    for (const std::string& name : batch.revoked_tokens) {
-      auto it = active(name);
-      if (it == s.tokens.end()) {
-        return Status::NotFound("no active token named '" + name + "'");
-      }
-      it->revoked_us = batch.revoked_at_us;
-    }
-    return Status::Ok();
-  }
-
-  static void AppendAudit(const std::vector<AuditEntry>& entries, State& s, CommitResult& result) {
-    for (const AuditEntry& e : entries) {
-      int64_t seq = s.audit.empty() ? 1 : s.audit.back().seq + 1;
-      std::string prev = s.audit.empty() ? GenesisHash() : s.audit.back().hash;
-      s.audit.push_back(AuditRecord{seq, e, ChainHash(prev, seq, e), ""});
-      result.audit_seq = seq;
-      result.audit_hash = s.audit.back().hash;
-    }
-  }
-
-  static int64_t PurgeRows(const PurgeRule& rule, State& s) {
-    auto held = [&](ProfileId id) {
-      auto it = s.profiles.find(id);
-      return it != s.profiles.end() && it->second.legal_hold;
-    };
-    int64_t purged = 0;
-    if (!rule.event_type.empty()) {
-      purged += static_cast<int64_t>(std::erase_if(s.events, [&](const auto& entry) {
-        const EventRow& e = entry.second;
-        return e.type == rule.event_type && e.time_us < rule.before_us && !held(e.profile_id);
-      }));
-    }
-    for (auto& [id, fields] : s.fields) {
-      if (held(id)) {
-        continue;
-      }
-      for (const std::string& name : rule.fields) {
-        auto it = fields.find(name);
-        if (it != fields.end() && it->second.updated_us < rule.before_us) {
-          fields.erase(it);
-          std::erase_if(s.blind, [&, id = id](const auto& entry) {          // clang 14: no binding
-            return std::get<0>(entry) == name && std::get<2>(entry) == id;  // captures
-          });
-          ++purged;
-        }
-      }
-    }
-    return purged;
-  }
-
   Mutex mu_;
-  State state_ GUARDED_BY(mu_);
+  memory::State state_ GUARDED_BY(mu_);
   std::map<int64_t, AuditCheckpoint> checkpoints_ GUARDED_BY(mu_);
   std::map<ProfileId, std::string> keys_ GUARDED_BY(mu_);
 };

@@ -103,4 +103,11 @@ Result<std::optional<AliasRow>> SqlcipherStore::GetAlias(std::string_view ext_ke
   return row ? std::optional<AliasRow>(ReadAlias(s)) : std::nullopt;
 }
 
+Result<std::vector<ProfileId>> SqlcipherStore::GetMergedIds() {
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->main,
+         "SELECT DISTINCT merged_id FROM aliases WHERE merged_id != 0 ORDER BY merged_id;");
+  return sqlite::ReadRows(s, [](const Stmt& row) { return ProfileId{row.Int(0)}; });
+}
+
 }  // namespace portrait::store

@@ -77,6 +77,7 @@ class SqlcipherStore final : public Store {
   Result<std::optional<ProfileRow>> GetProfileByKey(std::string_view ext_key) override;
   Result<std::vector<AliasRow>> GetAliases(ProfileId id) override;
   Result<std::optional<AliasRow>> GetAlias(std::string_view ext_key) override;
+  Result<std::vector<ProfileId>> GetMergedIds() override;
   Result<std::map<std::string, std::string>> GetFields(ProfileId id) override;
   Result<std::vector<ProfileId>> LookupBlind(std::string_view field,
                                              std::string_view digest) override;

@@ -6,6 +6,7 @@
 
 #include "config/loader.h"
 #include "store/data_dir.h"
+#include "store/profile_vault.h"
 #include "tests/integration/daemon_harness.h"
 
 namespace portrait {
@@ -191,6 +192,39 @@ TEST_F(Identity, MergesAreRefusedWithoutPermissionUnderHoldWithItselfAndForUnkno
   ASSERT_EQ(merged.status, 200) << merged.body;
   EXPECT_EQ(merged.body.find("health_note"), std::string::npos);
   EXPECT_EQ(Read("p2")["fields"]["name"], "One");
+}
+
+// A merge cut off between its commit and the destruction of the merged profile's key (the state
+// a kill -9 there leaves, made here with the daemon stopped): the next start destroys the key
+// without anyone repeating the request, and audits it.
+TEST_F(Identity, TheNextStartFinishesAMergeCutOffBeforeItsKeyWasDestroyed) {
+  ASSERT_EQ(Put("keep", {{"fields", {{"name", "Keep"}}}}).status, 201);
+  ASSERT_EQ(Put("gone", {{"fields", {{"name", "Gone"}}}}).status, 201);
+  const int64_t keep = InternalId("keep"), gone = InternalId("gone");
+  ASSERT_EQ(daemon_.Stop(), 0);
+  {
+    auto config = config::LoadConfig(daemon_.config_path()).value();
+    auto data = store::OpenDataDir(config).value();
+    config::ConfigHolder holder(std::make_shared<const config::Config>(config));
+    SystemClock clock;
+    store::ProfileVault vault(holder, *data.store, data.keys, data.blind, clock);
+    store::Batch merged;
+    merged.erasures.push_back(gone);
+    merged.aliases.push_back(store::AliasRow{vault.ExtKey("gone"), keep, gone, clock.NowUs()});
+    ASSERT_TRUE(data.store->Commit(merged));
+  }
+  ASSERT_TRUE(StoredKey(gone));
+  ASSERT_TRUE(daemon_.Start());
+  EXPECT_FALSE(StoredKey(gone));
+  EXPECT_TRUE(StoredKey(keep));
+  EXPECT_EQ(InternalId("gone"), keep);
+  const json records = daemon_.Admin("GET", "/v1/audit?after=0&limit=1000").json()["records"];
+  int finished = 0;
+  for (const json& r : records) {
+    finished += r["action"] == "profile.merge" && r["profile_id"] == gone;
+  }
+  EXPECT_EQ(finished, 1) << records.dump();
+  EXPECT_EQ(daemon_.Admin("GET", "/v1/audit/verify").json()["ok"], true);
 }
 
 }  // namespace

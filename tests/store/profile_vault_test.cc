@@ -152,6 +152,24 @@ TEST_F(ProfileVaultTest, AnErasureThroughAnAliasNamesTheProfilesOwnIdToItsSinks)
   EXPECT_EQ(OpenErasureNotice(data_.keys, notices[0]).value(), "ann");
 }
 
+// A merge cut off between its commit and the destruction of the merged profile's key leaves an
+// alias that lets it finish; erasing the target removes that alias, so the erasure finishes it.
+TEST_F(ProfileVaultTest, ErasingATargetDestroysTheKeyACutOffMergeLeft) {
+  auto target = vault_.Upsert("t", json::parse(R"({"fields": {"name": "T"}})"));
+  auto source = vault_.Upsert("s", json::parse(R"({"fields": {"name": "S"}})"));
+  ASSERT_TRUE(target && source);
+  Batch merged;  // what a merge commits; its key destruction never ran
+  merged.erasures.push_back(source->id);
+  merged.aliases.push_back(AliasRow{vault_.ExtKey("s"), target->id, source->id, clock_.NowUs()});
+  ASSERT_TRUE(data_.store->Commit(merged));
+  ASSERT_TRUE(data_.store->GetDataKey(source->id).value());
+
+  ASSERT_TRUE(vault_.Erase("t"));
+  EXPECT_FALSE(data_.store->GetDataKey(source->id).value());
+  EXPECT_FALSE(data_.store->GetDataKey(target->id).value());
+  EXPECT_TRUE(data_.store->GetMergedIds().value().empty());
+}
+
 TEST_F(ProfileVaultTest, CiphertextMovedToAnotherProfileOrFieldFailsToOpen) {
   auto a = vault_.Upsert("a", json::parse(R"({"fields": {"name": "A", "city": "C"}})")).value();
   auto b = vault_.Upsert("b", json::parse(R"({"fields": {"name": "B"}})")).value();

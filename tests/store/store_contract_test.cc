@@ -510,6 +510,7 @@ TYPED_TEST(StoreContract, AMergeMovesEventsAndAliasesInOneBatch) {
   setup.events = {this->Event("e1", 2, 10), this->Event("e2", 1, 20)};
   setup.aliases.push_back(AliasRow{"old-2", 2, 0, 5});
   ASSERT_TRUE(this->store_->Commit(setup));
+  EXPECT_TRUE(this->store_->GetMergedIds().value().empty());  // an alias that merged nothing
   Batch merge;
   merge.moved_events.push_back(EventRow{"e1", 1, "", 0, "resealed"});
   merge.moved_aliases.emplace_back(2, 1);
@@ -528,6 +529,7 @@ TYPED_TEST(StoreContract, AMergeMovesEventsAndAliasesInOneBatch) {
   EXPECT_EQ(this->store_->GetProfileByKey("old-2").value()->id, 1);
   EXPECT_EQ(this->store_->GetAlias("k2").value()->merged_id, 2);
   EXPECT_EQ(this->store_->GetAliases(1).value().size(), 2u);
+  EXPECT_EQ(this->store_->GetMergedIds().value(), (std::vector<ProfileId>{2}));
   // A moved event that is not stored fails the whole batch.
   Batch bad;
   bad.moved_events.push_back(EventRow{"nope", 1, "", 0, "x"});

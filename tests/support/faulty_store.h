@@ -51,6 +51,7 @@ class FaultyStore final : public store::Store {
   Result<std::optional<store::AliasRow>> GetAlias(std::string_view k) override {
     return real_.GetAlias(k);
   }
+  Result<std::vector<store::ProfileId>> GetMergedIds() override { return real_.GetMergedIds(); }
   Result<std::map<std::string, std::string>> GetFields(store::ProfileId id) override {
     return real_.GetFields(id);
   }

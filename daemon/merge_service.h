@@ -1,8 +1,9 @@
 // MergeService: POST /v1/profiles/{id}/merge — merges profile `from` into profile `id` as a
 // caller may ("one person, one profile"; what moves and how: daemon/profile_merger.h).
 //
-// Needs both profiles.write and erase: a merge rewrites the target and destroys the source's
-// data key, as an erasure does. Refusals: 403 without either permission (audited as
+// Needs profiles.write, erase and consents.write: a merge rewrites the target, destroys the
+// source's data key as an erasure does, and writes the source's consents to the target's ledger.
+// Refusals: 403 without any of them (audited as
 // request.refused); 422 for a malformed body or a profile merged with itself (also through an
 // alias of it); 404 when either profile does not exist, without saying which; 409 while either
 // is under legal hold (audited as profile.merge.refused).

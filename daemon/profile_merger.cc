@@ -216,6 +216,10 @@ Result<MergePlan> PlanMerge(const MergeInputs& in, const store::OpenProfile& tar
   plan.batch.profiles.push_back(std::move(write));
   PORTRAIT_RETURN_IF_ERROR(MergeConsents(in, target, source, plan));
   PORTRAIT_RETURN_IF_ERROR(CancelTasks(in, source, plan));
+  // The sinks that received the source's data hold it under the source's id, which is gone:
+  // they are told it was erased (its data lives on under the target's id).
+  PORTRAIT_RETURN_IF_ERROR(in.vault.QueueErasureNotices(source.row.id, source.profile.external_id,
+                                                        in.now_us, plan.batch));
   PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::AliasRow> aliases,
                             in.store.GetAliases(source.row.id));
   plan.batch.moved_aliases.emplace_back(source.row.id, target.row.id);

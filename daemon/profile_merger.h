@@ -15,7 +15,9 @@
 //            less restrictive than either side's was (objected > withdrawn > granted), one
 //            record at `now` with the more restrictive status (source "merge").
 //   tasks    the source's unfinished tasks cancelled ("profile merged"), payloads emptied; its
-//            timers go with it. The target's rules and ledger decide what happens next.
+//            timers go with it. The target's rules and ledger decide what happens next. Every
+//            sink a source task was attempted on gets a profile.erased notice naming the
+//            source's id (its copy under that id is stale; the data lives on under the target).
 //   aliases  the source's aliases lead to the target; the source's own external id becomes
 //            one (merged_id = the source), in the transaction that erases the source's rows.
 // The source's data key is not touched: the caller destroys it after the commit.

@@ -75,24 +75,29 @@ Status ProfileService::ReadRefused(store::ProfileId id, const Status& audit_erro
       "the audit log could not record this read, so it was refused; retry later");
 }
 
+Result<ProfileService::LedgerGate> ProfileService::Gate(const Caller& caller, store::ProfileId id) {
+  const int64_t now = clock_.NowUs();
+  PORTRAIT_ASSIGN_OR_RETURN(auto ledger, consents_.Ledger(id));
+  LedgerGate gate;
+  gate.basis = OnAnyChannel([&](consent::Channel c) {
+    return consent::CheckLawfulBasis(*caller.purpose, c, ledger, now);
+  });
+  gate.sensitive = OnAnyChannel([&](consent::Channel c) {
+    return consent::CheckSeparateConsent(consent::ConsentScope::kSensitive, caller.purpose->name, c,
+                                         ledger, now);
+  });
+  return gate;
+}
+
 Result<ProfileService::PreparedRead> ProfileService::PrepareRead(const Caller& caller,
                                                                  std::string_view external_id) {
   PORTRAIT_RETURN_IF_ERROR(Require(caller, "profiles.read"));
   PORTRAIT_ASSIGN_OR_RETURN(store::Profile profile, vault_.Get(external_id));
-  const int64_t now = clock_.NowUs();
-  PORTRAIT_ASSIGN_OR_RETURN(auto ledger, consents_.Ledger(profile.id));
-  const consent::BasisDecision basis = OnAnyChannel([&](consent::Channel c) {
-    return consent::CheckLawfulBasis(*caller.purpose, c, ledger, now);
-  });
-  const consent::BasisDecision sensitive = OnAnyChannel([&](consent::Channel c) {
-    return consent::CheckSeparateConsent(consent::ConsentScope::kSensitive, caller.purpose->name, c,
-                                         ledger, now);
-  });
+  PORTRAIT_ASSIGN_OR_RETURN(LedgerGate gate, Gate(caller, profile.id));
+  const consent::BasisDecision& basis = gate.basis;
   // What may not be processed for this purpose is not shown for it.
   for (const config::Field& f : caller.config->fields) {
-    bool blocked =
-        !basis.allowed || (f.field_class == config::FieldClass::kSensitive && !sensitive.allowed);
-    if (blocked) {
+    if (!gate.Allows(f)) {
       profile.fields.erase(f.name);
     }
   }
@@ -167,12 +172,15 @@ Result<json> ProfileService::Find(const Caller& caller, std::string_view field, 
   PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::ProfileId> ids, vault_.Find(field, value));
   json out = json::array();
   for (store::ProfileId id : ids) {
-    PORTRAIT_ASSIGN_OR_RETURN(store::Profile p, vault_.GetById(id));
-    out.push_back(p.external_id);
+    PORTRAIT_ASSIGN_OR_RETURN(LedgerGate gate, Gate(caller, id));
+    if (gate.Allows(*declared)) {
+      PORTRAIT_ASSIGN_OR_RETURN(store::Profile p, vault_.GetById(id));
+      out.push_back(p.external_id);
+    }
   }
   // One record per profile found (so each profile's history shows the lookup), or one record
-  // when nothing matched; each names the field and the match count, never the value.
-  const json detail = {{"field", declared->name}, {"matches", ids.size()}};
+  // when nothing matched; each names the field and the counts, never the value.
+  const json detail = {{"field", declared->name}, {"matches", ids.size()}, {"shown", out.size()}};
   std::vector<store::AuditEntry> entries;
   for (store::ProfileId id : ids) {
     entries.push_back(Entry(caller, "profile.find", detail));

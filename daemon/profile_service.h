@@ -47,21 +47,34 @@ class ProfileService {
   // by internal id.
   Status ReadRefused(store::ProfileId id, const Status& audit_error) const;
 
+  // What the customer's ledger lets the caller's purpose process of profile `id` now.
+  struct LedgerGate {
+    consent::BasisDecision basis;      // the purpose's lawful basis
+    consent::BasisDecision sensitive;  // the separate consent sensitive fields need
+    // Whether field `f` may be processed (shown, confirmed, looked up) for the purpose.
+    bool Allows(const config::Field& f) const {
+      return basis.allowed &&
+             (f.field_class != config::FieldClass::kSensitive || sensitive.allowed);
+    }
+  };
+  Result<LedgerGate> Gate(const Caller& caller, store::ProfileId id);
+
   // Upserts (see ProfileVault::Upsert); each field written must be visible to the caller
   // (clear or masked). Needs profiles.write. Returns {"internal_id", "created"}.
   Result<nlohmann::json> Write(const Caller& caller, std::string_view external_id,
                                const nlohmann::json& patch);
 
   // Ids of the profiles whose blind-indexed `field` equals `value`. Needs profiles.read and a
-  // field the caller reads in clear for its purpose (else PermissionDenied, audited). Audited
-  // with the field name and the match count. Returns {"ids": [...]} (external ids).
+  // field the caller reads in clear for its purpose (else PermissionDenied, audited). A profile
+  // whose ledger hides the field from the purpose (Gate) is not among them: naming it would
+  // confirm the value a read hides. Audited per profile found, with the field name and the
+  // counts found and shown. Returns {"ids": [...]} (external ids).
   Result<nlohmann::json> Find(const Caller& caller, std::string_view field,
                               const nlohmann::json& value);
 
   // Erases the profile (crypto-shredding) and returns a receipt. Needs erase.
   Result<nlohmann::json> Erase(const Caller& caller, std::string_view external_id);
 
-  // Places or lifts a legal hold. Needs admin.
   // Places (`reason`: why, at most 200 bytes, no personal data) or lifts a legal hold, audited
   // as legal_hold.place / legal_hold.lift. Needs erase. Returns {internal_id, legal_hold}.
   Result<nlohmann::json> SetLegalHold(const Caller& caller, std::string_view external_id, bool hold,

@@ -529,11 +529,15 @@ Result<EraseReceipt> ProfileVault::Erase(std::string_view external_id,
   // 3. Tidy. A crash before this leaves rows no key opens; erasing again finishes the job.
   // The same transaction queues a notice for every sink that received the profile's data.
   Batch batch;
-  PORTRAIT_RETURN_IF_ERROR(
-      AddErasureNotices(store_, keys_, id, own_id, receipt.erased_at_us, batch));
+  PORTRAIT_RETURN_IF_ERROR(QueueErasureNotices(id, own_id, receipt.erased_at_us, batch));
   batch.erasures.push_back(id);
   PORTRAIT_RETURN_IF_ERROR(Commit(batch));
   return receipt;
+}
+
+Status ProfileVault::QueueErasureNotices(ProfileId id, std::string_view external_id, int64_t now_us,
+                                         Batch& batch) {
+  return AddErasureNotices(store_, keys_, id, external_id, now_us, batch);
 }
 
 Status ProfileVault::DestroyMergedKeys(ProfileId id) {

@@ -224,6 +224,12 @@ class ProfileVault {
   // The blind digest that stands for `external_id`.
   std::string ExtKey(std::string_view external_id) const;
 
+  // Adds to `batch` a profile.erased notice, naming `external_id`, for every sink a task of
+  // profile `id` was attempted on (store/erasure_notice.h); used by Erase and by a merge, which
+  // erases the merged-away profile.
+  Status QueueErasureNotices(ProfileId id, std::string_view external_id, int64_t now_us,
+                             Batch& batch);
+
   // The internal id for `external_id`, or NotFound.
   Result<ProfileId> IdOf(std::string_view external_id);
 

@@ -88,11 +88,13 @@ TEST_F(ProfileServiceTest, EveryLookupIsAuditedWithFieldAndMatchCountPerProfile)
   auto last = Audit().back();
   EXPECT_EQ(last.entry.action, "profile.find");
   EXPECT_EQ(last.entry.profile_id, id);
-  EXPECT_EQ(json::parse(last.entry.detail), json({{"field", "email"}, {"matches", 1}}));
+  EXPECT_EQ(json::parse(last.entry.detail),
+            json({{"field", "email"}, {"matches", 1}, {"shown", 1}}));
   ASSERT_TRUE(profiles_.Find(admin, "email", "other@example.com"));
   last = Audit().back();
   EXPECT_EQ(last.entry.profile_id, 0);
-  EXPECT_EQ(json::parse(last.entry.detail), json({{"field", "email"}, {"matches", 0}}));
+  EXPECT_EQ(json::parse(last.entry.detail),
+            json({{"field", "email"}, {"matches", 0}, {"shown", 0}}));
   EXPECT_EQ(last.entry.detail.find("other"), std::string::npos);
 }
 

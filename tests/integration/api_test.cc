@@ -181,6 +181,27 @@ TEST_F(Api, SuccessBodiesCarryWhatTheSpecSays) {
   EXPECT_NE(metrics.body.find("portrait_tasks{state=\"pending\"}"), std::string::npos);
 }
 
+// A lookup by email names a profile only where a read would show its email: after the customer
+// objected to processing for "care", a "care" lookup confirms nothing; "service" (contract) still
+// finds it.
+TEST_F(Api, AFindNamesNoProfileWhoseLedgerHidesTheFieldFromThePurpose) {
+  ASSERT_EQ(
+      daemon_.Admin("PUT", "/v1/profiles/obj", R"({"fields":{"email":"obj@example.com"}})").status,
+      201);
+  const std::string find = "/v1/profiles?email=obj@example.com";
+  EXPECT_EQ(daemon_.Admin("GET", find, "", "care").json()["ids"], json::array({"obj"}));
+  ASSERT_EQ(daemon_
+                .Admin("POST", "/v1/profiles/obj/consents",
+                       R"({"purpose":"care","channel":"any","status":"objected"})")
+                .status,
+            201);
+  HttpResult read = daemon_.Admin("GET", "/v1/profiles/obj", "", "care");
+  ASSERT_EQ(read.status, 200);
+  EXPECT_EQ(read.body.find("obj@example.com"), std::string::npos);
+  EXPECT_EQ(daemon_.Admin("GET", find, "", "care").json()["ids"], json::array());
+  EXPECT_EQ(daemon_.Admin("GET", find, "", "service").json()["ids"], json::array({"obj"}));
+}
+
 TEST_F(Api, NotFoundAnswers) {
   const std::vector<std::pair<std::string, std::string>> missing = {
       {"GET", "/v1/profiles/nobody"},        {"DELETE", "/v1/profiles/nobody"},

@@ -170,7 +170,8 @@ fields = ["health_note"]
   ASSERT_TRUE(receiver_.WaitFor(1)) << daemon_.Log();
   const std::vector<ReceivedRequest> got = receiver_.Received();
   ASSERT_EQ(got.size(), 1u);  // the task made without the consent never left
-  EXPECT_EQ(json::parse(got[0].body)["id"], std::to_string(Tasks("pat", "visit-prep")[1]["id"].get<int64_t>()));
+  EXPECT_EQ(json::parse(got[0].body)["id"],
+            std::to_string(Tasks("pat", "visit-prep")[1]["id"].get<int64_t>()));
 }
 
 TEST_F(Dispatch, AnOptedOutCustomerGetsMessagePlainWithoutFieldsOrNothing) {
@@ -197,8 +198,7 @@ fields = ["name", "phone"]
 
   ASSERT_TRUE(WaitForState("opt", "promo-plain", "delivered")) << daemon_.Log();
   ASSERT_TRUE(WaitForState("opt", "promo-follow-up", "suppressed")) << daemon_.Log();
-  EXPECT_NE(Tasks("opt", "promo-follow-up")[0]["reason"].get<std::string>().find(
-                "personalisation"),
+  EXPECT_NE(Tasks("opt", "promo-follow-up")[0]["reason"].get<std::string>().find("personalisation"),
             std::string::npos);
   const std::vector<ReceivedRequest> got = receiver_.Received();
   ASSERT_EQ(got.size(), 1u);
@@ -241,6 +241,27 @@ TEST_F(QueuedDispatch, ErasureSendsASignedNoticeToEverySinkThatReceivedTheProfil
   // A settled notice holds no subject any more: it can't be sent again.
   auto retry = daemon_.Admin("POST", "/v1/tasks/" + notice["id"].get<std::string>() + "/retry");
   EXPECT_EQ(retry.status, 409) << retry.body;
+}
+
+// A merge erases the source: the sinks that received its data under its id are told so, under
+// that id (the target's own id never received anything here).
+TEST_F(QueuedDispatch, AMergeSendsAnErasureNoticeForTheMergedAwayIdToItsSinks) {
+  Put("old-er", {{"name", "Er"}});
+  Put("new-er", {{"name", "Er"}});
+  PostTickets("old-er", 1);
+  ASSERT_TRUE(receiver_.WaitFor(1)) << daemon_.Log();
+  ASSERT_TRUE(WaitForState("old-er", "ticket-follow-up", "delivered")) << daemon_.Log();
+
+  auto merged = daemon_.Admin("POST", "/v1/profiles/new-er/merge", R"({"from": "old-er"})");
+  ASSERT_EQ(merged.status, 200) << merged.body;
+  ASSERT_TRUE(receiver_.WaitFor(2)) << daemon_.Log();
+  ASSERT_TRUE(SendMarkers()) << daemon_.Log();
+  const std::vector<ReceivedRequest> got = Received();
+  ASSERT_EQ(got.size(), 2u) << daemon_.Log();
+  const json notice = json::parse(got[1].body);
+  EXPECT_EQ(notice["type"], "profile.erased");
+  EXPECT_EQ(notice["subject"], "old-er");
+  EXPECT_TRUE(testing::VerifyStandardWebhook(kSecret, got[1]));
 }
 
 }  // namespace

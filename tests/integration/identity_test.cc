@@ -4,6 +4,9 @@
 // gone from the keystore; the audit chain verifies; and the refusals.
 #include <gtest/gtest.h>
 
+#include <csignal>
+#include <fstream>
+
 #include "config/loader.h"
 #include "store/data_dir.h"
 #include "store/profile_vault.h"
@@ -172,6 +175,16 @@ TEST_F(Identity, MergesAreRefusedWithoutPermissionUnderHoldWithItselfAndForUnkno
   auto denied = Merge("p1", {{"from", "p2"}}, care);
   EXPECT_EQ(denied.status, 403) << denied.body;
   EXPECT_NE(denied.body.find("erase"), std::string::npos);
+  {  // a merge writes consent records to the target's ledger: it needs consents.write too
+    std::ofstream config(daemon_.config_path(), std::ios::app);
+    config << "\n[[role]]\nname = \"dedup\"\npurposes = [\"service\"]\n"
+              "can = [\"profiles.read\", \"profiles.write\", \"erase\"]\n";
+  }
+  daemon_.Signal(SIGHUP);
+  ASSERT_TRUE(daemon_.WaitForLog("config and rules reloaded")) << daemon_.Log();
+  auto no_consents = Merge("p1", {{"from", "p2"}}, daemon_.CreateToken("dedup-1", "dedup"));
+  EXPECT_EQ(no_consents.status, 403) << no_consents.body;
+  EXPECT_NE(no_consents.body.find("consents.write"), std::string::npos);
   EXPECT_EQ(Merge("p1", {{"from", "p1"}}).status, 422);
   for (const json& bad :
        {json{{"from", 7}}, json{{"prefer", "newer"}}, json{{"from", "p2"}, {"prefer", "older"}},

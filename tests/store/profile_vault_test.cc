@@ -171,8 +171,8 @@ TEST_F(ProfileVaultTest, ImportHandsOverCreatedProfilesAsStored) {
   ASSERT_TRUE(prepared.errors.empty());
   ASSERT_TRUE(vault_.Upsert("raced", json::parse(R"({"fields": {"name": "B"}})")));
   clock_.Advance(std::chrono::seconds(5));
-  auto counts = vault_.CommitImport(std::move(prepared), AuditEntry{clock_.NowUs(), "t",
-                                                                    "profiles.import", 0, "", ""});
+  auto counts = vault_.CommitImport(std::move(prepared),
+                                    AuditEntry{clock_.NowUs(), "t", "profiles.import", 0, "", ""});
   ASSERT_TRUE(counts) << counts.error().ToString();
   EXPECT_EQ(counts->created, 2);
   EXPECT_EQ(counts->updated, 1);

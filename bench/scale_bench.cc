@@ -423,16 +423,22 @@ void RestartAndSweep(const config::Config& config, ChildDaemon& daemon, const st
 
 void AddOptions(CLI::App& app, Options& o) {
   app.add_option("--customers", o.customers, "customers to generate and load")
+      ->check(CLI::Range(int64_t{100}, int64_t{99'999'999}))  // phones are unique below 10^8
       ->capture_default_str();
   app.add_option("--connections", o.connections, "import and event connections")
+      ->check(CLI::Range(1, 64))
       ->capture_default_str();
-  app.add_option("--batch", o.batch, "rows per import request")->capture_default_str();
+  app.add_option("--batch", o.batch, "rows per import request")
+      ->check(CLI::Range(1, 5000))
+      ->capture_default_str();
   app.add_option("--consent-every", o.consent_every, "one customer in N gets a consent record")
       ->capture_default_str();
   app.add_option("--erasures", o.erasures, "profiles erased at the end")->capture_default_str();
   app.add_option("--read-seconds", o.read_seconds, "duration of the read test")
       ->capture_default_str();
-  app.add_option("--io-threads", o.io_threads, "daemon HTTP threads")->capture_default_str();
+  app.add_option("--io-threads", o.io_threads, "daemon HTTP threads")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   app.add_option("--dir", o.dir, "working directory (default: a fresh one under TMPDIR)");
   app.add_option("--portraitd", o.portraitd, "daemon binary (default: beside this one)");
   app.add_flag("--keep", o.keep, "keep the working directory");

@@ -9,6 +9,7 @@
 #include "cli/import_progress.h"
 #include "cli/import_rows.h"
 #include "cli/record_reader.h"
+#include "cli/request_pipeline.h"
 
 namespace portrait::cli {
 namespace {
@@ -23,6 +24,7 @@ struct ImportOptions {
   std::string file;
   std::string errors_path;
   int batch = 1000;
+  int in_flight = 3;  // profile requests in flight at once
 };
 
 struct Summary {
@@ -50,8 +52,22 @@ class Import {
       *errors_ << json{{"line", e.line}, {"field", e.field}, {"reason", e.reason}}.dump() << "\n";
     }
   }
-  // Sends the profile rows; false on a daemon error (printed).
+  // Opens the connections profile requests go out on.
+  Status OpenPipeline() {
+    auto pipeline = RequestPipeline::Open(o_.daemon, o_.in_flight, [this](Result<json> answer) {
+      return AccountProfiles(std::move(answer));
+    });
+    if (!pipeline) {
+      return pipeline.error();
+    }
+    pipeline_ = std::move(*pipeline);
+    return Status::Ok();
+  }
+  // Sends the profile rows (up to --in-flight requests at once); false on a daemon error
+  // (printed), also one answering an earlier request.
   bool SendProfiles(json& rows, bool text);
+  // Waits for the profile requests in flight; false on a daemon error (printed).
+  bool DrainProfiles() { return pipeline_->Drain(); }
   // Sends the events (their lines in `lines`); false on a daemon error (printed).
   bool SendEvents(json& events, std::vector<int64_t>& lines);
   void Progress(const RecordReader& reader) {
@@ -65,17 +81,24 @@ class Import {
   const ImportOptions& o_;
   std::istream& in_;
   std::ostream* errors_;
+  // An import request's answer counted, its bad lines reported; false on a daemon error.
+  bool AccountProfiles(Result<json> answer);
+
   DaemonConnection conn_;
   ImportProgress progress_;
+  std::unique_ptr<RequestPipeline> pipeline_;
 };
 
 bool Import::SendProfiles(json& rows, bool text) {
   if (rows.empty()) {
     return true;
   }
-  auto answer =
-      conn_.Call("POST", "/v1/import/profiles", json{{"rows", rows}, {"text", text}}.dump());
+  std::string body = json{{"rows", rows}, {"text", text}}.dump();
   rows = json::array();
+  return pipeline_->Post("/v1/import/profiles", std::move(body));
+}
+
+bool Import::AccountProfiles(Result<json> answer) {
   if (!answer) {
     Fail("import profiles", answer.error());
     return false;
@@ -171,7 +194,8 @@ int ReadProfiles(Import& im, RecordReader& reader, ProfileRows rows, bool text, 
       im.Progress(reader);
     }
   }
-  return im.Finish(reader, im.SendProfiles(pending, text));
+  const bool sent = im.SendProfiles(pending, text);
+  return im.Finish(reader, im.DrainProfiles() && sent);
 }
 
 int ReadEvents(Import& im, RecordReader& reader, int batch) {
@@ -241,6 +265,9 @@ int Run(const ImportOptions& o, bool profiles) {
   if (!profiles) {
     return ReadEvents(im, reader, std::min(o.batch, 10'000));
   }
+  if (Status opened = im.OpenPipeline(); !opened.ok()) {
+    return Fail(verb, opened);
+  }
   return ReadProfiles(im, reader, std::move(*rows), format == RecordReader::Format::kCsv,
                       std::min(o.batch, 5'000));
 }
@@ -274,6 +301,9 @@ void AddImportCommand(CLI::App& app, int& exit_code) {
       "as it is; tags are added. An id twice in the file: the second line is reported.\n"
       "  portraitctl import profiles customers.csv --errors bad-lines.jsonl");
   AddOptions(profiles, *o);
+  profiles->add_option("--in-flight", o->in_flight, "requests in flight at once (1-8)")
+      ->check(CLI::Range(1, 8))
+      ->capture_default_str();
   profiles->callback([o, &exit_code] { exit_code = Run(*o, true); });
   CLI::App* events = import->add_subcommand(
       "events",

@@ -164,7 +164,7 @@ Result<json> ImportService::ImportProfiles(const Caller& caller, const json& bod
     }
     // Every row's profile, unchanged ones too: a crash after the import's commit and before
     // this one leaves timers to arm, which the re-run then arms.
-    return ingestor_.AfterProfileWrites(counts.touched);
+    return ingestor_.AfterProfileWrites(counts.touched, std::move(counts.created_open));
   }));
   log_.info("import by token {}: {} created, {} updated, {} unchanged, {} failed", caller.token,
             counts.created, counts.updated, counts.unchanged, counts.errors.size());

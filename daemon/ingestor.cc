@@ -121,6 +121,14 @@ class IngestGroup {
     return w;
   }
 
+  // Holds `open` (a profile just written, as stored) for this group, so ById needs no unwrap
+  // or decryption.
+  void Adopt(store::OpenProfile open) {
+    if (!by_id_.count(open.row.id)) {
+      Add(std::move(open));
+    }
+  }
+
   // The open profile `id`, or nullptr when it no longer exists.
   Result<Working*> ById(store::ProfileId id) {
     if (auto it = by_id_.find(id); it != by_id_.end()) {
@@ -488,9 +496,13 @@ Result<TimerSweep> Ingestor::FireDueTimers(int limit) {
 
 Status Ingestor::AfterProfileWrite(store::ProfileId id) { return AfterProfileWrites({id}); }
 
-Status Ingestor::AfterProfileWrites(const std::vector<store::ProfileId>& ids) {
+Status Ingestor::AfterProfileWrites(const std::vector<store::ProfileId>& ids,
+                                    std::vector<store::OpenProfile> written) {
   PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
   IngestGroup group(*this, clock_.NowUs());
+  for (store::OpenProfile& open : written) {
+    group.Adopt(std::move(open));
+  }
   for (store::ProfileId id : ids) {
     PORTRAIT_ASSIGN_OR_RETURN(Working * w, group.ById(id));
     if (!w) {

@@ -74,8 +74,11 @@ class Ingestor {
   // on a change) and sets its anniversary timers from its fields; arms the schedule and daily
   // lifecycle timers it lacks.
   Status AfterProfileWrite(store::ProfileId id);
-  // The same for many profiles (an import's batch) in one transaction.
-  Status AfterProfileWrites(const std::vector<store::ProfileId>& ids);
+  // The same for many profiles (an import's batch) in one transaction. `written`: profiles among
+  // them just written by the caller on this thread, as stored (row, key, plaintext), used as
+  // they are instead of being opened again.
+  Status AfterProfileWrites(const std::vector<store::ProfileId>& ids,
+                            std::vector<store::OpenProfile> written = {});
 
   // After a change of the rules or the time zone: brings the timers of up to `limit` profiles
   // with ids above `after` in line with them, in one transaction. A stored timer that is still

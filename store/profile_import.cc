@@ -38,7 +38,8 @@ PreparedImport ProfileVault::PrepareImport(std::vector<ImportRow> rows) {
     auto existing = store_.GetProfileByKey(p.ext_key);
     if (existing && !*existing) {  // new so far: sealed here, off the writer thread
       p.fresh.emplace();
-      if (Status sealed = SealNew(p.external_id, p.ext_key, p.patch, now, *p.fresh, p.wrapped_key);
+      if (Status sealed =
+              SealNew(p.external_id, p.ext_key, p.patch, now, *p.fresh, p.wrapped_key, p.key);
           !sealed.ok()) {
         p.fresh.reset();  // the writer tries again
       }
@@ -46,6 +47,28 @@ PreparedImport ProfileVault::PrepareImport(std::vector<ImportRow> rows) {
     out.rows.push_back(std::move(p));
   }
   return out;
+}
+
+OpenProfile ProfileVault::OpenCreated(const ProfileRow& stored, PreparedImportRow& row) {
+  OpenProfile open;
+  open.row = stored;
+  open.key = std::move(row.key);
+  Profile& p = open.profile;
+  p.id = stored.id;
+  p.external_id = row.external_id;
+  p.timezone = stored.timezone;
+  p.lifecycle = stored.lifecycle;
+  p.created_us = stored.created_us;
+  p.updated_us = stored.updated_us;
+  for (const auto& [name, checked] : row.patch.set) {
+    p.fields[name] = checked.value;
+  }
+  std::set<std::string> tags(row.patch.add_tags.begin(), row.patch.add_tags.end());
+  for (const std::string& t : row.patch.remove_tags) {
+    tags.erase(t);
+  }
+  p.tags.assign(tags.begin(), tags.end());
+  return open;
 }
 
 Result<ImportCounts> ProfileVault::CommitImport(PreparedImport prepared, AuditEntry audit) {
@@ -79,9 +102,10 @@ Result<ImportCounts> ProfileVault::CommitImport(PreparedImport prepared, AuditEn
     if (!r.fresh) {  // erased since it was prepared, or its sealing failed there
       r.fresh.emplace();
       PORTRAIT_RETURN_IF_ERROR(
-          SealNew(r.external_id, r.ext_key, r.patch, now, *r.fresh, r.wrapped_key));
+          SealNew(r.external_id, r.ext_key, r.patch, now, *r.fresh, r.wrapped_key, r.key));
     }
     const ProfileId id = r.fresh->row.id;
+    counts.created_open.push_back(OpenCreated(r.fresh->row, r));
     new_keys.emplace_back(id, std::move(r.wrapped_key));
     ++counts.created;
     counts.written.push_back(id);

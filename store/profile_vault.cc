@@ -280,13 +280,13 @@ Result<bool> ProfileVault::Unchanged(const ProfileRow& row, const CheckedPatch& 
 
 Status ProfileVault::SealNew(std::string_view external_id, const std::string& ext_key,
                              const CheckedPatch& patch, int64_t now_us, ProfileWrite& w,
-                             std::string& wrapped_key) {
+                             std::string& wrapped_key, crypto::SlabKey& key) {
   // A random internal id (pseudonymous, reveals no order) and a random data key.
   w.is_new = true;
   w.row.id = static_cast<ProfileId>(crypto::RandomU64() >> 1) | 1;
   w.row.ext_key = ext_key;
   w.row.created_us = w.row.updated_us = now_us;
-  PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, NewDataKey());
+  PORTRAIT_ASSIGN_OR_RETURN(key, NewDataKey());
   PORTRAIT_ASSIGN_OR_RETURN(w.row.external_id,
                             SealJson(key, w.row.id, kExternalIdField, json(external_id)));
   PORTRAIT_RETURN_IF_ERROR(SealPatch(patch, key, {}, w));
@@ -314,7 +314,8 @@ Result<UpsertResult> ProfileVault::Upsert(std::string_view external_id, const js
     PORTRAIT_ASSIGN_OR_RETURN(std::vector<std::string> tags, TagsOf(w.row, key));
     PORTRAIT_RETURN_IF_ERROR(SealPatch(*checked, key, tags, w));
   } else {
-    PORTRAIT_RETURN_IF_ERROR(SealNew(external_id, ext_key, *checked, now, w, wrapped));
+    crypto::SlabKey key;
+    PORTRAIT_RETURN_IF_ERROR(SealNew(external_id, ext_key, *checked, now, w, wrapped, key));
     // The key is durable before any ciphertext made with it; a crash in between leaves only an
     // orphan wrapped key, never an unreadable profile.
     PORTRAIT_RETURN_IF_ERROR(store_.PutDataKey(w.row.id, wrapped));

@@ -89,6 +89,7 @@ struct PreparedImportRow {
   CheckedPatch patch;
   std::optional<ProfileWrite> fresh;  // sealed for a profile that did not exist when prepared
   std::string wrapped_key;            // fresh's data key, wrapped
+  crypto::SlabKey key;                // fresh's data key
 };
 struct PreparedImport {
   std::vector<PreparedImportRow> rows;
@@ -101,6 +102,9 @@ struct ImportCounts {
   std::vector<ImportError> errors;
   std::vector<ProfileId> written;  // ids created or updated
   std::vector<ProfileId> touched;  // every id a good row names (unchanged ones too)
+  // The profiles created, as committed (row, key and plaintext): what the timer step needs,
+  // without unwrapping and decrypting again what was just sealed.
+  std::vector<OpenProfile> created_open;
 };
 
 struct UpsertResult {
@@ -248,7 +252,9 @@ class ProfileVault {
   // A new profile's row, key and sealed patch (not stored).
   Status SealNew(std::string_view external_id, const std::string& ext_key,
                  const CheckedPatch& patch, int64_t now_us, ProfileWrite& write,
-                 std::string& wrapped_key);
+                 std::string& wrapped_key, crypto::SlabKey& key);
+  // The created profile `row` was sealed for (its key moved out of `row`), opened.
+  static OpenProfile OpenCreated(const ProfileRow& stored, PreparedImportRow& row);
   // Whether applying `patch` to stored profile `row` would change nothing; if it would, the
   // update is built into `write`.
   Result<bool> Unchanged(const ProfileRow& row, const CheckedPatch& patch, int64_t now_us,

@@ -202,5 +202,50 @@ TEST_F(ProfileVaultTest, CiphertextMovedToAnotherProfileOrFieldFailsToOpen) {
   EXPECT_EQ(vault_.Get("a").error().code(), Status::Code::kCorruption);
 }
 
+// The import hands the created profiles to the timer step as they were stored, so it needn't
+// unwrap and decrypt them again: each must equal what opening the stored profile gives, and a
+// row whose profile appeared between preparing and committing is not among them.
+TEST_F(ProfileVaultTest, ImportHandsOverCreatedProfilesAsStored) {
+  auto row = [](int64_t line, std::string id, const char* patch) {
+    return ImportRow{line, std::move(id), json::parse(patch)};
+  };
+  std::vector<ImportRow> rows;
+  rows.push_back(row(2, "new-1", R"({"fields": {"name": "张伟", "phone": "138 1234 5678",
+      "email": "Zhang@Example.com", "birthday": "2000-02-29"},
+      "tags": {"add": ["vip", "a", "vip"], "remove": ["a"]}, "timezone": "Europe/London"})"));
+  rows.push_back(row(3, "new-2", R"({"fields": {"city": "Hangzhou"}})"));
+  rows.push_back(row(4, "raced", R"({"fields": {"city": "Xi'an"}})"));
+  PreparedImport prepared = vault_.PrepareImport(std::move(rows));
+  ASSERT_TRUE(prepared.errors.empty());
+  ASSERT_TRUE(vault_.Upsert("raced", json::parse(R"({"fields": {"name": "B"}})")));
+  clock_.Advance(std::chrono::seconds(5));
+  auto counts = vault_.CommitImport(std::move(prepared),
+                                    AuditEntry{clock_.NowUs(), "t", "profiles.import", 0, "", ""});
+  ASSERT_TRUE(counts) << counts.error().ToString();
+  EXPECT_EQ(counts->created, 2);
+  EXPECT_EQ(counts->updated, 1);
+  ASSERT_EQ(counts->created_open.size(), 2u);
+  for (OpenProfile& handed : counts->created_open) {
+    auto stored = vault_.Open(handed.row.id);
+    ASSERT_TRUE(stored) << stored.error().ToString();
+    EXPECT_FALSE(handed.is_new);
+    EXPECT_EQ(handed.profile.external_id, stored->profile.external_id);
+    EXPECT_EQ(handed.profile.fields, stored->profile.fields);
+    EXPECT_EQ(handed.profile.tags, stored->profile.tags);
+    EXPECT_EQ(handed.profile.timezone, stored->profile.timezone);
+    EXPECT_EQ(handed.profile.lifecycle, stored->profile.lifecycle);
+    EXPECT_EQ(handed.profile.metrics, stored->profile.metrics);
+    EXPECT_EQ(handed.profile.created_us, stored->profile.created_us);
+    EXPECT_EQ(handed.profile.updated_us, stored->profile.updated_us);
+    EXPECT_EQ(handed.row.external_id, stored->row.external_id);
+    EXPECT_EQ(handed.row.tags, stored->row.tags);
+    // The handed key is the stored one: what it seals, the stored key opens.
+    auto sealed = vault_.Seal(handed, "probe", "x").value();
+    EXPECT_EQ(vault_.OpenFor(handed.row.id, "probe", sealed).value(), "x");
+  }
+  EXPECT_EQ(counts->created_open[0].profile.fields["phone"], "+8613812345678");
+  EXPECT_EQ(counts->created_open[0].profile.tags, std::vector<std::string>{"vip"});
+}
+
 }  // namespace
 }  // namespace portrait::store

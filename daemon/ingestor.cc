@@ -3,7 +3,6 @@
 #include <list>
 #include <map>
 #include <memory>
-#include <set>
 #include <unordered_map>
 #include <unordered_set>
 

@@ -11,6 +11,7 @@
 //   - the raw SQLCipher ceiling: the same number of event rows of the same size, inserted in
 //     10,000-row transactions into a database with the same key, page size and journal mode.
 // Prints a table; it is a benchmark, not a test: nothing is asserted.
+#include <pthread.h>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
@@ -75,6 +76,7 @@ Figures Run(int port, const std::string& token, int connections, int per_request
   const auto start = Clock_::now();
   for (int c = 0; c < connections; ++c) {
     threads.emplace_back([&] {
+      ::pthread_setname_np(::pthread_self(), "bench-client");  // its share in a profile
       cli::HttpClient client(port);
       std::vector<double> mine;
       const std::map<std::string, std::string> headers = {{"Authorization", "Bearer " + token},
@@ -161,6 +163,7 @@ Figures Reads(int port, const std::string& token, int connections, double second
   const auto start = Clock_::now();
   for (int c = 0; c < connections; ++c) {
     threads.emplace_back([&, c] {
+      ::pthread_setname_np(::pthread_self(), "bench-client");
       cli::HttpClient client(port);
       std::vector<double> mine;
       const std::map<std::string, std::string> headers = {{"Authorization", "Bearer " + token},
@@ -217,14 +220,23 @@ double RawCeiling(const std::string& dir, const crypto::SecretBytes& key, int64_
   return static_cast<double>(rows) / std::chrono::duration<double>(Clock_::now() - start).count();
 }
 
+// Whether scenario `name` runs: every one when `only` is empty, else those it lists
+// (comma-separated: 1x1, 1x8, 1x64, 50x1, 50x8, 50x64, reads, task).
+bool Selected(const std::string& only, const std::string& name) {
+  return only.empty() || ("," + only + ",").find("," + name + ",") != std::string::npos;
+}
+
 // The ingest table: 1 and 50 events per request on 1, 8 and 64 connections, each with the
 // writer's counters. Adds the events sent to `total`; returns the best batched rate.
-double IngestScenarios(int port, const std::string& token, double seconds,
+double IngestScenarios(int port, const std::string& token, double seconds, const std::string& only,
                        std::atomic<int64_t>& next, int64_t& total) {
   std::cout << "\nscenario                         events/s   p50 ms   p99 ms    events\n";
   double batched64 = 0;
   for (int per_request : {1, 50}) {
     for (int connections : {1, 8, 64}) {
+      if (!Selected(only, std::to_string(per_request) + "x" + std::to_string(connections))) {
+        continue;
+      }
       const WriterCounters before = ReadWriterCounters(port, token);
       Figures f = Run(port, token, connections, per_request, seconds, next);
       total += f.events;
@@ -257,6 +269,10 @@ int Main(int argc, char** argv) {
   int io_threads = 2;
   app.add_option("--seconds", seconds, "duration of each scenario")->capture_default_str();
   app.add_option("--io-threads", io_threads, "daemon HTTP threads")->capture_default_str();
+  std::string only;
+  app.add_option("--only", only,
+                 "run only these scenarios (for profiling), comma-separated: 1x1, 1x8, 1x64, "
+                 "50x1, 50x8, 50x64, reads, task");
   CLI11_PARSE(app, argc, argv);
 
   const fs::path dir = fs::temp_directory_path() / ("portrait-bench-" + std::to_string(::getpid()));
@@ -279,14 +295,20 @@ int Main(int argc, char** argv) {
 
   std::atomic<int64_t> next{0};
   std::cout << "creating " << kCustomers << " profiles (first event of each)...\n";
+  const auto creating = Clock_::now();
   while (next.load() < kCustomers) {
     Run(port, token, 4, 50, 0.2, next);
   }
+  std::printf("new profiles through their first events, 50/request, 4 connections: %.0f/s\n",
+              static_cast<double>(next.load()) /
+                  std::chrono::duration<double>(Clock_::now() - creating).count());
   next = 1'000'000;
 
   int64_t total = 0;
-  const double batched64 = IngestScenarios(port, token, seconds, next, total);
-  ReadScenarios(port, token, seconds);
+  const double batched64 = IngestScenarios(port, token, seconds, only, next, total);
+  if (Selected(only, "reads")) {
+    ReadScenarios(port, token, seconds);
+  }
 
   // Event to task: a trigger that fires on every order, then one event per request.
   std::ofstream(dir / "rules/bench.toml") << R"toml(
@@ -303,7 +325,10 @@ message = "order noted"
     std::cerr << s.ToString() << "\n";
     return 1;
   }
-  Figures to_task = Run(port, token, 1, 1, seconds, next);
+  Figures to_task;
+  if (Selected(only, "task")) {
+    to_task = Run(port, token, 1, 1, seconds, next);
+  }
   server->Shutdown();
   serving.join();
   (void)server->Close();

@@ -3,8 +3,8 @@
 #include <list>
 #include <map>
 #include <memory>
-#include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "store/task_state.h"
 
@@ -100,7 +100,7 @@ class IngestGroup {
     if (std::unique_ptr<Working> kept = in_.open_->TakeByKey(ext_key)) {
       return Add(std::move(kept));
     }
-    PORTRAIT_ASSIGN_OR_RETURN(store::OpenProfile open, in_.vault_.OpenOrCreate(subject));
+    PORTRAIT_ASSIGN_OR_RETURN(store::OpenProfile open, in_.vault_.OpenOrCreate(subject, new_keys_));
     if (open.row.ext_key != ext_key) {
       // The subject is an alias (store/store.h): the profile it leads to may be open already.
       PORTRAIT_ASSIGN_OR_RETURN(Working * target, ById(open.row.id));
@@ -147,12 +147,27 @@ class IngestGroup {
     return Add(std::move(*open));
   }
 
-  // Whether an event with this key was stored before or earlier in this group.
-  Result<bool> Duplicate(const std::string& key) {
-    if (!event_keys_.insert(key).second) {
-      return true;
+  // Reads which of the requests' events are stored already, in one call.
+  Status FindStored(const std::vector<const IngestRequest*>& requests) {
+    std::vector<std::string_view> keys;
+    for (const IngestRequest* r : requests) {
+      for (const IncomingEvent& e : r->events) {
+        keys.push_back(e.key);
+      }
     }
-    return in_.store_.HasEvent(key);
+    PORTRAIT_ASSIGN_OR_RETURN(std::vector<bool> stored, in_.store_.StoredEvents(keys));
+    for (size_t i = 0; i < keys.size() && i < stored.size(); ++i) {
+      if (stored[i]) {
+        stored_keys_.emplace(keys[i]);
+      }
+    }
+    return Status::Ok();
+  }
+
+  // Whether an event with this key was stored before or earlier in this group (FindStored
+  // first).
+  bool Duplicate(const std::string& key) {
+    return !event_keys_.insert(key).second || stored_keys_.count(key) > 0;
   }
 
   Result<int> Apply(Working& w, const IncomingEvent& e) {
@@ -326,6 +341,11 @@ class IngestGroup {
         batch_.cleared_timers.push_back(key);
       }
     }
+    // New profiles' keys, all in one keystore transaction, durable before any ciphertext made
+    // with them (an orphan key, should the commit below fail, is never used: ids are random).
+    if (!new_keys_.empty()) {
+      PORTRAIT_RETURN_IF_ERROR(in_.store_.PutDataKeys(new_keys_));
+    }
     PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, in_.audit_.Commit(batch_));
     // Stored: what this group holds is now the truth, worth keeping for the next groups.
     for (auto& [id, w] : by_id_) {
@@ -372,7 +392,9 @@ class IngestGroup {
   const int64_t now_;
   std::map<store::ProfileId, std::unique_ptr<Working>> by_id_;
   std::map<std::string, Working*> by_key_;
-  std::set<std::string> event_keys_;
+  std::unordered_set<std::string> event_keys_;
+  std::unordered_set<std::string> stored_keys_;                     // of FindStored
+  std::vector<std::pair<store::ProfileId, std::string>> new_keys_;  // wrapped, of new profiles
   std::map<std::pair<store::ProfileId, std::string>, std::optional<int64_t>> timers_;
   store::Batch batch_;
 };
@@ -387,29 +409,22 @@ Ingestor::Ingestor(store::Store& store, store::ProfileVault& vault, ConsentServi
       rules_(rules),
       blind_(blind),
       clock_(clock),
-      open_(std::make_unique<OpenProfiles>()) {}
+      open_(std::make_unique<OpenProfiles>()),
+      known_(std::make_unique<KnownSubjects>()) {}
 
 Ingestor::~Ingestor() = default;
 
 void Ingestor::SealKnownSubjects(std::vector<IncomingEvent>& events) const {
-  struct Known {
-    store::ProfileId id;
-    crypto::SlabKey key;
-  };
-  std::map<std::string, std::optional<Known>> known;
+  std::map<std::string, std::shared_ptr<const KnownSubjects::Entry>> known;
   for (IncomingEvent& e : events) {
     auto [it, added] = known.try_emplace(e.subject);
     if (added) {
-      if (auto id = vault_.IdOf(e.subject)) {
-        if (auto key = vault_.KeyOf(*id)) {
-          it->second.emplace(Known{*id, std::move(*key)});
-        }
-      }
+      it->second = Known(e.subject);
     }
     if (!it->second) {
       continue;  // a new subject, or the lookup failed: the writer seals it
     }
-    const Known& k = *it->second;
+    const KnownSubjects::Entry& k = *it->second;
     if (auto sealed =
             store::ProfileVault::SealWith(k.key, k.id, store::kEventDataField, e.data.dump())) {
       e.sealed_for = k.id;
@@ -418,14 +433,37 @@ void Ingestor::SealKnownSubjects(std::vector<IncomingEvent>& events) const {
   }
 }
 
+std::shared_ptr<const KnownSubjects::Entry> Ingestor::Known(const std::string& subject) const {
+  const std::string ext_key = vault_.ExtKey(subject);
+  if (auto entry = known_->Find(ext_key)) {
+    return entry;
+  }
+  const uint64_t generation = known_->Generation();
+  auto row = store_.GetProfileByKey(ext_key);
+  if (!row || !*row) {
+    return nullptr;
+  }
+  auto key = vault_.KeyOf((*row)->id);
+  if (!key) {
+    return nullptr;
+  }
+  known_->Add(ext_key, (*row)->id, *key, generation);
+  auto entry = std::make_shared<KnownSubjects::Entry>();
+  entry->id = (*row)->id;
+  entry->key = std::move(*key);
+  return entry;
+}
+
 void Ingestor::Forget(store::ProfileId id) {
   PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
   (void)open_->Take(id);
+  known_->Forget(id);
 }
 
 void Ingestor::ForgetAll() {
   PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
   open_ = std::make_unique<OpenProfiles>();
+  known_->ForgetAll();
 }
 
 Result<std::vector<IngestCounts>> Ingestor::ApplyEvents(
@@ -434,10 +472,10 @@ Result<std::vector<IngestCounts>> Ingestor::ApplyEvents(
   const int64_t now = clock_.NowUs();
   IngestGroup group(*this, now);
   std::vector<IngestCounts> counts(requests.size());
+  PORTRAIT_RETURN_IF_ERROR(group.FindStored(requests));
   for (size_t i = 0; i < requests.size(); ++i) {
     for (const IncomingEvent& e : requests[i]->events) {
-      PORTRAIT_ASSIGN_OR_RETURN(bool duplicate, group.Duplicate(e.key));
-      if (duplicate) {
+      if (group.Duplicate(e.key)) {
         ++counts[i].duplicates;
         continue;
       }

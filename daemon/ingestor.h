@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "daemon/cloud_event.h"
 #include "daemon/consent_service.h"
+#include "daemon/known_subjects.h"
 #include "daemon/rules_holder.h"
 #include "store/audit_log.h"
 #include "store/profile_vault.h"
@@ -58,7 +59,8 @@ class Ingestor {
 
   // Seals each event's data for its subject's profile, when that profile exists: the crypto
   // half of ingestion, done before the writer (which checks the profile is still the same, and
-  // seals what is left). Thread-safe: for the I/O threads. Errors leave events unsealed.
+  // seals what is left). Subjects seen lately are sealed from memory (KnownSubjects), others
+  // are looked up in the store. Thread-safe: for the I/O threads. Errors leave events unsealed.
   void SealKnownSubjects(std::vector<IncomingEvent>& events) const;
 
   // Applies the requests' events in one durable transaction; the counts of each, in order.
@@ -93,14 +95,18 @@ class Ingestor {
   // after a change, including one made while the daemon was stopped.
   Result<bool> RulesArmed();
 
-  // Drops what the ingestor keeps of profile `id` between groups; call after anything but the
-  // ingestor wrote the profile (an upsert, an erasure).
+  // Drops what the ingestor keeps of profile `id` between groups, its data key included; call
+  // after anything but the ingestor wrote the profile (an upsert, an erasure, a merge).
   void Forget(store::ProfileId id);
   // Drops every profile kept: after a write to many (a retention purge).
   void ForgetAll();
 
  private:
   friend class IngestGroup;
+
+  // The id and key of `subject`'s profile: from memory, else from the store (then kept);
+  // nullptr when there is no such profile or the lookup failed.
+  std::shared_ptr<const KnownSubjects::Entry> Known(const std::string& subject) const;
 
   store::Store& store_;
   store::ProfileVault& vault_;
@@ -109,8 +115,9 @@ class Ingestor {
   const RulesHolder& rules_;
   const crypto::BlindIndex& blind_;
   const Clock& clock_;
-  std::unique_ptr<OpenProfiles> open_;  // profiles kept open between groups
-  ThreadChecker writer_thread_;         // everything but SealKnownSubjects and RulesArmed
+  std::unique_ptr<OpenProfiles> open_;    // profiles kept open between groups
+  std::unique_ptr<KnownSubjects> known_;  // for SealKnownSubjects on the I/O threads
+  ThreadChecker writer_thread_;           // everything but SealKnownSubjects and RulesArmed
 };
 
 }  // namespace portrait::daemon

@@ -1,5 +1,7 @@
 #include "daemon/server.h"
 
+#include <pthread.h>
+
 #include <boost/asio/steady_timer.hpp>
 #include <thread>
 
@@ -154,7 +156,10 @@ void Server::Run(int threads) {
   auto work = boost::asio::make_work_guard(p_->io);
   std::vector<std::thread> pool;
   for (int i = 1; i < threads; ++i) {
-    pool.emplace_back([this] { p_->io.run(); });
+    pool.emplace_back([this] {
+      ::pthread_setname_np(::pthread_self(), "http-io");  // for top -H and profiles
+      p_->io.run();
+    });
   }
   p_->io.run();
   for (auto& t : pool) {

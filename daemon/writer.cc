@@ -1,5 +1,7 @@
 #include "daemon/writer.h"
 
+#include <pthread.h>
+
 #include <boost/core/demangle.hpp>
 #include <chrono>
 #include <future>
@@ -30,7 +32,10 @@ T Guarded(F&& job) {
 }  // namespace
 
 Writer::Writer(Ingestor& ingestor, store::AuditLog& audit, Telemetry& telemetry)
-    : ingestor_(ingestor), audit_(audit), telemetry_(telemetry), thread_([this] { Loop(); }) {}
+    : ingestor_(ingestor), audit_(audit), telemetry_(telemetry), thread_([this] {
+        ::pthread_setname_np(::pthread_self(), "writer");  // for top -H and profiles
+        Loop();
+      }) {}
 
 Writer::~Writer() { Stop(); }
 

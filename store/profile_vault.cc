@@ -408,7 +408,8 @@ Result<Profile> ProfileVault::DecryptWith(const ProfileRow& row, KeyView key) {
   return p;
 }
 
-Result<OpenProfile> ProfileVault::OpenOrCreate(std::string_view external_id) {
+Result<OpenProfile> ProfileVault::OpenOrCreate(
+    std::string_view external_id, std::vector<std::pair<ProfileId, std::string>>& new_keys) {
   PORTRAIT_RETURN_IF_ERROR(CheckExternalId(external_id));
   const std::string ext_key = ExtKey(external_id);
   PORTRAIT_ASSIGN_OR_RETURN(std::optional<ProfileRow> row, store_.GetProfileByKey(ext_key));
@@ -424,8 +425,7 @@ Result<OpenProfile> ProfileVault::OpenOrCreate(std::string_view external_id) {
   PORTRAIT_ASSIGN_OR_RETURN(p.row.external_id,
                             SealJson(p.key, p.row.id, kExternalIdField, json(external_id)));
   PORTRAIT_ASSIGN_OR_RETURN(std::string wrapped, keys_.WrapDataKey(p.row.id, p.key));
-  // As in Upsert: the key is durable before any ciphertext made with it.
-  PORTRAIT_RETURN_IF_ERROR(store_.PutDataKey(p.row.id, wrapped));
+  new_keys.emplace_back(p.row.id, std::move(wrapped));  // stored by the caller, first
   p.profile.id = p.row.id;
   p.profile.external_id = std::string(external_id);
   p.profile.created_us = p.profile.updated_us = p.row.created_us;

@@ -200,8 +200,11 @@ class ProfileVault {
                                   std::string_view envelope);
 
   // Opens the profile the CRM knows as `external_id`, or makes a bare one (only its external id)
-  // when there is none, storing its new data key durably first.
-  Result<OpenProfile> OpenOrCreate(std::string_view external_id);
+  // when there is none and appends its new wrapped data key to `new_keys`, NOT stored: the
+  // caller stores the keys (Store::PutDataKeys, one keystore transaction for all of a group's
+  // new profiles) before it commits anything sealed with them.
+  Result<OpenProfile> OpenOrCreate(std::string_view external_id,
+                                   std::vector<std::pair<ProfileId, std::string>>& new_keys);
   // Opens an existing profile; NotFound if there is none.
   Result<OpenProfile> Open(ProfileId id);
   // The write that stores `p`'s metrics and lifecycle stage (and, for a new profile, the row);

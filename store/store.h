@@ -258,8 +258,10 @@ class Store {
   virtual Result<int64_t> CountProfiles() = 0;
   // Up to `limit` profile ids greater than `after`, ascending (to walk every profile in pages).
   virtual Result<std::vector<ProfileId>> ProfileIds(ProfileId after, int limit) = 0;
-  // Whether an event with this key is stored.
-  virtual Result<bool> HasEvent(std::string_view key) = 0;
+  // Which of these event keys are stored: one flag per key, in order (the writer's duplicate
+  // check, once per group). The SQLCipher store reads on its write connection, whose pages are
+  // decrypted already: call it from the writer thread, between commits.
+  virtual Result<std::vector<bool>> StoredEvents(const std::vector<std::string_view>& keys) = 0;
 
   // Timers due at or before `until_us`, earliest first, at most `limit` (an index range).
   virtual Result<std::vector<TimerRow>> DueTimers(int64_t until_us, int limit) = 0;

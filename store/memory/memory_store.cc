@@ -122,9 +122,14 @@ class MemoryStore final : public Store {
     return out;
   }
 
-  Result<bool> HasEvent(std::string_view key) override {
+  Result<std::vector<bool>> StoredEvents(const std::vector<std::string_view>& keys) override {
     MutexLock lock(mu_);
-    return state_.events.count(std::string(key)) > 0;
+    std::vector<bool> stored;
+    stored.reserve(keys.size());
+    for (std::string_view key : keys) {
+      stored.push_back(state_.events.count(std::string(key)) > 0);
+    }
+    return stored;
   }
 
   Result<std::vector<TimerRow>> DueTimers(int64_t until_us, int limit) override {

@@ -122,11 +122,32 @@ Status SqlcipherStore::EraseOutbox(ProfileId id) {
   return tasks.Run();
 }
 
-Result<bool> SqlcipherStore::HasEvent(std::string_view key) {
-  ReadConnection::Lease reader = readers_.Acquire();
-  Stmt s(reader->main, "SELECT 1 FROM events WHERE key = ?;");
-  s.BindBlob(1, key);
-  return s.Step();
+// On the write connection, in one read transaction: its page cache holds what the writer's
+// commits wrote, decrypted; a reader's would be dropped by every commit and decrypted again.
+Result<std::vector<bool>> SqlcipherStore::StoredEvents(const std::vector<std::string_view>& keys) {
+  std::lock_guard lock(mu_);
+  PORTRAIT_RETURN_IF_ERROR(main_.Exec("BEGIN;"));
+  std::vector<bool> stored;
+  stored.reserve(keys.size());
+  Status failed;
+  {
+    Stmt s(main_, "SELECT 1 FROM events WHERE key = ?;");
+    for (std::string_view key : keys) {
+      s.Reset();
+      s.BindBlob(1, key);
+      Result<bool> row = s.Step();
+      if (!row) {
+        failed = row.error();
+        break;
+      }
+      stored.push_back(*row);
+    }
+  }
+  (void)main_.Exec(failed.ok() ? "COMMIT;" : "ROLLBACK;");
+  if (!failed.ok()) {
+    return Error(failed);
+  }
+  return stored;
 }
 
 Result<std::vector<TimerRow>> SqlcipherStore::DueTimers(int64_t until_us, int limit) {

@@ -84,7 +84,7 @@ class SqlcipherStore final : public Store {
   Result<std::vector<EventRow>> GetEvents(ProfileId id) override;
   Result<int64_t> CountProfiles() override;
   Result<std::vector<ProfileId>> ProfileIds(ProfileId after, int limit) override;
-  Result<bool> HasEvent(std::string_view key) override;
+  Result<std::vector<bool>> StoredEvents(const std::vector<std::string_view>& keys) override;
   Result<std::vector<TimerRow>> DueTimers(int64_t until_us, int limit) override;
   Result<int64_t> CountDueTimers(int64_t until_us) override;
   Result<std::vector<TimerRow>> GetTimers(ProfileId id) override;

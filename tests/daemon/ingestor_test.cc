@@ -105,6 +105,28 @@ TEST_F(IngestorTest, LeavesNewSubjectsToTheWriter) {
   EXPECT_EQ(StoredData("c-new").size(), 2u);
 }
 
+// New subjects of one group get their keys together, stored before the group's ciphertexts:
+// every new profile opens, and its events read back.
+TEST_F(IngestorTest, NewSubjectsOfOneGroupAreStoredWithTheirKeys) {
+  std::vector<IncomingEvent> a = Events("n-1", 2);
+  std::vector<IncomingEvent> b = Events("n-2", 1);
+  std::vector<IncomingEvent> more = Events("n-3", 1);
+  b.push_back(more[0]);
+  IngestRequest first{std::move(a), "test", "service"};
+  IngestRequest second{std::move(b), "test", "service"};
+  auto counts = ingestor_.ApplyEvents({&first, &second});
+  ASSERT_TRUE(counts) << counts.error().ToString();
+  EXPECT_EQ((*counts)[0].accepted, 2);
+  EXPECT_EQ((*counts)[1].accepted, 2);
+  for (const char* subject : {"n-1", "n-2", "n-3"}) {
+    const store::ProfileId id = vault_.IdOf(subject).value();
+    EXPECT_TRUE(store_.GetDataKey(id).value().has_value()) << subject;
+    EXPECT_TRUE(vault_.GetById(id)) << subject;
+  }
+  EXPECT_EQ(StoredData("n-1").size(), 2u);
+  EXPECT_EQ(StoredData("n-3").size(), 1u);
+}
+
 TEST_F(IngestorTest, ReSealsWhenTheProfileWasErasedMeanwhile) {
   // Data sealed before the erasure is under the shredded key: stored as it is, it could never
   // be read. The writer seals it again for the profile the subject has now.
@@ -122,6 +144,27 @@ TEST_F(IngestorTest, ReSealsWhenTheProfileWasErasedMeanwhile) {
   EXPECT_EQ(stored[1]["n"], 1);
 }
 
+// The second request for a subject is sealed from memory; once the profile is erased and
+// forgotten, its key is no longer used (nor kept): the next request is left to the writer.
+TEST_F(IngestorTest, AForgottenProfilesKeyIsNotUsedAgain) {
+  ASSERT_TRUE(vault_.Upsert("c-4", json{{"fields", {{"name", "D"}}}}));
+  const store::ProfileId old_id = vault_.IdOf("c-4").value();
+  std::vector<IncomingEvent> first = Events("c-4", 1);
+  ingestor_.SealKnownSubjects(first);
+  ASSERT_EQ(first[0].sealed_for, old_id);
+  std::vector<IncomingEvent> again = Events("c-4", 2);
+  ingestor_.SealKnownSubjects(again);
+  EXPECT_EQ(again[1].sealed_for, old_id);
+  ASSERT_TRUE(vault_.Erase("c-4"));
+  ingestor_.Forget(old_id);
+  std::vector<IncomingEvent> after = Events("c-4", 1);
+  ingestor_.SealKnownSubjects(after);
+  EXPECT_EQ(after[0].sealed_for, 0);
+  EXPECT_TRUE(after[0].sealed_data.empty());
+  ASSERT_TRUE(Apply(std::move(after)).ok());
+  EXPECT_EQ(StoredData("c-4").size(), 1u);
+}
+
 // A metric stored with a type no event can read back (an overflowing sum was once stored as
 // null) is reset and audited, and the customer's next event is taken.
 TEST_F(IngestorTest, RepairsAStoredMetricOfTheWrongTypeAndAuditsIt) {
@@ -133,7 +176,7 @@ TEST_F(IngestorTest, RepairsAStoredMetricOfTheWrongTypeAndAuditsIt) {
   poison.profiles.push_back(vault_.StateWrite(open, Now()).value());
   ASSERT_TRUE(store_.Commit(poison));
 
-  json order = {{"specversion", "1.0"}, {"id", "c-3-o"},       {"source", "test"},
+  json order = {{"specversion", "1.0"},   {"id", "c-3-o"},    {"source", "test"},
                 {"type", "order.placed"}, {"subject", "c-3"}, {"data", {{"amount", 7}}}};
   auto events = ParseCloudEvents(order, Now(), data_.blind);
   ASSERT_TRUE(events);
@@ -161,9 +204,9 @@ TEST_F(IngestorTest, AFirstContactByEventPassesThroughTheNewStage) {
   ASSERT_TRUE(vault_.Upsert("by-api", json{{"fields", {{"name", "D"}}}}));
   ASSERT_TRUE(ingestor_.AfterProfileWrite(vault_.IdOf("by-api").value()).ok());
   for (const char* subject : {"by-api", "by-event"}) {
-    json order = {{"specversion", "1.0"},  {"id", std::string(subject) + "-o"},
-                  {"source", "test"},      {"type", "order.placed"},
-                  {"subject", subject},    {"data", {{"amount", 7}}}};
+    json order = {{"specversion", "1.0"}, {"id", std::string(subject) + "-o"},
+                  {"source", "test"},     {"type", "order.placed"},
+                  {"subject", subject},   {"data", {{"amount", 7}}}};
     auto events = ParseCloudEvents(order, Now(), data_.blind);
     ASSERT_TRUE(events);
     ASSERT_TRUE(Apply(std::move(*events)).ok());

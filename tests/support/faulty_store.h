@@ -63,7 +63,9 @@ class FaultyStore final : public store::Store {
     return real_.GetEvents(id);
   }
   Result<int64_t> CountProfiles() override { return real_.CountProfiles(); }
-  Result<bool> HasEvent(std::string_view key) override { return real_.HasEvent(key); }
+  Result<std::vector<bool>> StoredEvents(const std::vector<std::string_view>& keys) override {
+    return real_.StoredEvents(keys);
+  }
   Result<std::vector<store::ProfileId>> ProfileIds(store::ProfileId after, int limit) override {
     return real_.ProfileIds(after, limit);
   }

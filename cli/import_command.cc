@@ -23,6 +23,7 @@ struct ImportOptions {
   std::string file;
   std::string errors_path;
   int batch = 1000;
+  std::vector<std::string> match;  // profiles: fields to resolve identity by (--match)
 };
 
 struct Summary {
@@ -73,8 +74,11 @@ bool Import::SendProfiles(json& rows, bool text) {
   if (rows.empty()) {
     return true;
   }
-  auto answer =
-      conn_.Call("POST", "/v1/import/profiles", json{{"rows", rows}, {"text", text}}.dump());
+  json body = {{"rows", rows}, {"text", text}};
+  if (!o_.match.empty()) {
+    body["match"] = o_.match;
+  }
+  auto answer = conn_.Call("POST", "/v1/import/profiles", body.dump());
   rows = json::array();
   if (!answer) {
     Fail("import profiles", answer.error());
@@ -82,6 +86,7 @@ bool Import::SendProfiles(json& rows, bool text) {
   }
   s_.imported += answer->value("created", int64_t{0}) + answer->value("updated", int64_t{0});
   s_.duplicates += answer->value("unchanged", int64_t{0});
+  s_.merged += answer->value("merged", int64_t{0});
   for (const json& e : answer->value("errors", json::array())) {
     Bad(LineError{e.value("line", int64_t{0}), e.value("field", ""), e.value("reason", "")});
   }
@@ -272,8 +277,16 @@ void AddImportCommand(CLI::App& app, int& exit_code) {
       "fields; RFC 4180 quoting) or JSON lines ({\"id\", \"fields\", \"tags\", \"timezone\"}); "
       "chosen by the extension (.csv, .jsonl) or the first byte. An empty cell leaves the field "
       "as it is; tags are added. An id twice in the file: the second line is reported.\n"
-      "  portraitctl import profiles customers.csv --errors bad-lines.jsonl");
+      "  portraitctl import profiles customers.csv --errors bad-lines.jsonl\n"
+      "  portraitctl import profiles crm.csv --match email,phone --json");
   AddOptions(profiles, *o);
+  profiles
+      ->add_option("--match", o->match,
+                   "resolve identity by these blind-indexed fields (e.g. email,phone): a row whose "
+                   "id is new and whose values find one stored profile is merged into it, its id "
+                   "becoming an alias; a row finding two is reported. Needs the fields readable "
+                   "in clear by the token's role for its purpose.")
+      ->delimiter(',');
   profiles->callback([o, &exit_code] { exit_code = Run(*o, true); });
   CLI::App* events = import->add_subcommand(
       "events",

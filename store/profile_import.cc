@@ -58,20 +58,32 @@ Result<ImportCounts> ProfileVault::CommitImport(PreparedImport prepared, AuditEn
   for (PreparedImportRow& r : prepared.rows) {
     PORTRAIT_ASSIGN_OR_RETURN(std::optional<ProfileRow> existing,
                               store_.GetProfileByKey(r.ext_key));
+    const bool merging = !existing && r.merge_into != 0;
+    if (merging) {
+      PORTRAIT_ASSIGN_OR_RETURN(existing, store_.GetProfile(r.merge_into));
+      if (!existing) {
+        counts.errors.push_back({r.line, "id", "the profile it matched was erased meanwhile"});
+        continue;
+      }
+    }
     if (existing && !updated.insert(existing->id).second) {
       counts.errors.push_back(
           {r.line, "id", "names the same profile as an earlier row (one id is an alias)"});
       continue;
     }
-    if (existing) {  // stored before, or since the row was prepared
+    if (existing) {  // stored before, or since the row was prepared; or the row's match
       ProfileWrite update;
       PORTRAIT_ASSIGN_OR_RETURN(bool unchanged, Unchanged(*existing, r.patch, now, update));
       counts.touched.push_back(existing->id);
+      if (merging) {
+        batch.aliases.push_back(AliasRow{r.ext_key, existing->id, 0, now});
+        ++counts.merged;
+      }
       if (unchanged) {
-        ++counts.unchanged;
+        counts.unchanged += merging ? 0 : 1;
         continue;
       }
-      ++counts.updated;
+      counts.updated += merging ? 0 : 1;
       counts.written.push_back(existing->id);
       batch.profiles.push_back(std::move(update));
       continue;
@@ -91,6 +103,7 @@ Result<ImportCounts> ProfileVault::CommitImport(PreparedImport prepared, AuditEn
   audit.detail = json{{"created", counts.created},
                       {"updated", counts.updated},
                       {"unchanged", counts.unchanged},
+                      {"merged", counts.merged},
                       {"failed", counts.errors.size()}}
                      .dump();
   batch.audit.push_back(std::move(audit));

@@ -63,8 +63,8 @@ Result<IdentityMatch> IdentityMatcher::Match(const nlohmann::json& fields,
   return Decide(found);
 }
 
-Result<IdentityMatch> IdentityMatcher::Match(const store::CheckedPatch& patch,
-                                             const std::vector<std::string>& match_fields) const {
+Result<IdentityMatch> IdentityMatcher::MatchChecked(
+    const store::CheckedPatch& patch, const std::vector<std::string>& match_fields) const {
   PORTRAIT_RETURN_IF_ERROR(CheckMatchFields(config_, match_fields));
   std::set<store::ProfileId> found;
   for (const std::string& name : match_fields) {

@@ -58,8 +58,8 @@ class IdentityMatcher {
                               const std::vector<std::string>& match_fields) const;
   // The same for a row already checked and normalised (store::ProfileVault::CheckPatch): its
   // `set` values' index keys are looked up as they are; fields it removes are not matched.
-  Result<IdentityMatch> Match(const store::CheckedPatch& patch,
-                              const std::vector<std::string>& match_fields) const;
+  Result<IdentityMatch> MatchChecked(const store::CheckedPatch& patch,
+                                     const std::vector<std::string>& match_fields) const;
 
   // The blind digests standing for the match fields `patch` sets, as "field\x1fdigest" keys:
   // two rows sharing one of them name one person.

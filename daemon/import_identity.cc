@@ -47,7 +47,7 @@ Status ResolveIdentities(const IdentityMatcher& matcher, store::Store& store,
                "matches the same person as line " + std::to_string(earlier) + " of this request");
         continue;
       }
-      PORTRAIT_ASSIGN_OR_RETURN(IdentityMatch match, matcher.Match(row.patch, match_fields));
+      PORTRAIT_ASSIGN_OR_RETURN(IdentityMatch match, matcher.MatchChecked(row.patch, match_fields));
       if (match.kind == MatchKind::kAmbiguous) {
         refuse(row, "matches more than one profile");
         continue;

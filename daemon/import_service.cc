@@ -152,8 +152,9 @@ Result<std::vector<std::string>> ImportService::MatchFields(const Caller& caller
         Status::InvalidArgument("match: expected a list of 1-16 blind-indexed field names"));
   }
   for (const json& name : match) {
-    if (!name.is_string()) {
-      return Error(Status::InvalidArgument("match: expected field names as strings"));
+    if (!name.is_string() || name.get_ref<const std::string&>().size() > 128) {
+      return Error(
+          Status::InvalidArgument("match: expected field names as strings of at most 128 bytes"));
     }
     names.push_back(name.get<std::string>());
   }

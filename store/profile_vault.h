@@ -91,7 +91,8 @@ struct PreparedImportRow {
   std::string wrapped_key;            // fresh's data key, wrapped
   // Set by the caller between the two steps (identity resolution, daemon/import_identity.h):
   // the row's id is new and names the person of this stored profile. CommitImport then writes
-  // the row to that profile and makes the id its alias, in the same transaction.
+  // the row to that profile and makes the id its alias, in the same transaction (were the
+  // profile gone by then, the row would make a new one).
   ProfileId merge_into = 0;
 };
 struct PreparedImport {

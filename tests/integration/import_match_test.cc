@@ -62,6 +62,65 @@ size_t StoredProfiles(const Daemon& d) {  // the daemon must be stopped
   }
 }
 
+// A row of POST /v1/import/profiles.
+json Row(int line, const std::string& id, const json& fields) {
+  return json{{"line", line}, {"id", id}, {"fields", fields}};
+}
+
+// kPeople profiles P0… with an email and a phone each, then S1 and S2 sharing one email.
+void WritePeople(const std::string& path) {
+  std::ofstream out(path);
+  for (int i = 0; i < kPeople; ++i) {
+    out << json{{"id", "P" + std::to_string(i)},
+                {"fields",
+                 {{"name", "Person " + std::to_string(i)},
+                  {"email", Email(i)},
+                  {"phone", Phone(i)},
+                  {"city", "Beijing"}}}}
+               .dump()
+        << "\n";
+  }
+  out << R"({"id": "S1", "fields": {"email": "shared@example.com"}})"
+      << "\n";
+  out << R"({"id": "S2", "fields": {"email": "shared@example.com"}})"
+      << "\n";
+}
+
+// The CRM's export: new ids crm-0…, even ones found by email (written differently), odd ones by
+// phone; line kPeople + 1 has the email of one person and the phone of another, line kPeople + 2
+// the shared email.
+void WriteCrm(const std::string& path) {
+  std::ofstream out(path);
+  for (int i = 0; i < kPeople; ++i) {
+    json fields = {{"city", "Shenzhen"}};
+    if (i % 2 == 0) {
+      fields["email"] = "  Person" + std::to_string(i) + "@EXAMPLE.com";
+    } else {
+      fields["phone"] = Phone(i);
+    }
+    out << json{{"id", "crm-" + std::to_string(i)}, {"fields", fields}, {"tags", {"crm"}}}.dump()
+        << "\n";
+  }
+  out << json{{"id", "crm-two"},
+              {"fields", {{"email", Email(1)}, {"phone", Phone(2)}, {"city", "Nowhere"}}}}
+             .dump()
+      << "\n";
+  out << R"({"id": "crm-shared", "fields": {"email": "shared@example.com", "city": "Nowhere"}})"
+      << "\n";
+}
+
+// The --errors file: line -> {"field", "reason"}; no line may carry an email.
+std::map<int64_t, json> ReadReport(const std::string& path) {
+  std::ifstream in(path);
+  std::map<int64_t, json> reported;
+  for (std::string line; std::getline(in, line);) {
+    EXPECT_EQ(line.find("example.com"), std::string::npos) << "a value in the report: " << line;
+    json e = json::parse(line);
+    reported[e["line"].get<int64_t>()] = {{"field", e["field"]}, {"reason", e["reason"]}};
+  }
+  return reported;
+}
+
 class ImportMatch : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(d_.Start()); }
@@ -86,57 +145,56 @@ class ImportMatch : public ::testing::Test {
     return r.status == 200 ? json::parse(r.body) : json::object();
   }
 
+  // Reads by an alias return the merged profile with the row's values written to it; the audit
+  // records count every merge.
+  void ExpectMergedAndAudited() {
+    for (int i : {0, 1, 998, 999}) {
+      json view = Read("crm-" + std::to_string(i));
+      EXPECT_EQ(view["id"], "P" + std::to_string(i));
+      EXPECT_EQ(view["internal_id"], Read("P" + std::to_string(i))["internal_id"]);
+      EXPECT_EQ(view["fields"]["city"], "Shenzhen");
+      // The row's values overwrite, as an update would (an email keeps its case, trimmed).
+      EXPECT_EQ(view["fields"]["email"],
+                i % 2 ? Email(i) : "Person" + std::to_string(i) + "@EXAMPLE.com");
+      EXPECT_EQ(view["tags"], json::array({"crm"}));
+    }
+    int64_t created = 0;
+    int64_t merged = 0;
+    for (const json& record : AuditRecords("profiles.import")) {
+      created += record["detail"]["created"].get<int64_t>();
+      merged += record["detail"].value("merged", int64_t{0});
+    }
+    EXPECT_EQ(created, kPeople + 2);
+    EXPECT_EQ(merged, kPeople);
+  }
+  void ExpectEventsToAnAliasReachItsProfile() {
+    json events = json::array();
+    for (int n = 0; n < 3; ++n) {
+      events.push_back({{"id", "alias-order-" + std::to_string(n)},
+                        {"type", "order.placed"},
+                        {"subject", "crm-7"},
+                        {"data", {{"amount", 20}, {"category", "tea"}}}});
+    }
+    ASSERT_EQ(d_.Admin("POST", "/v1/events", events.dump()).status, 202);
+    EXPECT_TRUE(testing::Eventually([&] { return Read("P7")["metrics"].value("orders", 0) == 3; }))
+        << Read("P7").dump();
+    EXPECT_EQ(Read("crm-7")["metrics"]["orders"], 3);
+  }
+
   Daemon d_;
 };
 
 TEST_F(ImportMatch, RowsMergeByEmailOrPhoneAmbiguousOnesAreReportedAndAReRunChangesNothing) {
   const std::string people = d_.dir() / "people.jsonl";
-  {
-    std::ofstream out(people);
-    for (int i = 0; i < kPeople; ++i) {
-      out << json{{"id", "P" + std::to_string(i)},
-                  {"fields",
-                   {{"name", "Person " + std::to_string(i)},
-                    {"email", Email(i)},
-                    {"phone", Phone(i)},
-                    {"city", "Beijing"}}}}
-                 .dump()
-          << "\n";
-    }
-    // Two profiles sharing one email.
-    out << R"({"id": "S1", "fields": {"email": "shared@example.com"}})"
-        << "\n";
-    out << R"({"id": "S2", "fields": {"email": "shared@example.com"}})"
-        << "\n";
-  }
+  WritePeople(people);
   int rc = 0;
   std::string err;
   std::string summary = Import(d_, people, "", &rc, &err);
   ASSERT_EQ(rc, 0) << summary << err;
   ASSERT_EQ(json::parse(summary)["imported"], kPeople + 2);
 
-  // The CRM's export: new ids, half found by email (written differently), half by phone.
   const std::string crm = d_.dir() / "crm.jsonl";
-  {
-    std::ofstream out(crm);
-    for (int i = 0; i < kPeople; ++i) {
-      json fields = {{"city", "Shenzhen"}};
-      if (i % 2 == 0) {
-        fields["email"] = "  Person" + std::to_string(i) + "@EXAMPLE.com";
-      } else {
-        fields["phone"] = Phone(i);
-      }
-      out << json{{"id", "crm-" + std::to_string(i)}, {"fields", fields}, {"tags", {"crm"}}}.dump()
-          << "\n";
-    }
-    // Line 1001: the email of one person, the phone of another. Line 1002: a shared email.
-    out << json{{"id", "crm-two"},
-                {"fields", {{"email", Email(1)}, {"phone", Phone(2)}, {"city", "Nowhere"}}}}
-               .dump()
-        << "\n";
-    out << R"({"id": "crm-shared", "fields": {"email": "shared@example.com", "city": "Nowhere"}})"
-        << "\n";
-  }
+  WriteCrm(crm);
   const std::string errors = d_.dir() / "errors.jsonl";
   summary = Import(d_, crm, "--match email,phone --errors " + errors, &rc);
   EXPECT_EQ(rc, 1) << summary;
@@ -145,56 +203,18 @@ TEST_F(ImportMatch, RowsMergeByEmailOrPhoneAmbiguousOnesAreReportedAndAReRunChan
                                         {"merged", kPeople},
                                         {"failed", 2},
                                         {"duplicates", 0}}));
-  std::ifstream in(errors);
-  std::map<int64_t, json> reported;
-  for (std::string line; std::getline(in, line);) {
-    EXPECT_EQ(line.find("example.com"), std::string::npos) << "a value in the report: " << line;
-    json e = json::parse(line);
-    reported[e["line"].get<int64_t>()] = e;
-  }
-  ASSERT_EQ(reported.size(), 2u);
-  EXPECT_EQ(reported[kPeople + 1]["field"], "email,phone");
-  EXPECT_EQ(reported[kPeople + 1]["reason"], "matches more than one profile");
-  EXPECT_EQ(reported[kPeople + 2]["field"], "email");
-  EXPECT_EQ(reported[kPeople + 2]["reason"], "matches more than one profile");
+  const std::string ambiguous = "matches more than one profile";
+  EXPECT_EQ(
+      ReadReport(errors),
+      (std::map<int64_t, json>{{kPeople + 1, {{"field", "email,phone"}, {"reason", ambiguous}}},
+                               {kPeople + 2, {{"field", "email"}, {"reason", ambiguous}}}}));
   EXPECT_EQ(Read("crm-two")["status"], 404);
   EXPECT_EQ(Read("crm-shared")["status"], 404);
   for (const std::string id : {"P1", "P2", "S1", "S2"}) {
     EXPECT_NE(Read(id)["fields"]["city"], "Nowhere") << id;
   }
-
-  // A read by the alias returns the merged profile, the row's values written to it.
-  for (int i : {0, 1, 998, 999}) {
-    json view = Read("crm-" + std::to_string(i));
-    EXPECT_EQ(view["id"], "P" + std::to_string(i));
-    EXPECT_EQ(view["internal_id"], Read("P" + std::to_string(i))["internal_id"]);
-    EXPECT_EQ(view["fields"]["city"], "Shenzhen");
-    // The row's values overwrite, as an update would (an email keeps its case, trimmed).
-    EXPECT_EQ(view["fields"]["email"],
-              i % 2 ? Email(i) : "Person" + std::to_string(i) + "@EXAMPLE.com");
-    EXPECT_EQ(view["tags"], json::array({"crm"}));
-  }
-  int64_t created = 0;
-  int64_t merged = 0;
-  for (const json& record : AuditRecords("profiles.import")) {
-    created += record["detail"]["created"].get<int64_t>();
-    merged += record["detail"].value("merged", int64_t{0});
-  }
-  EXPECT_EQ(created, kPeople + 2);
-  EXPECT_EQ(merged, kPeople);
-
-  // Events sent to an alias reach the merged profile.
-  json events = json::array();
-  for (int n = 0; n < 3; ++n) {
-    events.push_back({{"id", "alias-order-" + std::to_string(n)},
-                      {"type", "order.placed"},
-                      {"subject", "crm-7"},
-                      {"data", {{"amount", 20}, {"category", "tea"}}}});
-  }
-  ASSERT_EQ(d_.Admin("POST", "/v1/events", events.dump()).status, 202);
-  EXPECT_TRUE(testing::Eventually([&] { return Read("P7")["metrics"].value("orders", 0) == 3; }))
-      << Read("P7").dump();
-  EXPECT_EQ(Read("crm-7")["metrics"]["orders"], 3);
+  ExpectMergedAndAudited();
+  ExpectEventsToAnAliasReachItsProfile();
 
   // The same file again: every merged id is an alias now, a known id: nothing changes.
   summary = Import(d_, crm, "--match email,phone", &rc);
@@ -269,14 +289,11 @@ TEST_F(ImportMatch, RowsOfOneRequestNamingOnePersonAreDecidedInRequestOrder) {
                      json{{"fields", {{"email", "ann@example.com"}, {"phone", Phone(1)}}}}.dump())
                 .status,
             201);
-  auto row = [](int line, const std::string& id, const json& fields) {
-    return json{{"line", line}, {"id", id}, {"fields", fields}};
-  };
   // An id, then a new id that would become its alias: the second is reported.
   json answer = Post({{"match", {"email", "phone"}},
                       {"rows",
-                       {row(1, "ann", {{"city", "Hangzhou"}}),
-                        row(2, "ann-crm", {{"email", "ANN@example.com"}, {"city", "Xi'an"}})}}});
+                       {Row(1, "ann", {{"city", "Hangzhou"}}),
+                        Row(2, "ann-crm", {{"email", "ANN@example.com"}, {"city", "Xi'an"}})}}});
   EXPECT_EQ(answer["updated"], 1);
   EXPECT_EQ(answer["merged"], 0);
   ASSERT_EQ(answer["errors"].size(), 1u) << answer.dump();
@@ -287,8 +304,8 @@ TEST_F(ImportMatch, RowsOfOneRequestNamingOnePersonAreDecidedInRequestOrder) {
   // The other way round: the new id merges first, its profile's own id is reported.
   answer = Post({{"match", {"email", "phone"}},
                  {"rows",
-                  {row(1, "ann-crm", {{"email", "ann@example.com"}, {"city", "Xi'an"}}),
-                   row(2, "ann", {{"city", "Hangzhou"}})}}});
+                  {Row(1, "ann-crm", {{"email", "ann@example.com"}, {"city", "Xi'an"}}),
+                   Row(2, "ann", {{"city", "Hangzhou"}})}}});
   EXPECT_EQ(answer["merged"], 1);
   ASSERT_EQ(answer["errors"].size(), 1u) << answer.dump();
   EXPECT_EQ(answer["errors"][0]["line"], 2);
@@ -298,20 +315,22 @@ TEST_F(ImportMatch, RowsOfOneRequestNamingOnePersonAreDecidedInRequestOrder) {
   // Two new ids finding one person (by email, by phone): the first merges.
   answer = Post({{"match", {"email", "phone"}},
                  {"rows",
-                  {row(4, "ann-web", {{"phone", Phone(1)}}),
-                   row(3, "ann-app", {{"email", "ann@example.com"}})}}});
+                  {Row(4, "ann-web", {{"phone", Phone(1)}}),
+                   Row(3, "ann-app", {{"email", "ann@example.com"}})}}});
   EXPECT_EQ(answer["merged"], 1);
   ASSERT_EQ(answer["errors"].size(), 1u) << answer.dump();
   EXPECT_EQ(answer["errors"][0]["line"], 3);
   EXPECT_EQ(Read("ann-web")["id"], "ann");
   EXPECT_EQ(Read("ann-app")["status"], 404);
+}
 
+TEST_F(ImportMatch, NewIdsSharingANewValueMakeOneProfileAndTheSecondIsReportedEachTime) {
   // Two new ids sharing an email no profile has: one new profile, the second reported.
   const json twins = {{"match", {"email"}},
                       {"rows",
-                       {row(1, "bo-1", {{"email", "bo@example.com"}}),
-                        row(2, "bo-2", {{"email", "Bo@Example.com"}})}}};
-  answer = Post(twins);
+                       {Row(1, "bo-1", {{"email", "bo@example.com"}}),
+                        Row(2, "bo-2", {{"email", "Bo@Example.com"}})}}};
+  json answer = Post(twins);
   EXPECT_EQ(answer["created"], 1);
   ASSERT_EQ(answer["errors"].size(), 1u) << answer.dump();
   EXPECT_EQ(answer["errors"][0], (json{{"line", 2},
@@ -327,7 +346,7 @@ TEST_F(ImportMatch, RowsOfOneRequestNamingOnePersonAreDecidedInRequestOrder) {
   EXPECT_EQ(answer["errors"].size(), 1u) << answer.dump();
   // Alone, bo-2 finds bo-1's profile and merges; sent again, it is a known id.
   const json alone = {{"match", {"email"}},
-                      {"rows", json::array({row(1, "bo-2", {{"email", "bo@example.com"}})})}};
+                      {"rows", json::array({Row(1, "bo-2", {{"email", "bo@example.com"}})})}};
   EXPECT_EQ(Post(alone)["merged"], 1);
   answer = Post(alone);
   EXPECT_EQ(answer["merged"], 0);

@@ -24,7 +24,8 @@ struct ImportOptions {
   std::string file;
   std::string errors_path;
   int batch = 1000;
-  int in_flight = 3;  // profile requests in flight at once
+  int in_flight = 3;               // profile requests in flight at once (1 with --match)
+  std::vector<std::string> match;  // profiles: fields to resolve identity by (--match)
 };
 
 struct Summary {
@@ -54,7 +55,9 @@ class Import {
   }
   // Opens the connections profile requests go out on.
   Status OpenPipeline() {
-    auto pipeline = RequestPipeline::Open(o_.daemon, o_.in_flight, [this](Result<json> answer) {
+    // A match depends on the rows committed before it: with --match, one request at a time.
+    const int in_flight = o_.match.empty() ? o_.in_flight : 1;
+    auto pipeline = RequestPipeline::Open(o_.daemon, in_flight, [this](Result<json> answer) {
       return AccountProfiles(std::move(answer));
     });
     if (!pipeline) {
@@ -93,9 +96,12 @@ bool Import::SendProfiles(json& rows, bool text) {
   if (rows.empty()) {
     return true;
   }
-  std::string body = json{{"rows", rows}, {"text", text}}.dump();
+  json body = {{"rows", rows}, {"text", text}};
+  if (!o_.match.empty()) {
+    body["match"] = o_.match;
+  }
   rows = json::array();
-  return pipeline_->Post("/v1/import/profiles", std::move(body));
+  return pipeline_->Post("/v1/import/profiles", body.dump());
 }
 
 bool Import::AccountProfiles(Result<json> answer) {
@@ -105,6 +111,7 @@ bool Import::AccountProfiles(Result<json> answer) {
   }
   s_.imported += answer->value("created", int64_t{0}) + answer->value("updated", int64_t{0});
   s_.duplicates += answer->value("unchanged", int64_t{0});
+  s_.merged += answer->value("merged", int64_t{0});
   for (const json& e : answer->value("errors", json::array())) {
     Bad(LineError{e.value("line", int64_t{0}), e.value("field", ""), e.value("reason", "")});
   }
@@ -299,11 +306,21 @@ void AddImportCommand(CLI::App& app, int& exit_code) {
       "fields; RFC 4180 quoting) or JSON lines ({\"id\", \"fields\", \"tags\", \"timezone\"}); "
       "chosen by the extension (.csv, .jsonl) or the first byte. An empty cell leaves the field "
       "as it is; tags are added. An id twice in the file: the second line is reported.\n"
-      "  portraitctl import profiles customers.csv --errors bad-lines.jsonl");
+      "  portraitctl import profiles customers.csv --errors bad-lines.jsonl\n"
+      "  portraitctl import profiles crm.csv --match email,phone --json");
   AddOptions(profiles, *o);
-  profiles->add_option("--in-flight", o->in_flight, "requests in flight at once (1-8)")
+  profiles
+      ->add_option("--in-flight", o->in_flight,
+                   "requests in flight at once (1-8; with --match always 1)")
       ->check(CLI::Range(1, 8))
       ->capture_default_str();
+  profiles
+      ->add_option("--match", o->match,
+                   "resolve identity by these blind-indexed fields (e.g. email,phone): a row whose "
+                   "id is new and whose values find one stored profile is merged into it, its id "
+                   "becoming an alias; a row finding two is reported. Needs the fields readable "
+                   "in clear by the token's role for its purpose.")
+      ->delimiter(',');
   profiles->callback([o, &exit_code] { exit_code = Run(*o, true); });
   CLI::App* events = import->add_subcommand(
       "events",

@@ -1,5 +1,7 @@
 #include "cli/import_rows.h"
 
+#include <sodium.h>
+
 #include <set>
 #include <string_view>
 
@@ -78,8 +80,10 @@ tl::expected<json, LineError> ProfileRows::Build(const Record& record) {
     return row;
   }
   const std::string& id = (*row)["id"].get_ref<const std::string&>();
-  const uint64_t hash = std::hash<std::string_view>{}(id);
-  auto [first, is_first] = first_line_.emplace(hash, record.line);
+  IdDigest digest;
+  crypto_generichash(digest.data(), digest.size(),
+                     reinterpret_cast<const unsigned char*>(id.data()), id.size(), nullptr, 0);
+  auto [first, is_first] = first_line_.emplace(digest, record.line);
   if (!is_first) {
     return Refuse(record, "id",
                   "id repeated in this file at line " + std::to_string(first->second));

@@ -1,7 +1,6 @@
 #include "daemon/identity.h"
 
 #include <algorithm>
-#include <set>
 
 #include "store/field_value.h"
 
@@ -21,6 +20,24 @@ Status IdentityMatcher::CheckMatchFields(const config::Config& config,
   return Status::Ok();
 }
 
+Result<bool> IdentityMatcher::Lookup(const std::string& field, const std::string& index_key,
+                                     std::set<store::ProfileId>& found) const {
+  PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::ProfileId> ids,
+                            store_.LookupBlind(field, blind_.Digest(field, index_key)));
+  found.insert(ids.begin(), ids.end());
+  return found.size() > 1;
+}
+
+IdentityMatch IdentityMatcher::Decide(const std::set<store::ProfileId>& found) {
+  if (found.empty()) {
+    return IdentityMatch{};
+  }
+  if (found.size() > 1) {
+    return IdentityMatch{MatchKind::kAmbiguous, 0};
+  }
+  return IdentityMatch{MatchKind::kOne, *found.begin()};
+}
+
 Result<IdentityMatch> IdentityMatcher::Match(const nlohmann::json& fields,
                                              const std::vector<std::string>& match_fields) const {
   PORTRAIT_RETURN_IF_ERROR(CheckMatchFields(config_, match_fields));
@@ -38,17 +55,41 @@ Result<IdentityMatch> IdentityMatcher::Match(const nlohmann::json& fields,
     if (!checked) {
       return Error(checked.error());
     }
-    PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::ProfileId> ids,
-                              store_.LookupBlind(name, blind_.Digest(name, checked->index_key)));
-    found.insert(ids.begin(), ids.end());
-    if (found.size() > 1) {
-      return IdentityMatch{MatchKind::kAmbiguous, 0};
+    PORTRAIT_ASSIGN_OR_RETURN(bool ambiguous, Lookup(name, checked->index_key, found));
+    if (ambiguous) {
+      break;
     }
   }
-  if (found.empty()) {
-    return IdentityMatch{};
+  return Decide(found);
+}
+
+Result<IdentityMatch> IdentityMatcher::MatchChecked(
+    const store::CheckedPatch& patch, const std::vector<std::string>& match_fields) const {
+  PORTRAIT_RETURN_IF_ERROR(CheckMatchFields(config_, match_fields));
+  std::set<store::ProfileId> found;
+  for (const std::string& name : match_fields) {
+    auto it = patch.set.find(name);
+    if (it == patch.set.end()) {
+      continue;
+    }
+    PORTRAIT_ASSIGN_OR_RETURN(bool ambiguous, Lookup(name, it->second.index_key, found));
+    if (ambiguous) {
+      break;
+    }
   }
-  return IdentityMatch{MatchKind::kOne, *found.begin()};
+  return Decide(found);
+}
+
+std::vector<std::string> IdentityMatcher::MatchKeys(
+    const store::CheckedPatch& patch, const std::vector<std::string>& match_fields) const {
+  std::vector<std::string> keys;
+  for (const std::string& name : match_fields) {
+    auto it = patch.set.find(name);
+    if (it != patch.set.end()) {
+      keys.push_back(name + '\x1f' + blind_.Digest(name, it->second.index_key));
+    }
+  }
+  return keys;
 }
 
 Result<store::AliasRow> NewAlias(const store::ProfileVault& vault, std::string_view external_id,

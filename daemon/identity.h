@@ -20,6 +20,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,8 +56,23 @@ class IdentityMatcher {
   // `match_fields` that is not blind-indexed is refused the same way.
   Result<IdentityMatch> Match(const nlohmann::json& fields,
                               const std::vector<std::string>& match_fields) const;
+  // The same for a row already checked and normalised (store::ProfileVault::CheckPatch): its
+  // `set` values' index keys are looked up as they are; fields it removes are not matched.
+  Result<IdentityMatch> MatchChecked(const store::CheckedPatch& patch,
+                                     const std::vector<std::string>& match_fields) const;
+
+  // The blind digests standing for the match fields `patch` sets, as "field\x1fdigest" keys:
+  // two rows sharing one of them name one person.
+  std::vector<std::string> MatchKeys(const store::CheckedPatch& patch,
+                                     const std::vector<std::string>& match_fields) const;
 
  private:
+  // Adds the profiles whose blind-indexed `field` has `index_key` to `found`; true once more
+  // than one profile is found.
+  Result<bool> Lookup(const std::string& field, const std::string& index_key,
+                      std::set<store::ProfileId>& found) const;
+  static IdentityMatch Decide(const std::set<store::ProfileId>& found);
+
   const config::Config& config_;
   store::Store& store_;
   const crypto::BlindIndex& blind_;

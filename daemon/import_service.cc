@@ -5,6 +5,8 @@
 
 #include "consent/access_policy.h"
 #include "daemon/consent_service.h"
+#include "daemon/identity.h"
+#include "daemon/import_identity.h"
 #include "daemon/profile_service.h"
 
 namespace portrait::daemon {
@@ -57,17 +59,18 @@ bool MayConfirm(const Caller& caller, const store::ImportRow& row) {
   return true;
 }
 
-json Answer(const store::ImportCounts& counts, bool hide_unchanged) {
+json Answer(store::ImportCounts& counts, bool hide_unchanged) {
+  std::stable_sort(counts.errors.begin(), counts.errors.end(),
+                   [](const auto& a, const auto& b) { return a.line < b.line; });
   json errors = json::array();
   for (const store::ImportError& e : counts.errors) {
     errors.push_back({{"line", e.line}, {"field", e.field}, {"reason", e.reason}});
   }
   const int64_t unchanged = hide_unchanged ? 0 : counts.unchanged;
-  return json{{"created", counts.created},
-              {"updated", counts.updated + counts.unchanged - unchanged},
-              {"unchanged", unchanged},
-              {"failed", counts.errors.size()},
-              {"errors", errors}};
+  return json{
+      {"created", counts.created},      {"updated", counts.updated + counts.unchanged - unchanged},
+      {"unchanged", unchanged},         {"merged", counts.merged},
+      {"failed", counts.errors.size()}, {"errors", errors}};
 }
 
 }  // namespace
@@ -115,25 +118,9 @@ tl::expected<store::ImportRow, store::ImportError> ImportService::ReadRow(const 
   return out;
 }
 
-Result<json> ImportService::ImportProfiles(const Caller& caller, const json& body) {
-  if (!consent::HasPermission(*caller.role, "profiles.write")) {
-    return Error(RefuseRequest(audit_, clock_, caller, "profiles.write"));
-  }
-  if (!body.is_object() || !body.contains("rows") || !body["rows"].is_array() ||
-      (body.contains("text") && !body["text"].is_boolean())) {
-    return Error(Status::InvalidArgument(
-        "expected {\"rows\": [{\"line\", \"id\", \"fields\", \"tags\", \"timezone\"}, ...], "
-        "\"text\": false}"));
-  }
-  const json& rows = body["rows"];
-  if (rows.size() > kMaxRows) {
-    return Error(
-        Status::InvalidArgument("rows: at most " + std::to_string(kMaxRows) + " rows per request"));
-  }
-  const bool text = body.value("text", false);
-  std::vector<store::ImportRow> good;
-  std::vector<store::ImportError> bad;
-  bool hide_unchanged = false;
+Result<ImportService::RowsRead> ImportService::ReadRows(const Caller& caller, const json& rows,
+                                                        bool text) const {
+  RowsRead out;
   for (size_t i = 0; i < rows.size(); ++i) {
     const json& row = rows[i];
     const json* line = row.is_object() && row.contains("line") ? &row["line"] : nullptr;
@@ -144,20 +131,72 @@ Result<json> ImportService::ImportProfiles(const Caller& caller, const json& bod
     }
     auto read = ReadRow(caller, row, line->get<int64_t>(), text);
     if (read) {
-      hide_unchanged = hide_unchanged || !MayConfirm(caller, *read);
-      good.push_back(std::move(*read));
+      out.hide_unchanged = out.hide_unchanged || !MayConfirm(caller, *read);
+      out.good.push_back(std::move(*read));
     } else {
-      bad.push_back(std::move(read.error()));
+      out.bad.push_back(std::move(read.error()));
     }
   }
-  store::PreparedImport prepared = vault_.PrepareImport(std::move(good));
-  prepared.errors.insert(prepared.errors.end(), bad.begin(), bad.end());
-  std::sort(prepared.errors.begin(), prepared.errors.end(),
-            [](const auto& a, const auto& b) { return a.line < b.line; });
+  return out;
+}
+
+Result<std::vector<std::string>> ImportService::MatchFields(const Caller& caller,
+                                                            const json& body) const {
+  std::vector<std::string> names;
+  if (!body.contains("match")) {
+    return names;
+  }
+  const json& match = body["match"];
+  if (!match.is_array() || match.empty() || match.size() > 16) {
+    return Error(
+        Status::InvalidArgument("match: expected a list of 1-16 blind-indexed field names"));
+  }
+  for (const json& name : match) {
+    if (!name.is_string() || name.get_ref<const std::string&>().size() > 128) {
+      return Error(
+          Status::InvalidArgument("match: expected field names as strings of at most 128 bytes"));
+    }
+    names.push_back(name.get<std::string>());
+  }
+  // Matching tells whether a person with that value is stored: each declared field must be one
+  // the caller may look up by, checked before its kind so that nothing is said about a field
+  // the caller may not read.
+  for (const std::string& name : names) {
+    if (caller.config->FindField(name)) {
+      PORTRAIT_RETURN_IF_ERROR(CheckLookupField(audit_, clock_, caller, name, "match_by"));
+    }
+  }
+  PORTRAIT_RETURN_IF_ERROR(IdentityMatcher::CheckMatchFields(*caller.config, names));
+  return names;
+}
+
+Result<json> ImportService::ImportProfiles(const Caller& caller, const json& body) {
+  if (!consent::HasPermission(*caller.role, "profiles.write")) {
+    return Error(RefuseRequest(audit_, clock_, caller, "profiles.write"));
+  }
+  if (!body.is_object() || !body.contains("rows") || !body["rows"].is_array() ||
+      (body.contains("text") && !body["text"].is_boolean())) {
+    return Error(Status::InvalidArgument(
+        "expected {\"rows\": [{\"line\", \"id\", \"fields\", \"tags\", \"timezone\"}, ...], "
+        "\"text\": false}"));
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(const std::vector<std::string> match, MatchFields(caller, body));
+  const json& rows = body["rows"];
+  if (rows.size() > kMaxRows) {
+    return Error(
+        Status::InvalidArgument("rows: at most " + std::to_string(kMaxRows) + " rows per request"));
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(RowsRead read, ReadRows(caller, rows, body.value("text", false)));
+  store::PreparedImport prepared = vault_.PrepareImport(std::move(read.good));
+  prepared.errors.insert(prepared.errors.end(), read.bad.begin(), read.bad.end());
   store::AuditEntry audit{
       clock_.NowUs(), caller.Actor(), "profiles.import", 0, caller.purpose->name, ""};
   store::ImportCounts counts;
+  const IdentityMatcher matcher(*caller.config, store_, blind_);
   PORTRAIT_RETURN_IF_ERROR(writer_.Run([&]() -> Status {
+    if (!match.empty()) {
+      PORTRAIT_RETURN_IF_ERROR(ResolveIdentities(matcher, store_, match, prepared));
+    }
     PORTRAIT_ASSIGN_OR_RETURN(counts, vault_.CommitImport(std::move(prepared), std::move(audit)));
     for (store::ProfileId id : counts.written) {
       ingestor_.Forget(id);
@@ -166,9 +205,10 @@ Result<json> ImportService::ImportProfiles(const Caller& caller, const json& bod
     // this one leaves timers to arm, which the re-run then arms.
     return ingestor_.AfterProfileWrites(counts.touched, std::move(counts.created_open));
   }));
-  log_.info("import by token {}: {} created, {} updated, {} unchanged, {} failed", caller.token,
-            counts.created, counts.updated, counts.unchanged, counts.errors.size());
-  return Answer(counts, hide_unchanged);
+  log_.info("import by token {}: {} created, {} updated, {} unchanged, {} merged, {} failed",
+            caller.token, counts.created, counts.updated, counts.unchanged, counts.merged,
+            counts.errors.size());
+  return Answer(counts, read.hide_unchanged);
 }
 
 }  // namespace portrait::daemon

@@ -4,9 +4,9 @@
 // PUT /v1/profiles/{id} (ProfileService, ProfileVault::CheckPatch), and a bad row is reported as
 // {line, field, reason} — never its value — without stopping the others. The good rows commit in
 // one writer job and one transaction, with one audit record "profiles.import" counting created,
-// updated, unchanged and failed rows. A row equal to what is stored writes nothing (unchanged),
-// so re-sending a batch, also after a crash, changes nothing. Checking, sealing and digests run
-// on the calling (I/O) thread; the writer only compares and writes. Thread-safe.
+// updated, unchanged, merged and failed rows. A row equal to what is stored writes nothing
+// (unchanged), so re-sending a batch, also after a crash, changes nothing. Checking, sealing and
+// digests run on the calling (I/O) thread; the writer only compares and writes. Thread-safe.
 #pragma once
 
 #include <spdlog/logger.h>
@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/clock.h"
+#include "crypto/blind_index.h"
 #include "daemon/caller.h"
 #include "daemon/ingestor.h"
 #include "daemon/writer.h"
@@ -27,18 +28,25 @@ class ImportService {
   // Rows in one request at most (a larger request is refused whole, 422).
   static constexpr size_t kMaxRows = 5'000;
 
-  ImportService(store::ProfileVault& vault, Writer& writer, Ingestor& ingestor,
-                store::AuditLog& audit, const Clock& clock, spdlog::logger& log)
+  ImportService(store::ProfileVault& vault, store::Store& store, const crypto::BlindIndex& blind,
+                Writer& writer, Ingestor& ingestor, store::AuditLog& audit, const Clock& clock,
+                spdlog::logger& log)
       : vault_(vault),
+        store_(store),
+        blind_(blind),
         writer_(writer),
         ingestor_(ingestor),
         audit_(audit),
         clock_(clock),
         log_(log) {}
 
-  // `body`: {"rows": [...], "text": bool}. With "text": true (a CSV file) a number or bool
-  // field's value may be given as text ("42", "true") and is converted before it is checked.
-  // Needs profiles.write. Returns {"created", "updated", "unchanged", "failed",
+  // `body`: {"rows": [...], "text": bool, "match": [field, ...]}. With "text": true (a CSV
+  // file) a number or bool field's value may be given as text ("42", "true") and is converted
+  // before it is checked. With "match" (blind-indexed fields the caller may look profiles up
+  // by, as for find: profiles.read and read in clear), a row whose id is new and whose match
+  // fields find one stored profile is written to it and its id becomes an alias ("merged");
+  // one finding several is reported (daemon/import_identity.h). Needs profiles.write.
+  // Returns {"created", "updated", "unchanged", "merged", "failed",
   // "errors": [{"line", "field", "reason"}]}; when a row names a field the caller can't read in
   // clear, unchanged rows count as updated (an "unchanged" would confirm the stored value).
   // InvalidArgument for a body that is not such an object (no row is then imported); a store
@@ -51,7 +59,24 @@ class ImportService {
                                                              const nlohmann::json& row,
                                                              int64_t index, bool text) const;
 
+  // The rows read one by one: the good ones, the refused ones, and whether a good one names
+  // something the caller can't read (then no row is reported unchanged). InvalidArgument for a
+  // row without a valid line number (the request is refused whole).
+  struct RowsRead {
+    std::vector<store::ImportRow> good;
+    std::vector<store::ImportError> bad;
+    bool hide_unchanged = false;
+  };
+  Result<RowsRead> ReadRows(const Caller& caller, const nlohmann::json& rows, bool text) const;
+  // The body's "match" list, checked: empty when absent. PermissionDenied (audited) for a field
+  // the caller may not look profiles up by; InvalidArgument naming a field that is not
+  // blind-indexed.
+  Result<std::vector<std::string>> MatchFields(const Caller& caller,
+                                               const nlohmann::json& body) const;
+
   store::ProfileVault& vault_;
+  store::Store& store_;
+  const crypto::BlindIndex& blind_;
   Writer& writer_;
   Ingestor& ingestor_;
   store::AuditLog& audit_;

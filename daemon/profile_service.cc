@@ -47,6 +47,25 @@ std::optional<store::PatchError> UnwritableField(const Caller& caller, const jso
   return std::nullopt;
 }
 
+Status CheckLookupField(store::AuditLog& audit, const Clock& clock, const Caller& caller,
+                        std::string_view field, std::string_view audit_key) {
+  if (!consent::HasPermission(*caller.role, "profiles.read")) {
+    return RefuseRequest(audit, clock, caller, "profiles.read");
+  }
+  const config::Field* declared = caller.config->FindField(field);
+  if (declared &&
+      consent::FieldAccess(*caller.role, *caller.purpose, field) == consent::Access::kClear) {
+    return Status::Ok();
+  }
+  const std::string name = declared ? declared->name : "(undeclared)";
+  (void)audit.Append(
+      {store::AuditEntry{clock.NowUs(), caller.Actor(), "request.refused", 0, caller.purpose->name,
+                         json{{std::string(audit_key), name}}.dump()}});
+  return Status::PermissionDenied("field '" + name + "' is not read in clear by role '" +
+                                  caller.role->name + "' for purpose '" + caller.purpose->name +
+                                  "'");
+}
+
 Result<bool> ProfileService::Require(const Caller& caller, std::string_view permission) {
   if (!consent::HasPermission(*caller.role, permission)) {
     return Error(RefuseRequest(audit_, clock_, caller, permission));
@@ -157,18 +176,8 @@ Result<json> ProfileService::Write(const Caller& caller, std::string_view extern
 }
 
 Result<json> ProfileService::Find(const Caller& caller, std::string_view field, const json& value) {
-  PORTRAIT_RETURN_IF_ERROR(Require(caller, "profiles.read"));
-  // Only a field the caller reads in clear: a lookup by a masked field would confirm, one guess
-  // at a time, the value its mask hides.
+  PORTRAIT_RETURN_IF_ERROR(CheckLookupField(audit_, clock_, caller, field, "find_by"));
   const config::Field* declared = caller.config->FindField(field);
-  if (!declared ||
-      consent::FieldAccess(*caller.role, *caller.purpose, field) != consent::Access::kClear) {
-    const std::string name = declared ? declared->name : "(undeclared)";
-    (void)audit_.Append({Entry(caller, "request.refused", {{"find_by", name}})});
-    return Error(Status::PermissionDenied("find: field '" + name +
-                                          "' is not read in clear by role '" + caller.role->name +
-                                          "' for purpose '" + caller.purpose->name + "'"));
-  }
   PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::ProfileId> ids, vault_.Find(field, value));
   json out = json::array();
   for (store::ProfileId id : ids) {

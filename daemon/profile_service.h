@@ -25,6 +25,14 @@ namespace portrait::daemon {
 std::optional<store::PatchError> UnwritableField(const Caller& caller,
                                                  const nlohmann::json& fields);
 
+// Whether `caller` may look profiles up by `field` (find by field; identity matching on
+// import): it needs profiles.read and the field read in clear for its purpose, since a lookup by
+// a masked or withheld field would confirm, one guess at a time, the value hidden. Otherwise
+// PermissionDenied, audited as "request.refused" (detail {`audit_key`: the field's name, or
+// "(undeclared)"}; a missing permission as RefuseRequest records it).
+Status CheckLookupField(store::AuditLog& audit, const Clock& clock, const Caller& caller,
+                        std::string_view field, std::string_view audit_key);
+
 class ProfileService {
  public:
   ProfileService(store::ProfileVault& vault, ConsentService& consents, store::AuditLog& audit,

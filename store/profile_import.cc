@@ -8,6 +8,28 @@ namespace portrait::store {
 
 using nlohmann::json;
 
+namespace {
+
+// The stored profile row `r` writes to: its id's, else the one identity resolution matched it to
+// (`merging` then true; the row's id becomes that profile's alias).
+Result<std::optional<ProfileRow>> ImportTarget(Store& store, const PreparedImportRow& r,
+                                               bool& merging) {
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<ProfileRow> own, store.GetProfileByKey(r.ext_key));
+  merging = !own && r.merge_into != 0;
+  return merging ? store.GetProfile(r.merge_into) : own;
+}
+
+std::string CountsDetail(const ImportCounts& counts) {
+  return json{{"created", counts.created},
+              {"updated", counts.updated},
+              {"unchanged", counts.unchanged},
+              {"merged", counts.merged},
+              {"failed", counts.errors.size()}}
+      .dump();
+}
+
+}  // namespace
+
 PreparedImport ProfileVault::PrepareImport(std::vector<ImportRow> rows) {
   PreparedImport out;
   out.rows.reserve(rows.size());
@@ -79,22 +101,24 @@ Result<ImportCounts> ProfileVault::CommitImport(PreparedImport prepared, AuditEn
   std::vector<std::pair<ProfileId, std::string>> new_keys;
   std::set<ProfileId> updated;  // two rows of one profile (an id and its alias) would race
   for (PreparedImportRow& r : prepared.rows) {
-    PORTRAIT_ASSIGN_OR_RETURN(std::optional<ProfileRow> existing,
-                              store_.GetProfileByKey(r.ext_key));
+    bool merging = false;
+    PORTRAIT_ASSIGN_OR_RETURN(std::optional<ProfileRow> existing, ImportTarget(store_, r, merging));
     if (existing && !updated.insert(existing->id).second) {
       counts.errors.push_back(
           {r.line, "id", "names the same profile as an earlier row (one id is an alias)"});
       continue;
     }
-    if (existing) {  // stored before, or since the row was prepared
+    if (existing) {  // stored before, or since the row was prepared, or the row's match
       ProfileWrite update;
       PORTRAIT_ASSIGN_OR_RETURN(bool unchanged, Unchanged(*existing, r.patch, now, update));
       counts.touched.push_back(existing->id);
+      if (merging) {
+        batch.aliases.push_back(AliasRow{r.ext_key, existing->id, 0, now});
+      }
+      ++(merging ? counts.merged : unchanged ? counts.unchanged : counts.updated);
       if (unchanged) {
-        ++counts.unchanged;
         continue;
       }
-      ++counts.updated;
       counts.written.push_back(existing->id);
       batch.profiles.push_back(std::move(update));
       continue;
@@ -112,11 +136,7 @@ Result<ImportCounts> ProfileVault::CommitImport(PreparedImport prepared, AuditEn
     counts.touched.push_back(id);
     batch.profiles.push_back(std::move(*r.fresh));
   }
-  audit.detail = json{{"created", counts.created},
-                      {"updated", counts.updated},
-                      {"unchanged", counts.unchanged},
-                      {"failed", counts.errors.size()}}
-                     .dump();
+  audit.detail = CountsDetail(counts);
   batch.audit.push_back(std::move(audit));
   // The keys are durable before any ciphertext made with them (one keystore transaction); a
   // crash in between leaves only orphan wrapped keys, never an unreadable profile.

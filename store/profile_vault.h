@@ -90,6 +90,11 @@ struct PreparedImportRow {
   std::optional<ProfileWrite> fresh;  // sealed for a profile that did not exist when prepared
   std::string wrapped_key;            // fresh's data key, wrapped
   crypto::SlabKey key;                // fresh's data key
+  // Set by the caller between the two steps (identity resolution, daemon/import_identity.h):
+  // the row's id is new and names the person of this stored profile. CommitImport then writes
+  // the row to that profile and makes the id its alias, in the same transaction (were the
+  // profile gone by then, the row would make a new one).
+  ProfileId merge_into = 0;
 };
 struct PreparedImport {
   std::vector<PreparedImportRow> rows;
@@ -99,6 +104,7 @@ struct ImportCounts {
   int64_t created = 0;
   int64_t updated = 0;
   int64_t unchanged = 0;
+  int64_t merged = 0;  // rows written to the profile they matched, their id now its alias
   std::vector<ImportError> errors;
   std::vector<ProfileId> written;  // ids created or updated
   std::vector<ProfileId> touched;  // every id a good row names (unchanged ones too)
@@ -156,9 +162,11 @@ class ProfileVault {
   // seals it whole, so that step 2 only writes.
   PreparedImport PrepareImport(std::vector<ImportRow> rows);
   // Step 2, on the writer thread: compares each row with what is stored (a row that changes
-  // nothing is `unchanged` and writes nothing, not even updated_us), stores the new profiles'
-  // data keys in one keystore transaction, then every write with `audit` (its detail: the
-  // counts) in one transaction. On error nothing of the rows is stored.
+  // nothing is `unchanged` and writes nothing, not even updated_us; a row with `merge_into`
+  // whose id is still new is `merged`: written to that profile like an update, its id added as
+  // an alias), stores the new profiles' data keys in one keystore transaction, then every write
+  // with `audit` (its detail: the counts) in one transaction. On error nothing of the rows is
+  // stored.
   Result<ImportCounts> CommitImport(PreparedImport prepared, AuditEntry audit);
 
   // The decrypted profile; NotFound if there is none.

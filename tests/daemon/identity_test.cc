@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "daemon/import_identity.h"
 #include "tests/daemon/service_fixture.h"
 
 namespace portrait::daemon {
@@ -119,6 +120,58 @@ TEST_F(IdentityTest, AThousandRowsMatchByEmailOrPhoneAndAmbiguousOnesAreReported
   }
   EXPECT_FALSE(vault_.IdOf("shop-0"));  // the ambiguous rows got no alias
   EXPECT_EQ(store_.CountProfiles().value(), kRows + 1);
+}
+
+// ResolveIdentities between PrepareImport and CommitImport: a match merges (alias in the same
+// commit), a shared new value and a second row of one profile are reported in request order,
+// an ambiguous row writes nothing; the counts reach the audit record.
+TEST_F(IdentityTest, ResolvedImportRowsMergeOnceAndRowsOfOnePersonAreReportedInOrder) {
+  const store::ProfileId ann = Make("ann", {{"email", "ann@example.com"}, {"phone", Phone(1)}});
+  Make("c1", {{"email", "shared@example.com"}});
+  Make("c2", {{"email", "shared@example.com"}});
+  auto row = [](int64_t line, std::string id, json fields) {
+    return store::ImportRow{line, std::move(id), {{"fields", std::move(fields)}}};
+  };
+  std::vector<store::ImportRow> rows;
+  rows.push_back(row(1, "ann-crm", {{"email", "ANN@example.com"}, {"city", "Xi'an"}}));
+  rows.push_back(row(2, "new-1", {{"email", "new@example.com"}}));
+  rows.push_back(row(3, "new-2", {{"email", " New@Example.com"}}));  // the person of line 2
+  rows.push_back(row(4, "ann-app", {{"phone", Phone(1)}}));          // ann, named at line 1
+  rows.push_back(row(5, "c3", {{"email", "shared@example.com"}}));   // two profiles
+  rows.push_back(row(6, "c4", {{"email", "c1@x.example"}, {"city", "Lhasa"}}));
+  store::PreparedImport prepared = vault_.PrepareImport(std::move(rows));
+  ASSERT_TRUE(ResolveIdentities(matcher_, store_, {"email", "phone"}, prepared).ok());
+  auto counts = vault_.CommitImport(std::move(prepared), {0, "test", "profiles.import", 0, "", ""});
+  ASSERT_TRUE(counts) << counts.error().ToString();
+  EXPECT_EQ(counts->created, 2);
+  EXPECT_EQ(counts->merged, 1);
+  EXPECT_EQ(counts->updated, 0);
+  std::map<int64_t, std::pair<std::string, std::string>> errors;
+  for (const store::ImportError& e : counts->errors) {
+    errors[e.line] = {e.field, e.reason};
+  }
+  EXPECT_EQ(errors,
+            (std::map<int64_t, std::pair<std::string, std::string>>{
+                {3, {"email", "matches the same person as line 2 of this request"}},
+                {4, {"id", "names the same profile as an earlier row (one id is an alias)"}},
+                {5, {"email", "matches more than one profile"}}}));
+  EXPECT_EQ(vault_.IdOf("ann-crm").value(), ann);
+  EXPECT_EQ(vault_.Get("ann-crm")->fields["city"], "Xi'an");
+  EXPECT_FALSE(vault_.IdOf("new-2"));
+  EXPECT_FALSE(vault_.IdOf("ann-app"));
+  EXPECT_FALSE(vault_.IdOf("c3"));
+  EXPECT_EQ(store_.GetAliases(ann)->size(), 1u);
+
+  // Again: ann-crm is a known id (unchanged), not a second merge.
+  std::vector<store::ImportRow> again;
+  again.push_back(row(1, "ann-crm", {{"email", "ANN@example.com"}, {"city", "Xi'an"}}));
+  prepared = vault_.PrepareImport(std::move(again));
+  ASSERT_TRUE(ResolveIdentities(matcher_, store_, {"email", "phone"}, prepared).ok());
+  counts = vault_.CommitImport(std::move(prepared), {0, "test", "profiles.import", 0, "", ""});
+  ASSERT_TRUE(counts) << counts.error().ToString();
+  EXPECT_EQ(counts->merged, 0);
+  EXPECT_EQ(counts->unchanged, 1);
+  EXPECT_EQ(store_.GetAliases(ann)->size(), 1u);
 }
 
 }  // namespace

@@ -104,16 +104,36 @@ bool Import::SendProfiles(json& rows, bool text) {
   return pipeline_->Post("/v1/import/profiles", body.dump());
 }
 
+// `answer`'s member `name` if it is an integer, else 0 (an answer is read as untrusted).
+int64_t Count(const json& answer, const char* name) {
+  auto it = answer.find(name);
+  return it != answer.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+
+std::string Text(const json& object, const char* name) {
+  auto it = object.find(name);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 bool Import::AccountProfiles(Result<json> answer) {
+  if (answer && !answer->is_object()) {
+    answer = Error(Status::Internal("the daemon's answer is not a JSON object"));
+  }
   if (!answer) {
     Fail("import profiles", answer.error());
     return false;
   }
-  s_.imported += answer->value("created", int64_t{0}) + answer->value("updated", int64_t{0});
-  s_.duplicates += answer->value("unchanged", int64_t{0});
-  s_.merged += answer->value("merged", int64_t{0});
-  for (const json& e : answer->value("errors", json::array())) {
-    Bad(LineError{e.value("line", int64_t{0}), e.value("field", ""), e.value("reason", "")});
+  s_.imported += Count(*answer, "created") + Count(*answer, "updated");
+  s_.duplicates += Count(*answer, "unchanged");
+  s_.merged += Count(*answer, "merged");
+  auto errors = answer->find("errors");
+  if (errors == answer->end() || !errors->is_array()) {
+    return true;
+  }
+  for (const json& e : *errors) {
+    if (e.is_object()) {
+      Bad(LineError{Count(e, "line"), Text(e, "field"), Text(e, "reason")});
+    }
   }
   return true;
 }
@@ -138,10 +158,14 @@ bool Import::SendEvents(json& events, std::vector<int64_t>& lines) {
   // the rest sent again, so bad lines never stop the good ones.
   while (!events.empty()) {
     auto answer = conn_.Call("POST", "/v1/events", events.dump());
-    if (answer) {
-      s_.imported += answer->value("accepted", int64_t{0});
-      s_.duplicates += answer->value("duplicates", int64_t{0});
+    if (answer && answer->is_object()) {
+      s_.imported += Count(*answer, "accepted");
+      s_.duplicates += Count(*answer, "duplicates");
       break;
+    }
+    if (answer) {
+      Fail("import events", Status::Internal("the daemon's answer is not a JSON object"));
+      return false;
     }
     auto refusal = EventRefusal(answer.error().message());
     if (!refusal || std::get<0>(*refusal) >= lines.size()) {

@@ -5,6 +5,7 @@
 #include <set>
 #include <string_view>
 
+#include "base/caller_name.h"
 #include "base/utf8.h"
 
 namespace portrait::cli {
@@ -130,7 +131,9 @@ tl::expected<json, LineError> ProfileRows::FromJson(const Record& r) const {
   json row = {{"line", r.line}};
   for (auto& [key, value] : object->items()) {
     if (key != "id" && key != "fields" && key != "tags" && key != "timezone") {
-      return Refuse(r, "row", "unknown key '" + key + "' (expected id, fields, tags, timezone)");
+      return Refuse(
+          r, "row",
+          "unknown key " + QuotedCallerName(key) + " (expected id, fields, tags, timezone)");
     }
     row[key] = std::move(value);
   }

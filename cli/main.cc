@@ -1,5 +1,6 @@
 // portraitctl: the admin CLI. Exit codes: 0 ok, 1 failure, 2 usage.
 #include <CLI/CLI.hpp>
+#include <iostream>
 
 #include "base/process.h"
 #include "cli/audit_command.h"
@@ -32,6 +33,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
+  } catch (const std::exception&) {
+    // A bug, not the caller's input: its text may quote data, so only this is printed.
+    std::cerr << "portraitctl: internal error; please report it with the command you ran\n";
+    return 1;
   }
   return exit_code;
 }

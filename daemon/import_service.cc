@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "base/caller_name.h"
 #include "consent/access_policy.h"
 #include "daemon/consent_service.h"
 #include "daemon/identity.h"
@@ -84,7 +85,8 @@ tl::expected<store::ImportRow, store::ImportError> ImportService::ReadRow(const 
   };
   for (const auto& [key, value] : row.items()) {
     if (key != "line" && key != "id" && key != "fields" && key != "tags" && key != "timezone") {
-      return refuse("row", "unknown key '" + key + "' (expected id, fields, tags, timezone)");
+      return refuse(
+          "row", "unknown key " + QuotedCallerName(key) + " (expected id, fields, tags, timezone)");
     }
   }
   if (!row.contains("id") || !row["id"].is_string()) {

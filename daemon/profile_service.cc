@@ -1,5 +1,6 @@
 #include "daemon/profile_service.h"
 
+#include "base/caller_name.h"
 #include "base/time_format.h"
 #include "config/channel.h"
 #include "consent/access_policy.h"
@@ -34,8 +35,9 @@ std::optional<store::PatchError> UnwritableField(const Caller& caller, const jso
   for (const auto& [name, value] : fields.items()) {
     if (!caller.config->FindField(name)) {
       return store::PatchError{
-          name, Status::InvalidArgument("fields: unknown field '" + name +
-                                        "' (declare it as a [[field]] in portrait.toml)")};
+          CallerNameLabel(name),
+          Status::InvalidArgument("fields: unknown field " + QuotedCallerName(name) +
+                                  " (declare it as a [[field]] in portrait.toml)")};
     }
     if (consent::FieldAccess(*caller.role, *caller.purpose, name) == consent::Access::kWithheld) {
       return store::PatchError{

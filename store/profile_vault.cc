@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "base/caller_name.h"
 #include "config/loader.h"
 #include "crypto/field_cipher.h"
 #include "store/erasure_notice.h"
@@ -158,9 +159,9 @@ tl::expected<CheckedPatch, PatchError> ProfileVault::CheckPatch(const json& patc
     for (const auto& [name, value] : patch["fields"].items()) {
       const config::Field* field = config->FindField(name);
       if (!field) {
-        return refuse(name,
-                      Status::InvalidArgument("fields: unknown field '" + name +
-                                              "' (declare it as a [[field]] in portrait.toml)"));
+        return refuse(CallerNameLabel(name),
+                      Status::InvalidArgument("fields: unknown field " + QuotedCallerName(name) +
+                                              " (declare it as a [[field]] in portrait.toml)"));
       }
       if (value.is_null()) {
         out.removed.push_back(name);

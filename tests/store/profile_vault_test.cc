@@ -71,6 +71,9 @@ TEST_F(ProfileVaultTest, BadInputNamesTheFieldAndWritesNothing) {
       {R"({"fields": {"city": "New"}, "timezone": "Moon/Base"})", "timezone"},
       {R"({"fields": {"city": "New"}, "tags": {"add": ["a/b/c/d"]}})", "tags"},
       {R"({"fields": {"city": "New"}, "colour": 1})", "unknown key 'colour'"},
+      // A field "name" that is really a value (a file keyed by email) is not repeated.
+      {R"({"fields": {"city": "New", "ann@example.com": 1}})",
+       "unknown field (a 15-byte name, not shown)"},
   };
   for (const Case& c : cases) {
     auto r = vault_.Upsert("c", json::parse(c.patch));

@@ -28,6 +28,20 @@ std::string CountsDetail(const ImportCounts& counts) {
       .dump();
 }
 
+// The request's record (its counts, no profile) and one record per profile written, so each
+// profile's history shows the import that changed it.
+void AuditEachWritten(const AuditEntry& request, const std::vector<ProfileId>& written,
+                      Batch& batch) {
+  batch.audit.push_back(request);
+  for (ProfileId id : written) {
+    AuditEntry entry = request;
+    entry.action = "profile.import";
+    entry.profile_id = id;
+    entry.detail = "{}";
+    batch.audit.push_back(std::move(entry));
+  }
+}
+
 }  // namespace
 
 PreparedImport ProfileVault::PrepareImport(std::vector<ImportRow> rows) {
@@ -110,17 +124,22 @@ Result<ImportCounts> ProfileVault::CommitImport(PreparedImport prepared, AuditEn
     }
     if (existing) {  // stored before, or since the row was prepared, or the row's match
       ProfileWrite update;
-      PORTRAIT_ASSIGN_OR_RETURN(bool unchanged, Unchanged(*existing, r.patch, now, update));
+      auto unchanged = Unchanged(*existing, r.patch, now, update);
+      if (!unchanged && unchanged.error().code() == Status::Code::kNotFound) {
+        // Its key is gone: an erasure stopped before it tidied up. One row, not the request.
+        counts.errors.push_back({r.line, "id", "the profile is being erased; erase it again"});
+        continue;
+      }
+      PORTRAIT_RETURN_IF_ERROR(unchanged);
       counts.touched.push_back(existing->id);
       if (merging) {
         batch.aliases.push_back(AliasRow{r.ext_key, existing->id, 0, now});
       }
-      ++(merging ? counts.merged : unchanged ? counts.unchanged : counts.updated);
-      if (unchanged) {
-        continue;
+      ++(merging ? counts.merged : *unchanged ? counts.unchanged : counts.updated);
+      if (!*unchanged) {
+        counts.written.push_back(existing->id);
+        batch.profiles.push_back(std::move(update));
       }
-      counts.written.push_back(existing->id);
-      batch.profiles.push_back(std::move(update));
       continue;
     }
     if (!r.fresh) {  // erased since it was prepared, or its sealing failed there
@@ -137,7 +156,7 @@ Result<ImportCounts> ProfileVault::CommitImport(PreparedImport prepared, AuditEn
     batch.profiles.push_back(std::move(*r.fresh));
   }
   audit.detail = CountsDetail(counts);
-  batch.audit.push_back(std::move(audit));
+  AuditEachWritten(audit, counts.written, batch);
   // The keys are durable before any ciphertext made with them (one keystore transaction); a
   // crash in between leaves only orphan wrapped keys, never an unreadable profile.
   PORTRAIT_RETURN_IF_ERROR(store_.PutDataKeys(new_keys));

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "crypto/field_cipher.h"
 #include "store/erasure_notice.h"
 #include "store/task_state.h"
@@ -208,6 +210,40 @@ TEST_F(ProfileVaultTest, CiphertextMovedToAnotherProfileOrFieldFailsToOpen) {
 // The import hands the created profiles to the timer step as they were stored, so it needn't
 // unwrap and decrypt them again: each must equal what opening the stored profile gives, and a
 // row whose profile appeared between preparing and committing is not among them.
+// Each profile an import writes gets its own audit record (its history shows the change); a row
+// whose profile lost its key to an erasure that stopped halfway is reported, not the request.
+TEST_F(ProfileVaultTest, AnImportAuditsEachProfileItWritesAndAHalfErasedOneFailsOnlyItsRow) {
+  auto kept = vault_.Upsert("kept", json::parse(R"({"fields": {"city": "Xi'an"}})"));
+  auto half = vault_.Upsert("half", json::parse(R"({"fields": {"city": "Xi'an"}})"));
+  ASSERT_TRUE(kept && half);
+  ASSERT_TRUE(data_.store->DestroyDataKey(half->id).ok());  // the erasure's first step only
+  std::vector<ImportRow> rows;
+  rows.push_back(ImportRow{2, "kept", json::parse(R"({"fields": {"city": "Hangzhou"}})")});
+  rows.push_back(ImportRow{3, "half", json::parse(R"({"fields": {"city": "Hangzhou"}})")});
+  rows.push_back(ImportRow{4, "new", json::parse(R"({"fields": {"city": "Hangzhou"}})")});
+  rows.push_back(ImportRow{5, "same", json::parse(R"({"fields": {"city": "Xi'an"}})")});
+  ASSERT_TRUE(vault_.Upsert("same", json::parse(R"({"fields": {"city": "Xi'an"}})")));
+  const int64_t before = data_.store->AuditHead().value().first;
+  auto counts = vault_.CommitImport(vault_.PrepareImport(std::move(rows)),
+                                    AuditEntry{clock_.NowUs(), "t", "profiles.import", 0, "", ""});
+  ASSERT_TRUE(counts) << counts.error().ToString();
+  EXPECT_EQ(counts->created, 1);
+  EXPECT_EQ(counts->updated, 1);
+  EXPECT_EQ(counts->unchanged, 1);
+  ASSERT_EQ(counts->errors.size(), 1u);
+  EXPECT_EQ(counts->errors[0].line, 3);
+  std::vector<ProfileId> audited;
+  for (const AuditRecord& r : data_.store->ReadAudit(before, 100).value()) {
+    if (r.entry.action == "profile.import") {
+      audited.push_back(r.entry.profile_id);
+    }
+  }
+  const ProfileId created = vault_.IdOf("new").value();
+  EXPECT_EQ(std::set<ProfileId>(audited.begin(), audited.end()),
+            (std::set<ProfileId>{kept->id, created}));
+  EXPECT_EQ(audited.size(), 2u);  // the unchanged row wrote nothing, so no record
+}
+
 TEST_F(ProfileVaultTest, ImportHandsOverCreatedProfilesAsStored) {
   auto row = [](int64_t line, std::string id, const char* patch) {
     return ImportRow{line, std::move(id), json::parse(patch)};

@@ -35,16 +35,21 @@ json FromText(const config::Field& field, const json& value) {
   return value;
 }
 
-// Whether the caller may read everything `row` names (profiles.read, each field in clear, each
-// tag under its purpose's derived list). Telling it that any other row changed nothing would
-// confirm a value it may not read; such a row counts as updated instead.
+// Whether the caller may read everything `row` names, whatever the customer's consent ledger
+// says (profiles.read, each field in clear and not sensitive, each tag under its purpose's
+// derived list, a purpose whose basis is a contract: consent or an objection can hide data from
+// the others). Telling it that any other row changed nothing would confirm a value a read may
+// hide; such a row counts as updated instead.
 bool MayConfirm(const Caller& caller, const store::ImportRow& row) {
-  if (!consent::HasPermission(*caller.role, "profiles.read")) {
+  if (!consent::HasPermission(*caller.role, "profiles.read") ||
+      caller.purpose->basis != config::LawfulBasis::kContract) {
     return false;
   }
   if (row.patch.contains("fields")) {
     for (const auto& [name, value] : row.patch["fields"].items()) {
-      if (consent::FieldAccess(*caller.role, *caller.purpose, name) != consent::Access::kClear) {
+      const config::Field* field = caller.config->FindField(name);
+      if (!field || field->field_class == config::FieldClass::kSensitive ||
+          consent::FieldAccess(*caller.role, *caller.purpose, name) != consent::Access::kClear) {
         return false;
       }
     }

@@ -291,10 +291,10 @@ TEST(Import, ARowNamingWhatTheCallerCantReadIsNeverReportedUnchanged) {
             201);
   // care_agent may write email but reads it masked: "unchanged" would confirm a guess.
   const std::string care = d.CreateToken("care", "care_agent");
-  auto import = [&](const std::string& row) {
+  auto import = [&](const std::string& row, const std::string& purpose = "care") {
     auto r = d.client().Send("POST", "/v1/import/profiles",
                              R"({"rows": [{"line": 1, "id": "c1", )" + row + "}]}",
-                             {{"Authorization", "Bearer " + care}, {"X-Purpose", "care"}});
+                             {{"Authorization", "Bearer " + care}, {"X-Purpose", purpose}});
     EXPECT_EQ(r.status, 200) << r.body;
     return json::parse(r.body);
   };
@@ -305,7 +305,17 @@ TEST(Import, ARowNamingWhatTheCallerCantReadIsNeverReportedUnchanged) {
   json tag = import(R"("tags": ["retail"])");
   EXPECT_EQ(tag["unchanged"], 0);
   EXPECT_EQ(tag["updated"], 1);
-  json clear = import(R"("fields": {"name": "Ann"})");  // read in clear: nothing to keep secret
+  // Read in clear, but under legitimate interest: had the customer objected, a read would hide
+  // the name, so the answer may not depend on it.
+  json objectable = import(R"("fields": {"name": "Ann"})");
+  EXPECT_EQ(objectable["unchanged"], 0);
+  // A sensitive field needs a separate consent before a read shows it.
+  ASSERT_EQ(d.Admin("PUT", "/v1/profiles/c1", R"({"fields": {"health_note": "asthma"}})").status,
+            200);
+  json sensitive = import(R"("fields": {"health_note": "asthma"})", "service");
+  EXPECT_EQ(sensitive["unchanged"], 0);
+  // In clear under a contract, not sensitive: nothing a read could hide.
+  json clear = import(R"("fields": {"name": "Ann"})", "service");
   EXPECT_EQ(clear["unchanged"], 1);
   EXPECT_EQ(clear["updated"], 0);
 }

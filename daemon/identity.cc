@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/caller_name.h"
 #include "store/field_value.h"
 
 namespace portrait::daemon {
@@ -14,7 +15,8 @@ Status IdentityMatcher::CheckMatchFields(const config::Config& config,
   for (const std::string& name : match_fields) {
     const config::Field* field = config.FindField(name);
     if (!field || !field->blind_index) {
-      return Status::InvalidArgument("match: '" + name + "' is not a blind-indexed field");
+      return Status::InvalidArgument("match: " + QuotedCallerName(name) +
+                                     " is not a blind-indexed field");
     }
   }
   return Status::Ok();
@@ -63,8 +65,9 @@ Result<IdentityMatch> IdentityMatcher::Match(const nlohmann::json& fields,
   return Decide(found);
 }
 
-Result<IdentityMatch> IdentityMatcher::MatchChecked(
-    const store::CheckedPatch& patch, const std::vector<std::string>& match_fields) const {
+Result<IdentityMatch> IdentityMatcher::MatchChecked(const store::CheckedPatch& patch,
+                                                    const std::vector<std::string>& match_fields,
+                                                    const Visible& visible) const {
   PORTRAIT_RETURN_IF_ERROR(CheckMatchFields(config_, match_fields));
   std::set<store::ProfileId> found;
   for (const std::string& name : match_fields) {
@@ -72,8 +75,18 @@ Result<IdentityMatch> IdentityMatcher::MatchChecked(
     if (it == patch.set.end()) {
       continue;
     }
-    PORTRAIT_ASSIGN_OR_RETURN(bool ambiguous, Lookup(name, it->second.index_key, found));
-    if (ambiguous) {
+    std::set<store::ProfileId> by_field;
+    PORTRAIT_RETURN_IF_ERROR(Lookup(name, it->second.index_key, by_field));
+    for (store::ProfileId id : by_field) {
+      bool shown = true;
+      if (visible) {
+        PORTRAIT_ASSIGN_OR_RETURN(shown, visible(id, name));
+      }
+      if (shown) {
+        found.insert(id);
+      }
+    }
+    if (found.size() > 1) {
       break;
     }
   }

@@ -19,6 +19,7 @@
 // is already one person. Errors name the field, never the value. Thread-safe if the Store is.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -58,8 +59,13 @@ class IdentityMatcher {
                               const std::vector<std::string>& match_fields) const;
   // The same for a row already checked and normalised (store::ProfileVault::CheckPatch): its
   // `set` values' index keys are looked up as they are; fields it removes are not matched.
+  // `visible`, when given, says whether a profile found through a field may be matched for
+  // the caller (its consent ledger lets the caller's purpose process that field); a profile it
+  // hides is treated as not found, so the outcome tells nothing about it.
+  using Visible = std::function<Result<bool>(store::ProfileId, const std::string& field)>;
   Result<IdentityMatch> MatchChecked(const store::CheckedPatch& patch,
-                                     const std::vector<std::string>& match_fields) const;
+                                     const std::vector<std::string>& match_fields,
+                                     const Visible& visible = nullptr) const;
 
   // The blind digests standing for the match fields `patch` sets, as "field\x1fdigest" keys:
   // two rows sharing one of them name one person.

@@ -22,7 +22,7 @@ std::string FieldsOf(const store::PreparedImportRow& row,
 
 Status ResolveIdentities(const IdentityMatcher& matcher, store::Store& store,
                          const std::vector<std::string>& match_fields,
-                         store::PreparedImport& prepared) {
+                         const IdentityMatcher::Visible& visible, store::PreparedImport& prepared) {
   std::unordered_map<std::string, int64_t> claimed;  // match key -> the line that named it
   std::vector<store::PreparedImportRow> kept;
   kept.reserve(prepared.rows.size());
@@ -47,7 +47,8 @@ Status ResolveIdentities(const IdentityMatcher& matcher, store::Store& store,
                "matches the same person as line " + std::to_string(earlier) + " of this request");
         continue;
       }
-      PORTRAIT_ASSIGN_OR_RETURN(IdentityMatch match, matcher.MatchChecked(row.patch, match_fields));
+      PORTRAIT_ASSIGN_OR_RETURN(IdentityMatch match,
+                                matcher.MatchChecked(row.patch, match_fields, visible));
       if (match.kind == MatchKind::kAmbiguous) {
         refuse(row, "matches more than one profile");
         continue;

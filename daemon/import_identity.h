@@ -3,11 +3,14 @@
 // the writer thread between ProfileVault::PrepareImport and CommitImport, so what it reads
 // cannot change before the commit.
 //
-//   PORTRAIT_RETURN_IF_ERROR(ResolveIdentities(matcher, store, {"email", "phone"}, prepared));
+//   PORTRAIT_RETURN_IF_ERROR(
+//       ResolveIdentities(matcher, store, {"email", "phone"}, visible, prepared));
 //   vault.CommitImport(std::move(prepared), audit);
 //
 // A row whose id is known (a profile's own or an alias) is left alone: it is one person
-// already. A row whose id is new and whose match fields find
+// already. A row whose id is new and whose match fields find (among the profiles `visible`
+// lets the caller match: one whose consent ledger hides the field from the caller's purpose
+// counts as not found, as find-by-field does not name it)
 //   - no profile: stays a new profile;
 //   - exactly one: gets `merge_into` (CommitImport writes it there, its id becoming an alias);
 //   - more than one (also email of one, phone of another): is reported {line, the match fields
@@ -33,8 +36,9 @@ namespace portrait::daemon {
 // Sets `merge_into` on the rows that match one profile and moves the refused rows to
 // `prepared.errors`. `match_fields` must have passed IdentityMatcher::CheckMatchFields. A
 // store failure is returned (the request then fails whole).
+// `visible` filters the profiles found (IdentityMatcher::MatchChecked).
 Status ResolveIdentities(const IdentityMatcher& matcher, store::Store& store,
                          const std::vector<std::string>& match_fields,
-                         store::PreparedImport& prepared);
+                         const IdentityMatcher::Visible& visible, store::PreparedImport& prepared);
 
 }  // namespace portrait::daemon

@@ -165,13 +165,11 @@ Result<std::vector<std::string>> ImportService::MatchFields(const Caller& caller
     }
     names.push_back(name.get<std::string>());
   }
-  // Matching tells whether a person with that value is stored: each declared field must be one
-  // the caller may look up by, checked before its kind so that nothing is said about a field
-  // the caller may not read.
+  // Matching tells whether a person with that value is stored: each field must be one the
+  // caller may look up by (an undeclared one is refused the same way, as find refuses it), so
+  // that nothing is said about a field the caller may not read, nor whether it exists.
   for (const std::string& name : names) {
-    if (caller.config->FindField(name)) {
-      PORTRAIT_RETURN_IF_ERROR(CheckLookupField(audit_, clock_, caller, name, "match_by"));
-    }
+    PORTRAIT_RETURN_IF_ERROR(CheckLookupField(audit_, clock_, caller, name, "match_by"));
   }
   PORTRAIT_RETURN_IF_ERROR(IdentityMatcher::CheckMatchFields(*caller.config, names));
   return names;
@@ -200,9 +198,17 @@ Result<json> ImportService::ImportProfiles(const Caller& caller, const json& bod
       clock_.NowUs(), caller.Actor(), "profiles.import", 0, caller.purpose->name, ""};
   store::ImportCounts counts;
   const IdentityMatcher matcher(*caller.config, store_, blind_);
+  // A profile whose ledger hides the field from the caller's purpose is not matched (as find
+  // does not name it): a "merged" would confirm the value a read hides.
+  const IdentityMatcher::Visible visible = [&](store::ProfileId id,
+                                               const std::string& field) -> Result<bool> {
+    PORTRAIT_ASSIGN_OR_RETURN(ProfileService::LedgerGate gate, profiles_.Gate(caller, id));
+    const config::Field* declared = caller.config->FindField(field);
+    return declared != nullptr && gate.Allows(*declared);
+  };
   PORTRAIT_RETURN_IF_ERROR(writer_.Run([&]() -> Status {
     if (!match.empty()) {
-      PORTRAIT_RETURN_IF_ERROR(ResolveIdentities(matcher, store_, match, prepared));
+      PORTRAIT_RETURN_IF_ERROR(ResolveIdentities(matcher, store_, match, visible, prepared));
     }
     PORTRAIT_ASSIGN_OR_RETURN(counts, vault_.CommitImport(std::move(prepared), std::move(audit)));
     for (store::ProfileId id : counts.written) {

@@ -17,6 +17,7 @@
 #include "crypto/blind_index.h"
 #include "daemon/caller.h"
 #include "daemon/ingestor.h"
+#include "daemon/profile_service.h"
 #include "daemon/writer.h"
 #include "store/audit_log.h"
 #include "store/profile_vault.h"
@@ -28,10 +29,11 @@ class ImportService {
   // Rows in one request at most (a larger request is refused whole, 422).
   static constexpr size_t kMaxRows = 5'000;
 
-  ImportService(store::ProfileVault& vault, store::Store& store, const crypto::BlindIndex& blind,
-                Writer& writer, Ingestor& ingestor, store::AuditLog& audit, const Clock& clock,
-                spdlog::logger& log)
+  ImportService(store::ProfileVault& vault, ProfileService& profiles, store::Store& store,
+                const crypto::BlindIndex& blind, Writer& writer, Ingestor& ingestor,
+                store::AuditLog& audit, const Clock& clock, spdlog::logger& log)
       : vault_(vault),
+        profiles_(profiles),
         store_(store),
         blind_(blind),
         writer_(writer),
@@ -75,6 +77,7 @@ class ImportService {
                                                const nlohmann::json& body) const;
 
   store::ProfileVault& vault_;
+  ProfileService& profiles_;
   store::Store& store_;
   const crypto::BlindIndex& blind_;
   Writer& writer_;

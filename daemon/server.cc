@@ -38,7 +38,7 @@ struct Server::Parts {
         merges(*data.store, vault, audit, rules_holder, clock, log),
         ingestor(*data.store, vault, consents, audit, rules_holder, data.blind, clock),
         writer(ingestor, audit, telemetry),
-        imports(vault, *data.store, data.blind, writer, ingestor, audit, clock, log),
+        imports(vault, profiles, *data.store, data.blind, writer, ingestor, audit, clock, log),
         auth(tokens, token_hasher, clock),
         api(ApiDeps{config,   *data.store, vault,
                     tokens,   audit,       profiles,

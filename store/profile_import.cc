@@ -89,13 +89,9 @@ OpenProfile ProfileVault::OpenCreated(const ProfileRow& stored, PreparedImportRo
   OpenProfile open;
   open.row = stored;
   open.key = std::move(row.key);
+  open.profile = Unsealed(stored);
   Profile& p = open.profile;
-  p.id = stored.id;
   p.external_id = row.external_id;
-  p.timezone = stored.timezone;
-  p.lifecycle = stored.lifecycle;
-  p.created_us = stored.created_us;
-  p.updated_us = stored.updated_us;
   for (const auto& [name, checked] : row.patch.set) {
     p.fields[name] = checked.value;
   }

@@ -385,7 +385,7 @@ Result<std::string> ProfileVault::OwnExternalId(const ProfileRow& row) {
   return ExternalIdOf(ext, row.id);
 }
 
-Result<Profile> ProfileVault::DecryptWith(const ProfileRow& row, KeyView key) {
+Profile ProfileVault::Unsealed(const ProfileRow& row) {
   Profile p;
   p.id = row.id;
   p.timezone = row.timezone;
@@ -393,6 +393,11 @@ Result<Profile> ProfileVault::DecryptWith(const ProfileRow& row, KeyView key) {
   p.created_us = row.created_us;
   p.updated_us = row.updated_us;
   p.legal_hold = row.legal_hold;
+  return p;
+}
+
+Result<Profile> ProfileVault::DecryptWith(const ProfileRow& row, KeyView key) {
+  Profile p = Unsealed(row);
   PORTRAIT_ASSIGN_OR_RETURN(json ext, OpenJson(key, row.id, kExternalIdField, row.external_id));
   PORTRAIT_ASSIGN_OR_RETURN(p.external_id, ExternalIdOf(ext, row.id));
   if (!row.tags.empty()) {

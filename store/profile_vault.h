@@ -251,6 +251,8 @@ class ProfileVault {
  private:
   Result<Profile> Decrypt(const ProfileRow& row);
   Result<Profile> DecryptWith(const ProfileRow& row, crypto::KeyView key);
+  // The row's plain columns as a Profile; nothing sealed opened.
+  static Profile Unsealed(const ProfileRow& row);
   // Destroys the data keys of the profiles merged into `id` that a merge left (cut off before
   // it destroyed them).
   Status DestroyMergedKeys(ProfileId id);

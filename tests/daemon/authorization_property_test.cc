@@ -149,8 +149,8 @@ class AuthorizationProperty : public ::testing::Test {
   Telemetry metrics_;
   Ingestor ingestor_{*data_.store, vault_, consents_, audit_, rules_, data_.blind, clock_};
   Writer writer_{ingestor_, audit_, metrics_};
-  ImportService imports_{vault_,    *data_.store, data_.blind, writer_,
-                         ingestor_, audit_,       clock_,      log_};
+  ImportService imports_{vault_,    profiles_, *data_.store, data_.blind, writer_,
+                         ingestor_, audit_,    clock_,       log_};
   Authenticator auth_{token_registry_, token_hasher_, clock_};
   SendGate sends_;
   TaskService tasks_{*data_.store, vault_, audit_, clock_};

@@ -140,7 +140,7 @@ TEST_F(IdentityTest, ResolvedImportRowsMergeOnceAndRowsOfOnePersonAreReportedInO
   rows.push_back(row(5, "c3", {{"email", "shared@example.com"}}));   // two profiles
   rows.push_back(row(6, "c4", {{"email", "c1@x.example"}, {"city", "Lhasa"}}));
   store::PreparedImport prepared = vault_.PrepareImport(std::move(rows));
-  ASSERT_TRUE(ResolveIdentities(matcher_, store_, {"email", "phone"}, prepared).ok());
+  ASSERT_TRUE(ResolveIdentities(matcher_, store_, {"email", "phone"}, nullptr, prepared).ok());
   auto counts = vault_.CommitImport(std::move(prepared), {0, "test", "profiles.import", 0, "", ""});
   ASSERT_TRUE(counts) << counts.error().ToString();
   EXPECT_EQ(counts->created, 2);
@@ -166,7 +166,7 @@ TEST_F(IdentityTest, ResolvedImportRowsMergeOnceAndRowsOfOnePersonAreReportedInO
   std::vector<store::ImportRow> again;
   again.push_back(row(1, "ann-crm", {{"email", "ANN@example.com"}, {"city", "Xi'an"}}));
   prepared = vault_.PrepareImport(std::move(again));
-  ASSERT_TRUE(ResolveIdentities(matcher_, store_, {"email", "phone"}, prepared).ok());
+  ASSERT_TRUE(ResolveIdentities(matcher_, store_, {"email", "phone"}, nullptr, prepared).ok());
   counts = vault_.CommitImport(std::move(prepared), {0, "test", "profiles.import", 0, "", ""});
   ASSERT_TRUE(counts) << counts.error().ToString();
   EXPECT_EQ(counts->merged, 0);

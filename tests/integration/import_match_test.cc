@@ -273,15 +273,46 @@ TEST_F(ImportMatch, ACallerThatCantReadTheMatchFieldInClearIsRefusedAndLearnsNot
   EXPECT_EQ(json::parse(r.body)["merged"], 1);
   EXPECT_EQ(Read("ann-care")["id"], "ann");
 
-  // Unknown and not blind-indexed fields are named, 422; a bad list too.
-  for (const json& match : {json{"email", "shoe_size"}, json{"city"}, json::array(), json{42},
-                            json("email"), json{std::string(100'000, 'x')}}) {
+  // An undeclared field is refused as find refuses it, 403, so the answer does not tell which
+  // names are declared fields; a declared field that is not blind-indexed, and a bad list, 422.
+  auto undeclared =
+      d_.Admin("POST", "/v1/import/profiles",
+               json{{"rows", json::array()}, {"match", {"email", "shoe_size"}}}.dump());
+  EXPECT_EQ(undeclared.status, 403) << undeclared.body;
+  EXPECT_EQ(undeclared.body.find("shoe_size"), std::string::npos) << undeclared.body;
+  for (const json& match :
+       {json{"city"}, json::array(), json{42}, json("email"), json{std::string(100'000, 'x')}}) {
     auto bad = d_.Admin("POST", "/v1/import/profiles",
                         json{{"rows", json::array()}, {"match", match}}.dump());
     EXPECT_EQ(bad.status, 422) << match.dump() << " " << bad.body;
     EXPECT_NE(bad.body.find("match"), std::string::npos) << bad.body;
     EXPECT_LT(bad.body.size(), 1'000u) << "the request echoed back";
   }
+}
+
+// Matching follows find: a profile whose customer objected to the purpose is not matched under
+// it (a "merged" would confirm an email a read hides); the row makes a profile of its own.
+TEST_F(ImportMatch, AProfileWhoseLedgerHidesTheFieldIsNotMatchedUnderThatPurpose) {
+  ASSERT_EQ(d_.Admin("PUT", "/v1/profiles/obj", R"({"fields":{"email":"obj@example.com"}})").status,
+            201);
+  ASSERT_EQ(d_.Admin("POST", "/v1/profiles/obj/consents",
+                     R"({"purpose":"care","channel":"any","status":"objected"})")
+                .status,
+            201);
+  const json body = {{"match", {"email"}},
+                     {"rows", {Row(1, "obj-crm", {{"email", "obj@example.com"}})}}};
+  auto care = d_.Admin("POST", "/v1/import/profiles", body.dump(), "care");
+  ASSERT_EQ(care.status, 200) << care.body;
+  EXPECT_EQ(care.json()["merged"], 0);
+  EXPECT_EQ(care.json()["created"], 1);
+  EXPECT_NE(Read("obj-crm")["internal_id"], Read("obj")["internal_id"]);
+  // Under a purpose the objection does not touch, the same value finds the profile.
+  const json again = {{"match", {"email"}},
+                      {"rows", {Row(1, "obj-shop", {{"email", "obj@example.com"}})}}};
+  auto service = d_.Admin("POST", "/v1/import/profiles", again.dump(), "service");
+  ASSERT_EQ(service.status, 200) << service.body;
+  EXPECT_EQ(service.json()["merged"], 0);  // two profiles hold it now: ambiguous
+  EXPECT_EQ(service.json()["errors"].size(), 1u) << service.body;
 }
 
 TEST_F(ImportMatch, RowsOfOneRequestNamingOnePersonAreDecidedInRequestOrder) {

@@ -232,8 +232,9 @@ TEST_F(ProfileVaultTest, AnImportAuditsEachProfileItWritesAndAHalfErasedOneFails
   EXPECT_EQ(counts->unchanged, 1);
   ASSERT_EQ(counts->errors.size(), 1u);
   EXPECT_EQ(counts->errors[0].line, 3);
+  const std::vector<AuditRecord> records = data_.store->ReadAudit(before, 100).value();
   std::vector<ProfileId> audited;
-  for (const AuditRecord& r : data_.store->ReadAudit(before, 100).value()) {
+  for (const AuditRecord& r : records) {
     if (r.entry.action == "profile.import") {
       audited.push_back(r.entry.profile_id);
     }

@@ -256,14 +256,7 @@ Result<HttpResponse> Api::Profile(ApiCall& call, const std::string& id) {
     case http::verb::delete_: {
       json receipt;
       PORTRAIT_RETURN_IF_ERROR(d_.writer.Run([&]() -> Status {
-        // Forgotten whatever the outcome: an erasure that fails after destroying the key must
-        // leave no copy of it in memory either.
-        const Result<store::ProfileId> known = d_.vault.IdOf(id);
-        Result<json> erased = d_.profiles.Erase(caller, id);
-        if (known) {
-          d_.ingestor.Forget(*known);
-        }
-        PORTRAIT_ASSIGN_OR_RETURN(receipt, std::move(erased));
+        PORTRAIT_ASSIGN_OR_RETURN(receipt, d_.profiles.Erase(caller, id));
         return Status::Ok();
       }));
       // No attempt for the profile may end after the receipt.
@@ -279,19 +272,8 @@ Result<HttpResponse> Api::Merge(ApiCall& call, const std::string& id) {
   PORTRAIT_ASSIGN_OR_RETURN(json body, call.Body());
   MergeOutcome merged;
   PORTRAIT_RETURN_IF_ERROR(d_.writer.Run([&]() -> Status {
-    // The source is forgotten whatever the outcome: a merge that fails after destroying its
-    // key must leave no copy of it in memory.
-    const Result<store::ProfileId> source =
-        body.is_object() && body.contains("from") && body["from"].is_string()
-            ? d_.vault.IdOf(body["from"].get<std::string>())
-            : Result<store::ProfileId>(Error(Status::NotFound("")));
-    Result<MergeOutcome> outcome = d_.merges.Merge(call.caller, id, body);
-    if (source) {
-      d_.ingestor.Forget(*source);
-    }
-    PORTRAIT_ASSIGN_OR_RETURN(merged, std::move(outcome));
-    d_.ingestor.Forget(merged.source);
-    d_.ingestor.Forget(merged.target);
+    PORTRAIT_ASSIGN_OR_RETURN(merged, d_.merges.Merge(call.caller, id, body));
+    d_.ingestor.Forget(merged.target);  // its fields, metrics and timers changed
     return d_.ingestor.AfterProfileWrite(merged.target);
   }));
   // No attempt for the merged-away profile may end after the answer.

@@ -42,8 +42,8 @@ struct Working {
 };
 
 // Profiles kept open between groups, least recently used first out. The writer is the only
-// writer of a profile's row, so what it holds stays true — except after an upsert or erasure,
-// which call Ingestor::Forget.
+// writer of a profile's row, so what it holds stays true — except after an upsert, import,
+// merge or key destruction, which call Ingestor::Forget.
 class OpenProfiles {
  public:
   static constexpr size_t kCapacity = 10'000;

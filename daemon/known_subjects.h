@@ -7,7 +7,8 @@
 // A stale entry can never store wrong data: the writer checks that an event was sealed for
 // the profile its subject leads to now, and seals it again otherwise (Ingestor). What the
 // cache must not do is keep an erased profile's key alive: Forget(id) drops every entry of a
-// profile (called after an erasure, upsert or merge, as Ingestor::Forget), and an entry looked
+// profile (as Ingestor::Forget, for every key the vault destroys and after an upsert, import
+// or merge), and an entry looked
 // up in the store before a Forget is never added after it (Generation/Add). A profile's data
 // key never changes while it exists, so an entry is true until its profile is forgotten.
 // Thread-safe.

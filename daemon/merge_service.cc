@@ -80,7 +80,7 @@ Result<MergeOutcome> MergeService::Finish(const Caller& caller, const store::Ali
     PORTRAIT_RETURN_IF_ERROR(
         audit_.Append({Entry(caller, "profile.merge", alias.profile_id,
                              {{"from", alias.merged_id}, {"finished", true}})}));
-    PORTRAIT_RETURN_IF_ERROR(store_.DestroyDataKey(alias.merged_id));
+    PORTRAIT_RETURN_IF_ERROR(vault_.DestroyKey(alias.merged_id));
     log_.info("merge of profile {} into {} finished: data key destroyed", alias.merged_id,
               alias.profile_id);
   }
@@ -100,7 +100,7 @@ Status MergeService::FinishInterrupted() {
     }
     PORTRAIT_RETURN_IF_ERROR(audit_.Append({store::AuditEntry{
         clock_.NowUs(), "system", "profile.merge", id, "", R"({"finished":true})"}}));
-    PORTRAIT_RETURN_IF_ERROR(store_.DestroyDataKey(id));
+    PORTRAIT_RETURN_IF_ERROR(vault_.DestroyKey(id));
     log_.info("the merge of profile {} was cut off; finished: data key destroyed", id);
   }
   return Status::Ok();
@@ -143,7 +143,7 @@ Result<MergeOutcome> MergeService::Merge(const Caller& caller, std::string_view 
                                     {"aliases", c.aliases}}));
   PORTRAIT_RETURN_IF_ERROR(audit_.Commit(plan.batch));
   // Only now: until the commit, the source was whole and readable with its own key.
-  if (Status shredded = store_.DestroyDataKey(from.row.id); !shredded.ok()) {
+  if (Status shredded = vault_.DestroyKey(from.row.id); !shredded.ok()) {
     log_.error("profile {} merged into {}, its data key not destroyed yet: {}", from.row.id,
                into.row.id, shredded.ToString());
     return Error(Status::Unavailable(

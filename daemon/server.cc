@@ -55,7 +55,10 @@ struct Server::Parts {
                api.Handle(std::move(request), remote, std::move(reply));
              }),
         drain(io),
-        checkpoint_timer(io) {}
+        checkpoint_timer(io) {
+    // A destroyed key leaves no copy in the ingestor's caches, whatever the operation.
+    vault.OnKeyDestroyed([this](store::ProfileId id) { ingestor.Forget(id); });
+  }
 
   Server* server = nullptr;
   config::ConfigHolder config;

@@ -158,7 +158,7 @@ Result<ImportCounts> ProfileVault::CommitImport(PreparedImport prepared, AuditEn
   PORTRAIT_RETURN_IF_ERROR(store_.PutDataKeys(new_keys));
   if (Status committed = Commit(batch); !committed.ok()) {
     for (const auto& [id, wrapped] : new_keys) {
-      (void)store_.DestroyDataKey(id);
+      (void)DestroyKey(id);
     }
     return Error(committed);
   }

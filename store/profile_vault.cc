@@ -329,7 +329,7 @@ Result<UpsertResult> ProfileVault::Upsert(std::string_view external_id, const js
   batch.profiles.push_back(std::move(w));
   if (Status committed = Commit(batch); !committed.ok()) {
     if (!existing) {
-      (void)store_.DestroyDataKey(id);
+      (void)DestroyKey(id);
     }
     return Error(committed);
   }
@@ -532,7 +532,7 @@ Result<EraseReceipt> ProfileVault::Erase(std::string_view external_id,
   // any backup of it, is noise. Also the keys of profiles merged into it whose merge was cut
   // off before it destroyed them: their aliases, which would let the merge finish, go now.
   PORTRAIT_RETURN_IF_ERROR(DestroyMergedKeys(id));
-  PORTRAIT_RETURN_IF_ERROR(store_.DestroyDataKey(id));
+  PORTRAIT_RETURN_IF_ERROR(DestroyKey(id));
   // 3. Tidy. A crash before this leaves rows no key opens; erasing again finishes the job.
   // The same transaction queues a notice for every sink that received the profile's data.
   Batch batch;
@@ -547,6 +547,14 @@ Status ProfileVault::QueueErasureNotices(ProfileId id, std::string_view external
   return AddErasureNotices(store_, keys_, id, external_id, now_us, batch);
 }
 
+Status ProfileVault::DestroyKey(ProfileId id) {
+  Status destroyed = store_.DestroyDataKey(id);
+  if (on_key_destroyed_) {
+    on_key_destroyed_(id);
+  }
+  return destroyed;
+}
+
 Status ProfileVault::DestroyMergedKeys(ProfileId id) {
   PORTRAIT_ASSIGN_OR_RETURN(std::vector<AliasRow> aliases, store_.GetAliases(id));
   for (const AliasRow& alias : aliases) {
@@ -555,7 +563,7 @@ Status ProfileVault::DestroyMergedKeys(ProfileId id) {
     }
     PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> key, store_.GetDataKey(alias.merged_id));
     if (key) {
-      PORTRAIT_RETURN_IF_ERROR(store_.DestroyDataKey(alias.merged_id));
+      PORTRAIT_RETURN_IF_ERROR(DestroyKey(alias.merged_id));
     }
   }
   return Status::Ok();

@@ -6,6 +6,7 @@
 // Errors name fields and internal ids, never a personal value (not even the external id).
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -248,6 +249,16 @@ class ProfileVault {
   // The internal id for `external_id`, or NotFound.
   Result<ProfileId> IdOf(std::string_view external_id);
 
+  // Destroys profile `id`'s wrapped data key (Store::DestroyDataKey), then, whatever the
+  // outcome, tells the listener: every key destruction (erasure, merge, a failed write's new
+  // key) goes through here, so a copy of the key kept in memory can be dropped in one place.
+  Status DestroyKey(ProfileId id);
+  // Called with the id of every key DestroyKey destroys, on the thread that destroys it (the
+  // writer's). Set once, before the vault is shared.
+  void OnKeyDestroyed(std::function<void(ProfileId)> listener) {
+    on_key_destroyed_ = std::move(listener);
+  }
+
  private:
   Result<Profile> Decrypt(const ProfileRow& row);
   Result<Profile> DecryptWith(const ProfileRow& row, crypto::KeyView key);
@@ -281,6 +292,7 @@ class ProfileVault {
   const crypto::BlindIndex& blind_;
   const Clock& clock_;
   AuditLog* audit_log_;
+  std::function<void(ProfileId)> on_key_destroyed_;
   crypto::KeySlab slab_{kKeySlots};
 };
 

@@ -159,7 +159,10 @@ TEST_F(ProfileVaultTest, AnErasureThroughAnAliasNamesTheProfilesOwnIdToItsSinks)
 
 // A merge cut off between its commit and the destruction of the merged profile's key leaves an
 // alias that lets it finish; erasing the target removes that alias, so the erasure finishes it.
+// Both destroyed keys are reported to the listener (which drops the daemon's cached copies).
 TEST_F(ProfileVaultTest, ErasingATargetDestroysTheKeyACutOffMergeLeft) {
+  std::vector<ProfileId> destroyed;
+  vault_.OnKeyDestroyed([&](ProfileId id) { destroyed.push_back(id); });
   auto target = vault_.Upsert("t", json::parse(R"({"fields": {"name": "T"}})"));
   auto source = vault_.Upsert("s", json::parse(R"({"fields": {"name": "S"}})"));
   ASSERT_TRUE(target && source);
@@ -173,6 +176,7 @@ TEST_F(ProfileVaultTest, ErasingATargetDestroysTheKeyACutOffMergeLeft) {
   EXPECT_FALSE(data_.store->GetDataKey(source->id).value());
   EXPECT_FALSE(data_.store->GetDataKey(target->id).value());
   EXPECT_TRUE(data_.store->GetMergedIds().value().empty());
+  EXPECT_EQ(destroyed, (std::vector<ProfileId>{source->id, target->id}));
 }
 
 TEST_F(ProfileVaultTest, CiphertextMovedToAnotherProfileOrFieldFailsToOpen) {

@@ -15,16 +15,44 @@ bool EndsWith(const std::string& s, std::string_view suffix) {
 }  // namespace
 
 int RecordReader::Get() {
-  const int c = in_.sbumpc();
-  if (c == std::char_traits<char>::eof()) {
-    return c;
+  int c;
+  if (replay_pos_ < replay_.size()) {
+    c = static_cast<unsigned char>(replay_[replay_pos_++]);
+  } else {
+    c = in_.sbumpc();
+    if (c == std::char_traits<char>::eof()) {
+      return c;
+    }
+    ++bytes_;
   }
-  ++bytes_;
   ++record_bytes_;
   if (c == '\n') {
     ++line_;
   }
+  if (keep_tail_ && tail_.size() <= max_bytes_) {
+    tail_.push_back(static_cast<char>(c));
+  }
   return c;
+}
+
+void RecordReader::KeepTail() {
+  if (!keep_tail_) {
+    keep_tail_ = true;
+    tail_.clear();
+    tail_line_ = line_;
+  }
+}
+
+void RecordReader::ReplayTail() {
+  replay_ = tail_ + replay_.substr(replay_pos_);
+  replay_pos_ = 0;
+  line_ = tail_line_;
+  DropTail();
+}
+
+void RecordReader::DropTail() {
+  keep_tail_ = false;
+  tail_.clear();
 }
 
 bool RecordReader::Keep(std::string& into, char c) {
@@ -75,10 +103,18 @@ bool RecordReader::NextCsv(Record& r) {
     }
   };
   for (;; c = Get()) {
+    if (state == State::kQuoted && (c == kEof || (over && keep_tail_))) {
+      // Never closed, or not within the limit: most likely a stray quote. The record is
+      // reported at its first line and the lines after that one are read again as records.
+      r.error = c == kEof
+                    ? "a quoted cell is not closed before the end of the file"
+                    : "a quoted cell is not closed within " + std::to_string(max_bytes_) + " bytes";
+      r.error += " (column " + std::to_string(r.cells.size() + 1) + ")";
+      over = false;
+      keep_tail_ ? ReplayTail() : DropTail();
+      break;
+    }
     if (c == kEof) {
-      if (state == State::kQuoted) {
-        fault("a quoted cell is not closed before the end of the file");
-      }
       EndCell(r, cell, over);
       break;
     }
@@ -86,6 +122,9 @@ bool RecordReader::NextCsv(Record& r) {
       fault("a NUL byte");
     }
     if (state == State::kQuoted) {
+      if (c == '\n' && !over) {
+        KeepTail();  // the record goes on past its first line, which fits the limit
+      }
       c == '"' ? void(state = State::kAfterQuote) : keep(c);
       continue;
     }
@@ -114,6 +153,11 @@ bool RecordReader::NextCsv(Record& r) {
     keep(c);
     state = State::kUnquoted;
   }
+  if (keep_tail_ && !r.error.empty()) {  // name the lines a stray quote may have joined
+    r.error += " (the record runs from line " + std::to_string(r.line) + " to line " +
+               std::to_string(c == '\n' ? line_ : line_ + 1) + ")";
+  }
+  DropTail();
   FinishCsv(r, over);
   return true;
 }
@@ -179,8 +223,12 @@ RecordReader::Format DetectFormat(const std::string& path, std::istream& in) {
     return RecordReader::Format::kJsonLines;
   }
   std::streambuf& buf = *in.rdbuf();
-  // Peek without consuming: read into a small buffer, then seek back.
   const std::streampos start = buf.pubseekoff(0, std::ios::cur, std::ios::in);
+  if (start == std::streampos(std::streamoff(-1))) {
+    // A pipe or FIFO can't seek back: look at the first byte only, consuming nothing.
+    return buf.sgetc() == '{' ? RecordReader::Format::kJsonLines : RecordReader::Format::kCsv;
+  }
+  // Peek: read up to the first non-blank byte, then seek back.
   RecordReader::Format format = RecordReader::Format::kCsv;
   for (int i = 0; i < 4096; ++i) {
     const int c = buf.sbumpc();

@@ -1,7 +1,10 @@
 // Reading an import file record by record with bounded memory: CSV (RFC 4180: quoted cells
 // with "" for a quote, commas and line breaks inside quotes, CRLF or LF) and JSON lines. A
 // record longer than the limit is not kept: it is skipped to its end and reported as a bad
-// record, so one over-long line costs no more memory than the limit. A record holding a NUL
+// record, so one over-long line costs no more memory than the limit. A quoted CSV cell not
+// closed by the end of the file or within the limit (a stray quote) is reported at its first
+// line, and the lines after that one are read again (at most the limit is kept for that), so
+// it costs one record, not the rest of the file. A record holding a NUL
 // byte or bytes that are not UTF-8 is reported too. Reasons name the rule broken, never the
 // bytes. Not thread-safe.
 #pragma once
@@ -48,13 +51,23 @@ class RecordReader {
   void EndCell(Record& record, std::string& cell, bool& over) const;
   // Adds `c` to the record unless it is over the limit already; false once it is.
   bool Keep(std::string& into, char c);
+  // From now on until DropTail, the bytes read are kept (up to the limit) so that ReplayTail
+  // can make Get() read them again, from the line after the one KeepTail was called on.
+  void KeepTail();
+  void ReplayTail();
+  void DropTail();
 
   std::streambuf& in_;
   Format format_;
   size_t max_bytes_;
   size_t record_bytes_ = 0;
-  int64_t line_ = 0;  // lines started so far
-  int64_t bytes_ = 0;
+  int64_t line_ = 0;   // lines started so far
+  int64_t bytes_ = 0;  // of the input (bytes read again are not counted twice)
+  std::string tail_;   // see KeepTail
+  bool keep_tail_ = false;
+  int64_t tail_line_ = 0;
+  std::string replay_;  // what Get() reads before the input
+  size_t replay_pos_ = 0;
 };
 
 // Whether `path` holds CSV or JSON lines: by its extension (.csv; .jsonl, .ndjson, .json), else

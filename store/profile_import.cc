@@ -28,16 +28,19 @@ std::string CountsDetail(const ImportCounts& counts) {
       .dump();
 }
 
-// The request's record (its counts, no profile) and one record per profile written, so each
-// profile's history shows the import that changed it.
+// The request's record (its counts, no profile) and one record per profile written or given an
+// alias, so each profile's history shows the import that changed it or the id that now reaches
+// it (`{"alias_added":true}`; the alias itself is personal and not named).
 void AuditEachWritten(const AuditEntry& request, const std::vector<ProfileId>& written,
-                      Batch& batch) {
+                      const std::set<ProfileId>& aliased, Batch& batch) {
   batch.audit.push_back(request);
-  for (ProfileId id : written) {
+  std::set<ProfileId> ids(written.begin(), written.end());
+  ids.insert(aliased.begin(), aliased.end());
+  for (ProfileId id : ids) {
     AuditEntry entry = request;
     entry.action = "profile.import";
     entry.profile_id = id;
-    entry.detail = "{}";
+    entry.detail = aliased.count(id) ? R"({"alias_added":true})" : "{}";
     batch.audit.push_back(std::move(entry));
   }
 }
@@ -110,6 +113,7 @@ Result<ImportCounts> ProfileVault::CommitImport(PreparedImport prepared, AuditEn
   Batch batch;
   std::vector<std::pair<ProfileId, std::string>> new_keys;
   std::set<ProfileId> updated;  // two rows of one profile (an id and its alias) would race
+  std::set<ProfileId> aliased;  // profiles a row's id became an alias of
   for (PreparedImportRow& r : prepared.rows) {
     bool merging = false;
     PORTRAIT_ASSIGN_OR_RETURN(std::optional<ProfileRow> existing, ImportTarget(store_, r, merging));
@@ -130,6 +134,7 @@ Result<ImportCounts> ProfileVault::CommitImport(PreparedImport prepared, AuditEn
       counts.touched.push_back(existing->id);
       if (merging) {
         batch.aliases.push_back(AliasRow{r.ext_key, existing->id, 0, now});
+        aliased.insert(existing->id);
       }
       ++(merging ? counts.merged : *unchanged ? counts.unchanged : counts.updated);
       if (!*unchanged) {
@@ -152,7 +157,7 @@ Result<ImportCounts> ProfileVault::CommitImport(PreparedImport prepared, AuditEn
     batch.profiles.push_back(std::move(*r.fresh));
   }
   audit.detail = CountsDetail(counts);
-  AuditEachWritten(audit, counts.written, batch);
+  AuditEachWritten(audit, counts.written, aliased, batch);
   // The keys are durable before any ciphertext made with them (one keystore transaction); a
   // crash in between leaves only orphan wrapped keys, never an unreadable profile.
   PORTRAIT_RETURN_IF_ERROR(store_.PutDataKeys(new_keys));

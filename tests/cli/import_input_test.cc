@@ -51,10 +51,42 @@ TEST(CsvReader, ReportsStrayQuotesNulAndInvalidUtf8AndGoesOn) {
   EXPECT_EQ(records[5].line, 6);
 }
 
-TEST(CsvReader, AnUnclosedQuoteIsReportedAtTheEnd) {
-  auto records = ReadAll("id\n\"open,\nmore\n", Format::kCsv);
-  ASSERT_EQ(records.size(), 2u);
-  EXPECT_NE(records[1].error.find("not closed"), std::string::npos);
+// A stray quote costs its own record: the lines after it are read again, whether the file ends
+// or the record outgrows the limit first.
+TEST(CsvReader, AnUnclosedQuoteCostsOneRecordNotTheRestOfTheFile) {
+  auto records = ReadAll("id,n\n1,\"open\n2,b\n3,c\n", Format::kCsv);
+  ASSERT_EQ(records.size(), 4u);
+  EXPECT_EQ(records[1].line, 2);
+  EXPECT_NE(records[1].error.find("not closed before the end of the file (column 2)"),
+            std::string::npos);
+  EXPECT_TRUE(records[1].cells.empty());
+  EXPECT_EQ(records[2].cells, (std::vector<std::string>{"2", "b"}));
+  EXPECT_EQ(records[2].line, 3);
+  EXPECT_EQ(records[3].cells, (std::vector<std::string>{"3", "c"}));
+  EXPECT_EQ(records[3].line, 4);
+
+  std::string text = "id,n\n1,\"open\n";
+  for (int i = 2; i <= 400; ++i) {
+    text += std::to_string(i) + ",x\n";
+  }
+  text += "401,\"closes it\"\n";
+  records = ReadAll(text, Format::kCsv);  // the limit is 1,024 bytes
+  ASSERT_EQ(records.size(), 402u);
+  EXPECT_NE(records[1].error.find("not closed within 1024 bytes"), std::string::npos);
+  for (int i = 2; i <= 401; ++i) {
+    ASSERT_TRUE(records[i].error.empty()) << records[i].error;
+    EXPECT_EQ(records[i].line, i + 1);
+    EXPECT_EQ(records[i].cells[0], std::to_string(i));
+  }
+  EXPECT_EQ(records[401].cells[1], "closes it");
+}
+
+TEST(CsvReader, AnErrorInARecordOfSeveralLinesNamesTheLines) {
+  auto records = ReadAll("id,n\n1,\"a\nb\nc\"x\n2,d\n", Format::kCsv);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_NE(records[1].error.find("text after a closing quote"), std::string::npos);
+  EXPECT_NE(records[1].error.find("runs from line 2 to line 4"), std::string::npos);
+  EXPECT_EQ(records[2].line, 5);
 }
 
 TEST(CsvReader, AnOverLongRecordIsSkippedNotKept) {
@@ -73,6 +105,27 @@ TEST(CsvReader, ARecordOfAMillionCommasIsReportedAndTheNextOneRead) {
   EXPECT_NE(records[1].error.find("over 1024 bytes"), std::string::npos);
   EXPECT_TRUE(records[1].cells.empty());
   EXPECT_EQ(records[2].cells, (std::vector<std::string>{"c", "d"}));
+}
+
+// A pipe can't seek back: the format comes from its first byte, and nothing is consumed.
+class Unseekable : public std::stringbuf {
+ public:
+  using std::stringbuf::stringbuf;
+
+ protected:
+  pos_type seekoff(off_type, std::ios::seekdir, std::ios::openmode) override { return -1; }
+  pos_type seekpos(pos_type, std::ios::openmode) override { return -1; }
+};
+
+TEST(DetectFormat, APipeIsReadFromItsFirstByteWithNothingLost) {
+  Unseekable json_buf(R"({"id":"a"})"), csv_buf("id\na\n");
+  std::istream json_in(&json_buf), csv_in(&csv_buf);
+  EXPECT_EQ(DetectFormat("/dev/stdin", json_in), Format::kJsonLines);
+  EXPECT_EQ(DetectFormat("/dev/stdin", csv_in), Format::kCsv);
+  RecordReader reader(json_in, Format::kJsonLines);
+  Record r;
+  ASSERT_TRUE(reader.Next(r));
+  EXPECT_EQ(r.text, R"({"id":"a"})");
 }
 
 TEST(JsonLinesReader, ReadsLinesAndReportsHostileOnes) {

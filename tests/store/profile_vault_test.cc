@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 #include "crypto/field_cipher.h"
@@ -226,27 +227,37 @@ TEST_F(ProfileVaultTest, AnImportAuditsEachProfileItWritesAndAHalfErasedOneFails
   rows.push_back(ImportRow{3, "half", json::parse(R"({"fields": {"city": "Hangzhou"}})")});
   rows.push_back(ImportRow{4, "new", json::parse(R"({"fields": {"city": "Hangzhou"}})")});
   rows.push_back(ImportRow{5, "same", json::parse(R"({"fields": {"city": "Xi'an"}})")});
+  // Matched to "other" with the values it has: no field changes, but its id becomes an alias.
+  rows.push_back(ImportRow{6, "other-2", json::parse(R"({"fields": {"city": "Xi'an"}})")});
   ASSERT_TRUE(vault_.Upsert("same", json::parse(R"({"fields": {"city": "Xi'an"}})")));
+  auto other = vault_.Upsert("other", json::parse(R"({"fields": {"city": "Xi'an"}})"));
+  ASSERT_TRUE(other);
+  PreparedImport prepared = vault_.PrepareImport(std::move(rows));
+  ASSERT_EQ(prepared.rows.back().external_id, "other-2");
+  prepared.rows.back().merge_into = other->id;
   const int64_t before = data_.store->AuditHead().value().first;
-  auto counts = vault_.CommitImport(vault_.PrepareImport(std::move(rows)),
+  auto counts = vault_.CommitImport(std::move(prepared),
                                     AuditEntry{clock_.NowUs(), "t", "profiles.import", 0, "", ""});
   ASSERT_TRUE(counts) << counts.error().ToString();
   EXPECT_EQ(counts->created, 1);
   EXPECT_EQ(counts->updated, 1);
   EXPECT_EQ(counts->unchanged, 1);
+  EXPECT_EQ(counts->merged, 1);
   ASSERT_EQ(counts->errors.size(), 1u);
   EXPECT_EQ(counts->errors[0].line, 3);
   const std::vector<AuditRecord> records = data_.store->ReadAudit(before, 100).value();
-  std::vector<ProfileId> audited;
+  std::map<ProfileId, std::string> audited;  // profile -> detail
   for (const AuditRecord& r : records) {
     if (r.entry.action == "profile.import") {
-      audited.push_back(r.entry.profile_id);
+      EXPECT_TRUE(audited.emplace(r.entry.profile_id, r.entry.detail).second);
     }
   }
   const ProfileId created = vault_.IdOf("new").value();
-  EXPECT_EQ(std::set<ProfileId>(audited.begin(), audited.end()),
-            (std::set<ProfileId>{kept->id, created}));
-  EXPECT_EQ(audited.size(), 2u);  // the unchanged row wrote nothing, so no record
+  // The unchanged row wrote nothing, so no record; the alias is recorded under its profile.
+  EXPECT_EQ(audited,
+            (std::map<ProfileId, std::string>{
+                {kept->id, "{}"}, {created, "{}"}, {other->id, R"({"alias_added":true})"}}));
+  EXPECT_EQ(vault_.IdOf("other-2").value(), other->id);
 }
 
 TEST_F(ProfileVaultTest, ImportHandsOverCreatedProfilesAsStored) {

@@ -65,8 +65,10 @@ Result<std::string> DaemonConnection::CallRaw(const std::string& method, const s
                                      "; is it running? (start it with portraitd --config FILE)"));
   }
   if (r.status < 200 || r.status >= 300) {
-    nlohmann::json answer = r.json();
-    std::string detail = answer.is_object() ? answer.value("detail", r.body) : r.body;
+    const nlohmann::json answer = r.json();  // untrusted: any shape, or discarded
+    const auto found = answer.is_object() ? answer.find("detail") : answer.end();
+    const std::string detail =
+        found != answer.end() && found->is_string() ? found->get<std::string>() : r.body;
     return Error(Status::Internal("HTTP " + std::to_string(r.status) + ": " + detail));
   }
   return std::move(r.body);

@@ -39,8 +39,7 @@ void AddProfilesCommand(CLI::App& app, int& exit_code) {
       "lifted. Needs the erase permission; audited with the reason.\n"
       "  portraitctl profiles hold C1042 --reason \"case 2026-17\"");
   hold->add_option("id", o->id, "the profile's external id")->required();
-  hold->add_option("--reason", o->reason, "why (at most 200 bytes; no personal data)")
-      ->required();
+  hold->add_option("--reason", o->reason, "why (at most 200 bytes; no personal data)")->required();
   AddDaemonOptions(hold, o->daemon);
   hold->callback([o, &exit_code] { exit_code = Hold(*o, true); });
 

@@ -49,7 +49,7 @@ bool RequestPipeline::TakeOldest() {
   in_flight_.pop_front();
   Result<nlohmann::json> answer = oldest.answer.get();
   free_.push_back(oldest.slot);
-  ok_ = ok_ && on_answer_(std::move(answer));
+  ok_ = on_answer_(std::move(answer)) && ok_;  // handed on after a failure too, to be counted
   return ok_;
 }
 

@@ -18,13 +18,15 @@ namespace portrait::cli {
 
 class RequestPipeline {
  public:
-  // Returns false to stop: Send and Drain then return false.
+  // Returns false to stop: Post then sends nothing more and Post and Drain return false; the
+  // answers of the requests already in flight are still handed on.
   using OnAnswer = std::function<bool(Result<nlohmann::json>)>;
 
   // Opens `depth` (1 or more) connections with `options`.
   static Result<std::unique_ptr<RequestPipeline>> Open(const DaemonOptions& options, int depth,
                                                        OnAnswer on_answer);
-  // Waits for the requests still in flight; their answers are dropped.
+  // Waits for the requests still in flight; their answers are dropped (Drain first to have
+  // them).
   ~RequestPipeline();
 
   // Sends POST `target` with `body`, first waiting for the oldest request (and handing on its

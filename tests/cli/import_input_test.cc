@@ -214,9 +214,12 @@ TEST(ProfileRows, HostileJsonLinesAreRefusedWithoutTheirValue) {
   EXPECT_EQ(row.error().line, 5);
 }
 
-TEST(EventLines, NeedAnObjectWithAStringId) {
-  EXPECT_TRUE(EventFromLine(Line(1, R"({"id":"e1","type":"t","source":"s"})")));
-  EXPECT_FALSE(EventFromLine(Line(1, R"({"type":"t"})")));
+TEST(EventLines, NeedAnObjectWithAStringIdTypeAndSubject) {
+  EXPECT_TRUE(EventFromLine(Line(1, R"({"id":"e1","type":"t","subject":"s"})")));
+  EXPECT_FALSE(EventFromLine(Line(1, R"({"type":"t","subject":"s"})")));
+  EXPECT_EQ(EventFromLine(Line(1, R"({"id":"e1","subject":"s"})")).error().field, "type");
+  EXPECT_EQ(EventFromLine(Line(1, R"({"id":"e1","type":"t","subject":5})")).error().field,
+            "subject");
   EXPECT_FALSE(EventFromLine(Line(1, R"("e1")")));
   EXPECT_FALSE(EventFromLine(Line(1, "{")));
 }

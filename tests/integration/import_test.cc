@@ -281,6 +281,43 @@ TEST(Import, EventsImportSkipsDuplicatesAndReportsBadLines) {
   EXPECT_EQ(json::parse(out)["duplicates"], 298);
 }
 
+// A file dense with events the daemon refuses one by one (a time it can't parse) costs at most
+// two small requests per bad line (each refusal halves the next request), every good event is
+// stored, every bad one reported.
+TEST(Import, EventsTheDaemonRefusesCostAtMostTwoRequestsEach) {
+  Daemon d;
+  ASSERT_TRUE(d.Start());
+  const std::string file = d.dir() / "events.jsonl";
+  {
+    std::ofstream out(file);
+    for (int i = 0; i < 1000; ++i) {
+      json e = {{"id", "e" + std::to_string(i)}, {"type", "order.placed"}, {"subject", "K1"}};
+      if (i % 2 == 0) {
+        e["time"] = "yesterday";
+      }
+      out << e.dump() << "\n";
+    }
+  }
+  auto requests = [&] {
+    const std::string metrics = d.Admin("GET", "/metrics").body;
+    const std::string name = "\nportrait_http_requests_total ";
+    const size_t at = metrics.find(name);
+    return at == std::string::npos ? -1 : std::stoll(metrics.substr(at + name.size()));
+  };
+  const int64_t before = requests();
+  std::string out;
+  ASSERT_EQ(RunCommand(BinDir() + "/portraitctl import events " + file + " --json --batch 1000" +
+                           " --config " + d.config_path() + " --url http://127.0.0.1:" +
+                           std::to_string(d.port()) + " --purpose service 2>/dev/null",
+                       &out),
+            1);
+  EXPECT_EQ(json::parse(out)["imported"], 500);
+  EXPECT_EQ(json::parse(out)["failed"], 500);
+  const int64_t sent = requests() - before - 1;  // less the second /metrics
+  EXPECT_GE(sent, 500);
+  EXPECT_LE(sent, 2 * 500 + 1);
+}
+
 TEST(Import, ARowNamingWhatTheCallerCantReadIsNeverReportedUnchanged) {
   Daemon d;
   ASSERT_TRUE(d.Start());

@@ -20,7 +20,7 @@ struct IncomingEvent {
   nlohmann::json data = nlohmann::json::object();
   std::string key;  // blind digest of `id`: what the store deduplicates on
   // `data` sealed on the I/O thread for the profile that had the subject then (0: not sealed);
-  // the writer uses it only if the subject still has that profile (ids are random, never reused).
+  // the writer uses it only if the subject still has that profile (ids are never reused).
   int64_t sealed_for = 0;
   std::string sealed_data;
 };

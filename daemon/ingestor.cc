@@ -342,7 +342,8 @@ class IngestGroup {
       }
     }
     // New profiles' keys, all in one keystore transaction, durable before any ciphertext made
-    // with them (an orphan key, should the commit below fail, is never used: ids are random).
+    // with them (an orphan key, should the commit below fail, is never used: ids are never
+    // given twice, store/profile_ids.h).
     if (!new_keys_.empty()) {
       PORTRAIT_RETURN_IF_ERROR(in_.store_.PutDataKeys(new_keys_));
     }

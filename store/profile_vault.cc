@@ -282,9 +282,9 @@ Result<bool> ProfileVault::Unchanged(const ProfileRow& row, const CheckedPatch& 
 Status ProfileVault::SealNew(std::string_view external_id, const std::string& ext_key,
                              const CheckedPatch& patch, int64_t now_us, ProfileWrite& w,
                              std::string& wrapped_key, crypto::SlabKey& key) {
-  // A random internal id (pseudonymous, reveals no order) and a random data key.
+  // A new internal id (increasing: store/profile_ids.h) and a random data key.
   w.is_new = true;
-  w.row.id = static_cast<ProfileId>(crypto::RandomU64() >> 1) | 1;
+  PORTRAIT_ASSIGN_OR_RETURN(w.row.id, ids_.Next());
   w.row.ext_key = ext_key;
   w.row.created_us = w.row.updated_us = now_us;
   PORTRAIT_ASSIGN_OR_RETURN(key, NewDataKey());
@@ -424,7 +424,7 @@ Result<OpenProfile> ProfileVault::OpenOrCreate(
   }
   OpenProfile p;
   p.is_new = true;
-  p.row.id = static_cast<ProfileId>(crypto::RandomU64() >> 1) | 1;
+  PORTRAIT_ASSIGN_OR_RETURN(p.row.id, ids_.Next());
   p.row.ext_key = ext_key;
   p.row.created_us = p.row.updated_us = clock_.NowUs();
   PORTRAIT_ASSIGN_OR_RETURN(p.key, NewDataKey());

@@ -20,6 +20,7 @@
 #include "crypto/key_slab.h"
 #include "store/audit_log.h"
 #include "store/field_value.h"
+#include "store/profile_ids.h"
 #include "store/store.h"
 
 namespace portrait::store {
@@ -293,6 +294,7 @@ class ProfileVault {
   const Clock& clock_;
   AuditLog* audit_log_;
   std::function<void(ProfileId)> on_key_destroyed_;
+  ProfileIdAllocator ids_{store_, clock_};
   crypto::KeySlab slab_{kKeySlots};
 };
 

@@ -64,6 +64,7 @@ Status WriteProfile(const ProfileWrite& w, State& s) {
   }
   s.profiles[r.id] = r;
   s.by_key[r.ext_key] = r.id;
+  s.profile_id_high = std::max(s.profile_id_high, r.id);
   auto& fields = s.fields[r.id];
   for (const auto& [name, envelope] : w.set_fields) {
     fields[name] = FieldValue{envelope, r.updated_us};

@@ -122,6 +122,11 @@ class MemoryStore final : public Store {
     return out;
   }
 
+  Result<ProfileId> ProfileIdHighWater() override {
+    MutexLock lock(mu_);
+    return state_.profile_id_high;
+  }
+
   Result<std::vector<bool>> StoredEvents(const std::vector<std::string_view>& keys) override {
     MutexLock lock(mu_);
     std::vector<bool> stored;

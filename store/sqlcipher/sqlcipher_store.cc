@@ -92,8 +92,13 @@ Result<CommitResult> SqlcipherStore::Commit(const Batch& batch) {
 }
 
 Status SqlcipherStore::Apply(const Batch& batch, CommitResult& result) {
+  ProfileId inserted = 0;
   for (const ProfileWrite& w : batch.profiles) {
     PORTRAIT_RETURN_IF_ERROR(WriteProfile(w));
+    inserted = w.is_new ? std::max(inserted, w.row.id) : inserted;
+  }
+  if (inserted != 0) {
+    PORTRAIT_RETURN_IF_ERROR(RaiseProfileIdHighWater(inserted));
   }
   Stmt ins(main_,
            "INSERT OR IGNORE INTO events (key, profile_id, type, time_us, data) "
@@ -255,6 +260,25 @@ Result<std::vector<ProfileId>> SqlcipherStore::ProfileIds(ProfileId after, int l
   Stmt s(reader->main, "SELECT id FROM profiles WHERE id > ? ORDER BY id LIMIT ?;");
   s.Bind(1, after).Bind(2, int64_t{limit});
   return sqlite::ReadRows(s, [](const Stmt& r) -> ProfileId { return r.Int(0); });
+}
+
+Status SqlcipherStore::RaiseProfileIdHighWater(ProfileId id) {
+  Stmt s(main_,
+         "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, max(?2, coalesce((SELECT "
+         "CAST(value AS INTEGER) FROM meta WHERE key = ?1), 0)));");
+  s.Bind(1, kProfileIdHighKey).Bind(2, id);
+  return s.Run();
+}
+
+Result<ProfileId> SqlcipherStore::ProfileIdHighWater() {
+  ReadConnection::Lease reader = readers_.Acquire();
+  // A database written before the mark existed has only its rows to go by.
+  Stmt s(reader->main,
+         "SELECT max(coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?), 0), "
+         "coalesce((SELECT max(id) FROM profiles), 0));");
+  s.Bind(1, kProfileIdHighKey);
+  PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? s.Int(0) : 0;
 }
 
 Status SqlcipherStore::PutDataKey(ProfileId id, std::string_view wrapped) {

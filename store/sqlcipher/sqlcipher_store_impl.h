@@ -84,6 +84,7 @@ class SqlcipherStore final : public Store {
   Result<std::vector<EventRow>> GetEvents(ProfileId id) override;
   Result<int64_t> CountProfiles() override;
   Result<std::vector<ProfileId>> ProfileIds(ProfileId after, int limit) override;
+  Result<ProfileId> ProfileIdHighWater() override;
   Result<std::vector<bool>> StoredEvents(const std::vector<std::string_view>& keys) override;
   Result<std::vector<TimerRow>> DueTimers(int64_t until_us, int limit) override;
   Result<int64_t> CountDueTimers(int64_t until_us) override;
@@ -118,6 +119,9 @@ class SqlcipherStore final : public Store {
 
   Status Apply(const Batch& batch, CommitResult& result);
   Status WriteProfile(const ProfileWrite& w);
+  // Raises the meta row ProfileIdHighWater reads to `id` (never lowers it).
+  Status RaiseProfileIdHighWater(ProfileId id);
+  static constexpr std::string_view kProfileIdHighKey = "profile_id_high";
   Status EraseRows(ProfileId id);
   Status WriteConsents(const std::vector<ConsentRow>& rows, CommitResult& result);
   Status WriteTokens(const Batch& batch);

@@ -105,6 +105,27 @@ TYPED_TEST(StoreContract, ConflictingNewProfileWritesNothing) {
   EXPECT_EQ(again.code(), Status::Code::kConflict);
 }
 
+// New ids are allocated above the mark, so it must survive the erasure of the profile that set
+// it, and only a committed insert may raise it.
+TYPED_TEST(StoreContract, TheProfileIdHighWaterMarkOutlivesErasure) {
+  EXPECT_EQ(this->store_->ProfileIdHighWater().value(), 0);
+  ASSERT_TRUE(this->Write(this->NewProfile(5, "k5")).ok());
+  ASSERT_TRUE(this->Write(this->NewProfile(3, "k3")).ok());
+  EXPECT_EQ(this->store_->ProfileIdHighWater().value(), 5);
+  Batch erase;
+  erase.erasures.push_back(5);
+  ASSERT_TRUE(this->store_->Commit(erase));
+  ASSERT_FALSE(this->store_->GetProfile(5).value());
+  EXPECT_EQ(this->store_->ProfileIdHighWater().value(), 5);
+  EXPECT_FALSE(this->Write(this->NewProfile(9, "k3")).ok());  // the key is taken: no insert
+  ProfileWrite update = this->NewProfile(3, "k3");
+  update.is_new = false;
+  ASSERT_TRUE(this->Write(update).ok());
+  EXPECT_EQ(this->store_->ProfileIdHighWater().value(), 5);
+  ASSERT_TRUE(this->Write(this->NewProfile(8, "k8")).ok());
+  EXPECT_EQ(this->store_->ProfileIdHighWater().value(), 8);
+}
+
 TYPED_TEST(StoreContract, UpdatingAMissingProfileIsNotFound) {
   ProfileWrite u;
   u.row.id = 99;

@@ -69,6 +69,7 @@ class FaultyStore final : public store::Store {
   Result<std::vector<store::ProfileId>> ProfileIds(store::ProfileId after, int limit) override {
     return real_.ProfileIds(after, limit);
   }
+  Result<store::ProfileId> ProfileIdHighWater() override { return real_.ProfileIdHighWater(); }
   Result<std::vector<store::TimerRow>> DueTimers(int64_t until, int limit) override {
     return real_.DueTimers(until, limit);
   }

@@ -1,0 +1,36 @@
+// ProfileIdAllocator: internal ids for new profiles, increasing with the time they are made:
+// the clock's microseconds, or one more than the last id when that is larger. Increasing ids
+// put each new profile's rows at the end of the tables and indexes keyed by profile (the
+// profile row, its fields, its blind-index and timer entries, its data key) instead of at a
+// random page of each, which is what a write costs most (SQLCipher encrypts every page a
+// transaction dirties). An id never falls to or below the store's high-water mark
+// (Store::ProfileIdHighWater), so an id is never given twice, an erased profile's included,
+// even if the clock steps back across a restart. An id tells when its profile was made, not how
+// many there are. Thread-safe.
+#pragma once
+
+#include "base/clock.h"
+#include "base/mutex.h"
+#include "base/result.h"
+#include "store/store.h"
+
+namespace portrait::store {
+
+class ProfileIdAllocator {
+ public:
+  // `store` and `clock` must outlive the allocator.
+  ProfileIdAllocator(Store& store, const Clock& clock) : store_(store), clock_(clock) {}
+
+  // A new id, larger than every id this allocator or the store gave before. The first call
+  // reads the store's high-water mark (an error then is the store's).
+  Result<ProfileId> Next();
+
+ private:
+  Store& store_;
+  const Clock& clock_;
+  Mutex mu_;
+  bool loaded_ GUARDED_BY(mu_) = false;
+  ProfileId last_ GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace portrait::store

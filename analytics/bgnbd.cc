@@ -19,14 +19,6 @@ Status CheckParams(const BgNbdParams& p) {
   return Status::Ok();
 }
 
-Status CheckCustomer(const BgNbdCustomer& c) {
-  if (c.x < 0 || c.x > 1'000'000'000) return Status::InvalidArgument("x outside 0..10^9");
-  if (!std::isfinite(c.T) || !std::isfinite(c.t_x) || c.t_x < 0 || c.t_x > c.T) {
-    return Status::InvalidArgument("t_x outside 0..T, or not finite");
-  }
-  return Status::Ok();
-}
-
 // ln of the second term's weight against the first in the likelihood and in P(alive):
 // ln[a/(b+x−1)] + (r+x) ln[(α+T)/(α+t_x)], for x > 0.
 double LogDeathOdds(const BgNbdParams& p, const BgNbdCustomer& c) {
@@ -87,7 +79,7 @@ Result<BgNbdFit> FitBgNbd(std::span<const BgNbdCustomer> customers,
 
 Result<double> ProbabilityAlive(const BgNbdParams& params, const BgNbdCustomer& customer) {
   PORTRAIT_RETURN_IF_ERROR(CheckParams(params));
-  PORTRAIT_RETURN_IF_ERROR(CheckCustomer(customer));
+  PORTRAIT_RETURN_IF_ERROR(CheckBgNbdCustomer(customer));
   if (customer.x == 0) return 1.0;
   return 1 / (1 + std::exp(LogDeathOdds(params, customer)));
 }
@@ -95,7 +87,7 @@ Result<double> ProbabilityAlive(const BgNbdParams& params, const BgNbdCustomer& 
 Result<double> ExpectedPurchases(const BgNbdParams& params, const BgNbdCustomer& customer,
                                  double horizon) {
   PORTRAIT_RETURN_IF_ERROR(CheckParams(params));
-  PORTRAIT_RETURN_IF_ERROR(CheckCustomer(customer));
+  PORTRAIT_RETURN_IF_ERROR(CheckBgNbdCustomer(customer));
   if (!std::isfinite(horizon) || horizon < 0) {
     return Error(Status::InvalidArgument("horizon: not a finite number ≥ 0"));
   }

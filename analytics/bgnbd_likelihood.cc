@@ -19,29 +19,21 @@ struct BgNbdLikelihood::XTerm {
   bool repeat = false;  // x > 0
 };
 
-namespace {
-
-constexpr int64_t kMaxX = 1'000'000'000;
-
-Status BadCustomer(size_t i, const char* what) {
-  return Status::InvalidArgument("customer " + std::to_string(i) + ": " + what);
-}
-
-Status Check(size_t i, const BgNbdCustomer& c) {
-  if (c.x < 0 || c.x > kMaxX) return BadCustomer(i, "x outside 0..10^9");
-  if (!std::isfinite(c.T) || !std::isfinite(c.t_x)) return BadCustomer(i, "t_x or T not finite");
-  if (c.t_x < 0 || c.t_x > c.T) return BadCustomer(i, "t_x outside 0..T");
+Status CheckBgNbdCustomer(const BgNbdCustomer& c) {
+  if (c.x < 0 || c.x > 1'000'000'000) return Status::InvalidArgument("x outside 0..10^9");
+  if (!std::isfinite(c.T) || !std::isfinite(c.t_x) || c.t_x < 0 || c.t_x > c.T) {
+    return Status::InvalidArgument("t_x outside 0..T, or not finite");
+  }
   return Status::Ok();
 }
-
-}  // namespace
 
 Result<BgNbdLikelihood> BgNbdLikelihood::Prepare(std::span<const BgNbdCustomer> customers) {
   if (customers.empty()) return Error(Status::InvalidArgument("no customers"));
   if (customers.size() > UINT32_MAX) return Error(Status::InvalidArgument("too many customers"));
   std::map<int64_t, int64_t> counts;
   for (size_t i = 0; i < customers.size(); ++i) {
-    PORTRAIT_RETURN_IF_ERROR(Check(i, customers[i]));
+    PORTRAIT_RETURN_IF_ERROR(
+        CheckBgNbdCustomer(customers[i]).WithContext("customer " + std::to_string(i)));
     ++counts[customers[i].x];
   }
   BgNbdLikelihood data;

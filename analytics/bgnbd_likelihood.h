@@ -16,6 +16,9 @@
 
 namespace portrait::analytics {
 
+// InvalidArgument naming the field when x is outside 0..10⁹ or t_x outside 0..T (or not finite).
+Status CheckBgNbdCustomer(const BgNbdCustomer& customer);
+
 class BgNbdLikelihood {
  public:
   // Checks each customer (InvalidArgument naming its index and field) and lays them out.

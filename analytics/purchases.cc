@@ -71,6 +71,9 @@ Result<CustomerSummary> Summarize(std::span<const Purchase> purchases,
     s.total_amount += days[i].amount;
     if (i > 0) repeat_total += days[i].amount;
   }
+  if (!std::isfinite(s.total_amount)) {
+    return Error(Status::InvalidArgument("amounts: their sum is beyond the range of a double"));
+  }
   if (s.x > 0) s.mean_repeat_value = repeat_total / static_cast<double>(s.x);
   return s;
 }

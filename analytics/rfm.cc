@@ -33,7 +33,7 @@ std::array<double, 4> Boundaries(std::vector<double> values) {
 }
 
 int Exceeded(const std::array<double, 4>& boundaries, double value) {
-  return static_cast<int>(std::upper_bound(boundaries.begin(), boundaries.end(), value) -
+  return static_cast<int>(std::lower_bound(boundaries.begin(), boundaries.end(), value) -
                           boundaries.begin());
 }
 

@@ -64,6 +64,21 @@ bool Converged(nlopt_result result, Objective& objective, const std::vector<doub
   return true;
 }
 
+std::string Reason(nlopt_result result) {
+  switch (result) {
+    case NLOPT_MAXEVAL_REACHED:
+      return "the evaluation limit was reached";
+    case NLOPT_ROUNDOFF_LIMITED:
+      return "round-off stopped it short of the optimum";
+    case NLOPT_OUT_OF_MEMORY:
+      return "out of memory";
+    case NLOPT_FORCED_STOP:
+      return "it was stopped";
+    default:
+      return "the optimiser failed (NLopt result " + std::to_string(static_cast<int>(result)) + ")";
+  }
+}
+
 }  // namespace
 
 Result<MaximumLikelihood> MaximiseLikelihood(std::string_view model,
@@ -93,8 +108,7 @@ Result<MaximumLikelihood> MaximiseLikelihood(std::string_view model,
   nlopt_result result = nlopt_optimize(opt.get(), theta.data(), &minimum);
   if (objective.threw) return Error(Status::Internal(prefix + "out of memory"));
   if (!Converged(result, objective, theta) || !std::isfinite(minimum)) {
-    return Error(Status::Internal(prefix + "did not converge (NLopt result " +
-                                  std::to_string(static_cast<int>(result)) + ")"));
+    return Error(Status::Internal(prefix + "did not converge: " + Reason(result)));
   }
   MaximumLikelihood fit{{}, -minimum * customers, objective.evaluations};
   for (unsigned i = 0; i < n; ++i) {

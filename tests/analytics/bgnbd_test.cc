@@ -160,5 +160,26 @@ TEST(BgNbd, BadInputIsAnErrorNeverAThrow) {
       ExpectedPurchases(kCdnow, fine[0], std::numeric_limits<double>::infinity()).has_value());
 }
 
+TEST(BgNbd, DegenerateDataEndsInAnErrorOrAFiniteFit) {
+  const std::vector<std::vector<BgNbdCustomer>> cases = {
+      {{1, 10, 10}, {1, 10, 10}, {1, 10, 10}},  // nobody ever silent: no drop-out seen
+      {{5, 1, 1}, {0, 0, 0}},                   // five purchases in no time
+      {{1, 0, 0}},                              // a repeat at time 0
+      {{1, 1e-300, 1e300}, {0, 0, 1e300}},      // absurd scales
+      {{1'000'000'000, 1, 2}},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    auto fit = FitBgNbd(cases[i]);
+    if (fit.has_value()) {
+      EXPECT_TRUE(std::isfinite(fit->log_likelihood)) << i;
+      for (double v : {fit->params.r, fit->params.alpha, fit->params.a, fit->params.b}) {
+        EXPECT_TRUE(std::isfinite(v) && v > 0) << i;
+      }
+    } else {
+      EXPECT_EQ(fit.error().code(), Status::Code::kInternal) << i << fit.error().ToString();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace portrait::analytics

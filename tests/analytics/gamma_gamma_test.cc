@@ -75,6 +75,25 @@ TEST(GammaGamma, BadInputIsAnErrorNeverAThrow) {
   EXPECT_FALSE(GammaGammaLogLikelihood({0, 1, 1}, {{{2, 10}}}).has_value());
 }
 
+TEST(GammaGamma, DegenerateDataEndsInAnErrorOrAFiniteFit) {
+  const std::vector<std::vector<GammaGammaCustomer>> cases = {
+      {{1, 10}, {1, 10}, {1, 10}},  // every customer spends the same
+      {{1, 1e-300}, {2, 1e300}},    // absurd scales
+      {{1'000'000'000, 5}, {1, 5}},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    auto fit = FitGammaGamma(cases[i]);
+    if (fit.has_value()) {
+      EXPECT_TRUE(std::isfinite(fit->log_likelihood)) << i;
+      for (double v : {fit->params.p, fit->params.q, fit->params.gamma}) {
+        EXPECT_TRUE(std::isfinite(v) && v > 0) << i;
+      }
+    } else {
+      EXPECT_EQ(fit.error().code(), Status::Code::kInternal) << i << fit.error().ToString();
+    }
+  }
+}
+
 TEST(LifetimeValue, DiscountedExpectedPurchasesTimesExpectedValue) {
   const BgNbdParams purchases{0.243, 4.414, 0.793, 2.426};
   CustomerSummary c;

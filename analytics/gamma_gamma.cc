@@ -21,11 +21,10 @@ Status CheckParams(const GammaGammaParams& p) {
   return Status::Ok();
 }
 
-Status CheckCustomer(size_t i, const GammaGammaCustomer& c) {
-  const std::string name = "customer " + std::to_string(i) + ": ";
-  if (c.x < 0 || c.x > 1'000'000'000) return Status::InvalidArgument(name + "x outside 0..10^9");
+Status CheckCustomer(const GammaGammaCustomer& c) {
+  if (c.x < 0 || c.x > 1'000'000'000) return Status::InvalidArgument("x outside 0..10^9");
   if (!std::isfinite(c.mean_value) || c.mean_value < 0 || (c.x > 0 && c.mean_value == 0)) {
-    return Status::InvalidArgument(name + "mean_value not finite and > 0");
+    return Status::InvalidArgument("mean_value not finite and > 0");
   }
   return Status::Ok();
 }
@@ -41,7 +40,8 @@ Result<RepeatBuyers> Prepare(std::span<const GammaGammaCustomer> customers) {
   if (customers.size() > UINT32_MAX) return Error(Status::InvalidArgument("too many customers"));
   std::map<int64_t, uint32_t> position;
   for (size_t i = 0; i < customers.size(); ++i) {
-    PORTRAIT_RETURN_IF_ERROR(CheckCustomer(i, customers[i]));
+    PORTRAIT_RETURN_IF_ERROR(
+        CheckCustomer(customers[i]).WithContext("customer " + std::to_string(i)));
     if (customers[i].x > 0) position[customers[i].x] = 0;
   }
   if (position.empty()) return Error(Status::InvalidArgument("no repeat buyer: nothing to fit"));
@@ -128,7 +128,7 @@ Result<GammaGammaFit> FitGammaGamma(std::span<const GammaGammaCustomer> customer
 Result<double> ExpectedTransactionValue(const GammaGammaParams& params,
                                         const GammaGammaCustomer& customer) {
   PORTRAIT_RETURN_IF_ERROR(CheckParams(params));
-  PORTRAIT_RETURN_IF_ERROR(CheckCustomer(0, customer));
+  PORTRAIT_RETURN_IF_ERROR(CheckCustomer(customer));
   const double x = static_cast<double>(customer.x);
   const double denominator = params.p * x + params.q - 1;
   if (!(denominator > 0)) {

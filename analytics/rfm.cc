@@ -7,12 +7,11 @@
 namespace portrait::analytics {
 namespace {
 
-Status Check(size_t i, const RfmInput& c) {
-  const std::string name = "customer " + std::to_string(i) + ": ";
-  if (c.days_since_last < 0) return Status::InvalidArgument(name + "days_since_last < 0");
-  if (c.transactions < 1) return Status::InvalidArgument(name + "transactions < 1");
+Status Check(const RfmInput& c) {
+  if (c.days_since_last < 0) return Status::InvalidArgument("days_since_last < 0");
+  if (c.transactions < 1) return Status::InvalidArgument("transactions < 1");
   if (!std::isfinite(c.monetary) || c.monetary < 0) {
-    return Status::InvalidArgument(name + "monetary not a finite number ≥ 0");
+    return Status::InvalidArgument("monetary not a finite number ≥ 0");
   }
   return Status::Ok();
 }
@@ -67,7 +66,7 @@ Result<RfmResult> ComputeRfm(std::span<const RfmInput> customers) {
   frequency.reserve(customers.size());
   monetary.reserve(customers.size());
   for (size_t i = 0; i < customers.size(); ++i) {
-    PORTRAIT_RETURN_IF_ERROR(Check(i, customers[i]));
+    PORTRAIT_RETURN_IF_ERROR(Check(customers[i]).WithContext("customer " + std::to_string(i)));
     recency.push_back(static_cast<double>(customers[i].days_since_last));
     frequency.push_back(static_cast<double>(customers[i].transactions));
     monetary.push_back(customers[i].monetary);
@@ -98,7 +97,7 @@ Result<RfmResult> ComputeRfm(std::span<const RfmInput> customers) {
 }
 
 Result<RfmScore> ScoreRfm(const RfmModel& model, const RfmInput& customer) {
-  PORTRAIT_RETURN_IF_ERROR(Check(0, customer));
+  PORTRAIT_RETURN_IF_ERROR(Check(customer));
   return Score(model, customer);
 }
 

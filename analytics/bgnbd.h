@@ -53,7 +53,7 @@ Result<BgNbdFit> FitBgNbd(std::span<const BgNbdCustomer> customers,
 // P(alive | x, t_x, T): 1 for x = 0 (the model lets a customer drop out only after a purchase).
 Result<double> ProbabilityAlive(const BgNbdParams& params, const BgNbdCustomer& customer);
 
-// E[Y(t) | x, t_x, T]: the expected purchases in the `horizon` (≥ 0, same unit) after T,
+// E[Y(t) | x, t_x, T]: the expected purchases in the `horizon` (0..100,000, same unit) after T,
 // equation (10) of the paper, with its ₂F₁ taken in the Euler-transformed form
 // (1−z)^(a−1) ₂F₁(a+b−1−r, a−1; a+b+x−1; z), whose terms stay bounded for any x.
 // Internal when the series fails (analytics/special_functions.h).

@@ -6,14 +6,14 @@
 namespace portrait::analytics {
 namespace {
 
-constexpr double kMaxSteps = 10'000;
+constexpr double kMaxSteps = 1'000;
 
 Status CheckOptions(const LifetimeValueOptions& o) {
   if (!std::isfinite(o.horizon) || !(o.horizon > 0) || !std::isfinite(o.step) || !(o.step > 0)) {
     return Status::InvalidArgument("lifetime value: horizon and step must be finite and > 0");
   }
   if (o.horizon / o.step > kMaxSteps) {
-    return Status::InvalidArgument("lifetime value: more than 10,000 steps in the horizon");
+    return Status::InvalidArgument("lifetime value: more than 1,000 steps in the horizon");
   }
   if (!std::isfinite(o.yearly_discount) || o.yearly_discount < 0) {
     return Status::InvalidArgument("lifetime value: yearly_discount must be finite and ≥ 0");

@@ -19,8 +19,8 @@
 namespace portrait::analytics {
 
 struct LifetimeValueOptions {
-  double horizon = 52;           // in `unit`, > 0
-  double step = 4;               // in `unit`, > 0; at most 10,000 steps per horizon
+  double horizon = 52;           // in `unit`, 0 < horizon ≤ 100,000
+  double step = 4;               // in `unit`, > 0; at most 1,000 steps per horizon
   double yearly_discount = 0.1;  // d ≥ 0
   TimeUnit unit = TimeUnit::kWeek;
 };

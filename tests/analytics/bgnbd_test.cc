@@ -105,12 +105,15 @@ TEST(BgNbd, ExpectedPurchasesMatchesHighPrecisionWhereThePrintedFormOverflows) {
   ASSERT_TRUE(one_timer.has_value()) << one_timer.error().ToString();
   EXPECT_NEAR(*one_timer, 4.93156390085182, 1e-9);
   EXPECT_NEAR(*ExpectedPurchases(kCdnow, {2, 30.43, 38.86}, 39), 1.22602817476714, 1e-11);
+  // The longest horizon allowed: z = 1 − 4·10⁻⁴.
+  EXPECT_NEAR(*ExpectedPurchases(kCdnow, {0, 0, 38.86}, 100'000), 15.163587, 1e-5);
+  EXPECT_NEAR(*ExpectedPurchases(kCdnow, {2, 30.43, 38.86}, 100'000), 48.616844, 1e-5);
 }
 
 TEST(BgNbd, ExpectedPurchasesGrowsWithTheHorizonAndIsContinuousAtAEqualsOne) {
   EXPECT_EQ(*ExpectedPurchases(kCdnow, {2, 30.43, 38.86}, 0), 0.0);
   double previous = 0;
-  for (double t : {1.0, 5.0, 39.0, 200.0, 5000.0}) {
+  for (double t : {1.0, 5.0, 39.0, 200.0, 5000.0, 100'000.0}) {
     auto e = ExpectedPurchases(kCdnow, {2, 30.43, 38.86}, t);
     ASSERT_TRUE(e.has_value()) << e.error().ToString();
     EXPECT_GT(*e, previous);
@@ -155,6 +158,8 @@ TEST(BgNbd, BadInputIsAnErrorNeverAThrow) {
     EXPECT_FALSE(ExpectedPurchases(bad, fine[0], 10).has_value());
   }
   EXPECT_FALSE(ExpectedPurchases(kCdnow, fine[0], -1).has_value());
+  EXPECT_FALSE(ExpectedPurchases(kCdnow, fine[0], 100'001).has_value());
+  EXPECT_TRUE(ExpectedPurchases(kCdnow, fine[0], 100'000).has_value());
   EXPECT_FALSE(ExpectedPurchases(kCdnow, fine[0], kNaN).has_value());
   EXPECT_FALSE(
       ExpectedPurchases(kCdnow, fine[0], std::numeric_limits<double>::infinity()).has_value());

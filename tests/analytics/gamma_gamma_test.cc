@@ -122,6 +122,8 @@ TEST(LifetimeValue, DiscountedExpectedPurchasesTimesExpectedValue) {
   for (const LifetimeValueOptions bad :
        {LifetimeValueOptions{.horizon = 0}, LifetimeValueOptions{.step = 0},
         LifetimeValueOptions{.horizon = 1e9, .step = 1},
+        LifetimeValueOptions{.horizon = 2000, .step = 1},        // 2,000 steps
+        LifetimeValueOptions{.horizon = 200'000, .step = 1000},  // beyond the longest horizon
         LifetimeValueOptions{.yearly_discount = -0.5},
         LifetimeValueOptions{.horizon = std::numeric_limits<double>::quiet_NaN()}}) {
     EXPECT_FALSE(CustomerLifetimeValue(purchases, kCdnowSpend, c, bad).has_value());

@@ -87,6 +87,12 @@ TEST(Summarize, HostileValuesAreErrorsNamingThePurchaseNotItsValue) {
     EXPECT_NE(s.error().message().find("purchase 1"), std::string::npos) << s.error().message();
     EXPECT_EQ(s.error().message().find("1.5"), std::string::npos);
   }
+  // Each amount finite, their sum not.
+  const double kMax = std::numeric_limits<double>::max();
+  const std::vector<Purchase> huge = {{DateUs(19970101), kMax}, {DateUs(19970102), kMax}};
+  auto overflow = Summarize(huge, {until, TimeUnit::kWeek});
+  ASSERT_FALSE(overflow.has_value());
+  EXPECT_EQ(overflow.error().code(), Status::Code::kInvalidArgument);
   const std::vector<Purchase> one = {{DateUs(19970101), 1}};
   EXPECT_FALSE(Summarize(one, {-5, TimeUnit::kWeek}).has_value());
   EXPECT_FALSE(Summarize(one, {std::numeric_limits<int64_t>::max(), TimeUnit::kWeek}).has_value());

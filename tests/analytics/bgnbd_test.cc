@@ -106,8 +106,8 @@ TEST(BgNbd, ExpectedPurchasesMatchesHighPrecisionWhereThePrintedFormOverflows) {
   EXPECT_NEAR(*one_timer, 4.93156390085182, 1e-9);
   EXPECT_NEAR(*ExpectedPurchases(kCdnow, {2, 30.43, 38.86}, 39), 1.22602817476714, 1e-11);
   // The longest horizon allowed: z = 1 − 4·10⁻⁴.
-  EXPECT_NEAR(*ExpectedPurchases(kCdnow, {0, 0, 38.86}, 100'000), 15.163587, 1e-5);
-  EXPECT_NEAR(*ExpectedPurchases(kCdnow, {2, 30.43, 38.86}, 100'000), 48.616844, 1e-5);
+  EXPECT_NEAR(*ExpectedPurchases(kCdnow, {0, 0, 38.86}, 100'000), 15.16358739759, 1e-8);
+  EXPECT_NEAR(*ExpectedPurchases(kCdnow, {2, 30.43, 38.86}, 100'000), 48.616844073589, 1e-8);
 }
 
 TEST(BgNbd, ExpectedPurchasesGrowsWithTheHorizonAndIsContinuousAtAEqualsOne) {

@@ -133,7 +133,7 @@ TEST(BgNbd, ExpectedPurchasesGrowsWithTheHorizonAndIsContinuousAtAEqualsOne) {
 TEST(BgNbd, BadInputIsAnErrorNeverAThrow) {
   const double kNaN = std::numeric_limits<double>::quiet_NaN();
   EXPECT_FALSE(FitBgNbd({}).has_value());
-  const std::vector<BgNbdCustomer> no_repeat = {{0, 0, 10}, {0, 0, 20}};
+  const std::vector<BgNbdCustomer> no_repeat = {{0, 0, 10}, {0, 0, 20}, {0, 0, 0}};
   auto fit = FitBgNbd(no_repeat);
   ASSERT_FALSE(fit.has_value());
   EXPECT_EQ(fit.error().code(), Status::Code::kInvalidArgument);

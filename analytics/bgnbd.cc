@@ -1,5 +1,6 @@
 #include "analytics/bgnbd.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 

@@ -9,6 +9,7 @@ packages=(
   libboost-dev libboost-system-dev libssl-dev
   libspdlog-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev libexpected-dev
   libcli11-dev libhowardhinnant-date-dev libphonenumber-dev tzdata
+  libnlopt-dev
   libgtest-dev libgmock-dev
   python3 python3-nacl curl openssl
 )

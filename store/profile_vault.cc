@@ -8,6 +8,7 @@
 #include "base/caller_name.h"
 #include "config/loader.h"
 #include "crypto/field_cipher.h"
+#include "store/anchor_date.h"
 #include "store/erasure_notice.h"
 #include "store/field_value.h"
 
@@ -208,12 +209,19 @@ Status ProfileVault::SealPatch(const CheckedPatch& patch, KeyView key,
     if (field && field->blind_index) {
       w.blind[name] = std::nullopt;
     }
+    if (field && field->type == config::FieldType::kDate) {
+      w.anchors[name] = std::nullopt;
+    }
   }
   for (const auto& [name, checked] : patch.set) {
     PORTRAIT_ASSIGN_OR_RETURN(w.set_fields[name], SealJson(key, id, name, checked.value));
     const config::Field* field = config->FindField(name);
     if (field && field->blind_index) {
       w.blind[name] = blind_.Digest(name, checked.index_key);
+    }
+    if (field && field->type == config::FieldType::kDate && checked.value.is_string()) {
+      // The anchor the re-arm reads instead of this sealed value (store/anchor_date.h).
+      w.anchors[name] = AnchorOf(checked.value.get_ref<const std::string&>(), w.row.updated_us);
     }
   }
   if (patch.has_tags) {

@@ -6,7 +6,8 @@
 
 namespace portrait::daemon {
 
-std::vector<TimerChange> RearmTimers(const rules::Engine& engine, const rules::ProfileFacts& profile,
+std::vector<TimerChange> RearmTimers(const rules::Engine& engine,
+                                     const rules::ProfileFacts& profile,
                                      const std::vector<store::TimerRow>& stored, int64_t now_us,
                                      bool late_ok) {
   std::map<std::string_view, int64_t> due_of;

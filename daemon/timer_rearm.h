@@ -31,7 +31,8 @@ struct TimerChange {
 // `late_ok`, one that passed within the trigger's grace included (a zone or rule change must not
 // skip it); the daily lifecycle timer is added, a day from now, when missing and the rules have
 // stages. Of `profile` only the date fields the triggers name and the time zone are read.
-std::vector<TimerChange> RearmTimers(const rules::Engine& engine, const rules::ProfileFacts& profile,
+std::vector<TimerChange> RearmTimers(const rules::Engine& engine,
+                                     const rules::ProfileFacts& profile,
                                      const std::vector<store::TimerRow>& stored, int64_t now_us,
                                      bool late_ok);
 

@@ -37,9 +37,8 @@ std::optional<AnchorDate> AnchorOf(std::string_view iso_date, int64_t now_us) {
   if (!ymd) {
     return std::nullopt;
   }
-  const date::sys_days today =
-      date::floor<date::days>(date::sys_time<std::chrono::microseconds>(
-          std::chrono::microseconds(now_us)));
+  const date::sys_days today = date::floor<date::days>(
+      date::sys_time<std::chrono::microseconds>(std::chrono::microseconds(now_us)));
   const int this_year = static_cast<int>(date::year_month_day(today).year());
   const int year = static_cast<int>(ymd->year());
   return AnchorDate{year >= this_year - kAnchorYearsKept ? year : 0,

@@ -68,9 +68,9 @@ struct AnchorChange {
 // zone (the plain column), its anchors and its stored timers.
 struct TimerInputs {
   ProfileId profile_id = 0;
-  std::string timezone;                      // empty = the config's default
+  std::string timezone;                       // empty = the config's default
   std::map<std::string, AnchorDate> anchors;  // field -> anchor
-  std::vector<TimerRow> timers;              // by trigger
+  std::vector<TimerRow> timers;               // by trigger
 };
 
 // A write of one profile. `row` replaces the stored row; fields not named are kept.

@@ -5,8 +5,8 @@ namespace portrait::store {
 
 using sqlite::Stmt;
 
-Status SqlcipherStore::WriteAnchors(ProfileId id,
-                                    const std::map<std::string, std::optional<AnchorDate>>& changes) {
+Status SqlcipherStore::WriteAnchors(
+    ProfileId id, const std::map<std::string, std::optional<AnchorDate>>& changes) {
   if (changes.empty()) {
     return Status::Ok();
   }

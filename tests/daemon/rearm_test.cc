@@ -71,8 +71,8 @@ class RearmTest : public ServiceFixture {
       facts.fields = p.fields;
       facts.timezone = p.timezone;
       Timers timers = TimersOf(id);
-      for (const TimerChange& c : RearmTimers(rules_.Get()->engine, facts,
-                                              store_.GetTimers(id).value(), Now(), true)) {
+      for (const TimerChange& c :
+           RearmTimers(rules_.Get()->engine, facts, store_.GetTimers(id).value(), Now(), true)) {
         if (c.due) {
           timers[c.trigger] = *c.due;
         } else {
@@ -202,8 +202,8 @@ TEST_F(RearmTest, TheBackfillOfAnOlderDatabaseGivesTheDecryptingPassesTimers) {
     auto raw = store::sqlite::Db::Open(config_.daemon.data_dir + "/portrait.db",
                                        data_.keys.portrait_db_key(), false, 4);
     ASSERT_TRUE(raw) << raw.error().ToString();
-    ASSERT_TRUE(raw->Exec("DELETE FROM anchors; DELETE FROM meta WHERE key = 'anchors.fields';")
-                    .ok());
+    ASSERT_TRUE(
+        raw->Exec("DELETE FROM anchors; DELETE FROM meta WHERE key = 'anchors.fields';").ok());
   }
   EXPECT_FALSE(ingestor_.AnchorsComplete().value());
 
@@ -258,8 +258,8 @@ TEST_F(RearmTest, AnAnchorsOccurrencesAreTheDatesOwn) {
         written - 700 * kYearUs / 365 + static_cast<int64_t>(random() % (12 * kYearUs));
     EXPECT_EQ(engine.NextOccurrence(anchored, greeting, after),
               engine.NextOccurrence(real, greeting, after))
-        << date << " in " << real.timezone << " written " << FormatRfc3339(written)
-        << " after " << FormatRfc3339(after);
+        << date << " in " << real.timezone << " written " << FormatRfc3339(written) << " after "
+        << FormatRfc3339(after);
   }
 }
 

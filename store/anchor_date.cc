@@ -46,6 +46,27 @@ std::optional<AnchorDate> AnchorOf(std::string_view iso_date, int64_t now_us) {
                     static_cast<int>(static_cast<unsigned>(ymd->day()))};
 }
 
+void AddAnchorChanges(const config::Config& config, const std::map<std::string, CheckedValue>& set,
+                      const std::vector<std::string>& removed, ProfileWrite& w) {
+  auto is_date = [&](const std::string& name) {
+    const config::Field* field = config.FindField(name);
+    return field && field->type == config::FieldType::kDate;
+  };
+  for (const std::string& name : removed) {
+    if (is_date(name)) {
+      w.anchors[name] = std::nullopt;
+    }
+  }
+  for (const auto& [name, checked] : set) {
+    if (is_date(name)) {
+      w.anchors[name] =
+          checked.value.is_string()
+              ? AnchorOf(checked.value.get_ref<const std::string&>(), w.row.updated_us)
+              : std::nullopt;
+    }
+  }
+}
+
 std::string AnchorIsoDate(const AnchorDate& anchor) {
   const int year = anchor.year == 0 ? kYearlessStandIn : anchor.year;
   if (year < 1 || year > 9999 || anchor.month < 1 || anchor.month > 12 || anchor.day < 1 ||

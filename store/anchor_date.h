@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "config/config.h"
+#include "store/field_value.h"
 #include "store/store.h"
 
 namespace portrait::store {
@@ -19,6 +21,11 @@ inline constexpr int kAnchorYearsKept = 2;
 // month and day, and the year when it is at most kAnchorYearsKept years before now's (UTC), else
 // 0; nullopt when `iso_date` is not a valid date.
 std::optional<AnchorDate> AnchorOf(std::string_view iso_date, int64_t now_us);
+
+// Adds to `w` the anchor changes of a write that sets `set` and removes `removed`: for each
+// date field of `config` among them, its new anchor (as of w.row.updated_us) or its removal.
+void AddAnchorChanges(const config::Config& config, const std::map<std::string, CheckedValue>& set,
+                      const std::vector<std::string>& removed, ProfileWrite& w);
 
 // The date ("YYYY-MM-DD") the anchor stands for: its own year, or, without one, 1904 (a leap
 // year, so 29 February stays a date). For any instant no more than kAnchorYearsKept years

@@ -209,9 +209,6 @@ Status ProfileVault::SealPatch(const CheckedPatch& patch, KeyView key,
     if (field && field->blind_index) {
       w.blind[name] = std::nullopt;
     }
-    if (field && field->type == config::FieldType::kDate) {
-      w.anchors[name] = std::nullopt;
-    }
   }
   for (const auto& [name, checked] : patch.set) {
     PORTRAIT_ASSIGN_OR_RETURN(w.set_fields[name], SealJson(key, id, name, checked.value));
@@ -219,11 +216,8 @@ Status ProfileVault::SealPatch(const CheckedPatch& patch, KeyView key,
     if (field && field->blind_index) {
       w.blind[name] = blind_.Digest(name, checked.index_key);
     }
-    if (field && field->type == config::FieldType::kDate && checked.value.is_string()) {
-      // The anchor the re-arm reads instead of this sealed value (store/anchor_date.h).
-      w.anchors[name] = AnchorOf(checked.value.get_ref<const std::string&>(), w.row.updated_us);
-    }
   }
+  AddAnchorChanges(*config, patch.set, patch.removed, w);  // the re-arm's plain dates
   if (patch.has_tags) {
     std::set<std::string> before(old_tags.begin(), old_tags.end());
     std::set<std::string> after = before;

@@ -6,19 +6,13 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "daemon/timer_rearm.h"
 #include "store/task_state.h"
 
 namespace portrait::daemon {
 namespace {
 
 using nlohmann::json;
-
-// The meta key holding the fingerprint of the rules the timers were armed for.
-constexpr std::string_view kArmedRulesKey = "timers.rules_fingerprint";
-
-// The timer that re-evaluates a profile's lifecycle stage daily.
-constexpr std::string_view kLifecycleTimer = "$lifecycle";
-constexpr int64_t kDayUs = 86'400'000'000;
 
 rules::ProfileFacts FactsOf(const store::Profile& p) {
   rules::ProfileFacts f;
@@ -268,40 +262,16 @@ class IngestGroup {
     timers_[{id, trigger}] = due;
   }
 
-  // Brings `w`'s timers in line with the rules and zones in force (after a profile write, a
-  // rule change or a time-zone change): a stored anniversary or schedule timer that is still an
-  // occurrence stays (so one missed while the daemon was down still fires); a stale or missing
-  // one is set to the next occurrence — with `late_ok`, one that passed within the trigger's
-  // grace included (a zone or rule change must not skip it); the daily lifecycle timer is added
-  // when missing. Returns how many timers it changed.
+  // Brings `w`'s timers in line with the rules and zones in force after a write of it
+  // (daemon/timer_rearm.h). Returns how many timers it changed.
   Result<int> Rearm(Working& w, bool late_ok) {
-    PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::TimerRow> existing,
+    PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::TimerRow> stored,
                               in_.store_.GetTimers(w.open.row.id));
-    std::map<std::string, int64_t> stored;
-    for (const store::TimerRow& t : existing) {
-      stored[t.trigger] = t.due_us;
+    std::vector<TimerChange> changes = RearmTimers(engine_, w.facts, stored, now_, late_ok);
+    for (TimerChange& c : changes) {
+      SetTimer(w.open.row.id, c.trigger, c.due);
     }
-    int changed = 0;
-    for (const rules::Trigger& t : rules_->set.triggers) {
-      if (t.kind != rules::TriggerKind::kAnniversary && t.kind != rules::TriggerKind::kSchedule) {
-        continue;
-      }
-      auto it = stored.find(t.id);
-      if (it != stored.end() && engine_.NextOccurrence(w.facts, t, it->second - 1) == it->second) {
-        continue;
-      }
-      std::optional<int64_t> due =
-          engine_.NextOccurrence(w.facts, t, late_ok ? now_ - t.grace_us - 1 : now_);
-      if (due != (it == stored.end() ? std::nullopt : std::optional(it->second))) {
-        SetTimer(w.open.row.id, t.id, due);
-        ++changed;
-      }
-    }
-    if (!stored.count(std::string(kLifecycleTimer)) && !rules_->set.lifecycle.empty()) {
-      ArmLifecycle(w);
-      ++changed;
-    }
-    return changed;
+    return static_cast<int>(changes.size());
   }
 
   // The daily lifecycle re-evaluation, a day from now, when the rules have stages.
@@ -552,42 +522,6 @@ Status Ingestor::AfterProfileWrites(const std::vector<store::ProfileId>& ids,
   }
   PORTRAIT_RETURN_IF_ERROR(group.Commit());
   return Status::Ok();
-}
-
-Result<RearmProgress> Ingestor::RearmProfiles(store::ProfileId after, int limit) {
-  PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
-  PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::ProfileId> ids, store_.ProfileIds(after, limit));
-  RearmProgress progress;
-  if (ids.empty()) {
-    return progress;
-  }
-  IngestGroup group(*this, clock_.NowUs());
-  for (store::ProfileId id : ids) {
-    PORTRAIT_ASSIGN_OR_RETURN(Working * w, group.ById(id));
-    if (w) {
-      PORTRAIT_ASSIGN_OR_RETURN(int changed, group.Rearm(*w, /*late_ok=*/true));
-      progress.changed += changed;
-    }
-  }
-  PORTRAIT_RETURN_IF_ERROR(group.Commit());
-  progress.last = ids.back();
-  return progress;
-}
-
-Status Ingestor::MarkRulesArmed(int64_t changed) {
-  PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
-  store::Batch batch;
-  batch.meta[std::string(kArmedRulesKey)] = rules_.Get()->fingerprint;
-  batch.audit.push_back(store::AuditEntry{
-      clock_.NowUs(), "system", "timers.rearm", 0, "",
-      json{{"changed", changed}, {"rules_fingerprint", rules_.Get()->fingerprint}}.dump()});
-  PORTRAIT_RETURN_IF_ERROR(audit_.Commit(batch));
-  return Status::Ok();
-}
-
-Result<bool> Ingestor::RulesArmed() {
-  PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> armed, store_.GetMeta(kArmedRulesKey));
-  return armed && *armed == rules_.Get()->fingerprint;
 }
 
 }  // namespace portrait::daemon

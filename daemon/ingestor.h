@@ -46,7 +46,7 @@ struct TimerSweep {
 
 struct RearmProgress {
   store::ProfileId last = 0;  // the last profile handled; 0 when none were left
-  int64_t changed = 0;        // timers set, moved or cleared
+  int64_t changed = 0;        // timers set, moved or cleared (anchors, for a backfill)
 };
 
 class Ingestor {
@@ -83,10 +83,12 @@ class Ingestor {
                             std::vector<store::OpenProfile> written = {});
 
   // After a change of the rules or the time zone: brings the timers of up to `limit` profiles
-  // with ids above `after` in line with them, in one transaction. A stored timer that is still
-  // an occurrence stays; a stale one is moved (to an occurrence passed within its trigger's
-  // grace, when there is one). Returns the last id handled (0 when none were left) and how
-  // many timers changed.
+  // with ids above `after` in line with them, in one transaction (none when nothing changed). A
+  // stored timer that is still an occurrence stays; a stale one is moved (to an occurrence
+  // passed within its trigger's grace, when there is one). Reads each profile's zone,
+  // anniversary anchors and timers in ordered range reads (Store::RearmInputs) and decrypts
+  // nothing: the anchors must be complete (AnchorsComplete). Returns the last id handled (0
+  // when none were left) and how many timers changed. (daemon/ingestor_rearm.cc)
   Result<RearmProgress> RearmProfiles(store::ProfileId after, int limit);
   // Records, with an audit record counting the timers changed, that every timer is armed for
   // the rules now in force (see RulesArmed).
@@ -94,6 +96,18 @@ class Ingestor {
   // Whether the stored timers were armed for the rules (and the time zone) now in force; false
   // after a change, including one made while the daemon was stopped.
   Result<bool> RulesArmed();
+
+  // Whether every profile's anniversary anchors were made for the date fields of the config in
+  // force (after the schema gained them, or the config a date field, they were not).
+  Result<bool> AnchorsComplete();
+  // Makes the anchors of up to `limit` profiles with ids above `after` match their date fields
+  // (opening — decrypting — each), in one transaction; anchors of fields that are no date field
+  // any more go. Returns the last id handled (0 when none were left) and how many anchors
+  // changed.
+  Result<RearmProgress> BackfillAnchors(store::ProfileId after, int limit);
+  // Records that the anchors are complete, with an audit record counting the anchors changed
+  // when there were any.
+  Status MarkAnchorsComplete(int64_t changed);
 
   // Drops what the ingestor keeps of profile `id` between groups, its data key included; call
   // after anything but the ingestor wrote the profile (an upsert, an erasure, a merge).
@@ -117,7 +131,7 @@ class Ingestor {
   const Clock& clock_;
   std::unique_ptr<OpenProfiles> open_;    // profiles kept open between groups
   std::unique_ptr<KnownSubjects> known_;  // for SealKnownSubjects on the I/O threads
-  ThreadChecker writer_thread_;           // everything but SealKnownSubjects and RulesArmed
+  ThreadChecker writer_thread_;  // all but SealKnownSubjects, RulesArmed and AnchorsComplete
 };
 
 }  // namespace portrait::daemon

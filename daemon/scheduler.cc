@@ -42,6 +42,7 @@ void Scheduler::RequestRearm() {
 }
 
 void Scheduler::Loop() {
+  (void)CompleteAnchors();
   while (true) {
     bool rearm = false;
     {
@@ -66,13 +67,65 @@ void Scheduler::Loop() {
   }
 }
 
+bool Scheduler::CompleteAnchors() {
+  Result<bool> complete = ingestor_.AnchorsComplete();
+  if (complete && *complete) {
+    return true;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto last_sweep = start;
+  RearmProgress progress;
+  while (true) {
+    Status s = writer_.Run([&]() -> Status {
+      PORTRAIT_ASSIGN_OR_RETURN(RearmProgress step,
+                                ingestor_.BackfillAnchors(progress.last, kBackfillPerJob));
+      progress.changed += step.changed;
+      progress.last = step.last;
+      return Status::Ok();
+    });
+    if (!s.ok()) {
+      if (s.code() != Status::Code::kUnavailable) {
+        log_.error("backfilling anchors failed after profile {}: {}", progress.last, s.ToString());
+      }
+      return false;
+    }
+    if (progress.last == 0) {
+      break;
+    }
+    {
+      MutexLock lock(mu_);
+      if (stopping_) {
+        return false;
+      }
+    }
+    if (std::chrono::steady_clock::now() - last_sweep >= period_) {
+      Sweep();  // a long backfill holds no timer back
+      last_sweep = std::chrono::steady_clock::now();
+    }
+  }
+  if (Status s = writer_.Run([&] { return ingestor_.MarkAnchorsComplete(progress.changed); });
+      !s.ok()) {
+    log_.error("could not record the backfilled anchors: {}", s.ToString());
+    return false;
+  }
+  const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
+  if (progress.changed > 0) {
+    log_.info("anniversary anchors backfilled: {} changed ({} ms)", progress.changed,
+              static_cast<int64_t>(took.count()));
+  }
+  return true;
+}
+
 void Scheduler::RearmAll() {
+  if (!CompleteAnchors()) {
+    return;  // the rules stay unarmed: the next start tries again
+  }
   const auto start = std::chrono::steady_clock::now();
   RearmProgress progress;
   while (true) {
     Status s = writer_.Run([&]() -> Status {
       PORTRAIT_ASSIGN_OR_RETURN(RearmProgress step,
-                                ingestor_.RearmProfiles(progress.last, kTimersPerCommit));
+                                ingestor_.RearmProfiles(progress.last, kRearmPerJob));
       progress.changed += step.changed;
       progress.last = step.last;
       return Status::Ok();

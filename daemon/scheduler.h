@@ -1,9 +1,13 @@
 // Scheduler: a thread that, every `period` and once at start, has the writer handle the timers
 // that are due (Ingestor::FireDueTimers: an index range over due instants, never a pass over
 // all profiles). Timers missed while the daemon was down fire at start unless older than their
-// trigger's grace. After a rule change it re-arms every profile's timers, 1,000 profiles per
-// writer job so ingestion goes on in between. Once at start and then daily it purges what the
-// config's [[retention]] rules say is kept no longer. Stop() waits for the work in progress.
+// trigger's grace. After a rule change it re-arms every profile's timers from their anniversary
+// anchors (nothing decrypted), kRearmPerJob profiles per writer job so ingestion goes on in
+// between. At start, and before a re-arm, it backfills the anchors when they are incomplete (a
+// database written before them, or a config with a new date field): every profile opened once,
+// kBackfillPerJob per writer job, due timers swept in between. Once at start and then daily it
+// purges what the config's [[retention]] rules say is kept no longer. Stop() waits for the work
+// in progress.
 #pragma once
 
 #include <spdlog/logger.h>
@@ -21,6 +25,8 @@ namespace portrait::daemon {
 class Scheduler {
  public:
   static constexpr int kTimersPerCommit = 1000;
+  static constexpr int kRearmPerJob = 5000;
+  static constexpr int kBackfillPerJob = 1000;
 
   static constexpr std::chrono::hours kPurgeEvery{24};
 
@@ -40,6 +46,8 @@ class Scheduler {
   void Loop();
   void Sweep();
   void RearmAll();
+  // Backfills the anchors if they are incomplete; false when they still are (stopped, failed).
+  bool CompleteAnchors();
   void PurgeExpired();
 
   Writer& writer_;

@@ -8,6 +8,7 @@
 #include "base/caller_name.h"
 #include "config/loader.h"
 #include "crypto/field_cipher.h"
+#include "store/anchor_date.h"
 #include "store/erasure_notice.h"
 #include "store/field_value.h"
 
@@ -216,6 +217,7 @@ Status ProfileVault::SealPatch(const CheckedPatch& patch, KeyView key,
       w.blind[name] = blind_.Digest(name, checked.index_key);
     }
   }
+  AddAnchorChanges(*config, patch.set, patch.removed, w);  // the re-arm's plain dates
   if (patch.has_tags) {
     std::set<std::string> before(old_tags.begin(), old_tags.end());
     std::set<std::string> after = before;

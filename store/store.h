@@ -36,6 +36,43 @@ struct ProfileRow {
   int64_t updated_us = 0;
 };
 
+// A durable timer: trigger `trigger` comes due for profile `profile_id` at `due_us`. A profile has
+// at most one timer per trigger; setting one replaces the last.
+struct TimerRow {
+  ProfileId profile_id = 0;
+  std::string trigger;
+  int64_t due_us = 0;
+};
+
+// An anniversary anchor: of a date-typed field's value, what the yearly occurrences of its
+// anniversary triggers depend on (rules/calendar.h NextAnniversary), kept plain (inside the
+// encrypted database, not sealed with the profile's key) so that re-arming every timer after a
+// rule change decrypts no profile (docs/DECISIONS.md 89). Month and day always; the year only
+// when it is last year or later at the time of writing (a date ahead has no occurrence before
+// it), else 0: a year before that changes no occurrence computed from then on.
+struct AnchorDate {
+  int year = 0;  // 0: no year (see above)
+  int month = 0;
+  int day = 0;
+  bool operator==(const AnchorDate&) const = default;
+};
+
+// Sets (`date`) or drops (nullopt) profile `profile_id`'s anchor for date field `field`.
+struct AnchorChange {
+  ProfileId profile_id = 0;
+  std::string field;
+  std::optional<AnchorDate> date;
+};
+
+// What re-arming one profile's timers needs, read without opening anything sealed: its time
+// zone (the plain column), its anchors and its stored timers.
+struct TimerInputs {
+  ProfileId profile_id = 0;
+  std::string timezone;                       // empty = the config's default
+  std::map<std::string, AnchorDate> anchors;  // field -> anchor
+  std::vector<TimerRow> timers;               // by trigger
+};
+
 // A write of one profile. `row` replaces the stored row; fields not named are kept.
 struct ProfileWrite {
   bool is_new = false;  // insert (Conflict if the id or ext_key is taken), else update
@@ -47,6 +84,8 @@ struct ProfileWrite {
   std::vector<std::string> removed_fields;
   // Blind-index changes: field name -> new digest, or nullopt to drop the field's entry.
   std::map<std::string, std::optional<std::string>> blind;
+  // Anchor changes (field -> new anchor, or nullopt to drop it), applied with the write.
+  std::map<std::string, std::optional<AnchorDate>> anchors;
 };
 
 struct EventRow {
@@ -122,14 +161,6 @@ struct TokenRow {
   int64_t revoked_us = 0;  // 0 = active
 };
 
-// A durable timer: trigger `trigger` comes due for profile `profile_id` at `due_us`. A profile has
-// at most one timer per trigger; setting one replaces the last.
-struct TimerRow {
-  ProfileId profile_id = 0;
-  std::string trigger;
-  int64_t due_us = 0;
-};
-
 // A task in the outbox, written in the transaction that fired its trigger.
 struct TaskRow {
   int64_t id = 0;      // assigned on commit, ascending
@@ -184,8 +215,8 @@ struct TaskFilter {
 struct Batch {
   std::vector<ProfileWrite> profiles;
   std::vector<EventRow> events;
-  // Deletes the profile, its fields, index entries, events, timers, unfinished tasks and the
-  // aliases leading to it.
+  // Deletes the profile, its fields, index entries, anchors, events, timers, unfinished tasks
+  // and the aliases leading to it.
   std::vector<ProfileId> erasures;
   std::vector<ConsentRow> consents;
   std::vector<TokenRow> new_tokens;         // Conflict if an active token has the name
@@ -199,6 +230,9 @@ struct Batch {
   // lifecycle forbids (CheckMove) fails the batch.
   std::vector<TaskUpdate> task_updates;
   std::map<std::string, std::string> meta;  // daemon bookkeeping (never personal): set
+  // Anchor changes beside the profile writes (the one-time backfill of existing profiles),
+  // applied after them and before the erasures; NotFound if the profile does not exist.
+  std::vector<AnchorChange> anchors;
   // Stored events moved to another profile, matched by `key`: each takes this row's profile_id
   // and data (re-sealed for it); type and time are kept. NotFound if no event has the key.
   std::vector<EventRow> moved_events;
@@ -271,6 +305,10 @@ class Store {
   virtual Result<std::vector<TimerRow>> DueTimers(int64_t until_us, int limit) = 0;
   virtual Result<int64_t> CountDueTimers(int64_t until_us) = 0;
   virtual Result<std::vector<TimerRow>> GetTimers(ProfileId id) = 0;
+  // For up to `limit` profiles with ids greater than `after`, ascending: each one's time zone,
+  // anchors and timers — what a re-arm needs, in ordered range reads (no read per profile),
+  // nothing sealed opened.
+  virtual Result<std::vector<TimerInputs>> RearmInputs(ProfileId after, int limit) = 0;
   // A daemon bookkeeping value (e.g. the fingerprint of the rules the timers were armed for).
   virtual Result<std::optional<std::string>> GetMeta(std::string_view key) = 0;
 
@@ -300,7 +338,8 @@ class Store {
   virtual Status PutCheckpoint(const AuditCheckpoint& checkpoint) = 0;
   virtual Result<std::vector<AuditCheckpoint>> GetCheckpoints() = 0;
 
-  // Deletes what `rule` selects and, in the same transaction, appends `audit` with
+  // Deletes what `rule` selects (a purged field's blind-index entry and anchor with it) and, in
+  // the same transaction, appends `audit` with
   // "purged": n added to its detail. Returns n.
   virtual Result<int64_t> Purge(const PurgeRule& rule, AuditEntry audit) = 0;
 

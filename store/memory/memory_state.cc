@@ -32,6 +32,15 @@ Status WriteTasks(const Batch& batch, State& s, CommitResult& result) {
   return Status::Ok();
 }
 
+void WriteAnchor(ProfileId id, const std::string& field, const std::optional<AnchorDate>& date,
+                 State& s) {
+  if (date) {
+    s.anchors[{id, field}] = *date;
+  } else {
+    s.anchors.erase({id, field});
+  }
+}
+
 Status WriteProfile(const ProfileWrite& w, State& s) {
   if (w.state_only && !w.is_new) {
     auto it = s.profiles.find(w.row.id);
@@ -80,6 +89,9 @@ Status WriteProfile(const ProfileWrite& w, State& s) {
       s.blind.emplace(field, *digest, r.id);
     }
   }
+  for (const auto& [field, date] : w.anchors) {
+    WriteAnchor(r.id, field, date, s);
+  }
   return Status::Ok();
 }
 
@@ -111,6 +123,7 @@ void EraseRows(ProfileId id, State& s) {
   std::erase_if(s.blind, [&](const auto& entry) { return std::get<2>(entry) == id; });
   std::erase_if(s.events, [&](const auto& entry) { return entry.second.profile_id == id; });
   std::erase_if(s.timers, [&](const auto& entry) { return entry.first.first == id; });
+  std::erase_if(s.anchors, [&](const auto& entry) { return entry.first.first == id; });
   std::erase_if(s.tasks, [&](const auto& entry) {
     const TaskRow& t = entry.second;
     return t.profile_id == id && t.trigger != kErasureNotice && IsUnfinished(t.state);
@@ -171,6 +184,7 @@ int64_t PurgeRows(const PurgeRule& rule, State& s) {
       auto it = fields.find(name);
       if (it != fields.end() && it->second.updated_us < rule.before_us) {
         fields.erase(it);
+        s.anchors.erase({id, name});
         std::erase_if(s.blind, [&, id = id](const auto& entry) {          // clang 14: no binding
           return std::get<0>(entry) == name && std::get<2>(entry) == id;  // captures
         });
@@ -208,6 +222,12 @@ Status ApplyBatch(const Batch& batch, State& s, CommitResult& result) {
   PORTRAIT_RETURN_IF_ERROR(WriteTasks(batch, s, result));
   for (const auto& [key, value] : batch.meta) {
     s.meta[key] = value;
+  }
+  for (const AnchorChange& c : batch.anchors) {
+    if (s.profiles.count(c.profile_id) == 0) {
+      return Status::NotFound("profile " + std::to_string(c.profile_id) + " does not exist");
+    }
+    WriteAnchor(c.profile_id, c.field, c.date, s);
   }
   for (const auto& [from, to] : batch.moved_aliases) {
     for (auto& [key, alias] : s.aliases) {

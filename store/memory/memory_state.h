@@ -28,7 +28,8 @@ struct State {
   std::vector<ConsentRow> consents;
   std::vector<AuditRecord> audit;
   std::vector<TokenRow> tokens;
-  std::map<std::pair<ProfileId, std::string>, int64_t> timers;  // -> due
+  std::map<std::pair<ProfileId, std::string>, int64_t> timers;      // -> due
+  std::map<std::pair<ProfileId, std::string>, AnchorDate> anchors;  // (profile, field)
   std::map<int64_t, TaskRow> tasks;
   std::set<std::string> task_dedupe;
   int64_t next_task_id = 1;

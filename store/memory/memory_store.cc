@@ -170,6 +170,27 @@ class MemoryStore final : public Store {
     return out;
   }
 
+  Result<std::vector<TimerInputs>> RearmInputs(ProfileId after, int limit) override {
+    MutexLock lock(mu_);
+    std::vector<TimerInputs> out;
+    for (auto it = state_.profiles.upper_bound(after);
+         it != state_.profiles.end() && static_cast<int>(out.size()) < limit; ++it) {
+      TimerInputs in;
+      in.profile_id = it->first;
+      in.timezone = it->second.timezone;
+      for (auto a = state_.anchors.lower_bound({it->first, ""});
+           a != state_.anchors.end() && a->first.first == it->first; ++a) {
+        in.anchors[a->first.second] = a->second;
+      }
+      for (auto t = state_.timers.lower_bound({it->first, ""});
+           t != state_.timers.end() && t->first.first == it->first; ++t) {
+        in.timers.push_back(TimerRow{it->first, t->first.second, t->second});
+      }
+      out.push_back(std::move(in));
+    }
+    return out;
+  }
+
   Result<std::optional<std::string>> GetMeta(std::string_view key) override {
     MutexLock lock(mu_);
     auto it = state_.meta.find(std::string(key));

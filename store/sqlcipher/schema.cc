@@ -163,6 +163,19 @@ constexpr std::string_view kPortraitSteps[] = {
       ) WITHOUT ROWID;
       CREATE INDEX aliases_by_profile ON aliases (profile_id);
       )sql",
+    // 7 (re-arm): anniversary anchors, the plain month-day (and a recent or future year) of
+    // each date-typed field, read in profile order by a re-arm that decrypts nothing. Existing
+    // profiles get theirs from a one-time backfill (daemon/anchor_backfill.h).
+    R"sql(
+      CREATE TABLE anchors (
+        profile_id INTEGER NOT NULL,
+        field      TEXT NOT NULL,
+        year       INTEGER NOT NULL,
+        month      INTEGER NOT NULL,
+        day        INTEGER NOT NULL,
+        PRIMARY KEY (profile_id, field)
+      ) WITHOUT ROWID;
+      )sql",
 };
 
 }  // namespace

@@ -150,6 +150,12 @@ Result<int64_t> SqlcipherStore::PurgeRows(const PurgeRule& rule) {
                           kNotHeld + ");");
     index.Bind(1, field).Bind(2, rule.before_us);
     PORTRAIT_RETURN_IF_ERROR(index.Run());
+    Stmt anchors(main_, std::string("DELETE FROM anchors WHERE field = ?1 AND profile_id IN "
+                                    "(SELECT profile_id FROM profile_fields WHERE field = ?1 AND "
+                                    "updated_us < ?2") +
+                            kNotHeld + ");");
+    anchors.Bind(1, field).Bind(2, rule.before_us);
+    PORTRAIT_RETURN_IF_ERROR(anchors.Run());
     Stmt fields(main_, std::string("DELETE FROM profile_fields WHERE field = ? AND "
                                    "updated_us < ?") +
                            kNotHeld);

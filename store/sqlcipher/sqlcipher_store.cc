@@ -116,9 +116,11 @@ Status SqlcipherStore::Apply(const Batch& batch, CommitResult& result) {
   }
   PORTRAIT_RETURN_IF_ERROR(MoveEvents(batch.moved_events));
   PORTRAIT_RETURN_IF_ERROR(WriteOutbox(batch, result));
+  PORTRAIT_RETURN_IF_ERROR(WriteAnchorChanges(batch.anchors));
   PORTRAIT_RETURN_IF_ERROR(MoveAliases(batch.moved_aliases));
   for (ProfileId id : batch.erasures) {
     PORTRAIT_RETURN_IF_ERROR(EraseRows(id));
+    PORTRAIT_RETURN_IF_ERROR(EraseAnchors(id));
     PORTRAIT_RETURN_IF_ERROR(EraseOutbox(id));
     PORTRAIT_RETURN_IF_ERROR(EraseAliases(id));
   }
@@ -181,7 +183,7 @@ Status SqlcipherStore::WriteProfile(const ProfileWrite& w) {
       PORTRAIT_RETURN_IF_ERROR(add.Run());
     }
   }
-  return Status::Ok();
+  return WriteAnchors(r.id, w.anchors);
 }
 
 Status SqlcipherStore::EraseRows(ProfileId id) {

@@ -89,6 +89,7 @@ class SqlcipherStore final : public Store {
   Result<std::vector<TimerRow>> DueTimers(int64_t until_us, int limit) override;
   Result<int64_t> CountDueTimers(int64_t until_us) override;
   Result<std::vector<TimerRow>> GetTimers(ProfileId id) override;
+  Result<std::vector<TimerInputs>> RearmInputs(ProfileId after, int limit) override;
   Result<std::optional<std::string>> GetMeta(std::string_view key) override;
   Result<bool> HasTask(std::string_view dedupe) override;
   Result<std::vector<TaskRow>> GetTasks(ProfileId id) override;
@@ -127,6 +128,11 @@ class SqlcipherStore final : public Store {
   Status WriteTokens(const Batch& batch);
   Status WriteOutbox(const Batch& batch, CommitResult& result);
   Status EraseOutbox(ProfileId id);
+  // sqlcipher_anchors.cc: a profile's anchor changes, the batch's, an erasure's.
+  Status WriteAnchors(ProfileId id,
+                      const std::map<std::string, std::optional<AnchorDate>>& changes);
+  Status WriteAnchorChanges(const std::vector<AnchorChange>& changes);
+  Status EraseAnchors(ProfileId id);
   // sqlcipher_aliases.cc: the merge's moves and the aliases (Batch's order).
   Status MoveEvents(const std::vector<EventRow>& moved);
   Status MoveAliases(const std::vector<std::pair<ProfileId, ProfileId>>& moved);

@@ -158,7 +158,9 @@ std::string Daemon::CreateToken(const std::string& name, const std::string& role
   return r.json().value("token", "");
 }
 
-std::string Daemon::IntegrityCheck() const {
+std::string Daemon::IntegrityCheck() const { return Sql("PRAGMA integrity_check;"); }
+
+std::string Daemon::Sql(const std::string& statements) const {
   auto config = config::LoadConfig(config_path()).value();
   auto master = crypto::LoadKeyFile(config.keys.file).value();
   auto keys = crypto::KeyHierarchy::Create(master).value();
@@ -168,13 +170,14 @@ std::string Daemon::IntegrityCheck() const {
     hex += kDigits[c >> 4];
     hex += kDigits[c & 15];
   }
-  WriteFile(dir_ / "check.sql", "PRAGMA key = \"x'" + hex +
-                                    "'\";\nPRAGMA cipher_page_size = 4096;\n"
-                                    "PRAGMA integrity_check;\n");
+  WriteFile(
+      dir_ / "statements.sql",
+      "PRAGMA key = \"x'" + hex + "'\";\nPRAGMA cipher_page_size = 4096;\n" + statements + "\n");
   std::string out;
-  RunCommand("sqlcipher " + (dir_ / "var/portrait.db") + " < " + (dir_ / "check.sql") + " 2>&1",
-             &out);
-  fs::remove(dir_ / "check.sql");
+  RunCommand(
+      "sqlcipher " + (dir_ / "var/portrait.db") + " < " + (dir_ / "statements.sql") + " 2>&1",
+      &out);
+  fs::remove(dir_ / "statements.sql");
   return out;
 }
 

@@ -58,6 +58,9 @@ class Daemon {
   std::string CreateToken(const std::string& name, const std::string& role);
   // Runs PRAGMA integrity_check on portrait.db with the sqlcipher shell; returns its output.
   std::string IntegrityCheck() const;
+  // Runs `statements` on portrait.db with the sqlcipher shell (keyed); returns its output. For
+  // making the state an older version left, with the daemon stopped.
+  std::string Sql(const std::string& statements) const;
 
   HttpClient& client();
 

@@ -77,6 +77,9 @@ class FaultyStore final : public store::Store {
   Result<std::vector<store::TimerRow>> GetTimers(store::ProfileId id) override {
     return real_.GetTimers(id);
   }
+  Result<std::vector<store::TimerInputs>> RearmInputs(store::ProfileId after, int limit) override {
+    return real_.RearmInputs(after, limit);
+  }
   Result<bool> HasTask(std::string_view d) override { return real_.HasTask(d); }
   Result<std::optional<std::string>> GetMeta(std::string_view k) override {
     return real_.GetMeta(k);

@@ -1,0 +1,157 @@
+// The Store contract for anniversary anchors and the re-arm's range reads (RearmInputs), on the
+// memory and SQLCipher backends.
+#include "tests/store/store_contract_fixture.h"
+
+namespace portrait::store {
+namespace {
+
+template <typename Backend>
+class AnchorContract : public StoreContract<Backend> {
+ protected:
+  // The one entry of profile `id` RearmInputs gives, or an entry with id 0 when it has none.
+  TimerInputs InputsOf(ProfileId id) {
+    auto all = this->store_->RearmInputs(0, 1000);
+    EXPECT_TRUE(all) << all.error().ToString();
+    for (TimerInputs& in : *all) {
+      if (in.profile_id == id) {
+        return std::move(in);
+      }
+    }
+    return TimerInputs{};
+  }
+};
+
+TYPED_TEST_SUITE(AnchorContract, Backends);
+
+constexpr AnchorDate kLeapDay{0, 2, 29};
+constexpr AnchorDate kAhead{2031, 5, 6};
+
+TYPED_TEST(AnchorContract, AnchorsAreWrittenWithTheProfileReplacedAndDropped) {
+  auto w = this->NewProfile(3, "k3");
+  w.row.timezone = "Pacific/Kiritimati";
+  w.anchors["birthday"] = kLeapDay;
+  w.anchors["renewal"] = kAhead;
+  ASSERT_TRUE(this->Write(w).ok());
+  TimerInputs in = this->InputsOf(3);
+  EXPECT_EQ(in.profile_id, 3);
+  EXPECT_EQ(in.timezone, "Pacific/Kiritimati");
+  EXPECT_EQ(in.anchors,
+            (std::map<std::string, AnchorDate>{{"birthday", kLeapDay}, {"renewal", kAhead}}));
+
+  ProfileWrite update = this->NewProfile(3, "k3");
+  update.is_new = false;
+  update.row.timezone = "Pacific/Pago_Pago";
+  update.anchors["birthday"] = AnchorDate{0, 12, 31};
+  update.anchors["renewal"] = std::nullopt;
+  ASSERT_TRUE(this->Write(update).ok());
+  in = this->InputsOf(3);
+  EXPECT_EQ(in.timezone, "Pacific/Pago_Pago");
+  EXPECT_EQ(in.anchors, (std::map<std::string, AnchorDate>{{"birthday", AnchorDate{0, 12, 31}}}));
+
+  // A write naming no anchor (a state write, an update of other fields) keeps them.
+  ProfileWrite state = this->NewProfile(3, "k3");
+  state.is_new = false;
+  state.state_only = true;
+  state.anchors["birthday"] = std::nullopt;  // ignored with the rest of a state write's row
+  ASSERT_TRUE(this->Write(state).ok());
+  ProfileWrite other = update;
+  other.anchors.clear();
+  other.set_fields["name"] = "sealed";
+  ASSERT_TRUE(this->Write(other).ok());
+  EXPECT_EQ(this->InputsOf(3).anchors.size(), 1u);
+}
+
+TYPED_TEST(AnchorContract, RearmInputsArePagedInIdOrderEachWithItsAnchorsAndTimers) {
+  for (ProfileId id : {20, 5, 10}) {
+    auto w = this->NewProfile(id, "k" + std::to_string(id));
+    if (id == 10) {
+      w.anchors["birthday"] = kLeapDay;
+    }
+    ASSERT_TRUE(this->Write(w).ok());
+  }
+  Batch timers;
+  timers.timers = {{5, "weekly", 300},
+                   {20, "birthday-greeting", 100},
+                   {5, "$lifecycle", 200},
+                   {20, "$lifecycle", 400}};
+  ASSERT_TRUE(this->store_->Commit(timers));
+
+  auto first = this->store_->RearmInputs(0, 2);
+  ASSERT_TRUE(first) << first.error().ToString();
+  ASSERT_EQ(first->size(), 2u);
+  EXPECT_EQ((*first)[0].profile_id, 5);
+  ASSERT_EQ((*first)[0].timers.size(), 2u);
+  EXPECT_EQ((*first)[0].timers[0].trigger, "$lifecycle");  // by trigger
+  EXPECT_EQ((*first)[0].timers[0].due_us, 200);
+  EXPECT_EQ((*first)[0].timers[1].trigger, "weekly");
+  EXPECT_TRUE((*first)[0].anchors.empty());
+  EXPECT_EQ((*first)[1].profile_id, 10);
+  EXPECT_TRUE((*first)[1].timers.empty());
+  EXPECT_EQ((*first)[1].anchors.at("birthday"), kLeapDay);
+
+  auto rest = this->store_->RearmInputs(10, 2);
+  ASSERT_TRUE(rest);
+  ASSERT_EQ(rest->size(), 1u);
+  EXPECT_EQ((*rest)[0].profile_id, 20);
+  ASSERT_EQ((*rest)[0].timers.size(), 2u);
+  EXPECT_EQ((*rest)[0].timers[1].due_us, 100);
+  EXPECT_TRUE(this->store_->RearmInputs(20, 2)->empty());
+}
+
+TYPED_TEST(AnchorContract, AnErasureDeletesTheProfilesAnchorsOnly) {
+  for (ProfileId id : {1, 2}) {
+    auto w = this->NewProfile(id, "k" + std::to_string(id));
+    w.anchors["birthday"] = kLeapDay;
+    ASSERT_TRUE(this->Write(w).ok());
+  }
+  Batch erase;
+  erase.erasures = {1};
+  ASSERT_TRUE(this->store_->Commit(erase));
+  // Were it back under the same id, it would have no anchor left.
+  ASSERT_TRUE(this->Write(this->NewProfile(1, "k1-again")).ok());
+  EXPECT_TRUE(this->InputsOf(1).anchors.empty());
+  EXPECT_EQ(this->InputsOf(2).anchors.at("birthday"), kLeapDay);
+}
+
+TYPED_TEST(AnchorContract, BatchAnchorChangesSetAndDropAndNeedTheProfile) {
+  auto w = this->NewProfile(4, "k4");
+  w.anchors["old_date"] = kAhead;
+  ASSERT_TRUE(this->Write(w).ok());
+  Batch backfill;
+  backfill.anchors = {{4, "birthday", kLeapDay}, {4, "old_date", std::nullopt}};
+  ASSERT_TRUE(this->store_->Commit(backfill));
+  EXPECT_EQ(this->InputsOf(4).anchors, (std::map<std::string, AnchorDate>{{"birthday", kLeapDay}}));
+
+  Batch missing;
+  missing.anchors = {{4, "birthday", kAhead}, {99, "birthday", kAhead}};
+  missing.meta["anchors.fields"] = "v1:birthday,";
+  auto r = this->store_->Commit(missing);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Status::Code::kNotFound);
+  EXPECT_EQ(this->InputsOf(4).anchors.at("birthday"), kLeapDay);  // nothing written
+  EXPECT_FALSE(*this->store_->GetMeta("anchors.fields"));
+}
+
+TYPED_TEST(AnchorContract, APurgedFieldTakesItsAnchorWithItUnlessHeld) {
+  for (ProfileId id : {1, 2}) {
+    auto w = this->NewProfile(id, "k" + std::to_string(id));
+    w.row.legal_hold = id == 2;
+    w.set_fields["birthday"] = "sealed";
+    w.set_fields["renewal"] = "sealed";
+    w.anchors["birthday"] = kLeapDay;
+    w.anchors["renewal"] = kAhead;
+    ASSERT_TRUE(this->Write(w).ok());  // fields written at 1000
+  }
+  PurgeRule rule;
+  rule.fields = {"birthday"};
+  rule.before_us = 2000;
+  auto purged =
+      this->store_->Purge(rule, AuditEntry{2000, "system", "retention.purge", 0, "", "{}"});
+  ASSERT_TRUE(purged) << purged.error().ToString();
+  EXPECT_EQ(*purged, 1);
+  EXPECT_EQ(this->InputsOf(1).anchors, (std::map<std::string, AnchorDate>{{"renewal", kAhead}}));
+  EXPECT_EQ(this->InputsOf(2).anchors.size(), 2u);
+}
+
+}  // namespace
+}  // namespace portrait::store

@@ -288,7 +288,8 @@ bool IsMember(const nlohmann::json* segments, std::string_view name) {
     return false;
   }
   auto it = segments->find(name);
-  return it != segments->end() && it->is_number_integer() && it->get<int64_t>() % 2 != 0;
+  return it != segments->end() && it->is_number_integer() && it->get<int64_t>() > 0 &&
+         it->get<int64_t>() % 2 != 0;
 }
 
 int32_t LocalDay(int64_t now_us, std::string_view tz) {

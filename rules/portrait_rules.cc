@@ -63,7 +63,7 @@ bool ValidTagPath(std::string_view tag) {
 
 // Reads `name` of a [[score]], [[model]] or [[segment]]: required, well-formed, not taken.
 std::optional<Located> TakeName(TableReader& r, const std::string& what, bool dash,
-                                const std::set<std::string>& taken) {
+                                std::set<std::string>& taken) {
   auto name = r.String("name", true);
   if (!name) {
     return std::nullopt;
@@ -75,7 +75,7 @@ std::optional<Located> TakeName(TableReader& r, const std::string& what, bool da
                 ", not starting with a digit");
     return std::nullopt;
   }
-  if (taken.count(name->value)) {
+  if (!taken.insert(name->value).second) {
     r.Error(name->pos, "name", "duplicate " + what + " name");
     return std::nullopt;
   }
@@ -91,15 +91,6 @@ bool KindIs(TableReader& r, std::string_view kind) {
     return false;
   }
   return k.has_value();
-}
-
-template <typename T>
-std::set<std::string> NamesOf(const std::vector<T>& items) {
-  std::set<std::string> out;
-  for (const T& i : items) {
-    out.insert(i.name);
-  }
-  return out;
 }
 
 }  // namespace
@@ -121,7 +112,7 @@ void PortraitLoader::LoadScore(const toml::table& t, Diagnostics& diag) {
   TableReader r(t, "[[score]]", diag);
   Score s;
   s.pos = r.pos();
-  auto name = TakeName(r, "score", false, NamesOf(set_.scores));
+  auto name = TakeName(r, "score", false, scores_);
   bool ok = KindIs(r, "rfm") && name;
   static const std::pair<const char*, MetricKind> kInputs[] = {{"recency", MetricKind::kLast},
                                                                {"frequency", MetricKind::kCount},
@@ -157,7 +148,7 @@ void PortraitLoader::LoadModel(const toml::table& t, Diagnostics& diag) {
   TableReader r(t, "[[model]]", diag);
   Model m;
   m.pos = r.pos();
-  auto name = TakeName(r, "model", false, NamesOf(set_.models));
+  auto name = TakeName(r, "model", false, models_);
   bool ok = KindIs(r, "bgnbd") && name;
   auto purchases = r.String("purchases", true);
   auto amount = r.String("amount", true);
@@ -214,8 +205,7 @@ void PortraitLoader::LoadTag(const toml::table& t, Diagnostics& diag, const Sche
       r.Error(path->pos, "path",
               "a tag is 1-3 levels of 1-64 bytes without spaces (e.g. interest/sports/running)");
       ok = false;
-    } else if (std::any_of(set_.tags.begin(), set_.tags.end(),
-                           [&](const TagRule& o) { return o.path == path->value; })) {
+    } else if (!tags_.insert(path->value).second) {
       r.Error(path->pos, "path", "duplicate tag path (join the conditions with `or`)");
       ok = false;
     }
@@ -246,7 +236,7 @@ void PortraitLoader::LoadSegment(const toml::table& t, Diagnostics& diag, const 
   TableReader r(t, "[[segment]]", diag);
   Segment s;
   s.pos = r.pos();
-  auto name = TakeName(r, "segment", true, NamesOf(set_.segments));
+  auto name = TakeName(r, "segment", true, segments_);
   auto when = r.String("when", true);
   std::optional<Expr> e = when ? Condition(r, *when, "when", schema) : std::nullopt;
   r.Finish();
@@ -276,63 +266,86 @@ std::vector<std::string> Dependencies(const Segment& s) {
 }  // namespace
 
 void PortraitLoader::OrderSegments(Diagnostics& diag) {
-  // Kahn's algorithm: a segment is placed once every segment it names is.
-  std::map<std::string, std::vector<std::string>> deps;
-  for (const Segment& s : set_.segments) {
-    deps[s.name] = Dependencies(s);
+  std::vector<Segment>& all = set_.segments;
+  const size_t n = all.size();
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < n; ++i) {
+    index.emplace(all[i].name, i);
   }
-  std::vector<Segment> ordered;
-  std::vector<Segment> left = std::move(set_.segments);
-  std::set<std::string> placed;
-  bool progress = true;
-  while (progress && !left.empty()) {
-    progress = false;
-    for (auto it = left.begin(); it != left.end();) {
-      const auto& d = deps[it->name];
-      if (std::all_of(d.begin(), d.end(), [&](const std::string& n) {
-            return placed.count(n) || !deps.count(n);  // unknown: reported when parsed
-          })) {
-        placed.insert(it->name);
-        ordered.push_back(std::move(*it));
-        it = left.erase(it);
-        progress = true;
-      } else {
-        ++it;
+  // Kahn's algorithm, linear: a segment is placed once every segment it names is. (A name of no
+  // segment was reported when its condition was parsed.)
+  std::vector<std::vector<size_t>> deps(n), users(n);
+  std::vector<size_t> waiting(n, 0);
+  for (size_t i = 0; i < n; ++i) {
+    for (const std::string& name : Dependencies(all[i])) {
+      if (auto it = index.find(name); it != index.end()) {
+        deps[i].push_back(it->second);
+        users[it->second].push_back(i);
+        ++waiting[i];
+      }
+    }
+  }
+  std::vector<size_t> order;
+  for (size_t i = 0; i < n; ++i) {
+    if (waiting[i] == 0) {
+      order.push_back(i);
+    }
+  }
+  for (size_t next = 0; next < order.size(); ++next) {
+    for (size_t user : users[order[next]]) {
+      if (--waiting[user] == 0) {
+        order.push_back(user);
       }
     }
   }
   // What is left lies on or behind a cycle: walk from each (over segments no walk visited
   // before, so each is visited once) until the walk meets itself, and report that cycle.
-  std::set<std::string> walked;
-  for (const Segment& s : left) {
-    std::vector<std::string> chain;
-    std::map<std::string, size_t> index;  // position in `chain`
-    std::string at = s.name;
-    while (!walked.count(at)) {
-      walked.insert(at);
-      index[at] = chain.size();
+  std::vector<bool> walked(n, false);
+  for (size_t start = 0; start < n; ++start) {
+    if (waiting[start] == 0 || walked[start]) {
+      continue;
+    }
+    std::vector<size_t> chain;
+    std::map<size_t, size_t> position;
+    size_t at = start;
+    while (!walked[at]) {
+      walked[at] = true;
+      position[at] = chain.size();
       chain.push_back(at);
-      const auto& d = deps[at];
-      at = *std::find_if(d.begin(), d.end(), [&](const std::string& n) {
-        return deps.count(n) && !placed.count(n);  // one exists: `at` was not placed
-      });
+      // One exists: `at` is still waiting for a segment that was never placed.
+      at = *std::find_if(deps[at].begin(), deps[at].end(), [&](size_t d) { return waiting[d]; });
     }
-    auto start = index.find(at);
-    if (start == index.end()) {
-      continue;  // ran into an earlier walk: its cycle is reported
+    auto first = position.find(at);
+    if (first != position.end()) {  // else it ran into an earlier walk, whose cycle is reported
+      ReportCycle(std::vector<size_t>(chain.begin() + first->second, chain.end()), diag);
     }
-    std::string text;
-    for (size_t i = start->second; i < chain.size(); ++i) {
-      text += "'" + chain[i] + "' -> ";
-    }
-    const auto first =
-        std::find_if(left.begin(), left.end(), [&](const Segment& o) { return o.name == at; });
-    diag.Add(first->pos, "segments depend on each other in a cycle: " + text + "'" + at + "'");
   }
-  set_.segments = std::move(ordered);
-  for (Segment& s : left) {
-    set_.segments.push_back(std::move(s));  // the load fails; kept only for their names
+  std::vector<bool> placed(n, false);
+  std::vector<Segment> ordered;
+  ordered.reserve(n);
+  for (size_t i : order) {
+    placed[i] = true;
+    ordered.push_back(std::move(all[i]));
   }
+  for (size_t i = 0; i < n; ++i) {
+    if (!placed[i]) {
+      ordered.push_back(std::move(all[i]));  // the load fails; kept only for their names
+    }
+  }
+  all = std::move(ordered);
+}
+
+void PortraitLoader::ReportCycle(const std::vector<size_t>& cycle, Diagnostics& diag) const {
+  constexpr size_t kShown = 8;
+  std::string text;
+  for (size_t i = 0; i < cycle.size() && i < kShown; ++i) {
+    text += "'" + set_.segments[cycle[i]].name + "' -> ";
+  }
+  if (cycle.size() > kShown) {
+    text += "... (" + std::to_string(cycle.size()) + " segments) -> ";
+  }
+  const Segment& first = set_.segments[cycle.front()];
+  diag.Add(first.pos, "segments depend on each other in a cycle: " + text + "'" + first.name + "'");
 }
 
 // on.segment = { enter = "vip" } or { exit = "vip" }.

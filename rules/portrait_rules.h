@@ -7,6 +7,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,8 +51,12 @@ class PortraitLoader {
 
  private:
   std::optional<CronSpec> Refresh(config::TableReader& r);
+  // Reports the cycle of the segments at `cycle` (indexes), at the first one's position.
+  void ReportCycle(const std::vector<size_t>& cycle, config::Diagnostics& diag) const;
 
   RuleSet& set_;
+  // Names taken so far (also by tables that failed to load, so a duplicate is still reported).
+  std::set<std::string> scores_, models_, segments_, tags_;
 };
 
 }  // namespace portrait::rules

@@ -3,6 +3,8 @@
 // rule-driven tags; which segments and triggers count as marketing profiling.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "rules/rule_set.h"
 #include "tests/rules/rules_fixture.h"
 
@@ -238,6 +240,30 @@ TEST_F(PortraitRulesTest, SegmentCyclesAreRefusedWithTheirChain) {
   EXPECT_EQ(ok.segments[0].name, "c");
   EXPECT_EQ(ok.segments[1].name, "b");
   EXPECT_EQ(ok.segments[2].name, "a");
+}
+
+// A hostile rule file: a long chain of segments loads (in order) and a long cycle is reported,
+// both without recursion as deep as the chain.
+TEST_F(PortraitRulesTest, LongChainsOfSegments) {
+  constexpr int kLength = 2000;
+  std::string chain;
+  for (int i = 0; i < kLength; ++i) {  // s0 names s1, ..., the last names nothing
+    chain += "[[segment]]\nname = \"s" + std::to_string(i) + "\"\nwhen = \"" +
+             (i + 1 < kLength ? "in_segment('s" + std::to_string(i + 1) + "')" : "true") + "\"\n";
+  }
+  SetDerived("service", {"segments"});
+  RuleSet rules = Load(chain + Trigger("service", "on.segment = { enter = \"s0\" }"));
+  ASSERT_EQ(rules.segments.size(), static_cast<size_t>(kLength));
+  EXPECT_EQ(rules.segments.front().name, "s" + std::to_string(kLength - 1));
+  EXPECT_EQ(rules.segments.back().name, "s0");
+  // The last one names the first: one cycle of them all, reported once.
+  std::string cycle = chain;
+  cycle.replace(cycle.rfind("\"true\""), 6, "\"in_segment('s0')\"");
+  const std::string error = ErrorOf(cycle);
+  EXPECT_NE(error.find("rules.toml:1:1: segments depend on each other in a cycle: 's0' -> 's1'"),
+            std::string::npos)
+      << error.substr(0, 200);
+  EXPECT_EQ(std::count(error.begin(), error.end(), '\n'), 0);
 }
 
 // A segment's reads are checked where it is used, against the user's purpose.

@@ -124,11 +124,14 @@ void PortraitLoader::LoadScore(const toml::table& t, Diagnostics& diag) {
       continue;
     }
     const Metric* m = set_.FindMetric(v->value);
-    if (!m || m->kind != kind) {
-      static const char* kKindNames[] = {"count", "sum", "min", "max", "last", "top"};
+    // Recency is the time of the latest purchase: a `last` of the event itself, not of a key.
+    if (!m || m->kind != kind || (kind == MetricKind::kLast && !m->key.empty())) {
+      const char* wanted = kind == MetricKind::kLast    ? "`last = \"EVENT_TYPE\"` (a time)"
+                           : kind == MetricKind::kCount ? "`count`"
+                                                        : "`sum`";
       r.Error(v->pos, key,
               (m ? "metric '" + v->value + "' is not" : "unknown metric '" + v->value + "': need") +
-                  " a `" + kKindNames[static_cast<int>(kind)] + "` metric");
+                  " a " + wanted + " metric");
       ok = false;
       continue;
     }

@@ -123,7 +123,10 @@ TEST_F(PortraitRulesTest, ScoreErrors) {
   };
   ExpectAt(with("kind = \"rfm\"", "kind = \"abc\""), 12, 8, "unknown kind 'abc'");
   ExpectAt(with("recency = \"last_order\"", "recency = \"orders\""), 13, 11,
-           "metric 'orders' is not a `last` metric");
+           "metric 'orders' is not a `last = \"EVENT_TYPE\"` (a time) metric");
+  ExpectAt("[[metric]]\nname = \"last_amount\"\nlast = \"order.placed:amount\"\n" + kMetrics +
+               std::string(score).replace(score.find("\"last_order\""), 12, "\"last_amount\""),
+           16, 11, "metric 'last_amount' is not a `last = \"EVENT_TYPE\"` (a time) metric");
   ExpectAt(with("frequency = \"orders\"", "frequency = \"spent\""), 14, 13, "not a `count` metric");
   ExpectAt(with("monetary = \"spent\"", "monetary = \"nope\""), 15, 12,
            "unknown metric 'nope': need a `sum` metric");

@@ -452,10 +452,8 @@ class Parser {
                     t.text + "() does not take a " + std::string(TypeName(e.args[0].type)));
       }
       e.type = s.result;
-      if (e.code == Op::kInSegment) {
-        return KnownSegment(std::move(e));
-      }
-      return e;
+      return e.code == Op::kInSegment ? KnownSegment(std::move(e))
+                                      : tl::expected<Expr, ExprError>(std::move(e));
     }
     return Fail(t.offset, "unknown function '" + t.text +
                               "' (now, days_since, hours_since, age, has_tag, lower, len, "

@@ -301,8 +301,27 @@ void PortraitLoader::OrderSegments(Diagnostics& diag) {
       }
     }
   }
-  // What is left lies on or behind a cycle: walk from each (over segments no walk visited
-  // before, so each is visited once) until the walk meets itself, and report that cycle.
+  ReportCycles(deps, waiting, diag);
+  std::vector<bool> placed(n, false);
+  std::vector<Segment> ordered;
+  ordered.reserve(n);
+  for (size_t i : order) {
+    placed[i] = true;
+    ordered.push_back(std::move(all[i]));
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (!placed[i]) {
+      ordered.push_back(std::move(all[i]));  // the load fails; kept only for their names
+    }
+  }
+  all = std::move(ordered);
+}
+
+void PortraitLoader::ReportCycles(const std::vector<std::vector<size_t>>& deps,
+                                  const std::vector<size_t>& waiting, Diagnostics& diag) const {
+  // What is left (still waiting) lies on or behind a cycle: walk from each, over segments no
+  // walk visited before (so each is visited once), until the walk meets itself; report that.
+  const size_t n = deps.size();
   std::vector<bool> walked(n, false);
   for (size_t start = 0; start < n; ++start) {
     if (waiting[start] == 0 || walked[start]) {
@@ -323,19 +342,6 @@ void PortraitLoader::OrderSegments(Diagnostics& diag) {
       ReportCycle(std::vector<size_t>(chain.begin() + first->second, chain.end()), diag);
     }
   }
-  std::vector<bool> placed(n, false);
-  std::vector<Segment> ordered;
-  ordered.reserve(n);
-  for (size_t i : order) {
-    placed[i] = true;
-    ordered.push_back(std::move(all[i]));
-  }
-  for (size_t i = 0; i < n; ++i) {
-    if (!placed[i]) {
-      ordered.push_back(std::move(all[i]));  // the load fails; kept only for their names
-    }
-  }
-  all = std::move(ordered);
 }
 
 void PortraitLoader::ReportCycle(const std::vector<size_t>& cycle, Diagnostics& diag) const {

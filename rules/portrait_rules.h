@@ -51,6 +51,9 @@ class PortraitLoader {
 
  private:
   std::optional<CronSpec> Refresh(config::TableReader& r);
+  // Reports each cycle among the segments still `waiting` for `deps` (indexes) after ordering.
+  void ReportCycles(const std::vector<std::vector<size_t>>& deps,
+                    const std::vector<size_t>& waiting, config::Diagnostics& diag) const;
   // Reports the cycle of the segments at `cycle` (indexes), at the first one's position.
   void ReportCycle(const std::vector<size_t>& cycle, config::Diagnostics& diag) const;
 

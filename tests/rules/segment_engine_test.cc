@@ -260,6 +260,25 @@ TEST_F(SegmentEngineTest, AnObjectorIsLeftOutOfMarketingSegmentsAndProfiling) {
   }
 }
 
+// A role that can't read fields.city in clear learns nothing from a trigger whose segment reads
+// it: the dry run does not evaluate it.
+TEST_F(SegmentEngineTest, ADryRunDoesNotEvaluateATriggerOverAFieldReadThroughASegment) {
+  ExplainScope scope{"service", [](std::string_view field) { return field != "city"; }};
+  auto explained = engine_.Explain(profile_, nullptr, t0_, nullptr, scope);
+  int seen = 0;
+  for (const Explanation& e : explained) {
+    if (e.trigger == "enter-vip" || e.trigger == "exit-vip") {
+      ++seen;
+      EXPECT_FALSE(e.evaluated) << e.trigger;
+      EXPECT_NE(e.reason.find("fields.city"), std::string::npos) << e.reason;
+    }
+    if (e.trigger == "buyers-weekly") {
+      EXPECT_TRUE(e.evaluated);  // buyer reads a metric only
+    }
+  }
+  EXPECT_EQ(seen, 2);
+}
+
 TEST_F(SegmentEngineTest, AScheduleNamingASegmentFiresOnlyForItsMembers) {
   const Trigger& weekly = *rules_.FindTrigger("buyers-weekly");
   const int64_t monday = T("2026-03-02T01:00:00Z");  // 09:00 in Shanghai

@@ -75,8 +75,8 @@ bool DerivedUse::AllowsTag(std::string_view tag) const {
 }
 
 const std::vector<std::string>& DerivedKinds() {
-  static const std::vector<std::string> kKinds = {"metrics", "lifecycle", "tags",
-                                                  "segments", "scores", "predictions"};
+  static const std::vector<std::string> kKinds = {"metrics",  "lifecycle", "tags",
+                                                  "segments", "scores",    "predictions"};
   return kKinds;
 }
 

@@ -72,9 +72,9 @@ struct FrequencyCap {
 };
 
 // The derived data a purpose may use (its `derived` key): whole kinds ("metrics", "lifecycle",
-// "tags"; "segments", "scores", "predictions" for later) or single items of a kind
-// ("metrics.orders", "tags.interest" — a tag root, covering interest/...). Absent: every metric
-// and the lifecycle stage, no tags.
+// "tags", "segments", "scores", "predictions") or single items of a kind ("metrics.orders",
+// "tags.interest" — a tag root, covering interest/...; "segments.vip", "scores.rfm",
+// "predictions.clv" — one segment, score or model). Absent: every metric and the lifecycle stage.
 struct DerivedUse {
   std::vector<std::string> entries = {"metrics", "lifecycle"};  // as written
   // Whether the whole `kind` may be used, or (with `name`) its item `name`.
@@ -95,6 +95,10 @@ struct Purpose {
   std::string quiet_hours;  // "21:00-08:00", or empty
   // May use `sensitive` fields; each use then needs the customer's separate sensitive consent.
   bool sensitive = false;
+  // Direct marketing (its `marketing` key; by default every purpose whose basis is not
+  // `contract`): a customer who objected to personalisation is left out of the segments its
+  // triggers use and of its triggers that read scores, predictions or segments (profiling).
+  bool marketing = true;
   DerivedUse derived;
   SourcePos pos;
 };

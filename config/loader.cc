@@ -329,6 +329,7 @@ class Loader {
       p.quiet_hours = q->value;
     }
     p.sensitive = r.Bool("sensitive").value_or(false);
+    p.marketing = r.Bool("marketing").value_or(p.basis != LawfulBasis::kContract);
     LoadDerived(r, p);
     for (const auto& name : p.fields) {
       const Field* f = config_.FindField(name);

@@ -1,5 +1,8 @@
 #include "config/toml_reader.h"
 
+#include <cmath>
+#include <cstdio>
+
 #include "config/toml_guard.h"
 
 namespace portrait::config {
@@ -108,6 +111,26 @@ std::optional<int64_t> TableReader::Int(std::string_view key, int64_t min, int64
     Error(
         diag_.Pos(node->source()), key,
         std::to_string(v) + " is out of range " + std::to_string(min) + ".." + std::to_string(max));
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<double> TableReader::Number(std::string_view key, double min, double max) {
+  const toml::node* node = Get(key, false);
+  if (!node) {
+    return std::nullopt;
+  }
+  if (!node->is_integer() && !node->is_floating_point()) {
+    WrongType(*node, key, "a number");
+    return std::nullopt;
+  }
+  const double v = node->is_integer() ? static_cast<double>(node->as_integer()->get())
+                                      : node->as_floating_point()->get();
+  if (!std::isfinite(v) || v < min || v > max) {
+    char range[64];
+    std::snprintf(range, sizeof range, "out of range %g..%g", min, max);
+    Error(diag_.Pos(node->source()), key, range);
     return std::nullopt;
   }
   return v;

@@ -60,6 +60,8 @@ class TableReader {
   // absent (an error too when `required`) or invalid.
   std::optional<Located> String(std::string_view key, bool required = false);
   std::optional<int64_t> Int(std::string_view key, int64_t min, int64_t max);
+  // An integer or a float (finite), within [min, max].
+  std::optional<double> Number(std::string_view key, double min, double max);
   std::optional<bool> Bool(std::string_view key);
   std::optional<std::vector<Located>> Strings(std::string_view key);
   const toml::table* Table(std::string_view key);

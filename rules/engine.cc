@@ -4,6 +4,7 @@
 
 #include "base/time_format.h"
 #include "rules/calendar.h"
+#include "rules/reads.h"
 
 namespace portrait::rules {
 namespace {
@@ -67,6 +68,8 @@ Engine::Engine(const RuleSet& rules, std::string default_timezone)
       absence_.push_back(&t);
     } else if (t.kind == TriggerKind::kLifecycle) {
       lifecycle_.push_back(&t);
+    } else if (t.kind == TriggerKind::kSegment) {
+      segment_.push_back(&t);
     }
   }
 }
@@ -84,6 +87,14 @@ Facts Engine::FactsOf(const ProfileFacts& profile, const EventFacts* event, int6
   f.timezone = ZoneOf(profile);
   f.event = event;
   f.now_us = now_us;
+  if (profile.metrics.is_object()) {
+    auto tags = profile.metrics.find("$tags");
+    f.rule_tags = tags == profile.metrics.end() ? nullptr : &*tags;
+    auto segments = profile.metrics.find("$segments");
+    f.segments = segments == profile.metrics.end() ? nullptr : &*segments;
+  }
+  f.scores = &profile.scores;
+  f.predictions = &profile.predictions;
   return f;
 }
 
@@ -121,7 +132,7 @@ void Engine::LifecycleFirings(const ProfileFacts& profile, const Facts& facts,
     if ((!t->from.empty() && t->from != from) || (!t->to.empty() && t->to != to)) {
       continue;
     }
-    if (t->when && !Holds(*t->when, facts)) {
+    if ((t->when && !Holds(*t->when, facts)) || Excluded(*t, profile)) {
       continue;
     }
     out.push_back(Firing{
@@ -135,17 +146,18 @@ EventOutcome Engine::OnEvent(const ProfileFacts& profile, const EventInput& even
   EventFacts ef{event.type, event.time_us, &event.data};
   ProfileFacts after = profile;
   ApplyEvent(rules_.metrics, ef, after.metrics);
-  Facts facts = FactsOf(after, &ef, now_us);
-  out.lifecycle = Stage(facts);
+  UpdateTags(after, now_us);
+  out.lifecycle = Stage(FactsOf(after, &ef, now_us));
   if (out.lifecycle != profile.lifecycle) {
     out.stage_change = std::make_pair(profile.lifecycle, out.lifecycle);
     after.lifecycle = out.lifecycle;
-    facts.lifecycle = out.lifecycle;
   }
+  out.transitions = UpdateSegments(after, now_us);
+  const Facts facts = FactsOf(after, &ef, now_us);
   if (auto it = by_event_.find(event.type); it != by_event_.end()) {
     out.fired.reserve(it->second.size());
     for (const Trigger* t : it->second) {
-      if (!t->when || Holds(*t->when, facts)) {
+      if ((!t->when || Holds(*t->when, facts)) && !Excluded(*t, after)) {
         out.fired.push_back(Firing{t, DedupeKey(*t, after, now_us, event.id), now_us});
       }
     }
@@ -153,6 +165,9 @@ EventOutcome Engine::OnEvent(const ProfileFacts& profile, const EventInput& even
   if (out.stage_change) {
     Facts no_event = FactsOf(after, nullptr, now_us);
     LifecycleFirings(after, no_event, profile.lifecycle, out.lifecycle, now_us, out.fired);
+  }
+  for (Firing& f : SegmentFirings(after, out.transitions, now_us)) {
+    out.fired.push_back(std::move(f));
   }
   for (const Trigger* t : absence_) {
     if (std::optional<TimerOp> op = AbsenceStep(*t, event, after.metrics)) {
@@ -165,16 +180,22 @@ EventOutcome Engine::OnEvent(const ProfileFacts& profile, const EventInput& even
 
 EventOutcome Engine::Reevaluate(const ProfileFacts& profile, int64_t now_us) const {
   EventOutcome out;
-  out.metrics = profile.metrics;
-  Facts facts = FactsOf(profile, nullptr, now_us);
-  out.lifecycle = Stage(facts);
+  ProfileFacts after = profile;
+  UpdateTags(after, now_us);
+  out.lifecycle = Stage(FactsOf(after, nullptr, now_us));
   if (out.lifecycle != profile.lifecycle) {
     out.stage_change = std::make_pair(profile.lifecycle, out.lifecycle);
-    ProfileFacts after = profile;
     after.lifecycle = out.lifecycle;
-    facts.lifecycle = out.lifecycle;
+  }
+  out.transitions = UpdateSegments(after, now_us);
+  if (out.stage_change) {
+    const Facts facts = FactsOf(after, nullptr, now_us);
     LifecycleFirings(after, facts, profile.lifecycle, out.lifecycle, now_us, out.fired);
   }
+  for (Firing& f : SegmentFirings(after, out.transitions, now_us)) {
+    out.fired.push_back(std::move(f));
+  }
+  out.metrics = std::move(after.metrics);
   return out;
 }
 
@@ -254,8 +275,16 @@ TimerOutcome Engine::OnTimer(const ProfileFacts& profile, const Trigger& t, int6
     return out;
   }
   Facts facts = FactsOf(profile, nullptr, now_us);
+  if (!t.segment.empty() && !IsMember(facts.segments, t.segment)) {
+    out.reason = "not a member of segment '" + t.segment + "'";
+    return out;
+  }
   if (t.when && !Holds(*t.when, facts)) {
     out.reason = rules::Explain(*t.when, t.when_source, facts);
+    return out;
+  }
+  if (Excluded(t, profile)) {
+    out.reason = "the customer objected to personalisation, and this trigger profiles";
     return out;
   }
   out.fired = Firing{&t, DedupeKey(t, profile, due_us, occurrence), now_us};
@@ -312,11 +341,25 @@ std::string Engine::ExplainTimed(const Trigger& t, const ProfileFacts& after, in
 
 namespace {
 
-// The first field the trigger's decision reads that `scope` may not read in clear, if any.
-std::optional<std::string> UnreadableField(const Trigger& t, const ExplainScope& scope) {
+// The first field the trigger's decision reads (also through segments and rule-driven tags)
+// that `scope` may not read in clear, if any.
+std::optional<std::string> UnreadableField(const Trigger& t, const RuleSet& rules,
+                                           const ExplainScope& scope) {
   std::vector<std::pair<std::string, int>> read;
+  std::vector<DerivedRead> derived;
   if (t.when) {
     CollectFields(*t.when, read);
+    CollectDerived(*t.when, derived);
+  }
+  if (!t.segment.empty()) {
+    derived.push_back({"segments", t.segment, 0, ""});
+  }
+  for (const DerivedRead& d : derived) {
+    for (const IndirectRead& i : ReadsThrough(d, rules)) {
+      if (!i.field.empty()) {
+        read.emplace_back(i.field, 0);
+      }
+    }
   }
   if (t.kind == TriggerKind::kAnniversary) {
     read.emplace_back(t.field, 0);
@@ -351,6 +394,10 @@ std::string WhyNotFired(const Trigger& t, const EventOutcome& applied, const std
   if (t.kind == TriggerKind::kLifecycle && !applied.stage_change) {
     return "no lifecycle change (stage stays '" + stage + "')";
   }
+  if (t.kind == TriggerKind::kSegment) {
+    return std::string("the profile does not ") + (t.enter ? "enter" : "leave") + " segment '" +
+           t.segment + "' now";
+  }
   if (t.kind == TriggerKind::kLifecycle) {
     return "the change " + applied.stage_change->first + " -> " + applied.stage_change->second +
            " is not " + t.from + " -> " + t.to;
@@ -374,16 +421,21 @@ std::string ExplainAbsence(const Trigger& t, const EventInput* event) {
 Explanation Engine::ExplainTrigger(const Trigger& t, const Explaining& x) const {
   Explanation e;
   e.trigger = t.id;
-  if (std::optional<std::string> hidden = UnreadableField(t, x.scope)) {
+  if (std::optional<std::string> hidden = UnreadableField(t, rules_, x.scope)) {
     e.evaluated = false;
     e.reason = "not evaluated for this role: it reads fields." + *hidden +
                ", which this role does not read in clear for this purpose";
+    return e;
+  }
+  if (Excluded(t, x.after)) {
+    e.reason = "does not fire: the customer objected to personalisation, and this trigger profiles";
     return e;
   }
   std::optional<std::string> key;
   switch (t.kind) {
     case TriggerKind::kEvent:
     case TriggerKind::kLifecycle:
+    case TriggerKind::kSegment:
       key = FiredKey(x.applied, t);
       if (!key) {
         e.reason = WhyNotFired(t, x.applied, x.after.lifecycle, x.event, x.facts);
@@ -405,19 +457,20 @@ Explanation Engine::ExplainTrigger(const Trigger& t, const Explaining& x) const 
   return e;
 }
 
-std::vector<Explanation> Engine::Explain(
-    const ProfileFacts& profile, const EventInput* event, int64_t at_us,
-    const std::function<bool(const std::string&)>& dedupe_used, const ExplainScope& scope) const {
+std::vector<Explanation> Engine::Explain(const ProfileFacts& profile, const EventInput* event,
+                                         int64_t at_us,
+                                         const std::function<bool(const std::string&)>& dedupe_used,
+                                         const ExplainScope& scope) const {
   EventOutcome applied;
   ProfileFacts after = profile;
   EventFacts ef;
   if (event) {
     applied = OnEvent(profile, *event, at_us);
-    after.metrics = applied.metrics;
     ef = EventFacts{event->type, event->time_us, &event->data};
   } else {
     applied = Reevaluate(profile, at_us);
   }
+  after.metrics = applied.metrics;
   after.lifecycle = applied.lifecycle;
   const Facts facts = FactsOf(after, event ? &ef : nullptr, at_us);
   const Explaining x{applied, after, event, facts, at_us, dedupe_used, scope};

@@ -7,7 +7,14 @@
 // Dedupe keys are trigger + profile + occurrence: the event id (event), the timer's due instant
 // (absence, schedule), the anniversary's date (anniversary), the transition (lifecycle); `once`
 // widens the occurrence to the profile, or the year, month or day of the firing in the profile's
-// time zone.
+// time zone. A segment trigger's occurrence is the transition: the segment, enter or exit, and
+// its number among the profile's transitions of that segment (see UpdateSegments).
+//
+// The portrait (rule-driven tags and segment membership) is bookkeeping kept inside the metrics
+// object, like "$absence", so it is stored wherever the metrics are: "$tags" holds the paths of
+// the [[tag]] rules that held after the last change (tags set through the API stay apart, in
+// ProfileFacts::tags; has_tag() and `tags` see both), and "$segments" maps each segment to the
+// number of times the profile entered or left it (odd: a member now).
 #pragma once
 
 #include <functional>
@@ -27,7 +34,19 @@ struct ProfileFacts {
   nlohmann::json metrics = nlohmann::json::object();
   std::vector<std::string> tags;
   std::string lifecycle;
-  std::string timezone;  // empty: the engine's default
+  std::string timezone;                                   // empty: the engine's default
+  nlohmann::json scores = nlohmann::json::object();       // computed elsewhere: NAME -> {r,...}
+  nlohmann::json predictions = nlohmann::json::object();  // computed elsewhere: NAME -> {...}
+  // The customer objected to personalisation (the ledger's opt-out, on any channel): left out of
+  // marketing segments, and profiling triggers (Trigger::profiling) never fire for them.
+  bool objected_to_personalisation = false;
+};
+
+// The profile entered (or left) `segment`; its `number`-th transition of that segment.
+struct SegmentTransition {
+  std::string segment;
+  bool enter = true;
+  int64_t number = 0;
 };
 
 struct EventInput {
@@ -56,6 +75,7 @@ struct EventOutcome {
   std::optional<std::pair<std::string, std::string>> stage_change;  // from, to
   std::vector<Firing> fired;
   std::vector<TimerOp> timers;
+  std::vector<SegmentTransition> transitions;  // also recorded in metrics["$segments"]
 };
 
 struct TimerOutcome {
@@ -97,8 +117,29 @@ class Engine {
   // timers.
   EventOutcome OnEvent(const ProfileFacts& profile, const EventInput& event, int64_t now_us) const;
 
-  // Re-evaluates the lifecycle stage at `now_us` (the daily sweep for time-driven stages).
+  // Re-evaluates the rule-driven tags, the lifecycle stage and the segments at `now_us`: after a
+  // change that is not an event (fields, API tags, scores, predictions, the objection, rules) and
+  // in the daily sweep for time-driven conditions. Fires lifecycle and segment triggers.
   EventOutcome Reevaluate(const ProfileFacts& profile, int64_t now_us) const;
+
+  // The paths of the [[tag]] rules that hold for the profile.
+  std::vector<std::string> RuleTags(const ProfileFacts& profile, int64_t now_us) const;
+  // The segments the profile is in now (its rule-driven tags recomputed, its stage as given), in
+  // dependency order. No side effects.
+  std::vector<std::string> Segments(const ProfileFacts& profile, int64_t now_us) const;
+  // Recomputes metrics["$tags"] of `profile`.
+  void UpdateTags(ProfileFacts& profile, int64_t now_us) const;
+  // Recomputes metrics["$segments"] of `profile` in dependency order (each segment sees the
+  // membership of those it names as just computed); returns the transitions. Re-running it on the
+  // same facts after a crash that lost its result yields the same transition numbers, hence the
+  // same dedupe keys: a re-fire is a duplicate; a later real re-entry has a new number.
+  std::vector<SegmentTransition> UpdateSegments(ProfileFacts& profile, int64_t now_us) const;
+  // The on.segment firings of `transitions` for the profile (as it is after them), each once.
+  std::vector<Firing> SegmentFirings(const ProfileFacts& after,
+                                     const std::vector<SegmentTransition>& transitions,
+                                     int64_t now_us) const;
+  // Whether `trigger` is profiling the customer against their objection.
+  static bool Excluded(const Trigger& trigger, const ProfileFacts& profile);
 
   // A stored timer of `trigger` for the profile came due at `due_us`; it is now `now_us`. A
   // stale timer — `due_us` is no longer an occurrence of the trigger, because the date field,
@@ -163,6 +204,7 @@ class Engine {
   std::unordered_map<std::string, std::vector<const Trigger*>> by_event_;
   std::vector<const Trigger*> absence_;
   std::vector<const Trigger*> lifecycle_;
+  std::vector<const Trigger*> segment_;  // on.segment triggers
 };
 
 }  // namespace portrait::rules

@@ -83,7 +83,27 @@ Value PathValue(const Expr& e, const Facts& f) {
           items.push_back(Value::String(t));
         }
       }
+      if (f.rule_tags && f.rule_tags->is_array()) {
+        for (const auto& t : *f.rule_tags) {
+          if (t.is_string()) {
+            items.push_back(Value::String(t.get<std::string>()));
+          }
+        }
+      }
       return Value::List(std::move(items));
+    }
+    case PathRoot::kScore:
+    case PathRoot::kPrediction: {
+      const nlohmann::json* object = e.root == PathRoot::kScore ? f.scores : f.predictions;
+      if (!object || !object->is_object()) {
+        return Value::Null();
+      }
+      auto it = object->find(e.name);
+      if (it == object->end() || !it->is_object()) {
+        return Value::Null();
+      }
+      auto value = it->find(e.key);
+      return value == it->end() ? Value::Null() : FromJson(*value, e.type);
     }
     case PathRoot::kLifecycle:
       return f.lifecycle.empty() ? Value::Null() : Value::String(f.lifecycle);
@@ -177,8 +197,16 @@ bool In(const Value& a, const Expr& rhs, const Facts& f) {
                        [&](const Expr& item) { return Equal(a, Evaluate(item, f)); });
   }
   if (rhs.kind == Expr::Kind::kPath && rhs.root == PathRoot::kTags) {
-    return a.type == Type::kString && f.tags &&
-           std::find(f.tags->begin(), f.tags->end(), a.s) != f.tags->end();
+    if (a.type != Type::kString) {
+      return false;
+    }
+    if (f.tags && std::find(f.tags->begin(), f.tags->end(), a.s) != f.tags->end()) {
+      return true;
+    }
+    return f.rule_tags && f.rule_tags->is_array() &&
+           std::any_of(f.rule_tags->begin(), f.rule_tags->end(), [&](const nlohmann::json& t) {
+             return t.is_string() && t.get_ref<const std::string&>() == a.s;
+           });
   }
   Value b = Evaluate(rhs, f);
   return b.type == Type::kList && std::any_of(b.list.begin(), b.list.end(),
@@ -191,7 +219,19 @@ Value CallFunction(const Expr& e, const Facts& f) {
   }
   Value arg = Evaluate(e.args[0], f);
   if (e.code == Op::kHasTag) {
-    return Value::Bool(arg.type == Type::kString && f.tags && HasTag(*f.tags, arg.s));
+    if (arg.type != Type::kString) {
+      return Value::Bool(false);
+    }
+    bool has = f.tags && HasTag(*f.tags, arg.s);
+    if (!has && f.rule_tags && f.rule_tags->is_array()) {
+      has = std::any_of(f.rule_tags->begin(), f.rule_tags->end(), [&](const nlohmann::json& t) {
+        return t.is_string() && TagMatches(t.get_ref<const std::string&>(), arg.s);
+      });
+    }
+    return Value::Bool(has);
+  }
+  if (e.code == Op::kInSegment) {
+    return Value::Bool(arg.type == Type::kString && IsMember(f.segments, arg.s));
   }
   if (arg.is_null()) {
     return Value::Null();
@@ -233,11 +273,23 @@ Value CallFunction(const Expr& e, const Facts& f) {
 
 }  // namespace
 
+bool TagMatches(std::string_view t, std::string_view tag) {
+  return t == tag ||
+         (t.size() > tag.size() && t.compare(0, tag.size(), tag) == 0 && t[tag.size()] == '/');
+}
+
 bool HasTag(const std::vector<std::string>& tags, std::string_view tag) {
-  return std::any_of(tags.begin(), tags.end(), [&](const std::string& t) {
-    return t == tag ||
-           (t.size() > tag.size() && t.compare(0, tag.size(), tag) == 0 && t[tag.size()] == '/');
-  });
+  return std::any_of(tags.begin(), tags.end(),
+                     [&](const std::string& t) { return TagMatches(t, tag); });
+}
+
+bool IsMember(const nlohmann::json* segments, std::string_view name) {
+  if (!segments || !segments->is_object()) {
+    return false;
+  }
+  auto it = segments->find(name);
+  return it != segments->end() && it->is_number_integer() && it->get<int64_t>() > 0 &&
+         it->get<int64_t>() % 2 != 0;
 }
 
 int32_t LocalDay(int64_t now_us, std::string_view tz) {

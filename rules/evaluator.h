@@ -21,13 +21,17 @@ struct EventFacts {
 
 // What a condition may read. Pointers may be null (then everything under them is missing).
 struct Facts {
-  const nlohmann::json* fields = nullptr;   // field name -> canonical value
-  const nlohmann::json* metrics = nullptr;  // metric name -> value (times as µs numbers)
-  const std::vector<std::string>* tags = nullptr;
+  const nlohmann::json* fields = nullptr;          // field name -> canonical value
+  const nlohmann::json* metrics = nullptr;         // metric name -> value (times as µs numbers)
+  const std::vector<std::string>* tags = nullptr;  // set through the API
   std::string lifecycle;
   std::string timezone = "UTC";  // the profile's, for age() and days_since(date)
   const EventFacts* event = nullptr;
   int64_t now_us = 0;
+  const nlohmann::json* rule_tags = nullptr;    // array: the paths of the [[tag]] rules that hold
+  const nlohmann::json* segments = nullptr;     // segment name -> transitions (odd: a member)
+  const nlohmann::json* scores = nullptr;       // score name -> {"r", "f", "m", "group"}
+  const nlohmann::json* predictions = nullptr;  // model name -> {"p_alive", ...}
 };
 
 Value Evaluate(const Expr& expr, const Facts& facts);
@@ -42,6 +46,11 @@ std::string Explain(const Expr& expr, std::string_view source, const Facts& fact
 // Whether `tags` holds `tag` or a descendant of it ("interest/sports" matches
 // "interest/sports/running").
 bool HasTag(const std::vector<std::string>& tags, std::string_view tag);
+// Whether `path` is `tag` or a descendant of it.
+bool TagMatches(std::string_view path, std::string_view tag);
+
+// Whether `segments` (name -> transitions, as in Facts) counts the profile a member of `name`.
+bool IsMember(const nlohmann::json* segments, std::string_view name);
 
 // Today's date (days since the epoch) in time zone `tz` at `now_us` (UTC if `tz` is unknown).
 int32_t LocalDay(int64_t now_us, std::string_view tz);

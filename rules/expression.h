@@ -7,11 +7,14 @@
 //   literals: 12  3.5  'text'  "text"  true false null  90d 2h 30m 45s 1w 1y
 //             2026-02-28 (date)  2026-02-28T09:00:00Z (time)
 //   paths: fields.NAME  metrics.NAME  tags  lifecycle  timezone
+//          scores.NAME.r|f|m|group  predict.NAME.p_alive|purchases_90d|value_1y
 //          event.type  event.time  event.data.KEY[.KEY...]
 //   functions: now() days_since(t) hours_since(t) age(date) has_tag(s) lower(s) len(x)
+//              in_segment('NAME') (a segment of the rule set, named by a literal)
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
@@ -28,6 +31,8 @@ enum class PathRoot {
   kTags,
   kLifecycle,
   kTimezone,
+  kScore,       // scores.NAME.KEY
+  kPrediction,  // predict.NAME.KEY
   kEventType,
   kEventTime,
   kEventData
@@ -58,7 +63,8 @@ enum class Op : uint8_t {
   kAge,
   kHasTag,
   kLower,
-  kLen
+  kLen,
+  kInSegment
 };
 
 struct Expr {
@@ -71,7 +77,8 @@ struct Expr {
   std::string op;                    // kUnary / kBinary operator, kCall function name, as written
   Op code = Op::kNone;               // the same, resolved
   PathRoot root = PathRoot::kField;  // kPath
-  std::string name;                  // kPath: field / metric name, or the event.data key path
+  std::string name;                  // kPath: field / metric / score / model name, event.data path
+  std::string key;                   // kPath: the score's or model's output ("r", "p_alive")
   std::vector<Expr> args;            // operands, call arguments, list items
 };
 
@@ -92,9 +99,12 @@ struct ExprError {
 
 // What names mean when an expression is parsed.
 struct Schema {
-  const config::Config* config = nullptr;  // field names and types
-  std::map<std::string, Type> metrics;     // metric name -> type
-  bool event = false;                      // whether event.* may be used (event triggers)
+  const config::Config* config = nullptr;       // field names and types
+  std::map<std::string, Type> metrics;          // metric name -> type
+  bool event = false;                           // whether event.* may be used (event triggers)
+  std::set<std::string, std::less<>> segments;  // names in_segment() may use
+  std::set<std::string, std::less<>> scores;    // names scores.NAME.* may use
+  std::set<std::string, std::less<>> models;    // names predict.NAME.* may use
 };
 
 inline constexpr int kMaxExpressionLength = 4096;

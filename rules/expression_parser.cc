@@ -1,4 +1,5 @@
 // Lexer and Pratt parser with type checking for rule expressions (see expression.h).
+#include <algorithm>
 #include <optional>
 
 #include "base/time_format.h"
@@ -30,7 +31,8 @@ Op CodeOf(std::string_view op) {
                                                            {"age", Op::kAge},
                                                            {"has_tag", Op::kHasTag},
                                                            {"lower", Op::kLower},
-                                                           {"len", Op::kLen}};
+                                                           {"len", Op::kLen},
+                                                           {"in_segment", Op::kInSegment}};
   for (const auto& [name, code] : kCodes) {
     if (name == op) {
       return code;
@@ -342,6 +344,8 @@ class Parser {
     } else if (n == "lifecycle" || n == "timezone") {
       e.root = n == "lifecycle" ? PathRoot::kLifecycle : PathRoot::kTimezone;
       e.type = Type::kString;
+    } else if (n.rfind("scores.", 0) == 0 || n.rfind("predict.", 0) == 0) {
+      return Derived(t, std::move(e));
     } else if (n.rfind("event.", 0) == 0) {
       if (!schema_.event) {
         return Fail(t.offset, "'" + n + "' is only available to on.event triggers");
@@ -360,8 +364,38 @@ class Parser {
       }
     } else {
       return Fail(t.offset, "unknown name '" + n +
-                                "' (fields.X, metrics.X, tags, lifecycle, timezone, event.*)");
+                                "' (fields.X, metrics.X, tags, lifecycle, timezone, scores.X.*, "
+                                "predict.X.*, event.*)");
     }
+    return e;
+  }
+
+  // scores.NAME.r|f|m|group or predict.NAME.p_alive|purchases_90d|value_1y.
+  tl::expected<Expr, ExprError> Derived(const Token& t, Expr e) {
+    const std::string& n = t.text;
+    const bool score = n.rfind("scores.", 0) == 0;
+    const std::string rest = n.substr(score ? 7 : 8);
+    const size_t dot = rest.find('.');
+    const std::string name = rest.substr(0, dot);
+    const std::string key = dot == std::string::npos ? "" : rest.substr(dot + 1);
+    const auto& known = score ? schema_.scores : schema_.models;
+    if (known.find(name) == known.end()) {
+      return Fail(t.offset, score ? "unknown score '" + name + "' (declare it as a [[score]])"
+                                  : "unknown model '" + name + "' (declare it as a [[model]])");
+    }
+    static const std::vector<std::string_view> kScoreKeys = {"r", "f", "m", "group"};
+    static const std::vector<std::string_view> kModelKeys = {"p_alive", "purchases_90d",
+                                                             "value_1y"};
+    const auto& keys = score ? kScoreKeys : kModelKeys;
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+      return Fail(t.offset, score ? "unknown output of score '" + name + "' (r, f, m, group)"
+                                  : "unknown output of model '" + name +
+                                        "' (p_alive, purchases_90d, value_1y)");
+    }
+    e.root = score ? PathRoot::kScore : PathRoot::kPrediction;
+    e.name = name;
+    e.key = key;
+    e.type = key == "group" ? Type::kString : Type::kNumber;
     return e;
   }
 
@@ -402,6 +436,7 @@ class Parser {
         {"has_tag", {Type::kString}, Type::kBool},
         {"lower", {Type::kString}, Type::kString},
         {"len", {Type::kString, Type::kList}, Type::kNumber},
+        {"in_segment", {Type::kString}, Type::kBool},
     };
     for (const Signature& s : kFunctions) {
       if (s.name != t.text) {
@@ -417,18 +452,32 @@ class Parser {
                     t.text + "() does not take a " + std::string(TypeName(e.args[0].type)));
       }
       e.type = s.result;
-      return e;
+      return e.code == Op::kInSegment ? KnownSegment(std::move(e))
+                                      : tl::expected<Expr, ExprError>(std::move(e));
     }
     return Fail(t.offset, "unknown function '" + t.text +
-                              "' (now, days_since, hours_since, age, has_tag, lower, len)");
+                              "' (now, days_since, hours_since, age, has_tag, lower, len, "
+                              "in_segment)");
+  }
+
+  // in_segment('NAME'): the name is a literal, so every use is known when the rules load.
+  tl::expected<Expr, ExprError> KnownSegment(Expr e) {
+    const Expr& arg = e.args[0];
+    if (arg.kind != Expr::Kind::kLiteral || arg.literal.type != Type::kString) {
+      return Fail(arg.offset, "in_segment() takes a segment's name in quotes");
+    }
+    if (schema_.segments.find(arg.literal.s) == schema_.segments.end()) {
+      return Fail(arg.offset,
+                  "unknown segment '" + arg.literal.s + "' (declare it as a [[segment]])");
+    }
+    return e;
   }
 
   tl::expected<Expr, ExprError> Binary(const Token& op, Expr a, Expr b) {
     const std::optional<Type> result = BinaryType(op.text, a.type, b.type);
     if (!result) {
-      return Fail(op.offset, "'" + op.text + "' can't combine a " +
-                                 std::string(TypeName(a.type)) + " and a " +
-                                 std::string(TypeName(b.type)));
+      return Fail(op.offset, "'" + op.text + "' can't combine a " + std::string(TypeName(a.type)) +
+                                 " and a " + std::string(TypeName(b.type)));
     }
     Expr e = Node(Expr::Kind::kBinary, *result, a.offset);
     e.op = op.text;

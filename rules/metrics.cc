@@ -72,8 +72,9 @@ bool Tally(const std::string& name, const json& value, json& metrics) {
   if (!value.is_string() && !value.is_number() && !value.is_boolean()) {
     return false;
   }
-  const std::string v = value.is_string() ? value.get<std::string>()
-                                           : value.dump(-1, ' ', false, json::error_handler_t::replace);
+  const std::string v = value.is_string()
+                            ? value.get<std::string>()
+                            : value.dump(-1, ' ', false, json::error_handler_t::replace);
   if (!metrics["$top"].is_object()) {
     metrics["$top"] = json::object();
   }

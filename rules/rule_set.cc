@@ -1,10 +1,13 @@
 #include "rules/rule_set.h"
 
 #include <algorithm>
+#include <set>
 
 #include "base/duration.h"
 #include "config/channel.h"
 #include "config/toml_reader.h"
+#include "rules/portrait_rules.h"
+#include "rules/reads.h"
 
 namespace portrait::rules {
 namespace {
@@ -14,46 +17,13 @@ using config::Located;
 using config::SourcePos;
 using config::TableReader;
 
-// The position of byte `offset` of a single-line string value written at `value` (its quote).
-SourcePos At(const SourcePos& value, int offset) {
-  return SourcePos{value.file, value.line, value.column + 1 + offset};
-}
-
 bool Contains(const std::vector<std::string>& list, std::string_view item) {
   return std::find(list.begin(), list.end(), item) != list.end();
 }
 
-// Derived data an expression reads: (kind, item, offset), item empty for the whole kind:
-// ("metrics", "orders"), ("lifecycle", ""), ("tags", "vip") for has_tag('vip/...'), ("tags", "")
-// for anything else that reads tags.
-struct DerivedRead {
-  std::string kind;
-  std::string item;
-  int offset = 0;
-};
-
-void CollectDerived(const Expr& e, std::vector<DerivedRead>& out) {
-  if (e.kind == Expr::Kind::kCall && e.code == Op::kHasTag && !e.args.empty() &&
-      e.args[0].kind == Expr::Kind::kLiteral && e.args[0].literal.type == Type::kString) {
-    const std::string& tag = e.args[0].literal.s;
-    out.push_back({"tags", tag.substr(0, tag.find('/')), e.offset});
-    return;
-  }
-  if (e.kind == Expr::Kind::kCall && e.code == Op::kHasTag) {
-    out.push_back({"tags", "", e.offset});
-  }
-  if (e.kind == Expr::Kind::kPath) {
-    if (e.root == PathRoot::kMetric) {
-      out.push_back({"metrics", e.name, e.offset});
-    } else if (e.root == PathRoot::kTags) {
-      out.push_back({"tags", "", e.offset});
-    } else if (e.root == PathRoot::kLifecycle) {
-      out.push_back({"lifecycle", "", e.offset});
-    }
-  }
-  for (const Expr& child : e.args) {
-    CollectDerived(child, out);
-  }
+// " (through segment 'vip' -> tag 'value/high')", or nothing for a direct read.
+std::string Through(std::string_view via) {
+  return via.empty() ? "" : " (through " + std::string(via) + ")";
 }
 
 class RuleLoader {
@@ -79,17 +49,14 @@ class RuleLoader {
     }
     schema_.config = &config_;
     schema_.metrics = set_.MetricTypes();
-    for (size_t i = 0; i < tables.size(); ++i) {
-      for (const toml::table* t : tops[i]->Tables("lifecycle")) {
-        LoadStage(*t, *diags[i]);
-      }
-    }
+    LoadPortrait(tops, diags);
     for (size_t i = 0; i < tables.size(); ++i) {
       for (const toml::table* t : tops[i]->Tables("trigger")) {
         LoadTrigger(*t, *diags[i]);
       }
       tops[i]->Finish();
     }
+    portrait_.MarkMarketing(config_);
     std::string all;
     for (const auto& d : diags) {
       Status s = d->ToStatus();
@@ -104,6 +71,43 @@ class RuleLoader {
   }
 
  private:
+  // Scores and models (over the metrics), rule-driven tags, lifecycle stages, then segments (in
+  // dependency order): each may use what comes before it.
+  void LoadPortrait(const std::vector<std::unique_ptr<TableReader>>& tops,
+                    const std::vector<std::unique_ptr<Diagnostics>>& diags) {
+    std::vector<const toml::table*> segments;
+    for (size_t i = 0; i < tops.size(); ++i) {
+      for (const toml::table* t : tops[i]->Tables("score")) {
+        portrait_.LoadScore(*t, *diags[i]);
+      }
+      for (const toml::table* t : tops[i]->Tables("model")) {
+        portrait_.LoadModel(*t, *diags[i]);
+      }
+      for (const toml::table* t : tops[i]->Tables("segment")) {
+        segments.push_back(t);
+      }
+    }
+    portrait_.AddNames(segments, schema_);
+    for (size_t i = 0; i < tops.size(); ++i) {
+      for (const toml::table* t : tops[i]->Tables("tag")) {
+        portrait_.LoadTag(*t, *diags[i], schema_);
+      }
+    }
+    for (size_t i = 0; i < tops.size(); ++i) {
+      for (const toml::table* t : tops[i]->Tables("lifecycle")) {
+        LoadStage(*t, *diags[i]);
+      }
+    }
+    for (size_t i = 0; i < tops.size(); ++i) {
+      for (const toml::table* t : tops[i]->Tables("segment")) {
+        portrait_.LoadSegment(*t, *diags[i], schema_);
+      }
+    }
+    if (!diags.empty()) {
+      portrait_.OrderSegments(*diags.front());
+    }
+  }
+
   void LoadMetric(const toml::table& t, Diagnostics& diag) {
     TableReader r(t, "[[metric]]", diag);
     Metric m;
@@ -149,17 +153,6 @@ class RuleLoader {
     }
   }
 
-  // Parses `key` of `r` as a condition; reports errors at their column.
-  std::optional<Expr> Condition(TableReader& r, const Located& text, std::string_view key,
-                                const Schema& schema) {
-    auto e = ParseExpression(text.value, schema);
-    if (!e) {
-      r.Error(At(text.pos, e.error().offset), key, e.error().message);
-      return std::nullopt;
-    }
-    return std::move(*e);
-  }
-
   void LoadStage(const toml::table& t, Diagnostics& diag) {
     TableReader r(t, "[[lifecycle]]", diag);
     LifecycleStage s;
@@ -171,6 +164,14 @@ class RuleLoader {
       r.set_context("lifecycle stage '" + s.stage + "'");
       s.source = when->value;
       if (auto e = Condition(r, *when, "when", schema_)) {
+        std::vector<DerivedRead> reads;
+        CollectDerived(*e, reads);
+        for (const DerivedRead& d : reads) {
+          if (d.kind == "segments") {
+            r.Error(At(when->pos, d.offset), "when",
+                    "a lifecycle stage may not read segments (they are computed after it)");
+          }
+        }
         s.when = std::move(*e);
         set_.lifecycle.push_back(std::move(s));
       }
@@ -249,11 +250,15 @@ class RuleLoader {
         trig.cron = *cron;
       }
     }
+    if (const toml::table* s = o.Table("segment")) {
+      ++kinds;
+      portrait_.LoadSegmentOn(*s, trig, diag);
+    }
     LoadAnniversaryOptions(o, trig);
     if (kinds != 1) {
       r.Error(r.PosOf("on"), "on",
               "set exactly one of on.event, on.absence, on.anniversary, on.lifecycle, "
-              "on.schedule");
+              "on.schedule, on.segment");
     }
     o.Finish();
   }
@@ -298,32 +303,34 @@ class RuleLoader {
   // The policy check for one field a trigger reads or sends; marks the trigger sensitive when
   // the field is.
   void CheckField(TableReader& r, Trigger& trig, const config::Purpose* purpose,
-                  const std::string& field, const SourcePos& pos, std::string_view key) {
+                  const std::string& field, const SourcePos& pos, std::string_view key,
+                  std::string_view via = {}) {
     const config::Field* f = config_.FindField(field);
     trig.sensitive = trig.sensitive || (f && f->field_class == config::FieldClass::kSensitive);
     if (!purpose) {
       return;
     }
+    const std::string through = Through(via);
     if (!f) {
-      r.Error(pos, key, "unknown field '" + field + "'");
+      r.Error(pos, key, "unknown field '" + field + "'" + through);
     } else if (Contains(purpose->masked, field)) {
       r.Error(pos, key,
-              "field '" + field + "' is only visible masked to purpose '" + purpose->name +
-                  "'; a trigger may not read or send it");
+              "field '" + field + "'" + through + " is only visible masked to purpose '" +
+                  purpose->name + "'; a trigger may not read or send it");
     } else if (!Contains(purpose->fields, field)) {
       r.Error(pos, key,
-              "field '" + field + "' is not among purpose '" + purpose->name +
+              "field '" + field + "'" + through + " is not among purpose '" + purpose->name +
                   "' fields (data minimisation); add it there or drop it here");
     } else if (f->field_class == config::FieldClass::kSensitive && !purpose->sensitive) {
       r.Error(pos, key,
-              "field '" + field + "' is sensitive and purpose '" + purpose->name +
+              "field '" + field + "'" + through + " is sensitive and purpose '" + purpose->name +
                   "' does not declare sensitive = true");
     }
   }
 
   // The purpose's `derived` check for one piece of derived data a trigger reads.
   void CheckDerived(TableReader& r, const config::Purpose* purpose, const DerivedRead& read,
-                    const SourcePos& pos, std::string_view key) {
+                    const SourcePos& pos, std::string_view key, std::string_view via = {}) {
     if (!purpose || (read.kind == "tags" && !read.item.empty()
                          ? purpose->derived.AllowsTag(read.item)
                          : purpose->derived.Allows(read.kind, read.item))) {
@@ -331,9 +338,30 @@ class RuleLoader {
     }
     const std::string what = read.item.empty() ? read.kind : read.kind + "." + read.item;
     r.Error(pos, key,
-            "reads " + what + ", which purpose '" + purpose->name +
+            "reads " + what + Through(via) + ", which purpose '" + purpose->name +
                 "' may not use; add \"" + what + "\" (or \"" + read.kind +
                 "\") to its derived list, or drop it here");
+  }
+
+  // The check of one piece of derived data the trigger's decision reads, and of everything read
+  // through it (a segment's or a rule-driven tag's conditions, transitively), at the use site.
+  void CheckUse(TableReader& r, Trigger& trig, const config::Purpose* purpose,
+                const DerivedRead& read, const SourcePos& pos, std::string_view key) {
+    CheckDerived(r, purpose, read, pos, key);
+    std::set<std::string> reported;
+    for (const IndirectRead& i : ReadsThrough(read, set_)) {
+      const std::string what = i.field.empty()
+                                   ? i.derived.kind + "." + i.derived.item + "/" + i.derived.tag
+                                   : "fields." + i.field;
+      if (!reported.insert(what).second) {
+        continue;
+      }
+      if (!i.field.empty()) {
+        CheckField(r, trig, purpose, i.field, pos, key, i.via);
+      } else {
+        CheckDerived(r, purpose, i.derived, pos, key, i.via);
+      }
+    }
   }
 
   std::optional<MessageTemplate> Message(TableReader& r, const Located& text, const char* key,
@@ -371,6 +399,7 @@ class RuleLoader {
     } else {
       r.Error(r.pos(), "on", "missing (required): what makes the trigger fire");
     }
+    portrait_.LoadSweep(r, trig);
     LoadVars(r, trig, diag);
     LoadWhen(r, trig, purpose);
     LoadDelivery(r, trig);
@@ -415,11 +444,16 @@ class RuleLoader {
         CheckField(r, trig, purpose, field, At(when->pos, offset), "when");
       }
       for (const DerivedRead& d : derived) {
-        CheckDerived(r, purpose, d, At(when->pos, d.offset), "when");
+        CheckUse(r, trig, purpose, d, At(when->pos, d.offset), "when");
       }
     }
+    if (!trig.segment.empty()) {
+      const bool on = trig.kind == TriggerKind::kSegment;
+      CheckUse(r, trig, purpose, {"segments", trig.segment, 0, ""}, r.PosOf(on ? "on" : "segment"),
+               on ? "on.segment" : "segment");
+    }
     if (trig.kind == TriggerKind::kLifecycle) {
-      CheckDerived(r, purpose, {"lifecycle", "", 0}, r.PosOf("on"), "on.lifecycle");
+      CheckDerived(r, purpose, {"lifecycle", "", 0, ""}, r.PosOf("on"), "on.lifecycle");
     }
     if (trig.kind == TriggerKind::kAnniversary && config_.FindField(trig.field)) {
       CheckField(r, trig, purpose, trig.field, r.PosOf("on"), "on.anniversary");
@@ -451,8 +485,8 @@ class RuleLoader {
         }
         for (const MessageTemplate::Part& part : m->parts) {
           if (part.path.rfind("metrics.", 0) == 0) {
-            CheckDerived(r, purpose, {"metrics", part.expr.name, 0}, At(message->pos, part.offset),
-                         "message");
+            CheckDerived(r, purpose, {"metrics", part.expr.name, 0, ""},
+                         At(message->pos, part.offset), "message");
           }
         }
         trig.message = std::move(*m);
@@ -489,6 +523,7 @@ class RuleLoader {
   const config::Config& config_;
   Schema schema_;
   RuleSet set_;
+  PortraitLoader portrait_{set_};
 };
 
 }  // namespace
@@ -497,6 +532,18 @@ const Trigger* RuleSet::FindTrigger(std::string_view id) const {
   auto it =
       std::find_if(triggers.begin(), triggers.end(), [&](const Trigger& t) { return t.id == id; });
   return it == triggers.end() ? nullptr : &*it;
+}
+
+const Segment* RuleSet::FindSegment(std::string_view name) const {
+  auto it = std::find_if(segments.begin(), segments.end(),
+                         [&](const Segment& s) { return s.name == name; });
+  return it == segments.end() ? nullptr : &*it;
+}
+
+const Metric* RuleSet::FindMetric(std::string_view name) const {
+  auto it =
+      std::find_if(metrics.begin(), metrics.end(), [&](const Metric& m) { return m.name == name; });
+  return it == metrics.end() ? nullptr : &*it;
 }
 
 std::map<std::string, Type> RuleSet::MetricTypes() const {

@@ -151,16 +151,33 @@ TEST(LoadConfig, DerivedDataOfAPurpose) {
   EXPECT_FALSE(derived->AllowsTag("vip"));
   EXPECT_TRUE(derived->Allows("segments", "churn-risk"));
 
-  const DerivedUse absent = ParseConfig(TestConfigText(), "/cfg/portrait.toml")->purposes[0].derived;
+  const DerivedUse absent =
+      ParseConfig(TestConfigText(), "/cfg/portrait.toml")->purposes[0].derived;
   EXPECT_TRUE(absent.Allows("metrics", "spent"));  // every metric and the lifecycle, no tags
   EXPECT_TRUE(absent.Allows("lifecycle"));
   EXPECT_FALSE(absent.AllowsTag("vip"));
 
   for (const char* bad : {"metric", "lifecycle.new", "tags.", "fields.name", ""}) {
     ExpectErrorAt(TestConfigWith("basis = \"consent\"", std::string("basis = \"consent\"\n") +
-                                                           "derived = [\"" + bad + "\"]"),
+                                                            "derived = [\"" + bad + "\"]"),
                   "derived =", "is not derived data");
   }
+}
+
+// A purpose is direct marketing unless its basis is a contract, or it says otherwise.
+TEST(LoadConfig, MarketingDefaultsFromTheBasis) {
+  auto basis = [](const std::string& with) {
+    auto config = ParseConfig(TestConfigWith("basis = \"consent\"", with), "/cfg/portrait.toml");
+    EXPECT_TRUE(config) << config.error().ToString();
+    return config ? config->purposes.at(0).marketing : false;
+  };
+  EXPECT_TRUE(basis("basis = \"consent\""));
+  EXPECT_TRUE(basis("basis = \"legitimate_interest\""));
+  EXPECT_FALSE(basis("basis = \"contract\""));
+  EXPECT_FALSE(basis("basis = \"legitimate_interest\"\nmarketing = false"));
+  EXPECT_TRUE(basis("basis = \"contract\"\nmarketing = true"));
+  ExpectErrorAt(TestConfigWith("basis = \"consent\"", "basis = \"consent\"\nmarketing = \"yes\""),
+                "marketing =", "expected a boolean");
 }
 
 TEST(LoadConfig, KeysNeedExactlyOneSource) {

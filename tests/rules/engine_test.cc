@@ -215,13 +215,13 @@ TEST_F(EngineTest, ABirthdayTimerMadeStaleByAZoneChangeIsReplacedAndStillFires) 
   ASSERT_EQ(armed.size(), 1u);
   EXPECT_EQ(FormatRfc3339(armed[0].due_us), "2027-03-09T08:00:00Z");
   // Now the zone is Asia/Shanghai: 09:00 there was 01:00Z, seven hours before the stale timer.
-  TimerOutcome stale = engine_.OnTimer(profile_, *armed[0].trigger, armed[0].due_us,
-                                       armed[0].due_us);
+  TimerOutcome stale =
+      engine_.OnTimer(profile_, *armed[0].trigger, armed[0].due_us, armed[0].due_us);
   EXPECT_FALSE(stale.fired);
   ASSERT_TRUE(stale.next);
   EXPECT_EQ(FormatRfc3339(*stale.next), "2027-03-09T01:00:00Z");
-  TimerOutcome late = engine_.OnTimer(profile_, *armed[0].trigger, *stale.next,
-                                      armed[0].due_us + 1'000'000);
+  TimerOutcome late =
+      engine_.OnTimer(profile_, *armed[0].trigger, *stale.next, armed[0].due_us + 1'000'000);
   ASSERT_TRUE(late.fired) << late.reason;
   EXPECT_EQ(late.fired->dedupe_key, "birthday-greeting|42|2027");
   EXPECT_EQ(FormatRfc3339(*late.next), "2028-03-09T01:00:00Z");
@@ -232,8 +232,8 @@ TEST_F(EngineTest, AScheduleTimerOfAnOldCronIsMovedNotFired) {
   profile_.lifecycle = "at_risk";
   profile_.tags = {"vip"};
   // Tuesday 10:00 in Shanghai: a run of an earlier "0 10 * * TUE", not of "0 10 * * MON".
-  TimerOutcome out = engine_.OnTimer(profile_, *digest, T("2026-11-24T02:00:00Z"),
-                                     T("2026-11-24T02:00:01Z"));
+  TimerOutcome out =
+      engine_.OnTimer(profile_, *digest, T("2026-11-24T02:00:00Z"), T("2026-11-24T02:00:01Z"));
   EXPECT_FALSE(out.fired);
   ASSERT_TRUE(out.next);
   EXPECT_EQ(FormatRfc3339(*out.next), "2026-11-30T02:00:00Z");
@@ -279,7 +279,8 @@ TEST_F(EngineTest, ExplainCoversEveryTriggerWithoutSideEffects) {
   profile_.fields["birthday"] = "1990-06-15";
   const int64_t at = T("2026-11-22T10:00:00Z");
   EventInput cart = Event("cart.updated", at);
-  auto why = engine_.Explain(profile_, &cart, at, [](const std::string&) { return false; }, kEverything);
+  auto why = engine_.Explain(
+      profile_, &cart, at, [](const std::string&) { return false; }, kEverything);
   ASSERT_EQ(why.size(), rules_.triggers.size());
   std::map<std::string, Explanation> by_id;
   for (auto& e : why) by_id[e.trigger] = e;

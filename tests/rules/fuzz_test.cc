@@ -14,12 +14,17 @@ namespace {
 TEST(ExpressionFuzz, TenThousandRandomAndMutatedInputs) {
   config::Config config = testing::ExampleConfig();
   Schema schema{&config, {{"orders", Type::kNumber}, {"last_order", Type::kTime}}, true};
+  schema.segments = {"vip"};
+  schema.scores = {"rfm"};
+  schema.models = {"clv"};
   const std::vector<std::string> seeds = {
       "metrics.orders >= 5 and has_tag('vip')",
       "days_since(metrics.last_order) <= 90 or lifecycle in ['active', \"new\"]",
       "not (fields.city == 'Hangzhou') and age(fields.birthday) > 18",
       "event.data.amount * 2 - 1 > 100 and event.time > 2026-01-01T00:00:00Z",
       "now() - metrics.last_order > 30d and len(tags) % 2 == 0",
+      "in_segment('vip') and scores.rfm.r >= 4 or predict.clv.p_alive < 0.3 or 'x' in tags",
+      "scores.rfm.group == 'important_value' and has_tag('value') and predict.clv.value_1y > 1",
   };
   const std::string alphabet = "()[],.'\"<>=!+-*/% _0123456789adefilmnorstvxyzTZ:\\\n\t";
   std::mt19937_64 rng(20261122);
@@ -30,6 +35,15 @@ TEST(ExpressionFuzz, TenThousandRandomAndMutatedInputs) {
   nlohmann::json data = {{"amount", 1}};
   EventFacts event{"order.placed", 0, &data};
   Facts facts{&fields, &metrics, &tags, "active", "UTC", &event, 1'800'000'000'000'000};
+  // Stored bookkeeping and values of the wrong shapes read as missing, never as a crash.
+  const nlohmann::json rule_tags = {"value/high", 3, nullptr};
+  const nlohmann::json segments = {{"vip", 1}, {"x", "odd"}};
+  const nlohmann::json scores = {{"rfm", {{"r", "five"}, {"group", 5}}}};
+  const nlohmann::json predictions = {{"clv", nlohmann::json::array()}};
+  facts.rule_tags = &rule_tags;
+  facts.segments = &segments;
+  facts.scores = &scores;
+  facts.predictions = &predictions;
   int parsed = 0;
   for (int i = 0; i < 10000; ++i) {
     std::string input;

@@ -46,8 +46,9 @@ TEST(Metrics, NumbersThatAreNotFiniteAreIgnored) {
 }
 
 TEST(Metrics, StoredValuesOfTheWrongTypeCountAsMissingAndNeverThrow) {
-  json metrics = {{"orders", nullptr},     {"spent", "lots"}, {"smallest", json::array()},
-                  {"last_order", 2.5e300}, {"top_sku", 7},    {"$top", {{"top_sku", {{"a", "b"}}}}}};
+  json metrics = {
+      {"orders", nullptr},     {"spent", "lots"}, {"smallest", json::array()},
+      {"last_order", 2.5e300}, {"top_sku", 7},    {"$top", {{"top_sku", {{"a", "b"}}}}}};
   EXPECT_NO_THROW(Apply(metrics, {{"amount", 3}, {"sku", "A"}}));
   EXPECT_EQ(metrics["orders"], 1);
   EXPECT_EQ(metrics["spent"], 3);
@@ -69,14 +70,18 @@ TEST(Metrics, BothKindsOfLastDescribeTheLatestEventNotTheLatestArrival) {
 }
 
 TEST(Metrics, RepairNamesAndResetsEveryValueOfTheWrongType) {
-  json metrics = {{"orders", -4},         {"spent", nullptr}, {"smallest", 2},
-                  {"last_order", "soon"}, {"last_sku", nullptr}, {"top_sku", "A"},
+  json metrics = {{"orders", -4},
+                  {"spent", nullptr},
+                  {"smallest", 2},
+                  {"last_order", "soon"},
+                  {"last_sku", nullptr},
+                  {"top_sku", "A"},
                   {"$top", {{"top_sku", {{"A", "x"}}}}}};
   std::vector<std::string> repaired = RepairMetrics(Defs(), metrics);
   EXPECT_EQ(repaired, (std::vector<std::string>{"orders", "spent", "last_order", "top_sku"}));
   EXPECT_FALSE(metrics.contains("orders"));
   EXPECT_FALSE(metrics.contains("spent"));
-  EXPECT_EQ(metrics["smallest"], 2);    // fits: kept
+  EXPECT_EQ(metrics["smallest"], 2);          // fits: kept
   EXPECT_TRUE(metrics.contains("last_sku"));  // a keyed last keeps any value
   EXPECT_FALSE(metrics["$top"].contains("top_sku"));
   EXPECT_TRUE(RepairMetrics(Defs(), metrics).empty());  // nothing left to repair

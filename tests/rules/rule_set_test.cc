@@ -153,8 +153,7 @@ TEST_F(RuleSetTest, PolicyRejectsATriggerThatReadsDerivedDataItsPurposeMayNotUse
            "reads tags.vip, which purpose 'marketing' may not use");
   ExpectAt(marketing + "when = \"'vip' in tags\"\n", 12, 18, "reads tags,");
   std::string in_message = marketing;
-  in_message.replace(in_message.find("message = \"hi\""), 14,
-                     "message = \"{{metrics.orders}}\"");
+  in_message.replace(in_message.find("message = \"hi\""), 14, "message = \"{{metrics.orders}}\"");
   ExpectAt(in_message, 11, 14, "reads metrics.orders");
   // Care may use tags under vip and every metric, but no other tag.
   std::string care = trigger_;

@@ -1,0 +1,102 @@
+#include "rules/reads.h"
+
+#include <deque>
+#include <set>
+
+#include "rules/rule_set.h"
+
+namespace portrait::rules {
+
+void CollectDerived(const Expr& e, std::vector<DerivedRead>& out) {
+  if (e.kind == Expr::Kind::kCall && e.code == Op::kHasTag && !e.args.empty() &&
+      e.args[0].kind == Expr::Kind::kLiteral && e.args[0].literal.type == Type::kString) {
+    const std::string& tag = e.args[0].literal.s;
+    out.push_back({"tags", tag.substr(0, tag.find('/')), e.offset, tag});
+    return;
+  }
+  if (e.kind == Expr::Kind::kCall && e.code == Op::kInSegment && !e.args.empty()) {
+    out.push_back({"segments", e.args[0].literal.s, e.offset, ""});
+    return;
+  }
+  if (e.kind == Expr::Kind::kCall && e.code == Op::kHasTag) {
+    out.push_back({"tags", "", e.offset, ""});
+  }
+  if (e.kind == Expr::Kind::kPath) {
+    if (e.root == PathRoot::kMetric) {
+      out.push_back({"metrics", e.name, e.offset, ""});
+    } else if (e.root == PathRoot::kTags) {
+      out.push_back({"tags", "", e.offset, ""});
+    } else if (e.root == PathRoot::kLifecycle) {
+      out.push_back({"lifecycle", "", e.offset, ""});
+    } else if (e.root == PathRoot::kScore) {
+      out.push_back({"scores", e.name, e.offset, ""});
+    } else if (e.root == PathRoot::kPrediction) {
+      out.push_back({"predictions", e.name, e.offset, ""});
+    }
+  }
+  for (const Expr& child : e.args) {
+    CollectDerived(child, out);
+  }
+}
+
+bool TagVisible(const DerivedRead& read, std::string_view path) {
+  if (read.kind != "tags") {
+    return false;
+  }
+  if (read.tag.empty()) {
+    return true;  // `tags`, or has_tag() of a computed argument: every tag
+  }
+  return path == read.tag ||
+         (path.size() > read.tag.size() && path.compare(0, read.tag.size(), read.tag) == 0 &&
+          path[read.tag.size()] == '/');
+}
+
+namespace {
+
+// A segment or tag rule reached, and the chain that reached it.
+struct Reached {
+  const Expr* when = nullptr;
+  std::string via;
+};
+
+}  // namespace
+
+std::vector<IndirectRead> ReadsThrough(const DerivedRead& read, const RuleSet& rules) {
+  std::vector<IndirectRead> out;
+  std::set<std::string> seen;  // "s:NAME" or "t:PATH"
+  std::deque<std::pair<DerivedRead, std::string>> pending = {{read, ""}};
+  while (!pending.empty()) {
+    auto [at, via] = std::move(pending.front());
+    pending.pop_front();
+    std::vector<Reached> reached;
+    if (at.kind == "segments") {
+      const Segment* s = rules.FindSegment(at.item);
+      if (s && seen.insert("s:" + s->name).second) {
+        reached.push_back(
+            {&s->when, (via.empty() ? "" : via + " -> ") + "segment '" + s->name + "'"});
+      }
+    } else if (at.kind == "tags") {
+      for (const TagRule& t : rules.tags) {
+        if (TagVisible(at, t.path) && seen.insert("t:" + t.path).second) {
+          reached.push_back({&t.when, (via.empty() ? "" : via + " -> ") + "tag '" + t.path + "'"});
+        }
+      }
+    }
+    for (const Reached& r : reached) {
+      std::vector<std::pair<std::string, int>> fields;
+      CollectFields(*r.when, fields);
+      for (auto& [field, offset] : fields) {
+        out.push_back(IndirectRead{field, {}, r.via});
+      }
+      std::vector<DerivedRead> derived;
+      CollectDerived(*r.when, derived);
+      for (DerivedRead& d : derived) {
+        out.push_back(IndirectRead{"", d, r.via});
+        pending.emplace_back(std::move(d), r.via);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace portrait::rules

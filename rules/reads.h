@@ -1,0 +1,47 @@
+// What a condition reads, for the purpose checks: the fields (CollectFields in expression.h) and
+// the derived data — metrics, lifecycle, tags, segments, scores, predictions — directly, and
+// transitively through the segments it names and the rule-driven tags its has_tag() or `tags`
+// may see. A segment or a [[tag]] has no purpose of its own: whatever it reads is read by every
+// trigger that uses it, and checked there. Pure; thread-safe.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "rules/expression.h"
+
+namespace portrait::rules {
+
+struct RuleSet;
+
+// Derived data an expression reads: (kind, item, offset), item empty for the whole kind:
+// ("metrics", "orders"), ("lifecycle", ""), ("tags", "vip") for has_tag('vip/...'), ("tags", "")
+// for anything else that reads tags, ("segments", "vip"), ("scores", "rfm"),
+// ("predictions", "clv").
+struct DerivedRead {
+  std::string kind;
+  std::string item;
+  int offset = 0;
+  std::string tag;  // has_tag('vip/gold'): the whole argument, "vip/gold"
+};
+
+void CollectDerived(const Expr& expr, std::vector<DerivedRead>& out);
+
+// One thing a use of a segment or a tag reads, and through what: `via` is the chain from the
+// use, e.g. "segment 'vip' -> tag 'value/high'".
+struct IndirectRead {
+  std::string field;    // set for a field
+  DerivedRead derived;  // else this (its offset is meaningless)
+  std::string via;
+};
+
+// Everything read through `read` (a derived read of "segments" or "tags"; nothing for other
+// kinds): the segments reached, the [[tag]] rules whose paths the read can see, and what their
+// conditions read, each reached once. Iterative, so a long chain can't overflow the stack.
+std::vector<IndirectRead> ReadsThrough(const DerivedRead& read, const RuleSet& rules);
+
+// Whether `path`, a [[tag]] rule's path, is visible to the tags read `read` (kind "tags"): all of
+// them for a whole-kind read, else those equal to or under the has_tag() argument.
+bool TagVisible(const DerivedRead& read, std::string_view path);
+
+}  // namespace portrait::rules

@@ -354,6 +354,9 @@ std::optional<std::string> UnreadableField(const Trigger& t, const RuleSet& rule
   if (!t.segment.empty()) {
     derived.push_back({"segments", t.segment, 0, ""});
   }
+  if (t.kind == TriggerKind::kLifecycle) {
+    derived.push_back({"lifecycle", "", 0, ""});
+  }
   for (const DerivedRead& d : derived) {
     for (const IndirectRead& i : ReadsThrough(d, rules)) {
       if (!i.field.empty()) {

@@ -405,6 +405,9 @@ void PortraitLoader::MarkMarketing(const config::Config& config) {
     if (!t.segment.empty()) {
       direct.push_back({"segments", t.segment, 0, ""});
     }
+    if (t.kind == TriggerKind::kLifecycle) {
+      direct.push_back({"lifecycle", "", 0, ""});
+    }
     std::vector<DerivedRead> all = direct;
     for (const DerivedRead& d : direct) {
       for (IndirectRead& i : ReadsThrough(d, set_)) {

@@ -53,10 +53,11 @@ bool TagVisible(const DerivedRead& read, std::string_view path) {
 
 namespace {
 
-// A segment or tag rule reached, and the chain that reached it.
+// A segment, tag rule or lifecycle stage reached, and the chain that reached it.
 struct Reached {
   const Expr* when = nullptr;
   std::string via;
+  bool stage = false;  // a lifecycle stage: the metrics it reads are not followed
 };
 
 }  // namespace
@@ -81,6 +82,12 @@ std::vector<IndirectRead> ReadsThrough(const DerivedRead& read, const RuleSet& r
           reached.push_back({&t.when, (via.empty() ? "" : via + " -> ") + "tag '" + t.path + "'"});
         }
       }
+    } else if (at.kind == "lifecycle" && seen.insert("l:").second) {
+      for (const LifecycleStage& s : rules.lifecycle) {
+        reached.push_back({&s.when,
+                           (via.empty() ? "" : via + " -> ") + "lifecycle stage '" + s.stage + "'",
+                           /*stage=*/true});
+      }
     }
     for (const Reached& r : reached) {
       std::vector<std::pair<std::string, int>> fields;
@@ -91,6 +98,9 @@ std::vector<IndirectRead> ReadsThrough(const DerivedRead& read, const RuleSet& r
       std::vector<DerivedRead> derived;
       CollectDerived(*r.when, derived);
       for (DerivedRead& d : derived) {
+        if (r.stage && d.kind == "metrics") {
+          continue;
+        }
         out.push_back(IndirectRead{"", d, r.via});
         pending.emplace_back(std::move(d), r.via);
       }

@@ -35,9 +35,13 @@ struct IndirectRead {
   std::string via;
 };
 
-// Everything read through `read` (a derived read of "segments" or "tags"; nothing for other
-// kinds): the segments reached, the [[tag]] rules whose paths the read can see, and what their
-// conditions read, each reached once. Iterative, so a long chain can't overflow the stack.
+// Everything read through `read` (a derived read of "segments", "tags" or "lifecycle"; nothing
+// for other kinds): the segments reached, the [[tag]] rules whose paths the read can see, every
+// lifecycle stage's condition (the first stage that holds wins, so all of them decide the
+// stage), and what those conditions read, each reached once. A stage is a summary of activity a
+// purpose may use without the metrics behind it, so the metrics a stage reads are left out;
+// its fields, tags, scores and predictions are not. Iterative, so a long chain can't overflow
+// the stack.
 std::vector<IndirectRead> ReadsThrough(const DerivedRead& read, const RuleSet& rules);
 
 // Whether `path`, a [[tag]] rule's path, is visible to the tags read `read` (kind "tags"): all of

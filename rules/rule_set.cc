@@ -453,7 +453,7 @@ class RuleLoader {
                on ? "on.segment" : "segment");
     }
     if (trig.kind == TriggerKind::kLifecycle) {
-      CheckDerived(r, purpose, {"lifecycle", "", 0, ""}, r.PosOf("on"), "on.lifecycle");
+      CheckUse(r, trig, purpose, {"lifecycle", "", 0, ""}, r.PosOf("on"), "on.lifecycle");
     }
     if (trig.kind == TriggerKind::kAnniversary && config_.FindField(trig.field)) {
       CheckField(r, trig, purpose, trig.field, r.PosOf("on"), "on.anniversary");

@@ -124,7 +124,7 @@ class MemoryStore final : public Store {
 
   Result<ProfileId> ProfileIdHighWater() override {
     MutexLock lock(mu_);
-    return state_.profile_id_high;
+    return std::max(state_.profile_id_high, keys_.empty() ? 0 : keys_.rbegin()->first);
   }
 
   Result<std::vector<bool>> StoredEvents(const std::vector<std::string_view>& keys) override {

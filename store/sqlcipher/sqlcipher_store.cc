@@ -280,7 +280,12 @@ Result<ProfileId> SqlcipherStore::ProfileIdHighWater() {
          "coalesce((SELECT max(id) FROM profiles), 0));");
   s.Bind(1, kProfileIdHighKey);
   PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
-  return row ? s.Int(0) : 0;
+  const ProfileId in_main = row ? s.Int(0) : 0;
+  // A key is stored before its profile's commit; one whose commit failed or was cut off holds
+  // its id too (an insert of that id's key again would fail).
+  Stmt keys(reader->keystore, "SELECT coalesce(max(profile_id), 0) FROM data_keys;");
+  PORTRAIT_ASSIGN_OR_RETURN(bool key_row, keys.Step());
+  return std::max(in_main, key_row ? keys.Int(0) : 0);
 }
 
 Status SqlcipherStore::PutDataKey(ProfileId id, std::string_view wrapped) {

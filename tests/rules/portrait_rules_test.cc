@@ -340,6 +340,33 @@ TEST_F(PortraitRulesTest, ATagOverAMetricLeaksNothingThroughHasTag) {
   Load(nested + Trigger("care", "on.segment = { enter = \"outer\" }"));
 }
 
+// A lifecycle stage decides on what its condition reads: a trigger reading the stage (or
+// firing on it) reads that too — fields, rule tags, predictions — but not the metrics, which a
+// purpose may use the stage without.
+TEST_F(PortraitRulesTest, WhatAStageReadsIsReadByItsUsers) {
+  SetDerived("care", {"lifecycle"});  // the stage, nothing behind it
+  const std::string stages =
+      kMetrics + kScoreAndModel +                                               // 1-24
+      "[[tag]]\npath = \"health/risk\"\nwhen = \"fields.health_note != ''\"\n"  // 25-27
+      "[[lifecycle]]\nstage = \"care\"\nwhen = \"has_tag('health/risk')\"\n"    // 28-30
+      "[[lifecycle]]\nstage = \"active\"\nwhen = \"metrics.orders >= 1\"\n";    // 31-33
+  ExpectAt(stages + Trigger("care", "on.lifecycle = { to = \"care\" }"), 37, 1,
+           "field 'health_note' (through lifecycle stage 'care' -> tag 'health/risk')");
+  ExpectAt(stages + Trigger("care", "on.event = \"x\"", "when = \"lifecycle == 'care'\"\n"), 42, 9,
+           "(through lifecycle stage 'care' -> tag 'health/risk')");
+  // Without the sensitive tag, the stages read only metrics: the stage alone is enough.
+  const std::string plain = kMetrics + kScoreAndModel +
+                            "[[lifecycle]]\nstage = \"active\"\nwhen = \"metrics.orders >= 1\"\n";
+  Load(plain + Trigger("care", "on.lifecycle = { to = \"active\" }"));
+  // A marketing trigger on a stage a prediction decides profiles the customer.
+  SetDerived("marketing", {"lifecycle", "predictions"});
+  RuleSet rules =
+      Load(kMetrics + kScoreAndModel +
+           "[[lifecycle]]\nstage = \"at_risk\"\nwhen = \"predict.clv.p_alive < 0.2\"\n" +
+           Trigger("marketing", "on.event = \"x\"", "when = \"lifecycle == 'at_risk'\"\n"));
+  EXPECT_TRUE(rules.FindTrigger("t")->profiling);
+}
+
 TEST_F(PortraitRulesTest, ScoresAndPredictionsAreDerivedDataOfTheirOwn) {
   SetDerived("service", {"metrics", "lifecycle", "scores.rfm"});
   const std::string base = kMetrics + kScoreAndModel;  // 24 lines

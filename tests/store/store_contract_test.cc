@@ -73,6 +73,9 @@ TYPED_TEST(StoreContract, TheProfileIdHighWaterMarkOutlivesErasure) {
   EXPECT_EQ(this->store_->ProfileIdHighWater().value(), 5);
   ASSERT_TRUE(this->Write(this->NewProfile(8, "k8")).ok());
   EXPECT_EQ(this->store_->ProfileIdHighWater().value(), 8);
+  // A key stored for a profile whose commit never came holds its id too.
+  ASSERT_TRUE(this->store_->PutDataKey(12, "wrapped").ok());
+  EXPECT_EQ(this->store_->ProfileIdHighWater().value(), 12);
 }
 
 TYPED_TEST(StoreContract, UpdatingAMissingProfileIsNotFound) {

@@ -103,7 +103,9 @@ bool RecordReader::NextCsv(Record& r) {
     }
   };
   for (;; c = Get()) {
-    if (state == State::kQuoted && (c == kEof || (over && keep_tail_))) {
+    // Bytes after the record's first line, all kept: they can be read again as they came.
+    const bool replayable = keep_tail_ && tail_.size() <= max_bytes_;
+    if (state == State::kQuoted && (c == kEof || (over && replayable))) {
       // Never closed, or not within the limit: most likely a stray quote. The record is
       // reported at its first line and the lines after that one are read again as records.
       r.error = c == kEof
@@ -111,7 +113,7 @@ bool RecordReader::NextCsv(Record& r) {
                     : "a quoted cell is not closed within " + std::to_string(max_bytes_) + " bytes";
       r.error += " (column " + std::to_string(r.cells.size() + 1) + ")";
       over = false;
-      keep_tail_ ? ReplayTail() : DropTail();
+      replayable ? ReplayTail() : DropTail();
       break;
     }
     if (c == kEof) {

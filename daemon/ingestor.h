@@ -105,9 +105,13 @@ class Ingestor {
   // any more go. Returns the last id handled (0 when none were left) and how many anchors
   // changed.
   Result<RearmProgress> BackfillAnchors(store::ProfileId after, int limit);
-  // Records that the anchors are complete, with an audit record counting the anchors changed
-  // when there were any.
-  Status MarkAnchorsComplete(int64_t changed);
+  // The date fields of the config in force, as MarkAnchorsComplete records them.
+  std::string AnchoredFieldsNow() const;
+  // Records that the anchors are complete for `fields` (AnchoredFieldsNow when the backfill
+  // began: a reload meanwhile leaves the mark unequal to the config, so AnchorsComplete says
+  // no and the backfill runs again), with an audit record counting the anchors changed when
+  // there were any.
+  Status MarkAnchorsComplete(int64_t changed, const std::string& fields);
 
   // Drops what the ingestor keeps of profile `id` between groups, its data key included; call
   // after anything but the ingestor wrote the profile (an upsert, an erasure, a merge).
@@ -131,7 +135,8 @@ class Ingestor {
   const Clock& clock_;
   std::unique_ptr<OpenProfiles> open_;    // profiles kept open between groups
   std::unique_ptr<KnownSubjects> known_;  // for SealKnownSubjects on the I/O threads
-  ThreadChecker writer_thread_;  // all but SealKnownSubjects, RulesArmed and AnchorsComplete
+  // All but SealKnownSubjects, RulesArmed, AnchorsComplete and AnchoredFieldsNow.
+  ThreadChecker writer_thread_;
 };
 
 }  // namespace portrait::daemon

@@ -135,11 +135,14 @@ Result<RearmProgress> Ingestor::BackfillAnchors(store::ProfileId after, int limi
   return progress;
 }
 
-Status Ingestor::MarkAnchorsComplete(int64_t changed) {
+std::string Ingestor::AnchoredFieldsNow() const {
+  return AnchoredFieldsValue(DateFields(*rules_.Get()->config));
+}
+
+Status Ingestor::MarkAnchorsComplete(int64_t changed, const std::string& fields) {
   PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
   store::Batch batch;
-  const std::string value = AnchoredFieldsValue(DateFields(*rules_.Get()->config));
-  batch.meta[std::string(kAnchoredFieldsKey)] = value;
+  batch.meta[std::string(kAnchoredFieldsKey)] = fields;
   if (changed > 0) {
     batch.audit.push_back(store::AuditEntry{clock_.NowUs(), "system", "anchors.backfill", 0, "",
                                             json{{"changed", changed}}.dump()});

@@ -68,10 +68,24 @@ void Scheduler::Loop() {
 }
 
 bool Scheduler::CompleteAnchors() {
-  Result<bool> complete = ingestor_.AnchorsComplete();
-  if (complete && *complete) {
-    return true;
+  // A reload during a pass can change the date fields: the pass then records the ones it began
+  // with, the mark differs from the config, and another pass runs.
+  for (int pass = 0;; ++pass) {
+    Result<bool> complete = ingestor_.AnchorsComplete();
+    if (complete && *complete) {
+      return true;
+    }
+    if (!complete && pass > 0) {
+      log_.error("could not read the anchors' mark: {}", complete.error().ToString());
+      return false;
+    }
+    if (!BackfillAnchors(ingestor_.AnchoredFieldsNow())) {
+      return false;
+    }
   }
+}
+
+bool Scheduler::BackfillAnchors(const std::string& fields) {
   const auto start = std::chrono::steady_clock::now();
   auto last_sweep = start;
   RearmProgress progress;
@@ -103,7 +117,8 @@ bool Scheduler::CompleteAnchors() {
       last_sweep = std::chrono::steady_clock::now();
     }
   }
-  if (Status s = writer_.Run([&] { return ingestor_.MarkAnchorsComplete(progress.changed); });
+  if (Status s =
+          writer_.Run([&] { return ingestor_.MarkAnchorsComplete(progress.changed, fields); });
       !s.ok()) {
     log_.error("could not record the backfilled anchors: {}", s.ToString());
     return false;

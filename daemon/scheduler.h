@@ -48,6 +48,9 @@ class Scheduler {
   void RearmAll();
   // Backfills the anchors if they are incomplete; false when they still are (stopped, failed).
   bool CompleteAnchors();
+  // One backfill pass over every profile, then the mark recording `fields`; false when it
+  // stopped or failed.
+  bool BackfillAnchors(const std::string& fields);
   void PurgeExpired();
 
   Writer& writer_;

@@ -103,17 +103,8 @@ bool RecordReader::NextCsv(Record& r) {
     }
   };
   for (;; c = Get()) {
-    // Bytes after the record's first line, all kept: they can be read again as they came.
-    const bool replayable = keep_tail_ && tail_.size() <= max_bytes_;
-    if (state == State::kQuoted && (c == kEof || (over && replayable))) {
-      // Never closed, or not within the limit: most likely a stray quote. The record is
-      // reported at its first line and the lines after that one are read again as records.
-      r.error = c == kEof
-                    ? "a quoted cell is not closed before the end of the file"
-                    : "a quoted cell is not closed within " + std::to_string(max_bytes_) + " bytes";
-      r.error += " (column " + std::to_string(r.cells.size() + 1) + ")";
+    if (state == State::kQuoted && EndUnclosedQuote(r, c, over)) {
       over = false;
-      replayable ? ReplayTail() : DropTail();
       break;
     }
     if (c == kEof) {
@@ -124,9 +115,8 @@ bool RecordReader::NextCsv(Record& r) {
       fault("a NUL byte");
     }
     if (state == State::kQuoted) {
-      if (c == '\n' && !over) {
-        KeepTail();  // the record goes on past its first line, which fits the limit
-      }
+      // Past the record's first line (which fits the limit), its bytes are kept.
+      c == '\n' && !over ? KeepTail() : void();
       c == '"' ? void(state = State::kAfterQuote) : keep(c);
       continue;
     }
@@ -155,16 +145,30 @@ bool RecordReader::NextCsv(Record& r) {
     keep(c);
     state = State::kUnquoted;
   }
-  if (keep_tail_ && !r.error.empty()) {  // name the lines a stray quote may have joined
-    r.error += " (the record runs from line " + std::to_string(r.line) + " to line " +
-               std::to_string(c == '\n' ? line_ : line_ + 1) + ")";
-  }
-  DropTail();
-  FinishCsv(r, over);
+  FinishCsv(r, over, c);
   return true;
 }
 
-void RecordReader::FinishCsv(Record& r, bool over) const {
+bool RecordReader::EndUnclosedQuote(Record& r, int c, bool over) {
+  // Replayable: the bytes after the record's first line are all kept, as they came.
+  const bool replayable = keep_tail_ && tail_.size() <= max_bytes_;
+  if (c != std::char_traits<char>::eof() && !(over && replayable)) {
+    return false;
+  }
+  r.error = c == std::char_traits<char>::eof()
+                ? "a quoted cell is not closed before the end of the file"
+                : "a quoted cell is not closed within " + std::to_string(max_bytes_) + " bytes";
+  r.error += " (column " + std::to_string(r.cells.size() + 1) + ")";
+  replayable ? ReplayTail() : DropTail();
+  return true;
+}
+
+void RecordReader::FinishCsv(Record& r, bool over, int last) {
+  if (keep_tail_ && !r.error.empty()) {  // name the lines a stray quote may have joined
+    r.error += " (the record runs from line " + std::to_string(r.line) + " to line " +
+               std::to_string(last == '\n' ? line_ : line_ + 1) + ")";
+  }
+  DropTail();
   if (over) {
     r.error = "the record is over " + std::to_string(max_bytes_) + " bytes";
   }

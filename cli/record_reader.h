@@ -45,8 +45,13 @@ class RecordReader {
   int SkipBlankLines();
   bool NextCsv(Record& record);
   bool NextLine(Record& record);
-  // A CSV record's last checks: over the limit, UTF-8 per cell.
-  void FinishCsv(Record& record, bool over) const;
+  // A CSV record's last checks (`last`: the byte that ended it): the lines of a bad record of
+  // several, over the limit, UTF-8 per cell.
+  void FinishCsv(Record& record, bool over, int last);
+  // At `c` inside a quoted cell: when the file ended, or the record outgrew the limit with the
+  // bytes after its first line all kept, reports the record (most likely a stray quote) and
+  // has those bytes read again as records; false, doing nothing, otherwise.
+  bool EndUnclosedQuote(Record& record, int c, bool over);
   // Ends `cell` as the record's next cell, or drops it (setting `over`) past the size limit.
   void EndCell(Record& record, std::string& cell, bool& over) const;
   // Adds `c` to the record unless it is over the limit already; false once it is.

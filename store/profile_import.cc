@@ -32,9 +32,13 @@ std::string CountsDetail(const ImportCounts& counts) {
 // alias, so each profile's history shows the import that changed it or the id that now reaches
 // it (`{"alias_added":true}`; the alias itself is personal and not named).
 void AuditEachWritten(const AuditEntry& request, const std::vector<ProfileId>& written,
-                      const std::set<ProfileId>& aliased, Batch& batch) {
+                      Batch& batch) {
   batch.audit.push_back(request);
   std::set<ProfileId> ids(written.begin(), written.end());
+  std::set<ProfileId> aliased;  // profiles a row's id became an alias of
+  for (const AliasRow& alias : batch.aliases) {
+    aliased.insert(alias.profile_id);
+  }
   ids.insert(aliased.begin(), aliased.end());
   for (ProfileId id : ids) {
     AuditEntry entry = request;
@@ -113,7 +117,6 @@ Result<ImportCounts> ProfileVault::CommitImport(PreparedImport prepared, AuditEn
   Batch batch;
   std::vector<std::pair<ProfileId, std::string>> new_keys;
   std::set<ProfileId> updated;  // two rows of one profile (an id and its alias) would race
-  std::set<ProfileId> aliased;  // profiles a row's id became an alias of
   for (PreparedImportRow& r : prepared.rows) {
     bool merging = false;
     PORTRAIT_ASSIGN_OR_RETURN(std::optional<ProfileRow> existing, ImportTarget(store_, r, merging));
@@ -134,7 +137,6 @@ Result<ImportCounts> ProfileVault::CommitImport(PreparedImport prepared, AuditEn
       counts.touched.push_back(existing->id);
       if (merging) {
         batch.aliases.push_back(AliasRow{r.ext_key, existing->id, 0, now});
-        aliased.insert(existing->id);
       }
       ++(merging ? counts.merged : *unchanged ? counts.unchanged : counts.updated);
       if (!*unchanged) {
@@ -157,7 +159,7 @@ Result<ImportCounts> ProfileVault::CommitImport(PreparedImport prepared, AuditEn
     batch.profiles.push_back(std::move(*r.fresh));
   }
   audit.detail = CountsDetail(counts);
-  AuditEachWritten(audit, counts.written, aliased, batch);
+  AuditEachWritten(audit, counts.written, batch);
   // The keys are durable before any ciphertext made with them (one keystore transaction); a
   // crash in between leaves only orphan wrapped keys, never an unreadable profile.
   PORTRAIT_RETURN_IF_ERROR(store_.PutDataKeys(new_keys));

@@ -86,7 +86,7 @@ Result<bool> Ingestor::RulesArmed() {
 Result<bool> Ingestor::AnchorsComplete() {
   PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> anchored,
                             store_.GetMeta(kAnchoredFieldsKey));
-  return anchored && *anchored == AnchoredFieldsValue(DateFields(*rules_.Get()->config));
+  return anchored && *anchored == AnchoredFieldsNow();
 }
 
 Result<RearmProgress> Ingestor::BackfillAnchors(store::ProfileId after, int limit) {

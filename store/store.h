@@ -293,8 +293,9 @@ class Store {
   // Up to `limit` profile ids greater than `after`, ascending (to walk every profile in pages).
   virtual Result<std::vector<ProfileId>> ProfileIds(ProfileId after, int limit) = 0;
   // The largest profile id ever inserted, erased profiles' included (a commit inserting a
-  // profile raises it in the same transaction), or given a data key; 0 if none. New ids are allocated above it, so
-  // an erased profile's id, which its consent and audit records keep, is never given again.
+  // profile raises it in the same transaction), or given a data key; 0 if none. New ids are
+  // allocated above it, so an erased profile's id, which its consent and audit records keep, is
+  // never given again.
   virtual Result<ProfileId> ProfileIdHighWater() = 0;
   // Which of these event keys are stored: one flag per key, in order (the writer's duplicate
   // check, once per group). The SQLCipher store reads on its write connection, whose pages are

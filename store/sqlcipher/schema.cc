@@ -165,7 +165,8 @@ constexpr std::string_view kPortraitSteps[] = {
       )sql",
     // 7 (re-arm): anniversary anchors, the plain month-day (and a recent or future year) of
     // each date-typed field, read in profile order by a re-arm that decrypts nothing. Existing
-    // profiles get theirs from a one-time backfill (daemon/anchor_backfill.h).
+    // profiles get theirs from a one-time backfill (Ingestor::BackfillAnchors, from the
+    // scheduler).
     R"sql(
       CREATE TABLE anchors (
         profile_id INTEGER NOT NULL,

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "store/store.h"
 #include "tests/support/test_support.h"
 
@@ -34,6 +36,18 @@ TEST(ProfileIdAllocator, IdsIncreaseWithTheClockAndStayAboveTheStoresMark) {
   EXPECT_EQ(ids.Next().value(), now + 1'000'000);
   ProfileIdAllocator after_restart(*store, clock);  // nothing new committed: the mark holds
   EXPECT_EQ(after_restart.Next().value(), now + 1'000'000);
+}
+
+// A database whose old random ids reached the top has no id left: an error, never an overflow.
+TEST(ProfileIdAllocator, NoIdAboveTheLargestPossibleIsAnError) {
+  auto store = NewMemoryStore();
+  FakeClock clock{TimePoint(std::chrono::seconds(1'800'000'000))};
+  Batch batch;
+  batch.profiles.push_back(Inserted(std::numeric_limits<ProfileId>::max() - 1));
+  ASSERT_TRUE(store->Commit(batch));
+  ProfileIdAllocator ids(*store, clock);
+  EXPECT_EQ(ids.Next().value(), std::numeric_limits<ProfileId>::max());
+  EXPECT_FALSE(ids.Next());
 }
 
 }  // namespace

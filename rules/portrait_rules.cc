@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "base/tag_path.h"
 #include "rules/reads.h"
 
 namespace portrait::rules {
@@ -39,26 +40,6 @@ bool ValidName(std::string_view name, bool dash) {
   return std::all_of(name.begin(), name.end(), [&](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || (dash && c == '-');
   });
-}
-
-// The tag grammar of the API (store::CheckTag, which this layer can't include): 1-3 levels
-// ("vip", "interest/sports/running") of 1-64 bytes each, without spaces or control bytes.
-bool ValidTagPath(std::string_view tag) {
-  int levels = 0;
-  size_t start = 0;
-  while (true) {
-    const size_t end = tag.find('/', start);
-    std::string_view part = tag.substr(start, end == std::string_view::npos ? end : end - start);
-    if (part.empty() || part.size() > 64 || ++levels > 3 ||
-        std::any_of(part.begin(), part.end(),
-                    [](unsigned char c) { return std::isspace(c) || std::iscntrl(c); })) {
-      return false;
-    }
-    if (end == std::string_view::npos) {
-      return true;
-    }
-    start = end + 1;
-  }
 }
 
 // Reads `name` of a [[score]], [[model]] or [[segment]]: required, well-formed, not taken.
@@ -204,7 +185,7 @@ void PortraitLoader::LoadTag(const toml::table& t, Diagnostics& diag, const Sche
   bool ok = path && when;
   if (path) {
     r.set_context("tag '" + path->value + "'");
-    if (!ValidTagPath(path->value)) {
+    if (!CheckTagPath(path->value).ok()) {
       r.Error(path->pos, "path",
               "a tag is 1-3 levels of 1-64 bytes without spaces (e.g. interest/sports/running)");
       ok = false;

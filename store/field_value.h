@@ -22,8 +22,4 @@ struct CheckedValue {
 Result<CheckedValue> CheckFieldValue(const config::Field& field, const nlohmann::json& value,
                                      std::string_view phone_region);
 
-// A tag is 1-3 levels ("vip", "interest/sports/running") of 1-64 bytes each, no whitespace.
-// InvalidArgument naming the rule broken (not the tag) otherwise.
-Status CheckTag(std::string_view tag);
-
 }  // namespace portrait::store

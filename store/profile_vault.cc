@@ -6,6 +6,7 @@
 #include <set>
 
 #include "base/caller_name.h"
+#include "base/tag_path.h"
 #include "config/loader.h"
 #include "crypto/field_cipher.h"
 #include "store/anchor_date.h"
@@ -55,7 +56,7 @@ Result<std::set<std::string>> ApplyTagPatch(const json& tags, std::set<std::stri
         return Error(Status::InvalidArgument("tags." + op + ": expected strings"));
       }
       const std::string& t = tag.get_ref<const std::string&>();
-      PORTRAIT_RETURN_IF_ERROR(CheckTag(t));
+      PORTRAIT_RETURN_IF_ERROR(CheckTagPath(t));
       if (op == "add") {
         current.insert(t);
       } else {

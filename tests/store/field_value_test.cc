@@ -62,14 +62,5 @@ TEST(CheckFieldValue, NumbersBoolsEnumsAndStrings) {
   EXPECT_FALSE(CheckFieldValue(Make(FieldType::kString), std::string(5000, 'x'), "CN"));
 }
 
-TEST(CheckTag, AllowsUpToThreeLevels) {
-  EXPECT_TRUE(CheckTag("vip").ok());
-  EXPECT_TRUE(CheckTag("interest/sports/running").ok());
-  EXPECT_FALSE(CheckTag("a/b/c/d").ok());
-  EXPECT_FALSE(CheckTag("a//b").ok());
-  EXPECT_FALSE(CheckTag("").ok());
-  EXPECT_FALSE(CheckTag("has space").ok());
-}
-
 }  // namespace
 }  // namespace portrait::store

@@ -398,5 +398,28 @@ TEST_F(PortraitRulesTest, MarketingUsesAreMarked) {
   EXPECT_FALSE(rules.FindTrigger("s")->profiling);  // service is a contract
 }
 
+// The CDNOW example (examples/cdnow/): RFM tiers as tags, the lifetime-value model, a VIP
+// segment that marketing uses (so objectors are left out of it) and a win-back segment for care.
+TEST(CdnowExample, LoadsWithItsTiersModelAndSegments) {
+  auto config =
+      config::LoadConfig(std::string(PORTRAIT_SOURCE_DIR) + "/examples/cdnow/portrait.toml");
+  ASSERT_TRUE(config) << config.error().ToString();
+  auto files = config::ReadRuleFiles(*config);
+  ASSERT_TRUE(files) << files.error().ToString();
+  auto rules = ParseRules(*files, *config);
+  ASSERT_TRUE(rules) << rules.error().ToString();
+  ASSERT_EQ(rules->scores.size(), 1u);
+  ASSERT_EQ(rules->models.size(), 1u);
+  EXPECT_EQ(rules->tags.size(), 4u);
+  ASSERT_EQ(rules->segments.size(), 2u);
+  for (const Segment& s : rules->segments) {
+    EXPECT_EQ(s.marketing, s.name == "vip") << s.name;
+  }
+  ASSERT_NE(rules->FindTrigger("vip-offer"), nullptr);
+  EXPECT_TRUE(rules->FindTrigger("vip-offer")->profiling);
+  ASSERT_NE(rules->FindTrigger("winback-call"), nullptr);
+  EXPECT_FALSE(rules->FindTrigger("winback-call")->profiling);  // care is not marketing
+}
+
 }  // namespace
 }  // namespace portrait::rules

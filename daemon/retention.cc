@@ -6,11 +6,12 @@
 
 namespace portrait::daemon {
 
-Result<int64_t> RunRetention(const config::Config& config, store::Store& store, int64_t now_us,
-                             spdlog::logger& log) {
-  int64_t total = 0;
+Result<RetentionRound> RunRetention(const config::Config& config, store::Store& store,
+                                    int64_t now_us, int64_t limit) {
+  RetentionRound round;
   for (const config::Retention& rule : config.retention) {
     store::PurgeRule purge;
+    purge.limit = limit;
     purge.before_us = now_us - std::chrono::microseconds(rule.retain).count();
     nlohmann::json detail = {{"before", FormatRfc3339(purge.before_us)}};
     if (rule.field_class) {
@@ -28,12 +29,10 @@ Result<int64_t> RunRetention(const config::Config& config, store::Store& store, 
     }
     store::AuditEntry entry{now_us, "system", "retention.purge", 0, "", detail.dump()};
     PORTRAIT_ASSIGN_OR_RETURN(int64_t purged, store.Purge(purge, entry));
-    if (purged > 0) {
-      log.info("retention: purged {} ({})", purged, rule.pos.ToString());
-    }
-    total += purged;
+    round.purged += purged;
+    round.more = round.more || purged >= limit;
   }
-  return total;
+  return round;
 }
 
 }  // namespace portrait::daemon

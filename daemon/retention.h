@@ -3,15 +3,20 @@
 // audit record ("retention.purge", actor system, with the count) commit together.
 #pragma once
 
-#include <spdlog/logger.h>
-
 #include "config/config.h"
 #include "store/store.h"
 
 namespace portrait::daemon {
 
-// Runs every rule as of `now_us`; returns how many events and fields were purged.
-Result<int64_t> RunRetention(const config::Config& config, store::Store& store, int64_t now_us,
-                             spdlog::logger& log);
+struct RetentionRound {
+  int64_t purged = 0;  // events and field values
+  bool more = false;   // some rule reached `limit`: run another round
+};
+
+// Runs every rule as of `now_us`, each deleting at most `limit` rows in its own transaction.
+// A backlog takes several rounds, each short enough not to hold the writer (the scheduler runs
+// one per writer job, with the same `now_us`, until none has `more`).
+Result<RetentionRound> RunRetention(const config::Config& config, store::Store& store,
+                                    int64_t now_us, int64_t limit);
 
 }  // namespace portrait::daemon

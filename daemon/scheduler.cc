@@ -168,16 +168,34 @@ void Scheduler::RearmAll() {
 }
 
 void Scheduler::PurgeExpired() {
-  Status s = writer_.Run([this]() -> Status {
-    PORTRAIT_ASSIGN_OR_RETURN(int64_t purged,
-                              RunRetention(*config_.Get(), store_, clock_.NowUs(), log_));
-    if (purged > 0) {
-      ingestor_.ForgetAll();  // what it holds may include purged fields
+  const int64_t now = clock_.NowUs();  // one cut-off for every round
+  int64_t purged = 0;
+  int rounds = 0;
+  for (bool more = true; more; ++rounds) {
+    Status s = writer_.Run([&]() -> Status {
+      PORTRAIT_ASSIGN_OR_RETURN(RetentionRound round,
+                                RunRetention(*config_.Get(), store_, now, kPurgePerCommit));
+      if (round.purged > 0) {
+        ingestor_.ForgetAll();  // what it holds may include purged fields
+      }
+      purged += round.purged;
+      more = round.more;
+      return Status::Ok();
+    });
+    if (!s.ok()) {
+      if (s.code() != Status::Code::kUnavailable) {
+        log_.error("retention purge failed (retried in {} h): {}", kPurgeEvery.count(),
+                   s.ToString());
+      }
+      return;
     }
-    return Status::Ok();
-  });
-  if (!s.ok() && s.code() != Status::Code::kUnavailable) {
-    log_.error("retention purge failed (retried in {} h): {}", kPurgeEvery.count(), s.ToString());
+    MutexLock lock(mu_);
+    if (stopping_) {
+      break;
+    }
+  }
+  if (purged > 0) {
+    log_.info("retention: purged {} events and field values in {} rounds", purged, rounds);
   }
 }
 

@@ -256,10 +256,14 @@ struct CommitResult {
 
 // A retention purge: events of `event_type`, or the fields named in `fields`, last written
 // before `before_us`, of profiles not under legal hold.
+// What a retention rule deletes: events of `event_type`, or values of `fields`, older than
+// `before_us` (profiles under legal hold excepted), at most `limit` rows in one call — so a
+// purge of a large backlog is many short transactions, not one that holds the writer.
 struct PurgeRule {
   std::string event_type;
   std::vector<std::string> fields;
   int64_t before_us = 0;
+  int64_t limit = 10'000;
 };
 
 class Store {
@@ -339,9 +343,9 @@ class Store {
   virtual Status PutCheckpoint(const AuditCheckpoint& checkpoint) = 0;
   virtual Result<std::vector<AuditCheckpoint>> GetCheckpoints() = 0;
 
-  // Deletes what `rule` selects (a purged field's blind-index entry and anchor with it) and, in
-  // the same transaction, appends `audit` with
-  // "purged": n added to its detail. Returns n.
+  // Deletes what `rule` selects, at most `rule.limit` rows, oldest first (a purged field's
+  // blind-index entry and anchor with it) and, in the same transaction, appends `audit` with
+  // "purged": n added to its detail. Returns n; n == limit means there may be more.
   virtual Result<int64_t> Purge(const PurgeRule& rule, AuditEntry audit) = 0;
 
   // The active or revoked token with this digest, or nullopt.

@@ -169,27 +169,36 @@ int64_t PurgeRows(const PurgeRule& rule, State& s) {
     auto it = s.profiles.find(id);
     return it != s.profiles.end() && it->second.legal_hold;
   };
+  // Oldest first, as the SQLCipher store: (time, key) of each event, (updated, id) of each value.
   int64_t purged = 0;
   if (!rule.event_type.empty()) {
-    purged += static_cast<int64_t>(std::erase_if(s.events, [&](const auto& entry) {
-      const EventRow& e = entry.second;
-      return e.type == rule.event_type && e.time_us < rule.before_us && !held(e.profile_id);
-    }));
-  }
-  for (auto& [id, fields] : s.fields) {
-    if (held(id)) {
-      continue;
-    }
-    for (const std::string& name : rule.fields) {
-      auto it = fields.find(name);
-      if (it != fields.end() && it->second.updated_us < rule.before_us) {
-        fields.erase(it);
-        s.anchors.erase({id, name});
-        std::erase_if(s.blind, [&, id = id](const auto& entry) {          // clang 14: no binding
-          return std::get<0>(entry) == name && std::get<2>(entry) == id;  // captures
-        });
-        ++purged;
+    std::vector<std::pair<int64_t, std::string>> expired;
+    for (const auto& [key, e] : s.events) {
+      if (e.type == rule.event_type && e.time_us < rule.before_us && !held(e.profile_id)) {
+        expired.emplace_back(e.time_us, key);
       }
+    }
+    std::sort(expired.begin(), expired.end());
+    for (size_t i = 0; i < expired.size() && purged < rule.limit; ++i, ++purged) {
+      s.events.erase(expired[i].second);
+    }
+  }
+  for (const std::string& name : rule.fields) {
+    std::vector<std::pair<int64_t, ProfileId>> expired;
+    for (const auto& [id, fields] : s.fields) {
+      auto it = fields.find(name);
+      if (!held(id) && it != fields.end() && it->second.updated_us < rule.before_us) {
+        expired.emplace_back(it->second.updated_us, id);
+      }
+    }
+    std::sort(expired.begin(), expired.end());
+    for (size_t i = 0; i < expired.size() && purged < rule.limit; ++i, ++purged) {
+      const ProfileId id = expired[i].second;
+      s.fields[id].erase(name);
+      s.anchors.erase({id, name});
+      std::erase_if(s.blind, [&](const auto& entry) {
+        return std::get<0>(entry) == name && std::get<2>(entry) == id;
+      });
     }
   }
   return purged;

@@ -138,29 +138,30 @@ Result<int64_t> SqlcipherStore::PurgeRows(const PurgeRule& rule) {
       " AND profile_id NOT IN (SELECT id FROM profiles WHERE legal_hold = 1)";
   int64_t purged = 0;
   if (!rule.event_type.empty()) {
-    Stmt s(main_, std::string("DELETE FROM events WHERE type = ? AND time_us < ?") + kNotHeld);
-    s.Bind(1, rule.event_type).Bind(2, rule.before_us);
+    Stmt s(main_, std::string("DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE "
+                              "type = ? AND time_us < ?") +
+                      kNotHeld + " ORDER BY time_us LIMIT ?);");
+    s.Bind(1, rule.event_type).Bind(2, rule.before_us).Bind(3, rule.limit);
     PORTRAIT_RETURN_IF_ERROR(s.Run());
     purged += sqlite3_changes(main_.get());
   }
+  // The same profiles in each statement: the oldest values of the field, in the order of
+  // profile_fields_by_age (field, updated_us, then the key's profile_id), up to what is left.
+  const std::string oldest =
+      std::string(
+          "profile_id IN (SELECT profile_id FROM profile_fields WHERE field = ?1 AND "
+          "updated_us < ?2") +
+      kNotHeld + " ORDER BY updated_us, profile_id LIMIT ?3)";
   for (const std::string& field : rule.fields) {
-    Stmt index(main_, std::string("DELETE FROM blind_index WHERE field = ?1 AND profile_id IN "
-                                  "(SELECT profile_id FROM profile_fields WHERE field = ?1 AND "
-                                  "updated_us < ?2") +
-                          kNotHeld + ");");
-    index.Bind(1, field).Bind(2, rule.before_us);
-    PORTRAIT_RETURN_IF_ERROR(index.Run());
-    Stmt anchors(main_, std::string("DELETE FROM anchors WHERE field = ?1 AND profile_id IN "
-                                    "(SELECT profile_id FROM profile_fields WHERE field = ?1 AND "
-                                    "updated_us < ?2") +
-                            kNotHeld + ");");
-    anchors.Bind(1, field).Bind(2, rule.before_us);
-    PORTRAIT_RETURN_IF_ERROR(anchors.Run());
-    Stmt fields(main_, std::string("DELETE FROM profile_fields WHERE field = ? AND "
-                                   "updated_us < ?") +
-                           kNotHeld);
-    fields.Bind(1, field).Bind(2, rule.before_us);
-    PORTRAIT_RETURN_IF_ERROR(fields.Run());
+    const int64_t left = rule.limit - purged;
+    if (left <= 0) {
+      break;
+    }
+    for (const char* table : {"blind_index", "anchors", "profile_fields"}) {
+      Stmt s(main_, std::string("DELETE FROM ") + table + " WHERE field = ?1 AND " + oldest + ";");
+      s.Bind(1, field).Bind(2, rule.before_us).Bind(3, left);
+      PORTRAIT_RETURN_IF_ERROR(s.Run());
+    }
     purged += sqlite3_changes(main_.get());
   }
   return purged;

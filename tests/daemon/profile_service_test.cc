@@ -229,9 +229,9 @@ TEST_F(ProfileServiceTest, RetentionPurgesOldDataExceptUnderLegalHold) {
   }
   ASSERT_TRUE(data_.store->Commit(events));
 
-  EXPECT_EQ(RunRetention(config_, store_, Now(), log_).value(), 0);
+  EXPECT_EQ(RunRetention(config_, store_, Now(), 1000).value().purged, 0);
   clock_.Advance(std::chrono::hours(24 * 366));
-  EXPECT_EQ(RunRetention(config_, store_, Now(), log_).value(), 2);  // free's cart + health
+  EXPECT_EQ(RunRetention(config_, store_, Now(), 1000).value().purged, 2);  // free's cart + health
   EXPECT_FALSE(vault_.Get("free").value().fields.contains("health_note"));
   EXPECT_TRUE(vault_.Get("free").value().fields.contains("name"));  // personal: no rule
   EXPECT_EQ(data_.store->GetEvents(free).value().size(), 1u);       // the order stays
@@ -247,6 +247,28 @@ TEST_F(ProfileServiceTest, RetentionPurgesOldDataExceptUnderLegalHold) {
   }
   EXPECT_TRUE(found);
   EXPECT_TRUE(audit_.Verify().value().ok);
+}
+
+// A backlog is purged in rounds of at most `limit` rows per rule; `more` says whether to run
+// another (the scheduler does, each round one writer job).
+TEST_F(ProfileServiceTest, RetentionRunsInRoundsOfItsLimit) {
+  Caller admin = As("admin", "service");
+  ASSERT_TRUE(profiles_.Write(admin, "c", {{"fields", {{"name", "N"}}}}));
+  const store::ProfileId id = vault_.IdOf("c").value();
+  store::Batch events;
+  for (int i = 0; i < 3; ++i) {
+    events.events.push_back({"cart-" + std::to_string(i), id, "cart.updated", Now() + i, "x"});
+  }
+  ASSERT_TRUE(data_.store->Commit(events));
+  clock_.Advance(std::chrono::hours(24 * 100));
+  std::vector<std::pair<int64_t, bool>> rounds;
+  for (int i = 0; i < 4; ++i) {
+    const RetentionRound r = RunRetention(config_, store_, Now(), 2).value();
+    rounds.emplace_back(r.purged, r.more);
+  }
+  EXPECT_EQ(rounds,
+            (std::vector<std::pair<int64_t, bool>>{{2, true}, {1, false}, {0, false}, {0, false}}));
+  EXPECT_TRUE(data_.store->GetEvents(id).value().empty());
 }
 
 }  // namespace

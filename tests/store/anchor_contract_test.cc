@@ -153,5 +153,53 @@ TYPED_TEST(AnchorContract, APurgedFieldTakesItsAnchorWithItUnlessHeld) {
   EXPECT_EQ(this->InputsOf(2).anchors.size(), 2u);
 }
 
+// A purge deletes at most `limit` rows, the oldest first, each field value with its blind-index
+// entry and anchor; what is left goes in the next call (the scheduler's next round).
+TYPED_TEST(AnchorContract, APurgeTakesAtMostItsLimitOldestFirst) {
+  for (ProfileId id : {1, 2, 3}) {
+    auto w = this->NewProfile(id, "k" + std::to_string(id));
+    w.row.updated_us = 1000 + id;
+    w.set_fields["birthday"] = "sealed";
+    w.blind["birthday"] = "digest";
+    w.anchors["birthday"] = kLeapDay;
+    ASSERT_TRUE(this->Write(w).ok());
+  }
+  Batch events;
+  for (int i = 0; i < 5; ++i) {
+    EventRow e = this->Event("e" + std::to_string(i), 1, 100 - i);  // e4 is the oldest
+    e.type = "cart.updated";
+    events.events.push_back(e);
+  }
+  ASSERT_TRUE(this->store_->Commit(events));
+  const AuditEntry audit{5000, "system", "retention.purge", 0, "", "{}"};
+
+  PurgeRule carts;
+  carts.event_type = "cart.updated";
+  carts.before_us = 1000;
+  carts.limit = 2;
+  EXPECT_EQ(this->store_->Purge(carts, audit).value(), 2);
+  std::vector<std::string> left;
+  const std::vector<EventRow> stored = this->store_->GetEvents(1).value();
+  for (const EventRow& e : stored) {
+    left.push_back(e.key);
+  }
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"e0", "e1", "e2"}));
+  EXPECT_EQ(this->store_->Purge(carts, audit).value(), 2);
+  EXPECT_EQ(this->store_->Purge(carts, audit).value(), 1);  // fewer than the limit: done
+  EXPECT_EQ(this->store_->Purge(carts, audit).value(), 0);
+
+  PurgeRule birthdays;
+  birthdays.fields = {"birthday"};
+  birthdays.before_us = 10'000;
+  birthdays.limit = 2;
+  EXPECT_EQ(this->store_->Purge(birthdays, audit).value(), 2);
+  EXPECT_EQ(this->store_->LookupBlind("birthday", "digest").value(), (std::vector<ProfileId>{3}));
+  EXPECT_TRUE(this->InputsOf(1).anchors.empty());
+  EXPECT_EQ(this->InputsOf(3).anchors.size(), 1u);
+  EXPECT_EQ(this->store_->Purge(birthdays, audit).value(), 1);
+  EXPECT_TRUE(this->store_->LookupBlind("birthday", "digest").value().empty());
+}
+
 }  // namespace
 }  // namespace portrait::store

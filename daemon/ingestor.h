@@ -82,6 +82,12 @@ class Ingestor {
   Status AfterProfileWrites(const std::vector<store::ProfileId>& ids,
                             std::vector<store::OpenProfile> written = {});
 
+  // After a consent record for profile `id`: when the rules read the personalisation objection
+  // (a marketing segment, a profiling trigger), drops what is kept of the profile and
+  // re-evaluates it (AfterProfileWrite), so an objection takes it out of marketing segments
+  // (their exit triggers fire) and a withdrawn objection lets it back in.
+  Status AfterConsentRecord(store::ProfileId id);
+
   // After a change of the rules or the time zone: brings the timers of up to `limit` profiles
   // with ids above `after` in line with them, in one transaction (none when nothing changed). A
   // stored timer that is still an occurrence stays; a stale one is moved (to an occurrence

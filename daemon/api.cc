@@ -192,6 +192,9 @@ Result<HttpResponse> Api::Route(ApiCall& call) {
   if (p[1] == "tasks") {
     return Tasks(call);
   }
+  if (p[1] == "segments") {
+    return Segments(call);
+  }
   if (p.size() == 3 && p[1] == "rules" && p[2] == "test" && call.method() == http::verb::post) {
     return RulesTest(call);
   }

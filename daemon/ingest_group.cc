@@ -266,6 +266,18 @@ void IngestGroup::SetMember(const std::string& segment, store::ProfileId id, boo
   members_[{segment, id}] = member;
 }
 
+int IngestGroup::ReconcileMembers(Working& w, const std::set<std::string>& indexed) {
+  int changed = 0;
+  for (const rules::Segment& s : rules_->set.segments) {
+    const bool member = InSegment(w.facts, s.name);
+    if (member != (indexed.count(s.name) > 0)) {
+      SetMember(s.name, w.open.row.id, member);
+      ++changed;
+    }
+  }
+  return changed;
+}
+
 Result<int> IngestGroup::Rearm(Working& w, bool late_ok,
                                const std::vector<store::TimerRow>* stored) {
   std::vector<store::TimerRow> read;

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -93,6 +94,9 @@ class IngestGroup {
   void SetTimer(store::ProfileId id, const std::string& trigger, std::optional<int64_t> due);
   // Sets (or drops) the members-index row of (segment, profile); the last call wins.
   void SetMember(const std::string& segment, store::ProfileId id, bool member);
+  // Makes the members-index rows of `w` match its "$segments" for every segment of the rules,
+  // given the rows `indexed` (segment names) stored for it. Returns the rows changed.
+  int ReconcileMembers(Working& w, const std::set<std::string>& indexed);
   // Brings `w`'s timers in line with the rules and zones in force after a write of it
   // (daemon/timer_rearm.h); `stored`: its timers as stored (read when not given). Returns how
   // many timers it changed.

@@ -3,8 +3,9 @@
 // profile.erased, data {"subject": external id}). Pure.
 #pragma once
 
-#include <cstdint>
 #include <nlohmann/json.hpp>
+
+#include <cstdint>
 #include <string>
 
 #include "daemon/attempt.h"

@@ -313,5 +313,75 @@ message = "Offer"
   EXPECT_EQ(daemon.Stop(), 0);
 }
 
+// A daily run for the segment's members only, at 10:00 in Shanghai.
+constexpr std::string_view kScheduleRule = R"toml(
+[[trigger]]
+id = "buyer-daily"
+purpose = "marketing"
+on.schedule = "0 10 * * *"
+segment = "buyers"
+task = "digest"
+channel = "sms"
+sink = "crm"
+message = "Digest"
+)toml";
+
+TEST(Segments, AScheduleScopedToASegmentKeepsTimersOnlyForMembersAndFiresForThem) {
+  Daemon daemon;
+  AllowSegments(daemon);
+  WriteFile(daemon.dir() / "rules/schedule.toml", kScheduleRule);
+  ASSERT_TRUE(daemon.Start("2026-06-01T12:00:00Z"));
+  ASSERT_EQ(
+      daemon.Admin("PUT", "/v1/profiles/never", json{{"fields", {{"name", "N"}}}}.dump()).status,
+      201);
+  Post(daemon, json::array({Order("i1", "inside", 10), Order("g1", "gone", 10)}));
+  Post(daemon, json::array({Order("g2", "gone", 5000)}));  // leaves: its timer is cleared
+  EXPECT_EQ(daemon.Stop(), 0);
+  const std::string armed =
+      daemon.Sql("SELECT count(*) FROM timers WHERE trigger = 'buyer-daily';");
+  EXPECT_TRUE(std::regex_search(armed, std::regex("(^|\n)1\r?\n?$"))) << armed;  // one timer
+
+  // 2 June 03:00Z is 11:00 in Shanghai: the 10:00 run, an hour late, fires for the member.
+  ASSERT_TRUE(daemon.Start("2026-06-02T03:00:00Z"));
+  ASSERT_TRUE(Eventually([&] { return daemon.TasksOf("inside", "buyer-daily").size() == 1; }))
+      << daemon.Log();
+  EXPECT_TRUE(daemon.TasksOf("gone", "buyer-daily").empty());
+  EXPECT_TRUE(daemon.TasksOf("never", "buyer-daily").empty());
+  EXPECT_EQ(daemon.Stop(), 0);
+}
+
+TEST(Segments, PortraitctlListsSegmentsAndPagesMembers) {
+  Daemon daemon;
+  AllowSegments(daemon);
+  ASSERT_TRUE(daemon.Start("2026-06-01T12:00:00Z"));
+  Post(daemon, json::array({Order("q1", "alpha", 10), Order("q2", "beta", 10)}));
+  const std::string ctl = BinDir() + "/portraitctl segments ";
+  const std::string to = " --url http://127.0.0.1:" + std::to_string(daemon.port()) + " --token " +
+                         daemon.admin_token() + " --purpose marketing";
+  std::string out;
+  // RunCommand appends: each call starts from an empty string.
+  auto run = [&](const std::string& args) {
+    out.clear();
+    return RunCommand(ctl + args, &out);
+  };
+  ASSERT_EQ(run("list" + to + " 2>&1"), 0) << out;
+  EXPECT_NE(out.find("SEGMENT"), std::string::npos) << out;
+  EXPECT_NE(out.find("buyers"), std::string::npos) << out;
+  ASSERT_EQ(run("list --json" + to), 0) << out;
+  EXPECT_EQ(json::parse(out)["segments"][0]["members"], 2) << out;
+  ASSERT_EQ(run("members buyers --limit 1" + to + " 2>&1"), 0) << out;
+  EXPECT_NE(out.find("alpha"), std::string::npos) << out;
+  EXPECT_EQ(out.find("beta"), std::string::npos) << out;
+  EXPECT_NE(out.find("--after"), std::string::npos) << out;  // how to get the next page
+  ASSERT_EQ(run("members buyers --json" + to), 0) << out;
+  EXPECT_EQ(json::parse(out)["members"], json::array({"alpha", "beta"}));
+  EXPECT_EQ(run("members nothing" + to + " 2>&1"), 1) << out;
+  EXPECT_EQ(run("members buyers --limit 0" + to + " 2>&1"), 2) << out;
+  EXPECT_EQ(run("members" + to + " 2>&1"), 2) << out;
+  ASSERT_EQ(run("members --help 2>&1"), 0) << out;
+  EXPECT_NE(out.find("portraitctl segments members vip"), std::string::npos) << out;
+  EXPECT_EQ(daemon.Stop(), 0);
+}
+
 }  // namespace
 }  // namespace portrait::testing

@@ -383,5 +383,43 @@ TEST(Segments, PortraitctlListsSegmentsAndPagesMembers) {
   EXPECT_EQ(daemon.Stop(), 0);
 }
 
+TEST(Segments, AMergeKeepsTheTargetsTransitionNumbersSoALaterReentryFiresAgain) {
+  Daemon daemon;
+  AllowSegments(daemon);
+  WriteFile(daemon.dir() / "rules/city.toml", R"toml(
+[[segment]]
+name = "hangzhou"
+when = "fields.city == 'Hangzhou'"
+
+[[trigger]]
+id = "hangzhou-welcome"
+purpose = "marketing"
+on.segment = { enter = "hangzhou" }
+task = "welcome"
+channel = "sms"
+sink = "crm"
+message = "Welcome"
+)toml");
+  ASSERT_TRUE(daemon.Start("2026-06-01T12:00:00Z"));
+  auto city = [&](const std::string& id, const std::string& name) {
+    HttpResult r =
+        daemon.Admin("PUT", "/v1/profiles/" + id, json{{"fields", {{"city", name}}}}.dump());
+    ASSERT_TRUE(r.status == 200 || r.status == 201) << r.body;
+  };
+  city("t", "Hangzhou");  // enter #1
+  city("t", "Shanghai");  // exit #2
+  city("t", "Hangzhou");  // enter #3
+  ASSERT_EQ(daemon.TasksOf("t", "hangzhou-welcome").size(), 2u);
+  city("s", "Beijing");
+  HttpResult merged = daemon.Admin("POST", "/v1/profiles/t/merge",
+                                   json{{"from", "s"}, {"prefer", "target"}}.dump());
+  ASSERT_EQ(merged.status, 200) << merged.body;
+  EXPECT_EQ(daemon.TasksOf("t", "hangzhou-welcome").size(), 2u);  // still a member: no transition
+  city("t", "Shanghai");                                          // exit #4
+  city("t", "Hangzhou");  // enter #5: a new transition, a new welcome
+  EXPECT_EQ(daemon.TasksOf("t", "hangzhou-welcome").size(), 3u);
+  EXPECT_EQ(daemon.Stop(), 0);
+}
+
 }  // namespace
 }  // namespace portrait::testing

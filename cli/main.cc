@@ -8,6 +8,7 @@
 #include "cli/init_command.h"
 #include "cli/profiles_command.h"
 #include "cli/rules_command.h"
+#include "cli/segments_command.h"
 #include "cli/tasks_command.h"
 #include "cli/token_command.h"
 
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
   portrait::cli::AddRulesCommand(app, exit_code);
   portrait::cli::AddTokenCommand(app, exit_code);
   portrait::cli::AddTasksCommand(app, exit_code);
+  portrait::cli::AddSegmentsCommand(app, exit_code);
   portrait::cli::AddProfilesCommand(app, exit_code);
   portrait::cli::AddImportCommand(app, exit_code);
   try {

@@ -192,6 +192,9 @@ Result<HttpResponse> Api::Route(ApiCall& call) {
   if (p[1] == "tasks") {
     return Tasks(call);
   }
+  if (p[1] == "segments") {
+    return Segments(call);
+  }
   if (p.size() == 3 && p[1] == "rules" && p[2] == "test" && call.method() == http::verb::post) {
     return RulesTest(call);
   }
@@ -293,7 +296,9 @@ Result<HttpResponse> Api::Consents(ApiCall& call, const std::string& id) {
     int64_t record = 0;
     PORTRAIT_RETURN_IF_ERROR(d_.writer.Run([&]() -> Status {
       PORTRAIT_ASSIGN_OR_RETURN(record, d_.consents.Record(call.caller, id, body));
-      return Status::Ok();
+      // The objection is a fact of the rules (design: DECISIONS 105): re-evaluated at once.
+      PORTRAIT_ASSIGN_OR_RETURN(store::ProfileId profile, d_.vault.IdOf(id));
+      return d_.ingestor.AfterConsentRecord(profile);
     }));
     // No attempt the record stops may end after the answer.
     if (auto profile = d_.vault.IdOf(id)) {

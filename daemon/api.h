@@ -22,6 +22,7 @@
 #include "daemon/profile_service.h"
 #include "daemon/rules_holder.h"
 #include "daemon/rules_test_service.h"
+#include "daemon/segment_service.h"
 #include "daemon/send_gate.h"
 #include "daemon/task_service.h"
 #include "daemon/telemetry.h"
@@ -38,6 +39,7 @@ struct ApiDeps {
   ProfileService& profiles;
   ConsentService& consents;
   TaskService& tasks;
+  SegmentService& segments;
   MergeService& merges;  // only on the writer thread, through writer.Run
   ExportService& exports;
   RulesTestService& rules_test;
@@ -88,6 +90,7 @@ class Api {
   Result<HttpResponse> Audit(ApiCall& call);
   Result<HttpResponse> AuditExport(ApiCall& call);
   Result<HttpResponse> Tasks(ApiCall& call);
+  Result<HttpResponse> Segments(ApiCall& call);
   Result<HttpResponse> RulesTest(ApiCall& call);
   Result<HttpResponse> Export(ApiCall& call, const std::string& external_id);
   // PUT (body {"reason": "…"}, optional) places a legal hold, DELETE lifts it.

@@ -42,6 +42,25 @@ Result<HttpResponse> Api::Tasks(ApiCall& call) {
   return Error(Status::NotFound("no such endpoint; see docs/API.md"));
 }
 
+Result<HttpResponse> Api::Segments(ApiCall& call) {
+  const auto& p = call.path;
+  if (call.method() != http::verb::get) {
+    return Error(Status::NotFound("no such endpoint; see docs/API.md"));
+  }
+  if (p.size() == 2) {
+    if (!call.query.empty()) {
+      return Error(Status::InvalidArgument("GET /v1/segments takes no query parameter"));
+    }
+    PORTRAIT_ASSIGN_OR_RETURN(json listed, d_.segments.List(call.caller));
+    return JsonResponse(listed);
+  }
+  if (p.size() == 4 && p[3] == "members") {
+    PORTRAIT_ASSIGN_OR_RETURN(json members, d_.segments.Members(call.caller, p[2], call.query));
+    return JsonResponse(members);
+  }
+  return Error(Status::NotFound("no such endpoint; see docs/API.md"));
+}
+
 Result<HttpResponse> Api::Tokens(ApiCall& call) {
   PORTRAIT_REQUIRE(call.caller, "admin");
   const auto& p = call.path;

@@ -44,6 +44,21 @@ struct TimerSweep {
   int fired = 0;   // of which fired a task
 };
 
+// A base-wide re-evaluation's progress (Ingestor::ReevaluateProfiles).
+struct ReevaluationProgress {
+  store::ProfileId last = 0;  // the last profile handled; 0 when none were left
+  int64_t profiles = 0;       // profiles re-evaluated
+  int64_t tasks = 0;          // tasks their transitions fired
+  int64_t index_changes = 0;  // members-index rows set or dropped to match "$segments"
+};
+
+// Where a base-wide re-evaluation starts (Ingestor::BeginReevaluation).
+struct ReevaluationStart {
+  bool needed = false;         // false: the base is evaluated for the rules in force
+  std::string fingerprint;     // of the portrait rules the pass evaluates for
+  store::ProfileId after = 0;  // resume after this profile (a pass cut off by a stop)
+};
+
 struct RearmProgress {
   store::ProfileId last = 0;  // the last profile handled; 0 when none were left
   int64_t changed = 0;        // timers set, moved or cleared (anchors, for a backfill)
@@ -82,6 +97,12 @@ class Ingestor {
   Status AfterProfileWrites(const std::vector<store::ProfileId>& ids,
                             std::vector<store::OpenProfile> written = {});
 
+  // After a consent record for profile `id`: when the rules read the personalisation objection
+  // (a marketing segment, a profiling trigger), drops what is kept of the profile and
+  // re-evaluates it (AfterProfileWrite), so an objection takes it out of marketing segments
+  // (their exit triggers fire) and a withdrawn objection lets it back in.
+  Status AfterConsentRecord(store::ProfileId id);
+
   // After a change of the rules or the time zone: brings the timers of up to `limit` profiles
   // with ids above `after` in line with them, in one transaction (none when nothing changed). A
   // stored timer that is still an occurrence stays; a stale one is moved (to an occurrence
@@ -112,6 +133,32 @@ class Ingestor {
   // no and the backfill runs again), with an audit record counting the anchors changed when
   // there were any.
   Status MarkAnchorsComplete(int64_t changed, const std::string& fields);
+
+  // The base-wide re-evaluation (daemon/ingestor_reevaluate.cc, DECISIONS 107): after a change
+  // of the rules that decide the portrait — [[tag]], [[segment]], [[score]], [[model]], the
+  // lifecycle stages and the schedules scoped to a segment (PortraitFingerprint) — or on
+  // request (ForgetReevaluation, after a score refresh or a model fit), every profile is opened
+  // and re-evaluated (Engine::Reevaluate: tags, stage, segments and their triggers), its
+  // members-index rows made to match its "$segments" and its timers re-armed, in writer jobs.
+  //
+  // The fingerprint of the rules in force that decide the portrait.
+  std::string PortraitFingerprint() const;
+  // Whether a pass is needed and where it starts: resumes a pass cut off for the same rules;
+  // drops the members-index rows of segments the rules no longer have. A base never evaluated
+  // whose rules have no [[tag]] or [[segment]] is marked evaluated at once (nothing to do).
+  Result<ReevaluationStart> BeginReevaluation();
+  // Re-evaluates up to `limit` profiles with ids above `after`, in one transaction that also
+  // records the progress under `fingerprint` (a restart resumes after it).
+  Result<ReevaluationProgress> ReevaluateProfiles(store::ProfileId after, int limit,
+                                                  const std::string& fingerprint);
+  // Records that every profile was re-evaluated for `fingerprint`, with an audit record
+  // (portrait.reevaluate) of the pass's counts.
+  Status MarkReevaluated(const std::string& fingerprint, const ReevaluationProgress& totals);
+  // Whether the base is evaluated for the rules in force.
+  Result<bool> PortraitEvaluated();
+  // Forgets that the base is evaluated (the next BeginReevaluation starts a pass from the first
+  // profile): after a change of what the rules read that the fingerprint does not see.
+  Status ForgetReevaluation();
 
   // Drops what the ingestor keeps of profile `id` between groups, its data key included; call
   // after anything but the ingestor wrote the profile (an upsert, an erasure, a merge).

@@ -51,7 +51,8 @@ Result<RearmProgress> Ingestor::RearmProfiles(store::ProfileId after, int limit)
   store::Batch batch;
   for (const store::TimerInputs& in : inputs) {
     for (TimerChange& c :
-         RearmTimers(rules->engine, AnchoredFacts(in), in.timers, now, /*late_ok=*/true)) {
+         RearmTimers(rules->engine, AnchoredFacts(in), in.timers, now, /*late_ok=*/true,
+                     /*membership_known=*/false)) {
       if (c.due) {
         batch.timers.push_back(store::TimerRow{in.profile_id, std::move(c.trigger), *c.due});
       } else {

@@ -211,6 +211,13 @@ Result<MergePlan> PlanMerge(const MergeInputs& in, const store::OpenProfile& tar
   MergePlan plan;
   store::Profile merged = MergeContents(target, source, prefer, plan.counts);
   PORTRAIT_ASSIGN_OR_RETURN(merged.metrics, MoveEvents(in, target, source, plan));
+  // The target's segment transitions go on being numbered from where they were (rules/engine.h:
+  // a number used again would make a new transition's dedupe key an old one's); the target is
+  // re-evaluated after the merge, its members-index rows following. The source's rows go with
+  // its erasure.
+  if (auto it = target.profile.metrics.find("$segments"); it != target.profile.metrics.end()) {
+    merged.metrics["$segments"] = *it;
+  }
   PORTRAIT_ASSIGN_OR_RETURN(store::ProfileWrite write,
                             in.vault.FullWrite(target, merged, in.now_us));
   plan.batch.profiles.push_back(std::move(write));

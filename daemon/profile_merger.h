@@ -8,8 +8,9 @@
 //   tags     union. Time zone: the preferred side's, else the other's. Created: the earlier.
 //   events   moved to the target, each re-sealed with the target's key.
 //   metrics  recomputed from the merged events (both sides' stored events, in time order)
-//            through the rules' metric definitions; lifecycle and timers are the caller's to
-//            re-evaluate after the commit (Ingestor::AfterProfileWrite).
+//            through the rules' metric definitions, the target's "$segments" bookkeeping kept
+//            (its transitions' numbering goes on); lifecycle, segments and timers are the
+//            caller's to re-evaluate after the commit (Ingestor::AfterProfileWrite).
 //   consents the source's ledger copied under the target (evidence re-sealed, times kept);
 //            then, for each purpose/scope/channel where the merged ledger's record in force is
 //            less restrictive than either side's was (objected > withdrawn > granted), one

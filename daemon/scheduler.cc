@@ -41,16 +41,37 @@ void Scheduler::RequestRearm() {
   wake_.SignalAll();
 }
 
+void Scheduler::RequestReevaluation() {
+  {
+    MutexLock lock(mu_);
+    force_reevaluation_ = true;
+  }
+  wake_.SignalAll();
+}
+
+bool Scheduler::Stopping() {
+  MutexLock lock(mu_);
+  return stopping_;
+}
+
 void Scheduler::Loop() {
   (void)CompleteAnchors();
   while (true) {
     bool rearm = false;
+    bool reevaluate = false;
+    bool forced = false;
     {
       MutexLock lock(mu_);
       rearm = std::exchange(rearm_, false);
+      forced = std::exchange(force_reevaluation_, false);
+      reevaluate = std::exchange(reevaluate_, false) || rearm || forced;
     }
     if (rearm) {
       RearmAll();
+    }
+    if (reevaluate && !ReevaluateAll(forced) && !Stopping()) {
+      MutexLock lock(mu_);
+      reevaluate_ = true;  // tried again at the next wake
     }
     Sweep();
     if (std::chrono::steady_clock::now() >= next_purge_) {
@@ -59,7 +80,7 @@ void Scheduler::Loop() {
     }
     const auto until = std::chrono::steady_clock::now() + period_;
     MutexLock lock(mu_);
-    while (!stopping_ && !rearm_ && wake_.WaitUntil(mu_, until)) {
+    while (!stopping_ && !rearm_ && !force_reevaluation_ && wake_.WaitUntil(mu_, until)) {
     }
     if (stopping_) {
       return;
@@ -167,6 +188,70 @@ void Scheduler::RearmAll() {
             progress.changed, static_cast<int64_t>(took.count()));
 }
 
+bool Scheduler::ReevaluateAll(bool forced) {
+  ReevaluationStart start;
+  Status s = writer_.Run([&]() -> Status {
+    if (forced) {
+      PORTRAIT_RETURN_IF_ERROR(ingestor_.ForgetReevaluation());
+    }
+    PORTRAIT_ASSIGN_OR_RETURN(start, ingestor_.BeginReevaluation());
+    return Status::Ok();
+  });
+  if (!s.ok()) {
+    if (s.code() != Status::Code::kUnavailable) {
+      log_.error("could not begin the re-evaluation: {}", s.ToString());
+    }
+    return false;
+  }
+  return !start.needed || RunReevaluation(start);
+}
+
+bool Scheduler::RunReevaluation(const ReevaluationStart& start) {
+  const auto began = std::chrono::steady_clock::now();
+  auto last_sweep = began;
+  ReevaluationProgress total;
+  total.last = start.after;
+  while (true) {
+    Status s = writer_.Run([&]() -> Status {
+      PORTRAIT_ASSIGN_OR_RETURN(
+          ReevaluationProgress step,
+          ingestor_.ReevaluateProfiles(total.last, kReevaluatePerJob, start.fingerprint));
+      total.profiles += step.profiles;
+      total.tasks += step.tasks;
+      total.index_changes += step.index_changes;
+      total.last = step.last;
+      return Status::Ok();
+    });
+    if (!s.ok()) {
+      if (s.code() != Status::Code::kUnavailable) {
+        log_.error("re-evaluation failed after profile {}: {}", total.last, s.ToString());
+      }
+      return false;
+    }
+    if (total.last == 0) {
+      break;
+    }
+    if (Stopping()) {
+      return false;
+    }
+    if (std::chrono::steady_clock::now() - last_sweep >= period_) {
+      Sweep();  // a long pass holds no timer back
+      last_sweep = std::chrono::steady_clock::now();
+    }
+  }
+  if (Status s = writer_.Run([&] { return ingestor_.MarkReevaluated(start.fingerprint, total); });
+      !s.ok()) {
+    log_.error("could not record the re-evaluation: {}", s.ToString());
+    return false;
+  }
+  const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - began;
+  log_.info(
+      "profiles re-evaluated for the rules in force: {} profiles, {} tasks, {} index rows "
+      "changed ({} ms)",
+      total.profiles, total.tasks, total.index_changes, static_cast<int64_t>(took.count()));
+  return true;
+}
+
 void Scheduler::PurgeExpired() {
   const int64_t now = clock_.NowUs();  // one cut-off for every round
   int64_t purged = 0;
@@ -176,7 +261,9 @@ void Scheduler::PurgeExpired() {
       PORTRAIT_ASSIGN_OR_RETURN(RetentionRound round,
                                 RunRetention(*config_.Get(), store_, now, kPurgePerCommit));
       if (round.purged > 0) {
-        ingestor_.ForgetAll();  // what it holds may include purged fields
+        // What it holds may include purged fields. (A purged field that changes a segment or
+        // a tag shows at the profile's daily re-evaluation.)
+        ingestor_.ForgetAll();
       }
       purged += round.purged;
       more = round.more;

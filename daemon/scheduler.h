@@ -7,7 +7,9 @@
 // database written before them, or a config with a new date field): every profile opened once,
 // kBackfillPerJob per writer job, due timers swept in between. Once at start and then daily it
 // purges what the config's [[retention]] rules say is kept no longer. Stop() waits for the work
-// in progress.
+// in progress. At start, after a reload and on request it re-evaluates every profile when the
+// rules that decide the portrait changed (Ingestor::BeginReevaluation), kReevaluatePerJob
+// profiles per writer job, resuming a pass a stop cut off; due timers are swept in between.
 #pragma once
 
 #include <spdlog/logger.h>
@@ -27,6 +29,7 @@ class Scheduler {
   static constexpr int kTimersPerCommit = 1000;
   static constexpr int kRearmPerJob = 5000;
   static constexpr int kBackfillPerJob = 1000;
+  static constexpr int kReevaluatePerJob = 2000;
 
   static constexpr std::chrono::hours kPurgeEvery{24};
   // Rows a retention round deletes per rule in one writer job: a backlog (750,000 expired
@@ -42,8 +45,13 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
 
   void Stop();
-  // Re-arms every profile's timers for the rules now in force, soon, on the scheduler thread.
+  // Re-arms every profile's timers for the rules now in force, soon, on the scheduler thread
+  // (and re-evaluates every profile if the rules deciding the portrait changed).
   void RequestRearm();
+  // Re-evaluates every profile, soon, on the scheduler thread, whatever the fingerprint says:
+  // after a score refresh or a model fit changed what the rules read. Durable once the
+  // scheduler took it (a restart finishes the pass).
+  void RequestReevaluation();
 
  private:
   void Loop();
@@ -55,6 +63,12 @@ class Scheduler {
   // stopped or failed.
   bool BackfillAnchors(const std::string& fields);
   void PurgeExpired();
+  // The base-wide re-evaluation, if needed (`forced`: forget the mark first); false when it
+  // stopped or failed.
+  bool ReevaluateAll(bool forced);
+  // Runs the pass that `start` begins; false when it stopped or failed.
+  bool RunReevaluation(const ReevaluationStart& start);
+  bool Stopping();
 
   Writer& writer_;
   Ingestor& ingestor_;
@@ -68,6 +82,8 @@ class Scheduler {
   CondVar wake_;
   bool stopping_ GUARDED_BY(mu_) = false;
   bool rearm_ GUARDED_BY(mu_) = false;
+  bool reevaluate_ GUARDED_BY(mu_) = true;  // at start: check the fingerprint
+  bool force_reevaluation_ GUARDED_BY(mu_) = false;
   std::chrono::steady_clock::time_point next_purge_;  // the epoch: at the first sweep
   std::thread thread_;                                // last: starts once the members above exist
 };

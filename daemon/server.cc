@@ -33,6 +33,7 @@ struct Server::Parts {
         profiles(vault, consents, audit, clock, log),
         tasks(*data.store, vault, audit, clock),
         rules_holder(std::move(rules)),
+        segments(*data.store, vault, audit, rules_holder, clock),
         exports(*data.store, vault, consents, rules_holder, audit, clock),
         rules_test(*data.store, vault, consents, rules_holder, audit, data.blind, clock),
         merges(*data.store, vault, audit, rules_holder, clock, log),
@@ -40,13 +41,17 @@ struct Server::Parts {
         writer(ingestor, audit, telemetry),
         imports(vault, profiles, *data.store, data.blind, writer, ingestor, audit, clock, log),
         auth(tokens, token_hasher, clock),
-        api(ApiDeps{config,   *data.store, vault,
-                    tokens,   audit,       profiles,
-                    consents, tasks,       merges,
-                    exports,  rules_test,  sends,
-                    ingestor, writer,      rules_holder,
-                    auth,     telemetry,   data.blind,
-                    clock,    log,         [this] { return server->Reload(); },
+        api(ApiDeps{config,     *data.store,
+                    vault,      tokens,
+                    audit,      profiles,
+                    consents,   tasks,
+                    segments,   merges,
+                    exports,    rules_test,
+                    sends,      ingestor,
+                    writer,     rules_holder,
+                    auth,       telemetry,
+                    data.blind, clock,
+                    log,        [this] { return server->Reload(); },
                     imports}),
         http(io,
              HttpLimits{.read_timeout =
@@ -75,6 +80,7 @@ struct Server::Parts {
   ProfileService profiles;
   TaskService tasks;
   RulesHolder rules_holder;
+  SegmentService segments;
   ExportService exports;
   RulesTestService rules_test;
   MergeService merges;
@@ -260,6 +266,12 @@ Status Server::Reload() {
     p_->scheduler->RequestRearm();
   }
   return Status::Ok();
+}
+
+void Server::RequestReevaluation() {
+  if (p_->scheduler) {
+    p_->scheduler->RequestReevaluation();
+  }
 }
 
 boost::asio::io_context& Server::io() { return p_->io; }

@@ -6,10 +6,22 @@
 
 namespace portrait::daemon {
 
+bool InSegment(const rules::ProfileFacts& profile, std::string_view segment) {
+  if (!profile.metrics.is_object()) {
+    return false;
+  }
+  auto it = profile.metrics.find("$segments");
+  return it != profile.metrics.end() && rules::IsMember(&*it, segment);
+}
+
+bool NeedsDailyReevaluation(const rules::RuleSet& rules) {
+  return !rules.lifecycle.empty() || !rules.segments.empty() || !rules.tags.empty();
+}
+
 std::vector<TimerChange> RearmTimers(const rules::Engine& engine,
                                      const rules::ProfileFacts& profile,
                                      const std::vector<store::TimerRow>& stored, int64_t now_us,
-                                     bool late_ok) {
+                                     bool late_ok, bool membership_known) {
   std::map<std::string_view, int64_t> due_of;
   for (const store::TimerRow& t : stored) {
     due_of.emplace(t.trigger, t.due_us);
@@ -20,6 +32,15 @@ std::vector<TimerChange> RearmTimers(const rules::Engine& engine,
       continue;
     }
     auto it = due_of.find(t.id);
+    if (!t.segment.empty() && it == due_of.end() &&
+        !(membership_known && InSegment(profile, t.segment))) {
+      continue;  // not a member (or not known to be): no timer to set
+    }
+    if (!t.segment.empty() && it != due_of.end() && membership_known &&
+        !InSegment(profile, t.segment)) {
+      changes.push_back(TimerChange{t.id, std::nullopt});
+      continue;
+    }
     if (it != due_of.end() && engine.NextOccurrence(profile, t, it->second - 1) == it->second) {
       continue;
     }
@@ -29,7 +50,7 @@ std::vector<TimerChange> RearmTimers(const rules::Engine& engine,
       changes.push_back(TimerChange{t.id, due});
     }
   }
-  if (!due_of.count(kLifecycleTimer) && !engine.rules().lifecycle.empty()) {
+  if (!due_of.count(kLifecycleTimer) && NeedsDailyReevaluation(engine.rules())) {
     changes.push_back(TimerChange{std::string(kLifecycleTimer), now_us + kDayUs});
   }
   return changes;

@@ -29,12 +29,25 @@ struct TimerChange {
 // a stored anniversary or schedule timer that is still an occurrence stays (so one missed while
 // the daemon was down still fires); a stale or missing one is set to the next occurrence — with
 // `late_ok`, one that passed within the trigger's grace included (a zone or rule change must not
-// skip it); the daily lifecycle timer is added, a day from now, when missing and the rules have
-// stages. Of `profile` only the date fields the triggers name and the time zone are read.
+// skip it); the daily re-evaluation timer is added, a day from now, when missing and the rules
+// need it (NeedsDailyReevaluation). A schedule trigger naming a segment has a timer only while
+// the profile is a member (armed on entering, cleared on leaving: the sweep touches members
+// only): with `membership_known` (`profile.metrics` holds "$segments" as evaluated) a member
+// gets one and a non-member loses it; without (a re-arm from anchors) a stored one is only
+// moved, never added. Of `profile` only the date fields the triggers name, the time zone and
+// (with `membership_known`) the segments are read.
 std::vector<TimerChange> RearmTimers(const rules::Engine& engine,
                                      const rules::ProfileFacts& profile,
                                      const std::vector<store::TimerRow>& stored, int64_t now_us,
-                                     bool late_ok);
+                                     bool late_ok, bool membership_known);
+
+// Whether the profile's "$segments" bookkeeping (rules/engine.h) says it is in `segment`.
+bool InSegment(const rules::ProfileFacts& profile, std::string_view segment);
+
+// Whether profiles need the daily re-evaluation timer: the rules have lifecycle stages,
+// segments or rule-driven tags (time-driven conditions, and predictions that decay without
+// events).
+bool NeedsDailyReevaluation(const rules::RuleSet& rules);
 
 // The facts the engine's occurrence computations read, from a profile's anchors and zone: each
 // anchored field as the date its anchor stands for (store/anchor_date.h).

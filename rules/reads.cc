@@ -1,5 +1,6 @@
 #include "rules/reads.h"
 
+#include <algorithm>
 #include <deque>
 #include <set>
 
@@ -107,6 +108,38 @@ std::vector<IndirectRead> ReadsThrough(const DerivedRead& read, const RuleSet& r
     }
   }
   return out;
+}
+
+namespace {
+
+bool Allowed(const config::Purpose& purpose, const DerivedRead& read) {
+  return read.kind == "tags" && !read.item.empty() ? purpose.derived.AllowsTag(read.item)
+                                                   : purpose.derived.Allows(read.kind, read.item);
+}
+
+bool FieldAllowed(const config::Purpose& purpose, const config::Config& config,
+                  const std::string& name) {
+  const config::Field* f = config.FindField(name);
+  auto listed = [](const std::vector<std::string>& list, const std::string& item) {
+    return std::find(list.begin(), list.end(), item) != list.end();
+  };
+  return f && !listed(purpose.masked, name) && listed(purpose.fields, name) &&
+         (f->field_class != config::FieldClass::kSensitive || purpose.sensitive);
+}
+
+}  // namespace
+
+bool PurposeMayUse(const config::Purpose& purpose, const config::Config& config,
+                   const DerivedRead& read, const RuleSet& rules) {
+  if (!Allowed(purpose, read)) {
+    return false;
+  }
+  for (const IndirectRead& i : ReadsThrough(read, rules)) {
+    if (i.field.empty() ? !Allowed(purpose, i.derived) : !FieldAllowed(purpose, config, i.field)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace portrait::rules

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "config/config.h"
 #include "rules/expression.h"
 
 namespace portrait::rules {
@@ -43,6 +44,14 @@ struct IndirectRead {
 // its fields, tags, scores and predictions are not. Iterative, so a long chain can't overflow
 // the stack.
 std::vector<IndirectRead> ReadsThrough(const DerivedRead& read, const RuleSet& rules);
+
+// Whether `purpose` may use `read` (a derived read, e.g. ("segments", "vip")): its `derived`
+// list allows it, and everything read through it (ReadsThrough) — each field used in clear by
+// the purpose (not masked; sensitive only with sensitive = true), each piece of derived data
+// allowed. What the rule loader checks at a trigger, for an API read of the derived data itself
+// (a segment's members), so no caller learns about data its purpose may not use.
+bool PurposeMayUse(const config::Purpose& purpose, const config::Config& config,
+                   const DerivedRead& read, const RuleSet& rules);
 
 // Whether `path`, a [[tag]] rule's path, is visible to the tags read `read` (kind "tags"): all of
 // them for a whole-kind read, else those equal to or under the has_tag() argument.

@@ -249,6 +249,9 @@ class ProfileVault {
 
   // The internal id for `external_id`, or NotFound.
   Result<ProfileId> IdOf(std::string_view external_id);
+  // The profile's own external id (never an alias), or the error opening it (NotFound once
+  // erased).
+  Result<std::string> OwnExternalId(const ProfileRow& row);
 
   // Destroys profile `id`'s wrapped data key (Store::DestroyDataKey), then, whatever the
   // outcome, tells the listener: every key destruction (erasure, merge, a failed write's new
@@ -268,8 +271,6 @@ class ProfileVault {
   // Destroys the data keys of the profiles merged into `id` that a merge left (cut off before
   // it destroyed them).
   Status DestroyMergedKeys(ProfileId id);
-  // The profile's own external id (never an alias), or the error opening it.
-  Result<std::string> OwnExternalId(const ProfileRow& row);
   Result<crypto::SlabKey> DataKey(ProfileId id);
   Result<crypto::SlabKey> NewDataKey();
   Status SealPatch(const CheckedPatch& patch, crypto::KeyView key,

@@ -73,6 +73,15 @@ struct TimerInputs {
   std::vector<TimerRow> timers;               // by trigger
 };
 
+// A row of the segment members index (docs/DECISIONS.md 105): profile `profile_id` is a member
+// of `segment` (set), or no longer (drop). A plain table inside portrait.db, like the anchors:
+// segment names and internal ids, nothing sealed.
+struct SegmentMember {
+  std::string segment;
+  ProfileId profile_id = 0;
+  bool member = true;
+};
+
 // A write of one profile. `row` replaces the stored row; fields not named are kept.
 struct ProfileWrite {
   bool is_new = false;  // insert (Conflict if the id or ext_key is taken), else update
@@ -233,6 +242,13 @@ struct Batch {
   // Anchor changes beside the profile writes (the one-time backfill of existing profiles),
   // applied after them and before the erasures; NotFound if the profile does not exist.
   std::vector<AnchorChange> anchors;
+  // Segments whose every members-index row goes (segments the rules no longer have), applied
+  // before `members`.
+  std::vector<std::string> dropped_segments;
+  // Members-index changes, applied after the profile writes and before the erasures (which
+  // delete every row of the profile erased). A set row of a profile that does not exist is not
+  // written.
+  std::vector<SegmentMember> members;
   // Stored events moved to another profile, matched by `key`: each takes this row's profile_id
   // and data (re-sealed for it); type and time are kept. NotFound if no event has the key.
   std::vector<EventRow> moved_events;
@@ -316,6 +332,17 @@ class Store {
   virtual Result<std::vector<TimerInputs>> RearmInputs(ProfileId after, int limit) = 0;
   // A daemon bookkeeping value (e.g. the fingerprint of the rules the timers were armed for).
   virtual Result<std::optional<std::string>> GetMeta(std::string_view key) = 0;
+
+  // How many profiles the members index lists in `segment`.
+  virtual Result<int64_t> CountSegmentMembers(std::string_view segment) = 0;
+  // Up to `limit` members of `segment` with ids greater than `after`, ascending (an index
+  // range).
+  virtual Result<std::vector<ProfileId>> SegmentMembers(std::string_view segment, ProfileId after,
+                                                        int limit) = 0;
+  // The members-index rows of the profiles with ids in [first, last]: (profile, segment), by
+  // profile then segment.
+  virtual Result<std::vector<std::pair<ProfileId, std::string>>> MembershipsBetween(
+      ProfileId first, ProfileId last) = 0;
 
   // Whether a task with this dedupe digest exists.
   virtual Result<bool> HasTask(std::string_view dedupe) = 0;

@@ -112,6 +112,19 @@ Status WriteAliases(const std::vector<AliasRow>& aliases, State& s) {
   return Status::Ok();
 }
 
+void WriteMembers(const Batch& batch, State& s) {
+  for (const std::string& segment : batch.dropped_segments) {
+    std::erase_if(s.members, [&](const auto& entry) { return entry.first == segment; });
+  }
+  for (const SegmentMember& m : batch.members) {
+    if (!m.member) {
+      s.members.erase({m.segment, m.profile_id});
+    } else if (s.profiles.count(m.profile_id) > 0) {
+      s.members.emplace(m.segment, m.profile_id);
+    }
+  }
+}
+
 void EraseRows(ProfileId id, State& s) {
   std::erase_if(s.aliases, [&](const auto& entry) { return entry.second.profile_id == id; });
   auto it = s.profiles.find(id);
@@ -124,6 +137,7 @@ void EraseRows(ProfileId id, State& s) {
   std::erase_if(s.events, [&](const auto& entry) { return entry.second.profile_id == id; });
   std::erase_if(s.timers, [&](const auto& entry) { return entry.first.first == id; });
   std::erase_if(s.anchors, [&](const auto& entry) { return entry.first.first == id; });
+  std::erase_if(s.members, [&](const auto& entry) { return entry.second == id; });
   std::erase_if(s.tasks, [&](const auto& entry) {
     const TaskRow& t = entry.second;
     return t.profile_id == id && t.trigger != kErasureNotice && IsUnfinished(t.state);
@@ -238,6 +252,7 @@ Status ApplyBatch(const Batch& batch, State& s, CommitResult& result) {
     }
     WriteAnchor(c.profile_id, c.field, c.date, s);
   }
+  WriteMembers(batch, s);
   for (const auto& [from, to] : batch.moved_aliases) {
     for (auto& [key, alias] : s.aliases) {
       alias.profile_id = alias.profile_id == from ? to : alias.profile_id;

@@ -30,6 +30,7 @@ struct State {
   std::vector<TokenRow> tokens;
   std::map<std::pair<ProfileId, std::string>, int64_t> timers;      // -> due
   std::map<std::pair<ProfileId, std::string>, AnchorDate> anchors;  // (profile, field)
+  std::set<std::pair<std::string, ProfileId>> members;              // (segment, profile)
   std::map<int64_t, TaskRow> tasks;
   std::set<std::string> task_dedupe;
   int64_t next_task_id = 1;

@@ -197,6 +197,40 @@ class MemoryStore final : public Store {
     return it == state_.meta.end() ? std::nullopt : std::optional<std::string>(it->second);
   }
 
+  Result<int64_t> CountSegmentMembers(std::string_view segment) override {
+    MutexLock lock(mu_);
+    const std::string name(segment);
+    auto first = state_.members.lower_bound({name, INT64_MIN});
+    auto last = state_.members.upper_bound({name, INT64_MAX});
+    return static_cast<int64_t>(std::distance(first, last));
+  }
+
+  Result<std::vector<ProfileId>> SegmentMembers(std::string_view segment, ProfileId after,
+                                                int limit) override {
+    MutexLock lock(mu_);
+    std::vector<ProfileId> out;
+    const std::string name(segment);
+    for (auto it = state_.members.upper_bound({name, after});
+         it != state_.members.end() && it->first == name && static_cast<int>(out.size()) < limit;
+         ++it) {
+      out.push_back(it->second);
+    }
+    return out;
+  }
+
+  Result<std::vector<std::pair<ProfileId, std::string>>> MembershipsBetween(
+      ProfileId first, ProfileId last) override {
+    MutexLock lock(mu_);
+    std::vector<std::pair<ProfileId, std::string>> out;
+    for (const auto& [segment, id] : state_.members) {
+      if (id >= first && id <= last) {
+        out.emplace_back(id, segment);
+      }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
   Result<bool> HasTask(std::string_view dedupe) override {
     MutexLock lock(mu_);
     return state_.task_dedupe.count(std::string(dedupe)) > 0;

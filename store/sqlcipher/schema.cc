@@ -177,6 +177,18 @@ constexpr std::string_view kPortraitSteps[] = {
         PRIMARY KEY (profile_id, field)
       ) WITHOUT ROWID;
       )sql",
+    // 8 (segments): the segment members index, written with the metrics whose "$segments"
+    // changed; read by segment (counts, member pages) and by profile (erasure, the base-wide
+    // re-evaluation's reconciliation). Existing databases fill it in the first re-evaluation
+    // (Ingestor::ReevaluateProfiles, from the scheduler).
+    R"sql(
+      CREATE TABLE segment_members (
+        segment    TEXT NOT NULL,
+        profile_id INTEGER NOT NULL,
+        PRIMARY KEY (segment, profile_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX segment_members_by_profile ON segment_members (profile_id, segment);
+      )sql",
 };
 
 }  // namespace

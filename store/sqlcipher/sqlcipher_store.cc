@@ -117,10 +117,12 @@ Status SqlcipherStore::Apply(const Batch& batch, CommitResult& result) {
   PORTRAIT_RETURN_IF_ERROR(MoveEvents(batch.moved_events));
   PORTRAIT_RETURN_IF_ERROR(WriteOutbox(batch, result));
   PORTRAIT_RETURN_IF_ERROR(WriteAnchorChanges(batch.anchors));
+  PORTRAIT_RETURN_IF_ERROR(WriteMembers(batch));
   PORTRAIT_RETURN_IF_ERROR(MoveAliases(batch.moved_aliases));
   for (ProfileId id : batch.erasures) {
     PORTRAIT_RETURN_IF_ERROR(EraseRows(id));
     PORTRAIT_RETURN_IF_ERROR(EraseAnchors(id));
+    PORTRAIT_RETURN_IF_ERROR(EraseMembers(id));
     PORTRAIT_RETURN_IF_ERROR(EraseOutbox(id));
     PORTRAIT_RETURN_IF_ERROR(EraseAliases(id));
   }

@@ -91,6 +91,11 @@ class SqlcipherStore final : public Store {
   Result<std::vector<TimerRow>> GetTimers(ProfileId id) override;
   Result<std::vector<TimerInputs>> RearmInputs(ProfileId after, int limit) override;
   Result<std::optional<std::string>> GetMeta(std::string_view key) override;
+  Result<int64_t> CountSegmentMembers(std::string_view segment) override;
+  Result<std::vector<ProfileId>> SegmentMembers(std::string_view segment, ProfileId after,
+                                                int limit) override;
+  Result<std::vector<std::pair<ProfileId, std::string>>> MembershipsBetween(
+      ProfileId first, ProfileId last) override;
   Result<bool> HasTask(std::string_view dedupe) override;
   Result<std::vector<TaskRow>> GetTasks(ProfileId id) override;
   Result<std::map<std::string, int64_t>> CountTasksByState() override;
@@ -133,6 +138,9 @@ class SqlcipherStore final : public Store {
                       const std::map<std::string, std::optional<AnchorDate>>& changes);
   Status WriteAnchorChanges(const std::vector<AnchorChange>& changes);
   Status EraseAnchors(ProfileId id);
+  // sqlcipher_segments.cc: the members index.
+  Status WriteMembers(const Batch& batch);
+  Status EraseMembers(ProfileId id);
   // sqlcipher_aliases.cc: the merge's moves and the aliases (Batch's order).
   Status MoveEvents(const std::vector<EventRow>& moved);
   Status MoveAliases(const std::vector<std::pair<ProfileId, ProfileId>>& moved);

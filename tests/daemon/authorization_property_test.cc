@@ -154,17 +154,22 @@ class AuthorizationProperty : public ::testing::Test {
   Authenticator auth_{token_registry_, token_hasher_, clock_};
   SendGate sends_;
   TaskService tasks_{*data_.store, vault_, audit_, clock_};
+  SegmentService segments_{*data_.store, vault_, audit_, rules_, clock_};
   ExportService exports_{*data_.store, vault_, consents_, rules_, audit_, clock_};
   RulesTestService rules_test_{*data_.store, vault_,      consents_, rules_,
                                audit_,       data_.blind, clock_};
   MergeService merges_{*data_.store, vault_, audit_, rules_, clock_, log_};
-  Api api_{ApiDeps{in_force_,       *data_.store, vault_,
-                   token_registry_, audit_,       profiles_,
-                   consents_,       tasks_,       merges_,
-                   exports_,        rules_test_,  sends_,
-                   ingestor_,       writer_,      rules_,
-                   auth_,           metrics_,     data_.blind,
-                   clock_,          log_,         [] { return Status::Ok(); },
+  Api api_{ApiDeps{in_force_,   *data_.store,
+                   vault_,      token_registry_,
+                   audit_,      profiles_,
+                   consents_,   tasks_,
+                   segments_,   merges_,
+                   exports_,    rules_test_,
+                   sends_,      ingestor_,
+                   writer_,     rules_,
+                   auth_,       metrics_,
+                   data_.blind, clock_,
+                   log_,        [] { return Status::Ok(); },
                    imports_}};
   std::map<std::string, std::string> tokens_;
   std::vector<Customer> customers_;

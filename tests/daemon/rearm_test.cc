@@ -72,7 +72,8 @@ class RearmTest : public ServiceFixture {
       facts.timezone = p.timezone;
       Timers timers = TimersOf(id);
       for (const TimerChange& c :
-           RearmTimers(rules_.Get()->engine, facts, store_.GetTimers(id).value(), Now(), true)) {
+           RearmTimers(rules_.Get()->engine, facts, store_.GetTimers(id).value(), Now(), true,
+                       false)) {
         if (c.due) {
           timers[c.trigger] = *c.due;
         } else {

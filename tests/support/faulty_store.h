@@ -80,6 +80,17 @@ class FaultyStore final : public store::Store {
   Result<std::vector<store::TimerInputs>> RearmInputs(store::ProfileId after, int limit) override {
     return real_.RearmInputs(after, limit);
   }
+  Result<int64_t> CountSegmentMembers(std::string_view segment) override {
+    return real_.CountSegmentMembers(segment);
+  }
+  Result<std::vector<store::ProfileId>> SegmentMembers(std::string_view segment,
+                                                       store::ProfileId after, int limit) override {
+    return real_.SegmentMembers(segment, after, limit);
+  }
+  Result<std::vector<std::pair<store::ProfileId, std::string>>> MembershipsBetween(
+      store::ProfileId first, store::ProfileId last) override {
+    return real_.MembershipsBetween(first, last);
+  }
   Result<bool> HasTask(std::string_view d) override { return real_.HasTask(d); }
   Result<std::optional<std::string>> GetMeta(std::string_view k) override {
     return real_.GetMeta(k);

@@ -1,0 +1,87 @@
+#include "cli/segments_command.h"
+
+#include <cstdio>
+#include <iostream>
+
+#include "base/url.h"
+#include "cli/daemon_connection.h"
+
+namespace portrait::cli {
+namespace {
+
+struct SegmentsOptions {
+  DaemonOptions daemon;
+  std::string name;
+  int64_t after = 0;
+  int limit = 100;
+};
+
+void PrintSegments(const nlohmann::json& answer) {
+  const nlohmann::json segments = answer.value("segments", nlohmann::json::array());
+  std::printf("%-32s %s\n", "SEGMENT", "MEMBERS");
+  for (const auto& s : segments) {
+    std::printf("%-32s %lld\n", s.value("name", "").c_str(),
+                static_cast<long long>(s.value("members", int64_t{0})));
+  }
+  if (segments.empty()) {
+    std::cerr << "no segment this purpose may use\n";
+  }
+}
+
+void PrintMembers(const nlohmann::json& answer) {
+  const nlohmann::json members = answer.value("members", nlohmann::json::array());
+  for (const auto& m : members) {
+    std::printf("%s\n", m.is_string() ? m.get<std::string>().c_str() : "");
+  }
+  if (const nlohmann::json next = answer.value("next_after", nlohmann::json()); next.is_number()) {
+    std::cerr << "more members: run again with --after " << next.get<int64_t>() << "\n";
+  } else if (members.empty()) {
+    std::cerr << "no members\n";
+  }
+}
+
+int Members(const SegmentsOptions& o) {
+  std::string target =
+      "/v1/segments/" + PercentEncode(o.name) + "/members?limit=" + std::to_string(o.limit);
+  if (o.after > 0) {
+    target += "&after=" + std::to_string(o.after);
+  }
+  return CallAndPrint(o.daemon, "segments members", "GET", target, "", PrintMembers);
+}
+
+}  // namespace
+
+void AddSegmentsCommand(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<SegmentsOptions>();
+  CLI::App* segments = app.add_subcommand(
+      "segments",
+      "The [[segment]]s of the rules in force and their members, as the purpose (--purpose) may "
+      "see them. Through the running daemon; needs the segments.read permission.");
+  segments->require_subcommand(1);
+
+  CLI::App* list =
+      segments->add_subcommand("list",
+                               "List the segments the purpose may use, with their member counts.\n"
+                               "  portraitctl segments list --purpose marketing");
+  AddDaemonOptions(list, o->daemon);
+  list->callback([o, &exit_code] {
+    exit_code = CallAndPrint(o->daemon, "segments list", "GET", "/v1/segments", "", PrintSegments);
+  });
+
+  CLI::App* members = segments->add_subcommand(
+      "members",
+      "List a segment's members by external id, one a line, in the order they were created "
+      "(pages by internal id).\n"
+      "  portraitctl segments members vip --purpose marketing --limit 500\n"
+      "  portraitctl segments members vip --after 1042 --json   the next page, as JSON");
+  members->add_option("name", o->name, "the segment's name")->required();
+  members->add_option("--after", o->after, "page on: the next_after of the page before")
+      ->check(CLI::NonNegativeNumber);
+  members->add_option("--limit", o->limit, "at most this many (1-1000)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  AddDaemonOptions(members, o->daemon);
+  members->callback([o, &exit_code] { exit_code = Members(*o); });
+}
+
+}  // namespace portrait::cli

@@ -1,0 +1,184 @@
+// Ingestor: the base-wide re-evaluation after a change of the rules that decide the portrait
+// (or on request), every profile opened, re-evaluated and its members-index rows and timers
+// brought in line, in writer jobs that record their progress (DECISIONS 107).
+#include <set>
+
+#include "daemon/ingest_group.h"
+#include "daemon/ingestor.h"
+#include "daemon/timer_rearm.h"
+
+namespace portrait::daemon {
+namespace {
+
+using nlohmann::json;
+
+// The fingerprint of the rules the whole base was last re-evaluated for.
+constexpr std::string_view kEvaluatedKey = "portrait.fingerprint";
+// "FINGERPRINT:LAST_ID": how far the pass for FINGERPRINT went.
+constexpr std::string_view kPassKey = "portrait.pass";
+// The segments the members index holds rows of (a JSON array of names).
+constexpr std::string_view kIndexedKey = "segments.indexed";
+
+// FNV-1a over `text`, in hex: stable across builds and runs.
+std::string Fnv1a(std::string_view text) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) {
+    h = (h ^ c) * 1099511628211ull;
+  }
+  char out[17];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
+  return out;
+}
+
+// What decides a profile's portrait, as text: every part separated by NULs (no rule text holds
+// one).
+std::string PortraitText(const rules::RuleSet& set) {
+  std::string t = "v1";
+  auto add = [&t](std::string_view part) { (t += '\0') += part; };
+  for (const rules::LifecycleStage& s : set.lifecycle) add("stage:" + s.stage + "=" + s.source);
+  for (const rules::TagRule& r : set.tags) add("tag:" + r.path + "=" + r.source);
+  for (const rules::Segment& s : set.segments) {
+    add("segment:" + s.name + (s.marketing ? "!" : "=") + s.source);
+  }
+  for (const rules::Score& s : set.scores) {
+    add("score:" + s.name + "=" + s.recency + "," + s.frequency + "," + s.monetary);
+  }
+  for (const rules::Model& m : set.models) {
+    add("model:" + m.name + "=" + m.purchases + "," + m.amount + "," +
+        std::to_string(static_cast<int>(m.unit)) + "," + std::to_string(m.discount));
+  }
+  for (const rules::Trigger& tr : set.triggers) {
+    if (tr.kind == rules::TriggerKind::kSchedule && !tr.segment.empty()) {
+      add("schedule:" + tr.id + "=" + tr.segment);
+    }
+  }
+  return t;
+}
+
+// The segment names kIndexedKey holds (none when it is absent or unreadable).
+std::set<std::string> IndexedSegments(const std::optional<std::string>& stored) {
+  std::set<std::string> out;
+  if (!stored) {
+    return out;
+  }
+  json names = json::parse(*stored, nullptr, /*allow_exceptions=*/false);
+  if (names.is_array()) {
+    for (const json& n : names) {
+      if (n.is_string()) {
+        out.insert(n.get<std::string>());
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string Ingestor::PortraitFingerprint() const { return Fnv1a(PortraitText(rules_.Get()->set)); }
+
+Result<bool> Ingestor::PortraitEvaluated() {
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> mark, store_.GetMeta(kEvaluatedKey));
+  return mark && *mark == PortraitFingerprint();
+}
+
+Result<ReevaluationStart> Ingestor::BeginReevaluation() {
+  PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
+  const std::shared_ptr<const LoadedRules> rules = rules_.Get();
+  ReevaluationStart start;
+  start.fingerprint = Fnv1a(PortraitText(rules->set));
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> mark, store_.GetMeta(kEvaluatedKey));
+  if (mark && *mark == start.fingerprint) {
+    return start;
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> indexed, store_.GetMeta(kIndexedKey));
+  store::Batch batch;
+  json names = json::array();
+  std::set<std::string> current;
+  for (const rules::Segment& s : rules->set.segments) {
+    names.push_back(s.name);
+    current.insert(s.name);
+  }
+  for (const std::string& old : IndexedSegments(indexed)) {
+    if (!current.count(old)) {
+      batch.dropped_segments.push_back(old);
+    }
+  }
+  batch.meta[std::string(kIndexedKey)] = names.dump();
+  if (!mark && rules->set.segments.empty() && rules->set.tags.empty()) {
+    batch.meta[std::string(kEvaluatedKey)] = start.fingerprint;  // nothing to evaluate
+  } else {
+    start.needed = true;
+    PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> pass, store_.GetMeta(kPassKey));
+    const std::string prefix = start.fingerprint + ":";
+    if (pass && pass->starts_with(prefix)) {
+      start.after = std::strtoll(pass->c_str() + prefix.size(), nullptr, 10);
+    }
+  }
+  PORTRAIT_RETURN_IF_ERROR(audit_.Commit(batch));
+  return start;
+}
+
+Result<ReevaluationProgress> Ingestor::ReevaluateProfiles(store::ProfileId after, int limit,
+                                                          const std::string& fingerprint) {
+  PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
+  PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::TimerInputs> inputs,
+                            store_.RearmInputs(after, limit));
+  ReevaluationProgress progress;
+  if (inputs.empty()) {
+    return progress;
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(
+      auto rows, store_.MembershipsBetween(inputs.front().profile_id, inputs.back().profile_id));
+  IngestGroup group(*this, clock_.NowUs());
+  size_t at = 0;
+  for (const store::TimerInputs& in : inputs) {
+    std::set<std::string> indexed;
+    for (; at < rows.size() && rows[at].first <= in.profile_id; ++at) {
+      if (rows[at].first == in.profile_id) {
+        indexed.insert(rows[at].second);
+      }
+    }
+    PORTRAIT_ASSIGN_OR_RETURN(Working * w, group.ById(in.profile_id));
+    if (!w) {
+      continue;  // erased meanwhile
+    }
+    PORTRAIT_ASSIGN_OR_RETURN(int fired, group.Reevaluate(*w));
+    progress.tasks += fired;
+    progress.index_changes += group.ReconcileMembers(*w, indexed);
+    PORTRAIT_RETURN_IF_ERROR(group.Rearm(*w, /*late_ok=*/false, &in.timers));
+    ++progress.profiles;
+  }
+  progress.last = inputs.back().profile_id;
+  group.batch().meta[std::string(kPassKey)] = fingerprint + ":" + std::to_string(progress.last);
+  PORTRAIT_RETURN_IF_ERROR(group.Commit());
+  return progress;
+}
+
+Status Ingestor::MarkReevaluated(const std::string& fingerprint,
+                                 const ReevaluationProgress& totals) {
+  PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
+  store::Batch batch;
+  batch.meta[std::string(kEvaluatedKey)] = fingerprint;
+  batch.meta[std::string(kPassKey)] = "";
+  batch.audit.push_back(store::AuditEntry{clock_.NowUs(), "system", "portrait.reevaluate", 0, "",
+                                          json{{"profiles", totals.profiles},
+                                               {"tasks", totals.tasks},
+                                               {"index_changes", totals.index_changes},
+                                               {"rules_fingerprint", fingerprint}}
+                                              .dump()});
+  PORTRAIT_RETURN_IF_ERROR(audit_.Commit(batch));
+  return Status::Ok();
+}
+
+Status Ingestor::ForgetReevaluation() {
+  PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
+  store::Batch batch;
+  batch.meta[std::string(kEvaluatedKey)] = "";
+  batch.meta[std::string(kPassKey)] = "";
+  batch.audit.push_back(
+      store::AuditEntry{clock_.NowUs(), "system", "portrait.reevaluate.request", 0, "", "{}"});
+  PORTRAIT_RETURN_IF_ERROR(audit_.Commit(batch));
+  return Status::Ok();
+}
+
+}  // namespace portrait::daemon

@@ -1,0 +1,129 @@
+// The base-wide re-evaluation over a real SQLCipher data directory: a pass cut off resumes
+// where its last job ended, fills a members index that lacks rows (an older database), is
+// recorded so it does not run again, drops the rows of a segment the rules no longer have, and
+// runs again from the first profile on request.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "daemon/ingestor.h"
+#include "daemon/rules_holder.h"
+#include "tests/daemon/service_fixture.h"
+
+namespace portrait::daemon {
+namespace {
+
+using nlohmann::json;
+
+class ReevaluateTest : public ServiceFixture {
+ protected:
+  std::shared_ptr<const LoadedRules> Load(const std::string& segments) {
+    if (!std::filesystem::exists(dir_ / "rules")) {
+      std::filesystem::copy(std::string(PORTRAIT_SOURCE_DIR) + "/examples/rules", dir_ / "rules");
+    }
+    testing::WriteFile(dir_ / "rules/segments.toml", segments);
+    auto loaded = LoadRules(in_force_.Get());
+    EXPECT_TRUE(loaded) << loaded.error().ToString();
+    return *loaded;
+  }
+  store::ProfileId Put(const std::string& id, const std::string& city) {
+    auto put = vault_.Upsert(id, {{"fields", {{"city", city}}}});
+    EXPECT_TRUE(put) << put.error().ToString();
+    ingestor_.Forget(put->id);
+    EXPECT_TRUE(ingestor_.AfterProfileWrite(put->id).ok());
+    return put->id;
+  }
+  int64_t Count(const std::string& segment) { return store_.CountSegmentMembers(segment).value(); }
+  ReevaluationStart Begin() {
+    auto start = ingestor_.BeginReevaluation();
+    EXPECT_TRUE(start) << start.error().ToString();
+    return start ? *start : ReevaluationStart{};
+  }
+  // Jobs of `limit` from `after` until none are left, or `jobs` of them; the totals.
+  ReevaluationProgress Run(const ReevaluationStart& start, int limit, int jobs = 1000) {
+    ReevaluationProgress total;
+    total.last = start.after;
+    for (int j = 0; j < jobs; ++j) {
+      auto step = ingestor_.ReevaluateProfiles(total.last, limit, start.fingerprint);
+      EXPECT_TRUE(step) << step.error().ToString();
+      if (!step || step->last == 0) {
+        total.last = 0;
+        break;
+      }
+      total.profiles += step->profiles;
+      total.index_changes += step->index_changes;
+      total.last = step->last;
+    }
+    return total;
+  }
+
+  static constexpr const char* kHangzhou =
+      "[[segment]]\nname = \"hz\"\nwhen = \"fields.city == 'Hangzhou'\"\n";
+  static constexpr const char* kShanghai =
+      "[[segment]]\nname = \"sh\"\nwhen = \"fields.city == 'Shanghai'\"\n";
+
+  RulesHolder rules_{Load(kHangzhou)};
+  Ingestor ingestor_{store_, vault_, consents_, audit_, rules_, data_.blind, clock_};
+};
+
+TEST_F(ReevaluateTest, APassCutOffResumesFillsTheIndexAndIsRecorded) {
+  std::vector<store::ProfileId> ids;
+  for (int i = 0; i < 7; ++i) {
+    ids.push_back(Put("p" + std::to_string(i), i % 2 == 0 ? "Hangzhou" : "Shanghai"));
+  }
+  EXPECT_EQ(Count("hz"), 4);  // written with the profiles' transitions
+  // An older database: the index empty, the base never evaluated.
+  store::Batch wipe;
+  wipe.dropped_segments.push_back("hz");
+  ASSERT_TRUE(audit_.Commit(wipe));
+  ASSERT_EQ(Count("hz"), 0);
+
+  ReevaluationStart start = Begin();
+  ASSERT_TRUE(start.needed);
+  EXPECT_EQ(start.after, 0);
+  ReevaluationProgress first = Run(start, 3, /*jobs=*/1);  // then the daemon stops
+  EXPECT_EQ(first.last, ids[2]);
+  EXPECT_EQ(first.profiles, 3);
+  EXPECT_EQ(Count("hz"), 2);  // p0, p2
+
+  ReevaluationStart resumed = Begin();  // the next start
+  ASSERT_TRUE(resumed.needed);
+  EXPECT_EQ(resumed.after, ids[2]);
+  EXPECT_EQ(resumed.fingerprint, start.fingerprint);
+  ReevaluationProgress rest = Run(resumed, 3);
+  EXPECT_EQ(rest.profiles, 4);
+  EXPECT_EQ(first.index_changes + rest.index_changes, 4);
+  EXPECT_EQ(Count("hz"), 4);
+  ASSERT_TRUE(ingestor_.MarkReevaluated(resumed.fingerprint, rest).ok());
+  EXPECT_FALSE(Begin().needed);
+  EXPECT_TRUE(ingestor_.PortraitEvaluated().value());
+}
+
+TEST_F(ReevaluateTest, ARuleChangeDropsAGoneSegmentAndARequestStartsOver) {
+  for (int i = 0; i < 4; ++i) {
+    Put("q" + std::to_string(i), i < 3 ? "Hangzhou" : "Shanghai");
+  }
+  ReevaluationStart start = Begin();
+  ASSERT_TRUE(start.needed);
+  ASSERT_TRUE(ingestor_.MarkReevaluated(start.fingerprint, Run(start, 2)).ok());
+  ASSERT_EQ(Count("hz"), 3);
+
+  rules_.Set(Load(kShanghai));
+  EXPECT_FALSE(ingestor_.PortraitEvaluated().value());
+  ReevaluationStart changed = Begin();
+  ASSERT_TRUE(changed.needed);
+  EXPECT_NE(changed.fingerprint, start.fingerprint);
+  EXPECT_EQ(Count("hz"), 0);  // dropped when the pass began
+  ASSERT_TRUE(ingestor_.MarkReevaluated(changed.fingerprint, Run(changed, 2)).ok());
+  EXPECT_EQ(Count("sh"), 1);
+
+  ASSERT_TRUE(ingestor_.ForgetReevaluation().ok());
+  ReevaluationStart again = Begin();
+  EXPECT_TRUE(again.needed);
+  EXPECT_EQ(again.after, 0);
+  EXPECT_EQ(Run(again, 10).profiles, 4);
+  EXPECT_EQ(Count("sh"), 1);  // nothing changed: nothing rewritten
+}
+
+}  // namespace
+}  // namespace portrait::daemon

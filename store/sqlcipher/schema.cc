@@ -177,6 +177,19 @@ constexpr std::string_view kPortraitSteps[] = {
         PRIMARY KEY (profile_id, field)
       ) WITHOUT ROWID;
       )sql",
+    // 8 (models; step 9 once segment_members is step 8): each [[model]]'s and [[score]]'s
+    // fitted parameters, base-wide figures only (docs/DECISIONS.md 100-101), replaced by each
+    // fit or refresh with a greater version.
+    R"sql(
+      CREATE TABLE models (
+        kind      TEXT NOT NULL,
+        name      TEXT NOT NULL,
+        version   INTEGER NOT NULL,
+        params    TEXT NOT NULL,
+        fitted_us INTEGER NOT NULL,
+        PRIMARY KEY (kind, name)
+      ) WITHOUT ROWID;
+      )sql",
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "cli/audit_command.h"
 #include "cli/import_command.h"
 #include "cli/init_command.h"
+#include "cli/model_command.h"
 #include "cli/profiles_command.h"
 #include "cli/rules_command.h"
 #include "cli/tasks_command.h"
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
   portrait::cli::AddTasksCommand(app, exit_code);
   portrait::cli::AddProfilesCommand(app, exit_code);
   portrait::cli::AddImportCommand(app, exit_code);
+  portrait::cli::AddModelCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -19,6 +19,7 @@
 #include "daemon/import_service.h"
 #include "daemon/ingestor.h"
 #include "daemon/merge_service.h"
+#include "daemon/model_service.h"
 #include "daemon/profile_service.h"
 #include "daemon/rules_holder.h"
 #include "daemon/rules_test_service.h"
@@ -53,6 +54,7 @@ struct ApiDeps {
   // Reloads rules; returns the problem (with file:line:col) when the new set is refused.
   std::function<Status()> reload;
   ImportService& imports;
+  ModelService& models;
 };
 
 class Api {
@@ -98,6 +100,11 @@ class Api {
   void Events(ApiCall& call, Reply reply);
   // GET /v1/profiles/{id}: answered once its audit record is durable.
   void ReadProfile(ApiCall& call, Reply reply);
+  // api_derived.cc. POST /v1/models/{name}/fit: answered from the job thread once the fit is
+  // stored.
+  void FitModel(ApiCall& call, Reply reply);
+  // GET /v1/models/{name}.
+  Result<HttpResponse> Models(ApiCall& call);
 
   ApiDeps d_;
   std::atomic<bool> shutting_down_{false};

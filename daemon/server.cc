@@ -17,7 +17,8 @@ namespace portrait::daemon {
 // Every component, in construction order (each refers only to those above it).
 struct Server::Parts {
   Parts(std::shared_ptr<const LoadedRules> rules, const Clock& clock, spdlog::logger& log,
-        store::DataDir data_dir, crypto::AuditSigner audit_signer, crypto::BlindIndex token_hasher_)
+        store::DataDir data_dir, crypto::AuditSigner audit_signer, crypto::BlindIndex token_hasher_,
+        std::shared_ptr<const DerivedParams> fitted)
       : config(rules->config),
         clock(clock),
         log(log),
@@ -39,6 +40,8 @@ struct Server::Parts {
         ingestor(*data.store, vault, consents, audit, rules_holder, data.blind, clock),
         writer(ingestor, audit, telemetry),
         imports(vault, profiles, *data.store, data.blind, writer, ingestor, audit, clock, log),
+        derived(std::move(fitted)),
+        models(DerivedDeps{*data.store, vault, audit, rules_holder, derived, jobs, clock, log}),
         auth(tokens, token_hasher, clock),
         api(ApiDeps{config,   *data.store, vault,
                     tokens,   audit,       profiles,
@@ -47,7 +50,7 @@ struct Server::Parts {
                     ingestor, writer,      rules_holder,
                     auth,     telemetry,   data.blind,
                     clock,    log,         [this] { return server->Reload(); },
-                    imports}),
+                    imports,  models}),
         http(io,
              HttpLimits{.read_timeout =
                             std::chrono::seconds(config.Get()->daemon.request_timeout_seconds)},
@@ -82,6 +85,9 @@ struct Server::Parts {
   Ingestor ingestor;
   Writer writer;
   ImportService imports;
+  DerivedHolder derived;  // the fitted parameters in force
+  JobRunner jobs;         // fits and refreshes; stopped before the services it uses go
+  ModelService models;
   Authenticator auth;
   Api api;
   boost::asio::io_context io;
@@ -104,14 +110,18 @@ Result<std::unique_ptr<Server>> Server::Open(const config::Config& config, const
                             crypto::AuditSigner::Create(data.keys.audit_seed()));
   PORTRAIT_ASSIGN_OR_RETURN(crypto::BlindIndex token_hasher,
                             crypto::BlindIndex::Create(data.keys.token_key(), 32));
-  auto parts = std::make_unique<Parts>(std::move(rules), clock, log, std::move(data),
-                                       std::move(signer), std::move(token_hasher));
+  PORTRAIT_ASSIGN_OR_RETURN(std::shared_ptr<const DerivedParams> fitted,
+                            LoadDerivedParams(*data.store));
+  auto parts =
+      std::make_unique<Parts>(std::move(rules), clock, log, std::move(data), std::move(signer),
+                              std::move(token_hasher), std::move(fitted));
   return std::unique_ptr<Server>(new Server(std::move(parts)));
 }
 
 Server::Server(std::unique_ptr<Parts> parts) : p_(std::move(parts)) { p_->server = this; }
 
 Server::~Server() {
+  p_->jobs.Stop();
   if (p_->scheduler) {
     p_->scheduler->Stop();
   }
@@ -210,6 +220,7 @@ void Server::DrainTick() {
 }
 
 Status Server::Close() {
+  p_->jobs.Stop();  // the fit under way finishes; those queued are answered 503
   if (p_->scheduler) {
     p_->scheduler->Stop();
   }

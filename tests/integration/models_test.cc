@@ -1,0 +1,198 @@
+// Model fits and score refreshes through a real daemon, on the real CDNOW 1/10 sample
+// (examples/cdnow/): its purchases imported as events with `portraitctl import events`, the
+// BG/NBD and Gamma-Gamma fits made by the daemon from the stored events (not from a prepared
+// summary) must reproduce the published figures within 1%.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "analytics/bgnbd.h"
+#include "tests/integration/daemon_harness.h"
+
+namespace portrait {
+namespace {
+
+using nlohmann::json;
+using testing::BinDir;
+using testing::Daemon;
+using testing::RunCommand;
+
+const std::string kCdnow = std::string(PORTRAIT_SOURCE_DIR) + "/examples/cdnow/CDNOW_sample.txt";
+
+#define EXPECT_WITHIN_1PCT(actual, published) \
+  EXPECT_NEAR(actual, published, 0.01 * std::fabs(published)) << #actual
+
+// The rules the test adds to the example's: the CDNOW model and an RFM score over the example's
+// order metrics.
+constexpr const char* kRules = R"toml(
+[[model]]
+name = "clv"
+kind = "bgnbd"
+purchases = "order.placed"
+amount = "amount"
+unit = "week"
+
+[[score]]
+name = "rfm"
+kind = "rfm"
+recency = "last_order"
+frequency = "orders"
+monetary = "spent"
+)toml";
+
+// CDNOW_sample.txt as CloudEvents (as cdnow_events.sh makes them, keyed by the sample's own
+// customer id): one JSON line per purchase, at noon UTC of its day.
+std::string WriteEvents(const std::string& path) {
+  std::ifstream in(kCdnow);
+  std::ofstream out(path);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string master, sample, date;
+    int cds = 0;
+    double dollars = 0;
+    fields >> master >> sample >> date >> cds >> dollars;
+    if (fields.fail() || date.size() != 8) {
+      ADD_FAILURE() << "CDNOW line " << n + 1;
+      continue;
+    }
+    json e = {{"specversion", "1.0"},
+              {"id", "cdnow-" + std::to_string(++n)},
+              {"source", "cdnow"},
+              {"type", "order.placed"},
+              {"subject", "cdnow-" + std::to_string(std::stoi(sample))},
+              {"time", date.substr(0, 4) + "-" + date.substr(4, 2) + "-" + date.substr(6, 2) +
+                           "T12:00:00Z"},
+              {"data", {{"amount", dollars}, {"items", cds}, {"category", "music"}}}};
+    out << e.dump() << "\n";
+  }
+  EXPECT_EQ(n, 6919);
+  return path;
+}
+
+class CdnowDaemon : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    d_ = new Daemon();
+    std::ofstream(d_->dir() / "rules/cdnow.toml") << kRules;
+    ASSERT_TRUE(d_->Start("1998-07-01T00:00:00Z"));
+    const std::string file = WriteEvents(d_->dir() / "cdnow.jsonl");
+    std::string out;
+    ASSERT_EQ(RunCommand(BinDir() + "/portraitctl import events " + file +
+                             " --json --batch 1000 --config " + d_->config_path() + Url() +
+                             " --purpose service 2>/dev/null",
+                         &out),
+              0)
+        << out;
+    EXPECT_EQ(json::parse(out)["imported"], 6919) << out;
+  }
+  static void TearDownTestSuite() {
+    delete d_;
+    d_ = nullptr;
+  }
+  static std::string Ctl(const std::string& args) {
+    return BinDir() + "/portraitctl " + args + " --config " + d_->config_path() + Url();
+  }
+  static std::string Url() { return " --url http://127.0.0.1:" + std::to_string(d_->port()); }
+
+  static Daemon* d_;
+};
+Daemon* CdnowDaemon::d_ = nullptr;
+
+TEST_F(CdnowDaemon, FitThroughTheDaemonReproducesThePublishedFigures) {
+  auto r = d_->Admin("POST", "/v1/models/clv/fit", R"({"until": "1997-09-30T23:59:59Z"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json m = r.json();
+  EXPECT_EQ(m["model"], "clv");
+  EXPECT_EQ(m["customers"], 2357);
+  EXPECT_EQ(m["until"], "1997-09-30T23:59:59Z");
+  EXPECT_WITHIN_1PCT(m["bgnbd"]["r"].get<double>(), 0.243);
+  EXPECT_WITHIN_1PCT(m["bgnbd"]["alpha"].get<double>(), 4.414);
+  EXPECT_WITHIN_1PCT(m["bgnbd"]["a"].get<double>(), 0.793);
+  EXPECT_WITHIN_1PCT(m["bgnbd"]["b"].get<double>(), 2.426);
+  EXPECT_NEAR(m["bgnbd"]["log_likelihood"].get<double>(), -9582.4, 0.5);
+  EXPECT_WITHIN_1PCT(m["gamma_gamma"]["p"].get<double>(), 6.25);
+  EXPECT_WITHIN_1PCT(m["gamma_gamma"]["q"].get<double>(), 3.74);
+  EXPECT_WITHIN_1PCT(m["gamma_gamma"]["gamma"].get<double>(), 15.44);
+  EXPECT_EQ(m["gamma_gamma"]["customers"], 946);
+  // The paper's example customer, from the stored parameters.
+  auto shown = d_->Admin("GET", "/v1/models/clv");
+  ASSERT_EQ(shown.status, 200) << shown.body;
+  const json b = shown.json()["bgnbd"];
+  EXPECT_EQ(shown.json()["version"], m["version"]);
+  const analytics::BgNbdParams params{b["r"], b["alpha"], b["a"], b["b"]};
+  auto expected = analytics::ExpectedPurchases(params, {2, 30.43, 38.86}, 39);
+  ASSERT_TRUE(expected) << expected.error().ToString();
+  EXPECT_WITHIN_1PCT(*expected, 1.226);
+}
+
+TEST_F(CdnowDaemon, EachFitIsTheNextVersionAuditedWithoutPersonalValues) {
+  auto first = d_->Admin("POST", "/v1/models/clv/fit",
+                         R"({"until": "1997-06-30T23:59:59Z"})");
+  ASSERT_EQ(first.status, 200) << first.body;
+  auto second = d_->Admin("POST", "/v1/models/clv/fit", "");  // until now
+  ASSERT_EQ(second.status, 200) << second.body;
+  EXPECT_EQ(second.json()["version"].get<int64_t>(), first.json()["version"].get<int64_t>() + 1);
+  EXPECT_EQ(first.json()["until"], "1997-06-30T23:59:59Z");
+  EXPECT_NE(second.json()["bgnbd"]["log_likelihood"], first.json()["bgnbd"]["log_likelihood"]);
+  auto audit = d_->Admin("GET", "/v1/audit?limit=10000");
+  ASSERT_EQ(audit.status, 200);
+  int fits = 0;
+  const json records = audit.json()["records"];
+  for (const json& record : records) {
+    if (record["action"] == "model.fit") {
+      ++fits;
+      EXPECT_EQ(record["profile_id"], 0);
+      EXPECT_EQ(record["detail"]["model"], "clv");
+      EXPECT_EQ(record["detail"].dump().find("cdnow-"), std::string::npos);
+    }
+  }
+  EXPECT_GE(fits, 2);
+}
+
+TEST_F(CdnowDaemon, PortraitctlFitsAndShowsAsJsonAndAsATable) {
+  std::string out;
+  ASSERT_EQ(RunCommand(Ctl("model fit clv --until 1997-09-30T23:59:59Z --json"), &out), 0) << out;
+  const json fitted = json::parse(out);
+  EXPECT_WITHIN_1PCT(fitted["bgnbd"]["r"].get<double>(), 0.243);
+  out.clear();
+  ASSERT_EQ(RunCommand(Ctl("model show clv"), &out), 0) << out;
+  EXPECT_NE(out.find("BG/NBD"), std::string::npos) << out;
+  EXPECT_NE(out.find("Gamma-Gamma"), std::string::npos) << out;
+  EXPECT_NE(out.find("version " + std::to_string(fitted["version"].get<int64_t>())),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(RunCommand(Ctl("model show nosuchmodel 2>/dev/null")), 1);
+  EXPECT_EQ(RunCommand(Ctl("model fit 2>/dev/null")), 2);  // the name is required
+  EXPECT_EQ(RunCommand(Ctl("model fit clv --until yesterday 2>/dev/null")), 1);
+}
+
+TEST_F(CdnowDaemon, HostileFitRequestsAreRefusedNamingTheMember) {
+  EXPECT_EQ(d_->Admin("POST", "/v1/models/clv/fit", "{broken").status, 400);
+  EXPECT_EQ(d_->Admin("POST", "/v1/models/clv/fit", "[]").status, 422);
+  EXPECT_EQ(d_->Admin("POST", "/v1/models/clv/fit", R"({"until": 5})").status, 422);
+  EXPECT_EQ(d_->Admin("POST", "/v1/models/clv/fit", R"({"until": "1997-13-45"})").status, 422);
+  EXPECT_EQ(d_->Admin("POST", "/v1/models/clv/fit", R"({"until": "1969-12-31T00:00:00Z"})").status,
+            422);
+  EXPECT_EQ(d_->Admin("POST", "/v1/models/clv/fit", R"({"until": "2999-01-01T00:00:00Z"})").status,
+            422);
+  auto extra = d_->Admin("POST", "/v1/models/clv/fit", R"({"until2": "x"})");
+  EXPECT_EQ(extra.status, 422);
+  EXPECT_EQ(extra.body.find("until2"), std::string::npos) << "the caller's key is not echoed";
+  EXPECT_EQ(d_->Admin("POST", "/v1/models/nosuch/fit", "").status, 404);
+  EXPECT_EQ(d_->Admin("GET", "/v1/models/nosuch").status, 404);
+  EXPECT_EQ(d_->Admin("DELETE", "/v1/models/clv").status, 404);
+  const std::string marketer = d_->CreateToken("mk", "marketer");
+  testing::HttpClient client(d_->port());
+  auto refused =
+      client.Send("POST", "/v1/models/clv/fit", "", {{"Authorization", "Bearer " + marketer}});
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  auto unread = client.Send("GET", "/v1/models/clv", "", {{"Authorization", "Bearer " + marketer}});
+  EXPECT_EQ(unread.status, 403) << unread.body;
+}
+
+}  // namespace
+}  // namespace portrait

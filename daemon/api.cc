@@ -109,6 +109,10 @@ void Api::Serve(HttpRequest&& request, const std::string& remote, const Reply& r
       call.path[1] == "models" && call.path[3] == "fit") {
     return FitModel(call, respond);
   }
+  if (call.method() == http::verb::post && call.path.size() == 4 && call.path[0] == "v1" &&
+      call.path[1] == "scores" && call.path[3] == "refresh") {
+    return RefreshScore(call, respond);
+  }
   auto response = Route(call);
   if (!response) {
     return fail(response.error());
@@ -200,6 +204,9 @@ Result<HttpResponse> Api::Route(ApiCall& call) {
   if (p[1] == "models") {
     return Models(call);
   }
+  if (p[1] == "scores") {
+    return Scores(call);
+  }
   if (p.size() == 3 && p[1] == "rules" && p[2] == "test" && call.method() == http::verb::post) {
     return RulesTest(call);
   }
@@ -237,6 +244,9 @@ Result<HttpResponse> Api::Profiles(ApiCall& call) {
   }
   if (p.size() == 4 && p[3] == "export" && call.method() == http::verb::get) {
     return Export(call, id);
+  }
+  if (p.size() == 4 && p[3] == "scores" && call.method() == http::verb::get) {
+    return ProfileScores(call, id);
   }
   if (p.size() == 4 && p[3] == "hold") {
     return Hold(call, id);

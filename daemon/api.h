@@ -23,6 +23,7 @@
 #include "daemon/profile_service.h"
 #include "daemon/rules_holder.h"
 #include "daemon/rules_test_service.h"
+#include "daemon/score_service.h"
 #include "daemon/send_gate.h"
 #include "daemon/task_service.h"
 #include "daemon/telemetry.h"
@@ -55,6 +56,7 @@ struct ApiDeps {
   std::function<Status()> reload;
   ImportService& imports;
   ModelService& models;
+  ScoreService& scores;
 };
 
 class Api {
@@ -105,6 +107,12 @@ class Api {
   void FitModel(ApiCall& call, Reply reply);
   // GET /v1/models/{name}.
   Result<HttpResponse> Models(ApiCall& call);
+  // POST /v1/scores/{name}/refresh, answered from the job thread.
+  void RefreshScore(ApiCall& call, Reply reply);
+  // GET /v1/scores/{name}.
+  Result<HttpResponse> Scores(ApiCall& call);
+  // GET /v1/profiles/{id}/scores[?score=NAME].
+  Result<HttpResponse> ProfileScores(ApiCall& call, const std::string& id);
 
   ApiDeps d_;
   std::atomic<bool> shutting_down_{false};

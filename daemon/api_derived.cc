@@ -61,4 +61,40 @@ Result<HttpResponse> Api::Models(ApiCall& call) {
   return Error(Status::NotFound("no such endpoint; see docs/API.md"));
 }
 
+void Api::RefreshScore(ApiCall& call, Reply reply) {
+  if (!call.request.body().empty()) {
+    return reply(Problem(http::status::unprocessable_entity, "body: a refresh takes none"));
+  }
+  d_.scores.Refresh(call.caller, call.path[2], [this, reply](Result<json> refreshed) {
+    if (!refreshed) {
+      if (HttpStatusOf(refreshed.error()) == http::status::internal_server_error) {
+        d_.log.error("a score refresh failed: {}", refreshed.error().ToString());
+      }
+      return reply(Problem(HttpStatusOf(refreshed.error()), refreshed.error().message()));
+    }
+    reply(JsonResponse(*refreshed));
+  });
+}
+
+Result<HttpResponse> Api::Scores(ApiCall& call) {
+  if (call.path.size() == 3 && call.method() == http::verb::get) {
+    PORTRAIT_ASSIGN_OR_RETURN(json shown, d_.scores.Show(call.caller, call.path[2]));
+    return JsonResponse(shown);
+  }
+  return Error(Status::NotFound("no such endpoint; see docs/API.md"));
+}
+
+Result<HttpResponse> Api::ProfileScores(ApiCall& call, const std::string& id) {
+  for (const auto& [key, value] : call.query) {
+    if (key != "score") {
+      return Error(Status::InvalidArgument("query: only score=NAME is accepted"));
+    }
+  }
+  auto only = call.query.find("score");
+  PORTRAIT_ASSIGN_OR_RETURN(
+      json shown,
+      d_.scores.ShowProfile(call.caller, id, only == call.query.end() ? "" : only->second));
+  return JsonResponse(shown);
+}
+
 }  // namespace portrait::daemon

@@ -42,6 +42,7 @@ struct Server::Parts {
         imports(vault, profiles, *data.store, data.blind, writer, ingestor, audit, clock, log),
         derived(std::move(fitted)),
         models(DerivedDeps{*data.store, vault, audit, rules_holder, derived, jobs, clock, log}),
+        scores(DerivedDeps{*data.store, vault, audit, rules_holder, derived, jobs, clock, log}),
         auth(tokens, token_hasher, clock),
         api(ApiDeps{config,   *data.store, vault,
                     tokens,   audit,       profiles,
@@ -50,7 +51,7 @@ struct Server::Parts {
                     ingestor, writer,      rules_holder,
                     auth,     telemetry,   data.blind,
                     clock,    log,         [this] { return server->Reload(); },
-                    imports,  models}),
+                    imports,  models,      scores}),
         http(io,
              HttpLimits{.read_timeout =
                             std::chrono::seconds(config.Get()->daemon.request_timeout_seconds)},
@@ -88,6 +89,7 @@ struct Server::Parts {
   DerivedHolder derived;  // the fitted parameters in force
   JobRunner jobs;         // fits and refreshes; stopped before the services it uses go
   ModelService models;
+  ScoreService scores;
   Authenticator auth;
   Api api;
   boost::asio::io_context io;

@@ -162,6 +162,8 @@ class AuthorizationProperty : public ::testing::Test {
   JobRunner jobs_;
   ModelService models_{
       DerivedDeps{*data_.store, vault_, audit_, rules_, derived_, jobs_, clock_, log_}};
+  ScoreService scores_{
+      DerivedDeps{*data_.store, vault_, audit_, rules_, derived_, jobs_, clock_, log_}};
   Api api_{ApiDeps{in_force_,       *data_.store, vault_,
                    token_registry_, audit_,       profiles_,
                    consents_,       tasks_,       merges_,
@@ -169,7 +171,7 @@ class AuthorizationProperty : public ::testing::Test {
                    ingestor_,       writer_,      rules_,
                    auth_,           metrics_,     data_.blind,
                    clock_,          log_,         [] { return Status::Ok(); },
-                   imports_,        models_}};
+                   imports_,        models_,      scores_}};
   std::map<std::string, std::string> tokens_;
   std::vector<Customer> customers_;
   std::map<std::string, Forbidden> forbidden_;  // by "role/purpose"

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "analytics/bgnbd.h"
+#include "analytics/rfm.h"
 #include "tests/integration/daemon_harness.h"
 
 namespace portrait {
@@ -78,6 +79,13 @@ class CdnowDaemon : public ::testing::Test {
   static void SetUpTestSuite() {
     d_ = new Daemon();
     std::ofstream(d_->dir() / "rules/cdnow.toml") << kRules;
+    // The service purpose may use the scores and predictions; care may not.
+    std::string config = testing::ReadFile(d_->config_path());
+    const std::string service = R"(derived = ["metrics", "lifecycle", "tags"])";
+    ASSERT_NE(config.find(service), std::string::npos);
+    config.replace(config.find(service), service.size(),
+                   R"(derived = ["metrics", "lifecycle", "tags", "scores", "predictions"])");
+    std::ofstream(d_->config_path()) << config;
     ASSERT_TRUE(d_->Start("1998-07-01T00:00:00Z"));
     const std::string file = WriteEvents(d_->dir() / "cdnow.jsonl");
     std::string out;
@@ -130,8 +138,7 @@ TEST_F(CdnowDaemon, FitThroughTheDaemonReproducesThePublishedFigures) {
 }
 
 TEST_F(CdnowDaemon, EachFitIsTheNextVersionAuditedWithoutPersonalValues) {
-  auto first = d_->Admin("POST", "/v1/models/clv/fit",
-                         R"({"until": "1997-06-30T23:59:59Z"})");
+  auto first = d_->Admin("POST", "/v1/models/clv/fit", R"({"until": "1997-06-30T23:59:59Z"})");
   ASSERT_EQ(first.status, 200) << first.body;
   auto second = d_->Admin("POST", "/v1/models/clv/fit", "");  // until now
   ASSERT_EQ(second.status, 200) << second.body;
@@ -192,6 +199,115 @@ TEST_F(CdnowDaemon, HostileFitRequestsAreRefusedNamingTheMember) {
   EXPECT_EQ(refused.status, 403) << refused.body;
   auto unread = client.Send("GET", "/v1/models/clv", "", {{"Authorization", "Bearer " + marketer}});
   EXPECT_EQ(unread.status, 403) << unread.body;
+}
+
+// RFM computed here from the file, independently of analytics/rfm.cc: each customer's days since
+// the last purchase as of the daemon's day (1998-07-01), orders and dollars; nearest-rank
+// quintile boundaries; scores by boundaries exceeded; high above the mean score.
+struct IndependentRfm {
+  std::array<std::array<double, 4>, 3> boundaries{};
+  std::map<std::string, int64_t> groups;
+};
+
+IndependentRfm ComputeIndependently() {
+  std::map<int, std::array<double, 3>> customers;  // id -> {last day, orders, dollars}
+  std::ifstream in(kCdnow);
+  std::string master, date;
+  int sample = 0, cds = 0;
+  double dollars = 0;
+  while (in >> master >> sample >> date >> cds >> dollars) {
+    using namespace std::chrono;
+    const int ymd = std::stoi(date);
+    const double day =
+        sys_days{year{ymd / 10000} / (ymd / 100 % 100) / (ymd % 100)}.time_since_epoch().count();
+    auto& c = customers.try_emplace(sample, std::array<double, 3>{day, 0, 0}).first->second;
+    c = {std::max(c[0], day), c[1] + 1, c[2] + dollars};
+  }
+  using namespace std::chrono;
+  const double today = sys_days{year{1998} / 7 / 1}.time_since_epoch().count();
+  std::array<std::vector<double>, 3> values;
+  for (auto& [id, c] : customers) {
+    c[0] = today - c[0];
+    for (int k = 0; k < 3; ++k) values[k].push_back(c[k]);
+  }
+  IndependentRfm out;
+  const size_t n = customers.size();
+  for (int k = 0; k < 3; ++k) {
+    std::vector<double> sorted = values[k];
+    std::sort(sorted.begin(), sorted.end());
+    for (size_t q = 1; q <= 4; ++q) out.boundaries[k][q - 1] = sorted[(q * n + 4) / 5 - 1];
+  }
+  std::vector<std::array<int, 3>> scores;
+  std::array<double, 3> mean{};
+  for (auto& [id, c] : customers) {
+    std::array<int, 3> s{};
+    for (int k = 0; k < 3; ++k) {
+      int above = 0;
+      for (double b : out.boundaries[k]) above += c[k] > b ? 1 : 0;
+      s[k] = k == 0 ? 5 - above : 1 + above;
+      mean[k] += s[k] / static_cast<double>(n);
+    }
+    scores.push_back(s);
+  }
+  for (const auto& s : scores) {
+    ++out.groups[std::string(analytics::RfmGroupName(
+        analytics::GroupOf(s[0] > mean[0], s[1] > mean[1], s[2] > mean[2])))];
+  }
+  return out;
+}
+
+TEST_F(CdnowDaemon, RfmRefreshEqualsAnIndependentComputation) {
+  auto r = d_->Admin("POST", "/v1/scores/rfm/refresh");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json s = r.json();
+  EXPECT_EQ(s["score"], "rfm");
+  EXPECT_EQ(s["customers"], 2357);
+  const IndependentRfm expected = ComputeIndependently();
+  const char* letters[] = {"recency", "frequency", "monetary"};
+  for (int k = 0; k < 3; ++k) {
+    for (int q = 0; q < 4; ++q) {
+      EXPECT_NEAR(s[letters[k]][q].get<double>(), expected.boundaries[k][q], 1e-6)
+          << letters[k] << " q" << q + 1;
+    }
+  }
+  int64_t total = 0;
+  for (const auto& [group, count] : expected.groups) {
+    EXPECT_EQ(s["groups"][group], count) << group;
+    total += count;
+  }
+  EXPECT_EQ(total, 2357);
+  auto shown = d_->Admin("GET", "/v1/scores/rfm");
+  ASSERT_EQ(shown.status, 200) << shown.body;
+  EXPECT_EQ(shown.json()["version"], s["version"]);
+}
+
+TEST_F(CdnowDaemon, ScoresShowGivesTheInputsOnlyToAPurposeThatMayUseThem) {
+  ASSERT_EQ(d_->Admin("POST", "/v1/scores/rfm/refresh").status, 200);
+  auto mine = d_->Admin("GET", "/v1/profiles/cdnow-1/scores?score=rfm");
+  ASSERT_EQ(mine.status, 200) << mine.body;
+  const json rfm = mine.json()["scores"]["rfm"];
+  EXPECT_TRUE(rfm["group"].is_string()) << rfm;
+  EXPECT_EQ(rfm["inputs"]["frequency"]["metric"], "orders");
+  EXPECT_EQ(rfm["inputs"]["frequency"]["value"], 4);  // customer 1 bought on four lines
+  EXPECT_EQ(rfm["boundaries"]["recency"].size(), 4u);
+  std::string out;
+  ASSERT_EQ(RunCommand(Ctl("scores show cdnow-1 --score rfm --purpose service"), &out), 0);
+  EXPECT_NE(out.find("orders"), std::string::npos) << out;
+  // care may use neither scores nor predictions: as if the score did not exist.
+  auto care = d_->Admin("GET", "/v1/profiles/cdnow-1/scores?score=rfm", "", "care");
+  EXPECT_EQ(care.status, 404) << care.body;
+  auto nosuch = d_->Admin("GET", "/v1/profiles/cdnow-1/scores?score=nosuch");
+  EXPECT_EQ(nosuch.status, 404);
+  EXPECT_EQ(care.json()["detail"], nosuch.json()["detail"]);
+  auto all = d_->Admin("GET", "/v1/profiles/cdnow-1/scores", "", "care");
+  ASSERT_EQ(all.status, 200);
+  EXPECT_TRUE(all.json()["scores"].empty());
+  EXPECT_EQ(d_->Admin("GET", "/v1/profiles/cdnow-1/scores?bad=1").status, 422);
+  EXPECT_EQ(d_->Admin("POST", "/v1/scores/nosuch/refresh").status, 404);
+  EXPECT_EQ(d_->Admin("POST", "/v1/scores/rfm/refresh", "{}").status, 422);
+  out.clear();
+  ASSERT_EQ(RunCommand(Ctl("scores refresh rfm"), &out), 0);
+  EXPECT_NE(out.find("important_value"), std::string::npos) << out;
 }
 
 }  // namespace

@@ -6,8 +6,12 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "analytics/purchases.h"
 #include "analytics/rfm.h"
 #include "daemon/derived_params.h"
+#include "daemon/rules_holder.h"
+#include "rules/engine.h"
+#include "rules/purchase_book.h"
 #include "rules/rule_set.h"
 
 namespace portrait::daemon {
@@ -26,5 +30,34 @@ std::optional<nlohmann::json> RfmScoreJson(const FittedScore& fitted,
 // profile's metrics can be scored on: what ProfileFacts::scores holds.
 nlohmann::json ScoresOf(const rules::RuleSet& set, const DerivedParams& params,
                         const nlohmann::json& metrics, int64_t now_us);
+
+// The customer summary a purchase book gives as of `until_us` (after its last day), in `unit`:
+// what analytics::Summarize gives from the same purchases (same days, same sums).
+analytics::CustomerSummary SummaryOfBook(const rules::PurchaseBook& book, analytics::TimeUnit unit,
+                                         int64_t until_us);
+
+// {"p_alive", "purchases_90d", "value_1y", "version"} of a profile's book under `fitted` at
+// `now_us` (value_1y only with a Gamma-Gamma fit, discounted at `model.discount` a year), or
+// nullopt when a model's function fails on it.
+std::optional<nlohmann::json> PredictionJson(const rules::Model& model, const FittedModel& fitted,
+                                             const rules::PurchaseBook& book, int64_t now_us);
+
+// NAME -> prediction for every model of `set` fitted in `params` for which the profile has a
+// purchase book: what ProfileFacts::predictions holds.
+nlohmann::json PredictionsOf(const rules::RuleSet& set, const DerivedParams& params,
+                             const nlohmann::json& metrics, int64_t now_us);
+
+// The engine's way to a profile's scores and predictions under the rules and parameters given.
+class FittedValues final : public rules::DerivedValues {
+ public:
+  FittedValues(std::shared_ptr<const LoadedRules> rules,
+               std::shared_ptr<const DerivedParams> params)
+      : rules_(std::move(rules)), params_(std::move(params)) {}
+  void Fill(rules::ProfileFacts& profile, int64_t now_us) const override;
+
+ private:
+  std::shared_ptr<const LoadedRules> rules_;
+  std::shared_ptr<const DerivedParams> params_;
+};
 
 }  // namespace portrait::daemon

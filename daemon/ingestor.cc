@@ -84,7 +84,11 @@ class OpenProfiles {
 class IngestGroup {
  public:
   IngestGroup(Ingestor& in, int64_t now_us)
-      : in_(in), rules_(in.rules_.Get()), engine_(rules_->engine), now_(now_us) {}
+      : in_(in),
+        rules_(in.rules_.Get()),
+        engine_(rules_->engine),
+        derived_(in.make_derived_ ? in.make_derived_(rules_) : nullptr),
+        now_(now_us) {}
 
   Result<Working*> BySubject(const std::string& subject) {
     const std::string ext_key = in_.vault_.ExtKey(subject);
@@ -178,11 +182,15 @@ class IngestGroup {
                                 in_.vault_.Seal(w.open, store::kEventDataField, e.data.dump()));
     }
     batch_.events.push_back(std::move(row));
+    w.facts.derived = derived_.get();
     return ApplyOutcome(w, engine_.OnEvent(w.facts, input, now_));
   }
 
   // Re-evaluates the lifecycle stage (time-driven stages move without events).
-  Result<int> Reevaluate(Working& w) { return ApplyOutcome(w, engine_.Reevaluate(w.facts, now_)); }
+  Result<int> Reevaluate(Working& w) {
+    w.facts.derived = derived_.get();
+    return ApplyOutcome(w, engine_.Reevaluate(w.facts, now_));
+  }
 
   // Stores what the engine decided: metrics, stage, timers, tasks. Returns the tasks fired.
   Result<int> ApplyOutcome(Working& w, rules::EventOutcome out) {
@@ -291,6 +299,12 @@ class IngestGroup {
 
   const LoadedRules& rules() const { return *rules_; }
   const rules::Engine& engine() const { return engine_; }
+  // Brings the facts' scores and predictions up to now (before a timer's decision).
+  void FillDerived(Working& w) const {
+    if (derived_) {
+      derived_->Fill(w.facts, now_);
+    }
+  }
   store::Batch& batch() { return batch_; }
 
   // Seals every changed profile's state into the batch, with the timers; commits it.
@@ -360,6 +374,7 @@ class IngestGroup {
   Ingestor& in_;
   std::shared_ptr<const LoadedRules> rules_;
   const rules::Engine& engine_;
+  const std::shared_ptr<const rules::DerivedValues> derived_;
   const int64_t now_;
   std::map<store::ProfileId, std::unique_ptr<Working>> by_id_;
   std::map<std::string, Working*> by_key_;
@@ -489,6 +504,7 @@ Result<TimerSweep> Ingestor::FireDueTimers(int limit) {
       group.SetTimer(timer.profile_id, timer.trigger, std::nullopt);
       continue;
     }
+    group.FillDerived(*w);
     rules::TimerOutcome out = group.engine().OnTimer(w->facts, *trigger, timer.due_us, now);
     group.SetTimer(timer.profile_id, timer.trigger, out.next);
     if (out.fired) {

@@ -5,6 +5,7 @@
 
 #include "analytics/bgnbd.h"
 #include "analytics/gamma_gamma.h"
+#include "rules/purchase_book.h"
 
 namespace portrait::daemon {
 namespace {
@@ -35,7 +36,8 @@ Status AddPage(store::ProfileVault& vault, std::vector<store::EventRow>& page,
       PORTRAIT_ASSIGN_OR_RETURN(
           std::string text,
           store::ProfileVault::OpenWith(*key, id, store::kEventDataField, page[i].data));
-      const std::optional<double> amount = AmountAt(json::parse(text, nullptr, false), amount_key);
+      const std::optional<double> amount =
+          rules::AmountAt(json::parse(text, nullptr, false), amount_key);
       logs.without_amount += amount ? 0 : 1;
       logs.by_profile[id].push_back({page[i].time_us, amount.value_or(0)});
       ++logs.events;
@@ -49,32 +51,6 @@ Status AddPage(store::ProfileVault& vault, std::vector<store::EventRow>& page,
 analytics::TimeUnit UnitOf(const rules::Model& model) {
   return model.unit == rules::ModelUnit::kDay ? analytics::TimeUnit::kDay
                                               : analytics::TimeUnit::kWeek;
-}
-
-std::optional<double> AmountAt(const json& data, std::string_view key) {
-  const json* at = &data;
-  size_t start = 0;
-  while (true) {
-    const size_t dot = key.find('.', start);
-    const std::string part(key.substr(start, dot == std::string_view::npos ? dot : dot - start));
-    if (!at->is_object()) {
-      return std::nullopt;
-    }
-    auto it = at->find(part);
-    if (it == at->end()) {
-      return std::nullopt;
-    }
-    at = &*it;
-    if (dot == std::string_view::npos) {
-      break;
-    }
-    start = dot + 1;
-  }
-  if (!at->is_number()) {
-    return std::nullopt;
-  }
-  const double v = at->get<double>();
-  return std::isfinite(v) && v >= 0 ? std::optional<double>(v) : std::nullopt;
 }
 
 Result<PurchaseLogs> ReadPurchases(store::Store& store, store::ProfileVault& vault,

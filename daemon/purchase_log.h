@@ -28,9 +28,6 @@ struct PurchaseLogs {
   int64_t unreadable = 0;      // of profiles erased while the fit read (skipped)
 };
 
-// The number at the dotted `key` of an event's `data`, if it is a finite number ≥ 0.
-std::optional<double> AmountAt(const nlohmann::json& data, std::string_view key);
-
 // The purchases of events of `type` at or before `until_us`, by profile.
 Result<PurchaseLogs> ReadPurchases(store::Store& store, store::ProfileVault& vault,
                                    std::string_view type, std::string_view amount_key,

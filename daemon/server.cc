@@ -8,6 +8,7 @@
 #include "config/loader.h"
 #include "crypto/audit_signer.h"
 #include "daemon/api.h"
+#include "daemon/derived_values.h"
 #include "daemon/dispatcher.h"
 #include "daemon/scheduler.h"
 #include "store/data_dir.h"
@@ -62,6 +63,10 @@ struct Server::Parts {
         checkpoint_timer(io) {
     // A destroyed key leaves no copy in the ingestor's caches, whatever the operation.
     vault.OnKeyDestroyed([this](store::ProfileId id) { ingestor.Forget(id); });
+    // The engine's scores and predictions: from the parameters in force when a group begins.
+    ingestor.SetDerived([this](std::shared_ptr<const LoadedRules> in_force) {
+      return std::make_shared<const FittedValues>(std::move(in_force), derived.Get());
+    });
   }
 
   Server* server = nullptr;

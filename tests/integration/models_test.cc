@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "analytics/bgnbd.h"
+#include "analytics/purchases.h"
 #include "analytics/rfm.h"
 #include "tests/integration/daemon_harness.h"
 
@@ -41,6 +42,16 @@ kind = "rfm"
 recency = "last_order"
 frequency = "orders"
 monetary = "spent"
+
+[[trigger]]
+id = "lapsed-contact"
+purpose = "service"
+on.event = "support.contact"
+when = "predict.clv.p_alive < 0.5"
+task = "win-back"
+channel = "email"
+sink = "care-queue"
+message = "A customer who may have lapsed got in touch."
 )toml";
 
 // CDNOW_sample.txt as CloudEvents (as cdnow_events.sh makes them, keyed by the sample's own
@@ -109,6 +120,60 @@ class CdnowDaemon : public ::testing::Test {
   static Daemon* d_;
 };
 Daemon* CdnowDaemon::d_ = nullptr;
+
+// Sends a support.contact event for `customer` (id `id`).
+void Contact(Daemon& d, const std::string& customer, const std::string& id) {
+  json e = {{"specversion", "1.0"},  {"id", id},
+            {"source", "test"},      {"type", "support.contact"},
+            {"subject", customer},   {"time", "1998-06-30T12:00:00Z"},
+            {"data", json::object()}};
+  auto r = d.Admin("POST", "/v1/events", json::array({e}).dump());
+  ASSERT_EQ(r.status, 202) << r.body;
+}
+
+// The sample customer whose purchases, summarised as of the daemon's day (1998-07-01), give
+// the lowest P(alive) under `params`; and one who never bought again (P(alive) = 1).
+std::pair<std::string, std::string> LapsedAndAlive(const analytics::BgNbdParams& params) {
+  std::map<int, std::vector<analytics::Purchase>> logs;
+  std::ifstream in(kCdnow);
+  std::string master, date;
+  int sample = 0, cds = 0;
+  double dollars = 0;
+  while (in >> master >> sample >> date >> cds >> dollars) {
+    using namespace std::chrono;
+    const int ymd = std::stoi(date);
+    const auto day = sys_days{year{ymd / 10000} / (ymd / 100 % 100) / (ymd % 100)};
+    logs[sample].push_back({duration_cast<microseconds>(day.time_since_epoch()).count(), dollars});
+  }
+  const int64_t today = 899'251'200'000'000;  // 1998-07-01T00:00:00Z
+  std::pair<double, int> lowest{2, 0};
+  int alive = 0;
+  for (const auto& [id, log] : logs) {
+    auto s = analytics::Summarize(log, {today, analytics::TimeUnit::kWeek});
+    auto p = analytics::ProbabilityAlive(params, {s->x, s->t_x, s->T});
+    lowest = std::min(lowest, {*p, id});
+    alive = s->x == 0 && alive == 0 ? id : alive;
+  }
+  EXPECT_LT(lowest.first, 0.5);
+  return {"cdnow-" + std::to_string(lowest.second), "cdnow-" + std::to_string(alive)};
+}
+
+// Declared first: runs before any other test of the suite fits the model.
+TEST_F(CdnowDaemon, APredictionTriggerFiresOnceTheModelIsFitted) {
+  const bool unfitted = d_->Admin("GET", "/v1/models/clv").status == 404;
+  if (unfitted) {
+    Contact(*d_, "cdnow-1", "contact-before");  // no prediction yet: missing is false
+    EXPECT_TRUE(d_->TasksOf("cdnow-1", "lapsed-contact").empty());
+  }
+  auto fit = d_->Admin("POST", "/v1/models/clv/fit", R"({"until": "1997-09-30T23:59:59Z"})");
+  ASSERT_EQ(fit.status, 200) << fit.body;
+  const json b = fit.json()["bgnbd"];
+  const auto [lapsed, alive] = LapsedAndAlive({b["r"], b["alpha"], b["a"], b["b"]});
+  Contact(*d_, lapsed, "contact-lapsed");
+  Contact(*d_, alive, "contact-alive");
+  EXPECT_EQ(d_->TasksOf(lapsed, "lapsed-contact").size(), 1u) << lapsed;
+  EXPECT_TRUE(d_->TasksOf(alive, "lapsed-contact").empty()) << alive;
+}
 
 TEST_F(CdnowDaemon, FitThroughTheDaemonReproducesThePublishedFigures) {
   auto r = d_->Admin("POST", "/v1/models/clv/fit", R"({"until": "1997-09-30T23:59:59Z"})");

@@ -8,6 +8,7 @@
 #include "config/loader.h"
 #include "crypto/audit_signer.h"
 #include "daemon/api.h"
+#include "daemon/derived_crons.h"
 #include "daemon/derived_values.h"
 #include "daemon/dispatcher.h"
 #include "daemon/scheduler.h"
@@ -44,6 +45,8 @@ struct Server::Parts {
         derived(std::move(fitted)),
         models(DerivedDeps{*data.store, vault, audit, rules_holder, derived, jobs, clock, log}),
         scores(DerivedDeps{*data.store, vault, audit, rules_holder, derived, jobs, clock, log}),
+        crons(models, scores,
+              DerivedDeps{*data.store, vault, audit, rules_holder, derived, jobs, clock, log}),
         auth(tokens, token_hasher, clock),
         api(ApiDeps{config,   *data.store, vault,
                     tokens,   audit,       profiles,
@@ -63,6 +66,11 @@ struct Server::Parts {
         checkpoint_timer(io) {
     // A destroyed key leaves no copy in the ingestor's caches, whatever the operation.
     vault.OnKeyDestroyed([this](store::ProfileId id) { ingestor.Forget(id); });
+    // After a fit or refresh changed the parameters in force: the profiles' scores and
+    // predictions follow at their next event or timer. Re-evaluating the segments that read
+    // them across the base is the segments' part (a base-wide re-evaluation), wired here.
+    models.OnChanged([] {});
+    scores.OnChanged([] {});
     // The engine's scores and predictions: from the parameters in force when a group begins.
     ingestor.SetDerived([this](std::shared_ptr<const LoadedRules> in_force) {
       return std::make_shared<const FittedValues>(std::move(in_force), derived.Get());
@@ -95,12 +103,14 @@ struct Server::Parts {
   JobRunner jobs;         // fits and refreshes; stopped before the services it uses go
   ModelService models;
   ScoreService scores;
+  DerivedCrons crons;  // the [[model]]s' and [[score]]s' refresh crons
   Authenticator auth;
   Api api;
   boost::asio::io_context io;
   HttpServer http;
   boost::asio::steady_timer drain;
   boost::asio::steady_timer checkpoint_timer;
+  boost::asio::steady_timer crons_timer{io};
   std::unique_ptr<Scheduler> scheduler;
   std::unique_ptr<Dispatcher> dispatcher;
   int drain_ticks = 0;
@@ -159,6 +169,7 @@ Result<std::string> Server::Listen(const std::string& address) {
   if (!p_->checkpoint_armed) {
     p_->checkpoint_armed = true;
     CheckpointTick();
+    CronsTick();
   }
   if (!p_->dispatcher) {
     DispatcherDeps deps{p_->writer, *p_->data.store, p_->vault, p_->consents,
@@ -200,9 +211,21 @@ void Server::CheckpointTick() {
   });
 }
 
+void Server::CronsTick() {
+  p_->crons_timer.expires_after(std::chrono::seconds(5));
+  p_->crons_timer.async_wait([this](const boost::system::error_code& error) {
+    if (error) {
+      return;  // cancelled: stopping
+    }
+    p_->crons.Tick();
+    CronsTick();
+  });
+}
+
 void Server::Shutdown() {
   boost::asio::post(p_->io, [this] {
     p_->checkpoint_timer.cancel();
+    p_->crons_timer.cancel();
     p_->http.StopAccepting();
     p_->api.StartShutdown();
     DrainTick();

@@ -377,3 +377,39 @@ TEST_F(CdnowDaemon, ScoresShowGivesTheInputsOnlyToAPurposeThatMayUseThem) {
 
 }  // namespace
 }  // namespace portrait
+
+namespace portrait {
+namespace {
+
+// A [[score]] with a refresh cron is refreshed by the daemon itself when it comes due.
+TEST(DerivedCrons, AScoreIsRefreshedWhenItsCronComesDue) {
+  Daemon d;
+  std::ofstream(d.dir() / "rules/cron.toml") << R"toml(
+[[score]]
+name = "rfm"
+kind = "rfm"
+recency = "last_order"
+frequency = "orders"
+monetary = "spent"
+refresh = "* * * * *"
+)toml";
+  ASSERT_TRUE(d.Start("1998-06-30T23:59:52Z"));  // the next minute begins in 8 seconds
+  json e = {{"specversion", "1.0"},      {"id", "o1"},      {"source", "test"},
+            {"type", "order.placed"},    {"subject", "c1"}, {"time", "1998-06-30T12:00:00Z"},
+            {"data", {{"amount", 12.5}}}};
+  ASSERT_EQ(d.Admin("POST", "/v1/events", json::array({e}).dump()).status, 202);
+  EXPECT_EQ(d.Admin("GET", "/v1/scores/rfm").status, 404);  // not refreshed yet
+  ASSERT_TRUE(
+      testing::Eventually([&] { return d.Admin("GET", "/v1/scores/rfm").status == 200; }, 40));
+  EXPECT_EQ(d.Admin("GET", "/v1/scores/rfm").json()["customers"], 1);
+  auto audit = d.Admin("GET", "/v1/audit?limit=10000");
+  bool by_system = false;
+  const json records = audit.json()["records"];
+  for (const json& r : records) {
+    by_system = by_system || (r["action"] == "score.refresh" && r["actor"] == "system");
+  }
+  EXPECT_TRUE(by_system);
+}
+
+}  // namespace
+}  // namespace portrait

@@ -38,7 +38,8 @@ std::optional<json> RfmScoreJson(const FittedScore& fitted, const analytics::Rfm
   if (!scored) {
     return std::nullopt;
   }
-  return json{{"r", scored->r},
+  return json{{"version", fitted.version},
+              {"r", scored->r},
               {"f", scored->f},
               {"m", scored->m},
               {"group", std::string(analytics::RfmGroupName(scored->group))}};

@@ -22,12 +22,13 @@ namespace portrait::daemon {
 std::optional<analytics::RfmInput> RfmInputOf(const rules::Score& score,
                                               const nlohmann::json& metrics, int64_t now_us);
 
-// {"r", "f", "m", "group"} of `input` against `fitted`, or nullopt when it can't be scored.
+// {"version", "r", "f", "m", "group"} of `input` against `fitted`, or nullopt when it can't be
+// scored.
 std::optional<nlohmann::json> RfmScoreJson(const FittedScore& fitted,
                                            const analytics::RfmInput& input);
 
-// NAME -> {"r", "f", "m", "group"} for every score of `set` refreshed in `params` that the
-// profile's metrics can be scored on: what ProfileFacts::scores holds.
+// NAME -> {"version", "r", "f", "m", "group"} for every score of `set` refreshed in `params` that
+// the profile's metrics can be scored on: what ProfileFacts::scores holds.
 nlohmann::json ScoresOf(const rules::RuleSet& set, const DerivedParams& params,
                         const nlohmann::json& metrics, int64_t now_us);
 

@@ -71,6 +71,17 @@ struct Server::Parts {
     // them across the base is the segments' part (a base-wide re-evaluation), wired here.
     models.OnChanged([] {});
     scores.OnChanged([] {});
+    // A profile view's and an export's scores and predictions: computed now, from the rules and
+    // parameters in force.
+    auto computer = [this](const nlohmann::json& metrics) {
+      const std::shared_ptr<const LoadedRules> in_force = rules_holder.Get();
+      const std::shared_ptr<const DerivedParams> params = derived.Get();
+      const int64_t now = this->clock.NowUs();
+      return std::make_pair(ScoresOf(in_force->set, *params, metrics, now),
+                            PredictionsOf(in_force->set, *params, metrics, now));
+    };
+    profiles.SetDerived(computer);
+    exports.SetDerived(computer);
     // The engine's scores and predictions: from the parameters in force when a group begins.
     ingestor.SetDerived([this](std::shared_ptr<const LoadedRules> in_force) {
       return std::make_shared<const FittedValues>(std::move(in_force), derived.Get());

@@ -266,6 +266,41 @@ TEST_F(CdnowDaemon, HostileFitRequestsAreRefusedNamingTheMember) {
   EXPECT_EQ(unread.status, 403) << unread.body;
 }
 
+// The profile view and the export show scores and predictions, with the version they came
+// from, only to a purpose that declares them; the prediction is the one the customer's own
+// purchases give under the stored parameters.
+TEST_F(CdnowDaemon, TheProfileViewAndTheExportShowScoresAndPredictionsWhereAllowed) {
+  auto fit = d_->Admin("POST", "/v1/models/clv/fit", R"({"until": "1997-09-30T23:59:59Z"})");
+  ASSERT_EQ(fit.status, 200) << fit.body;
+  ASSERT_EQ(d_->Admin("POST", "/v1/scores/rfm/refresh").status, 200);
+  auto view = d_->Admin("GET", "/v1/profiles/cdnow-1");
+  ASSERT_EQ(view.status, 200) << view.body;
+  const json p = view.json()["predictions"]["clv"];
+  EXPECT_EQ(p["version"], fit.json()["version"]);
+  const json b = fit.json()["bgnbd"];
+  // Customer 1 bought on 1997-01-01, -01-18, -08-02 and -12-12: x = 3, t_x and T in weeks as of
+  // the daemon's day, 1998-07-01.
+  auto alive =
+      analytics::ProbabilityAlive({b["r"], b["alpha"], b["a"], b["b"]}, {3, 345.0 / 7, 546.0 / 7});
+  ASSERT_TRUE(alive);
+  EXPECT_NEAR(p["p_alive"].get<double>(), *alive, 1e-9);
+  EXPECT_TRUE(p["purchases_90d"].is_number());
+  EXPECT_TRUE(p["value_1y"].is_number());
+  EXPECT_TRUE(view.json()["scores"]["rfm"]["group"].is_string());
+  EXPECT_FALSE(view.json()["metrics"].contains("$purchases"));  // bookkeeping stays inside
+  auto care = d_->Admin("GET", "/v1/profiles/cdnow-1", "", "care");
+  ASSERT_EQ(care.status, 200) << care.body;
+  EXPECT_TRUE(care.json()["scores"].empty());
+  EXPECT_TRUE(care.json()["predictions"].empty());
+  auto exported = d_->Admin("GET", "/v1/profiles/cdnow-1/export");
+  ASSERT_EQ(exported.status, 200);
+  EXPECT_EQ(exported.json()["predictions"]["clv"]["version"], fit.json()["version"]);
+  EXPECT_EQ(exported.json()["scores"]["rfm"]["group"], view.json()["scores"]["rfm"]["group"]);
+  auto care_export = d_->Admin("GET", "/v1/profiles/cdnow-1/export", "", "care");
+  ASSERT_EQ(care_export.status, 200);
+  EXPECT_TRUE(care_export.json()["predictions"].empty());
+}
+
 // RFM computed here from the file, independently of analytics/rfm.cc: each customer's days since
 // the last purchase as of the daemon's day (1998-07-01), orders and dollars; nearest-rank
 // quintile boundaries; scores by boundaries exceeded; high above the mean score.

@@ -52,6 +52,13 @@ class ProfileService {
       std::function<std::pair<nlohmann::json, nlohmann::json>(const nlohmann::json& metrics)>;
   void SetDerived(DerivedComputer compute) { derived_ = std::move(compute); }
 
+  // Whether the caller's purpose's lawful basis holds for profile `id` now (on any channel):
+  // without it, no derived data of the profile is shown for the purpose.
+  Result<bool> BasisHolds(const Caller& caller, store::ProfileId id) {
+    PORTRAIT_ASSIGN_OR_RETURN(LedgerGate gate, Gate(caller, id));
+    return gate.basis.allowed;
+  }
+
   // A read's answer and the audit record that must be durable before the answer is given.
   struct PreparedRead {
     nlohmann::json answer;

@@ -164,13 +164,14 @@ Result<json> ScoreService::ShowProfile(const Caller& caller, const std::string& 
     return Error(RefuseRequest(d_.audit, d_.clock, caller, "profiles.read"));
   }
   PORTRAIT_ASSIGN_OR_RETURN(store::Profile profile, d_.vault.Get(external_id));
+  PORTRAIT_ASSIGN_OR_RETURN(bool basis, profiles_.BasisHolds(caller, profile.id));
   const std::shared_ptr<const LoadedRules> rules = d_.rules.Get();
   const std::shared_ptr<const DerivedParams> params = d_.params.Get();
   const int64_t now = d_.clock.NowUs();
   json scores = json::object();
   for (const rules::Score& score : rules->set.scores) {
     auto fitted = params->scores.find(score.name);
-    if ((!only.empty() && score.name != only) || fitted == params->scores.end() ||
+    if (!basis || (!only.empty() && score.name != only) || fitted == params->scores.end() ||
         !caller.purpose->derived.Allows("scores", score.name)) {
       continue;
     }

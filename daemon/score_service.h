@@ -13,12 +13,14 @@
 #include <string>
 
 #include "daemon/model_service.h"
+#include "daemon/profile_service.h"
 
 namespace portrait::daemon {
 
 class ScoreService {
  public:
-  explicit ScoreService(DerivedDeps deps) : d_(deps) {}
+  // `profiles` decides whether the purpose's lawful basis holds for a profile shown.
+  ScoreService(DerivedDeps deps, ProfileService& profiles) : d_(deps), profiles_(profiles) {}
 
   // POST /v1/scores/{name}/refresh: needs models.fit (a refusal is audited); NotFound for a
   // name that is no [[score]] of the rules in force. Queues the refresh; `done` gets
@@ -33,7 +35,8 @@ class ScoreService {
   // GET /v1/profiles/{id}/scores[?score=NAME]: needs profiles.read. The scores the caller's
   // purpose may use (`derived`: scores or scores.NAME), each with its r, f, m, group, the
   // boundaries and means it was scored against, and the metric values it was computed from
-  // (each only where `derived` allows that metric). `only` (non-empty) keeps one score; one
+  // (each only where `derived` allows that metric); none while the purpose's lawful basis does
+  // not hold for the customer. `only` (non-empty) keeps one score; one
   // the purpose may not use, or that does not exist, is NotFound alike. Audited (score.read).
   Result<nlohmann::json> ShowProfile(const Caller& caller, const std::string& external_id,
                                      const std::string& only);
@@ -48,6 +51,7 @@ class ScoreService {
                               int64_t now_us) const;
 
   DerivedDeps d_;
+  ProfileService& profiles_;
   std::function<void()> changed_ = [] {};
 };
 

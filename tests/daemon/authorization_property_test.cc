@@ -163,7 +163,7 @@ class AuthorizationProperty : public ::testing::Test {
   ModelService models_{
       DerivedDeps{*data_.store, vault_, audit_, rules_, derived_, jobs_, clock_, log_}};
   ScoreService scores_{
-      DerivedDeps{*data_.store, vault_, audit_, rules_, derived_, jobs_, clock_, log_}};
+      DerivedDeps{*data_.store, vault_, audit_, rules_, derived_, jobs_, clock_, log_}, profiles_};
   Api api_{ApiDeps{in_force_,       *data_.store, vault_,
                    token_registry_, audit_,       profiles_,
                    consents_,       tasks_,       merges_,

@@ -84,9 +84,12 @@ struct Server::Parts {
     profiles.SetDerived(computer);
     exports.SetDerived(computer);
     // The engine's scores and predictions: from the parameters in force when a group begins.
-    ingestor.SetDerived([this](std::shared_ptr<const LoadedRules> in_force) {
-      return std::make_shared<const FittedValues>(std::move(in_force), derived.Get());
-    });
+    auto values = [this](std::shared_ptr<const LoadedRules> in_force) {
+      return std::shared_ptr<const rules::DerivedValues>(
+          std::make_shared<const FittedValues>(std::move(in_force), derived.Get()));
+    };
+    ingestor.SetDerived(values);
+    rules_test.SetDerived(values);
   }
 
   Server* server = nullptr;

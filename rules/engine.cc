@@ -485,6 +485,9 @@ std::vector<Explanation> Engine::Explain(const ProfileFacts& profile, const Even
   }
   after.metrics = applied.metrics;
   after.lifecycle = applied.lifecycle;
+  if (after.derived) {
+    after.derived->Fill(after, at_us);
+  }
   const Facts facts = FactsOf(after, event ? &ef : nullptr, at_us);
   const Explaining x{applied, after, event, facts, at_us, dedupe_used, scope};
   std::vector<Explanation> out;

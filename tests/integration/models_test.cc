@@ -173,6 +173,18 @@ TEST_F(CdnowDaemon, APredictionTriggerFiresOnceTheModelIsFitted) {
   Contact(*d_, alive, "contact-alive");
   EXPECT_EQ(d_->TasksOf(lapsed, "lapsed-contact").size(), 1u) << lapsed;
   EXPECT_TRUE(d_->TasksOf(alive, "lapsed-contact").empty()) << alive;
+  // The dry run sees the same prediction.
+  json event = {{"specversion", "1.0"},      {"id", "dry"},       {"source", "test"},
+                {"type", "support.contact"}, {"subject", lapsed}, {"time", "1998-06-30T12:00:00Z"}};
+  auto dry =
+      d_->Admin("POST", "/v1/rules/test", json{{"profile", lapsed}, {"event", event}}.dump());
+  ASSERT_EQ(dry.status, 200) << dry.body;
+  bool fires = false;
+  const json triggers = dry.json()["triggers"];
+  for (const json& t : triggers) {
+    fires = fires || (t["trigger"] == "lapsed-contact" && t["fires"] == true);
+  }
+  EXPECT_TRUE(fires) << dry.body;
 }
 
 TEST_F(CdnowDaemon, FitThroughTheDaemonReproducesThePublishedFigures) {

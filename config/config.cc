@@ -84,7 +84,7 @@ const std::vector<std::string>& KnownPermissions() {
   static const std::vector<std::string> kPermissions = {
       "profiles.read", "profiles.write", "events.write", "consents.read", "consents.write",
       "tasks.read",    "tasks.write",    "rules.test",   "export",        "erase",
-      "audit.read",    "admin",          "segments.read"};
+      "audit.read",    "admin",          "segments.read", "models.read",  "models.fit"};
   return kPermissions;
 }
 

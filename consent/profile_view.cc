@@ -50,4 +50,17 @@ DerivedView BuildDerivedView(const config::Purpose& purpose, const nlohmann::jso
   return view;
 }
 
+nlohmann::json AllowedDerived(const config::Purpose& purpose, std::string_view kind,
+                              const nlohmann::json& computed) {
+  nlohmann::json out = nlohmann::json::object();
+  if (computed.is_object()) {
+    for (const auto& [name, value] : computed.items()) {
+      if (purpose.derived.Allows(kind, name)) {
+        out[name] = value;
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace portrait::consent

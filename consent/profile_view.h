@@ -35,4 +35,10 @@ struct DerivedView {
 DerivedView BuildDerivedView(const config::Purpose& purpose, const nlohmann::json& metrics,
                              const std::vector<std::string>& tags, const std::string& lifecycle);
 
+// The entries NAME -> value of `computed` (a profile's scores or predictions) that `purpose` may
+// use: all of them for `kind` ("scores", "predictions") in its `derived` list, else those it
+// names as KIND.NAME. What it may not use is left out.
+nlohmann::json AllowedDerived(const config::Purpose& purpose, std::string_view kind,
+                              const nlohmann::json& computed);
+
 }  // namespace portrait::consent

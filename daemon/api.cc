@@ -12,6 +12,16 @@ namespace {
 
 using nlohmann::json;
 
+// Endpoints that touch no customer's data, for which X-Purpose may be left out.
+bool IsAdministrative(const std::vector<std::string>& path) {
+  return path == std::vector<std::string>{"metrics"} ||
+         (path.size() >= 2 && path[0] == "v1" &&
+          (path[1] == "tokens" || path[1] == "audit" || path[1] == "admin" || path[1] == "models" ||
+           path[1] == "scores"));
+}
+
+}  // namespace
+
 http::status HttpStatusOf(const Status& s) {
   switch (s.code()) {
     case Status::Code::kMalformed:  // a syntax error of the request itself
@@ -30,15 +40,6 @@ http::status HttpStatusOf(const Status& s) {
       return http::status::internal_server_error;
   }
 }
-
-// Endpoints that touch no customer's data, for which X-Purpose may be left out.
-bool IsAdministrative(const std::vector<std::string>& path) {
-  return path == std::vector<std::string>{"metrics"} ||
-         (path.size() >= 2 && path[0] == "v1" &&
-          (path[1] == "tokens" || path[1] == "audit" || path[1] == "admin"));
-}
-
-}  // namespace
 
 void Api::Handle(HttpRequest&& request, const std::string& remote, Reply reply) {
   d_.telemetry.http_requests.Add();
@@ -103,6 +104,14 @@ void Api::Serve(HttpRequest&& request, const std::string& remote, const Reply& r
   if (call.method() == http::verb::get && call.path.size() == 3 && call.path[0] == "v1" &&
       call.path[1] == "profiles") {
     return ReadProfile(call, respond);
+  }
+  if (call.method() == http::verb::post && call.path.size() == 4 && call.path[0] == "v1" &&
+      call.path[1] == "models" && call.path[3] == "fit") {
+    return FitModel(call, respond);
+  }
+  if (call.method() == http::verb::post && call.path.size() == 4 && call.path[0] == "v1" &&
+      call.path[1] == "scores" && call.path[3] == "refresh") {
+    return RefreshScore(call, respond);
   }
   auto response = Route(call);
   if (!response) {
@@ -195,6 +204,12 @@ Result<HttpResponse> Api::Route(ApiCall& call) {
   if (p[1] == "segments") {
     return Segments(call);
   }
+  if (p[1] == "models") {
+    return Models(call);
+  }
+  if (p[1] == "scores") {
+    return Scores(call);
+  }
   if (p.size() == 3 && p[1] == "rules" && p[2] == "test" && call.method() == http::verb::post) {
     return RulesTest(call);
   }
@@ -232,6 +247,9 @@ Result<HttpResponse> Api::Profiles(ApiCall& call) {
   }
   if (p.size() == 4 && p[3] == "export" && call.method() == http::verb::get) {
     return Export(call, id);
+  }
+  if (p.size() == 4 && p[3] == "scores" && call.method() == http::verb::get) {
+    return ProfileScores(call, id);
   }
   if (p.size() == 4 && p[3] == "hold") {
     return Hold(call, id);

@@ -19,10 +19,12 @@
 #include "daemon/import_service.h"
 #include "daemon/ingestor.h"
 #include "daemon/merge_service.h"
+#include "daemon/model_service.h"
 #include "daemon/profile_service.h"
 #include "daemon/rules_holder.h"
 #include "daemon/rules_test_service.h"
 #include "daemon/segment_service.h"
+#include "daemon/score_service.h"
 #include "daemon/send_gate.h"
 #include "daemon/task_service.h"
 #include "daemon/telemetry.h"
@@ -55,6 +57,8 @@ struct ApiDeps {
   // Reloads rules; returns the problem (with file:line:col) when the new set is refused.
   std::function<Status()> reload;
   ImportService& imports;
+  ModelService& models;
+  ScoreService& scores;
 };
 
 class Api {
@@ -101,6 +105,17 @@ class Api {
   void Events(ApiCall& call, Reply reply);
   // GET /v1/profiles/{id}: answered once its audit record is durable.
   void ReadProfile(ApiCall& call, Reply reply);
+  // api_derived.cc. POST /v1/models/{name}/fit: answered from the job thread once the fit is
+  // stored.
+  void FitModel(ApiCall& call, Reply reply);
+  // GET /v1/models/{name}.
+  Result<HttpResponse> Models(ApiCall& call);
+  // POST /v1/scores/{name}/refresh, answered from the job thread.
+  void RefreshScore(ApiCall& call, Reply reply);
+  // GET /v1/scores/{name}.
+  Result<HttpResponse> Scores(ApiCall& call);
+  // GET /v1/profiles/{id}/scores[?score=NAME].
+  Result<HttpResponse> ProfileScores(ApiCall& call, const std::string& id);
 
   ApiDeps d_;
   std::atomic<bool> shutting_down_{false};

@@ -25,6 +25,9 @@ struct ApiCall {
   Result<nlohmann::json> Body() const { return ParseJsonBody(request.body()); }
 };
 
+// The HTTP status a Status code maps to (api.cc: the one switch).
+http::status HttpStatusOf(const Status& s);
+
 inline HttpResponse JsonResponse(const nlohmann::json& body,
                                  http::status status = http::status::ok) {
   HttpResponse r{status, 11};

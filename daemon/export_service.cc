@@ -74,6 +74,8 @@ Result<json> ExportService::Export(const Caller& caller, std::string_view extern
       consent::BuildView(*caller.config, *caller.role, *caller.purpose, profile.fields);
   consent::DerivedView derived =
       consent::BuildDerivedView(*caller.purpose, profile.metrics, profile.tags, profile.lifecycle);
+  const auto [scores, predictions] =
+      derived_ ? derived_(profile.metrics) : std::pair<json, json>(json::object(), json::object());
   PORTRAIT_RETURN_IF_ERROR(audit_.Append(
       {store::AuditEntry{clock_.NowUs(), caller.Actor(), "profile.export", id, caller.purpose->name,
                          json{{"events", events.size()}, {"tasks", tasks.size()}}.dump()}}));
@@ -87,6 +89,8 @@ Result<json> ExportService::Export(const Caller& caller, std::string_view extern
               {"timezone", profile.timezone},
               {"lifecycle", derived.lifecycle},
               {"metrics", derived.metrics},
+              {"scores", consent::AllowedDerived(*caller.purpose, "scores", scores)},
+              {"predictions", consent::AllowedDerived(*caller.purpose, "predictions", predictions)},
               {"legal_hold", profile.legal_hold},
               {"events", events},
               {"consents", consents},

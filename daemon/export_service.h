@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "daemon/caller.h"
 #include "daemon/consent_service.h"
+#include "daemon/profile_service.h"
 #include "daemon/rules_holder.h"
 #include "store/audit_log.h"
 #include "store/profile_vault.h"
@@ -29,8 +30,13 @@ class ExportService {
         audit_(audit),
         clock_(clock) {}
 
+  // What computes a profile's scores and predictions (as ProfileService's). Set once, before use.
+  void SetDerived(ProfileService::DerivedComputer compute) { derived_ = std::move(compute); }
+
   // {"id", "internal_id", "created", "fields", "masked", "withheld", "tags", "timezone",
-  // "lifecycle", "metrics", "legal_hold", "events", "consents", "tasks"}. Events carry "data"
+  // "lifecycle", "metrics", "scores", "predictions" (each with the version of the model or
+  // score it came from, as the purpose's `derived` allows), "legal_hold", "events",
+  // "consents", "tasks"}. Events carry "data"
   // and tasks their whole "payload" only for a caller that sees every field in clear and every
   // kind of derived data; otherwise a task's payload holds its fields through the caller's view
   // and its message only when that reads nothing the caller can't. Needs export (a refusal is
@@ -47,6 +53,7 @@ class ExportService {
   const RulesHolder& rules_;
   store::AuditLog& audit_;
   const Clock& clock_;
+  ProfileService::DerivedComputer derived_;
 };
 
 }  // namespace portrait::daemon

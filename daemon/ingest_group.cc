@@ -79,6 +79,7 @@ IngestGroup::IngestGroup(Ingestor& in, int64_t now_us)
     : in_(in),
       rules_(in.rules_.Get()),
       engine_(rules_->engine),
+      derived_(in.make_derived_ ? in.make_derived_(rules_) : nullptr),
       now_(now_us),
       reads_objection_(ReadsObjection(rules_->set)) {}
 
@@ -169,11 +170,19 @@ Result<int> IngestGroup::Apply(Working& w, const IncomingEvent& e) {
                               in_.vault_.Seal(w.open, store::kEventDataField, e.data.dump()));
   }
   batch_.events.push_back(std::move(row));
+  w.facts.derived = derived_.get();
   return ApplyOutcome(w, engine_.OnEvent(w.facts, input, now_));
 }
 
 Result<int> IngestGroup::Reevaluate(Working& w) {
+  w.facts.derived = derived_.get();
   return ApplyOutcome(w, engine_.Reevaluate(w.facts, now_));
+}
+
+void IngestGroup::FillDerived(Working& w) const {
+  if (derived_) {
+    derived_->Fill(w.facts, now_);
+  }
 }
 
 Result<int> IngestGroup::ApplyOutcome(Working& w, rules::EventOutcome out) {

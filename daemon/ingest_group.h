@@ -108,6 +108,8 @@ class IngestGroup {
 
   const LoadedRules& rules() const { return *rules_; }
   const rules::Engine& engine() const { return engine_; }
+  // Brings the facts' scores and predictions up to now (before a timer's decision).
+  void FillDerived(Working& w) const;
   store::Batch& batch() { return batch_; }
   int64_t now() const { return now_; }
 
@@ -133,6 +135,7 @@ class IngestGroup {
   Ingestor& in_;
   std::shared_ptr<const LoadedRules> rules_;
   const rules::Engine& engine_;
+  const std::shared_ptr<const rules::DerivedValues> derived_;
   const int64_t now_;
   const bool reads_objection_;
   std::map<store::ProfileId, std::unique_ptr<Working>> by_id_;

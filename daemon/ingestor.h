@@ -72,6 +72,12 @@ class Ingestor {
            const Clock& clock);
   ~Ingestor();
 
+  // What fills the facts' scores and predictions (rules::DerivedValues) under the rules given,
+  // made once per group; none: they stay empty. Set once, before the first group.
+  using DerivedMaker = std::function<std::shared_ptr<const rules::DerivedValues>(
+      std::shared_ptr<const LoadedRules>)>;
+  void SetDerived(DerivedMaker make) { make_derived_ = std::move(make); }
+
   // Seals each event's data for its subject's profile, when that profile exists: the crypto
   // half of ingestion, done before the writer (which checks the profile is still the same, and
   // seals what is left). Subjects seen lately are sealed from memory (KnownSubjects), others
@@ -180,6 +186,7 @@ class Ingestor {
   const RulesHolder& rules_;
   const crypto::BlindIndex& blind_;
   const Clock& clock_;
+  DerivedMaker make_derived_;
   std::unique_ptr<OpenProfiles> open_;    // profiles kept open between groups
   std::unique_ptr<KnownSubjects> known_;  // for SealKnownSubjects on the I/O threads
   // All but SealKnownSubjects, RulesArmed, AnchorsComplete and AnchoredFieldsNow.

@@ -152,6 +152,11 @@ Result<ProfileService::PreparedRead> ProfileService::PrepareRead(const Caller& c
       {"timezone", profile.timezone.empty() ? caller.config->daemon.timezone : profile.timezone},
       {"lifecycle", derived.lifecycle},
       {"metrics", derived.metrics}};
+  const auto [scores, predictions] = basis.allowed && derived_
+                                         ? derived_(profile.metrics)
+                                         : std::pair<json, json>(json::object(), json::object());
+  answer["scores"] = consent::AllowedDerived(*caller.purpose, "scores", scores);
+  answer["predictions"] = consent::AllowedDerived(*caller.purpose, "predictions", predictions);
   return PreparedRead{std::move(answer), std::move(entry)};
 }
 

@@ -8,6 +8,7 @@
 
 #include <spdlog/logger.h>
 
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "base/clock.h"
@@ -40,8 +41,23 @@ class ProfileService {
       : vault_(vault), consents_(consents), audit_(audit), clock_(clock), log_(log) {}
 
   // The profile as the caller may see it: {"id", "internal_id", "fields", "masked", "withheld",
-  // "basis", "tags", "timezone", "lifecycle", "metrics"}. Needs profiles.read.
+  // "basis", "tags", "timezone", "lifecycle", "metrics", "scores", "predictions"} (scores and
+  // predictions as the purpose's `derived` allows). Needs profiles.read.
   Result<nlohmann::json> Read(const Caller& caller, std::string_view external_id);
+
+  // A profile's scores and predictions computed now from its metrics (NAME -> values, each with
+  // the version of the parameters it came from): daemon/derived_values.h. The server sets it
+  // once, before use; unset, none are shown.
+  using DerivedComputer =
+      std::function<std::pair<nlohmann::json, nlohmann::json>(const nlohmann::json& metrics)>;
+  void SetDerived(DerivedComputer compute) { derived_ = std::move(compute); }
+
+  // Whether the caller's purpose's lawful basis holds for profile `id` now (on any channel):
+  // without it, no derived data of the profile is shown for the purpose.
+  Result<bool> BasisHolds(const Caller& caller, store::ProfileId id) {
+    PORTRAIT_ASSIGN_OR_RETURN(LedgerGate gate, Gate(caller, id));
+    return gate.basis.allowed;
+  }
 
   // A read's answer and the audit record that must be durable before the answer is given.
   struct PreparedRead {
@@ -97,6 +113,7 @@ class ProfileService {
   store::AuditLog& audit_;
   const Clock& clock_;
   spdlog::logger& log_;
+  DerivedComputer derived_;
 };
 
 }  // namespace portrait::daemon

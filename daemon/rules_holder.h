@@ -24,7 +24,7 @@ struct LoadedRules {
   // Every purpose and field the rules name is in it.
   const std::shared_ptr<const config::Config> config;
   const rules::RuleSet set;
-  const rules::Engine engine;     // refers to `set`
+  const rules::Engine engine;  // refers to `set`
   // Hex digest of what the timers depend on: the config's time zone and the rule files' names
   // and contents.
   const std::string fingerprint;

@@ -52,6 +52,9 @@ Result<json> RulesTestService::Explain(const Caller& caller, const store::Profil
   rules::ProfileFacts facts{profile.id,   profile.fields,    profile.metrics,
                             profile.tags, profile.lifecycle, profile.timezone};
   auto loaded = rules_.Get();
+  const std::shared_ptr<const rules::DerivedValues> derived =
+      make_derived_ ? make_derived_(loaded) : nullptr;
+  facts.derived = derived.get();  // the scores and predictions at `at_us`
   // Only the caller's purpose's triggers, and none evaluated over a field it can't read in clear.
   const rules::ExplainScope scope{caller.purpose->name, [&](std::string_view field) {
                                     return consent::FieldAccess(*caller.role, *caller.purpose,

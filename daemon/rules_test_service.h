@@ -12,6 +12,7 @@
 #include "crypto/blind_index.h"
 #include "daemon/caller.h"
 #include "daemon/consent_service.h"
+#include "daemon/ingestor.h"
 #include "daemon/rules_holder.h"
 #include "store/audit_log.h"
 #include "store/profile_vault.h"
@@ -31,6 +32,10 @@ class RulesTestService {
         audit_(audit),
         blind_(blind),
         clock_(clock) {}
+
+  // What fills the dry run's scores and predictions, as the writer's (Ingestor::DerivedMaker).
+  // Set once, before use; unset, a dry run sees none.
+  void SetDerived(Ingestor::DerivedMaker make) { make_derived_ = std::move(make); }
 
   // Runs the test that `body` (the request's JSON text: {"profile": external id, "at"?: RFC
   // 3339, "event"?: one CloudEvent}) asks for. Returns {"internal_id", "at", "triggers":
@@ -53,6 +58,7 @@ class RulesTestService {
   store::AuditLog& audit_;
   const crypto::BlindIndex& blind_;
   const Clock& clock_;
+  Ingestor::DerivedMaker make_derived_;
 };
 
 }  // namespace portrait::daemon

@@ -8,6 +8,8 @@
 #include "config/loader.h"
 #include "crypto/audit_signer.h"
 #include "daemon/api.h"
+#include "daemon/derived_crons.h"
+#include "daemon/derived_values.h"
 #include "daemon/dispatcher.h"
 #include "daemon/scheduler.h"
 #include "store/data_dir.h"
@@ -17,7 +19,8 @@ namespace portrait::daemon {
 // Every component, in construction order (each refers only to those above it).
 struct Server::Parts {
   Parts(std::shared_ptr<const LoadedRules> rules, const Clock& clock, spdlog::logger& log,
-        store::DataDir data_dir, crypto::AuditSigner audit_signer, crypto::BlindIndex token_hasher_)
+        store::DataDir data_dir, crypto::AuditSigner audit_signer, crypto::BlindIndex token_hasher_,
+        std::shared_ptr<const DerivedParams> fitted)
       : config(rules->config),
         clock(clock),
         log(log),
@@ -40,6 +43,12 @@ struct Server::Parts {
         ingestor(*data.store, vault, consents, audit, rules_holder, data.blind, clock),
         writer(ingestor, audit, telemetry),
         imports(vault, profiles, *data.store, data.blind, writer, ingestor, audit, clock, log),
+        derived(std::move(fitted)),
+        models(DerivedDeps{*data.store, vault, audit, rules_holder, derived, jobs, clock, log}),
+        scores(DerivedDeps{*data.store, vault, audit, rules_holder, derived, jobs, clock, log},
+               profiles),
+        crons(models, scores,
+              DerivedDeps{*data.store, vault, audit, rules_holder, derived, jobs, clock, log}),
         auth(tokens, token_hasher, clock),
         api(ApiDeps{config,     *data.store,
                     vault,      tokens,
@@ -52,7 +61,8 @@ struct Server::Parts {
                     auth,       telemetry,
                     data.blind, clock,
                     log,        [this] { return server->Reload(); },
-                    imports}),
+                    imports,    models,
+                    scores}),
         http(io,
              HttpLimits{.read_timeout =
                             std::chrono::seconds(config.Get()->daemon.request_timeout_seconds)},
@@ -63,6 +73,29 @@ struct Server::Parts {
         checkpoint_timer(io) {
     // A destroyed key leaves no copy in the ingestor's caches, whatever the operation.
     vault.OnKeyDestroyed([this](store::ProfileId id) { ingestor.Forget(id); });
+    // After a fit or refresh changed the parameters in force, every profile is re-evaluated
+    // (in the scheduler's writer jobs), so the tags, segments and stages that read scores or
+    // predictions follow at once, not at each profile's next event or daily timer.
+    models.OnChanged([this] { server->RequestReevaluation(); });
+    scores.OnChanged([this] { server->RequestReevaluation(); });
+    // A profile view's and an export's scores and predictions: computed now, from the rules and
+    // parameters in force.
+    auto computer = [this](const nlohmann::json& metrics) {
+      const std::shared_ptr<const LoadedRules> in_force = rules_holder.Get();
+      const std::shared_ptr<const DerivedParams> params = derived.Get();
+      const int64_t now = this->clock.NowUs();
+      return std::make_pair(ScoresOf(in_force->set, *params, metrics, now),
+                            PredictionsOf(in_force->set, *params, metrics, now));
+    };
+    profiles.SetDerived(computer);
+    exports.SetDerived(computer);
+    // The engine's scores and predictions: from the parameters in force when a group begins.
+    auto values = [this](std::shared_ptr<const LoadedRules> in_force) {
+      return std::shared_ptr<const rules::DerivedValues>(
+          std::make_shared<const FittedValues>(std::move(in_force), derived.Get()));
+    };
+    ingestor.SetDerived(values);
+    rules_test.SetDerived(values);
   }
 
   Server* server = nullptr;
@@ -88,12 +121,18 @@ struct Server::Parts {
   Ingestor ingestor;
   Writer writer;
   ImportService imports;
+  DerivedHolder derived;  // the fitted parameters in force
+  JobRunner jobs;         // fits and refreshes; stopped before the services it uses go
+  ModelService models;
+  ScoreService scores;
+  DerivedCrons crons;  // the [[model]]s' and [[score]]s' refresh crons
   Authenticator auth;
   Api api;
   boost::asio::io_context io;
   HttpServer http;
   boost::asio::steady_timer drain;
   boost::asio::steady_timer checkpoint_timer;
+  boost::asio::steady_timer crons_timer{io};
   std::unique_ptr<Scheduler> scheduler;
   std::unique_ptr<Dispatcher> dispatcher;
   int drain_ticks = 0;
@@ -110,14 +149,18 @@ Result<std::unique_ptr<Server>> Server::Open(const config::Config& config, const
                             crypto::AuditSigner::Create(data.keys.audit_seed()));
   PORTRAIT_ASSIGN_OR_RETURN(crypto::BlindIndex token_hasher,
                             crypto::BlindIndex::Create(data.keys.token_key(), 32));
-  auto parts = std::make_unique<Parts>(std::move(rules), clock, log, std::move(data),
-                                       std::move(signer), std::move(token_hasher));
+  PORTRAIT_ASSIGN_OR_RETURN(std::shared_ptr<const DerivedParams> fitted,
+                            LoadDerivedParams(*data.store));
+  auto parts =
+      std::make_unique<Parts>(std::move(rules), clock, log, std::move(data), std::move(signer),
+                              std::move(token_hasher), std::move(fitted));
   return std::unique_ptr<Server>(new Server(std::move(parts)));
 }
 
 Server::Server(std::unique_ptr<Parts> parts) : p_(std::move(parts)) { p_->server = this; }
 
 Server::~Server() {
+  p_->jobs.Stop();
   if (p_->scheduler) {
     p_->scheduler->Stop();
   }
@@ -148,6 +191,7 @@ Result<std::string> Server::Listen(const std::string& address) {
   if (!p_->checkpoint_armed) {
     p_->checkpoint_armed = true;
     CheckpointTick();
+    CronsTick();
   }
   if (!p_->dispatcher) {
     DispatcherDeps deps{p_->writer, *p_->data.store, p_->vault, p_->consents,
@@ -189,9 +233,21 @@ void Server::CheckpointTick() {
   });
 }
 
+void Server::CronsTick() {
+  p_->crons_timer.expires_after(std::chrono::seconds(5));
+  p_->crons_timer.async_wait([this](const boost::system::error_code& error) {
+    if (error) {
+      return;  // cancelled: stopping
+    }
+    p_->crons.Tick();
+    CronsTick();
+  });
+}
+
 void Server::Shutdown() {
   boost::asio::post(p_->io, [this] {
     p_->checkpoint_timer.cancel();
+    p_->crons_timer.cancel();
     p_->http.StopAccepting();
     p_->api.StartShutdown();
     DrainTick();
@@ -216,6 +272,7 @@ void Server::DrainTick() {
 }
 
 Status Server::Close() {
+  p_->jobs.Stop();  // the fit under way finishes; those queued are answered 503
   if (p_->scheduler) {
     p_->scheduler->Stop();
   }

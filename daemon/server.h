@@ -52,6 +52,8 @@ class Server {
   void DrainTick();
   // Signs the audit chain's head every checkpoint_interval while the daemon runs.
   void CheckpointTick();
+  // Runs the models' and scores' refresh crons that came due, every 5 seconds.
+  void CronsTick();
   std::unique_ptr<Parts> p_;
 };
 

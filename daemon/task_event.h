@@ -3,9 +3,8 @@
 // profile.erased, data {"subject": external id}). Pure.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "daemon/attempt.h"

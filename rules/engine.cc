@@ -4,6 +4,7 @@
 
 #include "base/time_format.h"
 #include "rules/calendar.h"
+#include "rules/purchase_book.h"
 #include "rules/reads.h"
 
 namespace portrait::rules {
@@ -146,6 +147,12 @@ EventOutcome Engine::OnEvent(const ProfileFacts& profile, const EventInput& even
   EventFacts ef{event.type, event.time_us, &event.data};
   ProfileFacts after = profile;
   ApplyEvent(rules_.metrics, ef, after.metrics);
+  for (const Model& m : rules_.models) {
+    RecordPurchase(m, ef, after.metrics);
+  }
+  if (after.derived) {
+    after.derived->Fill(after, now_us);
+  }
   UpdateTags(after, now_us);
   out.lifecycle = Stage(FactsOf(after, &ef, now_us));
   if (out.lifecycle != profile.lifecycle) {
@@ -181,6 +188,9 @@ EventOutcome Engine::OnEvent(const ProfileFacts& profile, const EventInput& even
 EventOutcome Engine::Reevaluate(const ProfileFacts& profile, int64_t now_us) const {
   EventOutcome out;
   ProfileFacts after = profile;
+  if (after.derived) {
+    after.derived->Fill(after, now_us);
+  }
   UpdateTags(after, now_us);
   out.lifecycle = Stage(FactsOf(after, nullptr, now_us));
   if (out.lifecycle != profile.lifecycle) {
@@ -475,6 +485,9 @@ std::vector<Explanation> Engine::Explain(const ProfileFacts& profile, const Even
   }
   after.metrics = applied.metrics;
   after.lifecycle = applied.lifecycle;
+  if (after.derived) {
+    after.derived->Fill(after, at_us);
+  }
   const Facts facts = FactsOf(after, event ? &ef : nullptr, at_us);
   const Explaining x{applied, after, event, facts, at_us, dedupe_used, scope};
   std::vector<Explanation> out;

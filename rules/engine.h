@@ -14,7 +14,8 @@
 // object, like "$absence", so it is stored wherever the metrics are: "$tags" holds the paths of
 // the [[tag]] rules that held after the last change (tags set through the API stay apart, in
 // ProfileFacts::tags; has_tag() and `tags` see both), and "$segments" maps each segment to the
-// number of times the profile entered or left it (odd: a member now).
+// number of times the profile entered or left it (odd: a member now). "$purchases" holds each
+// [[model]]'s purchase book (rules/purchase_book.h), from which its predictions are computed.
 #pragma once
 
 #include <functional>
@@ -28,6 +29,20 @@
 
 namespace portrait::rules {
 
+struct ProfileFacts;
+
+// Computes a profile's scores and predictions from its metrics (their inputs: the score's
+// metrics, the "$purchases" books) and the fitted parameters in force, at `now_us`: the daemon
+// implements it over analytics/ (docs/DECISIONS.md 100, 103). The engine calls it whenever the
+// metrics may have changed, so a profile's own triggers, tags and segments see the scores and
+// predictions after the event.
+class DerivedValues {
+ public:
+  virtual ~DerivedValues() = default;
+  // Replaces `profile.scores` and `profile.predictions`.
+  virtual void Fill(ProfileFacts& profile, int64_t now_us) const = 0;
+};
+
 struct ProfileFacts {
   int64_t id = 0;
   nlohmann::json fields = nlohmann::json::object();
@@ -40,6 +55,8 @@ struct ProfileFacts {
   // The customer objected to personalisation (the ledger's opt-out, on any channel): left out of
   // marketing segments, and profiling triggers (Trigger::profiling) never fire for them.
   bool objected_to_personalisation = false;
+  // Fills scores and predictions after each change (none: they stay as given). Not owned.
+  const DerivedValues* derived = nullptr;
 };
 
 // The profile entered (or left) `segment`; its `number`-th transition of that segment.

@@ -476,6 +476,18 @@ Result<std::string> ProfileVault::SealWith(KeyView key, ProfileId id, std::strin
                            plaintext);
 }
 
+Result<std::string> ProfileVault::OpenWith(KeyView key, ProfileId id, std::string_view name,
+                                           std::string_view envelope) {
+  return FieldCipher::Open(key, FieldCipher::AssociatedData(id, name), envelope);
+}
+
+Result<json> ProfileVault::OpenMetrics(KeyView key, const ProfileRow& row) {
+  if (row.metrics.empty()) {
+    return json::object();
+  }
+  return OpenJson(key, row.id, kMetricsField, row.metrics);
+}
+
 Result<std::string> ProfileVault::Seal(const OpenProfile& p, std::string_view name,
                                        std::string_view plaintext) const {
   return SealWith(p.key, p.row.id, name, plaintext);

@@ -237,6 +237,11 @@ class ProfileVault {
   Result<crypto::SlabKey> KeyOf(ProfileId id) { return DataKey(id); }
   static Result<std::string> SealWith(crypto::KeyView key, ProfileId id, std::string_view name,
                                       std::string_view plaintext);
+  static Result<std::string> OpenWith(crypto::KeyView key, ProfileId id, std::string_view name,
+                                      std::string_view envelope);
+  // `row`'s metrics opened with its data key `key` (an empty object when it has none); what a
+  // score refresh reads of every profile.
+  static Result<nlohmann::json> OpenMetrics(crypto::KeyView key, const ProfileRow& row);
 
   // The blind digest that stands for `external_id`.
   std::string ExtKey(std::string_view external_id) const;

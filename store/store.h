@@ -219,6 +219,23 @@ struct TaskFilter {
   int limit = 100;
 };
 
+// A model's or score's fitted parameters (docs/DECISIONS.md 100-101): base-wide figures, never
+// a profile's value. `kind` is "bgnbd" (a [[model]]) or "rfm" (a [[score]]); (kind, name) names
+// it; each fit or refresh stores the next version.
+struct ModelRow {
+  std::string kind;
+  std::string name;
+  int64_t version = 0;    // ≥ 1, increasing per (kind, name)
+  std::string params;     // JSON object
+  int64_t fitted_us = 0;  // when the fit or refresh ran
+};
+
+// A place in EventsOfType's order, (time_us, key): the events after it come next.
+struct EventCursor {
+  int64_t time_us = INT64_MIN;
+  std::string key;
+};
+
 // Writes applied together, atomically: all or none. Audit entries commit with the change they
 // record, so a change is never stored unaudited.
 struct Batch {
@@ -258,6 +275,9 @@ struct Batch {
   // another profile; an alias already leading to the same profile is kept as it is. NotFound
   // if the profile does not exist.
   std::vector<AliasRow> aliases;
+  // Replaces the stored row of its (kind, name); Conflict unless its version is greater than
+  // the stored one's.
+  std::vector<ModelRow> models;
   std::vector<AuditEntry> audit;
 };
 
@@ -309,9 +329,17 @@ class Store {
                                                      std::string_view digest) = 0;
   // A profile's events, oldest first.
   virtual Result<std::vector<EventRow>> GetEvents(ProfileId id) = 0;
+  // Up to `limit` events of `type` whose time is at or before `until_us`, after `after` in
+  // (time_us, key) order (an index range: a model fit pages through them with the last row's
+  // time and key).
+  virtual Result<std::vector<EventRow>> EventsOfType(std::string_view type, int64_t until_us,
+                                                     const EventCursor& after, int limit) = 0;
   virtual Result<int64_t> CountProfiles() = 0;
   // Up to `limit` profile ids greater than `after`, ascending (to walk every profile in pages).
   virtual Result<std::vector<ProfileId>> ProfileIds(ProfileId after, int limit) = 0;
+  // Up to `limit` profile rows with ids greater than `after`, ascending (a range read: an RFM
+  // refresh walks every profile's sealed metrics with it).
+  virtual Result<std::vector<ProfileRow>> ProfileRows(ProfileId after, int limit) = 0;
   // The largest profile id ever inserted, erased profiles' included (a commit inserting a
   // profile raises it in the same transaction), or given a data key; 0 if none. New ids are
   // allocated above it, so an erased profile's id, which its consent and audit records keep, is
@@ -343,6 +371,11 @@ class Store {
   // profile then segment.
   virtual Result<std::vector<std::pair<ProfileId, std::string>>> MembershipsBetween(
       ProfileId first, ProfileId last) = 0;
+  // The stored parameters of (kind, name), or nullopt when never fitted.
+  virtual Result<std::optional<ModelRow>> GetModel(std::string_view kind,
+                                                   std::string_view name) = 0;
+  // Every stored model and score, by kind and name.
+  virtual Result<std::vector<ModelRow>> ListModels() = 0;
 
   // Whether a task with this dedupe digest exists.
   virtual Result<bool> HasTask(std::string_view dedupe) = 0;

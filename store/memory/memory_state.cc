@@ -268,6 +268,14 @@ Status ApplyBatch(const Batch& batch, State& s, CommitResult& result) {
     s.consents.push_back(std::move(c));
   }
   PORTRAIT_RETURN_IF_ERROR(WriteTokens(batch, s));
+  for (const ModelRow& m : batch.models) {
+    ModelRow& stored = s.models[{m.kind, m.name}];
+    if (stored.version != 0 && m.version <= stored.version) {
+      return Status::Conflict(m.kind + " '" + m.name + "' has version " +
+                              std::to_string(stored.version) + " already");
+    }
+    stored = m;
+  }
   AppendAudit(batch.audit, s, result);
   return Status::Ok();
 }

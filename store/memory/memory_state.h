@@ -35,7 +35,8 @@ struct State {
   std::set<std::string> task_dedupe;
   int64_t next_task_id = 1;
   std::map<std::string, std::string> meta;
-  ProfileId profile_id_high = 0;  // Store::ProfileIdHighWater
+  std::map<std::pair<std::string, std::string>, ModelRow> models;  // (kind, name)
+  ProfileId profile_id_high = 0;                                   // Store::ProfileIdHighWater
   int64_t next_consent_id = 1;
   int64_t next_token_id = 1;
 };

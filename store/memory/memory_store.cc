@@ -107,6 +107,48 @@ class MemoryStore final : public Store {
     return out;
   }
 
+  Result<std::vector<EventRow>> EventsOfType(std::string_view type, int64_t until_us,
+                                             const EventCursor& after, int limit) override {
+    MutexLock lock(mu_);
+    std::vector<EventRow> out;
+    for (const auto& [key, e] : state_.events) {
+      if (e.type == type && e.time_us <= until_us &&
+          std::tie(e.time_us, e.key) > std::tie(after.time_us, after.key)) {
+        out.push_back(e);
+      }
+    }
+    std::sort(out.begin(), out.end(), [](const EventRow& a, const EventRow& b) {
+      return std::tie(a.time_us, a.key) < std::tie(b.time_us, b.key);
+    });
+    out.resize(std::min(out.size(), static_cast<size_t>(std::max(limit, 0))));
+    return out;
+  }
+
+  Result<std::vector<ProfileRow>> ProfileRows(ProfileId after, int limit) override {
+    MutexLock lock(mu_);
+    std::vector<ProfileRow> out;
+    for (auto it = state_.profiles.upper_bound(after);
+         it != state_.profiles.end() && static_cast<int>(out.size()) < limit; ++it) {
+      out.push_back(it->second);
+    }
+    return out;
+  }
+
+  Result<std::optional<ModelRow>> GetModel(std::string_view kind, std::string_view name) override {
+    MutexLock lock(mu_);
+    auto it = state_.models.find({std::string(kind), std::string(name)});
+    return it == state_.models.end() ? std::optional<ModelRow>() : it->second;
+  }
+
+  Result<std::vector<ModelRow>> ListModels() override {
+    MutexLock lock(mu_);
+    std::vector<ModelRow> out;
+    for (const auto& [key, m] : state_.models) {
+      out.push_back(m);
+    }
+    return out;
+  }
+
   Result<int64_t> CountProfiles() override {
     MutexLock lock(mu_);
     return static_cast<int64_t>(state_.profiles.size());

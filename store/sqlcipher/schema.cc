@@ -189,6 +189,19 @@ constexpr std::string_view kPortraitSteps[] = {
       ) WITHOUT ROWID;
       CREATE INDEX segment_members_by_profile ON segment_members (profile_id, segment);
       )sql",
+    // 9 (models): each [[model]]'s and [[score]]'s
+    // fitted parameters, base-wide figures only (docs/DECISIONS.md 100-101), replaced by each
+    // fit or refresh with a greater version.
+    R"sql(
+      CREATE TABLE models (
+        kind      TEXT NOT NULL,
+        name      TEXT NOT NULL,
+        version   INTEGER NOT NULL,
+        params    TEXT NOT NULL,
+        fitted_us INTEGER NOT NULL,
+        PRIMARY KEY (kind, name)
+      ) WITHOUT ROWID;
+      )sql",
 };
 
 }  // namespace

@@ -129,6 +129,7 @@ Status SqlcipherStore::Apply(const Batch& batch, CommitResult& result) {
   PORTRAIT_RETURN_IF_ERROR(WriteAliases(batch.aliases));
   PORTRAIT_RETURN_IF_ERROR(WriteConsents(batch.consents, result));
   PORTRAIT_RETURN_IF_ERROR(WriteTokens(batch));
+  PORTRAIT_RETURN_IF_ERROR(WriteModels(batch.models));
   return WriteAudit(batch.audit, result);
 }
 
@@ -264,6 +265,14 @@ Result<std::vector<ProfileId>> SqlcipherStore::ProfileIds(ProfileId after, int l
   Stmt s(reader->main, "SELECT id FROM profiles WHERE id > ? ORDER BY id LIMIT ?;");
   s.Bind(1, after).Bind(2, int64_t{limit});
   return sqlite::ReadRows(s, [](const Stmt& r) -> ProfileId { return r.Int(0); });
+}
+
+Result<std::vector<ProfileRow>> SqlcipherStore::ProfileRows(ProfileId after, int limit) {
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->main, "SELECT " + std::string(kProfileColumns) +
+                           " FROM profiles WHERE id > ? ORDER BY id LIMIT ?;");
+  s.Bind(1, after).Bind(2, int64_t{limit});
+  return sqlite::ReadRows(s, ReadProfile);
 }
 
 Status SqlcipherStore::RaiseProfileIdHighWater(ProfileId id) {

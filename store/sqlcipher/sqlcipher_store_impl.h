@@ -84,6 +84,11 @@ class SqlcipherStore final : public Store {
   Result<std::vector<EventRow>> GetEvents(ProfileId id) override;
   Result<int64_t> CountProfiles() override;
   Result<std::vector<ProfileId>> ProfileIds(ProfileId after, int limit) override;
+  Result<std::vector<ProfileRow>> ProfileRows(ProfileId after, int limit) override;
+  Result<std::vector<EventRow>> EventsOfType(std::string_view type, int64_t until_us,
+                                             const EventCursor& after, int limit) override;
+  Result<std::optional<ModelRow>> GetModel(std::string_view kind, std::string_view name) override;
+  Result<std::vector<ModelRow>> ListModels() override;
   Result<ProfileId> ProfileIdHighWater() override;
   Result<std::vector<bool>> StoredEvents(const std::vector<std::string_view>& keys) override;
   Result<std::vector<TimerRow>> DueTimers(int64_t until_us, int limit) override;
@@ -148,6 +153,8 @@ class SqlcipherStore final : public Store {
   Status EraseAliases(ProfileId id);
   Status CheckNotAlias(std::string_view ext_key);
   Status WriteAudit(const std::vector<AuditEntry>& entries, CommitResult& result);
+  // sqlcipher_models.cc: the batch's fitted parameters.
+  Status WriteModels(const std::vector<ModelRow>& models);
   Result<int64_t> PurgeRows(const PurgeRule& rule);
 
   std::mutex mu_;  // the write connections

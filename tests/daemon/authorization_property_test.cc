@@ -159,6 +159,12 @@ class AuthorizationProperty : public ::testing::Test {
   RulesTestService rules_test_{*data_.store, vault_,      consents_, rules_,
                                audit_,       data_.blind, clock_};
   MergeService merges_{*data_.store, vault_, audit_, rules_, clock_, log_};
+  DerivedHolder derived_{std::make_shared<const DerivedParams>()};
+  JobRunner jobs_;
+  ModelService models_{
+      DerivedDeps{*data_.store, vault_, audit_, rules_, derived_, jobs_, clock_, log_}};
+  ScoreService scores_{
+      DerivedDeps{*data_.store, vault_, audit_, rules_, derived_, jobs_, clock_, log_}, profiles_};
   Api api_{ApiDeps{in_force_,   *data_.store,
                    vault_,      token_registry_,
                    audit_,      profiles_,
@@ -170,7 +176,8 @@ class AuthorizationProperty : public ::testing::Test {
                    auth_,       metrics_,
                    data_.blind, clock_,
                    log_,        [] { return Status::Ok(); },
-                   imports_}};
+                   imports_,   models_,
+                   scores_}};
   std::map<std::string, std::string> tokens_;
   std::vector<Customer> customers_;
   std::map<std::string, Forbidden> forbidden_;  // by "role/purpose"

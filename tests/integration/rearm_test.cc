@@ -50,7 +50,7 @@ TEST(Rearm, AnOlderDatabaseIsMigratedBackfilledOnceAndItsTimersArmedFromTheAncho
   EXPECT_EQ(daemon.Stop(), 0);
   // As the build before anchors left it.
   const std::string undone = daemon.Sql(
-      "DROP TABLE anchors; DROP TABLE segment_members; "
+      "DROP TABLE anchors; DROP TABLE segment_members; DROP TABLE models; "
       "DELETE FROM meta WHERE key = 'anchors.fields'; "
       "PRAGMA user_version = 6; PRAGMA user_version;");
   ASSERT_NE(undone.find("6"), std::string::npos) << undone;

@@ -69,6 +69,19 @@ class FaultyStore final : public store::Store {
   Result<std::vector<store::ProfileId>> ProfileIds(store::ProfileId after, int limit) override {
     return real_.ProfileIds(after, limit);
   }
+  Result<std::vector<store::ProfileRow>> ProfileRows(store::ProfileId after, int limit) override {
+    return real_.ProfileRows(after, limit);
+  }
+  Result<std::vector<store::EventRow>> EventsOfType(std::string_view type, int64_t until_us,
+                                                    const store::EventCursor& after,
+                                                    int limit) override {
+    return real_.EventsOfType(type, until_us, after, limit);
+  }
+  Result<std::optional<store::ModelRow>> GetModel(std::string_view kind,
+                                                  std::string_view name) override {
+    return real_.GetModel(kind, name);
+  }
+  Result<std::vector<store::ModelRow>> ListModels() override { return real_.ListModels(); }
   Result<store::ProfileId> ProfileIdHighWater() override { return real_.ProfileIdHighWater(); }
   Result<std::vector<store::TimerRow>> DueTimers(int64_t until, int limit) override {
     return real_.DueTimers(until, limit);

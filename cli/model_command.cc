@@ -1,0 +1,89 @@
+#include "cli/model_command.h"
+
+#include <cstdio>
+#include <iostream>
+
+#include "base/url.h"
+#include "cli/daemon_connection.h"
+
+namespace portrait::cli {
+namespace {
+
+using nlohmann::json;
+
+struct ModelOptions {
+  DaemonOptions daemon;
+  std::string name;
+  std::string until;
+};
+
+double Num(const json& object, const char* key) {
+  const json v = object.is_object() ? object.value(key, json()) : json();
+  return v.is_number() ? v.get<double>() : 0;
+}
+
+void PrintModel(const json& m) {
+  std::printf("model %s, version %lld, fitted %s, calibration until %s (%s)\n",
+              m.value("model", "").c_str(), static_cast<long long>(m.value("version", 0)),
+              m.value("fitted_at", "").c_str(), m.value("until", "").c_str(),
+              m.value("unit", "week").c_str());
+  const json b = m.value("bgnbd", json::object());
+  std::printf("%-14s %10s %10s %10s %10s %16s %10s\n", "", "r", "alpha", "a", "b", "log-likelihood",
+              "customers");
+  std::printf("%-14s %10.4f %10.4f %10.4f %10.4f %16.2f %10lld\n", "BG/NBD", Num(b, "r"),
+              Num(b, "alpha"), Num(b, "a"), Num(b, "b"), Num(b, "log_likelihood"),
+              static_cast<long long>(m.value("customers", 0)));
+  const json g = m.value("gamma_gamma", json());
+  if (!g.is_object()) {
+    std::printf("Gamma-Gamma    not fitted (no repeat buyer with a purchase value)\n");
+    return;
+  }
+  std::printf("%-14s %10s %10s %10s %10s %16s %10s\n", "", "p", "q", "gamma", "", "", "buyers");
+  std::printf("%-14s %10.4f %10.4f %10.4f %10s %16s %10lld\n", "Gamma-Gamma", Num(g, "p"),
+              Num(g, "q"), Num(g, "gamma"), "", "",
+              static_cast<long long>(g.value("customers", 0)));
+}
+
+int Fit(const ModelOptions& o) {
+  const std::string body = o.until.empty() ? "" : json{{"until", o.until}}.dump();
+  return CallAndPrint(o.daemon, "model fit", "POST", "/v1/models/" + PercentEncode(o.name) + "/fit",
+                      body, PrintModel);
+}
+
+int Show(const ModelOptions& o) {
+  return CallAndPrint(o.daemon, "model show", "GET", "/v1/models/" + PercentEncode(o.name), "",
+                      PrintModel);
+}
+
+}  // namespace
+
+void AddModelCommand(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<ModelOptions>();
+  CLI::App* model = app.add_subcommand(
+      "model",
+      "The [[model]]s of the rules (BG/NBD purchases and Gamma-Gamma spend): fit one over the "
+      "stored purchase events, or show its parameters in force. Through the running daemon.");
+  model->require_subcommand(1);
+
+  CLI::App* fit = model->add_subcommand(
+      "fit",
+      "Fit a model over every customer's purchase events up to --until (default: now), store "
+      "its parameters as its next version, and print them. Audited as model.fit.\n"
+      "  portraitctl model fit clv --until 1997-09-30T23:59:59Z\n"
+      "  portraitctl model fit clv --json");
+  fit->add_option("name", o->name, "the [[model]]'s name")->required();
+  fit->add_option("--until", o->until, "the calibration period's end, an RFC 3339 time");
+  AddDaemonOptions(fit, o->daemon);
+  fit->callback([o, &exit_code] { exit_code = Fit(*o); });
+
+  CLI::App* show = model->add_subcommand(
+      "show",
+      "Print a model's parameters in force: version, fit time, calibration end, BG/NBD r, "
+      "alpha, a, b with the log-likelihood and sample size, Gamma-Gamma p, q, gamma.\n"
+      "  portraitctl model show clv");
+  show->add_option("name", o->name, "the [[model]]'s name")->required();
+  AddDaemonOptions(show, o->daemon);
+  show->callback([o, &exit_code] { exit_code = Show(*o); });
+}
+
+}  // namespace portrait::cli

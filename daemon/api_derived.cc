@@ -1,0 +1,100 @@
+// The Api's endpoints of derived data: model fits and parameters (and score refreshes). The
+// fits answer from the job thread (daemon/job_runner.h), so no I/O thread waits for one.
+#include "base/time_format.h"
+#include "daemon/api.h"
+
+namespace portrait::daemon {
+namespace {
+
+using nlohmann::json;
+
+// The optional {"until": RFC 3339 time} of a fit's body; nullopt when absent.
+Result<std::optional<int64_t>> UntilOf(const ApiCall& call) {
+  if (call.request.body().empty()) {
+    return std::optional<int64_t>();
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(json body, call.Body());
+  if (!body.is_object()) {
+    return Error(Status::InvalidArgument("body: expected an object, e.g. {\"until\": \"…\"}"));
+  }
+  for (const auto& [key, value] : body.items()) {
+    if (key != "until") {
+      return Error(Status::InvalidArgument("body: unknown member; only \"until\" is accepted"));
+    }
+  }
+  if (!body.contains("until")) {
+    return std::optional<int64_t>();
+  }
+  if (!body["until"].is_string()) {
+    return Error(Status::InvalidArgument("until: expected an RFC 3339 time, a string"));
+  }
+  auto until = ParseRfc3339(body["until"].get<std::string>());
+  if (!until || *until < 0) {
+    return Error(Status::InvalidArgument("until: not an RFC 3339 time at or after 1970"));
+  }
+  return std::optional<int64_t>(*until);
+}
+
+}  // namespace
+
+void Api::FitModel(ApiCall& call, Reply reply) {
+  auto until = UntilOf(call);
+  if (!until) {
+    return reply(Problem(HttpStatusOf(until.error()), until.error().message()));
+  }
+  d_.models.Fit(call.caller, call.path[2], *until, [this, reply](Result<json> fitted) {
+    if (!fitted) {
+      if (HttpStatusOf(fitted.error()) == http::status::internal_server_error) {
+        d_.log.error("a model fit failed: {}", fitted.error().ToString());
+      }
+      return reply(Problem(HttpStatusOf(fitted.error()), fitted.error().message()));
+    }
+    reply(JsonResponse(*fitted));
+  });
+}
+
+Result<HttpResponse> Api::Models(ApiCall& call) {
+  if (call.path.size() == 3 && call.method() == http::verb::get) {
+    PORTRAIT_ASSIGN_OR_RETURN(json shown, d_.models.Show(call.caller, call.path[2]));
+    return JsonResponse(shown);
+  }
+  return Error(Status::NotFound("no such endpoint; see docs/API.md"));
+}
+
+void Api::RefreshScore(ApiCall& call, Reply reply) {
+  if (!call.request.body().empty()) {
+    return reply(Problem(http::status::unprocessable_entity, "body: a refresh takes none"));
+  }
+  d_.scores.Refresh(call.caller, call.path[2], [this, reply](Result<json> refreshed) {
+    if (!refreshed) {
+      if (HttpStatusOf(refreshed.error()) == http::status::internal_server_error) {
+        d_.log.error("a score refresh failed: {}", refreshed.error().ToString());
+      }
+      return reply(Problem(HttpStatusOf(refreshed.error()), refreshed.error().message()));
+    }
+    reply(JsonResponse(*refreshed));
+  });
+}
+
+Result<HttpResponse> Api::Scores(ApiCall& call) {
+  if (call.path.size() == 3 && call.method() == http::verb::get) {
+    PORTRAIT_ASSIGN_OR_RETURN(json shown, d_.scores.Show(call.caller, call.path[2]));
+    return JsonResponse(shown);
+  }
+  return Error(Status::NotFound("no such endpoint; see docs/API.md"));
+}
+
+Result<HttpResponse> Api::ProfileScores(ApiCall& call, const std::string& id) {
+  for (const auto& [key, value] : call.query) {
+    if (key != "score") {
+      return Error(Status::InvalidArgument("query: only score=NAME is accepted"));
+    }
+  }
+  auto only = call.query.find("score");
+  PORTRAIT_ASSIGN_OR_RETURN(
+      json shown,
+      d_.scores.ShowProfile(call.caller, id, only == call.query.end() ? "" : only->second));
+  return JsonResponse(shown);
+}
+
+}  // namespace portrait::daemon

@@ -1,0 +1,130 @@
+#include "daemon/derived_values.h"
+
+#include <cmath>
+
+#include "analytics/lifetime_value.h"
+#include "rules/metrics.h"
+
+namespace portrait::daemon {
+namespace {
+
+using nlohmann::json;
+
+constexpr int64_t kDayUs = 86'400'000'000;
+
+int64_t DayOf(int64_t us) { return us >= 0 ? us / kDayUs : -((-us + kDayUs - 1) / kDayUs); }
+
+}  // namespace
+
+std::optional<analytics::RfmInput> RfmInputOf(const rules::Score& score, const json& metrics,
+                                              int64_t now_us) {
+  const std::optional<int64_t> last = rules::IntegerAt(metrics, score.recency);
+  const std::optional<int64_t> count = rules::IntegerAt(metrics, score.frequency);
+  if (!last || !count || *count < 1) {
+    return std::nullopt;
+  }
+  double monetary = 0;
+  if (auto it = metrics.find(score.monetary); it != metrics.end() && it->is_number()) {
+    monetary = it->get<double>();
+  }
+  if (!std::isfinite(monetary) || monetary < 0) {
+    monetary = 0;
+  }
+  return analytics::RfmInput{std::max<int64_t>(0, DayOf(now_us) - DayOf(*last)), *count, monetary};
+}
+
+std::optional<json> RfmScoreJson(const FittedScore& fitted, const analytics::RfmInput& input) {
+  auto scored = analytics::ScoreRfm(fitted.rfm, input);
+  if (!scored) {
+    return std::nullopt;
+  }
+  return json{{"version", fitted.version},
+              {"r", scored->r},
+              {"f", scored->f},
+              {"m", scored->m},
+              {"group", std::string(analytics::RfmGroupName(scored->group))}};
+}
+
+json ScoresOf(const rules::RuleSet& set, const DerivedParams& params, const json& metrics,
+              int64_t now_us) {
+  json out = json::object();
+  if (!metrics.is_object()) {
+    return out;
+  }
+  for (const rules::Score& score : set.scores) {
+    auto fitted = params.scores.find(score.name);
+    if (fitted == params.scores.end()) {
+      continue;
+    }
+    if (auto input = RfmInputOf(score, metrics, now_us)) {
+      if (auto scored = RfmScoreJson(fitted->second, *input)) {
+        out[score.name] = std::move(*scored);
+      }
+    }
+  }
+  return out;
+}
+
+analytics::CustomerSummary SummaryOfBook(const rules::PurchaseBook& book, analytics::TimeUnit unit,
+                                         int64_t until_us) {
+  const double per_unit = analytics::DaysPerUnit(unit);
+  const int64_t until_day = std::max(DayOf(until_us), book.last_day);
+  analytics::CustomerSummary s;
+  s.x = book.repeat_days;
+  s.t_x = static_cast<double>(book.last_day - book.first_day) / per_unit;
+  s.T = static_cast<double>(until_day - book.first_day) / per_unit;
+  s.mean_repeat_value = s.x > 0 ? book.repeat_amount / static_cast<double>(s.x) : 0;
+  s.days_since_last = until_day - book.last_day;
+  s.transactions = s.x + 1;
+  s.total_amount = book.first_amount + book.repeat_amount;
+  return s;
+}
+
+std::optional<json> PredictionJson(const rules::Model& model, const FittedModel& fitted,
+                                   const rules::PurchaseBook& book, int64_t now_us) {
+  const analytics::TimeUnit unit = fitted.unit;
+  const double per_unit = analytics::DaysPerUnit(unit);
+  const analytics::CustomerSummary s = SummaryOfBook(book, unit, now_us);
+  const analytics::BgNbdCustomer c{s.x, s.t_x, s.T};
+  auto alive = analytics::ProbabilityAlive(fitted.bgnbd, c);
+  auto expected = analytics::ExpectedPurchases(fitted.bgnbd, c, 90 / per_unit);
+  if (!alive || !expected) {
+    return std::nullopt;
+  }
+  json out = {{"p_alive", *alive}, {"purchases_90d", *expected}, {"version", fitted.version}};
+  if (fitted.gamma_gamma) {
+    const analytics::LifetimeValueOptions options{.horizon = 365.25 / per_unit,
+                                                  .step = 28 / per_unit,
+                                                  .yearly_discount = model.discount,
+                                                  .unit = unit};
+    if (auto value =
+            analytics::CustomerLifetimeValue(fitted.bgnbd, *fitted.gamma_gamma, s, options)) {
+      out["value_1y"] = *value;
+    }
+  }
+  return out;
+}
+
+json PredictionsOf(const rules::RuleSet& set, const DerivedParams& params, const json& metrics,
+                   int64_t now_us) {
+  json out = json::object();
+  for (const rules::Model& model : set.models) {
+    auto fitted = params.models.find(model.name);
+    if (fitted == params.models.end()) {
+      continue;
+    }
+    if (auto book = rules::ReadPurchaseBook(metrics, model.name)) {
+      if (auto prediction = PredictionJson(model, fitted->second, *book, now_us)) {
+        out[model.name] = std::move(*prediction);
+      }
+    }
+  }
+  return out;
+}
+
+void FittedValues::Fill(rules::ProfileFacts& profile, int64_t now_us) const {
+  profile.scores = ScoresOf(rules_->set, *params_, profile.metrics, now_us);
+  profile.predictions = PredictionsOf(rules_->set, *params_, profile.metrics, now_us);
+}
+
+}  // namespace portrait::daemon

@@ -1,0 +1,64 @@
+// A profile's scores (and, later, predictions), computed from its own metrics and the fitted
+// parameters in force whenever they are asked for (docs/DECISIONS.md 100): nothing per profile
+// is stored. Pure; thread-safe.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "analytics/purchases.h"
+#include "analytics/rfm.h"
+#include "daemon/derived_params.h"
+#include "daemon/rules_holder.h"
+#include "rules/engine.h"
+#include "rules/purchase_book.h"
+#include "rules/rule_set.h"
+
+namespace portrait::daemon {
+
+// What the RFM score of `score` reads of a profile's metrics: days from the `recency` metric's
+// time (a `last`, in µs) to `now_us`, both as UTC days; the `frequency` count; the `monetary`
+// sum (0 when absent). nullopt for a profile without a purchase (no time, or a count below 1).
+std::optional<analytics::RfmInput> RfmInputOf(const rules::Score& score,
+                                              const nlohmann::json& metrics, int64_t now_us);
+
+// {"version", "r", "f", "m", "group"} of `input` against `fitted`, or nullopt when it can't be
+// scored.
+std::optional<nlohmann::json> RfmScoreJson(const FittedScore& fitted,
+                                           const analytics::RfmInput& input);
+
+// NAME -> {"version", "r", "f", "m", "group"} for every score of `set` refreshed in `params` that
+// the profile's metrics can be scored on: what ProfileFacts::scores holds.
+nlohmann::json ScoresOf(const rules::RuleSet& set, const DerivedParams& params,
+                        const nlohmann::json& metrics, int64_t now_us);
+
+// The customer summary a purchase book gives as of `until_us` (after its last day), in `unit`:
+// what analytics::Summarize gives from the same purchases (same days, same sums).
+analytics::CustomerSummary SummaryOfBook(const rules::PurchaseBook& book, analytics::TimeUnit unit,
+                                         int64_t until_us);
+
+// {"p_alive", "purchases_90d", "value_1y", "version"} of a profile's book under `fitted` at
+// `now_us` (value_1y only with a Gamma-Gamma fit, discounted at `model.discount` a year), or
+// nullopt when a model's function fails on it.
+std::optional<nlohmann::json> PredictionJson(const rules::Model& model, const FittedModel& fitted,
+                                             const rules::PurchaseBook& book, int64_t now_us);
+
+// NAME -> prediction for every model of `set` fitted in `params` for which the profile has a
+// purchase book: what ProfileFacts::predictions holds.
+nlohmann::json PredictionsOf(const rules::RuleSet& set, const DerivedParams& params,
+                             const nlohmann::json& metrics, int64_t now_us);
+
+// The engine's way to a profile's scores and predictions under the rules and parameters given.
+class FittedValues final : public rules::DerivedValues {
+ public:
+  FittedValues(std::shared_ptr<const LoadedRules> rules,
+               std::shared_ptr<const DerivedParams> params)
+      : rules_(std::move(rules)), params_(std::move(params)) {}
+  void Fill(rules::ProfileFacts& profile, int64_t now_us) const override;
+
+ private:
+  std::shared_ptr<const LoadedRules> rules_;
+  std::shared_ptr<const DerivedParams> params_;
+};
+
+}  // namespace portrait::daemon

@@ -1,0 +1,63 @@
+#include "daemon/job_runner.h"
+
+#include <pthread.h>
+
+namespace portrait::daemon {
+
+JobRunner::JobRunner() : thread_([this] { Loop(); }) {}
+
+JobRunner::~JobRunner() { Stop(); }
+
+void JobRunner::Post(Job job) {
+  {
+    MutexLock lock(mu_);
+    if (!stopping_) {
+      queue_.push_back(std::move(job));
+      wake_.Signal();
+      return;
+    }
+  }
+  job(/*stopping=*/true);
+}
+
+void JobRunner::Stop() {
+  {
+    MutexLock lock(mu_);
+    stopping_ = true;
+    wake_.SignalAll();
+  }
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+size_t JobRunner::pending() const {
+  MutexLock lock(mu_);
+  return queue_.size() + running_;
+}
+
+void JobRunner::Loop() {
+  ::pthread_setname_np(::pthread_self(), "jobs");
+  while (true) {
+    Job job;
+    bool stopping = false;
+    {
+      MutexLock lock(mu_);
+      while (queue_.empty() && !stopping_) {
+        wake_.Wait(mu_);
+      }
+      if (queue_.empty()) {
+        return;  // stopping, and nothing left to answer
+      }
+      job = std::move(queue_.front());
+      queue_.pop_front();
+      stopping = stopping_;
+      ++running_;
+    }
+    job(stopping);
+    MutexLock lock(mu_);
+    --running_;
+  }
+}
+
+}  // namespace portrait::daemon

@@ -1,0 +1,120 @@
+#include "daemon/model_service.h"
+
+#include "base/time_format.h"
+#include "consent/access_policy.h"
+#include "daemon/consent_service.h"
+#include "daemon/purchase_log.h"
+
+namespace portrait::daemon {
+namespace {
+
+using nlohmann::json;
+
+store::AuditEntry FitRecord(int64_t now_us, const std::string& actor, const std::string& purpose,
+                            const FittedModel& m) {
+  json detail = {{"model", m.name},
+                 {"version", m.version},
+                 {"customers", m.customers},
+                 {"events", m.events},
+                 {"until", FormatRfc3339(m.until_us)},
+                 {"r", m.bgnbd.r},
+                 {"alpha", m.bgnbd.alpha},
+                 {"a", m.bgnbd.a},
+                 {"b", m.bgnbd.b},
+                 {"log_likelihood", m.log_likelihood},
+                 {"repeat_buyers", m.repeat_buyers}};
+  if (m.gamma_gamma) {
+    detail["p"] = m.gamma_gamma->p;
+    detail["q"] = m.gamma_gamma->q;
+    detail["gamma"] = m.gamma_gamma->gamma;
+  }
+  return store::AuditEntry{now_us, actor, "model.fit", 0, purpose, detail.dump()};
+}
+
+}  // namespace
+
+const rules::Model* FindModel(const rules::RuleSet& set, std::string_view name) {
+  for (const rules::Model& m : set.models) {
+    if (m.name == name) {
+      return &m;
+    }
+  }
+  return nullptr;
+}
+
+void ModelService::Fit(const Caller& caller, const std::string& name,
+                       std::optional<int64_t> until_us, DerivedDone done) {
+  if (!consent::HasPermission(*caller.role, "models.fit")) {
+    return done(Error(RefuseRequest(d_.audit, d_.clock, caller, "models.fit")));
+  }
+  if (!FindModel(d_.rules.Get()->set, name)) {
+    return done(Error(Status::NotFound("no [[model]] by that name in the rules in force")));
+  }
+  if (until_us && *until_us > d_.clock.NowUs()) {
+    return done(Error(Status::InvalidArgument("until: must not be in the future")));
+  }
+  d_.jobs.Post([this, actor = caller.Actor(), purpose = caller.purpose->name, name, until_us,
+                done = std::move(done)](bool stopping) {
+    if (stopping) {
+      return done(Error(Status::Unavailable("portraitd is shutting down")));
+    }
+    done(FitNow(actor, purpose, name, until_us));
+  });
+}
+
+Result<json> ModelService::FitNow(const std::string& actor, const std::string& purpose,
+                                  const std::string& name, std::optional<int64_t> until_us) {
+  const std::shared_ptr<const LoadedRules> rules = d_.rules.Get();
+  const rules::Model* model = FindModel(rules->set, name);
+  if (!model) {
+    return Error(Status::NotFound("no [[model]] by that name in the rules in force"));
+  }
+  const int64_t started = d_.clock.NowUs();
+  const int64_t until = until_us.value_or(started);
+  PORTRAIT_ASSIGN_OR_RETURN(
+      PurchaseLogs logs, ReadPurchases(d_.store, d_.vault, model->purchases, model->amount, until));
+  auto fitted = FitPurchases(*model, logs, until);
+  if (!fitted) {
+    // The data's fault (nothing identifies a parameter), not the daemon's: 422.
+    const Status& why = fitted.error();
+    return Error(why.code() == Status::Code::kInternal
+                     ? Status::InvalidArgument("model '" + name + "': " + why.message())
+                     : why.WithContext("model '" + name + "'"));
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<store::ModelRow> stored,
+                            d_.store.GetModel(kModelKind, name));
+  fitted->version = stored ? stored->version + 1 : 1;
+  fitted->fitted_us = d_.clock.NowUs();
+  store::Batch batch;
+  batch.models.push_back(store::ModelRow{std::string(kModelKind), name, fitted->version,
+                                         ModelParamsJson(*fitted), fitted->fitted_us});
+  batch.audit.push_back(FitRecord(fitted->fitted_us, actor, purpose, *fitted));
+  if (auto committed = d_.audit.Commit(batch); !committed) {
+    return Error(committed.error());
+  }
+  auto next = std::make_shared<DerivedParams>(*d_.params.Get());
+  next->models[name] = *fitted;
+  d_.params.Set(std::move(next));
+  d_.log.info("model '{}' fitted: version {}, {} customers, {} events, {:.1f} s", name,
+              fitted->version, fitted->customers, fitted->events,
+              static_cast<double>(fitted->fitted_us - started) / 1e6);
+  changed_();
+  return ModelAnswer(*fitted);
+}
+
+Result<json> ModelService::Show(const Caller& caller, const std::string& name) {
+  if (!consent::HasPermission(*caller.role, "models.read")) {
+    return Error(RefuseRequest(d_.audit, d_.clock, caller, "models.read"));
+  }
+  const std::shared_ptr<const DerivedParams> params = d_.params.Get();
+  auto it = params->models.find(name);
+  if (it == params->models.end()) {
+    return Error(Status::NotFound("no fitted model by that name"));
+  }
+  PORTRAIT_RETURN_IF_ERROR(d_.audit.Append(
+      {store::AuditEntry{d_.clock.NowUs(), caller.Actor(), "model.read", 0, caller.purpose->name,
+                         json{{"model", name}, {"version", it->second.version}}.dump()}}));
+  return ModelAnswer(it->second);
+}
+
+}  // namespace portrait::daemon

@@ -1,0 +1,104 @@
+#include "daemon/purchase_log.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "analytics/bgnbd.h"
+#include "analytics/gamma_gamma.h"
+#include "rules/purchase_book.h"
+
+namespace portrait::daemon {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kPage = 10'000;
+
+// Opens each event of `page` (one data key per profile) and adds its purchase to `logs`.
+Status AddPage(store::ProfileVault& vault, std::vector<store::EventRow>& page,
+               std::string_view amount_key, PurchaseLogs& logs) {
+  std::stable_sort(page.begin(), page.end(),
+                   [](const auto& a, const auto& b) { return a.profile_id < b.profile_id; });
+  for (size_t i = 0; i < page.size();) {
+    const store::ProfileId id = page[i].profile_id;
+    size_t end = i;
+    while (end < page.size() && page[end].profile_id == id) {
+      ++end;
+    }
+    auto key = vault.KeyOf(id);
+    if (!key && key.error().code() == Status::Code::kNotFound) {
+      logs.unreadable += static_cast<int64_t>(end - i);  // erased meanwhile
+      i = end;
+      continue;
+    }
+    PORTRAIT_RETURN_IF_ERROR(key.has_value() ? Status::Ok() : key.error());
+    for (; i < end; ++i) {
+      PORTRAIT_ASSIGN_OR_RETURN(
+          std::string text,
+          store::ProfileVault::OpenWith(*key, id, store::kEventDataField, page[i].data));
+      const std::optional<double> amount =
+          rules::AmountAt(json::parse(text, nullptr, false), amount_key);
+      logs.without_amount += amount ? 0 : 1;
+      logs.by_profile[id].push_back({page[i].time_us, amount.value_or(0)});
+      ++logs.events;
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+analytics::TimeUnit UnitOf(const rules::Model& model) {
+  return model.unit == rules::ModelUnit::kDay ? analytics::TimeUnit::kDay
+                                              : analytics::TimeUnit::kWeek;
+}
+
+Result<PurchaseLogs> ReadPurchases(store::Store& store, store::ProfileVault& vault,
+                                   std::string_view type, std::string_view amount_key,
+                                   int64_t until_us) {
+  PurchaseLogs logs;
+  store::EventCursor at;
+  while (true) {
+    PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::EventRow> page,
+                              store.EventsOfType(type, until_us, at, kPage));
+    if (page.empty()) {
+      return logs;
+    }
+    at = store::EventCursor{page.back().time_us, page.back().key};
+    PORTRAIT_RETURN_IF_ERROR(AddPage(vault, page, amount_key, logs));
+  }
+}
+
+Result<FittedModel> FitPurchases(const rules::Model& model, const PurchaseLogs& logs,
+                                 int64_t until_us) {
+  const analytics::SummaryOptions options{until_us, UnitOf(model)};
+  std::vector<analytics::BgNbdCustomer> customers;
+  std::vector<analytics::GammaGammaCustomer> spenders;
+  customers.reserve(logs.by_profile.size());
+  for (const auto& [id, purchases] : logs.by_profile) {
+    auto s = analytics::Summarize(purchases, options);
+    if (!s) {
+      continue;  // named nowhere: the count of the sample says it
+    }
+    customers.push_back({s->x, s->t_x, s->T});
+    if (s->x > 0 && s->mean_repeat_value > 0) {
+      spenders.push_back({s->x, s->mean_repeat_value});
+    }
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(analytics::BgNbdFit fit, analytics::FitBgNbd(customers));
+  FittedModel m{.name = model.name, .until_us = until_us, .unit = UnitOf(model)};
+  m.customers = fit.customers;
+  m.events = logs.events;
+  m.bgnbd = fit.params;
+  m.log_likelihood = fit.log_likelihood;
+  if (!spenders.empty()) {
+    if (auto gg = analytics::FitGammaGamma(spenders)) {
+      m.gamma_gamma = gg->params;
+      m.repeat_buyers = gg->customers;
+      m.gamma_gamma_log_likelihood = gg->log_likelihood;
+    }
+  }
+  return m;
+}
+
+}  // namespace portrait::daemon

@@ -1,0 +1,193 @@
+#include "daemon/score_service.h"
+
+#include "base/time_format.h"
+#include "consent/access_policy.h"
+#include "daemon/consent_service.h"
+#include "daemon/derived_values.h"
+
+namespace portrait::daemon {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kPage = 5'000;
+
+json GroupCounts(const FittedScore& s) { return json::parse(ScoreParamsJson(s))["groups"]; }
+
+}  // namespace
+
+const rules::Score* FindScore(const rules::RuleSet& set, std::string_view name) {
+  for (const rules::Score& s : set.scores) {
+    if (s.name == name) {
+      return &s;
+    }
+  }
+  return nullptr;
+}
+
+void ScoreService::Refresh(const Caller& caller, const std::string& name, DerivedDone done) {
+  if (!consent::HasPermission(*caller.role, "models.fit")) {
+    return done(Error(RefuseRequest(d_.audit, d_.clock, caller, "models.fit")));
+  }
+  if (!FindScore(d_.rules.Get()->set, name)) {
+    return done(Error(Status::NotFound("no [[score]] by that name in the rules in force")));
+  }
+  d_.jobs.Post([this, actor = caller.Actor(), purpose = caller.purpose->name, name,
+                done = std::move(done)](bool stopping) {
+    if (stopping) {
+      return done(Error(Status::Unavailable("portraitd is shutting down")));
+    }
+    done(RefreshNow(actor, purpose, name));
+  });
+}
+
+Result<std::vector<analytics::RfmInput>> ScoreService::ReadInputs(const rules::Score& score,
+                                                                  int64_t now_us) {
+  std::vector<analytics::RfmInput> inputs;
+  store::ProfileId after = 0;
+  while (true) {
+    PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::ProfileRow> rows,
+                              d_.store.ProfileRows(after, kPage));
+    if (rows.empty()) {
+      return inputs;
+    }
+    after = rows.back().id;
+    for (const store::ProfileRow& row : rows) {
+      if (row.metrics.empty()) {
+        continue;
+      }
+      auto key = d_.vault.KeyOf(row.id);
+      if (!key && key.error().code() == Status::Code::kNotFound) {
+        continue;  // erased while the refresh read
+      }
+      PORTRAIT_RETURN_IF_ERROR(key.has_value() ? Status::Ok() : key.error());
+      PORTRAIT_ASSIGN_OR_RETURN(json metrics, store::ProfileVault::OpenMetrics(*key, row));
+      if (auto input = RfmInputOf(score, metrics, now_us)) {
+        inputs.push_back(*input);
+      }
+    }
+  }
+}
+
+Result<json> ScoreService::RefreshNow(const std::string& actor, const std::string& purpose,
+                                      const std::string& name) {
+  const std::shared_ptr<const LoadedRules> rules = d_.rules.Get();
+  const rules::Score* score = FindScore(rules->set, name);
+  if (!score) {
+    return Error(Status::NotFound("no [[score]] by that name in the rules in force"));
+  }
+  const int64_t now = d_.clock.NowUs();
+  PORTRAIT_ASSIGN_OR_RETURN(std::vector<analytics::RfmInput> inputs, ReadInputs(*score, now));
+  if (inputs.empty()) {
+    return Error(Status::InvalidArgument("score '" + name + "': no profile has its metrics yet"));
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(analytics::RfmResult rfm, analytics::ComputeRfm(inputs));
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<store::ModelRow> stored,
+                            d_.store.GetModel(kScoreKind, name));
+  FittedScore s{.name = name, .version = stored ? stored->version + 1 : 1, .fitted_us = now};
+  s.customers = static_cast<int64_t>(inputs.size());
+  s.rfm = rfm.model;
+  s.group_counts = rfm.group_counts;
+  store::Batch batch;
+  batch.models.push_back(
+      store::ModelRow{std::string(kScoreKind), name, s.version, ScoreParamsJson(s), now});
+  batch.audit.push_back(store::AuditEntry{now, actor, "score.refresh", 0, purpose,
+                                          json{{"score", name},
+                                               {"version", s.version},
+                                               {"customers", s.customers},
+                                               {"groups", GroupCounts(s)}}
+                                              .dump()});
+  if (auto committed = d_.audit.Commit(batch); !committed) {
+    return Error(committed.error());
+  }
+  auto next = std::make_shared<DerivedParams>(*d_.params.Get());
+  next->scores[name] = s;
+  d_.params.Set(std::move(next));
+  d_.log.info("score '{}' refreshed: version {}, {} profiles scored, {:.1f} s", name, s.version,
+              s.customers, static_cast<double>(d_.clock.NowUs() - now) / 1e6);
+  changed_();
+  return ScoreAnswer(s);
+}
+
+Result<json> ScoreService::Show(const Caller& caller, const std::string& name) {
+  if (!consent::HasPermission(*caller.role, "models.read")) {
+    return Error(RefuseRequest(d_.audit, d_.clock, caller, "models.read"));
+  }
+  const std::shared_ptr<const DerivedParams> params = d_.params.Get();
+  auto it = params->scores.find(name);
+  if (it == params->scores.end()) {
+    return Error(Status::NotFound("no refreshed score by that name"));
+  }
+  PORTRAIT_RETURN_IF_ERROR(d_.audit.Append(
+      {store::AuditEntry{d_.clock.NowUs(), caller.Actor(), "score.read", 0, caller.purpose->name,
+                         json{{"score", name}, {"version", it->second.version}}.dump()}}));
+  return ScoreAnswer(it->second);
+}
+
+json ScoreService::ProfileScore(const Caller& caller, const rules::Score& score,
+                                const FittedScore& fitted, const json& metrics,
+                                int64_t now_us) const {
+  json out = {
+      {"version", fitted.version},
+      {"refreshed_at", FormatRfc3339(fitted.fitted_us)},
+      {"boundaries",
+       {{"recency", fitted.rfm.recency},
+        {"frequency", fitted.rfm.frequency},
+        {"monetary", fitted.rfm.monetary}}},
+      {"means", {{"r", fitted.rfm.mean_r}, {"f", fitted.rfm.mean_f}, {"m", fitted.rfm.mean_m}}}};
+  const std::optional<analytics::RfmInput> input = RfmInputOf(score, metrics, now_us);
+  if (!input) {
+    out["scored"] = false;  // no purchase yet
+    return out;
+  }
+  if (auto scored = RfmScoreJson(fitted, *input)) {
+    out.update(*scored);
+  }
+  json inputs = json::object();
+  const config::DerivedUse& may = caller.purpose->derived;
+  if (may.Allows("metrics", score.recency)) {
+    inputs["recency"] = {{"metric", score.recency}, {"days_since_last", input->days_since_last}};
+  }
+  if (may.Allows("metrics", score.frequency)) {
+    inputs["frequency"] = {{"metric", score.frequency}, {"value", input->transactions}};
+  }
+  if (may.Allows("metrics", score.monetary)) {
+    inputs["monetary"] = {{"metric", score.monetary}, {"value", input->monetary}};
+  }
+  out["inputs"] = inputs;
+  return out;
+}
+
+Result<json> ScoreService::ShowProfile(const Caller& caller, const std::string& external_id,
+                                       const std::string& only) {
+  if (!consent::HasPermission(*caller.role, "profiles.read")) {
+    return Error(RefuseRequest(d_.audit, d_.clock, caller, "profiles.read"));
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(store::Profile profile, d_.vault.Get(external_id));
+  PORTRAIT_ASSIGN_OR_RETURN(bool basis, profiles_.BasisHolds(caller, profile.id));
+  const std::shared_ptr<const LoadedRules> rules = d_.rules.Get();
+  const std::shared_ptr<const DerivedParams> params = d_.params.Get();
+  const int64_t now = d_.clock.NowUs();
+  json scores = json::object();
+  for (const rules::Score& score : rules->set.scores) {
+    auto fitted = params->scores.find(score.name);
+    if (!basis || (!only.empty() && score.name != only) || fitted == params->scores.end() ||
+        !caller.purpose->derived.Allows("scores", score.name)) {
+      continue;
+    }
+    scores[score.name] = ProfileScore(caller, score, fitted->second, profile.metrics, now);
+  }
+  if (!only.empty() && scores.empty()) {
+    return Error(Status::NotFound("no score by that name for this purpose"));
+  }
+  std::vector<std::string> names;
+  for (const auto& [name, value] : scores.items()) {
+    names.push_back(name);
+  }
+  PORTRAIT_RETURN_IF_ERROR(
+      d_.audit.Append({store::AuditEntry{now, caller.Actor(), "score.read", profile.id,
+                                         caller.purpose->name, json{{"scores", names}}.dump()}}));
+  return json{{"internal_id", profile.id}, {"scores", scores}};
+}
+
+}  // namespace portrait::daemon

@@ -9,8 +9,8 @@
 #include "cli/model_command.h"
 #include "cli/profiles_command.h"
 #include "cli/rules_command.h"
-#include "cli/segments_command.h"
 #include "cli/scores_command.h"
+#include "cli/segments_command.h"
 #include "cli/tasks_command.h"
 #include "cli/token_command.h"
 

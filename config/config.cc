@@ -82,9 +82,9 @@ const std::vector<std::string>& DerivedKinds() {
 
 const std::vector<std::string>& KnownPermissions() {
   static const std::vector<std::string> kPermissions = {
-      "profiles.read", "profiles.write", "events.write", "consents.read", "consents.write",
-      "tasks.read",    "tasks.write",    "rules.test",   "export",        "erase",
-      "audit.read",    "admin",          "segments.read", "models.read",  "models.fit"};
+      "profiles.read", "profiles.write", "events.write",  "consents.read", "consents.write",
+      "tasks.read",    "tasks.write",    "rules.test",    "export",        "erase",
+      "audit.read",    "admin",          "segments.read", "models.read",   "models.fit"};
   return kPermissions;
 }
 

@@ -81,7 +81,9 @@ IngestGroup::IngestGroup(Ingestor& in, int64_t now_us)
       engine_(rules_->engine),
       derived_(in.make_derived_ ? in.make_derived_(rules_) : nullptr),
       now_(now_us),
-      reads_objection_(ReadsObjection(rules_->set)) {}
+      reads_objection_(ReadsObjection(rules_->set)) {
+  in_.KeepOpenUnder(rules_);
+}
 
 Result<Working*> IngestGroup::BySubject(const std::string& subject) {
   const std::string ext_key = in_.vault_.ExtKey(subject);

@@ -73,6 +73,14 @@ void Ingestor::Forget(store::ProfileId id) {
   known_->Forget(id);
 }
 
+void Ingestor::KeepOpenUnder(const std::shared_ptr<const LoadedRules>& rules) {
+  PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
+  if (open_under_ != rules) {
+    open_ = std::make_unique<OpenProfiles>();
+    open_under_ = rules;
+  }
+}
+
 void Ingestor::ForgetAll() {
   PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
   open_ = std::make_unique<OpenProfiles>();
@@ -172,10 +180,10 @@ Status Ingestor::AfterProfileWrites(const std::vector<store::ProfileId>& ids,
 
 Status Ingestor::AfterConsentRecord(store::ProfileId id) {
   PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
+  Forget(id);  // what is kept of it was read before the record
   if (!ReadsObjection(rules_.Get()->set)) {
     return Status::Ok();
   }
-  Forget(id);
   return AfterProfileWrite(id);
 }
 

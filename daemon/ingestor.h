@@ -178,6 +178,8 @@ class Ingestor {
   // The id and key of `subject`'s profile: from memory, else from the store (then kept);
   // nullptr when there is no such profile or the lookup failed.
   std::shared_ptr<const KnownSubjects::Entry> Known(const std::string& subject) const;
+  // Drops the open profiles unless they were opened under `rules` (for IngestGroup).
+  void KeepOpenUnder(const std::shared_ptr<const LoadedRules>& rules);
 
   store::Store& store_;
   store::ProfileVault& vault_;
@@ -187,7 +189,10 @@ class Ingestor {
   const crypto::BlindIndex& blind_;
   const Clock& clock_;
   DerivedMaker make_derived_;
-  std::unique_ptr<OpenProfiles> open_;    // profiles kept open between groups
+  std::unique_ptr<OpenProfiles> open_;  // profiles kept open between groups
+  // The rules `open_`'s facts were built under: a reload (which may start reading the
+  // personalisation objection, say) drops them (KeepOpenUnder).
+  std::shared_ptr<const LoadedRules> open_under_;
   std::unique_ptr<KnownSubjects> known_;  // for SealKnownSubjects on the I/O threads
   // All but SealKnownSubjects, RulesArmed, AnchorsComplete and AnchoredFieldsNow.
   ThreadChecker writer_thread_;

@@ -176,7 +176,7 @@ class AuthorizationProperty : public ::testing::Test {
                    auth_,       metrics_,
                    data_.blind, clock_,
                    log_,        [] { return Status::Ok(); },
-                   imports_,   models_,
+                   imports_,    models_,
                    scores_}};
   std::map<std::string, std::string> tokens_;
   std::vector<Customer> customers_;

@@ -4,6 +4,7 @@
 // summary) must reproduce the published figures within 1%.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -52,6 +53,16 @@ task = "win-back"
 channel = "email"
 sink = "care-queue"
 message = "A customer who may have lapsed got in touch."
+
+[[trigger]]
+id = "lapsed-offer"
+purpose = "marketing"
+on.event = "support.contact"
+when = "predict.clv.p_alive < 0.5"
+task = "win-back-offer"
+channel = "email"
+sink = "care-queue"
+message = "We miss you: here is an offer."
 )toml";
 
 // CDNOW_sample.txt as CloudEvents (as cdnow_events.sh makes them, keyed by the sample's own
@@ -96,6 +107,11 @@ class CdnowDaemon : public ::testing::Test {
     ASSERT_NE(config.find(service), std::string::npos);
     config.replace(config.find(service), service.size(),
                    R"(derived = ["metrics", "lifecycle", "tags", "scores", "predictions"])");
+    // Marketing may use the predictions too (its prediction-based offer is profiling).
+    const std::string marketing = R"(derived = ["lifecycle"])";
+    ASSERT_NE(config.find(marketing), std::string::npos);
+    config.replace(config.find(marketing), marketing.size(),
+                   R"(derived = ["lifecycle", "predictions"])");
     std::ofstream(d_->config_path()) << config;
     ASSERT_TRUE(d_->Start("1998-07-01T00:00:00Z"));
     const std::string file = WriteEvents(d_->dir() / "cdnow.jsonl");
@@ -185,6 +201,36 @@ TEST_F(CdnowDaemon, APredictionTriggerFiresOnceTheModelIsFitted) {
     fires = fires || (t["trigger"] == "lapsed-contact" && t["fires"] == true);
   }
   EXPECT_TRUE(fires) << dry.body;
+}
+
+// Marketing on predictions is profiling: a customer who objected to personalisation never gets
+// a task from it — not even a suppressed one — while one who consented and did not object does.
+TEST_F(CdnowDaemon, AnObjectorGetsNoPredictionBasedMarketingTask) {
+  auto fit = d_->Admin("POST", "/v1/models/clv/fit", R"({"until": "1997-09-30T23:59:59Z"})");
+  ASSERT_EQ(fit.status, 200) << fit.body;
+  const json b = fit.json()["bgnbd"];
+  const std::string lapsed = LapsedAndAlive({b["r"], b["alpha"], b["a"], b["b"]}).first;
+  auto record = [&](const char* purpose, const char* status) {
+    auto r = d_->Admin("POST", "/v1/profiles/" + lapsed + "/consents",
+                       json{{"purpose", purpose}, {"status", status}, {"channel", "email"}}.dump());
+    ASSERT_EQ(r.status, 201) << r.body;
+  };
+  // (An earlier test's contact may have made a task already: suppressed, without consent.)
+  const size_t offers = d_->TasksOf(lapsed, "lapsed-offer").size();
+  record("marketing", "granted");
+  Contact(*d_, lapsed, "offer-consented");
+  const std::vector<json> consented = d_->TasksOf(lapsed, "lapsed-offer");
+  ASSERT_EQ(consented.size(), offers + 1);
+  EXPECT_EQ(std::count_if(consented.begin(), consented.end(),
+                          [](const json& t) { return t["state"] != "suppressed"; }),
+            1);
+
+  record("personalisation", "objected");
+  const size_t service_tasks = d_->TasksOf(lapsed, "lapsed-contact").size();
+  Contact(*d_, lapsed, "offer-objected");
+  EXPECT_EQ(d_->TasksOf(lapsed, "lapsed-offer").size(), offers + 1);  // none more
+  // The service trigger on the same prediction is not marketing: it still fires.
+  EXPECT_EQ(d_->TasksOf(lapsed, "lapsed-contact").size(), service_tasks + 1);
 }
 
 TEST_F(CdnowDaemon, FitThroughTheDaemonReproducesThePublishedFigures) {

@@ -2,13 +2,14 @@
 // computes from the same stored purchases (analytics::Summarize over the events, as
 // daemon/purchase_log.cc does): equal, whatever order the events arrive in, a late
 // out-of-order purchase included; and the predictions computed from it.
+#include "daemon/derived_values.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <random>
 
 #include "analytics/bgnbd.h"
-#include "daemon/derived_values.h"
 #include "rules/purchase_book.h"
 
 namespace portrait::daemon {
@@ -72,7 +73,9 @@ TEST(PurchaseBook, EqualsTheFitsSummaryWhateverTheArrivalOrder) {
 
 TEST(PurchaseBook, ALatePurchaseBeforeTheFirstBecomesTheFirst) {
   std::vector<analytics::Purchase> arrival = {
-      {kStart + 10 * kDay, 5}, {kStart + 20 * kDay, 7}, {kStart + 20 * kDay + 3600, 1},
+      {kStart + 10 * kDay, 5},
+      {kStart + 20 * kDay, 7},
+      {kStart + 20 * kDay + 3600, 1},
       {kStart + 2 * kDay, 11}};  // arrives last, happened first
   ExpectSameSummary(arrival, kStart + 30 * kDay, analytics::TimeUnit::kWeek);
   auto book = rules::ReadPurchaseBook(Book(arrival), "clv");

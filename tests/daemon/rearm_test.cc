@@ -71,9 +71,8 @@ class RearmTest : public ServiceFixture {
       facts.fields = p.fields;
       facts.timezone = p.timezone;
       Timers timers = TimersOf(id);
-      for (const TimerChange& c :
-           RearmTimers(rules_.Get()->engine, facts, store_.GetTimers(id).value(), Now(), true,
-                       false)) {
+      for (const TimerChange& c : RearmTimers(rules_.Get()->engine, facts,
+                                              store_.GetTimers(id).value(), Now(), true, false)) {
         if (c.due) {
           timers[c.trigger] = *c.due;
         } else {

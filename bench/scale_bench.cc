@@ -8,6 +8,8 @@
 //     range, no profile decrypted), and firing them: the daemon restarted with its clock moved
 //     ahead (PORTRAIT_TEST_NOW) until its timers_fired counter has them all;
 //   - re-arming every timer after a rule change (a reload that moves the birthday greeting);
+//   - the portrait: ten segments and an RFM score and a BG/NBD model added, refreshed and
+//     fitted over HTTP, and the re-evaluations they cause (bench/scale_portrait.h);
 //   - audited profile reads on 8 connections (p50/p99), find by email, export, erasures/s.
 // Prints one table, each figure beside its target (docs/PERFORMANCE.md). Asserts nothing.
 
@@ -25,6 +27,7 @@
 #include "base/clock.h"
 #include "bench/scale_daemon.h"
 #include "bench/scale_fixture.h"
+#include "bench/scale_portrait.h"
 #include "config/loader.h"
 #include "store/data_dir.h"
 #include "store/token_registry.h"
@@ -67,27 +70,6 @@ double Seconds(Steady::time_point since) {
 void Die(const std::string& what, const cli::HttpResult& r) {
   std::cerr << what << ": answer " << r.status << ": " << r.body.substr(0, 400) << "\n";
   std::exit(1);
-}
-
-// Runs fn(client, begin, end) over [0, count) in chunks of `step` on `connections` threads.
-// Returns the seconds it took.
-double ParallelFor(int port, int connections, int64_t count, int64_t step,
-                   const std::function<void(cli::HttpClient&, int64_t, int64_t)>& fn) {
-  std::atomic<int64_t> next{0};
-  const auto start = Steady::now();
-  std::vector<std::thread> threads;
-  for (int c = 0; c < connections; ++c) {
-    threads.emplace_back([&] {
-      cli::HttpClient client(port);
-      for (int64_t b = next.fetch_add(step); b < count; b = next.fetch_add(step)) {
-        fn(client, b, std::min(count, b + step));
-      }
-    });
-  }
-  for (auto& t : threads) {
-    t.join();
-  }
-  return Seconds(start);
 }
 
 // The largest VmRSS seen while it lives, sampled every 100 ms.
@@ -219,19 +201,6 @@ std::string PercentEncode(const std::string& s) {
   return out;
 }
 
-// How many lines of `path` contain `needle`, and the last of them.
-std::pair<int, std::string> GrepLog(const std::string& path, const std::string& needle) {
-  std::ifstream in(path);
-  std::pair<int, std::string> found{0, ""};
-  for (std::string line; std::getline(in, line);) {
-    if (line.find(needle) != std::string::npos) {
-      ++found.first;
-      found.second = line;
-    }
-  }
-  return found;
-}
-
 // Moves the birthday greeting from 09:00 to 10:00 and reloads; returns the daemon's own figure
 // for re-arming every timer (ms, from its log) and the wall time from the reload to that line.
 std::pair<double, double> Rebuild(const fs::path& dir, int port, const std::string& token,
@@ -253,13 +222,10 @@ std::pair<double, double> Rebuild(const fs::path& dir, int port, const std::stri
   if (r.status != 200) {
     Die("reload", r);
   }
-  while (Seconds(start) < 900) {
-    auto [count, line] = GrepLog(log, needle);
-    if (count > before) {
-      const size_t open = line.rfind('(');
-      return {std::atof(line.c_str() + open + 1), 1000 * Seconds(start)};
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const std::string line = AwaitLogLine(log, needle, before, 900);
+  if (!line.empty()) {
+    const size_t open = line.rfind('(');
+    return {std::atof(line.c_str() + open + 1), 1000 * Seconds(start)};
   }
   return {-1, -1};
 }
@@ -327,7 +293,17 @@ void Print(const std::vector<Row>& rows) {
 // Builds the data directory and its admin token; returns the token.
 std::string Prepare(const fs::path& dir, config::Config& config) {
   fs::create_directories(dir);
-  fs::copy_file(fs::path(PORTRAIT_SOURCE_DIR) / "examples/portrait.toml", dir / "portrait.toml");
+  std::ifstream example(fs::path(PORTRAIT_SOURCE_DIR) / "examples/portrait.toml");
+  std::string text((std::istreambuf_iterator<char>(example)), std::istreambuf_iterator<char>());
+  // The bench's token acts for `service`: let it see the segments, scores and predictions the
+  // portrait step adds (bench/scale_portrait.h).
+  const std::string service = "derived = [\"metrics\", \"lifecycle\", \"tags\"]";
+  if (size_t at = text.find(service); at != std::string::npos) {
+    text.replace(at, service.size(),
+                 "derived = [\"metrics\", \"lifecycle\", \"tags\", \"segments\", \"scores\", "
+                 "\"predictions\"]");
+  }
+  std::ofstream(dir / "portrait.toml") << text;
   fs::copy(fs::path(PORTRAIT_SOURCE_DIR) / "examples/rules", dir / "rules");
   config = config::LoadConfig((dir / "portrait.toml").string()).value();
   auto data = store::InitDataDir(config).value();
@@ -355,6 +331,25 @@ void Queries(const Options& o, int port, const std::string& token, std::vector<R
       [&](int64_t k) { return "/v1/profiles/" + CustomerId(Spread(k, n)) + "/export"; }, 200);
   rows.push_back({"export of one profile, 1 connection: p50 / p99",
                   Format("%.2f ms", exports.p50) + " / " + Format("%.2f ms", exports.p99), ""});
+}
+
+void PortraitRows(const PortraitFigures& f, std::vector<Row>& rows) {
+  rows.push_back({"simulated purchases (BG/NBD, CDNOW parameters), then the portrait",
+                  Format("%.0f", static_cast<double>(f.purchases)), ""});
+  rows.push_back({"re-evaluation, 10 segments and 2 tags added (daemon's figure)",
+                  Format("%.0f ms", f.pass_ms), "<= 5 s"});
+  rows.push_back({"  reload to re-evaluated (wall) / daemon CPU",
+                  Format("%.0f ms", f.pass_wall_ms) + " / " + Format("%.1f s", f.pass_cpu_s), ""});
+  rows.push_back(
+      {"  members of the 10 segments", Format("%.0f", static_cast<double>(f.members)), ""});
+  rows.push_back({"RFM refresh over HTTP (wall)", Format("%.0f ms", f.refresh_ms), "<= 5 s"});
+  rows.push_back({"  then the re-evaluation it causes", Format("%.0f ms", f.refresh_pass_ms), ""});
+  rows.push_back(
+      {"BG/NBD + Gamma-Gamma fit over HTTP (wall)", Format("%.0f ms", f.fit_ms), "<= 10 s"});
+  rows.push_back({"  customers fitted / the re-evaluation it causes",
+                  Format("%.0f", static_cast<double>(f.fit_customers)) + " / " +
+                      Format("%.0f ms", f.fit_pass_ms),
+                  ""});
 }
 
 // The fixture loaded, then memory, reads, the rule change and erasures on the running daemon.
@@ -389,6 +384,7 @@ void LoadAndQuery(const Options& o, const fs::path& dir, ChildDaemon& daemon,
   rows.push_back({"re-arm every timer after a rule change (daemon's figure)",
                   Format("%.0f ms", rearm_ms), "<= 3 s"});
   rows.push_back({"  reload request to re-armed (wall)", Format("%.0f ms", rearm_wall_ms), ""});
+  PortraitRows(MeasurePortrait(dir, daemon, token, o.customers), rows);
   Latency erase = Calls(
       daemon.port(), token, 8, o.erasures, 0,
       [&](int64_t k) { return "/v1/profiles/" + CustomerId(o.customers - 1 - k); }, 200, "DELETE");

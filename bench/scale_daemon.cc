@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -121,6 +122,25 @@ double ChildDaemon::CpuSeconds() const {
   return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+double ParallelFor(int port, int connections, int64_t count, int64_t step,
+                   const std::function<void(cli::HttpClient&, int64_t, int64_t)>& fn) {
+  std::atomic<int64_t> next{0};
+  const auto start = Steady::now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < connections; ++c) {
+    threads.emplace_back([&] {
+      cli::HttpClient client(port);
+      for (int64_t b = next.fetch_add(step); b < count; b = next.fetch_add(step)) {
+        fn(client, b, std::min(count, b + step));
+      }
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  return std::chrono::duration<double>(Steady::now() - start).count();
+}
+
 std::map<std::string, std::string> Headers(const std::string& token) {
   return {{"Authorization", "Bearer " + token}, {"X-Purpose", "service"}};
 }
@@ -152,6 +172,31 @@ long long DirBytes(const std::string& dir) {
     }
   }
   return total;
+}
+
+std::pair<int, std::string> GrepLog(const std::string& path, const std::string& needle) {
+  std::ifstream in(path);
+  std::pair<int, std::string> found{0, ""};
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(needle) != std::string::npos) {
+      ++found.first;
+      found.second = line;
+    }
+  }
+  return found;
+}
+
+std::string AwaitLogLine(const std::string& path, const std::string& needle, int before,
+                         double seconds) {
+  const auto deadline = Steady::now() + std::chrono::duration<double>(seconds);
+  while (Steady::now() < deadline) {
+    auto [count, line] = GrepLog(path, needle);
+    if (count > before) {
+      return line;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return "";
 }
 
 }  // namespace portrait::bench

@@ -6,8 +6,10 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli/http_client.h"
@@ -40,6 +42,10 @@ class ChildDaemon {
   pid_t pid_ = -1;
 };
 
+// Runs fn(client, begin, end) over [0, count) in chunks of `step` on `connections` threads, one
+// HttpClient each. Returns the seconds it took.
+double ParallelFor(int port, int connections, int64_t count, int64_t step,
+                   const std::function<void(cli::HttpClient&, int64_t, int64_t)>& fn);
 // Authorization and purpose headers for the bench's admin token.
 std::map<std::string, std::string> Headers(const std::string& token);
 // The value of counter `name` in GET /metrics (0 when absent).
@@ -48,5 +54,11 @@ double Metric(cli::HttpClient& client, const std::string& token, const std::stri
 double Quantile(std::vector<double>& v, double p);
 // Total size of the files under `dir`.
 long long DirBytes(const std::string& dir);
+// How many lines of the file at `path` contain `needle`, and the last of them.
+std::pair<int, std::string> GrepLog(const std::string& path, const std::string& needle);
+// Waits up to `seconds` until the file at `path` has more than `before` lines containing
+// `needle`; returns the last of them, or "" when none came.
+std::string AwaitLogLine(const std::string& path, const std::string& needle, int before,
+                         double seconds);
 
 }  // namespace portrait::bench

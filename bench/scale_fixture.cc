@@ -103,4 +103,30 @@ json ConsentBody() {
   return {{"purpose", "marketing"}, {"channel", "sms"}, {"status", "granted"}, {"source", "bench"}};
 }
 
+// Ten segments over what profiles hold: metrics, fields, tags, the stage, another segment.
+std::string SegmentRules(int threshold) {
+  const std::string t = std::to_string(threshold);
+  const char* conditions[kSegments] = {
+      "metrics.orders >= $",
+      "metrics.spent > $ * 10",
+      "days_since(metrics.last_order) <= 30",
+      "fields.city == 'Hangzhou' and metrics.orders >= $",
+      "lifecycle == 'active' and metrics.spent > $",
+      "has_tag('vip') or metrics.orders >= $ + 2",
+      "fields.gender == 'female' and days_since(metrics.last_order) <= 90",
+      "in_segment('s0') and metrics.spent > $ * 20",
+      "not (metrics.orders >= $) and lifecycle == 'new'",
+      "in_segment('s1') or in_segment('s2')",
+  };
+  std::string out;
+  for (int i = 0; i < kSegments; ++i) {
+    std::string when = conditions[i];
+    for (size_t at = when.find('$'); at != std::string::npos; at = when.find('$')) {
+      when.replace(at, 1, t);
+    }
+    out += "[[segment]]\nname = \"s" + std::to_string(i) + "\"\nwhen = \"" + when + "\"\n\n";
+  }
+  return out;
+}
+
 }  // namespace portrait::bench

@@ -24,4 +24,10 @@ void AppendEvents(int64_t i, int64_t now_s, nlohmann::json& out);
 // A consent record body: the customer's marketing consent by SMS, granted.
 nlohmann::json ConsentBody();
 
+// How many segments SegmentRules declares.
+constexpr int kSegments = 10;
+// Ten `[[segment]]`s s0..s9 over what the customers' profiles hold under the example rules:
+// metrics, fields, tags, the stage, other segments; `threshold` moves their members.
+std::string SegmentRules(int threshold);
+
 }  // namespace portrait::bench

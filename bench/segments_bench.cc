@@ -36,34 +36,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using Steady = std::chrono::steady_clock;
 
-constexpr int kSegments = 10;
-
-// Ten segments over what profiles hold: metrics, fields, tags, the stage, another segment.
-std::string SegmentRules(int threshold) {
-  const std::string t = std::to_string(threshold);
-  const char* conditions[kSegments] = {
-      "metrics.orders >= $",
-      "metrics.spent > $ * 10",
-      "days_since(metrics.last_order) <= 30",
-      "fields.city == 'Hangzhou' and metrics.orders >= $",
-      "lifecycle == 'active' and metrics.spent > $",
-      "has_tag('vip') or metrics.orders >= $ + 2",
-      "fields.gender == 'female' and days_since(metrics.last_order) <= 90",
-      "in_segment('s0') and metrics.spent > $ * 20",
-      "not (metrics.orders >= $) and lifecycle == 'new'",
-      "in_segment('s1') or in_segment('s2')",
-  };
-  std::string out;
-  for (int i = 0; i < kSegments; ++i) {
-    std::string when = conditions[i];
-    for (size_t at = when.find('$'); at != std::string::npos; at = when.find('$')) {
-      when.replace(at, 1, t);
-    }
-    out += "[[segment]]\nname = \"s" + std::to_string(i) + "\"\nwhen = \"" + when + "\"\n\n";
-  }
-  return out;
-}
-
 double Seconds(Steady::time_point since) {
   return std::chrono::duration<double>(Steady::now() - since).count();
 }
@@ -132,18 +104,6 @@ void Load(int port, const std::string& token, int64_t customers) {
   }
 }
 
-// The last "profiles re-evaluated" line of the log, or "".
-std::string LastPass(const std::string& log) {
-  std::ifstream in(log);
-  std::string line, last;
-  while (std::getline(in, line)) {
-    if (line.find("profiles re-evaluated") != std::string::npos) {
-      last = line;
-    }
-  }
-  return last;
-}
-
 // Part 2: the pass after a change of the ten segments, through a child portraitd.
 void Reevaluation(int64_t customers, const std::string& portraitd, bool keep) {
   const fs::path dir = fs::temp_directory_path() / ("portrait-seg-" + std::to_string(::getpid()));
@@ -169,13 +129,11 @@ void Reevaluation(int64_t customers, const std::string& portraitd, bool keep) {
               static_cast<long long>(customers), Seconds(t0));
   daemon.Stop();
   std::ofstream(dir / "rules/segments.toml") << SegmentRules(3);
-  const std::string before = LastPass(daemon.log_path());
+  const std::string needle = "profiles re-evaluated";
+  const int before = GrepLog(daemon.log_path(), needle).first;
   const auto t1 = Steady::now();
   daemon.Start();
-  std::string line;
-  while (Seconds(t1) < 3600 && (line = LastPass(daemon.log_path())) == before) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  const std::string line = AwaitLogLine(daemon.log_path(), needle, before, 3600);
   // The daemon's CPU time from its start to the pass's end (its start-up included): what the
   // pass costs on a machine shared with other work.
   const double cpu = daemon.CpuSeconds();
@@ -183,7 +141,8 @@ void Reevaluation(int64_t customers, const std::string& portraitd, bool keep) {
       "re-evaluation of %d segments at %lld profiles: wall %.2f s from the start, "
       "daemon CPU %.2f s\n",
       kSegments, static_cast<long long>(customers), Seconds(t1), cpu);
-  std::printf("  daemon: %s\n", line.substr(line.find("profiles re-evaluated")).c_str());
+  std::printf("  daemon: %s\n",
+              line.empty() ? "(no pass within the hour)" : line.substr(line.find(needle)).c_str());
   std::printf("  (target <= 5 s at 1,000,000 profiles)\n");
   daemon.Stop();
   if (!keep) {

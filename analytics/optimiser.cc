@@ -107,17 +107,23 @@ Result<MaximumLikelihood> MaximiseLikelihood(std::string_view model,
   double minimum = 0;
   nlopt_result result = nlopt_optimize(opt.get(), theta.data(), &minimum);
   if (objective.threw) return Error(Status::Internal(prefix + "out of memory"));
-  if (!Converged(result, objective, theta) || !std::isfinite(minimum)) {
+  const bool converged = Converged(result, objective, theta) && std::isfinite(minimum);
+  // The likelihood's supremum outside the model shows as a parameter at its bound, or, where
+  // NLopt gave up on the way (a bare failure on the flat ridge), far out towards it.
+  const double far = converged ? options.log_bound * (1 - 1e-9) : options.log_bound / 2;
+  for (unsigned i = 0; i < n; ++i) {
+    if (std::fabs(theta[i]) >= far) {
+      return Error(Status::Internal(
+          prefix + "the data do not identify " + names[i] + " (it ran " +
+          (converged ? "to" : "towards") +
+          " its bound): the customers' histories are too much alike for this model"));
+    }
+  }
+  if (!converged) {
     return Error(Status::Internal(prefix + "did not converge: " + Reason(result)));
   }
   MaximumLikelihood fit{{}, -minimum * customers, objective.evaluations};
-  for (unsigned i = 0; i < n; ++i) {
-    if (std::fabs(theta[i]) >= options.log_bound * (1 - 1e-9)) {
-      return Error(Status::Internal(prefix + "the data do not identify " + names[i] +
-                                    " (it ran to its bound)"));
-    }
-    fit.params.push_back(std::exp(theta[i]));
-  }
+  for (unsigned i = 0; i < n; ++i) fit.params.push_back(std::exp(theta[i]));
   return fit;
 }
 

@@ -35,7 +35,8 @@ struct OptimiserOptions {
 
 // Maximises `log_likelihood` from `start` (positive). `model` and `names` label errors.
 // Internal when NLopt fails, stops at its evaluation limit, or ends with a parameter at its
-// bound (the data do not identify it).
+// bound (the data do not identify it; named also when NLopt failed with a parameter beyond half
+// its bound, e^±9, on the way there).
 Result<MaximumLikelihood> MaximiseLikelihood(std::string_view model,
                                              std::span<const char* const> names,
                                              std::span<const double> start, double customers,

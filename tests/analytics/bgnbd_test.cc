@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -184,6 +185,28 @@ TEST(BgNbd, DegenerateDataEndsInAnErrorOrAFiniteFit) {
       EXPECT_EQ(fit.error().code(), Status::Code::kInternal) << i << fit.error().ToString();
     }
   }
+}
+
+// Everyone bought exactly twice, at random moments of the last year: nothing tells a slow buyer
+// from one who left, and the likelihood's supremum lies at a bound (where NLopt used to stop
+// with a bare "NLopt result -1").
+TEST(BgNbd, HistoriesTooAlikeNameTheParameterTheyDoNotIdentify) {
+  std::vector<BgNbdCustomer> alike;
+  uint64_t state = 20261201;
+  auto uniform = [&state] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<double>(state >> 11) / 9007199254740992.0;
+  };
+  for (int i = 0; i < 2000; ++i) {
+    const double first = 52 * uniform(), second = 52 * uniform();
+    const double T = std::max(first, second);
+    alike.push_back({1, std::fabs(first - second), T});
+  }
+  auto fit = FitBgNbd(alike);
+  ASSERT_FALSE(fit.has_value());
+  EXPECT_EQ(fit.error().code(), Status::Code::kInternal);
+  EXPECT_NE(fit.error().message().find("do not identify"), std::string::npos)
+      << fit.error().ToString();
 }
 
 }  // namespace

@@ -324,6 +324,45 @@ TEST_F(CdnowDaemon, HostileFitRequestsAreRefusedNamingTheMember) {
   EXPECT_EQ(unread.status, 403) << unread.body;
 }
 
+// The permission is checked before the body or the query: a caller without it gets 403 (not
+// 400 or 422) for a bad one too, and each attempt is audited as refused.
+TEST_F(CdnowDaemon, APermissionIsCheckedAndItsRefusalAuditedBeforeTheBodyIsValidated) {
+  auto refusals = [&](const std::string& permission) {
+    int n = 0;
+    int64_t after = 0;
+    for (bool more = true; more;) {
+      const json records =
+          d_->Admin("GET", "/v1/audit?limit=10000&after=" + std::to_string(after))
+              .json()["records"];
+      for (const json& r : records) {
+        n += r["action"] == "request.refused" && r["detail"].is_object() &&
+             r["detail"].value("missing_permission", "") == permission;
+        after = r["seq"].get<int64_t>();
+      }
+      more = records.size() == 10000;
+    }
+    return n;
+  };
+  const int fits_before = refusals("models.fit");
+  const int reads_before = refusals("profiles.read");
+  const std::string marketer = d_->CreateToken("mk-bad-body", "marketer");
+  const std::string auditor = d_->CreateToken("au-bad-query", "auditor");
+  testing::HttpClient client(d_->port());
+  for (const char* body : {"{broken", "[]", R"({"until": 5})"}) {
+    auto fit = client.Send("POST", "/v1/models/clv/fit", body,
+                           {{"Authorization", "Bearer " + marketer}});
+    EXPECT_EQ(fit.status, 403) << body << ": " << fit.body;
+  }
+  auto refresh = client.Send("POST", "/v1/scores/rfm/refresh", "{}",
+                             {{"Authorization", "Bearer " + marketer}});
+  EXPECT_EQ(refresh.status, 403) << refresh.body;
+  auto scores = client.Send("GET", "/v1/profiles/cdnow-1/scores?colour=red", "",
+                            {{"Authorization", "Bearer " + auditor}});
+  EXPECT_EQ(scores.status, 403) << scores.body;
+  EXPECT_EQ(refusals("models.fit"), fits_before + 4);
+  EXPECT_EQ(refusals("profiles.read"), reads_before + 1);
+}
+
 // The profile view and the export show scores and predictions, with the version they came
 // from, only to a purpose that declares them; the prediction is the one the customer's own
 // purchases give under the stored parameters.

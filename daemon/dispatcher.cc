@@ -453,8 +453,7 @@ std::optional<SendVerdict> Dispatcher::Recheck(Attempt& a) {
     }
   }
   const SendVerdict verdict = CheckConsent(
-      FactsOf(a.task, purpose, a.bodies, ledger ? &*ledger : nullptr),
-      d_.clock.NowUs());
+      FactsOf(a.task, purpose, a.bodies, ledger ? &*ledger : nullptr), d_.clock.NowUs());
   if (verdict.kind != SendVerdict::Kind::kSend) {
     return verdict;
   }

@@ -41,7 +41,8 @@ SegmentService::Readable SegmentService::Visible(const Caller& caller, const Loa
   Readable out{segment, false};
   for (const rules::IndirectRead& i : rules::ReadsThrough(read, rules.set)) {
     const config::Field* f = i.field.empty() ? nullptr : rules.config->FindField(i.field);
-    out.reads_sensitive = out.reads_sensitive || (f && f->field_class == config::FieldClass::kSensitive);
+    out.reads_sensitive =
+        out.reads_sensitive || (f && f->field_class == config::FieldClass::kSensitive);
   }
   return out;
 }
@@ -103,10 +104,10 @@ Result<json> SegmentService::List(const Caller& caller) {
     if (!readable.segment) {
       continue;
     }
-    PORTRAIT_ASSIGN_OR_RETURN(
-        Walk counted,
-        WalkMembers(s, 0, std::numeric_limits<int64_t>::max(),
-                    [&](store::ProfileId id) { return Admits(caller, readable, id); }));
+    PORTRAIT_ASSIGN_OR_RETURN(Walk counted, WalkMembers(s, 0, std::numeric_limits<int64_t>::max(),
+                                                        [&](store::ProfileId id) {
+                                                          return Admits(caller, readable, id);
+                                                        }));
     segments.push_back(
         {{"name", s.name}, {"members", counted.admitted}, {"complete", counted.end}});
     counts[s.name] = counted.admitted;
@@ -141,7 +142,8 @@ Result<json> SegmentService::Members(const Caller& caller, std::string_view name
   }
   json members = json::array();
   PORTRAIT_ASSIGN_OR_RETURN(
-      Walk page, WalkMembers(*readable.segment, after, limit, [&](store::ProfileId id) -> Result<bool> {
+      Walk page,
+      WalkMembers(*readable.segment, after, limit, [&](store::ProfileId id) -> Result<bool> {
         PORTRAIT_ASSIGN_OR_RETURN(bool admitted, Admits(caller, readable, id));
         if (!admitted) {
           return false;

@@ -194,8 +194,8 @@ Result<std::string> Server::Listen(const std::string& address) {
     CronsTick();
   }
   if (!p_->dispatcher) {
-    DispatcherDeps deps{p_->writer,       *p_->data.store, p_->vault, p_->consents,
-                        p_->sends,        p_->data.keys,   p_->audit, p_->config,
+    DispatcherDeps deps{p_->writer,       *p_->data.store, p_->vault,     p_->consents,
+                        p_->sends,        p_->data.keys,   p_->audit,     p_->config,
                         p_->rules_holder, p_->clock,       p_->telemetry, p_->log};
     PORTRAIT_RETURN_IF_ERROR(Dispatcher::RecoverInterrupted(deps));
     PORTRAIT_RETURN_IF_ERROR(p_->writer.Run([this] { return p_->merges.FinishInterrupted(); }));

@@ -331,9 +331,8 @@ TEST_F(CdnowDaemon, APermissionIsCheckedAndItsRefusalAuditedBeforeTheBodyIsValid
     int n = 0;
     int64_t after = 0;
     for (bool more = true; more;) {
-      const json records =
-          d_->Admin("GET", "/v1/audit?limit=10000&after=" + std::to_string(after))
-              .json()["records"];
+      const json records = d_->Admin("GET", "/v1/audit?limit=10000&after=" + std::to_string(after))
+                               .json()["records"];
       for (const json& r : records) {
         n += r["action"] == "request.refused" && r["detail"].is_object() &&
              r["detail"].value("missing_permission", "") == permission;
@@ -349,8 +348,8 @@ TEST_F(CdnowDaemon, APermissionIsCheckedAndItsRefusalAuditedBeforeTheBodyIsValid
   const std::string auditor = d_->CreateToken("au-bad-query", "auditor");
   testing::HttpClient client(d_->port());
   for (const char* body : {"{broken", "[]", R"({"until": 5})"}) {
-    auto fit = client.Send("POST", "/v1/models/clv/fit", body,
-                           {{"Authorization", "Bearer " + marketer}});
+    auto fit =
+        client.Send("POST", "/v1/models/clv/fit", body, {{"Authorization", "Bearer " + marketer}});
     EXPECT_EQ(fit.status, 403) << body << ": " << fit.body;
   }
   auto refresh = client.Send("POST", "/v1/scores/rfm/refresh", "{}",

@@ -68,10 +68,11 @@ std::vector<std::string> AllMembers(Daemon& daemon, const std::string& segment,
   std::vector<std::string> out;
   int64_t after = 0;
   for (int page = 0; page < max_pages; ++page) {
-    HttpResult r = daemon.Admin("GET",
-                                "/v1/segments/" + segment + "/members?limit=" +
-                                    std::to_string(limit) + "&after=" + std::to_string(after),
-                                "", purpose);
+    HttpResult r =
+        daemon.Admin("GET",
+                     "/v1/segments/" + segment + "/members?limit=" + std::to_string(limit) +
+                         "&after=" + std::to_string(after),
+                     "", purpose);
     EXPECT_EQ(r.status, 200) << r.body;
     const json body = r.json();
     EXPECT_LE(body["members"].size(), static_cast<size_t>(limit));

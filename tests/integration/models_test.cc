@@ -506,6 +506,37 @@ TEST_F(CdnowDaemon, ScoresShowGivesTheInputsOnlyToAPurposeThatMayUseThem) {
   EXPECT_NE(out.find("important_value"), std::string::npos) << out;
 }
 
+// The scores view says why nothing is shown: the basis does not hold (an objection to service),
+// or the customer has no purchase; and so does portraitctl.
+TEST_F(CdnowDaemon, ScoresShowSaysWhyAScoreIsNotShown) {
+  ASSERT_EQ(d_->Admin("POST", "/v1/scores/rfm/refresh").status, 200);
+  ASSERT_EQ(d_->Admin("POST", "/v1/profiles/cdnow-3/consents",
+                      json{{"purpose", "service"}, {"status", "objected"}}.dump())
+                .status,
+            201);
+  for (const char* target :
+       {"/v1/profiles/cdnow-3/scores", "/v1/profiles/cdnow-3/scores?score=rfm"}) {
+    auto objected = d_->Admin("GET", target);
+    ASSERT_EQ(objected.status, 200) << objected.body;
+    EXPECT_EQ(objected.json()["basis_holds"], false) << objected.body;
+    EXPECT_TRUE(objected.json()["scores"].empty()) << objected.body;
+    EXPECT_NE(objected.json()["basis"].get<std::string>().find("objected"), std::string::npos);
+  }
+  std::string out;
+  ASSERT_EQ(RunCommand(Ctl("scores show cdnow-3 --purpose service 2>&1"), &out), 0);
+  EXPECT_NE(out.find("lawful basis does not hold"), std::string::npos) << out;
+
+  ASSERT_EQ(d_->Admin("PUT", "/v1/profiles/no-purchase", R"({"fields":{"name":"N"}})").status, 201);
+  auto none = d_->Admin("GET", "/v1/profiles/no-purchase/scores?score=rfm");
+  ASSERT_EQ(none.status, 200) << none.body;
+  EXPECT_EQ(none.json()["basis_holds"], true);
+  EXPECT_EQ(none.json()["scores"]["rfm"]["scored"], false) << none.body;
+  EXPECT_EQ(none.json()["scores"]["rfm"]["unscored"], "no purchase yet") << none.body;
+  out.clear();
+  ASSERT_EQ(RunCommand(Ctl("scores show no-purchase --purpose service 2>&1"), &out), 0);
+  EXPECT_NE(out.find("not scored (no purchase yet)"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace portrait
 

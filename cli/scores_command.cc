@@ -47,13 +47,16 @@ void PrintRefreshed(const json& s) {
 
 void PrintProfile(const json& answer) {
   const json scores = answer.value("scores", json::object());
-  if (scores.empty()) {
+  if (!answer.value("basis_holds", true)) {
+    std::cerr << "no score shown: the purpose's lawful basis does not hold for this customer ("
+              << answer.value("basis", "") << ")\n";
+  } else if (scores.empty()) {
     std::cerr << "no score this purpose may use has been refreshed\n";
   }
   for (const auto& [name, s] : scores.items()) {
     std::printf("%s (version %lld): ", name.c_str(), static_cast<long long>(s.value("version", 0)));
-    if (!s.contains("group")) {
-      std::printf("not scored (no purchase yet)\n");
+    if (!s.value("scored", false) || !s.contains("group")) {
+      std::printf("not scored (%s)\n", s.value("unscored", "no reason given").c_str());
       continue;
     }
     std::printf("R %d F %d M %d, %s\n", s.value("r", 0), s.value("f", 0), s.value("m", 0),

@@ -19,9 +19,16 @@ struct SegmentsOptions {
 void PrintSegments(const nlohmann::json& answer) {
   const nlohmann::json segments = answer.value("segments", nlohmann::json::array());
   std::printf("%-32s %s\n", "SEGMENT", "MEMBERS");
+  bool bounded = false;
   for (const auto& s : segments) {
-    std::printf("%-32s %lld\n", s.value("name", "").c_str(),
-                static_cast<long long>(s.value("members", int64_t{0})));
+    const bool complete = s.value("complete", true);
+    bounded = bounded || !complete;
+    std::printf("%-32s %lld%s\n", s.value("name", "").c_str(),
+                static_cast<long long>(s.value("members", int64_t{0})), complete ? "" : "+");
+  }
+  if (bounded) {
+    std::cerr << "N+: at least N; only the first index rows were counted (page the members for "
+                 "the rest)\n";
   }
   if (segments.empty()) {
     std::cerr << "no segment this purpose may use\n";

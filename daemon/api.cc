@@ -314,9 +314,18 @@ Result<HttpResponse> Api::Consents(ApiCall& call, const std::string& id) {
     int64_t record = 0;
     PORTRAIT_RETURN_IF_ERROR(d_.writer.Run([&]() -> Status {
       PORTRAIT_ASSIGN_OR_RETURN(record, d_.consents.Record(call.caller, id, body));
-      // The objection is a fact of the rules (design: DECISIONS 105): re-evaluated at once.
-      PORTRAIT_ASSIGN_OR_RETURN(store::ProfileId profile, d_.vault.IdOf(id));
-      return d_.ingestor.AfterConsentRecord(profile);
+      // The objection is a fact of the rules (design: DECISIONS 106): re-evaluated at once. The
+      // record is stored whatever comes of that, so the answer is 201; a failed re-evaluation
+      // is logged, and the dispatcher's own check of the objection (DECISIONS 111) and the
+      // profile's next event or daily re-evaluation catch up (DECISIONS 112).
+      auto profile = d_.vault.IdOf(id);
+      const Status reevaluated =
+          profile ? d_.ingestor.AfterConsentRecord(*profile) : Status(profile.error());
+      if (!reevaluated.ok()) {
+        d_.log.error("consent record {} stored; its profile was not re-evaluated: {}", record,
+                     reevaluated.ToString());
+      }
+      return Status::Ok();
     }));
     // No attempt the record stops may end after the answer.
     if (auto profile = d_.vault.IdOf(id)) {

@@ -116,6 +116,9 @@ class Api {
   Result<HttpResponse> Scores(ApiCall& call);
   // GET /v1/profiles/{id}/scores[?score=NAME].
   Result<HttpResponse> ProfileScores(ApiCall& call, const std::string& id);
+  // Ok when the caller holds `permission`; else PermissionDenied, audited as request.refused.
+  // Checked before a body or query is validated.
+  Status RequirePermission(const ApiCall& call, std::string_view permission);
 
   ApiDeps d_;
   std::atomic<bool> shutting_down_{false};

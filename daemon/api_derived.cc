@@ -1,6 +1,7 @@
 // The Api's endpoints of derived data: model fits and parameters (and score refreshes). The
 // fits answer from the job thread (daemon/job_runner.h), so no I/O thread waits for one.
 #include "base/time_format.h"
+#include "consent/access_policy.h"
 #include "daemon/api.h"
 
 namespace portrait::daemon {
@@ -37,7 +38,19 @@ Result<std::optional<int64_t>> UntilOf(const ApiCall& call) {
 
 }  // namespace
 
+// The permission comes first, so a caller without it learns nothing from the validation of its
+// body or query, and its attempt is audited (request.refused) whatever it sent.
+Status Api::RequirePermission(const ApiCall& call, std::string_view permission) {
+  if (consent::HasPermission(*call.caller.role, permission)) {
+    return Status::Ok();
+  }
+  return RefuseRequest(d_.audit, d_.clock, call.caller, permission);
+}
+
 void Api::FitModel(ApiCall& call, Reply reply) {
+  if (Status allowed = RequirePermission(call, "models.fit"); !allowed.ok()) {
+    return reply(Problem(HttpStatusOf(allowed), allowed.message()));
+  }
   auto until = UntilOf(call);
   if (!until) {
     return reply(Problem(HttpStatusOf(until.error()), until.error().message()));
@@ -62,6 +75,9 @@ Result<HttpResponse> Api::Models(ApiCall& call) {
 }
 
 void Api::RefreshScore(ApiCall& call, Reply reply) {
+  if (Status allowed = RequirePermission(call, "models.fit"); !allowed.ok()) {
+    return reply(Problem(HttpStatusOf(allowed), allowed.message()));
+  }
   if (!call.request.body().empty()) {
     return reply(Problem(http::status::unprocessable_entity, "body: a refresh takes none"));
   }
@@ -85,6 +101,7 @@ Result<HttpResponse> Api::Scores(ApiCall& call) {
 }
 
 Result<HttpResponse> Api::ProfileScores(ApiCall& call, const std::string& id) {
+  PORTRAIT_RETURN_IF_ERROR(RequirePermission(call, "profiles.read"));
   for (const auto& [key, value] : call.query) {
     if (key != "score") {
       return Error(Status::InvalidArgument("query: only score=NAME is accepted"));

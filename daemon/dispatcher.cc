@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "base/time_format.h"
+#include "daemon/ingest_group.h"
 #include "daemon/task_audit.h"
 #include "daemon/task_event.h"
 #include "dispatch/backoff.h"
@@ -334,6 +335,11 @@ Dispatcher::Verdict Dispatcher::Decide(const store::TaskRow& task, int64_t now, 
     return *refused;
   }
   auto ledger = d_.consents.Ledger(task.profile_id);
+  if (ledger) {
+    if (std::optional<SendVerdict> refused = ObjectionRefuses(task, *purpose, *ledger, now)) {
+      return *refused;
+    }
+  }
   const std::string zone = (*row)->timezone.empty() ? config->daemon.timezone : (*row)->timezone;
   const SendVerdict verdict =
       DecideSend(FactsOf(task, purpose, bodies, ledger ? &*ledger : nullptr),
@@ -381,6 +387,19 @@ std::optional<SendVerdict> Dispatcher::OpenBodies(const store::TaskRow& task,
   return std::nullopt;
 }
 
+std::optional<SendVerdict> Dispatcher::ObjectionRefuses(
+    const store::TaskRow& task, const config::Purpose& purpose,
+    const std::vector<consent::ConsentRecord>& ledger, int64_t now) const {
+  const std::shared_ptr<const LoadedRules> rules = d_.rules.Get();
+  const rules::Trigger* trigger = rules->set.FindTrigger(task.trigger);
+  const bool profiling = trigger ? trigger->profiling : purpose.marketing;
+  if (!profiling || !Objected(ledger, now)) {
+    return std::nullopt;
+  }
+  return SendVerdict::Cancel(
+      "the customer objected to personalisation, and this trigger profiles them");
+}
+
 ConsentFacts Dispatcher::FactsOf(const store::TaskRow& task, const config::Purpose* purpose,
                                  const Attempt::Bodies& bodies,
                                  const std::vector<consent::ConsentRecord>* ledger) const {
@@ -426,9 +445,15 @@ std::optional<SendVerdict> Dispatcher::Recheck(Attempt& a) {
   }
   const std::shared_ptr<const config::Config> config = d_.config.Get();
   auto ledger = d_.consents.Ledger(a.task.profile_id);
+  const config::Purpose* purpose = config->FindPurpose(a.task.purpose);
+  if (ledger && purpose) {
+    if (std::optional<SendVerdict> refused =
+            ObjectionRefuses(a.task, *purpose, *ledger, d_.clock.NowUs())) {
+      return refused;
+    }
+  }
   const SendVerdict verdict = CheckConsent(
-      FactsOf(a.task, config->FindPurpose(a.task.purpose), a.bodies, ledger ? &*ledger : nullptr),
-      d_.clock.NowUs());
+      FactsOf(a.task, purpose, a.bodies, ledger ? &*ledger : nullptr), d_.clock.NowUs());
   if (verdict.kind != SendVerdict::Kind::kSend) {
     return verdict;
   }

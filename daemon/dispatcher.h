@@ -27,6 +27,7 @@
 #include "base/mutex.h"
 #include "daemon/attempt.h"
 #include "daemon/consent_service.h"
+#include "daemon/rules_holder.h"
 #include "daemon/send_decision.h"
 #include "daemon/send_gate.h"
 #include "daemon/sink_workers.h"
@@ -47,6 +48,7 @@ struct DispatcherDeps {
   const crypto::KeyHierarchy& keys;  // opens erasure notices
   store::AuditLog& audit;
   const config::ConfigHolder& config;
+  const RulesHolder& rules;  // whether a task's trigger profiles the customer
   const Clock& clock;
   Telemetry& telemetry;
   spdlog::logger& log;
@@ -96,6 +98,13 @@ class Dispatcher {
   // Opens the task's sealed payload into `bodies`; the verdict when it can't be.
   std::optional<SendVerdict> OpenBodies(const store::TaskRow& task, const store::ProfileRow& row,
                                         int64_t now_us, Attempt::Bodies& bodies);
+  // Cancel, when `task` comes from a profiling trigger (rules::Trigger::profiling; a trigger the
+  // rules no longer have counts as one when its purpose is marketing) and the customer objects
+  // to personalisation at `now_us` (docs/DECISIONS.md 111); else nullopt.
+  std::optional<SendVerdict> ObjectionRefuses(const store::TaskRow& task,
+                                              const config::Purpose& purpose,
+                                              const std::vector<consent::ConsentRecord>& ledger,
+                                              int64_t now_us) const;
   // The consent facts of `task`, its message `bodies` and its customer's `ledger`.
   ConsentFacts FactsOf(const store::TaskRow& task, const config::Purpose* purpose,
                        const Attempt::Bodies& bodies,

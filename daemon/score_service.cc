@@ -127,24 +127,41 @@ Result<json> ScoreService::Show(const Caller& caller, const std::string& name) {
 json ScoreService::ProfileScore(const Caller& caller, const rules::Score& score,
                                 const FittedScore& fitted, const json& metrics,
                                 int64_t now_us) const {
+  // The explanation of the score: the boundaries it was placed against, each only where the
+  // purpose may use the metric behind it (as the input itself), and the mean scores (averages
+  // of 1..5, no metric's value) that split high from low. The whole fitted record is behind
+  // models.read (GET /v1/scores/NAME).
+  const config::DerivedUse& may = caller.purpose->derived;
+  json boundaries = json::object();
+  if (may.Allows("metrics", score.recency)) {
+    boundaries["recency"] = fitted.rfm.recency;
+  }
+  if (may.Allows("metrics", score.frequency)) {
+    boundaries["frequency"] = fitted.rfm.frequency;
+  }
+  if (may.Allows("metrics", score.monetary)) {
+    boundaries["monetary"] = fitted.rfm.monetary;
+  }
   json out = {
       {"version", fitted.version},
       {"refreshed_at", FormatRfc3339(fitted.fitted_us)},
-      {"boundaries",
-       {{"recency", fitted.rfm.recency},
-        {"frequency", fitted.rfm.frequency},
-        {"monetary", fitted.rfm.monetary}}},
+      {"boundaries", std::move(boundaries)},
       {"means", {{"r", fitted.rfm.mean_r}, {"f", fitted.rfm.mean_f}, {"m", fitted.rfm.mean_m}}}};
   const std::optional<analytics::RfmInput> input = RfmInputOf(score, metrics, now_us);
   if (!input) {
-    out["scored"] = false;  // no purchase yet
+    out["scored"] = false;
+    out["unscored"] = "no purchase yet";
     return out;
   }
-  if (auto scored = RfmScoreJson(fitted, *input)) {
-    out.update(*scored);
+  auto scored = RfmScoreJson(fitted, *input);
+  if (!scored) {
+    out["scored"] = false;
+    out["unscored"] = "its metrics can't be scored (a value out of range)";
+    return out;
   }
+  out.update(*scored);
+  out["scored"] = true;
   json inputs = json::object();
-  const config::DerivedUse& may = caller.purpose->derived;
   if (may.Allows("metrics", score.recency)) {
     inputs["recency"] = {{"metric", score.recency}, {"days_since_last", input->days_since_last}};
   }
@@ -164,20 +181,25 @@ Result<json> ScoreService::ShowProfile(const Caller& caller, const std::string& 
     return Error(RefuseRequest(d_.audit, d_.clock, caller, "profiles.read"));
   }
   PORTRAIT_ASSIGN_OR_RETURN(store::Profile profile, d_.vault.Get(external_id));
-  PORTRAIT_ASSIGN_OR_RETURN(bool basis, profiles_.BasisHolds(caller, profile.id));
+  PORTRAIT_ASSIGN_OR_RETURN(ProfileService::LedgerGate gate, profiles_.Gate(caller, profile.id));
+  const bool basis = gate.basis.allowed;
   const std::shared_ptr<const LoadedRules> rules = d_.rules.Get();
   const std::shared_ptr<const DerivedParams> params = d_.params.Get();
   const int64_t now = d_.clock.NowUs();
   json scores = json::object();
+  bool named = false;  // `only` is a refreshed score the purpose may use
   for (const rules::Score& score : rules->set.scores) {
     auto fitted = params->scores.find(score.name);
-    if (!basis || (!only.empty() && score.name != only) || fitted == params->scores.end() ||
+    if ((!only.empty() && score.name != only) || fitted == params->scores.end() ||
         !caller.purpose->derived.Allows("scores", score.name)) {
       continue;
     }
-    scores[score.name] = ProfileScore(caller, score, fitted->second, profile.metrics, now);
+    named = true;
+    if (basis) {
+      scores[score.name] = ProfileScore(caller, score, fitted->second, profile.metrics, now);
+    }
   }
-  if (!only.empty() && scores.empty()) {
+  if (!only.empty() && !named) {
     return Error(Status::NotFound("no score by that name for this purpose"));
   }
   std::vector<std::string> names;
@@ -187,7 +209,10 @@ Result<json> ScoreService::ShowProfile(const Caller& caller, const std::string& 
   PORTRAIT_RETURN_IF_ERROR(
       d_.audit.Append({store::AuditEntry{now, caller.Actor(), "score.read", profile.id,
                                          caller.purpose->name, json{{"scores", names}}.dump()}}));
-  return json{{"internal_id", profile.id}, {"scores", scores}};
+  return json{{"internal_id", profile.id},
+              {"basis", gate.basis.reason},
+              {"basis_holds", basis},
+              {"scores", scores}};
 }
 
 }  // namespace portrait::daemon

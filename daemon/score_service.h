@@ -33,11 +33,12 @@ class ScoreService {
   // GET /v1/scores/{name}: needs models.read; NotFound before the first refresh. Audited.
   Result<nlohmann::json> Show(const Caller& caller, const std::string& name);
   // GET /v1/profiles/{id}/scores[?score=NAME]: needs profiles.read. The scores the caller's
-  // purpose may use (`derived`: scores or scores.NAME), each with its r, f, m, group, the
-  // boundaries and means it was scored against, and the metric values it was computed from
-  // (each only where `derived` allows that metric); none while the purpose's lawful basis does
-  // not hold for the customer. `only` (non-empty) keeps one score; one
-  // the purpose may not use, or that does not exist, is NotFound alike. Audited (score.read).
+  // purpose may use (`derived`: scores or scores.NAME), each with its r, f, m, group (or
+  // "scored": false and why not), the mean scores it was placed against, and the boundaries
+  // and metric values it was computed from (each only where `derived` allows that metric);
+  // none while the purpose's lawful basis does not hold for the customer ("basis" says why,
+  // "basis_holds" whether it holds). `only` (non-empty) keeps one score; one the purpose may
+  // not use, or that does not exist, is NotFound alike. Audited (score.read).
   Result<nlohmann::json> ShowProfile(const Caller& caller, const std::string& external_id,
                                      const std::string& only);
 

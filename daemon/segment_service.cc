@@ -1,6 +1,8 @@
 #include "daemon/segment_service.h"
 
+#include <algorithm>
 #include <charconv>
+#include <limits>
 
 #include "consent/access_policy.h"
 #include "daemon/consent_service.h"
@@ -29,15 +31,65 @@ Result<int64_t> QueryNumber(const std::map<std::string, std::string>& query,
 
 }  // namespace
 
-const rules::Segment* SegmentService::Visible(const Caller& caller, const LoadedRules& rules,
-                                              std::string_view name) const {
+SegmentService::Readable SegmentService::Visible(const Caller& caller, const LoadedRules& rules,
+                                                 std::string_view name) const {
   const rules::Segment* segment = rules.set.FindSegment(name);
-  if (!segment ||
-      !rules::PurposeMayUse(*caller.purpose, *rules.config,
-                            rules::DerivedRead{"segments", segment->name, 0, ""}, rules.set)) {
-    return nullptr;
+  const rules::DerivedRead read{"segments", segment ? segment->name : "", 0, ""};
+  if (!segment || !rules::PurposeMayUse(*caller.purpose, *rules.config, read, rules.set)) {
+    return {};
   }
-  return segment;
+  Readable out{segment, false};
+  for (const rules::IndirectRead& i : rules::ReadsThrough(read, rules.set)) {
+    const config::Field* f = i.field.empty() ? nullptr : rules.config->FindField(i.field);
+    out.reads_sensitive =
+        out.reads_sensitive || (f && f->field_class == config::FieldClass::kSensitive);
+  }
+  return out;
+}
+
+Result<bool> SegmentService::Admits(const Caller& caller, const Readable& segment,
+                                    store::ProfileId id) {
+  PORTRAIT_ASSIGN_OR_RETURN(ProfileService::LedgerGate gate, profiles_.Gate(caller, id));
+  return gate.basis.allowed && (!segment.reads_sensitive || gate.sensitive.allowed);
+}
+
+Result<SegmentService::Walk> SegmentService::WalkMembers(
+    const rules::Segment& segment, store::ProfileId after, int64_t want,
+    const std::function<Result<bool>(store::ProfileId)>& admit) {
+  Walk w;
+  w.last = after;
+  int64_t examined = 0;
+  while (w.admitted < want && examined < kMaxExamined) {
+    // Index ids are cheap; ask for a little more than still wanted, never past the bound.
+    const int chunk = static_cast<int>(std::min<int64_t>(
+        {kMaxLimit, kMaxExamined - examined, std::max<int64_t>(want - w.admitted, 16)}));
+    PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::ProfileId> ids,
+                              store_.SegmentMembers(segment.name, w.last, chunk));
+    for (size_t i = 0; i < ids.size() && w.admitted < want; ++i) {
+      w.last = ids[i];
+      ++examined;
+      PORTRAIT_ASSIGN_OR_RETURN(bool admitted, admit(ids[i]));
+      w.admitted += admitted ? 1 : 0;
+    }
+    if (ids.size() < static_cast<size_t>(chunk) && (ids.empty() || w.last == ids.back())) {
+      w.end = true;
+      break;
+    }
+  }
+  return w;
+}
+
+Result<std::optional<std::string>> SegmentService::ExternalIdOf(store::ProfileId id) {
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<store::ProfileRow> row, store_.GetProfile(id));
+  if (!row) {
+    return std::nullopt;  // erased since the page was read
+  }
+  auto external = vault_.OwnExternalId(*row);
+  if (!external && external.error().code() == Status::Code::kNotFound) {
+    return std::nullopt;  // its key destroyed meanwhile
+  }
+  PORTRAIT_RETURN_IF_ERROR(external);
+  return std::move(*external);
 }
 
 Result<json> SegmentService::List(const Caller& caller) {
@@ -48,12 +100,17 @@ Result<json> SegmentService::List(const Caller& caller) {
   json segments = json::array();
   json counts = json::object();
   for (const rules::Segment& s : rules->set.segments) {
-    if (!Visible(caller, *rules, s.name)) {
+    const Readable readable = Visible(caller, *rules, s.name);
+    if (!readable.segment) {
       continue;
     }
-    PORTRAIT_ASSIGN_OR_RETURN(int64_t members, store_.CountSegmentMembers(s.name));
-    segments.push_back({{"name", s.name}, {"members", members}});
-    counts[s.name] = members;
+    PORTRAIT_ASSIGN_OR_RETURN(Walk counted, WalkMembers(s, 0, std::numeric_limits<int64_t>::max(),
+                                                        [&](store::ProfileId id) {
+                                                          return Admits(caller, readable, id);
+                                                        }));
+    segments.push_back(
+        {{"name", s.name}, {"members", counted.admitted}, {"complete", counted.end}});
+    counts[s.name] = counted.admitted;
   }
   PORTRAIT_RETURN_IF_ERROR(
       audit_.Append({store::AuditEntry{clock_.NowUs(), caller.Actor(), "segments.list", 0,
@@ -78,33 +135,31 @@ Result<json> SegmentService::Members(const Caller& caller, std::string_view name
     return Error(Status::InvalidArgument("limit: expected 1.." + std::to_string(kMaxLimit)));
   }
   const std::shared_ptr<const LoadedRules> rules = rules_.Get();
-  const rules::Segment* segment = Visible(caller, *rules, name);
-  if (!segment) {
+  const Readable readable = Visible(caller, *rules, name);
+  if (!readable.segment) {
     return Error(
         Status::NotFound("no segment of that name for purpose '" + caller.purpose->name + "'"));
   }
-  PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::ProfileId> ids,
-                            store_.SegmentMembers(segment->name, after, static_cast<int>(limit)));
   json members = json::array();
-  for (store::ProfileId id : ids) {
-    PORTRAIT_ASSIGN_OR_RETURN(std::optional<store::ProfileRow> row, store_.GetProfile(id));
-    if (!row) {
-      continue;  // erased since the page was read
-    }
-    auto external = vault_.OwnExternalId(*row);
-    if (!external && external.error().code() == Status::Code::kNotFound) {
-      continue;  // its key destroyed meanwhile
-    }
-    PORTRAIT_RETURN_IF_ERROR(external);
-    members.push_back(std::move(*external));
-  }
-  const bool full = ids.size() == static_cast<size_t>(limit);
+  PORTRAIT_ASSIGN_OR_RETURN(
+      Walk page,
+      WalkMembers(*readable.segment, after, limit, [&](store::ProfileId id) -> Result<bool> {
+        PORTRAIT_ASSIGN_OR_RETURN(bool admitted, Admits(caller, readable, id));
+        if (!admitted) {
+          return false;
+        }
+        PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> external, ExternalIdOf(id));
+        if (external) {
+          members.push_back(std::move(*external));
+        }
+        return external.has_value();
+      }));
   PORTRAIT_RETURN_IF_ERROR(audit_.Append({store::AuditEntry{
       clock_.NowUs(), caller.Actor(), "segments.members", 0, caller.purpose->name,
-      json{{"segment", segment->name}, {"members", members.size()}}.dump()}}));
-  return json{{"segment", segment->name},
+      json{{"segment", readable.segment->name}, {"members", members.size()}}.dump()}}));
+  return json{{"segment", readable.segment->name},
               {"members", std::move(members)},
-              {"next_after", full ? json(ids.back()) : json(nullptr)}};
+              {"next_after", page.end ? json(nullptr) : json(page.last)}};
 }
 
 }  // namespace portrait::daemon

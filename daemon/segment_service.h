@@ -4,18 +4,25 @@
 // (fields, metrics, tags, other segments, scores, predictions, transitively) is allowed to the
 // purpose (rules/reads.h PurposeMayUse) — so no count or member list answers a question about
 // data the purpose may not use. Any other segment, existing or not, is NotFound with the same
-// message. Every call needs `segments.read` (a refusal is audited) and is audited
+// message. A member is answered (listed, counted) only when the caller's purpose may process
+// the customer now, as a profile read decides it (ProfileService::Gate): its lawful basis
+// holds, and, when the segment's condition reaches a sensitive field, the separate sensitive
+// consent too (docs/DECISIONS.md 110). Each call examines at most kMaxExamined index rows per
+// segment. Every call needs `segments.read` (a refusal is audited) and is audited
 // (segments.list, segments.members: segment names and counts, never an id). Thread-safe; for
 // the I/O threads.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "base/clock.h"
 #include "daemon/caller.h"
+#include "daemon/profile_service.h"
 #include "daemon/rules_holder.h"
 #include "store/audit_log.h"
 #include "store/profile_vault.h"
@@ -26,29 +33,63 @@ class SegmentService {
  public:
   static constexpr int kDefaultLimit = 100;
   static constexpr int kMaxLimit = 1000;
+  // Index rows one page, or one segment's count, examines at most (a bound on the ledger reads
+  // of one request).
+  static constexpr int64_t kMaxExamined = 10 * kMaxLimit;
 
-  SegmentService(store::Store& store, store::ProfileVault& vault, store::AuditLog& audit,
-                 const RulesHolder& rules, const Clock& clock)
-      : store_(store), vault_(vault), audit_(audit), rules_(rules), clock_(clock) {}
+  SegmentService(store::Store& store, store::ProfileVault& vault, ProfileService& profiles,
+                 store::AuditLog& audit, const RulesHolder& rules, const Clock& clock)
+      : store_(store),
+        vault_(vault),
+        profiles_(profiles),
+        audit_(audit),
+        rules_(rules),
+        clock_(clock) {}
 
-  // {"segments": [{"name", "members"}]}: the segments the caller may see, in the rules' order,
-  // each with its number of members.
+  // {"segments": [{"name", "members", "complete"}]}: the segments the caller may see, in the
+  // rules' order, each with the number of its members the purpose may process, counted over
+  // the first kMaxExamined index rows; `complete` is false when the index holds more (then
+  // `members` is a lower bound, and the member pages give the rest).
   Result<nlohmann::json> List(const Caller& caller);
 
   // {"segment", "members": [external ids], "next_after": the internal id to pass as `after` for
   // the next page, or null on the last}: members of segment `name` with internal ids above
-  // `after`, ascending, at most `limit`. `query`: after (an internal id, default 0), limit
-  // (1..kMaxLimit, default kDefaultLimit); InvalidArgument naming a bad or unknown parameter.
+  // `after` the purpose may process, ascending, at most `limit`. A page is short (even empty)
+  // with a `next_after` when kMaxExamined index rows were examined first; `next_after` always
+  // lies beyond `after`. `query`: after (an internal id, default 0), limit (1..kMaxLimit,
+  // default kDefaultLimit); InvalidArgument naming a bad or unknown parameter.
   Result<nlohmann::json> Members(const Caller& caller, std::string_view name,
                                  const std::map<std::string, std::string>& query);
 
  private:
-  // The segment, when the caller's purpose may see it; else nullptr.
-  const rules::Segment* Visible(const Caller& caller, const LoadedRules& rules,
-                                std::string_view name) const;
+  // A segment the caller's purpose may see, and whether its condition reaches a sensitive field
+  // (each member then needs the separate sensitive consent too).
+  struct Readable {
+    const rules::Segment* segment = nullptr;
+    bool reads_sensitive = false;
+  };
+  // The segment, when the caller's purpose may see it; else a Readable without one.
+  Readable Visible(const Caller& caller, const LoadedRules& rules, std::string_view name) const;
+
+  // Whether the caller's purpose may process member `id` now (ProfileService::Gate).
+  Result<bool> Admits(const Caller& caller, const Readable& segment, store::ProfileId id);
+
+  // The segment's index rows above `after`, ascending, passed to `admit` one by one until
+  // `want` were admitted, the index ends, or kMaxExamined rows were examined.
+  struct Walk {
+    int64_t admitted = 0;
+    store::ProfileId last = 0;  // the last row examined (`after` when none)
+    bool end = false;           // no row is left above `last`
+  };
+  Result<Walk> WalkMembers(const rules::Segment& segment, store::ProfileId after, int64_t want,
+                           const std::function<Result<bool>(store::ProfileId)>& admit);
+
+  // The external id of member `id`, or nullopt when it was erased since the page was read.
+  Result<std::optional<std::string>> ExternalIdOf(store::ProfileId id);
 
   store::Store& store_;
   store::ProfileVault& vault_;
+  ProfileService& profiles_;
   store::AuditLog& audit_;
   const RulesHolder& rules_;
   const Clock& clock_;

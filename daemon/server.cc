@@ -36,7 +36,7 @@ struct Server::Parts {
         profiles(vault, consents, audit, clock, log),
         tasks(*data.store, vault, audit, clock),
         rules_holder(std::move(rules)),
-        segments(*data.store, vault, audit, rules_holder, clock),
+        segments(*data.store, vault, profiles, audit, rules_holder, clock),
         exports(*data.store, vault, consents, rules_holder, audit, clock),
         rules_test(*data.store, vault, consents, rules_holder, audit, data.blind, clock),
         merges(*data.store, vault, audit, rules_holder, clock, log),
@@ -194,9 +194,9 @@ Result<std::string> Server::Listen(const std::string& address) {
     CronsTick();
   }
   if (!p_->dispatcher) {
-    DispatcherDeps deps{p_->writer, *p_->data.store, p_->vault, p_->consents,
-                        p_->sends,  p_->data.keys,   p_->audit, p_->config,
-                        p_->clock,  p_->telemetry,   p_->log};
+    DispatcherDeps deps{p_->writer,       *p_->data.store, p_->vault,     p_->consents,
+                        p_->sends,        p_->data.keys,   p_->audit,     p_->config,
+                        p_->rules_holder, p_->clock,       p_->telemetry, p_->log};
     PORTRAIT_RETURN_IF_ERROR(Dispatcher::RecoverInterrupted(deps));
     PORTRAIT_RETURN_IF_ERROR(p_->writer.Run([this] { return p_->merges.FinishInterrupted(); }));
     p_->dispatcher = std::make_unique<Dispatcher>(deps);

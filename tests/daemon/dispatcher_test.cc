@@ -81,7 +81,7 @@ class DispatcherTest : public ServiceFixture {
   std::unique_ptr<Dispatcher> Start() {
     return std::make_unique<Dispatcher>(
         DispatcherDeps{writer_, store_, vault_, consents_, sends_, data_.keys, audit_, in_force_,
-                       clock_, metrics_, log_},
+                       rules_, clock_, metrics_, log_},
         std::chrono::milliseconds(20));
   }
 

@@ -209,6 +209,63 @@ fields = ["name", "phone"]
   EXPECT_EQ(got[0].body.find("13812345679"), std::string::npos);
 }
 
+// A profiling task (a marketing trigger reading a segment) made before the customer objected
+// to personalisation, and held back by quiet hours, is cancelled at dispatch, never sent.
+TEST_F(Dispatch, AQueuedProfilingTaskIsCancelledOnceTheCustomerObjects) {
+  std::string text = testing::ReadFile(daemon_.config_path());
+  Replace(text, R"(derived = ["lifecycle"])", R"(derived = ["lifecycle", "metrics", "segments"])");
+  testing::WriteFile(daemon_.config_path(), text);
+  testing::WriteFile(daemon_.dir() / "rules/buyers.toml", R"([[segment]]
+name = "buyers"
+when = "metrics.orders >= 1"
+
+[[trigger]]
+id = "buyer-welcome"
+purpose = "marketing"
+on.segment = { enter = "buyers" }
+task = "welcome"
+channel = "sms"
+sink = "crm"
+message = "Welcome, {{fields.name}}"
+message_plain = "Welcome"
+fields = ["name"]
+)");
+  ASSERT_TRUE(daemon_.Start("2026-06-10T14:00:00Z"));  // 22:00 in Shanghai: quiet hours
+  for (const char* id : {"objector", "control"}) {
+    Put(id, {{"name", id}, {"phone", "+8613812345679"}});
+    Consent(id, "granted");
+    Post(json::array({{{"id", std::string("order-") + id},
+                       {"type", "order.placed"},
+                       {"subject", id},
+                       {"data", {{"amount", 10}}}}}));
+    ASSERT_TRUE(Eventually([&] {
+      const std::vector<json> tasks = Tasks(id, "buyer-welcome");
+      return tasks.size() == 1 && tasks[0]["due"] == "2026-06-11T00:00:00Z";
+    })) << daemon_.Log();
+  }
+  HttpResult objected =
+      daemon_.Admin("POST", "/v1/profiles/objector/consents",
+                    json{{"purpose", "personalisation"}, {"status", "objected"}}.dump());
+  ASSERT_EQ(objected.status, 201) << objected.body;
+  EXPECT_EQ(Tasks("objector", "buyer-welcome")[0]["state"], "pending");  // still queued
+  EXPECT_EQ(daemon_.Stop(), 0);
+
+  ASSERT_TRUE(daemon_.Start("2026-06-11T00:00:00Z"));  // 08:00: quiet hours are over
+  ASSERT_TRUE(WaitForState("control", "buyer-welcome", "delivered")) << daemon_.Log();
+  ASSERT_TRUE(WaitForState("objector", "buyer-welcome", "cancelled")) << daemon_.Log();
+  const json cancelled = Tasks("objector", "buyer-welcome")[0];
+  EXPECT_NE(cancelled["reason"].get<std::string>().find("objected to personalisation"),
+            std::string::npos)
+      << cancelled;
+  EXPECT_EQ(cancelled["attempts"], 0) << cancelled;
+  ASSERT_TRUE(SendMarkers()) << daemon_.Log();
+  const std::vector<ReceivedRequest> got = Received();
+  ASSERT_EQ(got.size(), 1u) << daemon_.Log();
+  EXPECT_EQ(json::parse(got[0].body)["subject"], "control");
+  const std::string audit = daemon_.Admin("GET", "/v1/audit?after=0&limit=10000").body;
+  EXPECT_NE(audit.find("objected to personalisation"), std::string::npos);
+}
+
 TEST_F(QueuedDispatch, ErasureSendsASignedNoticeToEverySinkThatReceivedTheProfile) {
   Put("er", {{"name", "Er"}});
   Put("quiet", {{"name", "Qu"}});

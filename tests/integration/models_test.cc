@@ -324,6 +324,44 @@ TEST_F(CdnowDaemon, HostileFitRequestsAreRefusedNamingTheMember) {
   EXPECT_EQ(unread.status, 403) << unread.body;
 }
 
+// The permission is checked before the body or the query: a caller without it gets 403 (not
+// 400 or 422) for a bad one too, and each attempt is audited as refused.
+TEST_F(CdnowDaemon, APermissionIsCheckedAndItsRefusalAuditedBeforeTheBodyIsValidated) {
+  auto refusals = [&](const std::string& permission) {
+    int n = 0;
+    int64_t after = 0;
+    for (bool more = true; more;) {
+      const json records = d_->Admin("GET", "/v1/audit?limit=10000&after=" + std::to_string(after))
+                               .json()["records"];
+      for (const json& r : records) {
+        n += r["action"] == "request.refused" && r["detail"].is_object() &&
+             r["detail"].value("missing_permission", "") == permission;
+        after = r["seq"].get<int64_t>();
+      }
+      more = records.size() == 10000;
+    }
+    return n;
+  };
+  const int fits_before = refusals("models.fit");
+  const int reads_before = refusals("profiles.read");
+  const std::string marketer = d_->CreateToken("mk-bad-body", "marketer");
+  const std::string auditor = d_->CreateToken("au-bad-query", "auditor");
+  testing::HttpClient client(d_->port());
+  for (const char* body : {"{broken", "[]", R"({"until": 5})"}) {
+    auto fit =
+        client.Send("POST", "/v1/models/clv/fit", body, {{"Authorization", "Bearer " + marketer}});
+    EXPECT_EQ(fit.status, 403) << body << ": " << fit.body;
+  }
+  auto refresh = client.Send("POST", "/v1/scores/rfm/refresh", "{}",
+                             {{"Authorization", "Bearer " + marketer}});
+  EXPECT_EQ(refresh.status, 403) << refresh.body;
+  auto scores = client.Send("GET", "/v1/profiles/cdnow-1/scores?colour=red", "",
+                            {{"Authorization", "Bearer " + auditor}});
+  EXPECT_EQ(scores.status, 403) << scores.body;
+  EXPECT_EQ(refusals("models.fit"), fits_before + 4);
+  EXPECT_EQ(refusals("profiles.read"), reads_before + 1);
+}
+
 // The profile view and the export show scores and predictions, with the version they came
 // from, only to a purpose that declares them; the prediction is the one the customer's own
 // purchases give under the stored parameters.
@@ -466,6 +504,37 @@ TEST_F(CdnowDaemon, ScoresShowGivesTheInputsOnlyToAPurposeThatMayUseThem) {
   out.clear();
   ASSERT_EQ(RunCommand(Ctl("scores refresh rfm"), &out), 0);
   EXPECT_NE(out.find("important_value"), std::string::npos) << out;
+}
+
+// The scores view says why nothing is shown: the basis does not hold (an objection to service),
+// or the customer has no purchase; and so does portraitctl.
+TEST_F(CdnowDaemon, ScoresShowSaysWhyAScoreIsNotShown) {
+  ASSERT_EQ(d_->Admin("POST", "/v1/scores/rfm/refresh").status, 200);
+  ASSERT_EQ(d_->Admin("POST", "/v1/profiles/cdnow-3/consents",
+                      json{{"purpose", "service"}, {"status", "objected"}}.dump())
+                .status,
+            201);
+  for (const char* target :
+       {"/v1/profiles/cdnow-3/scores", "/v1/profiles/cdnow-3/scores?score=rfm"}) {
+    auto objected = d_->Admin("GET", target);
+    ASSERT_EQ(objected.status, 200) << objected.body;
+    EXPECT_EQ(objected.json()["basis_holds"], false) << objected.body;
+    EXPECT_TRUE(objected.json()["scores"].empty()) << objected.body;
+    EXPECT_NE(objected.json()["basis"].get<std::string>().find("objected"), std::string::npos);
+  }
+  std::string out;
+  ASSERT_EQ(RunCommand(Ctl("scores show cdnow-3 --purpose service 2>&1"), &out), 0);
+  EXPECT_NE(out.find("lawful basis does not hold"), std::string::npos) << out;
+
+  ASSERT_EQ(d_->Admin("PUT", "/v1/profiles/no-purchase", R"({"fields":{"name":"N"}})").status, 201);
+  auto none = d_->Admin("GET", "/v1/profiles/no-purchase/scores?score=rfm");
+  ASSERT_EQ(none.status, 200) << none.body;
+  EXPECT_EQ(none.json()["basis_holds"], true);
+  EXPECT_EQ(none.json()["scores"]["rfm"]["scored"], false) << none.body;
+  EXPECT_EQ(none.json()["scores"]["rfm"]["unscored"], "no purchase yet") << none.body;
+  out.clear();
+  ASSERT_EQ(RunCommand(Ctl("scores show no-purchase --purpose service 2>&1"), &out), 0);
+  EXPECT_NE(out.find("not scored (no purchase yet)"), std::string::npos) << out;
 }
 
 }  // namespace

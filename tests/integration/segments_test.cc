@@ -90,6 +90,13 @@ void Consent(Daemon& daemon, const std::string& customer, const std::string& sta
   ASSERT_EQ(r.status, 201) << r.body;
 }
 
+// Marketing's basis is consent: only a customer who gave it is listed under it (DECISIONS 110).
+void GrantMarketing(Daemon& daemon, const std::string& customer) {
+  HttpResult r = daemon.Admin("POST", "/v1/profiles/" + customer + "/consents",
+                              json{{"purpose", "marketing"}, {"status", "granted"}}.dump());
+  ASSERT_EQ(r.status, 201) << r.body;
+}
+
 TEST(Segments, AnObjectorLeavesAMarketingSegmentAndGetsNoProfilingTask) {
   Daemon daemon;
   AllowSegments(daemon);
@@ -100,6 +107,7 @@ TEST(Segments, AnObjectorLeavesAMarketingSegmentAndGetsNoProfilingTask) {
                          json{{"fields", {{"name", id}}}}.dump())
                   .status,
               201);
+    GrantMarketing(daemon, id);
   }
   Consent(daemon, "bob", "objected");  // before any order
   Post(daemon,
@@ -198,9 +206,13 @@ TEST(Segments, CountsAndMemberPagesAnswerOnlyWhatThePurposeMayUse) {
     orders.push_back(Order("p" + std::to_string(c), "m" + std::to_string(c), 10));
   }
   Post(daemon, orders);
+  for (int c = 0; c < 5; ++c) {
+    GrantMarketing(daemon, "m" + std::to_string(c));
+  }
   HttpResult listed = daemon.Admin("GET", "/v1/segments", "", "marketing");
   ASSERT_EQ(listed.status, 200) << listed.body;
-  EXPECT_EQ(listed.json()["segments"], json::parse(R"([{"name":"buyers","members":5}])"));
+  EXPECT_EQ(listed.json()["segments"],
+            json::parse(R"([{"name":"buyers","members":5,"complete":true}])"));
 
   // Paged by internal id: 2 + 2 + 1, the last page says there is no next one.
   std::vector<std::string> seen;
@@ -267,6 +279,8 @@ TEST(Segments, ARuleChangeReevaluatesEveryProfileOnceAndTheIndexFollows) {
       << daemon.Log();
   EXPECT_EQ(daemon.TasksOf("one", "buyer-left").size(), 1u);
   EXPECT_TRUE(daemon.TasksOf("two", "buyer-left").empty());
+  GrantMarketing(daemon, "one");
+  GrantMarketing(daemon, "two");
   HttpResult members = daemon.Admin("GET", "/v1/segments/buyers/members", "", "marketing");
   ASSERT_EQ(members.status, 200) << members.body;
   EXPECT_EQ(members.json()["members"], json::array({"two"}));
@@ -355,6 +369,8 @@ TEST(Segments, PortraitctlListsSegmentsAndPagesMembers) {
   AllowSegments(daemon);
   ASSERT_TRUE(daemon.Start("2026-06-01T12:00:00Z"));
   Post(daemon, json::array({Order("q1", "alpha", 10), Order("q2", "beta", 10)}));
+  GrantMarketing(daemon, "alpha");
+  GrantMarketing(daemon, "beta");
   const std::string ctl = BinDir() + "/portraitctl segments ";
   const std::string to = " --url http://127.0.0.1:" + std::to_string(daemon.port()) + " --token " +
                          daemon.admin_token() + " --purpose marketing";

@@ -26,6 +26,10 @@ class FaultyStore final : public store::Store {
   // While above zero, ListTasks fails with IOError and counts it down.
   std::atomic<int> fail_list_tasks{0};
 
+  // While above zero, a commit that writes members-index rows fails with IOError, writes
+  // nothing, and counts it down.
+  std::atomic<int> fail_member_writes{0};
+
   Result<store::CommitResult> Commit(const store::Batch& batch) override {
     if (fail_audit_writes && !batch.audit.empty()) {
       return Error(Status::IOError("injected: audit write failed"));
@@ -36,6 +40,10 @@ class FaultyStore final : public store::Store {
     if (records_delivered && fail_delivered_records.load() > 0) {
       --fail_delivered_records;
       return Error(Status::IOError("injected: recording a delivery failed"));
+    }
+    if (!batch.members.empty() && fail_member_writes.load() > 0) {
+      --fail_member_writes;
+      return Error(Status::IOError("injected: writing members-index rows failed"));
     }
     return real_.Commit(batch);
   }

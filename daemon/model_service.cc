@@ -16,6 +16,8 @@ store::AuditEntry FitRecord(int64_t now_us, const std::string& actor, const std:
                  {"version", m.version},
                  {"customers", m.customers},
                  {"events", m.events},
+                 {"without_amount", m.without_amount},
+                 {"unreadable", m.unreadable},
                  {"until", FormatRfc3339(m.until_us)},
                  {"r", m.bgnbd.r},
                  {"alpha", m.bgnbd.alpha},
@@ -72,7 +74,8 @@ Result<json> ModelService::FitNow(const std::string& actor, const std::string& p
   const int64_t started = d_.clock.NowUs();
   const int64_t until = until_us.value_or(started);
   PORTRAIT_ASSIGN_OR_RETURN(
-      PurchaseLogs logs, ReadPurchases(d_.store, d_.vault, model->purchases, model->amount, until));
+      PurchaseSummaries logs,
+      ReadPurchases(d_.store, d_.vault, model->purchases, model->amount, until));
   auto fitted = FitPurchases(*model, logs, until);
   if (!fitted) {
     // The data's fault (nothing identifies a parameter), not the daemon's: 422.
@@ -95,9 +98,11 @@ Result<json> ModelService::FitNow(const std::string& actor, const std::string& p
   auto next = std::make_shared<DerivedParams>(*d_.params.Get());
   next->models[name] = *fitted;
   d_.params.Set(std::move(next));
-  d_.log.info("model '{}' fitted: version {}, {} customers, {} events, {:.1f} s", name,
-              fitted->version, fitted->customers, fitted->events,
-              static_cast<double>(fitted->fitted_us - started) / 1e6);
+  d_.log.info(
+      "model '{}' fitted: version {}, {} customers, {} events ({} without an amount, {} of "
+      "profiles erased meanwhile skipped), {:.1f} s",
+      name, fitted->version, fitted->customers, fitted->events, fitted->without_amount,
+      fitted->unreadable, static_cast<double>(fitted->fitted_us - started) / 1e6);
   changed_();
   return ModelAnswer(*fitted);
 }

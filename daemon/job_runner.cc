@@ -8,16 +8,20 @@ JobRunner::JobRunner() : thread_([this] { Loop(); }) {}
 
 JobRunner::~JobRunner() { Stop(); }
 
-void JobRunner::Post(Job job) {
+bool JobRunner::Post(Job job, std::string key) {
   {
     MutexLock lock(mu_);
     if (!stopping_) {
-      queue_.push_back(std::move(job));
+      if (!key.empty() && !keys_.insert(key).second) {
+        return false;
+      }
+      queue_.emplace_back(std::move(key), std::move(job));
       wake_.Signal();
-      return;
+      return true;
     }
   }
   job(/*stopping=*/true);
+  return true;
 }
 
 void JobRunner::Stop() {
@@ -39,7 +43,7 @@ size_t JobRunner::pending() const {
 void JobRunner::Loop() {
   ::pthread_setname_np(::pthread_self(), "jobs");
   while (true) {
-    Job job;
+    std::pair<std::string, Job> job;
     bool stopping = false;
     {
       MutexLock lock(mu_);
@@ -54,9 +58,11 @@ void JobRunner::Loop() {
       stopping = stopping_;
       ++running_;
     }
-    job(stopping);
+    job.second(stopping);
+    job.second = nullptr;  // what it holds goes before its key is free again
     MutexLock lock(mu_);
     --running_;
+    keys_.erase(job.first);
   }
 }
 

@@ -3,7 +3,9 @@
 #include "base/time_format.h"
 #include "consent/access_policy.h"
 #include "daemon/consent_service.h"
+#include "daemon/ingestor.h"
 #include "daemon/purchase_log.h"
+#include "rules/reads.h"
 
 namespace portrait::daemon {
 namespace {
@@ -11,7 +13,7 @@ namespace {
 using nlohmann::json;
 
 store::AuditEntry FitRecord(int64_t now_us, const std::string& actor, const std::string& purpose,
-                            const FittedModel& m) {
+                            const FittedModel& m, bool reevaluate) {
   json detail = {{"model", m.name},
                  {"version", m.version},
                  {"customers", m.customers},
@@ -24,7 +26,8 @@ store::AuditEntry FitRecord(int64_t now_us, const std::string& actor, const std:
                  {"a", m.bgnbd.a},
                  {"b", m.bgnbd.b},
                  {"log_likelihood", m.log_likelihood},
-                 {"repeat_buyers", m.repeat_buyers}};
+                 {"repeat_buyers", m.repeat_buyers},
+                 {"reevaluate", reevaluate}};
   if (m.gamma_gamma) {
     detail["p"] = m.gamma_gamma->p;
     detail["q"] = m.gamma_gamma->q;
@@ -34,6 +37,8 @@ store::AuditEntry FitRecord(int64_t now_us, const std::string& actor, const std:
 }
 
 }  // namespace
+
+std::string ModelJobKey(std::string_view name) { return "model:" + std::string(name); }
 
 const rules::Model* FindModel(const rules::RuleSet& set, std::string_view name) {
   for (const rules::Model& m : set.models) {
@@ -55,13 +60,21 @@ void ModelService::Fit(const Caller& caller, const std::string& name,
   if (until_us && *until_us > d_.clock.NowUs()) {
     return done(Error(Status::InvalidArgument("until: must not be in the future")));
   }
-  d_.jobs.Post([this, actor = caller.Actor(), purpose = caller.purpose->name, name, until_us,
-                done = std::move(done)](bool stopping) {
-    if (stopping) {
-      return done(Error(Status::Unavailable("portraitd is shutting down")));
-    }
-    done(FitNow(actor, purpose, name, until_us));
-  });
+  // The answer is shared with the job, which a refusal destroys unrun.
+  auto answer = std::make_shared<DerivedDone>(std::move(done));
+  const bool queued = d_.jobs.Post(
+      [this, actor = caller.Actor(), purpose = caller.purpose->name, name, until_us,
+       answer](bool stopping) {
+        if (stopping) {
+          return (*answer)(Error(Status::Unavailable("portraitd is shutting down")));
+        }
+        (*answer)(FitNow(actor, purpose, name, until_us));
+      },
+      ModelJobKey(name));
+  if (!queued) {
+    (*answer)(Error(
+        Status::Conflict("a fit of this model is queued or running: retry when it has finished")));
+  }
 }
 
 Result<json> ModelService::FitNow(const std::string& actor, const std::string& purpose,
@@ -88,10 +101,16 @@ Result<json> ModelService::FitNow(const std::string& actor, const std::string& p
                             d_.store.GetModel(kModelKind, name));
   fitted->version = stored ? stored->version + 1 : 1;
   fitted->fitted_us = d_.clock.NowUs();
+  // The portrait is re-evaluated only when it reads these predictions; the request commits
+  // with them (DECISIONS 114).
+  const bool reevaluate = rules::PortraitReads(rules->set, "predictions", name);
   store::Batch batch;
   batch.models.push_back(store::ModelRow{std::string(kModelKind), name, fitted->version,
                                          ModelParamsJson(*fitted), fitted->fitted_us});
-  batch.audit.push_back(FitRecord(fitted->fitted_us, actor, purpose, *fitted));
+  batch.audit.push_back(FitRecord(fitted->fitted_us, actor, purpose, *fitted, reevaluate));
+  if (reevaluate) {
+    PORTRAIT_RETURN_IF_ERROR(AddReevaluationRequest(d_.store, batch));
+  }
   if (auto committed = d_.audit.Commit(batch); !committed) {
     return Error(committed.error());
   }
@@ -103,7 +122,9 @@ Result<json> ModelService::FitNow(const std::string& actor, const std::string& p
       "profiles erased meanwhile skipped), {:.1f} s",
       name, fitted->version, fitted->customers, fitted->events, fitted->without_amount,
       fitted->unreadable, static_cast<double>(fitted->fitted_us - started) / 1e6);
-  changed_();
+  if (reevaluate) {
+    changed_();
+  }
   return ModelAnswer(*fitted);
 }
 

@@ -1,0 +1,64 @@
+// JobRunner: a keyed job is refused while one of its key is queued or running, and accepted
+// again once it has finished; jobs without a key, or of another key, queue as before.
+#include "daemon/job_runner.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <thread>
+
+namespace portrait::daemon {
+namespace {
+
+TEST(JobRunner, AKeyIsRefusedWhileItsJobIsQueuedOrRunningAndFreeAfter) {
+  JobRunner runner;
+  std::promise<void> started, release;
+  std::shared_future<void> go = release.get_future().share();
+  std::atomic<int> ran{0};
+  ASSERT_TRUE(runner.Post(
+      [&](bool) {
+        started.set_value();
+        go.wait();
+        ++ran;
+      },
+      "model:clv"));
+  started.get_future().wait();                                        // running now
+  EXPECT_FALSE(runner.Post([&](bool) { ran += 100; }, "model:clv"));  // running: refused
+  EXPECT_TRUE(runner.Post([&](bool) { ++ran; }, "score:rfm"));        // another key: queued
+  EXPECT_FALSE(runner.Post([&](bool) { ran += 100; }, "score:rfm"));  // queued: refused
+  EXPECT_TRUE(runner.Post([&](bool) { ++ran; }));                     // no key
+  EXPECT_TRUE(runner.Post([&](bool) { ++ran; }));
+  EXPECT_EQ(runner.pending(), 4u);
+  release.set_value();
+  // Once the key's job has finished, the key is free again.
+  std::promise<void> second;
+  while (!runner.Post([&](bool) { second.set_value(); }, "model:clv")) {
+    std::this_thread::yield();  // the first job is finishing (no sleep: it ends by itself)
+  }
+  second.get_future().wait();
+  runner.Stop();
+  EXPECT_EQ(ran.load(), 4);
+}
+
+TEST(JobRunner, AJobRefusedIsDestroyedUnrunAndWhatItHeldIsReleased) {
+  JobRunner runner;
+  std::promise<void> started, release;
+  std::shared_future<void> go = release.get_future().share();
+  ASSERT_TRUE(runner.Post(
+      [&](bool) {
+        started.set_value();
+        go.wait();
+      },
+      "k"));
+  started.get_future().wait();
+  auto held = std::make_shared<int>(1);
+  EXPECT_FALSE(runner.Post([held](bool) {}, "k"));
+  EXPECT_EQ(held.use_count(), 1);  // the refused job's copy is gone
+  release.set_value();
+  runner.Stop();
+  EXPECT_EQ(runner.pending(), 0u);
+}
+
+}  // namespace
+}  // namespace portrait::daemon

@@ -35,6 +35,14 @@ void JobRunner::Stop() {
   }
 }
 
+void JobRunner::Release(const std::string& key) {
+  MutexLock lock(mu_);
+  if (!key.empty() && key == running_key_) {
+    keys_.erase(key);
+    running_key_.clear();
+  }
+}
+
 size_t JobRunner::pending() const {
   MutexLock lock(mu_);
   return queue_.size() + running_;
@@ -56,13 +64,17 @@ void JobRunner::Loop() {
       job = std::move(queue_.front());
       queue_.pop_front();
       stopping = stopping_;
+      running_key_ = job.first;
       ++running_;
     }
     job.second(stopping);
     job.second = nullptr;  // what it holds goes before its key is free again
     MutexLock lock(mu_);
     --running_;
-    keys_.erase(job.first);
+    if (!running_key_.empty()) {  // not released by the job
+      keys_.erase(running_key_);
+      running_key_.clear();
+    }
   }
 }
 

@@ -31,6 +31,9 @@ class JobRunner {
   // returns false and destroys `job` unrun. After Stop, runs it at once on the calling thread
   // with stopping = true (and returns true).
   bool Post(Job job, std::string key = {});
+  // Frees `key` of the job under way before it ends: a job calls it before it answers, so a
+  // client that was answered can post the next job of the key at once.
+  void Release(const std::string& key);
   // Lets the job under way finish, runs every queued job with stopping = true, joins the thread.
   void Stop();
   // Jobs queued or running.
@@ -43,6 +46,7 @@ class JobRunner {
   CondVar wake_;
   std::deque<std::pair<std::string, Job>> queue_ GUARDED_BY(mu_);  // (key, job)
   std::set<std::string> keys_ GUARDED_BY(mu_);                     // of the jobs queued or running
+  std::string running_key_ GUARDED_BY(mu_);  // of the job under way, until it is released
   size_t running_ GUARDED_BY(mu_) = 0;
   bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;  // last: starts once the members above exist

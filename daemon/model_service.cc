@@ -68,7 +68,9 @@ void ModelService::Fit(const Caller& caller, const std::string& name,
         if (stopping) {
           return (*answer)(Error(Status::Unavailable("portraitd is shutting down")));
         }
-        (*answer)(FitNow(actor, purpose, name, until_us));
+        Result<json> result = FitNow(actor, purpose, name, until_us);
+        d_.jobs.Release(ModelJobKey(name));  // answered: the next one may come
+        (*answer)(std::move(result));
       },
       ModelJobKey(name));
   if (!queued) {

@@ -42,7 +42,9 @@ void ScoreService::Refresh(const Caller& caller, const std::string& name, Derive
         if (stopping) {
           return (*answer)(Error(Status::Unavailable("portraitd is shutting down")));
         }
-        (*answer)(RefreshNow(actor, purpose, name));
+        Result<json> result = RefreshNow(actor, purpose, name);
+        d_.jobs.Release(ScoreJobKey(name));  // answered: the next one may come
+        (*answer)(std::move(result));
       },
       ScoreJobKey(name));
   if (!queued) {

@@ -60,5 +60,34 @@ TEST(JobRunner, AJobRefusedIsDestroyedUnrunAndWhatItHeldIsReleased) {
   EXPECT_EQ(runner.pending(), 0u);
 }
 
+// A job frees its key before it answers: the client answered may post the next one at once,
+// and the key is not freed again (taking the next job's) when the first job ends.
+TEST(JobRunner, AJobReleasesItsKeyBeforeItAnswers) {
+  JobRunner runner;
+  std::promise<void> answered, finish;
+  std::shared_future<void> go = finish.get_future().share();
+  ASSERT_TRUE(runner.Post(
+      [&](bool) {
+        runner.Release("model:clv");
+        answered.set_value();
+        go.wait();
+      },
+      "model:clv"));
+  answered.get_future().wait();
+  std::promise<void> second_started, second_finish;
+  std::shared_future<void> second_go = second_finish.get_future().share();
+  EXPECT_TRUE(runner.Post(
+      [&](bool) {
+        second_started.set_value();
+        second_go.wait();
+      },
+      "model:clv"));  // accepted while the first still runs
+  finish.set_value();
+  second_started.get_future().wait();                   // the first has ended
+  EXPECT_FALSE(runner.Post([](bool) {}, "model:clv"));  // the second still holds the key
+  second_finish.set_value();
+  runner.Stop();
+}
+
 }  // namespace
 }  // namespace portrait::daemon

@@ -185,13 +185,36 @@ TEST(ModelReevaluation, ASecondFitOfAModelWhileOneIsUnderWayIsAConflict) {
   EXPECT_EQ(d.Admin("POST", "/v1/models/clv/fit", "").status, 200);
 }
 
-TEST(ModelReevaluation, AStoredUnitOfTheWrongShapeStopsTheStartNamingIt) {
+// The purchases without a usable amount are counted in the fit's answer and the stored model,
+// and shown by portraitctl; a stored unit of the wrong shape then stops the start, naming it.
+TEST(ModelReevaluation, SkippedPurchasesAreCountedAndAStoredUnitOfTheWrongShapeStopsTheStart) {
   Daemon d;
   StartWithCdnow(d);
-  ASSERT_EQ(d.Admin("POST", "/v1/models/clv/fit", "").status, 200);
+  json events = json::array();
+  for (const char* amount : {"\"12\"", "null", "-5"}) {
+    events.push_back({{"specversion", "1.0"},
+                      {"id", std::string("no-amount-") + amount},
+                      {"source", "test"},
+                      {"type", "order.placed"},
+                      {"subject", "no-amount"},
+                      {"time", "1998-06-01T12:00:00Z"},
+                      {"data", {{"amount", json::parse(amount)}}}});
+  }
+  ASSERT_EQ(d.Admin("POST", "/v1/events", events.dump()).status, 202);
+  auto fit = d.Admin("POST", "/v1/models/clv/fit", "");
+  ASSERT_EQ(fit.status, 200) << fit.body;
+  EXPECT_EQ(fit.json()["without_amount"], 3);
+  EXPECT_EQ(fit.json()["unreadable"], 0);
+  EXPECT_EQ(fit.json()["customers"], 2358);
+  std::string out;
+  ASSERT_EQ(RunCommand(BinDir() + "/portraitctl model show clv --config " + d.config_path() +
+                           " --url http://127.0.0.1:" + std::to_string(d.port()),
+                       &out),
+            0);
+  EXPECT_NE(out.find("without an amount (counted as 0): 3"), std::string::npos) << out;
   ASSERT_EQ(d.Stop(), 0);
   d.Sql("UPDATE models SET params = replace(params, '\"unit\":\"week\"', '\"unit\":5');");
-  std::string out;
+  out.clear();
   EXPECT_EQ(RunCommand("timeout 60 " + BinDir() + "/portraitd --config " + d.config_path() +
                            " --listen 127.0.0.1:0 2>&1",
                        &out),

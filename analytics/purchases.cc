@@ -34,8 +34,8 @@ Result<std::vector<DayTotal>> DailyTotals(std::span<const Purchase> purchases, i
     }
     if (p.time_us <= until_us) days.push_back({p.time_us / kUsPerDay, p.amount});
   }
-  std::sort(days.begin(), days.end(),
-            [](const DayTotal& a, const DayTotal& b) { return a.day < b.day; });
+  std::stable_sort(days.begin(), days.end(),
+                   [](const DayTotal& a, const DayTotal& b) { return a.day < b.day; });
   std::vector<DayTotal> merged;
   for (const DayTotal& d : days) {
     if (!merged.empty() && merged.back().day == d.day) {
@@ -75,6 +75,59 @@ Result<CustomerSummary> Summarize(std::span<const Purchase> purchases,
     return Error(Status::InvalidArgument("amounts: their sum is beyond the range of a double"));
   }
   if (s.x > 0) s.mean_repeat_value = repeat_total / static_cast<double>(s.x);
+  return s;
+}
+
+bool RunningSummary::Add(const Purchase& p) {
+  if (!InRange(p.time_us) || !std::isfinite(p.amount) || p.amount < 0) {
+    refused_ = true;
+    return true;
+  }
+  const auto day = static_cast<int32_t>(p.time_us / kUsPerDay);  // < 2,932,897: fits
+  if (days_ == 0) {
+    first_day_ = last_day_ = day;
+    days_ = 1;
+    day_amount_ = p.amount;
+    return true;
+  }
+  if (day < last_day_) {
+    return false;
+  }
+  if (day == last_day_) {
+    day_amount_ += p.amount;
+    return true;
+  }
+  total_ += day_amount_;  // the last day closes
+  if (days_ > 1) {
+    repeat_total_ += day_amount_;
+  }
+  day_amount_ = p.amount;
+  last_day_ = day;
+  ++days_;
+  return true;
+}
+
+Result<CustomerSummary> RunningSummary::Finish(const SummaryOptions& options) const {
+  if (!InRange(options.until_us)) {
+    return Error(Status::InvalidArgument("until: outside 1970-01-01..9999-12-31"));
+  }
+  if (refused_) {
+    return Error(Status::InvalidArgument("a purchase's time or amount is out of range"));
+  }
+  if (days_ == 0) return Error(Status::NotFound("no purchase in the calibration period"));
+  const double per_unit = DaysPerUnit(options.unit);
+  const int64_t until_day = options.until_us / kUsPerDay;
+  CustomerSummary s;
+  s.x = days_ - 1;
+  s.t_x = static_cast<double>(last_day_ - first_day_) / per_unit;
+  s.T = static_cast<double>(until_day - first_day_) / per_unit;
+  s.days_since_last = until_day - last_day_;
+  s.transactions = days_;
+  s.total_amount = total_ + day_amount_;
+  if (!std::isfinite(s.total_amount)) {
+    return Error(Status::InvalidArgument("amounts: their sum is beyond the range of a double"));
+  }
+  if (s.x > 0) s.mean_repeat_value = (repeat_total_ + day_amount_) / static_cast<double>(s.x);
   return s;
 }
 

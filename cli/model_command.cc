@@ -27,6 +27,13 @@ void PrintModel(const json& m) {
               m.value("model", "").c_str(), static_cast<long long>(m.value("version", 0)),
               m.value("fitted_at", "").c_str(), m.value("until", "").c_str(),
               m.value("unit", "week").c_str());
+  const double without_amount = Num(m, "without_amount"), unreadable = Num(m, "unreadable");
+  if (without_amount > 0 || unreadable > 0) {
+    std::printf(
+        "purchase events without an amount (counted as 0): %.0f; skipped, of profiles "
+        "erased during the fit: %.0f\n",
+        without_amount, unreadable);
+  }
   const json b = m.value("bgnbd", json::object());
   std::printf("%-14s %10s %10s %10s %10s %16s %10s\n", "", "r", "alpha", "a", "b", "log-likelihood",
               "customers");

@@ -34,24 +34,24 @@ void DerivedCrons::Tick() {
                                                      ? FindModel(rules->set, e.name)->refresh
                                                      : FindScore(rules->set, e.name)->refresh;
     e.next_us = zone ? rules::NextCron(*cron, zone, now).value_or(0) : 0;
-    if (!e.busy->exchange(true)) {
-      Run(e);
-    }
+    Run(e);
   }
 }
 
-void DerivedCrons::Run(Entry& e) {
-  d_.jobs.Post([this, is_model = e.is_model, name = e.name, busy = e.busy](bool stopping) {
-    if (!stopping) {
-      auto done = is_model ? models_.FitNow("system", "", name, std::nullopt)
-                           : scores_.RefreshNow("system", "", name);
-      if (!done) {
-        d_.log.warn("the scheduled {} of '{}' failed: {}", is_model ? "fit" : "refresh", name,
-                    done.error().message());
-      }
-    }
-    busy->store(false);
-  });
+void DerivedCrons::Run(const Entry& e) {
+  d_.jobs.Post(
+      [this, is_model = e.is_model, name = e.name](bool stopping) {
+        if (stopping) {
+          return;
+        }
+        auto done = is_model ? models_.FitNow("system", "", name, std::nullopt)
+                             : scores_.RefreshNow("system", "", name);
+        if (!done) {
+          d_.log.warn("the scheduled {} of '{}' failed: {}", is_model ? "fit" : "refresh", name,
+                      done.error().message());
+        }
+      },
+      e.is_model ? ModelJobKey(e.name) : ScoreJobKey(e.name));
 }
 
 }  // namespace portrait::daemon

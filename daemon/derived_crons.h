@@ -2,17 +2,16 @@
 // comes due (in the config's time zone), on the JobRunner like the API's, as actor "system".
 // The server's timer calls Tick every few seconds. The next run of each is computed when the
 // rules in force change (at start: the next occurrence after now; a run missed while the
-// daemon was down is not made up — the next one comes). A fit still queued or running is not
-// queued again. A failure is logged by its message (which names no personal value) and the
+// daemon was down is not made up — the next one comes). A fit or refresh of the name still
+// queued or running (the cron's or the API's: they share the JobRunner key) is not queued
+// again. A failure is logged by its message (which names no personal value) and the
 // next occurrence is waited for. Tick is called from one thread at a time.
 #pragma once
 
 #include <spdlog/logger.h>
 
-#include <atomic>
-#include <map>
-#include <memory>
 #include <string>
+#include <vector>
 
 #include "base/clock.h"
 #include "daemon/model_service.h"
@@ -32,11 +31,10 @@ class DerivedCrons {
     bool is_model = true;
     std::string name;
     int64_t next_us = 0;  // 0: none (the cron has no next occurrence)
-    std::shared_ptr<std::atomic<bool>> busy = std::make_shared<std::atomic<bool>>(false);
   };
   // The entries for the rules in force, each next due after `now_us`.
   void Plan(const LoadedRules& rules, int64_t now_us);
-  void Run(Entry& e);
+  void Run(const Entry& e);
 
   ModelService& models_;
   ScoreService& scores_;

@@ -19,6 +19,19 @@ Result<double> Number(const json& object, const char* key, const store::ModelRow
   return it->get<double>();
 }
 
+// A count written after the first version of the row's shape: 0 when absent.
+Result<int64_t> OptionalCount(const json& object, const char* key, const store::ModelRow& row) {
+  if (!object.contains(key)) {
+    return 0;
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(double n, Number(object, key, row));
+  if (n < 0 || n > 9e18) {
+    return Error(Status::Corruption(row.kind + " '" + row.name + "': stored count '" + key +
+                                    "' is out of range"));
+  }
+  return static_cast<int64_t>(n);
+}
+
 Result<std::array<double, 4>> Boundaries(const json& object, const char* key,
                                          const store::ModelRow& row) {
   auto it = object.find(key);
@@ -60,6 +73,8 @@ std::string ModelParamsJson(const FittedModel& m) {
               {"until_us", m.until_us},
               {"customers", m.customers},
               {"events", m.events},
+              {"without_amount", m.without_amount},
+              {"unreadable", m.unreadable},
               {"bgnbd",
                {{"r", m.bgnbd.r},
                 {"alpha", m.bgnbd.alpha},
@@ -73,14 +88,20 @@ std::string ModelParamsJson(const FittedModel& m) {
 Result<FittedModel> ParseModelRow(const store::ModelRow& row) {
   PORTRAIT_ASSIGN_OR_RETURN(json p, ParseObject(row));
   FittedModel m{.name = row.name, .version = row.version, .fitted_us = row.fitted_us};
+  const auto unit = p.find("unit");
+  if (unit != p.end() && !(unit->is_string() && (*unit == "day" || *unit == "week"))) {
+    return Error(Status::Corruption("model '" + row.name + "': stored unit is not day or week"));
+  }
   m.unit =
-      p.value("unit", "week") == "day" ? analytics::TimeUnit::kDay : analytics::TimeUnit::kWeek;
+      unit != p.end() && *unit == "day" ? analytics::TimeUnit::kDay : analytics::TimeUnit::kWeek;
   PORTRAIT_ASSIGN_OR_RETURN(double until, Number(p, "until_us", row));
   PORTRAIT_ASSIGN_OR_RETURN(double customers, Number(p, "customers", row));
   PORTRAIT_ASSIGN_OR_RETURN(double events, Number(p, "events", row));
   m.until_us = static_cast<int64_t>(until);
   m.customers = static_cast<int64_t>(customers);
   m.events = static_cast<int64_t>(events);
+  PORTRAIT_ASSIGN_OR_RETURN(m.without_amount, OptionalCount(p, "without_amount", row));
+  PORTRAIT_ASSIGN_OR_RETURN(m.unreadable, OptionalCount(p, "unreadable", row));
   const json& b = p.contains("bgnbd") ? p["bgnbd"] : json();
   PORTRAIT_ASSIGN_OR_RETURN(m.bgnbd.r, Number(b, "r", row));
   PORTRAIT_ASSIGN_OR_RETURN(m.bgnbd.alpha, Number(b, "alpha", row));

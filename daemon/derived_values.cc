@@ -1,6 +1,7 @@
 #include "daemon/derived_values.h"
 
 #include <cmath>
+#include <limits>
 
 #include "analytics/lifetime_value.h"
 #include "rules/metrics.h"
@@ -77,6 +78,9 @@ analytics::CustomerSummary SummaryOfBook(const rules::PurchaseBook& book, analyt
   s.days_since_last = until_day - book.last_day;
   s.transactions = s.x + 1;
   s.total_amount = book.first_amount + book.repeat_amount;
+  if (!std::isfinite(s.total_amount)) {
+    s.total_amount = std::numeric_limits<double>::max();  // as the book's sums saturate
+  }
   return s;
 }
 
@@ -98,7 +102,8 @@ std::optional<json> PredictionJson(const rules::Model& model, const FittedModel&
                                                   .yearly_discount = model.discount,
                                                   .unit = unit};
     if (auto value =
-            analytics::CustomerLifetimeValue(fitted.bgnbd, *fitted.gamma_gamma, s, options)) {
+            analytics::CustomerLifetimeValue(fitted.bgnbd, *fitted.gamma_gamma, s, options);
+        value && std::isfinite(*value)) {
       out["value_1y"] = *value;
     }
   }

@@ -140,7 +140,6 @@ Result<TimerSweep> Ingestor::FireDueTimers(int limit) {
       continue;
     }
     group.FillDerived(*w);
-    group.FillDerived(*w);
     rules::TimerOutcome out = group.engine().OnTimer(w->facts, *trigger, timer.due_us, now);
     // A segment's schedule keeps a timer only while the profile is a member.
     const bool member = trigger->segment.empty() || InSegment(w->facts, trigger->segment);

@@ -143,12 +143,16 @@ class Ingestor {
   // The base-wide re-evaluation (daemon/ingestor_reevaluate.cc, DECISIONS 107): after a change
   // of the rules that decide the portrait — [[tag]], [[segment]], [[score]], [[model]], the
   // lifecycle stages and the schedules scoped to a segment (PortraitFingerprint) — or on
-  // request (ForgetReevaluation, after a score refresh or a model fit), every profile is opened
-  // and re-evaluated (Engine::Reevaluate: tags, stage, segments and their triggers), its
+  // request (AddReevaluationRequest, in the batch of a score refresh or a model fit whose
+  // values the portrait reads: the mark to reach then includes the request's number, so the
+  // request survives a crash and a pass begun before it does not answer it), every profile is
+  // opened and re-evaluated (Engine::Reevaluate: tags, stage, segments and their triggers), its
   // members-index rows made to match its "$segments" and its timers re-armed, in writer jobs.
   //
   // The fingerprint of the rules in force that decide the portrait.
   std::string PortraitFingerprint() const;
+  // What the evaluated mark must equal: the fingerprint of `set`, and "+N" after request N.
+  Result<std::string> EvaluationTarget(const rules::RuleSet& set);
   // Whether a pass is needed and where it starts: resumes a pass cut off for the same rules;
   // drops the members-index rows of segments the rules no longer have. A base never evaluated
   // whose rules have no [[tag]] or [[segment]] is marked evaluated at once (nothing to do).
@@ -160,11 +164,8 @@ class Ingestor {
   // Records that every profile was re-evaluated for `fingerprint`, with an audit record
   // (portrait.reevaluate) of the pass's counts.
   Status MarkReevaluated(const std::string& fingerprint, const ReevaluationProgress& totals);
-  // Whether the base is evaluated for the rules in force.
+  // Whether the base is evaluated for the rules in force and the last request.
   Result<bool> PortraitEvaluated();
-  // Forgets that the base is evaluated (the next BeginReevaluation starts a pass from the first
-  // profile): after a change of what the rules read that the fingerprint does not see.
-  Status ForgetReevaluation();
 
   // Drops what the ingestor keeps of profile `id` between groups, its data key included; call
   // after anything but the ingestor wrote the profile (an upsert, an erasure, a merge).
@@ -197,5 +198,11 @@ class Ingestor {
   // All but SealKnownSubjects, RulesArmed, AnchorsComplete and AnchoredFieldsNow.
   ThreadChecker writer_thread_;
 };
+
+// Asks durably for a base-wide re-evaluation: puts the next request number into `batch` (the
+// change that needs the pass: a fit or a refresh whose values the portrait reads, committed
+// with it). It reads the last number and writes the next, so requests are made from one thread
+// (the job thread) at a time.
+Status AddReevaluationRequest(store::Store& store, store::Batch& batch);
 
 }  // namespace portrait::daemon

@@ -1,6 +1,8 @@
 // Ingestor: the base-wide re-evaluation after a change of the rules that decide the portrait
 // (or on request), every profile opened, re-evaluated and its members-index rows and timers
 // brought in line, in writer jobs that record their progress (DECISIONS 107).
+#include <algorithm>
+#include <charconv>
 #include <set>
 
 #include "daemon/ingest_group.h"
@@ -18,6 +20,9 @@ constexpr std::string_view kEvaluatedKey = "portrait.fingerprint";
 constexpr std::string_view kPassKey = "portrait.pass";
 // The segments the members index holds rows of (a JSON array of names).
 constexpr std::string_view kIndexedKey = "segments.indexed";
+// The number of the last request for a pass (a fit or refresh whose values the portrait reads),
+// written in the request's own batch: part of what the mark must match (EvaluationTarget).
+constexpr std::string_view kRequestKey = "portrait.requested";
 
 // FNV-1a over `text`, in hex: stable across builds and runs.
 std::string Fnv1a(std::string_view text) {
@@ -72,20 +77,43 @@ std::set<std::string> IndexedSegments(const std::optional<std::string>& stored) 
   return out;
 }
 
+// The last request's number (0 when none, or unreadable: the next request writes 1).
+Result<int64_t> LastRequest(store::Store& store) {
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> stored, store.GetMeta(kRequestKey));
+  int64_t n = 0;
+  if (stored) {
+    std::from_chars(stored->data(), stored->data() + stored->size(), n);
+  }
+  return std::max<int64_t>(n, 0);
+}
+
 }  // namespace
+
+Status AddReevaluationRequest(store::Store& store, store::Batch& batch) {
+  PORTRAIT_ASSIGN_OR_RETURN(int64_t last, LastRequest(store));
+  batch.meta[std::string(kRequestKey)] = std::to_string(last + 1);
+  return Status::Ok();
+}
 
 std::string Ingestor::PortraitFingerprint() const { return Fnv1a(PortraitText(rules_.Get()->set)); }
 
+Result<std::string> Ingestor::EvaluationTarget(const rules::RuleSet& set) {
+  PORTRAIT_ASSIGN_OR_RETURN(int64_t request, LastRequest(store_));
+  std::string target = Fnv1a(PortraitText(set));
+  return request == 0 ? target : target + "+" + std::to_string(request);
+}
+
 Result<bool> Ingestor::PortraitEvaluated() {
   PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> mark, store_.GetMeta(kEvaluatedKey));
-  return mark && *mark == PortraitFingerprint();
+  PORTRAIT_ASSIGN_OR_RETURN(std::string target, EvaluationTarget(rules_.Get()->set));
+  return mark && *mark == target;
 }
 
 Result<ReevaluationStart> Ingestor::BeginReevaluation() {
   PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
   const std::shared_ptr<const LoadedRules> rules = rules_.Get();
   ReevaluationStart start;
-  start.fingerprint = Fnv1a(PortraitText(rules->set));
+  PORTRAIT_ASSIGN_OR_RETURN(start.fingerprint, EvaluationTarget(rules->set));
   PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> mark, store_.GetMeta(kEvaluatedKey));
   if (mark && *mark == start.fingerprint) {
     return start;
@@ -166,17 +194,6 @@ Status Ingestor::MarkReevaluated(const std::string& fingerprint,
                                                {"index_changes", totals.index_changes},
                                                {"rules_fingerprint", fingerprint}}
                                               .dump()});
-  PORTRAIT_RETURN_IF_ERROR(audit_.Commit(batch));
-  return Status::Ok();
-}
-
-Status Ingestor::ForgetReevaluation() {
-  PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
-  store::Batch batch;
-  batch.meta[std::string(kEvaluatedKey)] = "";
-  batch.meta[std::string(kPassKey)] = "";
-  batch.audit.push_back(
-      store::AuditEntry{clock_.NowUs(), "system", "portrait.reevaluate.request", 0, "", "{}"});
   PORTRAIT_RETURN_IF_ERROR(audit_.Commit(batch));
   return Status::Ok();
 }

@@ -8,16 +8,20 @@ JobRunner::JobRunner() : thread_([this] { Loop(); }) {}
 
 JobRunner::~JobRunner() { Stop(); }
 
-void JobRunner::Post(Job job) {
+bool JobRunner::Post(Job job, std::string key) {
   {
     MutexLock lock(mu_);
     if (!stopping_) {
-      queue_.push_back(std::move(job));
+      if (!key.empty() && !keys_.insert(key).second) {
+        return false;
+      }
+      queue_.emplace_back(std::move(key), std::move(job));
       wake_.Signal();
-      return;
+      return true;
     }
   }
   job(/*stopping=*/true);
+  return true;
 }
 
 void JobRunner::Stop() {
@@ -31,6 +35,14 @@ void JobRunner::Stop() {
   }
 }
 
+void JobRunner::Release(const std::string& key) {
+  MutexLock lock(mu_);
+  if (!key.empty() && key == running_key_) {
+    keys_.erase(key);
+    running_key_.clear();
+  }
+}
+
 size_t JobRunner::pending() const {
   MutexLock lock(mu_);
   return queue_.size() + running_;
@@ -39,7 +51,7 @@ size_t JobRunner::pending() const {
 void JobRunner::Loop() {
   ::pthread_setname_np(::pthread_self(), "jobs");
   while (true) {
-    Job job;
+    std::pair<std::string, Job> job;
     bool stopping = false;
     {
       MutexLock lock(mu_);
@@ -52,11 +64,17 @@ void JobRunner::Loop() {
       job = std::move(queue_.front());
       queue_.pop_front();
       stopping = stopping_;
+      running_key_ = job.first;
       ++running_;
     }
-    job(stopping);
+    job.second(stopping);
+    job.second = nullptr;  // what it holds goes before its key is free again
     MutexLock lock(mu_);
     --running_;
+    if (!running_key_.empty()) {  // not released by the job
+      keys_.erase(running_key_);
+      running_key_.clear();
+    }
   }
 }
 

@@ -3,7 +3,9 @@
 #include "base/time_format.h"
 #include "consent/access_policy.h"
 #include "daemon/consent_service.h"
+#include "daemon/ingestor.h"
 #include "daemon/purchase_log.h"
+#include "rules/reads.h"
 
 namespace portrait::daemon {
 namespace {
@@ -11,18 +13,21 @@ namespace {
 using nlohmann::json;
 
 store::AuditEntry FitRecord(int64_t now_us, const std::string& actor, const std::string& purpose,
-                            const FittedModel& m) {
+                            const FittedModel& m, bool reevaluate) {
   json detail = {{"model", m.name},
                  {"version", m.version},
                  {"customers", m.customers},
                  {"events", m.events},
+                 {"without_amount", m.without_amount},
+                 {"unreadable", m.unreadable},
                  {"until", FormatRfc3339(m.until_us)},
                  {"r", m.bgnbd.r},
                  {"alpha", m.bgnbd.alpha},
                  {"a", m.bgnbd.a},
                  {"b", m.bgnbd.b},
                  {"log_likelihood", m.log_likelihood},
-                 {"repeat_buyers", m.repeat_buyers}};
+                 {"repeat_buyers", m.repeat_buyers},
+                 {"reevaluate", reevaluate}};
   if (m.gamma_gamma) {
     detail["p"] = m.gamma_gamma->p;
     detail["q"] = m.gamma_gamma->q;
@@ -32,6 +37,8 @@ store::AuditEntry FitRecord(int64_t now_us, const std::string& actor, const std:
 }
 
 }  // namespace
+
+std::string ModelJobKey(std::string_view name) { return "model:" + std::string(name); }
 
 const rules::Model* FindModel(const rules::RuleSet& set, std::string_view name) {
   for (const rules::Model& m : set.models) {
@@ -53,13 +60,23 @@ void ModelService::Fit(const Caller& caller, const std::string& name,
   if (until_us && *until_us > d_.clock.NowUs()) {
     return done(Error(Status::InvalidArgument("until: must not be in the future")));
   }
-  d_.jobs.Post([this, actor = caller.Actor(), purpose = caller.purpose->name, name, until_us,
-                done = std::move(done)](bool stopping) {
-    if (stopping) {
-      return done(Error(Status::Unavailable("portraitd is shutting down")));
-    }
-    done(FitNow(actor, purpose, name, until_us));
-  });
+  // The answer is shared with the job, which a refusal destroys unrun.
+  auto answer = std::make_shared<DerivedDone>(std::move(done));
+  const bool queued = d_.jobs.Post(
+      [this, actor = caller.Actor(), purpose = caller.purpose->name, name, until_us,
+       answer](bool stopping) {
+        if (stopping) {
+          return (*answer)(Error(Status::Unavailable("portraitd is shutting down")));
+        }
+        Result<json> result = FitNow(actor, purpose, name, until_us);
+        d_.jobs.Release(ModelJobKey(name));  // answered: the next one may come
+        (*answer)(std::move(result));
+      },
+      ModelJobKey(name));
+  if (!queued) {
+    (*answer)(Error(
+        Status::Conflict("a fit of this model is queued or running: retry when it has finished")));
+  }
 }
 
 Result<json> ModelService::FitNow(const std::string& actor, const std::string& purpose,
@@ -72,7 +89,8 @@ Result<json> ModelService::FitNow(const std::string& actor, const std::string& p
   const int64_t started = d_.clock.NowUs();
   const int64_t until = until_us.value_or(started);
   PORTRAIT_ASSIGN_OR_RETURN(
-      PurchaseLogs logs, ReadPurchases(d_.store, d_.vault, model->purchases, model->amount, until));
+      PurchaseSummaries logs,
+      ReadPurchases(d_.store, d_.vault, model->purchases, model->amount, until));
   auto fitted = FitPurchases(*model, logs, until);
   if (!fitted) {
     // The data's fault (nothing identifies a parameter), not the daemon's: 422.
@@ -85,20 +103,30 @@ Result<json> ModelService::FitNow(const std::string& actor, const std::string& p
                             d_.store.GetModel(kModelKind, name));
   fitted->version = stored ? stored->version + 1 : 1;
   fitted->fitted_us = d_.clock.NowUs();
+  // The portrait is re-evaluated only when it reads these predictions; the request commits
+  // with them (DECISIONS 114).
+  const bool reevaluate = rules::PortraitReads(rules->set, "predictions", name);
   store::Batch batch;
   batch.models.push_back(store::ModelRow{std::string(kModelKind), name, fitted->version,
                                          ModelParamsJson(*fitted), fitted->fitted_us});
-  batch.audit.push_back(FitRecord(fitted->fitted_us, actor, purpose, *fitted));
+  batch.audit.push_back(FitRecord(fitted->fitted_us, actor, purpose, *fitted, reevaluate));
+  if (reevaluate) {
+    PORTRAIT_RETURN_IF_ERROR(AddReevaluationRequest(d_.store, batch));
+  }
   if (auto committed = d_.audit.Commit(batch); !committed) {
     return Error(committed.error());
   }
   auto next = std::make_shared<DerivedParams>(*d_.params.Get());
   next->models[name] = *fitted;
   d_.params.Set(std::move(next));
-  d_.log.info("model '{}' fitted: version {}, {} customers, {} events, {:.1f} s", name,
-              fitted->version, fitted->customers, fitted->events,
-              static_cast<double>(fitted->fitted_us - started) / 1e6);
-  changed_();
+  d_.log.info(
+      "model '{}' fitted: version {}, {} customers, {} events ({} without an amount, {} of "
+      "profiles erased meanwhile skipped), {:.1f} s",
+      name, fitted->version, fitted->customers, fitted->events, fitted->without_amount,
+      fitted->unreadable, static_cast<double>(fitted->fitted_us - started) / 1e6);
+  if (reevaluate) {
+    changed_();
+  }
   return ModelAnswer(*fitted);
 }
 

@@ -4,8 +4,10 @@
 // store (daemon/purchase_log.h), fits BG/NBD and Gamma-Gamma, stores the parameters as the next
 // version of the model's row in the `models` table with one `model.fit` audit record (detail:
 // counts and parameters, never a personal value), replaces the parameters in force
-// (DerivedHolder) and calls the change hook (the segments that read predictions are to be
-// re-evaluated). Fits run one at a time. Thread-safe.
+// (DerivedHolder); when a lifecycle stage, [[tag]] or [[segment]] reads the model's predictions
+// (rules::PortraitReads) the same batch carries a re-evaluation request and the change hook
+// runs (the base is re-evaluated), else nothing more. Fits run one at a time, at most one per
+// model queued or running. Thread-safe.
 #pragma once
 
 #include <spdlog/logger.h>
@@ -47,7 +49,8 @@ class ModelService {
 
   // POST /v1/models/{name}/fit: needs models.fit (a refusal is audited). `until_us`: the
   // calibration period's end (default: now; never after now). NotFound for a name that is no
-  // [[model]] of the rules in force. Queues the fit; `done` gets ModelAnswer.
+  // [[model]] of the rules in force; Conflict when a fit of the model is queued or running
+  // already (the caller retries later). Queues the fit; `done` gets ModelAnswer.
   void Fit(const Caller& caller, const std::string& name, std::optional<int64_t> until_us,
            DerivedDone done);
   // The fit itself, on the calling thread (the job, the cron): `actor` and `purpose` are
@@ -57,13 +60,17 @@ class ModelService {
   // GET /v1/models/{name}: needs models.read; NotFound when not fitted yet. Audited.
   Result<nlohmann::json> Show(const Caller& caller, const std::string& name);
 
-  // Runs after every fit that stored parameters (on the job thread). Set before use.
+  // Runs after every fit that stored parameters and a re-evaluation request (on the job
+  // thread). Set before use.
   void OnChanged(std::function<void()> hook) { changed_ = std::move(hook); }
 
  private:
   DerivedDeps d_;
   std::function<void()> changed_ = [] {};
 };
+
+// The JobRunner key of a fit of `name` (a cron's run shares it).
+std::string ModelJobKey(std::string_view name);
 
 // The rules in force's [[model]] named `name`, or nullptr.
 const rules::Model* FindModel(const rules::RuleSet& set, std::string_view name);

@@ -16,7 +16,7 @@ constexpr int kPage = 10'000;
 
 // Opens each event of `page` (one data key per profile) and adds its purchase to `logs`.
 Status AddPage(store::ProfileVault& vault, std::vector<store::EventRow>& page,
-               std::string_view amount_key, PurchaseLogs& logs) {
+               std::string_view amount_key, PurchaseSummaries& logs) {
   std::stable_sort(page.begin(), page.end(),
                    [](const auto& a, const auto& b) { return a.profile_id < b.profile_id; });
   for (size_t i = 0; i < page.size();) {
@@ -39,7 +39,9 @@ Status AddPage(store::ProfileVault& vault, std::vector<store::EventRow>& page,
       const std::optional<double> amount =
           rules::AmountAt(json::parse(text, nullptr, false), amount_key);
       logs.without_amount += amount ? 0 : 1;
-      logs.by_profile[id].push_back({page[i].time_us, amount.value_or(0)});
+      if (!logs.by_profile[id].Add({page[i].time_us, amount.value_or(0)})) {
+        return Status::Internal("the store gave the events of a type out of time order");
+      }
       ++logs.events;
     }
   }
@@ -53,10 +55,10 @@ analytics::TimeUnit UnitOf(const rules::Model& model) {
                                               : analytics::TimeUnit::kWeek;
 }
 
-Result<PurchaseLogs> ReadPurchases(store::Store& store, store::ProfileVault& vault,
-                                   std::string_view type, std::string_view amount_key,
-                                   int64_t until_us) {
-  PurchaseLogs logs;
+Result<PurchaseSummaries> ReadPurchases(store::Store& store, store::ProfileVault& vault,
+                                        std::string_view type, std::string_view amount_key,
+                                        int64_t until_us) {
+  PurchaseSummaries logs;
   store::EventCursor at;
   while (true) {
     PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::EventRow> page,
@@ -69,14 +71,14 @@ Result<PurchaseLogs> ReadPurchases(store::Store& store, store::ProfileVault& vau
   }
 }
 
-Result<FittedModel> FitPurchases(const rules::Model& model, const PurchaseLogs& logs,
+Result<FittedModel> FitPurchases(const rules::Model& model, const PurchaseSummaries& logs,
                                  int64_t until_us) {
   const analytics::SummaryOptions options{until_us, UnitOf(model)};
   std::vector<analytics::BgNbdCustomer> customers;
   std::vector<analytics::GammaGammaCustomer> spenders;
   customers.reserve(logs.by_profile.size());
-  for (const auto& [id, purchases] : logs.by_profile) {
-    auto s = analytics::Summarize(purchases, options);
+  for (const auto& [id, running] : logs.by_profile) {
+    auto s = running.Finish(options);
     if (!s) {
       continue;  // named nowhere: the count of the sample says it
     }
@@ -89,6 +91,8 @@ Result<FittedModel> FitPurchases(const rules::Model& model, const PurchaseLogs& 
   FittedModel m{.name = model.name, .until_us = until_us, .unit = UnitOf(model)};
   m.customers = fit.customers;
   m.events = logs.events;
+  m.without_amount = logs.without_amount;
+  m.unreadable = logs.unreadable;
   m.bgnbd = fit.params;
   m.log_likelihood = fit.log_likelihood;
   if (!spenders.empty()) {

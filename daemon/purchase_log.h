@@ -2,15 +2,17 @@
 // 102): every event of the model's `purchases` type up to `until`, in pages of the store's
 // events_by_type range (Store::EventsOfType, on a read connection: the writer is not held up),
 // each one's amount opened from its data sealed with its profile's key (one unwrap per profile
-// and page). Then each customer summarised (analytics/purchases.h) and the BG/NBD and
-// Gamma-Gamma fits made. Runs on the job thread; nothing personal leaves it but the fitted,
-// base-wide parameters.
+// and page). The events come in (time, key) order, so each customer's purchases arrive day
+// after day and are summarised as they come (analytics::RunningSummary, DECISIONS 113): the
+// memory held is one summary per customer (64 bytes with the map's node and buckets), never the
+// purchases. Then the BG/NBD and Gamma-Gamma fits are made. Runs on the job thread; nothing
+// personal leaves it but the fitted, base-wide parameters and counts.
 #pragma once
 
-#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "analytics/purchases.h"
@@ -21,23 +23,25 @@
 
 namespace portrait::daemon {
 
-struct PurchaseLogs {
-  std::map<store::ProfileId, std::vector<analytics::Purchase>> by_profile;
-  int64_t events = 0;
+struct PurchaseSummaries {
+  std::unordered_map<store::ProfileId, analytics::RunningSummary> by_profile;
+  int64_t events = 0;          // read and summarised
   int64_t without_amount = 0;  // data with no usable amount at the key: counted as 0
   int64_t unreadable = 0;      // of profiles erased while the fit read (skipped)
 };
 
-// The purchases of events of `type` at or before `until_us`, by profile.
-Result<PurchaseLogs> ReadPurchases(store::Store& store, store::ProfileVault& vault,
-                                   std::string_view type, std::string_view amount_key,
-                                   int64_t until_us);
+// The purchases of events of `type` at or before `until_us`, summarised by profile. Internal
+// when the store breaks its (time, key) order.
+Result<PurchaseSummaries> ReadPurchases(store::Store& store, store::ProfileVault& vault,
+                                        std::string_view type, std::string_view amount_key,
+                                        int64_t until_us);
 
 // Summarises each customer as of `until_us` in the model's unit and fits BG/NBD over all of them
 // and Gamma-Gamma over the repeat buyers with a positive mean value (none when there is no such
 // buyer). A customer whose log can't be summarised (a time before 1970) is left out.
 // InvalidArgument when BG/NBD has nothing to fit (no customer, none bought twice).
-Result<FittedModel> FitPurchases(const rules::Model& model, const PurchaseLogs& logs,
+// The counts of `logs` are copied into the result.
+Result<FittedModel> FitPurchases(const rules::Model& model, const PurchaseSummaries& logs,
                                  int64_t until_us);
 
 analytics::TimeUnit UnitOf(const rules::Model& model);

@@ -44,7 +44,7 @@ void Scheduler::RequestRearm() {
 void Scheduler::RequestReevaluation() {
   {
     MutexLock lock(mu_);
-    force_reevaluation_ = true;
+    reevaluation_requested_ = true;
   }
   wake_.SignalAll();
 }
@@ -59,17 +59,16 @@ void Scheduler::Loop() {
   while (true) {
     bool rearm = false;
     bool reevaluate = false;
-    bool forced = false;
     {
       MutexLock lock(mu_);
       rearm = std::exchange(rearm_, false);
-      forced = std::exchange(force_reevaluation_, false);
-      reevaluate = std::exchange(reevaluate_, false) || rearm || forced;
+      const bool requested = std::exchange(reevaluation_requested_, false);
+      reevaluate = std::exchange(reevaluate_, false) || rearm || requested;
     }
     if (rearm) {
       RearmAll();
     }
-    if (reevaluate && !ReevaluateAll(forced) && !Stopping()) {
+    if (reevaluate && !ReevaluateAll() && !Stopping()) {
       MutexLock lock(mu_);
       reevaluate_ = true;  // tried again at the next wake
     }
@@ -80,7 +79,7 @@ void Scheduler::Loop() {
     }
     const auto until = std::chrono::steady_clock::now() + period_;
     MutexLock lock(mu_);
-    while (!stopping_ && !rearm_ && !force_reevaluation_ && wake_.WaitUntil(mu_, until)) {
+    while (!stopping_ && !rearm_ && !reevaluation_requested_ && wake_.WaitUntil(mu_, until)) {
     }
     if (stopping_) {
       return;
@@ -188,12 +187,9 @@ void Scheduler::RearmAll() {
             progress.changed, static_cast<int64_t>(took.count()));
 }
 
-bool Scheduler::ReevaluateAll(bool forced) {
+bool Scheduler::ReevaluateAll() {
   ReevaluationStart start;
   Status s = writer_.Run([&]() -> Status {
-    if (forced) {
-      PORTRAIT_RETURN_IF_ERROR(ingestor_.ForgetReevaluation());
-    }
     PORTRAIT_ASSIGN_OR_RETURN(start, ingestor_.BeginReevaluation());
     return Status::Ok();
   });

@@ -48,9 +48,9 @@ class Scheduler {
   // Re-arms every profile's timers for the rules now in force, soon, on the scheduler thread
   // (and re-evaluates every profile if the rules deciding the portrait changed).
   void RequestRearm();
-  // Re-evaluates every profile, soon, on the scheduler thread, whatever the fingerprint says:
-  // after a score refresh or a model fit changed what the rules read. Durable once the
-  // scheduler took it (a restart finishes the pass).
+  // Checks at once whether the base needs a re-evaluation, and runs it: after a score refresh or
+  // a model fit committed a request (AddReevaluationRequest) with its values. The request is
+  // durable in the store, so a failed start is retried at the next wake and a restart runs it.
   void RequestReevaluation();
 
  private:
@@ -63,9 +63,8 @@ class Scheduler {
   // stopped or failed.
   bool BackfillAnchors(const std::string& fields);
   void PurgeExpired();
-  // The base-wide re-evaluation, if needed (`forced`: forget the mark first); false when it
-  // stopped or failed.
-  bool ReevaluateAll(bool forced);
+  // The base-wide re-evaluation, if needed; false when it stopped or failed.
+  bool ReevaluateAll();
   // Runs the pass that `start` begins; false when it stopped or failed.
   bool RunReevaluation(const ReevaluationStart& start);
   bool Stopping();
@@ -82,10 +81,10 @@ class Scheduler {
   CondVar wake_;
   bool stopping_ GUARDED_BY(mu_) = false;
   bool rearm_ GUARDED_BY(mu_) = false;
-  bool reevaluate_ GUARDED_BY(mu_) = true;  // at start: check the fingerprint
-  bool force_reevaluation_ GUARDED_BY(mu_) = false;
-  std::chrono::steady_clock::time_point next_purge_;  // the epoch: at the first sweep
-  std::thread thread_;                                // last: starts once the members above exist
+  bool reevaluate_ GUARDED_BY(mu_) = true;               // at start: check the fingerprint
+  bool reevaluation_requested_ GUARDED_BY(mu_) = false;  // wakes the loop, unlike reevaluate_
+  std::chrono::steady_clock::time_point next_purge_;     // the epoch: at the first sweep
+  std::thread thread_;  // last: starts once the members above exist
 };
 
 }  // namespace portrait::daemon

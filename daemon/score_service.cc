@@ -4,6 +4,8 @@
 #include "consent/access_policy.h"
 #include "daemon/consent_service.h"
 #include "daemon/derived_values.h"
+#include "daemon/ingestor.h"
+#include "rules/reads.h"
 
 namespace portrait::daemon {
 namespace {
@@ -15,6 +17,8 @@ constexpr int kPage = 5'000;
 json GroupCounts(const FittedScore& s) { return json::parse(ScoreParamsJson(s))["groups"]; }
 
 }  // namespace
+
+std::string ScoreJobKey(std::string_view name) { return "score:" + std::string(name); }
 
 const rules::Score* FindScore(const rules::RuleSet& set, std::string_view name) {
   for (const rules::Score& s : set.scores) {
@@ -32,13 +36,21 @@ void ScoreService::Refresh(const Caller& caller, const std::string& name, Derive
   if (!FindScore(d_.rules.Get()->set, name)) {
     return done(Error(Status::NotFound("no [[score]] by that name in the rules in force")));
   }
-  d_.jobs.Post([this, actor = caller.Actor(), purpose = caller.purpose->name, name,
-                done = std::move(done)](bool stopping) {
-    if (stopping) {
-      return done(Error(Status::Unavailable("portraitd is shutting down")));
-    }
-    done(RefreshNow(actor, purpose, name));
-  });
+  auto answer = std::make_shared<DerivedDone>(std::move(done));  // a refusal destroys the job
+  const bool queued = d_.jobs.Post(
+      [this, actor = caller.Actor(), purpose = caller.purpose->name, name, answer](bool stopping) {
+        if (stopping) {
+          return (*answer)(Error(Status::Unavailable("portraitd is shutting down")));
+        }
+        Result<json> result = RefreshNow(actor, purpose, name);
+        d_.jobs.Release(ScoreJobKey(name));  // answered: the next one may come
+        (*answer)(std::move(result));
+      },
+      ScoreJobKey(name));
+  if (!queued) {
+    (*answer)(Error(Status::Conflict(
+        "a refresh of this score is queued or running: retry when it has finished")));
+  }
 }
 
 Result<std::vector<analytics::RfmInput>> ScoreService::ReadInputs(const rules::Score& score,
@@ -88,6 +100,8 @@ Result<json> ScoreService::RefreshNow(const std::string& actor, const std::strin
   s.customers = static_cast<int64_t>(inputs.size());
   s.rfm = rfm.model;
   s.group_counts = rfm.group_counts;
+  // The portrait is re-evaluated only when it reads this score (DECISIONS 114).
+  const bool reevaluate = rules::PortraitReads(rules->set, "scores", name);
   store::Batch batch;
   batch.models.push_back(
       store::ModelRow{std::string(kScoreKind), name, s.version, ScoreParamsJson(s), now});
@@ -95,8 +109,12 @@ Result<json> ScoreService::RefreshNow(const std::string& actor, const std::strin
                                           json{{"score", name},
                                                {"version", s.version},
                                                {"customers", s.customers},
-                                               {"groups", GroupCounts(s)}}
+                                               {"groups", GroupCounts(s)},
+                                               {"reevaluate", reevaluate}}
                                               .dump()});
+  if (reevaluate) {
+    PORTRAIT_RETURN_IF_ERROR(AddReevaluationRequest(d_.store, batch));
+  }
   if (auto committed = d_.audit.Commit(batch); !committed) {
     return Error(committed.error());
   }
@@ -105,7 +123,9 @@ Result<json> ScoreService::RefreshNow(const std::string& actor, const std::strin
   d_.params.Set(std::move(next));
   d_.log.info("score '{}' refreshed: version {}, {} profiles scored, {:.1f} s", name, s.version,
               s.customers, static_cast<double>(d_.clock.NowUs() - now) / 1e6);
-  changed_();
+  if (reevaluate) {
+    changed_();
+  }
   return ScoreAnswer(s);
 }
 

@@ -4,8 +4,10 @@
 // thread: it reads every profile's sealed metrics in id order (Store::ProfileRows on a read
 // connection), computes the RFM quintile boundaries and mean scores (analytics/rfm.h), stores
 // them as the next version of the score's row in the `models` table with one `score.refresh`
-// audit record (counts only), replaces the parameters in force and calls the change hook.
-// Thread-safe.
+// audit record (counts only) and, when a lifecycle stage, [[tag]] or [[segment]] reads the
+// score, a re-evaluation request in the same batch; replaces the parameters in force and then
+// calls the change hook (only after a request). At most one refresh per score is queued or
+// running. Thread-safe.
 #pragma once
 
 #include <functional>
@@ -23,8 +25,8 @@ class ScoreService {
   ScoreService(DerivedDeps deps, ProfileService& profiles) : d_(deps), profiles_(profiles) {}
 
   // POST /v1/scores/{name}/refresh: needs models.fit (a refusal is audited); NotFound for a
-  // name that is no [[score]] of the rules in force. Queues the refresh; `done` gets
-  // ScoreAnswer.
+  // name that is no [[score]] of the rules in force; Conflict when a refresh of the score is
+  // queued or running already. Queues the refresh; `done` gets ScoreAnswer.
   void Refresh(const Caller& caller, const std::string& name, DerivedDone done);
   // The refresh itself, on the calling thread (the job, the cron). InvalidArgument when no
   // profile has the score's metrics yet.
@@ -55,6 +57,9 @@ class ScoreService {
   ProfileService& profiles_;
   std::function<void()> changed_ = [] {};
 };
+
+// The JobRunner key of a refresh of `name` (a cron's run shares it).
+std::string ScoreJobKey(std::string_view name);
 
 // The rules' [[score]] named `name`, or nullptr.
 const rules::Score* FindScore(const rules::RuleSet& set, std::string_view name);

@@ -73,9 +73,9 @@ struct Server::Parts {
         checkpoint_timer(io) {
     // A destroyed key leaves no copy in the ingestor's caches, whatever the operation.
     vault.OnKeyDestroyed([this](store::ProfileId id) { ingestor.Forget(id); });
-    // After a fit or refresh changed the parameters in force, every profile is re-evaluated
-    // (in the scheduler's writer jobs), so the tags, segments and stages that read scores or
-    // predictions follow at once, not at each profile's next event or daily timer.
+    // After a fit or refresh changed parameters that a stage, tag or segment reads, every
+    // profile is re-evaluated (in the scheduler's writer jobs; the request is already durable in
+    // the fit's batch), so they follow at once, not at each profile's next event or daily timer.
     models.OnChanged([this] { server->RequestReevaluation(); });
     scores.OnChanged([this] { server->RequestReevaluation(); });
     // A profile view's and an export's scores and predictions: computed now, from the rules and

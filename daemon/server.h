@@ -36,8 +36,8 @@ class Server {
   // returns why) when either has an error. Settings read only at start keep their values, and
   // the log says which changed (see config::KeepStartOnlySettings).
   Status Reload();
-  // Has every profile re-evaluated (Scheduler::RequestReevaluation): after a score refresh or a
-  // model fit changed what the rules read. Does nothing before Listen.
+  // Has the scheduler check the evaluated mark at once (Scheduler::RequestReevaluation): after a
+  // score refresh or a model fit committed a re-evaluation request. Does nothing before Listen.
   void RequestReevaluation();
 
   boost::asio::io_context& io();

@@ -128,7 +128,8 @@ void PortraitLoader::LoadScore(const toml::table& t, Diagnostics& diag) {
   }
 }
 
-void PortraitLoader::LoadModel(const toml::table& t, Diagnostics& diag) {
+void PortraitLoader::LoadModel(const toml::table& t, Diagnostics& diag,
+                               const config::Config& config) {
   TableReader r(t, "[[model]]", diag);
   Model m;
   m.pos = r.pos();
@@ -140,6 +141,17 @@ void PortraitLoader::LoadModel(const toml::table& t, Diagnostics& diag) {
   if (purchases && purchases->value.empty()) {
     r.Error(purchases->pos, "purchases", "expected an event type, e.g. \"order.placed\"");
     ok = false;
+  }
+  for (const config::Retention& kept : config.retention) {
+    if (purchases && !kept.event_type.empty() && kept.event_type == purchases->value) {
+      // The purchase book would keep dated purchases past the retention, and the fit would see
+      // histories cut at the retention while the books do not.
+      r.Error(purchases->pos, "purchases",
+              "these events are deleted by the [[retention]] rule at " + kept.pos.ToString() +
+                  ", but a model keeps its customers' purchase history: drop the rule or the "
+                  "model");
+      ok = false;
+    }
   }
   if (amount && (amount->value.empty() || amount->value.front() == '.' ||
                  amount->value.back() == '.' || amount->value.find("..") != std::string::npos)) {

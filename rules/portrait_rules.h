@@ -28,9 +28,10 @@ class PortraitLoader {
  public:
   explicit PortraitLoader(RuleSet& set) : set_(set) {}
 
-  // [[score]] and [[model]]; metrics must be loaded first.
+  // [[score]] and [[model]]; metrics must be loaded first. A model whose `purchases` events a
+  // [[retention]] rule of `config` deletes is an error (DECISIONS 115).
   void LoadScore(const toml::table& t, config::Diagnostics& diag);
-  void LoadModel(const toml::table& t, config::Diagnostics& diag);
+  void LoadModel(const toml::table& t, config::Diagnostics& diag, const config::Config& config);
   // Adds the names of the scores, the models and the [[segment]] tables of `tables` (not yet
   // parsed) to `schema`, so conditions anywhere may name any of them.
   void AddNames(const std::vector<const toml::table*>& segment_tables, Schema& schema) const;

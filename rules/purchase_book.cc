@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 namespace portrait::rules {
@@ -19,6 +20,13 @@ struct Book {
   double folded_amount = 0;
   int64_t folded_through = INT64_MIN;
 };
+
+// a + b for amounts (finite, ≥ 0), saturating at the largest double: an infinite sum would be
+// stored as null, and the book read back as malformed, i.e. restarted.
+double AddAmounts(double a, double b) {
+  const double sum = a + b;
+  return std::isfinite(sum) ? sum : std::numeric_limits<double>::max();
+}
 
 bool IsAmount(const json& v) {
   return v.is_number() && std::isfinite(v.get<double>()) && v.get<double>() >= 0;
@@ -67,23 +75,24 @@ void Add(Book& b, int64_t day, double amount) {
   if (!b.days.empty() && day < b.days.front().first && b.folded_days > 0) {
     // A new first day: the old first joins the folded repeat days, which it precedes.
     b.folded_days += 1;
-    b.folded_amount += b.days.front().second;
+    b.folded_amount = AddAmounts(b.folded_amount, b.days.front().second);
     b.days.front() = {day, amount};
     return;
   }
   if (!b.days.empty() && day > b.days.front().first && day <= b.folded_through) {
-    b.folded_amount += amount;  // on or among the folded days: counted as on one of them
+    // On or among the folded days: counted as on one of them.
+    b.folded_amount = AddAmounts(b.folded_amount, amount);
     return;
   }
   auto at = std::lower_bound(b.days.begin(), b.days.end(), std::make_pair(day, -1.0));
   if (at != b.days.end() && at->first == day) {
-    at->second += amount;
+    at->second = AddAmounts(at->second, amount);
     return;
   }
   b.days.insert(at, {day, amount});
   if (b.days.size() > kBookDays) {  // fold the oldest repeat day
     b.folded_days += 1;
-    b.folded_amount += b.days[1].second;
+    b.folded_amount = AddAmounts(b.folded_amount, b.days[1].second);
     b.folded_through = std::max(b.folded_through, b.days[1].first);
     b.days.erase(b.days.begin() + 1);
   }
@@ -147,7 +156,7 @@ std::optional<PurchaseBook> ReadPurchaseBook(const json& metrics, std::string_vi
   out.repeat_days = b->folded_days + static_cast<int64_t>(b->days.size()) - 1;
   out.repeat_amount = b->folded_amount;
   for (size_t i = 1; i < b->days.size(); ++i) {
-    out.repeat_amount += b->days[i].second;
+    out.repeat_amount = AddAmounts(out.repeat_amount, b->days[i].second);
   }
   return out;
 }

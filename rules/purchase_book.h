@@ -10,6 +10,7 @@
 // day), the first day and the mean repeat value follow exactly as analytics/purchases.h
 // defines them, whatever order the events arrive in — except that a late purchase on a day at
 // or before the latest folded day counts as on a day already counted (its amount is added).
+// Sums of amounts saturate at the largest double (never infinite, which JSON can't hold).
 // Stored state is never trusted: a book of the wrong shape starts afresh. Pure; thread-safe.
 #pragma once
 

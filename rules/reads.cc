@@ -40,6 +40,16 @@ void CollectDerived(const Expr& e, std::vector<DerivedRead>& out) {
   }
 }
 
+bool PortraitReads(const RuleSet& rules, std::string_view kind, std::string_view name) {
+  std::vector<DerivedRead> reads;
+  for (const LifecycleStage& s : rules.lifecycle) CollectDerived(s.when, reads);
+  for (const TagRule& t : rules.tags) CollectDerived(t.when, reads);
+  for (const Segment& s : rules.segments) CollectDerived(s.when, reads);
+  return std::any_of(reads.begin(), reads.end(), [&](const DerivedRead& r) {
+    return r.kind == kind && (r.item == name || r.item.empty());
+  });
+}
+
 bool TagVisible(const DerivedRead& read, std::string_view path) {
   if (read.kind != "tags") {
     return false;

@@ -53,6 +53,13 @@ std::vector<IndirectRead> ReadsThrough(const DerivedRead& read, const RuleSet& r
 bool PurposeMayUse(const config::Purpose& purpose, const config::Config& config,
                    const DerivedRead& read, const RuleSet& rules);
 
+// Whether the base-wide re-evaluation's verdicts can depend on `kind` ("scores" or
+// "predictions") of `name`: some lifecycle stage, [[tag]] or [[segment]] reads it in its
+// `when`. (Every one of them is evaluated by the pass, so direct reads cover the chains between
+// them; a trigger's condition is evaluated there only at a stage change or segment transition,
+// which needs one of these to read it first.) A fit or refresh asks for the pass only then.
+bool PortraitReads(const RuleSet& rules, std::string_view kind, std::string_view name);
+
 // Whether `path`, a [[tag]] rule's path, is visible to the tags read `read` (kind "tags"): all of
 // them for a whole-kind read, else those equal to or under the has_tag() argument.
 bool TagVisible(const DerivedRead& read, std::string_view path);

@@ -81,7 +81,7 @@ class RuleLoader {
         portrait_.LoadScore(*t, *diags[i]);
       }
       for (const toml::table* t : tops[i]->Tables("model")) {
-        portrait_.LoadModel(*t, *diags[i]);
+        portrait_.LoadModel(*t, *diags[i], config_);
       }
       for (const toml::table* t : tops[i]->Tables("segment")) {
         segments.push_back(t);

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <random>
 
 #include "analytics/bgnbd.h"
@@ -107,6 +109,25 @@ TEST(PurchaseBook, AMalformedBookStartsAfreshAndOtherEventsAreNotPurchases) {
   EXPECT_EQ(book->first_amount, 0);
   EXPECT_FALSE(rules::ReadPurchaseBook(metrics, "other"));
   EXPECT_FALSE(rules::ReadPurchaseBook(json::array(), "clv"));
+}
+
+// Two amounts of 1e308 on one day, and on the days after, would sum past the largest double:
+// the sums saturate, so the book (JSON, which can't hold an infinity) still reads back and is
+// not silently restarted by the next purchase.
+TEST(PurchaseBook, HugeAmountsSaturateAndTheBookKeepsItsHistory) {
+  json metrics = Book({{kStart, 1}, {kStart + kDay, 1e308}, {kStart + kDay + 60, 1e308}});
+  auto round_trip = json::parse(metrics.dump());  // as stored
+  const json data = {{"order", {{"total", 1e308}}}};
+  ASSERT_TRUE(rules::RecordPurchase(Clv(), {"order.placed", kStart + 2 * kDay, &data}, round_trip));
+  round_trip = json::parse(round_trip.dump());
+  auto book = rules::ReadPurchaseBook(round_trip, "clv");
+  ASSERT_TRUE(book.has_value()) << round_trip.dump();
+  EXPECT_EQ(book->first_day, kStart / kDay);  // not restarted
+  EXPECT_EQ(book->repeat_days, 2);
+  EXPECT_EQ(book->repeat_amount, std::numeric_limits<double>::max());
+  const analytics::CustomerSummary s =
+      SummaryOfBook(*book, analytics::TimeUnit::kWeek, kStart + 10 * kDay);
+  EXPECT_TRUE(std::isfinite(s.total_amount));
 }
 
 TEST(PurchaseBook, PredictionsFollowTheFittedParametersAndTheClock) {

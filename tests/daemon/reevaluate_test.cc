@@ -1,7 +1,7 @@
 // The base-wide re-evaluation over a real SQLCipher data directory: a pass cut off resumes
 // where its last job ended, fills a members index that lacks rows (an older database), is
 // recorded so it does not run again, drops the rows of a segment the rules no longer have, and
-// runs again from the first profile on request.
+// runs again from the first profile on a request, which is durable.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -32,6 +32,11 @@ class ReevaluateTest : public ServiceFixture {
     ingestor_.Forget(put->id);
     EXPECT_TRUE(ingestor_.AfterProfileWrite(put->id).ok());
     return put->id;
+  }
+  void Request() {
+    store::Batch batch;
+    ASSERT_TRUE(AddReevaluationRequest(store_, batch).ok());
+    ASSERT_TRUE(audit_.Commit(batch));
   }
   int64_t Count(const std::string& segment) { return store_.CountSegmentMembers(segment).value(); }
   ReevaluationStart Begin() {
@@ -117,12 +122,41 @@ TEST_F(ReevaluateTest, ARuleChangeDropsAGoneSegmentAndARequestStartsOver) {
   ASSERT_TRUE(ingestor_.MarkReevaluated(changed.fingerprint, Run(changed, 2)).ok());
   EXPECT_EQ(Count("sh"), 1);
 
-  ASSERT_TRUE(ingestor_.ForgetReevaluation().ok());
+  Request();  // as a fit's batch does
   ReevaluationStart again = Begin();
   EXPECT_TRUE(again.needed);
   EXPECT_EQ(again.after, 0);
   EXPECT_EQ(Run(again, 10).profiles, 4);
   EXPECT_EQ(Count("sh"), 1);  // nothing changed: nothing rewritten
+}
+
+// A request is durable: it is in the requester's batch, so a restart (a new ingestor over the
+// same store) still runs the pass; and a pass begun before the request (which may already have
+// passed the profiles the request is about) does not answer it, even when it ends after it.
+TEST_F(ReevaluateTest, ARequestSurvivesARestartAndAPassBegunBeforeItDoesNotAnswerIt) {
+  for (int i = 0; i < 5; ++i) {
+    Put("r" + std::to_string(i), "Hangzhou");
+  }
+  ReevaluationStart before = Begin();
+  ASSERT_TRUE(before.needed);
+  ReevaluationProgress part = Run(before, 2, /*jobs=*/1);
+  Request();  // a fit commits while the pass runs
+  ReevaluationProgress rest =
+      Run({.needed = true, .fingerprint = before.fingerprint, .after = part.last}, 2);
+  ASSERT_TRUE(ingestor_.MarkReevaluated(before.fingerprint, rest).ok());
+  EXPECT_FALSE(ingestor_.PortraitEvaluated().value());
+
+  Ingestor restarted{store_, vault_, consents_, audit_, rules_, data_.blind, clock_};
+  auto start = restarted.BeginReevaluation();
+  ASSERT_TRUE(start.has_value()) << start.error().ToString();
+  ASSERT_TRUE(start->needed);
+  EXPECT_EQ(start->after, 0);  // from the first profile
+  EXPECT_NE(start->fingerprint, before.fingerprint);
+  ReevaluationProgress all = Run(*start, 10);
+  EXPECT_EQ(all.profiles, 5);
+  ASSERT_TRUE(restarted.MarkReevaluated(start->fingerprint, all).ok());
+  EXPECT_TRUE(restarted.PortraitEvaluated().value());
+  EXPECT_FALSE(Begin().needed);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "analytics/bgnbd.h"
 #include "analytics/purchases.h"
 #include "analytics/rfm.h"
+#include "tests/integration/cdnow_events.h"
 #include "tests/integration/daemon_harness.h"
 
 namespace portrait {
@@ -21,8 +22,6 @@ using nlohmann::json;
 using testing::BinDir;
 using testing::Daemon;
 using testing::RunCommand;
-
-const std::string kCdnow = std::string(PORTRAIT_SOURCE_DIR) + "/examples/cdnow/CDNOW_sample.txt";
 
 #define EXPECT_WITHIN_1PCT(actual, published) \
   EXPECT_NEAR(actual, published, 0.01 * std::fabs(published)) << #actual
@@ -65,37 +64,6 @@ sink = "care-queue"
 message = "We miss you: here is an offer."
 )toml";
 
-// CDNOW_sample.txt as CloudEvents (as cdnow_events.sh makes them, keyed by the sample's own
-// customer id): one JSON line per purchase, at noon UTC of its day.
-std::string WriteEvents(const std::string& path) {
-  std::ifstream in(kCdnow);
-  std::ofstream out(path);
-  std::string line;
-  int n = 0;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string master, sample, date;
-    int cds = 0;
-    double dollars = 0;
-    fields >> master >> sample >> date >> cds >> dollars;
-    if (fields.fail() || date.size() != 8) {
-      ADD_FAILURE() << "CDNOW line " << n + 1;
-      continue;
-    }
-    json e = {{"specversion", "1.0"},
-              {"id", "cdnow-" + std::to_string(++n)},
-              {"source", "cdnow"},
-              {"type", "order.placed"},
-              {"subject", "cdnow-" + std::to_string(std::stoi(sample))},
-              {"time", date.substr(0, 4) + "-" + date.substr(4, 2) + "-" + date.substr(6, 2) +
-                           "T12:00:00Z"},
-              {"data", {{"amount", dollars}, {"items", cds}, {"category", "music"}}}};
-    out << e.dump() << "\n";
-  }
-  EXPECT_EQ(n, 6919);
-  return path;
-}
-
 class CdnowDaemon : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -114,7 +82,7 @@ class CdnowDaemon : public ::testing::Test {
                    R"(derived = ["lifecycle", "predictions"])");
     std::ofstream(d_->config_path()) << config;
     ASSERT_TRUE(d_->Start("1998-07-01T00:00:00Z"));
-    const std::string file = WriteEvents(d_->dir() / "cdnow.jsonl");
+    const std::string file = testing::WriteCdnowEvents(d_->dir() / "cdnow.jsonl");
     std::string out;
     ASSERT_EQ(RunCommand(BinDir() + "/portraitctl import events " + file +
                              " --json --batch 1000 --config " + d_->config_path() + Url() +
@@ -150,17 +118,7 @@ void Contact(Daemon& d, const std::string& customer, const std::string& id) {
 // The sample customer whose purchases, summarised as of the daemon's day (1998-07-01), give
 // the lowest P(alive) under `params`; and one who never bought again (P(alive) = 1).
 std::pair<std::string, std::string> LapsedAndAlive(const analytics::BgNbdParams& params) {
-  std::map<int, std::vector<analytics::Purchase>> logs;
-  std::ifstream in(kCdnow);
-  std::string master, date;
-  int sample = 0, cds = 0;
-  double dollars = 0;
-  while (in >> master >> sample >> date >> cds >> dollars) {
-    using namespace std::chrono;
-    const int ymd = std::stoi(date);
-    const auto day = sys_days{year{ymd / 10000} / (ymd / 100 % 100) / (ymd % 100)};
-    logs[sample].push_back({duration_cast<microseconds>(day.time_since_epoch()).count(), dollars});
-  }
+  const std::map<int, std::vector<analytics::Purchase>> logs = testing::CdnowLogs();
   const int64_t today = 899'251'200'000'000;  // 1998-07-01T00:00:00Z
   std::pair<double, int> lowest{2, 0};
   int alive = 0;
@@ -407,7 +365,7 @@ struct IndependentRfm {
 
 IndependentRfm ComputeIndependently() {
   std::map<int, std::array<double, 3>> customers;  // id -> {last day, orders, dollars}
-  std::ifstream in(kCdnow);
+  std::ifstream in(testing::kCdnowSample);
   std::string master, date;
   int sample = 0, cds = 0;
   double dollars = 0;

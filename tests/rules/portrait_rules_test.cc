@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "rules/reads.h"
 #include "rules/rule_set.h"
 #include "tests/rules/rules_fixture.h"
 
@@ -156,6 +157,22 @@ TEST_F(PortraitRulesTest, ModelErrors) {
   ExpectAt(with("purchases = \"order.placed\"", "purchases = \"\""), 4, 13, "an event type");
   ExpectAt(model + model, 7, 8, "duplicate model name");
   ExpectAt(model + "horizon = 39\n", 6, 1, "unknown key 'horizon'");
+}
+
+// A [[retention]] rule that deletes the model's purchase events is refused at the model's
+// `purchases`, naming the rule's place: the purchase book would keep the dated purchases past
+// it (DECISIONS 115). Retention of another event type is fine.
+TEST_F(PortraitRulesTest, AModelOverEventsThatRetentionDeletesIsRefused) {
+  const std::string model =
+      "[[model]]\nname = \"clv\"\nkind = \"bgnbd\"\npurchases = \"order.placed\"\n"
+      "amount = \"amount\"\n";
+  config::Retention orders{.event_type = "order.placed", .retain = std::chrono::hours(24 * 365)};
+  orders.pos = {"portrait.toml", 40, 1};
+  config::Retention carts{.event_type = "cart.updated", .retain = std::chrono::hours(24 * 90)};
+  config_.retention = {carts};
+  EXPECT_EQ(Load(model).models.size(), 1u);
+  config_.retention = {carts, orders};
+  ExpectAt(model, 4, 13, "deleted by the [[retention]] rule at portrait.toml:40:1");
 }
 
 TEST_F(PortraitRulesTest, TagErrors) {
@@ -419,6 +436,38 @@ TEST(CdnowExample, LoadsWithItsTiersModelAndSegments) {
   EXPECT_TRUE(rules->FindTrigger("vip-offer")->profiling);
   ASSERT_NE(rules->FindTrigger("winback-call"), nullptr);
   EXPECT_FALSE(rules->FindTrigger("winback-call")->profiling);  // care is not marketing
+}
+
+// A fit or refresh asks for the base-wide pass only when a stage, a [[tag]] or a [[segment]]
+// reads what it changed; a trigger's condition alone does not (the pass evaluates it only at a
+// transition).
+TEST_F(PortraitRulesTest, ThePortraitReadsOnlyTheScoresAndPredictionsItsConditionsName) {
+  const std::string trigger =
+      "[[trigger]]\nid = \"t\"\npurpose = \"service\"\non.event = \"order.placed\"\n"
+      "when = \"predict.clv.p_alive < 0.5 and scores.rfm.r > 2\"\ntask = \"x\"\n"
+      "channel = \"email\"\nsink = \"care-queue\"\nmessage = \"m\"\n";
+  SetDerived("service", {"metrics", "lifecycle", "tags", "segments", "scores", "predictions"});
+  const RuleSet none = Load(kMetrics + kScoreAndModel + trigger);
+  EXPECT_FALSE(PortraitReads(none, "predictions", "clv"));
+  EXPECT_FALSE(PortraitReads(none, "scores", "rfm"));
+
+  const RuleSet segment = Load(kMetrics + kScoreAndModel +
+                               "[[segment]]\nname = \"lapsing\"\n"
+                               "when = \"predict.clv.p_alive < 0.3\"\n");
+  EXPECT_TRUE(PortraitReads(segment, "predictions", "clv"));
+  EXPECT_FALSE(PortraitReads(segment, "scores", "rfm"));
+  EXPECT_FALSE(PortraitReads(segment, "predictions", "other"));
+
+  const RuleSet tag = Load(kMetrics + kScoreAndModel +
+                           "[[tag]]\npath = \"value/champion\"\n"
+                           "when = \"scores.rfm.group == 'champions'\"\n");
+  EXPECT_TRUE(PortraitReads(tag, "scores", "rfm"));
+  EXPECT_FALSE(PortraitReads(tag, "predictions", "clv"));
+
+  const RuleSet stage = Load(kMetrics + kScoreAndModel +
+                             "[[lifecycle]]\nstage = \"lapsing\"\n"
+                             "when = \"predict.clv.p_alive < 0.2\"\n");
+  EXPECT_TRUE(PortraitReads(stage, "predictions", "clv"));
 }
 
 }  // namespace

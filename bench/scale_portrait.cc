@@ -98,17 +98,13 @@ std::pair<double, double> RequestAndPass(ChildDaemon& daemon, const std::string&
   return {request_ms, DaemonMs(AwaitLogLine(daemon.log_path(), kPass, before, kPassTimeout))};
 }
 
-int64_t SegmentMembers(ChildDaemon& daemon, const std::string& token) {
-  cli::HttpClient client(daemon.port());
-  auto r = client.Send("GET", "/v1/segments", "", Headers(token));
-  if (r.status != 200) {
-    Fail("segments", r);
-  }
-  int64_t total = 0;
-  for (const auto& s : r.json().value("segments", nlohmann::json::array())) {
-    total += s.value("members", int64_t{0});
-  }
-  return total;
+// The count before " index rows changed" in a pass's log line, or -1.
+int64_t IndexRowsChanged(const std::string& line) {
+  const size_t end = line.find(" index rows changed");
+  const size_t start = line.rfind(' ', end == std::string::npos ? 0 : end - 1);
+  return end == std::string::npos || start == std::string::npos
+             ? -1
+             : std::atoll(line.c_str() + start + 1);
 }
 
 }  // namespace
@@ -145,10 +141,11 @@ PortraitFigures MeasurePortrait(const fs::path& dir, ChildDaemon& daemon, const 
   if (r.status != 200) {
     Fail("reload", r);
   }
-  f.pass_ms = DaemonMs(AwaitLogLine(daemon.log_path(), kPass, before, kPassTimeout));
+  const std::string pass = AwaitLogLine(daemon.log_path(), kPass, before, kPassTimeout);
+  f.pass_ms = DaemonMs(pass);
   f.pass_wall_ms = MsSince(t0);
   f.pass_cpu_s = daemon.CpuSeconds() - cpu0;
-  f.members = SegmentMembers(daemon, token);
+  f.index_rows = IndexRowsChanged(pass);
   std::printf("re-evaluated after adding the segments: %.0f ms\n", f.pass_ms);
   cli::HttpResult answer;
   std::tie(f.refresh_ms, f.refresh_pass_ms) =

@@ -20,7 +20,7 @@ struct PortraitFigures {
   // The re-evaluation after the reload (ten segments and two tags): the daemon's figure, the
   // wall time from the reload, and the daemon's CPU seconds in between.
   double pass_ms = -1, pass_wall_ms = -1, pass_cpu_s = -1;
-  int64_t members = 0;  // rows in the members index of s0..s9 afterwards
+  int64_t index_rows = 0;  // members-index rows the pass wrote (the daemon's figure)
   // POST /v1/scores/rfm/refresh and POST /v1/models/clv/fit: wall time of the request, and the
   // re-evaluation each caused (the daemon's figure).
   double refresh_ms = -1, refresh_pass_ms = -1;

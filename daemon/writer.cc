@@ -1,5 +1,6 @@
 #include "daemon/writer.h"
 
+#include <malloc.h>
 #include <pthread.h>
 
 #include <boost/core/demangle.hpp>
@@ -140,7 +141,24 @@ void Writer::Loop() {
     } else if (!group.empty()) {
       CommitGroup(group);
     }
+    ReturnFreeMemory();
   }
+}
+
+void Writer::ReturnFreeMemory() {
+  const auto now = std::chrono::steady_clock::now();
+  const auto since = now - last_trim_;
+  if (since < std::chrono::seconds(1)) {
+    return;
+  }
+  if (since < kTrimEvery) {
+    MutexLock lock(mu_);
+    if (!queue_.empty() || !audits_.empty()) {
+      return;
+    }
+  }
+  ::malloc_trim(0);
+  last_trim_ = now;
 }
 
 void Writer::CommitAudits(std::vector<AuditOnly>& audits) {

@@ -127,6 +127,7 @@ bool Writer::Take(std::vector<AuditOnly>& audits, std::vector<Pending>& group,
 
 void Writer::Loop() {
   while (true) {
+    ReturnFreeMemory();  // the last iteration's group and job are freed by now
     std::vector<AuditOnly> audits;
     std::vector<Pending> group;
     std::optional<Exclusive> exclusive;
@@ -141,7 +142,6 @@ void Writer::Loop() {
     } else if (!group.empty()) {
       CommitGroup(group);
     }
-    ReturnFreeMemory();
   }
 }
 

@@ -5,6 +5,7 @@
 #include "config/channel.h"
 #include "consent/access_policy.h"
 #include "consent/profile_view.h"
+#include "daemon/ingest_group.h"
 
 namespace portrait::daemon {
 
@@ -107,6 +108,7 @@ Result<ProfileService::LedgerGate> ProfileService::Gate(const Caller& caller, st
     return consent::CheckSeparateConsent(consent::ConsentScope::kSensitive, caller.purpose->name, c,
                                          ledger, now);
   });
+  gate.objected = Objected(ledger, now);
   return gate;
 }
 

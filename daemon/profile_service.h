@@ -75,6 +75,7 @@ class ProfileService {
   struct LedgerGate {
     consent::BasisDecision basis;      // the purpose's lawful basis
     consent::BasisDecision sensitive;  // the separate consent sensitive fields need
+    bool objected = false;             // to personalisation (profiling), in force now
     // Whether field `f` may be processed (shown, confirmed, looked up) for the purpose.
     bool Allows(const config::Field& f) const {
       return basis.allowed &&

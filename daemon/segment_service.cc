@@ -50,7 +50,10 @@ SegmentService::Readable SegmentService::Visible(const Caller& caller, const Loa
 Result<bool> SegmentService::Admits(const Caller& caller, const Readable& segment,
                                     store::ProfileId id) {
   PORTRAIT_ASSIGN_OR_RETURN(ProfileService::LedgerGate gate, profiles_.Gate(caller, id));
-  return gate.basis.allowed && (!segment.reads_sensitive || gate.sensitive.allowed);
+  // A segment is a profiling result: a marketing purpose sees no member who objected to
+  // personalisation, whatever segment lists them (GDPR art. 21).
+  return gate.basis.allowed && (!segment.reads_sensitive || gate.sensitive.allowed) &&
+         !(caller.purpose->marketing && gate.objected);
 }
 
 Result<SegmentService::Walk> SegmentService::WalkMembers(

@@ -141,6 +141,28 @@ TEST(SegmentPrivacy, AMemberIsListedAndCountedOnlyUnderAPurposeWhoseBasisHolds) 
   EXPECT_EQ(daemon.Stop(), 0);
 }
 
+// A segment no marketing trigger reads keeps an objector as a member; a marketing purpose still
+// never sees them in it (a segment is a profiling result), a service purpose does.
+TEST(SegmentPrivacy, AMarketingPurposeListsNoObjectorWhateverTheSegment) {
+  Daemon daemon;
+  AllowSegments(daemon);
+  WriteFile(daemon.dir() / "rules/segments.toml", kPlainSegments);
+  ASSERT_TRUE(daemon.Start("2026-06-01T12:00:00Z"));
+  for (const char* id : {"ann", "eve"}) {
+    Put(daemon, id, {{"name", id}});
+    Record(daemon, id, {{"purpose", "marketing"}, {"status", "granted"}});
+    Order(daemon, std::string("o-") + id, id);
+  }
+  EXPECT_EQ(AllMembers(daemon, "buyers", "marketing", 10, 2),
+            (std::vector<std::string>{"ann", "eve"}));
+  Record(daemon, "eve", {{"purpose", "personalisation"}, {"status", "objected"}});
+  EXPECT_EQ(AllMembers(daemon, "buyers", "marketing", 10, 2), std::vector<std::string>{"ann"});
+  EXPECT_EQ(CountOf(daemon, "buyers", "marketing")["members"], 1);
+  EXPECT_EQ(AllMembers(daemon, "buyers", "service", 10, 2),
+            (std::vector<std::string>{"ann", "eve"}));
+  EXPECT_EQ(daemon.Stop(), 0);
+}
+
 TEST(SegmentPrivacy, ASegmentReadingASensitiveFieldListsOnlyMembersWithTheSensitiveConsent) {
   Daemon daemon;
   AllowSegments(daemon);

@@ -133,6 +133,19 @@ struct ConsentRow {
   int64_t expires_us = 0;  // 0 = never
 };
 
+// What the base-wide re-evaluation reads of one profile to tell, off the writer, whether
+// re-evaluating it would change anything (Store::PortraitInputsAfter): its row, its wrapped
+// data key, the sealed values of the fields asked for, its zone, anchors and timers, the
+// segments the members index lists it in and its consent records of one purpose.
+struct PortraitInputs {
+  ProfileRow row;
+  std::string wrapped_key;                    // empty: none (erased meanwhile)
+  std::map<std::string, std::string> fields;  // field -> envelope, of those asked for
+  TimerInputs timers;
+  std::vector<std::string> segments;  // ascending
+  std::vector<ConsentRow> consents;   // of the purpose asked for, by id
+};
+
 // One audit record as written; the store assigns its sequence number and chain hash.
 struct AuditEntry {
   int64_t time_us = 0;
@@ -358,6 +371,13 @@ class Store {
   // anchors and timers — what a re-arm needs, in ordered range reads (no read per profile),
   // nothing sealed opened.
   virtual Result<std::vector<TimerInputs>> RearmInputs(ProfileId after, int limit) = 0;
+  // For up to `limit` profiles with ids greater than `after`, ascending: what PortraitInputs
+  // holds — the fields named in `fields` and the consent records of `consent_purpose` (none
+  // for an empty name) — in ordered range reads of one snapshot (the data keys, of the
+  // keystore, read after it), nothing sealed opened.
+  virtual Result<std::vector<PortraitInputs>> PortraitInputsAfter(
+      ProfileId after, int limit, const std::vector<std::string>& fields,
+      std::string_view consent_purpose) = 0;
   // A daemon bookkeeping value (e.g. the fingerprint of the rules the timers were armed for).
   virtual Result<std::optional<std::string>> GetMeta(std::string_view key) = 0;
 

@@ -217,16 +217,40 @@ class MemoryStore final : public Store {
     std::vector<TimerInputs> out;
     for (auto it = state_.profiles.upper_bound(after);
          it != state_.profiles.end() && static_cast<int>(out.size()) < limit; ++it) {
-      TimerInputs in;
-      in.profile_id = it->first;
-      in.timezone = it->second.timezone;
-      for (auto a = state_.anchors.lower_bound({it->first, ""});
-           a != state_.anchors.end() && a->first.first == it->first; ++a) {
-        in.anchors[a->first.second] = a->second;
+      out.push_back(TimerInputsOf(it->second));
+    }
+    return out;
+  }
+
+  Result<std::vector<PortraitInputs>> PortraitInputsAfter(
+      ProfileId after, int limit, const std::vector<std::string>& fields,
+      std::string_view consent_purpose) override {
+    MutexLock lock(mu_);
+    std::vector<PortraitInputs> out;
+    for (auto it = state_.profiles.upper_bound(after);
+         it != state_.profiles.end() && static_cast<int>(out.size()) < limit; ++it) {
+      PortraitInputs in;
+      in.row = it->second;
+      in.timers = TimerInputsOf(it->second);
+      if (auto key = keys_.find(in.row.id); key != keys_.end()) {
+        in.wrapped_key = key->second;
       }
-      for (auto t = state_.timers.lower_bound({it->first, ""});
-           t != state_.timers.end() && t->first.first == it->first; ++t) {
-        in.timers.push_back(TimerRow{it->first, t->first.second, t->second});
+      if (auto values = state_.fields.find(in.row.id); values != state_.fields.end()) {
+        for (const std::string& name : fields) {
+          if (auto v = values->second.find(name); v != values->second.end()) {
+            in.fields.emplace(name, v->second.envelope);
+          }
+        }
+      }
+      for (const auto& [segment, id] : state_.members) {
+        if (id == in.row.id) {
+          in.segments.push_back(segment);
+        }
+      }
+      for (const ConsentRow& c : state_.consents) {
+        if (c.profile_id == in.row.id && !consent_purpose.empty() && c.purpose == consent_purpose) {
+          in.consents.push_back(c);
+        }
       }
       out.push_back(std::move(in));
     }
@@ -461,6 +485,22 @@ class MemoryStore final : public Store {
   }
 
  private:
+  // Profile `row`'s zone, anchors and timers.
+  TimerInputs TimerInputsOf(const ProfileRow& row) REQUIRES(mu_) {
+    TimerInputs in;
+    in.profile_id = row.id;
+    in.timezone = row.timezone;
+    for (auto a = state_.anchors.lower_bound({row.id, ""});
+         a != state_.anchors.end() && a->first.first == row.id; ++a) {
+      in.anchors[a->first.second] = a->second;
+    }
+    for (auto t = state_.timers.lower_bound({row.id, ""});
+         t != state_.timers.end() && t->first.first == row.id; ++t) {
+      in.timers.push_back(TimerRow{row.id, t->first.second, t->second});
+    }
+    return in;
+  }
+
   Mutex mu_;
   memory::State state_ GUARDED_BY(mu_);
   std::map<int64_t, AuditCheckpoint> checkpoints_ GUARDED_BY(mu_);

@@ -1,4 +1,7 @@
-// The SQLCipher backend's anniversary anchors (store.h AnchorDate) and the re-arm's range reads.
+// The SQLCipher backend's anniversary anchors (store.h AnchorDate) and the range reads of the
+// re-arm (RearmInputs) and the base-wide re-evaluation (PortraitInputsAfter).
+#include <algorithm>
+
 #include "store/sqlcipher/sqlcipher_store_impl.h"
 
 namespace portrait::store {
@@ -46,11 +49,49 @@ Status SqlcipherStore::EraseAnchors(ProfileId id) {
   return s.Run();
 }
 
+namespace {
+
+// Profile ids from first to last: the rows a statement's "BETWEEN ?1 AND ?2" reads.
+using Range = std::pair<ProfileId, ProfileId>;
+Stmt& BindRange(Stmt& s, Range range) { return s.Bind(1, range.first).Bind(2, range.second); }
+
+// Fills the anchors and timers of `items` (ascending by profile id; `inputs(item)` is its
+// TimerInputs, whose profile_id is set) with two range reads on `db`.
+template <typename Item, typename Inputs>
+Status ReadAnchorsAndTimers(sqlite::Db& db, std::vector<Item>& items, Inputs&& inputs) {
+  const Range range{inputs(items.front()).profile_id, inputs(items.back()).profile_id};
+  auto id_of = [&](Item& item) { return inputs(item).profile_id; };
+  Stmt anchors(db,
+               "SELECT profile_id, field, year, month, day FROM anchors "
+               "WHERE profile_id BETWEEN ? AND ? ORDER BY profile_id, field;");
+  BindRange(anchors, range);
+  PORTRAIT_RETURN_IF_ERROR(sqlite::MergeById(anchors, items, id_of, [&](Item& item, const Stmt& r) {
+    inputs(item).anchors[r.Text(1)] = AnchorDate{
+        static_cast<int>(r.Int(2)), static_cast<int>(r.Int(3)), static_cast<int>(r.Int(4))};
+  }));
+  Stmt timers(db,
+              "SELECT profile_id, trigger, due_us FROM timers "
+              "WHERE profile_id BETWEEN ? AND ? ORDER BY profile_id, trigger;");
+  BindRange(timers, range);
+  return sqlite::MergeById(timers, items, id_of, [&](Item& item, const Stmt& r) {
+    inputs(item).timers.push_back(TimerRow{r.Int(0), r.Text(1), r.Int(2)});
+  });
+}
+
+// Reads in one transaction of `db` (the range reads then see the same commit).
+template <typename Fn>
+auto InOneRead(sqlite::Db& db, Fn&& read) -> decltype(read()) {
+  PORTRAIT_RETURN_IF_ERROR(db.Exec("BEGIN;"));
+  auto out = read();
+  (void)db.Exec("COMMIT;");
+  return out;
+}
+
+}  // namespace
+
 Result<std::vector<TimerInputs>> SqlcipherStore::RearmInputs(ProfileId after, int limit) {
   ReadConnection::Lease reader = readers_.Acquire();
-  // One read transaction: the three range reads see the same commit.
-  PORTRAIT_RETURN_IF_ERROR(reader->main.Exec("BEGIN;"));
-  auto read = [&]() -> Result<std::vector<TimerInputs>> {
+  return InOneRead(reader->main, [&]() -> Result<std::vector<TimerInputs>> {
     Stmt profiles(reader->main,
                   "SELECT id, timezone FROM profiles WHERE id > ? ORDER BY id LIMIT ?;");
     profiles.Bind(1, after).Bind(2, int64_t{limit});
@@ -61,43 +102,85 @@ Result<std::vector<TimerInputs>> SqlcipherStore::RearmInputs(ProfileId after, in
                                 in.timezone = r.Text(1);
                                 return in;
                               }));
-    if (out.empty()) {
-      return out;
+    if (!out.empty()) {
+      PORTRAIT_RETURN_IF_ERROR(ReadAnchorsAndTimers(
+          reader->main, out, [](TimerInputs& in) -> TimerInputs& { return in; }));
     }
-    // Rows of profiles in the range, in profile order; `at` walks `out` alongside.
-    auto merge = [&](Stmt& s, auto&& add) -> Status {
-      s.Bind(1, out.front().profile_id).Bind(2, out.back().profile_id);
-      size_t at = 0;
-      while (true) {
-        PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
-        if (!row) {
-          return Status::Ok();
-        }
-        while (at < out.size() && out[at].profile_id < s.Int(0)) {
-          ++at;
-        }
-        if (at < out.size() && out[at].profile_id == s.Int(0)) {
-          add(out[at], s);
-        }
-      }
-    };
-    Stmt anchors(reader->main,
-                 "SELECT profile_id, field, year, month, day FROM anchors "
-                 "WHERE profile_id BETWEEN ? AND ? ORDER BY profile_id, field;");
-    PORTRAIT_RETURN_IF_ERROR(merge(anchors, [](TimerInputs& in, const Stmt& r) {
-      in.anchors[r.Text(1)] = AnchorDate{static_cast<int>(r.Int(2)), static_cast<int>(r.Int(3)),
-                                         static_cast<int>(r.Int(4))};
-    }));
-    Stmt timers(reader->main,
-                "SELECT profile_id, trigger, due_us FROM timers "
-                "WHERE profile_id BETWEEN ? AND ? ORDER BY profile_id, trigger;");
-    PORTRAIT_RETURN_IF_ERROR(merge(timers, [](TimerInputs& in, const Stmt& r) {
-      in.timers.push_back(TimerRow{r.Int(0), r.Text(1), r.Int(2)});
-    }));
     return out;
-  };
-  Result<std::vector<TimerInputs>> out = read();
-  (void)reader->main.Exec("COMMIT;");
+  });
+}
+
+Result<std::vector<PortraitInputs>> SqlcipherStore::PortraitInputsAfter(
+    ProfileId after, int limit, const std::vector<std::string>& fields,
+    std::string_view consent_purpose) {
+  ReadConnection::Lease reader = readers_.Acquire();
+  sqlite::Db& db = reader->main;
+  PORTRAIT_ASSIGN_OR_RETURN(
+      std::vector<PortraitInputs> out, InOneRead(db, [&]() -> Result<std::vector<PortraitInputs>> {
+        Stmt profiles(db, "SELECT " + std::string(kProfileColumns) +
+                              " FROM profiles WHERE id > ? ORDER BY id LIMIT ?;");
+        profiles.Bind(1, after).Bind(2, int64_t{limit});
+        PORTRAIT_ASSIGN_OR_RETURN(std::vector<PortraitInputs> out,
+                                  sqlite::ReadRows(profiles, [](const Stmt& r) {
+                                    PortraitInputs in;
+                                    in.row = ReadProfile(r);
+                                    in.timers.profile_id = in.row.id;
+                                    in.timers.timezone = in.row.timezone;
+                                    return in;
+                                  }));
+        if (out.empty()) {
+          return out;
+        }
+        auto timers_of = [](PortraitInputs& in) -> TimerInputs& { return in.timers; };
+        PORTRAIT_RETURN_IF_ERROR(ReadAnchorsAndTimers(db, out, timers_of));
+        const Range range{out.front().row.id, out.back().row.id};
+        auto id_of = [](const PortraitInputs& in) { return in.row.id; };
+        Stmt members(db,
+                     "SELECT profile_id, segment FROM segment_members "
+                     "WHERE profile_id BETWEEN ? AND ? ORDER BY profile_id, segment;");
+        BindRange(members, range);
+        PORTRAIT_RETURN_IF_ERROR(sqlite::MergeById(
+            members, out, id_of,
+            [](PortraitInputs& in, const Stmt& r) { in.segments.push_back(r.Text(1)); }));
+        if (!fields.empty()) {
+          Stmt values(db,
+                      "SELECT profile_id, field, value FROM profile_fields "
+                      "WHERE profile_id BETWEEN ? AND ? ORDER BY profile_id, field;");
+          BindRange(values, range);
+          PORTRAIT_RETURN_IF_ERROR(
+              sqlite::MergeById(values, out, id_of, [&](PortraitInputs& in, const Stmt& r) {
+                std::string name = r.Text(1);
+                if (std::find(fields.begin(), fields.end(), name) != fields.end()) {
+                  in.fields.emplace(std::move(name), r.Text(2));
+                }
+              }));
+        }
+        if (!consent_purpose.empty()) {
+          Stmt consents(db,
+                        "SELECT profile_id, id, purpose, scope, channel, status, "
+                        "time_us, source, notice, evidence, actor, expires_us "
+                        "FROM consents WHERE profile_id BETWEEN ? AND ? "
+                        "AND purpose = ? ORDER BY profile_id, id;");
+          BindRange(consents, range);
+          consents.Bind(3, consent_purpose);
+          PORTRAIT_RETURN_IF_ERROR(
+              sqlite::MergeById(consents, out, id_of, [](PortraitInputs& in, const Stmt& r) {
+                in.consents.push_back(ConsentRow{r.Int(1), r.Int(0), r.Text(2), r.Text(3),
+                                                 r.Text(4), r.Text(5), r.Int(6), r.Text(7),
+                                                 r.Text(8), r.Text(9), r.Text(10), r.Int(11)});
+              }));
+        }
+        return out;
+      }));
+  if (!out.empty()) {
+    Stmt keys(reader->keystore,
+              "SELECT profile_id, wrapped FROM data_keys "
+              "WHERE profile_id BETWEEN ? AND ? ORDER BY profile_id;");
+    BindRange(keys, {out.front().row.id, out.back().row.id});
+    PORTRAIT_RETURN_IF_ERROR(sqlite::MergeById(
+        keys, out, [](const PortraitInputs& in) { return in.row.id; },
+        [](PortraitInputs& in, const Stmt& r) { in.wrapped_key = r.Text(1); }));
+  }
   return out;
 }
 

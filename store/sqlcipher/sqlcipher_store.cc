@@ -12,7 +12,17 @@ namespace {
 using sqlite::Db;
 using sqlite::Stmt;
 
-constexpr std::string_view kProfileColumns =
+Result<std::optional<ProfileRow>> OneProfile(Stmt& s) {
+  PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) {
+    return std::optional<ProfileRow>();
+  }
+  return std::optional<ProfileRow>(ReadProfile(s));
+}
+
+}  // namespace
+
+const std::string_view kProfileColumns =
     "id, ext_key, external_id, timezone, lifecycle, tags, metrics, legal_hold, created_us, "
     "updated_us";
 
@@ -30,16 +40,6 @@ ProfileRow ReadProfile(const Stmt& s) {
   r.updated_us = s.Int(9);
   return r;
 }
-
-Result<std::optional<ProfileRow>> OneProfile(Stmt& s) {
-  PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
-  if (!row) {
-    return std::optional<ProfileRow>();
-  }
-  return std::optional<ProfileRow>(ReadProfile(s));
-}
-
-}  // namespace
 
 void ReaderPool::Add(std::unique_ptr<ReadConnection> connection) {
   MutexLock lock(mu_);

@@ -93,4 +93,25 @@ auto ReadRows(Stmt& s, Fn&& row) -> Result<std::vector<decltype(row(s))>> {
   }
 }
 
+// Steps `s`, whose rows lead with an id in ascending order, and calls add(item, s) for each row
+// whose id is that of one of `items` (ascending by id_of(item)): merges a range read into the
+// range's items without a read per item.
+template <typename Item, typename IdOf, typename Add>
+Status MergeById(Stmt& s, std::vector<Item>& items, IdOf&& id_of, Add&& add) {
+  size_t at = 0;
+  while (true) {
+    PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) {
+      return Status::Ok();
+    }
+    const int64_t id = s.Int(0);
+    while (at < items.size() && id_of(items[at]) < id) {
+      ++at;
+    }
+    if (at < items.size() && id_of(items[at]) == id) {
+      add(items[at], s);
+    }
+  }
+}
+
 }  // namespace portrait::store::sqlite

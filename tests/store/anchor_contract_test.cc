@@ -1,5 +1,5 @@
-// The Store contract for anniversary anchors and the re-arm's range reads (RearmInputs), on the
-// memory and SQLCipher backends.
+// The Store contract for anniversary anchors and the range reads of the re-arm (RearmInputs) and
+// the base-wide re-evaluation (PortraitInputsAfter), on the memory and SQLCipher backends.
 #include "tests/store/store_contract_fixture.h"
 
 namespace portrait::store {
@@ -199,6 +199,70 @@ TYPED_TEST(AnchorContract, APurgeTakesAtMostItsLimitOldestFirst) {
   EXPECT_EQ(this->InputsOf(3).anchors.size(), 1u);
   EXPECT_EQ(this->store_->Purge(birthdays, audit).value(), 1);
   EXPECT_TRUE(this->store_->LookupBlind("birthday", "digest").value().empty());
+}
+
+TYPED_TEST(AnchorContract, PortraitInputsHoldEachProfilesRowKeyFieldsTimersMembersAndConsents) {
+  for (ProfileId id : {7, 3, 9}) {
+    auto w = this->NewProfile(id, "k" + std::to_string(id));
+    w.row.metrics = "sealed-metrics-" + std::to_string(id);
+    w.set_fields["city"] = "sealed-city-" + std::to_string(id);
+    w.set_fields["email"] = "sealed-email-" + std::to_string(id);
+    if (id == 3) {
+      w.anchors["birthday"] = kLeapDay;
+    }
+    ASSERT_TRUE(this->Write(w).ok());
+    if (id != 9) {  // 9's key is gone: erased meanwhile
+      ASSERT_TRUE(this->store_->PutDataKey(id, "wrapped-" + std::to_string(id)).ok());
+    }
+  }
+  Batch more;
+  more.timers = {{3, "$lifecycle", 200}, {7, "weekly", 300}};
+  more.members = {{"vip", 7, true}, {"buyers", 7, true}, {"buyers", 9, true}};
+  auto consent = [](ProfileId id, std::string purpose, std::string status) {
+    ConsentRow c;
+    c.profile_id = id;
+    c.purpose = std::move(purpose);
+    c.scope = "processing";
+    c.channel = "any";
+    c.status = std::move(status);
+    c.time_us = 100;
+    return c;
+  };
+  more.consents = {consent(7, "personalisation", "objected"), consent(7, "marketing", "granted"),
+                   consent(3, "marketing", "granted"), consent(7, "personalisation", "granted")};
+  ASSERT_TRUE(this->store_->Commit(more));
+
+  auto first = this->store_->PortraitInputsAfter(0, 2, {"city"}, "personalisation");
+  ASSERT_TRUE(first) << first.error().ToString();
+  ASSERT_EQ(first->size(), 2u);
+  const PortraitInputs& three = (*first)[0];
+  EXPECT_EQ(three.row.id, 3);
+  EXPECT_EQ(three.row.metrics, "sealed-metrics-3");
+  EXPECT_EQ(three.wrapped_key, "wrapped-3");
+  EXPECT_EQ(three.fields, (std::map<std::string, std::string>{{"city", "sealed-city-3"}}));
+  EXPECT_EQ(three.timers.profile_id, 3);
+  EXPECT_EQ(three.timers.anchors.at("birthday"), kLeapDay);
+  ASSERT_EQ(three.timers.timers.size(), 1u);
+  EXPECT_EQ(three.timers.timers[0].trigger, "$lifecycle");
+  EXPECT_TRUE(three.segments.empty());
+  EXPECT_TRUE(three.consents.empty());  // only another purpose's
+  const PortraitInputs& seven = (*first)[1];
+  EXPECT_EQ(seven.row.id, 7);
+  EXPECT_EQ(seven.segments, (std::vector<std::string>{"buyers", "vip"}));
+  ASSERT_EQ(seven.consents.size(), 2u);
+  EXPECT_EQ(seven.consents[0].status, "objected");  // by id
+  EXPECT_EQ(seven.consents[1].status, "granted");
+  EXPECT_LT(seven.consents[0].id, seven.consents[1].id);
+  EXPECT_EQ(seven.timers.timers[0].trigger, "weekly");
+
+  auto rest = this->store_->PortraitInputsAfter(7, 10, {}, "");
+  ASSERT_TRUE(rest) << rest.error().ToString();
+  ASSERT_EQ(rest->size(), 1u);
+  EXPECT_EQ((*rest)[0].row.id, 9);
+  EXPECT_TRUE((*rest)[0].wrapped_key.empty());
+  EXPECT_TRUE((*rest)[0].fields.empty());  // none asked for
+  EXPECT_EQ((*rest)[0].segments, (std::vector<std::string>{"buyers"}));
+  EXPECT_TRUE(this->store_->PortraitInputsAfter(9, 10, {}, "")->empty());
 }
 
 }  // namespace

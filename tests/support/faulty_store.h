@@ -101,6 +101,11 @@ class FaultyStore final : public store::Store {
   Result<std::vector<store::TimerInputs>> RearmInputs(store::ProfileId after, int limit) override {
     return real_.RearmInputs(after, limit);
   }
+  Result<std::vector<store::PortraitInputs>> PortraitInputsAfter(
+      store::ProfileId after, int limit, const std::vector<std::string>& fields,
+      std::string_view consent_purpose) override {
+    return real_.PortraitInputsAfter(after, limit, fields, consent_purpose);
+  }
   Result<int64_t> CountSegmentMembers(std::string_view segment) override {
     return real_.CountSegmentMembers(segment);
   }

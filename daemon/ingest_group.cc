@@ -9,6 +9,8 @@ namespace {
 
 using nlohmann::json;
 
+}  // namespace
+
 rules::ProfileFacts FactsOf(const store::Profile& p) {
   rules::ProfileFacts f;
   f.id = p.id;
@@ -19,8 +21,6 @@ rules::ProfileFacts FactsOf(const store::Profile& p) {
   f.timezone = p.timezone;
   return f;
 }
-
-}  // namespace
 
 std::unique_ptr<Working> OpenProfiles::TakeByKey(const std::string& ext_key) {
   auto it = by_key_.find(ext_key);

@@ -55,6 +55,9 @@ class OpenProfiles {
   std::list<store::ProfileId> lru_;  // most recent first
 };
 
+// The facts the engine reads of `p` (no objection, no derived values' source yet).
+rules::ProfileFacts FactsOf(const store::Profile& p);
+
 // Whether the rules read the personalisation objection: a marketing segment or a profiling
 // trigger.
 bool ReadsObjection(const rules::RuleSet& rules);

@@ -44,10 +44,19 @@ struct TimerSweep {
   int fired = 0;   // of which fired a task
 };
 
+// Which profiles of a range the base-wide re-evaluation must re-evaluate on the writer
+// (Ingestor::CheckProfiles).
+struct ReevaluationCheck {
+  store::ProfileId last = 0;              // the range's last profile; 0 when none were left
+  int64_t checked = 0;                    // profiles in the range
+  std::vector<store::ProfileId> changed;  // ascending: those the writer must re-evaluate
+};
+
 // A base-wide re-evaluation's progress (Ingestor::ReevaluateProfiles).
 struct ReevaluationProgress {
   store::ProfileId last = 0;  // the last profile handled; 0 when none were left
-  int64_t profiles = 0;       // profiles re-evaluated
+  int64_t checked = 0;        // profiles checked
+  int64_t profiles = 0;       // profiles re-evaluated on the writer (those the check sent)
   int64_t tasks = 0;          // tasks their transitions fired
   int64_t index_changes = 0;  // members-index rows set or dropped to match "$segments"
 };
@@ -146,8 +155,10 @@ class Ingestor {
   // request (AddReevaluationRequest, in the batch of a score refresh or a model fit whose
   // values the portrait reads: the mark to reach then includes the request's number, so the
   // request survives a crash and a pass begun before it does not answer it), every profile is
-  // opened and re-evaluated (Engine::Reevaluate: tags, stage, segments and their triggers), its
-  // members-index rows made to match its "$segments" and its timers re-armed, in writer jobs.
+  // checked off the writer (CheckProfiles, DECISIONS 120), and those for which it would change
+  // anything are re-evaluated on the writer (Engine::Reevaluate: tags, stage, segments and their
+  // triggers), their members-index rows made to match their "$segments" and their timers
+  // re-armed, in writer jobs.
   //
   // The fingerprint of the rules in force that decide the portrait.
   std::string PortraitFingerprint() const;
@@ -157,9 +168,17 @@ class Ingestor {
   // drops the members-index rows of segments the rules no longer have. A base never evaluated
   // whose rules have no [[tag]] or [[segment]] is marked evaluated at once (nothing to do).
   Result<ReevaluationStart> BeginReevaluation();
-  // Re-evaluates up to `limit` profiles with ids above `after`, in one transaction that also
-  // records the progress under `fingerprint` (a restart resumes after it).
-  Result<ReevaluationProgress> ReevaluateProfiles(store::ProfileId after, int limit,
+  // Reads up to `limit` profiles with ids above `after` and tells which of them re-evaluating
+  // would change (daemon/ingestor_check.cc): what the pass stores — "$tags", "$segments", a
+  // repaired metric, the stage, timers, members-index rows — or a task it fires. Any thread,
+  // off the writer (it only reads); the range's profiles are judged on two threads.
+  Result<ReevaluationCheck> CheckProfiles(store::ProfileId after, int limit) const;
+  // Re-evaluates the profiles `check` found changed, in one transaction that also records the
+  // progress (the check's last profile) under `fingerprint` (a restart resumes after it).
+  // A profile changed after the check was read is re-evaluated as it is now; one the check
+  // found unchanged and an event changed since was evaluated by that event's group, under the
+  // same rules.
+  Result<ReevaluationProgress> ReevaluateProfiles(const ReevaluationCheck& check,
                                                   const std::string& fingerprint);
   // Records that every profile was re-evaluated for `fingerprint`, with an audit record
   // (portrait.reevaluate) of the pass's counts.
@@ -195,7 +214,7 @@ class Ingestor {
   // personalisation objection, say) drops them (KeepOpenUnder).
   std::shared_ptr<const LoadedRules> open_under_;
   std::unique_ptr<KnownSubjects> known_;  // for SealKnownSubjects on the I/O threads
-  // All but SealKnownSubjects, RulesArmed, AnchorsComplete and AnchoredFieldsNow.
+  // All but SealKnownSubjects, RulesArmed, AnchorsComplete, AnchoredFieldsNow and CheckProfiles.
   ThreadChecker writer_thread_;
 };
 

@@ -1,6 +1,7 @@
 // Ingestor: the base-wide re-evaluation after a change of the rules that decide the portrait
-// (or on request), every profile opened, re-evaluated and its members-index rows and timers
-// brought in line, in writer jobs that record their progress (DECISIONS 107).
+// (or on request): the profiles the check found changed (daemon/ingestor_check.cc) re-evaluated
+// and their members-index rows and timers brought in line, in writer jobs that record their
+// progress (DECISIONS 107, 120).
 #include <algorithm>
 #include <charconv>
 #include <set>
@@ -146,37 +147,29 @@ Result<ReevaluationStart> Ingestor::BeginReevaluation() {
   return start;
 }
 
-Result<ReevaluationProgress> Ingestor::ReevaluateProfiles(store::ProfileId after, int limit,
+Result<ReevaluationProgress> Ingestor::ReevaluateProfiles(const ReevaluationCheck& check,
                                                           const std::string& fingerprint) {
   PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
-  PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::TimerInputs> inputs,
-                            store_.RearmInputs(after, limit));
   ReevaluationProgress progress;
-  if (inputs.empty()) {
-    return progress;
-  }
-  PORTRAIT_ASSIGN_OR_RETURN(
-      auto rows, store_.MembershipsBetween(inputs.front().profile_id, inputs.back().profile_id));
+  progress.last = check.last;
+  progress.checked = check.checked;
   IngestGroup group(*this, clock_.NowUs());
-  size_t at = 0;
-  for (const store::TimerInputs& in : inputs) {
+  for (const store::ProfileId id : check.changed) {
+    PORTRAIT_ASSIGN_OR_RETURN(auto rows, store_.MembershipsBetween(id, id));
     std::set<std::string> indexed;
-    for (; at < rows.size() && rows[at].first <= in.profile_id; ++at) {
-      if (rows[at].first == in.profile_id) {
-        indexed.insert(rows[at].second);
-      }
+    for (auto& [profile, segment] : rows) {
+      indexed.insert(std::move(segment));
     }
-    PORTRAIT_ASSIGN_OR_RETURN(Working * w, group.ById(in.profile_id));
+    PORTRAIT_ASSIGN_OR_RETURN(Working * w, group.ById(id));
     if (!w) {
       continue;  // erased meanwhile
     }
     PORTRAIT_ASSIGN_OR_RETURN(int fired, group.Reevaluate(*w));
     progress.tasks += fired;
     progress.index_changes += group.ReconcileMembers(*w, indexed);
-    PORTRAIT_RETURN_IF_ERROR(group.Rearm(*w, /*late_ok=*/false, &in.timers));
+    PORTRAIT_RETURN_IF_ERROR(group.Rearm(*w, /*late_ok=*/false));
     ++progress.profiles;
   }
-  progress.last = inputs.back().profile_id;
   group.batch().meta[std::string(kPassKey)] = fingerprint + ":" + std::to_string(progress.last);
   PORTRAIT_RETURN_IF_ERROR(group.Commit());
   return progress;
@@ -189,7 +182,8 @@ Status Ingestor::MarkReevaluated(const std::string& fingerprint,
   batch.meta[std::string(kEvaluatedKey)] = fingerprint;
   batch.meta[std::string(kPassKey)] = "";
   batch.audit.push_back(store::AuditEntry{clock_.NowUs(), "system", "portrait.reevaluate", 0, "",
-                                          json{{"profiles", totals.profiles},
+                                          json{{"checked", totals.checked},
+                                               {"profiles", totals.profiles},
                                                {"tasks", totals.tasks},
                                                {"index_changes", totals.index_changes},
                                                {"rules_fingerprint", fingerprint}}

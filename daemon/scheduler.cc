@@ -1,5 +1,6 @@
 #include "daemon/scheduler.h"
 
+#include <future>
 #include <utility>
 
 #include "daemon/retention.h"
@@ -207,23 +208,36 @@ bool Scheduler::RunReevaluation(const ReevaluationStart& start) {
   auto last_sweep = began;
   ReevaluationProgress total;
   total.last = start.after;
+  // The next range is checked while the writer re-evaluates what the last one found changed.
+  auto check_after = [this](store::ProfileId after) {
+    return std::async(std::launch::async,
+                      [this, after] { return ingestor_.CheckProfiles(after, kReevaluatePerJob); });
+  };
+  std::future<Result<ReevaluationCheck>> next = check_after(total.last);
   while (true) {
-    Status s = writer_.Run([&]() -> Status {
-      PORTRAIT_ASSIGN_OR_RETURN(
-          ReevaluationProgress step,
-          ingestor_.ReevaluateProfiles(total.last, kReevaluatePerJob, start.fingerprint));
-      total.profiles += step.profiles;
-      total.tasks += step.tasks;
-      total.index_changes += step.index_changes;
-      total.last = step.last;
-      return Status::Ok();
-    });
+    Result<ReevaluationCheck> check = next.get();
+    if (check && check->last != 0) {
+      next = check_after(check->last);
+    }
+    Status s = !check ? check.error() : Status::Ok();
+    if (s.ok() && !check->changed.empty()) {
+      s = writer_.Run([&]() -> Status {
+        PORTRAIT_ASSIGN_OR_RETURN(ReevaluationProgress step,
+                                  ingestor_.ReevaluateProfiles(*check, start.fingerprint));
+        total.profiles += step.profiles;
+        total.tasks += step.tasks;
+        total.index_changes += step.index_changes;
+        return Status::Ok();
+      });
+    }
     if (!s.ok()) {
       if (s.code() != Status::Code::kUnavailable) {
         log_.error("re-evaluation failed after profile {}: {}", total.last, s.ToString());
       }
       return false;
     }
+    total.checked += check->checked;
+    total.last = check->last;
     if (total.last == 0) {
       break;
     }
@@ -242,9 +256,10 @@ bool Scheduler::RunReevaluation(const ReevaluationStart& start) {
   }
   const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - began;
   log_.info(
-      "profiles re-evaluated for the rules in force: {} profiles, {} tasks, {} index rows "
-      "changed ({} ms)",
-      total.profiles, total.tasks, total.index_changes, static_cast<int64_t>(took.count()));
+      "profiles re-evaluated for the rules in force: {} profiles checked, {} re-evaluated, {} "
+      "tasks, {} index rows changed ({} ms)",
+      total.checked, total.profiles, total.tasks, total.index_changes,
+      static_cast<int64_t>(took.count()));
   return true;
 }
 

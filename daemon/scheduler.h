@@ -8,8 +8,10 @@
 // kBackfillPerJob per writer job, due timers swept in between. Once at start and then daily it
 // purges what the config's [[retention]] rules say is kept no longer. Stop() waits for the work
 // in progress. At start, after a reload and on request it re-evaluates every profile when the
-// rules that decide the portrait changed (Ingestor::BeginReevaluation), kReevaluatePerJob
-// profiles per writer job, resuming a pass a stop cut off; due timers are swept in between.
+// rules that decide the portrait changed (Ingestor::BeginReevaluation): ranges of
+// kReevaluatePerJob profiles checked off the writer (the next while the writer handles the
+// last), the profiles a re-evaluation would change handed to the writer in one job per range;
+// it resumes a pass a stop cut off, and due timers are swept in between.
 #pragma once
 
 #include <spdlog/logger.h>

@@ -136,8 +136,12 @@ Result<crypto::SlabKey> ProfileVault::DataKey(ProfileId id) {
     return Error(
         Status::NotFound("profile " + std::to_string(id) + " has no data key (it was erased)"));
   }
+  return Unwrap(id, *wrapped);
+}
+
+Result<crypto::SlabKey> ProfileVault::Unwrap(ProfileId id, std::string_view wrapped) {
   PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, slab_.Acquire());
-  PORTRAIT_RETURN_IF_ERROR(keys_.UnwrapDataKeyInto(id, *wrapped, key.data()));
+  PORTRAIT_RETURN_IF_ERROR(keys_.UnwrapDataKeyInto(id, wrapped, key.data()));
   return key;
 }
 
@@ -411,6 +415,22 @@ Result<Profile> ProfileVault::DecryptWith(const ProfileRow& row, KeyView key) {
   }
   PORTRAIT_ASSIGN_OR_RETURN(auto fields, store_.GetFields(row.id));
   for (const auto& [name, envelope] : fields) {
+    PORTRAIT_ASSIGN_OR_RETURN(p.fields[name], OpenJson(key, row.id, name, envelope));
+  }
+  return p;
+}
+
+Result<Profile> ProfileVault::OpenPortrait(const PortraitInputs& in) {
+  const ProfileRow& row = in.row;
+  if (in.wrapped_key.empty()) {
+    return Error(
+        Status::NotFound("profile " + std::to_string(row.id) + " has no data key (it was erased)"));
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, Unwrap(row.id, in.wrapped_key));
+  Profile p = Unsealed(row);
+  PORTRAIT_ASSIGN_OR_RETURN(p.tags, TagsOf(row, key));
+  PORTRAIT_ASSIGN_OR_RETURN(p.metrics, OpenMetrics(key, row));
+  for (const auto& [name, envelope] : in.fields) {
     PORTRAIT_ASSIGN_OR_RETURN(p.fields[name], OpenJson(key, row.id, name, envelope));
   }
   return p;

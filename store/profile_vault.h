@@ -217,6 +217,11 @@ class ProfileVault {
                                    std::vector<std::pair<ProfileId, std::string>>& new_keys);
   // Opens an existing profile; NotFound if there is none.
   Result<OpenProfile> Open(ProfileId id);
+  // A profile as the base-wide re-evaluation reads it from one range read
+  // (Store::PortraitInputsAfter): its plain columns, tags, metrics and the fields `in` holds,
+  // opened with the data key unwrapped from `in.wrapped_key`; the external id stays sealed.
+  // NotFound when there is no key (erased meanwhile).
+  Result<Profile> OpenPortrait(const PortraitInputs& in);
   // The write that stores `p`'s metrics and lifecycle stage (and, for a new profile, the row);
   // for an existing profile it leaves every other column alone.
   Result<ProfileWrite> StateWrite(const OpenProfile& p, int64_t now_us);
@@ -277,6 +282,7 @@ class ProfileVault {
   // it destroyed them).
   Status DestroyMergedKeys(ProfileId id);
   Result<crypto::SlabKey> DataKey(ProfileId id);
+  Result<crypto::SlabKey> Unwrap(ProfileId id, std::string_view wrapped);
   Result<crypto::SlabKey> NewDataKey();
   Status SealPatch(const CheckedPatch& patch, crypto::KeyView key,
                    const std::vector<std::string>& old_tags, ProfileWrite& write) const;

@@ -44,17 +44,24 @@ class ReevaluateTest : public ServiceFixture {
     EXPECT_TRUE(start) << start.error().ToString();
     return start ? *start : ReevaluationStart{};
   }
-  // Jobs of `limit` from `after` until none are left, or `jobs` of them; the totals.
+  // Ranges of `limit` from `after`, each checked and then re-evaluated as the scheduler does,
+  // until none are left, or `jobs` of them; the totals.
   ReevaluationProgress Run(const ReevaluationStart& start, int limit, int jobs = 1000) {
     ReevaluationProgress total;
     total.last = start.after;
     for (int j = 0; j < jobs; ++j) {
-      auto step = ingestor_.ReevaluateProfiles(total.last, limit, start.fingerprint);
-      EXPECT_TRUE(step) << step.error().ToString();
-      if (!step || step->last == 0) {
+      auto check = ingestor_.CheckProfiles(total.last, limit);
+      EXPECT_TRUE(check) << check.error().ToString();
+      if (!check || check->last == 0) {
         total.last = 0;
         break;
       }
+      auto step = ingestor_.ReevaluateProfiles(*check, start.fingerprint);
+      EXPECT_TRUE(step) << step.error().ToString();
+      if (!step) {
+        break;
+      }
+      total.checked += step->checked;
       total.profiles += step->profiles;
       total.index_changes += step->index_changes;
       total.last = step->last;
@@ -88,15 +95,17 @@ TEST_F(ReevaluateTest, APassCutOffResumesFillsTheIndexAndIsRecorded) {
   EXPECT_EQ(start.after, 0);
   ReevaluationProgress first = Run(start, 3, /*jobs=*/1);  // then the daemon stops
   EXPECT_EQ(first.last, ids[2]);
-  EXPECT_EQ(first.profiles, 3);
-  EXPECT_EQ(Count("hz"), 2);  // p0, p2
+  EXPECT_EQ(first.checked, 3);
+  EXPECT_EQ(first.profiles, 2);  // the members the emptied index lacked: p0, p2
+  EXPECT_EQ(Count("hz"), 2);
 
   ReevaluationStart resumed = Begin();  // the next start
   ASSERT_TRUE(resumed.needed);
   EXPECT_EQ(resumed.after, ids[2]);
   EXPECT_EQ(resumed.fingerprint, start.fingerprint);
   ReevaluationProgress rest = Run(resumed, 3);
-  EXPECT_EQ(rest.profiles, 4);
+  EXPECT_EQ(rest.checked, 4);
+  EXPECT_EQ(rest.profiles, 2);  // p4, p6
   EXPECT_EQ(first.index_changes + rest.index_changes, 4);
   EXPECT_EQ(Count("hz"), 4);
   ASSERT_TRUE(ingestor_.MarkReevaluated(resumed.fingerprint, rest).ok());
@@ -126,8 +135,10 @@ TEST_F(ReevaluateTest, ARuleChangeDropsAGoneSegmentAndARequestStartsOver) {
   ReevaluationStart again = Begin();
   EXPECT_TRUE(again.needed);
   EXPECT_EQ(again.after, 0);
-  EXPECT_EQ(Run(again, 10).profiles, 4);
-  EXPECT_EQ(Count("sh"), 1);  // nothing changed: nothing rewritten
+  ReevaluationProgress nothing = Run(again, 10);
+  EXPECT_EQ(nothing.checked, 4);
+  EXPECT_EQ(nothing.profiles, 0);  // nothing changed: no profile goes to the writer
+  EXPECT_EQ(Count("sh"), 1);
 }
 
 // A request is durable: it is in the requester's batch, so a restart (a new ingestor over the
@@ -153,7 +164,7 @@ TEST_F(ReevaluateTest, ARequestSurvivesARestartAndAPassBegunBeforeItDoesNotAnswe
   EXPECT_EQ(start->after, 0);  // from the first profile
   EXPECT_NE(start->fingerprint, before.fingerprint);
   ReevaluationProgress all = Run(*start, 10);
-  EXPECT_EQ(all.profiles, 5);
+  EXPECT_EQ(all.checked, 5);
   ASSERT_TRUE(restarted.MarkReevaluated(start->fingerprint, all).ok());
   EXPECT_TRUE(restarted.PortraitEvaluated().value());
   EXPECT_FALSE(Begin().needed);

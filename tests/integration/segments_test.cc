@@ -275,7 +275,7 @@ TEST(Segments, ARuleChangeReevaluatesEveryProfileOnceAndTheIndexFollows) {
   rules.replace(rules.find(from), from.size(), "metrics.orders >= 2");
   WriteFile(daemon.dir() / "rules/segments.toml", rules);
   ASSERT_TRUE(daemon.Start("2026-06-01T13:00:00Z"));
-  ASSERT_TRUE(daemon.WaitForLog("profiles re-evaluated for the rules in force: 2 profiles"))
+  ASSERT_TRUE(daemon.WaitForLog("profiles re-evaluated for the rules in force: 2 profiles checked"))
       << daemon.Log();
   EXPECT_EQ(daemon.TasksOf("one", "buyer-left").size(), 1u);
   EXPECT_TRUE(daemon.TasksOf("two", "buyer-left").empty());

@@ -1,0 +1,118 @@
+// Ingestor: the base-wide re-evaluation's check, off the writer (DECISIONS 120). It reads a
+// range of profiles in one snapshot (Store::PortraitInputsAfter), opens what the portrait reads
+// of each — tags, metrics and the fields a stage, [[tag]], [[segment]] or anniversary trigger
+// names, never the external id — and runs on a copy the steps the writer's pass runs
+// (IngestGroup: Repair, Reevaluate, ReconcileMembers, Rearm). Only the profiles for which
+// they would store something, or fire a task, go to the writer.
+#include <algorithm>
+#include <thread>
+
+#include "consent/ledger.h"
+#include "daemon/ingest_group.h"
+#include "daemon/ingestor.h"
+#include "daemon/timer_rearm.h"
+
+namespace portrait::daemon {
+namespace {
+
+// The fields the pass reads: those named by a lifecycle stage's, a [[tag]]'s or a
+// [[segment]]'s condition and the date fields of anniversary triggers (re-arming reads them).
+std::vector<std::string> PortraitFields(const rules::RuleSet& set) {
+  std::vector<std::pair<std::string, int>> named;
+  for (const rules::LifecycleStage& s : set.lifecycle) rules::CollectFields(s.when, named);
+  for (const rules::TagRule& t : set.tags) rules::CollectFields(t.when, named);
+  for (const rules::Segment& s : set.segments) rules::CollectFields(s.when, named);
+  std::vector<std::string> out;
+  for (auto& [field, offset] : named) {
+    out.push_back(std::move(field));
+  }
+  for (const rules::Trigger& t : set.triggers) {
+    if (t.kind == rules::TriggerKind::kAnniversary) {
+      out.push_back(t.field);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+// Whether the writer's pass would store anything for `facts` (opened as IngestGroup opens a
+// profile) or fire a task, given its members-index rows `indexed` (ascending) and its timers.
+bool WouldChange(const rules::Engine& engine, const rules::RuleSet& set, rules::ProfileFacts facts,
+                 const std::vector<std::string>& indexed,
+                 const std::vector<store::TimerRow>& timers, int64_t now_us) {
+  if (!rules::RepairMetrics(set.metrics, facts.metrics).empty()) {
+    return true;
+  }
+  const rules::EventOutcome out = engine.Reevaluate(facts, now_us);
+  if (out.metrics != facts.metrics || out.lifecycle != facts.lifecycle || !out.fired.empty() ||
+      !out.timers.empty() || !out.transitions.empty()) {
+    return true;
+  }
+  for (const rules::Segment& s : set.segments) {
+    if (InSegment(facts, s.name) != std::binary_search(indexed.begin(), indexed.end(), s.name)) {
+      return true;
+    }
+  }
+  return !RearmTimers(engine, facts, timers, now_us, /*late_ok=*/false, /*membership_known=*/true)
+              .empty();
+}
+
+}  // namespace
+
+Result<ReevaluationCheck> Ingestor::CheckProfiles(store::ProfileId after, int limit) const {
+  const std::shared_ptr<const LoadedRules> rules = rules_.Get();
+  const rules::RuleSet& set = rules->set;
+  const bool objection = ReadsObjection(set);
+  PORTRAIT_ASSIGN_OR_RETURN(
+      std::vector<store::PortraitInputs> inputs,
+      store_.PortraitInputsAfter(after, limit, PortraitFields(set),
+                                 objection ? kPersonalisation : std::string_view()));
+  ReevaluationCheck check;
+  if (inputs.empty()) {
+    return check;
+  }
+  check.last = inputs.back().row.id;
+  check.checked = static_cast<int64_t>(inputs.size());
+  const int64_t now = clock_.NowUs();
+  const std::shared_ptr<const rules::DerivedValues> derived =
+      make_derived_ ? make_derived_(rules) : nullptr;
+  std::vector<char> changed(inputs.size(), 0);
+  auto judge = [&](size_t from, size_t to) {
+    for (size_t i = from; i < to; ++i) {
+      const store::PortraitInputs& in = inputs[i];
+      Result<store::Profile> profile = vault_.OpenPortrait(in);
+      if (!profile) {
+        // Gone (erased meanwhile): the writer would skip it too. Anything else: the writer
+        // opens it and reports what is wrong.
+        changed[i] = profile.error().code() != Status::Code::kNotFound;
+        continue;
+      }
+      rules::ProfileFacts facts = FactsOf(*profile);
+      if (objection) {
+        std::vector<consent::ConsentRecord> ledger;
+        for (const store::ConsentRow& row : in.consents) {
+          ledger.push_back(ToRecord(row));
+        }
+        facts.objected_to_personalisation = Objected(ledger, now);
+      }
+      facts.derived = derived.get();
+      changed[i] =
+          WouldChange(rules->engine, set, std::move(facts), in.segments, in.timers.timers, now);
+    }
+  };
+  // Opening and evaluating is most of the cost: half of the range on a second thread.
+  const size_t half = inputs.size() / 2;
+  {
+    std::jthread second([&] { judge(half, inputs.size()); });
+    judge(0, half);
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (changed[i]) {
+      check.changed.push_back(inputs[i].row.id);
+    }
+  }
+  return check;
+}
+
+}  // namespace portrait::daemon

@@ -11,14 +11,14 @@ using nlohmann::json;
 
 }  // namespace
 
-rules::ProfileFacts FactsOf(const store::Profile& p) {
+rules::ProfileFacts FactsOf(store::Profile p) {
   rules::ProfileFacts f;
   f.id = p.id;
-  f.fields = p.fields;
-  f.metrics = p.metrics;
-  f.tags = p.tags;
-  f.lifecycle = p.lifecycle;
-  f.timezone = p.timezone;
+  f.fields = std::move(p.fields);
+  f.metrics = std::move(p.metrics);
+  f.tags = std::move(p.tags);
+  f.lifecycle = std::move(p.lifecycle);
+  f.timezone = std::move(p.timezone);
   return f;
 }
 
@@ -349,7 +349,9 @@ Result<store::CommitResult> IngestGroup::Commit() {
   for (auto& [id, w] : by_id_) {
     w->open.is_new = false;
     w->dirty = false;
-    in_.open_->Put(std::move(w));
+    if (keep_open_) {
+      in_.open_->Put(std::move(w));
+    }
   }
   by_id_.clear();
   by_key_.clear();

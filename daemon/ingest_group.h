@@ -56,7 +56,7 @@ class OpenProfiles {
 };
 
 // The facts the engine reads of `p` (no objection, no derived values' source yet).
-rules::ProfileFacts FactsOf(const store::Profile& p);
+rules::ProfileFacts FactsOf(store::Profile p);
 
 // Whether the rules read the personalisation objection: a marketing segment or a profiling
 // trigger.
@@ -117,8 +117,11 @@ class IngestGroup {
   int64_t now() const { return now_; }
 
   // Seals every changed profile's state into the batch, with the timers and member rows;
-  // commits it.
+  // commits it. The profiles stay open for the next groups (OpenProfiles), unless
+  // KeepNothingOpen was called: a base-wide pass, whose profiles would only push out the ones
+  // events are arriving for.
   Result<store::CommitResult> Commit();
+  void KeepNothingOpen() { keep_open_ = false; }
 
  private:
   Working* Add(store::OpenProfile open);
@@ -141,6 +144,7 @@ class IngestGroup {
   const std::shared_ptr<const rules::DerivedValues> derived_;
   const int64_t now_;
   const bool reads_objection_;
+  bool keep_open_ = true;
   std::map<store::ProfileId, std::unique_ptr<Working>> by_id_;
   std::map<std::string, Working*> by_key_;
   std::unordered_set<std::string> event_keys_;

@@ -44,8 +44,16 @@ struct TimerSweep {
   int fired = 0;   // of which fired a task
 };
 
+// What the base-wide re-evaluation's check read of a range of profiles (Ingestor::ReadForCheck).
+struct CheckInputs {
+  std::shared_ptr<const LoadedRules> rules;  // the rules in force when read: judged under them
+  bool anchored = false;   // the anchors are complete: date fields are read from them
+  bool objection = false;  // the rules read the personalisation objection
+  std::vector<store::PortraitInputs> profiles;
+};
+
 // Which profiles of a range the base-wide re-evaluation must re-evaluate on the writer
-// (Ingestor::CheckProfiles).
+// (Ingestor::Check).
 struct ReevaluationCheck {
   store::ProfileId last = 0;              // the range's last profile; 0 when none were left
   int64_t checked = 0;                    // profiles in the range
@@ -155,9 +163,9 @@ class Ingestor {
   // request (AddReevaluationRequest, in the batch of a score refresh or a model fit whose
   // values the portrait reads: the mark to reach then includes the request's number, so the
   // request survives a crash and a pass begun before it does not answer it), every profile is
-  // checked off the writer (CheckProfiles, DECISIONS 120), and those for which it would change
-  // anything are re-evaluated on the writer (Engine::Reevaluate: tags, stage, segments and their
-  // triggers), their members-index rows made to match their "$segments" and their timers
+  // checked off the writer (ReadForCheck, Check; DECISIONS 120), and those for which it would
+  // change anything are re-evaluated on the writer (Engine::Reevaluate: tags, stage, segments and
+  // their triggers), their members-index rows made to match their "$segments" and their timers
   // re-armed, in writer jobs.
   //
   // The fingerprint of the rules in force that decide the portrait.
@@ -168,14 +176,17 @@ class Ingestor {
   // drops the members-index rows of segments the rules no longer have. A base never evaluated
   // whose rules have no [[tag]] or [[segment]] is marked evaluated at once (nothing to do).
   Result<ReevaluationStart> BeginReevaluation();
-  // Reads up to `limit` profiles with ids above `after` and tells which of them re-evaluating
-  // would change (daemon/ingestor_check.cc): what the pass stores — "$tags", "$segments", a
-  // repaired metric, the stage, timers, members-index rows — or a task it fires. Any thread,
-  // off the writer (it only reads); the range's profiles are judged on two threads.
-  Result<ReevaluationCheck> CheckProfiles(store::ProfileId after, int limit) const;
+  // The check, in two steps on any thread, off the writer (daemon/ingestor_check.cc): reads
+  // what the pass reads of up to `limit` profiles with ids above `after`, in one snapshot; then
+  // tells which of them re-evaluating would change — what the pass stores ("$tags",
+  // "$segments", a repaired metric, the stage, timers, members-index rows) or a task it fires —
+  // opening and evaluating them on two threads. The scheduler reads the next range while it
+  // checks the last.
+  Result<CheckInputs> ReadForCheck(store::ProfileId after, int limit);
+  ReevaluationCheck Check(const CheckInputs& read) const;
   // Re-evaluates the profiles `check` found changed, in one transaction that also records the
   // progress (the check's last profile) under `fingerprint` (a restart resumes after it).
-  // A profile changed after the check was read is re-evaluated as it is now; one the check
+  // A profile changed after its range was read is re-evaluated as it is now; one the check
   // found unchanged and an event changed since was evaluated by that event's group, under the
   // same rules.
   Result<ReevaluationProgress> ReevaluateProfiles(const ReevaluationCheck& check,
@@ -214,7 +225,8 @@ class Ingestor {
   // personalisation objection, say) drops them (KeepOpenUnder).
   std::shared_ptr<const LoadedRules> open_under_;
   std::unique_ptr<KnownSubjects> known_;  // for SealKnownSubjects on the I/O threads
-  // All but SealKnownSubjects, RulesArmed, AnchorsComplete, AnchoredFieldsNow and CheckProfiles.
+  // All but SealKnownSubjects, RulesArmed, AnchorsComplete, AnchoredFieldsNow, ReadForCheck and
+  // Check.
   ThreadChecker writer_thread_;
 };
 

@@ -16,8 +16,9 @@ namespace portrait::daemon {
 namespace {
 
 // The fields the pass reads: those named by a lifecycle stage's, a [[tag]]'s or a
-// [[segment]]'s condition and the date fields of anniversary triggers (re-arming reads them).
-std::vector<std::string> PortraitFields(const rules::RuleSet& set) {
+// [[segment]]'s condition and, unless `anchored` (re-arming then reads the anchors, as the
+// re-arm after a rule change does), the date fields of anniversary triggers.
+std::vector<std::string> PortraitFields(const rules::RuleSet& set, bool anchored) {
   std::vector<std::pair<std::string, int>> named;
   for (const rules::LifecycleStage& s : set.lifecycle) rules::CollectFields(s.when, named);
   for (const rules::TagRule& t : set.tags) rules::CollectFields(t.when, named);
@@ -27,7 +28,7 @@ std::vector<std::string> PortraitFields(const rules::RuleSet& set) {
     out.push_back(std::move(field));
   }
   for (const rules::Trigger& t : set.triggers) {
-    if (t.kind == rules::TriggerKind::kAnniversary) {
+    if (t.kind == rules::TriggerKind::kAnniversary && !anchored) {
       out.push_back(t.field);
     }
   }
@@ -60,14 +61,23 @@ bool WouldChange(const rules::Engine& engine, const rules::RuleSet& set, rules::
 
 }  // namespace
 
-Result<ReevaluationCheck> Ingestor::CheckProfiles(store::ProfileId after, int limit) const {
-  const std::shared_ptr<const LoadedRules> rules = rules_.Get();
-  const rules::RuleSet& set = rules->set;
-  const bool objection = ReadsObjection(set);
+Result<CheckInputs> Ingestor::ReadForCheck(store::ProfileId after, int limit) {
+  CheckInputs read;
+  read.rules = rules_.Get();
+  read.objection = ReadsObjection(read.rules->set);
+  PORTRAIT_ASSIGN_OR_RETURN(read.anchored, AnchorsComplete());
   PORTRAIT_ASSIGN_OR_RETURN(
-      std::vector<store::PortraitInputs> inputs,
-      store_.PortraitInputsAfter(after, limit, PortraitFields(set),
-                                 objection ? kPersonalisation : std::string_view()));
+      read.profiles,
+      store_.PortraitInputsAfter(after, limit, PortraitFields(read.rules->set, read.anchored),
+                                 read.objection ? kPersonalisation : std::string_view()));
+  return read;
+}
+
+ReevaluationCheck Ingestor::Check(const CheckInputs& read) const {
+  const std::vector<store::PortraitInputs>& inputs = read.profiles;
+  const rules::RuleSet& set = read.rules->set;
+  const bool anchored = read.anchored;
+  const bool objection = read.objection;
   ReevaluationCheck check;
   if (inputs.empty()) {
     return check;
@@ -76,7 +86,7 @@ Result<ReevaluationCheck> Ingestor::CheckProfiles(store::ProfileId after, int li
   check.checked = static_cast<int64_t>(inputs.size());
   const int64_t now = clock_.NowUs();
   const std::shared_ptr<const rules::DerivedValues> derived =
-      make_derived_ ? make_derived_(rules) : nullptr;
+      make_derived_ ? make_derived_(read.rules) : nullptr;
   std::vector<char> changed(inputs.size(), 0);
   auto judge = [&](size_t from, size_t to) {
     for (size_t i = from; i < to; ++i) {
@@ -88,7 +98,15 @@ Result<ReevaluationCheck> Ingestor::CheckProfiles(store::ProfileId after, int li
         changed[i] = profile.error().code() != Status::Code::kNotFound;
         continue;
       }
-      rules::ProfileFacts facts = FactsOf(*profile);
+      rules::ProfileFacts facts = FactsOf(std::move(*profile));
+      if (anchored) {
+        rules::ProfileFacts dates = AnchoredFacts(in.timers);
+        for (auto& [field, date] : dates.fields.items()) {
+          if (!facts.fields.contains(field)) {
+            facts.fields[field] = std::move(date);
+          }
+        }
+      }
       if (objection) {
         std::vector<consent::ConsentRecord> ledger;
         for (const store::ConsentRow& row : in.consents) {
@@ -97,8 +115,8 @@ Result<ReevaluationCheck> Ingestor::CheckProfiles(store::ProfileId after, int li
         facts.objected_to_personalisation = Objected(ledger, now);
       }
       facts.derived = derived.get();
-      changed[i] =
-          WouldChange(rules->engine, set, std::move(facts), in.segments, in.timers.timers, now);
+      changed[i] = WouldChange(read.rules->engine, set, std::move(facts), in.segments,
+                               in.timers.timers, now);
     }
   };
   // Opening and evaluating is most of the cost: half of the range on a second thread.

@@ -4,6 +4,7 @@
 // progress (DECISIONS 107, 120).
 #include <algorithm>
 #include <charconv>
+#include <map>
 #include <set>
 
 #include "daemon/ingest_group.h"
@@ -153,12 +154,35 @@ Result<ReevaluationProgress> Ingestor::ReevaluateProfiles(const ReevaluationChec
   ReevaluationProgress progress;
   progress.last = check.last;
   progress.checked = check.checked;
+  if (check.changed.empty()) {
+    return progress;
+  }
+  // Their members-index rows and timers as they are now: in range reads when much of the range
+  // changed (a new segment, say), else per profile.
+  const store::ProfileId first = check.changed.front();
+  const store::ProfileId last = check.changed.back();
+  const bool dense = check.changed.size() * 4 >= static_cast<size_t>(check.checked);
+  std::map<store::ProfileId, std::set<std::string>> indexed;
+  std::map<store::ProfileId, std::vector<store::TimerRow>> timers;
+  if (dense) {
+    PORTRAIT_ASSIGN_OR_RETURN(auto rows, store_.MembershipsBetween(first, last));
+    for (auto& [id, segment] : rows) {
+      indexed[id].insert(std::move(segment));
+    }
+    PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::TimerInputs> inputs,
+                              store_.RearmInputs(first - 1, static_cast<int>(check.checked)));
+    for (store::TimerInputs& in : inputs) {
+      timers[in.profile_id] = std::move(in.timers);
+    }
+  }
   IngestGroup group(*this, clock_.NowUs());
+  group.KeepNothingOpen();
   for (const store::ProfileId id : check.changed) {
-    PORTRAIT_ASSIGN_OR_RETURN(auto rows, store_.MembershipsBetween(id, id));
-    std::set<std::string> indexed;
-    for (auto& [profile, segment] : rows) {
-      indexed.insert(std::move(segment));
+    if (!dense) {
+      PORTRAIT_ASSIGN_OR_RETURN(auto rows, store_.MembershipsBetween(id, id));
+      for (auto& [profile, segment] : rows) {
+        indexed[id].insert(std::move(segment));
+      }
     }
     PORTRAIT_ASSIGN_OR_RETURN(Working * w, group.ById(id));
     if (!w) {
@@ -166,8 +190,10 @@ Result<ReevaluationProgress> Ingestor::ReevaluateProfiles(const ReevaluationChec
     }
     PORTRAIT_ASSIGN_OR_RETURN(int fired, group.Reevaluate(*w));
     progress.tasks += fired;
-    progress.index_changes += group.ReconcileMembers(*w, indexed);
-    PORTRAIT_RETURN_IF_ERROR(group.Rearm(*w, /*late_ok=*/false));
+    progress.index_changes += group.ReconcileMembers(*w, indexed[id]);
+    auto stored = timers.find(id);
+    PORTRAIT_RETURN_IF_ERROR(
+        group.Rearm(*w, /*late_ok=*/false, stored == timers.end() ? nullptr : &stored->second));
     ++progress.profiles;
   }
   group.batch().meta[std::string(kPassKey)] = fingerprint + ":" + std::to_string(progress.last);

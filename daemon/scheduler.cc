@@ -208,22 +208,25 @@ bool Scheduler::RunReevaluation(const ReevaluationStart& start) {
   auto last_sweep = began;
   ReevaluationProgress total;
   total.last = start.after;
-  // The next range is checked while the writer re-evaluates what the last one found changed.
-  auto check_after = [this](store::ProfileId after) {
+  // The next range is read while the last is checked and the writer re-evaluates what the one
+  // before it found changed.
+  auto read_after = [this](store::ProfileId after) {
     return std::async(std::launch::async,
-                      [this, after] { return ingestor_.CheckProfiles(after, kReevaluatePerJob); });
+                      [this, after] { return ingestor_.ReadForCheck(after, kReevaluatePerJob); });
   };
-  std::future<Result<ReevaluationCheck>> next = check_after(total.last);
+  std::future<Result<CheckInputs>> next = read_after(total.last);
   while (true) {
-    Result<ReevaluationCheck> check = next.get();
-    if (check && check->last != 0) {
-      next = check_after(check->last);
+    Result<CheckInputs> read = next.get();
+    Status s = read ? Status::Ok() : read.error();
+    ReevaluationCheck check;
+    if (s.ok() && !read->profiles.empty()) {
+      next = read_after(read->profiles.back().row.id);
+      check = ingestor_.Check(*read);
     }
-    Status s = !check ? check.error() : Status::Ok();
-    if (s.ok() && !check->changed.empty()) {
+    if (s.ok() && !check.changed.empty()) {
       s = writer_.Run([&]() -> Status {
         PORTRAIT_ASSIGN_OR_RETURN(ReevaluationProgress step,
-                                  ingestor_.ReevaluateProfiles(*check, start.fingerprint));
+                                  ingestor_.ReevaluateProfiles(check, start.fingerprint));
         total.profiles += step.profiles;
         total.tasks += step.tasks;
         total.index_changes += step.index_changes;
@@ -236,8 +239,8 @@ bool Scheduler::RunReevaluation(const ReevaluationStart& start) {
       }
       return false;
     }
-    total.checked += check->checked;
-    total.last = check->last;
+    total.checked += check.checked;
+    total.last = check.last;
     if (total.last == 0) {
       break;
     }

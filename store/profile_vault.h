@@ -240,6 +240,8 @@ class ProfileVault {
   // Profile `id`'s data key (NotFound once erased), and a seal with it: for sealing many values
   // of one profile without opening it.
   Result<crypto::SlabKey> KeyOf(ProfileId id) { return DataKey(id); }
+  // The same from its wrapped form, read already (Store::DataKeysBetween).
+  Result<crypto::SlabKey> Unwrap(ProfileId id, std::string_view wrapped);
   static Result<std::string> SealWith(crypto::KeyView key, ProfileId id, std::string_view name,
                                       std::string_view plaintext);
   static Result<std::string> OpenWith(crypto::KeyView key, ProfileId id, std::string_view name,
@@ -282,7 +284,6 @@ class ProfileVault {
   // it destroyed them).
   Status DestroyMergedKeys(ProfileId id);
   Result<crypto::SlabKey> DataKey(ProfileId id);
-  Result<crypto::SlabKey> Unwrap(ProfileId id, std::string_view wrapped);
   Result<crypto::SlabKey> NewDataKey();
   Status SealPatch(const CheckedPatch& patch, crypto::KeyView key,
                    const std::vector<std::string>& old_tags, ProfileWrite& write) const;

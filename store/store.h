@@ -442,6 +442,10 @@ class Store {
   // nothing stored, if any id already has a key or appears twice).
   virtual Status PutDataKeys(const std::vector<std::pair<ProfileId, std::string>>& wrapped) = 0;
   virtual Result<std::optional<std::string>> GetDataKey(ProfileId id) = 0;
+  // The wrapped keys of the profiles with ids in [first, last], by id (a range read: a pass
+  // over every profile reads its keys with it, not one lookup a profile).
+  virtual Result<std::vector<std::pair<ProfileId, std::string>>> DataKeysBetween(
+      ProfileId first, ProfileId last) = 0;
   virtual Status DestroyDataKey(ProfileId id) = 0;
 };
 

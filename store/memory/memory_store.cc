@@ -478,6 +478,16 @@ class MemoryStore final : public Store {
     return it == keys_.end() ? std::optional<std::string>() : it->second;
   }
 
+  Result<std::vector<std::pair<ProfileId, std::string>>> DataKeysBetween(ProfileId first,
+                                                                         ProfileId last) override {
+    MutexLock lock(mu_);
+    std::vector<std::pair<ProfileId, std::string>> out;
+    for (auto it = keys_.lower_bound(first); it != keys_.end() && it->first <= last; ++it) {
+      out.emplace_back(it->first, it->second);
+    }
+    return out;
+  }
+
   Status DestroyDataKey(ProfileId id) override {
     MutexLock lock(mu_);
     keys_.erase(id);

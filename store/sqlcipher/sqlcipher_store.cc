@@ -336,6 +336,18 @@ Result<std::optional<std::string>> SqlcipherStore::GetDataKey(ProfileId id) {
   return std::optional<std::string>(s.Text(0));
 }
 
+Result<std::vector<std::pair<ProfileId, std::string>>> SqlcipherStore::DataKeysBetween(
+    ProfileId first, ProfileId last) {
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->keystore,
+         "SELECT profile_id, wrapped FROM data_keys WHERE profile_id BETWEEN ? AND ? "
+         "ORDER BY profile_id;");
+  s.Bind(1, first).Bind(2, last);
+  return sqlite::ReadRows(s, [](const Stmt& r) {
+    return std::pair<ProfileId, std::string>{r.Int(0), r.Text(1)};
+  });
+}
+
 Status SqlcipherStore::DestroyDataKey(ProfileId id) {
   std::lock_guard lock(mu_);
   Stmt s(keystore_, "DELETE FROM data_keys WHERE profile_id = ?;");

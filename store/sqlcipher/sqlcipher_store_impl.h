@@ -128,6 +128,8 @@ class SqlcipherStore final : public Store {
   Status PutDataKey(ProfileId id, std::string_view wrapped) override;
   Status PutDataKeys(const std::vector<std::pair<ProfileId, std::string>>& wrapped) override;
   Result<std::optional<std::string>> GetDataKey(ProfileId id) override;
+  Result<std::vector<std::pair<ProfileId, std::string>>> DataKeysBetween(ProfileId first,
+                                                                         ProfileId last) override;
   Status DestroyDataKey(ProfileId id) override;
 
  private:

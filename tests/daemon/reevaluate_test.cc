@@ -50,13 +50,14 @@ class ReevaluateTest : public ServiceFixture {
     ReevaluationProgress total;
     total.last = start.after;
     for (int j = 0; j < jobs; ++j) {
-      auto check = ingestor_.CheckProfiles(total.last, limit);
-      EXPECT_TRUE(check) << check.error().ToString();
-      if (!check || check->last == 0) {
+      auto read = ingestor_.ReadForCheck(total.last, limit);
+      EXPECT_TRUE(read) << read.error().ToString();
+      const ReevaluationCheck check = read ? ingestor_.Check(*read) : ReevaluationCheck{};
+      if (check.last == 0) {
         total.last = 0;
         break;
       }
-      auto step = ingestor_.ReevaluateProfiles(*check, start.fingerprint);
+      auto step = ingestor_.ReevaluateProfiles(check, start.fingerprint);
       EXPECT_TRUE(step) << step.error().ToString();
       if (!step) {
         break;

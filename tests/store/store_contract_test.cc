@@ -310,6 +310,15 @@ TYPED_TEST(StoreContract, DataKeysArePutOnceReadAndDestroyed) {
   EXPECT_TRUE(this->store_->DestroyDataKey(1).ok());  // idempotent
 }
 
+TYPED_TEST(StoreContract, DataKeysAreReadInIdRanges) {
+  ASSERT_TRUE(this->store_->PutDataKeys({{30, "w30"}, {10, "w10"}, {20, "w20"}, {40, "w40"}}).ok());
+  ASSERT_TRUE(this->store_->DestroyDataKey(30).ok());
+  using Keys = std::vector<std::pair<ProfileId, std::string>>;
+  EXPECT_EQ(this->store_->DataKeysBetween(10, 30).value(), (Keys{{10, "w10"}, {20, "w20"}}));
+  EXPECT_EQ(this->store_->DataKeysBetween(11, 40).value(), (Keys{{20, "w20"}, {40, "w40"}}));
+  EXPECT_TRUE(this->store_->DataKeysBetween(41, 100).value().empty());
+}
+
 TYPED_TEST(StoreContract, DataKeysPutInOneBatchAreAllOrNone) {
   ASSERT_TRUE(this->store_->PutDataKeys({{1, "w1"}, {2, "w2"}, {3, "w3"}}).ok());
   EXPECT_EQ(this->store_->GetDataKey(2).value().value(), "w2");

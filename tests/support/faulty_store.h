@@ -180,6 +180,10 @@ class FaultyStore final : public store::Store {
   Result<std::optional<std::string>> GetDataKey(store::ProfileId id) override {
     return real_.GetDataKey(id);
   }
+  Result<std::vector<std::pair<store::ProfileId, std::string>>> DataKeysBetween(
+      store::ProfileId first, store::ProfileId last) override {
+    return real_.DataKeysBetween(first, last);
+  }
   Status DestroyDataKey(store::ProfileId id) override { return real_.DestroyDataKey(id); }
 
  private:

@@ -82,6 +82,31 @@ Result<SegmentService::Walk> SegmentService::WalkMembers(
   return w;
 }
 
+std::string SegmentService::CursorContext(const Caller& caller, const rules::Segment& segment) {
+  std::string context = "segments.members";
+  for (const std::string* part : {&caller.purpose->name, &segment.name}) {
+    context.push_back('\0');
+    context += *part;
+  }
+  return context;
+}
+
+Result<store::ProfileId> SegmentService::PositionOf(
+    const Caller& caller, const rules::Segment& segment,
+    const std::map<std::string, std::string>& query) const {
+  auto it = query.find("after");
+  if (it == query.end()) {
+    return 0;
+  }
+  auto position = cursors_.Open(CursorContext(caller, segment), it->second);
+  if (!position || *position > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return Error(Status::Malformed(
+        "after: not a cursor this daemon gave for these pages (a next_after of this segment "
+        "and purpose, since the daemon started); page again from the first, without after"));
+  }
+  return static_cast<store::ProfileId>(*position);
+}
+
 Result<std::optional<std::string>> SegmentService::ExternalIdOf(store::ProfileId id) {
   PORTRAIT_ASSIGN_OR_RETURN(std::optional<store::ProfileRow> row, store_.GetProfile(id));
   if (!row) {
@@ -132,7 +157,6 @@ Result<json> SegmentService::Members(const Caller& caller, std::string_view name
           Status::InvalidArgument("unknown query parameter '" + key + "'; expected after, limit"));
     }
   }
-  PORTRAIT_ASSIGN_OR_RETURN(int64_t after, QueryNumber(query, "after", 0));
   PORTRAIT_ASSIGN_OR_RETURN(int64_t limit, QueryNumber(query, "limit", kDefaultLimit));
   if (limit < 1 || limit > kMaxLimit) {
     return Error(Status::InvalidArgument("limit: expected 1.." + std::to_string(kMaxLimit)));
@@ -143,6 +167,7 @@ Result<json> SegmentService::Members(const Caller& caller, std::string_view name
     return Error(
         Status::NotFound("no segment of that name for purpose '" + caller.purpose->name + "'"));
   }
+  PORTRAIT_ASSIGN_OR_RETURN(store::ProfileId after, PositionOf(caller, *readable.segment, query));
   json members = json::array();
   PORTRAIT_ASSIGN_OR_RETURN(
       Walk page,
@@ -162,7 +187,9 @@ Result<json> SegmentService::Members(const Caller& caller, std::string_view name
       json{{"segment", readable.segment->name}, {"members", members.size()}}.dump()}}));
   return json{{"segment", readable.segment->name},
               {"members", std::move(members)},
-              {"next_after", page.end ? json(nullptr) : json(page.last)}};
+              {"next_after", page.end ? json(nullptr)
+                                      : json(cursors_.Seal(CursorContext(caller, *readable.segment),
+                                                           static_cast<uint64_t>(page.last)))}};
 }
 
 }  // namespace portrait::daemon

@@ -8,9 +8,11 @@
 // the customer now, as a profile read decides it (ProfileService::Gate): its lawful basis
 // holds, and, when the segment's condition reaches a sensitive field, the separate sensitive
 // consent too (docs/DECISIONS.md 110). Each call examines at most kMaxExamined index rows per
-// segment. Every call needs `segments.read` (a refusal is audited) and is audited
-// (segments.list, segments.members: segment names and counts, never an id). Thread-safe; for
-// the I/O threads.
+// segment. A page's cursor is opaque (crypto/cursor_sealer.h: sealed for the purpose and the
+// segment, a fresh nonce each time), never the internal id where the walk stopped, which would
+// tell, compared with a neighbour's, whether a customer is in the index. Every call needs
+// `segments.read` (a refusal is audited) and is audited (segments.list, segments.members: segment
+// names and counts, never an id). Thread-safe; for the I/O threads.
 #pragma once
 
 #include <functional>
@@ -21,6 +23,7 @@
 #include <string_view>
 
 #include "base/clock.h"
+#include "crypto/cursor_sealer.h"
 #include "daemon/caller.h"
 #include "daemon/profile_service.h"
 #include "daemon/rules_holder.h"
@@ -38,13 +41,15 @@ class SegmentService {
   static constexpr int64_t kMaxExamined = 10 * kMaxLimit;
 
   SegmentService(store::Store& store, store::ProfileVault& vault, ProfileService& profiles,
-                 store::AuditLog& audit, const RulesHolder& rules, const Clock& clock)
+                 store::AuditLog& audit, const RulesHolder& rules, const Clock& clock,
+                 crypto::CursorSealer cursors)
       : store_(store),
         vault_(vault),
         profiles_(profiles),
         audit_(audit),
         rules_(rules),
-        clock_(clock) {}
+        clock_(clock),
+        cursors_(std::move(cursors)) {}
 
   // {"segments": [{"name", "members", "complete"}]}: the segments the caller may see, in the
   // rules' order, each with the number of its members the purpose may process, counted over
@@ -52,12 +57,14 @@ class SegmentService {
   // `members` is a lower bound, and the member pages give the rest).
   Result<nlohmann::json> List(const Caller& caller);
 
-  // {"segment", "members": [external ids], "next_after": the internal id to pass as `after` for
-  // the next page, or null on the last}: members of segment `name` with internal ids above
-  // `after` the purpose may process, ascending, at most `limit`. A page is short (even empty)
-  // with a `next_after` when kMaxExamined index rows were examined first; `next_after` always
-  // lies beyond `after`. `query`: after (an internal id, default 0), limit (1..kMaxLimit,
-  // default kDefaultLimit); InvalidArgument naming a bad or unknown parameter.
+  // {"segment", "members": [external ids], "next_after": the opaque cursor to pass as `after`
+  // for the next page, or null on the last}: members of segment `name` the purpose may
+  // process, by ascending internal id from where the cursor `after` left off (the first when
+  // absent), at most `limit`. A page is short (even empty) with a `next_after` when
+  // kMaxExamined index rows were examined first; its position always lies beyond `after`'s.
+  // `query`: after, limit (1..kMaxLimit, default kDefaultLimit); InvalidArgument naming a bad
+  // or unknown parameter; Malformed naming `after` when it is not a cursor this service gave
+  // for this purpose and segment (forged, altered, another's, or from before a restart).
   Result<nlohmann::json> Members(const Caller& caller, std::string_view name,
                                  const std::map<std::string, std::string>& query);
 
@@ -84,6 +91,13 @@ class SegmentService {
   Result<Walk> WalkMembers(const rules::Segment& segment, store::ProfileId after, int64_t want,
                            const std::function<Result<bool>(store::ProfileId)>& admit);
 
+  // The position cursor `after` of `query` holds for the caller's purpose and `segment` (0:
+  // none).
+  Result<store::ProfileId> PositionOf(const Caller& caller, const rules::Segment& segment,
+                                      const std::map<std::string, std::string>& query) const;
+  // What a cursor is sealed for: the purpose and the segment.
+  static std::string CursorContext(const Caller& caller, const rules::Segment& segment);
+
   // The external id of member `id`, or nullopt when it was erased since the page was read.
   Result<std::optional<std::string>> ExternalIdOf(store::ProfileId id);
 
@@ -93,6 +107,7 @@ class SegmentService {
   store::AuditLog& audit_;
   const RulesHolder& rules_;
   const Clock& clock_;
+  const crypto::CursorSealer cursors_;
 };
 
 }  // namespace portrait::daemon

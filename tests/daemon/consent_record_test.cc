@@ -102,7 +102,8 @@ class ConsentRecord : public ::testing::Test {
   Authenticator auth_{token_registry_, token_hasher_, clock_};
   SendGate sends_;
   TaskService tasks_{store_, vault_, audit_, clock_};
-  SegmentService segments_{store_, vault_, profiles_, audit_, rules_, clock_};
+  SegmentService segments_{
+      store_, vault_, profiles_, audit_, rules_, clock_, crypto::CursorSealer::Create().value()};
   ExportService exports_{store_, vault_, consents_, rules_, audit_, clock_};
   RulesTestService rules_test_{store_, vault_, consents_, rules_, audit_, data_.blind, clock_};
   MergeService merges_{store_, vault_, audit_, rules_, clock_, log_};

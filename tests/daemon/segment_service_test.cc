@@ -1,6 +1,7 @@
 // SegmentService over a real SQLCipher store: a member page and a count examine at most
-// kMaxExamined index rows, the cursor still advances past members left out, and paging ends
-// (docs/DECISIONS.md 110). The profiles and index rows are written directly in one batch.
+// kMaxExamined index rows, the cursor still advances past members left out, paging ends, and the
+// cursor is opaque, so pages tell nothing of who is in the index (docs/DECISIONS.md 110, 117). The
+// profiles and index rows are written directly in one batch.
 #include "daemon/segment_service.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include "config/loader.h"
 #include "crypto/audit_signer.h"
@@ -58,11 +60,19 @@ class SegmentServiceTest : public ::testing::Test {
     }
     ASSERT_TRUE(data_.store->Commit(batch).has_value());
   }
-  json Page(int64_t after, int limit) {
-    auto page = segments_.Members(
-        caller_, "buyers", {{"after", std::to_string(after)}, {"limit", std::to_string(limit)}});
+  // The page after cursor `after` (none: the first).
+  json Page(const std::string& after, int limit) {
+    std::map<std::string, std::string> query{{"limit", std::to_string(limit)}};
+    if (!after.empty()) {
+      query["after"] = after;
+    }
+    auto page = segments_.Members(caller_, "buyers", query);
     EXPECT_TRUE(page.has_value()) << page.error().ToString();
     return page ? *page : json();
+  }
+  // The cursor of `page`, or "" on the last.
+  static std::string Next(const json& page) {
+    return page["next_after"].is_string() ? page["next_after"].get<std::string>() : "";
   }
 
   testing::TempDir dir_;
@@ -77,7 +87,13 @@ class SegmentServiceTest : public ::testing::Test {
   ConsentService consents_{*data_.store, vault_, audit_, clock_, log_};
   ProfileService profiles_{vault_, consents_, audit_, clock_, log_};
   RulesHolder rules_{LoadRules(in_force_.Get()).value()};
-  SegmentService segments_{*data_.store, vault_, profiles_, audit_, rules_, clock_};
+  SegmentService segments_{*data_.store,
+                           vault_,
+                           profiles_,
+                           audit_,
+                           rules_,
+                           clock_,
+                           crypto::CursorSealer::Create().value()};
   Caller caller_ = MakeCaller(in_force_.Get(), "t", "admin", "marketing").value();
 };
 
@@ -86,10 +102,10 @@ TEST_F(SegmentServiceTest, APageAndACountStopAtTheBoundAndTheCursorStillAdvances
   IndexMembers(static_cast<int>(kBound) + 2'000);
   // Nobody consented to marketing: the first page examines kBound rows, shows none, and says
   // where to go on; the second reaches the end.
-  const json first = Page(0, 1000);
+  const json first = Page("", 1000);
   EXPECT_EQ(first["members"], json::array());
-  EXPECT_EQ(first["next_after"], kBound);
-  const json second = Page(kBound, 1000);
+  ASSERT_TRUE(first["next_after"].is_string()) << first;
+  const json second = Page(Next(first), 1000);
   EXPECT_EQ(second["members"], json::array());
   EXPECT_TRUE(second["next_after"].is_null()) << second;
   // The count is bounded too, and says so. (The time a bounded count takes is printed, never
@@ -106,13 +122,70 @@ TEST_F(SegmentServiceTest, APageAndACountStopAtTheBoundAndTheCursorStillAdvances
 
 TEST_F(SegmentServiceTest, AnIndexShorterThanTheBoundIsCountedCompletely) {
   IndexMembers(30);
-  const json page = Page(0, 1000);
+  const json page = Page("", 1000);
   EXPECT_EQ(page["members"], json::array());
   EXPECT_TRUE(page["next_after"].is_null()) << page;
-  EXPECT_EQ(Page(29, 1)["next_after"], nullptr);  // the last row: nothing left
   auto listed = segments_.List(caller_);
   ASSERT_TRUE(listed.has_value()) << listed.error().ToString();
   EXPECT_EQ((*listed)["segments"][0]["complete"], true);
+}
+
+// Review s26 finding 2: with the internal id of the last row examined as the cursor, the pages
+// from after = X-1 and after = X differed exactly when X was an index row — whether a customer
+// the purpose may not process is in the segment, two requests a probe. Now `after` is only a
+// sealed cursor: an internal id is refused, and the same position never gives the same cursor.
+TEST_F(SegmentServiceTest, PagesNearACustomerTellNothingOfTheirMembership) {
+  constexpr int64_t kBound = SegmentService::kMaxExamined;
+  IndexMembers(static_cast<int>(kBound) + 100);
+  constexpr store::ProfileId kProbe = 5'000;
+  // Neighbouring starting points are no longer something a caller can ask for.
+  std::string refusal;
+  for (store::ProfileId after : {kProbe - 1, kProbe}) {
+    auto r = segments_.Members(caller_, "buyers", {{"after", std::to_string(after)}});
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code(), Status::Code::kMalformed);
+    EXPECT_EQ(r.error().message().rfind("after: ", 0), 0u) << r.error().ToString();
+    EXPECT_TRUE(refusal.empty() || refusal == r.error().message());
+    refusal = r.error().message();
+  }
+  // Walking from the first page, with X an index row and then not: the listed ids are the same
+  // (none: nobody consented), and no cursor ever repeats, so cursors cannot be compared.
+  std::set<std::string> cursors;
+  std::vector<json> listed[2];
+  for (int with_probe = 1; with_probe >= 0; --with_probe) {
+    if (!with_probe) {
+      store::Batch batch;
+      batch.members.push_back(store::SegmentMember{"buyers", kProbe, false});
+      ASSERT_TRUE(data_.store->Commit(batch).has_value());
+    }
+    for (int walk = 0; walk < 2; ++walk) {
+      std::string after;
+      for (int page = 0; page < 4; ++page) {
+        const json p = Page(after, 1000);
+        listed[with_probe].push_back(p["members"]);
+        after = Next(p);
+        if (after.empty()) {
+          break;
+        }
+        EXPECT_EQ(after.size(), crypto::CursorSealer::kCursorChars);
+        EXPECT_TRUE(cursors.insert(after).second) << "a cursor repeated";
+      }
+      EXPECT_TRUE(after.empty()) << "the walk did not end";
+    }
+  }
+  EXPECT_EQ(listed[0], listed[1]);
+  EXPECT_EQ(cursors.size(), 4u);  // 2 pages with a next, walked twice, with and without X
+  // A cursor opens only for the purpose and segment it was given for, by this service.
+  SegmentService restarted{*data_.store,
+                           vault_,
+                           profiles_,
+                           audit_,
+                           rules_,
+                           clock_,
+                           crypto::CursorSealer::Create().value()};
+  auto foreign = restarted.Members(caller_, "buyers", {{"after", *cursors.begin()}});
+  ASSERT_FALSE(foreign.has_value());
+  EXPECT_EQ(foreign.error().message(), refusal);
 }
 
 }  // namespace

@@ -66,12 +66,12 @@ void Order(Daemon& daemon, const std::string& event_id, const std::string& custo
 std::vector<std::string> AllMembers(Daemon& daemon, const std::string& segment,
                                     const std::string& purpose, int limit, int max_pages) {
   std::vector<std::string> out;
-  int64_t after = 0;
+  std::string after;  // the opaque cursor of the page before; none for the first
   for (int page = 0; page < max_pages; ++page) {
     HttpResult r =
         daemon.Admin("GET",
                      "/v1/segments/" + segment + "/members?limit=" + std::to_string(limit) +
-                         "&after=" + std::to_string(after),
+                         (after.empty() ? "" : "&after=" + after),
                      "", purpose);
     EXPECT_EQ(r.status, 200) << r.body;
     const json body = r.json();
@@ -82,8 +82,8 @@ std::vector<std::string> AllMembers(Daemon& daemon, const std::string& segment,
     if (body["next_after"].is_null()) {
       return out;
     }
-    EXPECT_GT(body["next_after"].get<int64_t>(), after) << r.body;
-    after = body["next_after"].get<int64_t>();
+    EXPECT_NE(body["next_after"].get<std::string>(), after) << r.body;
+    after = body["next_after"].get<std::string>();
   }
   ADD_FAILURE() << "paging of " << segment << " did not end";
   return out;

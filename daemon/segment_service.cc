@@ -57,20 +57,19 @@ Result<bool> SegmentService::Admits(const Caller& caller, const Readable& segmen
 }
 
 Result<SegmentService::Walk> SegmentService::WalkMembers(
-    const rules::Segment& segment, store::ProfileId after, int64_t want,
+    const rules::Segment& segment, store::ProfileId after, int64_t want, int64_t budget,
     const std::function<Result<bool>(store::ProfileId)>& admit) {
   Walk w;
   w.last = after;
-  int64_t examined = 0;
-  while (w.admitted < want && examined < kMaxExamined) {
+  while (w.admitted < want && w.examined < budget) {
     // Index ids are cheap; ask for a little more than still wanted, never past the bound.
     const int chunk = static_cast<int>(std::min<int64_t>(
-        {kMaxLimit, kMaxExamined - examined, std::max<int64_t>(want - w.admitted, 16)}));
+        {kMaxLimit, budget - w.examined, std::max<int64_t>(want - w.admitted, 16)}));
     PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::ProfileId> ids,
                               store_.SegmentMembers(segment.name, w.last, chunk));
     for (size_t i = 0; i < ids.size() && w.admitted < want; ++i) {
       w.last = ids[i];
-      ++examined;
+      ++w.examined;
       PORTRAIT_ASSIGN_OR_RETURN(bool admitted, admit(ids[i]));
       w.admitted += admitted ? 1 : 0;
     }
@@ -125,17 +124,25 @@ Result<json> SegmentService::List(const Caller& caller) {
     return Error(RefuseRequest(audit_, clock_, caller, "segments.read"));
   }
   const std::shared_ptr<const LoadedRules> rules = rules_.Get();
+  std::vector<Readable> visible;
+  for (const rules::Segment& s : rules->set.segments) {
+    if (const Readable readable = Visible(caller, *rules, s.name); readable.segment) {
+      visible.push_back(readable);
+    }
+  }
+  // One budget for the whole call; each segment may use its share of what is left.
+  int64_t budget = kMaxExamined;
   json segments = json::array();
   json counts = json::object();
-  for (const rules::Segment& s : rules->set.segments) {
-    const Readable readable = Visible(caller, *rules, s.name);
-    if (!readable.segment) {
-      continue;
-    }
+  for (size_t i = 0; i < visible.size(); ++i) {
+    const Readable& readable = visible[i];
+    const rules::Segment& s = *readable.segment;
+    const int64_t share = budget / static_cast<int64_t>(visible.size() - i);
     PORTRAIT_ASSIGN_OR_RETURN(Walk counted, WalkMembers(s, 0, std::numeric_limits<int64_t>::max(),
-                                                        [&](store::ProfileId id) {
+                                                        share, [&](store::ProfileId id) {
                                                           return Admits(caller, readable, id);
                                                         }));
+    budget -= counted.examined;
     segments.push_back(
         {{"name", s.name}, {"members", counted.admitted}, {"complete", counted.end}});
     counts[s.name] = counted.admitted;
@@ -171,17 +178,18 @@ Result<json> SegmentService::Members(const Caller& caller, std::string_view name
   json members = json::array();
   PORTRAIT_ASSIGN_OR_RETURN(
       Walk page,
-      WalkMembers(*readable.segment, after, limit, [&](store::ProfileId id) -> Result<bool> {
-        PORTRAIT_ASSIGN_OR_RETURN(bool admitted, Admits(caller, readable, id));
-        if (!admitted) {
-          return false;
-        }
-        PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> external, ExternalIdOf(id));
-        if (external) {
-          members.push_back(std::move(*external));
-        }
-        return external.has_value();
-      }));
+      WalkMembers(
+          *readable.segment, after, limit, kMaxExamined, [&](store::ProfileId id) -> Result<bool> {
+            PORTRAIT_ASSIGN_OR_RETURN(bool admitted, Admits(caller, readable, id));
+            if (!admitted) {
+              return false;
+            }
+            PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> external, ExternalIdOf(id));
+            if (external) {
+              members.push_back(std::move(*external));
+            }
+            return external.has_value();
+          }));
   PORTRAIT_RETURN_IF_ERROR(audit_.Append({store::AuditEntry{
       clock_.NowUs(), caller.Actor(), "segments.members", 0, caller.purpose->name,
       json{{"segment", readable.segment->name}, {"members", members.size()}}.dump()}}));

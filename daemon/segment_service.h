@@ -7,12 +7,12 @@
 // message. A member is answered (listed, counted) only when the caller's purpose may process
 // the customer now, as a profile read decides it (ProfileService::Gate): its lawful basis
 // holds, and, when the segment's condition reaches a sensitive field, the separate sensitive
-// consent too (docs/DECISIONS.md 110). Each call examines at most kMaxExamined index rows per
-// segment. A page's cursor is opaque (crypto/cursor_sealer.h: sealed for the purpose and the
-// segment, a fresh nonce each time), never the internal id where the walk stopped, which would
-// tell, compared with a neighbour's, whether a customer is in the index. Every call needs
-// `segments.read` (a refusal is audited) and is audited (segments.list, segments.members: segment
-// names and counts, never an id). Thread-safe; for the I/O threads.
+// consent too (docs/DECISIONS.md 110). Each call examines at most kMaxExamined index rows, for
+// all its segments together. A page's cursor is opaque (crypto/cursor_sealer.h: sealed for the
+// purpose and the segment, a fresh nonce each time), never the internal id where the walk stopped,
+// which would tell, compared with a neighbour's, whether a customer is in the index. Every call
+// needs `segments.read` (a refusal is audited) and is audited (segments.list, segments.members:
+// segment names and counts, never an id). Thread-safe; for the I/O threads.
 #pragma once
 
 #include <functional>
@@ -53,8 +53,10 @@ class SegmentService {
 
   // {"segments": [{"name", "members", "complete"}]}: the segments the caller may see, in the
   // rules' order, each with the number of its members the purpose may process, counted over
-  // the first kMaxExamined index rows; `complete` is false when the index holds more (then
-  // `members` is a lower bound, and the member pages give the rest).
+  // its first index rows. One budget of kMaxExamined rows serves the whole call: each segment
+  // may use what is left divided by the segments still to count (so a short index leaves its
+  // rest to the next); `complete` is false when the index holds more rows than the segment
+  // examined (then `members` is a lower bound, and the member pages give the rest).
   Result<nlohmann::json> List(const Caller& caller);
 
   // {"segment", "members": [external ids], "next_after": the opaque cursor to pass as `after`
@@ -82,13 +84,15 @@ class SegmentService {
   Result<bool> Admits(const Caller& caller, const Readable& segment, store::ProfileId id);
 
   // The segment's index rows above `after`, ascending, passed to `admit` one by one until
-  // `want` were admitted, the index ends, or kMaxExamined rows were examined.
+  // `want` were admitted, the index ends, or `budget` rows were examined.
   struct Walk {
     int64_t admitted = 0;
+    int64_t examined = 0;
     store::ProfileId last = 0;  // the last row examined (`after` when none)
     bool end = false;           // no row is left above `last`
   };
   Result<Walk> WalkMembers(const rules::Segment& segment, store::ProfileId after, int64_t want,
+                           int64_t budget,
                            const std::function<Result<bool>(store::ProfileId)>& admit);
 
   // The position cursor `after` of `query` holds for the caller's purpose and `segment` (0:

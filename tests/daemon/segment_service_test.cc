@@ -60,6 +60,41 @@ class SegmentServiceTest : public ::testing::Test {
     }
     ASSERT_TRUE(data_.store->Commit(batch).has_value());
   }
+  // Profiles 1..n (already written by IndexMembers) as index rows of `segment` too.
+  void IndexAlso(const std::string& segment, int n) {
+    store::Batch batch;
+    for (int id = 1; id <= n; ++id) {
+      batch.members.push_back(store::SegmentMember{segment, id, true});
+    }
+    ASSERT_TRUE(data_.store->Commit(batch).has_value());
+  }
+  // GET /v1/segments with three more segments in the rules than buyers: "a", "b", "c".
+  json ListWithMoreSegments() {
+    testing::WriteFile(dir_ / "rules/more.toml", R"toml(
+[[segment]]
+name = "a"
+when = "metrics.orders >= 2"
+
+[[segment]]
+name = "b"
+when = "metrics.orders >= 3"
+
+[[segment]]
+name = "c"
+when = "metrics.orders >= 4"
+)toml");
+    RulesHolder rules{LoadRules(in_force_.Get()).value()};
+    SegmentService segments{*data_.store,
+                            vault_,
+                            profiles_,
+                            audit_,
+                            rules,
+                            clock_,
+                            crypto::CursorSealer::Create().value()};
+    auto listed = segments.List(caller_);
+    EXPECT_TRUE(listed.has_value()) << listed.error().ToString();
+    return listed ? (*listed)["segments"] : json();
+  }
   // The page after cursor `after` (none: the first).
   json Page(const std::string& after, int limit) {
     std::map<std::string, std::string> query{{"limit", std::to_string(limit)}};
@@ -186,6 +221,44 @@ TEST_F(SegmentServiceTest, PagesNearACustomerTellNothingOfTheirMembership) {
   auto foreign = restarted.Members(caller_, "buyers", {{"after", *cursors.begin()}});
   ASSERT_FALSE(foreign.has_value());
   EXPECT_EQ(foreign.error().message(), refusal);
+}
+
+// Review s26 finding 3: each segment's count had its own bound of kMaxExamined rows, so one
+// GET /v1/segments did that many ledger reads per visible segment. Now one budget serves the
+// request: four indexes of 3,000 rows, 12,000 in all, cannot all be counted through.
+TEST_F(SegmentServiceTest, OneBudgetServesAllTheSegmentsOfACount) {
+  static_assert(4 * 3'000 > SegmentService::kMaxExamined);
+  IndexMembers(3'000);
+  for (const char* segment : {"a", "b", "c"}) {
+    IndexAlso(segment, 3'000);
+  }
+  const json listed = ListWithMoreSegments();
+  ASSERT_EQ(listed.size(), 4u) << listed;
+  // Each took its share of what was left (2,500 of 10,000 for four), and none reached its end;
+  // with a bound per segment all four were counted through (3,000 rows each < 10,000).
+  for (const json& s : listed) {
+    EXPECT_EQ(s["members"], 0) << s;  // nobody consented
+    EXPECT_EQ(s["complete"], false) << listed;
+  }
+}
+
+// A short index leaves the rest of its share to the segments after it: buyers, a and b hold 10
+// rows, c 9,000, counted through with what the first three left (9,970 rows).
+TEST_F(SegmentServiceTest, AShortIndexLeavesItsShareToTheNext) {
+  IndexMembers(9'000);
+  store::Batch shrink;  // buyers: rows 1..10 only
+  for (int id = 11; id <= 9'000; ++id) {
+    shrink.members.push_back(store::SegmentMember{"buyers", id, false});
+  }
+  ASSERT_TRUE(data_.store->Commit(shrink).has_value());
+  IndexAlso("a", 10);
+  IndexAlso("b", 10);
+  IndexAlso("c", 9'000);
+  const json listed = ListWithMoreSegments();
+  ASSERT_EQ(listed.size(), 4u) << listed;
+  for (const json& s : listed) {
+    EXPECT_EQ(s["complete"], true) << listed;
+  }
 }
 
 }  // namespace

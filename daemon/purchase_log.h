@@ -13,6 +13,7 @@
 #include <optional>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "analytics/purchases.h"
@@ -25,13 +26,19 @@ namespace portrait::daemon {
 
 struct PurchaseSummaries {
   std::unordered_map<store::ProfileId, analytics::RunningSummary> by_profile;
-  int64_t events = 0;          // read and summarised
+  int64_t events = 0;          // read and summarised (also of customers dropped later)
   int64_t without_amount = 0;  // data with no usable amount at the key: counted as 0
   int64_t unreadable = 0;      // of profiles erased while the fit read (skipped)
+  // Customers erased or merged away while the fit read: left out whole, their summary of the
+  // pages before dropped (an erased person's purchases must not shape the fit, nor a history
+  // cut short at the erasure pass for a lapsed customer's).
+  std::unordered_set<store::ProfileId> dropped;
 };
 
-// The purchases of events of `type` at or before `until_us`, summarised by profile. Internal
-// when the store breaks its (time, key) order.
+// The purchases of events of `type` at or before `until_us`, summarised by profile; once read,
+// the customers whose profile is gone (ids no longer in Store::ProfileIds: erased, or merged
+// away) are dropped — an erasure deletes the events of the pages still to come, so a missing
+// key alone would not tell. Internal when the store breaks its (time, key) order.
 Result<PurchaseSummaries> ReadPurchases(store::Store& store, store::ProfileVault& vault,
                                         std::string_view type, std::string_view amount_key,
                                         int64_t until_us);

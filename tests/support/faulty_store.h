@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 
 #include "store/store.h"
 
@@ -33,6 +34,10 @@ class FaultyStore final : public store::Store {
   // While not negative: that many more GetProfileByKey calls are answered, and each after them
   // fails with IOError (until set back to -1).
   std::atomic<int> profile_by_key_answers{-1};
+
+  // When set, called before each EventsOfType is answered (e.g. to erase a profile between the
+  // pages a fit reads).
+  std::function<void()> before_events_of_type;
 
   Result<store::CommitResult> Commit(const store::Batch& batch) override {
     if (fail_audit_writes && !batch.audit.empty()) {
@@ -94,6 +99,9 @@ class FaultyStore final : public store::Store {
   Result<std::vector<store::EventRow>> EventsOfType(std::string_view type, int64_t until_us,
                                                     const store::EventCursor& after,
                                                     int limit) override {
+    if (before_events_of_type) {
+      before_events_of_type();
+    }
     return real_.EventsOfType(type, until_us, after, limit);
   }
   Result<std::optional<store::ModelRow>> GetModel(std::string_view kind,

@@ -4,9 +4,9 @@
 // each one's amount opened from its data sealed with its profile's key (one unwrap per profile
 // and page). The events come in (time, key) order, so each customer's purchases arrive day
 // after day and are summarised as they come (analytics::RunningSummary, DECISIONS 113): the
-// memory held is one summary per customer (64 bytes with the map's node and buckets), never the
-// purchases. Then the BG/NBD and Gamma-Gamma fits are made. Runs on the job thread; nothing
-// personal leaves it but the fitted, base-wide parameters and counts.
+// memory held is one summary per customer (about 76 bytes with the map's node and buckets),
+// never the purchases. Then the BG/NBD and Gamma-Gamma fits are made. Runs on the job thread;
+// nothing personal leaves it but the fitted, base-wide parameters and counts.
 #pragma once
 
 #include <nlohmann/json.hpp>

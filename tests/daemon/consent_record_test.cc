@@ -41,20 +41,7 @@ config::Config WithMarketingSegment(const testing::TempDir& dir) {
   for (const auto& f : fs::directory_iterator(examples + "/rules")) {
     fs::copy_file(f.path(), dir / ("rules/" + f.path().filename().string()));
   }
-  std::ofstream(dir / "rules/segments.toml") << R"toml(
-[[segment]]
-name = "buyers"
-when = "metrics.orders >= 1"
-
-[[trigger]]
-id = "buyer-welcome"
-purpose = "marketing"
-on.segment = { enter = "buyers" }
-task = "welcome"
-channel = "sms"
-sink = "crm"
-message = "Welcome"
-)toml";
+  std::ofstream(dir / "rules/segments.toml") << testing::BuyersSegmentRules();
   return config::LoadConfig(dir / "portrait.toml").value();
 }
 

@@ -189,21 +189,6 @@ TEST(SegmentPrivacy, ASegmentReadingASensitiveFieldListsOnlyMembersWithTheSensit
 // open by the writer); a reload adds a marketing segment with a marketing enter trigger. The
 // objector enters no marketing segment and gets no task, at the reload's re-evaluation or at
 // their next event.
-constexpr std::string_view kMarketingSegment = R"toml(
-[[segment]]
-name = "buyers"
-when = "metrics.orders >= 1"
-
-[[trigger]]
-id = "buyer-welcome"
-purpose = "marketing"
-on.segment = { enter = "buyers" }
-task = "welcome"
-channel = "sms"
-sink = "crm"
-message = "Welcome"
-)toml";
-
 TEST(SegmentPrivacy, AReloadAddingAMarketingSegmentLeavesOutAnObjectorKeptOpen) {
   Daemon daemon;
   AllowSegments(daemon);
@@ -227,7 +212,7 @@ TEST(SegmentPrivacy, AReloadAddingAMarketingSegmentLeavesOutAnObjectorKeptOpen) 
     return n;
   };
   const size_t before = passes();
-  WriteFile(daemon.dir() / "rules/segments.toml", kMarketingSegment);
+  WriteFile(daemon.dir() / "rules/segments.toml", BuyersSegmentRules());
   HttpResult reload = daemon.Admin("POST", "/v1/admin/reload");
   ASSERT_EQ(reload.status, 200) << reload.body;
   ASSERT_TRUE(Eventually([&] { return passes() > before; })) << daemon.Log();

@@ -19,20 +19,8 @@ using nlohmann::json;
 
 // A marketing segment of buyers, its enter and exit triggers, and a profiling event trigger (a
 // marketing trigger reading the segment).
-constexpr std::string_view kSegmentRules = R"toml(
-[[segment]]
-name = "buyers"
-when = "metrics.orders >= 1 and metrics.spent < 1000"
-
-[[trigger]]
-id = "buyer-welcome"
-purpose = "marketing"
-on.segment = { enter = "buyers" }
-task = "welcome"
-channel = "sms"
-sink = "crm"
-message = "Welcome"
-
+const std::string kSegmentRules =
+    BuyersSegmentRules("metrics.orders >= 1 and metrics.spent < 1000") + R"toml(
 [[trigger]]
 id = "buyer-left"
 purpose = "marketing"

@@ -56,9 +56,16 @@ double ChildDaemon::Start(const std::string& test_now) {
   const std::string listen = "127.0.0.1:" + std::to_string(port_);
   const std::string threads = std::to_string(io_threads_);
   const auto start = Steady::now();
+  const pid_t bench = ::getpid();
   pid_ = ::fork();
   if (pid_ == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // a bench that exits on an error takes its daemon along
+    // A bench that exits on an error takes its daemon along. The signal comes when the forking
+    // *thread* exits, so Start stays on the main thread; and a bench that died before prctl
+    // would never send it: the parent is checked once it is armed.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != bench) {
+      ::_exit(1);
+    }
     const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     ::dup2(fd, 1);
     ::dup2(fd, 2);

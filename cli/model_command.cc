@@ -28,11 +28,13 @@ void PrintModel(const json& m) {
               m.value("fitted_at", "").c_str(), m.value("until", "").c_str(),
               m.value("unit", "week").c_str());
   const double without_amount = Num(m, "without_amount"), unreadable = Num(m, "unreadable");
-  if (without_amount > 0 || unreadable > 0) {
+  const double dropped = Num(m, "dropped_customers");
+  if (without_amount > 0 || unreadable > 0 || dropped > 0) {
     std::printf(
         "purchase events without an amount (counted as 0): %.0f; skipped, of profiles "
-        "erased during the fit: %.0f\n",
-        without_amount, unreadable);
+        "erased during the fit: %.0f; customers erased or merged away during the fit, left "
+        "out: %.0f\n",
+        without_amount, unreadable, dropped);
   }
   const json b = m.value("bgnbd", json::object());
   std::printf("%-14s %10s %10s %10s %10s %16s %10s\n", "", "r", "alpha", "a", "b", "log-likelihood",

@@ -12,7 +12,7 @@ namespace {
 struct SegmentsOptions {
   DaemonOptions daemon;
   std::string name;
-  int64_t after = 0;
+  std::string after;  // the opaque cursor of the page before ("" for the first)
   int limit = 100;
 };
 
@@ -40,8 +40,8 @@ void PrintMembers(const nlohmann::json& answer) {
   for (const auto& m : members) {
     std::printf("%s\n", m.is_string() ? m.get<std::string>().c_str() : "");
   }
-  if (const nlohmann::json next = answer.value("next_after", nlohmann::json()); next.is_number()) {
-    std::cerr << "more members: run again with --after " << next.get<int64_t>() << "\n";
+  if (const nlohmann::json next = answer.value("next_after", nlohmann::json()); next.is_string()) {
+    std::cerr << "more members: run again with --after " << next.get<std::string>() << "\n";
   } else if (members.empty()) {
     std::cerr << "no members\n";
   }
@@ -50,8 +50,8 @@ void PrintMembers(const nlohmann::json& answer) {
 int Members(const SegmentsOptions& o) {
   std::string target =
       "/v1/segments/" + PercentEncode(o.name) + "/members?limit=" + std::to_string(o.limit);
-  if (o.after > 0) {
-    target += "&after=" + std::to_string(o.after);
+  if (!o.after.empty()) {
+    target += "&after=" + PercentEncode(o.after);
   }
   return CallAndPrint(o.daemon, "segments members", "GET", target, "", PrintMembers);
 }
@@ -77,13 +77,13 @@ void AddSegmentsCommand(CLI::App& app, int& exit_code) {
 
   CLI::App* members = segments->add_subcommand(
       "members",
-      "List a segment's members by external id, one a line, in the order they were created "
-      "(pages by internal id).\n"
+      "List a segment's members by external id, one a line, in the order they were created. "
+      "A page ends with the cursor of the next one (opaque; valid until the daemon restarts).\n"
       "  portraitctl segments members vip --purpose marketing --limit 500\n"
-      "  portraitctl segments members vip --after 1042 --json   the next page, as JSON");
+      "  portraitctl segments members vip --after CURSOR --json   the next page, as JSON");
   members->add_option("name", o->name, "the segment's name")->required();
-  members->add_option("--after", o->after, "page on: the next_after of the page before")
-      ->check(CLI::NonNegativeNumber);
+  members->add_option("--after", o->after,
+                      "page on: the cursor the page before printed (its next_after)");
   members->add_option("--limit", o->limit, "at most this many (1-1000)")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();

@@ -311,27 +311,25 @@ Result<HttpResponse> Api::Import(ApiCall& call) {
 Result<HttpResponse> Api::Consents(ApiCall& call, const std::string& id) {
   if (call.method() == http::verb::post) {
     PORTRAIT_ASSIGN_OR_RETURN(json body, call.Body());
-    int64_t record = 0;
+    ConsentService::Recorded recorded;
     PORTRAIT_RETURN_IF_ERROR(d_.writer.Run([&]() -> Status {
-      PORTRAIT_ASSIGN_OR_RETURN(record, d_.consents.Record(call.caller, id, body));
-      // The objection is a fact of the rules (design: DECISIONS 106): re-evaluated at once. The
-      // record is stored whatever comes of that, so the answer is 201; a failed re-evaluation
-      // is logged, and the dispatcher's own check of the objection (DECISIONS 111) and the
-      // profile's next event or daily re-evaluation catch up (DECISIONS 112).
-      auto profile = d_.vault.IdOf(id);
-      const Status reevaluated =
-          profile ? d_.ingestor.AfterConsentRecord(*profile) : Status(profile.error());
+      PORTRAIT_ASSIGN_OR_RETURN(recorded, d_.consents.Record(call.caller, id, body));
+      // The objection is a fact of the rules (design: DECISIONS 106): re-evaluated at once, on
+      // the profile the record resolved (AfterConsentRecord first drops the writer's kept copy,
+      // whatever comes of the rest). The record is stored whatever comes of that, so the
+      // answer is 201; a failed re-evaluation is logged, and the dispatcher's own check of the
+      // objection (DECISIONS 111) and the profile's next event or daily re-evaluation catch up
+      // (DECISIONS 112).
+      const Status reevaluated = d_.ingestor.AfterConsentRecord(recorded.profile);
       if (!reevaluated.ok()) {
-        d_.log.error("consent record {} stored; its profile was not re-evaluated: {}", record,
-                     reevaluated.ToString());
+        d_.log.error("consent record {} stored; its profile was not re-evaluated: {}",
+                     recorded.record, reevaluated.ToString());
       }
       return Status::Ok();
     }));
     // No attempt the record stops may end after the answer.
-    if (auto profile = d_.vault.IdOf(id)) {
-      d_.sends.Drain(*profile);
-    }
-    return JsonResponse({{"record", record}}, http::status::created);
+    d_.sends.Drain(recorded.profile);
+    return JsonResponse({{"record", recorded.record}}, http::status::created);
   }
   if (call.method() == http::verb::get) {
     PORTRAIT_ASSIGN_OR_RETURN(json state, d_.consents.Show(call.caller, id));

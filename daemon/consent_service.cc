@@ -170,8 +170,9 @@ Result<store::ConsentRow> ConsentService::ParseRecord(const Caller& caller,
   return row;
 }
 
-Result<int64_t> ConsentService::Record(const Caller& caller, std::string_view external_id,
-                                       const json& body) {
+Result<ConsentService::Recorded> ConsentService::Record(const Caller& caller,
+                                                        std::string_view external_id,
+                                                        const json& body) {
   if (!consent::HasPermission(*caller.role, "consents.write")) {
     return Error(Refuse(caller, "consents.write"));
   }
@@ -191,7 +192,7 @@ Result<int64_t> ConsentService::Record(const Caller& caller, std::string_view ex
   PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, audit_.Commit(batch));
   log_.info("consent record {} ({} {}) for profile {}", result.consent_ids[0],
             batch.consents[0].purpose, batch.consents[0].status, batch.consents[0].profile_id);
-  return result.consent_ids[0];
+  return Recorded{result.consent_ids[0], batch.consents[0].profile_id};
 }
 
 Status ConsentService::SuppressEndedTasks(const config::Config& config,

@@ -30,10 +30,16 @@ class ConsentService {
   // "purpose" names a configured purpose, or kPersonalisation (the opt-out).
   // Tasks of the profile waiting to be sent whose lawful basis the record ends are suppressed
   // in the same transaction (call on the writer thread, which the dispatcher claims through).
-  // Needs consents.write. Returns the record id. NotFound for an unknown profile;
-  // InvalidArgument naming the key for a bad body.
-  Result<int64_t> Record(const Caller& caller, std::string_view external_id,
-                         const nlohmann::json& body);
+  // Needs consents.write. Returns the record id and the profile it was recorded for (so the
+  // caller need not look the external id up again: a failed second lookup would leave caches
+  // of the profile stale). NotFound for an unknown profile; InvalidArgument naming the key for
+  // a bad body.
+  struct Recorded {
+    int64_t record = 0;
+    store::ProfileId profile = 0;
+  };
+  Result<Recorded> Record(const Caller& caller, std::string_view external_id,
+                          const nlohmann::json& body);
 
   // {"current": [...], "history": [...]} for the profile. Needs consents.read. Audited.
   Result<nlohmann::json> Show(const Caller& caller, std::string_view external_id);

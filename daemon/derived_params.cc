@@ -75,6 +75,7 @@ std::string ModelParamsJson(const FittedModel& m) {
               {"events", m.events},
               {"without_amount", m.without_amount},
               {"unreadable", m.unreadable},
+              {"dropped_customers", m.dropped_customers},
               {"bgnbd",
                {{"r", m.bgnbd.r},
                 {"alpha", m.bgnbd.alpha},
@@ -102,6 +103,7 @@ Result<FittedModel> ParseModelRow(const store::ModelRow& row) {
   m.events = static_cast<int64_t>(events);
   PORTRAIT_ASSIGN_OR_RETURN(m.without_amount, OptionalCount(p, "without_amount", row));
   PORTRAIT_ASSIGN_OR_RETURN(m.unreadable, OptionalCount(p, "unreadable", row));
+  PORTRAIT_ASSIGN_OR_RETURN(m.dropped_customers, OptionalCount(p, "dropped_customers", row));
   const json& b = p.contains("bgnbd") ? p["bgnbd"] : json();
   PORTRAIT_ASSIGN_OR_RETURN(m.bgnbd.r, Number(b, "r", row));
   PORTRAIT_ASSIGN_OR_RETURN(m.bgnbd.alpha, Number(b, "alpha", row));

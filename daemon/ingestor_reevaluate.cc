@@ -79,14 +79,22 @@ std::set<std::string> IndexedSegments(const std::optional<std::string>& stored) 
   return out;
 }
 
-// The last request's number (0 when none, or unreadable: the next request writes 1).
+// The last request's number (0 when none). Corruption naming the key when the stored value is
+// not a whole non-negative number: read as 0 it could make the target equal an old mark, and
+// the request it stands for would never be answered.
 Result<int64_t> LastRequest(store::Store& store) {
   PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> stored, store.GetMeta(kRequestKey));
-  int64_t n = 0;
-  if (stored) {
-    std::from_chars(stored->data(), stored->data() + stored->size(), n);
+  if (!stored) {
+    return 0;
   }
-  return std::max<int64_t>(n, 0);
+  int64_t n = 0;
+  const char* end = stored->data() + stored->size();
+  auto [stop, error] = std::from_chars(stored->data(), end, n);
+  if (stored->empty() || error != std::errc() || stop != end || n < 0) {
+    return Error(
+        Status::Corruption("meta '" + std::string(kRequestKey) + "': expected a request number"));
+  }
+  return n;
 }
 
 }  // namespace

@@ -20,6 +20,7 @@ store::AuditEntry FitRecord(int64_t now_us, const std::string& actor, const std:
                  {"events", m.events},
                  {"without_amount", m.without_amount},
                  {"unreadable", m.unreadable},
+                 {"dropped_customers", m.dropped_customers},
                  {"until", FormatRfc3339(m.until_us)},
                  {"r", m.bgnbd.r},
                  {"alpha", m.bgnbd.alpha},
@@ -121,9 +122,11 @@ Result<json> ModelService::FitNow(const std::string& actor, const std::string& p
   d_.params.Set(std::move(next));
   d_.log.info(
       "model '{}' fitted: version {}, {} customers, {} events ({} without an amount, {} of "
-      "profiles erased meanwhile skipped), {:.1f} s",
+      "profiles erased meanwhile skipped; {} customers erased or merged away meanwhile left "
+      "out), {:.1f} s",
       name, fitted->version, fitted->customers, fitted->events, fitted->without_amount,
-      fitted->unreadable, static_cast<double>(fitted->fitted_us - started) / 1e6);
+      fitted->unreadable, fitted->dropped_customers,
+      static_cast<double>(fitted->fitted_us - started) / 1e6);
   if (reevaluate) {
     changed_();
   }

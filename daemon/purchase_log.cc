@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "analytics/bgnbd.h"
 #include "analytics/gamma_gamma.h"
@@ -25,9 +26,12 @@ Status AddPage(store::ProfileVault& vault, std::vector<store::EventRow>& page,
     while (end < page.size() && page[end].profile_id == id) {
       ++end;
     }
-    auto key = vault.KeyOf(id);
+    auto key = logs.dropped.contains(id) ? Result<crypto::SlabKey>(Error(Status::NotFound("")))
+                                         : vault.KeyOf(id);
     if (!key && key.error().code() == Status::Code::kNotFound) {
-      logs.unreadable += static_cast<int64_t>(end - i);  // erased meanwhile
+      logs.unreadable += static_cast<int64_t>(end - i);  // erased or merged away meanwhile
+      logs.by_profile.erase(id);
+      logs.dropped.insert(id);
       i = end;
       continue;
     }
@@ -48,6 +52,32 @@ Status AddPage(store::ProfileVault& vault, std::vector<store::EventRow>& page,
   return Status::Ok();
 }
 
+// Drops the customers of `logs` whose profile is gone (erased or merged away while the pages
+// were read): their ids, sorted, against the store's profile ids, in pages.
+Status DropGone(store::Store& store, PurchaseSummaries& logs) {
+  std::vector<store::ProfileId> ids;
+  ids.reserve(logs.by_profile.size());
+  for (const auto& [id, summary] : logs.by_profile) {
+    ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  auto next = ids.begin();
+  store::ProfileId after = 0;
+  while (next != ids.end()) {
+    PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::ProfileId> live, store.ProfileIds(after, kPage));
+    const store::ProfileId last =
+        live.empty() ? std::numeric_limits<store::ProfileId>::max() : live.back();
+    for (; next != ids.end() && *next <= last; ++next) {
+      if (!std::binary_search(live.begin(), live.end(), *next)) {
+        logs.by_profile.erase(*next);
+        logs.dropped.insert(*next);
+      }
+    }
+    after = last;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 analytics::TimeUnit UnitOf(const rules::Model& model) {
@@ -64,6 +94,7 @@ Result<PurchaseSummaries> ReadPurchases(store::Store& store, store::ProfileVault
     PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::EventRow> page,
                               store.EventsOfType(type, until_us, at, kPage));
     if (page.empty()) {
+      PORTRAIT_RETURN_IF_ERROR(DropGone(store, logs));
       return logs;
     }
     at = store::EventCursor{page.back().time_us, page.back().key};
@@ -93,6 +124,7 @@ Result<FittedModel> FitPurchases(const rules::Model& model, const PurchaseSummar
   m.events = logs.events;
   m.without_amount = logs.without_amount;
   m.unreadable = logs.unreadable;
+  m.dropped_customers = static_cast<int64_t>(logs.dropped.size());
   m.bgnbd = fit.params;
   m.log_likelihood = fit.log_likelihood;
   if (!spenders.empty()) {

@@ -57,20 +57,19 @@ Result<bool> SegmentService::Admits(const Caller& caller, const Readable& segmen
 }
 
 Result<SegmentService::Walk> SegmentService::WalkMembers(
-    const rules::Segment& segment, store::ProfileId after, int64_t want,
+    const rules::Segment& segment, store::ProfileId after, int64_t want, int64_t budget,
     const std::function<Result<bool>(store::ProfileId)>& admit) {
   Walk w;
   w.last = after;
-  int64_t examined = 0;
-  while (w.admitted < want && examined < kMaxExamined) {
+  while (w.admitted < want && w.examined < budget) {
     // Index ids are cheap; ask for a little more than still wanted, never past the bound.
     const int chunk = static_cast<int>(std::min<int64_t>(
-        {kMaxLimit, kMaxExamined - examined, std::max<int64_t>(want - w.admitted, 16)}));
+        {kMaxLimit, budget - w.examined, std::max<int64_t>(want - w.admitted, 16)}));
     PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::ProfileId> ids,
                               store_.SegmentMembers(segment.name, w.last, chunk));
     for (size_t i = 0; i < ids.size() && w.admitted < want; ++i) {
       w.last = ids[i];
-      ++examined;
+      ++w.examined;
       PORTRAIT_ASSIGN_OR_RETURN(bool admitted, admit(ids[i]));
       w.admitted += admitted ? 1 : 0;
     }
@@ -80,6 +79,31 @@ Result<SegmentService::Walk> SegmentService::WalkMembers(
     }
   }
   return w;
+}
+
+std::string SegmentService::CursorContext(const Caller& caller, const rules::Segment& segment) {
+  std::string context = "segments.members";
+  for (const std::string* part : {&caller.purpose->name, &segment.name}) {
+    context.push_back('\0');
+    context += *part;
+  }
+  return context;
+}
+
+Result<store::ProfileId> SegmentService::PositionOf(
+    const Caller& caller, const rules::Segment& segment,
+    const std::map<std::string, std::string>& query) const {
+  auto it = query.find("after");
+  if (it == query.end()) {
+    return 0;
+  }
+  auto position = cursors_.Open(CursorContext(caller, segment), it->second);
+  if (!position || *position > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return Error(Status::Malformed(
+        "after: not a cursor this daemon gave for these pages (a next_after of this segment "
+        "and purpose, since the daemon started); page again from the first, without after"));
+  }
+  return static_cast<store::ProfileId>(*position);
 }
 
 Result<std::optional<std::string>> SegmentService::ExternalIdOf(store::ProfileId id) {
@@ -100,17 +124,25 @@ Result<json> SegmentService::List(const Caller& caller) {
     return Error(RefuseRequest(audit_, clock_, caller, "segments.read"));
   }
   const std::shared_ptr<const LoadedRules> rules = rules_.Get();
+  std::vector<Readable> visible;
+  for (const rules::Segment& s : rules->set.segments) {
+    if (const Readable readable = Visible(caller, *rules, s.name); readable.segment) {
+      visible.push_back(readable);
+    }
+  }
+  // One budget for the whole call; each segment may use its share of what is left.
+  int64_t budget = kMaxExamined;
   json segments = json::array();
   json counts = json::object();
-  for (const rules::Segment& s : rules->set.segments) {
-    const Readable readable = Visible(caller, *rules, s.name);
-    if (!readable.segment) {
-      continue;
-    }
+  for (size_t i = 0; i < visible.size(); ++i) {
+    const Readable& readable = visible[i];
+    const rules::Segment& s = *readable.segment;
+    const int64_t share = budget / static_cast<int64_t>(visible.size() - i);
     PORTRAIT_ASSIGN_OR_RETURN(Walk counted, WalkMembers(s, 0, std::numeric_limits<int64_t>::max(),
-                                                        [&](store::ProfileId id) {
+                                                        share, [&](store::ProfileId id) {
                                                           return Admits(caller, readable, id);
                                                         }));
+    budget -= counted.examined;
     segments.push_back(
         {{"name", s.name}, {"members", counted.admitted}, {"complete", counted.end}});
     counts[s.name] = counted.admitted;
@@ -132,7 +164,6 @@ Result<json> SegmentService::Members(const Caller& caller, std::string_view name
           Status::InvalidArgument("unknown query parameter '" + key + "'; expected after, limit"));
     }
   }
-  PORTRAIT_ASSIGN_OR_RETURN(int64_t after, QueryNumber(query, "after", 0));
   PORTRAIT_ASSIGN_OR_RETURN(int64_t limit, QueryNumber(query, "limit", kDefaultLimit));
   if (limit < 1 || limit > kMaxLimit) {
     return Error(Status::InvalidArgument("limit: expected 1.." + std::to_string(kMaxLimit)));
@@ -143,26 +174,30 @@ Result<json> SegmentService::Members(const Caller& caller, std::string_view name
     return Error(
         Status::NotFound("no segment of that name for purpose '" + caller.purpose->name + "'"));
   }
+  PORTRAIT_ASSIGN_OR_RETURN(store::ProfileId after, PositionOf(caller, *readable.segment, query));
   json members = json::array();
   PORTRAIT_ASSIGN_OR_RETURN(
       Walk page,
-      WalkMembers(*readable.segment, after, limit, [&](store::ProfileId id) -> Result<bool> {
-        PORTRAIT_ASSIGN_OR_RETURN(bool admitted, Admits(caller, readable, id));
-        if (!admitted) {
-          return false;
-        }
-        PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> external, ExternalIdOf(id));
-        if (external) {
-          members.push_back(std::move(*external));
-        }
-        return external.has_value();
-      }));
+      WalkMembers(
+          *readable.segment, after, limit, kMaxExamined, [&](store::ProfileId id) -> Result<bool> {
+            PORTRAIT_ASSIGN_OR_RETURN(bool admitted, Admits(caller, readable, id));
+            if (!admitted) {
+              return false;
+            }
+            PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> external, ExternalIdOf(id));
+            if (external) {
+              members.push_back(std::move(*external));
+            }
+            return external.has_value();
+          }));
   PORTRAIT_RETURN_IF_ERROR(audit_.Append({store::AuditEntry{
       clock_.NowUs(), caller.Actor(), "segments.members", 0, caller.purpose->name,
       json{{"segment", readable.segment->name}, {"members", members.size()}}.dump()}}));
   return json{{"segment", readable.segment->name},
               {"members", std::move(members)},
-              {"next_after", page.end ? json(nullptr) : json(page.last)}};
+              {"next_after", page.end ? json(nullptr)
+                                      : json(cursors_.Seal(CursorContext(caller, *readable.segment),
+                                                           static_cast<uint64_t>(page.last)))}};
 }
 
 }  // namespace portrait::daemon

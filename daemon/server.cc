@@ -20,7 +20,7 @@ namespace portrait::daemon {
 struct Server::Parts {
   Parts(std::shared_ptr<const LoadedRules> rules, const Clock& clock, spdlog::logger& log,
         store::DataDir data_dir, crypto::AuditSigner audit_signer, crypto::BlindIndex token_hasher_,
-        std::shared_ptr<const DerivedParams> fitted)
+        std::shared_ptr<const DerivedParams> fitted, crypto::CursorSealer member_cursors)
       : config(rules->config),
         clock(clock),
         log(log),
@@ -36,7 +36,8 @@ struct Server::Parts {
         profiles(vault, consents, audit, clock, log),
         tasks(*data.store, vault, audit, clock),
         rules_holder(std::move(rules)),
-        segments(*data.store, vault, profiles, audit, rules_holder, clock),
+        segments(*data.store, vault, profiles, audit, rules_holder, clock,
+                 std::move(member_cursors)),
         exports(*data.store, vault, consents, rules_holder, audit, clock),
         rules_test(*data.store, vault, consents, rules_holder, audit, data.blind, clock),
         merges(*data.store, vault, audit, rules_holder, clock, log),
@@ -151,9 +152,10 @@ Result<std::unique_ptr<Server>> Server::Open(const config::Config& config, const
                             crypto::BlindIndex::Create(data.keys.token_key(), 32));
   PORTRAIT_ASSIGN_OR_RETURN(std::shared_ptr<const DerivedParams> fitted,
                             LoadDerivedParams(*data.store));
-  auto parts =
-      std::make_unique<Parts>(std::move(rules), clock, log, std::move(data), std::move(signer),
-                              std::move(token_hasher), std::move(fitted));
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::CursorSealer member_cursors, crypto::CursorSealer::Create());
+  auto parts = std::make_unique<Parts>(std::move(rules), clock, log, std::move(data),
+                                       std::move(signer), std::move(token_hasher),
+                                       std::move(fitted), std::move(member_cursors));
   return std::unique_ptr<Server>(new Server(std::move(parts)));
 }
 

@@ -148,8 +148,9 @@ void PortraitLoader::LoadModel(const toml::table& t, Diagnostics& diag,
       // histories cut at the retention while the books do not.
       r.Error(purchases->pos, "purchases",
               "these events are deleted by the [[retention]] rule at " + kept.pos.ToString() +
-                  ", but a model keeps its customers' purchase history: drop the rule or the "
-                  "model");
+                  ", but a model keeps its customers' purchase history: remove that "
+                  "[[retention]] rule or this [[model]], then start or reload the daemon "
+                  "(releases before 2026-12 accepted both: docs/CONFIG.md, [[retention]])");
       ok = false;
     }
   }

@@ -154,7 +154,13 @@ class AuthorizationProperty : public ::testing::Test {
   Authenticator auth_{token_registry_, token_hasher_, clock_};
   SendGate sends_;
   TaskService tasks_{*data_.store, vault_, audit_, clock_};
-  SegmentService segments_{*data_.store, vault_, profiles_, audit_, rules_, clock_};
+  SegmentService segments_{*data_.store,
+                           vault_,
+                           profiles_,
+                           audit_,
+                           rules_,
+                           clock_,
+                           crypto::CursorSealer::Create().value()};
   ExportService exports_{*data_.store, vault_, consents_, rules_, audit_, clock_};
   RulesTestService rules_test_{*data_.store, vault_,      consents_, rules_,
                                audit_,       data_.blind, clock_};

@@ -41,20 +41,7 @@ config::Config WithMarketingSegment(const testing::TempDir& dir) {
   for (const auto& f : fs::directory_iterator(examples + "/rules")) {
     fs::copy_file(f.path(), dir / ("rules/" + f.path().filename().string()));
   }
-  std::ofstream(dir / "rules/segments.toml") << R"toml(
-[[segment]]
-name = "buyers"
-when = "metrics.orders >= 1"
-
-[[trigger]]
-id = "buyer-welcome"
-purpose = "marketing"
-on.segment = { enter = "buyers" }
-task = "welcome"
-channel = "sms"
-sink = "crm"
-message = "Welcome"
-)toml";
+  std::ofstream(dir / "rules/segments.toml") << testing::BuyersSegmentRules();
   return config::LoadConfig(dir / "portrait.toml").value();
 }
 
@@ -102,7 +89,8 @@ class ConsentRecord : public ::testing::Test {
   Authenticator auth_{token_registry_, token_hasher_, clock_};
   SendGate sends_;
   TaskService tasks_{store_, vault_, audit_, clock_};
-  SegmentService segments_{store_, vault_, profiles_, audit_, rules_, clock_};
+  SegmentService segments_{
+      store_, vault_, profiles_, audit_, rules_, clock_, crypto::CursorSealer::Create().value()};
   ExportService exports_{store_, vault_, consents_, rules_, audit_, clock_};
   RulesTestService rules_test_{store_, vault_, consents_, rules_, audit_, data_.blind, clock_};
   MergeService merges_{store_, vault_, audit_, rules_, clock_, log_};
@@ -165,6 +153,38 @@ TEST_F(ConsentRecord, AStoredRecordIsAnswered201WhenItsReevaluationFails) {
                                    {"time", FormatRfc3339(clock_.NowUs())},
                                    {"data", {{"amount", 10}}}}});
   ASSERT_EQ(Admin(http::verb::post, "/v1/events", later.dump()).first, 202);
+  EXPECT_TRUE(store_.SegmentMembers("buyers", 0, 10).value().empty());
+}
+
+// Review s26 finding 6: the Api looked the profile up again after the record to re-evaluate
+// it; when that lookup failed, the writer kept the copy it had opened before the objection, and
+// the customer's next events were evaluated as if there were none (still in the marketing
+// segment). Now the record's own resolved id is re-evaluated: no second lookup to fail.
+TEST_F(ConsentRecord, AnObjectionReevaluatesTheProfileItWasRecordedFor) {
+  const std::string customer = "customer-c51e2";
+  const auto order = [&](const std::string& event) {
+    return json::array({{{"id", event},
+                         {"type", "order.placed"},
+                         {"subject", customer},
+                         {"time", FormatRfc3339(clock_.NowUs())},
+                         {"data", {{"amount", 10}}}}})
+        .dump();
+  };
+  ASSERT_EQ(Admin(http::verb::put, "/v1/profiles/" + customer, R"({"fields":{"name":"Q"}})").first,
+            201);
+  ASSERT_EQ(Admin(http::verb::post, "/v1/events", order("order-1")).first, 202);
+  const store::ProfileId id = vault_.IdOf(customer).value();
+  ASSERT_EQ(store_.SegmentMembers("buyers", 0, 10).value(), std::vector<store::ProfileId>{id});
+
+  store_.profile_by_key_answers = 1;  // the record's own lookup, and no other
+  auto [status, body] = Admin(http::verb::post, "/v1/profiles/" + customer + "/consents",
+                              json{{"purpose", "personalisation"}, {"status", "objected"}}.dump());
+  store_.profile_by_key_answers = -1;
+  EXPECT_EQ(status, 201) << body;
+  EXPECT_EQ(log_text_.str().find("not re-evaluated"), std::string::npos) << log_text_.str();
+  EXPECT_TRUE(store_.SegmentMembers("buyers", 0, 10).value().empty());
+  // And the next event is evaluated on the objection, not on a copy from before it.
+  ASSERT_EQ(Admin(http::verb::post, "/v1/events", order("order-2")).first, 202);
   EXPECT_TRUE(store_.SegmentMembers("buyers", 0, 10).value().empty());
 }
 

@@ -215,21 +215,11 @@ TEST_F(Dispatch, AQueuedProfilingTaskIsCancelledOnceTheCustomerObjects) {
   std::string text = testing::ReadFile(daemon_.config_path());
   Replace(text, R"(derived = ["lifecycle"])", R"(derived = ["lifecycle", "metrics", "segments"])");
   testing::WriteFile(daemon_.config_path(), text);
-  testing::WriteFile(daemon_.dir() / "rules/buyers.toml", R"([[segment]]
-name = "buyers"
-when = "metrics.orders >= 1"
-
-[[trigger]]
-id = "buyer-welcome"
-purpose = "marketing"
-on.segment = { enter = "buyers" }
-task = "welcome"
-channel = "sms"
-sink = "crm"
-message = "Welcome, {{fields.name}}"
-message_plain = "Welcome"
-fields = ["name"]
-)");
+  testing::WriteFile(daemon_.dir() / "rules/buyers.toml",
+                     testing::BuyersSegmentRules("metrics.orders >= 1",
+                                                 "message = \"Welcome, {{fields.name}}\"\n"
+                                                 "message_plain = \"Welcome\"\n"
+                                                 "fields = [\"name\"]\n"));
   ASSERT_TRUE(daemon_.Start("2026-06-10T14:00:00Z"));  // 22:00 in Shanghai: quiet hours
   for (const char* id : {"objector", "control"}) {
     Put(id, {{"name", id}, {"phone", "+8613812345679"}});

@@ -5,6 +5,7 @@
 // never a throw. On the real CDNOW sample, through a real daemon.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
 #include <future>
 #include <thread>
@@ -135,6 +136,22 @@ TEST(ModelReevaluation, OnlyAFitThePortraitReadsRequestsAPassAndAKillCannotLoseI
   ASSERT_EQ(fit.status, 200) << fit.body;
   d.Kill();  // at once: the pass has at most begun
 
+  // What the first process left in its file. The request is numbered in the fit's own commit
+  // (an in-memory request would leave no number), and the fit's record asks for the pass.
+  const std::string left = d.Sql(
+      "SELECT 'requested=' || value FROM meta WHERE key = 'portrait.requested';\n"
+      "SELECT 'fits=' || count(*) FROM audit WHERE action = 'model.fit' AND detail LIKE "
+      "'%\"reevaluate\":true%';\n"
+      "SELECT 'last=' || max(seq) FROM audit;\n"
+      "SELECT 'passes=' || count(*) FROM audit WHERE action = 'portrait.reevaluate' AND "
+      "detail LIKE '%+1\"%';");
+  EXPECT_NE(left.find("requested=1\n"), std::string::npos) << left;
+  EXPECT_NE(left.find("fits=1\n"), std::string::npos) << left;
+  const size_t last_at = left.find("last=");
+  ASSERT_NE(last_at, std::string::npos) << left;
+  const int64_t last_seq = std::stoll(left.substr(last_at + 5));
+  const bool passed_before_kill = left.find("passes=0\n") == std::string::npos;
+
   ASSERT_TRUE(d.Start(kToday));
   std::vector<json> fits = Records(d, "model.fit");
   ASSERT_EQ(fits.size(), 2u);
@@ -146,6 +163,17 @@ TEST(ModelReevaluation, OnlyAFitThePortraitReadsRequestsAPassAndAKillCannotLoseI
   // The clv fit's request is the first (quiet's asked for none), and a pass answers it.
   ASSERT_TRUE(Eventually([&] { return PassFor(d, 1); }, 120)) << d.Log();
   EXPECT_FALSE(PassFor(d, 2));
+  // When the kill came before the pass had finished (the usual case), its record is the second
+  // process's: written after everything the first left.
+  if (!passed_before_kill) {
+    for (const json& r : Records(d, "portrait.reevaluate")) {
+      if (r["detail"]["rules_fingerprint"].get<std::string>().ends_with("+1")) {
+        EXPECT_GT(r["seq"].get<int64_t>(), last_seq) << r;
+      }
+    }
+  }
+  std::printf("the pass for the fit's request finished in the %s process\n",
+              passed_before_kill ? "first" : "second");
   const int64_t expected = LapsingIndependently(fit.json()["bgnbd"]);
   EXPECT_GT(expected, 100);
   EXPECT_EQ(Members(d, "lapsing"), expected);

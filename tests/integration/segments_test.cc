@@ -19,20 +19,8 @@ using nlohmann::json;
 
 // A marketing segment of buyers, its enter and exit triggers, and a profiling event trigger (a
 // marketing trigger reading the segment).
-constexpr std::string_view kSegmentRules = R"toml(
-[[segment]]
-name = "buyers"
-when = "metrics.orders >= 1 and metrics.spent < 1000"
-
-[[trigger]]
-id = "buyer-welcome"
-purpose = "marketing"
-on.segment = { enter = "buyers" }
-task = "welcome"
-channel = "sms"
-sink = "crm"
-message = "Welcome"
-
+const std::string kSegmentRules =
+    BuyersSegmentRules("metrics.orders >= 1 and metrics.spent < 1000") + R"toml(
 [[trigger]]
 id = "buyer-left"
 purpose = "marketing"
@@ -216,10 +204,11 @@ TEST(Segments, CountsAndMemberPagesAnswerOnlyWhatThePurposeMayUse) {
 
   // Paged by internal id: 2 + 2 + 1, the last page says there is no next one.
   std::vector<std::string> seen;
-  std::string after = "0";
+  std::string after;  // the opaque cursor of the page before; none for the first
   for (int page = 0; page < 3; ++page) {
-    HttpResult r =
-        daemon.Admin("GET", "/v1/segments/buyers/members?limit=2&after=" + after, "", "marketing");
+    HttpResult r = daemon.Admin(
+        "GET", "/v1/segments/buyers/members?limit=2" + (after.empty() ? "" : "&after=" + after), "",
+        "marketing");
     ASSERT_EQ(r.status, 200) << r.body;
     const json page_body = r.json();
     for (const json& m : page_body["members"]) {
@@ -227,7 +216,7 @@ TEST(Segments, CountsAndMemberPagesAnswerOnlyWhatThePurposeMayUse) {
     }
     const json next = page_body["next_after"];
     EXPECT_EQ(next.is_null(), page == 2) << r.body;
-    after = next.is_null() ? after : std::to_string(next.get<int64_t>());
+    after = next.is_null() ? after : next.get<std::string>();
   }
   EXPECT_EQ(seen, (std::vector<std::string>{"m0", "m1", "m2", "m3", "m4"}));
 
@@ -243,11 +232,23 @@ TEST(Segments, CountsAndMemberPagesAnswerOnlyWhatThePurposeMayUse) {
   EXPECT_EQ(hidden.json()["detail"], absent.json()["detail"]);
 
   // Hostile queries are refused naming the parameter.
-  for (const char* bad : {"limit=0", "limit=1001", "limit=-1", "after=x", "after=1e9",
-                          "limit=99999999999999999999", "colour=red"}) {
+  for (const char* bad :
+       {"limit=0", "limit=1001", "limit=-1", "limit=99999999999999999999", "colour=red"}) {
     HttpResult r =
         daemon.Admin("GET", std::string("/v1/segments/buyers/members?") + bad, "", "marketing");
     EXPECT_EQ(r.status, 422) << bad << ": " << r.body;
+  }
+  // `after` is only a cursor the daemon gave for these pages: an internal id, a forged or
+  // altered cursor, or one of another purpose is a 400 naming it.
+  HttpResult first = daemon.Admin("GET", "/v1/segments/buyers/members?limit=1", "", "marketing");
+  ASSERT_EQ(first.status, 200) << first.body;
+  std::string altered = first.json()["next_after"].get<std::string>();
+  altered[10] = altered[10] == 'A' ? 'B' : 'A';
+  for (const std::string& bad :
+       {std::string("0"), std::string("1"), std::string("x"), std::string(64, 'A'), altered}) {
+    HttpResult r = daemon.Admin("GET", "/v1/segments/buyers/members?after=" + bad, "", "marketing");
+    EXPECT_EQ(r.status, 400) << bad << ": " << r.body;
+    EXPECT_EQ(r.json()["detail"].get<std::string>().rfind("after: ", 0), 0u) << r.body;
   }
   // A role without segments.read is refused, and the refusal audited.
   const std::string token = daemon.CreateToken("mk", "marketer");
@@ -388,7 +389,16 @@ TEST(Segments, PortraitctlListsSegmentsAndPagesMembers) {
   ASSERT_EQ(run("members buyers --limit 1" + to + " 2>&1"), 0) << out;
   EXPECT_NE(out.find("alpha"), std::string::npos) << out;
   EXPECT_EQ(out.find("beta"), std::string::npos) << out;
-  EXPECT_NE(out.find("--after"), std::string::npos) << out;  // how to get the next page
+  // How to get the next page: the printed cursor pages on, to beta.
+  const std::string hint = "run again with --after ";
+  const size_t at = out.find(hint);
+  ASSERT_NE(at, std::string::npos) << out;
+  const std::string cursor = out.substr(at + hint.size(), out.find('\n', at) - at - hint.size());
+  ASSERT_EQ(run("members buyers --limit 1 --after " + cursor + to + " 2>&1"), 0) << out;
+  EXPECT_NE(out.find("beta"), std::string::npos) << out;
+  EXPECT_EQ(out.find("alpha"), std::string::npos) << out;
+  EXPECT_EQ(run("members buyers --after 1" + to + " 2>&1"), 1) << out;  // not a cursor
+  EXPECT_NE(out.find("after: "), std::string::npos) << out;
   ASSERT_EQ(run("members buyers --json" + to), 0) << out;
   EXPECT_EQ(json::parse(out)["members"], json::array({"alpha", "beta"}));
   EXPECT_EQ(run("members nothing" + to + " 2>&1"), 1) << out;

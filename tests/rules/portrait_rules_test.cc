@@ -173,6 +173,8 @@ TEST_F(PortraitRulesTest, AModelOverEventsThatRetentionDeletesIsRefused) {
   EXPECT_EQ(Load(model).models.size(), 1u);
   config_.retention = {carts, orders};
   ExpectAt(model, 4, 13, "deleted by the [[retention]] rule at portrait.toml:40:1");
+  // What to do about it, for a configuration an earlier release accepted.
+  ExpectAt(model, 4, 13, "remove that [[retention]] rule or this [[model]]");
 }
 
 TEST_F(PortraitRulesTest, TagErrors) {

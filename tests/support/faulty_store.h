@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 
 #include "store/store.h"
 
@@ -30,6 +31,14 @@ class FaultyStore final : public store::Store {
   // nothing, and counts it down.
   std::atomic<int> fail_member_writes{0};
 
+  // While not negative: that many more GetProfileByKey calls are answered, and each after them
+  // fails with IOError (until set back to -1).
+  std::atomic<int> profile_by_key_answers{-1};
+
+  // When set, called before each EventsOfType is answered (e.g. to erase a profile between the
+  // pages a fit reads).
+  std::function<void()> before_events_of_type;
+
   Result<store::CommitResult> Commit(const store::Batch& batch) override {
     if (fail_audit_writes && !batch.audit.empty()) {
       return Error(Status::IOError("injected: audit write failed"));
@@ -51,6 +60,13 @@ class FaultyStore final : public store::Store {
     return real_.GetProfile(id);
   }
   Result<std::optional<store::ProfileRow>> GetProfileByKey(std::string_view k) override {
+    const int left = profile_by_key_answers.load();
+    if (left == 0) {
+      return Error(Status::IOError("injected: looking a profile up by its key failed"));
+    }
+    if (left > 0) {
+      --profile_by_key_answers;
+    }
     return real_.GetProfileByKey(k);
   }
   Result<std::vector<store::AliasRow>> GetAliases(store::ProfileId id) override {
@@ -83,6 +99,9 @@ class FaultyStore final : public store::Store {
   Result<std::vector<store::EventRow>> EventsOfType(std::string_view type, int64_t until_us,
                                                     const store::EventCursor& after,
                                                     int limit) override {
+    if (before_events_of_type) {
+      before_events_of_type();
+    }
     return real_.EventsOfType(type, until_us, after, limit);
   }
   Result<std::optional<store::ModelRow>> GetModel(std::string_view kind,

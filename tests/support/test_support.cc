@@ -131,6 +131,15 @@ config::Config WriteTestConfig(const TempDir& dir, std::string_view text) {
   return config ? *config : config::Config{};
 }
 
+std::string BuyersSegmentRules(std::string_view when, std::string_view message_lines) {
+  return "[[segment]]\nname = \"buyers\"\nwhen = \"" + std::string(when) +
+         "\"\n\n"
+         "[[trigger]]\nid = \"buyer-welcome\"\npurpose = \"marketing\"\n"
+         "on.segment = { enter = \"buyers\" }\ntask = \"welcome\"\nchannel = \"sms\"\n"
+         "sink = \"crm\"\n" +
+         std::string(message_lines);
+}
+
 std::string BinDir() {
   const char* dir = std::getenv("PORTRAIT_BIN_DIR");
   return dir ? dir : ".";

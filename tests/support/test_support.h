@@ -35,6 +35,13 @@ std::string TestConfigText();
 // A config file written into `dir` and loaded; the test fails if it doesn't load.
 config::Config WriteTestConfig(const TempDir& dir, std::string_view text = TestConfigText());
 
+// Rules text (TOML) of a segment "buyers" of the customers matching `when` and a marketing
+// trigger "buyer-welcome" on entering it (a "welcome" task by sms to sink "crm"), whose message
+// is given by the TOML lines `message_lines`. A marketing trigger reading a segment makes the
+// rules read the personalisation objection (docs/DECISIONS.md 106).
+std::string BuyersSegmentRules(std::string_view when = "metrics.orders >= 1",
+                               std::string_view message_lines = "message = \"Welcome\"\n");
+
 // The directory of the built binaries (portraitd, portraitctl), from PORTRAIT_BIN_DIR.
 std::string BinDir();
 

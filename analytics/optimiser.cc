@@ -55,7 +55,9 @@ bool Converged(nlopt_result result, Objective& objective, const std::vector<doub
   if (result == NLOPT_SUCCESS || result == NLOPT_FTOL_REACHED || result == NLOPT_XTOL_REACHED) {
     return true;
   }
-  if (result != NLOPT_ROUNDOFF_LIMITED) return false;
+  // A line search that gave up (L-BFGS's bare failure, or round-off) may have given up at the
+  // optimum: accepted when the gradient there is nil.
+  if (result != NLOPT_ROUNDOFF_LIMITED && result != NLOPT_FAILURE) return false;
   std::vector<double> g(theta.size());
   if (!std::isfinite(objective.Evaluate(theta.data(), g.data()))) return false;
   for (double gi : g) {
@@ -106,6 +108,18 @@ Result<MaximumLikelihood> MaximiseLikelihood(std::string_view model,
   nlopt_set_maxeval(opt.get(), options.max_evaluations);
   double minimum = 0;
   nlopt_result result = nlopt_optimize(opt.get(), theta.data(), &minimum);
+  // A line search that gave up short of the optimum (on a large base, a step into a region
+  // where the likelihood can't be evaluated) is restarted from the best point, with a fresh
+  // L-BFGS memory and the evaluations left, at most kRestarts times.
+  constexpr int kRestarts = 3;
+  for (int restart = 0;
+       restart < kRestarts && !objective.threw && std::isfinite(minimum) &&
+       (result == NLOPT_FAILURE || result == NLOPT_ROUNDOFF_LIMITED) &&
+       !Converged(result, objective, theta) && objective.evaluations < options.max_evaluations;
+       ++restart) {
+    nlopt_set_maxeval(opt.get(), options.max_evaluations - objective.evaluations);
+    result = nlopt_optimize(opt.get(), theta.data(), &minimum);
+  }
   if (objective.threw) return Error(Status::Internal(prefix + "out of memory"));
   const bool converged = Converged(result, objective, theta) && std::isfinite(minimum);
   // The likelihood's supremum outside the model shows as a parameter at its bound, or, where

@@ -123,8 +123,10 @@ Result<MaximumLikelihood> MaximiseLikelihood(std::string_view model,
   if (objective.threw) return Error(Status::Internal(prefix + "out of memory"));
   const bool converged = Converged(result, objective, theta) && std::isfinite(minimum);
   // The likelihood's supremum outside the model shows as a parameter at its bound, or, where
-  // NLopt gave up on the way (a bare failure on the flat ridge), far out towards it.
-  const double far = converged ? options.log_bound * (1 - 1e-9) : options.log_bound / 2;
+  // NLopt gave up on the way (a bare failure on the flat ridge, even one whose gradient there
+  // is nil), far out towards it.
+  const bool clean = result != NLOPT_FAILURE && result != NLOPT_ROUNDOFF_LIMITED;
+  const double far = converged && clean ? options.log_bound * (1 - 1e-9) : options.log_bound / 2;
   for (unsigned i = 0; i < n; ++i) {
     if (std::fabs(theta[i]) >= far) {
       return Error(Status::Internal(

@@ -33,10 +33,11 @@ struct OptimiserOptions {
   double log_bound = 18;  // each θ stays within ±log_bound (e^18 ≈ 6.6e7)
 };
 
-// Maximises `log_likelihood` from `start` (positive). `model` and `names` label errors.
-// Internal when NLopt fails, stops at its evaluation limit, or ends with a parameter at its
-// bound (the data do not identify it; named also when NLopt failed with a parameter beyond half
-// its bound, e^±9, on the way there).
+// Maximises `log_likelihood` from `start` (positive). `model` and `names` label errors. A run
+// whose line search gave up (NLopt's failure or round-off) is restarted from its best point, at
+// most three times, and accepted where the gradient there is nil. Internal when it still fails,
+// stops at its evaluation limit, or ends with a parameter at its bound (the data do not
+// identify it; named also when a run that gave up has a parameter beyond half its bound, e^±9).
 Result<MaximumLikelihood> MaximiseLikelihood(std::string_view model,
                                              std::span<const char* const> names,
                                              std::span<const double> start, double customers,

@@ -184,8 +184,9 @@ class Ingestor {
   // checks the last.
   Result<CheckInputs> ReadForCheck(store::ProfileId after, int limit);
   ReevaluationCheck Check(const CheckInputs& read) const;
-  // Re-evaluates the profiles `check` found changed, in one transaction that also records the
-  // progress (the check's last profile) under `fingerprint` (a restart resumes after it).
+  // Re-evaluates the profiles `check` found changed (none: only the progress is recorded), in
+  // one transaction that also records the progress (the check's last profile) under
+  // `fingerprint` (a restart resumes after it).
   // A profile changed after its range was read is re-evaluated as it is now; one the check
   // found unchanged and an event changed since was evaluated by that event's group, under the
   // same rules.

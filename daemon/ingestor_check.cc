@@ -5,8 +5,8 @@
 // (IngestGroup: Repair, Reevaluate, ReconcileMembers, Rearm). Only the profiles for which
 // they would store something, or fire a task, go to the writer.
 #include <algorithm>
-#include <thread>
 
+#include "base/in_two_halves.h"
 #include "consent/ledger.h"
 #include "daemon/ingest_group.h"
 #include "daemon/ingestor.h"
@@ -88,43 +88,46 @@ ReevaluationCheck Ingestor::Check(const CheckInputs& read) const {
   const std::shared_ptr<const rules::DerivedValues> derived =
       make_derived_ ? make_derived_(read.rules) : nullptr;
   std::vector<char> changed(inputs.size(), 0);
-  auto judge = [&](size_t from, size_t to) {
-    for (size_t i = from; i < to; ++i) {
-      const store::PortraitInputs& in = inputs[i];
-      Result<store::Profile> profile = vault_.OpenPortrait(in);
-      if (!profile) {
-        // Gone (erased meanwhile): the writer would skip it too. Anything else: the writer
-        // opens it and reports what is wrong.
-        changed[i] = profile.error().code() != Status::Code::kNotFound;
-        continue;
-      }
-      rules::ProfileFacts facts = FactsOf(std::move(*profile));
-      if (anchored) {
-        rules::ProfileFacts dates = AnchoredFacts(in.timers);
-        for (auto& [field, date] : dates.fields.items()) {
-          if (!facts.fields.contains(field)) {
-            facts.fields[field] = std::move(date);
-          }
-        }
-      }
-      if (objection) {
-        std::vector<consent::ConsentRecord> ledger;
-        for (const store::ConsentRow& row : in.consents) {
-          ledger.push_back(ToRecord(row));
-        }
-        facts.objected_to_personalisation = Objected(ledger, now);
-      }
-      facts.derived = derived.get();
-      changed[i] = WouldChange(read.rules->engine, set, std::move(facts), in.segments,
-                               in.timers.timers, now);
+  // Whether profile `i` goes to the writer.
+  auto judge_one = [&](size_t i) -> bool {
+    const store::PortraitInputs& in = inputs[i];
+    Result<store::Profile> profile = vault_.OpenPortrait(in);
+    if (!profile) {
+      // Gone (erased meanwhile): the writer would skip it too. Anything else: the writer
+      // opens it and reports what is wrong.
+      return profile.error().code() != Status::Code::kNotFound;
     }
+    rules::ProfileFacts facts = FactsOf(std::move(*profile));
+    if (anchored) {
+      rules::ProfileFacts dates = AnchoredFacts(in.timers);
+      for (auto& [field, date] : dates.fields.items()) {
+        if (!facts.fields.contains(field)) {
+          facts.fields[field] = std::move(date);
+        }
+      }
+    }
+    if (objection) {
+      std::vector<consent::ConsentRecord> ledger;
+      for (const store::ConsentRow& row : in.consents) {
+        ledger.push_back(ToRecord(row));
+      }
+      facts.objected_to_personalisation = Objected(ledger, now);
+    }
+    facts.derived = derived.get();
+    return WouldChange(read.rules->engine, set, std::move(facts), in.segments, in.timers.timers,
+                       now);
   };
-  // Opening and evaluating is most of the cost: half of the range on a second thread.
-  const size_t half = inputs.size() / 2;
-  {
-    std::jthread second([&] { judge(half, inputs.size()); });
-    judge(0, half);
-  }
+  // Opening and evaluating is most of the cost: half of the range on a second thread. A
+  // profile whose check throws (out of memory) goes to the writer, whose jobs are guarded.
+  InTwoHalves(inputs.size(), [&](size_t from, size_t to) {
+    for (size_t i = from; i < to; ++i) {
+      try {
+        changed[i] = judge_one(i);
+      } catch (const std::exception&) {
+        changed[i] = 1;
+      }
+    }
+  });
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (changed[i]) {
       check.changed.push_back(inputs[i].row.id);

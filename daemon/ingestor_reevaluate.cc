@@ -162,17 +162,15 @@ Result<ReevaluationProgress> Ingestor::ReevaluateProfiles(const ReevaluationChec
   ReevaluationProgress progress;
   progress.last = check.last;
   progress.checked = check.checked;
-  if (check.changed.empty()) {
-    return progress;
-  }
   // Their members-index rows and timers as they are now: in range reads when much of the range
   // changed (a new segment, say), else per profile.
-  const store::ProfileId first = check.changed.front();
-  const store::ProfileId last = check.changed.back();
-  const bool dense = check.changed.size() * 4 >= static_cast<size_t>(check.checked);
+  const bool dense =
+      !check.changed.empty() && check.changed.size() * 4 >= static_cast<size_t>(check.checked);
   std::map<store::ProfileId, std::set<std::string>> indexed;
   std::map<store::ProfileId, std::vector<store::TimerRow>> timers;
   if (dense) {
+    const store::ProfileId first = check.changed.front();
+    const store::ProfileId last = check.changed.back();
     PORTRAIT_ASSIGN_OR_RETURN(auto rows, store_.MembershipsBetween(first, last));
     for (auto& [id, segment] : rows) {
       indexed[id].insert(std::move(segment));

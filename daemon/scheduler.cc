@@ -1,6 +1,7 @@
 #include "daemon/scheduler.h"
 
 #include <future>
+#include <typeinfo>
 #include <utility>
 
 #include "daemon/retention.h"
@@ -200,7 +201,12 @@ bool Scheduler::ReevaluateAll() {
     }
     return false;
   }
-  return !start.needed || RunReevaluation(start);
+  try {
+    return !start.needed || RunReevaluation(start);
+  } catch (const std::exception& e) {  // off the writer, nothing guards it: out of memory, say
+    log_.error("the re-evaluation stopped: {}; it is tried again", typeid(e).name());
+    return false;
+  }
 }
 
 bool Scheduler::RunReevaluation(const ReevaluationStart& start) {
@@ -214,6 +220,8 @@ bool Scheduler::RunReevaluation(const ReevaluationStart& start) {
     return std::async(std::launch::async,
                       [this, after] { return ingestor_.ReadForCheck(after, kReevaluatePerJob); });
   };
+  constexpr int kMarkEvery = 25;
+  int unmarked = 0;  // ranges checked since the progress was last recorded
   std::future<Result<CheckInputs>> next = read_after(total.last);
   while (true) {
     Result<CheckInputs> read = next.get();
@@ -223,7 +231,10 @@ bool Scheduler::RunReevaluation(const ReevaluationStart& start) {
       next = read_after(read->profiles.back().row.id);
       check = ingestor_.Check(*read);
     }
-    if (s.ok() && !check.changed.empty()) {
+    // The progress is recorded with the ranges that changed something, and at least every
+    // kMarkEvery ranges: a retry after a failure, or a restart, re-checks no more than that.
+    if (s.ok() && check.last != 0 && (!check.changed.empty() || ++unmarked >= kMarkEvery)) {
+      unmarked = 0;
       s = writer_.Run([&]() -> Status {
         PORTRAIT_ASSIGN_OR_RETURN(ReevaluationProgress step,
                                   ingestor_.ReevaluateProfiles(check, start.fingerprint));

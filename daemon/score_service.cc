@@ -1,7 +1,6 @@
 #include "daemon/score_service.h"
 
-#include <thread>
-
+#include "base/in_two_halves.h"
 #include "base/time_format.h"
 #include "consent/access_policy.h"
 #include "daemon/consent_service.h"
@@ -70,33 +69,30 @@ Result<std::vector<analytics::RfmInput>> ScoreService::ReadInputs(const rules::S
     // Opening the metrics is most of the cost: half of the page on a second thread.
     std::vector<std::optional<analytics::RfmInput>> read(rows.size());
     std::vector<Status> failed(2);
-    auto open = [&](size_t part, size_t from, size_t to) {
-      size_t k = 0;
-      for (size_t i = from; i < to && failed[part].ok(); ++i) {
-        const store::ProfileRow& row = rows[i];
-        while (k < keys.size() && keys[k].first < row.id) {
-          ++k;
-        }
-        if (row.metrics.empty() || k == keys.size() || keys[k].first != row.id) {
-          continue;  // no metrics, or erased while the refresh read
-        }
-        Result<crypto::SlabKey> key = d_.vault.Unwrap(row.id, keys[k].second);
-        if (!key) {
-          failed[part] = key.error();
-          break;
-        }
-        Result<json> metrics = store::ProfileVault::OpenMetrics(*key, row);
-        if (!metrics) {
-          failed[part] = metrics.error();
-          break;
-        }
-        read[i] = RfmInputOf(score, *metrics, now_us);
+    auto open = [&](size_t i, size_t& k) -> Status {
+      const store::ProfileRow& row = rows[i];
+      while (k < keys.size() && keys[k].first < row.id) {
+        ++k;
       }
+      if (row.metrics.empty() || k == keys.size() || keys[k].first != row.id) {
+        return Status::Ok();  // no metrics, or erased while the refresh read
+      }
+      PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, d_.vault.Unwrap(row.id, keys[k].second));
+      PORTRAIT_ASSIGN_OR_RETURN(json metrics, store::ProfileVault::OpenMetrics(key, row));
+      read[i] = RfmInputOf(score, metrics, now_us);
+      return Status::Ok();
     };
-    {
-      std::jthread second([&] { open(1, rows.size() / 2, rows.size()); });
-      open(0, 0, rows.size() / 2);
-    }
+    InTwoHalves(rows.size(), [&](size_t from, size_t to) {
+      Status& status = failed[from == 0 ? 0 : 1];
+      size_t k = 0;
+      for (size_t i = from; i < to && status.ok(); ++i) {
+        try {
+          status = open(i, k);
+        } catch (const std::exception&) {
+          status = Status::Internal("score refresh: out of memory reading the metrics");
+        }
+      }
+    });
     for (const Status& s : failed) {
       PORTRAIT_RETURN_IF_ERROR(s);
     }

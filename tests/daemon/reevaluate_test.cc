@@ -8,6 +8,7 @@
 
 #include "daemon/ingestor.h"
 #include "daemon/rules_holder.h"
+#include "daemon/timer_rearm.h"
 #include "tests/daemon/service_fixture.h"
 
 namespace portrait::daemon {
@@ -169,6 +170,39 @@ TEST_F(ReevaluateTest, ARequestSurvivesARestartAndAPassBegunBeforeItDoesNotAnswe
   ASSERT_TRUE(restarted.MarkReevaluated(start->fingerprint, all).ok());
   EXPECT_TRUE(restarted.PortraitEvaluated().value());
   EXPECT_FALSE(Begin().needed);
+}
+
+// The check sends the writer only the profiles a re-evaluation would change — here one whose
+// daily re-evaluation timer went missing, which nothing but its timers tells apart.
+TEST_F(ReevaluateTest, OnlyTheProfileWhoseTimersDifferGoesToTheWriter) {
+  std::vector<store::ProfileId> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(Put("t" + std::to_string(i), i < 2 ? "Hangzhou" : "Shanghai"));
+  }
+  ReevaluationStart start = Begin();
+  ASSERT_TRUE(ingestor_.MarkReevaluated(start.fingerprint, Run(start, 10)).ok());
+  auto has_daily = [&](store::ProfileId id) {
+    const std::vector<store::TimerRow> timers = store_.GetTimers(id).value();
+    for (const store::TimerRow& t : timers) {
+      if (t.trigger == kLifecycleTimer) {
+        return true;
+      }
+    }
+    return false;
+  };
+  ASSERT_TRUE(has_daily(ids[1]));
+  store::Batch lose;
+  lose.cleared_timers.emplace_back(ids[1], std::string(kLifecycleTimer));
+  ASSERT_TRUE(audit_.Commit(lose));
+  ASSERT_FALSE(has_daily(ids[1]));
+
+  Request();
+  ReevaluationProgress pass = Run(Begin(), 10);
+  EXPECT_EQ(pass.checked, 3);
+  EXPECT_EQ(pass.profiles, 1);
+  EXPECT_TRUE(has_daily(ids[1]));
+  EXPECT_TRUE(has_daily(ids[0]));
+  EXPECT_EQ(Count("hz"), 2);
 }
 
 }  // namespace

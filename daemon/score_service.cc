@@ -83,7 +83,7 @@ Result<std::vector<analytics::RfmInput>> ScoreService::ReadInputs(const rules::S
       return Status::Ok();
     };
     InTwoHalves(rows.size(), [&](size_t from, size_t to) {
-      Status& status = failed[from == 0 ? 0 : 1];
+      Status& status = failed[to == rows.size() ? 1 : 0];  // the halves never share one
       size_t k = 0;
       for (size_t i = from; i < to && status.ok(); ++i) {
         try {

@@ -9,22 +9,30 @@ namespace {
 
 using nlohmann::json;
 
-// The optional {"until": RFC 3339 time} of a fit's body; nullopt when absent.
-Result<std::optional<int64_t>> UntilOf(const ApiCall& call) {
+// The fit's options from its optional body {"until": RFC 3339 time, "from_events": bool}.
+Result<FitOptions> FitOptionsOf(const ApiCall& call) {
+  FitOptions options;
   if (call.request.body().empty()) {
-    return std::optional<int64_t>();
+    return options;
   }
   PORTRAIT_ASSIGN_OR_RETURN(json body, call.Body());
   if (!body.is_object()) {
     return Error(Status::InvalidArgument("body: expected an object, e.g. {\"until\": \"…\"}"));
   }
   for (const auto& [key, value] : body.items()) {
-    if (key != "until") {
-      return Error(Status::InvalidArgument("body: unknown member; only \"until\" is accepted"));
+    if (key != "until" && key != "from_events") {
+      return Error(Status::InvalidArgument(
+          "body: unknown member; only \"until\" and \"from_events\" are accepted"));
     }
   }
+  if (body.contains("from_events")) {
+    if (!body["from_events"].is_boolean()) {
+      return Error(Status::InvalidArgument("from_events: expected true or false"));
+    }
+    options.from_events = body["from_events"].get<bool>();
+  }
   if (!body.contains("until")) {
-    return std::optional<int64_t>();
+    return options;
   }
   if (!body["until"].is_string()) {
     return Error(Status::InvalidArgument("until: expected an RFC 3339 time, a string"));
@@ -33,7 +41,8 @@ Result<std::optional<int64_t>> UntilOf(const ApiCall& call) {
   if (!until || *until < 0) {
     return Error(Status::InvalidArgument("until: not an RFC 3339 time at or after 1970"));
   }
-  return std::optional<int64_t>(*until);
+  options.until_us = *until;
+  return options;
 }
 
 }  // namespace
@@ -51,11 +60,11 @@ void Api::FitModel(ApiCall& call, Reply reply) {
   if (Status allowed = RequirePermission(call, "models.fit"); !allowed.ok()) {
     return reply(Problem(HttpStatusOf(allowed), allowed.message()));
   }
-  auto until = UntilOf(call);
-  if (!until) {
-    return reply(Problem(HttpStatusOf(until.error()), until.error().message()));
+  auto options = FitOptionsOf(call);
+  if (!options) {
+    return reply(Problem(HttpStatusOf(options.error()), options.error().message()));
   }
-  d_.models.Fit(call.caller, call.path[2], *until, [this, reply](Result<json> fitted) {
+  d_.models.Fit(call.caller, call.path[2], *options, [this, reply](Result<json> fitted) {
     if (!fitted) {
       if (HttpStatusOf(fitted.error()) == http::status::internal_server_error) {
         d_.log.error("a model fit failed: {}", fitted.error().ToString());

@@ -44,7 +44,7 @@ void DerivedCrons::Run(const Entry& e) {
         if (stopping) {
           return;
         }
-        auto done = is_model ? models_.FitNow("system", "", name, std::nullopt)
+        auto done = is_model ? models_.FitNow("system", "", name, FitOptions{})
                              : scores_.RefreshNow("system", "", name);
         if (!done) {
           d_.log.warn("the scheduled {} of '{}' failed: {}", is_model ? "fit" : "refresh", name,

@@ -72,6 +72,7 @@ std::string ModelParamsJson(const FittedModel& m) {
   return json{{"unit", m.unit == analytics::TimeUnit::kDay ? "day" : "week"},
               {"until_us", m.until_us},
               {"customers", m.customers},
+              {"read_from", m.read_from},
               {"events", m.events},
               {"without_amount", m.without_amount},
               {"unreadable", m.unreadable},
@@ -101,6 +102,12 @@ Result<FittedModel> ParseModelRow(const store::ModelRow& row) {
   m.until_us = static_cast<int64_t>(until);
   m.customers = static_cast<int64_t>(customers);
   m.events = static_cast<int64_t>(events);
+  if (const auto from = p.find("read_from"); from != p.end()) {  // absent from older rows
+    if (!from->is_string() || (*from != "events" && *from != "purchase_books")) {
+      return Error(Status::Corruption("model '" + row.name + "': stored read_from is unknown"));
+    }
+    m.read_from = from->get<std::string>();
+  }
   PORTRAIT_ASSIGN_OR_RETURN(m.without_amount, OptionalCount(p, "without_amount", row));
   PORTRAIT_ASSIGN_OR_RETURN(m.unreadable, OptionalCount(p, "unreadable", row));
   PORTRAIT_ASSIGN_OR_RETURN(m.dropped_customers, OptionalCount(p, "dropped_customers", row));

@@ -29,11 +29,12 @@ struct FittedModel {
   int64_t fitted_us = 0;
   int64_t until_us = 0;  // the calibration period's end
   analytics::TimeUnit unit = analytics::TimeUnit::kWeek;
-  int64_t customers = 0;          // the BG/NBD sample
-  int64_t events = 0;             // purchase events read
-  int64_t without_amount = 0;     // of those, with no usable amount (counted as 0)
-  int64_t unreadable = 0;         // events of profiles erased while the fit read (skipped)
-  int64_t dropped_customers = 0;  // erased or merged away while the fit read: left out
+  int64_t customers = 0;             // the BG/NBD sample
+  std::string read_from = "events";  // or "purchase_books" (docs/DECISIONS.md 130)
+  int64_t events = 0;                // purchase events read (0 when read from the books)
+  int64_t without_amount = 0;        // of those, with no usable amount (counted as 0)
+  int64_t unreadable = 0;            // events of profiles erased while the fit read (skipped)
+  int64_t dropped_customers = 0;     // erased or merged away while the fit read: left out
   analytics::BgNbdParams bgnbd;
   double log_likelihood = 0;
   // Gamma-Gamma over the repeat buyers; none when there was no repeat buyer with a value.

@@ -2,6 +2,7 @@
 
 #include "base/time_format.h"
 #include "consent/access_policy.h"
+#include "daemon/book_reader.h"
 #include "daemon/consent_service.h"
 #include "daemon/ingestor.h"
 #include "daemon/purchase_log.h"
@@ -17,6 +18,7 @@ store::AuditEntry FitRecord(int64_t now_us, const std::string& actor, const std:
   json detail = {{"model", m.name},
                  {"version", m.version},
                  {"customers", m.customers},
+                 {"read_from", m.read_from},
                  {"events", m.events},
                  {"without_amount", m.without_amount},
                  {"unreadable", m.unreadable},
@@ -50,26 +52,26 @@ const rules::Model* FindModel(const rules::RuleSet& set, std::string_view name) 
   return nullptr;
 }
 
-void ModelService::Fit(const Caller& caller, const std::string& name,
-                       std::optional<int64_t> until_us, DerivedDone done) {
+void ModelService::Fit(const Caller& caller, const std::string& name, const FitOptions& options,
+                       DerivedDone done) {
   if (!consent::HasPermission(*caller.role, "models.fit")) {
     return done(Error(RefuseRequest(d_.audit, d_.clock, caller, "models.fit")));
   }
   if (!FindModel(d_.rules.Get()->set, name)) {
     return done(Error(Status::NotFound("no [[model]] by that name in the rules in force")));
   }
-  if (until_us && *until_us > d_.clock.NowUs()) {
+  if (options.until_us && *options.until_us > d_.clock.NowUs()) {
     return done(Error(Status::InvalidArgument("until: must not be in the future")));
   }
   // The answer is shared with the job, which a refusal destroys unrun.
   auto answer = std::make_shared<DerivedDone>(std::move(done));
   const bool queued = d_.jobs.Post(
-      [this, actor = caller.Actor(), purpose = caller.purpose->name, name, until_us,
+      [this, actor = caller.Actor(), purpose = caller.purpose->name, name, options,
        answer](bool stopping) {
         if (stopping) {
           return (*answer)(Error(Status::Unavailable("portraitd is shutting down")));
         }
-        Result<json> result = FitNow(actor, purpose, name, until_us);
+        Result<json> result = FitNow(actor, purpose, name, options);
         d_.jobs.Release(ModelJobKey(name));  // answered: the next one may come
         (*answer)(std::move(result));
       },
@@ -80,19 +82,50 @@ void ModelService::Fit(const Caller& caller, const std::string& name,
   }
 }
 
+Result<std::pair<std::vector<analytics::CustomerSummary>, FittedModel>> ModelService::Read(
+    const rules::Model& model, int64_t until_us, bool from_events, uint64_t generation) {
+  FittedModel counts;
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<int64_t> latest,
+                            d_.store.LatestEventTime(model.purchases));
+  const bool none_after = !latest || *latest <= until_us;  // the books hold no later day
+  PORTRAIT_ASSIGN_OR_RETURN(bool complete, books_.Complete(model));
+  if (none_after && complete && !from_events) {
+    PORTRAIT_ASSIGN_OR_RETURN(BookSummaries books, ReadBooks(d_.store, d_.vault, model, until_us));
+    counts.read_from = "purchase_books";
+    counts.dropped_customers = books.erased;
+    return std::pair(std::move(books.customers), counts);
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(
+      PurchaseSummaries logs,
+      ReadPurchases(d_.store, d_.vault, model.purchases, model.amount, until_us));
+  if (none_after && !complete) {
+    // Once the books are found to agree with the events, the next fits read the books.
+    PORTRAIT_ASSIGN_OR_RETURN(bool agree, BooksAgree(d_.store, d_.vault, model, logs, until_us));
+    if (agree) {
+      PORTRAIT_RETURN_IF_ERROR(books_.MarkVerified(model, generation));
+      d_.log.info("model '{}': the purchase books agree with the events; later fits read them",
+                  model.name);
+    }
+  }
+  counts.events = logs.events;
+  counts.without_amount = logs.without_amount;
+  counts.unreadable = logs.unreadable;
+  counts.dropped_customers = static_cast<int64_t>(logs.dropped.size());
+  return std::pair(Summaries(logs, {until_us, UnitOf(model)}), counts);
+}
+
 Result<json> ModelService::FitNow(const std::string& actor, const std::string& purpose,
-                                  const std::string& name, std::optional<int64_t> until_us) {
+                                  const std::string& name, const FitOptions& options) {
+  const uint64_t generation = books_.generation();  // before the rules (BookMarks)
   const std::shared_ptr<const LoadedRules> rules = d_.rules.Get();
   const rules::Model* model = FindModel(rules->set, name);
   if (!model) {
     return Error(Status::NotFound("no [[model]] by that name in the rules in force"));
   }
   const int64_t started = d_.clock.NowUs();
-  const int64_t until = until_us.value_or(started);
-  PORTRAIT_ASSIGN_OR_RETURN(
-      PurchaseSummaries logs,
-      ReadPurchases(d_.store, d_.vault, model->purchases, model->amount, until));
-  auto fitted = FitPurchases(*model, logs, until);
+  const int64_t until = options.until_us.value_or(started);
+  PORTRAIT_ASSIGN_OR_RETURN(auto read, Read(*model, until, options.from_events, generation));
+  auto fitted = FitSummaries(*model, read.first, until);
   if (!fitted) {
     // The data's fault (nothing identifies a parameter), not the daemon's: 422.
     const Status& why = fitted.error();
@@ -100,6 +133,11 @@ Result<json> ModelService::FitNow(const std::string& actor, const std::string& p
                      ? Status::InvalidArgument("model '" + name + "': " + why.message())
                      : why.WithContext("model '" + name + "'"));
   }
+  fitted->read_from = read.second.read_from;
+  fitted->events = read.second.events;
+  fitted->without_amount = read.second.without_amount;
+  fitted->unreadable = read.second.unreadable;
+  fitted->dropped_customers = read.second.dropped_customers;
   PORTRAIT_ASSIGN_OR_RETURN(std::optional<store::ModelRow> stored,
                             d_.store.GetModel(kModelKind, name));
   fitted->version = stored ? stored->version + 1 : 1;
@@ -121,12 +159,12 @@ Result<json> ModelService::FitNow(const std::string& actor, const std::string& p
   next->models[name] = *fitted;
   d_.params.Set(std::move(next));
   d_.log.info(
-      "model '{}' fitted: version {}, {} customers, {} events ({} without an amount, {} of "
-      "profiles erased meanwhile skipped; {} customers erased or merged away meanwhile left "
-      "out), {:.1f} s",
-      name, fitted->version, fitted->customers, fitted->events, fitted->without_amount,
-      fitted->unreadable, fitted->dropped_customers,
-      static_cast<double>(fitted->fitted_us - started) / 1e6);
+      "model '{}' fitted from the {}: version {}, {} customers, {} events ({} without an "
+      "amount, {} of profiles erased meanwhile skipped; {} customers erased or merged away "
+      "meanwhile left out), {:.1f} s",
+      name, fitted->read_from == "events" ? "events" : "purchase books", fitted->version,
+      fitted->customers, fitted->events, fitted->without_amount, fitted->unreadable,
+      fitted->dropped_customers, static_cast<double>(fitted->fitted_us - started) / 1e6);
   if (reevaluate) {
     changed_();
   }

@@ -1,12 +1,14 @@
 // ModelService: the [[model]] fits (POST /v1/models/{name}/fit, the model's `refresh` cron) and
 // their parameters (GET /v1/models/{name}). A fit runs on the JobRunner's thread — neither on
-// the writer nor on an I/O thread: it reads the model's purchase events up to `until` from the
-// store (daemon/purchase_log.h), fits BG/NBD and Gamma-Gamma, stores the parameters as the next
-// version of the model's row in the `models` table with one `model.fit` audit record (detail:
-// counts and parameters, never a personal value), replaces the parameters in force
-// (DerivedHolder); when a lifecycle stage, [[tag]] or [[segment]] reads the model's predictions
-// (rules::PortraitReads) the same batch carries a re-evaluation request and the change hook
-// runs (the base is re-evaluated), else nothing more. Fits run one at a time, at most one per
+// the writer nor on an I/O thread: it reads each customer's purchases up to `until` — from their
+// purchase books (daemon/book_reader.h) when daemon/book_marks.h says the books hold every
+// stored purchase and none lies after `until`, else from the events (daemon/purchase_log.h),
+// the books then checked against them to mark them complete — fits BG/NBD and Gamma-Gamma, stores
+// the parameters as the next version of the model's row in the `models` table with one `model.fit`
+// audit record (detail: counts and parameters, never a personal value), replaces the parameters in
+// force (DerivedHolder); when a lifecycle stage, [[tag]] or [[segment]] reads the model's
+// predictions (rules::PortraitReads) the same batch carries a re-evaluation request and the change
+// hook runs (the base is re-evaluated), else nothing more. Fits run one at a time, at most one per
 // model queued or running. Thread-safe.
 #pragma once
 
@@ -18,6 +20,7 @@
 #include <string>
 
 #include "base/clock.h"
+#include "daemon/book_marks.h"
 #include "daemon/caller.h"
 #include "daemon/derived_params.h"
 #include "daemon/job_runner.h"
@@ -43,20 +46,26 @@ struct DerivedDeps {
 // request is refused before it is queued).
 using DerivedDone = std::function<void(Result<nlohmann::json>)>;
 
+// What a fit reads: purchases up to `until_us` (default: now; never after now); `from_events`
+// reads the events even where the books would do (the source of truth, to compare).
+struct FitOptions {
+  std::optional<int64_t> until_us;
+  bool from_events = false;
+};
+
 class ModelService {
  public:
-  explicit ModelService(DerivedDeps deps) : d_(deps) {}
+  ModelService(DerivedDeps deps, BookMarks& books) : d_(deps), books_(books) {}
 
-  // POST /v1/models/{name}/fit: needs models.fit (a refusal is audited). `until_us`: the
-  // calibration period's end (default: now; never after now). NotFound for a name that is no
-  // [[model]] of the rules in force; Conflict when a fit of the model is queued or running
-  // already (the caller retries later). Queues the fit; `done` gets ModelAnswer.
-  void Fit(const Caller& caller, const std::string& name, std::optional<int64_t> until_us,
+  // POST /v1/models/{name}/fit: needs models.fit (a refusal is audited). NotFound for a name
+  // that is no [[model]] of the rules in force; Conflict when a fit of the model is queued or
+  // running already (the caller retries later). Queues the fit; `done` gets ModelAnswer.
+  void Fit(const Caller& caller, const std::string& name, const FitOptions& options,
            DerivedDone done);
   // The fit itself, on the calling thread (the job, the cron): `actor` and `purpose` are
   // audited with it.
   Result<nlohmann::json> FitNow(const std::string& actor, const std::string& purpose,
-                                const std::string& name, std::optional<int64_t> until_us);
+                                const std::string& name, const FitOptions& options);
   // GET /v1/models/{name}: needs models.read; NotFound when not fitted yet. Audited.
   Result<nlohmann::json> Show(const Caller& caller, const std::string& name);
 
@@ -65,7 +74,13 @@ class ModelService {
   void OnChanged(std::function<void()> hook) { changed_ = std::move(hook); }
 
  private:
+  // The customers' summaries as of `until_us`, from the books or the events, with the counts of
+  // what was read in a FittedModel without parameters. `generation` was taken before the rules.
+  Result<std::pair<std::vector<analytics::CustomerSummary>, FittedModel>> Read(
+      const rules::Model& model, int64_t until_us, bool from_events, uint64_t generation);
+
   DerivedDeps d_;
+  BookMarks& books_;
   std::function<void()> changed_ = [] {};
 };
 

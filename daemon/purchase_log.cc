@@ -102,29 +102,21 @@ Result<PurchaseSummaries> ReadPurchases(store::Store& store, store::ProfileVault
   }
 }
 
-Result<FittedModel> FitPurchases(const rules::Model& model, const PurchaseSummaries& logs,
+Result<FittedModel> FitSummaries(const rules::Model& model,
+                                 std::span<const analytics::CustomerSummary> summaries,
                                  int64_t until_us) {
-  const analytics::SummaryOptions options{until_us, UnitOf(model)};
   std::vector<analytics::BgNbdCustomer> customers;
   std::vector<analytics::GammaGammaCustomer> spenders;
-  customers.reserve(logs.by_profile.size());
-  for (const auto& [id, running] : logs.by_profile) {
-    auto s = running.Finish(options);
-    if (!s) {
-      continue;  // named nowhere: the count of the sample says it
-    }
-    customers.push_back({s->x, s->t_x, s->T});
-    if (s->x > 0 && s->mean_repeat_value > 0) {
-      spenders.push_back({s->x, s->mean_repeat_value});
+  customers.reserve(summaries.size());
+  for (const analytics::CustomerSummary& s : summaries) {
+    customers.push_back({s.x, s.t_x, s.T});
+    if (s.x > 0 && s.mean_repeat_value > 0) {
+      spenders.push_back({s.x, s.mean_repeat_value});
     }
   }
   PORTRAIT_ASSIGN_OR_RETURN(analytics::BgNbdFit fit, analytics::FitBgNbd(customers));
   FittedModel m{.name = model.name, .until_us = until_us, .unit = UnitOf(model)};
   m.customers = fit.customers;
-  m.events = logs.events;
-  m.without_amount = logs.without_amount;
-  m.unreadable = logs.unreadable;
-  m.dropped_customers = static_cast<int64_t>(logs.dropped.size());
   m.bgnbd = fit.params;
   m.log_likelihood = fit.log_likelihood;
   if (!spenders.empty()) {
@@ -135,6 +127,18 @@ Result<FittedModel> FitPurchases(const rules::Model& model, const PurchaseSummar
     }
   }
   return m;
+}
+
+std::vector<analytics::CustomerSummary> Summaries(const PurchaseSummaries& logs,
+                                                  const analytics::SummaryOptions& options) {
+  std::vector<analytics::CustomerSummary> summaries;
+  summaries.reserve(logs.by_profile.size());
+  for (const auto& [id, running] : logs.by_profile) {
+    if (auto s = running.Finish(options)) {
+      summaries.push_back(*s);  // else named nowhere: the count of the sample says it
+    }
+  }
+  return summaries;
 }
 
 }  // namespace portrait::daemon

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -43,13 +44,17 @@ Result<PurchaseSummaries> ReadPurchases(store::Store& store, store::ProfileVault
                                         std::string_view type, std::string_view amount_key,
                                         int64_t until_us);
 
-// Summarises each customer as of `until_us` in the model's unit and fits BG/NBD over all of them
-// and Gamma-Gamma over the repeat buyers with a positive mean value (none when there is no such
-// buyer). A customer whose log can't be summarised (a time before 1970) is left out.
-// InvalidArgument when BG/NBD has nothing to fit (no customer, none bought twice).
-// The counts of `logs` are copied into the result.
-Result<FittedModel> FitPurchases(const rules::Model& model, const PurchaseSummaries& logs,
+// Fits BG/NBD over `summaries` (as of `until_us`, in the model's unit) and Gamma-Gamma over the
+// repeat buyers with a positive mean value (none when there is no such buyer). InvalidArgument
+// when BG/NBD has nothing to fit. The counts of what was read are the caller's to fill in.
+Result<FittedModel> FitSummaries(const rules::Model& model,
+                                 std::span<const analytics::CustomerSummary> summaries,
                                  int64_t until_us);
+
+// Each customer's summary as of `options.until_us`; a customer whose log can't be summarised (a
+// time before 1970) is left out.
+std::vector<analytics::CustomerSummary> Summaries(const PurchaseSummaries& logs,
+                                                  const analytics::SummaryOptions& options);
 
 analytics::TimeUnit UnitOf(const rules::Model& model);
 

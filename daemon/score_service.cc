@@ -1,19 +1,17 @@
 #include "daemon/score_service.h"
 
-#include "base/in_two_halves.h"
 #include "base/time_format.h"
 #include "consent/access_policy.h"
 #include "daemon/consent_service.h"
 #include "daemon/derived_values.h"
 #include "daemon/ingestor.h"
+#include "daemon/metrics_scan.h"
 #include "rules/reads.h"
 
 namespace portrait::daemon {
 namespace {
 
 using nlohmann::json;
-
-constexpr int kPage = 5'000;
 
 json GroupCounts(const FittedScore& s) { return json::parse(ScoreParamsJson(s))["groups"]; }
 
@@ -56,52 +54,15 @@ void ScoreService::Refresh(const Caller& caller, const std::string& name, Derive
 
 Result<std::vector<analytics::RfmInput>> ScoreService::ReadInputs(const rules::Score& score,
                                                                   int64_t now_us) {
-  std::vector<analytics::RfmInput> inputs;
-  store::ProfileId after = 0;
-  while (true) {
-    PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::ProfileRow> rows,
-                              d_.store.ProfileRows(after, kPage));
-    if (rows.empty()) {
-      return inputs;
-    }
-    after = rows.back().id;
-    PORTRAIT_ASSIGN_OR_RETURN(auto keys, d_.store.DataKeysBetween(rows.front().id, rows.back().id));
-    // Opening the metrics is most of the cost: half of the page on a second thread.
-    std::vector<std::optional<analytics::RfmInput>> read(rows.size());
-    std::vector<Status> failed(2);
-    auto open = [&](size_t i, size_t& k) -> Status {
-      const store::ProfileRow& row = rows[i];
-      while (k < keys.size() && keys[k].first < row.id) {
-        ++k;
-      }
-      if (row.metrics.empty() || k == keys.size() || keys[k].first != row.id) {
-        return Status::Ok();  // no metrics, or erased while the refresh read
-      }
-      PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, d_.vault.Unwrap(row.id, keys[k].second));
-      PORTRAIT_ASSIGN_OR_RETURN(json metrics, store::ProfileVault::OpenMetrics(key, row));
-      read[i] = RfmInputOf(score, metrics, now_us);
-      return Status::Ok();
-    };
-    InTwoHalves(rows.size(), [&](size_t from, size_t to) {
-      Status& status = failed[to == rows.size() ? 1 : 0];  // the halves never share one
-      size_t k = 0;
-      for (size_t i = from; i < to && status.ok(); ++i) {
-        try {
-          status = open(i, k);
-        } catch (const std::exception&) {
-          status = Status::Internal("score refresh: out of memory reading the metrics");
+  std::array<std::vector<analytics::RfmInput>, 2> halves;
+  PORTRAIT_RETURN_IF_ERROR(
+      ScanMetrics(d_.store, d_.vault, [&](int half, store::ProfileId, const json& metrics) {
+        if (std::optional<analytics::RfmInput> input = RfmInputOf(score, metrics, now_us)) {
+          halves[half].push_back(*input);
         }
-      }
-    });
-    for (const Status& s : failed) {
-      PORTRAIT_RETURN_IF_ERROR(s);
-    }
-    for (std::optional<analytics::RfmInput>& input : read) {
-      if (input) {
-        inputs.push_back(*input);
-      }
-    }
-  }
+      }));
+  halves[0].insert(halves[0].end(), halves[1].begin(), halves[1].end());
+  return std::move(halves[0]);
 }
 
 Result<json> ScoreService::RefreshNow(const std::string& actor, const std::string& purpose,

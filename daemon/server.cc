@@ -45,7 +45,9 @@ struct Server::Parts {
         writer(ingestor, audit, telemetry),
         imports(vault, profiles, *data.store, data.blind, writer, ingestor, audit, clock, log),
         derived(std::move(fitted)),
-        models(DerivedDeps{*data.store, vault, audit, rules_holder, derived, jobs, clock, log}),
+        book_marks(*data.store, audit),
+        models(DerivedDeps{*data.store, vault, audit, rules_holder, derived, jobs, clock, log},
+               book_marks),
         scores(DerivedDeps{*data.store, vault, audit, rules_holder, derived, jobs, clock, log},
                profiles),
         crons(models, scores,
@@ -123,6 +125,7 @@ struct Server::Parts {
   Writer writer;
   ImportService imports;
   DerivedHolder derived;  // the fitted parameters in force
+  BookMarks book_marks;   // which models' purchase books are complete
   JobRunner jobs;         // fits and refreshes; stopped before the services it uses go
   ModelService models;
   ScoreService scores;
@@ -175,6 +178,9 @@ Server::~Server() {
 Result<std::string> Server::Listen(const std::string& address) {
   PORTRAIT_ASSIGN_OR_RETURN(std::string bound, p_->http.Listen(address));
   if (!p_->scheduler) {
+    // The rules may differ from the last run's: the book marks follow them before any event.
+    PORTRAIT_RETURN_IF_ERROR(p_->writer.Run(
+        [this] { return p_->book_marks.Replace(p_->rules_holder, p_->rules_holder.Get()); }));
     // Rules or the time zone changed while the daemon was stopped: the stored timers were armed
     // for others, and are brought in line before the first sweep.
     PORTRAIT_ASSIGN_OR_RETURN(bool armed, p_->ingestor.RulesArmed());
@@ -317,8 +323,12 @@ Status Server::Reload() {
   if (!audited.ok()) {
     return refuse(audited.WithContext("cannot audit the reload"));
   }
+  // On the writer, so no event group runs while the models' book marks follow the rules.
+  Status replaced = p_->writer.Run([&] { return p_->book_marks.Replace(p_->rules_holder, *next); });
+  if (!replaced.ok()) {
+    return refuse(replaced.WithContext("cannot update the purchase books' marks"));
+  }
   p_->config.Set(fresh);
-  p_->rules_holder.Set(*next);
   p_->log.info("config and rules reloaded: {} triggers{}", (*next)->set.triggers.size(),
                rules_changed ? "; re-arming timers" : " (rules unchanged)");
   if (rules_changed && p_->scheduler) {

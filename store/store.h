@@ -347,6 +347,9 @@ class Store {
   // time and key).
   virtual Result<std::vector<EventRow>> EventsOfType(std::string_view type, int64_t until_us,
                                                      const EventCursor& after, int limit) = 0;
+  // The latest time of a stored event of `type`, nullopt when there is none (one index seek: a
+  // fit asks whether any purchase lies after its `until`).
+  virtual Result<std::optional<int64_t>> LatestEventTime(std::string_view type) = 0;
   virtual Result<int64_t> CountProfiles() = 0;
   // Up to `limit` profile ids greater than `after`, ascending (to walk every profile in pages).
   virtual Result<std::vector<ProfileId>> ProfileIds(ProfileId after, int limit) = 0;

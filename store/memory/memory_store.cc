@@ -124,6 +124,17 @@ class MemoryStore final : public Store {
     return out;
   }
 
+  Result<std::optional<int64_t>> LatestEventTime(std::string_view type) override {
+    MutexLock lock(mu_);
+    std::optional<int64_t> latest;
+    for (const auto& [key, e] : state_.events) {
+      if (e.type == type && (!latest || e.time_us > *latest)) {
+        latest = e.time_us;
+      }
+    }
+    return latest;
+  }
+
   Result<std::vector<ProfileRow>> ProfileRows(ProfileId after, int limit) override {
     MutexLock lock(mu_);
     std::vector<ProfileRow> out;

@@ -68,4 +68,16 @@ Result<std::vector<EventRow>> SqlcipherStore::EventsOfType(std::string_view type
   });
 }
 
+Result<std::optional<int64_t>> SqlcipherStore::LatestEventTime(std::string_view type) {
+  ReadConnection::Lease reader = readers_.Acquire();
+  Stmt s(reader->main, "SELECT time_us FROM events WHERE type = ?1 ORDER BY time_us DESC LIMIT 1;");
+  s.Bind(1, type);
+  PORTRAIT_ASSIGN_OR_RETURN(std::vector<int64_t> times,
+                            sqlite::ReadRows(s, [](const Stmt& r) { return r.Int(0); }));
+  if (times.empty()) {
+    return std::optional<int64_t>();
+  }
+  return std::optional<int64_t>(times.front());
+}
+
 }  // namespace portrait::store

@@ -91,6 +91,7 @@ class SqlcipherStore final : public Store {
   Result<std::vector<ProfileRow>> ProfileRows(ProfileId after, int limit) override;
   Result<std::vector<EventRow>> EventsOfType(std::string_view type, int64_t until_us,
                                              const EventCursor& after, int limit) override;
+  Result<std::optional<int64_t>> LatestEventTime(std::string_view type) override;
   Result<std::optional<ModelRow>> GetModel(std::string_view kind, std::string_view name) override;
   Result<std::vector<ModelRow>> ListModels() override;
   Result<ProfileId> ProfileIdHighWater() override;

@@ -167,8 +167,10 @@ class AuthorizationProperty : public ::testing::Test {
   MergeService merges_{*data_.store, vault_, audit_, rules_, clock_, log_};
   DerivedHolder derived_{std::make_shared<const DerivedParams>()};
   JobRunner jobs_;
+  BookMarks book_marks_{*data_.store, audit_};
   ModelService models_{
-      DerivedDeps{*data_.store, vault_, audit_, rules_, derived_, jobs_, clock_, log_}};
+      DerivedDeps{*data_.store, vault_, audit_, rules_, derived_, jobs_, clock_, log_},
+      book_marks_};
   ScoreService scores_{
       DerivedDeps{*data_.store, vault_, audit_, rules_, derived_, jobs_, clock_, log_}, profiles_};
   Api api_{ApiDeps{in_force_,   *data_.store,

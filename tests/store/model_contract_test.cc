@@ -85,6 +85,22 @@ TYPED_TEST(ModelContract, EventsOfTypeAreARangeInTimeAndKeyOrderUpToUntil) {
   EXPECT_EQ((*first)[2].time_us, 300);
 }
 
+TYPED_TEST(ModelContract, LatestEventTimeIsTheLatestOfTheTypeOrNone) {
+  auto none = this->store_->LatestEventTime("order.placed");
+  ASSERT_TRUE(none) << none.error().ToString();
+  EXPECT_FALSE(none->has_value());
+  ASSERT_TRUE(this->Write(this->NewProfile(1, "k1")).ok());
+  Batch b;
+  b.events = {this->Event("e1", 1, 300), this->Event("e2", 1, 500), this->Event("e3", 1, 100)};
+  b.events.push_back(EventRow{"c1", 1, "cart.updated", 900, "sealed"});
+  ASSERT_TRUE(this->store_->Commit(b));
+  auto latest = this->store_->LatestEventTime("order.placed");
+  ASSERT_TRUE(latest) << latest.error().ToString();
+  EXPECT_EQ(*latest, std::optional<int64_t>(500));  // the cart at 900 is another type
+  EXPECT_EQ(*this->store_->LatestEventTime("cart.updated"), std::optional<int64_t>(900));
+  EXPECT_FALSE(this->store_->LatestEventTime("ticket.closed")->has_value());
+}
+
 TYPED_TEST(ModelContract, ProfileRowsAreARangeInIdOrder) {
   for (ProfileId id : {7, 3, 5}) {
     auto w = this->NewProfile(id, "k" + std::to_string(id));

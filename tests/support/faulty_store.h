@@ -104,6 +104,9 @@ class FaultyStore final : public store::Store {
     }
     return real_.EventsOfType(type, until_us, after, limit);
   }
+  Result<std::optional<int64_t>> LatestEventTime(std::string_view type) override {
+    return real_.LatestEventTime(type);
+  }
   Result<std::optional<store::ModelRow>> GetModel(std::string_view kind,
                                                   std::string_view name) override {
     return real_.GetModel(kind, name);

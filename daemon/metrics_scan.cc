@@ -1,0 +1,70 @@
+#include "daemon/metrics_scan.h"
+
+#include <array>
+#include <exception>
+
+#include "base/in_two_halves.h"
+
+namespace portrait::daemon {
+namespace {
+
+constexpr int kPage = 5'000;
+
+// Opens the metrics of rows [from, to) of one page, `keys` being the page's data keys in id
+// order; counts into `scanned`. Never throws.
+Status OpenHalf(store::ProfileVault& vault, const std::vector<store::ProfileRow>& rows,
+                const std::vector<std::pair<store::ProfileId, std::string>>& keys, size_t from,
+                size_t to, int half, const MetricsVisitor& visit, MetricsScanned& scanned) {
+  try {
+    size_t k = 0;
+    for (size_t i = from; i < to; ++i) {
+      const store::ProfileRow& row = rows[i];
+      while (k < keys.size() && keys[k].first < row.id) {
+        ++k;
+      }
+      if (row.metrics.empty()) {
+        continue;
+      }
+      if (k == keys.size() || keys[k].first != row.id) {
+        ++scanned.erased;
+        continue;
+      }
+      PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, vault.Unwrap(row.id, keys[k].second));
+      PORTRAIT_ASSIGN_OR_RETURN(nlohmann::json metrics, store::ProfileVault::OpenMetrics(key, row));
+      visit(half, row.id, metrics);
+      ++scanned.profiles;
+    }
+    return Status::Ok();
+  } catch (const std::exception&) {
+    return Status::Internal("reading the metrics: out of memory");
+  }
+}
+
+}  // namespace
+
+Result<MetricsScanned> ScanMetrics(store::Store& store, store::ProfileVault& vault,
+                                   const MetricsVisitor& visit) {
+  MetricsScanned total;
+  store::ProfileId after = 0;
+  while (true) {
+    PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::ProfileRow> rows, store.ProfileRows(after, kPage));
+    if (rows.empty()) {
+      return total;
+    }
+    after = rows.back().id;
+    PORTRAIT_ASSIGN_OR_RETURN(auto keys, store.DataKeysBetween(rows.front().id, rows.back().id));
+    std::array<MetricsScanned, 2> scanned{};
+    std::array<Status, 2> failed;
+    InTwoHalves(rows.size(), [&](size_t from, size_t to) {
+      const int half = to == rows.size() ? 1 : 0;  // the halves never share a slot
+      failed[half] = OpenHalf(vault, rows, keys, from, to, half, visit, scanned[half]);
+    });
+    for (int half : {0, 1}) {
+      PORTRAIT_RETURN_IF_ERROR(failed[half]);
+      total.profiles += scanned[half].profiles;
+      total.erased += scanned[half].erased;
+    }
+  }
+}
+
+}  // namespace portrait::daemon

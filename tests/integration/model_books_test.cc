@@ -95,11 +95,11 @@ TEST_F(ModelBooks, BooksKeptFromTheFirstPurchaseAreReadAndGiveTheFitOfTheEvents)
   EXPECT_EQ(d_.Admin("POST", "/v1/models/clv/fit", R"({"from_events": 1})").status, 422);
   // The table says where the fit read from.
   std::string out;
-  ASSERT_EQ(RunCommand(BinDir() + "/portraitctl model fit clv --from-events --config " +
-                           d_.config_path() + " --url http://127.0.0.1:" +
-                           std::to_string(d_.port()),
-                       &out),
-            0)
+  ASSERT_EQ(
+      RunCommand(BinDir() + "/portraitctl model fit clv --from-events --config " +
+                     d_.config_path() + " --url http://127.0.0.1:" + std::to_string(d_.port()),
+                 &out),
+      0)
       << out;
   EXPECT_NE(out.find("read from the events"), std::string::npos) << out;
 }

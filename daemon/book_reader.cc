@@ -39,32 +39,32 @@ Result<BookSummaries> ReadBooks(store::Store& store, store::ProfileVault& vault,
   return std::move(all);
 }
 
-Result<bool> BooksAgree(store::Store& store, store::ProfileVault& vault, const rules::Model& model,
-                        const PurchaseSummaries& logs, int64_t until_us) {
+Result<BookComparison> CompareBooks(store::Store& store, store::ProfileVault& vault,
+                                    const rules::Model& model, const PurchaseSummaries& logs,
+                                    int64_t until_us) {
   const analytics::SummaryOptions options{until_us, UnitOf(model)};
-  int64_t customers = 0;  // of logs, with a summary
+  BookComparison compared;
   for (const auto& [id, running] : logs.by_profile) {
-    customers += running.Finish(options).has_value() ? 1 : 0;
+    compared.customers += running.Finish(options).has_value() ? 1 : 0;
   }
-  std::array<int64_t, 2> agreeing{};
-  std::array<bool, 2> differing{};
+  std::array<int64_t, 2> books{}, agreeing{};
   PORTRAIT_RETURN_IF_ERROR(
       ScanMetrics(store, vault, [&](int half, store::ProfileId id, const nlohmann::json& metrics) {
         std::optional<rules::PurchaseBook> book = rules::ReadPurchaseBook(metrics, model.name);
         if (!book) {
           return;
         }
+        ++books[half];
         const auto log = logs.by_profile.find(id);  // read-only on both threads
         if (log != logs.by_profile.end()) {
           auto events = log->second.Finish(options);
-          if (events && Same(*events, SummaryOfBook(*book, options.unit, until_us))) {
-            ++agreeing[half];
-            return;
-          }
+          agreeing[half] +=
+              events && Same(*events, SummaryOfBook(*book, options.unit, until_us)) ? 1 : 0;
         }
-        differing[half] = true;
       }));
-  return !differing[0] && !differing[1] && agreeing[0] + agreeing[1] == customers;
+  compared.books = books[0] + books[1];
+  compared.agreeing = agreeing[0] + agreeing[1];
+  return compared;
 }
 
 }  // namespace portrait::daemon

@@ -28,10 +28,18 @@ struct BookSummaries {
 Result<BookSummaries> ReadBooks(store::Store& store, store::ProfileVault& vault,
                                 const rules::Model& model, int64_t until_us);
 
-// Whether the books of `model` give exactly the customers of `logs` (a fit's summaries of the
-// events up to `until_us`, at or after every stored purchase) and, for each, the same x, t_x
-// and T and the same mean repeat value (to a relative 1e-9: the sums are added in other orders).
-Result<bool> BooksAgree(store::Store& store, store::ProfileVault& vault, const rules::Model& model,
-                        const PurchaseSummaries& logs, int64_t until_us);
+// How the books of `model` compare with `logs`, a fit's summaries of the events up to
+// `until_us` (at or after every stored purchase): a book agrees when its customer is in `logs`
+// with the same x, t_x and T and the same mean repeat value (to a relative 1e-9: the sums are
+// added in other orders). They all agree when agreeing == books == customers.
+struct BookComparison {
+  int64_t customers = 0;  // of `logs`, with a summary
+  int64_t books = 0;
+  int64_t agreeing = 0;
+  bool all_agree() const { return agreeing == books && books == customers; }
+};
+Result<BookComparison> CompareBooks(store::Store& store, store::ProfileVault& vault,
+                                    const rules::Model& model, const PurchaseSummaries& logs,
+                                    int64_t until_us);
 
 }  // namespace portrait::daemon

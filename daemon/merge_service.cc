@@ -128,7 +128,8 @@ Result<MergeOutcome> MergeService::Merge(const Caller& caller, std::string_view 
   PORTRAIT_ASSIGN_OR_RETURN(store::OpenProfile into, vault_.Open(target->id));
   PORTRAIT_ASSIGN_OR_RETURN(store::OpenProfile from, vault_.Open(source->id));
   const std::shared_ptr<const LoadedRules> rules = rules_.Get();
-  const MergeInputs inputs{store_, vault_, rules->set.metrics, caller.Actor(), clock_.NowUs()};
+  const MergeInputs inputs{store_,         vault_,        rules->set.metrics, rules->set.models,
+                           caller.Actor(), clock_.NowUs()};
   PORTRAIT_ASSIGN_OR_RETURN(MergePrefer prefer, ParseMergePrefer(request.prefer));
   PORTRAIT_ASSIGN_OR_RETURN(MergePlan plan, PlanMerge(inputs, into, from, prefer));
   const MergeCounts& c = plan.counts;

@@ -100,11 +100,17 @@ Result<std::pair<std::vector<analytics::CustomerSummary>, FittedModel>> ModelSer
       ReadPurchases(d_.store, d_.vault, model.purchases, model.amount, until_us));
   if (none_after && !complete) {
     // Once the books are found to agree with the events, the next fits read the books.
-    PORTRAIT_ASSIGN_OR_RETURN(bool agree, BooksAgree(d_.store, d_.vault, model, logs, until_us));
-    if (agree) {
+    PORTRAIT_ASSIGN_OR_RETURN(BookComparison compared,
+                              CompareBooks(d_.store, d_.vault, model, logs, until_us));
+    if (compared.all_agree()) {
       PORTRAIT_RETURN_IF_ERROR(books_.MarkVerified(model, generation));
       d_.log.info("model '{}': the purchase books agree with the events; later fits read them",
                   model.name);
+    } else {
+      d_.log.info(
+          "model '{}': {} of {} purchase books agree with the events of {} customers; fits "
+          "read the events",
+          model.name, compared.agreeing, compared.books, compared.customers);
     }
   }
   counts.events = logs.events;

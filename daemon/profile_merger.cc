@@ -7,6 +7,7 @@
 #include "consent/ledger.h"
 #include "crypto/field_cipher.h"
 #include "daemon/consent_service.h"
+#include "rules/purchase_book.h"
 #include "store/task_state.h"
 
 namespace portrait::daemon {
@@ -72,7 +73,8 @@ Result<std::vector<PlainEvent>> OpenEvents(store::Store& store, const store::Ope
   return out;
 }
 
-// Moves the source's events (re-sealed) and recomputes the metrics over both sides' events.
+// Moves the source's events (re-sealed) and recomputes the metrics and the purchase books over
+// both sides' events.
 Result<json> MoveEvents(const MergeInputs& in, const store::OpenProfile& target,
                         const store::OpenProfile& source, MergePlan& plan) {
   PORTRAIT_ASSIGN_OR_RETURN(std::vector<PlainEvent> events, OpenEvents(in.store, target));
@@ -93,6 +95,9 @@ Result<json> MoveEvents(const MergeInputs& in, const store::OpenProfile& target,
   for (const PlainEvent& e : events) {
     rules::EventFacts facts{e.type, e.time_us, &e.data};
     rules::ApplyEvent(in.metrics, facts, metrics);
+    for (const rules::Model& m : in.models) {
+      rules::RecordPurchase(m, facts, metrics);
+    }
   }
   return metrics;
 }

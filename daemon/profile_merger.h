@@ -8,7 +8,8 @@
 //   tags     union. Time zone: the preferred side's, else the other's. Created: the earlier.
 //   events   moved to the target, each re-sealed with the target's key.
 //   metrics  recomputed from the merged events (both sides' stored events, in time order)
-//            through the rules' metric definitions, the target's "$segments" bookkeeping kept
+//            through the rules' metric definitions and [[model]] purchase books (so a fit
+//            reading the books sees the merged history), the target's "$segments" bookkeeping kept
 //            (its transitions' numbering goes on); lifecycle, segments and timers are the
 //            caller's to re-evaluate after the commit (Ingestor::AfterProfileWrite).
 //   consents the source's ledger copied under the target (evidence re-sealed, times kept);
@@ -29,6 +30,7 @@
 
 #include "base/result.h"
 #include "rules/metrics.h"
+#include "rules/rule_set.h"
 #include "store/profile_vault.h"
 
 namespace portrait::daemon {
@@ -56,7 +58,8 @@ struct MergeInputs {
   store::Store& store;
   store::ProfileVault& vault;
   const std::vector<rules::Metric>& metrics;
-  std::string actor;  // for the consent records the merge appends
+  const std::vector<rules::Model>& models;  // whose purchase books are recomputed too
+  std::string actor;                        // for the consent records the merge appends
   int64_t now_us = 0;
 };
 

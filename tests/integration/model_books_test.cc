@@ -84,6 +84,9 @@ TEST_F(ModelBooks, BooksKeptFromTheFirstPurchaseAreReadAndGiveTheFitOfTheEvents)
   Rules(true);
   ASSERT_TRUE(d_.Start("1998-07-01T00:00:00Z"));
   Import("even.jsonl");
+  // A merge recomputes the target's book over both histories.
+  auto merged = d_.Admin("POST", "/v1/profiles/cdnow-4/merge", R"({"from": "cdnow-18"})");
+  ASSERT_EQ(merged.status, 200) << merged.body;
   const json books = Fit(kAfterAll);
   EXPECT_EQ(books["read_from"], "purchase_books");
   EXPECT_GT(books["customers"].get<int>(), 1000);

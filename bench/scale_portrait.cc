@@ -17,17 +17,8 @@ namespace {
 namespace fs = std::filesystem;
 using Steady = std::chrono::steady_clock;
 
-// An RFM score over the example rules' order metrics, a BG/NBD model over the simulated
-// `purchase` events, and a tag reading each, so that a refresh and a fit both change what the
-// re-evaluation decides.
-constexpr const char* kValueRules = R"(
-[[score]]
-name = "rfm"
-kind = "rfm"
-recency = "last_order"
-frequency = "orders"
-monetary = "spent"
-
+// A BG/NBD model over the simulated `purchase` events.
+constexpr const char* kModelRules = R"(
 [[model]]
 name = "clv"
 kind = "bgnbd"
@@ -35,6 +26,17 @@ purchases = "purchase"
 amount = "amount"
 unit = "week"
 discount = 0.1
+)";
+
+// An RFM score over the example rules' order metrics and a tag reading it and one reading the
+// model's predictions, so that a refresh and a fit both change what the re-evaluation decides.
+constexpr const char* kValueRules = R"(
+[[score]]
+name = "rfm"
+kind = "rfm"
+recency = "last_order"
+frequency = "orders"
+monetary = "spent"
 
 [[tag]]
 path = "rfm/important_value"
@@ -109,6 +111,10 @@ int64_t IndexRowsChanged(const std::string& line) {
 
 }  // namespace
 
+void WriteModelRules(const fs::path& dir) {
+  std::ofstream(dir / "rules/model.toml") << kModelRules;
+}
+
 PortraitFigures MeasurePortrait(const fs::path& dir, ChildDaemon& daemon, const std::string& token,
                                 int64_t customers) {
   PortraitFigures f;
@@ -155,6 +161,7 @@ PortraitFigures MeasurePortrait(const fs::path& dir, ChildDaemon& daemon, const 
   std::tie(f.fit_ms, f.fit_pass_ms) =
       RequestAndPass(daemon, token, "/v1/models/clv/fit", "{}", answer);
   f.fit_customers = answer.json().value("customers", int64_t{0});
+  f.fit_read_from = answer.json().value("read_from", "");
   std::printf("clv fitted: %.0f ms, then re-evaluated: %.0f ms\n", f.fit_ms, f.fit_pass_ms);
   return f;
 }

@@ -241,17 +241,8 @@ CLI::App* Verb(CLI::App* group, const std::string& name, const std::string& help
   return verb;
 }
 
-}  // namespace
-
-void AddProfileCommand(CLI::App& app, int& exit_code) {
-  auto o = std::make_shared<ProfileOptions>();
-  CLI::App* profile = app.add_subcommand(
-      "profile",
-      "One customer's profile, through the running daemon: read, write, look up, "
-      "erase, export, legal hold. Each call is audited.");
-  profile->alias("profiles");
-  profile->require_subcommand(1);
-
+// get, find, export.
+void AddReadVerbs(CLI::App* profile, const std::shared_ptr<ProfileOptions>& o, int& exit_code) {
   Verb(profile, "get",
        "Show a profile as the token's role may see it for the purpose: fields in clear or "
        "masked, tags, stage, metrics (times as RFC 3339), scores.\n"
@@ -261,6 +252,25 @@ void AddProfileCommand(CLI::App& app, int& exit_code) {
         exit_code = CallAndPrint(o->daemon, "profile get", "GET", Target(o->id), "", PrintProfile);
       });
 
+  CLI::App* find = Verb(profile, "find",
+                        "Find profiles by a blind-indexed field the role reads in clear; prints "
+                        "their external ids.\n"
+                        "  portraitctl profile find email=fang@example.cn",
+                        *o, false);
+  find->add_option("query", o->query, "FIELD=VALUE")->required();
+  find->callback([o, &exit_code] { exit_code = Find(*o); });
+
+  CLI::App* exp = Verb(profile, "export",
+                       "Write the data-subject export (everything the role may see of the "
+                       "customer) to a new file, mode 0600; never overwrites one.\n"
+                       "  portraitctl profile export C1042 --out c1042.json",
+                       *o);
+  exp->add_option("--out", o->out, "the file to create")->required();
+  exp->callback([o, &exit_code] { exit_code = Export(*o); });
+}
+
+// put, erase, hold, unhold.
+void AddWriteVerbs(CLI::App* profile, const std::shared_ptr<ProfileOptions>& o, int& exit_code) {
   CLI::App* put = Verb(profile, "put",
                        "Create a profile or update it (fields not named are kept). Values are "
                        "checked and normalised by the field's type.\n"
@@ -275,14 +285,6 @@ void AddProfileCommand(CLI::App& app, int& exit_code) {
   put->add_option("--timezone", o->timezone, "the customer's IANA time zone");
   put->callback([o, &exit_code] { exit_code = Put(*o); });
 
-  CLI::App* find = Verb(profile, "find",
-                        "Find profiles by a blind-indexed field the role reads in clear; prints "
-                        "their external ids.\n"
-                        "  portraitctl profile find email=fang@example.cn",
-                        *o, false);
-  find->add_option("query", o->query, "FIELD=VALUE")->required();
-  find->callback([o, &exit_code] { exit_code = Find(*o); });
-
   CLI::App* erase = Verb(profile, "erase",
                          "Erase a profile by crypto-shredding: its data key destroyed, fields "
                          "and events deleted, sinks told. Cannot be undone.\n"
@@ -290,14 +292,6 @@ void AddProfileCommand(CLI::App& app, int& exit_code) {
                          *o);
   erase->add_flag("--yes", o->yes, "confirm the erasure");
   erase->callback([o, &exit_code] { exit_code = Erase(*o); });
-
-  CLI::App* exp = Verb(profile, "export",
-                       "Write the data-subject export (everything the role may see of the "
-                       "customer) to a new file, mode 0600; never overwrites one.\n"
-                       "  portraitctl profile export C1042 --out c1042.json",
-                       *o);
-  exp->add_option("--out", o->out, "the file to create")->required();
-  exp->callback([o, &exit_code] { exit_code = Export(*o); });
 
   CLI::App* hold = Verb(profile, "hold",
                         "Place a legal hold on a profile: erasure and retention purges are "
@@ -313,6 +307,20 @@ void AddProfileCommand(CLI::App& app, int& exit_code) {
        "  portraitctl profile unhold C1042",
        *o)
       ->callback([o, &exit_code] { exit_code = Hold(*o, false); });
+}
+
+}  // namespace
+
+void AddProfileCommand(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<ProfileOptions>();
+  CLI::App* profile = app.add_subcommand(
+      "profile",
+      "One customer's profile, through the running daemon: read, write, look up, "
+      "erase, export, legal hold. Each call is audited.");
+  profile->alias("profiles");
+  profile->require_subcommand(1);
+  AddReadVerbs(profile, o, exit_code);
+  AddWriteVerbs(profile, o, exit_code);
 }
 
 }  // namespace portrait::cli

@@ -113,7 +113,8 @@ void AddAuditCommand(CLI::App& app, int& exit_code) {
       "verify",
       "Verify an exported audit log offline: every record's hash chain, every checkpoint's "
       "Ed25519 signature and link, and the export's signed head (so a cut end is found). Names "
-      "the first broken record. Exit 0 when intact, 1 when not.");
+      "the first broken record. Exit 0 when intact, 1 when not. Works offline.\n"
+      "  portraitctl audit verify --file audit.jsonl --pubkey 3f9a…(64 hex digits)");
   verify->add_option("--file", opts->file, "the export (JSON lines)")->required();
   verify->add_option("--pubkey", opts->pubkey, "the public key, 64 hex digits")->required();
   verify->add_flag("--json", opts->json, "print the result as JSON");
@@ -129,7 +130,9 @@ void AddAuditCommand(CLI::App& app, int& exit_code) {
   exp->callback([opts, &exit_code] { exit_code = RunExport(*opts); });
 
   CLI::App* pubkey = audit->add_subcommand(
-      "pubkey", "Print the audit log's Ed25519 public key (hex): give it to your auditors");
+      "pubkey",
+      "Print the audit log's Ed25519 public key (hex): give it to your auditors. Works offline.\n"
+      "  portraitctl audit pubkey --config portrait.toml");
   pubkey->add_option("-c,--config", opts->config_path, "path of portrait.toml")
       ->capture_default_str();
   pubkey->callback([opts, &exit_code] { exit_code = RunPubkey(*opts); });

@@ -9,10 +9,13 @@ namespace portrait::cli {
 
 void AddDaemonOptions(CLI::App* cmd, DaemonOptions& o) {
   cmd->add_option("-c,--config", o.config_path, "path of portrait.toml")->capture_default_str();
-  cmd->add_option("--url", o.url, "the daemon's address (default: http:// + [daemon] listen)");
+  cmd->add_option("--url", o.url, "the daemon's address (default: http:// + [daemon] listen)")
+      ->envname("PORTRAIT_URL");
   cmd->add_option("--token", o.token,
-                  "API token (default: the one in DATA_DIR/admin.token, written by init)");
-  cmd->add_option("--purpose", o.purpose, "X-Purpose to act for (default: the role's first)");
+                  "API token (default: the one in DATA_DIR/admin.token, written by init)")
+      ->envname("PORTRAIT_TOKEN");
+  cmd->add_option("--purpose", o.purpose,
+                  "the purpose to act for (default: the token's role's first purpose)");
   cmd->add_flag("--json", o.json, "print the answer as JSON");
 }
 
@@ -42,8 +45,31 @@ Result<DaemonConnection> DaemonConnection::Open(const DaemonOptions& o) {
   if (colon == std::string::npos) {
     return Error(Status::InvalidArgument("--url: expected http://host:port"));
   }
-  int port = std::atoi(rest.c_str() + colon + 1);
-  return DaemonConnection(rest.substr(0, colon), port, token, o.purpose);
+  const std::string port_text = rest.substr(colon + 1);
+  if (port_text.empty() || port_text.size() > 5 ||
+      port_text.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port_text) > 65535) {
+    return Error(Status::InvalidArgument("--url: expected http://host:port"));
+  }
+  DaemonConnection conn(rest.substr(0, colon), std::stoi(port_text), token, o.purpose);
+  if (o.purpose.empty()) {
+    PORTRAIT_RETURN_IF_ERROR(conn.ChoosePurpose());
+  }
+  return conn;
+}
+
+Status DaemonConnection::ChoosePurpose() {
+  PORTRAIT_ASSIGN_OR_RETURN(nlohmann::json me, Call("GET", "/v1/whoami"));
+  const nlohmann::json purposes =
+      me.is_object() ? me.value("purposes", nlohmann::json::array()) : nlohmann::json();
+  if (!purposes.is_array()) {
+    return Status::Internal("GET /v1/whoami: unexpected answer");
+  }
+  if (purposes.size() > 1 && purposes[0].is_string()) {
+    purpose_ = purposes[0].get<std::string>();
+    purpose_chosen_ = true;
+  }
+  return Status::Ok();
 }
 
 DaemonConnection::DaemonConnection(std::string host, int port, std::string token,
@@ -97,8 +123,11 @@ int CallAndPrint(const DaemonOptions& o, const std::string& verb, const std::str
     return Fail(verb, answer.error());
   }
   if (o.json) {
-    std::cout << answer->dump() << "\n";
+    std::cout << answer->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
+    if (conn->purpose_chosen()) {
+      std::cerr << "(for purpose '" << conn->purpose() << "'; --purpose chooses another)\n";
+    }
     print(*answer);
   }
   return 0;

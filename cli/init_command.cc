@@ -100,7 +100,8 @@ void AddInitCommand(CLI::App& app, int& exit_code) {
       "init",
       "Create a data directory: a fresh 32-byte master key file (mode 0600), or a salt for a "
       "passphrase key, and the encrypted databases portrait.db and keystore.db. Refuses to "
-      "overwrite anything that exists.");
+      "overwrite anything that exists. Works offline.\n"
+      "  portraitctl init --config portrait.toml");
   cmd->add_option("-c,--config", opts->config_path, "path of portrait.toml")->capture_default_str();
   cmd->add_flag("--json", opts->json, "print the result as JSON");
   cmd->callback([opts, &exit_code] { exit_code = RunInit(*opts); });

@@ -4,13 +4,15 @@
 
 #include "base/process.h"
 #include "cli/audit_command.h"
+#include "cli/consent_command.h"
 #include "cli/import_command.h"
 #include "cli/init_command.h"
 #include "cli/model_command.h"
-#include "cli/profiles_command.h"
+#include "cli/profile_command.h"
 #include "cli/rules_command.h"
 #include "cli/scores_command.h"
 #include "cli/segments_command.h"
+#include "cli/stats_command.h"
 #include "cli/tasks_command.h"
 #include "cli/token_command.h"
 
@@ -30,10 +32,12 @@ int main(int argc, char** argv) {
   portrait::cli::AddTokenCommand(app, exit_code);
   portrait::cli::AddTasksCommand(app, exit_code);
   portrait::cli::AddSegmentsCommand(app, exit_code);
-  portrait::cli::AddProfilesCommand(app, exit_code);
+  portrait::cli::AddProfileCommand(app, exit_code);
+  portrait::cli::AddConsentCommand(app, exit_code);
   portrait::cli::AddImportCommand(app, exit_code);
   portrait::cli::AddModelCommand(app, exit_code);
   portrait::cli::AddScoresCommand(app, exit_code);
+  portrait::cli::AddStatsCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

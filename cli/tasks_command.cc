@@ -110,13 +110,16 @@ void AddTasksCommand(CLI::App& app, int& exit_code) {
   CLI::App* retry = tasks->add_subcommand(
       "retry",
       "Send a dead, suppressed or cancelled task again: it becomes pending, and consent, caps "
-      "and quiet hours are checked again before it is sent.");
+      "and quiet hours are checked again before it is sent.\n"
+      "  portraitctl tasks retry 17");
   retry->add_option("id", o->id, "the task's id (from tasks list)")->required();
   AddDaemonOptions(retry, o->daemon);
   retry->callback([o, &exit_code] { exit_code = Change(*o, "retry"); });
 
   CLI::App* cancel = tasks->add_subcommand(
-      "cancel", "Cancel a pending or retrying task: it will not be sent. Audited.");
+      "cancel",
+      "Cancel a pending or retrying task: it will not be sent. Audited.\n"
+      "  portraitctl tasks cancel 18");
   cancel->add_option("id", o->id, "the task's id (from tasks list)")->required();
   AddDaemonOptions(cancel, o->daemon);
   cancel->callback([o, &exit_code] { exit_code = Change(*o, "cancel"); });

@@ -56,17 +56,21 @@ void AddTokenCommand(CLI::App& app, int& exit_code) {
   token->require_subcommand(1);
 
   CLI::App* create = token->add_subcommand(
-      "create", "Create a token for a role; prints it once (it is stored only as a keyed hash).");
+      "create",
+      "Create a token for a role; prints it once (it is stored only as a keyed hash).\n"
+      "  portraitctl token create --name crm-sync --role marketer");
   create->add_option("--name", o->name, "a unique name, e.g. crm-sync")->required();
   create->add_option("--role", o->role, "a role declared in portrait.toml")->required();
   AddDaemonOptions(create, o->daemon);
   create->callback([o, &exit_code] { exit_code = Create(*o); });
 
-  CLI::App* list = token->add_subcommand("list", "List tokens: name, role, created, last used.");
+  CLI::App* list = token->add_subcommand(
+      "list", "List tokens: name, role, created, last used.\n  portraitctl token list --json");
   AddDaemonOptions(list, o->daemon);
   list->callback([o, &exit_code] { exit_code = List(*o); });
 
-  CLI::App* revoke = token->add_subcommand("revoke", "Revoke a token by name, at once.");
+  CLI::App* revoke = token->add_subcommand(
+      "revoke", "Revoke a token by name, at once.\n  portraitctl token revoke crm-sync");
   revoke->add_option("name", o->name, "the token's name")->required();
   AddDaemonOptions(revoke, o->daemon);
   revoke->callback([o, &exit_code] { exit_code = Revoke(*o); });

@@ -1,5 +1,8 @@
 #include "consent/profile_view.h"
 
+#include <algorithm>
+
+#include "base/time_format.h"
 #include "consent/access_policy.h"
 #include "consent/masking.h"
 
@@ -28,15 +31,30 @@ ProfileView BuildView(const config::Config& config, const config::Role& role,
   return view;
 }
 
+nlohmann::json ReadableTime(const nlohmann::json& value) {
+  constexpr int64_t kEndOf9999Us = 253'402'300'799'999'999;
+  if (!value.is_number_integer()) {
+    return value;
+  }
+  const int64_t us = value.is_number_unsigned() && value.get<uint64_t>() > uint64_t(kEndOf9999Us)
+                         ? -1
+                         : value.get<int64_t>();
+  return us >= 0 && us <= kEndOf9999Us ? nlohmann::json(FormatRfc3339(us)) : value;
+}
+
 DerivedView BuildDerivedView(const config::Purpose& purpose, const nlohmann::json& metrics,
-                             const std::vector<std::string>& tags, const std::string& lifecycle) {
+                             const std::vector<std::string>& tags, const std::string& lifecycle,
+                             const std::vector<std::string>& time_metrics) {
   DerivedView view;
   if (metrics.is_object()) {
     for (const auto& [name, value] : metrics.items()) {
       // "$…" entries are the rules engine's bookkeeping (tallies, times), never shown.
-      if (!name.starts_with('$') && purpose.derived.Allows("metrics", name)) {
-        view.metrics[name] = value;
+      if (name.starts_with('$') || !purpose.derived.Allows("metrics", name)) {
+        continue;
       }
+      const bool time =
+          std::find(time_metrics.begin(), time_metrics.end(), name) != time_metrics.end();
+      view.metrics[name] = time ? ReadableTime(value) : value;
     }
   }
   for (const std::string& tag : tags) {

@@ -17,7 +17,7 @@ bool IsAdministrative(const std::vector<std::string>& path) {
   return path == std::vector<std::string>{"metrics"} ||
          (path.size() >= 2 && path[0] == "v1" &&
           (path[1] == "tokens" || path[1] == "audit" || path[1] == "admin" || path[1] == "models" ||
-           path[1] == "scores"));
+           path[1] == "scores" || path[1] == "whoami" || path[1] == "stats"));
 }
 
 }  // namespace
@@ -192,6 +192,12 @@ Result<HttpResponse> Api::Route(ApiCall& call) {
       call.method() == http::verb::post) {
     return Import(call);
   }
+  if (p.size() == 2 && p[1] == "whoami" && call.method() == http::verb::get) {
+    return WhoAmI(call);
+  }
+  if (p.size() == 2 && p[1] == "stats" && call.method() == http::verb::get) {
+    return Stats(call);
+  }
   if (p[1] == "tokens") {
     return Tokens(call);
   }
@@ -271,8 +277,9 @@ Result<HttpResponse> Api::Profile(ApiCall& call, const std::string& id) {
         d_.ingestor.Forget(out["internal_id"].get<int64_t>());
         return d_.ingestor.AfterProfileWrite(out["internal_id"].get<int64_t>());
       }));
-      return JsonResponse(out,
-                          out["created"].get<bool>() ? http::status::created : http::status::ok);
+      const bool created = out["created"].get<bool>();
+      (created ? d_.telemetry.profiles_created : d_.telemetry.profiles_updated).Add();
+      return JsonResponse(out, created ? http::status::created : http::status::ok);
     }
     case http::verb::delete_: {
       json receipt;
@@ -280,6 +287,7 @@ Result<HttpResponse> Api::Profile(ApiCall& call, const std::string& id) {
         PORTRAIT_ASSIGN_OR_RETURN(receipt, d_.profiles.Erase(caller, id));
         return Status::Ok();
       }));
+      d_.telemetry.profiles_erased.Add();
       // No attempt for the profile may end after the receipt.
       d_.sends.Drain(receipt["internal_id"].get<int64_t>());
       return JsonResponse(receipt);
@@ -297,6 +305,7 @@ Result<HttpResponse> Api::Merge(ApiCall& call, const std::string& id) {
     d_.ingestor.Forget(merged.target);  // its fields, metrics and timers changed
     return d_.ingestor.AfterProfileWrite(merged.target);
   }));
+  d_.telemetry.profiles_merged.Add();
   // No attempt for the merged-away profile may end after the answer.
   d_.sends.Drain(merged.source);
   return JsonResponse(merged.answer);
@@ -327,6 +336,7 @@ Result<HttpResponse> Api::Consents(ApiCall& call, const std::string& id) {
       }
       return Status::Ok();
     }));
+    d_.telemetry.consents_recorded.Add();
     // No attempt the record stops may end after the answer.
     d_.sends.Drain(recorded.profile);
     return JsonResponse({{"record", recorded.record}}, http::status::created);

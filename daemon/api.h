@@ -26,6 +26,7 @@
 #include "daemon/score_service.h"
 #include "daemon/segment_service.h"
 #include "daemon/send_gate.h"
+#include "daemon/stats_service.h"
 #include "daemon/task_service.h"
 #include "daemon/telemetry.h"
 #include "daemon/writer.h"
@@ -59,6 +60,7 @@ struct ApiDeps {
   ImportService& imports;
   ModelService& models;
   ScoreService& scores;
+  StatsService& stats;
 };
 
 class Api {
@@ -91,6 +93,9 @@ class Api {
   // POST or GET /v1/profiles/{id}/consents.
   Result<HttpResponse> Consents(ApiCall& call, const std::string& id);
   Result<HttpResponse> Tokens(ApiCall& call);
+  Result<HttpResponse> Stats(const ApiCall& call);
+  // GET /v1/whoami: the token's name, role, the role's purposes and permissions.
+  Result<HttpResponse> WhoAmI(const ApiCall& call);
   Result<HttpResponse> Audit(ApiCall& call);
   Result<HttpResponse> AuditExport(ApiCall& call);
   Result<HttpResponse> Tasks(ApiCall& call);

@@ -61,6 +61,23 @@ Result<HttpResponse> Api::Segments(ApiCall& call) {
   return Error(Status::NotFound("no such endpoint; see docs/API.md"));
 }
 
+Result<HttpResponse> Api::WhoAmI(const ApiCall& call) {
+  // The caller's own role, as the config in force declares it: nothing about customers.
+  const config::Role& role = *call.caller.role;
+  return JsonResponse({{"token", call.caller.token},
+                       {"role", role.name},
+                       {"purposes", role.purposes},
+                       {"can", role.can}});
+}
+
+Result<HttpResponse> Api::Stats(const ApiCall& call) {
+  if (!call.query.empty()) {
+    return Error(Status::InvalidArgument("GET /v1/stats takes no query parameter"));
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(json stats, d_.stats.Stats(call.caller));
+  return JsonResponse(stats);
+}
+
 Result<HttpResponse> Api::Tokens(ApiCall& call) {
   PORTRAIT_REQUIRE(call.caller, "admin");
   const auto& p = call.path;

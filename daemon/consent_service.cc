@@ -190,7 +190,7 @@ Result<ConsentService::Recorded> ConsentService::Record(const Caller& caller,
   PORTRAIT_RETURN_IF_ERROR(SuppressEndedTasks(*caller.config, row, now, batch));
   batch.consents.push_back(std::move(row));
   PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, audit_.Commit(batch));
-  log_.info("consent record {} ({} {}) for profile {}", result.consent_ids[0],
+  log_.debug("consent record {} ({} {}) for profile {}", result.consent_ids[0],
             batch.consents[0].purpose, batch.consents[0].status, batch.consents[0].profile_id);
   return Recorded{result.consent_ids[0], batch.consents[0].profile_id};
 }

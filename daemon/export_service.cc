@@ -72,10 +72,10 @@ Result<json> ExportService::Export(const Caller& caller, std::string_view extern
   PORTRAIT_ASSIGN_OR_RETURN(json consents, consents_.LedgerJson(id));
   consent::ProfileView view =
       consent::BuildView(*caller.config, *caller.role, *caller.purpose, profile.fields);
-  consent::DerivedView derived =
-      consent::BuildDerivedView(*caller.purpose, profile.metrics, profile.tags, profile.lifecycle);
-  const auto [scores, predictions] =
-      derived_ ? derived_(profile.metrics) : std::pair<json, json>(json::object(), json::object());
+  const ProfileService::Derived computed =
+      derived_ ? derived_(profile.metrics) : ProfileService::Derived{};
+  consent::DerivedView derived = consent::BuildDerivedView(
+      *caller.purpose, profile.metrics, profile.tags, profile.lifecycle, computed.time_metrics);
   PORTRAIT_RETURN_IF_ERROR(audit_.Append(
       {store::AuditEntry{clock_.NowUs(), caller.Actor(), "profile.export", id, caller.purpose->name,
                          json{{"events", events.size()}, {"tasks", tasks.size()}}.dump()}}));
@@ -89,8 +89,9 @@ Result<json> ExportService::Export(const Caller& caller, std::string_view extern
               {"timezone", profile.timezone},
               {"lifecycle", derived.lifecycle},
               {"metrics", derived.metrics},
-              {"scores", consent::AllowedDerived(*caller.purpose, "scores", scores)},
-              {"predictions", consent::AllowedDerived(*caller.purpose, "predictions", predictions)},
+              {"scores", consent::AllowedDerived(*caller.purpose, "scores", computed.scores)},
+              {"predictions",
+               consent::AllowedDerived(*caller.purpose, "predictions", computed.predictions)},
               {"legal_hold", profile.legal_hold},
               {"events", events},
               {"consents", consents},

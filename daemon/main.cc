@@ -113,9 +113,16 @@ int main(int argc, char** argv) {
   app.add_option("--io-threads", io_threads, "threads serving HTTP")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level,
+                 "debug adds a line per profile written, erased or merged and per consent "
+                 "record (by internal id); info logs their counts once a minute")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   CLI11_PARSE(app, argc, argv);
 
   auto log = spdlog::stdout_color_mt("portraitd");
+  log->set_level(spdlog::level::from_str(log_level));
   auto clock = MakeClock(*log);
   auto config = config::LoadConfig(config_path);
   if (!config) {

@@ -128,10 +128,11 @@ Result<ProfileService::PreparedRead> ProfileService::PrepareRead(const Caller& c
       consent::BuildView(*caller.config, *caller.role, *caller.purpose, profile.fields);
   // Derived data is processing too: none of it without the basis, and only what the purpose
   // declares it may use.
-  consent::DerivedView derived = basis.allowed
-                                     ? consent::BuildDerivedView(*caller.purpose, profile.metrics,
-                                                                 profile.tags, profile.lifecycle)
-                                     : consent::DerivedView{};
+  const Derived computed = basis.allowed && derived_ ? derived_(profile.metrics) : Derived{};
+  consent::DerivedView derived =
+      basis.allowed ? consent::BuildDerivedView(*caller.purpose, profile.metrics, profile.tags,
+                                                profile.lifecycle, computed.time_metrics)
+                    : consent::DerivedView{};
   json clear = json::array();
   for (const auto& [name, value] : view.fields.items()) {
     if (std::find(view.masked.begin(), view.masked.end(), name) == view.masked.end()) {
@@ -154,11 +155,9 @@ Result<ProfileService::PreparedRead> ProfileService::PrepareRead(const Caller& c
       {"timezone", profile.timezone.empty() ? caller.config->daemon.timezone : profile.timezone},
       {"lifecycle", derived.lifecycle},
       {"metrics", derived.metrics}};
-  const auto [scores, predictions] = basis.allowed && derived_
-                                         ? derived_(profile.metrics)
-                                         : std::pair<json, json>(json::object(), json::object());
-  answer["scores"] = consent::AllowedDerived(*caller.purpose, "scores", scores);
-  answer["predictions"] = consent::AllowedDerived(*caller.purpose, "predictions", predictions);
+  answer["scores"] = consent::AllowedDerived(*caller.purpose, "scores", computed.scores);
+  answer["predictions"] =
+      consent::AllowedDerived(*caller.purpose, "predictions", computed.predictions);
   return PreparedRead{std::move(answer), std::move(entry)};
 }
 
@@ -180,7 +179,7 @@ Result<json> ProfileService::Write(const Caller& caller, std::string_view extern
                                                 {{"fields", names},
                                                  {"tags", patch.contains("tags")},
                                                  {"timezone", patch.contains("timezone")}})));
-  log_.info("profile {} {} by token {}", r.id, r.created ? "created" : "updated", caller.token);
+  log_.debug("profile {} {} by token {}", r.id, r.created ? "created" : "updated", caller.token);
   return json{{"internal_id", r.id}, {"created", r.created}};
 }
 
@@ -216,8 +215,8 @@ Result<json> ProfileService::Erase(const Caller& caller, std::string_view extern
   PORTRAIT_ASSIGN_OR_RETURN(
       store::EraseReceipt receipt,
       vault_.Erase(external_id, Entry(caller, "profile.erase", json::object())));
-  log_.info("profile {} erased by token {}: {} fields, {} events, data key destroyed", receipt.id,
-            caller.token, receipt.fields, receipt.events);
+  log_.debug("profile {} erased by token {}: {} fields, {} events, data key destroyed", receipt.id,
+             caller.token, receipt.fields, receipt.events);
   return json{{"internal_id", receipt.id},
               {"erased_at", FormatRfc3339(receipt.erased_at_us)},
               {"fields_deleted", receipt.fields},
@@ -240,8 +239,8 @@ Result<json> ProfileService::SetLegalHold(const Caller& caller, std::string_view
       store::ProfileId id,
       vault_.SetLegalHold(external_id, hold,
                           Entry(caller, hold ? "legal_hold.place" : "legal_hold.lift", detail)));
-  log_.info("legal hold on profile {} {} by token {}", id, hold ? "placed" : "lifted",
-            caller.token);
+  log_.debug("legal hold on profile {} {} by token {}", id, hold ? "placed" : "lifted",
+             caller.token);
   return json{{"internal_id", id}, {"legal_hold", hold}};
 }
 

@@ -46,10 +46,15 @@ class ProfileService {
   Result<nlohmann::json> Read(const Caller& caller, std::string_view external_id);
 
   // A profile's scores and predictions computed now from its metrics (NAME -> values, each with
-  // the version of the parameters it came from): daemon/derived_values.h. The server sets it
-  // once, before use; unset, none are shown.
-  using DerivedComputer =
-      std::function<std::pair<nlohmann::json, nlohmann::json>(const nlohmann::json& metrics)>;
+  // the version of the parameters it came from): daemon/derived_values.h; and the names of the
+  // rules' time metrics, shown as RFC 3339. The server sets it once, before use; unset, none
+  // are shown and time metrics show as stored.
+  struct Derived {
+    nlohmann::json scores = nlohmann::json::object();
+    nlohmann::json predictions = nlohmann::json::object();
+    std::vector<std::string> time_metrics;
+  };
+  using DerivedComputer = std::function<Derived(const nlohmann::json& metrics)>;
   void SetDerived(DerivedComputer compute) { derived_ = std::move(compute); }
 
   // Whether the caller's purpose's lawful basis holds for profile `id` now (on any channel):

@@ -20,6 +20,7 @@ Scheduler::Scheduler(Writer& writer, Ingestor& ingestor, const config::ConfigHol
       log_(log),
       period_(period),
       rearm_(rearm_first),
+      activity_(telemetry, log, std::chrono::seconds(60)),
       thread_([this] { Loop(); }) {}
 
 Scheduler::~Scheduler() { Stop(); }
@@ -75,6 +76,7 @@ void Scheduler::Loop() {
       reevaluate_ = true;  // tried again at the next wake
     }
     Sweep();
+    activity_.Tick(std::chrono::steady_clock::now());
     if (std::chrono::steady_clock::now() >= next_purge_) {
       PurgeExpired();
       next_purge_ = std::chrono::steady_clock::now() + kPurgeEvery;

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "base/mutex.h"
+#include "daemon/activity_log.h"
 #include "daemon/ingestor.h"
 #include "daemon/telemetry.h"
 #include "daemon/writer.h"
@@ -86,7 +87,8 @@ class Scheduler {
   bool reevaluate_ GUARDED_BY(mu_) = true;               // at start: check the fingerprint
   bool reevaluation_requested_ GUARDED_BY(mu_) = false;  // wakes the loop, unlike reevaluate_
   std::chrono::steady_clock::time_point next_purge_;     // the epoch: at the first sweep
-  std::thread thread_;  // last: starts once the members above exist
+  ActivityLog activity_;  // the aggregate info line, once a minute when anything changed
+  std::thread thread_;    // last: starts once the members above exist
 };
 
 }  // namespace portrait::daemon

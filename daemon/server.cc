@@ -12,6 +12,7 @@
 #include "daemon/derived_values.h"
 #include "daemon/dispatcher.h"
 #include "daemon/scheduler.h"
+#include "rules/metrics.h"
 #include "store/data_dir.h"
 
 namespace portrait::daemon {
@@ -52,6 +53,7 @@ struct Server::Parts {
                profiles),
         crons(models, scores,
               DerivedDeps{*data.store, vault, audit, rules_holder, derived, jobs, clock, log}),
+        stats(*data.store, audit, clock),
         auth(tokens, token_hasher, clock),
         api(ApiDeps{config,     *data.store,
                     vault,      tokens,
@@ -65,7 +67,7 @@ struct Server::Parts {
                     data.blind, clock,
                     log,        [this] { return server->Reload(); },
                     imports,    models,
-                    scores}),
+                    scores,     stats}),
         http(io,
              HttpLimits{.read_timeout =
                             std::chrono::seconds(config.Get()->daemon.request_timeout_seconds)},
@@ -87,8 +89,9 @@ struct Server::Parts {
       const std::shared_ptr<const LoadedRules> in_force = rules_holder.Get();
       const std::shared_ptr<const DerivedParams> params = derived.Get();
       const int64_t now = this->clock.NowUs();
-      return std::make_pair(ScoresOf(in_force->set, *params, metrics, now),
-                            PredictionsOf(in_force->set, *params, metrics, now));
+      return ProfileService::Derived{ScoresOf(in_force->set, *params, metrics, now),
+                                     PredictionsOf(in_force->set, *params, metrics, now),
+                                     rules::TimeMetricNames(in_force->set.metrics)};
     };
     profiles.SetDerived(computer);
     exports.SetDerived(computer);
@@ -130,6 +133,7 @@ struct Server::Parts {
   ModelService models;
   ScoreService scores;
   DerivedCrons crons;  // the [[model]]s' and [[score]]s' refresh crons
+  StatsService stats;
   Authenticator auth;
   Api api;
   boost::asio::io_context io;

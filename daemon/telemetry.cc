@@ -98,6 +98,16 @@ Result<std::string> RenderPrometheus(const Telemetry& m, store::Store& store, in
               m.http_errors.value(), out);
   RenderValue("portrait_events_accepted_total", "counter", "events stored",
               m.events_accepted.value(), out);
+  RenderValue("portrait_profiles_created_total", "counter", "profiles created by a profile write",
+              m.profiles_created.value(), out);
+  RenderValue("portrait_profiles_updated_total", "counter", "profiles updated by a profile write",
+              m.profiles_updated.value(), out);
+  RenderValue("portrait_profiles_erased_total", "counter", "profiles erased",
+              m.profiles_erased.value(), out);
+  RenderValue("portrait_profiles_merged_total", "counter", "profiles merged into others",
+              m.profiles_merged.value(), out);
+  RenderValue("portrait_consents_recorded_total", "counter", "consent records appended",
+              m.consents_recorded.value(), out);
   RenderValue("portrait_events_duplicate_total", "counter", "events ignored as repeats",
               m.events_duplicate.value(), out);
   RenderValue("portrait_tasks_fired_total", "counter", "tasks written by fired triggers",

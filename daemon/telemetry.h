@@ -78,6 +78,13 @@ struct Telemetry {
   Counter events_duplicate;
   Counter tasks_created;
   Counter timers_fired;
+  // Writes of single profiles through the API (the activity log's counts; import and events
+  // count apart).
+  Counter profiles_created;
+  Counter profiles_updated;
+  Counter profiles_erased;
+  Counter profiles_merged;
+  Counter consents_recorded;
   Counter commits;
   Counter audit_commits;  // grouped commits of read audit records
   Histogram batch_events{{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000}};

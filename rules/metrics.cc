@@ -129,6 +129,16 @@ std::optional<int64_t> IntegerAt(const json& object, const std::string& key) {
   return it->get<int64_t>();
 }
 
+std::vector<std::string> TimeMetricNames(const std::vector<Metric>& defs) {
+  std::vector<std::string> out;
+  for (const Metric& m : defs) {
+    if (m.type() == Type::kTime) {
+      out.push_back(m.name);
+    }
+  }
+  return out;
+}
+
 Type Metric::type() const {
   switch (kind) {
     case MetricKind::kLast:

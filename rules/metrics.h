@@ -45,6 +45,10 @@ std::vector<std::string> RepairMetrics(const std::vector<Metric>& defs, nlohmann
 // is missing or holds another type (stored state is never trusted to have the right type).
 std::optional<int64_t> IntegerAt(const nlohmann::json& object, const std::string& key);
 
+// The names of the metrics whose values are times (a `last` without a key: microseconds since
+// 1970), which a view shows as RFC 3339 (consent::BuildDerivedView).
+std::vector<std::string> TimeMetricNames(const std::vector<Metric>& defs);
+
 // How many distinct values a `top` metric tallies before forgetting the rarest.
 inline constexpr size_t kTopTallyLimit = 64;
 

@@ -133,6 +133,25 @@ struct ConsentRow {
   int64_t expires_us = 0;  // 0 = never
 };
 
+// How many consent records are in force, at one instant, for one purpose, scope and status: a
+// profile's record in force for a (purpose, scope, channel) is its latest made at or before the
+// instant (ties: the higher id), counted once per channel; a grant past its `expires` counts
+// with the status "expired".
+struct ConsentCount {
+  std::string purpose;
+  std::string scope;
+  std::string status;
+  int64_t records = 0;
+  bool operator==(const ConsentCount&) const = default;
+};
+
+// Store::Counts.
+struct StoreCounts {
+  int64_t events = 0;
+  std::map<std::string, int64_t> lifecycle;  // stage -> profiles; "" = not evaluated yet
+  std::vector<ConsentCount> consents;        // by purpose, scope, status
+};
+
 // What the base-wide re-evaluation reads of one profile to tell, off the writer, whether
 // re-evaluating it would change anything (Store::PortraitInputsAfter): its row, its wrapped
 // data key, the sealed values of the fields asked for, its zone, anchors and timers, the
@@ -351,6 +370,10 @@ class Store {
   // fit asks whether any purchase lies after its `until`).
   virtual Result<std::optional<int64_t>> LatestEventTime(std::string_view type) = 0;
   virtual Result<int64_t> CountProfiles() = 0;
+  // Counts over plain columns and indexes, nothing sealed opened (GET /v1/stats): the events,
+  // the profiles by lifecycle stage, and the consent records in force at `now_us` of the stored
+  // profiles by purpose, scope and status.
+  virtual Result<StoreCounts> Counts(int64_t now_us) = 0;
   // Up to `limit` profile ids greater than `after`, ascending (to walk every profile in pages).
   virtual Result<std::vector<ProfileId>> ProfileIds(ProfileId after, int limit) = 0;
   // Up to `limit` profile rows with ids greater than `after`, ascending (a range read: an RFM

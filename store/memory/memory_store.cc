@@ -165,6 +165,36 @@ class MemoryStore final : public Store {
     return static_cast<int64_t>(state_.profiles.size());
   }
 
+  Result<StoreCounts> Counts(int64_t now_us) override {
+    MutexLock lock(mu_);
+    StoreCounts out;
+    out.events = static_cast<int64_t>(state_.events.size());
+    for (const auto& [id, p] : state_.profiles) {
+      ++out.lifecycle[p.lifecycle];
+    }
+    // The latest record of each (profile, purpose, scope, channel) made by now.
+    std::map<std::tuple<ProfileId, std::string, std::string, std::string>, const ConsentRow*>
+        latest;
+    for (const ConsentRow& c : state_.consents) {
+      if (c.time_us > now_us || !state_.profiles.contains(c.profile_id)) {
+        continue;
+      }
+      const ConsentRow*& kept = latest[{c.profile_id, c.purpose, c.scope, c.channel}];
+      if (!kept || c.time_us > kept->time_us || (c.time_us == kept->time_us && c.id > kept->id)) {
+        kept = &c;
+      }
+    }
+    std::map<std::tuple<std::string, std::string, std::string>, int64_t> counts;
+    for (const auto& [key, c] : latest) {
+      const bool expired = c->status == "granted" && c->expires_us != 0 && c->expires_us <= now_us;
+      ++counts[{c->purpose, c->scope, expired ? "expired" : c->status}];
+    }
+    for (const auto& [key, n] : counts) {
+      out.consents.push_back(ConsentCount{std::get<0>(key), std::get<1>(key), std::get<2>(key), n});
+    }
+    return out;
+  }
+
   Result<std::vector<ProfileId>> ProfileIds(ProfileId after, int limit) override {
     MutexLock lock(mu_);
     std::vector<ProfileId> out;

@@ -173,6 +173,7 @@ class AuthorizationProperty : public ::testing::Test {
       book_marks_};
   ScoreService scores_{
       DerivedDeps{*data_.store, vault_, audit_, rules_, derived_, jobs_, clock_, log_}, profiles_};
+  StatsService stats_{*data_.store, audit_, clock_};
   Api api_{ApiDeps{in_force_,   *data_.store,
                    vault_,      token_registry_,
                    audit_,      profiles_,
@@ -185,7 +186,7 @@ class AuthorizationProperty : public ::testing::Test {
                    data_.blind, clock_,
                    log_,        [] { return Status::Ok(); },
                    imports_,    models_,
-                   scores_}};
+                   scores_,     stats_}};
   std::map<std::string, std::string> tokens_;
   std::vector<Customer> customers_;
   std::map<std::string, Forbidden> forbidden_;  // by "role/purpose"

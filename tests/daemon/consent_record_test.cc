@@ -101,6 +101,7 @@ class ConsentRecord : public ::testing::Test {
                        book_marks_};
   ScoreService scores_{DerivedDeps{store_, vault_, audit_, rules_, derived_, jobs_, clock_, log_},
                        profiles_};
+  StatsService stats_{store_, audit_, clock_};
   Api api_{ApiDeps{in_force_,   store_,
                    vault_,      token_registry_,
                    audit_,      profiles_,
@@ -113,7 +114,7 @@ class ConsentRecord : public ::testing::Test {
                    data_.blind, clock_,
                    log_,        [] { return Status::Ok(); },
                    imports_,    models_,
-                   scores_}};
+                   scores_,     stats_}};
 };
 
 TEST_F(ConsentRecord, AStoredRecordIsAnswered201WhenItsReevaluationFails) {

@@ -526,3 +526,65 @@ TYPED_TEST(StoreContract, AMergeMovesEventsAndAliasesInOneBatch) {
 
 }  // namespace
 }  // namespace portrait::store
+
+namespace portrait::store {
+namespace {
+
+ConsentRow Record(ProfileId id, std::string purpose, std::string scope, std::string channel,
+                  std::string status, int64_t time_us, int64_t expires_us = 0) {
+  ConsentRow c;
+  c.profile_id = id;
+  c.purpose = std::move(purpose);
+  c.scope = std::move(scope);
+  c.channel = std::move(channel);
+  c.status = std::move(status);
+  c.time_us = time_us;
+  c.expires_us = expires_us;
+  return c;
+}
+
+TYPED_TEST(StoreContract, CountsEventsStagesAndTheConsentRecordsInForce) {
+  auto active = this->NewProfile(1, "k1");
+  active.row.lifecycle = "active";
+  ASSERT_TRUE(this->Write(active).ok());
+  ASSERT_TRUE(this->Write(this->NewProfile(2, "k2")).ok());  // not evaluated yet
+  auto also_active = this->NewProfile(3, "k3");
+  also_active.row.lifecycle = "active";
+  ASSERT_TRUE(this->Write(also_active).ok());
+  Batch b;
+  b.events = {this->Event("e1", 1, 5), this->Event("e2", 1, 6), this->Event("e3", 3, 7)};
+  b.consents = {
+      Record(1, "marketing", "processing", "sms", "granted", 10),
+      Record(1, "marketing", "processing", "sms", "withdrawn", 20),      // replaces it
+      Record(1, "marketing", "processing", "email", "granted", 10, 50),  // expired by 100
+      Record(2, "marketing", "processing", "any", "granted", 10),
+      Record(2, "marketing", "processing", "any", "objected", 200),  // not yet made
+      Record(9, "marketing", "processing", "any", "granted", 10),    // no such profile
+      Record(3, "service", "sensitive", "any", "granted", 10),
+      Record(3, "care", "processing", "any", "granted", 30),
+      Record(3, "care", "processing", "any", "objected", 30),  // same time, higher id: in force
+  };
+  ASSERT_TRUE(this->store_->Commit(b));
+  auto counts = this->store_->Counts(100);
+  ASSERT_TRUE(counts) << counts.error().ToString();
+  EXPECT_EQ(counts->events, 3);
+  EXPECT_EQ(counts->lifecycle, (std::map<std::string, int64_t>{{"", 1}, {"active", 2}}));
+  EXPECT_EQ(counts->consents, (std::vector<ConsentCount>{
+                                  {"care", "processing", "objected", 1},
+                                  {"marketing", "processing", "expired", 1},
+                                  {"marketing", "processing", "granted", 1},
+                                  {"marketing", "processing", "withdrawn", 1},
+                                  {"service", "sensitive", "granted", 1},
+                              }));
+  Batch erase;
+  erase.erasures = {3};
+  ASSERT_TRUE(this->store_->Commit(erase));
+  counts = this->store_->Counts(100);
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->events, 2);
+  EXPECT_EQ(counts->lifecycle, (std::map<std::string, int64_t>{{"", 1}, {"active", 1}}));
+  EXPECT_EQ(counts->consents.size(), 3u);  // the erased profile's ledger is kept, not counted
+}
+
+}  // namespace
+}  // namespace portrait::store

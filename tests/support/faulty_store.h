@@ -87,6 +87,7 @@ class FaultyStore final : public store::Store {
     return real_.GetEvents(id);
   }
   Result<int64_t> CountProfiles() override { return real_.CountProfiles(); }
+  Result<store::StoreCounts> Counts(int64_t now_us) override { return real_.Counts(now_us); }
   Result<std::vector<bool>> StoredEvents(const std::vector<std::string_view>& keys) override {
     return real_.StoredEvents(keys);
   }

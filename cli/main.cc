@@ -6,6 +6,7 @@
 #include "cli/audit_command.h"
 #include "cli/import_command.h"
 #include "cli/init_command.h"
+#include "cli/key_command.h"
 #include "cli/model_command.h"
 #include "cli/profiles_command.h"
 #include "cli/rules_command.h"
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   portrait::cli::AddImportCommand(app, exit_code);
   portrait::cli::AddModelCommand(app, exit_code);
   portrait::cli::AddScoresCommand(app, exit_code);
+  portrait::cli::AddKeyCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -91,6 +91,15 @@ Result<DataDir> OpenDataDir(const config::Config& config, const DataDirLock* loc
   return Open(config, /*create=*/false);
 }
 
+Result<DataDirLock> LockDataDir(const config::Config& config, std::string_view who) {
+  std::error_code ec;
+  if (!fs::is_directory(config.daemon.data_dir, ec)) {
+    return Error(Status::NotFound("data directory " + config.daemon.data_dir +
+                                  " does not exist (create it with `portraitctl init`)"));
+  }
+  return DataDirLock::Acquire(config.daemon.data_dir, who);
+}
+
 Result<DataDir> InitDataDir(const config::Config& config) {
   const std::string& dir = config.daemon.data_dir;
   std::error_code ec;

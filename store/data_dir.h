@@ -30,6 +30,10 @@ inline constexpr const char* kSaltFileName = "master.salt";
 // lock, else under one taken for the while (Unavailable if another process holds it).
 Result<DataDir> OpenDataDir(const config::Config& config, const DataDirLock* lock = nullptr);
 
+// Takes the lock of the data directory `config` names, for `who` ("portraitd"): NotFound if
+// there is no data directory, Unavailable naming the holder if another process holds it.
+Result<DataDirLock> LockDataDir(const config::Config& config, std::string_view who);
+
 // Creates the data directory (mode 0700; it may exist only if empty), a fresh master key file
 // (mode 0600) or passphrase salt, and both databases. Conflict if any of them exists already.
 Result<DataDir> InitDataDir(const config::Config& config);

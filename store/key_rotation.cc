@@ -152,15 +152,13 @@ Status Stage(const config::Config& config, const RotationPaths& paths, const Old
 
 Result<RotationReport> RotateMasterKey(const config::Config& config,
                                        const RotationOptions& options) {
-  std::error_code ec;
-  if (!fs::is_directory(config.daemon.data_dir, ec)) {
-    return Error(Status::NotFound("data directory " + config.daemon.data_dir +
-                                  " does not exist (create it with `portraitctl init`)"));
-  }
-  Result<DataDirLock> lock = DataDirLock::Acquire(config.daemon.data_dir, "portraitctl key rotate");
-  if (!lock) {
+  Result<DataDirLock> lock = LockDataDir(config, "portraitctl key rotate");
+  if (!lock && lock.error().code() == Status::Code::kUnavailable) {
     return Error(Status::Unavailable(lock.error().message() +
                                      "; key rotation is offline: stop portraitd first"));
+  }
+  if (!lock) {
+    return Error(lock.error());
   }
   const RotationPaths paths = RotationPathsFor(config);
   RotationReport report;

@@ -28,6 +28,8 @@ auto InTransaction(Db& db, Fn&& body) -> decltype(body()) {
   return result;
 }
 
+Status Attach(Db& db, const std::string& path, const char* raw_key);
+
 // ATTACHes `path` to `db` as "rekeyed" under `key` (raw), with portrait's cipher page size.
 Status AttachRekeyed(Db& db, const std::string& path, const crypto::SecretBytes& key) {
   PORTRAIT_ASSIGN_OR_RETURN(crypto::SecretBytes raw, crypto::SecretBytes::Allocate(3 + 64 + 1));
@@ -36,19 +38,25 @@ Status AttachRekeyed(Db& db, const std::string& path, const crypto::SecretBytes&
   p[1] = '\'';
   sodium_bin2hex(p + 2, 65, key.data(), key.size());
   p[66] = '\'';
+  // ATTACH reads the file with the default cipher page size, 1 KiB in SQLCipher 3.x; every
+  // portrait database has 4 KiB pages. The default is the process's: put it back after.
+  PORTRAIT_RETURN_IF_ERROR(db.Exec("PRAGMA cipher_default_page_size = 4096;"));
+  Status attached = Attach(db, path, p);
+  PORTRAIT_RETURN_IF_ERROR(db.Exec("PRAGMA cipher_default_page_size = 1024;"));
+  return attached;
+}
+
+Status Attach(Db& db, const std::string& path, const char* raw_key) {
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db.get(), "ATTACH DATABASE ?1 AS rekeyed KEY ?2;", -1, &stmt,
                          nullptr) != SQLITE_OK) {
     return db.LastError("cannot prepare ATTACH");
   }
   sqlite3_bind_text(stmt, 1, path.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(stmt, 2, p, 67, SQLITE_STATIC);
+  sqlite3_bind_text(stmt, 2, raw_key, 67, SQLITE_STATIC);
   const int rc = sqlite3_step(stmt);
   sqlite3_finalize(stmt);
-  if (rc != SQLITE_DONE) {
-    return db.LastError("cannot create " + path);
-  }
-  return db.Exec("PRAGMA rekeyed.cipher_page_size = 4096;");
+  return rc == SQLITE_DONE ? Status::Ok() : db.LastError("cannot attach " + path);
 }
 
 Result<int64_t> UserVersion(Db& db) {
@@ -84,6 +92,10 @@ Status ExportRekeyed(const std::string& from, const crypto::SecretBytes& from_ke
   std::error_code ec;
   if (std::filesystem::exists(to, ec)) {
     return Status::Conflict(to + " already exists; refusing to replace it");
+  }
+  {
+    // Made empty here: ATTACH opens with the source's flags, which never create a file.
+    PORTRAIT_ASSIGN_OR_RETURN(Db created, Db::Open(to, to_key, /*create=*/true, 1));
   }
   {
     PORTRAIT_ASSIGN_OR_RETURN(Db db, Db::Open(from, from_key, /*create=*/false, 16));

@@ -169,6 +169,21 @@ TEST_F(AuditAcrossRotation, VerifiesWithEitherKeyOnlineAndOffline) {
   }
   auto stranger = crypto::AuditSigner::Create(crypto::SecretBytes::Random(32).value()).value();
   EXPECT_FALSE(Offline(text, stranger.public_key()).ok);
+
+  // The second, independent verifier agrees.
+  const std::string path = dir_ / "audit.jsonl";
+  testing::WriteFile(path, text);
+  const std::string script =
+      std::string(PORTRAIT_SOURCE_DIR) + "/tests/store/verify_audit_export.py";
+  for (const auto& [key, rc] : {std::pair{&a_.public_key(), 0}, std::pair{&b_.public_key(), 0},
+                                std::pair{&stranger.public_key(), 1}}) {
+    std::string out;
+    EXPECT_EQ(testing::RunCommand(
+                  "/usr/bin/python3 " + script + " " + path + " " + crypto::ToHex(*key) + " 2>&1",
+                  &out),
+              rc)
+        << out;
+  }
 }
 
 TEST_F(AuditAcrossRotation, ARotationTheOldKeyDidNotSignFails) {

@@ -52,14 +52,14 @@ void PrintStatus(const config::Config& config, RotationState state, const std::s
   if (state == RotationState::kNone) {
     std::cout << "no rotation under way: the store is on the key in force (" << where << ")\n";
   } else if (state == RotationState::kUncommitted) {
-    std::cout << "a key rotation stopped before its commit: the store is on the OLD key ("
-              << where << ").\nTo finish: `portraitctl key rotate` rolls it back and rotates "
+    std::cout << "a key rotation stopped before its commit: the store is on the OLD key (" << where
+              << ").\nTo finish: `portraitctl key rotate` rolls it back and rotates "
               << "again; starting portraitd rolls it back.\n";
   } else {
     std::cout << "a key rotation stopped after its commit: the store is on the NEW key ("
-              << (key_file.empty() ? "the new passphrase, in " + config.keys.passphrase_env +
-                                         " from now on"
-                                   : key_file)
+              << (key_file.empty()
+                      ? "the new passphrase, in " + config.keys.passphrase_env + " from now on"
+                      : key_file)
               << ").\nTo finish: `portraitctl key rotate` completes it (and rotates no "
               << "further); starting portraitd completes it.\n";
   }
@@ -89,8 +89,10 @@ int RunStatus(const KeyOptions& opts) {
     const char* key = state == RotationState::kNone          ? "in_force"
                       : state == RotationState::kUncommitted ? "old"
                                                              : "new";
-    std::cout << nlohmann::json{{"state", StateName(state)},   {"key", key},
-                                {"key_file", key_file},         {"audit_public_key", public_key},
+    std::cout << nlohmann::json{{"state", StateName(state)},
+                                {"key", key},
+                                {"key_file", key_file},
+                                {"audit_public_key", public_key},
                                 {"in_use_by", in_use}}
                      .dump()
               << "\n";

@@ -87,8 +87,9 @@ Result<CarriedKeys> KeyHierarchy::WrapCarriedFrom(const KeyHierarchy& previous) 
   CarriedKeys out;
   for (const auto& [name, key] : {std::pair{kCarriedBlindIndex, &previous.blind_index_},
                                   std::pair{kCarriedTokenHash, &previous.token_}}) {
-    PORTRAIT_ASSIGN_OR_RETURN(out[std::string(name)],
-                              FieldCipher::Seal(kek_, kKekGeneration, CarriedAd(name), key->view()));
+    PORTRAIT_ASSIGN_OR_RETURN(
+        out[std::string(name)],
+        FieldCipher::Seal(kek_, kKekGeneration, CarriedAd(name), key->view()));
   }
   return out;
 }

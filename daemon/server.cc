@@ -20,7 +20,8 @@ namespace portrait::daemon {
 // Every component, in construction order (each refers only to those above it).
 struct Server::Parts {
   Parts(store::DataDirLock data_dir_lock, std::shared_ptr<const LoadedRules> rules,
-        const Clock& clock, spdlog::logger& log, store::DataDir data_dir, crypto::AuditSigner audit_signer, crypto::BlindIndex token_hasher_,
+        const Clock& clock, spdlog::logger& log, store::DataDir data_dir,
+        crypto::AuditSigner audit_signer, crypto::BlindIndex token_hasher_,
         std::shared_ptr<const DerivedParams> fitted, crypto::CursorSealer member_cursors)
       : lock(std::move(data_dir_lock)),
         config(rules->config),
@@ -158,8 +159,7 @@ Result<std::unique_ptr<Server>> Server::Open(const config::Config& config, const
                                            "rotation runs offline)")
                      : lock.error());
   }
-  const store::RotationState interrupted =
-      store::InspectRotation(store::RotationPathsFor(config));
+  const store::RotationState interrupted = store::InspectRotation(store::RotationPathsFor(config));
   if (interrupted != store::RotationState::kNone) {
     log.warn(interrupted == store::RotationState::kCommitted
                  ? "finishing a key rotation interrupted after its commit: the store moves to "
@@ -176,8 +176,7 @@ Result<std::unique_ptr<Server>> Server::Open(const config::Config& config, const
                             LoadDerivedParams(*data.store));
   PORTRAIT_ASSIGN_OR_RETURN(crypto::CursorSealer member_cursors, crypto::CursorSealer::Create());
   auto parts = std::make_unique<Parts>(std::move(*lock), std::move(rules), clock, log,
-                                       std::move(data),
-                                       std::move(signer), std::move(token_hasher),
+                                       std::move(data), std::move(signer), std::move(token_hasher),
                                        std::move(fitted), std::move(member_cursors));
   return std::unique_ptr<Server>(new Server(std::move(parts)));
 }

@@ -94,8 +94,8 @@ class AuditVerifier {
   std::string trusted_key_;
   crypto::KeyView mac_key_;
   std::optional<std::string> final_key_;
-  std::vector<Rotation> rotations_;  // noted, in seq order
-  size_t rotations_met_ = 0;         // how many of them AddRecord has checked
+  std::vector<Rotation> rotations_;        // noted, in seq order
+  size_t rotations_met_ = 0;               // how many of them AddRecord has checked
   std::map<int64_t, std::string> signed_;  // checkpoint seq -> hash
   AuditVerification result_;
   int64_t last_seq_ = 0;

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cstdint>
-
 #include <nlohmann/json.hpp>
 
 #include "store/audit_chain.h"
@@ -133,10 +132,10 @@ void AuditVerifier::AddRecord(const AuditRecord& r) {
   }
   const int64_t expected = last_seq_ + 1;
   if (r.seq != expected) {
-    Fail(expected, r.seq > expected ? "record " + Seq(expected) + " is missing (next is " +
-                                          Seq(r.seq) + ")"
-                                    : "record " + Seq(r.seq) + " is out of order (expected " +
-                                          Seq(expected) + ")");
+    Fail(expected,
+         r.seq > expected
+             ? "record " + Seq(expected) + " is missing (next is " + Seq(r.seq) + ")"
+             : "record " + Seq(r.seq) + " is out of order (expected " + Seq(expected) + ")");
     return;
   }
   std::string hash = ChainHash(prev_hash_, r.seq, r.entry);
@@ -201,8 +200,8 @@ AuditVerification AuditVerifier::Finish() {
     Fail(last_seq_ + 1, "records after " + Seq(last_seq_) +
                             " are missing: the export's signed head is record " +
                             Seq(head_->first));
-  } else if (result_.ok && head_ && (head_->first < last_seq_ || (last_seq_ > 0 &&
-                                                                  head_->second != prev_hash_))) {
+  } else if (result_.ok && head_ &&
+             (head_->first < last_seq_ || (last_seq_ > 0 && head_->second != prev_hash_))) {
     Fail(std::min(head_->first + 1, last_seq_),
          "the chain does not end at the export's signed head (record " + Seq(head_->first) + ")");
   }
@@ -265,7 +264,7 @@ void CheckHeader(const json& header, std::string_view public_key, AuditVerifier&
     if (!verifier.names_rotations() && header_key != public_key) {
       verifier.Fail(seq, "the export's header names another public key");
     } else if (!crypto::AuditSigner::Verify(header_key, ExportHeaderMessage(seq, hash, time_us),
-                                     HexField(header, "signature"))) {
+                                            HexField(header, "signature"))) {
       verifier.Fail(seq, "the export's header (line 1, head record " + Seq(seq) +
                              ") has an invalid signature: altered");
     }

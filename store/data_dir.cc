@@ -51,9 +51,9 @@ Status FinishInterruptedRotation(const config::Config& config, const DataDirLock
     Result<DataDirLock> lock =
         DataDirLock::Acquire(config.daemon.data_dir, "portrait (finishing a key rotation)");
     if (!lock) {
-      return Status::Unavailable(
-          "a key rotation is under way in " + config.daemon.data_dir + " (" +
-          lock.error().message() + "); wait for it, or see `portraitctl key status`");
+      return Status::Unavailable("a key rotation is under way in " + config.daemon.data_dir + " (" +
+                                 lock.error().message() +
+                                 "); wait for it, or see `portraitctl key status`");
     }
     own.emplace(std::move(*lock));
     held = &*own;

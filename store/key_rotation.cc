@@ -37,8 +37,8 @@ Result<OldStore> OpenOld(const config::Config& config, const DataDirLock& lock,
   PORTRAIT_ASSIGN_OR_RETURN(AuditVerification verified, log.Verify());
   if (!verified.ok) {
     return Error(Status::InvalidArgument(
-        "the audit log does not verify (record " + std::to_string(verified.first_bad_seq) +
-        ": " + verified.problem +
+        "the audit log does not verify (record " + std::to_string(verified.first_bad_seq) + ": " +
+        verified.problem +
         "); a rotation would MAC it anew under the new key, so it refuses: investigate first"));
   }
   return OldStore{std::move(data.keys), std::move(signer), verified.records};
@@ -91,13 +91,12 @@ Status WriteRotationRecord(const RotationPaths& paths, const crypto::KeyHierarch
   AuditLog old_log(*staged, old.signer, keys.audit_mac_key(), clock,
                    AuditCadence{INT_MAX, std::chrono::hours(24 * 365 * 100)});
   Batch batch;
-  batch.audit.push_back(AuditEntry{
-      clock.NowUs(), "system", std::string(kKeyRotateAction), 0, "",
-      nlohmann::json{{"old_public_key", report.old_public_key},
-                     {"new_public_key", report.new_public_key},
-                     {"data_keys", report.data_keys},
-                     {"erasure_notices", report.notices}}
-          .dump()});
+  batch.audit.push_back(AuditEntry{clock.NowUs(), "system", std::string(kKeyRotateAction), 0, "",
+                                   nlohmann::json{{"old_public_key", report.old_public_key},
+                                                  {"new_public_key", report.new_public_key},
+                                                  {"data_keys", report.data_keys},
+                                                  {"erasure_notices", report.notices}}
+                                       .dump()});
   PORTRAIT_RETURN_IF_ERROR(old_log.Commit(batch));
   PORTRAIT_RETURN_IF_ERROR(old_log.Checkpoint());
   AuditLog new_log(*staged, signer, keys.audit_mac_key(), clock);
@@ -130,8 +129,7 @@ Status Stage(const config::Config& config, const RotationPaths& paths, const Old
                                          keys.portrait_db_key()));
   RotationFaultPoint("databases-copied");
   PORTRAIT_ASSIGN_OR_RETURN(
-      report.data_keys,
-      RewrapKeystore(keystore, keys.keystore_db_key(), old.keys, keys, carried));
+      report.data_keys, RewrapKeystore(keystore, keys.keystore_db_key(), old.keys, keys, carried));
   RotationFaultPoint("keystore-rewrapped");
   PORTRAIT_ASSIGN_OR_RETURN(report.notices,
                             RekeyPortraitCopy(portrait, keys.portrait_db_key(), old.keys, keys));

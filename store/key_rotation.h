@@ -30,9 +30,9 @@ struct RotationReport {
   // back (kUncommitted, then a new rotation ran) or forward (kCommitted: nothing more done).
   RotationState interrupted = RotationState::kNone;
   bool rotated = false;
-  int64_t data_keys = 0;      // rewrapped
-  int64_t notices = 0;        // erasure notices resealed
-  int64_t audit_records = 0;  // verified before, and MACed anew
+  int64_t data_keys = 0;       // rewrapped
+  int64_t notices = 0;         // erasure notices resealed
+  int64_t audit_records = 0;   // verified before, and MACed anew
   std::string old_public_key;  // the audit signing keys (hex)
   std::string new_public_key;
 };

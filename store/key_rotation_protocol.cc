@@ -177,9 +177,9 @@ void RotationFaultPoint(std::string_view step) {
 
 const std::vector<std::string_view>& RotationSteps() {
   static const std::vector<std::string_view> kSteps = {
-      "key-written",    "databases-copied", "keystore-rewrapped", "portrait-rekeyed",
-      "audited",        "staged",           "committed",          "installed-1",
-      "installed-2",    "installed-3",      "marker-removed"};
+      "key-written", "databases-copied", "keystore-rewrapped", "portrait-rekeyed",
+      "audited",     "staged",           "committed",          "installed-1",
+      "installed-2", "installed-3",      "marker-removed"};
   return kSteps;
 }
 

@@ -48,8 +48,8 @@ Status AttachRekeyed(Db& db, const std::string& path, const crypto::SecretBytes&
 
 Status Attach(Db& db, const std::string& path, const char* raw_key) {
   sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db.get(), "ATTACH DATABASE ?1 AS rekeyed KEY ?2;", -1, &stmt,
-                         nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db.get(), "ATTACH DATABASE ?1 AS rekeyed KEY ?2;", -1, &stmt, nullptr) !=
+      SQLITE_OK) {
     return db.LastError("cannot prepare ATTACH");
   }
   sqlite3_bind_text(stmt, 1, path.c_str(), -1, SQLITE_TRANSIENT);
@@ -171,8 +171,7 @@ Result<int64_t> ResealNotices(Db& db, const crypto::KeyHierarchy& old_keys,
     }
     Result<std::string> plain = old_keys.OpenNotice(read.Int(1), read.Text(2));
     if (!plain) {
-      return Error(Status::Corruption("the erasure notice of task " +
-                                      std::to_string(read.Int(0)) +
+      return Error(Status::Corruption("the erasure notice of task " + std::to_string(read.Int(0)) +
                                       " can't be opened with the old master key"));
     }
     PORTRAIT_ASSIGN_OR_RETURN(std::string sealed, new_keys.SealNotice(read.Int(1), *plain));
@@ -190,7 +189,8 @@ Result<int64_t> ResealNotices(Db& db, const crypto::KeyHierarchy& old_keys,
 
 Status RemacAudit(Db& db, const crypto::KeyHierarchy& new_keys) {
   for (int64_t after = 0;;) {
-    Stmt page(db, "SELECT seq, hash FROM audit WHERE seq > ? AND mac != x'' ORDER BY seq LIMIT 10000;");
+    Stmt page(db,
+              "SELECT seq, hash FROM audit WHERE seq > ? AND mac != x'' ORDER BY seq LIMIT 10000;");
     page.Bind(1, after);
     std::vector<std::pair<int64_t, std::string>> macs;
     while (true) {
@@ -198,7 +198,8 @@ Status RemacAudit(Db& db, const crypto::KeyHierarchy& new_keys) {
       if (!row) {
         break;
       }
-      macs.emplace_back(page.Int(0), RecordMac(new_keys.audit_mac_key(), page.Int(0), page.Text(1)));
+      macs.emplace_back(page.Int(0),
+                        RecordMac(new_keys.audit_mac_key(), page.Int(0), page.Text(1)));
     }
     if (macs.empty()) {
       return Status::Ok();
@@ -247,7 +248,8 @@ Result<crypto::CarriedKeys> ReadCarriedKeys(const std::string& path,
 Status SettleDatabase(const std::string& path, const crypto::SecretBytes& db_key) {
   {
     PORTRAIT_ASSIGN_OR_RETURN(Db db, Db::Open(path, db_key, /*create=*/false, 1));
-    PORTRAIT_RETURN_IF_ERROR(db.Exec("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE;"));
+    PORTRAIT_RETURN_IF_ERROR(
+        db.Exec("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE;"));
   }
   std::error_code ec;
   if (std::filesystem::exists(path + "-wal", ec)) {

@@ -93,8 +93,8 @@ TEST_F(KeyRotationCrash, KilledAtRandomMomentsLeavesOneKeyAndEveryField) {
   for (int trial = 0; trial < 12; ++trial) {
     const std::string old_key = KeyBytes();
     const int delay = delay_ms(random);
-    const int rc = Ctl("key rotate", &out,
-                       "timeout -s KILL " + std::to_string(delay / 1000.0) + " ");
+    const int rc =
+        Ctl("key rotate", &out, "timeout -s KILL " + std::to_string(delay / 1000.0) + " ");
     ASSERT_TRUE(rc == 0 || rc == 137) << "delay " << delay << " ms: " << rc << ": " << out;
     killed += rc == 137;
     CheckAfterCrash(old_key, "killed after " + std::to_string(delay) + " ms", trial % 3 == 0);

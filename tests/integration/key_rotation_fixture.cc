@@ -18,12 +18,12 @@ void KeyRotation::SetUp() {
   ASSERT_TRUE(daemon_.Start());
   for (int i = 0; i < kCustomers; ++i) {
     const std::string id = "k" + std::to_string(i);
-    const std::string body = json{{"fields",
-                                   {{"name", "Customer " + std::to_string(i)},
-                                    {"email", id + "@example.com"},
-                                    {"phone", "+8613800138" + std::to_string(100 + i)},
-                                    {"city", "Suzhou"}}}}
-                                 .dump();
+    const std::string body = json{
+        {"fields",
+         {{"name", "Customer " + std::to_string(i)},
+          {"email", id + "@example.com"},
+          {"phone", "+8613800138" + std::to_string(100 + i)},
+          {"city", "Suzhou"}}}}.dump();
     ASSERT_EQ(daemon_.Admin("PUT", "/v1/profiles/" + id, body).status, 201);
     const std::string events = json::array({{{"id", id + "-o1"},
                                              {"type", "order.placed"},
@@ -58,17 +58,16 @@ std::string KeyRotation::KeyBytes() const { return ReadFile(KeyFile()); }
 
 int KeyRotation::Ctl(const std::string& args, std::string* out, const std::string& env) const {
   out->clear();
-  return RunCommand(env + BinDir() + "/portraitctl " + args + " --config " +
-                        daemon_.config_path() + " 2>&1",
-                    out);
+  return RunCommand(
+      env + BinDir() + "/portraitctl " + args + " --config " + daemon_.config_path() + " 2>&1",
+      out);
 }
 
 int KeyRotation::VerifyExport(const std::string& file, const std::string& key,
                               std::string* out) const {
   out->clear();
-  return RunCommand(BinDir() + "/portraitctl audit verify --file " + file + " --pubkey " + key +
-                        " 2>&1",
-                    out);
+  return RunCommand(
+      BinDir() + "/portraitctl audit verify --file " + file + " --pubkey " + key + " 2>&1", out);
 }
 
 json KeyRotation::Status() const {
@@ -97,10 +96,10 @@ std::map<std::string, json> KeyRotation::Snapshot() {
 bool KeyRotation::DatabasesOpenWith(const std::string& master) const {
   auto secret = crypto::SecretBytes::CopyOf(master).value();
   auto keys = crypto::KeyHierarchy::Create(secret).value();
-  auto portrait = store::sqlite::Db::Open(daemon_.dir() / "var/portrait.db",
-                                          keys.portrait_db_key(), false, 1);
-  auto keystore = store::sqlite::Db::Open(daemon_.dir() / "var/keystore.db",
-                                          keys.keystore_db_key(), false, 1);
+  auto portrait =
+      store::sqlite::Db::Open(daemon_.dir() / "var/portrait.db", keys.portrait_db_key(), false, 1);
+  auto keystore =
+      store::sqlite::Db::Open(daemon_.dir() / "var/keystore.db", keys.keystore_db_key(), false, 1);
   EXPECT_EQ(portrait.has_value(), keystore.has_value()) << "the databases are on different keys";
   return portrait.has_value() && keystore.has_value();
 }

@@ -45,8 +45,8 @@ TEST_F(KeyRotation, TheNewKeyOpensEverythingAndTheOldNothing) {
   ASSERT_TRUE(daemon_.Start());  // the admin token from before still works: carried token key
   EXPECT_EQ(Snapshot(), before_);
   // Event ids' digests are carried too: a repeat from before the rotation is still a repeat.
-  HttpResult repeat = daemon_.Admin(
-      "POST", "/v1/events", R"([{"id":"k3-o1","type":"order.placed","subject":"k3"}])");
+  HttpResult repeat = daemon_.Admin("POST", "/v1/events",
+                                    R"([{"id":"k3-o1","type":"order.placed","subject":"k3"}])");
   EXPECT_EQ(repeat.json(), json({{"accepted", 0}, {"duplicates", 1}})) << repeat.body;
   HttpResult verify = daemon_.Admin("GET", "/v1/audit/verify");
   EXPECT_EQ(verify.json()["ok"], true) << verify.body;
@@ -85,8 +85,7 @@ TEST_F(KeyRotation, TwoRotationsInARowKeepEverything) {
   EXPECT_EQ(daemon_.Admin("GET", "/v1/audit/verify").json()["ok"], true);
   const std::string file = daemon_.dir() / "audit.jsonl";
   WriteFile(file, daemon_.Admin("GET", "/v1/audit/export").body);
-  EXPECT_EQ(VerifyExport(file, AuditPublicKeyOf(first), &out), 0)
-      << out;
+  EXPECT_EQ(VerifyExport(file, AuditPublicKeyOf(first), &out), 0) << out;
 }
 
 TEST_F(KeyRotation, RefusedWhilePortraitdRunsAndPortraitdRefusedWhileARotationRuns) {

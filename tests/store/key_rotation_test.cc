@@ -2,6 +2,8 @@
 // passphrase from its own environment variable, or a clear refusal), erasure notices resealed,
 // data keys the same key wrapped anew, the blind-index key carried; and the audit verifier
 // across signing-key rotations, forged ones included.
+#include "store/key_rotation.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -11,7 +13,6 @@
 #include "store/audit_log.h"
 #include "store/data_dir.h"
 #include "store/erasure_notice.h"
-#include "store/key_rotation.h"
 #include "tests/support/test_support.h"
 
 namespace portrait::store {
@@ -178,10 +179,10 @@ TEST_F(AuditAcrossRotation, VerifiesWithEitherKeyOnlineAndOffline) {
   for (const auto& [key, rc] : {std::pair{&a_.public_key(), 0}, std::pair{&b_.public_key(), 0},
                                 std::pair{&stranger.public_key(), 1}}) {
     std::string out;
-    EXPECT_EQ(testing::RunCommand(
-                  "/usr/bin/python3 " + script + " " + path + " " + crypto::ToHex(*key) + " 2>&1",
-                  &out),
-              rc)
+    EXPECT_EQ(
+        testing::RunCommand(
+            "/usr/bin/python3 " + script + " " + path + " " + crypto::ToHex(*key) + " 2>&1", &out),
+        rc)
         << out;
   }
 }

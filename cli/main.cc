@@ -7,6 +7,7 @@
 #include "cli/consent_command.h"
 #include "cli/import_command.h"
 #include "cli/init_command.h"
+#include "cli/key_command.h"
 #include "cli/model_command.h"
 #include "cli/profile_command.h"
 #include "cli/rules_command.h"
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   portrait::cli::AddModelCommand(app, exit_code);
   portrait::cli::AddScoresCommand(app, exit_code);
   portrait::cli::AddStatsCommand(app, exit_code);
+  portrait::cli::AddKeyCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

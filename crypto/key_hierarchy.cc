@@ -41,9 +41,13 @@ std::string WrapAd(int64_t profile_id) {
   return FieldCipher::AssociatedData(profile_id, "$data_key");
 }
 
+std::string CarriedAd(std::string_view name) {
+  return FieldCipher::AssociatedData(0, "$carried/" + std::string(name));
+}
+
 }  // namespace
 
-Result<KeyHierarchy> KeyHierarchy::Create(const SecretBytes& master) {
+Result<KeyHierarchy> KeyHierarchy::Create(const SecretBytes& master, const CarriedKeys& carried) {
   if (master.size() != crypto_kdf_KEYBYTES) {
     return Error(Status::InvalidArgument("master key must be 32 bytes"));
   }
@@ -60,7 +64,34 @@ Result<KeyHierarchy> KeyHierarchy::Create(const SecretBytes& master) {
                                  h.kek_.data()) != 0) {
     return Error(Status::Internal("key derivation failed"));
   }
+  for (const auto& [name, envelope] : carried) {
+    SecretBytes* slot = name == kCarriedBlindIndex  ? &h.blind_index_
+                        : name == kCarriedTokenHash ? &h.token_
+                                                    : nullptr;
+    if (!slot) {
+      return Error(Status::InvalidArgument("keystore.db carries an unknown key '" + name + "'"));
+    }
+    Result<std::string> opened = FieldCipher::Open(h.kek_, CarriedAd(name), envelope);
+    if (!opened) {
+      return Error(Status::Corruption("the carried " + name +
+                                      " key in keystore.db can't be unwrapped with this master "
+                                      "key: altered, or another key's"));
+    }
+    PORTRAIT_ASSIGN_OR_RETURN(*slot, SecretBytes::CopyOf(*opened));
+    sodium_memzero(opened->data(), opened->size());
+  }
   return h;
+}
+
+Result<CarriedKeys> KeyHierarchy::WrapCarriedFrom(const KeyHierarchy& previous) const {
+  CarriedKeys out;
+  for (const auto& [name, key] : {std::pair{kCarriedBlindIndex, &previous.blind_index_},
+                                  std::pair{kCarriedTokenHash, &previous.token_}}) {
+    PORTRAIT_ASSIGN_OR_RETURN(
+        out[std::string(name)],
+        FieldCipher::Seal(kek_, kKekGeneration, CarriedAd(name), key->view()));
+  }
+  return out;
 }
 
 Result<std::string> KeyHierarchy::SealNotice(int64_t profile_id, std::string_view plaintext) const {

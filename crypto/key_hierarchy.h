@@ -5,10 +5,16 @@
 //   hashing key, the audit chain's MAC key (so that the database key alone cannot rewrite the
 //   audit log).
 // Per-profile data keys are random, never derived (a derived key could be derived again after
-// erasure), and live wrapped in keystore.db only. Immutable after Create; thread-safe to share.
+// erasure), and live wrapped in keystore.db only.
+// Carried keys: the blind-index key and the token-hashing key make digests of values the store
+// does not keep (event ids, task dedupe keys, aliases, API tokens), so a master-key rotation
+// cannot recompute them; it carries the old keys instead, wrapped under the new key-encryption
+// key in keystore.db (docs/DECISIONS.md 127). A hierarchy created with carried keys uses them
+// in place of the derived ones. Immutable after Create; thread-safe to share.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "base/result.h"
@@ -18,10 +24,23 @@ namespace portrait::crypto {
 
 inline constexpr size_t kDataKeySize = 32;
 
+// The carried keys' names, as stored in keystore.db.
+inline constexpr std::string_view kCarriedBlindIndex = "blind_index";
+inline constexpr std::string_view kCarriedTokenHash = "token_hash";
+
+// Carried keys as stored: name -> envelope sealed under the key-encryption key.
+using CarriedKeys = std::map<std::string, std::string>;
+
 class KeyHierarchy {
  public:
-  // Derives every subkey from `master` (32 bytes).
-  static Result<KeyHierarchy> Create(const SecretBytes& master);
+  // Derives every subkey from `master` (32 bytes), then replaces the blind-index and
+  // token-hashing keys by the `carried` ones (unwrapped with the derived key-encryption key;
+  // Corruption if one can't be, InvalidArgument for an unknown name).
+  static Result<KeyHierarchy> Create(const SecretBytes& master, const CarriedKeys& carried = {});
+
+  // The keys a rotation carries over from `previous` (the hierarchy of the old master key),
+  // sealed under this hierarchy's key-encryption key: what Create needs as `carried`.
+  Result<CarriedKeys> WrapCarriedFrom(const KeyHierarchy& previous) const;
 
   const SecretBytes& portrait_db_key() const { return portrait_db_; }
   const SecretBytes& keystore_db_key() const { return keystore_db_; }

@@ -14,15 +14,18 @@
 #include "daemon/scheduler.h"
 #include "rules/metrics.h"
 #include "store/data_dir.h"
+#include "store/key_rotation_protocol.h"
 
 namespace portrait::daemon {
 
 // Every component, in construction order (each refers only to those above it).
 struct Server::Parts {
-  Parts(std::shared_ptr<const LoadedRules> rules, const Clock& clock, spdlog::logger& log,
-        store::DataDir data_dir, crypto::AuditSigner audit_signer, crypto::BlindIndex token_hasher_,
+  Parts(store::DataDirLock data_dir_lock, std::shared_ptr<const LoadedRules> rules,
+        const Clock& clock, spdlog::logger& log, store::DataDir data_dir,
+        crypto::AuditSigner audit_signer, crypto::BlindIndex token_hasher_,
         std::shared_ptr<const DerivedParams> fitted, crypto::CursorSealer member_cursors)
-      : config(rules->config),
+      : lock(std::move(data_dir_lock)),
+        config(rules->config),
         clock(clock),
         log(log),
         data(std::move(data_dir)),
@@ -104,6 +107,7 @@ struct Server::Parts {
     rules_test.SetDerived(values);
   }
 
+  store::DataDirLock lock;  // held while the daemon lives: no rotation meanwhile
   Server* server = nullptr;
   config::ConfigHolder config;
   const Clock& clock;
@@ -152,7 +156,25 @@ Result<std::unique_ptr<Server>> Server::Open(const config::Config& config, const
                                              spdlog::logger& log) {
   PORTRAIT_ASSIGN_OR_RETURN(std::shared_ptr<const LoadedRules> rules,
                             LoadRules(std::make_shared<const config::Config>(config)));
-  PORTRAIT_ASSIGN_OR_RETURN(store::DataDir data, store::OpenDataDir(config));
+  // The daemon holds its data directory's lock for its whole life, and finishes a key
+  // rotation a crash interrupted before it opens anything (docs/DECISIONS.md 128).
+  Result<store::DataDirLock> lock = store::LockDataDir(config, "portraitd");
+  if (!lock) {
+    return Error(lock.error().code() == Status::Code::kUnavailable
+                     ? Status::Unavailable(lock.error().message() +
+                                           "; portraitd runs alone on its data directory (a key "
+                                           "rotation runs offline)")
+                     : lock.error());
+  }
+  const store::RotationState interrupted = store::InspectRotation(store::RotationPathsFor(config));
+  if (interrupted != store::RotationState::kNone) {
+    log.warn(interrupted == store::RotationState::kCommitted
+                 ? "finishing a key rotation interrupted after its commit: the store moves to "
+                   "the new master key"
+                 : "rolling back a key rotation interrupted before its commit: the store stays "
+                   "on the old master key");
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(store::DataDir data, store::OpenDataDir(config, &*lock));
   PORTRAIT_ASSIGN_OR_RETURN(crypto::AuditSigner signer,
                             crypto::AuditSigner::Create(data.keys.audit_seed()));
   PORTRAIT_ASSIGN_OR_RETURN(crypto::BlindIndex token_hasher,
@@ -160,8 +182,8 @@ Result<std::unique_ptr<Server>> Server::Open(const config::Config& config, const
   PORTRAIT_ASSIGN_OR_RETURN(std::shared_ptr<const DerivedParams> fitted,
                             LoadDerivedParams(*data.store));
   PORTRAIT_ASSIGN_OR_RETURN(crypto::CursorSealer member_cursors, crypto::CursorSealer::Create());
-  auto parts = std::make_unique<Parts>(std::move(rules), clock, log, std::move(data),
-                                       std::move(signer), std::move(token_hasher),
+  auto parts = std::make_unique<Parts>(std::move(*lock), std::move(rules), clock, log,
+                                       std::move(data), std::move(signer), std::move(token_hasher),
                                        std::move(fitted), std::move(member_cursors));
   return std::unique_ptr<Server>(new Server(std::move(parts)));
 }

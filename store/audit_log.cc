@@ -81,6 +81,19 @@ Status AuditLog::Checkpoint() {
 
 Result<AuditVerification> AuditLog::Verify() {
   AuditVerifier verifier(signer_.public_key(), mac_key_);
+  verifier.ExpectFinalKey(signer_.public_key());
+  // First pass: where the signing key changed (key.rotate records), so that each checkpoint
+  // is checked with its own key.
+  for (int64_t after = 0;;) {
+    PORTRAIT_ASSIGN_OR_RETURN(auto page, store_.ReadAudit(after, 10000));
+    if (page.empty()) {
+      break;
+    }
+    for (const auto& r : page) {
+      verifier.NoteRotation(r);
+    }
+    after = page.back().seq;
+  }
   PORTRAIT_ASSIGN_OR_RETURN(auto checkpoints, store_.GetCheckpoints());
   for (const auto& c : checkpoints) {
     verifier.AddCheckpoint(c);

@@ -43,28 +43,59 @@ struct AuditVerification {
   std::string problem;        // what is wrong, naming sequence numbers; empty when ok
 };
 
+// The action of the record a master-key rotation writes; its detail names the signing key
+// before and after: {"old_public_key": hex, "new_public_key": hex, ...}.
+inline constexpr std::string_view kKeyRotateAction = "key.rotate";
+
 // Checks a chain fed in order. Give it every checkpoint first (ascending), then the records.
 // With a MAC key (online) every record's MAC is checked too; without one (offline) the chain
 // is trusted as far as signed checkpoints and an export's signed head vouch for it.
+//
+// Key rotations: each key.rotate record at seq R ends the old signing key's span; checkpoints
+// up to R are checked with the old key it names, later ones with the new, and a checkpoint at
+// R itself (signed by the old key) must vouch for the record. So trust passes both ways: from
+// the newest key back through the hash chain to the old keys the records name, and from an
+// old key forward through the rotation record it signed. `trusted_key` may be any key the
+// chain names; the chain must end on `ExpectFinalKey` when given. Since a checkpoint's key
+// depends on the records after it, give every record to NoteRotation first (a pass that
+// trusts nothing: each noted rotation must then be met, identical, by AddRecord).
 class AuditVerifier {
  public:
-  explicit AuditVerifier(std::string public_key, crypto::KeyView mac_key = {})
-      : public_key_(std::move(public_key)), mac_key_(mac_key) {}
+  explicit AuditVerifier(std::string trusted_key, crypto::KeyView mac_key = {})
+      : trusted_key_(std::move(trusted_key)), mac_key_(mac_key) {}
+  void NoteRotation(const AuditRecord& record);
   void AddCheckpoint(const AuditCheckpoint& checkpoint);
   void AddRecord(const AuditRecord& record);
   // A line of an export that should have held the next record but can't be read.
   void AddUnreadable(int line);
   // The chain must end at `seq` with `hash` (an export's signed head).
   void ExpectHead(int64_t seq, std::string hash);
+  // The key in force at the end of the chain must be `public_key` (the export header's, the
+  // daemon's).
+  void ExpectFinalKey(std::string public_key) { final_key_ = std::move(public_key); }
   // Fails naming `seq`, unless already failed.
   void Fail(int64_t seq, std::string problem);
   AuditVerification Finish();
+  // Whether NoteRotation met a key rotation.
+  bool names_rotations() const { return !rotations_.empty(); }
 
  private:
+  struct Rotation {
+    int64_t seq = 0;
+    std::string old_key;
+    std::string new_key;
+  };
+  static std::optional<Rotation> ParseRotation(const AuditRecord& r);
   bool CheckMac(const AuditRecord& r);
+  void CheckRotation(const AuditRecord& r);
+  const std::string& KeyAt(int64_t seq) const;  // the signing key of a checkpoint at `seq`
+  const std::string& FinalKey() const;
 
-  std::string public_key_;
+  std::string trusted_key_;
   crypto::KeyView mac_key_;
+  std::optional<std::string> final_key_;
+  std::vector<Rotation> rotations_;        // noted, in seq order
+  size_t rotations_met_ = 0;               // how many of them AddRecord has checked
   std::map<int64_t, std::string> signed_;  // checkpoint seq -> hash
   AuditVerification result_;
   int64_t last_seq_ = 0;

@@ -2,7 +2,7 @@
 #include <sodium.h>
 
 #include <algorithm>
-
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include "store/audit_chain.h"
@@ -27,9 +27,48 @@ void AuditVerifier::Fail(int64_t seq, std::string problem) {
   }
 }
 
+std::optional<AuditVerifier::Rotation> AuditVerifier::ParseRotation(const AuditRecord& r) {
+  if (r.entry.action != kKeyRotateAction) {
+    return std::nullopt;
+  }
+  const json detail = json::parse(r.entry.detail, nullptr, false);
+  auto key = [&](const char* name) -> std::string {
+    if (!detail.is_object() || !detail.contains(name) || !detail[name].is_string()) {
+      return "";
+    }
+    return FromHex(detail[name].get<std::string>()).value_or("");
+  };
+  Rotation rotation{r.seq, key("old_public_key"), key("new_public_key")};
+  if (rotation.old_key.size() != crypto_sign_PUBLICKEYBYTES ||
+      rotation.new_key.size() != crypto_sign_PUBLICKEYBYTES) {
+    return std::nullopt;
+  }
+  return rotation;
+}
+
+void AuditVerifier::NoteRotation(const AuditRecord& r) {
+  if (auto rotation = ParseRotation(r);
+      rotation && (rotations_.empty() || rotations_.back().seq < r.seq)) {
+    rotations_.push_back(std::move(*rotation));
+  }
+}
+
+const std::string& AuditVerifier::KeyAt(int64_t seq) const {
+  for (const Rotation& rotation : rotations_) {
+    if (seq <= rotation.seq) {
+      return rotation.old_key;
+    }
+  }
+  return FinalKey();
+}
+
+const std::string& AuditVerifier::FinalKey() const {
+  return rotations_.empty() ? trusted_key_ : rotations_.back().new_key;
+}
+
 void AuditVerifier::AddCheckpoint(const AuditCheckpoint& c) {
   ++result_.checkpoints;
-  if (!crypto::AuditSigner::Verify(public_key_, CheckpointMessage(c), c.signature)) {
+  if (!crypto::AuditSigner::Verify(KeyAt(c.seq), CheckpointMessage(c), c.signature)) {
     Fail(c.seq, "checkpoint at record " + Seq(c.seq) +
                     " has an invalid signature (forged, altered, or another key)");
   } else if (c.prev_seq >= 0 && c.prev_seq != last_checkpoint_added_) {
@@ -39,6 +78,26 @@ void AuditVerifier::AddCheckpoint(const AuditCheckpoint& c) {
   }
   last_checkpoint_added_ = c.seq;
   signed_[c.seq] = c.hash;
+}
+
+// A key.rotate record met in the chain: it must be the next rotation noted, name the key the
+// one before it rotated to, and be vouched for by a checkpoint of its old key.
+void AuditVerifier::CheckRotation(const AuditRecord& r) {
+  const std::optional<Rotation> rotation = ParseRotation(r);
+  if (!rotation) {
+    Fail(r.seq, "record " + Seq(r.seq) + " (a key rotation) does not name both signing keys");
+  } else if (rotations_met_ >= rotations_.size() || rotations_[rotations_met_].seq != r.seq ||
+             rotations_[rotations_met_].new_key != rotation->new_key ||
+             rotations_[rotations_met_].old_key != rotation->old_key) {
+    Fail(r.seq, "record " + Seq(r.seq) + " (a key rotation) was read differently twice");
+  } else if (rotations_met_ > 0 && rotations_[rotations_met_ - 1].new_key != rotation->old_key) {
+    Fail(r.seq, "record " + Seq(r.seq) +
+                    " rotates from a signing key that is not the one the last rotation named");
+  } else if (!signed_.contains(r.seq)) {
+    Fail(r.seq, "record " + Seq(r.seq) +
+                    " (a key rotation) has no checkpoint of the old key vouching for it");
+  }
+  ++rotations_met_;
 }
 
 bool AuditVerifier::CheckMac(const AuditRecord& r) {
@@ -73,10 +132,10 @@ void AuditVerifier::AddRecord(const AuditRecord& r) {
   }
   const int64_t expected = last_seq_ + 1;
   if (r.seq != expected) {
-    Fail(expected, r.seq > expected ? "record " + Seq(expected) + " is missing (next is " +
-                                          Seq(r.seq) + ")"
-                                    : "record " + Seq(r.seq) + " is out of order (expected " +
-                                          Seq(expected) + ")");
+    Fail(expected,
+         r.seq > expected
+             ? "record " + Seq(expected) + " is missing (next is " + Seq(r.seq) + ")"
+             : "record " + Seq(r.seq) + " is out of order (expected " + Seq(expected) + ")");
     return;
   }
   std::string hash = ChainHash(prev_hash_, r.seq, r.entry);
@@ -101,6 +160,9 @@ void AuditVerifier::AddRecord(const AuditRecord& r) {
   prev_hash_ = std::move(hash);
   last_seq_ = r.seq;
   ++result_.records;
+  if (r.entry.action == kKeyRotateAction) {
+    CheckRotation(r);
+  }
 }
 
 void AuditVerifier::AddUnreadable(int line) {
@@ -113,6 +175,22 @@ void AuditVerifier::ExpectHead(int64_t seq, std::string hash) {
 }
 
 AuditVerification AuditVerifier::Finish() {
+  if (result_.ok && rotations_met_ != rotations_.size()) {
+    Fail(last_seq_ + 1, "a key rotation record after " + Seq(last_seq_) + " was never reached");
+  }
+  if (result_.ok && final_key_ && *final_key_ != FinalKey()) {
+    Fail(head_ ? head_->first : last_seq_,
+         rotations_.empty() ? "the export's header names another public key"
+                            : "the log ends on another signing key than its last rotation names");
+  }
+  const bool trusted =
+      rotations_.empty() ||
+      std::any_of(rotations_.begin(), rotations_.end(), [&](const Rotation& rotation) {
+        return rotation.old_key == trusted_key_ || rotation.new_key == trusted_key_;
+      });
+  if (result_.ok && !trusted) {
+    Fail(0, "the given public key is none of the signing keys this log's rotations name");
+  }
   if (result_.ok && !signed_.empty() && signed_.rbegin()->first > last_seq_) {
     Fail(last_seq_ + 1, "records after " + Seq(last_seq_) +
                             " are missing: a signed checkpoint covers up to " +
@@ -122,8 +200,8 @@ AuditVerification AuditVerifier::Finish() {
     Fail(last_seq_ + 1, "records after " + Seq(last_seq_) +
                             " are missing: the export's signed head is record " +
                             Seq(head_->first));
-  } else if (result_.ok && head_ && (head_->first < last_seq_ || (last_seq_ > 0 &&
-                                                                  head_->second != prev_hash_))) {
+  } else if (result_.ok && head_ &&
+             (head_->first < last_seq_ || (last_seq_ > 0 && head_->second != prev_hash_))) {
     Fail(std::min(head_->first + 1, last_seq_),
          "the chain does not end at the export's signed head (record " + Seq(head_->first) + ")");
   }
@@ -179,9 +257,13 @@ void CheckHeader(const json& header, std::string_view public_key, AuditVerifier&
     const int64_t seq = header.at("head_seq");
     const std::string hash = HexField(header, "head_hash");
     const int64_t time_us = header.at("time_us");
-    if (HexField(header, "public_key") != public_key) {
+    // The header is signed by the key in force at the export; after rotations that may not be
+    // the key given, which then must be one the chain's rotation records name.
+    const std::string header_key = HexField(header, "public_key");
+    verifier.ExpectFinalKey(header_key);
+    if (!verifier.names_rotations() && header_key != public_key) {
       verifier.Fail(seq, "the export's header names another public key");
-    } else if (!crypto::AuditSigner::Verify(public_key, ExportHeaderMessage(seq, hash, time_us),
+    } else if (!crypto::AuditSigner::Verify(header_key, ExportHeaderMessage(seq, hash, time_us),
                                             HexField(header, "signature"))) {
       verifier.Fail(seq, "the export's header (line 1, head record " + Seq(seq) +
                              ") has an invalid signature: altered");
@@ -215,6 +297,11 @@ Result<AuditVerification> VerifyAuditExport(std::istream& in, std::string_view p
         "`portraitctl audit export`)"));
   }
   AuditVerifier verifier{std::string(public_key)};
+  for (const auto& [where, record] : lines.records) {
+    if (record) {
+      verifier.NoteRotation(*record);
+    }
+  }
   CheckHeader(*lines.header, public_key, verifier);
   std::sort(lines.checkpoints.begin(), lines.checkpoints.end(),
             [](const auto& a, const auto& b) { return a.seq < b.seq; });

@@ -3,8 +3,11 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <optional>
 
 #include "crypto/master_key.h"
+#include "store/key_rotation_protocol.h"
+#include "store/sqlcipher/sqlcipher_rekey.h"
 #include "store/sqlcipher/sqlcipher_store.h"
 
 namespace portrait::store {
@@ -21,9 +24,47 @@ Result<crypto::SecretBytes> MasterKey(const config::Config& config, bool create)
                                       config.daemon.data_dir + "/" + kSaltFileName, create);
 }
 
+// The keys a rotation carried, from keystore.db (none in a new data directory).
+Result<crypto::KeyHierarchy> Keys(const config::Config& config, const crypto::SecretBytes& master,
+                                  bool create) {
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::KeyHierarchy derived, crypto::KeyHierarchy::Create(master));
+  if (create) {
+    return derived;
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(
+      crypto::CarriedKeys carried,
+      ReadCarriedKeys(config.daemon.data_dir + "/" + kKeystoreDbName, derived.keystore_db_key()));
+  if (carried.empty()) {
+    return derived;
+  }
+  return crypto::KeyHierarchy::Create(master, carried);
+}
+
+Status FinishInterruptedRotation(const config::Config& config, const DataDirLock* held) {
+  const RotationPaths paths = RotationPathsFor(config);
+  std::error_code ec;
+  if (InspectRotation(paths) == RotationState::kNone && !fs::exists(paths.staging, ec)) {
+    return Status::Ok();
+  }
+  std::optional<DataDirLock> own;
+  if (!held) {
+    Result<DataDirLock> lock =
+        DataDirLock::Acquire(config.daemon.data_dir, "portrait (finishing a key rotation)");
+    if (!lock) {
+      return Status::Unavailable("a key rotation is under way in " + config.daemon.data_dir + " (" +
+                                 lock.error().message() +
+                                 "); wait for it, or see `portraitctl key status`");
+    }
+    own.emplace(std::move(*lock));
+    held = &*own;
+  }
+  PORTRAIT_RETURN_IF_ERROR(FinishRotation(paths, *held));
+  return Status::Ok();
+}
+
 Result<DataDir> Open(const config::Config& config, bool create) {
   PORTRAIT_ASSIGN_OR_RETURN(crypto::SecretBytes master, MasterKey(config, create));
-  PORTRAIT_ASSIGN_OR_RETURN(crypto::KeyHierarchy keys, crypto::KeyHierarchy::Create(master));
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::KeyHierarchy keys, Keys(config, master, create));
   PORTRAIT_ASSIGN_OR_RETURN(
       crypto::BlindIndex blind,
       crypto::BlindIndex::Create(keys.blind_index_key(), config.keys.blind_index_bytes));
@@ -40,13 +81,23 @@ Result<DataDir> Open(const config::Config& config, bool create) {
 
 }  // namespace
 
-Result<DataDir> OpenDataDir(const config::Config& config) {
+Result<DataDir> OpenDataDir(const config::Config& config, const DataDirLock* lock) {
   std::error_code ec;
   if (!fs::is_directory(config.daemon.data_dir, ec)) {
     return Error(Status::NotFound("data directory " + config.daemon.data_dir +
                                   " does not exist (create it with `portraitctl init`)"));
   }
+  PORTRAIT_RETURN_IF_ERROR(FinishInterruptedRotation(config, lock));
   return Open(config, /*create=*/false);
+}
+
+Result<DataDirLock> LockDataDir(const config::Config& config, std::string_view who) {
+  std::error_code ec;
+  if (!fs::is_directory(config.daemon.data_dir, ec)) {
+    return Error(Status::NotFound("data directory " + config.daemon.data_dir +
+                                  " does not exist (create it with `portraitctl init`)"));
+  }
+  return DataDirLock::Acquire(config.daemon.data_dir, who);
 }
 
 Result<DataDir> InitDataDir(const config::Config& config) {

@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "crypto/blind_index.h"
 #include "crypto/key_hierarchy.h"
+#include "store/data_dir_lock.h"
 #include "store/store.h"
 
 namespace portrait::store {
@@ -23,8 +24,15 @@ struct DataDir {
 // The salt of a passphrase-derived master key, beside the databases.
 inline constexpr const char* kSaltFileName = "master.salt";
 
-// Opens the data directory named by `config` with the master key it names.
-Result<DataDir> OpenDataDir(const config::Config& config);
+// Opens the data directory named by `config` with the master key it names, and the keys a
+// rotation carried (crypto::CarriedKeys). A key rotation that a crash interrupted is finished
+// first (key_rotation_protocol.h), under `lock` when the caller holds the data directory's
+// lock, else under one taken for the while (Unavailable if another process holds it).
+Result<DataDir> OpenDataDir(const config::Config& config, const DataDirLock* lock = nullptr);
+
+// Takes the lock of the data directory `config` names, for `who` ("portraitd"): NotFound if
+// there is no data directory, Unavailable naming the holder if another process holds it.
+Result<DataDirLock> LockDataDir(const config::Config& config, std::string_view who);
 
 // Creates the data directory (mode 0700; it may exist only if empty), a fresh master key file
 // (mode 0600) or passphrase salt, and both databases. Conflict if any of them exists already.

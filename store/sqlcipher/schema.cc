@@ -221,6 +221,14 @@ const std::vector<std::string_view>& KeystoreSchema() {
         wrapped    BLOB NOT NULL
       );
       )sql",
+      // 2: keys a master-key rotation carries over (crypto::CarriedKeys), wrapped under the
+      // key-encryption key of the master key in force.
+      R"sql(
+      CREATE TABLE carried_keys (
+        name    TEXT PRIMARY KEY,
+        wrapped BLOB NOT NULL
+      ) WITHOUT ROWID;
+      )sql",
   };
   return kSteps;
 }

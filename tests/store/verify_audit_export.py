@@ -4,8 +4,11 @@
 usage: verify_audit_export.py EXPORT.jsonl PUBLIC_KEY_HEX
 Recomputes every record's chain hash (BLAKE2b-256 over the previous hash and the canonical
 record), checks every checkpoint's Ed25519 signature and its link to the checkpoint before, and
-(format v2) the header's signed head. Exit 0 and "ok N" when all holds, exit 1 naming the first
-problem otherwise.
+(format v2) the header's signed head. Across master-key rotations (key.rotate records naming
+the old and new public keys) each checkpoint is checked with the key in force at its record, a
+checkpoint of the old key must vouch for each rotation record, the header is the last key's,
+and PUBLIC_KEY may be any key the rotations name. Exit 0 and "ok N" when all holds, exit 1
+naming the first problem otherwise.
 """
 import hashlib
 import json
@@ -36,9 +39,35 @@ def checkpoint_message(c):
                                                             c["time_us"])
 
 
+def rotations(lines):
+    """[(seq, old key hex, new key hex)] of the key.rotate records, in order."""
+    out = []
+    for r in (l for l in lines if l["kind"] == "record" and l["action"] == "key.rotate"):
+        detail = json.loads(r["detail"])
+        out.append((r["seq"], detail["old_public_key"], detail["new_public_key"]))
+    return out
+
+
+def key_at(spans, seq, final):
+    for rotation_seq, old, _ in spans:
+        if seq <= rotation_seq:
+            return old
+    return final
+
+
 def main(path, public_key_hex):
-    verify_key = nacl.signing.VerifyKey(bytes.fromhex(public_key_hex))
     lines = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
+    spans = rotations(lines)
+    final = spans[-1][2] if spans else public_key_hex
+    named = {k for _, old, new in spans for k in (old, new)}
+    if spans and public_key_hex not in named:
+        print("the given public key is none of the keys the rotations name")
+        return 1
+    for (_, _, new), (seq, old, _) in zip(spans, spans[1:]):
+        if old != new:
+            print("record %d rotates from a key the last rotation did not name" % seq)
+            return 1
+    verify_key = nacl.signing.VerifyKey(bytes.fromhex(final))
     header = lines[0]
     if header.get("format") != "portrait-audit-v2":
         print("not a portrait-audit-v2 export (v1 has no signed head)")
@@ -47,7 +76,7 @@ def main(path, public_key_hex):
     if True:
         message = "portrait-audit-export-v2\n%d\n%s\n%d" % (header["head_seq"],
                                                             header["head_hash"], header["time_us"])
-        if header["public_key"] != public_key_hex or not signed(verify_key, message,
+        if header["public_key"] != final or not signed(verify_key, message,
                                                                 header["signature"]):
             print("bad signature on the header")
             return 1
@@ -55,13 +84,18 @@ def main(path, public_key_hex):
     checkpoints = {}
     last = 0
     for c in sorted((l for l in lines if l["kind"] == "checkpoint"), key=lambda c: c["seq"]):
-        if not signed(verify_key, checkpoint_message(c), c["signature"]):
+        key = nacl.signing.VerifyKey(bytes.fromhex(key_at(spans, c["seq"], final)))
+        if not signed(key, checkpoint_message(c), c["signature"]):
             print("bad signature on checkpoint %d" % c["seq"])
             return 1
         if c.get("prev_seq", -1) >= 0 and c["prev_seq"] != last:
             print("checkpoint %d missing" % c["prev_seq"])
             return 1
         checkpoints[c["seq"]], last = c["hash"], c["seq"]
+    for seq, _, _ in spans:
+        if seq not in checkpoints:
+            print("no checkpoint of the old key vouches for rotation record %d" % seq)
+            return 1
     prev = bytes(32)
     seq = 0
     for r in (l for l in lines if l["kind"] == "record"):

@@ -177,7 +177,7 @@ void AddKeyCommand(CLI::App& app, int& exit_code) {
       "under new keys, every data key rewrapped, the audit log's signing key changed with a "
       "key.rotate record. A crash at any moment leaves the store on exactly one of the two "
       "keys; run it again to finish.\n"
-      "  systemctl stop portraitd && portraitctl key rotate --config /etc/portrait/portrait.toml");
+      "  portraitctl key rotate --config /etc/portrait/portrait.toml   # portraitd stopped first");
   rotate->add_option("-c,--config", opts->config_path, "path of portrait.toml")
       ->capture_default_str();
   rotate

@@ -116,10 +116,10 @@ void AddTasksCommand(CLI::App& app, int& exit_code) {
   AddDaemonOptions(retry, o->daemon);
   retry->callback([o, &exit_code] { exit_code = Change(*o, "retry"); });
 
-  CLI::App* cancel = tasks->add_subcommand(
-      "cancel",
-      "Cancel a pending or retrying task: it will not be sent. Audited.\n"
-      "  portraitctl tasks cancel 18");
+  CLI::App* cancel =
+      tasks->add_subcommand("cancel",
+                            "Cancel a pending or retrying task: it will not be sent. Audited.\n"
+                            "  portraitctl tasks cancel 18");
   cancel->add_option("id", o->id, "the task's id (from tasks list)")->required();
   AddDaemonOptions(cancel, o->daemon);
   cancel->callback([o, &exit_code] { exit_code = Change(*o, "cancel"); });

@@ -191,7 +191,7 @@ Result<ConsentService::Recorded> ConsentService::Record(const Caller& caller,
   batch.consents.push_back(std::move(row));
   PORTRAIT_ASSIGN_OR_RETURN(store::CommitResult result, audit_.Commit(batch));
   log_.debug("consent record {} ({} {}) for profile {}", result.consent_ids[0],
-            batch.consents[0].purpose, batch.consents[0].status, batch.consents[0].profile_id);
+             batch.consents[0].purpose, batch.consents[0].status, batch.consents[0].profile_id);
   return Recorded{result.consent_ids[0], batch.consents[0].profile_id};
 }
 

@@ -152,7 +152,7 @@ Result<MergeOutcome> MergeService::Merge(const Caller& caller, std::string_view 
         "yet; repeat the request to finish"));
   }
   log_.debug("profile {} merged into {} by token {}: {} events moved, data key destroyed",
-            from.row.id, into.row.id, caller.token, c.events_moved);
+             from.row.id, into.row.id, caller.token, c.events_moved);
   return MergeOutcome{Answer(into.row.id, from.row.id, request.prefer, c), into.row.id,
                       from.row.id};
 }

@@ -32,12 +32,8 @@ Status Attach(Db& db, const std::string& path, const char* raw_key);
 
 // ATTACHes `path` to `db` as "rekeyed" under `key` (raw), with portrait's cipher page size.
 Status AttachRekeyed(Db& db, const std::string& path, const crypto::SecretBytes& key) {
-  PORTRAIT_ASSIGN_OR_RETURN(crypto::SecretBytes raw, crypto::SecretBytes::Allocate(3 + 64 + 1));
-  char* p = reinterpret_cast<char*>(raw.data());
-  p[0] = 'x';
-  p[1] = '\'';
-  sodium_bin2hex(p + 2, 65, key.data(), key.size());
-  p[66] = '\'';
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::SecretBytes raw, sqlite::RawKeyLiteral(key));
+  const char* p = reinterpret_cast<const char*>(raw.data());
   // ATTACH reads the file with the default cipher page size, 1 KiB in SQLCipher 3.x; every
   // portrait database has 4 KiB pages. The default is the process's: put it back after.
   PORTRAIT_RETURN_IF_ERROR(db.Exec("PRAGMA cipher_default_page_size = 4096;"));
@@ -53,7 +49,7 @@ Status Attach(Db& db, const std::string& path, const char* raw_key) {
     return db.LastError("cannot prepare ATTACH");
   }
   sqlite3_bind_text(stmt, 1, path.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(stmt, 2, raw_key, 67, SQLITE_STATIC);
+  sqlite3_bind_text(stmt, 2, raw_key, sqlite::kRawKeyLiteralSize, SQLITE_STATIC);
   const int rc = sqlite3_step(stmt);
   sqlite3_finalize(stmt);
   return rc == SQLITE_DONE ? Status::Ok() : db.LastError("cannot attach " + path);

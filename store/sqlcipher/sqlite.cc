@@ -72,6 +72,17 @@ Status Db::Exec(std::string_view sql) {
   return Status::Ok();
 }
 
+Result<crypto::SecretBytes> RawKeyLiteral(const crypto::SecretBytes& key) {
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::SecretBytes raw,
+                            crypto::SecretBytes::Allocate(kRawKeyLiteralSize + 1));
+  char* p = reinterpret_cast<char*>(raw.data());
+  p[0] = 'x';
+  p[1] = '\'';
+  sodium_bin2hex(p + 2, 65, key.data(), key.size());
+  p[66] = '\'';
+  return raw;
+}
+
 Result<Db> Db::Open(const std::string& path, const crypto::SecretBytes& key, bool create,
                     int page_cache_mib) {
   namespace fs = std::filesystem;
@@ -94,14 +105,8 @@ Result<Db> Db::Open(const std::string& path, const crypto::SecretBytes& key, boo
   if (sqlite3_open_v2(path.c_str(), &db.db_, flags, nullptr) != SQLITE_OK) {
     return Error(db.LastError("cannot open database"));
   }
-  // A raw key, never a passphrase: "x'<64 hex digits>'", built in guarded memory.
-  PORTRAIT_ASSIGN_OR_RETURN(crypto::SecretBytes raw, crypto::SecretBytes::Allocate(3 + 64 + 1));
-  char* p = reinterpret_cast<char*>(raw.data());
-  p[0] = 'x';
-  p[1] = '\'';
-  sodium_bin2hex(p + 2, 65, key.data(), key.size());
-  p[66] = '\'';
-  if (sqlite3_key(db.db_, raw.data(), 67) != SQLITE_OK) {
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::SecretBytes raw, RawKeyLiteral(key));
+  if (sqlite3_key(db.db_, raw.data(), kRawKeyLiteralSize) != SQLITE_OK) {
     return Error(db.LastError("cannot key database"));
   }
   // SQLCipher 3.x forgets the page size between opens; its 1 KiB default is slow.

@@ -93,6 +93,11 @@ auto ReadRows(Stmt& s, Fn&& row) -> Result<std::vector<decltype(row(s))>> {
   }
 }
 
+// SQLCipher's raw-key literal for a 32-byte `key`: "x'<64 hex digits>'" (67 bytes, no NUL at
+// the end counted), built in guarded memory — a raw key, never a passphrase.
+Result<crypto::SecretBytes> RawKeyLiteral(const crypto::SecretBytes& key);
+inline constexpr int kRawKeyLiteralSize = 67;
+
 // Steps `s`, whose rows lead with an id in ascending order, and calls add(item, s) for each row
 // whose id is that of one of `items` (ascending by id_of(item)): merges a range read into the
 // range's items without a read per item.

@@ -1,9 +1,8 @@
 // A fit's inputs read from the customers' purchase books (rules/purchase_book.h) rather than
-// from their events, for when daemon/book_marks.h says a model's books are complete: every
+// from their events, for when daemon/kept_marks.h says a model's books are complete: every
 // profile's metrics scanned (daemon/metrics_scan.h, two threads), each book summarised as of
-// `until` as SummaryOfBook (daemon/derived_values.h) does. And the check that lets a fit from the
-// events mark the books complete: whether they agree, customer by customer. Nothing personal
-// leaves here but summaries without ids and counts. Runs on the job thread.
+// `until` as SummaryOfBook (daemon/derived_values.h) does. Nothing personal leaves here but
+// summaries without ids and counts. Runs on the job thread.
 #pragma once
 
 #include <vector>
@@ -27,19 +26,5 @@ struct BookSummaries {
 // purchase of the model (Store::LatestEventTime), else a book would hold days after it.
 Result<BookSummaries> ReadBooks(store::Store& store, store::ProfileVault& vault,
                                 const rules::Model& model, int64_t until_us);
-
-// How the books of `model` compare with `logs`, a fit's summaries of the events up to
-// `until_us` (at or after every stored purchase): a book agrees when its customer is in `logs`
-// with the same x, t_x and T and the same mean repeat value (to a relative 1e-9: the sums are
-// added in other orders). They all agree when agreeing == books == customers.
-struct BookComparison {
-  int64_t customers = 0;  // of `logs`, with a summary
-  int64_t books = 0;
-  int64_t agreeing = 0;
-  bool all_agree() const { return agreeing == books && books == customers; }
-};
-Result<BookComparison> CompareBooks(store::Store& store, store::ProfileVault& vault,
-                                    const rules::Model& model, const PurchaseSummaries& logs,
-                                    int64_t until_us);
 
 }  // namespace portrait::daemon

@@ -4,7 +4,9 @@
 #include <limits>
 
 #include "analytics/lifetime_value.h"
+#include "rules/evaluator.h"
 #include "rules/metrics.h"
+#include "rules/reads.h"
 
 namespace portrait::daemon {
 namespace {
@@ -130,6 +132,43 @@ json PredictionsOf(const rules::RuleSet& set, const DerivedParams& params, const
 void FittedValues::Fill(rules::ProfileFacts& profile, int64_t now_us) const {
   profile.scores = ScoresOf(rules_->set, *params_, profile.metrics, now_us);
   profile.predictions = PredictionsOf(rules_->set, *params_, profile.metrics, now_us);
+}
+
+std::vector<std::string> RuleTagsShown(const config::Purpose& purpose, const LoadedRules& rules,
+                                       const nlohmann::json& metrics) {
+  std::vector<std::string> out;
+  const auto tags = metrics.is_object() ? metrics.find("$tags") : metrics.end();
+  if (tags == metrics.end() || !tags->is_array()) {
+    return out;
+  }
+  for (const nlohmann::json& tag : *tags) {
+    if (!tag.is_string()) {
+      continue;  // stored state is never trusted
+    }
+    const std::string& path = tag.get_ref<const std::string&>();
+    const rules::DerivedRead read{"tags", path.substr(0, path.find('/')), 0, path};
+    if (rules::PurposeMayUse(purpose, *rules.config, read, rules.set)) {
+      out.push_back(path);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> SegmentsShown(const config::Purpose& purpose, const LoadedRules& rules,
+                                       const nlohmann::json& metrics) {
+  std::vector<std::string> out;
+  const auto state = metrics.is_object() ? metrics.find("$segments") : metrics.end();
+  if (state == metrics.end()) {
+    return out;
+  }
+  for (const rules::Segment& s : rules.set.segments) {
+    const rules::DerivedRead read{"segments", s.name, 0, ""};
+    if (rules::IsMember(&*state, s.name) &&
+        rules::PurposeMayUse(purpose, *rules.config, read, rules.set)) {
+      out.push_back(s.name);
+    }
+  }
+  return out;
 }
 
 }  // namespace portrait::daemon

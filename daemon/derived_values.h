@@ -48,6 +48,18 @@ std::optional<nlohmann::json> PredictionJson(const rules::Model& model, const Fi
 nlohmann::json PredictionsOf(const rules::RuleSet& set, const DerivedParams& params,
                              const nlohmann::json& metrics, int64_t now_us);
 
+// The rule-driven tags a profile carries (its metrics' "$tags") that `purpose` may see: each
+// whose tag root the purpose's `derived` allows, and everything the [[tag]] rules of that path
+// read along with it (rules::PurposeMayUse), as a trigger of the purpose could use it. No tag
+// tells a caller about data its purpose may not use.
+std::vector<std::string> RuleTagsShown(const config::Purpose& purpose, const LoadedRules& rules,
+                                       const nlohmann::json& metrics);
+
+// The segments of the rules in force a profile is a member of (its metrics' "$segments") that
+// `purpose` may use with everything they read (rules::PurposeMayUse), in the rules' order.
+std::vector<std::string> SegmentsShown(const config::Purpose& purpose, const LoadedRules& rules,
+                                       const nlohmann::json& metrics);
+
 // The engine's way to a profile's scores and predictions under the rules and parameters given.
 class FittedValues final : public rules::DerivedValues {
  public:

@@ -73,9 +73,10 @@ Result<json> ExportService::Export(const Caller& caller, std::string_view extern
   consent::ProfileView view =
       consent::BuildView(*caller.config, *caller.role, *caller.purpose, profile.fields);
   const ProfileService::Derived computed =
-      derived_ ? derived_(profile.metrics) : ProfileService::Derived{};
-  consent::DerivedView derived = consent::BuildDerivedView(
-      *caller.purpose, profile.metrics, profile.tags, profile.lifecycle, computed.time_metrics);
+      derived_ ? derived_(*caller.purpose, profile.metrics) : ProfileService::Derived{};
+  consent::DerivedView derived =
+      consent::BuildDerivedView(*caller.purpose, profile.metrics, computed.TagsWith(profile.tags),
+                                profile.lifecycle, computed.time_metrics);
   PORTRAIT_RETURN_IF_ERROR(audit_.Append(
       {store::AuditEntry{clock_.NowUs(), caller.Actor(), "profile.export", id, caller.purpose->name,
                          json{{"events", events.size()}, {"tasks", tasks.size()}}.dump()}}));
@@ -86,6 +87,7 @@ Result<json> ExportService::Export(const Caller& caller, std::string_view extern
               {"masked", view.masked},
               {"withheld", view.withheld},
               {"tags", derived.tags},
+              {"segments", computed.segments},
               {"timezone", profile.timezone},
               {"lifecycle", derived.lifecycle},
               {"metrics", derived.metrics},

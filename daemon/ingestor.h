@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "daemon/cloud_event.h"
 #include "daemon/consent_service.h"
+#include "daemon/kept_marks.h"
 #include "daemon/known_subjects.h"
 #include "daemon/rules_holder.h"
 #include "store/audit_log.h"
@@ -156,6 +157,17 @@ class Ingestor {
   // no and the backfill runs again), with an audit record counting the anchors changed when
   // there were any.
   Status MarkAnchorsComplete(int64_t changed, const std::string& fields);
+
+  // Recomputes `targets` (values kept from events whose marks are missing: KeptMarks) for up to
+  // `limit` profiles with ids above `after`, in one transaction: each profile opened, its stored
+  // events of the targets' types opened and applied again in time order to values forgotten
+  // first (daemon/ingestor_rebuild.cc). Only profiles whose values change are stored. Returns
+  // the last id handled (0 when none were left) and the counts.
+  struct RebuildStep {
+    store::ProfileId last = 0;
+    RebuildCounts counts;
+  };
+  Result<RebuildStep> RebuildKept(const KeptTargets& targets, store::ProfileId after, int limit);
 
   // The base-wide re-evaluation (daemon/ingestor_reevaluate.cc, DECISIONS 107): after a change
   // of the rules that decide the portrait — [[tag]], [[segment]], [[score]], [[model]], the

@@ -3,7 +3,6 @@
 // and their members-index rows and timers brought in line, in writer jobs that record their
 // progress (DECISIONS 107, 120).
 #include <algorithm>
-#include <charconv>
 #include <map>
 #include <set>
 
@@ -82,20 +81,7 @@ std::set<std::string> IndexedSegments(const std::optional<std::string>& stored) 
 // The last request's number (0 when none). Corruption naming the key when the stored value is
 // not a whole non-negative number: read as 0 it could make the target equal an old mark, and
 // the request it stands for would never be answered.
-Result<int64_t> LastRequest(store::Store& store) {
-  PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> stored, store.GetMeta(kRequestKey));
-  if (!stored) {
-    return 0;
-  }
-  int64_t n = 0;
-  const char* end = stored->data() + stored->size();
-  auto [stop, error] = std::from_chars(stored->data(), end, n);
-  if (stored->empty() || error != std::errc() || stop != end || n < 0) {
-    return Error(
-        Status::Corruption("meta '" + std::string(kRequestKey) + "': expected a request number"));
-  }
-  return n;
-}
+Result<int64_t> LastRequest(store::Store& store) { return MetaCount(store, kRequestKey); }
 
 }  // namespace
 
@@ -109,8 +95,15 @@ std::string Ingestor::PortraitFingerprint() const { return Fnv1a(PortraitText(ru
 
 Result<std::string> Ingestor::EvaluationTarget(const rules::RuleSet& set) {
   PORTRAIT_ASSIGN_OR_RETURN(int64_t request, LastRequest(store_));
+  PORTRAIT_ASSIGN_OR_RETURN(int64_t rebuilds, MetaCount(store_, kRebuildsKey));
   std::string target = Fnv1a(PortraitText(set));
-  return request == 0 ? target : target + "+" + std::to_string(request);
+  if (request > 0) {
+    target += "+" + std::to_string(request);
+  }
+  if (rebuilds > 0) {
+    target += "~" + std::to_string(rebuilds);  // kept values rebuilt since (KeptMarks)
+  }
+  return target;
 }
 
 Result<bool> Ingestor::PortraitEvaluated() {

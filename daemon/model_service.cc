@@ -83,7 +83,7 @@ void ModelService::Fit(const Caller& caller, const std::string& name, const FitO
 }
 
 Result<std::pair<std::vector<analytics::CustomerSummary>, FittedModel>> ModelService::Read(
-    const rules::Model& model, int64_t until_us, bool from_events, uint64_t generation) {
+    const rules::Model& model, int64_t until_us, bool from_events) {
   FittedModel counts;
   PORTRAIT_ASSIGN_OR_RETURN(std::optional<int64_t> latest,
                             d_.store.LatestEventTime(model.purchases));
@@ -98,21 +98,6 @@ Result<std::pair<std::vector<analytics::CustomerSummary>, FittedModel>> ModelSer
   PORTRAIT_ASSIGN_OR_RETURN(
       PurchaseSummaries logs,
       ReadPurchases(d_.store, d_.vault, model.purchases, model.amount, until_us));
-  if (none_after && !complete) {
-    // Once the books are found to agree with the events, the next fits read the books.
-    PORTRAIT_ASSIGN_OR_RETURN(BookComparison compared,
-                              CompareBooks(d_.store, d_.vault, model, logs, until_us));
-    if (compared.all_agree()) {
-      PORTRAIT_RETURN_IF_ERROR(books_.MarkVerified(model, generation));
-      d_.log.info("model '{}': the purchase books agree with the events; later fits read them",
-                  model.name);
-    } else {
-      d_.log.info(
-          "model '{}': {} of {} purchase books agree with the events of {} customers; fits "
-          "read the events",
-          model.name, compared.agreeing, compared.books, compared.customers);
-    }
-  }
   counts.events = logs.events;
   counts.without_amount = logs.without_amount;
   counts.unreadable = logs.unreadable;
@@ -122,7 +107,6 @@ Result<std::pair<std::vector<analytics::CustomerSummary>, FittedModel>> ModelSer
 
 Result<json> ModelService::FitNow(const std::string& actor, const std::string& purpose,
                                   const std::string& name, const FitOptions& options) {
-  const uint64_t generation = books_.generation();  // before the rules (BookMarks)
   const std::shared_ptr<const LoadedRules> rules = d_.rules.Get();
   const rules::Model* model = FindModel(rules->set, name);
   if (!model) {
@@ -130,7 +114,7 @@ Result<json> ModelService::FitNow(const std::string& actor, const std::string& p
   }
   const int64_t started = d_.clock.NowUs();
   const int64_t until = options.until_us.value_or(started);
-  PORTRAIT_ASSIGN_OR_RETURN(auto read, Read(*model, until, options.from_events, generation));
+  PORTRAIT_ASSIGN_OR_RETURN(auto read, Read(*model, until, options.from_events));
   auto fitted = FitSummaries(*model, read.first, until);
   if (!fitted) {
     // The data's fault (nothing identifies a parameter), not the daemon's: 422.

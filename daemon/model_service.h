@@ -1,9 +1,9 @@
 // ModelService: the [[model]] fits (POST /v1/models/{name}/fit, the model's `refresh` cron) and
 // their parameters (GET /v1/models/{name}). A fit runs on the JobRunner's thread — neither on
 // the writer nor on an I/O thread: it reads each customer's purchases up to `until` — from their
-// purchase books (daemon/book_reader.h) when daemon/book_marks.h says the books hold every
-// stored purchase and none lies after `until`, else from the events (daemon/purchase_log.h),
-// the books then checked against them to mark them complete — fits BG/NBD and Gamma-Gamma, stores
+// purchase books (daemon/book_reader.h) when daemon/kept_marks.h says the books hold every
+// stored purchase and none lies after `until`, else from the events (daemon/purchase_log.h) —
+// fits BG/NBD and Gamma-Gamma, stores
 // the parameters as the next version of the model's row in the `models` table with one `model.fit`
 // audit record (detail: counts and parameters, never a personal value), replaces the parameters in
 // force (DerivedHolder); when a lifecycle stage, [[tag]] or [[segment]] reads the model's
@@ -20,10 +20,10 @@
 #include <string>
 
 #include "base/clock.h"
-#include "daemon/book_marks.h"
 #include "daemon/caller.h"
 #include "daemon/derived_params.h"
 #include "daemon/job_runner.h"
+#include "daemon/kept_marks.h"
 #include "daemon/rules_holder.h"
 #include "store/audit_log.h"
 #include "store/profile_vault.h"
@@ -55,7 +55,7 @@ struct FitOptions {
 
 class ModelService {
  public:
-  ModelService(DerivedDeps deps, BookMarks& books) : d_(deps), books_(books) {}
+  ModelService(DerivedDeps deps, KeptMarks& books) : d_(deps), books_(books) {}
 
   // POST /v1/models/{name}/fit: needs models.fit (a refusal is audited). NotFound for a name
   // that is no [[model]] of the rules in force; Conflict when a fit of the model is queued or
@@ -75,12 +75,12 @@ class ModelService {
 
  private:
   // The customers' summaries as of `until_us`, from the books or the events, with the counts of
-  // what was read in a FittedModel without parameters. `generation` was taken before the rules.
+  // what was read in a FittedModel without parameters.
   Result<std::pair<std::vector<analytics::CustomerSummary>, FittedModel>> Read(
-      const rules::Model& model, int64_t until_us, bool from_events, uint64_t generation);
+      const rules::Model& model, int64_t until_us, bool from_events);
 
   DerivedDeps d_;
-  BookMarks& books_;
+  KeptMarks& books_;
   std::function<void()> changed_ = [] {};
 };
 

@@ -7,7 +7,7 @@
 #include "consent/ledger.h"
 #include "crypto/field_cipher.h"
 #include "daemon/consent_service.h"
-#include "rules/purchase_book.h"
+#include "daemon/profile_events.h"
 #include "store/task_state.h"
 
 namespace portrait::daemon {
@@ -15,13 +15,6 @@ namespace {
 
 using crypto::FieldCipher;
 using nlohmann::json;
-
-struct PlainEvent {
-  std::string key;
-  std::string type;
-  int64_t time_us = 0;
-  json data;
-};
 
 bool SourceWins(const store::OpenProfile& target, const store::OpenProfile& source,
                 MergePrefer prefer) {
@@ -56,29 +49,12 @@ store::Profile MergeContents(const store::OpenProfile& target, const store::Open
   return merged;
 }
 
-// One profile's stored events, opened with its key.
-Result<std::vector<PlainEvent>> OpenEvents(store::Store& store, const store::OpenProfile& p) {
-  PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::EventRow> rows, store.GetEvents(p.row.id));
-  std::vector<PlainEvent> out;
-  const std::string ad = FieldCipher::AssociatedData(p.row.id, store::kEventDataField);
-  for (const store::EventRow& row : rows) {
-    PORTRAIT_ASSIGN_OR_RETURN(std::string text, FieldCipher::Open(p.key, ad, row.data));
-    json data = json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (data.is_discarded()) {
-      return Error(Status::Corruption("an event of profile " + std::to_string(p.row.id) +
-                                      " does not hold JSON"));
-    }
-    out.push_back(PlainEvent{row.key, row.type, row.time_us, std::move(data)});
-  }
-  return out;
-}
-
 // Moves the source's events (re-sealed) and recomputes the metrics and the purchase books over
 // both sides' events.
 Result<json> MoveEvents(const MergeInputs& in, const store::OpenProfile& target,
                         const store::OpenProfile& source, MergePlan& plan) {
-  PORTRAIT_ASSIGN_OR_RETURN(std::vector<PlainEvent> events, OpenEvents(in.store, target));
-  PORTRAIT_ASSIGN_OR_RETURN(std::vector<PlainEvent> moved, OpenEvents(in.store, source));
+  PORTRAIT_ASSIGN_OR_RETURN(std::vector<PlainEvent> events, OpenEvents(in.store, target, {}));
+  PORTRAIT_ASSIGN_OR_RETURN(std::vector<PlainEvent> moved, OpenEvents(in.store, source, {}));
   for (const PlainEvent& e : moved) {
     store::EventRow row{e.key, target.row.id, e.type, e.time_us, ""};
     PORTRAIT_ASSIGN_OR_RETURN(row.data,
@@ -86,19 +62,14 @@ Result<json> MoveEvents(const MergeInputs& in, const store::OpenProfile& target,
     plan.batch.moved_events.push_back(std::move(row));
   }
   plan.counts.events_moved = static_cast<int>(moved.size());
-  events.insert(events.end(), std::make_move_iterator(moved.begin()),
-                std::make_move_iterator(moved.end()));
-  std::sort(events.begin(), events.end(), [](const PlainEvent& a, const PlainEvent& b) {
-    return std::tie(a.time_us, a.key) < std::tie(b.time_us, b.key);
-  });
+  const auto middle = events.insert(events.end(), std::make_move_iterator(moved.begin()),
+                                    std::make_move_iterator(moved.end()));
+  std::inplace_merge(events.begin(), middle, events.end(),
+                     [](const PlainEvent& a, const PlainEvent& b) {
+                       return std::tie(a.time_us, a.key) < std::tie(b.time_us, b.key);
+                     });
   json metrics = json::object();
-  for (const PlainEvent& e : events) {
-    rules::EventFacts facts{e.type, e.time_us, &e.data};
-    rules::ApplyEvent(in.metrics, facts, metrics);
-    for (const rules::Model& m : in.models) {
-      rules::RecordPurchase(m, facts, metrics);
-    }
-  }
+  ApplyKept(in.metrics, in.models, events, metrics);
   return metrics;
 }
 

@@ -128,10 +128,12 @@ Result<ProfileService::PreparedRead> ProfileService::PrepareRead(const Caller& c
       consent::BuildView(*caller.config, *caller.role, *caller.purpose, profile.fields);
   // Derived data is processing too: none of it without the basis, and only what the purpose
   // declares it may use.
-  const Derived computed = basis.allowed && derived_ ? derived_(profile.metrics) : Derived{};
+  const Derived computed =
+      basis.allowed && derived_ ? derived_(*caller.purpose, profile.metrics) : Derived{};
   consent::DerivedView derived =
-      basis.allowed ? consent::BuildDerivedView(*caller.purpose, profile.metrics, profile.tags,
-                                                profile.lifecycle, computed.time_metrics)
+      basis.allowed ? consent::BuildDerivedView(*caller.purpose, profile.metrics,
+                                                computed.TagsWith(profile.tags), profile.lifecycle,
+                                                computed.time_metrics)
                     : consent::DerivedView{};
   json clear = json::array();
   for (const auto& [name, value] : view.fields.items()) {
@@ -152,6 +154,7 @@ Result<ProfileService::PreparedRead> ProfileService::PrepareRead(const Caller& c
       {"withheld", view.withheld},
       {"basis", basis.reason},
       {"tags", derived.tags},
+      {"segments", computed.segments},
       {"timezone", profile.timezone.empty() ? caller.config->daemon.timezone : profile.timezone},
       {"lifecycle", derived.lifecycle},
       {"metrics", derived.metrics}};
@@ -159,6 +162,16 @@ Result<ProfileService::PreparedRead> ProfileService::PrepareRead(const Caller& c
   answer["predictions"] =
       consent::AllowedDerived(*caller.purpose, "predictions", computed.predictions);
   return PreparedRead{std::move(answer), std::move(entry)};
+}
+
+std::vector<std::string> ProfileService::Derived::TagsWith(
+    std::vector<std::string> api_tags) const {
+  for (const std::string& t : rule_tags) {
+    if (std::find(api_tags.begin(), api_tags.end(), t) == api_tags.end()) {
+      api_tags.push_back(t);
+    }
+  }
+  return api_tags;
 }
 
 Result<json> ProfileService::Write(const Caller& caller, std::string_view external_id,

@@ -46,15 +46,22 @@ class ProfileService {
   Result<nlohmann::json> Read(const Caller& caller, std::string_view external_id);
 
   // A profile's scores and predictions computed now from its metrics (NAME -> values, each with
-  // the version of the parameters it came from): daemon/derived_values.h; and the names of the
-  // rules' time metrics, shown as RFC 3339. The server sets it once, before use; unset, none
-  // are shown and time metrics show as stored.
+  // the version of the parameters it came from), the rule-driven tags and the segments it is in
+  // that the purpose may see: daemon/derived_values.h; and the names of the rules' time
+  // metrics, shown as RFC 3339. The server sets it once, before use; unset, none are shown and
+  // time metrics show as stored.
   struct Derived {
     nlohmann::json scores = nlohmann::json::object();
     nlohmann::json predictions = nlohmann::json::object();
+    std::vector<std::string> rule_tags;
+    std::vector<std::string> segments;
     std::vector<std::string> time_metrics;
+
+    // `api_tags` (tags set through the API) with the rule-driven tags after them, each once.
+    std::vector<std::string> TagsWith(std::vector<std::string> api_tags) const;
   };
-  using DerivedComputer = std::function<Derived(const nlohmann::json& metrics)>;
+  using DerivedComputer =
+      std::function<Derived(const config::Purpose& purpose, const nlohmann::json& metrics)>;
   void SetDerived(DerivedComputer compute) { derived_ = std::move(compute); }
 
   // Whether the caller's purpose's lawful basis holds for profile `id` now (on any channel):

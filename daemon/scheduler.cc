@@ -8,11 +8,14 @@
 
 namespace portrait::daemon {
 
-Scheduler::Scheduler(Writer& writer, Ingestor& ingestor, const config::ConfigHolder& config,
-                     store::Store& store, const Clock& clock, Telemetry& telemetry,
-                     spdlog::logger& log, bool rearm_first, std::chrono::milliseconds period)
+Scheduler::Scheduler(Writer& writer, Ingestor& ingestor, KeptMarks& kept, const RulesHolder& rules,
+                     const config::ConfigHolder& config, store::Store& store, const Clock& clock,
+                     Telemetry& telemetry, spdlog::logger& log, bool rearm_first,
+                     std::chrono::milliseconds period)
     : writer_(writer),
       ingestor_(ingestor),
+      kept_(kept),
+      rules_(rules),
       config_(config),
       store_(store),
       clock_(clock),
@@ -62,14 +65,20 @@ void Scheduler::Loop() {
   while (true) {
     bool rearm = false;
     bool reevaluate = false;
+    bool rebuild = false;
     {
       MutexLock lock(mu_);
       rearm = std::exchange(rearm_, false);
+      rebuild = std::exchange(rebuild_, false) || rearm;
       const bool requested = std::exchange(reevaluation_requested_, false);
       reevaluate = std::exchange(reevaluate_, false) || rearm || requested;
     }
     if (rearm) {
       RearmAll();
+    }
+    if (rebuild && !CompleteKept() && !Stopping()) {
+      MutexLock lock(mu_);
+      rebuild_ = true;  // tried again at the next wake
     }
     if (reevaluate && !ReevaluateAll() && !Stopping()) {
       MutexLock lock(mu_);
@@ -136,10 +145,7 @@ bool Scheduler::BackfillAnchors(const std::string& fields) {
         return false;
       }
     }
-    if (std::chrono::steady_clock::now() - last_sweep >= period_) {
-      Sweep();  // a long backfill holds no timer back
-      last_sweep = std::chrono::steady_clock::now();
-    }
+    SweepEvery(last_sweep);
   }
   if (Status s =
           writer_.Run([&] { return ingestor_.MarkAnchorsComplete(progress.changed, fields); });
@@ -153,6 +159,85 @@ bool Scheduler::BackfillAnchors(const std::string& fields) {
               static_cast<int64_t>(took.count()));
   }
   return true;
+}
+
+void Scheduler::SweepEvery(std::chrono::steady_clock::time_point& last) {
+  if (std::chrono::steady_clock::now() - last >= period_) {
+    Sweep();
+    last = std::chrono::steady_clock::now();
+  }
+}
+
+bool Scheduler::CompleteKept() {
+  // A reload during a pass puts other rules in force: the pass is not marked, and the values
+  // those rules leave unmarked are rebuilt again.
+  while (true) {
+    const uint64_t generation = kept_.generation();
+    Result<KeptTargets> targets = kept_.Incomplete(rules_.Get()->set);
+    if (!targets) {
+      log_.error("could not read the kept values' marks: {}", targets.error().ToString());
+      return false;
+    }
+    if (targets->empty()) {
+      return true;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    RebuildCounts counts;
+    if (!RebuildKept(*targets, counts)) {
+      return false;
+    }
+    Result<bool> marked = false;
+    if (Status s = writer_.Run([&]() -> Status {
+          marked = kept_.MarkRebuilt(*targets, generation, counts, clock_.NowUs());
+          return marked ? Status::Ok() : marked.error();
+        });
+        !s.ok()) {
+      log_.error("could not record the rebuilt values: {}", s.ToString());
+      return false;
+    }
+    if (*marked) {
+      const std::chrono::duration<double, std::milli> took =
+          std::chrono::steady_clock::now() - start;
+      log_.info(
+          "values kept from events rebuilt: {} metrics, {} models, {} profiles read, {} "
+          "changed ({} ms)",
+          targets->metrics.size(), targets->models.size(), counts.profiles, counts.changed,
+          static_cast<int64_t>(took.count()));
+      if (counts.changed > 0) {
+        MutexLock lock(mu_);
+        reevaluate_ = true;  // the rebuilt values may move tags, stages and segments
+      }
+    }
+  }
+}
+
+bool Scheduler::RebuildKept(const KeptTargets& targets, RebuildCounts& counts) {
+  auto last_sweep = std::chrono::steady_clock::now();
+  store::ProfileId after = 0;
+  while (true) {
+    Status s = writer_.Run([&]() -> Status {
+      PORTRAIT_ASSIGN_OR_RETURN(Ingestor::RebuildStep step,
+                                ingestor_.RebuildKept(targets, after, kRebuildPerJob));
+      counts.profiles += step.counts.profiles;
+      counts.changed += step.counts.changed;
+      after = step.last;
+      return Status::Ok();
+    });
+    if (!s.ok()) {
+      if (s.code() != Status::Code::kUnavailable) {
+        log_.error("rebuilding values kept from events failed after profile {}: {}", after,
+                   s.ToString());
+      }
+      return false;
+    }
+    if (after == 0) {
+      return true;
+    }
+    if (Stopping()) {
+      return false;
+    }
+    SweepEvery(last_sweep);
+  }
 }
 
 void Scheduler::RearmAll() {
@@ -260,10 +345,7 @@ bool Scheduler::RunReevaluation(const ReevaluationStart& start) {
     if (Stopping()) {
       return false;
     }
-    if (std::chrono::steady_clock::now() - last_sweep >= period_) {
-      Sweep();  // a long pass holds no timer back
-      last_sweep = std::chrono::steady_clock::now();
-    }
+    SweepEvery(last_sweep);
   }
   if (Status s = writer_.Run([&] { return ingestor_.MarkReevaluated(start.fingerprint, total); });
       !s.ok()) {

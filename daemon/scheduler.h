@@ -11,7 +11,11 @@
 // rules that decide the portrait changed (Ingestor::BeginReevaluation): ranges of
 // kReevaluatePerJob profiles checked off the writer (the next while the writer handles the
 // last), the profiles a re-evaluation would change handed to the writer in one job per range;
-// it resumes a pass a stop cut off, and due timers are swept in between.
+// it resumes a pass a stop cut off, and due timers are swept in between. Before a re-evaluation
+// (at start and after a reload) it rebuilds the values kept from events that are not marked
+// complete (KeptMarks: a [[metric]] or [[model]] added when its events were already stored):
+// every profile opened once, kRebuildPerJob per writer job, due timers swept in between; a
+// rebuild that changed a profile is followed by a re-evaluation.
 #pragma once
 
 #include <spdlog/logger.h>
@@ -33,6 +37,7 @@ class Scheduler {
   static constexpr int kRearmPerJob = 5000;
   static constexpr int kBackfillPerJob = 1000;
   static constexpr int kReevaluatePerJob = 2000;
+  static constexpr int kRebuildPerJob = 1000;
 
   static constexpr std::chrono::hours kPurgeEvery{24};
   // Rows a retention round deletes per rule in one writer job: a backlog (750,000 expired
@@ -41,9 +46,10 @@ class Scheduler {
 
   // All references must outlive the scheduler. With `rearm_first`, every profile's timers are
   // re-armed (RequestRearm) before the first sweep.
-  Scheduler(Writer& writer, Ingestor& ingestor, const config::ConfigHolder& config,
-            store::Store& store, const Clock& clock, Telemetry& telemetry, spdlog::logger& log,
-            bool rearm_first, std::chrono::milliseconds period = std::chrono::seconds(1));
+  Scheduler(Writer& writer, Ingestor& ingestor, KeptMarks& kept, const RulesHolder& rules,
+            const config::ConfigHolder& config, store::Store& store, const Clock& clock,
+            Telemetry& telemetry, spdlog::logger& log, bool rearm_first,
+            std::chrono::milliseconds period = std::chrono::seconds(1));
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
 
@@ -65,6 +71,13 @@ class Scheduler {
   // One backfill pass over every profile, then the mark recording `fields`; false when it
   // stopped or failed.
   bool BackfillAnchors(const std::string& fields);
+  // Rebuilds the kept values not marked complete for the rules in force, if any; false when
+  // some still are not (stopped, failed).
+  bool CompleteKept();
+  // One rebuild pass of `targets` over every profile; false when it stopped or failed.
+  bool RebuildKept(const KeptTargets& targets, RebuildCounts& counts);
+  // Sweeps the due timers when a period has passed since `last` (a long pass holds none back).
+  void SweepEvery(std::chrono::steady_clock::time_point& last);
   void PurgeExpired();
   // The base-wide re-evaluation, if needed; false when it stopped or failed.
   bool ReevaluateAll();
@@ -74,6 +87,8 @@ class Scheduler {
 
   Writer& writer_;
   Ingestor& ingestor_;
+  KeptMarks& kept_;
+  const RulesHolder& rules_;
   const config::ConfigHolder& config_;
   store::Store& store_;
   const Clock& clock_;
@@ -85,6 +100,7 @@ class Scheduler {
   bool stopping_ GUARDED_BY(mu_) = false;
   bool rearm_ GUARDED_BY(mu_) = false;
   bool reevaluate_ GUARDED_BY(mu_) = true;               // at start: check the fingerprint
+  bool rebuild_ GUARDED_BY(mu_) = true;                  // at start: check the kept marks
   bool reevaluation_requested_ GUARDED_BY(mu_) = false;  // wakes the loop, unlike reevaluate_
   std::chrono::steady_clock::time_point next_purge_;     // the epoch: at the first sweep
   ActivityLog activity_;  // the aggregate info line, once a minute when anything changed

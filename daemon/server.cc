@@ -49,9 +49,9 @@ struct Server::Parts {
         writer(ingestor, audit, telemetry),
         imports(vault, profiles, *data.store, data.blind, writer, ingestor, audit, clock, log),
         derived(std::move(fitted)),
-        book_marks(*data.store, audit),
+        kept_marks(*data.store, audit),
         models(DerivedDeps{*data.store, vault, audit, rules_holder, derived, jobs, clock, log},
-               book_marks),
+               kept_marks),
         scores(DerivedDeps{*data.store, vault, audit, rules_holder, derived, jobs, clock, log},
                profiles),
         crons(models, scores,
@@ -87,13 +87,15 @@ struct Server::Parts {
     models.OnChanged([this] { server->RequestReevaluation(); });
     scores.OnChanged([this] { server->RequestReevaluation(); });
     // A profile view's and an export's scores and predictions: computed now, from the rules and
-    // parameters in force.
-    auto computer = [this](const nlohmann::json& metrics) {
+    // parameters in force; its rule-driven tags and segments as the purpose may see them.
+    auto computer = [this](const config::Purpose& purpose, const nlohmann::json& metrics) {
       const std::shared_ptr<const LoadedRules> in_force = rules_holder.Get();
       const std::shared_ptr<const DerivedParams> params = derived.Get();
       const int64_t now = this->clock.NowUs();
       return ProfileService::Derived{ScoresOf(in_force->set, *params, metrics, now),
                                      PredictionsOf(in_force->set, *params, metrics, now),
+                                     RuleTagsShown(purpose, *in_force, metrics),
+                                     SegmentsShown(purpose, *in_force, metrics),
                                      rules::TimeMetricNames(in_force->set.metrics)};
     };
     profiles.SetDerived(computer);
@@ -132,7 +134,7 @@ struct Server::Parts {
   Writer writer;
   ImportService imports;
   DerivedHolder derived;  // the fitted parameters in force
-  BookMarks book_marks;   // which models' purchase books are complete
+  KeptMarks kept_marks;   // which metrics and purchase books hold every stored event
   JobRunner jobs;         // fits and refreshes; stopped before the services it uses go
   ModelService models;
   ScoreService scores;
@@ -204,9 +206,9 @@ Server::~Server() {
 Result<std::string> Server::Listen(const std::string& address) {
   PORTRAIT_ASSIGN_OR_RETURN(std::string bound, p_->http.Listen(address));
   if (!p_->scheduler) {
-    // The rules may differ from the last run's: the book marks follow them before any event.
+    // The rules may differ from the last run's: the kept marks follow them before any event.
     PORTRAIT_RETURN_IF_ERROR(p_->writer.Run(
-        [this] { return p_->book_marks.Replace(p_->rules_holder, p_->rules_holder.Get()); }));
+        [this] { return p_->kept_marks.Replace(p_->rules_holder, p_->rules_holder.Get()); }));
     // Rules or the time zone changed while the daemon was stopped: the stored timers were armed
     // for others, and are brought in line before the first sweep.
     PORTRAIT_ASSIGN_OR_RETURN(bool armed, p_->ingestor.RulesArmed());
@@ -218,9 +220,9 @@ Result<std::string> Server::Listen(const std::string& address) {
           "the rules or the time zone differ from those the timers were armed for; "
           "re-arming");
     }
-    p_->scheduler =
-        std::make_unique<Scheduler>(p_->writer, p_->ingestor, p_->config, *p_->data.store,
-                                    p_->clock, p_->telemetry, p_->log, /*rearm_first=*/!armed);
+    p_->scheduler = std::make_unique<Scheduler>(
+        p_->writer, p_->ingestor, p_->kept_marks, p_->rules_holder, p_->config, *p_->data.store,
+        p_->clock, p_->telemetry, p_->log, /*rearm_first=*/!armed);
   }
   if (!p_->checkpoint_armed) {
     p_->checkpoint_armed = true;
@@ -350,7 +352,7 @@ Status Server::Reload() {
     return refuse(audited.WithContext("cannot audit the reload"));
   }
   // On the writer, so no event group runs while the models' book marks follow the rules.
-  Status replaced = p_->writer.Run([&] { return p_->book_marks.Replace(p_->rules_holder, *next); });
+  Status replaced = p_->writer.Run([&] { return p_->kept_marks.Replace(p_->rules_holder, *next); });
   if (!replaced.ok()) {
     return refuse(replaced.WithContext("cannot update the purchase books' marks"));
   }

@@ -177,6 +177,20 @@ std::vector<std::string> RepairMetrics(const std::vector<Metric>& defs, json& me
   return repaired;
 }
 
+void ForgetMetrics(const std::vector<Metric>& defs, json& metrics) {
+  if (!metrics.is_object()) {
+    return;
+  }
+  for (const Metric& m : defs) {
+    metrics.erase(m.name);
+    for (const char* aux : {"$top", "$last"}) {
+      if (auto it = metrics.find(aux); it != metrics.end() && it->is_object()) {
+        it->erase(m.name);
+      }
+    }
+  }
+}
+
 bool ApplyEvent(const std::vector<Metric>& defs, const EventFacts& event, json& metrics) {
   if (!metrics.is_object()) {
     metrics = json::object();

@@ -41,6 +41,10 @@ bool ApplyEvent(const std::vector<Metric>& defs, const EventFacts& event, nlohma
 // afresh. Returns the names of the metrics repaired, "(all)" when `metrics` was not an object.
 std::vector<std::string> RepairMetrics(const std::vector<Metric>& defs, nlohmann::json& metrics);
 
+// Removes the values `defs` keep (with a `top`'s tallies and a keyed `last`'s time), so that
+// applying every stored event again under `defs` rebuilds them from nothing.
+void ForgetMetrics(const std::vector<Metric>& defs, nlohmann::json& metrics);
+
 // The integer under `key` of a stored object; nullopt when `object` is not an object, or the key
 // is missing or holds another type (stored state is never trusted to have the right type).
 std::optional<int64_t> IntegerAt(const nlohmann::json& object, const std::string& key);

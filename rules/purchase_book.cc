@@ -122,6 +122,13 @@ std::optional<double> AmountAt(const json& data, std::string_view key) {
   return IsAmount(*at) ? std::optional<double>(at->get<double>()) : std::nullopt;
 }
 
+void ForgetBook(std::string_view model_name, json& metrics) {
+  if (auto it = metrics.is_object() ? metrics.find(kPurchasesKey) : metrics.end();
+      it != metrics.end() && it->is_object()) {
+    it->erase(std::string(model_name));
+  }
+}
+
 bool RecordPurchase(const Model& model, const EventFacts& event, json& metrics) {
   if (event.type != model.purchases || !metrics.is_object()) {
     return false;

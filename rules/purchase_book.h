@@ -35,6 +35,10 @@ std::optional<double> AmountAt(const nlohmann::json& data, std::string_view key)
 // Returns whether it was one.
 bool RecordPurchase(const Model& model, const EventFacts& event, nlohmann::json& metrics);
 
+// Removes `model_name`'s book from `metrics`, so that recording every stored purchase again
+// rebuilds it from nothing.
+void ForgetBook(std::string_view model_name, nlohmann::json& metrics);
+
 // What a book says, in days.
 struct PurchaseBook {
   int64_t first_day = 0;

@@ -167,10 +167,10 @@ class AuthorizationProperty : public ::testing::Test {
   MergeService merges_{*data_.store, vault_, audit_, rules_, clock_, log_};
   DerivedHolder derived_{std::make_shared<const DerivedParams>()};
   JobRunner jobs_;
-  BookMarks book_marks_{*data_.store, audit_};
+  KeptMarks kept_marks_{*data_.store, audit_};
   ModelService models_{
       DerivedDeps{*data_.store, vault_, audit_, rules_, derived_, jobs_, clock_, log_},
-      book_marks_};
+      kept_marks_};
   ScoreService scores_{
       DerivedDeps{*data_.store, vault_, audit_, rules_, derived_, jobs_, clock_, log_}, profiles_};
   StatsService stats_{*data_.store, audit_, clock_};

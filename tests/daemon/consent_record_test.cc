@@ -96,9 +96,9 @@ class ConsentRecord : public ::testing::Test {
   MergeService merges_{store_, vault_, audit_, rules_, clock_, log_};
   DerivedHolder derived_{std::make_shared<const DerivedParams>()};
   JobRunner jobs_;
-  BookMarks book_marks_{store_, audit_};
+  KeptMarks kept_marks_{store_, audit_};
   ModelService models_{DerivedDeps{store_, vault_, audit_, rules_, derived_, jobs_, clock_, log_},
-                       book_marks_};
+                       kept_marks_};
   ScoreService scores_{DerivedDeps{store_, vault_, audit_, rules_, derived_, jobs_, clock_, log_},
                        profiles_};
   StatsService stats_{store_, audit_, clock_};

@@ -1,11 +1,13 @@
 // A fit reads the customers' purchase books instead of the events exactly when the books are
-// known to hold every stored purchase (daemon/book_marks.h): rules with the model in force
-// before the first purchase, or a fit from the events that found the books agreeing with them.
-// A real daemon, half of the CDNOW sample imported as events.
+// known to hold every stored purchase (daemon/kept_marks.h): rules with the model in force
+// before the first purchase, or the rebuild pass that recomputes books and metrics from the
+// stored events when a [[model]] or [[metric]] comes into force after its events. A real daemon,
+// half of the CDNOW sample imported as events.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <fstream>
+#include <map>
 
 #include "tests/integration/cdnow_events.h"
 #include "tests/integration/daemon_harness.h"
@@ -16,6 +18,7 @@ namespace {
 using nlohmann::json;
 using testing::BinDir;
 using testing::Daemon;
+using testing::Eventually;
 using testing::RunCommand;
 
 constexpr const char* kModel = R"toml(
@@ -41,14 +44,27 @@ class ModelBooks : public ::testing::Test {
       (std::stoi(subject.substr(6)) % 2 == 0 ? even : odd) << line << "\n";
     }
   }
-  void Rules(bool with_model) {
-    std::ofstream(d_.dir() / "rules/cdnow.toml") << (with_model ? kModel : "");
+  void Rules(bool with_model, const std::string& more = "") {
+    std::ofstream(d_.dir() / "rules/cdnow.toml") << (with_model ? kModel : "") << more;
   }
-  void Reload(bool with_model) {
-    Rules(with_model);
+  void Reload(bool with_model, const std::string& more = "") {
+    Rules(with_model, more);
     auto r = d_.Admin("POST", "/v1/admin/reload");
     ASSERT_EQ(r.status, 200) << r.body;
   }
+  // Waits for the n-th rebuild pass of values kept from events to be recorded.
+  bool Rebuilt(size_t n) {
+    return Eventually([&] {
+      const std::string log = d_.Log();
+      size_t count = 0;
+      for (size_t at = log.find(kRebuiltLine); at != std::string::npos;
+           at = log.find(kRebuiltLine, at + 1)) {
+        ++count;
+      }
+      return count >= n;
+    });
+  }
+  static constexpr const char* kRebuiltLine = "values kept from events rebuilt";
   void Import(const std::string& file) {
     std::string out;
     ASSERT_EQ(RunCommand(BinDir() + "/portraitctl import events " + (d_.dir() / file) +
@@ -107,33 +123,87 @@ TEST_F(ModelBooks, BooksKeptFromTheFirstPurchaseAreReadAndGiveTheFitOfTheEvents)
   EXPECT_NE(out.find("read from the events"), std::string::npos) << out;
 }
 
-TEST_F(ModelBooks, AFitFromTheEventsMarksTheBooksOnlyWhenTheyAgree) {
-  Rules(true);
+TEST_F(ModelBooks, AModelAddedAfterItsPurchasesHasItsBooksRebuiltFromTheEvents) {
+  Rules(false);
   ASSERT_TRUE(d_.Start("1998-07-01T00:00:00Z"));
   Import("even.jsonl");
-  // The model leaves and comes back with nothing bought meanwhile: its mark goes, its books stay
-  // whole, and the first fit, from the events, finds them agreeing.
-  Reload(false);
+  // The model comes into force after the purchases: its books are rebuilt from the stored events,
+  // then read.
   Reload(true);
-  const json checked = Fit(kAfterAll);
-  EXPECT_EQ(checked["read_from"], "events");
-  EXPECT_TRUE(d_.WaitForLog("the purchase books agree with the events"));
+  ASSERT_TRUE(Rebuilt(1)) << d_.Log();
   const json books = Fit(kAfterAll);
   EXPECT_EQ(books["read_from"], "purchase_books");
-  ExpectSameFit(books, checked);
-  // Purchases made while the model is out of the rules are in no book: the events are read, and
-  // go on being read, whatever the number of fits.
+  EXPECT_GT(books["customers"].get<int>(), 1000);
+  ExpectSameFit(books, Fit(R"({"until": "1998-06-30T23:59:59Z", "from_events": true})"));
+  // Purchases made while the model is out of the rules are in no book until the next rebuild.
   Reload(false);
   Import("odd.jsonl");
   Reload(true);
+  ASSERT_TRUE(Rebuilt(2)) << d_.Log();
   const json all = Fit(kAfterAll);
-  EXPECT_EQ(all["read_from"], "events");
+  EXPECT_EQ(all["read_from"], "purchase_books");
   EXPECT_GT(all["customers"].get<int>(), books["customers"].get<int>());
-  EXPECT_EQ(Fit(kAfterAll)["read_from"], "events");
-  // Across a restart too.
+  ExpectSameFit(all, Fit(R"({"until": "1998-06-30T23:59:59Z", "from_events": true})"));
+  // The marks outlive a restart, which rebuilds nothing more.
   ASSERT_EQ(d_.Stop(), 0);
   ASSERT_TRUE(d_.Start("1998-07-01T00:00:00Z"));
-  EXPECT_EQ(Fit(kAfterAll)["read_from"], "events");
+  EXPECT_EQ(Fit(kAfterAll)["read_from"], "purchase_books");
+  EXPECT_FALSE(Rebuilt(3));
+}
+
+// Each sample customer's summed order amounts, from the events file.
+std::map<std::string, double> SpentBy(const std::filesystem::path& events) {
+  std::map<std::string, double> spent;
+  std::ifstream in(events);
+  for (std::string line; std::getline(in, line);) {
+    const json e = json::parse(line);
+    spent[e["subject"]] += e["data"]["amount"].get<double>();
+  }
+  return spent;
+}
+
+TEST_F(ModelBooks, AMetricAddedAfterItsEventsIsRebuiltAndTheRulesReadingItFollow) {
+  ASSERT_TRUE(d_.Start("1998-07-01T00:00:00Z"));
+  Import("even.jsonl");
+  // A metric and a tag reading it, after the orders: the metric is rebuilt from every stored
+  // order, and the re-evaluation that follows puts the tag on.
+  Reload(false, R"toml(
+[[metric]]
+name = "cd_spent"
+sum = "order.placed:amount"
+
+[[tag]]
+path = "value/big"
+when = "metrics.cd_spent >= 100"
+)toml");
+  ASSERT_TRUE(Rebuilt(1)) << d_.Log();
+  const std::map<std::string, double> spent = SpentBy(d_.dir() / "even.jsonl");
+  const auto tags_of = [&](const std::string& subject) {
+    auto r = d_.Admin("GET", "/v1/profiles/" + subject);
+    return r.status == 200 ? r.json()["tags"] : json::array();
+  };
+  const auto first_big =
+      std::find_if(spent.begin(), spent.end(), [](const auto& s) { return s.second >= 100; });
+  ASSERT_NE(first_big, spent.end());
+  ASSERT_TRUE(Eventually([&] {
+    return tags_of(first_big->first).dump().find("value/big") != std::string::npos;
+  })) << d_.Log();
+  int big = 0, checked = 0;
+  for (const auto& [subject, total] : spent) {
+    if (++checked > 60) {
+      break;
+    }
+    auto r = d_.Admin("GET", "/v1/profiles/" + subject);
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json view = r.json();
+    EXPECT_NEAR(view["metrics"]["cd_spent"].get<double>(), total, 1e-9 * total) << subject;
+    const json& tags = view["tags"];
+    const bool tagged = std::find(tags.begin(), tags.end(), "value/big") != tags.end();
+    EXPECT_EQ(tagged, total >= 100) << subject << " spent " << total;
+    big += tagged ? 1 : 0;
+  }
+  EXPECT_GT(big, 0);
+  EXPECT_LT(big, 60);
 }
 
 }  // namespace

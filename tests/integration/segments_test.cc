@@ -122,6 +122,15 @@ TEST(Segments, AnObjectorLeavesAMarketingSegmentAndGetsNoProfilingTask) {
   HttpResult members = daemon.Admin("GET", "/v1/segments/buyers/members", "", "marketing");
   ASSERT_EQ(members.status, 200) << members.body;
   EXPECT_EQ(members.json()["members"], json::array({"ann"}));
+  // So do the profile views, as each purpose may see them: marketing sees ann's segment and none
+  // of cat's; service, whose derived data leaves segments out, sees none.
+  const auto segments_of = [&](const std::string& id, const std::string& purpose) {
+    HttpResult r = daemon.Admin("GET", "/v1/profiles/" + id, "", purpose);
+    return r.status == 200 ? r.json()["segments"] : json(r.status);
+  };
+  EXPECT_EQ(segments_of("ann", "marketing"), json::array({"buyers"}));
+  EXPECT_EQ(segments_of("cat", "marketing"), json::array());
+  EXPECT_EQ(segments_of("ann", "service"), json::array());
 
   // Cat grants personalisation again: she is back in, a new transition, a new welcome.
   HttpResult granted = daemon.Admin(

@@ -1,0 +1,100 @@
+// KeptMarks: which values kept from events — each [[metric]] and each [[model]]'s purchase books
+// (rules/purchase_book.h) — hold every stored event, so that they may be trusted as the history's
+// summary (docs/DECISIONS.md 130, 142). A value misses the events applied while the rules in
+// force did not keep it (before it was added, or while it was removed or defined otherwise), so
+// a mark names its definition and is set only when the values are known to be complete:
+//  - when rules defining it come into force while no event of its type is stored (every later
+//    event is applied under them);
+//  - when the rebuild pass (Ingestor::RebuildKept, run by the scheduler) has recomputed it for
+//    every profile from its stored events, with no rules put in force meanwhile.
+// Rules that drop or redefine a value come into force only after its mark is gone. The marks are
+// two meta entries of the store ("purchase_books": {"MODEL": "TYPE\nAMOUNT"}, "kept_metrics":
+// {"METRIC": "KIND\nTYPE\nKEY"}), never personal. A store written before metrics were marked has
+// no "kept_metrics": the metrics of the first rules put in force are taken as complete, as they
+// were kept before (rebuilding them from the events a retention rule left would lose counts).
+// Thread-safe; Replace and MarkRebuilt run on the writer thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "base/mutex.h"
+#include "base/result.h"
+#include "daemon/rules_holder.h"
+#include "rules/rule_set.h"
+#include "store/audit_log.h"
+#include "store/store.h"
+
+namespace portrait::daemon {
+
+// The meta entry counting the rebuild passes that changed a profile: part of what the base-wide
+// re-evaluation's mark must match (Ingestor::EvaluationTarget), so a rebuild is followed by one.
+inline constexpr std::string_view kRebuildsKey = "kept.rebuilds";
+
+// The count a meta entry holds (0 when there is none); Corruption when it holds anything but a
+// non-negative integer.
+Result<int64_t> MetaCount(store::Store& store, std::string_view key);
+
+// The values of the rules in force whose marks are missing: what a rebuild pass recomputes.
+struct KeptTargets {
+  std::vector<rules::Metric> metrics;
+  std::vector<rules::Model> models;
+
+  bool empty() const { return metrics.empty() && models.empty(); }
+  // The event types whose events rebuild them.
+  bool Reads(std::string_view event_type) const;
+};
+
+// What a rebuild pass did, for its audit record.
+struct RebuildCounts {
+  int64_t profiles = 0;  // profiles read
+  int64_t changed = 0;   // of which stored with other values
+};
+
+class KeptMarks {
+ public:
+  KeptMarks(store::Store& store, store::AuditLog& audit) : store_(store), audit_(audit) {}
+
+  // Puts `next` in force in `holder`, on the writer thread (so no event group runs meanwhile):
+  // forgets the marks `next` would not keep, sets it, then marks each of its values with no
+  // stored event of its type. When forgetting fails, `next` is not set and the error is
+  // returned; a failure to mark only leaves values unmarked (the rebuild pass marks them).
+  Status Replace(RulesHolder& holder, std::shared_ptr<const LoadedRules> next);
+
+  // Whether `model`'s books are marked complete for its definition.
+  Result<bool> Complete(const rules::Model& model);
+
+  // The values of `set` (the rules in force) that are not marked complete.
+  Result<KeptTargets> Incomplete(const rules::RuleSet& set);
+
+  // A count of the rules put in force by Replace. A rebuild pass takes it before it takes the
+  // rules in force.
+  uint64_t generation();
+
+  // After a rebuild pass of `targets` over every profile: marks them complete if no rules came
+  // into force since `generation` was taken (else returns false: the pass must run again), with
+  // an audit record (kept.rebuild) of the counts, and — when a profile changed — the next
+  // rebuild count (kRebuildsKey), in one commit. On the writer thread.
+  Result<bool> MarkRebuilt(const KeptTargets& targets, uint64_t generation,
+                           const RebuildCounts& counts, int64_t now_us);
+
+ private:
+  struct Marks {
+    nlohmann::json books = nlohmann::json::object();
+    nlohmann::json metrics = nlohmann::json::object();
+    bool metrics_stored = false;  // "kept_metrics" was there
+  };
+  Result<Marks> Read() REQUIRES(mu_);
+  // The batch entries writing `marks`.
+  static void Put(const Marks& marks, store::Batch& batch);
+  Status Write(const Marks& marks) REQUIRES(mu_);
+
+  store::Store& store_;
+  store::AuditLog& audit_;
+  Mutex mu_;
+  uint64_t generation_ GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace portrait::daemon

@@ -11,7 +11,8 @@ Result<BookSummaries> ReadBooks(store::Store& store, store::ProfileVault& vault,
   std::array<BookSummaries, 2> halves;
   PORTRAIT_ASSIGN_OR_RETURN(
       MetricsScanned scanned,
-      ScanMetrics(store, vault, [&](int half, store::ProfileId, const nlohmann::json& metrics) {
+      ScanMetrics(store, vault, {std::string(rules::kPurchasesKey)},
+                  [&](int half, store::ProfileId, const nlohmann::json& metrics) {
         if (std::optional<rules::PurchaseBook> book =
                 rules::ReadPurchaseBook(metrics, model.name)) {
           halves[half].customers.push_back(SummaryOfBook(*book, unit, until_us));

@@ -14,7 +14,8 @@ constexpr int kPage = 5'000;
 // order; counts into `scanned`. Never throws.
 Status OpenHalf(store::ProfileVault& vault, const std::vector<store::ProfileRow>& rows,
                 const std::vector<std::pair<store::ProfileId, std::string>>& keys, size_t from,
-                size_t to, int half, const MetricsVisitor& visit, MetricsScanned& scanned) {
+                size_t to, int half, const std::vector<std::string>& only,
+                const MetricsVisitor& visit, MetricsScanned& scanned) {
   try {
     size_t k = 0;
     for (size_t i = from; i < to; ++i) {
@@ -30,7 +31,7 @@ Status OpenHalf(store::ProfileVault& vault, const std::vector<store::ProfileRow>
         continue;
       }
       PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, vault.Unwrap(row.id, keys[k].second));
-      PORTRAIT_ASSIGN_OR_RETURN(nlohmann::json metrics, store::ProfileVault::OpenMetrics(key, row));
+      PORTRAIT_ASSIGN_OR_RETURN(nlohmann::json metrics, store::ProfileVault::OpenMetrics(key, row, &only));
       visit(half, row.id, metrics);
       ++scanned.profiles;
     }
@@ -43,6 +44,7 @@ Status OpenHalf(store::ProfileVault& vault, const std::vector<store::ProfileRow>
 }  // namespace
 
 Result<MetricsScanned> ScanMetrics(store::Store& store, store::ProfileVault& vault,
+                                   const std::vector<std::string>& only,
                                    const MetricsVisitor& visit) {
   MetricsScanned total;
   store::ProfileId after = 0;
@@ -57,7 +59,7 @@ Result<MetricsScanned> ScanMetrics(store::Store& store, store::ProfileVault& vau
     std::array<Status, 2> failed;
     InTwoHalves(rows.size(), [&](size_t from, size_t to) {
       const int half = to == rows.size() ? 1 : 0;  // the halves never share a slot
-      failed[half] = OpenHalf(vault, rows, keys, from, to, half, visit, scanned[half]);
+      failed[half] = OpenHalf(vault, rows, keys, from, to, half, only, visit, scanned[half]);
     });
     for (int half : {0, 1}) {
       PORTRAIT_RETURN_IF_ERROR(failed[half]);

@@ -26,9 +26,11 @@ struct MetricsScanned {
   int64_t erased = 0;    // skipped: their key was gone when read
 };
 
-// Visits every profile with metrics, in id order within each half of a page. The first error
-// (a key that does not unwrap, metrics that do not open) ends the scan.
+// Visits every profile with metrics, in id order within each half of a page, each with the
+// top-level entries `only` names alone (store::ProfileVault::OpenMetrics). The first error (a
+// key that does not unwrap, metrics that do not open) ends the scan.
 Result<MetricsScanned> ScanMetrics(store::Store& store, store::ProfileVault& vault,
+                                   const std::vector<std::string>& only,
                                    const MetricsVisitor& visit);
 
 }  // namespace portrait::daemon

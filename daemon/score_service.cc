@@ -56,7 +56,8 @@ Result<std::vector<analytics::RfmInput>> ScoreService::ReadInputs(const rules::S
                                                                   int64_t now_us) {
   std::array<std::vector<analytics::RfmInput>, 2> halves;
   PORTRAIT_RETURN_IF_ERROR(
-      ScanMetrics(d_.store, d_.vault, [&](int half, store::ProfileId, const json& metrics) {
+      ScanMetrics(d_.store, d_.vault, {score.recency, score.frequency, score.monetary},
+                  [&](int half, store::ProfileId, const json& metrics) {
         if (std::optional<analytics::RfmInput> input = RfmInputOf(score, metrics, now_us)) {
           halves[half].push_back(*input);
         }

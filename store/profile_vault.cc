@@ -501,11 +501,29 @@ Result<std::string> ProfileVault::OpenWith(KeyView key, ProfileId id, std::strin
   return FieldCipher::Open(key, FieldCipher::AssociatedData(id, name), envelope);
 }
 
-Result<json> ProfileVault::OpenMetrics(KeyView key, const ProfileRow& row) {
+Result<json> ProfileVault::OpenMetrics(KeyView key, const ProfileRow& row,
+                                       const std::vector<std::string>* only) {
   if (row.metrics.empty()) {
     return json::object();
   }
-  return OpenJson(key, row.id, kMetricsField, row.metrics);
+  if (!only) {
+    return OpenJson(key, row.id, kMetricsField, row.metrics);
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(std::string text,
+                            FieldCipher::Open(key, FieldCipher::AssociatedData(row.id, kMetricsField),
+                                              row.metrics));
+  // Depth 1 is the object's own entries: a key it does not name is dropped with its value.
+  const json::parser_callback_t keep = [only](int depth, json::parse_event_t event, json& parsed) {
+    return depth != 1 || event != json::parse_event_t::key || !parsed.is_string() ||
+           std::find(only->begin(), only->end(), parsed.get_ref<const std::string&>()) !=
+               only->end();
+  };
+  json value = json::parse(text, keep, /*allow_exceptions=*/false);
+  if (value.is_discarded()) {
+    return Error(Status::Corruption("profile " + std::to_string(row.id) +
+                                    " metrics do not hold JSON"));
+  }
+  return value;
 }
 
 Result<std::string> ProfileVault::Seal(const OpenProfile& p, std::string_view name,

@@ -69,6 +69,36 @@ TEST(Metrics, BothKindsOfLastDescribeTheLatestEventNotTheLatestArrival) {
   EXPECT_EQ(metrics["last_sku"], "NEWER");
 }
 
+TEST(Metrics, ForgettingMetricsLeavesOthersAndApplyingAgainRebuildsThem) {
+  json metrics = json::object();
+  Apply(metrics, {{"amount", 5}, {"sku", "A"}}, 1000);
+  Apply(metrics, {{"amount", 7}, {"sku", "B"}}, 2000);
+  Apply(metrics, {{"amount", 1}, {"sku", "B"}}, 3000);
+  const json kept = metrics;
+  const std::vector<Metric> all = Defs();
+  const std::vector<Metric> forgotten = {all[1], all[4], all[5]};  // spent, last_sku, top_sku
+  ForgetMetrics(forgotten, metrics);
+  for (const char* name : {"spent", "last_sku", "top_sku"}) {
+    EXPECT_FALSE(metrics.contains(name)) << name;
+  }
+  EXPECT_FALSE(metrics["$top"].contains("top_sku"));
+  EXPECT_FALSE(metrics["$last"].contains("last_sku"));
+  EXPECT_EQ(metrics["orders"], 3);
+  EXPECT_EQ(metrics["smallest"], 1);
+  // The same events again, under the forgotten metrics only, give back what was kept.
+  int64_t t = 1000;
+  for (const json& data : {json{{"amount", 5}, {"sku", "A"}}, json{{"amount", 7}, {"sku", "B"}},
+                           json{{"amount", 1}, {"sku", "B"}}}) {
+    EventFacts e{"order.placed", t, &data};
+    ApplyEvent(forgotten, e, metrics);
+    t += 1000;
+  }
+  EXPECT_EQ(metrics, kept);
+  json not_an_object = json::array();
+  ForgetMetrics(forgotten, not_an_object);  // stored state is never trusted
+  EXPECT_EQ(not_an_object, json::array());
+}
+
 TEST(Metrics, RepairNamesAndResetsEveryValueOfTheWrongType) {
   json metrics = {{"orders", -4},
                   {"spent", nullptr},

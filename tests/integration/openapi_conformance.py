@@ -20,7 +20,10 @@ import sys
 import time
 import urllib.parse
 
-import jsonschema
+try:
+    import jsonschema
+except ImportError:
+    sys.exit("openapi_conformance.py needs Debian's python3-jsonschema (scripts/deps.sh installs it)")
 
 # Statuses no request of this test can provoke: an internal error, a daemon shutting down or an
 # audit log that can't be written, and a second fit or refresh racing the first.

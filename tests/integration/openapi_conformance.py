@@ -9,7 +9,8 @@ for that status. At the end every operation of the document, and every status it
 500 and 503, and the exemptions named in NOT_PROVOKED), must have been answered at least once.
 
 usage: openapi_conformance.py --url http://127.0.0.1:PORT --token ADMIN_TOKEN
-                              --config DIR/portrait.toml --doc docs/openapi.json
+           --config DIR/portrait.toml --doc docs/openapi.json --customer EXTERNAL_ID
+(--customer: a loaded customer with orders, for the score and prediction views)
 """
 import argparse
 import http.client
@@ -34,6 +35,19 @@ NOT_PROVOKED = {("post", "/v1/models/{name}/fit"): {"409"},
                 ("put", "/v1/profiles/{id}"): {"404"}}
 
 
+def references(node):
+    """Every "$ref" value in `node`, depth first."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from references(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from references(value)
+
+
 class Document:
     def __init__(self, path):
         with open(path, "rb") as f:
@@ -48,13 +62,12 @@ class Document:
         for name, schema in self.doc["components"]["schemas"].items():
             self.validator_class.check_schema(schema)
         # Every reference points at something, and operation ids are unique.
-        refs = re.findall(rb'"\$ref": "#/([^"]+)"', self.raw)
-        for ref in refs:
+        for ref in references(self.doc):
             node = self.doc
-            for part in ref.decode().split("/"):
+            for part in ref.removeprefix("#/").split("/"):
                 node = node.get(part) if isinstance(node, dict) else None
-            if node is None:
-                raise SystemExit(f"docs/openapi.json: #/{ref.decode()} resolves to nothing")
+            if not ref.startswith("#/") or node is None:
+                raise SystemExit(f"docs/openapi.json: {ref} resolves to nothing")
         ids = [op["operationId"] for op in self.operations.values()]
         if len(ids) != len(set(ids)):
             raise SystemExit("docs/openapi.json: an operationId is used twice")

@@ -6,6 +6,8 @@
 #include "base/time_format.h"
 #include "base/url.h"
 #include "consent/access_policy.h"
+#include "daemon/api_routes.h"
+#include "daemon/openapi_document.h"
 
 namespace portrait::daemon {
 namespace {
@@ -17,7 +19,20 @@ bool IsAdministrative(const std::vector<std::string>& path) {
   return path == std::vector<std::string>{"metrics"} ||
          (path.size() >= 2 && path[0] == "v1" &&
           (path[1] == "tokens" || path[1] == "audit" || path[1] == "admin" || path[1] == "models" ||
-           path[1] == "scores" || path[1] == "whoami" || path[1] == "stats"));
+           path[1] == "scores" || path[1] == "whoami" || path[1] == "stats" ||
+           path[1] == "openapi.json"));
+}
+
+// 405 naming the methods when the path is a route's, else 404.
+HttpResponse NoSuchRoute(const std::vector<std::string>& path) {
+  const std::string allowed = AllowedMethods(path);
+  if (allowed.empty()) {
+    return Problem(http::status::not_found, "no such endpoint; see docs/API.md");
+  }
+  HttpResponse r = Problem(http::status::method_not_allowed,
+                           "method not allowed here; this path takes " + allowed);
+  r.set(http::field::allow, allowed);
+  return r;
 }
 
 }  // namespace
@@ -90,14 +105,19 @@ void Api::Serve(HttpRequest&& request, const std::string& remote, const Reply& r
   if (Status utf8 = CheckRequestUtf8(call.request, call.path, call.query); !utf8.ok()) {
     return fail(utf8);
   }
-  if (call.path == std::vector<std::string>{"healthz"}) {
-    return respond(JsonResponse({{"status", "ok"}}));
+  // Only the routes of api_routes.cc are served; the rest is refused before a handler runs.
+  const ApiRoute* route = FindRoute(call.method(), call.path);
+  if (route && !route->needs_token) {
+    return respond(JsonResponse({{"status", "ok"}}));  // GET /healthz
   }
   auto caller = Authenticate(call);
   if (!caller) {
     return respond(std::move(caller.error()));
   }
   call.caller = std::move(*caller);
+  if (!route) {
+    return respond(NoSuchRoute(call.path));
+  }
   if (call.method() == http::verb::post && call.path == std::vector<std::string>{"v1", "events"}) {
     return Events(call, respond);
   }
@@ -191,6 +211,12 @@ Result<HttpResponse> Api::Route(ApiCall& call) {
   if (p.size() == 3 && p[1] == "import" && p[2] == "profiles" &&
       call.method() == http::verb::post) {
     return Import(call);
+  }
+  if (p.size() == 2 && p[1] == "openapi.json" && call.method() == http::verb::get) {
+    HttpResponse r{http::status::ok, 11};
+    r.set(http::field::content_type, "application/json");
+    r.body() = std::string(OpenApiDocument());
+    return r;
   }
   if (p.size() == 2 && p[1] == "whoami" && call.method() == http::verb::get) {
     return WhoAmI(call);

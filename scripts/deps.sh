@@ -11,7 +11,7 @@ packages=(
   libcli11-dev libhowardhinnant-date-dev libphonenumber-dev tzdata
   libnlopt-dev
   libgtest-dev libgmock-dev
-  python3 python3-nacl curl openssl
+  python3 python3-nacl python3-jsonschema curl openssl
 )
 
 missing=()

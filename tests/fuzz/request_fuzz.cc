@@ -52,20 +52,12 @@ struct Harness {
   }
 };
 
-const char* const kMethods[] = {"GET", "PUT", "POST", "DELETE"};
+const char* const kMethods[] = {"GET", "PUT", "POST", "DELETE", "PATCH"};
 const char* const kPurposes[] = {nullptr, "service", "care", "marketing", ""};
-const char* const kPrefixes[] = {"/v1/profiles/",
-                                 "/v1/events",
-                                 "/v1/rules/test",
-                                 "/v1/tasks",
-                                 "/v1/audit",
-                                 "/v1/tokens",
-                                 "/metrics",
-                                 "/v1/profiles?",
-                                 "/v1/admin/",
-                                 "/healthz",
-                                 "/",
-                                 "/v1/profiles/c1/"};
+const char* const kPrefixes[] = {
+    "/v1/profiles/",    "/v1/events", "/v1/rules/test",  "/v1/tasks",  "/v1/audit",
+    "/v1/tokens",       "/metrics",   "/v1/profiles?",   "/v1/admin/", "/healthz",
+    "/v1/openapi.json", "/",          "/v1/profiles/c1/"};
 
 template <size_t N, typename T>
 const T& Pick(const T (&options)[N], uint8_t byte) {

@@ -142,7 +142,7 @@ void AddBackupCommand(CLI::App& app, int& exit_code) {
       ->add_option("--ledger", opts->ledgers,
                    "another erasure ledger to re-apply: an erasures.log file, or a later "
                    "backup's (or an old data directory's) directory; repeatable")
-      ->take_all();
+      ->allow_extra_args(false);
   restore->add_flag("--json", opts->json, "print the result as JSON");
   restore->callback([opts, &exit_code] { exit_code = RunRestore(*opts); });
 }

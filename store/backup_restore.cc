@@ -106,15 +106,17 @@ Result<crypto::KeyHierarchy> StagedKeys(const config::Config& config, const std:
 
 // Every ledger: the live directory's (file, and keystore.db table if it opens), the ones the
 // operator named, and the backup's own table.
-Result<LedgerGathering> Gather(const config::Config& config, const std::string& staging,
-                               const crypto::KeyHierarchy& keys, const crypto::SecretBytes& mac,
-                               const RestoreOptions& options) {
+Result<LedgerGathering> Gather(const config::Config& config, const std::string& dir,
+                               const std::string& staging, const crypto::KeyHierarchy& keys,
+                               const crypto::SecretBytes& mac, const RestoreOptions& options) {
   LedgerGathering g;
   PORTRAIT_RETURN_IF_ERROR(GatherLedger(config.daemon.data_dir, keys, mac, false, g));
   for (const std::string& path : options.ledgers) {
     PORTRAIT_RETURN_IF_ERROR(GatherLedger(path, keys, mac, true, g));
   }
   PORTRAIT_RETURN_IF_ERROR(GatherLedger(staging, keys, mac, true, g));
+  std::replace(g.read.begin(), g.read.end(), staging + "/" + kKeystoreDbName,
+               dir + "/" + kKeystoreDbName);  // named as the operator knows it
   return g;
 }
 
@@ -245,7 +247,7 @@ Result<Prepared> Prepare(const config::Config& config, const std::string& dir,
   PORTRAIT_ASSIGN_OR_RETURN(crypto::KeyHierarchy keys, StagedKeys(config, staging, m));
   PORTRAIT_ASSIGN_OR_RETURN(crypto::SecretBytes mac, LedgerMacKey(keys));
   Prepared p;
-  PORTRAIT_ASSIGN_OR_RETURN(p.ledger, Gather(config, staging, keys, mac, options));
+  PORTRAIT_ASSIGN_OR_RETURN(p.ledger, Gather(config, dir, staging, keys, mac, options));
   PORTRAIT_ASSIGN_OR_RETURN(p.reapplied,
                             ApplyLedger(config, staging, keys, p.ledger, m, *options.clock));
   PORTRAIT_RETURN_IF_ERROR(CompleteLiveLedger(config.daemon.data_dir, p.ledger, mac));

@@ -3,6 +3,8 @@
 // the backup began; a customer erased after the backup stays erased after a restore, from the
 // live ledger file even when the live databases are gone; a damaged or half-written backup, or
 // an altered ledger line, is refused with the live data untouched.
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <filesystem>
 #include <mutex>

@@ -308,5 +308,54 @@ TEST_F(Backups, AnAlteredLedgerLineIsRefused) {
   EXPECT_EQ(ReadFile(Live(store::kPortraitDbName)), live_before);
 }
 
+TEST_F(Backups, AProfileMergedAwayAfterTheBackupDoesNotComeBack) {
+  ASSERT_TRUE(daemon_.Start());
+  PutCustomer("c1");
+  PutCustomer("c2");
+  ASSERT_EQ(Ctl("backup create " + BackupDir("b1")).code, 0);
+  HttpResult merged = daemon_.Admin("POST", "/v1/profiles/c1/merge", R"({"from": "c2"})");
+  ASSERT_EQ(merged.status, 200) << merged.body;
+  ASSERT_EQ(daemon_.Stop(), 0);
+  // The source's key was destroyed by the merge: the backup's copy of it goes too (the person
+  // lives on in the target, as the backup had it).
+  EXPECT_EQ(RestoreJson(BackupDir("b1"))["erasures_reapplied"], 1);
+  ASSERT_TRUE(daemon_.Start());
+  EXPECT_EQ(daemon_.Admin("GET", "/v1/profiles/c2").status, 404);
+  EXPECT_EQ(daemon_.Admin("GET", "/v1/profiles/c1").status, 200);
+}
+
+TEST_F(Backups, ABackupFromBeforeAKeyRotationNeedsTheOldKey) {
+  ASSERT_TRUE(daemon_.Start());
+  PutCustomer("c1");
+  PutCustomer("c2");
+  ASSERT_EQ(Ctl("backup create " + BackupDir("b1")).code, 0);
+  ASSERT_EQ(daemon_.Admin("DELETE", "/v1/profiles/c1").status, 200);
+  ASSERT_EQ(daemon_.Stop(), 0);
+  const std::string old_key = ReadFile(Live("master.key"));
+  const json manifest = json::parse(ReadFile(BackupDir("b1/manifest.json")));
+  CtlRun rotated = Ctl("key rotate");
+  ASSERT_EQ(rotated.code, 0) << rotated.out;
+  const std::string live_before = ReadFile(Live(store::kPortraitDbName));
+
+  CtlRun refused = Ctl("backup restore " + BackupDir("b1"));
+  EXPECT_EQ(refused.code, 1) << refused.out;
+  EXPECT_NE(refused.out.find("does not open this backup"), std::string::npos) << refused.out;
+  EXPECT_NE(refused.out.find(manifest["audit_public_key"].get<std::string>()), std::string::npos)
+      << refused.out;
+  EXPECT_EQ(ReadFile(Live(store::kPortraitDbName)), live_before);
+  EXPECT_FALSE(fs::exists(Live("restore")));
+
+  // Under the old key, as the message says: the erasure made before the rotation is re-applied
+  // from the ledger file, whose MAC key the rotation carried; the live keystore, under the new
+  // key, can't be read, and the report says so.
+  WriteFile(Live("master.key"), old_key);
+  const json report = RestoreJson(BackupDir("b1"));
+  EXPECT_EQ(report["erasures_reapplied"], 1) << report;
+  EXPECT_EQ(report["notes"].size(), 1u) << report;
+  ASSERT_TRUE(daemon_.Start());
+  EXPECT_EQ(daemon_.Admin("GET", "/v1/profiles/c1").status, 404);
+  EXPECT_EQ(daemon_.Admin("GET", "/v1/profiles/c2").status, 200);
+}
+
 }  // namespace
 }  // namespace portrait::testing

@@ -1,5 +1,6 @@
 // RestoreBackup (store/backup.h).
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -254,6 +255,24 @@ Result<Prepared> Prepare(const config::Config& config, const std::string& dir,
   return p;
 }
 
+// Run as root (sudo, beside a service running as its own user), the files a restore wrote
+// take the data directory's owner, or portraitd could not open them.
+Status MatchOwner(const std::string& live) {
+  struct stat dir {};
+  if (::geteuid() != 0 || ::stat(live.c_str(), &dir) != 0 || dir.st_uid == 0) {
+    return Status::Ok();
+  }
+  std::error_code ec;
+  for (const char* name :
+       {kPortraitDbName, kKeystoreDbName, kErasureLedgerName, kSaltFileName, kLockFileName}) {
+    const std::string path = live + "/" + name;
+    if (fs::exists(path, ec) && ::chown(path.c_str(), dir.st_uid, dir.st_gid) != 0) {
+      return Status::IOError("cannot give " + path + " the data directory's owner");
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<RestoreReport> RestoreBackup(const config::Config& config, const std::string& dir,
@@ -280,6 +299,7 @@ Result<RestoreReport> RestoreBackup(const config::Config& config, const std::str
   report.ledgers_read = prepared->ledger.read;
   report.notes = prepared->ledger.notes;
   PORTRAIT_RETURN_IF_ERROR(Swap(live, staging, clock.NowUs(), report.kept_aside));
+  PORTRAIT_RETURN_IF_ERROR(MatchOwner(live));
   return report;
 }
 

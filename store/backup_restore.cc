@@ -196,11 +196,23 @@ Result<std::string> AsideDir(const std::string& live, int64_t now_us) {
   return Error(Status::IOError("cannot create a pre-restore directory in " + live));
 }
 
-// The live databases moved aside (if any), the staged ones renamed into place.
+// Whether the staged copy brings a passphrase salt the data directory lacks or holds another of.
+bool SaltChanges(const std::string& live, const std::string& staging) {
+  Result<BackupFile> staged = DescribeFile(staging, kSaltFileName);
+  Result<BackupFile> current = DescribeFile(live, kSaltFileName);
+  return staged && (!current || current->sha256 != staged->sha256);
+}
+
+// The live databases (and a salt the backup replaces) moved aside, if any, the staged ones
+// renamed into place.
 Status Swap(const std::string& live, const std::string& staging, int64_t now_us,
             std::string& aside) {
+  std::vector<std::string> names(std::begin(kDatabases), std::end(kDatabases));
+  if (SaltChanges(live, staging)) {
+    names.push_back(kSaltFileName);
+  }
   std::error_code ec;
-  for (const char* name : kDatabases) {
+  for (const std::string& name : names) {
     for (const char* suffix : {"", "-wal", "-shm"}) {
       const std::string from = live + "/" + name + suffix;
       if (!fs::exists(from, ec)) {
@@ -218,16 +230,12 @@ Status Swap(const std::string& live, const std::string& staging, int64_t now_us,
   if (!aside.empty()) {
     PORTRAIT_RETURN_IF_ERROR(FsyncPath(aside));
   }
-  for (const char* name : kDatabases) {
+  for (const std::string& name : names) {
     fs::rename(staging + "/" + name, live + "/" + name, ec);
     if (ec) {
-      return Status::IOError("cannot move the restored " + std::string(name) +
-                             " into place: " + ec.message() + " (run the restore again)");
+      return Status::IOError("cannot move the restored " + name + " into place: " + ec.message() +
+                             " (run the restore again)");
     }
-  }
-  const std::string salt = live + "/" + kSaltFileName;
-  if (fs::exists(staging + "/" + kSaltFileName, ec) && !fs::exists(salt, ec)) {
-    fs::rename(staging + "/" + kSaltFileName, salt, ec);
   }
   PORTRAIT_RETURN_IF_ERROR(FsyncPath(live));
   fs::remove_all(staging, ec);

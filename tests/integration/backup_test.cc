@@ -4,6 +4,8 @@
 // live ledger file even when the live databases are gone; a damaged or half-written backup, or
 // an altered ledger line, is refused with the live data untouched.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -197,10 +199,22 @@ TEST_F(Backups, TheLedgerFileAloneKeepsAnErasureWhenTheLiveDatabasesAreGone) {
     }
   }
   ASSERT_FALSE(fs::exists(Live(store::kPortraitDbName)));
+  // Run as root for a data directory of another user (a service's), the files restored are
+  // that user's.
+  const bool as_root = ::geteuid() == 0;
+  if (as_root) {
+    ASSERT_EQ(::chown(Live().c_str(), 65534, 65534), 0);
+  }
 
   const json report = RestoreJson(BackupDir("b1"));
   EXPECT_EQ(report["erasures_reapplied"], 1) << report;
   EXPECT_EQ(report["kept_aside"], "");
+  for (const char* name :
+       {store::kPortraitDbName, store::kKeystoreDbName, store::kErasureLedgerName}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(Live(name).c_str(), &st), 0) << name;
+    EXPECT_EQ(st.st_uid, as_root ? 65534u : ::geteuid()) << name;
+  }
   ASSERT_TRUE(daemon_.Start());
   EXPECT_EQ(daemon_.Admin("GET", "/v1/profiles/c1").status, 404);
   EXPECT_EQ(daemon_.Admin("GET", "/v1/profiles/c2").status, 200);

@@ -8,6 +8,7 @@
 
 #include "store/backup.h"
 #include "store/data_dir.h"
+#include "store/sqlcipher/sqlcipher_store.h"
 #include "tests/support/test_support.h"
 
 namespace portrait::store {

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "base/time_format.h"
@@ -204,6 +205,13 @@ Result<BackupManifest> ReadManifest(const std::string& dir) {
 
 Status VerifyBackupFiles(const std::string& dir, const BackupManifest& manifest) {
   for (const BackupFile& expected : manifest.files) {
+    // A link or a device could stand for anything, or never end: regular files only.
+    std::error_code ec;
+    if (std::filesystem::symlink_status(dir + "/" + expected.name, ec).type() !=
+        std::filesystem::file_type::regular) {
+      return Status::Corruption("backup file " + expected.name +
+                                " is missing or not a regular file");
+    }
     Result<BackupFile> actual = DescribeFile(dir, expected.name);
     if (!actual) {
       return Status::Corruption("backup file " + expected.name +

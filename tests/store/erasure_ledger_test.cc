@@ -145,6 +145,10 @@ TEST(Manifest, FilesAreCheckedBySizeAndDigest) {
   EXPECT_EQ(VerifyBackupFiles(dir.path(), *read).code(), Status::Code::kCorruption);
   WriteFile(dir / "keystore.db", "def");
   EXPECT_NE(VerifyBackupFiles(dir.path(), *read).message().find("truncated"), std::string::npos);
+  std::filesystem::remove(dir / "keystore.db");
+  std::filesystem::create_symlink("/dev/zero", dir / "keystore.db");  // would never end
+  EXPECT_NE(VerifyBackupFiles(dir.path(), *read).message().find("not a regular file"),
+            std::string::npos);
   WriteFile(dir / "manifest.json", std::string(kMaxManifestBytes + 1, ' '));
   EXPECT_EQ(ReadManifest(dir.path()).error().code(), Status::Code::kInvalidArgument);
   std::filesystem::remove(dir / "manifest.json");

@@ -175,6 +175,12 @@ Status WriteManifest(const std::string& dir, const BackupManifest& manifest) {
 
 Result<BackupManifest> ReadManifest(const std::string& dir) {
   const std::string path = dir + "/" + kManifestName;
+  std::error_code ec;
+  const auto type = std::filesystem::status(path, ec).type();
+  if (type != std::filesystem::file_type::not_found &&
+      type != std::filesystem::file_type::regular) {
+    return Error(Status::InvalidArgument(path + " is not a regular file"));
+  }
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     return Error(Status::NotFound(

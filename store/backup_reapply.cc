@@ -83,6 +83,9 @@ Status GatherLedger(const std::string& path, const crypto::KeyHierarchy& keys,
     if (!fs::exists(path, ec)) {
       return required ? Status::NotFound("no erasure ledger at " + path) : Status::Ok();
     }
+    if (!fs::is_regular_file(path, ec)) {
+      return Status::InvalidArgument(path + " is neither an erasure ledger file nor a directory");
+    }
     return GatherFile(path, mac_key, into);
   }
   const std::string file = path + "/" + kErasureLedgerName;

@@ -25,14 +25,14 @@ crypto::SecretBytes MacKey(char fill) {
   return LedgerMacKey(crypto::KeyHierarchy::Create(master).value()).value();
 }
 
-class Ledger : public ::testing::Test {
+class ErasureLedgerFile : public ::testing::Test {
  protected:
   std::string Path() const { return dir_ / kErasureLedgerName; }
   testing::TempDir dir_;
   crypto::SecretBytes key_ = MacKey('k');
 };
 
-TEST_F(Ledger, EntriesAppendedReadBackInOrder) {
+TEST_F(ErasureLedgerFile, EntriesAppendedReadBackInOrder) {
   EXPECT_EQ(ReadLedgerFile(Path(), key_).error().code(), Status::Code::kNotFound);
   ASSERT_TRUE(AppendLedgerEntry(Path(), {7, 100, 3}, key_).ok());
   ASSERT_TRUE(AppendLedgerEntries(Path(), {{9, 200, 4}, {8, 300, 5}}, key_).ok());
@@ -44,7 +44,7 @@ TEST_F(Ledger, EntriesAppendedReadBackInOrder) {
             std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
 }
 
-TEST_F(Ledger, AnAlteredLineOrAnotherKeysLedgerIsRefusedNamingTheLine) {
+TEST_F(ErasureLedgerFile, AnAlteredLineOrAnotherKeysLedgerIsRefusedNamingTheLine) {
   ASSERT_TRUE(AppendLedgerEntries(Path(), {{7, 100, 3}, {9, 200, 4}}, key_).ok());
   std::string text = ReadFile(Path());
   const size_t second = text.find('\n') + 1;
@@ -61,7 +61,7 @@ TEST_F(Ledger, AnAlteredLineOrAnotherKeysLedgerIsRefusedNamingTheLine) {
   EXPECT_FALSE(ReadLedgerFile(other / "l", key_));
 }
 
-TEST_F(Ledger, HostileLinesAreRefusedAndATornTailSkipped) {
+TEST_F(ErasureLedgerFile, HostileLinesAreRefusedAndATornTailSkipped) {
   const std::string good = FormatLedgerLine({7, 100, 3}, key_);
   for (const std::string& bad :
        {std::string("v2 7 100 3 00\n"), std::string("v1 7 100\n"), std::string("v1 -7 100 3 x\n"),

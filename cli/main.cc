@@ -4,6 +4,7 @@
 
 #include "base/process.h"
 #include "cli/audit_command.h"
+#include "cli/backup_command.h"
 #include "cli/consent_command.h"
 #include "cli/import_command.h"
 #include "cli/init_command.h"
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   portrait::cli::AddScoresCommand(app, exit_code);
   portrait::cli::AddStatsCommand(app, exit_code);
   portrait::cli::AddKeyCommand(app, exit_code);
+  portrait::cli::AddBackupCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

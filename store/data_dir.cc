@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "crypto/master_key.h"
+#include "store/erasure_ledger.h"
 #include "store/key_rotation_protocol.h"
 #include "store/sqlcipher/sqlcipher_rekey.h"
 #include "store/sqlcipher/sqlcipher_store.h"
@@ -15,25 +16,24 @@ namespace {
 
 namespace fs = std::filesystem;
 
-Result<crypto::SecretBytes> MasterKey(const config::Config& config, bool create) {
+Result<crypto::SecretBytes> MasterKey(const config::Config& config, const std::string& salt_dir,
+                                      bool create) {
   const config::KeysConfig& keys = config.keys;
   if (!keys.file.empty()) {
     return create ? crypto::CreateKeyFile(keys.file) : crypto::LoadKeyFile(keys.file);
   }
-  return crypto::DeriveFromPassphrase(keys.passphrase_env,
-                                      config.daemon.data_dir + "/" + kSaltFileName, create);
+  return crypto::DeriveFromPassphrase(keys.passphrase_env, salt_dir + "/" + kSaltFileName, create);
 }
 
-// The keys a rotation carried, from keystore.db (none in a new data directory).
-Result<crypto::KeyHierarchy> Keys(const config::Config& config, const crypto::SecretBytes& master,
+// The keys a rotation carried, from the keystore at `keystore` (none in a new data directory).
+Result<crypto::KeyHierarchy> Keys(const std::string& keystore, const crypto::SecretBytes& master,
                                   bool create) {
   PORTRAIT_ASSIGN_OR_RETURN(crypto::KeyHierarchy derived, crypto::KeyHierarchy::Create(master));
   if (create) {
     return derived;
   }
-  PORTRAIT_ASSIGN_OR_RETURN(
-      crypto::CarriedKeys carried,
-      ReadCarriedKeys(config.daemon.data_dir + "/" + kKeystoreDbName, derived.keystore_db_key()));
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::CarriedKeys carried,
+                            ReadCarriedKeys(keystore, derived.keystore_db_key()));
   if (carried.empty()) {
     return derived;
   }
@@ -63,8 +63,11 @@ Status FinishInterruptedRotation(const config::Config& config, const DataDirLock
 }
 
 Result<DataDir> Open(const config::Config& config, bool create) {
-  PORTRAIT_ASSIGN_OR_RETURN(crypto::SecretBytes master, MasterKey(config, create));
-  PORTRAIT_ASSIGN_OR_RETURN(crypto::KeyHierarchy keys, Keys(config, master, create));
+  const std::string& dir = config.daemon.data_dir;
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::SecretBytes master, MasterKey(config, dir, create));
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::KeyHierarchy keys,
+                            Keys(dir + "/" + kKeystoreDbName, master, create));
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::SecretBytes ledger_key, LedgerMacKey(keys));
   PORTRAIT_ASSIGN_OR_RETURN(
       crypto::BlindIndex blind,
       crypto::BlindIndex::Create(keys.blind_index_key(), config.keys.blind_index_bytes));
@@ -73,6 +76,8 @@ Result<DataDir> Open(const config::Config& config, bool create) {
   options.portrait_key = &keys.portrait_db_key();
   options.keystore_key = &keys.keystore_db_key();
   options.audit_mac_key = &keys.audit_mac_key();
+  options.erasure_ledger = dir + "/" + kErasureLedgerName;
+  options.ledger_mac_key = &ledger_key;
   options.create = create;
   options.page_cache_mib = config.daemon.page_cache_mib;
   PORTRAIT_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenSqlcipherStore(options));
@@ -80,6 +85,11 @@ Result<DataDir> Open(const config::Config& config, bool create) {
 }
 
 }  // namespace
+
+Result<crypto::KeyHierarchy> DataDirKeys(const config::Config& config, const std::string& dir) {
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::SecretBytes master, MasterKey(config, dir, /*create=*/false));
+  return Keys(dir + "/" + kKeystoreDbName, master, /*create=*/false);
+}
 
 Result<DataDir> OpenDataDir(const config::Config& config, const DataDirLock* lock) {
   std::error_code ec;

@@ -30,6 +30,11 @@ inline constexpr const char* kSaltFileName = "master.salt";
 // lock, else under one taken for the while (Unavailable if another process holds it).
 Result<DataDir> OpenDataDir(const config::Config& config, const DataDirLock* lock = nullptr);
 
+// The key hierarchy of the master key `config` names, with the keys a rotation carried as the
+// keystore.db in `dir` holds them (a passphrase's salt read from `dir` too): the data
+// directory's keys when `dir` is it, a backup's when `dir` is one. Nothing opened for writing.
+Result<crypto::KeyHierarchy> DataDirKeys(const config::Config& config, const std::string& dir);
+
 // Takes the lock of the data directory `config` names, for `who` ("portraitd"): NotFound if
 // there is no data directory, Unavailable naming the holder if another process holds it.
 Result<DataDirLock> LockDataDir(const config::Config& config, std::string_view who);

@@ -229,6 +229,15 @@ const std::vector<std::string_view>& KeystoreSchema() {
         wrapped BLOB NOT NULL
       ) WITHOUT ROWID;
       )sql",
+      // 3: the erasure ledger (store/erasure_ledger.h): every data key destroyed, by internal
+      // id, with the time and the audit log's head then; nothing personal.
+      R"sql(
+      CREATE TABLE destroyed_keys (
+        profile_id INTEGER PRIMARY KEY,
+        time_us    INTEGER NOT NULL,
+        audit_seq  INTEGER NOT NULL
+      );
+      )sql",
   };
   return kSteps;
 }

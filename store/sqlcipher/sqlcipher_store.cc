@@ -1,8 +1,10 @@
 #include "store/sqlcipher/sqlcipher_store.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "store/audit_chain.h"
+#include "store/erasure_ledger.h"
 #include "store/sqlcipher/schema.h"
 #include "store/sqlcipher/sqlcipher_store_impl.h"
 
@@ -18,6 +20,13 @@ Result<std::optional<ProfileRow>> OneProfile(Stmt& s) {
     return std::optional<ProfileRow>();
   }
   return std::optional<ProfileRow>(ReadProfile(s));
+}
+
+// The erasure ledger's times: the wall clock (the store has no Clock; they are for people).
+int64_t WallClockUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
@@ -294,7 +303,10 @@ Result<ProfileId> SqlcipherStore::ProfileIdHighWater() {
   const ProfileId in_main = row ? s.Int(0) : 0;
   // A key is stored before its profile's commit; one whose commit failed or was cut off holds
   // its id too (an insert of that id's key again would fail).
-  Stmt keys(reader->keystore, "SELECT coalesce(max(profile_id), 0) FROM data_keys;");
+  // A destroyed key's id stays given: the erasure ledger names it, and a restore re-applies it.
+  Stmt keys(reader->keystore,
+            "SELECT max(coalesce((SELECT max(profile_id) FROM data_keys), 0), "
+            "coalesce((SELECT max(profile_id) FROM destroyed_keys), 0));");
   PORTRAIT_ASSIGN_OR_RETURN(bool key_row, keys.Step());
   return std::max(in_main, key_row ? keys.Int(0) : 0);
 }
@@ -350,9 +362,34 @@ Result<std::vector<std::pair<ProfileId, std::string>>> SqlcipherStore::DataKeysB
 
 Status SqlcipherStore::DestroyDataKey(ProfileId id) {
   std::lock_guard lock(mu_);
-  Stmt s(keystore_, "DELETE FROM data_keys WHERE profile_id = ?;");
-  s.Bind(1, id);
-  PORTRAIT_RETURN_IF_ERROR(s.Run());
+  bool present = false;
+  {
+    Stmt has(keystore_, "SELECT 1 FROM data_keys WHERE profile_id = ?;");
+    has.Bind(1, id);
+    PORTRAIT_ASSIGN_OR_RETURN(present, has.Step());
+  }
+  if (present) {
+    // The ledger first: a key is never gone without its line (a line whose key survived a
+    // crash names an erasure that was under way, which restoring finishes).
+    const LedgerEntry entry{id, WallClockUs(), audit_seq_};
+    if (!ledger_path_.empty()) {
+      PORTRAIT_RETURN_IF_ERROR(AppendLedgerEntry(ledger_path_, entry, ledger_key_));
+    }
+    PORTRAIT_RETURN_IF_ERROR(keystore_.Exec("BEGIN IMMEDIATE;"));
+    Stmt del(keystore_, "DELETE FROM data_keys WHERE profile_id = ?;");
+    del.Bind(1, id);
+    Stmt ledger(keystore_,
+                "INSERT OR IGNORE INTO destroyed_keys (profile_id, time_us, audit_seq) "
+                "VALUES (?, ?, ?);");
+    ledger.Bind(1, id).Bind(2, entry.time_us).Bind(3, entry.audit_seq);
+    Status done = del.Run();
+    done = done.ok() ? ledger.Run() : done;
+    done = done.ok() ? keystore_.Exec("COMMIT;") : done;
+    if (!done.ok()) {
+      (void)keystore_.Exec("ROLLBACK;");
+      return done;
+    }
+  }
   // secure_delete zeroed the freed cells; move the WAL's copies into the main file and truncate
   // the WAL, so no old page holding the wrapped key survives in either file.
   return keystore_.Exec("PRAGMA wal_checkpoint(TRUNCATE);");
@@ -392,6 +429,13 @@ Result<std::unique_ptr<Store>> OpenSqlcipherStore(const SqlcipherOptions& option
   // 8,192 pages (32 MiB), the automatic checkpoint's old mark.
   PORTRAIT_ASSIGN_OR_RETURN(Db checkpoints, Db::Open(main_path, *options.portrait_key, false, 4));
   store->CheckpointInBackground(std::move(checkpoints), 8192);
+  if (!options.erasure_ledger.empty()) {
+    if (!options.ledger_mac_key) {
+      return Error(Status::InvalidArgument("an erasure ledger file needs its MAC key"));
+    }
+    PORTRAIT_ASSIGN_OR_RETURN(crypto::SecretBytes ledger_key, options.ledger_mac_key->Clone());
+    store->RecordErasuresIn(options.erasure_ledger, std::move(ledger_key));
+  }
   PORTRAIT_RETURN_IF_ERROR(store->Init());
   return std::unique_ptr<Store>(std::move(store));
 }

@@ -18,6 +18,10 @@ struct SqlcipherOptions {
   const crypto::SecretBytes* keystore_key = nullptr;  // 32 bytes, borrowed during Open
   // Keys each audit record's MAC (copied); without one, records are written without a MAC.
   const crypto::SecretBytes* audit_mac_key = nullptr;
+  // The erasure ledger file (store/erasure_ledger.h) DestroyDataKey appends to before it
+  // destroys a key, and its MAC key (copied); no file when empty (keystore.db's table only).
+  std::string erasure_ledger;
+  const crypto::SecretBytes* ledger_mac_key = nullptr;
   // Create both databases (refusing if either exists) instead of opening existing ones.
   bool create = false;
   int page_cache_mib = 64;

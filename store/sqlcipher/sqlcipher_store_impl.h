@@ -66,6 +66,11 @@ class SqlcipherStore final : public Store {
         keystore_(std::move(keystore)),
         audit_mac_key_(std::move(audit_mac_key)) {}
 
+  // Records every destroyed key in the file at `path` too, lines MACed with `mac_key`.
+  void RecordErasuresIn(std::string path, crypto::SecretBytes mac_key) {
+    ledger_path_ = std::move(path);
+    ledger_key_ = std::move(mac_key);
+  }
   void AddReader(std::unique_ptr<ReadConnection> reader) { readers_.Add(std::move(reader)); }
   // Checkpoints the write connection's WAL on a thread of its own from now on (see
   // checkpointer.h); `own` is a connection to portrait.db for it.
@@ -175,6 +180,8 @@ class SqlcipherStore final : public Store {
   const crypto::SecretBytes audit_mac_key_;
   int64_t audit_seq_ = 0;  // the chain head, advanced only by committed transactions
   std::string audit_hash_;
+  std::string ledger_path_;  // the erasure ledger file; empty: none
+  crypto::SecretBytes ledger_key_;
   std::unique_ptr<sqlite::Checkpointer> checkpointer_;  // last: stops before main_ closes
 };
 

@@ -316,6 +316,8 @@ TEST_F(CliAgainstDaemon, UsageErrorsExitTwoAndNoErrorPrintsAPersonalValue) {
       {"rules", "test"},
       {"stats", "--bogus"},
       {"tasks", "list", "--state", "lost"},
+      {"backup", "create"},
+      {"backup", "restore"},
       {"nosuchverb"},
   };
   for (const auto& verb : usage) {

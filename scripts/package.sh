@@ -22,6 +22,8 @@ start=$(date +%s)
 # bindnow), less -g: the binaries are stripped anyway.
 eval "$(DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --export=sh)"
 cxxflags="$CPPFLAGS ${CXXFLAGS//-g /}"
+# ccache hits across clones in different folders: paths under this one are hashed as relative.
+export CCACHE_BASEDIR=$PWD
 CXX=clang++ cmake -S . -B build-pkg -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE=-DNDEBUG \
   -DCMAKE_CXX_FLAGS="$cxxflags" -DCMAKE_EXE_LINKER_FLAGS="$LDFLAGS" \
   -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DPORTRAIT_PACKAGE=ON -DPORTRAIT_TESTS=OFF \

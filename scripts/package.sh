@@ -33,7 +33,7 @@ rm -f build-pkg/portrait_*.deb
 (cd build-pkg && cpack -G DEB >/dev/null)
 deb=$(ls build-pkg/portrait_*.deb)
 echo "== built $deb in $(( $(date +%s) - start ))s"
-dpkg-deb --info "$deb" | sed -n '/Package:/,$p'
+dpkg-deb --field "$deb"
 dpkg-deb --contents "$deb" | awk '{print $1, $2, $6}'
 
 echo "== lintian"

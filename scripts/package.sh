@@ -45,8 +45,13 @@ if ! awk '/^#/ {reason = 1; next} /^[[:space:]]*$/ {reason = 0; next}
     packaging/lintian-overrides; then
   exit 1
 fi
-lintian --fail-on error,warning --display-info --show-overrides "$deb" ||
-  { echo "package.sh: lintian reports errors or warnings that no override explains" >&2; exit 1; }
+# (Overridden tags print as "O:"; lintian's own --fail-on counts them when they are shown.)
+lintian_out=$(lintian --fail-on none --display-info --show-overrides "$deb" 2>&1)
+echo "$lintian_out"
+if grep -qE '^[EW]: ' <<<"$lintian_out"; then
+  echo "package.sh: lintian reports errors or warnings that no override explains" >&2
+  exit 1
+fi
 
 [ "$install" = 1 ] || exit 0
 scripts/package_check.sh "$deb"

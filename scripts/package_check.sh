@@ -75,6 +75,9 @@ wait_for() {
   fail "no '$1' in portraitd's log"
 }
 wait_for "listening on"
+# libsodium's guarded memory, locked (the unit's LimitMEMLOCK must cover it).
+echo "portraitd locks $(sed -n 's/^VmLck:[[:space:]]*//p' "/proc/$daemon/status") of memory" \
+  "(RLIMIT_MEMLOCK here: $(ulimit -l) kB)"
 address=$(sed -n 's/.*listening on http:\/\/\([0-9.:]*\).*/\1/p' "$scratch/daemon.log" | head -1)
 curl -fsS "http://$address/healthz" >/dev/null || fail "portraitd does not answer on $address"
 kill -HUP "$daemon"

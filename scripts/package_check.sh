@@ -5,7 +5,8 @@
 #    (0700, owned by it) exist; the man pages are installed;
 #  - `systemd-analyze verify` accepts the installed unit and `systemd-analyze security
 #    --offline=true` scores it (fails above 2.0: a sandbox setting lost is a regression);
-#  - the installed config passes `portraitctl rules check`;
+#  - /etc/portrait holds the example rules unchanged and the example config with only its three
+#    paths changed, and it passes `portraitctl rules check`;
 #  - the README's first steps work as the portrait user: `portraitctl init` (on a scratch copy of
 #    the installed config, so no real /var/lib/portrait is ever touched), portraitd serving,
 #    reloading on SIGHUP and stopping cleanly on SIGTERM.
@@ -51,6 +52,13 @@ security=$(systemd-analyze security --offline=true --threshold=20 "$unit" 2>&1) 
   { echo "$security"; fail "the unit's exposure is above 2.0"; }
 grep -E '✗|Overall exposure' <<<"$security"
 
+echo "== /etc/portrait: the examples, the config's three paths moved to /var/lib/portrait"
+for rule in examples/rules/*.toml; do
+  cmp "$rule" "/etc/portrait/rules/$(basename "$rule")" || fail "/etc/portrait/rules differs from $rule"
+done
+changed=$(diff <(tail -n +4 /etc/portrait/portrait.toml) examples/portrait.toml | grep -c '^<' || true)
+[ "$changed" = 3 ] || { diff <(tail -n +4 /etc/portrait/portrait.toml) examples/portrait.toml;
+  fail "/etc/portrait/portrait.toml differs from examples/portrait.toml in $changed lines, not 3"; }
 echo "== portraitctl rules check --config /etc/portrait/portrait.toml"
 as_portrait portraitctl rules check --config /etc/portrait/portrait.toml
 

@@ -1,8 +1,11 @@
 // portraitd: loads portrait.toml and the rules, opens the encrypted data directory, and serves the
 // HTTP API until SIGTERM or SIGINT; SIGHUP reloads the rules. See daemon/server.h for the parts.
+// Under systemd (NOTIFY_SOCKET set) it reports ready, reloading and stopping
+// (daemon/service_notifier.h; the unit is packaging/portraitd.service).
 //
 // Threads: `--io-threads` run the io_context (HTTP, JSON, validation, reads); one writer thread
 // commits (daemon/writer.h); one scheduler thread sweeps due timers.
+#include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -17,10 +20,12 @@
 #include "base/time_format.h"
 #include "config/loader.h"
 #include "daemon/server.h"
+#include "daemon/service_notifier.h"
 
 namespace {
 
 using namespace portrait;
+using daemon::ServiceNotifier;
 
 // PORTRAIT_TEST_NOW=RFC3339 starts the daemon's clock at that instant (time then flows): how
 // integration tests run a real daemon on a chosen day. Never set it in production.
@@ -38,14 +43,22 @@ std::unique_ptr<Clock> MakeClock(spdlog::logger& log) {
   return std::make_unique<ShiftedClock>(std::chrono::microseconds(*at - SystemClock().NowUs()));
 }
 
-// Stops gracefully on SIGINT/SIGTERM, reloads on SIGHUP, for as long as it lives.
+// Stops gracefully on SIGINT/SIGTERM, reloads on SIGHUP, for as long as it lives; tells the
+// service manager about each.
 class SignalHandlers {
  public:
-  SignalHandlers(daemon::Server& server, spdlog::logger& log)
-      : server_(server), log_(log), stop_(server.io(), SIGINT, SIGTERM), hup_(server.io(), SIGHUP) {
+  SignalHandlers(daemon::Server& server, ServiceNotifier& notifier, std::string address,
+                 spdlog::logger& log)
+      : server_(server),
+        notifier_(notifier),
+        address_(std::move(address)),
+        log_(log),
+        stop_(server.io(), SIGINT, SIGTERM),
+        hup_(server.io(), SIGHUP) {
     stop_.async_wait([this](const boost::system::error_code& ec, int signal) {
       if (!ec) {
         log_.info("signal {} received; finishing requests in flight", signal);
+        notifier_.Stopping();
         server_.Shutdown();
       }
     });
@@ -57,13 +70,20 @@ class SignalHandlers {
     hup_.async_wait([this](const boost::system::error_code& ec, int) {
       if (!ec) {
         log_.info("SIGHUP: reloading rules");
-        (void)server_.Reload();
+        notifier_.Reloading();
+        const bool reloaded = server_.Reload().ok();
+        notifier_.Ready("serving on http://" + address_ +
+                        (reloaded ? "; config and rules reloaded"
+                                  : "; reload refused, the config and rules in force stay (see "
+                                    "the log)"));
         WaitForHup();
       }
     });
   }
 
   daemon::Server& server_;
+  ServiceNotifier& notifier_;
+  const std::string address_;
   spdlog::logger& log_;
   boost::asio::signal_set stop_;
   boost::asio::signal_set hup_;
@@ -77,9 +97,12 @@ int Serve(daemon::Server& server, const config::Config& config, const std::strin
     log.error("{}", bound.error().message());
     return 1;
   }
-  SignalHandlers signals(server, log);
+  ServiceNotifier notifier(log);
+  SignalHandlers signals(server, notifier, *bound, log);
   log.info("portraitd listening on http://{} ({} profiles, {} triggers, pid {})", *bound,
            server.profiles(), server.triggers(), ::getpid());
+  notifier.Ready(fmt::format("serving on http://{}: {} profiles, {} triggers", *bound,
+                             server.profiles(), server.triggers()));
   std::cout << "try: curl -H \"Authorization: Bearer $(cat " << config.daemon.data_dir
             << "/admin.token)\" -H 'X-Purpose: service' http://" << *bound
             << "/v1/profiles?email=someone@example.com" << std::endl;

@@ -12,6 +12,9 @@ packages=(
   libnlopt-dev
   libgtest-dev libgmock-dev
   python3 python3-nacl python3-jsonschema curl openssl
+  libsystemd-dev
+  # the Debian package (scripts/package.sh): CPack's shlibdeps needs file; then checks
+  ccache file help2man lintian man-db adduser systemd
 )
 
 missing=()

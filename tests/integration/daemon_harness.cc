@@ -81,6 +81,9 @@ bool Daemon::Start(const std::string& test_now) {
     if (!test_now.empty()) {
       ::setenv("PORTRAIT_TEST_NOW", test_now.c_str(), 1);
     }
+    for (const auto& [name, value] : env_) {
+      ::setenv(name.c_str(), value.c_str(), 1);
+    }
     std::string bin = BinDir() + "/portraitd";
     std::string config = config_path();
     ::execl(bin.c_str(), bin.c_str(), "--config", config.c_str(), "--listen", "127.0.0.1:0",

@@ -32,6 +32,8 @@ class Daemon {
   // Starts portraitd; waits until it listens. `test_now` (RFC 3339) sets PORTRAIT_TEST_NOW.
   // Returns false (with the log in the failure) if it did not come up.
   bool Start(const std::string& test_now = "");
+  // Sets `name` to `value` in the environment of every later Start (e.g. NOTIFY_SOCKET).
+  void SetEnv(const std::string& name, const std::string& value) { env_[name] = value; }
   // SIGTERM and wait; returns the exit code.
   int Stop();
   // SIGKILL and wait.
@@ -70,6 +72,7 @@ class Daemon {
   int port_ = 0;
   int runs_ = 0;
   std::string admin_token_;
+  std::map<std::string, std::string> env_;
   std::unique_ptr<HttpClient> client_;
 };
 

@@ -13,8 +13,12 @@ if [ -f build-test/CMakeCache.txt ] && ! grep -q 'CMAKE_CXX_COMPILER:.*clang' bu
   echo "build-test/ was configured with another compiler; remove it and run again" >&2
   exit 1
 fi
+# ccache (scripts/deps.sh installs it) hashes paths under this folder as relative, so a clone in
+# another folder reuses what an earlier build compiled.
+export CCACHE_BASEDIR=$PWD
 CXX=clang++ cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DPORTRAIT_SANITIZE=ON \
-  -DPORTRAIT_BENCH=OFF >/dev/null
+  -DPORTRAIT_BENCH=OFF -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache \
+  >/dev/null
 cmake --build build-test -j"$(nproc)"
 # Sanitizer findings fail the run; detect_leaks needs ptrace, which some sandboxes forbid.
 export ASAN_OPTIONS="abort_on_error=1:detect_leaks=0:${ASAN_OPTIONS:-}"

@@ -13,12 +13,12 @@ Result<BookSummaries> ReadBooks(store::Store& store, store::ProfileVault& vault,
       MetricsScanned scanned,
       ScanMetrics(store, vault, {std::string(rules::kPurchasesKey)},
                   [&](int half, store::ProfileId, const nlohmann::json& metrics) {
-        if (std::optional<rules::PurchaseBook> book =
-                rules::ReadPurchaseBook(metrics, model.name)) {
-          halves[half].customers.push_back(SummaryOfBook(*book, unit, until_us));
-          halves[half].purchase_days += book->repeat_days + 1;
-        }
-      }));
+                    if (std::optional<rules::PurchaseBook> book =
+                            rules::ReadPurchaseBook(metrics, model.name)) {
+                      halves[half].customers.push_back(SummaryOfBook(*book, unit, until_us));
+                      halves[half].purchase_days += book->repeat_days + 1;
+                    }
+                  }));
   BookSummaries& all = halves[0];
   all.customers.insert(all.customers.end(), halves[1].customers.begin(), halves[1].customers.end());
   all.purchase_days += halves[1].purchase_days;

@@ -31,7 +31,8 @@ Status OpenHalf(store::ProfileVault& vault, const std::vector<store::ProfileRow>
         continue;
       }
       PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, vault.Unwrap(row.id, keys[k].second));
-      PORTRAIT_ASSIGN_OR_RETURN(nlohmann::json metrics, store::ProfileVault::OpenMetrics(key, row, &only));
+      PORTRAIT_ASSIGN_OR_RETURN(nlohmann::json metrics,
+                                store::ProfileVault::OpenMetrics(key, row, &only));
       visit(half, row.id, metrics);
       ++scanned.profiles;
     }

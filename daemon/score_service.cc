@@ -55,9 +55,9 @@ void ScoreService::Refresh(const Caller& caller, const std::string& name, Derive
 Result<std::vector<analytics::RfmInput>> ScoreService::ReadInputs(const rules::Score& score,
                                                                   int64_t now_us) {
   std::array<std::vector<analytics::RfmInput>, 2> halves;
-  PORTRAIT_RETURN_IF_ERROR(
-      ScanMetrics(d_.store, d_.vault, {score.recency, score.frequency, score.monetary},
-                  [&](int half, store::ProfileId, const json& metrics) {
+  PORTRAIT_RETURN_IF_ERROR(ScanMetrics(
+      d_.store, d_.vault, {score.recency, score.frequency, score.monetary},
+      [&](int half, store::ProfileId, const json& metrics) {
         if (std::optional<analytics::RfmInput> input = RfmInputOf(score, metrics, now_us)) {
           halves[half].push_back(*input);
         }

@@ -509,9 +509,9 @@ Result<json> ProfileVault::OpenMetrics(KeyView key, const ProfileRow& row,
   if (!only) {
     return OpenJson(key, row.id, kMetricsField, row.metrics);
   }
-  PORTRAIT_ASSIGN_OR_RETURN(std::string text,
-                            FieldCipher::Open(key, FieldCipher::AssociatedData(row.id, kMetricsField),
-                                              row.metrics));
+  PORTRAIT_ASSIGN_OR_RETURN(
+      std::string text,
+      FieldCipher::Open(key, FieldCipher::AssociatedData(row.id, kMetricsField), row.metrics));
   // Depth 1 is the object's own entries: a key it does not name is dropped with its value.
   const json::parser_callback_t keep = [only](int depth, json::parse_event_t event, json& parsed) {
     return depth != 1 || event != json::parse_event_t::key || !parsed.is_string() ||
@@ -520,8 +520,8 @@ Result<json> ProfileVault::OpenMetrics(KeyView key, const ProfileRow& row,
   };
   json value = json::parse(text, keep, /*allow_exceptions=*/false);
   if (value.is_discarded()) {
-    return Error(Status::Corruption("profile " + std::to_string(row.id) +
-                                    " metrics do not hold JSON"));
+    return Error(
+        Status::Corruption("profile " + std::to_string(row.id) + " metrics do not hold JSON"));
   }
   return value;
 }

@@ -47,6 +47,29 @@ TEST_F(ProfileVaultTest, UpsertCreatesAndGetDecrypts) {
   EXPECT_EQ(p->created_us, clock_.NowUs());
 }
 
+TEST_F(ProfileVaultTest, OpenMetricsBuildsOnlyTheEntriesAsked) {
+  auto created = vault_.Upsert("crm-1", json::parse(R"({"fields": {"name": "x"}})"));
+  ASSERT_TRUE(created) << created.error().ToString();
+  auto open = vault_.Open(created->id);
+  ASSERT_TRUE(open) << open.error().ToString();
+  const json metrics = json::parse(
+      R"({"orders": 3, "$top": {"sku": {"a": 2, "b": 1}}, "$purchases": {"m": {"days": [[1, 2]]}},
+          "spent": 9.5})");
+  auto sealed = vault_.SealMetrics(*open, metrics);
+  ASSERT_TRUE(sealed) << sealed.error().ToString();
+  ProfileRow row = open->row;
+  row.metrics = *sealed;
+  auto all = ProfileVault::OpenMetrics(open->key, row);
+  ASSERT_TRUE(all) << all.error().ToString();
+  EXPECT_EQ(*all, metrics);
+  const std::vector<std::string> only = {"orders", "$purchases", "absent"};
+  auto some = ProfileVault::OpenMetrics(open->key, row, &only);
+  ASSERT_TRUE(some) << some.error().ToString();
+  EXPECT_EQ(*some, json({{"orders", 3}, {"$purchases", metrics["$purchases"]}}));
+  row.metrics[row.metrics.size() / 2] ^= 1;  // tampered: refused, whatever is asked
+  EXPECT_FALSE(ProfileVault::OpenMetrics(open->key, row, &only));
+}
+
 TEST_F(ProfileVaultTest, PartialMergeKeepsUnnamedFieldsAndNullRemoves) {
   ASSERT_TRUE(vault_.Upsert("c", json::parse(R"({"fields": {"name": "A", "city": "Hangzhou"},
                                                  "tags": {"add": ["x", "y"]}})")));

@@ -2,6 +2,7 @@
 
 #include "daemon/derived_values.h"
 #include "daemon/metrics_scan.h"
+#include "daemon/purchase_log.h"
 #include "rules/purchase_book.h"
 
 namespace portrait::daemon {

@@ -9,7 +9,6 @@
 
 #include "analytics/purchases.h"
 #include "base/result.h"
-#include "daemon/purchase_log.h"
 #include "rules/rule_set.h"
 #include "store/profile_vault.h"
 #include "store/store.h"

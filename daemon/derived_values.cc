@@ -1,5 +1,6 @@
 #include "daemon/derived_values.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -141,14 +142,16 @@ std::vector<std::string> RuleTagsShown(const config::Purpose& purpose, const Loa
   if (tags == metrics.end() || !tags->is_array()) {
     return out;
   }
-  for (const nlohmann::json& tag : *tags) {
-    if (!tag.is_string()) {
-      continue;  // stored state is never trusted
-    }
-    const std::string& path = tag.get_ref<const std::string&>();
-    const rules::DerivedRead read{"tags", path.substr(0, path.find('/')), 0, path};
-    if (rules::PurposeMayUse(purpose, *rules.config, read, rules.set)) {
-      out.push_back(path);
+  // Only the paths of [[tag]] rules in force: a stored tag whose rule is gone could have read
+  // anything, and nothing says what.
+  for (const rules::TagRule& rule : rules.set.tags) {
+    const bool carried = std::any_of(tags->begin(), tags->end(), [&](const nlohmann::json& t) {
+      return t.is_string() && t.get_ref<const std::string&>() == rule.path;
+    });
+    const rules::DerivedRead read{"tags", rule.path.substr(0, rule.path.find('/')), 0, rule.path};
+    if (carried && std::find(out.begin(), out.end(), rule.path) == out.end() &&
+        rules::PurposeMayUse(purpose, *rules.config, read, rules.set)) {
+      out.push_back(rule.path);
     }
   }
   return out;

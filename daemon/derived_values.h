@@ -48,10 +48,10 @@ std::optional<nlohmann::json> PredictionJson(const rules::Model& model, const Fi
 nlohmann::json PredictionsOf(const rules::RuleSet& set, const DerivedParams& params,
                              const nlohmann::json& metrics, int64_t now_us);
 
-// The rule-driven tags a profile carries (its metrics' "$tags") that `purpose` may see: each
-// whose tag root the purpose's `derived` allows, and everything the [[tag]] rules of that path
-// read along with it (rules::PurposeMayUse), as a trigger of the purpose could use it. No tag
-// tells a caller about data its purpose may not use.
+// The rule-driven tags a profile carries (its metrics' "$tags") that `purpose` may see: those of
+// a [[tag]] rule in force whose tag root the purpose's `derived` allows, with everything the
+// rules of that path read (rules::PurposeMayUse), as a trigger of the purpose could use it, in
+// the rules' order. No tag tells a caller about data its purpose may not use.
 std::vector<std::string> RuleTagsShown(const config::Purpose& purpose, const LoadedRules& rules,
                                        const nlohmann::json& metrics);
 

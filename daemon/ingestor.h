@@ -182,7 +182,8 @@ class Ingestor {
   //
   // The fingerprint of the rules in force that decide the portrait.
   std::string PortraitFingerprint() const;
-  // What the evaluated mark must equal: the fingerprint of `set`, and "+N" after request N.
+  // What the evaluated mark must equal: the fingerprint of `set`, "+N" after request N, and
+  // "~M" after M rebuilds of kept values that changed a profile (KeptMarks).
   Result<std::string> EvaluationTarget(const rules::RuleSet& set);
   // Whether a pass is needed and where it starts: resumes a pass cut off for the same rules;
   // drops the members-index rows of segments the rules no longer have. A base never evaluated

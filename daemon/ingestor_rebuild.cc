@@ -47,6 +47,7 @@ Result<Ingestor::RebuildStep> Ingestor::RebuildKept(const KeptTargets& targets,
     ++step.counts.changed;
   }
   if (!batch.profiles.empty()) {
+    batch.meta[std::string(kRebuildChangedKey)] = "1";
     PORTRAIT_RETURN_IF_ERROR(audit_.Commit(batch));
     for (const store::ProfileWrite& w : batch.profiles) {
       Forget(w.row.id);  // what is kept open holds the values before

@@ -182,9 +182,11 @@ Result<bool> KeptMarks::MarkRebuilt(const KeptTargets& targets, uint64_t generat
   }
   store::Batch batch;
   Put(marks, batch);
-  if (counts.changed > 0) {
+  PORTRAIT_ASSIGN_OR_RETURN(int64_t changed_before, MetaCount(store_, kRebuildChangedKey));
+  if (counts.changed > 0 || changed_before > 0) {
     PORTRAIT_ASSIGN_OR_RETURN(int64_t rebuilds, MetaCount(store_, kRebuildsKey));
     batch.meta[std::string(kRebuildsKey)] = std::to_string(rebuilds + 1);
+    batch.meta[std::string(kRebuildChangedKey)] = "0";
   }
   names["profiles"] = counts.profiles;
   names["changed"] = counts.changed;

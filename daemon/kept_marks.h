@@ -32,6 +32,9 @@ namespace portrait::daemon {
 // The meta entry counting the rebuild passes that changed a profile: part of what the base-wide
 // re-evaluation's mark must match (Ingestor::EvaluationTarget), so a rebuild is followed by one.
 inline constexpr std::string_view kRebuildsKey = "kept.rebuilds";
+// The meta entry a rebuild job sets ("1") with the profiles it changes, so a pass cut off by a
+// stop or a reload still counts as a change when a later pass is marked (MarkRebuilt).
+inline constexpr std::string_view kRebuildChangedKey = "kept.changed";
 
 // The count a meta entry holds (0 when there is none); Corruption when it holds anything but a
 // non-negative integer.
@@ -75,8 +78,9 @@ class KeptMarks {
 
   // After a rebuild pass of `targets` over every profile: marks them complete if no rules came
   // into force since `generation` was taken (else returns false: the pass must run again), with
-  // an audit record (kept.rebuild) of the counts, and — when a profile changed — the next
-  // rebuild count (kRebuildsKey), in one commit. On the writer thread.
+  // an audit record (kept.rebuild) of the counts, and — when a profile changed, in this pass or
+  // in one cut off before it (kRebuildChangedKey) — the next rebuild count (kRebuildsKey), in
+  // one commit. On the writer thread.
   Result<bool> MarkRebuilt(const KeptTargets& targets, uint64_t generation,
                            const RebuildCounts& counts, int64_t now_us);
 

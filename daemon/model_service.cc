@@ -88,7 +88,7 @@ Result<std::pair<std::vector<analytics::CustomerSummary>, FittedModel>> ModelSer
   PORTRAIT_ASSIGN_OR_RETURN(std::optional<int64_t> latest,
                             d_.store.LatestEventTime(model.purchases));
   const bool none_after = !latest || *latest <= until_us;  // the books hold no later day
-  PORTRAIT_ASSIGN_OR_RETURN(bool complete, books_.Complete(model));
+  PORTRAIT_ASSIGN_OR_RETURN(bool complete, kept_.Complete(model));
   if (none_after && complete && !from_events) {
     PORTRAIT_ASSIGN_OR_RETURN(BookSummaries books, ReadBooks(d_.store, d_.vault, model, until_us));
     counts.read_from = "purchase_books";

@@ -55,7 +55,7 @@ struct FitOptions {
 
 class ModelService {
  public:
-  ModelService(DerivedDeps deps, KeptMarks& books) : d_(deps), books_(books) {}
+  ModelService(DerivedDeps deps, KeptMarks& books) : d_(deps), kept_(books) {}
 
   // POST /v1/models/{name}/fit: needs models.fit (a refusal is audited). NotFound for a name
   // that is no [[model]] of the rules in force; Conflict when a fit of the model is queued or
@@ -80,7 +80,7 @@ class ModelService {
       const rules::Model& model, int64_t until_us, bool from_events);
 
   DerivedDeps d_;
-  KeptMarks& books_;
+  KeptMarks& kept_;
   std::function<void()> changed_ = [] {};
 };
 

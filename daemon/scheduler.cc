@@ -169,8 +169,18 @@ void Scheduler::SweepEvery(std::chrono::steady_clock::time_point& last) {
 }
 
 bool Scheduler::CompleteKept() {
-  // A reload during a pass puts other rules in force: the pass is not marked, and the values
-  // those rules leave unmarked are rebuilt again.
+  try {
+    return RebuildUnmarked();
+  } catch (const std::exception& e) {  // off the writer, nothing guards it: out of memory, say
+    log_.error("the rebuild of values kept from events stopped: {}; it is tried again",
+               typeid(e).name());
+    return false;
+  }
+}
+
+bool Scheduler::RebuildUnmarked() {
+  // A reload during a pass puts other rules in force: the pass stops at its next job, unmarked,
+  // and the values those rules leave unmarked are rebuilt.
   while (true) {
     const uint64_t generation = kept_.generation();
     Result<KeptTargets> targets = kept_.Incomplete(rules_.Get()->set);
@@ -183,8 +193,12 @@ bool Scheduler::CompleteKept() {
     }
     const auto start = std::chrono::steady_clock::now();
     RebuildCounts counts;
-    if (!RebuildKept(*targets, counts)) {
+    bool stale = false;
+    if (!RebuildKept(*targets, generation, counts, stale)) {
       return false;
+    }
+    if (stale) {
+      continue;
     }
     Result<bool> marked = false;
     if (Status s = writer_.Run([&]() -> Status {
@@ -203,19 +217,24 @@ bool Scheduler::CompleteKept() {
           "changed ({} ms)",
           targets->metrics.size(), targets->models.size(), counts.profiles, counts.changed,
           static_cast<int64_t>(took.count()));
-      if (counts.changed > 0) {
-        MutexLock lock(mu_);
-        reevaluate_ = true;  // the rebuilt values may move tags, stages and segments
-      }
+      MutexLock lock(mu_);
+      reevaluate_ = true;  // the rebuilt values may move tags, stages and segments
     }
   }
 }
 
-bool Scheduler::RebuildKept(const KeptTargets& targets, RebuildCounts& counts) {
+bool Scheduler::RebuildKept(const KeptTargets& targets, uint64_t generation, RebuildCounts& counts,
+                            bool& stale) {
   auto last_sweep = std::chrono::steady_clock::now();
   store::ProfileId after = 0;
   while (true) {
     Status s = writer_.Run([&]() -> Status {
+      // On the writer, where rules come into force (KeptMarks::Replace): no job of a pass runs
+      // under rules other than those it began with.
+      if (kept_.generation() != generation) {
+        stale = true;
+        return Status::Ok();
+      }
       PORTRAIT_ASSIGN_OR_RETURN(Ingestor::RebuildStep step,
                                 ingestor_.RebuildKept(targets, after, kRebuildPerJob));
       counts.profiles += step.counts.profiles;
@@ -230,7 +249,7 @@ bool Scheduler::RebuildKept(const KeptTargets& targets, RebuildCounts& counts) {
       }
       return false;
     }
-    if (after == 0) {
+    if (stale || after == 0) {
       return true;
     }
     if (Stopping()) {

@@ -72,10 +72,13 @@ class Scheduler {
   // stopped or failed.
   bool BackfillAnchors(const std::string& fields);
   // Rebuilds the kept values not marked complete for the rules in force, if any; false when
-  // some still are not (stopped, failed).
+  // some still are not (stopped, failed). CompleteKept catches what RebuildUnmarked throws.
   bool CompleteKept();
-  // One rebuild pass of `targets` over every profile; false when it stopped or failed.
-  bool RebuildKept(const KeptTargets& targets, RebuildCounts& counts);
+  bool RebuildUnmarked();
+  // One rebuild pass of `targets` over every profile while the rules taken at `generation` are in
+  // force (else it stops and sets `stale`); false when it stopped or failed.
+  bool RebuildKept(const KeptTargets& targets, uint64_t generation, RebuildCounts& counts,
+                   bool& stale);
   // Sweeps the due timers when a period has passed since `last` (a long pass holds none back).
   void SweepEvery(std::chrono::steady_clock::time_point& last);
   void PurgeExpired();

@@ -351,10 +351,10 @@ Status Server::Reload() {
   if (!audited.ok()) {
     return refuse(audited.WithContext("cannot audit the reload"));
   }
-  // On the writer, so no event group runs while the models' book marks follow the rules.
+  // On the writer, so no event group runs while the kept values' marks follow the rules.
   Status replaced = p_->writer.Run([&] { return p_->kept_marks.Replace(p_->rules_holder, *next); });
   if (!replaced.ok()) {
-    return refuse(replaced.WithContext("cannot update the purchase books' marks"));
+    return refuse(replaced.WithContext("cannot update the kept values' marks"));
   }
   p_->config.Set(fresh);
   p_->log.info("config and rules reloaded: {} triggers{}", (*next)->set.triggers.size(),

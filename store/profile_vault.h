@@ -248,8 +248,8 @@ class ProfileVault {
                                       std::string_view envelope);
   // `row`'s metrics opened with its data key `key` (an empty object when it has none); what a
   // score refresh reads of every profile.
-  // With `only`, the metrics' top-level entries it names alone (the others are read past, never
-  // built: a base-wide scan needs a few of them).
+  // With `only`, the metrics' top-level entries it names alone (the others are read past, no
+  // object or array of theirs built: a base-wide scan needs a few of them).
   static Result<nlohmann::json> OpenMetrics(crypto::KeyView key, const ProfileRow& row,
                                             const std::vector<std::string>* only = nullptr);
 

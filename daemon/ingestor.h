@@ -50,6 +50,7 @@ struct CheckInputs {
   std::shared_ptr<const LoadedRules> rules;  // the rules in force when read: judged under them
   bool anchored = false;   // the anchors are complete: date fields are read from them
   bool objection = false;  // the rules read the personalisation objection
+  std::vector<std::string> metrics;  // the metrics' entries the pass reads (PortraitMetrics)
   std::vector<store::PortraitInputs> profiles;
 };
 
@@ -166,6 +167,7 @@ class Ingestor {
   struct RebuildStep {
     store::ProfileId last = 0;
     RebuildCounts counts;
+    std::vector<store::ProfileId> damaged;  // did not open, or rebuilt without an event
   };
   Result<RebuildStep> RebuildKept(const KeptTargets& targets, store::ProfileId after, int limit);
 

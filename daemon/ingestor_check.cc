@@ -11,6 +11,7 @@
 #include "daemon/ingest_group.h"
 #include "daemon/ingestor.h"
 #include "daemon/timer_rearm.h"
+#include "rules/reads.h"
 
 namespace portrait::daemon {
 namespace {
@@ -65,6 +66,7 @@ Result<CheckInputs> Ingestor::ReadForCheck(store::ProfileId after, int limit) {
   CheckInputs read;
   read.rules = rules_.Get();
   read.objection = ReadsObjection(read.rules->set);
+  read.metrics = rules::PortraitMetrics(read.rules->set);
   PORTRAIT_ASSIGN_OR_RETURN(read.anchored, AnchorsComplete());
   PORTRAIT_ASSIGN_OR_RETURN(
       read.profiles,
@@ -91,7 +93,7 @@ ReevaluationCheck Ingestor::Check(const CheckInputs& read) const {
   // Whether profile `i` goes to the writer.
   auto judge_one = [&](size_t i) -> bool {
     const store::PortraitInputs& in = inputs[i];
-    Result<store::Profile> profile = vault_.OpenPortrait(in);
+    Result<store::Profile> profile = vault_.OpenPortrait(in, &read.metrics);
     if (!profile) {
       // Gone (erased meanwhile): the writer would skip it too. Anything else: the writer
       // opens it and reports what is wrong.

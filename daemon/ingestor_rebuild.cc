@@ -25,10 +25,17 @@ Result<Ingestor::RebuildStep> Ingestor::RebuildKept(const KeptTargets& targets,
       continue;  // erased meanwhile (its key gone first)
     }
     if (!open) {
-      return Error(open.error());
+      ++step.counts.unreadable_profiles;  // left as it is: damage must not stop the pass
+      step.damaged.push_back(in.profile_id);
+      continue;
     }
     ++step.counts.profiles;
-    PORTRAIT_ASSIGN_OR_RETURN(std::vector<PlainEvent> events, OpenEvents(store_, *open, wanted));
+    const int64_t unreadable = step.counts.unreadable_events;
+    PORTRAIT_ASSIGN_OR_RETURN(std::vector<PlainEvent> events,
+                              OpenEvents(store_, *open, wanted, &step.counts.unreadable_events));
+    if (step.counts.unreadable_events != unreadable) {
+      step.damaged.push_back(in.profile_id);
+    }
     nlohmann::json& metrics = open->profile.metrics;
     if (!metrics.is_object()) {
       metrics = nlohmann::json::object();

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "rules/reads.h"
+
 namespace portrait::daemon {
 namespace {
 
@@ -87,6 +89,18 @@ bool KeptTargets::Reads(std::string_view event_type) const {
                      [&](const rules::Model& m) { return m.purchases == event_type; });
 }
 
+bool KeptTargets::ReadByPortrait(const rules::RuleSet& set) const {
+  if (std::any_of(models.begin(), models.end(), [&](const rules::Model& m) {
+        return rules::PortraitReads(set, "predictions", m.name);  // made from the books
+      })) {
+    return true;
+  }
+  const std::vector<std::string> read = rules::PortraitMetrics(set);
+  return std::any_of(metrics.begin(), metrics.end(), [&](const rules::Metric& m) {
+    return std::binary_search(read.begin(), read.end(), m.name);
+  });
+}
+
 Result<KeptMarks::Marks> KeptMarks::Read() {
   Marks marks;
   PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> books, store_.GetMeta(kBooksKey));
@@ -165,7 +179,8 @@ uint64_t KeptMarks::generation() {
 }
 
 Result<bool> KeptMarks::MarkRebuilt(const KeptTargets& targets, uint64_t generation,
-                                    const RebuildCounts& counts, int64_t now_us) {
+                                    const RebuildCounts& counts, bool portrait_reads,
+                                    int64_t now_us) {
   MutexLock lock(mu_);
   if (generation != generation_) {
     return false;
@@ -183,13 +198,17 @@ Result<bool> KeptMarks::MarkRebuilt(const KeptTargets& targets, uint64_t generat
   store::Batch batch;
   Put(marks, batch);
   PORTRAIT_ASSIGN_OR_RETURN(int64_t changed_before, MetaCount(store_, kRebuildChangedKey));
-  if (counts.changed > 0 || changed_before > 0) {
+  if ((counts.changed > 0 || changed_before > 0) && portrait_reads) {
     PORTRAIT_ASSIGN_OR_RETURN(int64_t rebuilds, MetaCount(store_, kRebuildsKey));
     batch.meta[std::string(kRebuildsKey)] = std::to_string(rebuilds + 1);
+  }
+  if (changed_before > 0) {
     batch.meta[std::string(kRebuildChangedKey)] = "0";
   }
   names["profiles"] = counts.profiles;
   names["changed"] = counts.changed;
+  names["unreadable_profiles"] = counts.unreadable_profiles;
+  names["unreadable_events"] = counts.unreadable_events;
   batch.audit.push_back(store::AuditEntry{now_us, "system", "kept.rebuild", 0, "", names.dump()});
   if (auto committed = audit_.Commit(batch); !committed) {
     return Error(committed.error());

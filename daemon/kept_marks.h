@@ -48,12 +48,20 @@ struct KeptTargets {
   bool empty() const { return metrics.empty() && models.empty(); }
   // The event types whose events rebuild them.
   bool Reads(std::string_view event_type) const;
+  // Whether what `set` decides in the base-wide re-evaluation (stages, tags, segments, scores,
+  // predictions) reads one of them (rules::PortraitMetrics); if not, rebuilding them moves
+  // nothing it decides.
+  bool ReadByPortrait(const rules::RuleSet& set) const;
 };
 
 // What a rebuild pass did, for its audit record.
 struct RebuildCounts {
   int64_t profiles = 0;  // profiles read
   int64_t changed = 0;   // of which stored with other values
+  // Left out, each named in a log line: profiles that did not open, and events (of profiles
+  // rebuilt without them) that did not open or hold JSON — damage a pass must not stop at.
+  int64_t unreadable_profiles = 0;
+  int64_t unreadable_events = 0;
 };
 
 class KeptMarks {
@@ -79,10 +87,10 @@ class KeptMarks {
   // After a rebuild pass of `targets` over every profile: marks them complete if no rules came
   // into force since `generation` was taken (else returns false: the pass must run again), with
   // an audit record (kept.rebuild) of the counts, and — when a profile changed, in this pass or
-  // in one cut off before it (kRebuildChangedKey) — the next rebuild count (kRebuildsKey), in
-  // one commit. On the writer thread.
+  // in one cut off before it (kRebuildChangedKey), and `portrait_reads` them — the next rebuild
+  // count (kRebuildsKey), in one commit. On the writer thread.
   Result<bool> MarkRebuilt(const KeptTargets& targets, uint64_t generation,
-                           const RebuildCounts& counts, int64_t now_us);
+                           const RebuildCounts& counts, bool portrait_reads, int64_t now_us);
 
  private:
   struct Marks {

@@ -12,7 +12,8 @@ using crypto::FieldCipher;
 using nlohmann::json;
 
 Result<std::vector<PlainEvent>> OpenEvents(store::Store& store, const store::OpenProfile& p,
-                                           const std::function<bool(std::string_view)>& wanted) {
+                                           const std::function<bool(std::string_view)>& wanted,
+                                           int64_t* unreadable) {
   PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::EventRow> rows, store.GetEvents(p.row.id));
   std::vector<PlainEvent> out;
   const std::string ad = FieldCipher::AssociatedData(p.row.id, store::kEventDataField);
@@ -20,11 +21,15 @@ Result<std::vector<PlainEvent>> OpenEvents(store::Store& store, const store::Ope
     if (wanted && !wanted(row.type)) {
       continue;
     }
-    PORTRAIT_ASSIGN_OR_RETURN(std::string text, FieldCipher::Open(p.key, ad, row.data));
-    json data = json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (data.is_discarded()) {
+    Result<std::string> text = FieldCipher::Open(p.key, ad, row.data);
+    json data = text ? json::parse(*text, nullptr, /*allow_exceptions=*/false) : json();
+    if (!text || data.is_discarded()) {
+      if (unreadable) {
+        ++*unreadable;
+        continue;
+      }
       return Error(Status::Corruption("an event of profile " + std::to_string(p.row.id) +
-                                      " does not hold JSON"));
+                                      (text ? " does not hold JSON" : " does not open")));
     }
     out.push_back(PlainEvent{row.key, row.type, row.time_us, std::move(data)});
   }

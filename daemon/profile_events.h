@@ -24,9 +24,11 @@ struct PlainEvent {
 };
 
 // Open profile `p`'s stored events whose type `wanted` accepts (every one when it is empty),
-// opened with its key, in (time, key) order. Corruption when one does not hold JSON.
+// opened with its key, in (time, key) order. An event that does not open or hold JSON is
+// Corruption — or, given `unreadable`, left out and counted there.
 Result<std::vector<PlainEvent>> OpenEvents(store::Store& store, const store::OpenProfile& p,
-                                           const std::function<bool(std::string_view)>& wanted);
+                                           const std::function<bool(std::string_view)>& wanted,
+                                           int64_t* unreadable = nullptr);
 
 // Applies `events`, in time order, to `metrics`: the values `defs` keep and the books of
 // `models`.

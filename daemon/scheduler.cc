@@ -61,6 +61,8 @@ bool Scheduler::Stopping() {
 }
 
 void Scheduler::Loop() {
+  const auto start = std::chrono::steady_clock::now();
+  bool started = false;  // the start's passes are done (logged once)
   (void)CompleteAnchors();
   while (true) {
     bool rearm = false;
@@ -83,6 +85,19 @@ void Scheduler::Loop() {
     if (reevaluate && !ReevaluateAll() && !Stopping()) {
       MutexLock lock(mu_);
       reevaluate_ = true;  // tried again at the next wake
+    }
+    if (!started && !Stopping()) {
+      {
+        MutexLock lock(mu_);
+        started = !rearm_ && !rebuild_ && !reevaluate_;
+      }
+      if (started) {
+        const std::chrono::duration<double, std::milli> took =
+            std::chrono::steady_clock::now() - start;
+        log_.info("the start's passes are done: timers armed, values kept from events complete, "
+                  "the portrait evaluated ({} ms)",
+                  static_cast<int64_t>(took.count()));
+      }
     }
     Sweep();
     activity_.Tick(std::chrono::steady_clock::now());
@@ -202,7 +217,8 @@ bool Scheduler::RebuildUnmarked() {
     }
     Result<bool> marked = false;
     if (Status s = writer_.Run([&]() -> Status {
-          marked = kept_.MarkRebuilt(*targets, generation, counts, clock_.NowUs());
+          marked = kept_.MarkRebuilt(*targets, generation, counts,
+                                     targets->ReadByPortrait(rules_.Get()->set), clock_.NowUs());
           return marked ? Status::Ok() : marked.error();
         });
         !s.ok()) {
@@ -214,9 +230,9 @@ bool Scheduler::RebuildUnmarked() {
           std::chrono::steady_clock::now() - start;
       log_.info(
           "values kept from events rebuilt: {} metrics, {} models, {} profiles read, {} "
-          "changed ({} ms)",
+          "changed, {} damaged profiles and {} events left out ({} ms)",
           targets->metrics.size(), targets->models.size(), counts.profiles, counts.changed,
-          static_cast<int64_t>(took.count()));
+          counts.unreadable_profiles, counts.unreadable_events, static_cast<int64_t>(took.count()));
       MutexLock lock(mu_);
       reevaluate_ = true;  // the rebuilt values may move tags, stages and segments
     }
@@ -239,6 +255,12 @@ bool Scheduler::RebuildKept(const KeptTargets& targets, uint64_t generation, Reb
                                 ingestor_.RebuildKept(targets, after, kRebuildPerJob));
       counts.profiles += step.counts.profiles;
       counts.changed += step.counts.changed;
+      counts.unreadable_profiles += step.counts.unreadable_profiles;
+      counts.unreadable_events += step.counts.unreadable_events;
+      for (store::ProfileId id : step.damaged) {
+        log_.warn("profile {} is damaged: its values kept from events were rebuilt without what "
+                  "did not open (or not at all)", id);
+      }
       after = step.last;
       return Status::Ok();
     });

@@ -4,6 +4,7 @@
 #include <deque>
 #include <set>
 
+#include "rules/purchase_book.h"
 #include "rules/rule_set.h"
 
 namespace portrait::rules {
@@ -48,6 +49,28 @@ bool PortraitReads(const RuleSet& rules, std::string_view kind, std::string_view
   return std::any_of(reads.begin(), reads.end(), [&](const DerivedRead& r) {
     return r.kind == kind && (r.item == name || r.item.empty());
   });
+}
+
+std::vector<std::string> PortraitMetrics(const RuleSet& rules) {
+  std::vector<DerivedRead> reads;
+  for (const LifecycleStage& s : rules.lifecycle) CollectDerived(s.when, reads);
+  for (const TagRule& t : rules.tags) CollectDerived(t.when, reads);
+  for (const Segment& s : rules.segments) CollectDerived(s.when, reads);
+  std::vector<std::string> out = {"$segments", "$tags"};
+  for (const DerivedRead& r : reads) {
+    if (r.kind == "metrics") {
+      out.push_back(r.item);
+    }
+  }
+  for (const Score& s : rules.scores) {
+    out.insert(out.end(), {s.recency, s.frequency, s.monetary});
+  }
+  if (!rules.models.empty()) {
+    out.emplace_back(kPurchasesKey);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 bool TagVisible(const DerivedRead& read, std::string_view path) {

@@ -60,6 +60,13 @@ bool PurposeMayUse(const config::Purpose& purpose, const config::Config& config,
 // which needs one of these to read it first.) A fit or refresh asks for the pass only then.
 bool PortraitReads(const RuleSet& rules, std::string_view kind, std::string_view name);
 
+// The top-level entries of a profile's metrics that the base-wide re-evaluation
+// (Engine::Reevaluate with the daemon's scores and predictions) reads or writes: the metrics
+// the lifecycle stages, [[tag]]s and [[segment]]s name, each [[score]]'s inputs, the
+// "$purchases" books when there is a [[model]], and the "$tags" and "$segments" bookkeeping;
+// ascending, once each. The pass's check opens only these.
+std::vector<std::string> PortraitMetrics(const RuleSet& rules);
+
 // Whether `path`, a [[tag]] rule's path, is visible to the tags read `read` (kind "tags"): all of
 // them for a whole-kind read, else those equal to or under the has_tag() argument.
 bool TagVisible(const DerivedRead& read, std::string_view path);

@@ -420,7 +420,8 @@ Result<Profile> ProfileVault::DecryptWith(const ProfileRow& row, KeyView key) {
   return p;
 }
 
-Result<Profile> ProfileVault::OpenPortrait(const PortraitInputs& in) {
+Result<Profile> ProfileVault::OpenPortrait(const PortraitInputs& in,
+                                           const std::vector<std::string>* only_metrics) {
   const ProfileRow& row = in.row;
   if (in.wrapped_key.empty()) {
     return Error(
@@ -429,7 +430,7 @@ Result<Profile> ProfileVault::OpenPortrait(const PortraitInputs& in) {
   PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, Unwrap(row.id, in.wrapped_key));
   Profile p = Unsealed(row);
   PORTRAIT_ASSIGN_OR_RETURN(p.tags, TagsOf(row, key));
-  PORTRAIT_ASSIGN_OR_RETURN(p.metrics, OpenMetrics(key, row));
+  PORTRAIT_ASSIGN_OR_RETURN(p.metrics, OpenMetrics(key, row, only_metrics));
   for (const auto& [name, envelope] : in.fields) {
     PORTRAIT_ASSIGN_OR_RETURN(p.fields[name], OpenJson(key, row.id, name, envelope));
   }

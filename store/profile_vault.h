@@ -220,8 +220,10 @@ class ProfileVault {
   // A profile as the base-wide re-evaluation reads it from one range read
   // (Store::PortraitInputsAfter): its plain columns, tags, metrics and the fields `in` holds,
   // opened with the data key unwrapped from `in.wrapped_key`; the external id stays sealed.
-  // NotFound when there is no key (erased meanwhile).
-  Result<Profile> OpenPortrait(const PortraitInputs& in);
+  // NotFound when there is no key (erased meanwhile). With `only_metrics`, the metrics'
+  // top-level entries it names alone (OpenMetrics).
+  Result<Profile> OpenPortrait(const PortraitInputs& in,
+                               const std::vector<std::string>* only_metrics = nullptr);
   // The write that stores `p`'s metrics and lifecycle stage (and, for a new profile, the row);
   // for an existing profile it leaves every other column alone.
   Result<ProfileWrite> StateWrite(const OpenProfile& p, int64_t now_us);

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <regex>
 #include <thread>
@@ -62,6 +63,19 @@ class Backups : public ::testing::Test {
               "ok");
     EXPECT_EQ(store::CheckIntegrity(Live(store::kKeystoreDbName), keys.keystore_db_key()).value(),
               "ok");
+  }
+  // Starts portraitd, puts customers c1 and c2, backs them up into "b1", runs `then` (what the
+  // backup will not hold: an erasure, a merge) and stops portraitd.
+  void BackUpTwoCustomersThen(const std::function<void()>& then) {
+    ASSERT_TRUE(daemon_.Start());
+    PutCustomer("c1");
+    PutCustomer("c2");
+    ASSERT_EQ(Ctl("backup create " + BackupDir("b1")).code, 0);
+    then();
+    ASSERT_EQ(daemon_.Stop(), 0);
+  }
+  void Erase(const std::string& id) {
+    ASSERT_EQ(daemon_.Admin("DELETE", "/v1/profiles/" + id).status, 200);
   }
   json RestoreJson(const std::string& dir, const std::string& more = "") {
     CtlRun run = Ctl("backup restore " + dir + " --json" + more);
@@ -157,12 +171,8 @@ TEST_F(Backups, ABackupTakenDuringIngestionRestoresEveryAcknowledgedEvent) {
 }
 
 TEST_F(Backups, ACustomerErasedAfterTheBackupStaysErased) {
-  ASSERT_TRUE(daemon_.Start());
-  PutCustomer("c1");
-  PutCustomer("c2");
-  ASSERT_EQ(Ctl("backup create " + BackupDir("b1")).code, 0);
-  ASSERT_EQ(daemon_.Admin("DELETE", "/v1/profiles/c1").status, 200);
-  ASSERT_EQ(daemon_.Stop(), 0);
+  BackUpTwoCustomersThen([&] { Erase("c1"); });
+  ASSERT_FALSE(HasFatalFailure());
   const std::string ledger = ReadFile(Live(store::kErasureLedgerName));
   // One line, of numbers and a MAC: nothing personal.
   EXPECT_TRUE(std::regex_match(ledger, std::regex("v1 [0-9]+ [0-9]+ [0-9]+ [0-9a-f]{32}\n")))
@@ -187,12 +197,8 @@ TEST_F(Backups, ACustomerErasedAfterTheBackupStaysErased) {
 }
 
 TEST_F(Backups, TheLedgerFileAloneKeepsAnErasureWhenTheLiveDatabasesAreGone) {
-  ASSERT_TRUE(daemon_.Start());
-  PutCustomer("c1");
-  PutCustomer("c2");
-  ASSERT_EQ(Ctl("backup create " + BackupDir("b1")).code, 0);
-  ASSERT_EQ(daemon_.Admin("DELETE", "/v1/profiles/c1").status, 200);
-  ASSERT_EQ(daemon_.Stop(), 0);
+  BackUpTwoCustomersThen([&] { Erase("c1"); });
+  ASSERT_FALSE(HasFatalFailure());
   for (const std::string& file : ListFiles(Live())) {
     if (file.find(".db") != std::string::npos) {
       fs::remove(Live(fs::path(file).filename().string()));
@@ -221,13 +227,11 @@ TEST_F(Backups, TheLedgerFileAloneKeepsAnErasureWhenTheLiveDatabasesAreGone) {
 }
 
 TEST_F(Backups, ALaterBackupNamedWithLedgerCarriesItsErasures) {
-  ASSERT_TRUE(daemon_.Start());
-  PutCustomer("c1");
-  PutCustomer("c2");
-  ASSERT_EQ(Ctl("backup create " + BackupDir("b1")).code, 0);
-  ASSERT_EQ(daemon_.Admin("DELETE", "/v1/profiles/c2").status, 200);
-  ASSERT_EQ(Ctl("backup create " + BackupDir("b2")).code, 0);
-  ASSERT_EQ(daemon_.Stop(), 0);
+  BackUpTwoCustomersThen([&] {
+    Erase("c2");
+    ASSERT_EQ(Ctl("backup create " + BackupDir("b2")).code, 0);
+  });
+  ASSERT_FALSE(HasFatalFailure());
   // The whole data directory is lost, key aside; b2 holds the erasure in its keystore.
   const std::string key = ReadFile(Live("master.key"));
   fs::remove_all(Live());
@@ -305,12 +309,8 @@ TEST_F(Backups, ADamagedOrHalfWrittenBackupIsRefusedAndTheLiveDataUntouched) {
 }
 
 TEST_F(Backups, AnAlteredLedgerLineIsRefused) {
-  ASSERT_TRUE(daemon_.Start());
-  PutCustomer("c1");
-  PutCustomer("c2");
-  ASSERT_EQ(Ctl("backup create " + BackupDir("b1")).code, 0);
-  ASSERT_EQ(daemon_.Admin("DELETE", "/v1/profiles/c1").status, 200);
-  ASSERT_EQ(daemon_.Stop(), 0);
+  BackUpTwoCustomersThen([&] { Erase("c1"); });
+  ASSERT_FALSE(HasFatalFailure());
   std::string ledger = ReadFile(Live(store::kErasureLedgerName));
   ASSERT_EQ(ledger.substr(0, 3), "v1 ");
   ledger[3] = ledger[3] == '1' ? '2' : '1';  // another profile's id, the MAC left as it was
@@ -323,13 +323,11 @@ TEST_F(Backups, AnAlteredLedgerLineIsRefused) {
 }
 
 TEST_F(Backups, AProfileMergedAwayAfterTheBackupDoesNotComeBack) {
-  ASSERT_TRUE(daemon_.Start());
-  PutCustomer("c1");
-  PutCustomer("c2");
-  ASSERT_EQ(Ctl("backup create " + BackupDir("b1")).code, 0);
-  HttpResult merged = daemon_.Admin("POST", "/v1/profiles/c1/merge", R"({"from": "c2"})");
-  ASSERT_EQ(merged.status, 200) << merged.body;
-  ASSERT_EQ(daemon_.Stop(), 0);
+  BackUpTwoCustomersThen([&] {
+    HttpResult merged = daemon_.Admin("POST", "/v1/profiles/c1/merge", R"({"from": "c2"})");
+    ASSERT_EQ(merged.status, 200) << merged.body;
+  });
+  ASSERT_FALSE(HasFatalFailure());
   // The source's key was destroyed by the merge: the backup's copy of it goes too (the person
   // lives on in the target, as the backup had it).
   EXPECT_EQ(RestoreJson(BackupDir("b1"))["erasures_reapplied"], 1);
@@ -339,12 +337,8 @@ TEST_F(Backups, AProfileMergedAwayAfterTheBackupDoesNotComeBack) {
 }
 
 TEST_F(Backups, ABackupFromBeforeAKeyRotationNeedsTheOldKey) {
-  ASSERT_TRUE(daemon_.Start());
-  PutCustomer("c1");
-  PutCustomer("c2");
-  ASSERT_EQ(Ctl("backup create " + BackupDir("b1")).code, 0);
-  ASSERT_EQ(daemon_.Admin("DELETE", "/v1/profiles/c1").status, 200);
-  ASSERT_EQ(daemon_.Stop(), 0);
+  BackUpTwoCustomersThen([&] { Erase("c1"); });
+  ASSERT_FALSE(HasFatalFailure());
   const std::string old_key = ReadFile(Live("master.key"));
   const json manifest = json::parse(ReadFile(BackupDir("b1/manifest.json")));
   CtlRun rotated = Ctl("key rotate");

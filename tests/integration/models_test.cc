@@ -28,21 +28,7 @@ using testing::RunCommand;
 
 // The rules the test adds to the example's: the CDNOW model and an RFM score over the example's
 // order metrics.
-constexpr const char* kRules = R"toml(
-[[model]]
-name = "clv"
-kind = "bgnbd"
-purchases = "order.placed"
-amount = "amount"
-unit = "week"
-
-[[score]]
-name = "rfm"
-kind = "rfm"
-recency = "last_order"
-frequency = "orders"
-monetary = "spent"
-
+const std::string kRules = testing::kCdnowModel + testing::kCdnowScore + R"toml(
 [[trigger]]
 id = "lapsed-contact"
 purpose = "service"

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "examples/sample_data.h"
+#include "tests/integration/cdnow_events.h"
 #include "tests/integration/daemon_harness.h"
 
 namespace portrait::testing {
@@ -17,21 +18,7 @@ namespace {
 
 // Rules the test adds to the example's: every kind of derived data, and a service trigger on an
 // event of its own whose task goes to a sink nobody serves (so it stays cancellable a while).
-constexpr const char* kRules = R"toml(
-[[model]]
-name = "clv"
-kind = "bgnbd"
-purchases = "order.placed"
-amount = "amount"
-unit = "week"
-
-[[score]]
-name = "rfm"
-kind = "rfm"
-recency = "last_order"
-frequency = "orders"
-monetary = "spent"
-
+const std::string kRules = kCdnowModel + kCdnowScore + R"toml(
 [[segment]]
 name = "buyers"
 when = "metrics.orders >= 1"

@@ -472,5 +472,24 @@ TEST_F(PortraitRulesTest, ThePortraitReadsOnlyTheScoresAndPredictionsItsConditio
   EXPECT_TRUE(PortraitReads(stage, "predictions", "clv"));
 }
 
+// The base-wide re-evaluation's check opens only the metrics the portrait reads: those its
+// stages, [[tag]]s and [[segment]]s name, each score's inputs, the books of the models, and the
+// tags' and segments' bookkeeping — never a metric only a trigger or nothing reads.
+TEST_F(PortraitRulesTest, ThePortraitMetricsAreThoseItsConditionsScoresAndModelsRead) {
+  const std::string visits = "[[metric]]\nname = \"visits\"\ncount = \"page.viewed\"\n";
+  SetDerived("service", {"metrics", "lifecycle", "tags", "segments", "scores", "predictions"});
+  const RuleSet plain = Load(kMetrics + visits +
+                             "[[tag]]\npath = \"buyer\"\nwhen = \"metrics.orders > 0\"\n"
+                             "[[segment]]\nname = \"big\"\nwhen = \"metrics.spent > 100\"\n");
+  EXPECT_EQ(PortraitMetrics(plain),
+            (std::vector<std::string>{"$segments", "$tags", "orders", "spent"}));
+
+  const RuleSet valued = Load(kMetrics + visits + kScoreAndModel +
+                              "[[lifecycle]]\nstage = \"active\"\n"
+                              "when = \"days_since(metrics.last_order) < 30\"\n");
+  EXPECT_EQ(PortraitMetrics(valued), (std::vector<std::string>{"$purchases", "$segments", "$tags",
+                                                               "last_order", "orders", "spent"}));
+}
+
 }  // namespace
 }  // namespace portrait::rules

@@ -161,7 +161,8 @@ Result<Connection> Connection::Open(const std::string& url, const crypto::Secret
     // libpq reports a refused login only in its message.
     if (text.find("password authentication failed") != std::string::npos ||
         text.find("no password supplied") != std::string::npos ||
-        text.find("no pg_hba.conf entry") != std::string::npos) {
+        text.find("no pg_hba.conf entry") != std::string::npos ||
+        text.find("permission denied for database") != std::string::npos) {
       return Error(Status::PermissionDenied(text));
     }
     return Error(s);

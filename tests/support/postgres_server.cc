@@ -217,6 +217,14 @@ bool PostgresServer::Start(std::string& why) {
       return false;
     }
   }
+  for (auto [db, conn] : {std::pair{"portrait", &admin_main_}, {"portrait_keys", &admin_keys_}}) {
+    auto opened = store::pg::Connection::Open(AdminUrl(db), &superuser_password_);
+    if (!opened) {
+      why = opened.error().ToString();
+      return false;
+    }
+    *conn = std::make_unique<store::pg::Connection>(std::move(*opened));
+  }
   return true;
 }
 
@@ -227,22 +235,22 @@ std::string PostgresServer::AdminUrl(const std::string& db) const {
 PostgresServer::Databases PostgresServer::Fresh() {
   const std::string schema = "t" + std::to_string(++next_schema_);
   Databases out;
-  for (const auto& [db, role, url] :
-       {std::tuple<std::string, std::string, std::string*>{"portrait", "portrait", &out.url},
-        {"portrait_keys", "portrait_keys", &out.keystore_url}}) {
-    auto admin = store::pg::Connection::Open(AdminUrl(db), &superuser_password_);
-    EXPECT_TRUE(admin) << admin.error().ToString();
-    if (admin) {
-      Status made = admin->Exec("CREATE SCHEMA " + schema + " AUTHORIZATION " + role + ";");
-      EXPECT_TRUE(made.ok()) << made.ToString();
-    }
-    *url = "postgresql://" + role + "@127.0.0.1:" + std::to_string(port_) + "/" + db +
+  for (const auto& [db, admin, url] :
+       {std::tuple<std::string, store::pg::Connection*, std::string*>{"portrait", admin_main_.get(),
+                                                                      &out.url},
+        {"portrait_keys", admin_keys_.get(), &out.keystore_url}}) {
+    // Each database's owner role has its name.
+    Status made = admin->Exec("CREATE SCHEMA " + schema + " AUTHORIZATION " + db + ";");
+    EXPECT_TRUE(made.ok()) << made.ToString();
+    *url = "postgresql://" + db + "@127.0.0.1:" + std::to_string(port_) + "/" + db +
            "?options=-csearch_path%3D" + schema;
   }
   return out;
 }
 
 PostgresServer::~PostgresServer() {
+  admin_main_.reset();
+  admin_keys_.reset();
   if (pid_ != 0) {
     kill(pid_, SIGINT);  // fast shutdown: no client is left to wait for
     Wait(pid_);

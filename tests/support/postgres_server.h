@@ -6,9 +6,14 @@
 // Run as root (CI), the server runs as the `postgres` system user: initdb refuses root.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "crypto/secret.h"
+
+namespace portrait::store::pg {
+class Connection;
+}
 
 namespace portrait::testing {
 
@@ -43,6 +48,9 @@ class PostgresServer {
   int port_ = 0;
   int pid_ = 0;
   int next_schema_ = 0;
+  // The superuser's connections to each database, for Fresh (a connection costs a backend).
+  std::unique_ptr<store::pg::Connection> admin_main_;
+  std::unique_ptr<store::pg::Connection> admin_keys_;
   crypto::SecretBytes superuser_password_;
   crypto::SecretBytes password_;
   crypto::SecretBytes keystore_password_;

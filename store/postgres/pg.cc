@@ -148,8 +148,8 @@ Result<Connection> Connection::Open(const std::string& url, const crypto::Secret
     pw.data()[password->size()] = 0;
   }
   const char* keys[] = {"dbname", "password", "client_encoding", nullptr};
-  const char* values[] = {url.c_str(), password ? reinterpret_cast<const char*>(pw.data()) : nullptr,
-                          "UTF8", nullptr};
+  const char* values[] = {
+      url.c_str(), password ? reinterpret_cast<const char*>(pw.data()) : nullptr, "UTF8", nullptr};
   PGconn* raw = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   Connection conn(raw);
   if (raw == nullptr) {
@@ -168,11 +168,25 @@ Result<Connection> Connection::Open(const std::string& url, const crypto::Secret
     return Error(s);
   }
   // Nothing a notice says is for portrait's log (and a notice may quote a value).
-  PQsetNoticeProcessor(raw, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      raw, [](void*, const char*) {}, nullptr);
   return conn;
 }
 
+void Connection::ResetIfBroken() {
+  if (!in_transaction_ && PQstatus(conn_.get()) == CONNECTION_BAD) {
+    PQreset(conn_.get());
+    statements_.clear();  // prepared statements die with their session
+  }
+}
+
 Status Connection::Exec(std::string_view sql) {
+  ResetIfBroken();
+  if (sql.starts_with("BEGIN")) {
+    in_transaction_ = true;
+  } else if (sql.starts_with("COMMIT") || sql.starts_with("ROLLBACK")) {
+    in_transaction_ = false;
+  }
   Rows r(PQexec(conn_.get(), std::string(sql).c_str()));
   const ExecStatusType st = PQresultStatus(r.result_.get());
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
@@ -196,6 +210,7 @@ Result<std::string> Connection::Prepared(const std::string& sql, const Params& p
 }
 
 Result<Rows> Connection::Run(const std::string& sql, const Params& params) {
+  ResetIfBroken();
   PORTRAIT_ASSIGN_OR_RETURN(std::string name, Prepared(sql, params));
   std::vector<const char*> values;
   std::vector<int> lengths;

@@ -76,12 +76,18 @@ class Connection {
   Result<Rows> Run(const std::string& sql, const Params& params = Params());
   // Run, for a statement whose rows are not read.
   Status Do(const std::string& sql, const Params& params = Params());
+
  private:
   explicit Connection(PGconn* conn) : conn_(conn, &PQfinish) {}
+  // A connection the server dropped (a restart, a failover) is opened again before the next
+  // statement outside a transaction (BEGIN … COMMIT or ROLLBACK through Exec): one that broke
+  // within a transaction fails every statement until the caller's ROLLBACK.
+  void ResetIfBroken();
   Result<std::string> Prepared(const std::string& sql, const Params& params);
 
   std::unique_ptr<PGconn, void (*)(PGconn*)> conn_;
   std::unordered_map<std::string, std::string> statements_;  // sql -> prepared name
+  bool in_transaction_ = false;
 };
 
 // The Status for a failed result: SQLSTATE class 23 (a constraint) is Conflict, 22 (bad data,

@@ -208,8 +208,8 @@ constexpr std::string_view kKeystoreSteps[] = {
 constexpr std::string_view kMigrationLock = "SELECT pg_advisory_xact_lock(7451001);";
 
 Result<bool> HasSchemaTable(Connection& db) {
-  PORTRAIT_ASSIGN_OR_RETURN(
-      Rows r, db.Run("SELECT to_regclass('portrait_schema') IS NOT NULL;", Params()));
+  PORTRAIT_ASSIGN_OR_RETURN(Rows r,
+                            db.Run("SELECT to_regclass('portrait_schema') IS NOT NULL;", Params()));
   return !r.empty() && r.Bool(0, 0);
 }
 
@@ -224,8 +224,8 @@ Result<int> Apply(Connection& db, const std::vector<std::string_view>& steps, bo
     PORTRAIT_RETURN_IF_ERROR(
         db.Exec("CREATE TABLE portrait_schema (version bigint NOT NULL, partitions bigint NOT "
                 "NULL);"));
-    PORTRAIT_RETURN_IF_ERROR(db.Do("INSERT INTO portrait_schema VALUES (0, $1);",
-                                   Params().Int(partitions)));
+    PORTRAIT_RETURN_IF_ERROR(
+        db.Do("INSERT INTO portrait_schema VALUES (0, $1);", Params().Int(partitions)));
   } else if (create) {
     return Error(Status::Conflict("the database holds a portrait schema already"));
   }

@@ -25,7 +25,8 @@ Result<std::vector<ModelRow>> ReadModels(Result<Rows> r) {
   }
   std::vector<ModelRow> out;
   for (int i = 0; i < r->size(); ++i) {
-    out.push_back(ModelRow{r->Text(i, 0), r->Text(i, 1), r->Int(i, 2), r->Text(i, 3), r->Int(i, 4)});
+    out.push_back(
+        ModelRow{r->Text(i, 0), r->Text(i, 1), r->Int(i, 2), r->Text(i, 3), r->Int(i, 4)});
   }
   return out;
 }
@@ -43,9 +44,9 @@ Status PostgresStore::MoveEvents(const std::vector<EventRow>& moved) {
     if (from.empty()) {
       return Status::NotFound("a moved event is not stored");
     }
-    PORTRAIT_RETURN_IF_ERROR(main_.Do(
-        "UPDATE events SET profile_id = $1, data = $2 WHERE profile_id = $3 AND key = $4;",
-        Params().Int(e.profile_id).Bytes(e.data).Int(from.Int(0, 0)).Bytes(e.key)));
+    PORTRAIT_RETURN_IF_ERROR(
+        main_.Do("UPDATE events SET profile_id = $1, data = $2 WHERE profile_id = $3 AND key = $4;",
+                 Params().Int(e.profile_id).Bytes(e.data).Int(from.Int(0, 0)).Bytes(e.key)));
   }
   return Status::Ok();
 }
@@ -74,16 +75,20 @@ Status PostgresStore::WriteAliases(const std::vector<AliasRow>& aliases) {
       }
       return Status::Conflict("the external id is an alias of another profile");
     }
-    PORTRAIT_ASSIGN_OR_RETURN(
-        Rows target, main_.Run("SELECT 1 FROM profiles WHERE id = $1;", Params().Int(a.profile_id)));
+    PORTRAIT_ASSIGN_OR_RETURN(Rows target, main_.Run("SELECT 1 FROM profiles WHERE id = $1;",
+                                                     Params().Int(a.profile_id)));
     if (target.empty()) {
       return Status::NotFound("profile " + std::to_string(a.profile_id) + " does not exist");
     }
-    PORTRAIT_RETURN_IF_ERROR(main_.Do(
-        "INSERT INTO ext_keys (part, ext_key, profile_id, alias, merged_id, created_us) "
-        "VALUES ($1, $2, $3, true, $4, $5);",
-        Params().Int(PartOf(a.ext_key)).Bytes(a.ext_key).Int(a.profile_id).Int(a.merged_id).Int(
-            a.created_us)));
+    PORTRAIT_RETURN_IF_ERROR(
+        main_.Do("INSERT INTO ext_keys (part, ext_key, profile_id, alias, merged_id, created_us) "
+                 "VALUES ($1, $2, $3, true, $4, $5);",
+                 Params()
+                     .Int(PartOf(a.ext_key))
+                     .Bytes(a.ext_key)
+                     .Int(a.profile_id)
+                     .Int(a.merged_id)
+                     .Int(a.created_us)));
   }
   return Status::Ok();
 }
@@ -208,11 +213,12 @@ Result<std::vector<EventRow>> PostgresStore::EventsOfType(std::string_view type,
                                                           const EventCursor& after, int limit) {
   auto reader = readers_.Acquire();
   PORTRAIT_ASSIGN_OR_RETURN(
-      Rows r, reader->main.Run("SELECT key, profile_id, type, time_us, data FROM events "
-                               "WHERE type = $1 AND time_us <= $2 AND (time_us, key) > ($3, $4) "
-                               "ORDER BY time_us, key LIMIT $5;",
-                               Params().Text(type).Int(until_us).Int(after.time_us).Bytes(after.key).Int(
-                                   limit)));
+      Rows r,
+      reader->main.Run(
+          "SELECT key, profile_id, type, time_us, data FROM events "
+          "WHERE type = $1 AND time_us <= $2 AND (time_us, key) > ($3, $4) "
+          "ORDER BY time_us, key LIMIT $5;",
+          Params().Text(type).Int(until_us).Int(after.time_us).Bytes(after.key).Int(limit)));
   std::vector<EventRow> out;
   for (int i = 0; i < r.size(); ++i) {
     out.push_back(EventRow{r.Text(i, 0), r.Int(i, 1), r.Text(i, 2), r.Int(i, 3), r.Text(i, 4)});

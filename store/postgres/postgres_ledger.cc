@@ -1,6 +1,4 @@
 // The PostgreSQL store's consent ledger, audit chain, tokens, retention purges and counts.
-#include <nlohmann/json.hpp>
-
 #include "store/audit_chain.h"
 #include "store/postgres/postgres_store_impl.h"
 
@@ -18,7 +16,7 @@ const std::string kTokenColumns = "id, name, role, digest, created_us, last_used
 
 TokenRow ReadToken(const Rows& r, int i) {
   return TokenRow{r.Int(i, 0), r.Text(i, 1), r.Text(i, 2), r.Text(i, 3),
-                  r.Int(i, 4), r.Int(i, 5), r.Int(i, 6)};
+                  r.Int(i, 4), r.Int(i, 5),  r.Int(i, 6)};
 }
 
 }  // namespace
@@ -53,9 +51,9 @@ Status PostgresStore::WriteConsents(const std::vector<ConsentRow>& rows, CommitR
 
 Status PostgresStore::WriteTokens(const Batch& batch) {
   for (const TokenRow& t : batch.new_tokens) {
-    Status s = main_.Do(
-        "INSERT INTO tokens (name, role, digest, created_us) VALUES ($1, $2, $3, $4);",
-        Params().Text(t.name).Text(t.role).Bytes(t.digest).Int(t.created_us));
+    Status s =
+        main_.Do("INSERT INTO tokens (name, role, digest, created_us) VALUES ($1, $2, $3, $4);",
+                 Params().Text(t.name).Text(t.role).Bytes(t.digest).Int(t.created_us));
     if (s.code() == Status::Code::kConflict) {
       return Status::Conflict("an active token named '" + t.name + "' exists; revoke it first");
     }
@@ -96,9 +94,9 @@ Status PostgresStore::WriteAudit(const std::vector<AuditEntry>& entries, CommitR
 Result<std::vector<ConsentRow>> PostgresStore::GetConsents(ProfileId id) {
   auto reader = readers_.Acquire();
   PORTRAIT_ASSIGN_OR_RETURN(
-      Rows r, reader->main.Run("SELECT " + kConsentColumns +
-                                   " FROM consents WHERE profile_id = $1 ORDER BY id;",
-                               Params().Int(id)));
+      Rows r, reader->main.Run(
+                  "SELECT " + kConsentColumns + " FROM consents WHERE profile_id = $1 ORDER BY id;",
+                  Params().Int(id)));
   std::vector<ConsentRow> out;
   for (int i = 0; i < r.size(); ++i) {
     out.push_back(pg::ReadConsent(r, i));
@@ -141,13 +139,14 @@ Status PostgresStore::PutCheckpoint(const AuditCheckpoint& c) {
 
 Result<std::vector<AuditCheckpoint>> PostgresStore::GetCheckpoints() {
   auto reader = readers_.Acquire();
-  PORTRAIT_ASSIGN_OR_RETURN(
-      Rows r, reader->main.Run("SELECT seq, hash, signature, time_us, prev_seq FROM "
-                               "audit_checkpoints WHERE node = $1 ORDER BY seq;",
-                               Params().Text(node_)));
+  PORTRAIT_ASSIGN_OR_RETURN(Rows r,
+                            reader->main.Run("SELECT seq, hash, signature, time_us, prev_seq FROM "
+                                             "audit_checkpoints WHERE node = $1 ORDER BY seq;",
+                                             Params().Text(node_)));
   std::vector<AuditCheckpoint> out;
   for (int i = 0; i < r.size(); ++i) {
-    out.push_back(AuditCheckpoint{r.Int(i, 0), r.Text(i, 1), r.Text(i, 2), r.Int(i, 3), r.Int(i, 4)});
+    out.push_back(
+        AuditCheckpoint{r.Int(i, 0), r.Text(i, 1), r.Text(i, 2), r.Int(i, 3), r.Int(i, 4)});
   }
   return out;
 }
@@ -182,9 +181,9 @@ Result<int64_t> PostgresStore::PurgeRows(const PurgeRule& rule) {
     }
     for (const char* table : {"blind_index", "anchors", "profile_fields"}) {
       PORTRAIT_ASSIGN_OR_RETURN(
-          Rows r, main_.Run(std::string("DELETE FROM ") + table + " WHERE field = $1 AND " +
-                                oldest + ";",
-                            Params().Text(field).Int(rule.before_us).Int(left)));
+          Rows r,
+          main_.Run(std::string("DELETE FROM ") + table + " WHERE field = $1 AND " + oldest + ";",
+                    Params().Text(field).Int(rule.before_us).Int(left)));
       if (std::string_view(table) == "profile_fields") {
         purged += r.Affected();
       }
@@ -197,12 +196,7 @@ Result<int64_t> PostgresStore::Purge(const PurgeRule& rule, AuditEntry audit) {
   std::lock_guard lock(mu_);
   return InTransaction(main_, [&]() -> Result<int64_t> {
     PORTRAIT_ASSIGN_OR_RETURN(int64_t purged, PurgeRows(rule));
-    nlohmann::json detail = nlohmann::json::parse(audit.detail, nullptr, false);
-    if (!detail.is_object()) {
-      detail = nlohmann::json::object();
-    }
-    detail["purged"] = purged;
-    audit.detail = detail.dump();
+    audit.detail = PurgeDetail(audit.detail, purged);
     CommitResult ignored;
     PORTRAIT_RETURN_IF_ERROR(WriteAudit({audit}, ignored));
     return purged;
@@ -219,8 +213,8 @@ Result<std::optional<TokenRow>> PostgresStore::FindToken(std::string_view digest
 
 Result<std::vector<TokenRow>> PostgresStore::ListTokens() {
   auto reader = readers_.Acquire();
-  PORTRAIT_ASSIGN_OR_RETURN(Rows r,
-                            reader->main.Run("SELECT " + kTokenColumns + " FROM tokens ORDER BY id;"));
+  PORTRAIT_ASSIGN_OR_RETURN(
+      Rows r, reader->main.Run("SELECT " + kTokenColumns + " FROM tokens ORDER BY id;"));
   std::vector<TokenRow> out;
   for (int i = 0; i < r.size(); ++i) {
     out.push_back(ReadToken(r, i));
@@ -240,7 +234,8 @@ Result<StoreCounts> PostgresStore::Counts(int64_t now_us) {
   PORTRAIT_ASSIGN_OR_RETURN(Rows events, reader->main.Run("SELECT count(*) FROM events;"));
   out.events = events.Int(0, 0);
   PORTRAIT_ASSIGN_OR_RETURN(
-      Rows stages, reader->main.Run("SELECT lifecycle, count(*) FROM profiles GROUP BY lifecycle;"));
+      Rows stages,
+      reader->main.Run("SELECT lifecycle, count(*) FROM profiles GROUP BY lifecycle;"));
   for (int i = 0; i < stages.size(); ++i) {
     out.lifecycle.emplace(stages.Text(i, 0), stages.Int(i, 1));
   }

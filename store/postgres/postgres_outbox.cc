@@ -64,10 +64,10 @@ std::vector<std::string_view> States(bool (*in)(TaskState)) {
 
 Status PostgresStore::WriteOutbox(const Batch& batch, CommitResult& result) {
   for (const TimerRow& t : batch.timers) {
-    PORTRAIT_RETURN_IF_ERROR(
-        main_.Do("INSERT INTO timers (profile_id, trigger, part, due_us) VALUES ($1, $2, $3, $4) "
-                 "ON CONFLICT (profile_id, trigger) DO UPDATE SET due_us = EXCLUDED.due_us;",
-                 Params().Int(t.profile_id).Text(t.trigger).Int(PartOf(t.profile_id)).Int(t.due_us)));
+    PORTRAIT_RETURN_IF_ERROR(main_.Do(
+        "INSERT INTO timers (profile_id, trigger, part, due_us) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (profile_id, trigger) DO UPDATE SET due_us = EXCLUDED.due_us;",
+        Params().Int(t.profile_id).Text(t.trigger).Int(PartOf(t.profile_id)).Int(t.due_us)));
   }
   for (const auto& [id, trigger] : batch.cleared_timers) {
     PORTRAIT_RETURN_IF_ERROR(main_.Do("DELETE FROM timers WHERE profile_id = $1 AND trigger = $2;",
@@ -109,24 +109,31 @@ Status PostgresStore::UpdateTasks(const std::vector<TaskUpdate>& updates) {
     PORTRAIT_RETURN_IF_ERROR(main_.Do(
         "UPDATE tasks SET state = $1, reason = $2, due_us = $3, attempts = $4, updated_us = $5, "
         "payload = CASE WHEN $6 THEN ''::bytea ELSE payload END WHERE id = $7;",
-        Params().Text(u.state).Text(u.reason).Int(u.due_us).Int(u.attempts).Int(u.updated_us).Bool(
-            u.clear_payload).Int(u.id)));
+        Params()
+            .Text(u.state)
+            .Text(u.reason)
+            .Int(u.due_us)
+            .Int(u.attempts)
+            .Int(u.updated_us)
+            .Bool(u.clear_payload)
+            .Int(u.id)));
   }
   return Status::Ok();
 }
 
 Result<std::vector<TimerRow>> PostgresStore::DueTimers(int64_t until_us, int limit) {
   auto reader = readers_.Acquire();
-  return ReadTimers(reader->main.Run(
-      "SELECT profile_id, trigger, due_us FROM timers WHERE due_us <= $1 "
-      "ORDER BY due_us LIMIT $2;",
-      Params().Int(until_us).Int(limit)));
+  return ReadTimers(
+      reader->main.Run("SELECT profile_id, trigger, due_us FROM timers WHERE due_us <= $1 "
+                       "ORDER BY due_us LIMIT $2;",
+                       Params().Int(until_us).Int(limit)));
 }
 
 Result<int64_t> PostgresStore::CountDueTimers(int64_t until_us) {
   auto reader = readers_.Acquire();
-  PORTRAIT_ASSIGN_OR_RETURN(Rows r, reader->main.Run("SELECT count(*) FROM timers WHERE due_us <= $1;",
-                                                     Params().Int(until_us)));
+  PORTRAIT_ASSIGN_OR_RETURN(
+      Rows r,
+      reader->main.Run("SELECT count(*) FROM timers WHERE due_us <= $1;", Params().Int(until_us)));
   return r.Int(0, 0);
 }
 
@@ -153,9 +160,9 @@ Result<bool> PostgresStore::HasTask(std::string_view dedupe) {
 
 Result<std::vector<TaskRow>> PostgresStore::GetTasks(ProfileId id) {
   auto reader = readers_.Acquire();
-  return ReadTasks(reader->main.Run(
-      "SELECT " + kTaskColumns + " FROM tasks WHERE profile_id = $1 ORDER BY id;",
-      Params().Int(id)));
+  return ReadTasks(
+      reader->main.Run("SELECT " + kTaskColumns + " FROM tasks WHERE profile_id = $1 ORDER BY id;",
+                       Params().Int(id)));
 }
 
 Result<std::vector<TaskRow>> PostgresStore::DueTasks(std::string_view sink, int64_t until_us,
@@ -184,18 +191,26 @@ Result<std::vector<TaskRow>> PostgresStore::ListTasks(const TaskFilter& f) {
           " FROM tasks WHERE id > $1 AND ($2 = '' OR state = $2) AND ($3 = '' OR trigger = $3) "
           "AND ($4 = 0 OR profile_id = $4) AND ($5 = '' OR purpose = $5 OR ($6 AND purpose = '')) "
           "AND created_us >= $7 ORDER BY id LIMIT $8;",
-      Params().Int(f.after_id).Text(f.state).Text(f.trigger).Int(f.profile_id).Text(f.purpose).Bool(
-          f.include_notices).Int(f.since_us).Int(f.limit)));
+      Params()
+          .Int(f.after_id)
+          .Text(f.state)
+          .Text(f.trigger)
+          .Int(f.profile_id)
+          .Text(f.purpose)
+          .Bool(f.include_notices)
+          .Int(f.since_us)
+          .Int(f.limit)));
 }
 
 Result<int64_t> PostgresStore::CountDelivered(ProfileId id, std::string_view purpose,
                                               int64_t since_us) {
   auto reader = readers_.Acquire();
   PORTRAIT_ASSIGN_OR_RETURN(
-      Rows r, reader->main.Run("SELECT count(*) FROM tasks WHERE profile_id = $1 AND purpose = $2 "
-                               "AND state = $3 AND updated_us >= $4;",
-                               Params().Int(id).Text(purpose).Text(TaskStateName(TaskState::kDelivered)).Int(
-                                   since_us)));
+      Rows r,
+      reader->main.Run(
+          "SELECT count(*) FROM tasks WHERE profile_id = $1 AND purpose = $2 "
+          "AND state = $3 AND updated_us >= $4;",
+          Params().Int(id).Text(purpose).Text(TaskStateName(TaskState::kDelivered)).Int(since_us)));
   return r.Int(0, 0);
 }
 

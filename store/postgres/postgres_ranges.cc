@@ -65,8 +65,8 @@ Status ReadAnchorsAndTimers(pg::Connection& db, std::vector<Item>& items, Inputs
 
 }  // namespace
 
-Status PostgresStore::WriteAnchors(ProfileId id,
-                                   const std::map<std::string, std::optional<AnchorDate>>& changes) {
+Status PostgresStore::WriteAnchors(
+    ProfileId id, const std::map<std::string, std::optional<AnchorDate>>& changes) {
   for (const auto& [field, date] : changes) {
     if (date) {
       PORTRAIT_RETURN_IF_ERROR(main_.Do(
@@ -98,10 +98,10 @@ Result<std::vector<TimerInputs>> PostgresStore::RearmInputs(ProfileId after, int
   auto reader = readers_.Acquire();
   pg::Connection& db = reader->main;
   return InOneSnapshot(db, [&]() -> Result<std::vector<TimerInputs>> {
-    PORTRAIT_ASSIGN_OR_RETURN(
-        Rows profiles, db.Run("SELECT id, timezone FROM profiles WHERE id > $1 ORDER BY id "
-                              "LIMIT $2;",
-                              Params().Int(after).Int(limit)));
+    PORTRAIT_ASSIGN_OR_RETURN(Rows profiles,
+                              db.Run("SELECT id, timezone FROM profiles WHERE id > $1 ORDER BY id "
+                                     "LIMIT $2;",
+                                     Params().Int(after).Int(limit)));
     std::vector<TimerInputs> out;
     for (int i = 0; i < profiles.size(); ++i) {
       TimerInputs in;

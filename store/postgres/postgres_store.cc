@@ -30,30 +30,6 @@ ProfileRow ReadProfile(const Rows& r, int row, int at) {
   return p;
 }
 
-void ReadPool::Add(std::unique_ptr<ReadPair> pair) {
-  MutexLock lock(mu_);
-  free_.push_back(pair.get());
-  all_.push_back(std::move(pair));
-}
-
-ReadPool::Lease ReadPool::Acquire() {
-  MutexLock lock(mu_);
-  while (free_.empty()) {
-    freed_.Wait(mu_);
-  }
-  ReadPair* pair = free_.back();
-  free_.pop_back();
-  return Lease(*this, pair);
-}
-
-void ReadPool::Release(ReadPair* pair) {
-  {
-    MutexLock lock(mu_);
-    free_.push_back(pair);
-  }
-  freed_.Signal();
-}
-
 }  // namespace pg
 
 namespace {
@@ -168,8 +144,9 @@ Status PostgresStore::WriteProfile(const ProfileWrite& w) {
                  Params().Int(r.id).Text(name)));
   }
   for (const auto& [field, digest] : w.blind) {
-    PORTRAIT_RETURN_IF_ERROR(main_.Do("DELETE FROM blind_index WHERE profile_id = $1 AND field = $2;",
-                                      Params().Int(r.id).Text(field)));
+    PORTRAIT_RETURN_IF_ERROR(
+        main_.Do("DELETE FROM blind_index WHERE profile_id = $1 AND field = $2;",
+                 Params().Int(r.id).Text(field)));
     if (digest) {
       PORTRAIT_RETURN_IF_ERROR(
           main_.Do("INSERT INTO blind_index (part, field, digest, profile_id) "
@@ -183,13 +160,15 @@ Status PostgresStore::WriteProfile(const ProfileWrite& w) {
 // The profile's own row in ext_keys: inserted with it (Conflict if the digest is any profile's
 // or alias's), moved when an update changes it.
 Status PostgresStore::WriteOwnKey(const ProfileRow& r, bool is_new) {
-  Status s = is_new ? main_.Do("INSERT INTO ext_keys (part, ext_key, profile_id, alias, "
-                               "created_us) VALUES ($1, $2, $3, false, $4);",
-                               Params().Int(PartOf(r.ext_key)).Bytes(r.ext_key).Int(r.id).Int(
-                                   r.created_us))
-                    : main_.Do("UPDATE ext_keys SET part = $1, ext_key = $2 WHERE profile_id = $3 "
-                               "AND NOT alias AND ext_key <> $2;",
-                               Params().Int(PartOf(r.ext_key)).Bytes(r.ext_key).Int(r.id));
+  Status s = is_new
+                 ? main_.Do(
+                       "INSERT INTO ext_keys (part, ext_key, profile_id, alias, "
+                       "created_us) VALUES ($1, $2, $3, false, $4);",
+                       Params().Int(PartOf(r.ext_key)).Bytes(r.ext_key).Int(r.id).Int(r.created_us))
+                 : main_.Do(
+                       "UPDATE ext_keys SET part = $1, ext_key = $2 WHERE profile_id = $3 "
+                       "AND NOT alias AND ext_key <> $2;",
+                       Params().Int(PartOf(r.ext_key)).Bytes(r.ext_key).Int(r.id));
   if (s.code() == Status::Code::kConflict) {
     return Status::Conflict("the external id is another profile's or an alias of one");
   }
@@ -267,8 +246,8 @@ Status PostgresStore::EraseRows(ProfileId id) {
 
 Result<std::optional<ProfileRow>> PostgresStore::GetProfile(ProfileId id) {
   auto reader = readers_.Acquire();
-  return OneProfile(reader->main.Run("SELECT " + pg::kProfileColumns + " FROM profiles WHERE id = $1;",
-                                     Params().Int(id)));
+  return OneProfile(reader->main.Run(
+      "SELECT " + pg::kProfileColumns + " FROM profiles WHERE id = $1;", Params().Int(id)));
 }
 
 Result<std::optional<ProfileRow>> PostgresStore::GetProfileByKey(std::string_view ext_key) {
@@ -456,9 +435,10 @@ Status PostgresStore::DestroyDataKey(ProfileId id) {
   }
   PORTRAIT_RETURN_IF_ERROR(keystore_.Exec("BEGIN;"));
   Status done = keystore_.Do("DELETE FROM data_keys WHERE profile_id = $1;", Params().Int(id));
-  done = done.ok() ? keystore_.Do("INSERT INTO destroyed_keys (profile_id, time_us, audit_seq) "
-                                  "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING;",
-                                  Params().Int(id).Int(entry.time_us).Int(entry.audit_seq))
+  done = done.ok() ? keystore_.Do(
+                         "INSERT INTO destroyed_keys (profile_id, time_us, audit_seq) "
+                         "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING;",
+                         Params().Int(id).Int(entry.time_us).Int(entry.audit_seq))
                    : done;
   done = done.ok() ? keystore_.Exec("COMMIT;") : done;
   if (!done.ok()) {
@@ -491,8 +471,9 @@ Result<std::unique_ptr<Store>> OpenPostgresStore(const PostgresOptions& options)
   for (int i = 0; i < std::max(1, options.readers); ++i) {
     PORTRAIT_ASSIGN_OR_RETURN(pg::Connection reader_main,
                               pg::Connection::Open(options.url, options.password));
-    PORTRAIT_ASSIGN_OR_RETURN(pg::Connection reader_keystore,
-                              pg::Connection::Open(options.keystore_url, options.keystore_password));
+    PORTRAIT_ASSIGN_OR_RETURN(
+        pg::Connection reader_keystore,
+        pg::Connection::Open(options.keystore_url, options.keystore_password));
     store->AddReader(std::make_unique<pg::ReadPair>(
         pg::ReadPair{std::move(reader_main), std::move(reader_keystore)}));
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/mutex.h"
+#include "store/lease_pool.h"
 #include "store/postgres/pg.h"
 #include "store/postgres/postgres_store.h"
 
@@ -24,30 +25,7 @@ struct ReadPair {
   Connection keystore;
 };
 
-class ReadPool {
- public:
-  class Lease {
-   public:
-    Lease(ReadPool& pool, ReadPair* pair) : pool_(pool), pair_(pair) {}
-    ~Lease() { pool_.Release(pair_); }
-    Lease(const Lease&) = delete;
-    ReadPair* operator->() const { return pair_; }
-
-   private:
-    ReadPool& pool_;
-    ReadPair* pair_;
-  };
-
-  void Add(std::unique_ptr<ReadPair> pair);
-  Lease Acquire();  // waits for a free pair
-
- private:
-  void Release(ReadPair* pair);
-  Mutex mu_;
-  CondVar freed_;
-  std::vector<std::unique_ptr<ReadPair>> all_ GUARDED_BY(mu_);
-  std::vector<ReadPair*> free_ GUARDED_BY(mu_);
-};
+using ReadPool = LeasePool<ReadPair>;
 
 // The profiles table's columns as ReadProfile reads them, in order, from column `at`.
 extern const std::string kProfileColumns;

@@ -1,6 +1,8 @@
 // What the PostgreSQL store adds to the Store contract (store_contract_test.cc runs that on it):
 // its logins and roles, its schema's versions and partitions, its errors, and the layout a
 // sharding PostgreSQL needs. On the test binary's own server (tests/support/postgres_server.h).
+#include "store/postgres/postgres_store.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,7 +10,6 @@
 
 #include "store/postgres/partition.h"
 #include "store/postgres/pg.h"
-#include "store/postgres/postgres_store.h"
 #include "tests/support/postgres_server.h"
 
 namespace portrait::store {
@@ -123,8 +124,9 @@ TEST_F(PostgresStoreTest, RowsCarryThePartitionCountFixedAtCreate) {
   timers.timers = {{3, "weekly", 100}};
   ASSERT_TRUE((*store)->Commit(timers));
   pg::Connection main = Main();
-  auto rows = main.Run("SELECT p.id, p.part, k.part, k.ext_key FROM profiles p JOIN ext_keys k "
-                       "ON k.profile_id = p.id ORDER BY p.id;");
+  auto rows = main.Run(
+      "SELECT p.id, p.part, k.part, k.ext_key FROM profiles p JOIN ext_keys k "
+      "ON k.profile_id = p.id ORDER BY p.id;");
   ASSERT_TRUE(rows) << rows.error().ToString();
   ASSERT_EQ(rows->size(), 20);
   std::set<int64_t> parts;
@@ -229,6 +231,41 @@ TEST_F(PostgresStoreTest, EveryTableLeadsWithAProfileIdOrAPartition) {
       EXPECT_TRUE(ok) << table << " leads with " << first;
     }
   }
+}
+
+// A server restart or failover drops every connection: the store opens each again before its
+// next statement (the statement that found it dropped fails, as it must).
+TEST_F(PostgresStoreTest, ConnectionsTheServerDroppedAreOpenedAgain) {
+  auto store = OpenPostgresStore(Options(true));
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(Write(**store, 1, "k1").ok());
+  pg::Connection admin =
+      pg::Connection::Open(server_->AdminUrl("postgres"), &server_->superuser_password()).value();
+  auto killed = admin.Run(
+      "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+      "WHERE usename IN ('portrait', 'portrait_keys') AND pid <> pg_backend_pid()) t;");
+  ASSERT_TRUE(killed) << killed.error().ToString();
+  EXPECT_GE(killed->Int(0, 0), 4);  // the writer and reader of each database
+  Status written = Status::Unavailable("not tried");
+  for (int attempt = 0; attempt < 3 && !written.ok(); ++attempt) {
+    written = Write(**store, 2, "k2");
+    EXPECT_TRUE(written.ok() || written.code() == Status::Code::kUnavailable) << written.ToString();
+  }
+  ASSERT_TRUE(written.ok()) << written.ToString();
+  Result<std::optional<ProfileRow>> read = Error(Status::Unavailable("not tried"));
+  for (int attempt = 0; attempt < 3 && !read; ++attempt) {
+    read = (*store)->GetProfile(1);
+  }
+  ASSERT_TRUE(read) << read.error().ToString();
+  EXPECT_TRUE(read->has_value());
+  EXPECT_TRUE((*store)->GetProfile(2).value());
+  Status put = (*store)->PutDataKey(2, "wrapped");
+  put = put.ok() ? put : (*store)->PutDataKey(2, "wrapped");
+  ASSERT_TRUE(put.ok()) << put.ToString();
+  auto key = (*store)->GetDataKey(2);
+  key = key ? key : (*store)->GetDataKey(2);
+  ASSERT_TRUE(key) << key.error().ToString();
+  EXPECT_EQ(*key, "wrapped");
 }
 
 }  // namespace

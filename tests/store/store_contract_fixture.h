@@ -47,7 +47,7 @@ struct PostgresBackend {
     options.password = &server->password();
     options.keystore_password = &server->keystore_password();
     options.create = true;
-    options.readers = 2;
+    options.readers = 1;  // each connection costs a backend's start
     auto store = OpenPostgresStore(options);
     EXPECT_TRUE(store) << store.error().ToString();
     return store ? std::move(*store) : NewMemoryStore();

@@ -48,8 +48,10 @@ std::string BinDir() {
   return best;
 }
 
-// Starts `argv` with stdout and stderr to `log` (if set); returns its pid, or 0.
-pid_t Spawn(const std::vector<std::string>& argv, const std::string& log) {
+// Starts `argv` with stdout and stderr to `log` (if set), in a session of its own when
+// `detached` (so no terminal's or ctest's signal to this process group reaches it); returns its
+// pid, or 0.
+pid_t Spawn(const std::vector<std::string>& argv, const std::string& log, bool detached = false) {
   std::vector<char*> args;
   for (const std::string& a : argv) {
     args.push_back(const_cast<char*>(a.c_str()));
@@ -61,8 +63,15 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::string& log) {
     posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
   }
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  if (detached) {
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  }
   pid_t pid = 0;
-  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  const int rc = posix_spawnp(&pid, args[0], &actions, &attr, args.data(), environ);
+  posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&actions);
   return rc == 0 ? pid : 0;
 }
@@ -115,7 +124,11 @@ PostgresServer* PostgresServer::Shared() {
   static std::string failed;
   if (!server && failed.empty()) {
     auto made = std::unique_ptr<PostgresServer>(new PostgresServer());
-    if (made->Start(failed)) {
+    const char* bin_dir = std::getenv("PORTRAIT_BIN_DIR");
+    if (bin_dir && made->Attach(std::string(bin_dir) + "/test-postgres.state")) {
+      server = std::move(made);
+    } else if (made = std::unique_ptr<PostgresServer>(new PostgresServer());
+               made->Start(/*detached=*/false, failed)) {
       server = std::move(made);
     } else if (failed.empty()) {
       failed = "the test PostgreSQL server did not start";
@@ -127,7 +140,8 @@ PostgresServer* PostgresServer::Shared() {
   return server.get();
 }
 
-bool PostgresServer::Start(std::string& why) {
+bool PostgresServer::Start(bool detached, std::string& why) {
+  owned_ = !detached;
   const std::string bin = BinDir();
   if (bin.empty()) {
     why = "no PostgreSQL 15 or later under /usr/lib/postgresql (scripts/deps.sh installs it)";
@@ -177,11 +191,11 @@ bool PostgresServer::Start(std::string& why) {
   port_ = FreePort();
   std::vector<std::string> server = as_user;
   server.insert(server.end(),
-                {"--pdeathsig=SIGQUIT", "--", bin + "/postgres", "-D", dir_ + "/data", "-p",
-                 std::to_string(port_), "-k", dir_, "-c", "listen_addresses=127.0.0.1", "-c",
-                 "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c",
-                 "max_connections=300"});
-  pid_ = Spawn(server, log);
+                {detached ? "--pdeathsig=clear" : "--pdeathsig=SIGQUIT", "--", bin + "/postgres",
+                 "-D", dir_ + "/data", "-p", std::to_string(port_), "-k", dir_, "-c",
+                 "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+                 "-c", "full_page_writes=off", "-c", "max_connections=300"});
+  pid_ = Spawn(server, log, detached);
   if (pid_ == 0) {
     why = "postgres did not start";
     return false;
@@ -217,6 +231,10 @@ bool PostgresServer::Start(std::string& why) {
       return false;
     }
   }
+  return detached || OpenAdminConnections(why);
+}
+
+bool PostgresServer::OpenAdminConnections(std::string& why) {
   for (auto [db, conn] : {std::pair{"portrait", &admin_main_}, {"portrait_keys", &admin_keys_}}) {
     auto opened = store::pg::Connection::Open(AdminUrl(db), &superuser_password_);
     if (!opened) {
@@ -233,7 +251,8 @@ std::string PostgresServer::AdminUrl(const std::string& db) const {
 }
 
 PostgresServer::Databases PostgresServer::Fresh() {
-  const std::string schema = "t" + std::to_string(++next_schema_);
+  // Unique across the processes that share a server.
+  const std::string schema = "t" + std::to_string(getpid()) + "_" + std::to_string(++next_schema_);
   Databases out;
   for (const auto& [db, admin, url] :
        {std::tuple<std::string, store::pg::Connection*, std::string*>{"portrait", admin_main_.get(),
@@ -251,12 +270,97 @@ PostgresServer::Databases PostgresServer::Fresh() {
 PostgresServer::~PostgresServer() {
   admin_main_.reset();
   admin_keys_.reset();
+  if (!owned_) {
+    return;
+  }
   if (pid_ != 0) {
     kill(pid_, SIGINT);  // fast shutdown: no client is left to wait for
     Wait(pid_);
   }
   std::error_code ec;
   fs::remove_all(dir_, ec);
+}
+
+namespace {
+
+// The state file: the server's directory, port and pid, then the three passwords (test-only,
+// random), one a line.
+constexpr int kStateLines = 6;
+
+bool ReadState(const std::string& path, std::vector<std::string>& lines) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    lines.push_back(line);
+  }
+  return lines.size() == kStateLines;
+}
+
+crypto::SecretBytes Secret(const std::string& text) {
+  return crypto::SecretBytes::CopyOf(text).value();
+}
+
+}  // namespace
+
+bool PostgresServer::StartDetached(const std::string& state_file, std::string& why) {
+  PostgresServer server;
+  if (!server.Start(/*detached=*/true, why)) {
+    server.owned_ = true;  // stop what started, remove the directory
+    return false;
+  }
+  const std::string partial = state_file + ".new";
+  {
+    std::ofstream out(partial);
+    out << server.dir_ << "\n"
+        << server.port_ << "\n"
+        << server.pid_ << "\n"
+        << server.superuser_password_.view() << "\n"
+        << server.password_.view() << "\n"
+        << server.keystore_password_.view() << "\n";
+  }
+  ::chmod(partial.c_str(), 0600);
+  std::error_code ec;
+  fs::rename(partial, state_file, ec);
+  if (ec) {
+    why = "cannot write " + state_file + ": " + ec.message();
+    server.owned_ = true;
+    return false;
+  }
+  return true;
+}
+
+bool PostgresServer::StopDetached(const std::string& state_file, std::string& why) {
+  std::vector<std::string> lines;
+  if (!ReadState(state_file, lines)) {
+    why = "no server described in " + state_file;
+    return false;
+  }
+  const pid_t pid = static_cast<pid_t>(std::atoi(lines[2].c_str()));
+  if (pid > 0 && kill(pid, SIGINT) == 0) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (kill(pid, 0) == 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  std::error_code ec;
+  fs::remove_all(lines[0], ec);
+  fs::remove(state_file, ec);
+  return true;
+}
+
+bool PostgresServer::Attach(const std::string& state_file) {
+  std::vector<std::string> lines;
+  if (!ReadState(state_file, lines)) {
+    return false;
+  }
+  dir_ = lines[0];
+  port_ = std::atoi(lines[1].c_str());
+  superuser_password_ = Secret(lines[3]);
+  password_ = Secret(lines[4]);
+  keystore_password_ = Secret(lines[5]);
+  const std::string ping = "host=127.0.0.1 port=" + std::to_string(port_) + " dbname=postgres";
+  std::string why;
+  return PQping(ping.c_str()) == PQPING_OK && OpenAdminConnections(why);
 }
 
 }  // namespace portrait::testing

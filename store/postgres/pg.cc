@@ -182,17 +182,16 @@ void Connection::ResetIfBroken() {
 
 Status Connection::Exec(std::string_view sql) {
   ResetIfBroken();
+  Rows r(PQexec(conn_.get(), std::string(sql).c_str()));
+  const ExecStatusType st = PQresultStatus(r.result_.get());
+  const bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+  // In a transaction once BEGIN took; out of it after COMMIT or ROLLBACK, taken or not.
   if (sql.starts_with("BEGIN")) {
-    in_transaction_ = true;
+    in_transaction_ = ok;
   } else if (sql.starts_with("COMMIT") || sql.starts_with("ROLLBACK")) {
     in_transaction_ = false;
   }
-  Rows r(PQexec(conn_.get(), std::string(sql).c_str()));
-  const ExecStatusType st = PQresultStatus(r.result_.get());
-  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-    return Status::Ok();
-  }
-  return ErrorOf(r.result_.get(), conn_.get());
+  return ok ? Status::Ok() : ErrorOf(r.result_.get(), conn_.get());
 }
 
 Result<std::string> Connection::Prepared(const std::string& sql, const Params& params) {

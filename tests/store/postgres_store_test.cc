@@ -4,6 +4,7 @@
 #include "store/postgres/postgres_store.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <set>
@@ -236,14 +237,20 @@ TEST_F(PostgresStoreTest, EveryTableLeadsWithAProfileIdOrAPartition) {
 // A server restart or failover drops every connection: the store opens each again before its
 // next statement (the statement that found it dropped fails, as it must).
 TEST_F(PostgresStoreTest, ConnectionsTheServerDroppedAreOpenedAgain) {
-  auto store = OpenPostgresStore(Options(true));
-  ASSERT_TRUE(store);
+  // Named, so that only this store's connections are dropped (others' tests share the server).
+  const std::string name = "dropped-" + std::to_string(::getpid());
+  PostgresOptions o = Options(true);
+  o.url += "&application_name=" + name;
+  o.keystore_url += "&application_name=" + name;
+  auto store = OpenPostgresStore(o);
+  ASSERT_TRUE(store) << store.error().ToString();
   ASSERT_TRUE(Write(**store, 1, "k1").ok());
   pg::Connection admin =
       pg::Connection::Open(server_->AdminUrl("postgres"), &server_->superuser_password()).value();
   auto killed = admin.Run(
       "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-      "WHERE usename IN ('portrait', 'portrait_keys') AND pid <> pg_backend_pid()) t;");
+      "WHERE application_name = '" +
+      name + "') t;");
   ASSERT_TRUE(killed) << killed.error().ToString();
   EXPECT_GE(killed->Int(0, 0), 4);  // the writer and reader of each database
   Status written = Status::Unavailable("not tried");

@@ -99,7 +99,8 @@ void AddInitCommand(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "init",
       "Create a data directory: a fresh 32-byte master key file (mode 0600), or a salt for a "
-      "passphrase key, and the encrypted databases portrait.db and keystore.db. Refuses to "
+      "passphrase key, and the encrypted databases portrait.db and keystore.db (with [store] "
+      "kind = \"postgres\", the schemas of its two databases instead). Refuses to "
       "overwrite anything that exists. Works offline.\n"
       "  portraitctl init --config portrait.toml");
   cmd->add_option("-c,--config", opts->config_path, "path of portrait.toml")->capture_default_str();

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "base/latest.h"
@@ -26,6 +27,7 @@ enum class FieldClass { kPersonal, kSensitive };
 enum class MaskKind { kRedact, kPhone, kEmail, kName, kDate, kYear };
 enum class LawfulBasis { kConsent, kContract, kLegitimateInterest };
 enum class SinkType { kWebhook, kFile, kExec };
+enum class StoreKind { kSqlcipher, kPostgres };
 
 struct DaemonConfig {
   std::string data_dir;  // absolute (relative paths resolve against the config's folder)
@@ -46,6 +48,27 @@ struct KeysConfig {
   std::string file;            // absolute path of the 32-byte master key, or empty
   std::string passphrase_env;  // name of the environment variable holding a passphrase, or empty
   int blind_index_bytes = 16;  // width of blind-index digests, 8..32
+};
+
+// Where profiles are stored: SQLCipher files in the data directory (the default, no [store]
+// section), or PostgreSQL — a main database and a keystore database, each reached with its own
+// role. Passwords never appear here: each comes from an environment variable or a file (or,
+// neither named, from libpq's own sources: ~/.pgpass, a client certificate in the URL).
+struct StoreConfig {
+  StoreKind kind = StoreKind::kSqlcipher;
+  std::string url;                     // libpq URI or key=value string, without a password
+  std::string keystore_url;            // the same, of the keystore database
+  std::string password_env;            // at most one of password_env and password_file
+  std::string password_file;           // absolute
+  std::string keystore_password_env;   // at most one of these two
+  std::string keystore_password_file;  // absolute
+  SourcePos pos;
+  bool operator==(const StoreConfig& o) const {
+    return std::tie(kind, url, keystore_url, password_env, password_file, keystore_password_env,
+                    keystore_password_file) ==
+           std::tie(o.kind, o.url, o.keystore_url, o.password_env, o.password_file,
+                    o.keystore_password_env, o.keystore_password_file);
+  }
 };
 
 // How often the audit chain's head is signed: after `checkpoint_every` records or
@@ -145,6 +168,7 @@ struct Config {
   std::string path;  // the file it was loaded from
   DaemonConfig daemon;
   KeysConfig keys;
+  StoreConfig store;
   AuditConfig audit;
   std::vector<Field> fields;
   std::vector<Purpose> purposes;

@@ -47,6 +47,9 @@ class Loader {
     } else {
       diag_.Add(top.pos(), "missing [keys] table (file or passphrase_env is required)");
     }
+    if (const toml::table* t = top.Table("store")) {
+      LoadStore(*t);
+    }
     if (const toml::table* t = top.Table("audit")) {
       LoadAudit(*t);
     }
@@ -149,6 +152,74 @@ class Loader {
       config_.keys.blind_index_bytes = static_cast<int>(*v);
     }
     r.Finish();
+  }
+
+  void LoadStore(const toml::table& t) {
+    TableReader r(t, "[store]", diag_);
+    StoreConfig& s = config_.store;
+    s.pos = r.pos();
+    s.kind = r.Enum<StoreKind>("kind", {{"sqlcipher", StoreKind::kSqlcipher},
+                                        {"postgres", StoreKind::kPostgres}})
+                 .value_or(StoreKind::kSqlcipher);
+    const bool postgres = s.kind == StoreKind::kPostgres;
+    for (auto [key, url] : {std::pair{"url", &s.url}, {"keystore_url", &s.keystore_url}}) {
+      if (auto v = r.String(key, postgres)) {
+        if (UrlHoldsPassword(v->value)) {
+          r.Error(v->pos, key,
+                  "holds a password; name an environment variable or a file instead "
+                  "(password_env, password_file)");
+        }
+        *url = v->value;
+      }
+    }
+    if (postgres && !s.url.empty() && s.url == s.keystore_url) {
+      diag_.Add(r.pos(), "[store]: the keystore must be another database than url's");
+    }
+    LoadPassword(r, "password", s.password_env, s.password_file);
+    LoadPassword(r, "keystore_password", s.keystore_password_env, s.keystore_password_file);
+    if (!postgres && (!s.url.empty() || !s.keystore_url.empty() || !s.password_env.empty() ||
+                      !s.password_file.empty() || !s.keystore_password_env.empty() ||
+                      !s.keystore_password_file.empty())) {
+      diag_.Add(r.pos(),
+                "[store]: url, keystore_url and the passwords are for kind = \"postgres\"");
+    }
+    r.Finish();
+  }
+
+  // `prefix`_env or `prefix`_file, at most one.
+  void LoadPassword(TableReader& r, const std::string& prefix, std::string& env,
+                    std::string& file) {
+    if (auto v = r.String(prefix + "_env")) {
+      env = v->value;
+    }
+    if (auto v = r.String(prefix + "_file")) {
+      file = Resolve(base_, v->value);
+    }
+    if (!env.empty() && !file.empty()) {
+      diag_.Add(r.pos(),
+                "[store]: set at most one of '" + prefix + "_env' and '" + prefix + "_file'");
+    }
+  }
+
+  // Whether a libpq connection string carries a password: a password= parameter (either form),
+  // or user:password@ in a URI's authority.
+  static bool UrlHoldsPassword(std::string_view url) {
+    std::string lower(url);
+    for (char& c : lower) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    if (lower.find("password") != std::string::npos) {
+      return true;
+    }
+    const size_t scheme = lower.find("://");
+    if (scheme == std::string::npos) {
+      return false;
+    }
+    const std::string_view rest = std::string_view(url).substr(scheme + 3);
+    const std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
+    const size_t at = authority.rfind('@');
+    return at != std::string_view::npos &&
+           authority.substr(0, at).find(':') != std::string_view::npos;
   }
 
   // Records `name` (from key "name" of `r`) and reports a duplicate among `seen`.

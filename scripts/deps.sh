@@ -10,6 +10,8 @@ packages=(
   libspdlog-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev libexpected-dev
   libcli11-dev libhowardhinnant-date-dev libphonenumber-dev tzdata
   libnlopt-dev
+  # the PostgreSQL store (store/postgres/) and the server its tests start (initdb, postgres)
+  libpq-dev postgresql
   libgtest-dev libgmock-dev
   python3 python3-nacl python3-jsonschema curl openssl
   libsystemd-dev

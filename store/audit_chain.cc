@@ -52,8 +52,17 @@ std::string CheckpointMessage(const AuditCheckpoint& c) {
 }
 
 std::string ExportHeaderMessage(int64_t head_seq, std::string_view head_hash, int64_t time_us) {
-  return "portrait-audit-export-v2\n" + std::to_string(head_seq) + "\n" +
-         crypto::ToHex(head_hash) + "\n" + std::to_string(time_us);
+  return "portrait-audit-export-v2\n" + std::to_string(head_seq) + "\n" + crypto::ToHex(head_hash) +
+         "\n" + std::to_string(time_us);
+}
+
+std::string PurgeDetail(std::string_view detail, int64_t purged) {
+  nlohmann::json j = nlohmann::json::parse(detail, nullptr, false);
+  if (!j.is_object()) {
+    j = nlohmann::json::object();
+  }
+  j["purged"] = purged;
+  return j.dump();
 }
 
 }  // namespace portrait::store

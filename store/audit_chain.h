@@ -36,6 +36,9 @@ std::string GenesisHash();  // 32 zero bytes
 std::string RecordMac(crypto::KeyView key, int64_t seq, std::string_view hash);
 // What a checkpoint's signature covers, by its version (prev_seq < 0: v1).
 std::string CheckpointMessage(const AuditCheckpoint& checkpoint);
+// The detail of a retention purge's audit record: `detail` (a JSON object; anything else counts
+// as an empty one) with "purged": `purged` set. Every backend's Store::Purge writes it.
+std::string PurgeDetail(std::string_view detail, int64_t purged);
 std::string ExportHeaderMessage(int64_t head_seq, std::string_view head_hash, int64_t time_us);
 
 }  // namespace portrait::store

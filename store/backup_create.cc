@@ -81,7 +81,12 @@ Result<BackupManifest> WriteBackup(const config::Config& config, const std::stri
 
 Result<BackupManifest> CreateBackup(const config::Config& config, const std::string& dir,
                                     const Clock& clock) {
+  PORTRAIT_RETURN_IF_ERROR(RefuseOnPostgres(
+      config,
+      "portraitctl backup create and restore (on PostgreSQL, back up both databases with "
+      "its own tools, pg_dump or pg_basebackup, and keep the master key apart)"));
   std::error_code ec;
+
   if (!fs::is_directory(config.daemon.data_dir, ec)) {
     return Error(Status::NotFound("data directory " + config.daemon.data_dir + " does not exist"));
   }

@@ -285,6 +285,10 @@ Status MatchOwner(const std::string& live) {
 
 Result<RestoreReport> RestoreBackup(const config::Config& config, const std::string& dir,
                                     const RestoreOptions& options) {
+  PORTRAIT_RETURN_IF_ERROR(RefuseOnPostgres(
+      config,
+      "portraitctl backup create and restore (on PostgreSQL, restore both databases with "
+      "its own tools; re-applying the erasures made since is not automated there yet)"));
   const Clock& clock = *options.clock;
   const std::string& live = config.daemon.data_dir;
   PORTRAIT_ASSIGN_OR_RETURN(DataDirLock lock, LockForRestore(config));

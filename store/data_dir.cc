@@ -8,6 +8,8 @@
 #include "crypto/master_key.h"
 #include "store/erasure_ledger.h"
 #include "store/key_rotation_protocol.h"
+#include "store/postgres/postgres_password.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlcipher/sqlcipher_rekey.h"
 #include "store/sqlcipher/sqlcipher_store.h"
 
@@ -62,15 +64,45 @@ Status FinishInterruptedRotation(const config::Config& config, const DataDirLock
   return Status::Ok();
 }
 
+// The PostgreSQL store [store] names (docs/DECISIONS.md 159): the data directory keeps the
+// master key (or salt), the lock and the erasure ledger file; the databases hold the rest.
+Result<std::unique_ptr<Store>> OpenPostgres(const config::Config& config,
+                                            const crypto::KeyHierarchy& keys,
+                                            const crypto::SecretBytes& ledger_key, bool create) {
+  const config::StoreConfig& s = config.store;
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<crypto::SecretBytes> password,
+                            pg::ReadPassword(s.password_env, s.password_file, "[store] password"));
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<crypto::SecretBytes> keystore_password,
+                            pg::ReadPassword(s.keystore_password_env, s.keystore_password_file,
+                                             "[store] keystore_password"));
+  PostgresOptions options;
+  options.url = s.url;
+  options.keystore_url = s.keystore_url;
+  options.password = password ? &*password : nullptr;
+  options.keystore_password = keystore_password ? &*keystore_password : nullptr;
+  options.audit_mac_key = &keys.audit_mac_key();
+  options.erasure_ledger = config.daemon.data_dir + "/" + kErasureLedgerName;
+  options.ledger_mac_key = &ledger_key;
+  options.create = create;
+  return OpenPostgresStore(options);
+}
+
 Result<DataDir> Open(const config::Config& config, bool create) {
   const std::string& dir = config.daemon.data_dir;
+  const bool postgres = config.store.kind == config::StoreKind::kPostgres;
   PORTRAIT_ASSIGN_OR_RETURN(crypto::SecretBytes master, MasterKey(config, dir, create));
+  // A key rotation, which alone carries keys, is refused on PostgreSQL: none to read there.
   PORTRAIT_ASSIGN_OR_RETURN(crypto::KeyHierarchy keys,
-                            Keys(dir + "/" + kKeystoreDbName, master, create));
+                            Keys(dir + "/" + kKeystoreDbName, master, create || postgres));
   PORTRAIT_ASSIGN_OR_RETURN(crypto::SecretBytes ledger_key, LedgerMacKey(keys));
   PORTRAIT_ASSIGN_OR_RETURN(
       crypto::BlindIndex blind,
       crypto::BlindIndex::Create(keys.blind_index_key(), config.keys.blind_index_bytes));
+  if (postgres) {
+    PORTRAIT_ASSIGN_OR_RETURN(std::unique_ptr<Store> store,
+                              OpenPostgres(config, keys, ledger_key, create));
+    return DataDir{std::move(keys), std::move(blind), std::move(store)};
+  }
   SqlcipherOptions options;
   options.data_dir = config.daemon.data_dir;
   options.portrait_key = &keys.portrait_db_key();
@@ -99,6 +131,14 @@ Result<DataDir> OpenDataDir(const config::Config& config, const DataDirLock* loc
   }
   PORTRAIT_RETURN_IF_ERROR(FinishInterruptedRotation(config, lock));
   return Open(config, /*create=*/false);
+}
+
+Status RefuseOnPostgres(const config::Config& config, std::string_view what) {
+  if (config.store.kind != config::StoreKind::kPostgres) {
+    return Status::Ok();
+  }
+  return Status::InvalidArgument(std::string(what) +
+                                 " work on the SQLCipher files, and [store] kind = \"postgres\"");
 }
 
 Result<DataDirLock> LockDataDir(const config::Config& config, std::string_view who) {

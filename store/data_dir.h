@@ -39,6 +39,11 @@ Result<crypto::KeyHierarchy> DataDirKeys(const config::Config& config, const std
 // there is no data directory, Unavailable naming the holder if another process holds it.
 Result<DataDirLock> LockDataDir(const config::Config& config, std::string_view who);
 
+// InvalidArgument, saying `what` ("portraitctl backup create and restore (back up both databases
+// with PostgreSQL's tools)") works on the SQLCipher files, when `config` keeps its profiles on
+// PostgreSQL: backups, restores and key rotation are SQLCipher's (docs/DECISIONS.md 160).
+Status RefuseOnPostgres(const config::Config& config, std::string_view what);
+
 // Creates the data directory (mode 0700; it may exist only if empty), a fresh master key file
 // (mode 0600) or passphrase salt, and both databases. Conflict if any of them exists already.
 Result<DataDir> InitDataDir(const config::Config& config);

@@ -150,6 +150,8 @@ Status Stage(const config::Config& config, const RotationPaths& paths, const Old
 
 Result<RotationReport> RotateMasterKey(const config::Config& config,
                                        const RotationOptions& options) {
+  PORTRAIT_RETURN_IF_ERROR(
+      RefuseOnPostgres(config, "portraitctl key rotate (not available on PostgreSQL yet)"));
   Result<DataDirLock> lock = LockDataDir(config, "portraitctl key rotate");
   if (!lock && lock.error().code() == Status::Code::kUnavailable) {
     return Error(Status::Unavailable(lock.error().message() +

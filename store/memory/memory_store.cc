@@ -3,7 +3,6 @@
 // a copy of the state and swapped in, so a failed batch changes nothing (O(state) per commit:
 // for tests, not for volume).
 #include <algorithm>
-#include <nlohmann/json.hpp>
 #include <set>
 #include <tuple>
 
@@ -458,12 +457,7 @@ class MemoryStore final : public Store {
     MutexLock lock(mu_);
     memory::State next = state_;
     int64_t purged = memory::PurgeRows(rule, next);
-    nlohmann::json detail = nlohmann::json::parse(audit.detail, nullptr, false);
-    if (!detail.is_object()) {
-      detail = nlohmann::json::object();
-    }
-    detail["purged"] = purged;
-    audit.detail = detail.dump();
+    audit.detail = PurgeDetail(audit.detail, purged);
     CommitResult ignored;
     memory::AppendAudit({audit}, next, ignored);
     state_ = std::move(next);

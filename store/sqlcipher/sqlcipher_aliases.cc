@@ -86,7 +86,7 @@ Status SqlcipherStore::EraseAliases(ProfileId id) {
 }
 
 Result<std::vector<AliasRow>> SqlcipherStore::GetAliases(ProfileId id) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main,
          "SELECT ext_key, profile_id, merged_id, created_us FROM aliases WHERE profile_id = ? "
          "ORDER BY ext_key;");
@@ -95,7 +95,7 @@ Result<std::vector<AliasRow>> SqlcipherStore::GetAliases(ProfileId id) {
 }
 
 Result<std::optional<AliasRow>> SqlcipherStore::GetAlias(std::string_view ext_key) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main,
          "SELECT ext_key, profile_id, merged_id, created_us FROM aliases WHERE ext_key = ?;");
   s.BindBlob(1, ext_key);
@@ -104,7 +104,7 @@ Result<std::optional<AliasRow>> SqlcipherStore::GetAlias(std::string_view ext_ke
 }
 
 Result<std::vector<ProfileId>> SqlcipherStore::GetMergedIds() {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main,
          "SELECT DISTINCT merged_id FROM aliases WHERE merged_id != 0 ORDER BY merged_id;");
   return sqlite::ReadRows(s, [](const Stmt& row) { return ProfileId{row.Int(0)}; });

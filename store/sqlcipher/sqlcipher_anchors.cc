@@ -90,7 +90,7 @@ auto InOneRead(sqlite::Db& db, Fn&& read) -> decltype(read()) {
 }  // namespace
 
 Result<std::vector<TimerInputs>> SqlcipherStore::RearmInputs(ProfileId after, int limit) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   return InOneRead(reader->main, [&]() -> Result<std::vector<TimerInputs>> {
     Stmt profiles(reader->main,
                   "SELECT id, timezone FROM profiles WHERE id > ? ORDER BY id LIMIT ?;");
@@ -113,7 +113,7 @@ Result<std::vector<TimerInputs>> SqlcipherStore::RearmInputs(ProfileId after, in
 Result<std::vector<PortraitInputs>> SqlcipherStore::PortraitInputsAfter(
     ProfileId after, int limit, const std::vector<std::string>& fields,
     std::string_view consent_purpose) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   sqlite::Db& db = reader->main;
   PORTRAIT_ASSIGN_OR_RETURN(
       std::vector<PortraitInputs> out, InOneRead(db, [&]() -> Result<std::vector<PortraitInputs>> {

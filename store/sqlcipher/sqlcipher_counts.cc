@@ -6,7 +6,7 @@ namespace portrait::store {
 using sqlite::Stmt;
 
 Result<StoreCounts> SqlcipherStore::Counts(int64_t now_us) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   StoreCounts out;
   {
     Stmt s(reader->main, "SELECT count(*) FROM events;");

@@ -1,6 +1,4 @@
 // The SQLCipher store's consent ledger, audit log, tokens and retention purges.
-#include <nlohmann/json.hpp>
-
 #include "store/audit_chain.h"
 #include "store/sqlcipher/sqlcipher_store_impl.h"
 
@@ -70,7 +68,7 @@ Status SqlcipherStore::WriteAudit(const std::vector<AuditEntry>& entries, Commit
 }
 
 Result<std::vector<ConsentRow>> SqlcipherStore::GetConsents(ProfileId id) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main,
          "SELECT id, purpose, scope, channel, status, time_us, source, notice, evidence, actor, "
          "expires_us FROM consents WHERE profile_id = ? ORDER BY id;");
@@ -87,7 +85,7 @@ Result<std::vector<ConsentRow>> SqlcipherStore::GetConsents(ProfileId id) {
 }
 
 Result<std::vector<AuditRecord>> SqlcipherStore::ReadAudit(int64_t after_seq, int limit) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main,
          "SELECT seq, time_us, actor, action, profile_id, purpose, detail, hash, mac FROM audit "
          "WHERE seq > ? ORDER BY seq LIMIT ?;");
@@ -120,7 +118,7 @@ Status SqlcipherStore::PutCheckpoint(const AuditCheckpoint& c) {
 }
 
 Result<std::vector<AuditCheckpoint>> SqlcipherStore::GetCheckpoints() {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main,
          "SELECT seq, hash, signature, time_us, prev_seq FROM audit_checkpoints ORDER BY seq;");
   std::vector<AuditCheckpoint> out;
@@ -171,12 +169,7 @@ Result<int64_t> SqlcipherStore::Purge(const PurgeRule& rule, AuditEntry audit) {
   std::lock_guard lock(mu_);
   return InTransaction([&]() -> Result<int64_t> {
     PORTRAIT_ASSIGN_OR_RETURN(int64_t purged, PurgeRows(rule));
-    nlohmann::json detail = nlohmann::json::parse(audit.detail, nullptr, false);
-    if (!detail.is_object()) {
-      detail = nlohmann::json::object();
-    }
-    detail["purged"] = purged;
-    audit.detail = detail.dump();
+    audit.detail = PurgeDetail(audit.detail, purged);
     CommitResult ignored;
     PORTRAIT_RETURN_IF_ERROR(WriteAudit({audit}, ignored));
     return purged;
@@ -184,7 +177,7 @@ Result<int64_t> SqlcipherStore::Purge(const PurgeRule& rule, AuditEntry audit) {
 }
 
 Result<std::optional<TokenRow>> SqlcipherStore::FindToken(std::string_view digest) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main,
          "SELECT id, name, role, digest, created_us, last_used_us, revoked_us FROM tokens "
          "WHERE digest = ?;");
@@ -198,7 +191,7 @@ Result<std::optional<TokenRow>> SqlcipherStore::FindToken(std::string_view diges
 }
 
 Result<std::vector<TokenRow>> SqlcipherStore::ListTokens() {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main,
          "SELECT id, name, role, digest, created_us, last_used_us, revoked_us FROM tokens "
          "ORDER BY id;");

@@ -38,7 +38,7 @@ Status SqlcipherStore::WriteModels(const std::vector<ModelRow>& models) {
 
 Result<std::optional<ModelRow>> SqlcipherStore::GetModel(std::string_view kind,
                                                          std::string_view name) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main,
          "SELECT kind, name, version, params, fitted_us FROM models WHERE kind = ? AND name = ?;");
   s.Bind(1, kind).Bind(2, name);
@@ -47,7 +47,7 @@ Result<std::optional<ModelRow>> SqlcipherStore::GetModel(std::string_view kind,
 }
 
 Result<std::vector<ModelRow>> SqlcipherStore::ListModels() {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main,
          "SELECT kind, name, version, params, fitted_us FROM models ORDER BY kind, name;");
   return sqlite::ReadRows(s, ReadModel);
@@ -55,7 +55,7 @@ Result<std::vector<ModelRow>> SqlcipherStore::ListModels() {
 
 Result<std::vector<EventRow>> SqlcipherStore::EventsOfType(std::string_view type, int64_t until_us,
                                                            const EventCursor& after, int limit) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   // events_by_type (type, time_us) bounds the range; the key orders events of one instant.
   Stmt s(reader->main,
          "SELECT key, profile_id, type, time_us, data FROM events "
@@ -69,7 +69,7 @@ Result<std::vector<EventRow>> SqlcipherStore::EventsOfType(std::string_view type
 }
 
 Result<std::optional<int64_t>> SqlcipherStore::LatestEventTime(std::string_view type) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main, "SELECT time_us FROM events WHERE type = ?1 ORDER BY time_us DESC LIMIT 1;");
   s.Bind(1, type);
   PORTRAIT_ASSIGN_OR_RETURN(std::vector<int64_t> times,

@@ -151,7 +151,7 @@ Result<std::vector<bool>> SqlcipherStore::StoredEvents(const std::vector<std::st
 }
 
 Result<std::vector<TimerRow>> SqlcipherStore::DueTimers(int64_t until_us, int limit) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main,
          "SELECT profile_id, trigger, due_us FROM timers WHERE due_us <= ? "
          "ORDER BY due_us LIMIT ?;");
@@ -160,7 +160,7 @@ Result<std::vector<TimerRow>> SqlcipherStore::DueTimers(int64_t until_us, int li
 }
 
 Result<int64_t> SqlcipherStore::CountDueTimers(int64_t until_us) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main, "SELECT count(*) FROM timers WHERE due_us <= ?;");
   s.Bind(1, until_us);
   PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -168,7 +168,7 @@ Result<int64_t> SqlcipherStore::CountDueTimers(int64_t until_us) {
 }
 
 Result<std::vector<TimerRow>> SqlcipherStore::GetTimers(ProfileId id) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main,
          "SELECT profile_id, trigger, due_us FROM timers WHERE profile_id = ? ORDER BY trigger;");
   s.Bind(1, id);
@@ -176,7 +176,7 @@ Result<std::vector<TimerRow>> SqlcipherStore::GetTimers(ProfileId id) {
 }
 
 Result<std::optional<std::string>> SqlcipherStore::GetMeta(std::string_view key) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main, "SELECT value FROM meta WHERE key = ?;");
   s.Bind(1, key);
   PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -184,14 +184,14 @@ Result<std::optional<std::string>> SqlcipherStore::GetMeta(std::string_view key)
 }
 
 Result<bool> SqlcipherStore::HasTask(std::string_view dedupe) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main, "SELECT 1 FROM tasks WHERE dedupe = ?;");
   s.BindBlob(1, dedupe);
   return s.Step();
 }
 
 Result<std::vector<TaskRow>> SqlcipherStore::GetTasks(ProfileId id) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main,
          "SELECT " + std::string(kTaskColumns) + " FROM tasks WHERE profile_id = ? ORDER BY id;");
   s.Bind(1, id);
@@ -200,7 +200,7 @@ Result<std::vector<TaskRow>> SqlcipherStore::GetTasks(ProfileId id) {
 
 Result<std::vector<TaskRow>> SqlcipherStore::DueTasks(std::string_view sink, int64_t until_us,
                                                       int limit) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   static const std::string kSelect =
       "SELECT " + std::string(kTaskColumns) + " FROM tasks WHERE sink = ? AND state IN (" +
       SqlStates(IsWaiting) + ") AND due_us <= ? ORDER BY due_us LIMIT ?;";
@@ -210,7 +210,7 @@ Result<std::vector<TaskRow>> SqlcipherStore::DueTasks(std::string_view sink, int
 }
 
 Result<std::optional<TaskRow>> SqlcipherStore::GetTask(int64_t id) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main, "SELECT " + std::string(kTaskColumns) + " FROM tasks WHERE id = ?;");
   s.Bind(1, id);
   PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -218,7 +218,7 @@ Result<std::optional<TaskRow>> SqlcipherStore::GetTask(int64_t id) {
 }
 
 Result<std::vector<TaskRow>> SqlcipherStore::ListTasks(const TaskFilter& f) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   // Unset filters compare a column with itself (by the index on state or profile when set).
   Stmt s(reader->main, "SELECT " + std::string(kTaskColumns) +
                            " FROM tasks WHERE id > ? AND (? = '' OR state = ?) "
@@ -233,7 +233,7 @@ Result<std::vector<TaskRow>> SqlcipherStore::ListTasks(const TaskFilter& f) {
 
 Result<int64_t> SqlcipherStore::CountDelivered(ProfileId id, std::string_view purpose,
                                                int64_t since_us) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main,
          "SELECT count(*) FROM tasks WHERE profile_id = ? AND purpose = ? "
          "AND state = ? AND updated_us >= ?;");
@@ -243,7 +243,7 @@ Result<int64_t> SqlcipherStore::CountDelivered(ProfileId id, std::string_view pu
 }
 
 Result<std::map<std::string, int64_t>> SqlcipherStore::CountTasksByState() {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main, "SELECT state, count(*) FROM tasks GROUP BY state;");
   std::map<std::string, int64_t> out;
   while (true) {

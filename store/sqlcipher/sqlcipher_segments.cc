@@ -37,7 +37,7 @@ Status SqlcipherStore::EraseMembers(ProfileId id) {
 }
 
 Result<int64_t> SqlcipherStore::CountSegmentMembers(std::string_view segment) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main, "SELECT COUNT(*) FROM segment_members WHERE segment = ?;");
   s.Bind(1, segment);
   PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -46,7 +46,7 @@ Result<int64_t> SqlcipherStore::CountSegmentMembers(std::string_view segment) {
 
 Result<std::vector<ProfileId>> SqlcipherStore::SegmentMembers(std::string_view segment,
                                                               ProfileId after, int limit) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main,
          "SELECT profile_id FROM segment_members WHERE segment = ? AND profile_id > ? "
          "ORDER BY profile_id LIMIT ?;");
@@ -56,7 +56,7 @@ Result<std::vector<ProfileId>> SqlcipherStore::SegmentMembers(std::string_view s
 
 Result<std::vector<std::pair<ProfileId, std::string>>> SqlcipherStore::MembershipsBetween(
     ProfileId first, ProfileId last) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main,
          "SELECT profile_id, segment FROM segment_members WHERE profile_id BETWEEN ? AND ? "
          "ORDER BY profile_id, segment;");

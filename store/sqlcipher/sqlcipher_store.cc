@@ -50,30 +50,6 @@ ProfileRow ReadProfile(const Stmt& s) {
   return r;
 }
 
-void ReaderPool::Add(std::unique_ptr<ReadConnection> connection) {
-  MutexLock lock(mu_);
-  free_.push_back(connection.get());
-  all_.push_back(std::move(connection));
-}
-
-ReadConnection::Lease ReaderPool::Acquire() {
-  MutexLock lock(mu_);
-  while (free_.empty()) {
-    freed_.Wait(mu_);
-  }
-  ReadConnection* c = free_.back();
-  free_.pop_back();
-  return ReadConnection::Lease(*this, c);
-}
-
-void ReaderPool::Release(ReadConnection* connection) {
-  {
-    MutexLock lock(mu_);
-    free_.push_back(connection);
-  }
-  freed_.Signal();
-}
-
 Status SqlcipherStore::Init() {
   Stmt s(main_, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1;");
   PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -211,14 +187,14 @@ Status SqlcipherStore::EraseRows(ProfileId id) {
 }
 
 Result<std::optional<ProfileRow>> SqlcipherStore::GetProfile(ProfileId id) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main, "SELECT " + std::string(kProfileColumns) + " FROM profiles WHERE id = ?;");
   s.Bind(1, id);
   return OneProfile(s);
 }
 
 Result<std::optional<ProfileRow>> SqlcipherStore::GetProfileByKey(std::string_view ext_key) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   // The profile's own digest, else the alias's (a digest is never both).
   Stmt s(reader->main, "SELECT " + std::string(kProfileColumns) +
                            " FROM profiles WHERE ext_key = ?1 UNION ALL SELECT " +
@@ -230,7 +206,7 @@ Result<std::optional<ProfileRow>> SqlcipherStore::GetProfileByKey(std::string_vi
 }
 
 Result<std::map<std::string, std::string>> SqlcipherStore::GetFields(ProfileId id) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main, "SELECT field, value FROM profile_fields WHERE profile_id = ?;");
   s.Bind(1, id);
   std::map<std::string, std::string> out;
@@ -245,7 +221,7 @@ Result<std::map<std::string, std::string>> SqlcipherStore::GetFields(ProfileId i
 
 Result<std::vector<ProfileId>> SqlcipherStore::LookupBlind(std::string_view field,
                                                            std::string_view digest) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main,
          "SELECT profile_id FROM blind_index WHERE field = ? AND digest = ? ORDER BY profile_id;");
   s.Bind(1, field).BindBlob(2, digest);
@@ -253,7 +229,7 @@ Result<std::vector<ProfileId>> SqlcipherStore::LookupBlind(std::string_view fiel
 }
 
 Result<std::vector<EventRow>> SqlcipherStore::GetEvents(ProfileId id) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main,
          "SELECT key, type, time_us, data FROM events WHERE profile_id = ? ORDER BY time_us, key;");
   s.Bind(1, id);
@@ -263,21 +239,21 @@ Result<std::vector<EventRow>> SqlcipherStore::GetEvents(ProfileId id) {
 }
 
 Result<int64_t> SqlcipherStore::CountProfiles() {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main, "SELECT count(*) FROM profiles;");
   PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
   return row ? s.Int(0) : 0;
 }
 
 Result<std::vector<ProfileId>> SqlcipherStore::ProfileIds(ProfileId after, int limit) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main, "SELECT id FROM profiles WHERE id > ? ORDER BY id LIMIT ?;");
   s.Bind(1, after).Bind(2, int64_t{limit});
   return sqlite::ReadRows(s, [](const Stmt& r) -> ProfileId { return r.Int(0); });
 }
 
 Result<std::vector<ProfileRow>> SqlcipherStore::ProfileRows(ProfileId after, int limit) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->main, "SELECT " + std::string(kProfileColumns) +
                            " FROM profiles WHERE id > ? ORDER BY id LIMIT ?;");
   s.Bind(1, after).Bind(2, int64_t{limit});
@@ -293,7 +269,7 @@ Status SqlcipherStore::RaiseProfileIdHighWater(ProfileId id) {
 }
 
 Result<ProfileId> SqlcipherStore::ProfileIdHighWater() {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   // A database written before the mark existed has only its rows to go by.
   Stmt s(reader->main,
          "SELECT max(coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?), 0), "
@@ -338,7 +314,7 @@ Status SqlcipherStore::PutDataKeys(const std::vector<std::pair<ProfileId, std::s
 }
 
 Result<std::optional<std::string>> SqlcipherStore::GetDataKey(ProfileId id) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->keystore, "SELECT wrapped FROM data_keys WHERE profile_id = ?;");
   s.Bind(1, id);
   PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -350,7 +326,7 @@ Result<std::optional<std::string>> SqlcipherStore::GetDataKey(ProfileId id) {
 
 Result<std::vector<std::pair<ProfileId, std::string>>> SqlcipherStore::DataKeysBetween(
     ProfileId first, ProfileId last) {
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   Stmt s(reader->keystore,
          "SELECT profile_id, wrapped FROM data_keys WHERE profile_id BETWEEN ? AND ? "
          "ORDER BY profile_id;");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/mutex.h"
+#include "store/lease_pool.h"
 #include "store/sqlcipher/checkpointer.h"
 #include "store/sqlcipher/sqlite.h"
 #include "store/store.h"
@@ -20,38 +21,8 @@ namespace portrait::store {
 struct ReadConnection {
   sqlite::Db main;
   sqlite::Db keystore;
-
-  // A connection held by one caller; back to the pool when the lease goes.
-  class Lease;
 };
-
-class ReaderPool {
- public:
-  void Add(std::unique_ptr<ReadConnection> connection);
-  // Waits for a free connection.
-  ReadConnection::Lease Acquire();
-
- private:
-  friend class ReadConnection::Lease;
-  void Release(ReadConnection* connection);
-
-  Mutex mu_;
-  CondVar freed_;
-  std::vector<std::unique_ptr<ReadConnection>> all_ GUARDED_BY(mu_);
-  std::vector<ReadConnection*> free_ GUARDED_BY(mu_);
-};
-
-class ReadConnection::Lease {
- public:
-  Lease(ReaderPool& pool, ReadConnection* connection) : pool_(pool), connection_(connection) {}
-  ~Lease() { pool_.Release(connection_); }
-  Lease(const Lease&) = delete;
-  ReadConnection* operator->() const { return connection_; }
-
- private:
-  ReaderPool& pool_;
-  ReadConnection* connection_;
-};
+using ReaderPool = LeasePool<ReadConnection>;
 
 // The profiles table's columns as ReadProfile reads them, in order.
 extern const std::string_view kProfileColumns;

@@ -206,5 +206,65 @@ TEST(LoadConfig, MissingFileSaysWhatToDo) {
   EXPECT_NE(config.error().message().find("/nonexistent/portrait.toml"), std::string::npos);
 }
 
+// [store] (docs/CONFIG.md): none keeps SQLCipher; PostgreSQL needs both URLs, and a password
+// only ever from the environment or a file.
+TEST(LoadConfig, WithoutAStoreSectionTheStoreIsSqlcipher) {
+  auto config = ParseConfig(TestConfigText(), "/cfg/portrait.toml");
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->store.kind, StoreKind::kSqlcipher);
+  EXPECT_TRUE(config->store.url.empty());
+}
+
+std::string WithStore(const std::string& lines) {
+  return TestConfigWith("[keys]\n", "[store]\n" + lines + "\n[keys]\n");
+}
+
+TEST(LoadConfig, APostgresStoreReadsItsUrlsAndWhereItsPasswordsAre) {
+  auto config =
+      ParseConfig(WithStore("kind = \"postgres\"\n"
+                            "url = \"postgresql://portrait@db:5432/portrait?sslmode=verify-full\"\n"
+                            "keystore_url = \"postgresql://portrait_keys@db/portrait_keys\"\n"
+                            "password_env = \"PORTRAIT_PG_PASSWORD\"\n"
+                            "keystore_password_file = \"secrets/keys.pw\"\n"),
+                  "/cfg/portrait.toml");
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->store.kind, StoreKind::kPostgres);
+  EXPECT_EQ(config->store.url, "postgresql://portrait@db:5432/portrait?sslmode=verify-full");
+  EXPECT_EQ(config->store.password_env, "PORTRAIT_PG_PASSWORD");
+  EXPECT_EQ(config->store.keystore_password_file, "/cfg/secrets/keys.pw");
+}
+
+TEST(LoadConfig, APasswordInAStoreUrlIsRefusedWhereItIsWritten) {
+  const std::string keys = "keystore_url = \"postgresql://k@db/keys\"\n";
+  ExpectErrorAt(
+      WithStore("kind = \"postgres\"\nurl = \"postgresql://portrait:hunter2@db/p\"\n" + keys),
+      "url = ", "holds a password");
+  ExpectErrorAt(WithStore("kind = \"postgres\"\nurl = \"host=db password=hunter2\"\n" + keys),
+                "url = ", "holds a password");
+  ExpectErrorAt(WithStore("kind = \"postgres\"\nurl = \"postgresql://p@db/p?PassWord=x\"\n" + keys),
+                "url = ", "holds a password");
+  // A user and a port are not a password.
+  EXPECT_EQ(ErrorOf(WithStore("kind = \"postgres\"\nurl = \"postgresql://p@db:5432/p\"\n" + keys)),
+            "");
+}
+
+TEST(LoadConfig, AStoreSectionThatCannotWorkIsRefused) {
+  EXPECT_NE(ErrorOf(WithStore("kind = \"postgres\"\nkeystore_url = \"postgresql://k@db/k\"\n"))
+                .find("key 'url'"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(WithStore("kind = \"postgres\"\nurl = \"postgresql://p@db/p\"\n"
+                              "keystore_url = \"postgresql://p@db/p\"\n"))
+                .find("another database"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(WithStore("kind = \"postgres\"\nurl = \"postgresql://p@db/p\"\n"
+                              "keystore_url = \"postgresql://k@db/k\"\npassword_env = \"A\"\n"
+                              "password_file = \"b\"\n"))
+                .find("at most one of 'password_env' and 'password_file'"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(WithStore("url = \"postgresql://p@db/p\"\n")).find("for kind = \"postgres\""),
+            std::string::npos);
+  ExpectErrorAt(WithStore("kind = \"mysql\"\n"), "\"mysql\"", "not one of: sqlcipher, postgres");
+}
+
 }  // namespace
 }  // namespace portrait::config

@@ -20,9 +20,12 @@ namespace portrait::testing {
 
 namespace fs = std::filesystem;
 
-Daemon::Daemon() {
+Daemon::Daemon(const std::string& config_suffix) {
   const fs::path source = PORTRAIT_SOURCE_DIR;
   fs::copy_file(source / "examples/portrait.toml", dir_ / "portrait.toml");
+  if (!config_suffix.empty()) {
+    WriteFile(dir_ / "portrait.toml", ReadFile(dir_ / "portrait.toml") + "\n" + config_suffix);
+  }
   fs::copy(source / "examples/rules", dir_ / "rules", fs::copy_options::recursive);
   std::string out;
   int rc = RunCommand(BinDir() + "/portraitctl init --config " + config_path() + " 2>&1", &out);

@@ -25,8 +25,10 @@ bool Eventually(const std::function<bool()>& done, int seconds = 20);
 
 class Daemon {
  public:
-  // Copies examples/portrait.toml and examples/rules into a temp dir and runs portraitctl init.
-  Daemon();
+  // Copies examples/portrait.toml and examples/rules into a temp dir and runs portraitctl init;
+  // `config_suffix` (TOML, e.g. a [store] table) is appended to the config first.
+  Daemon() : Daemon(std::string()) {}
+  explicit Daemon(const std::string& config_suffix);
   ~Daemon();
 
   // Starts portraitd; waits until it listens. `test_now` (RFC 3339) sets PORTRAIT_TEST_NOW.

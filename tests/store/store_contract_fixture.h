@@ -1,12 +1,14 @@
 // The fixture of the Store contract suites (store_contract_test.cc, anchor_contract_test.cc):
-// one typed suite per file, run against the memory and SQLCipher backends.
+// one typed suite per file, run against the memory, SQLCipher and PostgreSQL backends.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include "crypto/secret.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlcipher/sqlcipher_store.h"
 #include "store/store.h"
+#include "tests/support/postgres_server.h"
 #include "tests/support/test_support.h"
 
 namespace portrait::store {
@@ -27,6 +29,28 @@ struct SqlcipherBackend {
     auto store = OpenSqlcipherStore(options);
     EXPECT_TRUE(store) << store.error().ToString();
     return std::move(*store);
+  }
+};
+
+// The test binary's PostgreSQL server (tests/support/postgres_server.h), a fresh schema in each
+// database per test.
+struct PostgresBackend {
+  static std::unique_ptr<Store> Make(const testing::TempDir&) {
+    testing::PostgresServer* server = testing::PostgresServer::Shared();
+    if (!server) {
+      return NewMemoryStore();  // the test has failed already; let it end without a crash
+    }
+    const testing::PostgresServer::Databases dbs = server->Fresh();
+    PostgresOptions options;
+    options.url = dbs.url;
+    options.keystore_url = dbs.keystore_url;
+    options.password = &server->password();
+    options.keystore_password = &server->keystore_password();
+    options.create = true;
+    options.readers = 1;  // each connection costs a backend's start
+    auto store = OpenPostgresStore(options);
+    EXPECT_TRUE(store) << store.error().ToString();
+    return store ? std::move(*store) : NewMemoryStore();
   }
 };
 
@@ -56,6 +80,6 @@ class StoreContract : public ::testing::Test {
   }
 };
 
-using Backends = ::testing::Types<MemoryBackend, SqlcipherBackend>;
+using Backends = ::testing::Types<MemoryBackend, SqlcipherBackend, PostgresBackend>;
 
 }  // namespace portrait::store

@@ -28,6 +28,7 @@
 #include "daemon/send_gate.h"
 #include "daemon/stats_service.h"
 #include "daemon/task_service.h"
+#include "daemon/timeline_service.h"
 #include "daemon/telemetry.h"
 #include "daemon/writer.h"
 
@@ -61,6 +62,7 @@ struct ApiDeps {
   ModelService& models;
   ScoreService& scores;
   StatsService& stats;
+  TimelineService& timeline;
 };
 
 class Api {

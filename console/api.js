@@ -20,9 +20,9 @@ const Api = {
   can(permission) {
     return !!Api.me && Api.me.can.includes(permission);
   },
+  // Forgets the token and everything else the tab kept.
   signOut() {
-    sessionStorage.removeItem(Api.tokenKey);
-    sessionStorage.removeItem(Api.purposeKey);
+    sessionStorage.clear();
     Api.me = null;
   },
 
@@ -56,8 +56,8 @@ const Api = {
     } catch (e) {
       return {status: 0, ok: false, body: {detail: 'portraitd did not answer'}, type: ''};
     }
-    const type = response.headers.get('content-type') || '';
-    const json = type.startsWith('application/json') || type.startsWith('application/problem+json');
+    const type = (response.headers.get('content-type') || '').split(';')[0].trim();
+    const json = type === 'application/json' || type === 'application/problem+json';
     const body = json ? await response.json() : await response.text();
     if (response.status === 401 && !opts.token) {
       window.dispatchEvent(new Event('portrait-unauthorised'));

@@ -44,8 +44,8 @@ const Customer = {
     const path = '/v1/profiles/' + Api.seg(id);
     const parts = {profile: Dom.el('div'), consents: Dom.el('div'), events: Dom.el('div'),
                    tasks: Dom.el('div'), exportPart: Dom.el('div')};
-    Dom.fill(body, parts.exportPart, Dom.el('div', {class: 'grid'}, parts.profile, parts.consents),
-             parts.tasks, parts.events);
+    Dom.fill(body, parts.exportPart, Dom.el('div', {class: 'grid'}, parts.profile, parts.events),
+             parts.consents, parts.tasks);
     const ask = (permission, url) => Api.can(permission) ? Api.get(url) : Promise.resolve(null);
     const [profile, consents, events, tasks] = await Promise.all([
       ask('profiles.read', path), ask('consents.read', path + '/consents'),

@@ -55,13 +55,20 @@ const Dom = {
   note(text, cls) {
     return Dom.el('p', {class: cls || 'muted'}, text);
   },
-  // An RFC 3339 time shown in the browser's zone, the original kept as the title.
+  // An RFC 3339 time shown as "2026-12-02 14:40:05" in the browser's zone, the original kept
+  // as the title.
   time(value) {
     if (!value) {
       return '—';
     }
     const t = new Date(value);
-    return Dom.el('span', {title: value}, isNaN(t) ? value : t.toLocaleString());
+    if (isNaN(t)) {
+      return value;
+    }
+    const two = (n) => String(n).padStart(2, '0');
+    return Dom.el('span', {title: value, class: 'time'},
+                  t.getFullYear() + '-' + two(t.getMonth() + 1) + '-' + two(t.getDate()) + ' ' +
+                  two(t.getHours()) + ':' + two(t.getMinutes()) + ':' + two(t.getSeconds()));
   },
   // Saves `text` as a file named `name` (the browser's download).
   download(name, text, type) {

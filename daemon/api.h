@@ -28,8 +28,8 @@
 #include "daemon/send_gate.h"
 #include "daemon/stats_service.h"
 #include "daemon/task_service.h"
-#include "daemon/timeline_service.h"
 #include "daemon/telemetry.h"
+#include "daemon/timeline_service.h"
 #include "daemon/writer.h"
 
 namespace portrait::daemon {

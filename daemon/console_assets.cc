@@ -1,5 +1,7 @@
 #include "daemon/console_assets.h"
 
+#include <string>
+
 namespace portrait::daemon {
 
 // Generated from console/ and Debian's libjs-chart.js by daemon/CMakeLists.txt.
@@ -20,16 +22,11 @@ constexpr std::string_view kHtml = "text/html; charset=utf-8";
 constexpr std::string_view kJs = "text/javascript; charset=utf-8";
 
 constexpr ConsoleAsset kAssets[] = {
-    {"index.html", kHtml, ConsoleIndexHtml},
-    {"console.css", "text/css; charset=utf-8", ConsoleCss},
-    {"dom.js", kJs, ConsoleDomJs},
-    {"api.js", kJs, ConsoleApiJs},
-    {"overview.js", kJs, ConsoleOverviewJs},
-    {"customer.js", kJs, ConsoleCustomerJs},
-    {"tasks.js", kJs, ConsoleTasksJs},
-    {"audit.js", kJs, ConsoleAuditJs},
-    {"app.js", kJs, ConsoleAppJs},
-    {"chart.min.js", kJs, ConsoleChartJs},
+    {"index.html", kHtml, ConsoleIndexHtml}, {"console.css", "text/css; charset=utf-8", ConsoleCss},
+    {"dom.js", kJs, ConsoleDomJs},           {"api.js", kJs, ConsoleApiJs},
+    {"overview.js", kJs, ConsoleOverviewJs}, {"customer.js", kJs, ConsoleCustomerJs},
+    {"tasks.js", kJs, ConsoleTasksJs},       {"audit.js", kJs, ConsoleAuditJs},
+    {"app.js", kJs, ConsoleAppJs},           {"chart.min.js", kJs, ConsoleChartJs},
 };
 
 // The path of `target`, without its query or fragment.
@@ -38,7 +35,7 @@ std::string_view PathOf(std::string_view target) {
 }
 
 void SetSecurityHeaders(HttpResponse& r) {
-  r.set("Content-Security-Policy", kConsoleContentSecurityPolicy);
+  r.set("Content-Security-Policy", std::string(kConsoleContentSecurityPolicy));
   r.set("X-Frame-Options", "DENY");
   r.set("X-Content-Type-Options", "nosniff");
   r.set("Referrer-Policy", "no-referrer");
@@ -51,7 +48,7 @@ void SetSecurityHeaders(HttpResponse& r) {
 
 HttpResponse Answer(http::status status, std::string_view content_type, std::string_view body) {
   HttpResponse r{status, 11};
-  r.set(http::field::content_type, content_type);
+  r.set(http::field::content_type, std::string(content_type));
   r.body() = std::string(body);
   SetSecurityHeaders(r);
   r.prepare_payload();
@@ -90,8 +87,7 @@ HttpResponse ConsoleAnswer(http::verb method, std::string_view target) {
       return Answer(http::status::ok, asset.content_type, asset.bytes());
     }
   }
-  return Answer(http::status::not_found, "text/plain; charset=utf-8",
-                "no such console file\n");
+  return Answer(http::status::not_found, "text/plain; charset=utf-8", "no such console file\n");
 }
 
 }  // namespace portrait::daemon

@@ -63,9 +63,9 @@ Result<json> TimelineService::Events(const Caller& caller, std::string_view exte
       events.push_back(std::move(event));
     }
   }
-  PORTRAIT_RETURN_IF_ERROR(audit_.Append({store::AuditEntry{
-      clock_.NowUs(), caller.Actor(), "profile.events", id, caller.purpose->name,
-      json{{"events", events.size()}, {"data", with_data}}.dump()}}));
+  PORTRAIT_RETURN_IF_ERROR(audit_.Append(
+      {store::AuditEntry{clock_.NowUs(), caller.Actor(), "profile.events", id, caller.purpose->name,
+                         json{{"events", events.size()}, {"data", with_data}}.dump()}}));
   if (!reason.empty()) {
     out["shown"] = false;
     out["reason"] = reason;

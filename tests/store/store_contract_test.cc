@@ -596,8 +596,8 @@ TYPED_TEST(StoreContract, CountsByHourWhatWasMadeInEachHourOfTheWindow) {
     w.row.created_us = w.row.updated_us = created_us;
     return this->Write(std::move(w));
   };
-  ASSERT_TRUE(made(1, from - 1).ok());         // before the window
-  ASSERT_TRUE(made(2, from).ok());             // its first hour
+  ASSERT_TRUE(made(1, from - 1).ok());          // before the window
+  ASSERT_TRUE(made(2, from).ok());              // its first hour
   ASSERT_TRUE(made(3, from + 2 * kHour).ok());  // its third hour
   ASSERT_TRUE(made(4, from + 3 * kHour).ok());  // after it
   Batch b;

@@ -146,7 +146,7 @@ const Customer = {
     const known = new Set(consents && consents.ok ? consents.body.history.map((c) => c.id) : []);
     const consentCell = (t) => {
       if (t.consent === null || t.consent === undefined) {
-        return Dom.el('span', {class: 'muted'}, 'none (basis: no consent needed)');
+        return Dom.el('span', {class: 'muted'}, 'no consent record (another lawful basis)');
       }
       if (!known.has(t.consent)) {
         return '#' + t.consent;

@@ -73,10 +73,11 @@ const Overview = {
     }
     const hours = r.body.hours;
     const labels = hours.map((h) => new Date(h.hour).toLocaleTimeString([], {hour: '2-digit', minute: '2-digit'}));
-    const series = ['profiles', 'events', 'tasks'];
+    const series = {profiles: 'profiles created', events: 'events (by their time)',
+                    tasks: 'tasks created'};
     Dom.fill(box, Dom.card('Activity per hour (last ' + hours.length + ' hours)',
-      Overview.chart('line', labels, series.map((name, i) => ({
-        label: name + ' created', data: hours.map((h) => h[name]),
+      Overview.chart('line', labels, Object.entries(series).map(([name, label], i) => ({
+        label, data: hours.map((h) => h[name]),
         borderColor: Overview.palette[i], backgroundColor: Overview.palette[i], tension: 0.2})))));
   },
 

@@ -7,6 +7,7 @@
 #include "base/url.h"
 #include "consent/access_policy.h"
 #include "daemon/api_routes.h"
+#include "daemon/console_assets.h"
 #include "daemon/openapi_document.h"
 
 namespace portrait::daemon {
@@ -104,6 +105,11 @@ void Api::Serve(HttpRequest&& request, const std::string& remote, const Reply& r
   // Nothing reads a request's bytes before they are known to be text.
   if (Status utf8 = CheckRequestUtf8(call.request, call.path, call.query); !utf8.ok()) {
     return fail(utf8);
+  }
+  // The console's static files need no token: they hold no data, and every view asks the API
+  // with the signed-in token (DECISIONS 150). They are not routes of the API.
+  if (IsConsoleTarget(target)) {
+    return respond(ConsoleAnswer(call.method(), target));
   }
   // Only the routes of api_routes.cc are served; the rest is refused before a handler runs.
   const ApiRoute* route = FindRoute(call.method(), call.path);
@@ -224,6 +230,10 @@ Result<HttpResponse> Api::Route(ApiCall& call) {
   if (p.size() == 2 && p[1] == "stats" && call.method() == http::verb::get) {
     return Stats(call);
   }
+  if (p.size() == 3 && p[1] == "stats" && p[2] == "activity" && call.method() == http::verb::get) {
+    PORTRAIT_ASSIGN_OR_RETURN(json activity, d_.stats.Activity(call.caller, call.query));
+    return JsonResponse(activity);
+  }
   if (p[1] == "tokens") {
     return Tokens(call);
   }
@@ -276,6 +286,10 @@ Result<HttpResponse> Api::Profiles(ApiCall& call) {
   }
   if (p.size() == 4 && p[3] == "consents") {
     return Consents(call, id);
+  }
+  if (p.size() == 4 && p[3] == "events" && call.method() == http::verb::get) {
+    PORTRAIT_ASSIGN_OR_RETURN(json events, d_.timeline.Events(caller, id, call.query));
+    return JsonResponse(events);
   }
   if (p.size() == 4 && p[3] == "export" && call.method() == http::verb::get) {
     return Export(call, id);

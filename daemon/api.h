@@ -29,6 +29,7 @@
 #include "daemon/stats_service.h"
 #include "daemon/task_service.h"
 #include "daemon/telemetry.h"
+#include "daemon/timeline_service.h"
 #include "daemon/writer.h"
 
 namespace portrait::daemon {
@@ -61,6 +62,7 @@ struct ApiDeps {
   ModelService& models;
   ScoreService& scores;
   StatsService& stats;
+  TimelineService& timeline;
 };
 
 class Api {

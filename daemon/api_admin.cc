@@ -148,7 +148,11 @@ Result<HttpResponse> Api::Audit(ApiCall& call) {
     PORTRAIT_RETURN_IF_ERROR(d_.audit.Append(
         {store::AuditEntry{now, call.caller.Actor(), "audit.verify", 0, call.caller.purpose->name,
                            json{{"ok", v.ok}, {"records", v.records}}.dump()}}));
-    json out = {{"ok", v.ok}, {"records", v.records}, {"checkpoints", v.checkpoints}};
+    // The key the chain verifies with: what an auditor checks an export with, offline.
+    json out = {{"ok", v.ok},
+                {"records", v.records},
+                {"checkpoints", v.checkpoints},
+                {"public_key", crypto::ToHex(d_.audit.public_key())}};
     if (!v.ok) {
       out["first_bad_seq"] = v.first_bad_seq;
       out["problem"] = v.problem;

@@ -21,6 +21,7 @@ constexpr ApiRoute kRoutes[] = {
     {verb::post, "/v1/profiles/{id}/merge"},
     {verb::post, "/v1/profiles/{id}/consents"},
     {verb::get, "/v1/profiles/{id}/consents"},
+    {verb::get, "/v1/profiles/{id}/events"},
     {verb::get, "/v1/profiles/{id}/export"},
     {verb::get, "/v1/profiles/{id}/scores"},
     {verb::post, "/v1/import/profiles"},
@@ -43,6 +44,7 @@ constexpr ApiRoute kRoutes[] = {
     {verb::get, "/v1/audit/export"},
     {verb::post, "/v1/admin/reload"},
     {verb::get, "/v1/stats"},
+    {verb::get, "/v1/stats/activity"},
 };
 
 bool PathMatches(std::string_view pattern, const std::vector<std::string>& path) {

@@ -10,18 +10,6 @@ namespace {
 
 using nlohmann::json;
 
-// Whether the caller sees everything an export holds: every declared field in clear and every
-// kind of derived data. Only such a caller gets event data and task payloads whole.
-bool SeesEverything(const Caller& caller) {
-  for (const config::Field& f : caller.config->fields) {
-    if (consent::FieldAccess(*caller.role, *caller.purpose, f.name) != consent::Access::kClear) {
-      return false;
-    }
-  }
-  const config::DerivedUse& d = caller.purpose->derived;
-  return d.Allows("metrics") && d.Allows("lifecycle") && d.Allows("tags");
-}
-
 // Whether a task's rendered message may be shown: its trigger is known and its message reads
 // only fields the caller reads in clear and metrics its purpose may use.
 bool MessageVisible(const rules::Trigger* t, const Caller& caller) {
@@ -60,6 +48,16 @@ json PayloadFor(const Caller& caller, const rules::Trigger* t, const json& paylo
 }
 
 }  // namespace
+
+bool SeesEverything(const Caller& caller) {
+  for (const config::Field& f : caller.config->fields) {
+    if (consent::FieldAccess(*caller.role, *caller.purpose, f.name) != consent::Access::kClear) {
+      return false;
+    }
+  }
+  const config::DerivedUse& d = caller.purpose->derived;
+  return d.Allows("metrics") && d.Allows("lifecycle") && d.Allows("tags");
+}
 
 Result<json> ExportService::Export(const Caller& caller, std::string_view external_id) {
   if (!consent::HasPermission(*caller.role, "export")) {

@@ -19,6 +19,11 @@
 
 namespace portrait::daemon {
 
+// Whether the caller sees everything an export holds: every declared field in clear and every
+// kind of derived data. Only such a caller gets event data and task payloads whole (here and in
+// the events timeline, daemon/timeline_service.h).
+bool SeesEverything(const Caller& caller);
+
 class ExportService {
  public:
   ExportService(store::Store& store, store::ProfileVault& vault, ConsentService& consents,

@@ -57,6 +57,7 @@ struct Server::Parts {
         crons(models, scores,
               DerivedDeps{*data.store, vault, audit, rules_holder, derived, jobs, clock, log}),
         stats(*data.store, audit, clock),
+        timeline(*data.store, vault, profiles, audit, clock),
         auth(tokens, token_hasher, clock),
         api(ApiDeps{config,     *data.store,
                     vault,      tokens,
@@ -70,7 +71,8 @@ struct Server::Parts {
                     data.blind, clock,
                     log,        [this] { return server->Reload(); },
                     imports,    models,
-                    scores,     stats}),
+                    scores,     stats,
+                    timeline}),
         http(io,
              HttpLimits{.read_timeout =
                             std::chrono::seconds(config.Get()->daemon.request_timeout_seconds)},
@@ -140,6 +142,7 @@ struct Server::Parts {
   ScoreService scores;
   DerivedCrons crons;  // the [[model]]s' and [[score]]s' refresh crons
   StatsService stats;
+  TimelineService timeline;
   Authenticator auth;
   Api api;
   boost::asio::io_context io;

@@ -4,10 +4,13 @@
 // column or an index (Store::Counts, CountTasksByState, CountDueTimers); no profile is opened.
 // Only a role with the `admin` permission may read them: counts across the whole base say
 // something about fields (a stage is decided by fields and metrics) that other roles may not
-// read (docs/DECISIONS.md 123). Thread-safe.
+// read (docs/DECISIONS.md 123). The same holds for the activity per hour the console's overview
+// draws (docs/DECISIONS.md 154). Thread-safe.
 #pragma once
 
+#include <map>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "base/clock.h"
 #include "daemon/caller.h"
@@ -25,6 +28,13 @@ class StatsService {
   // n} (every state, 0 included), "timers_due_24h", "lifecycle": {STAGE: n} ("(none)": not
   // evaluated yet)}. Needs admin (else PermissionDenied, audited as a refused request).
   Result<nlohmann::json> Stats(const Caller& caller);
+
+  // {"at", "hours": [{"hour", "profiles", "events", "tasks"}]}: what was made in each of the
+  // last `hours` hours (the current one last, not yet over), from `query` {"hours": 1..168,
+  // default 24; any other parameter is InvalidArgument}: profiles and tasks by creation time,
+  // events by their own time (Store::CountByHour). Needs admin, as Stats.
+  Result<nlohmann::json> Activity(const Caller& caller,
+                                  const std::map<std::string, std::string>& query);
 
  private:
   store::Store& store_;

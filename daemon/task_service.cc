@@ -135,6 +135,8 @@ json TaskJson(const store::TaskRow& t) {
           {"state", t.state},
           {"reason", t.reason},
           {"attempts", t.attempts},
+          // The consent record that authorised it (a `consent` purpose's grant), else null.
+          {"consent", t.consent_id > 0 ? json(t.consent_id) : json(nullptr)},
           {"due", FormatRfc3339(t.due_us)},
           {"created", FormatRfc3339(t.created_us)},
           {"updated", FormatRfc3339(t.updated_us)}};

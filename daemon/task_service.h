@@ -53,7 +53,8 @@ class TaskService {
   const Clock& clock_;
 };
 
-// A task as the API shows it, without its payload.
+// A task as the API shows it, without its payload; "consent" is the id of the consent record
+// that authorised it, or null.
 nlohmann::json TaskJson(const store::TaskRow& task);
 
 }  // namespace portrait::daemon

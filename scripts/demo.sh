@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds portrait, and runs portraitd in the foreground on demo data:
 # on first run it creates demo/ (a fresh master key, the example config and rules) and loads 300
-# generated customers with consents and two years of orders and carts through the API.
+# generated customers (DEMO_CUSTOMERS=10000 for more) with consents and two years of orders and
+# carts through the API.
 # Ctrl-C stops it; run again to reuse the same demo data (delete demo/ to start afresh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,12 +34,13 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 if [ "$first_run" = 1 ]; then
-  build/bin/portrait-sample --config demo/portrait.toml --customers 300 --seed 1
+  build/bin/portrait-sample --config demo/portrait.toml --customers "${DEMO_CUSTOMERS:-300}" --seed 1
 fi
 
 cat <<MSG
 
 portrait demo: portraitd on http://$address, data in demo/var (encrypted), config demo/portrait.toml
+the web console: http://$address/console/ (sign in with the token in demo/var/admin.token)
 try:
   curl -H "Authorization: Bearer \$(cat demo/var/admin.token)" -H "X-Purpose: care" http://$address/v1/profiles/cust-000001
   build/bin/portraitctl token create --config demo/portrait.toml --name crm --role marketer

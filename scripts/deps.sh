@@ -15,6 +15,9 @@ packages=(
   libgtest-dev libgmock-dev
   python3 python3-nacl python3-jsonschema curl openssl
   libsystemd-dev
+  # the web console: Chart.js is compiled into portraitd; the browser test drives headless
+  # chromium through chromedriver, with a CJK font for the Chinese names
+  libjs-chart.js chromium chromium-driver python3-selenium fonts-noto-cjk
   # the Debian package (scripts/package.sh): CPack's shlibdeps needs file; then checks
   ccache file help2man lintian man-db adduser systemd
 )

@@ -152,6 +152,14 @@ struct StoreCounts {
   std::vector<ConsentCount> consents;        // by purpose, scope, status
 };
 
+// Store::CountByHour: what was made in one hour.
+struct HourCounts {
+  int64_t hour_us = 0;   // the hour's start
+  int64_t profiles = 0;  // profiles created in it (and still stored)
+  int64_t events = 0;    // events whose time falls in it
+  int64_t tasks = 0;     // tasks created in it
+};
+
 // What the base-wide re-evaluation reads of one profile to tell, off the writer, whether
 // re-evaluating it would change anything (Store::PortraitInputsAfter): its row, its wrapped
 // data key, the sealed values of the fields asked for, its zone, anchors and timers, the
@@ -374,6 +382,10 @@ class Store {
   // the profiles by lifecycle stage, and the consent records in force at `now_us` of the stored
   // profiles by purpose, scope and status.
   virtual Result<StoreCounts> Counts(int64_t now_us) = 0;
+  // The `hours` hours from `from_us` on, in order, each with its counts over plain columns
+  // (GET /v1/stats/activity): profiles by creation time, events by their time, tasks by
+  // creation time; an hour with nothing made is listed with zeros. A scan of those columns.
+  virtual Result<std::vector<HourCounts>> CountByHour(int64_t from_us, int hours) = 0;
   // Up to `limit` profile ids greater than `after`, ascending (to walk every profile in pages).
   virtual Result<std::vector<ProfileId>> ProfileIds(ProfileId after, int limit) = 0;
   // Up to `limit` profile rows with ids greater than `after`, ascending (a range read: an RFM

@@ -194,6 +194,38 @@ class MemoryStore final : public Store {
     return out;
   }
 
+  Result<std::vector<HourCounts>> CountByHour(int64_t from_us, int hours) override {
+    constexpr int64_t kHourUs = int64_t{3600} * 1'000'000;
+    std::vector<HourCounts> out(static_cast<size_t>(std::max(hours, 0)));
+    for (size_t i = 0; i < out.size(); ++i) {
+      out[i].hour_us = from_us + static_cast<int64_t>(i) * kHourUs;
+    }
+    auto bucket = [&](int64_t time_us) -> HourCounts* {
+      if (time_us < from_us) {
+        return nullptr;
+      }
+      const int64_t hour = (time_us - from_us) / kHourUs;
+      return hour < static_cast<int64_t>(out.size()) ? &out[static_cast<size_t>(hour)] : nullptr;
+    };
+    MutexLock lock(mu_);
+    for (const auto& [id, p] : state_.profiles) {
+      if (HourCounts* h = bucket(p.created_us)) {
+        ++h->profiles;
+      }
+    }
+    for (const auto& [key, e] : state_.events) {
+      if (HourCounts* h = bucket(e.time_us)) {
+        ++h->events;
+      }
+    }
+    for (const auto& [task_id, t] : state_.tasks) {
+      if (HourCounts* h = bucket(t.created_us)) {
+        ++h->tasks;
+      }
+    }
+    return out;
+  }
+
   Result<std::vector<ProfileId>> ProfileIds(ProfileId after, int limit) override {
     MutexLock lock(mu_);
     std::vector<ProfileId> out;

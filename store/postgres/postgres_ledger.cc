@@ -1,4 +1,6 @@
 // The PostgreSQL store's consent ledger, audit chain, tokens, retention purges and counts.
+#include <algorithm>
+
 #include "store/audit_chain.h"
 #include "store/postgres/postgres_store_impl.h"
 
@@ -255,6 +257,42 @@ Result<StoreCounts> PostgresStore::Counts(int64_t now_us) {
           Params().Int(now_us)));
   for (int i = 0; i < r.size(); ++i) {
     out.consents.push_back(ConsentCount{r.Text(i, 0), r.Text(i, 1), r.Text(i, 2), r.Int(i, 3)});
+  }
+  return out;
+}
+
+Result<std::vector<HourCounts>> PostgresStore::CountByHour(int64_t from_us, int hours) {
+  constexpr int64_t kHourUs = int64_t{3600} * 1'000'000;
+  std::vector<HourCounts> out(static_cast<size_t>(std::max(hours, 0)));
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i].hour_us = from_us + static_cast<int64_t>(i) * kHourUs;
+  }
+  const int64_t until_us = from_us + static_cast<int64_t>(out.size()) * kHourUs;
+  struct Column {
+    const char* sql;
+    int64_t HourCounts::*count;
+  };
+  static constexpr Column kColumns[] = {
+      {"SELECT (created_us - $1) / 3600000000, count(*) FROM profiles "
+       "WHERE created_us >= $1 AND created_us < $2 GROUP BY 1;",
+       &HourCounts::profiles},
+      {"SELECT (time_us - $1) / 3600000000, count(*) FROM events "
+       "WHERE time_us >= $1 AND time_us < $2 GROUP BY 1;",
+       &HourCounts::events},
+      {"SELECT (created_us - $1) / 3600000000, count(*) FROM tasks "
+       "WHERE created_us >= $1 AND created_us < $2 GROUP BY 1;",
+       &HourCounts::tasks},
+  };
+  auto reader = readers_.Acquire();
+  for (const Column& column : kColumns) {
+    PORTRAIT_ASSIGN_OR_RETURN(Rows rows,
+                              reader->main.Run(column.sql, Params().Int(from_us).Int(until_us)));
+    for (int i = 0; i < rows.size(); ++i) {
+      const int64_t hour = rows.Int(i, 0);
+      if (hour >= 0 && hour < static_cast<int64_t>(out.size())) {
+        out[static_cast<size_t>(hour)].*column.count = rows.Int(i, 1);
+      }
+    }
   }
   return out;
 }

@@ -1,4 +1,7 @@
-// Store::Counts over plain columns and indexes (GET /v1/stats): nothing sealed is opened.
+// Store::Counts and CountByHour over plain columns and indexes (GET /v1/stats and
+// /v1/stats/activity): nothing sealed is opened.
+#include <algorithm>
+
 #include "store/sqlcipher/sqlcipher_store_impl.h"
 
 namespace portrait::store {
@@ -37,6 +40,44 @@ Result<StoreCounts> SqlcipherStore::Counts(int64_t now_us) {
   PORTRAIT_ASSIGN_OR_RETURN(out.consents, sqlite::ReadRows(s, [](const Stmt& r) {
                               return ConsentCount{r.Text(0), r.Text(1), r.Text(2), r.Int(3)};
                             }));
+  return out;
+}
+
+Result<std::vector<HourCounts>> SqlcipherStore::CountByHour(int64_t from_us, int hours) {
+  constexpr int64_t kHourUs = int64_t{3600} * 1'000'000;
+  std::vector<HourCounts> out(static_cast<size_t>(std::max(hours, 0)));
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i].hour_us = from_us + static_cast<int64_t>(i) * kHourUs;
+  }
+  const int64_t until_us = from_us + static_cast<int64_t>(out.size()) * kHourUs;
+  ReadConnection::Lease reader = readers_.Acquire();
+  struct Column {
+    const char* sql;
+    int64_t HourCounts::*count;
+  };
+  static constexpr Column kColumns[] = {
+      {"SELECT (created_us - ?1) / 3600000000, count(*) FROM profiles "
+       "WHERE created_us >= ?1 AND created_us < ?2 GROUP BY 1;",
+       &HourCounts::profiles},
+      {"SELECT (time_us - ?1) / 3600000000, count(*) FROM events "
+       "WHERE time_us >= ?1 AND time_us < ?2 GROUP BY 1;",
+       &HourCounts::events},
+      {"SELECT (created_us - ?1) / 3600000000, count(*) FROM tasks "
+       "WHERE created_us >= ?1 AND created_us < ?2 GROUP BY 1;",
+       &HourCounts::tasks},
+  };
+  for (const Column& column : kColumns) {
+    Stmt s(reader->main, column.sql);
+    s.Bind(1, from_us).Bind(2, until_us);
+    PORTRAIT_ASSIGN_OR_RETURN(auto rows, sqlite::ReadRows(s, [](const Stmt& r) {
+                                return std::make_pair(r.Int(0), r.Int(1));
+                              }));
+    for (const auto& [hour, n] : rows) {
+      if (hour >= 0 && hour < static_cast<int64_t>(out.size())) {
+        out[static_cast<size_t>(hour)].*column.count = n;
+      }
+    }
+  }
   return out;
 }
 

@@ -64,6 +64,7 @@ class SqlcipherStore final : public Store {
   Result<std::vector<EventRow>> GetEvents(ProfileId id) override;
   Result<int64_t> CountProfiles() override;
   Result<StoreCounts> Counts(int64_t now_us) override;
+  Result<std::vector<HourCounts>> CountByHour(int64_t from_us, int hours) override;
   Result<std::vector<ProfileId>> ProfileIds(ProfileId after, int limit) override;
   Result<std::vector<ProfileRow>> ProfileRows(ProfileId after, int limit) override;
   Result<std::vector<EventRow>> EventsOfType(std::string_view type, int64_t until_us,

@@ -174,6 +174,7 @@ class AuthorizationProperty : public ::testing::Test {
   ScoreService scores_{
       DerivedDeps{*data_.store, vault_, audit_, rules_, derived_, jobs_, clock_, log_}, profiles_};
   StatsService stats_{*data_.store, audit_, clock_};
+  TimelineService timeline_{*data_.store, vault_, profiles_, audit_, clock_};
   Api api_{ApiDeps{in_force_,   *data_.store,
                    vault_,      token_registry_,
                    audit_,      profiles_,
@@ -186,7 +187,8 @@ class AuthorizationProperty : public ::testing::Test {
                    data_.blind, clock_,
                    log_,        [] { return Status::Ok(); },
                    imports_,    models_,
-                   scores_,     stats_}};
+                   scores_,     stats_,
+                   timeline_}};
   std::map<std::string, std::string> tokens_;
   std::vector<Customer> customers_;
   std::map<std::string, Forbidden> forbidden_;  // by "role/purpose"
@@ -513,6 +515,9 @@ Answer AuthorizationProperty::Send(int endpoint, const Customer& c, const std::s
     case 8:
       a = SendError(c, who, purpose, remote, rng, what);
       break;
+    case 9:
+      a = Call(http::verb::get, what = profile + "/events", who, purpose, "", remote);
+      break;
     default: {
       static const char* kStatuses[] = {"granted", "withdrawn", "objected"};
       json body = {{"purpose", config_.purposes[pick(config_.purposes.size())].name},
@@ -543,7 +548,7 @@ void AuthorizationProperty::RunCase(std::mt19937_64& rng, int64_t& leaks) {
     remote = "10.0." + std::to_string(pick(250)) + "." + std::to_string(pick(250));
   }
   const Customer& c = customers_[pick(customers_.size())];
-  const int endpoint = static_cast<int>(pick(10));
+  const int endpoint = static_cast<int>(pick(11));
   const bool administrative = endpoint == 6 || endpoint == 7;
   static const config::Purpose kNothing = [] {
     config::Purpose p;

@@ -102,6 +102,7 @@ class ConsentRecord : public ::testing::Test {
   ScoreService scores_{DerivedDeps{store_, vault_, audit_, rules_, derived_, jobs_, clock_, log_},
                        profiles_};
   StatsService stats_{store_, audit_, clock_};
+  TimelineService timeline_{store_, vault_, profiles_, audit_, clock_};
   Api api_{ApiDeps{in_force_,   store_,
                    vault_,      token_registry_,
                    audit_,      profiles_,
@@ -114,7 +115,8 @@ class ConsentRecord : public ::testing::Test {
                    data_.blind, clock_,
                    log_,        [] { return Status::Ok(); },
                    imports_,    models_,
-                   scores_,     stats_}};
+                   scores_,     stats_,
+                   timeline_}};
 };
 
 TEST_F(ConsentRecord, AStoredRecordIsAnswered201WhenItsReevaluationFails) {

@@ -241,6 +241,13 @@ def tokens_and_admin(c, tokens):
     c.call("get", "/v1/stats", 200)
     c.call("get", "/v1/stats?x=1", 422)
     c.call("get", "/v1/stats", 403, token=tokens["marketer"])
+    activity = c.call("get", "/v1/stats/activity?hours=3", 200)
+    if activity and len(activity["hours"]) != 3:
+        c.fail("GET /v1/stats/activity?hours=3: not 3 hours")
+    c.call("get", "/v1/stats/activity", 200)
+    c.call("get", "/v1/stats/activity?hours=0", 422)
+    c.call("get", "/v1/stats/activity?x=1", 422)
+    c.call("get", "/v1/stats/activity", 403, token=tokens["marketer"])
 
 
 def profiles(c, tokens):
@@ -311,6 +318,15 @@ def events_and_imports(c, tokens):
     c.call("post", "/v1/events", 422, [{"id": "x"}], purpose="service")
     c.call("post", "/v1/events", 400, "[", purpose="service")
     c.call("post", "/v1/events", 403, events, token=tokens["auditor"])
+    shown = c.call("get", "/v1/profiles/oa-1/events", 200, purpose="service")
+    if shown and not (shown["shown"] and "data" in shown["events"][0]):
+        c.fail("GET /v1/profiles/oa-1/events: the admin's service view has no event data")
+    hidden = c.call("get", "/v1/profiles/oa-1/events?limit=1", 200, purpose="marketing")
+    if hidden and (hidden["shown"] or "events" in hidden):
+        c.fail("GET /v1/profiles/oa-1/events: shown to marketing, which may not use metrics")
+    c.call("get", "/v1/profiles/oa-1/events?limit=0", 422, purpose="service")
+    c.call("get", "/v1/profiles/nope/events", 404, purpose="service")
+    c.call("get", "/v1/profiles/oa-1/events", 403, token=tokens["auditor"])
     rows = {"rows": [{"line": 2, "id": "oa-imp", "fields": {"name": "C"}, "tags": ["vip"]},
                      {"line": 3, "id": "oa-imp2", "fields": {"email": "not an email"}}],
             "match": ["email"]}

@@ -1,4 +1,6 @@
 // The contract every Store backend keeps; runs against the memory and SQLCipher backends.
+#include <tuple>
+
 #include "tests/store/store_contract_fixture.h"
 
 namespace portrait::store {
@@ -584,6 +586,43 @@ TYPED_TEST(StoreContract, CountsEventsStagesAndTheConsentRecordsInForce) {
   EXPECT_EQ(counts->events, 2);
   EXPECT_EQ(counts->lifecycle, (std::map<std::string, int64_t>{{"", 1}, {"active", 1}}));
   EXPECT_EQ(counts->consents.size(), 3u);  // the erased profile's ledger is kept, not counted
+}
+
+TYPED_TEST(StoreContract, CountsByHourWhatWasMadeInEachHourOfTheWindow) {
+  constexpr int64_t kHour = int64_t{3600} * 1'000'000;
+  const int64_t from = 100 * kHour;
+  auto made = [&](ProfileId id, int64_t created_us) {
+    auto w = this->NewProfile(id, "k" + std::to_string(id));
+    w.row.created_us = w.row.updated_us = created_us;
+    return this->Write(std::move(w));
+  };
+  ASSERT_TRUE(made(1, from - 1).ok());          // before the window
+  ASSERT_TRUE(made(2, from).ok());              // its first hour
+  ASSERT_TRUE(made(3, from + 2 * kHour).ok());  // its third hour
+  ASSERT_TRUE(made(4, from + 3 * kHour).ok());  // after it
+  Batch b;
+  b.events = {this->Event("e1", 2, from + 10), this->Event("e2", 2, from + kHour - 1),
+              this->Event("e3", 3, from + kHour), this->Event("e4", 3, from + 3 * kHour)};
+  TaskRow t;
+  t.dedupe = "d1";
+  t.profile_id = 2;
+  t.trigger = "birthday";
+  t.purpose = "care";
+  t.channel = "sms";
+  t.sink = "crm";
+  t.state = "pending";
+  t.created_us = t.updated_us = from + 2 * kHour + 5;
+  b.tasks = {t};
+  ASSERT_TRUE(this->store_->Commit(b));
+  auto hours = this->store_->CountByHour(from, 3);
+  ASSERT_TRUE(hours) << hours.error().ToString();
+  ASSERT_EQ(hours->size(), 3u);
+  const std::vector<std::tuple<int64_t, int64_t, int64_t, int64_t>> want = {
+      {from, 1, 2, 0}, {from + kHour, 0, 1, 0}, {from + 2 * kHour, 1, 0, 1}};
+  for (size_t i = 0; i < want.size(); ++i) {
+    const HourCounts& h = (*hours)[i];
+    EXPECT_EQ(std::make_tuple(h.hour_us, h.profiles, h.events, h.tasks), want[i]) << "hour " << i;
+  }
 }
 
 }  // namespace

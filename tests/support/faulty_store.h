@@ -88,6 +88,9 @@ class FaultyStore final : public store::Store {
   }
   Result<int64_t> CountProfiles() override { return real_.CountProfiles(); }
   Result<store::StoreCounts> Counts(int64_t now_us) override { return real_.Counts(now_us); }
+  Result<std::vector<store::HourCounts>> CountByHour(int64_t from_us, int hours) override {
+    return real_.CountByHour(from_us, hours);
+  }
   Result<std::vector<bool>> StoredEvents(const std::vector<std::string_view>& keys) override {
     return real_.StoredEvents(keys);
   }

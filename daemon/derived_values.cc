@@ -88,18 +88,28 @@ analytics::CustomerSummary SummaryOfBook(const rules::PurchaseBook& book, analyt
 }
 
 std::optional<json> PredictionJson(const rules::Model& model, const FittedModel& fitted,
-                                   const rules::PurchaseBook& book, int64_t now_us) {
+                                   const rules::PurchaseBook& book, int64_t now_us,
+                                   const ModelOutputs& outputs) {
   const analytics::TimeUnit unit = fitted.unit;
   const double per_unit = analytics::DaysPerUnit(unit);
   const analytics::CustomerSummary s = SummaryOfBook(book, unit, now_us);
   const analytics::BgNbdCustomer c{s.x, s.t_x, s.T};
-  auto alive = analytics::ProbabilityAlive(fitted.bgnbd, c);
-  auto expected = analytics::ExpectedPurchases(fitted.bgnbd, c, 90 / per_unit);
-  if (!alive || !expected) {
-    return std::nullopt;
+  json out = {{"version", fitted.version}};
+  if (outputs.p_alive) {
+    auto alive = analytics::ProbabilityAlive(fitted.bgnbd, c);
+    if (!alive) {
+      return std::nullopt;
+    }
+    out["p_alive"] = *alive;
   }
-  json out = {{"p_alive", *alive}, {"purchases_90d", *expected}, {"version", fitted.version}};
-  if (fitted.gamma_gamma) {
+  if (outputs.purchases_90d) {
+    auto expected = analytics::ExpectedPurchases(fitted.bgnbd, c, 90 / per_unit);
+    if (!expected) {
+      return std::nullopt;
+    }
+    out["purchases_90d"] = *expected;
+  }
+  if (fitted.gamma_gamma && outputs.value_1y) {
     const analytics::LifetimeValueOptions options{.horizon = 365.25 / per_unit,
                                                   .step = 28 / per_unit,
                                                   .yearly_discount = model.discount,
@@ -114,15 +124,23 @@ std::optional<json> PredictionJson(const rules::Model& model, const FittedModel&
 }
 
 json PredictionsOf(const rules::RuleSet& set, const DerivedParams& params, const json& metrics,
-                   int64_t now_us) {
+                   int64_t now_us, const std::map<std::string, ModelOutputs>* only) {
   json out = json::object();
   for (const rules::Model& model : set.models) {
     auto fitted = params.models.find(model.name);
     if (fitted == params.models.end()) {
       continue;
     }
+    ModelOutputs outputs;
+    if (only) {
+      auto asked = only->find(model.name);
+      if (asked == only->end()) {
+        continue;
+      }
+      outputs = asked->second;
+    }
     if (auto book = rules::ReadPurchaseBook(metrics, model.name)) {
-      if (auto prediction = PredictionJson(model, fitted->second, *book, now_us)) {
+      if (auto prediction = PredictionJson(model, fitted->second, *book, now_us, outputs)) {
         out[model.name] = std::move(*prediction);
       }
     }
@@ -130,9 +148,20 @@ json PredictionsOf(const rules::RuleSet& set, const DerivedParams& params, const
   return out;
 }
 
+FittedValues::FittedValues(std::shared_ptr<const LoadedRules> rules,
+                           std::shared_ptr<const DerivedParams> params)
+    : rules_(std::move(rules)), params_(std::move(params)) {
+  for (const auto& [model, output] : rules::PredictionsRead(rules_->set)) {
+    ModelOutputs& outputs = read_.try_emplace(model, ModelOutputs{false, false, false}).first->second;
+    outputs.p_alive |= output == "p_alive";
+    outputs.purchases_90d |= output == "purchases_90d";
+    outputs.value_1y |= output == "value_1y";
+  }
+}
+
 void FittedValues::Fill(rules::ProfileFacts& profile, int64_t now_us) const {
   profile.scores = ScoresOf(rules_->set, *params_, profile.metrics, now_us);
-  profile.predictions = PredictionsOf(rules_->set, *params_, profile.metrics, now_us);
+  profile.predictions = PredictionsOf(rules_->set, *params_, profile.metrics, now_us, &read_);
 }
 
 std::vector<std::string> RuleTagsShown(const config::Purpose& purpose, const LoadedRules& rules,

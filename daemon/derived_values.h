@@ -3,6 +3,7 @@
 // is stored. Pure; thread-safe.
 #pragma once
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -37,16 +38,27 @@ nlohmann::json ScoresOf(const rules::RuleSet& set, const DerivedParams& params,
 analytics::CustomerSummary SummaryOfBook(const rules::PurchaseBook& book, analytics::TimeUnit unit,
                                          int64_t until_us);
 
+// Which outputs of a model to compute (the expected purchases and the lifetime value cost a
+// hypergeometric series each; the probability alive, a closed form).
+struct ModelOutputs {
+  bool p_alive = true;
+  bool purchases_90d = true;
+  bool value_1y = true;
+};
+
 // {"p_alive", "purchases_90d", "value_1y", "version"} of a profile's book under `fitted` at
-// `now_us` (value_1y only with a Gamma-Gamma fit, discounted at `model.discount` a year), or
-// nullopt when a model's function fails on it.
+// `now_us` (value_1y only with a Gamma-Gamma fit, discounted at `model.discount` a year), each
+// only when `outputs` asks for it, or nullopt when a model's function it computes fails on it.
 std::optional<nlohmann::json> PredictionJson(const rules::Model& model, const FittedModel& fitted,
-                                             const rules::PurchaseBook& book, int64_t now_us);
+                                             const rules::PurchaseBook& book, int64_t now_us,
+                                             const ModelOutputs& outputs = {});
 
 // NAME -> prediction for every model of `set` fitted in `params` for which the profile has a
-// purchase book: what ProfileFacts::predictions holds.
+// purchase book: what ProfileFacts::predictions holds. With `only`, the models it names alone,
+// with the outputs it names.
 nlohmann::json PredictionsOf(const rules::RuleSet& set, const DerivedParams& params,
-                             const nlohmann::json& metrics, int64_t now_us);
+                             const nlohmann::json& metrics, int64_t now_us,
+                             const std::map<std::string, ModelOutputs>* only = nullptr);
 
 // The rule-driven tags a profile carries (its metrics' "$tags") that `purpose` may see: those of
 // a [[tag]] rule in force whose tag root the purpose's `derived` allows, with everything the
@@ -63,14 +75,16 @@ std::vector<std::string> SegmentsShown(const config::Purpose& purpose, const Loa
 // The engine's way to a profile's scores and predictions under the rules and parameters given.
 class FittedValues final : public rules::DerivedValues {
  public:
+  // Computes only the model outputs some condition of the rules reads (rules::PredictionsRead):
+  // nothing else reads the engine's predictions.
   FittedValues(std::shared_ptr<const LoadedRules> rules,
-               std::shared_ptr<const DerivedParams> params)
-      : rules_(std::move(rules)), params_(std::move(params)) {}
+               std::shared_ptr<const DerivedParams> params);
   void Fill(rules::ProfileFacts& profile, int64_t now_us) const override;
 
  private:
   std::shared_ptr<const LoadedRules> rules_;
   std::shared_ptr<const DerivedParams> params_;
+  std::map<std::string, ModelOutputs> read_;  // model -> the outputs conditions read
 };
 
 }  // namespace portrait::daemon

@@ -73,6 +73,32 @@ std::vector<std::string> PortraitMetrics(const RuleSet& rules) {
   return out;
 }
 
+namespace {
+
+void CollectPredictions(const Expr& e, std::set<std::pair<std::string, std::string>>& out) {
+  if (e.kind == Expr::Kind::kPath && e.root == PathRoot::kPrediction) {
+    out.emplace(e.name, e.key);
+  }
+  for (const Expr& child : e.args) {
+    CollectPredictions(child, out);  // nesting is bounded when an expression is parsed
+  }
+}
+
+}  // namespace
+
+std::set<std::pair<std::string, std::string>> PredictionsRead(const RuleSet& rules) {
+  std::set<std::pair<std::string, std::string>> out;
+  for (const LifecycleStage& s : rules.lifecycle) CollectPredictions(s.when, out);
+  for (const TagRule& t : rules.tags) CollectPredictions(t.when, out);
+  for (const Segment& s : rules.segments) CollectPredictions(s.when, out);
+  for (const Trigger& t : rules.triggers) {
+    if (t.when) {
+      CollectPredictions(*t.when, out);
+    }
+  }
+  return out;
+}
+
 bool TagVisible(const DerivedRead& read, std::string_view path) {
   if (read.kind != "tags") {
     return false;

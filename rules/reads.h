@@ -5,7 +5,9 @@
 // trigger that uses it, and checked there. Pure; thread-safe.
 #pragma once
 
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
@@ -66,6 +68,11 @@ bool PortraitReads(const RuleSet& rules, std::string_view kind, std::string_view
 // "$purchases" books when there is a [[model]], and the "$tags" and "$segments" bookkeeping;
 // ascending, once each. The pass's check opens only these.
 std::vector<std::string> PortraitMetrics(const RuleSet& rules);
+
+// The model outputs, (model, output) such as ("clv", "p_alive"), that some condition of `rules`
+// reads — a lifecycle stage's, a [[tag]]'s, a [[segment]]'s or a trigger's: nothing else reads
+// a profile's predictions, so the engine computes only these.
+std::set<std::pair<std::string, std::string>> PredictionsRead(const RuleSet& rules);
 
 // Whether `path`, a [[tag]] rule's path, is visible to the tags read `read` (kind "tags"): all of
 // them for a whole-kind read, else those equal to or under the has_tag() argument.

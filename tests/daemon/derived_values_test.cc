@@ -151,5 +151,44 @@ TEST(PurchaseBook, PredictionsFollowTheFittedParametersAndTheClock) {
   EXPECT_GT((*soon)["purchases_90d"].get<double>(), (*later)["purchases_90d"].get<double>());
 }
 
+// The engine's predictions hold only the outputs some condition reads: the expected purchases
+// and the lifetime value cost a hypergeometric series each, and nothing else reads them.
+TEST(PurchaseBook, TheEngineComputesOnlyTheOutputsItsConditionsRead) {
+  std::vector<analytics::Purchase> purchases = {{kStart, 10}, {kStart + 14 * kDay, 20}};
+  FittedModel fitted;
+  fitted.version = 2;
+  fitted.bgnbd = {0.243, 4.414, 0.793, 2.426};
+  fitted.gamma_gamma = analytics::GammaGammaParams{6.25, 3.74, 15.44};
+  auto params = std::make_shared<DerivedParams>();
+  params->models["clv"] = fitted;
+  auto with_rules = [&](const std::string& when) {
+    rules::RuleSet set;
+    set.models.push_back(Clv());
+    rules::Schema schema;
+    schema.models = {"clv"};
+    auto expr = rules::ParseExpression(when, schema);
+    EXPECT_TRUE(expr) << expr.error().message;
+    rules::TagRule tag;
+    tag.path = "clv/watch";
+    tag.when = std::move(*expr);
+    set.tags.push_back(std::move(tag));
+    return FittedValues(std::make_shared<const LoadedRules>(
+                            std::make_shared<const config::Config>(), std::move(set), "test"),
+                        params);
+  };
+  rules::ProfileFacts facts;
+  facts.metrics = Book(purchases);
+  with_rules("predict.clv.p_alive < 0.5").Fill(facts, kStart + 35 * kDay);
+  ASSERT_TRUE(facts.predictions.contains("clv")) << facts.predictions.dump();
+  EXPECT_TRUE(facts.predictions["clv"].contains("p_alive"));
+  EXPECT_FALSE(facts.predictions["clv"].contains("purchases_90d"));
+  EXPECT_FALSE(facts.predictions["clv"].contains("value_1y"));
+  EXPECT_EQ(facts.predictions["clv"]["version"], 2);
+
+  with_rules("predict.clv.value_1y > 100").Fill(facts, kStart + 35 * kDay);
+  EXPECT_FALSE(facts.predictions["clv"].contains("p_alive"));
+  EXPECT_GT(facts.predictions["clv"]["value_1y"].get<double>(), 0);
+}
+
 }  // namespace
 }  // namespace portrait::daemon

@@ -24,10 +24,13 @@ Result<Ingestor::RebuildStep> Ingestor::RebuildKept(const KeptTargets& targets,
     if (!open && open.error().code() == Status::Code::kNotFound) {
       continue;  // erased meanwhile (its key gone first)
     }
-    if (!open) {
+    if (!open && open.error().code() == Status::Code::kCorruption) {
       ++step.counts.unreadable_profiles;  // left as it is: damage must not stop the pass
       step.damaged.push_back(in.profile_id);
       continue;
+    }
+    if (!open) {
+      return Error(open.error());  // a read that failed: the job is tried again
     }
     ++step.counts.profiles;
     const int64_t unreadable = step.counts.unreadable_events;

@@ -152,7 +152,8 @@ FittedValues::FittedValues(std::shared_ptr<const LoadedRules> rules,
                            std::shared_ptr<const DerivedParams> params)
     : rules_(std::move(rules)), params_(std::move(params)) {
   for (const auto& [model, output] : rules::PredictionsRead(rules_->set)) {
-    ModelOutputs& outputs = read_.try_emplace(model, ModelOutputs{false, false, false}).first->second;
+    ModelOutputs& outputs =
+        read_.try_emplace(model, ModelOutputs{false, false, false}).first->second;
     outputs.p_alive |= output == "p_alive";
     outputs.purchases_90d |= output == "purchases_90d";
     outputs.value_1y |= output == "value_1y";

@@ -48,8 +48,8 @@ struct TimerSweep {
 // What the base-wide re-evaluation's check read of a range of profiles (Ingestor::ReadForCheck).
 struct CheckInputs {
   std::shared_ptr<const LoadedRules> rules;  // the rules in force when read: judged under them
-  bool anchored = false;   // the anchors are complete: date fields are read from them
-  bool objection = false;  // the rules read the personalisation objection
+  bool anchored = false;             // the anchors are complete: date fields are read from them
+  bool objection = false;            // the rules read the personalisation objection
   std::vector<std::string> metrics;  // the metrics' entries the pass reads (PortraitMetrics)
   std::vector<store::PortraitInputs> profiles;
 };

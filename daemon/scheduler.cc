@@ -94,9 +94,10 @@ void Scheduler::Loop() {
       if (started) {
         const std::chrono::duration<double, std::milli> took =
             std::chrono::steady_clock::now() - start;
-        log_.info("the start's passes are done: timers armed, values kept from events complete, "
-                  "the portrait evaluated ({} ms)",
-                  static_cast<int64_t>(took.count()));
+        log_.info(
+            "the start's passes are done: timers armed, values kept from events complete, "
+            "the portrait evaluated ({} ms)",
+            static_cast<int64_t>(took.count()));
       }
     }
     Sweep();
@@ -258,8 +259,10 @@ bool Scheduler::RebuildKept(const KeptTargets& targets, uint64_t generation, Reb
       counts.unreadable_profiles += step.counts.unreadable_profiles;
       counts.unreadable_events += step.counts.unreadable_events;
       for (store::ProfileId id : step.damaged) {
-        log_.warn("profile {} is damaged: its values kept from events were rebuilt without what "
-                  "did not open (or not at all)", id);
+        log_.warn(
+            "profile {} is damaged: its values kept from events were rebuilt without what "
+            "did not open (or not at all)",
+            id);
       }
       after = step.last;
       return Status::Ok();

@@ -50,7 +50,8 @@ TEST_F(KeptMarksTest, ThePortraitReadsAMetricItsConditionsNameAndABookItsPredict
   EXPECT_FALSE(Of(plain, {}, true).ReadByPortrait(plain));  // nothing reads its predictions
 
   const rules::RuleSet predicting =
-      Rules(kMetrics + kModel + "[[segment]]\nname = \"lapsing\"\nwhen = \"predict.clv.p_alive < 0.5\"\n");
+      Rules(kMetrics + kModel +
+            "[[segment]]\nname = \"lapsing\"\nwhen = \"predict.clv.p_alive < 0.5\"\n");
   EXPECT_TRUE(Of(predicting, {}, true).ReadByPortrait(predicting));
 }
 
@@ -59,12 +60,14 @@ TEST_F(KeptMarksTest, OnlyARebuildThePortraitReadsMovesTheRebuildCount) {
   RebuildCounts counts;
   counts.profiles = 10;
   counts.changed = 4;
-  ASSERT_TRUE(marks_.MarkRebuilt(Of(set, {"visits"}, false), marks_.generation(), counts,
-                                 /*portrait_reads=*/false, clock_.NowUs())
+  ASSERT_TRUE(marks_
+                  .MarkRebuilt(Of(set, {"visits"}, false), marks_.generation(), counts,
+                               /*portrait_reads=*/false, clock_.NowUs())
                   .value());
   EXPECT_EQ(Rebuilds(), 0);
-  ASSERT_TRUE(marks_.MarkRebuilt(Of(set, {"orders"}, false), marks_.generation(), counts,
-                                 /*portrait_reads=*/true, clock_.NowUs())
+  ASSERT_TRUE(marks_
+                  .MarkRebuilt(Of(set, {"orders"}, false), marks_.generation(), counts,
+                               /*portrait_reads=*/true, clock_.NowUs())
                   .value());
   EXPECT_EQ(Rebuilds(), 1);
 
@@ -72,8 +75,9 @@ TEST_F(KeptMarksTest, OnlyARebuildThePortraitReadsMovesTheRebuildCount) {
   store::Batch cut_off;
   cut_off.meta[std::string(kRebuildChangedKey)] = "1";
   ASSERT_TRUE(store_.Commit(cut_off));
-  ASSERT_TRUE(marks_.MarkRebuilt(Of(set, {"visits"}, false), marks_.generation(), RebuildCounts{},
-                                 /*portrait_reads=*/false, clock_.NowUs())
+  ASSERT_TRUE(marks_
+                  .MarkRebuilt(Of(set, {"visits"}, false), marks_.generation(), RebuildCounts{},
+                               /*portrait_reads=*/false, clock_.NowUs())
                   .value());
   EXPECT_EQ(Rebuilds(), 1);
   EXPECT_EQ(MetaCount(store_, kRebuildChangedKey).value(), 0);

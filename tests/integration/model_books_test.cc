@@ -36,7 +36,8 @@ class ModelBooks : public ::testing::Test {
     }
   }
   void Rules(bool with_model, const std::string& more = "") {
-    std::ofstream(d_.dir() / "rules/cdnow.toml") << (with_model ? testing::kCdnowModel : "") << more;
+    std::ofstream(d_.dir() / "rules/cdnow.toml")
+        << (with_model ? testing::kCdnowModel : "") << more;
   }
   void Reload(bool with_model, const std::string& more = "") {
     Rules(with_model, more);

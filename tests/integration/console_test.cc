@@ -13,6 +13,7 @@
 #include <iostream>
 #include <string>
 
+#include "tests/integration/cdnow_events.h"
 #include "tests/integration/daemon_harness.h"
 
 namespace portrait::testing {
@@ -21,14 +22,7 @@ namespace {
 // Rules the test adds to the example's: a score and segments for the overview, a service
 // trigger whose exec sink fails until a flag file exists (so its task dies, and a retry after
 // the flag is made delivers it), and a marketing trigger sent under the customer's consent.
-constexpr const char* kRules = R"toml(
-[[score]]
-name = "rfm"
-kind = "rfm"
-recency = "last_order"
-frequency = "orders"
-monetary = "spent"
-
+const std::string kRules = kCdnowScore + R"toml(
 [[segment]]
 name = "buyers"
 when = "metrics.orders >= 1"

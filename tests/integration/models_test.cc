@@ -490,15 +490,7 @@ namespace {
 // A [[score]] with a refresh cron is refreshed by the daemon itself when it comes due.
 TEST(DerivedCrons, AScoreIsRefreshedWhenItsCronComesDue) {
   Daemon d;
-  std::ofstream(d.dir() / "rules/cron.toml") << R"toml(
-[[score]]
-name = "rfm"
-kind = "rfm"
-recency = "last_order"
-frequency = "orders"
-monetary = "spent"
-refresh = "* * * * *"
-)toml";
+  std::ofstream(d.dir() / "rules/cron.toml") << testing::kCdnowScore << "refresh = \"* * * * *\"\n";
   ASSERT_TRUE(d.Start("1998-06-30T23:59:52Z"));  // the next minute begins in 8 seconds
   json e = {{"specversion", "1.0"},      {"id", "o1"},      {"source", "test"},
             {"type", "order.placed"},    {"subject", "c1"}, {"time", "1998-06-30T12:00:00Z"},

@@ -50,7 +50,7 @@ Result<std::vector<HourCounts>> SqlcipherStore::CountByHour(int64_t from_us, int
     out[i].hour_us = from_us + static_cast<int64_t>(i) * kHourUs;
   }
   const int64_t until_us = from_us + static_cast<int64_t>(out.size()) * kHourUs;
-  ReadConnection::Lease reader = readers_.Acquire();
+  auto reader = readers_.Acquire();
   struct Column {
     const char* sql;
     int64_t HourCounts::*count;

@@ -94,20 +94,17 @@ std::optional<json> PredictionJson(const rules::Model& model, const FittedModel&
   const double per_unit = analytics::DaysPerUnit(unit);
   const analytics::CustomerSummary s = SummaryOfBook(book, unit, now_us);
   const analytics::BgNbdCustomer c{s.x, s.t_x, s.T};
+  // Each output stands alone: one that fails is left out, whichever others were asked for.
   json out = {{"version", fitted.version}};
   if (outputs.p_alive) {
-    auto alive = analytics::ProbabilityAlive(fitted.bgnbd, c);
-    if (!alive) {
-      return std::nullopt;
+    if (auto alive = analytics::ProbabilityAlive(fitted.bgnbd, c)) {
+      out["p_alive"] = *alive;
     }
-    out["p_alive"] = *alive;
   }
   if (outputs.purchases_90d) {
-    auto expected = analytics::ExpectedPurchases(fitted.bgnbd, c, 90 / per_unit);
-    if (!expected) {
-      return std::nullopt;
+    if (auto expected = analytics::ExpectedPurchases(fitted.bgnbd, c, 90 / per_unit)) {
+      out["purchases_90d"] = *expected;
     }
-    out["purchases_90d"] = *expected;
   }
   if (fitted.gamma_gamma && outputs.value_1y) {
     const analytics::LifetimeValueOptions options{.horizon = 365.25 / per_unit,
@@ -119,6 +116,9 @@ std::optional<json> PredictionJson(const rules::Model& model, const FittedModel&
         value && std::isfinite(*value)) {
       out["value_1y"] = *value;
     }
+  }
+  if (out.size() == 1) {
+    return std::nullopt;  // the version alone: every output asked for failed
   }
   return out;
 }

@@ -48,7 +48,8 @@ struct ModelOutputs {
 
 // {"p_alive", "purchases_90d", "value_1y", "version"} of a profile's book under `fitted` at
 // `now_us` (value_1y only with a Gamma-Gamma fit, discounted at `model.discount` a year), each
-// only when `outputs` asks for it, or nullopt when a model's function it computes fails on it.
+// only when `outputs` asks for it and left out when its function fails on the book (so an
+// output is there or not whatever else was asked); nullopt when none is there.
 std::optional<nlohmann::json> PredictionJson(const rules::Model& model, const FittedModel& fitted,
                                              const rules::PurchaseBook& book, int64_t now_us,
                                              const ModelOutputs& outputs = {});

@@ -127,7 +127,15 @@ Result<TimerSweep> Ingestor::FireDueTimers(int limit) {
   IngestGroup group(*this, now);
   for (const store::TimerRow& timer : due) {
     ++sweep.timers;
-    PORTRAIT_ASSIGN_OR_RETURN(Working * w, group.ById(timer.profile_id));
+    Result<Working*> found = group.ById(timer.profile_id);
+    if (!found && found.error().code() == Status::Code::kCorruption) {
+      // A damaged profile can't be evaluated: its timer goes, and the sweep goes on (else it
+      // would stop at this timer, the earliest due, every time).
+      group.SetTimer(timer.profile_id, timer.trigger, std::nullopt);
+      ++sweep.damaged;
+      continue;
+    }
+    PORTRAIT_ASSIGN_OR_RETURN(Working * w, std::move(found));
     if (w && timer.trigger == kLifecycleTimer) {
       PORTRAIT_ASSIGN_OR_RETURN(int fired, group.Reevaluate(*w));
       sweep.fired += fired;
@@ -149,9 +157,9 @@ Result<TimerSweep> Ingestor::FireDueTimers(int limit) {
       ++sweep.fired;
     }
   }
-  group.batch().audit.push_back(
-      store::AuditEntry{now, "system", "timers.fire", 0, "",
-                        json{{"timers", sweep.timers}, {"fired", sweep.fired}}.dump()});
+  group.batch().audit.push_back(store::AuditEntry{
+      now, "system", "timers.fire", 0, "",
+      json{{"timers", sweep.timers}, {"fired", sweep.fired}, {"damaged", sweep.damaged}}.dump()});
   PORTRAIT_RETURN_IF_ERROR(group.Commit());
   return sweep;
 }

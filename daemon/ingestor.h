@@ -41,8 +41,9 @@ struct IngestCounts {
 };
 
 struct TimerSweep {
-  int timers = 0;  // due timers handled
-  int fired = 0;   // of which fired a task
+  int timers = 0;   // due timers handled
+  int fired = 0;    // of which fired a task
+  int damaged = 0;  // of which dropped: their profile's sealed values do not open
 };
 
 // What the base-wide re-evaluation's check read of a range of profiles (Ingestor::ReadForCheck).
@@ -69,6 +70,7 @@ struct ReevaluationProgress {
   int64_t profiles = 0;       // profiles re-evaluated on the writer (those the check sent)
   int64_t tasks = 0;          // tasks their transitions fired
   int64_t index_changes = 0;  // members-index rows set or dropped to match "$segments"
+  int64_t damaged = 0;        // profiles left as they are: their sealed values do not open
 };
 
 // Where a base-wide re-evaluation starts (Ingestor::BeginReevaluation).

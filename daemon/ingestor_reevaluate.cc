@@ -183,7 +183,12 @@ Result<ReevaluationProgress> Ingestor::ReevaluateProfiles(const ReevaluationChec
         indexed[id].insert(std::move(segment));
       }
     }
-    PORTRAIT_ASSIGN_OR_RETURN(Working * w, group.ById(id));
+    Result<Working*> found = group.ById(id);
+    if (!found && found.error().code() == Status::Code::kCorruption) {
+      ++progress.damaged;  // left as it is: one damaged profile must not stop the pass
+      continue;
+    }
+    PORTRAIT_ASSIGN_OR_RETURN(Working * w, std::move(found));
     if (!w) {
       continue;  // erased meanwhile
     }
@@ -211,6 +216,7 @@ Status Ingestor::MarkReevaluated(const std::string& fingerprint,
                                                {"profiles", totals.profiles},
                                                {"tasks", totals.tasks},
                                                {"index_changes", totals.index_changes},
+                                               {"damaged", totals.damaged},
                                                {"rules_fingerprint", fingerprint}}
                                               .dump()});
   PORTRAIT_RETURN_IF_ERROR(audit_.Commit(batch));

@@ -95,8 +95,8 @@ void Scheduler::Loop() {
         const std::chrono::duration<double, std::milli> took =
             std::chrono::steady_clock::now() - start;
         log_.info(
-            "the start's passes are done: timers armed, values kept from events complete, "
-            "the portrait evaluated ({} ms)",
+            "the start's passes are done: timers re-armed, values kept from events rebuilt, "
+            "profiles re-evaluated, as needed; a failure is logged apart ({} ms)",
             static_cast<int64_t>(took.count()));
       }
     }
@@ -372,6 +372,7 @@ bool Scheduler::RunReevaluation(const ReevaluationStart& start) {
         total.profiles += step.profiles;
         total.tasks += step.tasks;
         total.index_changes += step.index_changes;
+        total.damaged += step.damaged;
         return Status::Ok();
       });
     }
@@ -399,8 +400,8 @@ bool Scheduler::RunReevaluation(const ReevaluationStart& start) {
   const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - began;
   log_.info(
       "profiles re-evaluated for the rules in force: {} profiles checked, {} re-evaluated, {} "
-      "tasks, {} index rows changed ({} ms)",
-      total.checked, total.profiles, total.tasks, total.index_changes,
+      "tasks, {} index rows changed, {} damaged profiles left out ({} ms)",
+      total.checked, total.profiles, total.tasks, total.index_changes, total.damaged,
       static_cast<int64_t>(took.count()));
   return true;
 }

@@ -1,5 +1,7 @@
 #include "rules/message_template.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 
@@ -72,9 +74,20 @@ tl::expected<MessageTemplate, ExprError> ParseTemplate(
                                                          "' (declare it in the trigger's vars)"});
       }
     } else if (part.path.rfind("fields.", 0) == 0 || part.path.rfind("metrics.", 0) == 0) {
+      // One name, nothing else: an expression here would read what the access checks of the
+      // placeholder (its field or metric) never see.
+      const bool one_name = std::all_of(part.path.begin(), part.path.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.';
+      });
+      if (!one_name) {
+        return tl::unexpected(ExprError{part.offset, "a placeholder is one name"});
+      }
       auto e = ParseExpression(part.path + " != null", schema);
       if (!e) {
         return tl::unexpected(ExprError{part.offset, e.error().message});
+      }
+      if (e->args.size() != 2 || e->args[0].kind != Expr::Kind::kPath) {
+        return tl::unexpected(ExprError{part.offset, "a placeholder is one name"});
       }
       part.expr = std::move(e->args[0]);
     } else {

@@ -119,6 +119,14 @@ TEST_F(RuleSetTest, TemplateErrors) {
   t.replace(t.find("message = \"hi\""), 14, "message = \"hi {{vars.coupon}}\"");
   ExpectAt(t, 8, 17, "unknown variable 'coupon'");
   ExpectAt(trigger_ + "message_plain = \"hi {{fields.name}}\"\n", 9, 17, "only {{vars.X}}");
+  // A placeholder is one name: an expression would read what its access check never sees
+  // (a field of another purpose behind an allowed metric, a prediction).
+  for (const char* smuggled : {"metrics.orders + fields.email", "fields.name or fields.email",
+                               "metrics.orders+predict.clv.value_1y"}) {
+    t = trigger_;
+    t.replace(t.find("message = \"hi\""), 14, std::string("message = \"hi {{") + smuggled + "}}\"");
+    ExpectAt(t, 8, 17, "a placeholder is one name");
+  }
 }
 
 TEST_F(RuleSetTest, PolicyRejectsAMarketingTriggerThatSendsAMaskedField) {

@@ -95,8 +95,8 @@ void Scheduler::Loop() {
         const std::chrono::duration<double, std::milli> took =
             std::chrono::steady_clock::now() - start;
         log_.info(
-            "the start's passes are done: timers re-armed, values kept from events rebuilt, "
-            "profiles re-evaluated, as needed; a failure is logged apart ({} ms)",
+            "the start's passes are done: the re-arm, the rebuild and the re-evaluation, each "
+            "as needed; a failure is logged apart ({} ms)",
             static_cast<int64_t>(took.count()));
       }
     }

@@ -40,10 +40,8 @@ struct Summary {
 // One import's state: the file, the connection, the bad lines, the counts.
 class Import {
  public:
-  Import(const ImportOptions& o, std::istream& in, int64_t size, std::ostream* errors,
-         DaemonConnection conn)
+  Import(const ImportOptions& o, int64_t size, std::ostream* errors, DaemonConnection conn)
       : o_(o),
-        in_(in),
         errors_(errors),
         conn_(std::move(conn)),
         progress_(size, isatty(STDERR_FILENO) == 1) {}
@@ -83,7 +81,6 @@ class Import {
 
  private:
   const ImportOptions& o_;
-  std::istream& in_;
   std::ostream* errors_;
   // An import request's answer counted, its bad lines reported; false on a daemon error.
   bool AccountProfiles(Result<json> answer);
@@ -302,7 +299,7 @@ int Run(const ImportOptions& o, bool profiles) {
   if (!conn) {
     return Fail(verb, conn.error());
   }
-  Import im(o, in, size, errors.get(), std::move(*conn));
+  Import im(o, size, errors.get(), std::move(*conn));
   if (!profiles) {
     return ReadEvents(im, reader, std::min(o.batch, 10'000));
   }

@@ -222,11 +222,19 @@ Status ConsentService::SuppressEndedTasks(const config::Config& config,
 }
 
 Result<std::vector<ConsentRecord>> ConsentService::Ledger(store::ProfileId id) {
-  PORTRAIT_ASSIGN_OR_RETURN(auto rows, store_.GetConsents(id));
-  std::vector<ConsentRecord> out;
-  out.reserve(rows.size());
-  for (const auto& row : rows) {
-    out.push_back(ToRecord(row));
+  PORTRAIT_ASSIGN_OR_RETURN(auto ledgers, Ledgers(std::span<const store::ProfileId>(&id, 1)));
+  return std::move(ledgers[0]);
+}
+
+Result<std::vector<std::vector<ConsentRecord>>> ConsentService::Ledgers(
+    std::span<const store::ProfileId> ids) {
+  PORTRAIT_ASSIGN_OR_RETURN(auto ledgers, store_.GetConsentsOf(ids));
+  std::vector<std::vector<ConsentRecord>> out(ledgers.size());
+  for (size_t i = 0; i < ledgers.size(); ++i) {
+    out[i].reserve(ledgers[i].size());
+    for (const auto& row : ledgers[i]) {
+      out[i].push_back(ToRecord(row));
+    }
   }
   return out;
 }

@@ -8,6 +8,7 @@
 #include <spdlog/logger.h>
 
 #include <nlohmann/json.hpp>
+#include <span>
 #include <vector>
 
 #include "base/clock.h"
@@ -50,6 +51,9 @@ class ConsentService {
 
   // The profile's ledger as consent records (evidence left sealed: not needed to decide).
   Result<std::vector<consent::ConsentRecord>> Ledger(store::ProfileId id);
+  // The ledgers of profiles `ids`, in their order, in one store read (Store::GetConsentsOf).
+  Result<std::vector<std::vector<consent::ConsentRecord>>> Ledgers(
+      std::span<const store::ProfileId> ids);
 
   // Whether `purpose` may process profile `id` on `channel` at `now_us`.
   Result<consent::BasisDecision> Basis(store::ProfileId id, const config::Purpose& purpose,

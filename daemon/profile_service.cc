@@ -98,18 +98,28 @@ Status ProfileService::ReadRefused(store::ProfileId id, const Status& audit_erro
 }
 
 Result<ProfileService::LedgerGate> ProfileService::Gate(const Caller& caller, store::ProfileId id) {
+  PORTRAIT_ASSIGN_OR_RETURN(auto gates, Gates(caller, std::span<const store::ProfileId>(&id, 1)));
+  return gates[0];
+}
+
+Result<std::vector<ProfileService::LedgerGate>> ProfileService::Gates(
+    const Caller& caller, std::span<const store::ProfileId> ids) {
   const int64_t now = clock_.NowUs();
-  PORTRAIT_ASSIGN_OR_RETURN(auto ledger, consents_.Ledger(id));
-  LedgerGate gate;
-  gate.basis = OnAnyChannel([&](consent::Channel c) {
-    return consent::CheckLawfulBasis(*caller.purpose, c, ledger, now);
-  });
-  gate.sensitive = OnAnyChannel([&](consent::Channel c) {
-    return consent::CheckSeparateConsent(consent::ConsentScope::kSensitive, caller.purpose->name, c,
-                                         ledger, now);
-  });
-  gate.objected = Objected(ledger, now);
-  return gate;
+  PORTRAIT_ASSIGN_OR_RETURN(auto ledgers, consents_.Ledgers(ids));
+  std::vector<LedgerGate> out(ledgers.size());
+  for (size_t i = 0; i < ledgers.size(); ++i) {
+    const auto& ledger = ledgers[i];
+    LedgerGate& gate = out[i];
+    gate.basis = OnAnyChannel([&](consent::Channel c) {
+      return consent::CheckLawfulBasis(*caller.purpose, c, ledger, now);
+    });
+    gate.sensitive = OnAnyChannel([&](consent::Channel c) {
+      return consent::CheckSeparateConsent(consent::ConsentScope::kSensitive, caller.purpose->name,
+                                           c, ledger, now);
+    });
+    gate.objected = Objected(ledger, now);
+  }
+  return out;
 }
 
 Result<ProfileService::PreparedRead> ProfileService::PrepareRead(const Caller& caller,

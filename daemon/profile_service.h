@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <span>
 
 #include "base/clock.h"
 #include "config/config.h"
@@ -95,6 +96,9 @@ class ProfileService {
     }
   };
   Result<LedgerGate> Gate(const Caller& caller, store::ProfileId id);
+  // Gate of each of profiles `ids`, in their order, their ledgers read at once.
+  Result<std::vector<LedgerGate>> Gates(const Caller& caller,
+                                        std::span<const store::ProfileId> ids);
 
   // Upserts (see ProfileVault::Upsert); each field written must be visible to the caller
   // (clear or masked). Needs profiles.write. Returns {"internal_id", "created"}.

@@ -47,18 +47,9 @@ SegmentService::Readable SegmentService::Visible(const Caller& caller, const Loa
   return out;
 }
 
-Result<bool> SegmentService::Admits(const Caller& caller, const Readable& segment,
-                                    store::ProfileId id) {
-  PORTRAIT_ASSIGN_OR_RETURN(ProfileService::LedgerGate gate, profiles_.Gate(caller, id));
-  // A segment is a profiling result: a marketing purpose sees no member who objected to
-  // personalisation, whatever segment lists them (GDPR art. 21).
-  return gate.basis.allowed && (!segment.reads_sensitive || gate.sensitive.allowed) &&
-         !(caller.purpose->marketing && gate.objected);
-}
-
 Result<SegmentService::Walk> SegmentService::WalkMembers(
-    const rules::Segment& segment, store::ProfileId after, int64_t want, int64_t budget,
-    const std::function<Result<bool>(store::ProfileId)>& admit) {
+    const Caller& caller, const Readable& segment, store::ProfileId after, int64_t want,
+    int64_t budget, const std::function<Result<bool>(store::ProfileId)>& admit) {
   Walk w;
   w.last = after;
   while (w.admitted < want && w.examined < budget) {
@@ -66,10 +57,19 @@ Result<SegmentService::Walk> SegmentService::WalkMembers(
     const int chunk = static_cast<int>(std::min<int64_t>(
         {kMaxLimit, budget - w.examined, std::max<int64_t>(want - w.admitted, 16)}));
     PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::ProfileId> ids,
-                              store_.SegmentMembers(segment.name, w.last, chunk));
+                              store_.SegmentMembers(segment.segment->name, w.last, chunk));
+    PORTRAIT_ASSIGN_OR_RETURN(std::vector<ProfileService::LedgerGate> gates,
+                              profiles_.Gates(caller, ids));
     for (size_t i = 0; i < ids.size() && w.admitted < want; ++i) {
       w.last = ids[i];
       ++w.examined;
+      // A segment is a profiling result: a marketing purpose sees no member who objected to
+      // personalisation, whatever segment lists them (GDPR art. 21).
+      const ProfileService::LedgerGate& gate = gates[i];
+      if (!gate.basis.allowed || (segment.reads_sensitive && !gate.sensitive.allowed) ||
+          (caller.purpose->marketing && gate.objected)) {
+        continue;
+      }
       PORTRAIT_ASSIGN_OR_RETURN(bool admitted, admit(ids[i]));
       w.admitted += admitted ? 1 : 0;
     }
@@ -138,10 +138,9 @@ Result<json> SegmentService::List(const Caller& caller) {
     const Readable& readable = visible[i];
     const rules::Segment& s = *readable.segment;
     const int64_t share = budget / static_cast<int64_t>(visible.size() - i);
-    PORTRAIT_ASSIGN_OR_RETURN(Walk counted, WalkMembers(s, 0, std::numeric_limits<int64_t>::max(),
-                                                        share, [&](store::ProfileId id) {
-                                                          return Admits(caller, readable, id);
-                                                        }));
+    PORTRAIT_ASSIGN_OR_RETURN(
+        Walk counted, WalkMembers(caller, readable, 0, std::numeric_limits<int64_t>::max(), share,
+                                  [](store::ProfileId) -> Result<bool> { return true; }));
     budget -= counted.examined;
     segments.push_back(
         {{"name", s.name}, {"members", counted.admitted}, {"complete", counted.end}});
@@ -176,20 +175,16 @@ Result<json> SegmentService::Members(const Caller& caller, std::string_view name
   }
   PORTRAIT_ASSIGN_OR_RETURN(store::ProfileId after, PositionOf(caller, *readable.segment, query));
   json members = json::array();
-  PORTRAIT_ASSIGN_OR_RETURN(
-      Walk page,
-      WalkMembers(
-          *readable.segment, after, limit, kMaxExamined, [&](store::ProfileId id) -> Result<bool> {
-            PORTRAIT_ASSIGN_OR_RETURN(bool admitted, Admits(caller, readable, id));
-            if (!admitted) {
-              return false;
-            }
-            PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> external, ExternalIdOf(id));
-            if (external) {
-              members.push_back(std::move(*external));
-            }
-            return external.has_value();
-          }));
+  PORTRAIT_ASSIGN_OR_RETURN(Walk page, WalkMembers(caller, readable, after, limit, kMaxExamined,
+                                                   [&](store::ProfileId id) -> Result<bool> {
+                                                     PORTRAIT_ASSIGN_OR_RETURN(
+                                                         std::optional<std::string> external,
+                                                         ExternalIdOf(id));
+                                                     if (external) {
+                                                       members.push_back(std::move(*external));
+                                                     }
+                                                     return external.has_value();
+                                                   }));
   PORTRAIT_RETURN_IF_ERROR(audit_.Append({store::AuditEntry{
       clock_.NowUs(), caller.Actor(), "segments.members", 0, caller.purpose->name,
       json{{"segment", readable.segment->name}, {"members", members.size()}}.dump()}}));

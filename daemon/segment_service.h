@@ -80,19 +80,18 @@ class SegmentService {
   // The segment, when the caller's purpose may see it; else a Readable without one.
   Readable Visible(const Caller& caller, const LoadedRules& rules, std::string_view name) const;
 
-  // Whether the caller's purpose may process member `id` now (ProfileService::Gate).
-  Result<bool> Admits(const Caller& caller, const Readable& segment, store::ProfileId id);
-
-  // The segment's index rows above `after`, ascending, passed to `admit` one by one until
-  // `want` were admitted, the index ends, or `budget` rows were examined.
+  // The segment's index rows above `after`, ascending, until `want` members the caller's
+  // purpose may process now were admitted, the index ends, or `budget` rows were examined. Each
+  // member the purpose may process (its ledger gate, read a chunk of rows at once) is passed to
+  // `admit`, which may still leave it out (false).
   struct Walk {
     int64_t admitted = 0;
     int64_t examined = 0;
     store::ProfileId last = 0;  // the last row examined (`after` when none)
     bool end = false;           // no row is left above `last`
   };
-  Result<Walk> WalkMembers(const rules::Segment& segment, store::ProfileId after, int64_t want,
-                           int64_t budget,
+  Result<Walk> WalkMembers(const Caller& caller, const Readable& segment, store::ProfileId after,
+                           int64_t want, int64_t budget,
                            const std::function<Result<bool>(store::ProfileId)>& admit);
 
   // The position cursor `after` of `query` holds for the caller's purpose and `segment` (0:

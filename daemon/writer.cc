@@ -92,14 +92,19 @@ Status Writer::Run(std::function<Status()> job) {
   return future.get();
 }
 
-bool Writer::Take(std::vector<AuditOnly>& audits, std::vector<Pending>& group,
-                  std::optional<Exclusive>& exclusive) {
+Writer::Taken Writer::Take(std::vector<AuditOnly>& audits, std::vector<Pending>& group,
+                           std::optional<Exclusive>& exclusive) {
   MutexLock lock(mu_);
+  const auto idle_at = std::chrono::steady_clock::now() + kIdleBeforeTrim;
   while (!stopping_ && queue_.empty() && audits_.empty()) {
-    wake_.Wait(mu_);
+    if (!worked_since_trim_) {
+      wake_.Wait(mu_);
+    } else if (!wake_.WaitUntil(mu_, idle_at) && queue_.empty() && audits_.empty()) {
+      return Taken::kIdle;
+    }
   }
   if (queue_.empty() && audits_.empty()) {
-    return false;  // stopping, and everything queued is done
+    return Taken::kStopped;  // everything queued is done
   }
   size_t records = 0;
   while (!audits_.empty() && (audits.empty() || records < kMaxGroupAudits)) {
@@ -108,12 +113,12 @@ bool Writer::Take(std::vector<AuditOnly>& audits, std::vector<Pending>& group,
     audits_.pop_front();
   }
   if (queue_.empty()) {
-    return true;
+    return Taken::kWork;
   }
   if (auto* e = std::get_if<Exclusive>(&queue_.front())) {
     exclusive = std::move(*e);
     queue_.pop_front();
-    return true;
+    return Taken::kWork;
   }
   size_t events = 0;
   while (!queue_.empty() && std::holds_alternative<Pending>(queue_.front()) &&
@@ -122,18 +127,27 @@ bool Writer::Take(std::vector<AuditOnly>& audits, std::vector<Pending>& group,
     events += group.back().request.events.size();
     queue_.pop_front();
   }
-  return true;
+  return Taken::kWork;
 }
 
 void Writer::Loop() {
   while (true) {
-    ReturnFreeMemory();  // the last iteration's group and job are freed by now
+    // The last iteration's group and job are freed by now.
+    if (worked_since_trim_ && std::chrono::steady_clock::now() - last_trim_ >= kTrimEvery) {
+      ReturnFreeMemory();
+    }
     std::vector<AuditOnly> audits;
     std::vector<Pending> group;
     std::optional<Exclusive> exclusive;
-    if (!Take(audits, group, exclusive)) {
+    const Taken taken = Take(audits, group, exclusive);
+    if (taken == Taken::kStopped) {
       return;
     }
+    if (taken == Taken::kIdle) {
+      ReturnFreeMemory();
+      continue;
+    }
+    worked_since_trim_ = true;
     if (!audits.empty()) {
       CommitAudits(audits);
     }
@@ -146,19 +160,9 @@ void Writer::Loop() {
 }
 
 void Writer::ReturnFreeMemory() {
-  const auto now = std::chrono::steady_clock::now();
-  const auto since = now - last_trim_;
-  if (since < std::chrono::seconds(1)) {
-    return;
-  }
-  if (since < kTrimEvery) {
-    MutexLock lock(mu_);
-    if (!queue_.empty() || !audits_.empty()) {
-      return;
-    }
-  }
   ::malloc_trim(0);
-  last_trim_ = now;
+  last_trim_ = std::chrono::steady_clock::now();
+  worked_since_trim_ = false;
 }
 
 void Writer::CommitAudits(std::vector<AuditOnly>& audits) {

@@ -71,20 +71,27 @@ class Writer {
   using Job = std::variant<Pending, Exclusive>;
 
   void Loop();
+  enum class Taken { kWork, kIdle, kStopped };
   // The audit records waiting (up to kMaxGroupAudits), and the next group of event requests or
-  // the next exclusive job; false once stopped and idle.
-  bool Take(std::vector<AuditOnly>& audits, std::vector<Pending>& group,
-            std::optional<Exclusive>& exclusive);
+  // the next exclusive job: kWork. kIdle when the queue stayed empty for kIdleBeforeTrim after
+  // work not yet trimmed after; kStopped once stopped and idle.
+  Taken Take(std::vector<AuditOnly>& audits, std::vector<Pending>& group,
+             std::optional<Exclusive>& exclusive);
   void CommitGroup(std::vector<Pending>& group);
   void CommitAudits(std::vector<AuditOnly>& audits);
-  // Hands the memory the allocator holds free back to the system, every kTrimEvery and
-  // whenever the queue runs dry (at most once a second): the writer's work (JSON facts,
-  // batches) frees as much as it allocates, and glibc kept about half of a loaded daemon's
-  // resident memory free in the writer's arena (docs/PERFORMANCE.md).
+  // Hands the memory the allocator holds free back to the system (malloc_trim): the writer's
+  // work (JSON facts, batches) frees as much as it allocates, and glibc kept about half of a
+  // loaded daemon's resident memory free in the writer's arena (docs/PERFORMANCE.md). Called
+  // once the queue has stayed empty a moment after work, and every kTrimEvery under steady
+  // work — not each time the queue runs dry: a trim costs tens of milliseconds (every free page
+  // given back, then faulted in again), and a base-wide pass runs the queue dry between its
+  // jobs (DECISIONS 149).
   void ReturnFreeMemory();
 
   static constexpr std::chrono::seconds kTrimEvery{10};
+  static constexpr std::chrono::seconds kIdleBeforeTrim{2};
   std::chrono::steady_clock::time_point last_trim_;  // the writer thread's only
+  bool worked_since_trim_ = false;                   // the writer thread's only
 
   Ingestor& ingestor_;
   store::AuditLog& audit_;

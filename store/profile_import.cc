@@ -69,7 +69,10 @@ PreparedImport ProfileVault::PrepareImport(std::vector<ImportRow> rows) {
       refuse(r.line, checked.error().field, checked.error().status);
       continue;
     }
-    PreparedImportRow p{r.line, std::move(r.external_id), {}, std::move(*checked), {}, {}};
+    PreparedImportRow p;
+    p.line = r.line;
+    p.external_id = std::move(r.external_id);
+    p.patch = std::move(*checked);
     p.ext_key = ExtKey(p.external_id);
     auto [first, is_first] = first_line.emplace(p.ext_key, r.line);
     if (!is_first) {

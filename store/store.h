@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -131,6 +132,7 @@ struct ConsentRow {
   std::string evidence;  // envelope sealed with the profile's key (shredded by erasure); or empty
   std::string actor;
   int64_t expires_us = 0;  // 0 = never
+  bool operator==(const ConsentRow&) const = default;
 };
 
 // How many consent records are in force, at one instant, for one purpose, scope and status: a
@@ -453,6 +455,11 @@ class Store {
 
   // The consent ledger of a profile, in id order.
   virtual Result<std::vector<ConsentRow>> GetConsents(ProfileId id) = 0;
+  // The ledgers of profiles `ids`, each as GetConsents gives it, in the order of `ids` (empty
+  // for a profile without records), read at once: a walk over many profiles (a segment's
+  // members) pays one read, not one per profile.
+  virtual Result<std::vector<std::vector<ConsentRow>>> GetConsentsOf(
+      std::span<const ProfileId> ids) = 0;
 
   // Audit records with seq > `after_seq`, ascending, at most `limit`.
   virtual Result<std::vector<AuditRecord>> ReadAudit(int64_t after_seq, int limit) = 0;

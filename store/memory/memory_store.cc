@@ -451,6 +451,15 @@ class MemoryStore final : public Store {
     return out;
   }
 
+  Result<std::vector<std::vector<ConsentRow>>> GetConsentsOf(
+      std::span<const ProfileId> ids) override {
+    std::vector<std::vector<ConsentRow>> out;
+    for (ProfileId id : ids) {
+      PORTRAIT_ASSIGN_OR_RETURN(out.emplace_back(), GetConsents(id));
+    }
+    return out;
+  }
+
   Result<std::vector<AuditRecord>> ReadAudit(int64_t after_seq, int limit) override {
     MutexLock lock(mu_);
     std::vector<AuditRecord> out;

@@ -1,5 +1,6 @@
 // The PostgreSQL store's consent ledger, audit chain, tokens, retention purges and counts.
 #include <algorithm>
+#include <unordered_map>
 
 #include "store/audit_chain.h"
 #include "store/postgres/postgres_store_impl.h"
@@ -94,14 +95,28 @@ Status PostgresStore::WriteAudit(const std::vector<AuditEntry>& entries, CommitR
 }
 
 Result<std::vector<ConsentRow>> PostgresStore::GetConsents(ProfileId id) {
+  PORTRAIT_ASSIGN_OR_RETURN(auto ledgers, GetConsentsOf(std::span<const ProfileId>(&id, 1)));
+  return std::move(ledgers[0]);
+}
+
+Result<std::vector<std::vector<ConsentRow>>> PostgresStore::GetConsentsOf(
+    std::span<const ProfileId> ids) {
+  std::vector<std::vector<ConsentRow>> out(ids.size());
+  std::unordered_map<ProfileId, std::vector<size_t>> at;  // an id may be asked for twice
+  for (size_t i = 0; i < ids.size(); ++i) {
+    at[ids[i]].push_back(i);
+  }
   auto reader = readers_.Acquire();
   PORTRAIT_ASSIGN_OR_RETURN(
-      Rows r, reader->main.Run(
-                  "SELECT " + kConsentColumns + " FROM consents WHERE profile_id = $1 ORDER BY id;",
-                  Params().Int(id)));
-  std::vector<ConsentRow> out;
+      Rows r, reader->main.Run("SELECT " + kConsentColumns +
+                                   " FROM consents WHERE profile_id = ANY($1::bigint[]) "
+                                   "ORDER BY profile_id, id;",
+                               Params().Ints({ids.begin(), ids.end()})));
   for (int i = 0; i < r.size(); ++i) {
-    out.push_back(pg::ReadConsent(r, i));
+    ConsentRow row = pg::ReadConsent(r, i);
+    for (size_t index : at[row.profile_id]) {
+      out[index].push_back(row);
+    }
   }
   return out;
 }

@@ -98,6 +98,8 @@ class PostgresStore final : public Store {
   Result<std::vector<TaskRow>> ListTasks(const TaskFilter& filter) override;
   Result<int64_t> CountDelivered(ProfileId id, std::string_view purpose, int64_t since_us) override;
   Result<std::vector<ConsentRow>> GetConsents(ProfileId id) override;
+  Result<std::vector<std::vector<ConsentRow>>> GetConsentsOf(
+      std::span<const ProfileId> ids) override;
   Result<std::vector<AuditRecord>> ReadAudit(int64_t after_seq, int limit) override;
   Result<std::pair<int64_t, std::string>> AuditHead() override;
   Status PutCheckpoint(const AuditCheckpoint& checkpoint) override;

@@ -202,6 +202,14 @@ constexpr std::string_view kPortraitSteps[] = {
         PRIMARY KEY (kind, name)
       ) WITHOUT ROWID;
       )sql",
+    // 10 (counts): what GET /v1/stats and /v1/stats/activity count, read from indexes instead
+    // of every profile's row, sealed values and all (events count by time through
+    // events_by_type, a range per type).
+    R"sql(
+      CREATE INDEX profiles_by_lifecycle ON profiles (lifecycle);
+      CREATE INDEX profiles_by_created ON profiles (created_us);
+      CREATE INDEX tasks_by_created ON tasks (created_us);
+      )sql",
 };
 
 }  // namespace

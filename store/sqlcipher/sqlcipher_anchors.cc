@@ -78,20 +78,11 @@ Status ReadAnchorsAndTimers(sqlite::Db& db, std::vector<Item>& items, Inputs&& i
   });
 }
 
-// Reads in one transaction of `db` (the range reads then see the same commit).
-template <typename Fn>
-auto InOneRead(sqlite::Db& db, Fn&& read) -> decltype(read()) {
-  PORTRAIT_RETURN_IF_ERROR(db.Exec("BEGIN;"));
-  auto out = read();
-  (void)db.Exec("COMMIT;");
-  return out;
-}
-
 }  // namespace
 
 Result<std::vector<TimerInputs>> SqlcipherStore::RearmInputs(ProfileId after, int limit) {
   auto reader = readers_.Acquire();
-  return InOneRead(reader->main, [&]() -> Result<std::vector<TimerInputs>> {
+  return sqlite::InOneRead(reader->main, [&]() -> Result<std::vector<TimerInputs>> {
     Stmt profiles(reader->main,
                   "SELECT id, timezone FROM profiles WHERE id > ? ORDER BY id LIMIT ?;");
     profiles.Bind(1, after).Bind(2, int64_t{limit});
@@ -116,7 +107,8 @@ Result<std::vector<PortraitInputs>> SqlcipherStore::PortraitInputsAfter(
   auto reader = readers_.Acquire();
   sqlite::Db& db = reader->main;
   PORTRAIT_ASSIGN_OR_RETURN(
-      std::vector<PortraitInputs> out, InOneRead(db, [&]() -> Result<std::vector<PortraitInputs>> {
+      std::vector<PortraitInputs> out,
+      sqlite::InOneRead(db, [&]() -> Result<std::vector<PortraitInputs>> {
         Stmt profiles(db, "SELECT " + std::string(kProfileColumns) +
                               " FROM profiles WHERE id > ? ORDER BY id LIMIT ?;");
         profiles.Bind(1, after).Bind(2, int64_t{limit});

@@ -24,13 +24,14 @@ Result<StoreCounts> SqlcipherStore::Counts(int64_t now_us) {
     out.lifecycle.insert(rows.begin(), rows.end());
   }
   // Each (profile, purpose, scope, channel)'s latest record made by now, over the ledger's
-  // index by profile; only for the profiles stored (an erased one keeps its ledger).
+  // index by profile; only for the profiles stored (an erased one keeps its ledger), their ids
+  // read from an index, not a profile row (sealed values and all) looked up per record.
   Stmt s(reader->main,
          "SELECT c.purpose, c.scope, "
          "  CASE WHEN c.status = 'granted' AND c.expires_us != 0 AND c.expires_us <= ?1 "
          "    THEN 'expired' ELSE c.status END AS state, count(*) "
          "FROM consents c "
-         "WHERE c.time_us <= ?1 AND EXISTS (SELECT 1 FROM profiles p WHERE p.id = c.profile_id) "
+         "WHERE c.time_us <= ?1 AND c.profile_id IN (SELECT id FROM profiles) "
          "  AND NOT EXISTS (SELECT 1 FROM consents d WHERE d.profile_id = c.profile_id "
          "    AND d.purpose = c.purpose AND d.scope = c.scope AND d.channel = c.channel "
          "    AND d.time_us <= ?1 AND (d.time_us > c.time_us OR (d.time_us = c.time_us "
@@ -59,8 +60,13 @@ Result<std::vector<HourCounts>> SqlcipherStore::CountByHour(int64_t from_us, int
       {"SELECT (created_us - ?1) / 3600000000, count(*) FROM profiles "
        "WHERE created_us >= ?1 AND created_us < ?2 GROUP BY 1;",
        &HourCounts::profiles},
-      {"SELECT (time_us - ?1) / 3600000000, count(*) FROM events "
-       "WHERE time_us >= ?1 AND time_us < ?2 GROUP BY 1;",
+      // The event types, one index probe each (a loose scan of events_by_type), then each
+      // type's time range in the same index: no event row is read.
+      {"WITH RECURSIVE types(type) AS (SELECT min(type) FROM events UNION ALL "
+       "  SELECT (SELECT min(type) FROM events WHERE type > types.type) FROM types "
+       "  WHERE types.type IS NOT NULL) "
+       "SELECT (e.time_us - ?1) / 3600000000, count(*) FROM types JOIN events e "
+       "ON e.type = types.type AND e.time_us >= ?1 AND e.time_us < ?2 GROUP BY 1;",
        &HourCounts::events},
       {"SELECT (created_us - ?1) / 3600000000, count(*) FROM tasks "
        "WHERE created_us >= ?1 AND created_us < ?2 GROUP BY 1;",

@@ -68,20 +68,29 @@ Status SqlcipherStore::WriteAudit(const std::vector<AuditEntry>& entries, Commit
 }
 
 Result<std::vector<ConsentRow>> SqlcipherStore::GetConsents(ProfileId id) {
+  PORTRAIT_ASSIGN_OR_RETURN(auto ledgers, GetConsentsOf(std::span<const ProfileId>(&id, 1)));
+  return std::move(ledgers[0]);
+}
+
+Result<std::vector<std::vector<ConsentRow>>> SqlcipherStore::GetConsentsOf(
+    std::span<const ProfileId> ids) {
   auto reader = readers_.Acquire();
-  Stmt s(reader->main,
-         "SELECT id, purpose, scope, channel, status, time_us, source, notice, evidence, actor, "
-         "expires_us FROM consents WHERE profile_id = ? ORDER BY id;");
-  s.Bind(1, id);
-  std::vector<ConsentRow> out;
-  while (true) {
-    PORTRAIT_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) {
-      return out;
+  return sqlite::InOneRead(reader->main, [&]() -> Result<std::vector<std::vector<ConsentRow>>> {
+    Stmt s(reader->main,
+           "SELECT id, purpose, scope, channel, status, time_us, source, notice, evidence, actor, "
+           "expires_us FROM consents WHERE profile_id = ? ORDER BY id;");
+    std::vector<std::vector<ConsentRow>> out(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      s.Reset();
+      s.Bind(1, ids[i]);
+      PORTRAIT_ASSIGN_OR_RETURN(out[i], sqlite::ReadRows(s, [&](const Stmt& r) {
+                                  return ConsentRow{r.Int(0),  ids[i],    r.Text(1), r.Text(2),
+                                                    r.Text(3), r.Text(4), r.Int(5),  r.Text(6),
+                                                    r.Text(7), r.Text(8), r.Text(9), r.Int(10)};
+                                }));
     }
-    out.push_back(ConsentRow{s.Int(0), id, s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Int(5),
-                             s.Text(6), s.Text(7), s.Text(8), s.Text(9), s.Int(10)});
-  }
+    return out;
+  });
 }
 
 Result<std::vector<AuditRecord>> SqlcipherStore::ReadAudit(int64_t after_seq, int limit) {

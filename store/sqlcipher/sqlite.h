@@ -93,6 +93,16 @@ auto ReadRows(Stmt& s, Fn&& row) -> Result<std::vector<decltype(row(s))>> {
   }
 }
 
+// Runs `read` in one read transaction of `db`: its statements see the same commit, and the
+// file's shared lock is taken once, not once per statement.
+template <typename Fn>
+auto InOneRead(Db& db, Fn&& read) -> decltype(read()) {
+  PORTRAIT_RETURN_IF_ERROR(db.Exec("BEGIN;"));
+  auto out = read();
+  (void)db.Exec("COMMIT;");
+  return out;
+}
+
 // SQLCipher's raw-key literal for a 32-byte `key`: "x'<64 hex digits>'" (67 bytes, no NUL at
 // the end counted), built in guarded memory — a raw key, never a passphrase.
 Result<crypto::SecretBytes> RawKeyLiteral(const crypto::SecretBytes& key);

@@ -545,6 +545,29 @@ ConsentRow Record(ProfileId id, std::string purpose, std::string scope, std::str
   return c;
 }
 
+TYPED_TEST(StoreContract, ReadsTheLedgersOfManyProfilesAtOnceInTheOrderAsked) {
+  Batch b;
+  b.consents = {Record(1, "care", "processing", "any", "granted", 10),
+                Record(3, "marketing", "processing", "sms", "granted", 10),
+                Record(1, "care", "processing", "any", "objected", 20),
+                Record(3, "marketing", "processing", "sms", "withdrawn", 30)};
+  ASSERT_TRUE(this->store_->Commit(b));
+  const std::vector<ProfileId> ids = {3, 2, 1, 3};  // 2: no record; 3 asked for twice
+  auto ledgers = this->store_->GetConsentsOf(ids);
+  ASSERT_TRUE(ledgers) << ledgers.error().ToString();
+  ASSERT_EQ(ledgers->size(), ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto one = this->store_->GetConsents(ids[i]);
+    ASSERT_TRUE(one);
+    EXPECT_EQ((*ledgers)[i], *one) << "profile " << ids[i];
+  }
+  ASSERT_EQ((*ledgers)[0].size(), 2u);
+  EXPECT_EQ((*ledgers)[0][1].status, "withdrawn");  // in id order
+  EXPECT_TRUE((*ledgers)[1].empty());
+  EXPECT_EQ((*ledgers)[2][1].status, "objected");
+  EXPECT_TRUE(this->store_->GetConsentsOf(std::vector<ProfileId>{}).value().empty());
+}
+
 TYPED_TEST(StoreContract, CountsEventsStagesAndTheConsentRecordsInForce) {
   auto active = this->NewProfile(1, "k1");
   active.row.lifecycle = "active";
@@ -603,6 +626,14 @@ TYPED_TEST(StoreContract, CountsByHourWhatWasMadeInEachHourOfTheWindow) {
   Batch b;
   b.events = {this->Event("e1", 2, from + 10), this->Event("e2", 2, from + kHour - 1),
               this->Event("e3", 3, from + kHour), this->Event("e4", 3, from + 3 * kHour)};
+  // Events of other types count the same (the SQLCipher backend counts type by type).
+  for (auto [key, type, time] :
+       {std::tuple{"e5", "cart.updated", from + kHour + 1}, std::tuple{"e6", "a.first", from - 1},
+        std::tuple{"e7", "z.last", from + 2 * kHour}}) {
+    EventRow e = this->Event(key, 3, time);
+    e.type = type;
+    b.events.push_back(e);
+  }
   TaskRow t;
   t.dedupe = "d1";
   t.profile_id = 2;
@@ -618,7 +649,7 @@ TYPED_TEST(StoreContract, CountsByHourWhatWasMadeInEachHourOfTheWindow) {
   ASSERT_TRUE(hours) << hours.error().ToString();
   ASSERT_EQ(hours->size(), 3u);
   const std::vector<std::tuple<int64_t, int64_t, int64_t, int64_t>> want = {
-      {from, 1, 2, 0}, {from + kHour, 0, 1, 0}, {from + 2 * kHour, 1, 0, 1}};
+      {from, 1, 2, 0}, {from + kHour, 0, 2, 0}, {from + 2 * kHour, 1, 1, 1}};
   for (size_t i = 0; i < want.size(); ++i) {
     const HourCounts& h = (*hours)[i];
     EXPECT_EQ(std::make_tuple(h.hour_us, h.profiles, h.events, h.tasks), want[i]) << "hour " << i;

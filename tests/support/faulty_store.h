@@ -172,6 +172,10 @@ class FaultyStore final : public store::Store {
   Result<std::vector<store::ConsentRow>> GetConsents(store::ProfileId id) override {
     return real_.GetConsents(id);
   }
+  Result<std::vector<std::vector<store::ConsentRow>>> GetConsentsOf(
+      std::span<const store::ProfileId> ids) override {
+    return real_.GetConsentsOf(ids);
+  }
   Result<std::vector<store::AuditRecord>> ReadAudit(int64_t after, int limit) override {
     return real_.ReadAudit(after, limit);
   }

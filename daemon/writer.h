@@ -83,8 +83,8 @@ class Writer {
   // work (JSON facts, batches) frees as much as it allocates, and glibc kept about half of a
   // loaded daemon's resident memory free in the writer's arena (docs/PERFORMANCE.md). Called
   // once the queue has stayed empty a moment after work, and every kTrimEvery under steady
-  // work — not each time the queue runs dry: a trim costs tens of milliseconds (every free page
-  // given back, then faulted in again), and a base-wide pass runs the queue dry between its
+  // work — not each time the queue runs dry: a trim is not cheap (every free page given
+  // back, then faulted in again), and a base-wide pass runs the queue dry between its
   // jobs (DECISIONS 149).
   void ReturnFreeMemory();
 

@@ -25,13 +25,14 @@ Result<StoreCounts> SqlcipherStore::Counts(int64_t now_us) {
   }
   // Each (profile, purpose, scope, channel)'s latest record made by now, over the ledger's
   // index by profile; only for the profiles stored (an erased one keeps its ledger), their ids
-  // read from an index, not a profile row (sealed values and all) looked up per record.
+  // read from an index (`+id`: not the rowid, which would walk the table's own pages, sealed
+  // values and all), not a profile row looked up per record.
   Stmt s(reader->main,
          "SELECT c.purpose, c.scope, "
          "  CASE WHEN c.status = 'granted' AND c.expires_us != 0 AND c.expires_us <= ?1 "
          "    THEN 'expired' ELSE c.status END AS state, count(*) "
          "FROM consents c "
-         "WHERE c.time_us <= ?1 AND c.profile_id IN (SELECT id FROM profiles) "
+         "WHERE c.time_us <= ?1 AND c.profile_id IN (SELECT +id FROM profiles) "
          "  AND NOT EXISTS (SELECT 1 FROM consents d WHERE d.profile_id = c.profile_id "
          "    AND d.purpose = c.purpose AND d.scope = c.scope AND d.channel = c.channel "
          "    AND d.time_us <= ?1 AND (d.time_us > c.time_us OR (d.time_us = c.time_us "

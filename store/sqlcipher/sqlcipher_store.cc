@@ -124,14 +124,17 @@ Status SqlcipherStore::WriteProfile(const ProfileWrite& w) {
     PORTRAIT_RETURN_IF_ERROR(CheckNotAlias(r.ext_key));
   }
   if (w.state_only && !w.is_new) {
-    Stmt state(main_,
-               "UPDATE profiles SET lifecycle = ?, metrics = ?, updated_us = ? WHERE id = ?;");
-    state.Bind(1, r.lifecycle).BindBlob(2, r.metrics).Bind(3, r.updated_us).Bind(4, r.id);
+    Stmt state(main_, "UPDATE profiles SET metrics = ?, updated_us = ? WHERE id = ?;");
+    state.BindBlob(1, r.metrics).Bind(2, r.updated_us).Bind(3, r.id);
     PORTRAIT_RETURN_IF_ERROR(state.Run());
     if (sqlite3_changes(main_.get()) == 0) {
       return Status::NotFound("profile " + std::to_string(r.id) + " does not exist");
     }
-    return Status::Ok();
+    // Apart, and only when it changes: naming an indexed column in SET rewrites its index
+    // entry (profiles_by_lifecycle) even when the value stays.
+    Stmt stage(main_, "UPDATE profiles SET lifecycle = ?1 WHERE id = ?2 AND lifecycle != ?1;");
+    stage.Bind(1, r.lifecycle).Bind(2, r.id);
+    return stage.Run();
   }
   Stmt up(main_, w.is_new ? "INSERT INTO profiles (" + std::string(kProfileColumns) +
                                 ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10);"

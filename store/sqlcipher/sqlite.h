@@ -95,11 +95,17 @@ auto ReadRows(Stmt& s, Fn&& row) -> Result<std::vector<decltype(row(s))>> {
 
 // Runs `read` in one read transaction of `db`: its statements see the same commit, and the
 // file's shared lock is taken once, not once per statement.
+// A connection whose transaction would not end is not given back inside it: it is rolled back.
 template <typename Fn>
 auto InOneRead(Db& db, Fn&& read) -> decltype(read()) {
   PORTRAIT_RETURN_IF_ERROR(db.Exec("BEGIN;"));
   auto out = read();
-  (void)db.Exec("COMMIT;");
+  if (Status done = db.Exec("COMMIT;"); !done.ok()) {
+    (void)db.Exec("ROLLBACK;");
+    if (out) {
+      return Error(done);
+    }
+  }
   return out;
 }
 

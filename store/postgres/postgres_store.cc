@@ -462,6 +462,11 @@ Result<std::unique_ptr<Store>> OpenPostgresStore(const PostgresOptions& options)
       pg::Migrate(keystore, pg::KeystoreSchema(), options.create, options.partitions));
   PORTRAIT_ASSIGN_OR_RETURN(
       int partitions, pg::Migrate(main, pg::MainSchema(), options.create, options.partitions));
+  if (options.partitions_fixed && partitions != options.partitions) {
+    return Error(Status::InvalidArgument(
+        "[cluster] partitions is " + std::to_string(options.partitions) +
+        " but the schema was made with " + std::to_string(partitions) + "; it is fixed at init"));
+  }
   crypto::SecretBytes mac_key;
   if (options.audit_mac_key) {
     PORTRAIT_ASSIGN_OR_RETURN(mac_key, options.audit_mac_key->Clone());

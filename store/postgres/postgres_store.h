@@ -31,8 +31,10 @@ struct PostgresOptions {
   const crypto::SecretBytes* ledger_mac_key = nullptr;
   // Make both schemas (Conflict if either exists) instead of opening existing ones.
   bool create = false;
-  // The partition count, recorded when the schema is made; an open uses the recorded one.
+  // The partition count, recorded when the schema is made; an open uses the recorded one, or
+  // with `partitions_fixed` refuses (InvalidArgument) a schema made with another count.
   int partitions = pg::kDefaultPartitions;
+  bool partitions_fixed = false;
   // The audit chain this store writes (one per node); "" for a single node.
   std::string node;
   // Reading connections to each database, beside the writer's.

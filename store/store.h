@@ -257,6 +257,7 @@ struct TaskFilter {
   int64_t since_us = 0;         // created at or after
   int64_t after_id = 0;
   int limit = 100;
+  bool served_only = false;  // only tasks of profiles this node serves (see Store::Serves)
 };
 
 // A model's or score's fitted parameters (docs/DECISIONS.md 100-101): base-wide figures, never
@@ -396,6 +397,14 @@ class Store {
   // allocated above it, so an erased profile's id, which its consent and audit records keep, is
   // never given again.
   virtual Result<ProfileId> ProfileIdHighWater() = 0;
+  // Whether this node writes profile `id` now: always on a store of one node; on a PostgreSQL
+  // store shared by several (docs/DECISIONS.md 162-167), whether it holds the lease of the id's
+  // partition. New profiles get ids this node serves; due timers and tasks (DueTimers,
+  // CountDueTimers, DueTasks) are only those of profiles it serves. Thread-safe.
+  virtual bool Serves(ProfileId id) const {
+    (void)id;
+    return true;
+  }
   // Which of these event keys are stored: one flag per key, in order (the writer's duplicate
   // check, once per group). The SQLCipher store reads on its write connection, whose pages are
   // decrypted already: call it from the writer thread, between commits.

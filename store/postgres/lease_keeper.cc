@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "store/postgres/partition.h"
+#include "store/postgres/pg.h"
+
 namespace portrait::store {
 namespace {
 
@@ -31,24 +34,28 @@ Result<std::unique_ptr<LeaseKeeper>> LeaseKeeper::Open(const LeaseOptions& optio
     return Error(Status::NotFound("the database holds no portrait schema with leases"));
   }
   const int partitions = static_cast<int>(r.Int(0, 1));
-  return std::unique_ptr<LeaseKeeper>(new LeaseKeeper(std::move(db), options, partitions));
+  return std::unique_ptr<LeaseKeeper>(
+      new LeaseKeeper(std::make_unique<pg::Connection>(std::move(db)), options, partitions));
 }
 
-LeaseKeeper::LeaseKeeper(pg::Connection db, LeaseOptions options, int partitions)
+LeaseKeeper::LeaseKeeper(std::unique_ptr<pg::Connection> db, LeaseOptions options, int partitions)
     : db_(std::move(db)),
       options_(std::move(options)),
       partitions_(partitions),
-      held_(static_cast<size_t>(partitions), false) {}
+      held_(static_cast<size_t>(partitions), false),
+      drained_(static_cast<size_t>(partitions), false) {}
+
+LeaseKeeper::~LeaseKeeper() = default;
 
 Result<std::vector<int>> LeaseKeeper::Round() {
   // Taken before any statement: the table's expiry, set later by the server, is never earlier.
   const auto start = std::chrono::steady_clock::now();
   MutexLock lock(db_mu_);
-  PORTRAIT_RETURN_IF_ERROR(db_.Exec("BEGIN;"));
+  PORTRAIT_RETURN_IF_ERROR(db_->Exec("BEGIN;"));
   Result<std::vector<int>> held = RoundIn();
-  Status committed = held ? db_.Exec("COMMIT;") : Status::Ok();
+  Status committed = held ? db_->Exec("COMMIT;") : Status::Ok();
   if (!held || !committed.ok()) {
-    (void)db_.Exec("ROLLBACK;");
+    (void)db_->Exec("ROLLBACK;");
     return held ? Error(committed) : held;
   }
   MutexLock state(mu_);
@@ -64,19 +71,19 @@ Result<std::vector<int>> LeaseKeeper::Round() {
 Result<std::vector<int>> LeaseKeeper::RoundIn() {
   PORTRAIT_ASSIGN_OR_RETURN(int64_t now, ServerNowUs());
   const int64_t lease_us = options_.lease.count() * 1000;
-  PORTRAIT_RETURN_IF_ERROR(db_.Do(
+  PORTRAIT_RETURN_IF_ERROR(db_->Do(
       "INSERT INTO cluster_nodes (node, address, seen_us) VALUES ($1, $2, $3) "
       "ON CONFLICT (node) DO UPDATE SET address = excluded.address, seen_us = excluded.seen_us;",
       Params().Text(options_.node).Text(options_.address).Int(now)));
   PORTRAIT_ASSIGN_OR_RETURN(
       Rows renewed,
-      db_.Run("UPDATE leases SET expires_us = $1, address = $2 "
-              "WHERE node = $3 AND expires_us > $4 RETURNING part;",
-              Params().Int(now + lease_us).Text(options_.address).Text(options_.node).Int(now)));
+      db_->Run("UPDATE leases SET expires_us = $1, address = $2 "
+               "WHERE node = $3 AND expires_us > $4 RETURNING part;",
+               Params().Int(now + lease_us).Text(options_.address).Text(options_.node).Int(now)));
   std::vector<int> held = Parts(renewed);
   PORTRAIT_ASSIGN_OR_RETURN(Rows live,
-                            db_.Run("SELECT count(*) FROM cluster_nodes WHERE seen_us > $1;",
-                                    Params().Int(now - lease_us)));
+                            db_->Run("SELECT count(*) FROM cluster_nodes WHERE seen_us > $1;",
+                                     Params().Int(now - lease_us)));
   const int nodes = static_cast<int>(std::max<int64_t>(1, live.Int(0, 0)));
   const int share = (partitions_ + nodes - 1) / nodes;
   const int have = static_cast<int>(held.size());
@@ -94,7 +101,7 @@ Result<std::vector<int>> LeaseKeeper::RoundIn() {
 
 Result<int64_t> LeaseKeeper::ServerNowUs() {
   PORTRAIT_ASSIGN_OR_RETURN(
-      Rows r, db_.Run("SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint;"));
+      Rows r, db_->Run("SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint;"));
   return r.Int(0, 0);
 }
 
@@ -102,15 +109,15 @@ Result<int64_t> LeaseKeeper::ServerNowUs() {
 // different ones.
 Result<std::vector<int>> LeaseKeeper::Take(int64_t now_us, int count) {
   PORTRAIT_ASSIGN_OR_RETURN(
-      Rows r, db_.Run("UPDATE leases SET node = $1, address = $2, expires_us = $3 "
-                      "WHERE part IN (SELECT part FROM leases WHERE expires_us <= $4 "
-                      "ORDER BY part LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING part;",
-                      Params()
-                          .Text(options_.node)
-                          .Text(options_.address)
-                          .Int(now_us + options_.lease.count() * 1000)
-                          .Int(now_us)
-                          .Int(count)));
+      Rows r, db_->Run("UPDATE leases SET node = $1, address = $2, expires_us = $3 "
+                       "WHERE part IN (SELECT part FROM leases WHERE expires_us <= $4 "
+                       "ORDER BY part LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING part;",
+                       Params()
+                           .Text(options_.node)
+                           .Text(options_.address)
+                           .Int(now_us + options_.lease.count() * 1000)
+                           .Int(now_us)
+                           .Int(count)));
   return Parts(r);
 }
 
@@ -118,9 +125,9 @@ Result<std::vector<int>> LeaseKeeper::Take(int64_t now_us, int count) {
 // go, so no write of this node starts on one a peer may take.
 Result<std::vector<int>> LeaseKeeper::GiveBack(int count) {
   PORTRAIT_ASSIGN_OR_RETURN(Rows mine,
-                            db_.Run("SELECT part FROM leases WHERE node = $1 ORDER BY part DESC "
-                                    "LIMIT $2 FOR UPDATE;",
-                                    Params().Text(options_.node).Int(count)));
+                            db_->Run("SELECT part FROM leases WHERE node = $1 ORDER BY part DESC "
+                                     "LIMIT $2 FOR UPDATE;",
+                                     Params().Text(options_.node).Int(count)));
   std::vector<int> given = Parts(mine);
   {
     MutexLock state(mu_);
@@ -130,8 +137,8 @@ Result<std::vector<int>> LeaseKeeper::GiveBack(int count) {
   }
   std::vector<int64_t> ids(given.begin(), given.end());
   PORTRAIT_RETURN_IF_ERROR(
-      db_.Do("UPDATE leases SET node = '', address = '', expires_us = 0 WHERE part = ANY($1);",
-             Params().Ints(ids)));
+      db_->Do("UPDATE leases SET node = '', address = '', expires_us = 0 WHERE part = ANY($1);",
+              Params().Ints(ids)));
   return given;
 }
 
@@ -142,10 +149,26 @@ Status LeaseKeeper::ReleaseAll() {
   }
   MutexLock lock(db_mu_);
   PORTRAIT_RETURN_IF_ERROR(
-      db_.Do("UPDATE leases SET node = '', address = '', expires_us = 0 WHERE node = $1;",
-             Params().Text(options_.node)));
-  return db_.Do("DELETE FROM cluster_nodes WHERE node = $1;", Params().Text(options_.node));
+      db_->Do("UPDATE leases SET node = '', address = '', expires_us = 0 WHERE node = $1;",
+              Params().Text(options_.node)));
+  return db_->Do("DELETE FROM cluster_nodes WHERE node = $1;", Params().Text(options_.node));
 }
+
+std::vector<int> LeaseKeeper::DrainTaken() {
+  MutexLock state(mu_);
+  const bool live = std::chrono::steady_clock::now() < deadline_;
+  std::vector<int> taken;
+  for (size_t p = 0; p < held_.size(); ++p) {
+    const bool holds = live && held_[p];
+    if (holds && !drained_[p]) {
+      taken.push_back(static_cast<int>(p));
+    }
+    drained_[p] = holds;
+  }
+  return taken;
+}
+
+int LeaseKeeper::PartitionOf(int64_t id) const { return pg::PartitionOfId(id, partitions_); }
 
 bool LeaseKeeper::Holds(int part) const {
   if (part < 0 || part >= partitions_) {
@@ -166,9 +189,9 @@ int LeaseKeeper::HeldCount() const {
 Result<std::optional<LeaseHolder>> LeaseKeeper::HolderOf(int part) {
   MutexLock lock(db_mu_);
   PORTRAIT_ASSIGN_OR_RETURN(int64_t now, ServerNowUs());
-  PORTRAIT_ASSIGN_OR_RETURN(Rows r, db_.Run("SELECT node, address FROM leases "
-                                            "WHERE part = $1 AND node <> '' AND expires_us > $2;",
-                                            Params().Int(part).Int(now)));
+  PORTRAIT_ASSIGN_OR_RETURN(Rows r, db_->Run("SELECT node, address FROM leases "
+                                             "WHERE part = $1 AND node <> '' AND expires_us > $2;",
+                                             Params().Int(part).Int(now)));
   if (r.empty()) {
     return std::optional<LeaseHolder>();
   }

@@ -17,9 +17,12 @@
 #include "base/mutex.h"
 #include "base/result.h"
 #include "crypto/secret.h"
-#include "store/postgres/pg.h"
 
 namespace portrait::store {
+
+namespace pg {
+class Connection;
+}
 
 struct LeaseOptions {
   std::string url;                                // the main database (libpq URI)
@@ -39,6 +42,7 @@ class LeaseKeeper {
  public:
   // Connects to the main database, whose schema must exist (NotFound otherwise).
   static Result<std::unique_ptr<LeaseKeeper>> Open(const LeaseOptions& options);
+  ~LeaseKeeper();
 
   // One round in one transaction; returns the partitions held after it, ascending. On an error
   // nothing is renewed: the held set stays until the last round's deadline passes.
@@ -51,6 +55,13 @@ class LeaseKeeper {
   bool Holds(int part) const;
   // The number of partitions held now (0 once the deadline passed).
   int HeldCount() const;
+  // The partitions held since the last call that the call before did not see held: those a
+  // round took, and after this keeper's first round every one it holds (a restarted node may
+  // renew the leases of its previous life). For picking up what their last holder left
+  // unfinished.
+  std::vector<int> DrainTaken();
+  // The partition of profile `id` (store/postgres/partition.h).
+  int PartitionOf(int64_t id) const;
   // The unexpired holder of `part` by the table, or none (free, or expired).
   Result<std::optional<LeaseHolder>> HolderOf(int part);
 
@@ -59,19 +70,20 @@ class LeaseKeeper {
   std::chrono::milliseconds lease() const { return options_.lease; }
 
  private:
-  LeaseKeeper(pg::Connection db, LeaseOptions options, int partitions);
+  LeaseKeeper(std::unique_ptr<pg::Connection> db, LeaseOptions options, int partitions);
   Result<std::vector<int>> RoundIn() REQUIRES(db_mu_);
   Result<int64_t> ServerNowUs() REQUIRES(db_mu_);
   Result<std::vector<int>> Take(int64_t now_us, int count) REQUIRES(db_mu_);
   Result<std::vector<int>> GiveBack(int count) REQUIRES(db_mu_);
 
   Mutex db_mu_;  // the connection; held for a whole round
-  pg::Connection db_ GUARDED_BY(db_mu_);
+  const std::unique_ptr<pg::Connection> db_ PT_GUARDED_BY(db_mu_);
   const LeaseOptions options_;
   const int partitions_;
   mutable Mutex mu_;
   std::vector<bool> held_ GUARDED_BY(mu_);
   std::chrono::steady_clock::time_point deadline_ GUARDED_BY(mu_);
+  std::vector<bool> drained_ GUARDED_BY(mu_);  // held when DrainTaken last looked
 };
 
 }  // namespace portrait::store

@@ -76,6 +76,7 @@ Result<CommitResult> PostgresStore::Commit(const Batch& batch) {
 
 // In the SQLCipher store's order (store.h Batch says which part comes before which).
 Status PostgresStore::Apply(const Batch& batch, CommitResult& result) {
+  PORTRAIT_RETURN_IF_ERROR(Fence(batch));
   ProfileId inserted = 0;
   for (const ProfileWrite& w : batch.profiles) {
     PORTRAIT_RETURN_IF_ERROR(WriteProfile(w));

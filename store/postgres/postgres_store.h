@@ -46,4 +46,10 @@ struct PostgresOptions {
 // NotFound when a database holds no portrait schema and `create` is off.
 Result<std::unique_ptr<Store>> OpenPostgresStore(const PostgresOptions& options);
 
+class LeaseKeeper;
+// Makes `store` (one OpenPostgresStore returned) serve only the partitions `leases` holds: new
+// profiles' ids, due timers and tasks in them, every commit fenced by their leases
+// (docs/DECISIONS.md 165). InvalidArgument if `store` is not a PostgreSQL store.
+Status ServeOnlyHeldPartitions(Store& store, std::shared_ptr<LeaseKeeper> leases);
+
 }  // namespace portrait::store

@@ -469,6 +469,24 @@ class Store {
   virtual Result<std::pair<int64_t, std::string>> AuditHead() = 0;
   virtual Status PutCheckpoint(const AuditCheckpoint& checkpoint) = 0;
   virtual Result<std::vector<AuditCheckpoint>> GetCheckpoints() = 0;
+  // Several nodes on one store write one chain each (docs/DECISIONS.md 168): the node of the
+  // chain this store appends to ("" on a store of one node), the nodes of every chain in the
+  // store (ascending), and ReadAudit and GetCheckpoints of any of them; a chain the store does
+  // not hold reads empty. A store of one node has only its own chain.
+  virtual std::string AuditNode() const { return std::string(); }
+  virtual Result<std::vector<std::string>> AuditChains() {
+    return std::vector<std::string>{AuditNode()};
+  }
+  virtual Result<std::vector<AuditRecord>> ReadAuditOf(std::string_view node, int64_t after_seq,
+                                                       int limit) {
+    return node == AuditNode() ? ReadAudit(after_seq, limit)
+                               : Result<std::vector<AuditRecord>>(std::vector<AuditRecord>());
+  }
+  virtual Result<std::vector<AuditCheckpoint>> GetCheckpointsOf(std::string_view node) {
+    return node == AuditNode()
+               ? GetCheckpoints()
+               : Result<std::vector<AuditCheckpoint>>(std::vector<AuditCheckpoint>());
+  }
 
   // Deletes what `rule` selects, at most `rule.limit` rows, oldest first (a purged field's
   // blind-index entry and anchor with it) and, in the same transaction, appends `audit` with

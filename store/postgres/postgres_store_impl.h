@@ -106,6 +106,11 @@ class PostgresStore final : public Store {
   Result<std::pair<int64_t, std::string>> AuditHead() override;
   Status PutCheckpoint(const AuditCheckpoint& checkpoint) override;
   Result<std::vector<AuditCheckpoint>> GetCheckpoints() override;
+  std::string AuditNode() const override { return node_; }
+  Result<std::vector<std::string>> AuditChains() override;
+  Result<std::vector<AuditRecord>> ReadAuditOf(std::string_view node, int64_t after_seq,
+                                               int limit) override;
+  Result<std::vector<AuditCheckpoint>> GetCheckpointsOf(std::string_view node) override;
   Result<int64_t> Purge(const PurgeRule& rule, AuditEntry audit) override;
   Result<std::optional<TokenRow>> FindToken(std::string_view digest) override;
   Result<std::vector<TokenRow>> ListTokens() override;

@@ -11,7 +11,10 @@
 #include <set>
 #include <thread>
 
+#include "base/clock.h"
+#include "store/postgres/pg.h"
 #include "store/postgres/postgres_store.h"
+#include "store/profile_ids.h"
 #include "tests/support/postgres_server.h"
 
 namespace portrait::store {
@@ -63,6 +66,10 @@ class LeaseKeeperTest : public ::testing::Test {
       }
       EXPECT_LE(holders, 1) << "partition " << p;
     }
+  }
+
+  pg::Connection Main() const {
+    return pg::Connection::Open(dbs_.url, &server_->password()).value();
   }
 
   PostgresServer* server_ = nullptr;
@@ -180,6 +187,69 @@ TEST_F(LeaseKeeperTest, ANodeNamingAnotherPartitionCountIsRefused) {
   EXPECT_NE(store.error().message().find("fixed at init"), std::string::npos);
   o.partitions = kPartitions;
   EXPECT_TRUE(OpenPostgresStore(o));
+}
+
+// A store serving only the partitions its node holds: new ids in them, its due timers only
+// theirs, and a commit to another node's partition refused by the fence.
+TEST_F(LeaseKeeperTest, AStoreSharedByNodesWritesAndFiresOnlyThePartitionsItHolds) {
+  std::shared_ptr<LeaseKeeper> a = Keeper("node-a");
+  auto b = Keeper("node-b");
+  ASSERT_TRUE(a && b);
+  for (int round = 0; round < 3; ++round) {
+    Round(*a);
+    Round(*b);
+  }
+  ASSERT_EQ(a->HeldCount(), kPartitions / 2);
+  PostgresOptions o;
+  o.url = dbs_.url;
+  o.keystore_url = dbs_.keystore_url;
+  o.password = &server_->password();
+  o.keystore_password = &server_->keystore_password();
+  o.readers = 1;
+  o.node = "node-a";
+  auto store = OpenPostgresStore(o);
+  ASSERT_TRUE(store) << store.error().ToString();
+  ASSERT_TRUE(ServeOnlyHeldPartitions(**store, a).ok());
+  ProfileId mine = 0;
+  ProfileId theirs = 0;
+  for (ProfileId id = 1; mine == 0 || theirs == 0; ++id) {
+    (a->Holds(a->PartitionOf(id)) ? mine : theirs) = id;
+  }
+  EXPECT_TRUE((*store)->Serves(mine));
+  EXPECT_FALSE((*store)->Serves(theirs));
+  auto write = [&](ProfileId id) {
+    Batch batch;
+    ProfileWrite w;
+    w.is_new = true;
+    w.row.id = id;
+    w.row.ext_key = "key-" + std::to_string(id);
+    w.row.external_id = "sealed";
+    batch.profiles.push_back(w);
+    batch.timers.push_back(TimerRow{id, "t", 1000});
+    return (*store)->Commit(batch);
+  };
+  EXPECT_TRUE(write(mine)) << "a partition node-a holds";
+  auto refused = write(theirs);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), Status::Code::kUnavailable);
+  // node-b's timer, written under node-b, is not node-a's to fire.
+  ASSERT_TRUE(Main()
+                  .Do("INSERT INTO timers (profile_id, trigger, part, due_us) VALUES ($1, 't', "
+                      "$2, 1000);",
+                      pg::Params().Int(theirs).Int(a->PartitionOf(theirs)))
+                  .ok());
+  auto due = (*store)->DueTimers(2000, 10);
+  ASSERT_TRUE(due) << due.error().ToString();
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ(due->front().profile_id, mine);
+  // New ids: only in node-a's partitions.
+  FakeClock clock{TimePoint(std::chrono::seconds(1'700'000'000))};
+  ProfileIdAllocator ids(**store, clock);
+  for (int i = 0; i < 50; ++i) {
+    auto id = ids.Next();
+    ASSERT_TRUE(id) << id.error().ToString();
+    EXPECT_TRUE(a->Holds(a->PartitionOf(*id))) << *id;
+  }
 }
 
 }  // namespace

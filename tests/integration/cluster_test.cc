@@ -194,7 +194,7 @@ TEST_F(Cluster, ThreeNodesLoseNothingAcknowledgedWhenOneIsKilledMidStream) {
   std::vector<std::thread> senders;
   const int share = kCustomers / 3 + 1;
   for (int n = 0; n < 3; ++n) {
-    senders.emplace_back([this, n, share] {
+    senders.emplace_back([this, n] {
       const int end = std::min(kCustomers, (n + 1) * share);
       for (int from = n * share; from < end; from += kPerRequest) {
         Send(n, from, std::min(end, from + kPerRequest));
@@ -261,6 +261,24 @@ TEST_F(Cluster, ThreeNodesLoseNothingAcknowledgedWhenOneIsKilledMidStream) {
   }
   EXPECT_EQ(delivered, TaskIds());
   std::printf("%zu deliveries for %zu tasks\n", lines, delivered.size());
+
+  // A repeat sent to both live nodes: the holder counts duplicates, the other answers 421
+  // naming it, and stores nothing.
+  for (int i = 0; i < 10; ++i) {
+    const std::string body = EventsOf(i, i + 1).dump();
+    HttpResult first = nodes_[0]->Admin("POST", "/v1/events", body, "care");
+    HttpResult third = nodes_[2]->Admin("POST", "/v1/events", body, "care");
+    const bool first_holds = first.status == 202;
+    const HttpResult& held = first_holds ? first : third;
+    const HttpResult& misdirected = first_holds ? third : first;
+    ASSERT_EQ(held.status, 202) << held.body;
+    EXPECT_EQ(held.json(), json({{"accepted", 0}, {"duplicates", 2}}));
+    ASSERT_EQ(misdirected.status, 421) << misdirected.body;
+    const std::string owner = first_holds ? "node-1" : "node-3";
+    EXPECT_EQ(misdirected.json()["owner"],
+              json({{"node", owner}, {"address", "http://" + owner + ".test:7451"}}));
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM events;"), 2 * kCustomers);
 
   // Each node's audit chain verifies, the killed node's once it is back.
   ASSERT_TRUE(nodes_[1]->Start()) << nodes_[1]->Log();

@@ -41,6 +41,7 @@ std::vector<std::string> KeepStartOnlySettings(const Config& in_force, Config& f
   keep(in_force.keys.passphrase_env, fresh.keys.passphrase_env, "keys.passphrase_env");
   keep(in_force.keys.blind_index_bytes, fresh.keys.blind_index_bytes, "keys.blind_index_bytes");
   keep(in_force.store, fresh.store, "[store]");
+  keep(in_force.cluster, fresh.cluster, "[cluster]");
   keep(in_force.audit.checkpoint_every, fresh.audit.checkpoint_every, "audit.checkpoint_every");
   keep(in_force.audit.checkpoint_interval, fresh.audit.checkpoint_interval,
        "audit.checkpoint_interval");

@@ -71,6 +71,23 @@ struct StoreConfig {
   }
 };
 
+// Several portraitd nodes on one PostgreSQL store (docs/SCALING.md): this node's name (unique,
+// written in its audit records and leases), the address its peers answer 421 with, the partition
+// count (fixed by `portraitctl init`; a node naming another one refuses to start) and how long a
+// partition stays a silent node's. Absent (`enabled` false): one node, holding every partition.
+struct ClusterConfig {
+  bool enabled = false;
+  std::string node;
+  std::string address;  // e.g. "http://10.0.0.5:8080"
+  int partitions = 256;
+  std::chrono::seconds lease{10};
+  SourcePos pos;
+  bool operator==(const ClusterConfig& o) const {
+    return std::tie(enabled, node, address, partitions, lease) ==
+           std::tie(o.enabled, o.node, o.address, o.partitions, o.lease);
+  }
+};
+
 // How often the audit chain's head is signed: after `checkpoint_every` records or
 // `checkpoint_interval`, whichever comes first. Read at start.
 struct AuditConfig {
@@ -169,6 +186,7 @@ struct Config {
   DaemonConfig daemon;
   KeysConfig keys;
   StoreConfig store;
+  ClusterConfig cluster;
   AuditConfig audit;
   std::vector<Field> fields;
   std::vector<Purpose> purposes;

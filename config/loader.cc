@@ -50,6 +50,9 @@ class Loader {
     if (const toml::table* t = top.Table("store")) {
       LoadStore(*t);
     }
+    if (const toml::table* t = top.Table("cluster")) {
+      LoadCluster(*t);
+    }
     if (const toml::table* t = top.Table("audit")) {
       LoadAudit(*t);
     }
@@ -184,6 +187,53 @@ class Loader {
                 "[store]: url, keystore_url and the passwords are for kind = \"postgres\"");
     }
     r.Finish();
+  }
+
+  void LoadCluster(const toml::table& t) {
+    TableReader r(t, "[cluster]", diag_);
+    ClusterConfig& c = config_.cluster;
+    c.enabled = true;
+    c.pos = r.pos();
+    if (auto v = r.String("node", true)) {
+      if (!IsNodeName(v->value)) {
+        r.Error(v->pos, "node", "must be 1 to 64 letters, digits, '-', '_' or '.'");
+      }
+      c.node = v->value;
+    }
+    if (auto v = r.String("address", true)) {
+      c.address = v->value;
+      if (!(c.address.starts_with("http://") || c.address.starts_with("https://")) ||
+          c.address.size() > 256) {
+        r.Error(v->pos, "address", "must be an http:// or https:// URL of at most 256 bytes");
+      }
+    }
+    if (auto v = r.Int("partitions", 1, 4096)) {
+      c.partitions = static_cast<int>(*v);
+    }
+    if (auto v = r.String("lease")) {
+      auto d = ParseDuration(v->value);
+      if (!d || d->count() < 2 || d->count() > 600) {
+        r.Error(v->pos, "lease", d ? "must be from 2s to 10m" : d.error().message());
+      } else {
+        c.lease = *d;
+      }
+    }
+    if (config_.store.kind != StoreKind::kPostgres) {
+      diag_.Add(r.pos(), "[cluster] needs [store] kind = \"postgres\"");
+    }
+    r.Finish();
+  }
+
+  static bool IsNodeName(std::string_view s) {
+    if (s.empty() || s.size() > 64) {
+      return false;
+    }
+    for (char ch : s) {
+      if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.')) {
+        return false;
+      }
+    }
+    return true;
   }
 
   // `prefix`_env or `prefix`_file, at most one.

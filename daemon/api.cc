@@ -36,6 +36,24 @@ HttpResponse NoSuchRoute(const std::vector<std::string>& path) {
   return r;
 }
 
+// Among several nodes: a request for profiles of another node's partition (docs/DECISIONS.md
+// 166). 421 naming the node that holds it and its address; 503 while the partition is between
+// holders (its last one stopped, no other has taken it yet).
+HttpResponse Misdirected(const std::optional<store::LeaseHolder>& owner) {
+  if (!owner) {
+    HttpResponse r = Problem(http::status::service_unavailable,
+                             "the profile's partition is passing to another node; retry shortly");
+    r.set(http::field::retry_after, "1");
+    return r;
+  }
+  HttpResponse r = Problem(http::status::misdirected_request,
+                           "the profile is served by node " + owner->node + "; send it there");
+  json body = json::parse(r.body());
+  body["owner"] = {{"node", owner->node}, {"address", owner->address}};
+  r.body() = body.dump();
+  return r;
+}
+
 }  // namespace
 
 http::status HttpStatusOf(const Status& s) {
@@ -407,6 +425,13 @@ void Api::Events(ApiCall& call, Reply reply) {
     return reply(Problem(http::status::unprocessable_entity, events.error().message()));
   }
   d_.ingestor.SealKnownSubjects(*events);
+  if (d_.cluster != nullptr) {
+    for (const IncomingEvent& e : *events) {
+      if (e.sealed_for != 0 && !d_.cluster->Serves(e.sealed_for)) {
+        return reply(Misdirected(d_.cluster->OwnerOf(e.sealed_for)));
+      }
+    }
+  }
   const auto start = std::chrono::steady_clock::now();
   IngestRequest request{std::move(*events), caller.Actor(), caller.purpose->name};
   d_.writer.Submit(std::move(request), [this, reply, start](Result<IngestCounts> counts) {

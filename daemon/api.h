@@ -13,6 +13,7 @@
 
 #include "daemon/api_call.h"
 #include "daemon/authenticator.h"
+#include "daemon/cluster_node.h"
 #include "daemon/consent_service.h"
 #include "daemon/export_service.h"
 #include "daemon/http_server.h"
@@ -63,6 +64,7 @@ struct ApiDeps {
   ScoreService& scores;
   StatsService& stats;
   TimelineService& timeline;
+  ClusterNode* cluster = nullptr;  // among several nodes: who serves which profile (else null)
 };
 
 class Api {

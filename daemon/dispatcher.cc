@@ -77,34 +77,69 @@ void Dispatcher::OpenSinks() {
 
 Dispatcher::~Dispatcher() { Stop(); }
 
-Status Dispatcher::RecoverInterrupted(const DispatcherDeps& d) {
+Status Dispatcher::RecoverInterrupted(const DispatcherDeps& d,
+                                      const std::function<bool(store::ProfileId)>& only) {
   return d.writer.Run([&]() -> Status {
     int recovered = 0;
+    store::TaskFilter sending;
+    sending.state = Name(TaskState::kSending);
+    sending.limit = 1000;
+    sending.served_only = only != nullptr;
     while (true) {
-      store::TaskFilter sending;
-      sending.state = Name(TaskState::kSending);
-      sending.limit = 1000;
       PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::TaskRow> tasks, d.store.ListTasks(sending));
       if (tasks.empty()) {
         break;
       }
+      sending.after_id = tasks.back().id;
       const int64_t now = d.clock.NowUs();
       store::Batch batch;
       for (const store::TaskRow& t : tasks) {
+        if (only && !only(t.profile_id)) {
+          continue;
+        }
         const std::string why =
             "the daemon stopped during attempt " + std::to_string(t.attempts) + "; retried";
         batch.task_updates.push_back(
             {t.id, std::string(Name(TaskState::kRetrying)), why, now, t.attempts, now});
         batch.audit.push_back(TaskAudit(t, Name(TaskState::kRetrying), why, now));
       }
-      PORTRAIT_RETURN_IF_ERROR(d.audit.Commit(batch));
-      recovered += static_cast<int>(tasks.size());
+      if (!batch.task_updates.empty()) {
+        PORTRAIT_RETURN_IF_ERROR(d.audit.Commit(batch));
+      }
+      recovered += static_cast<int>(batch.task_updates.size());
     }
     if (recovered > 0) {
       d.log.warn("{} tasks were being sent when the daemon stopped; they are retried now",
                  recovered);
     }
     return Status::Ok();
+  });
+}
+
+void Dispatcher::RecoverTaken() {
+  if (d_.cluster == nullptr) {
+    return;
+  }
+  if (auto taken = d_.cluster->TakenSinceLastCall()) {
+    if (Status s = RecoverInterrupted(d_, *taken); !s.ok()) {
+      d_.log.error("cannot retry the attempts a stopped node left: {}", s.message());
+    }
+  }
+}
+
+void Dispatcher::DropForeignOutcomes(Round& round) {
+  if (d_.cluster == nullptr) {
+    return;
+  }
+  std::erase_if(round.outcomes, [&](const std::pair<Attempt, Outcome>& o) {
+    if (d_.cluster->Serves(o.first.task.profile_id)) {
+      return false;
+    }
+    d_.log.warn(
+        "task {}: its partition passed to another node during the attempt; that node "
+        "sends it again",
+        o.first.task.id);
+    return true;
   });
 }
 
@@ -138,8 +173,10 @@ bool Dispatcher::Stopping() {
 void Dispatcher::Loop() {
   while (!Stopping()) {
     const int64_t now = d_.clock.NowUs();
+    RecoverTaken();
     Round round;
     round.outcomes = TakeOutcomes();
+    DropForeignOutcomes(round);
     round.verdicts = Claim(now);
     for (Attempt& a : Record(std::move(round), now)) {
       d_.telemetry.sinks.For(a.task.sink).attempts.Add();

@@ -26,6 +26,7 @@
 
 #include "base/mutex.h"
 #include "daemon/attempt.h"
+#include "daemon/cluster_node.h"
 #include "daemon/consent_service.h"
 #include "daemon/rules_holder.h"
 #include "daemon/send_decision.h"
@@ -52,6 +53,8 @@ struct DispatcherDeps {
   const Clock& clock;
   Telemetry& telemetry;
   spdlog::logger& log;
+  // Among several nodes: which partitions this one holds and took (null: one node, all).
+  ClusterNode* cluster = nullptr;
 };
 
 class Dispatcher {
@@ -62,9 +65,11 @@ class Dispatcher {
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
 
-  // Marks the tasks an unclean stop left `sending` as `retrying`, due now. Before a Dispatcher
-  // starts.
-  static Status RecoverInterrupted(const DispatcherDeps& deps);
+  // Marks the tasks an unclean stop left `sending` as `retrying`, due now: every one before a
+  // Dispatcher of a single node starts; among several nodes, those of the profiles `only`
+  // accepts (of partitions just taken from a node that stopped), from the dispatcher's rounds.
+  static Status RecoverInterrupted(const DispatcherDeps& deps,
+                                   const std::function<bool(store::ProfileId)>& only = nullptr);
 
   // Tasks may have become due (a group commit created some): look now rather than at the tick.
   void Wake();
@@ -85,6 +90,11 @@ class Dispatcher {
 
   void OpenSinks();
   void Loop();
+  // Among several nodes: recovers the interrupted attempts of the partitions taken lately.
+  void RecoverTaken();
+  // Drops the outcomes of tasks whose partition this node no longer holds: their new holder
+  // retries them (same id), and a commit including them would be refused.
+  void DropForeignOutcomes(Round& round);
   // At the stop: lets the attempts under way finish and records them and the unstarted ones.
   void Finish();
   bool Stopping();

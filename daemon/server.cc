@@ -8,6 +8,7 @@
 #include "config/loader.h"
 #include "crypto/audit_signer.h"
 #include "daemon/api.h"
+#include "daemon/cluster_node.h"
 #include "daemon/derived_crons.h"
 #include "daemon/derived_values.h"
 #include "daemon/dispatcher.h"
@@ -23,12 +24,14 @@ struct Server::Parts {
   Parts(store::DataDirLock data_dir_lock, std::shared_ptr<const LoadedRules> rules,
         const Clock& clock, spdlog::logger& log, store::DataDir data_dir,
         crypto::AuditSigner audit_signer, crypto::BlindIndex token_hasher_,
-        std::shared_ptr<const DerivedParams> fitted, crypto::CursorSealer member_cursors)
+        std::shared_ptr<const DerivedParams> fitted, crypto::CursorSealer member_cursors,
+        std::unique_ptr<ClusterNode> cluster_node)
       : lock(std::move(data_dir_lock)),
         config(rules->config),
         clock(clock),
         log(log),
         data(std::move(data_dir)),
+        cluster(std::move(cluster_node)),
         signer(std::move(audit_signer)),
         token_hasher(std::move(token_hasher_)),
         audit(*data.store, signer, data.keys.audit_mac_key(), clock,
@@ -72,7 +75,7 @@ struct Server::Parts {
                     log,        [this] { return server->Reload(); },
                     imports,    models,
                     scores,     stats,
-                    timeline}),
+                    timeline,   cluster.get()}),
         http(io,
              HttpLimits{.read_timeout =
                             std::chrono::seconds(config.Get()->daemon.request_timeout_seconds)},
@@ -117,6 +120,7 @@ struct Server::Parts {
   const Clock& clock;
   spdlog::logger& log;
   store::DataDir data;
+  std::unique_ptr<ClusterNode> cluster;  // among several nodes; stopped after the writer
   crypto::AuditSigner signer;
   crypto::BlindIndex token_hasher;
   store::AuditLog audit;
@@ -187,9 +191,13 @@ Result<std::unique_ptr<Server>> Server::Open(const config::Config& config, const
   PORTRAIT_ASSIGN_OR_RETURN(std::shared_ptr<const DerivedParams> fitted,
                             LoadDerivedParams(*data.store));
   PORTRAIT_ASSIGN_OR_RETURN(crypto::CursorSealer member_cursors, crypto::CursorSealer::Create());
-  auto parts = std::make_unique<Parts>(std::move(*lock), std::move(rules), clock, log,
-                                       std::move(data), std::move(signer), std::move(token_hasher),
-                                       std::move(fitted), std::move(member_cursors));
+  std::unique_ptr<ClusterNode> cluster;
+  if (config.cluster.enabled) {
+    PORTRAIT_ASSIGN_OR_RETURN(cluster, OpenClusterNode(config, *data.store, log));
+  }
+  auto parts = std::make_unique<Parts>(
+      std::move(*lock), std::move(rules), clock, log, std::move(data), std::move(signer),
+      std::move(token_hasher), std::move(fitted), std::move(member_cursors), std::move(cluster));
   return std::unique_ptr<Server>(new Server(std::move(parts)));
 }
 
@@ -204,6 +212,9 @@ Server::~Server() {
     p_->dispatcher->Stop();  // waits for the attempts in flight and records them
   }
   p_->writer.Stop();
+  if (p_->cluster) {
+    p_->cluster->Stop();  // gives back the partitions once nothing more is written
+  }
 }
 
 Result<std::string> Server::Listen(const std::string& address) {
@@ -235,8 +246,11 @@ Result<std::string> Server::Listen(const std::string& address) {
   if (!p_->dispatcher) {
     DispatcherDeps deps{p_->writer,       *p_->data.store, p_->vault,     p_->consents,
                         p_->sends,        p_->data.keys,   p_->audit,     p_->config,
-                        p_->rules_holder, p_->clock,       p_->telemetry, p_->log};
-    PORTRAIT_RETURN_IF_ERROR(Dispatcher::RecoverInterrupted(deps));
+                        p_->rules_holder, p_->clock,       p_->telemetry, p_->log,
+                        p_->cluster.get()};
+    if (!p_->cluster) {  // among several nodes, the dispatcher's rounds recover what they take
+      PORTRAIT_RETURN_IF_ERROR(Dispatcher::RecoverInterrupted(deps));
+    }
     PORTRAIT_RETURN_IF_ERROR(p_->writer.Run([this] { return p_->merges.FinishInterrupted(); }));
     p_->dispatcher = std::make_unique<Dispatcher>(deps);
     p_->writer.OnTasksCreated([this] { p_->dispatcher->Wake(); });

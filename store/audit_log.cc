@@ -79,13 +79,30 @@ Status AuditLog::Checkpoint() {
   return SignLocked(head.first, head.second);
 }
 
+// Every node's chain in turn (one on a store of one node); the first broken one is named.
 Result<AuditVerification> AuditLog::Verify() {
+  PORTRAIT_ASSIGN_OR_RETURN(std::vector<std::string> chains, store_.AuditChains());
+  AuditVerification all;
+  for (const std::string& node : chains) {
+    PORTRAIT_ASSIGN_OR_RETURN(AuditVerification one, VerifyChain(node));
+    all.records += one.records;
+    all.checkpoints += one.checkpoints;
+    if (all.ok && !one.ok) {
+      all.ok = false;
+      all.first_bad_seq = one.first_bad_seq;
+      all.problem = node.empty() ? one.problem : "node " + node + ": " + one.problem;
+    }
+  }
+  return all;
+}
+
+Result<AuditVerification> AuditLog::VerifyChain(const std::string& node) {
   AuditVerifier verifier(signer_.public_key(), mac_key_);
   verifier.ExpectFinalKey(signer_.public_key());
   // First pass: where the signing key changed (key.rotate records), so that each checkpoint
   // is checked with its own key.
   for (int64_t after = 0;;) {
-    PORTRAIT_ASSIGN_OR_RETURN(auto page, store_.ReadAudit(after, 10000));
+    PORTRAIT_ASSIGN_OR_RETURN(auto page, store_.ReadAuditOf(node, after, 10000));
     if (page.empty()) {
       break;
     }
@@ -94,13 +111,13 @@ Result<AuditVerification> AuditLog::Verify() {
     }
     after = page.back().seq;
   }
-  PORTRAIT_ASSIGN_OR_RETURN(auto checkpoints, store_.GetCheckpoints());
+  PORTRAIT_ASSIGN_OR_RETURN(auto checkpoints, store_.GetCheckpointsOf(node));
   for (const auto& c : checkpoints) {
     verifier.AddCheckpoint(c);
   }
   int64_t after = 0;
   while (true) {
-    PORTRAIT_ASSIGN_OR_RETURN(auto page, store_.ReadAudit(after, 10000));
+    PORTRAIT_ASSIGN_OR_RETURN(auto page, store_.ReadAuditOf(node, after, 10000));
     if (page.empty()) {
       return verifier.Finish();
     }

@@ -128,7 +128,9 @@ class AuditLog {
   // Signs the current head now, if it has moved since the last checkpoint.
   Status Checkpoint();
 
-  // Walks the whole chain in the store against its MACs and the stored, signed checkpoints.
+  // Walks the whole chain in the store against its MACs and the stored, signed checkpoints;
+  // on a store several nodes share, every node's chain (each with its own checkpoints), the
+  // first broken one named in `problem`.
   Result<AuditVerification> Verify();
   // Signs the head, then writes JSON lines: a signed header (format, public key, head), every
   // signed checkpoint up to the head, every record up to the head.
@@ -139,6 +141,7 @@ class AuditLog {
  private:
   // Checkpoints when a commit that ended at `result.audit_seq` makes one due.
   Status AfterCommit(const CommitResult& result);
+  Result<AuditVerification> VerifyChain(const std::string& node);
   Status LoadLocked() REQUIRES(mu_);
   Status SignLocked(int64_t seq, const std::string& hash) REQUIRES(mu_);
 

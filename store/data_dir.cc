@@ -84,6 +84,11 @@ Result<std::unique_ptr<Store>> OpenPostgres(const config::Config& config,
   options.erasure_ledger = config.daemon.data_dir + "/" + kErasureLedgerName;
   options.ledger_mac_key = &ledger_key;
   options.create = create;
+  if (config.cluster.enabled) {
+    options.partitions = config.cluster.partitions;
+    options.partitions_fixed = true;
+    options.node = config.cluster.node;
+  }
   return OpenPostgresStore(options);
 }
 

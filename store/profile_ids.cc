@@ -15,7 +15,15 @@ Result<ProfileId> ProfileIdAllocator::Next() {
     // Only a database whose random ids of old (before increasing ids) reached the top.
     return Error(Status::Internal("no profile id is left above the largest one stored"));
   }
-  last_ = std::max(last_ + 1, static_cast<ProfileId>(clock_.NowUs()));
+  // On a store shared by several nodes, the next id of a partition this node holds (about
+  // partitions / held tries); one that holds none says so rather than search forever.
+  ProfileId id = std::max(last_ + 1, static_cast<ProfileId>(clock_.NowUs()));
+  for (int tries = 0; !store_.Serves(id); ++tries, ++id) {
+    if (tries == kMaxTries || id == std::numeric_limits<ProfileId>::max()) {
+      return Error(Status::Unavailable("this node holds no partition to make a profile in"));
+    }
+  }
+  last_ = id;
   return last_;
 }
 

@@ -21,11 +21,13 @@ class ProfileIdAllocator {
   // `store` and `clock` must outlive the allocator.
   ProfileIdAllocator(Store& store, const Clock& clock) : store_(store), clock_(clock) {}
 
-  // A new id, larger than every id this allocator or the store gave before. The first call
-  // reads the store's high-water mark (an error then is the store's).
+  // A new id, larger than every id this allocator or the store gave before, and one the store
+  // serves (Store::Serves). The first call reads the store's high-water mark (an error then is
+  // the store's); Unavailable when the store serves no id (a node holding no partition).
   Result<ProfileId> Next();
 
  private:
+  static constexpr int kMaxTries = 1 << 20;
   Store& store_;
   const Clock& clock_;
   Mutex mu_;

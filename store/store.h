@@ -259,6 +259,7 @@ struct TaskFilter {
   int64_t since_us = 0;         // created at or after
   int64_t after_id = 0;
   int limit = 100;
+  bool served_only = false;  // only tasks of profiles this node serves (see Store::Serves)
 };
 
 // A model's or score's fitted parameters (docs/DECISIONS.md 100-101): base-wide figures, never
@@ -398,6 +399,14 @@ class Store {
   // allocated above it, so an erased profile's id, which its consent and audit records keep, is
   // never given again.
   virtual Result<ProfileId> ProfileIdHighWater() = 0;
+  // Whether this node writes profile `id` now: always on a store of one node; on a PostgreSQL
+  // store shared by several (docs/DECISIONS.md 162-167), whether it holds the lease of the id's
+  // partition. New profiles get ids this node serves; due timers and tasks (DueTimers,
+  // CountDueTimers, DueTasks) are only those of profiles it serves. Thread-safe.
+  virtual bool Serves(ProfileId id) const {
+    (void)id;
+    return true;
+  }
   // Which of these event keys are stored: one flag per key, in order (the writer's duplicate
   // check, once per group). The SQLCipher store reads on its write connection, whose pages are
   // decrypted already: call it from the writer thread, between commits.
@@ -467,6 +476,24 @@ class Store {
   virtual Result<std::pair<int64_t, std::string>> AuditHead() = 0;
   virtual Status PutCheckpoint(const AuditCheckpoint& checkpoint) = 0;
   virtual Result<std::vector<AuditCheckpoint>> GetCheckpoints() = 0;
+  // Several nodes on one store write one chain each (docs/DECISIONS.md 168): the node of the
+  // chain this store appends to ("" on a store of one node), the nodes of every chain in the
+  // store (ascending), and ReadAudit and GetCheckpoints of any of them; a chain the store does
+  // not hold reads empty. A store of one node has only its own chain.
+  virtual std::string AuditNode() const { return std::string(); }
+  virtual Result<std::vector<std::string>> AuditChains() {
+    return std::vector<std::string>{AuditNode()};
+  }
+  virtual Result<std::vector<AuditRecord>> ReadAuditOf(std::string_view node, int64_t after_seq,
+                                                       int limit) {
+    return node == AuditNode() ? ReadAudit(after_seq, limit)
+                               : Result<std::vector<AuditRecord>>(std::vector<AuditRecord>());
+  }
+  virtual Result<std::vector<AuditCheckpoint>> GetCheckpointsOf(std::string_view node) {
+    return node == AuditNode()
+               ? GetCheckpoints()
+               : Result<std::vector<AuditCheckpoint>>(std::vector<AuditCheckpoint>());
+  }
 
   // Deletes what `rule` selects, at most `rule.limit` rows, oldest first (a purged field's
   // blind-index entry and anchor with it) and, in the same transaction, appends `audit` with

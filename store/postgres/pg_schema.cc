@@ -182,6 +182,24 @@ constexpr std::string_view kMainSteps[] = {
         PRIMARY KEY (kind, name)
       );
       )sql",
+    // 2: partition leases (docs/DECISIONS.md 163): one row a partition, its holder and the
+    // expiry by the server's clock; each node's address and last lease round.
+    R"sql(
+      CREATE TABLE leases (
+        part       bigint PRIMARY KEY,
+        node       text COLLATE "C" NOT NULL DEFAULT '',
+        address    text COLLATE "C" NOT NULL DEFAULT '',
+        expires_us bigint NOT NULL DEFAULT 0
+      );
+      INSERT INTO leases (part)
+        SELECT generate_series(0, (SELECT partitions FROM portrait_schema) - 1);
+      CREATE INDEX leases_by_node ON leases (node, part);
+      CREATE TABLE cluster_nodes (
+        node    text COLLATE "C" PRIMARY KEY,
+        address text COLLATE "C" NOT NULL,
+        seen_us bigint NOT NULL
+      );
+      )sql",
 };
 
 constexpr std::string_view kKeystoreSteps[] = {

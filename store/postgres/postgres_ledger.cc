@@ -122,12 +122,29 @@ Result<std::vector<std::vector<ConsentRow>>> PostgresStore::GetConsentsOf(
 }
 
 Result<std::vector<AuditRecord>> PostgresStore::ReadAudit(int64_t after_seq, int limit) {
+  return ReadAuditOf(node_, after_seq, limit);
+}
+
+Result<std::vector<std::string>> PostgresStore::AuditChains() {
+  auto reader = readers_.Acquire();
+  PORTRAIT_ASSIGN_OR_RETURN(
+      Rows r, reader->main.Run("SELECT DISTINCT node FROM audit UNION SELECT $1 ORDER BY 1;",
+                               Params().Text(node_)));
+  std::vector<std::string> nodes;
+  for (int i = 0; i < r.size(); ++i) {
+    nodes.push_back(r.Text(i, 0));
+  }
+  return nodes;
+}
+
+Result<std::vector<AuditRecord>> PostgresStore::ReadAuditOf(std::string_view node,
+                                                            int64_t after_seq, int limit) {
   auto reader = readers_.Acquire();
   PORTRAIT_ASSIGN_OR_RETURN(
       Rows r, reader->main.Run("SELECT seq, time_us, actor, action, profile_id, purpose, detail, "
                                "hash, mac FROM audit WHERE node = $1 AND seq > $2 ORDER BY seq "
                                "LIMIT $3;",
-                               Params().Text(node_).Int(after_seq).Int(limit)));
+                               Params().Text(node).Int(after_seq).Int(limit)));
   std::vector<AuditRecord> out;
   for (int i = 0; i < r.size(); ++i) {
     out.push_back(AuditRecord{r.Int(i, 0),
@@ -155,11 +172,15 @@ Status PostgresStore::PutCheckpoint(const AuditCheckpoint& c) {
 }
 
 Result<std::vector<AuditCheckpoint>> PostgresStore::GetCheckpoints() {
+  return GetCheckpointsOf(node_);
+}
+
+Result<std::vector<AuditCheckpoint>> PostgresStore::GetCheckpointsOf(std::string_view node) {
   auto reader = readers_.Acquire();
   PORTRAIT_ASSIGN_OR_RETURN(Rows r,
                             reader->main.Run("SELECT seq, hash, signature, time_us, prev_seq FROM "
                                              "audit_checkpoints WHERE node = $1 ORDER BY seq;",
-                                             Params().Text(node_)));
+                                             Params().Text(node)));
   std::vector<AuditCheckpoint> out;
   for (int i = 0; i < r.size(); ++i) {
     out.push_back(

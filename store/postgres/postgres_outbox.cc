@@ -121,19 +121,23 @@ Status PostgresStore::UpdateTasks(const std::vector<TaskUpdate>& updates) {
   return Status::Ok();
 }
 
+// Among several nodes, only the partitions this node holds ($3: limited, $4: to these).
 Result<std::vector<TimerRow>> PostgresStore::DueTimers(int64_t until_us, int limit) {
+  auto [limited, parts] = ServedParts();
   auto reader = readers_.Acquire();
   return ReadTimers(
       reader->main.Run("SELECT profile_id, trigger, due_us FROM timers WHERE due_us <= $1 "
-                       "ORDER BY due_us LIMIT $2;",
-                       Params().Int(until_us).Int(limit)));
+                       "AND (NOT $3 OR part = ANY($4)) ORDER BY due_us LIMIT $2;",
+                       Params().Int(until_us).Int(limit).Bool(limited).Ints(parts)));
 }
 
 Result<int64_t> PostgresStore::CountDueTimers(int64_t until_us) {
+  auto [limited, parts] = ServedParts();
   auto reader = readers_.Acquire();
-  PORTRAIT_ASSIGN_OR_RETURN(
-      Rows r,
-      reader->main.Run("SELECT count(*) FROM timers WHERE due_us <= $1;", Params().Int(until_us)));
+  PORTRAIT_ASSIGN_OR_RETURN(Rows r,
+                            reader->main.Run("SELECT count(*) FROM timers WHERE due_us <= $1 "
+                                             "AND (NOT $2 OR part = ANY($3));",
+                                             Params().Int(until_us).Bool(limited).Ints(parts)));
   return r.Int(0, 0);
 }
 
@@ -167,12 +171,19 @@ Result<std::vector<TaskRow>> PostgresStore::GetTasks(ProfileId id) {
 
 Result<std::vector<TaskRow>> PostgresStore::DueTasks(std::string_view sink, int64_t until_us,
                                                      int limit) {
+  auto [limited, parts] = ServedParts();
   auto reader = readers_.Acquire();
   return ReadTasks(reader->main.Run(
       "SELECT " + kTaskColumns +
           " FROM tasks WHERE sink = $1 AND state = ANY($2::text[]) AND due_us <= $3 "
-          "ORDER BY due_us LIMIT $4;",
-      Params().Text(sink).Texts(States(IsWaiting)).Int(until_us).Int(limit)));
+          "AND (NOT $5 OR part = ANY($6)) ORDER BY due_us LIMIT $4;",
+      Params()
+          .Text(sink)
+          .Texts(States(IsWaiting))
+          .Int(until_us)
+          .Int(limit)
+          .Bool(limited)
+          .Ints(parts)));
 }
 
 Result<std::optional<TaskRow>> PostgresStore::GetTask(int64_t id) {
@@ -185,12 +196,14 @@ Result<std::optional<TaskRow>> PostgresStore::GetTask(int64_t id) {
 }
 
 Result<std::vector<TaskRow>> PostgresStore::ListTasks(const TaskFilter& f) {
+  auto [limited, parts] = ServedParts();
+  limited = limited && f.served_only;
   auto reader = readers_.Acquire();
   return ReadTasks(reader->main.Run(
       "SELECT " + kTaskColumns +
           " FROM tasks WHERE id > $1 AND ($2 = '' OR state = $2) AND ($3 = '' OR trigger = $3) "
           "AND ($4 = 0 OR profile_id = $4) AND ($5 = '' OR purpose = $5 OR ($6 AND purpose = '')) "
-          "AND created_us >= $7 ORDER BY id LIMIT $8;",
+          "AND created_us >= $7 AND (NOT $9 OR part = ANY($10)) ORDER BY id LIMIT $8;",
       Params()
           .Int(f.after_id)
           .Text(f.state)
@@ -199,7 +212,9 @@ Result<std::vector<TaskRow>> PostgresStore::ListTasks(const TaskFilter& f) {
           .Text(f.purpose)
           .Bool(f.include_notices)
           .Int(f.since_us)
-          .Int(f.limit)));
+          .Int(f.limit)
+          .Bool(limited)
+          .Ints(parts)));
 }
 
 Result<int64_t> PostgresStore::CountDelivered(ProfileId id, std::string_view purpose,

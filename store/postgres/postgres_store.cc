@@ -76,6 +76,7 @@ Result<CommitResult> PostgresStore::Commit(const Batch& batch) {
 
 // In the SQLCipher store's order (store.h Batch says which part comes before which).
 Status PostgresStore::Apply(const Batch& batch, CommitResult& result) {
+  PORTRAIT_RETURN_IF_ERROR(Fence(batch));
   ProfileId inserted = 0;
   for (const ProfileWrite& w : batch.profiles) {
     PORTRAIT_RETURN_IF_ERROR(WriteProfile(w));
@@ -462,6 +463,11 @@ Result<std::unique_ptr<Store>> OpenPostgresStore(const PostgresOptions& options)
       pg::Migrate(keystore, pg::KeystoreSchema(), options.create, options.partitions));
   PORTRAIT_ASSIGN_OR_RETURN(
       int partitions, pg::Migrate(main, pg::MainSchema(), options.create, options.partitions));
+  if (options.partitions_fixed && partitions != options.partitions) {
+    return Error(Status::InvalidArgument(
+        "[cluster] partitions is " + std::to_string(options.partitions) +
+        " but the schema was made with " + std::to_string(partitions) + "; it is fixed at init"));
+  }
   crypto::SecretBytes mac_key;
   if (options.audit_mac_key) {
     PORTRAIT_ASSIGN_OR_RETURN(mac_key, options.audit_mac_key->Clone());

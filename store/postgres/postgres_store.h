@@ -31,8 +31,10 @@ struct PostgresOptions {
   const crypto::SecretBytes* ledger_mac_key = nullptr;
   // Make both schemas (Conflict if either exists) instead of opening existing ones.
   bool create = false;
-  // The partition count, recorded when the schema is made; an open uses the recorded one.
+  // The partition count, recorded when the schema is made; an open uses the recorded one, or
+  // with `partitions_fixed` refuses (InvalidArgument) a schema made with another count.
   int partitions = pg::kDefaultPartitions;
+  bool partitions_fixed = false;
   // The audit chain this store writes (one per node); "" for a single node.
   std::string node;
   // Reading connections to each database, beside the writer's.
@@ -43,5 +45,11 @@ struct PostgresOptions {
 // Unavailable when a server can't be reached, PermissionDenied when it refuses the login,
 // NotFound when a database holds no portrait schema and `create` is off.
 Result<std::unique_ptr<Store>> OpenPostgresStore(const PostgresOptions& options);
+
+class LeaseKeeper;
+// Makes `store` (one OpenPostgresStore returned) serve only the partitions `leases` holds: new
+// profiles' ids, due timers and tasks in them, every commit fenced by their leases
+// (docs/DECISIONS.md 165). InvalidArgument if `store` is not a PostgreSQL store.
+Status ServeOnlyHeldPartitions(Store& store, std::shared_ptr<LeaseKeeper> leases);
 
 }  // namespace portrait::store

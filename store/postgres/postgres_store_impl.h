@@ -12,6 +12,7 @@
 
 #include "base/mutex.h"
 #include "store/lease_pool.h"
+#include "store/postgres/lease_keeper.h"
 #include "store/postgres/pg.h"
 #include "store/postgres/postgres_store.h"
 
@@ -51,6 +52,9 @@ class PostgresStore final : public Store {
     ledger_key_ = std::move(mac_key);
   }
   void AddReader(std::unique_ptr<pg::ReadPair> pair) { readers_.Add(std::move(pair)); }
+  // From now on, serve only the partitions `leases` holds (postgres_cluster.cc).
+  void ServeOnly(std::shared_ptr<LeaseKeeper> leases) { leases_ = std::move(leases); }
+  bool Serves(ProfileId id) const override;
   // Loads this node's audit chain head; call once before use.
   Status Init();
 
@@ -104,6 +108,11 @@ class PostgresStore final : public Store {
   Result<std::pair<int64_t, std::string>> AuditHead() override;
   Status PutCheckpoint(const AuditCheckpoint& checkpoint) override;
   Result<std::vector<AuditCheckpoint>> GetCheckpoints() override;
+  std::string AuditNode() const override { return node_; }
+  Result<std::vector<std::string>> AuditChains() override;
+  Result<std::vector<AuditRecord>> ReadAuditOf(std::string_view node, int64_t after_seq,
+                                               int limit) override;
+  Result<std::vector<AuditCheckpoint>> GetCheckpointsOf(std::string_view node) override;
   Result<int64_t> Purge(const PurgeRule& rule, AuditEntry audit) override;
   Result<std::optional<TokenRow>> FindToken(std::string_view digest) override;
   Result<std::vector<TokenRow>> ListTokens() override;
@@ -146,12 +155,18 @@ class PostgresStore final : public Store {
   Status WriteAudit(const std::vector<AuditEntry>& entries, CommitResult& result);
   Status WriteModels(const std::vector<ModelRow>& models);
   Result<int64_t> PurgeRows(const PurgeRule& rule);
+  // The partitions a batch writes rows of, and the check that this node holds each unexpired,
+  // their lease rows locked FOR SHARE to the commit (DECISIONS 165); Ok without leases.
+  Status Fence(const Batch& batch);
+  // Whether reads of due timers and tasks are limited, and to which partitions.
+  std::pair<bool, std::vector<int64_t>> ServedParts() const;
 
   std::mutex mu_;  // the writing connections and the audit head
   pg::ReadPool readers_;
   pg::Connection main_;
   pg::Connection keystore_;
   const int partitions_;
+  std::shared_ptr<LeaseKeeper> leases_;  // null: one node, every partition
   const std::string node_;
   const crypto::SecretBytes audit_mac_key_;
   int64_t audit_seq_ = 0;  // this node's chain head, advanced only by committed transactions

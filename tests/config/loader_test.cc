@@ -266,5 +266,41 @@ TEST(LoadConfig, AStoreSectionThatCannotWorkIsRefused) {
   ExpectErrorAt(WithStore("kind = \"mysql\"\n"), "\"mysql\"", "not one of: sqlcipher, postgres");
 }
 
+// [cluster] (docs/CONFIG.md): a node's name, address, partition count and lease, on PostgreSQL.
+const std::string kPgStore =
+    "kind = \"postgres\"\nurl = \"postgresql://p@db/p\"\nkeystore_url = \"postgresql://k@db/k\"\n";
+
+TEST(LoadConfig, AClusterSectionNamesTheNodeItsAddressPartitionsAndLease) {
+  auto config =
+      ParseConfig(WithStore(kPgStore + "[cluster]\nnode = \"node-1\"\n"
+                                       "address = \"http://10.0.0.5:8080\"\npartitions = 64\n"
+                                       "lease = \"5s\"\n"),
+                  "/cfg/portrait.toml");
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_TRUE(config->cluster.enabled);
+  EXPECT_EQ(config->cluster.node, "node-1");
+  EXPECT_EQ(config->cluster.address, "http://10.0.0.5:8080");
+  EXPECT_EQ(config->cluster.partitions, 64);
+  EXPECT_EQ(config->cluster.lease, std::chrono::seconds(5));
+  auto plain = ParseConfig(WithStore(kPgStore), "/cfg/portrait.toml");
+  ASSERT_TRUE(plain) << plain.error().ToString();
+  EXPECT_FALSE(plain->cluster.enabled);
+}
+
+TEST(LoadConfig, AClusterSectionThatCannotWorkIsRefusedWhereItIsWritten) {
+  const std::string node = "[cluster]\nnode = \"n1\"\naddress = \"http://n1:8080\"\n";
+  ExpectErrorAt(WithStore(kPgStore + "[cluster]\nnode = \"n 1\"\naddress = \"http://n:1\"\n"),
+                "\"n 1\"", "must be 1 to 64 letters");
+  ExpectErrorAt(WithStore(kPgStore + "[cluster]\nnode = \"n1\"\naddress = \"n1:8080\"\n"),
+                "\"n1:8080\"", "http:// or https://");
+  ExpectErrorAt(WithStore(kPgStore + node + "lease = \"1s\"\n"), "\"1s\"", "from 2s to 10m");
+  ExpectErrorAt(WithStore(kPgStore + node + "partitions = 0\n"), "partitions = 0", "partitions");
+  EXPECT_NE(
+      ErrorOf(WithStore(kPgStore + "[cluster]\naddress = \"http://n1:8080\"\n")).find("key 'node'"),
+      std::string::npos);
+  EXPECT_NE(ErrorOf(WithStore("kind = \"sqlcipher\"\n" + node)).find("needs [store] kind"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace portrait::config

@@ -36,6 +36,20 @@ Daemon::Daemon(const std::string& config_suffix) {
   }
 }
 
+Daemon::Daemon(const Daemon& first, const std::string& cluster) {
+  std::string config = ReadFile(first.config_path());
+  const size_t at = config.rfind("[cluster]");
+  EXPECT_NE(at, std::string::npos) << "the first node's config has no [cluster] table";
+  WriteFile(config_path(), config.substr(0, at) + cluster);
+  fs::copy(first.dir() / "rules", dir_ / "rules", fs::copy_options::recursive);
+  fs::create_directory(dir_ / "var");
+  fs::permissions(dir_ / "var", fs::perms::owner_all);
+  for (const char* name : {"master.key", "admin.token"}) {
+    fs::copy_file(first.dir() / (std::string("var/") + name), dir_ / (std::string("var/") + name));
+  }
+  admin_token_ = first.admin_token_;
+}
+
 Daemon::~Daemon() {
   if (pid_ > 0) {
     Kill();

@@ -29,6 +29,10 @@ class Daemon {
   // `config_suffix` (TOML, e.g. a [store] table) is appended to the config first.
   Daemon() : Daemon(std::string()) {}
   explicit Daemon(const std::string& config_suffix);
+  // Another node on `first`'s store (several nodes on one PostgreSQL): `first`'s config (its
+  // [cluster] table, last in it, replaced by `cluster`) and rules, its master key and admin
+  // token; no portraitctl init, the store exists.
+  Daemon(const Daemon& first, const std::string& cluster);
   ~Daemon();
 
   // Starts portraitd; waits until it listens. `test_now` (RFC 3339) sets PORTRAIT_TEST_NOW.

@@ -32,7 +32,9 @@ except ImportError:
 NEVER_PROVOKED = {"500", "503"}
 NOT_PROVOKED = {("post", "/v1/models/{name}/fit"): {"409"},
                 ("post", "/v1/scores/{name}/refresh"): {"409"},
-                ("put", "/v1/profiles/{id}"): {"404"}}
+                ("put", "/v1/profiles/{id}"): {"404"},
+                # Only among several nodes (tests/integration/cluster_test.cc).
+                ("post", "/v1/events"): {"421"}}
 
 
 def references(node):

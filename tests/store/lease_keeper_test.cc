@@ -1,0 +1,256 @@
+// Partition leases of several nodes on one PostgreSQL (store/postgres/lease_keeper.h): fair
+// shares, never two holders, a dead node's partitions taken only after its own deadline passed,
+// a stopped node's given back at once. On the test binary's own server; the leases are real
+// ones of a second or two, waited on by condition, never by a fixed sleep.
+#include "store/postgres/lease_keeper.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <set>
+#include <thread>
+
+#include "base/clock.h"
+#include "store/postgres/pg.h"
+#include "store/postgres/postgres_store.h"
+#include "store/profile_ids.h"
+#include "tests/support/postgres_server.h"
+
+namespace portrait::store {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::PostgresServer;
+
+constexpr int kPartitions = 16;
+
+class LeaseKeeperTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = PostgresServer::Shared();
+    ASSERT_NE(server_, nullptr);
+    dbs_ = server_->Fresh();
+    PostgresOptions o;
+    o.url = dbs_.url;
+    o.keystore_url = dbs_.keystore_url;
+    o.password = &server_->password();
+    o.keystore_password = &server_->keystore_password();
+    o.create = true;
+    o.readers = 1;
+    o.partitions = kPartitions;
+    auto store = OpenPostgresStore(o);
+    ASSERT_TRUE(store) << store.error().ToString();
+  }
+
+  std::unique_ptr<LeaseKeeper> Keeper(const std::string& node,
+                                      std::chrono::milliseconds lease = 10s) {
+    LeaseOptions o{dbs_.url, &server_->password(), node, "http://" + node + ":8080", lease};
+    auto keeper = LeaseKeeper::Open(o);
+    EXPECT_TRUE(keeper) << keeper.error().ToString();
+    return keeper ? std::move(*keeper) : nullptr;
+  }
+
+  static std::vector<int> Round(LeaseKeeper& k) {
+    auto held = k.Round();
+    EXPECT_TRUE(held) << held.error().ToString();
+    return held ? *held : std::vector<int>();
+  }
+
+  // No partition is held (by Holds) by two keepers at once.
+  static void ExpectNoPartitionHeldTwice(const std::vector<LeaseKeeper*>& keepers) {
+    for (int p = 0; p < kPartitions; ++p) {
+      int holders = 0;
+      for (LeaseKeeper* k : keepers) {
+        holders += k->Holds(p) ? 1 : 0;
+      }
+      EXPECT_LE(holders, 1) << "partition " << p;
+    }
+  }
+
+  pg::Connection Main() const {
+    return pg::Connection::Open(dbs_.url, &server_->password()).value();
+  }
+
+  PostgresServer* server_ = nullptr;
+  PostgresServer::Databases dbs_;
+};
+
+TEST_F(LeaseKeeperTest, OneNodeTakesEveryPartitionAndIsNamedTheirHolder) {
+  auto a = Keeper("node-a");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->partitions(), kPartitions);
+  EXPECT_FALSE(a->Holds(0));
+  EXPECT_EQ(Round(*a).size(), static_cast<size_t>(kPartitions));
+  EXPECT_TRUE(a->Holds(0));
+  EXPECT_TRUE(a->Holds(kPartitions - 1));
+  EXPECT_FALSE(a->Holds(kPartitions));
+  EXPECT_FALSE(a->Holds(-1));
+  auto holder = a->HolderOf(5);
+  ASSERT_TRUE(holder) << holder.error().ToString();
+  ASSERT_TRUE(holder->has_value());
+  EXPECT_EQ((*holder)->node, "node-a");
+  EXPECT_EQ((*holder)->address, "http://node-a:8080");
+}
+
+TEST_F(LeaseKeeperTest, NodesThatJoinGetAFairShareAndNoPartitionHasTwoHolders) {
+  auto a = Keeper("node-a");
+  auto b = Keeper("node-b");
+  auto c = Keeper("node-c");
+  ASSERT_TRUE(a && b && c);
+  EXPECT_EQ(Round(*a).size(), static_cast<size_t>(kPartitions));
+  std::vector<LeaseKeeper*> all = {a.get(), b.get(), c.get()};
+  // Rounds in turn until the shares settle: 16 over 3 live nodes is at most 6 each.
+  bool settled = false;
+  for (int round = 0; round < 10 && !settled; ++round) {
+    for (LeaseKeeper* k : all) {
+      Round(*k);
+      ExpectNoPartitionHeldTwice(all);
+    }
+    settled = a->HeldCount() + b->HeldCount() + c->HeldCount() == kPartitions &&
+              a->HeldCount() <= 6 && b->HeldCount() <= 6 && c->HeldCount() <= 6;
+  }
+  EXPECT_TRUE(settled) << a->HeldCount() << " " << b->HeldCount() << " " << c->HeldCount();
+  EXPECT_GE(c->HeldCount(), 4);
+  // The table agrees with each node's own view.
+  for (int p = 0; p < kPartitions; ++p) {
+    auto holder = a->HolderOf(p);
+    ASSERT_TRUE(holder && holder->has_value()) << p;
+    LeaseKeeper* owner = (*holder)->node == "node-a"   ? a.get()
+                         : (*holder)->node == "node-b" ? b.get()
+                                                       : c.get();
+    EXPECT_TRUE(owner->Holds(p)) << p;
+  }
+}
+
+TEST_F(LeaseKeeperTest, ADeadNodesPartitionsMoveOnlyOnceItsOwnDeadlinePassed) {
+  const auto lease = 1500ms;
+  auto a = Keeper("node-a", lease);
+  auto b = Keeper("node-b", lease);
+  ASSERT_TRUE(a && b);
+  for (int round = 0; round < 4; ++round) {
+    Round(*a);
+    Round(*b);
+  }
+  ASSERT_EQ(a->HeldCount(), kPartitions / 2);
+  ASSERT_EQ(b->HeldCount(), kPartitions / 2);
+  std::set<int> of_a;
+  for (int p = 0; p < kPartitions; ++p) {
+    if (a->Holds(p)) {
+      of_a.insert(p);
+    }
+  }
+  // node-a stops renewing (as if killed). node-b keeps its rounds, a third of a lease apart.
+  const auto killed = std::chrono::steady_clock::now();
+  const auto give_up = killed + 20 * lease;
+  while (b->HeldCount() < kPartitions && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(lease / 3);  // the round cadence, not a synchronisation
+    Round(*b);
+    for (int p : of_a) {
+      EXPECT_FALSE(a->Holds(p) && b->Holds(p)) << "partition " << p << " held twice";
+    }
+  }
+  EXPECT_EQ(b->HeldCount(), kPartitions);
+  EXPECT_EQ(a->HeldCount(), 0);
+  std::printf("partitions of a dead node served again after %lld ms (lease %lld ms)\n",
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::steady_clock::now() - killed)
+                                         .count()),
+              static_cast<long long>(lease.count()));
+}
+
+TEST_F(LeaseKeeperTest, AStoppedNodeGivesItsPartitionsBackAtOnce) {
+  auto a = Keeper("node-a");  // a 10 s lease: only a give-back frees them within this test
+  auto b = Keeper("node-b");
+  ASSERT_TRUE(a && b);
+  Round(*a);
+  Round(*b);
+  ASSERT_EQ(b->HeldCount(), 0);
+  ASSERT_TRUE(a->ReleaseAll().ok());
+  EXPECT_EQ(a->HeldCount(), 0);
+  EXPECT_EQ(Round(*b).size(), static_cast<size_t>(kPartitions));
+  ExpectNoPartitionHeldTwice({a.get(), b.get()});
+}
+
+TEST_F(LeaseKeeperTest, ANodeNamingAnotherPartitionCountIsRefused) {
+  PostgresOptions o;
+  o.url = dbs_.url;
+  o.keystore_url = dbs_.keystore_url;
+  o.password = &server_->password();
+  o.keystore_password = &server_->keystore_password();
+  o.readers = 1;
+  o.partitions = kPartitions * 2;
+  o.partitions_fixed = true;
+  auto store = OpenPostgresStore(o);
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(store.error().message().find("fixed at init"), std::string::npos);
+  o.partitions = kPartitions;
+  EXPECT_TRUE(OpenPostgresStore(o));
+}
+
+// A store serving only the partitions its node holds: new ids in them, its due timers only
+// theirs, and a commit to another node's partition refused by the fence.
+TEST_F(LeaseKeeperTest, AStoreSharedByNodesWritesAndFiresOnlyThePartitionsItHolds) {
+  std::shared_ptr<LeaseKeeper> a = Keeper("node-a");
+  auto b = Keeper("node-b");
+  ASSERT_TRUE(a && b);
+  for (int round = 0; round < 3; ++round) {
+    Round(*a);
+    Round(*b);
+  }
+  ASSERT_EQ(a->HeldCount(), kPartitions / 2);
+  PostgresOptions o;
+  o.url = dbs_.url;
+  o.keystore_url = dbs_.keystore_url;
+  o.password = &server_->password();
+  o.keystore_password = &server_->keystore_password();
+  o.readers = 1;
+  o.node = "node-a";
+  auto store = OpenPostgresStore(o);
+  ASSERT_TRUE(store) << store.error().ToString();
+  ASSERT_TRUE(ServeOnlyHeldPartitions(**store, a).ok());
+  ProfileId mine = 0;
+  ProfileId theirs = 0;
+  for (ProfileId id = 1; mine == 0 || theirs == 0; ++id) {
+    (a->Holds(a->PartitionOf(id)) ? mine : theirs) = id;
+  }
+  EXPECT_TRUE((*store)->Serves(mine));
+  EXPECT_FALSE((*store)->Serves(theirs));
+  auto write = [&](ProfileId id) {
+    Batch batch;
+    ProfileWrite w;
+    w.is_new = true;
+    w.row.id = id;
+    w.row.ext_key = "key-" + std::to_string(id);
+    w.row.external_id = "sealed";
+    batch.profiles.push_back(w);
+    batch.timers.push_back(TimerRow{id, "t", 1000});
+    return (*store)->Commit(batch);
+  };
+  EXPECT_TRUE(write(mine)) << "a partition node-a holds";
+  auto refused = write(theirs);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), Status::Code::kUnavailable);
+  // node-b's timer, written under node-b, is not node-a's to fire.
+  ASSERT_TRUE(Main()
+                  .Do("INSERT INTO timers (profile_id, trigger, part, due_us) VALUES ($1, 't', "
+                      "$2, 1000);",
+                      pg::Params().Int(theirs).Int(a->PartitionOf(theirs)))
+                  .ok());
+  auto due = (*store)->DueTimers(2000, 10);
+  ASSERT_TRUE(due) << due.error().ToString();
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ(due->front().profile_id, mine);
+  // New ids: only in node-a's partitions.
+  FakeClock clock{TimePoint(std::chrono::seconds(1'700'000'000))};
+  ProfileIdAllocator ids(**store, clock);
+  for (int i = 0; i < 50; ++i) {
+    auto id = ids.Next();
+    ASSERT_TRUE(id) << id.error().ToString();
+    EXPECT_TRUE(a->Holds(a->PartitionOf(*id))) << *id;
+  }
+}
+
+}  // namespace
+}  // namespace portrait::store

@@ -31,16 +31,22 @@ class LeaseKeeperTest : public ::testing::Test {
     server_ = PostgresServer::Shared();
     ASSERT_NE(server_, nullptr);
     dbs_ = server_->Fresh();
+    PostgresOptions o = Options();
+    o.create = true;
+    o.partitions = kPartitions;
+    auto store = OpenPostgresStore(o);
+    ASSERT_TRUE(store) << store.error().ToString();
+  }
+
+  // The test's databases, one reader.
+  PostgresOptions Options() const {
     PostgresOptions o;
     o.url = dbs_.url;
     o.keystore_url = dbs_.keystore_url;
     o.password = &server_->password();
     o.keystore_password = &server_->keystore_password();
-    o.create = true;
     o.readers = 1;
-    o.partitions = kPartitions;
-    auto store = OpenPostgresStore(o);
-    ASSERT_TRUE(store) << store.error().ToString();
+    return o;
   }
 
   std::unique_ptr<LeaseKeeper> Keeper(const std::string& node,
@@ -173,12 +179,7 @@ TEST_F(LeaseKeeperTest, AStoppedNodeGivesItsPartitionsBackAtOnce) {
 }
 
 TEST_F(LeaseKeeperTest, ANodeNamingAnotherPartitionCountIsRefused) {
-  PostgresOptions o;
-  o.url = dbs_.url;
-  o.keystore_url = dbs_.keystore_url;
-  o.password = &server_->password();
-  o.keystore_password = &server_->keystore_password();
-  o.readers = 1;
+  PostgresOptions o = Options();
   o.partitions = kPartitions * 2;
   o.partitions_fixed = true;
   auto store = OpenPostgresStore(o);
@@ -200,12 +201,7 @@ TEST_F(LeaseKeeperTest, AStoreSharedByNodesWritesAndFiresOnlyThePartitionsItHold
     Round(*b);
   }
   ASSERT_EQ(a->HeldCount(), kPartitions / 2);
-  PostgresOptions o;
-  o.url = dbs_.url;
-  o.keystore_url = dbs_.keystore_url;
-  o.password = &server_->password();
-  o.keystore_password = &server_->keystore_password();
-  o.readers = 1;
+  PostgresOptions o = Options();
   o.node = "node-a";
   auto store = OpenPostgresStore(o);
   ASSERT_TRUE(store) << store.error().ToString();

@@ -51,6 +51,8 @@ TEST(Rearm, AnOlderDatabaseIsMigratedBackfilledOnceAndItsTimersArmedFromTheAncho
   // As the build before anchors left it.
   const std::string undone = daemon.Sql(
       "DROP TABLE anchors; DROP TABLE segment_members; DROP TABLE models; "
+      "DROP INDEX profiles_by_lifecycle; DROP INDEX profiles_by_created; "
+      "DROP INDEX tasks_by_created; "
       "DELETE FROM meta WHERE key = 'anchors.fields'; "
       "PRAGMA user_version = 6; PRAGMA user_version;");
   ASSERT_NE(undone.find("6"), std::string::npos) << undone;

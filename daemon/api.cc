@@ -46,12 +46,9 @@ HttpResponse Misdirected(const std::optional<store::LeaseHolder>& owner) {
     r.set(http::field::retry_after, "1");
     return r;
   }
-  HttpResponse r = Problem(http::status::misdirected_request,
-                           "the profile is served by node " + owner->node + "; send it there");
-  json body = json::parse(r.body());
-  body["owner"] = {{"node", owner->node}, {"address", owner->address}};
-  r.body() = body.dump();
-  return r;
+  return ProblemWith(http::status::misdirected_request,
+                     "the profile is served by node " + owner->node + "; send it there",
+                     {{"owner", {{"node", owner->node}, {"address", owner->address}}}});
 }
 
 }  // namespace

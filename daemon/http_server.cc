@@ -134,17 +134,31 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
-HttpResponse Problem(http::status status, std::string_view detail, unsigned version,
-                     bool keep_alive) {
+namespace {
+
+HttpResponse ProblemOf(http::status status, std::string_view detail, nlohmann::json body,
+                       unsigned version, bool keep_alive) {
   HttpResponse r{status, version};
   r.set(http::field::content_type, "application/problem+json");
   r.keep_alive(keep_alive);
-  nlohmann::json body = {{"type", "about:blank"},
-                         {"title", std::string(http::obsolete_reason(status))},
-                         {"status", static_cast<int>(status)},
-                         {"detail", std::string(detail)}};
+  body["type"] = "about:blank";
+  body["title"] = std::string(http::obsolete_reason(status));
+  body["status"] = static_cast<int>(status);
+  body["detail"] = std::string(detail);
   r.body() = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return r;
+}
+
+}  // namespace
+
+HttpResponse Problem(http::status status, std::string_view detail, unsigned version,
+                     bool keep_alive) {
+  return ProblemOf(status, detail, nlohmann::json::object(), version, keep_alive);
+}
+
+HttpResponse ProblemWith(http::status status, std::string_view detail,
+                         const nlohmann::json& extra) {
+  return ProblemOf(status, detail, extra.is_object() ? extra : nlohmann::json::object(), 11, true);
 }
 
 HttpServer::HttpServer(net::io_context& io, HttpLimits limits, HttpHandler handler)

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "base/result.h"
@@ -58,5 +59,7 @@ class HttpServer {
 // A problem+json (RFC 9457) response.
 HttpResponse Problem(http::status status, std::string_view detail, unsigned version = 11,
                      bool keep_alive = true);
+// The same with members beyond the standard ones (`extra`, an object).
+HttpResponse ProblemWith(http::status status, std::string_view detail, const nlohmann::json& extra);
 
 }  // namespace portrait::daemon

@@ -1,6 +1,7 @@
 #include "daemon/api.h"
 
 #include <boost/core/demangle.hpp>
+#include <set>
 #include <typeinfo>
 
 #include "base/time_format.h"
@@ -36,18 +37,19 @@ HttpResponse NoSuchRoute(const std::vector<std::string>& path) {
   return r;
 }
 
-// Among several nodes: a request for profiles of another node's partition (docs/DECISIONS.md
-// 166). 421 naming the node that holds it and its address; 503 while the partition is between
-// holders (its last one stopped, no other has taken it yet).
+// Among several nodes: a write naming a subject of another node's partition (docs/DECISIONS.md
+// 166, 170). 421 naming the node that holds it and its address; 503 while the partition is
+// between holders (its last one stopped, no other has taken it yet). The partition is the
+// subject's external id's, so the answer is the same whether or not the subject is stored.
 HttpResponse Misdirected(const std::optional<store::LeaseHolder>& owner) {
   if (!owner) {
     HttpResponse r = Problem(http::status::service_unavailable,
-                             "the profile's partition is passing to another node; retry shortly");
+                             "the subject's partition is passing to another node; retry shortly");
     r.set(http::field::retry_after, "1");
     return r;
   }
   return ProblemWith(http::status::misdirected_request,
-                     "the profile is served by node " + owner->node + "; send it there",
+                     "the subject's partition is held by node " + owner->node + "; send it there",
                      {{"owner", {{"node", owner->node}, {"address", owner->address}}}});
 }
 
@@ -296,6 +298,11 @@ Result<HttpResponse> Api::Profiles(ApiCall& call) {
     return Error(Status::NotFound("no such endpoint"));
   }
   const std::string& id = p[2];
+  if (call.method() != http::verb::get) {  // every other route here writes the subject
+    if (auto misdirected = MisdirectedSubject(id)) {
+      return std::move(*misdirected);
+    }
+  }
   if (p.size() == 3) {
     return Profile(call, id);
   }
@@ -403,6 +410,34 @@ Result<HttpResponse> Api::Consents(ApiCall& call, const std::string& id) {
   return Error(Status::NotFound("no such endpoint"));
 }
 
+std::optional<HttpResponse> Api::MisdirectedSubject(std::string_view external_id) {
+  if (d_.cluster == nullptr || !store::ProfileVault::CheckExternalId(external_id).ok()) {
+    return std::nullopt;  // one node; or an id the route refuses (422) wherever it arrives
+  }
+  const std::string ext_key = d_.vault.ExtKey(external_id);
+  if (d_.cluster->ServesKey(ext_key)) {
+    return std::nullopt;
+  }
+  return Misdirected(d_.cluster->OwnerOfKey(ext_key));
+}
+
+// Checked as a whole, before anything about a subject is looked up: when any subject's
+// partition is another node's, the request is refused naming one owner (DECISIONS 166, 170).
+std::optional<HttpResponse> Api::MisdirectedEvents(const std::vector<IncomingEvent>& events) {
+  if (d_.cluster == nullptr) {
+    return std::nullopt;
+  }
+  std::set<std::string_view> seen;
+  for (const IncomingEvent& e : events) {
+    if (seen.insert(e.subject).second) {
+      if (auto misdirected = MisdirectedSubject(e.subject)) {
+        return misdirected;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 void Api::Events(ApiCall& call, Reply reply) {
   const Caller& caller = call.caller;
   if (!consent::HasPermission(*caller.role, "events.write")) {
@@ -421,14 +456,10 @@ void Api::Events(ApiCall& call, Reply reply) {
   if (!events) {
     return reply(Problem(http::status::unprocessable_entity, events.error().message()));
   }
-  d_.ingestor.SealKnownSubjects(*events);
-  if (d_.cluster != nullptr) {
-    for (const IncomingEvent& e : *events) {
-      if (e.sealed_for != 0 && !d_.cluster->Serves(e.sealed_for)) {
-        return reply(Misdirected(d_.cluster->OwnerOf(e.sealed_for)));
-      }
-    }
+  if (auto misdirected = MisdirectedEvents(*events)) {
+    return reply(std::move(*misdirected));
   }
+  d_.ingestor.SealKnownSubjects(*events);
   const auto start = std::chrono::steady_clock::now();
   IngestRequest request{std::move(*events), caller.Actor(), caller.purpose->name};
   d_.writer.Submit(std::move(request), [this, reply, start](Result<IngestCounts> counts) {

@@ -10,6 +10,9 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
+#include <string_view>
+#include <vector>
 
 #include "daemon/api_call.h"
 #include "daemon/authenticator.h"
@@ -112,6 +115,12 @@ class Api {
   // POST /v1/import/profiles.
   Result<HttpResponse> Import(ApiCall& call);
   void Events(ApiCall& call, Reply reply);
+  // Among several nodes, the 421 (or 503) for a write naming a subject (by its external id)
+  // whose partition another node holds; none when this node holds it, on one node, or for an id
+  // the route refuses anyway. Decided from the id alone (docs/DECISIONS.md 170).
+  std::optional<HttpResponse> MisdirectedSubject(std::string_view external_id);
+  // The same for a request's events, whose subjects are checked as a whole.
+  std::optional<HttpResponse> MisdirectedEvents(const std::vector<IncomingEvent>& events);
   // GET /v1/profiles/{id}: answered once its audit record is durable.
   void ReadProfile(ApiCall& call, Reply reply);
   // api_derived.cc. POST /v1/models/{name}/fit: answered from the job thread once the fit is

@@ -20,6 +20,15 @@ Result<std::unique_ptr<ClusterNode>> OpenClusterNode(const config::Config& confi
       std::chrono::duration_cast<std::chrono::milliseconds>(config.cluster.lease)};
   PORTRAIT_ASSIGN_OR_RETURN(std::unique_ptr<store::LeaseKeeper> keeper,
                             store::LeaseKeeper::Open(options));
+  PORTRAIT_ASSIGN_OR_RETURN(int64_t misplaced, store::CountMisplacedExternalIds(store));
+  if (misplaced > 0) {
+    return Error(Status::InvalidArgument(
+        std::to_string(misplaced) +
+        " external ids lie in another partition than their profile (made before new profiles "
+        "were placed by their external id, or aliased across partitions by a single node); "
+        "several nodes can't serve this store without telling callers which subjects are "
+        "stored: run one node without [cluster] (docs/DECISIONS.md 170)"));
+  }
   std::shared_ptr<store::LeaseKeeper> leases = std::move(keeper);
   PORTRAIT_RETURN_IF_ERROR(store::ServeOnlyHeldPartitions(store, leases));
   auto node = std::make_unique<ClusterNode>(std::move(leases), log);
@@ -100,8 +109,12 @@ bool ClusterNode::Serves(store::ProfileId id) const {
   return leases_->Holds(leases_->PartitionOf(id));
 }
 
-std::optional<store::LeaseHolder> ClusterNode::OwnerOf(store::ProfileId id) {
-  auto holder = leases_->HolderOf(leases_->PartitionOf(id));
+bool ClusterNode::ServesKey(std::string_view ext_key) const {
+  return leases_->Holds(leases_->PartitionOfKey(ext_key));
+}
+
+std::optional<store::LeaseHolder> ClusterNode::OwnerOfKey(std::string_view ext_key) {
+  auto holder = leases_->HolderOf(leases_->PartitionOfKey(ext_key));
   return holder ? *holder : std::nullopt;
 }
 

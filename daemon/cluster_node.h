@@ -1,8 +1,8 @@
 // ClusterNode: this portraitd's part among several nodes sharing one PostgreSQL store
 // (docs/DECISIONS.md 162-167). It owns the lease rounds' thread — a round every third of the
 // lease (store/postgres/lease_keeper.h), one at start before anything is served — and answers
-// what the API and the dispatcher ask: whether this node serves a profile, who holds another
-// node's profile (for a 421), and which partitions it took since it last asked. At a stop it
+// what the API and the dispatcher ask: whether this node serves a profile or a subject, who
+// holds another node's subject (for a 421), and which partitions it took since it last asked. At a stop it
 // gives back every partition, so its peers take them at their next round. Thread-safe.
 #pragma once
 
@@ -39,9 +39,12 @@ class ClusterNode {
   void Stop();
 
   bool Serves(store::ProfileId id) const;
-  // The node holding profile `id`'s partition and its address; none when it is free (between
-  // holders) or cannot be read.
-  std::optional<store::LeaseHolder> OwnerOf(store::ProfileId id);
+  // Whether this node holds the partition of the subject whose external id's digest is
+  // `ext_key`: its profile's, stored or not (docs/DECISIONS.md 170).
+  bool ServesKey(std::string_view ext_key) const;
+  // The node holding that partition and its address; none when it is free (between holders) or
+  // cannot be read. Depends on the digest alone, never on whether the subject is stored.
+  std::optional<store::LeaseHolder> OwnerOfKey(std::string_view ext_key);
   // Whether `id` is in a partition taken since the last call (see LeaseKeeper::DrainTaken);
   // the predicate holds the partitions of that one call.
   std::optional<std::function<bool(store::ProfileId)>> TakenSinceLastCall();

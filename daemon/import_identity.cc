@@ -53,6 +53,12 @@ Status ResolveIdentities(const IdentityMatcher& matcher, store::Store& store,
         refuse(row, "matches more than one profile");
         continue;
       }
+      if (match.kind == MatchKind::kOne && !store.MayAlias(row.ext_key, match.profile_id)) {
+        refuse(row,
+               "matches a profile of another partition, which this id can't become an alias "
+               "of among several nodes");
+        continue;
+      }
       if (match.kind == MatchKind::kOne) {
         row.merge_into = match.profile_id;
         row.fresh.reset();  // its data key was never stored: nothing to clean up

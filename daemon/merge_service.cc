@@ -122,6 +122,13 @@ Result<MergeOutcome> MergeService::Merge(const Caller& caller, std::string_view 
     }
     return Error(Status::InvalidArgument("from: a profile cannot be merged with itself"));
   }
+  // Among several nodes, the source's external ids (its own and its aliases, all in its
+  // partition) become aliases only of a profile of that partition (DECISIONS 170).
+  if (!store_.MayAlias(source->ext_key, target->id)) {
+    return Error(Status::Conflict(
+        "among several nodes, profiles merge only within one partition; these two lie in "
+        "different ones"));
+  }
   if (target->legal_hold || source->legal_hold) {
     return Error(RefuseHeld(caller, target->id, source->id));
   }

@@ -5,7 +5,10 @@
 
 namespace portrait::store {
 
-Result<ProfileId> ProfileIdAllocator::Next() {
+Result<ProfileId> ProfileIdAllocator::Next(std::string_view ext_key) {
+  if (!store_.ServesKey(ext_key)) {
+    return Error(Status::Unavailable("another node holds the partition this profile belongs in"));
+  }
   MutexLock lock(mu_);
   if (!loaded_) {
     PORTRAIT_ASSIGN_OR_RETURN(last_, store_.ProfileIdHighWater());
@@ -15,12 +18,11 @@ Result<ProfileId> ProfileIdAllocator::Next() {
     // Only a database whose random ids of old (before increasing ids) reached the top.
     return Error(Status::Internal("no profile id is left above the largest one stored"));
   }
-  // On a store shared by several nodes, the next id of a partition this node holds (about
-  // partitions / held tries); one that holds none says so rather than search forever.
+  // On PostgreSQL, the next id in the external id's partition (about `partitions` tries).
   ProfileId id = std::max(last_ + 1, static_cast<ProfileId>(clock_.NowUs()));
-  for (int tries = 0; !store_.Serves(id); ++tries, ++id) {
+  for (int tries = 0; !store_.Places(id, ext_key); ++tries, ++id) {
     if (tries == kMaxTries || id == std::numeric_limits<ProfileId>::max()) {
-      return Error(Status::Unavailable("this node holds no partition to make a profile in"));
+      return Error(Status::Internal("no profile id is left in the external id's partition"));
     }
   }
   last_ = id;

@@ -21,10 +21,13 @@ class ProfileIdAllocator {
   // `store` and `clock` must outlive the allocator.
   ProfileIdAllocator(Store& store, const Clock& clock) : store_(store), clock_(clock) {}
 
-  // A new id, larger than every id this allocator or the store gave before, and one the store
-  // serves (Store::Serves). The first call reads the store's high-water mark (an error then is
-  // the store's); Unavailable when the store serves no id (a node holding no partition).
-  Result<ProfileId> Next();
+  // A new id for the profile whose external id's digest is `ext_key`: larger than every id this
+  // allocator or the store gave before, and one the store places that profile at
+  // (Store::Places: on PostgreSQL, in the digest's partition, about `partitions` tries of a
+  // hash each). The first call reads the store's high-water mark (an error then is the store's);
+  // Unavailable when this node does not serve the digest (Store::ServesKey: another node of
+  // several holds its partition).
+  Result<ProfileId> Next(std::string_view ext_key);
 
  private:
   static constexpr int kMaxTries = 1 << 20;

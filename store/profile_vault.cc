@@ -290,7 +290,7 @@ Status ProfileVault::SealNew(std::string_view external_id, const std::string& ex
                              std::string& wrapped_key, crypto::SlabKey& key) {
   // A new internal id (increasing: store/profile_ids.h) and a random data key.
   w.is_new = true;
-  PORTRAIT_ASSIGN_OR_RETURN(w.row.id, ids_.Next());
+  PORTRAIT_ASSIGN_OR_RETURN(w.row.id, ids_.Next(ext_key));
   w.row.ext_key = ext_key;
   w.row.created_us = w.row.updated_us = now_us;
   PORTRAIT_ASSIGN_OR_RETURN(key, NewDataKey());
@@ -447,7 +447,7 @@ Result<OpenProfile> ProfileVault::OpenOrCreate(
   }
   OpenProfile p;
   p.is_new = true;
-  PORTRAIT_ASSIGN_OR_RETURN(p.row.id, ids_.Next());
+  PORTRAIT_ASSIGN_OR_RETURN(p.row.id, ids_.Next(ext_key));
   p.row.ext_key = ext_key;
   p.row.created_us = p.row.updated_us = clock_.NowUs();
   PORTRAIT_ASSIGN_OR_RETURN(p.key, NewDataKey());

@@ -401,10 +401,36 @@ class Store {
   virtual Result<ProfileId> ProfileIdHighWater() = 0;
   // Whether this node writes profile `id` now: always on a store of one node; on a PostgreSQL
   // store shared by several (docs/DECISIONS.md 162-167), whether it holds the lease of the id's
-  // partition. New profiles get ids this node serves; due timers and tasks (DueTimers,
+  // partition. New profiles get ids in their external id's partition (Places); due timers and tasks (DueTimers,
   // CountDueTimers, DueTasks) are only those of profiles it serves. Thread-safe.
   virtual bool Serves(ProfileId id) const {
     (void)id;
+    return true;
+  }
+  // Where a new profile goes (docs/DECISIONS.md 170). Whether a new profile whose external id's
+  // digest is `ext_key` may take internal id `id`: any id on a store without partitions; on
+  // PostgreSQL only an id in `ext_key`'s own partition, so a subject's owner among several
+  // nodes follows from its external id alone, stored or not. Pure; thread-safe.
+  virtual bool Places(ProfileId id, std::string_view ext_key) const {
+    (void)id;
+    (void)ext_key;
+    return true;
+  }
+  // Whether this node makes and writes the profile of the subject whose external id's digest is
+  // `ext_key`: always on a store of one node; among several, whether it holds that digest's
+  // partition (which a new profile's id is placed in, and an alias's profile lies in).
+  // Thread-safe.
+  virtual bool ServesKey(std::string_view ext_key) const {
+    (void)ext_key;
+    return true;
+  }
+  // Whether the external id whose digest is `ext_key` may become an alias of profile `profile`:
+  // always on a store of one node; among several, only within one partition, so an alias's
+  // owner follows from its external id too (a merge or an import's identity match across
+  // partitions is refused). Pure; thread-safe.
+  virtual bool MayAlias(std::string_view ext_key, ProfileId profile) const {
+    (void)ext_key;
+    (void)profile;
     return true;
   }
   // Which of these event keys are stored: one flag per key, in order (the writer's duplicate

@@ -170,6 +170,10 @@ std::vector<int> LeaseKeeper::DrainTaken() {
 
 int LeaseKeeper::PartitionOf(int64_t id) const { return pg::PartitionOfId(id, partitions_); }
 
+int LeaseKeeper::PartitionOfKey(std::string_view digest) const {
+  return pg::PartitionOfDigest(digest, partitions_);
+}
+
 bool LeaseKeeper::Holds(int part) const {
   if (part < 0 || part >= partitions_) {
     return false;

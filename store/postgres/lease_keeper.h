@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/mutex.h"
@@ -60,8 +61,9 @@ class LeaseKeeper {
   // renew the leases of its previous life). For picking up what their last holder left
   // unfinished.
   std::vector<int> DrainTaken();
-  // The partition of profile `id` (store/postgres/partition.h).
+  // The partition of profile `id`, and of a digest (store/postgres/partition.h).
   int PartitionOf(int64_t id) const;
+  int PartitionOfKey(std::string_view digest) const;
   // The unexpired holder of `part` by the table, or none (free, or expired).
   Result<std::optional<LeaseHolder>> HolderOf(int part);
 

@@ -60,8 +60,15 @@ Status PostgresStore::MoveAliases(const std::vector<std::pair<ProfileId, Profile
   return Status::Ok();
 }
 
+// Among several nodes, an alias lies in its profile's partition (DECISIONS 170): its events are
+// sent to the holder of its digest's partition, which must be the profile's writer.
 Status PostgresStore::WriteAliases(const std::vector<AliasRow>& aliases) {
   for (const AliasRow& a : aliases) {
+    if (!MayAlias(a.ext_key, a.profile_id)) {
+      return Status::Conflict(
+          "among several nodes, an external id becomes an alias only of a profile in its own "
+          "partition");
+    }
     PORTRAIT_ASSIGN_OR_RETURN(
         Rows taken, main_.Run("SELECT profile_id, alias FROM ext_keys WHERE part = $1 AND "
                               "ext_key = $2;",

@@ -24,6 +24,32 @@ bool PostgresStore::Serves(ProfileId id) const {
   return !leases_ || leases_->Holds(static_cast<int>(PartOf(id)));
 }
 
+bool PostgresStore::ServesKey(std::string_view ext_key) const {
+  return !leases_ || leases_->Holds(static_cast<int>(PartOf(ext_key)));
+}
+
+Result<int64_t> CountMisplacedExternalIds(Store& store) {
+  auto* postgres = dynamic_cast<PostgresStore*>(&store);
+  if (postgres == nullptr) {
+    return Error(Status::InvalidArgument("only a PostgreSQL store has partitions"));
+  }
+  return postgres->CountMisplacedKeys();
+}
+
+Result<int64_t> PostgresStore::CountMisplacedKeys() {
+  auto reader = readers_.Acquire();
+  int64_t misplaced = 0;
+  for (int part = 0; part < partitions_; ++part) {
+    PORTRAIT_ASSIGN_OR_RETURN(
+        Rows r, reader->main.Run("SELECT profile_id FROM ext_keys WHERE part = $1;",
+                                 Params().Int(part)));
+    for (int i = 0; i < r.size(); ++i) {
+      misplaced += PartOf(r.Int(i, 0)) != part ? 1 : 0;
+    }
+  }
+  return misplaced;
+}
+
 std::pair<bool, std::vector<int64_t>> PostgresStore::ServedParts() const {
   if (!leases_) {
     return {false, {}};

@@ -52,4 +52,12 @@ class LeaseKeeper;
 // (docs/DECISIONS.md 165). InvalidArgument if `store` is not a PostgreSQL store.
 Status ServeOnlyHeldPartitions(Store& store, std::shared_ptr<LeaseKeeper> leases);
 
+// How many external ids (a profile's own or an alias) of `store` lie in another partition than
+// their profile (docs/DECISIONS.md 170): profiles made before new profiles were placed by their
+// external id, or aliases a single node made across partitions. Several nodes can't serve such
+// a store without an answer that tells whether a subject is stored, so a node of several
+// refuses to start on one. A read of every ext_keys row, a partition at a time.
+// InvalidArgument if `store` is not a PostgreSQL store.
+Result<int64_t> CountMisplacedExternalIds(Store& store);
+
 }  // namespace portrait::store

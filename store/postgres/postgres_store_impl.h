@@ -55,6 +55,17 @@ class PostgresStore final : public Store {
   // From now on, serve only the partitions `leases` holds (postgres_cluster.cc).
   void ServeOnly(std::shared_ptr<LeaseKeeper> leases) { leases_ = std::move(leases); }
   bool Serves(ProfileId id) const override;
+  bool Places(ProfileId id, std::string_view ext_key) const override {
+    return PartOf(id) == PartOf(ext_key);
+  }
+  bool ServesKey(std::string_view ext_key) const override;
+  bool MayAlias(std::string_view ext_key, ProfileId profile) const override {
+    return !leases_ || PartOf(ext_key) == PartOf(profile);
+  }
+  // The external ids (own and aliases) whose digest lies in another partition than their
+  // profile: those made before placement (DECISIONS 170) or aliased across partitions by a
+  // single node (postgres_cluster.cc).
+  Result<int64_t> CountMisplacedKeys();
   // Loads this node's audit chain head; call once before use.
   Status Init();
 

@@ -238,13 +238,36 @@ TEST_F(LeaseKeeperTest, AStoreSharedByNodesWritesAndFiresOnlyThePartitionsItHold
   ASSERT_TRUE(due) << due.error().ToString();
   ASSERT_EQ(due->size(), 1u);
   EXPECT_EQ(due->front().profile_id, mine);
-  // New ids: only in node-a's partitions.
+  // New ids: each in its external id digest's partition (DECISIONS 170), made only when node-a
+  // holds it; another node's digest is Unavailable, whatever is stored.
   FakeClock clock{TimePoint(std::chrono::seconds(1'700'000'000))};
   ProfileIdAllocator ids(**store, clock);
-  for (int i = 0; i < 50; ++i) {
-    auto id = ids.Next();
+  int made = 0;
+  int refused_keys = 0;
+  ProfileId last = 0;
+  for (int i = 0; i < 100; ++i) {
+    const std::string digest = "digest-" + std::to_string(i);
+    const int part = a->PartitionOfKey(digest);
+    EXPECT_EQ((*store)->ServesKey(digest), a->Holds(part));
+    auto id = ids.Next(digest);
+    if (!a->Holds(part)) {
+      ASSERT_FALSE(id) << digest;
+      EXPECT_EQ(id.error().code(), Status::Code::kUnavailable);
+      ++refused_keys;
+      continue;
+    }
     ASSERT_TRUE(id) << id.error().ToString();
-    EXPECT_TRUE(a->Holds(a->PartitionOf(*id))) << *id;
+    EXPECT_EQ(a->PartitionOf(*id), part) << *id;
+    EXPECT_GT(*id, last);
+    last = *id;
+    ++made;
+  }
+  EXPECT_GT(made, 0);
+  EXPECT_GT(refused_keys, 0);
+  // An alias only within its profile's partition, among several nodes.
+  for (int i = 0; i < 100; ++i) {
+    const std::string digest = "alias-" + std::to_string(i);
+    EXPECT_EQ((*store)->MayAlias(digest, mine), a->PartitionOfKey(digest) == a->PartitionOf(mine));
   }
 }
 

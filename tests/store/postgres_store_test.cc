@@ -9,8 +9,10 @@
 #include <algorithm>
 #include <set>
 
+#include "base/clock.h"
 #include "store/postgres/partition.h"
 #include "store/postgres/pg.h"
+#include "store/profile_ids.h"
 #include "tests/support/postgres_server.h"
 
 namespace portrait::store {
@@ -140,6 +142,40 @@ TEST_F(PostgresStoreTest, RowsCarryThePartitionCountFixedAtCreate) {
   auto timer = main.Run("SELECT part FROM timers;");
   ASSERT_TRUE(timer && timer->size() == 1);
   EXPECT_EQ(timer->Int(0, 0), pg::PartitionOfId(3, 16));
+}
+
+// A new profile's id lies in its external id digest's partition (DECISIONS 170), on one node as
+// among several, so a store made by one node can later be shared; ids still increase. Profiles
+// written at other ids (made before placement) are counted, which a node of several refuses.
+TEST_F(PostgresStoreTest, NewProfilesArePlacedInTheirExternalIdsPartition) {
+  PostgresOptions o = Options(true);
+  o.partitions = 64;
+  auto store = OpenPostgresStore(o);
+  ASSERT_TRUE(store) << store.error().ToString();
+  FakeClock clock{TimePoint(std::chrono::seconds(1'800'000'000))};
+  ProfileIdAllocator ids(**store, clock);
+  ProfileId last = 0;
+  for (int i = 0; i < 50; ++i) {
+    const std::string digest = "digest-" + std::to_string(i);
+    EXPECT_TRUE((*store)->ServesKey(digest));  // one node: every partition its own
+    auto id = ids.Next(digest);
+    ASSERT_TRUE(id) << id.error().ToString();
+    EXPECT_EQ(pg::PartitionOfId(*id, 64), pg::PartitionOfDigest(digest, 64)) << *id;
+    EXPECT_TRUE((*store)->Places(*id, digest));
+    EXPECT_GT(*id, last);
+    last = *id;
+    ASSERT_TRUE(Write(**store, *id, digest).ok());
+  }
+  EXPECT_EQ(CountMisplacedExternalIds(**store).value(), 0);
+  ProfileId unplaced = last + 1;
+  while (pg::PartitionOfId(unplaced, 64) == pg::PartitionOfDigest("old", 64)) {
+    ++unplaced;
+  }
+  EXPECT_FALSE((*store)->Places(unplaced, "old"));
+  ASSERT_TRUE(Write(**store, unplaced, "old").ok());  // as a build before placement made it
+  EXPECT_EQ(CountMisplacedExternalIds(**store).value(), 1);
+  // One node aliases across partitions as before; among several it may not (MayAlias).
+  EXPECT_TRUE((*store)->MayAlias("any", unplaced));
 }
 
 // Stored rows depend on these values: the hashes must never change.

@@ -30,12 +30,12 @@ TEST(ProfileIdAllocator, IdsIncreaseWithTheClockAndStayAboveTheStoresMark) {
   ASSERT_TRUE(store->Commit(batch));
 
   ProfileIdAllocator ids(*store, clock);
-  EXPECT_EQ(ids.Next().value(), now + 1'001);
-  EXPECT_EQ(ids.Next().value(), now + 1'002);  // the clock stands still
+  EXPECT_EQ(ids.Next("k").value(), now + 1'001);
+  EXPECT_EQ(ids.Next("k").value(), now + 1'002);  // the clock stands still
   clock.Advance(std::chrono::seconds(1));
-  EXPECT_EQ(ids.Next().value(), now + 1'000'000);
+  EXPECT_EQ(ids.Next("k").value(), now + 1'000'000);
   ProfileIdAllocator after_restart(*store, clock);  // nothing new committed: the mark holds
-  EXPECT_EQ(after_restart.Next().value(), now + 1'000'000);
+  EXPECT_EQ(after_restart.Next("k").value(), now + 1'000'000);
 }
 
 // A database whose old random ids reached the top has no id left: an error, never an overflow.
@@ -46,8 +46,8 @@ TEST(ProfileIdAllocator, NoIdAboveTheLargestPossibleIsAnError) {
   batch.profiles.push_back(Inserted(std::numeric_limits<ProfileId>::max() - 1));
   ASSERT_TRUE(store->Commit(batch));
   ProfileIdAllocator ids(*store, clock);
-  EXPECT_EQ(ids.Next().value(), std::numeric_limits<ProfileId>::max());
-  EXPECT_FALSE(ids.Next());
+  EXPECT_EQ(ids.Next("k").value(), std::numeric_limits<ProfileId>::max());
+  EXPECT_FALSE(ids.Next("k"));
 }
 
 }  // namespace

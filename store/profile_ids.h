@@ -5,8 +5,10 @@
 // random page of each, which is what a write costs most (SQLCipher encrypts every page a
 // transaction dirties). An id never falls to or below the store's high-water mark
 // (Store::ProfileIdHighWater), so an id is never given twice, an erased profile's included,
-// even if the clock steps back across a restart. An id tells when its profile was made, not how
-// many there are. Thread-safe.
+// even if the clock steps back across a restart. On PostgreSQL the id is also placed in its
+// external id's partition (Store::Places, docs/DECISIONS.md 170), so ids skip ahead by about
+// the partition count. An id tells when its profile was made, not how many there are.
+// Thread-safe.
 #pragma once
 
 #include "base/clock.h"

@@ -1,6 +1,7 @@
 // Partitions of the PostgreSQL store: a fixed number of them (fixed when the schema is made),
 // each profile in the one its internal id hashes to, each digest-keyed lookup row (an event's
-// key, an external id's or a blind-index digest) in the one its digest hashes to. Rows carry
+// key, an external id's or a blind-index digest) in the one its digest hashes to; a new profile's
+// id is chosen so that both agree for its external id (docs/DECISIONS.md 170). Rows carry
 // their partition, so nodes can later lease partitions and claim a partition's timers and
 // tasks, and a PostgreSQL that shards by a key can distribute every table by its leading column.
 // Pure functions; the hashes never change (stored rows depend on them).

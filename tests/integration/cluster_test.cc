@@ -223,8 +223,12 @@ TEST_F(Cluster, ThreeNodesLoseNothingAcknowledgedWhenOneIsKilledMidStream) {
           std::chrono::duration_cast<std::chrono::milliseconds>(served_after).count()),
       kLeaseSeconds, misdirected_.load());
 
-  // Every acknowledged event stored exactly once, one profile per customer.
+  // Every acknowledged event stored exactly once, one profile per customer, each in its
+  // external id's partition (DECISIONS 170), whichever node made it.
   EXPECT_EQ(Count("SELECT count(*) FROM profiles;"), kCustomers);
+  EXPECT_EQ(Count("SELECT count(*) FROM profiles p JOIN ext_keys k ON k.profile_id = p.id "
+                  "WHERE k.part <> p.part;"),
+            0);
   EXPECT_EQ(Count("SELECT count(*) FROM events;"), 2 * kCustomers);
   EXPECT_EQ(Count("SELECT count(DISTINCT key) FROM events;"), 2 * kCustomers);
   // Every timer fired, once: one nudge per customer and no absence timer left.
@@ -291,6 +295,155 @@ TEST_F(Cluster, ThreeNodesLoseNothingAcknowledgedWhenOneIsKilledMidStream) {
     EXPECT_EQ(node->Stop(), 0) << node->Log();
   }
   EXPECT_EQ(Count("SELECT count(*) FROM leases WHERE node <> '';"), 0);
+}
+
+// A subject's owner follows from its external id alone (docs/DECISIONS.md 170): a node answers
+// a write naming a subject of another node's partition 421 before anything about the subject is
+// looked up, so a stored subject and an unknown one get byte-identical answers; a new subject's
+// profile is made in its external id's partition, by that partition's holder; a merge across
+// partitions is refused.
+TEST_F(Cluster, AnotherNodesSubjectIsAnswered421AlikeWhetherOrNotItIsStored) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(nodes_[i]->Start()) << nodes_[i]->Log();
+    ports_[i] = nodes_[i]->port();
+  }
+  // Settled: each node holds its share and no more, so no partition moves while the test runs.
+  ASSERT_TRUE(testing::Eventually([&] {
+    return Count("SELECT count(DISTINCT node) FROM leases WHERE node <> '';") == 3 &&
+           Count("SELECT max(n) FROM (SELECT count(*) AS n FROM leases WHERE node <> '' "
+                 "GROUP BY node) AS shares;") <= (kPartitions + 2) / 3 &&
+           Count("SELECT count(*) FROM leases WHERE node <> '';") == kPartitions;
+  })) << nodes_[0]->Log();
+  constexpr int kStored = 30;
+  Send(0, 0, kStored);
+  ASSERT_EQ(Count("SELECT count(*) FROM profiles;"), kStored);
+
+  // Node-1's answers, for stored subjects and for subjects never seen, by the owner they name.
+  struct Answer {
+    std::string subject;
+    HttpResult result;
+  };
+  std::map<std::string, std::vector<Answer>> stored, unknown;
+  auto event_of = [](const std::string& subject) {
+    return json::array({{{"id", "probe-" + subject},
+                         {"type", "cart.updated"},
+                         {"subject", subject},
+                         {"time", FormatRfc3339(SystemClock().NowUs())}}})
+        .dump();
+  };
+  for (int i = 0; i < kStored; ++i) {
+    const std::string subject = "cust-" + std::to_string(i);
+    HttpResult r = nodes_[0]->Admin("POST", "/v1/events", EventsOf(i, i + 1).dump(), "care");
+    if (r.status == 421) {
+      stored[r.json()["owner"]["node"].get<std::string>()].push_back({subject, r});
+    } else {
+      EXPECT_EQ(r.status, 202) << r.body;  // node-1 holds it: duplicates
+    }
+  }
+  int made_by_node_1 = 0;
+  for (int i = 0; i < 40; ++i) {
+    const std::string subject = "new-" + std::to_string(i);
+    const int64_t before = Count("SELECT count(*) FROM profiles;");
+    HttpResult r = nodes_[0]->Admin("POST", "/v1/events", event_of(subject), "care");
+    if (r.status == 421) {
+      EXPECT_EQ(Count("SELECT count(*) FROM profiles;"), before) << "a 421 stores nothing";
+      unknown[r.json()["owner"]["node"].get<std::string>()].push_back({subject, r});
+    } else {
+      ASSERT_EQ(r.status, 202) << r.body;  // node-1 holds its partition: made there
+      ++made_by_node_1;
+    }
+  }
+  // The same owner, the same answer, byte for byte, whether the subject is stored or not.
+  int compared = 0;
+  for (const auto& [owner, answers] : stored) {
+    EXPECT_NE(owner, "node-1");
+    if (!unknown.contains(owner)) {
+      continue;
+    }
+    const HttpResult& a = answers.front().result;
+    const HttpResult& b = unknown[owner].front().result;
+    EXPECT_EQ(a.status, 421);
+    EXPECT_EQ(a.content_type, b.content_type);
+    EXPECT_EQ(a.body, b.body) << "a stored subject's 421 differs from an unknown one's";
+    EXPECT_EQ(a.json()["owner"]["address"], "http://" + owner + ".test:7451");
+    ++compared;
+  }
+  EXPECT_GE(compared, 1) << "no owner answered for both a stored and an unknown subject";
+
+  // Every other write naming a subject by its external id: the same 421 for both.
+  const std::string stored_subject = stored.begin()->second.front().subject;
+  const std::string owner = stored.begin()->first;
+  ASSERT_TRUE(unknown.contains(owner));
+  const std::string unknown_subject = unknown[owner].front().subject;
+  const std::vector<std::pair<std::string, std::string>> writes = {
+      {"PUT", R"({"fields": {"city": "Lyon"}})"},
+      {"DELETE", ""},
+      {"PUT /hold", R"({"reason": "audit"})"},
+      {"DELETE /hold", ""},
+      {"POST /consents", R"({"purpose": "care", "status": "granted", "source": "form"})"},
+      {"POST /merge", R"({"from": "cust-0"})"},
+  };
+  const int64_t profiles_before = Count("SELECT count(*) FROM profiles;");
+  for (const auto& [route, body] : writes) {
+    const size_t space = route.find(' ');
+    const std::string method = route.substr(0, space);
+    const std::string tail = space == std::string::npos ? "" : route.substr(space + 1);
+    HttpResult a = nodes_[0]->Admin(method, "/v1/profiles/" + stored_subject + tail, body);
+    HttpResult b = nodes_[0]->Admin(method, "/v1/profiles/" + unknown_subject + tail, body);
+    EXPECT_EQ(a.status, 421) << route << ": " << a.body;
+    EXPECT_EQ(a.content_type, b.content_type) << route;
+    EXPECT_EQ(a.body, b.body) << route;
+    EXPECT_EQ(a.json()["owner"]["node"], owner) << route;
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM profiles;"), profiles_before);
+  EXPECT_EQ(Count("SELECT count(*) FROM consents;"), 0);
+
+  // The owner named makes the unknown subject's profile, in its external id's partition.
+  const int by_owner = NodeNamed(owner);
+  HttpResult made = nodes_[by_owner]->Admin("POST", "/v1/events", event_of(unknown_subject), "care");
+  ASSERT_EQ(made.status, 202) << made.body;
+  HttpResult read = nodes_[0]->Admin("GET", "/v1/profiles/" + unknown_subject, "", "care");
+  ASSERT_EQ(read.status, 200) << read.body;  // reads are served by any node
+  const int64_t id = read.json()["internal_id"].get<int64_t>();
+  EXPECT_EQ(Count("SELECT count(*) FROM leases l JOIN profiles p ON p.part = l.part WHERE p.id = " +
+                  std::to_string(id) + " AND l.node = '" + owner + "';"),
+            1);
+  // Every profile, each node's included, lies in its own external id's partition.
+  EXPECT_EQ(Count("SELECT count(*) FROM profiles;"), kStored + made_by_node_1 + 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM profiles p JOIN ext_keys k ON k.profile_id = p.id "
+                  "AND NOT k.alias WHERE k.part <> p.part;"),
+            0);
+
+  // A merge joins only profiles of one partition: two stored ones of different partitions, sent
+  // to the target's holder, are refused 409 and both stay.
+  auto part_of = [&](const std::string& subject) {
+    HttpResult r = nodes_[0]->Admin("GET", "/v1/profiles/" + subject, "", "care");
+    EXPECT_EQ(r.status, 200) << r.body;
+    return Count("SELECT part FROM profiles WHERE id = " +
+                 std::to_string(r.json()["internal_id"].get<int64_t>()) + ";");
+  };
+  const int64_t target_part = part_of("cust-1");
+  std::string source;
+  for (int i = 2; i < kStored && source.empty(); ++i) {
+    if (part_of("cust-" + std::to_string(i)) != target_part) {
+      source = "cust-" + std::to_string(i);
+    }
+  }
+  ASSERT_FALSE(source.empty());
+  const std::string holder = [&] {
+    store::pg::Connection db = store::pg::Connection::Open(dbs_.url, &server_->password()).value();
+    auto r = db.Run("SELECT node FROM leases WHERE part = " + std::to_string(target_part) + ";");
+    return r && r->size() == 1 ? r->Text(0, 0) : std::string();
+  }();
+  ASSERT_FALSE(holder.empty());
+  HttpResult merged = nodes_[NodeNamed(holder)]->Admin(
+      "POST", "/v1/profiles/cust-1/merge", json({{"from", source}}).dump());
+  EXPECT_EQ(merged.status, 409) << merged.body;
+  EXPECT_EQ(Count("SELECT count(*) FROM ext_keys WHERE alias;"), 0);
+
+  for (const auto& node : nodes_) {
+    EXPECT_EQ(node->Stop(), 0) << node->Log();
+  }
 }
 
 }  // namespace

@@ -1,9 +1,9 @@
 // ClusterNode: this portraitd's part among several nodes sharing one PostgreSQL store
-// (docs/DECISIONS.md 162-167). It owns the lease rounds' thread — a round every third of the
+// (docs/DECISIONS.md 162-167, 170). It owns the lease rounds' thread — a round every third of the
 // lease (store/postgres/lease_keeper.h), one at start before anything is served — and answers
 // what the API and the dispatcher ask: whether this node serves a profile or a subject, who
-// holds another node's subject (for a 421), and which partitions it took since it last asked. At a stop it
-// gives back every partition, so its peers take them at their next round. Thread-safe.
+// holds another node's subject (for a 421), and which partitions it took since it last asked. At a
+// stop it gives back every partition, so its peers take them at their next round. Thread-safe.
 #pragma once
 
 #include <spdlog/logger.h>

@@ -401,8 +401,8 @@ class Store {
   virtual Result<ProfileId> ProfileIdHighWater() = 0;
   // Whether this node writes profile `id` now: always on a store of one node; on a PostgreSQL
   // store shared by several (docs/DECISIONS.md 162-167), whether it holds the lease of the id's
-  // partition. New profiles get ids in their external id's partition (Places); due timers and tasks (DueTimers,
-  // CountDueTimers, DueTasks) are only those of profiles it serves. Thread-safe.
+  // partition. New profiles get ids in their external id's partition (Places); due timers and tasks
+  // (DueTimers, CountDueTimers, DueTasks) are only those of profiles it serves. Thread-safe.
   virtual bool Serves(ProfileId id) const {
     (void)id;
     return true;

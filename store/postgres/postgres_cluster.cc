@@ -41,8 +41,8 @@ Result<int64_t> PostgresStore::CountMisplacedKeys() {
   int64_t misplaced = 0;
   for (int part = 0; part < partitions_; ++part) {
     PORTRAIT_ASSIGN_OR_RETURN(
-        Rows r, reader->main.Run("SELECT profile_id FROM ext_keys WHERE part = $1;",
-                                 Params().Int(part)));
+        Rows r,
+        reader->main.Run("SELECT profile_id FROM ext_keys WHERE part = $1;", Params().Int(part)));
     for (int i = 0; i < r.size(); ++i) {
       misplaced += PartOf(r.Int(i, 0)) != part ? 1 : 0;
     }

@@ -310,8 +310,9 @@ TEST_F(Cluster, AnotherNodesSubjectIsAnswered421AlikeWhetherOrNotItIsStored) {
   // Settled: each node holds its share and no more, so no partition moves while the test runs.
   ASSERT_TRUE(testing::Eventually([&] {
     return Count("SELECT count(DISTINCT node) FROM leases WHERE node <> '';") == 3 &&
-           Count("SELECT max(n) FROM (SELECT count(*) AS n FROM leases WHERE node <> '' "
-                 "GROUP BY node) AS shares;") <= (kPartitions + 2) / 3 &&
+           Count(
+               "SELECT max(n) FROM (SELECT count(*) AS n FROM leases WHERE node <> '' "
+               "GROUP BY node) AS shares;") <= (kPartitions + 2) / 3 &&
            Count("SELECT count(*) FROM leases WHERE node <> '';") == kPartitions;
   })) << nodes_[0]->Log();
   constexpr int kStored = 30;
@@ -400,7 +401,8 @@ TEST_F(Cluster, AnotherNodesSubjectIsAnswered421AlikeWhetherOrNotItIsStored) {
 
   // The owner named makes the unknown subject's profile, in its external id's partition.
   const int by_owner = NodeNamed(owner);
-  HttpResult made = nodes_[by_owner]->Admin("POST", "/v1/events", event_of(unknown_subject), "care");
+  HttpResult made =
+      nodes_[by_owner]->Admin("POST", "/v1/events", event_of(unknown_subject), "care");
   ASSERT_EQ(made.status, 202) << made.body;
   HttpResult read = nodes_[0]->Admin("GET", "/v1/profiles/" + unknown_subject, "", "care");
   ASSERT_EQ(read.status, 200) << read.body;  // reads are served by any node
@@ -436,8 +438,8 @@ TEST_F(Cluster, AnotherNodesSubjectIsAnswered421AlikeWhetherOrNotItIsStored) {
     return r && r->size() == 1 ? r->Text(0, 0) : std::string();
   }();
   ASSERT_FALSE(holder.empty());
-  HttpResult merged = nodes_[NodeNamed(holder)]->Admin(
-      "POST", "/v1/profiles/cust-1/merge", json({{"from", source}}).dump());
+  HttpResult merged = nodes_[NodeNamed(holder)]->Admin("POST", "/v1/profiles/cust-1/merge",
+                                                       json({{"from", source}}).dump());
   EXPECT_EQ(merged.status, 409) << merged.body;
   EXPECT_EQ(Count("SELECT count(*) FROM ext_keys WHERE alias;"), 0);
 

@@ -2,7 +2,8 @@
 // customers sent through all three while one node is SIGKILLed mid-stream. Afterwards every
 // acknowledged event is stored exactly once, every timer due during the test fired exactly once,
 // every task is delivered (a repeat carries the same id), and each node's audit chain verifies.
-// On the test binary's own server (tests/support/postgres_server.h).
+// And a node's 421 for another node's subject is the same whether or not the subject is stored
+// (DECISIONS 170). On the test binary's own server (tests/support/postgres_server.h).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 

@@ -30,11 +30,17 @@ except ImportError:
 # audit log that can't be written, a second fit or refresh racing the first, and a write to a
 # profile whose erasure stopped half-way.
 NEVER_PROVOKED = {"500", "503"}
+# Only among several nodes (tests/integration/cluster_test.cc): a 421 for another node's subject.
+MISDIRECTED = {"421"}
 NOT_PROVOKED = {("post", "/v1/models/{name}/fit"): {"409"},
                 ("post", "/v1/scores/{name}/refresh"): {"409"},
-                ("put", "/v1/profiles/{id}"): {"404"},
-                # Only among several nodes (tests/integration/cluster_test.cc).
-                ("post", "/v1/events"): {"421"}}
+                ("put", "/v1/profiles/{id}"): {"404"} | MISDIRECTED,
+                ("post", "/v1/events"): MISDIRECTED,
+                ("delete", "/v1/profiles/{id}"): MISDIRECTED,
+                ("put", "/v1/profiles/{id}/hold"): MISDIRECTED,
+                ("delete", "/v1/profiles/{id}/hold"): MISDIRECTED,
+                ("post", "/v1/profiles/{id}/consents"): MISDIRECTED,
+                ("post", "/v1/profiles/{id}/merge"): MISDIRECTED}
 
 
 def references(node):

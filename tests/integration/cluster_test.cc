@@ -449,5 +449,45 @@ TEST_F(Cluster, AnotherNodesSubjectIsAnswered421AlikeWhetherOrNotItIsStored) {
   }
 }
 
+// One node (no [cluster]) merges as before, across partitions too; the alias that leaves in
+// another partition than its profile makes the store one that several nodes can't serve without
+// telling who is stored, so a node of several refuses to start on it, naming the count.
+TEST_F(Cluster, ANodeOfSeveralRefusesAStoreWithAnAliasOutsideItsProfilesPartition) {
+  const std::string clustered = testing::ReadFile(nodes_[0]->config_path());
+  testing::WriteFile(nodes_[0]->config_path(), clustered.substr(0, clustered.rfind("[cluster]")));
+  ASSERT_TRUE(nodes_[0]->Start()) << nodes_[0]->Log();
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(nodes_[0]->Admin("PUT", "/v1/profiles/one-" + std::to_string(i), "{}").status, 201);
+  }
+  auto part_of = [&](const std::string& subject) {
+    HttpResult r = nodes_[0]->Admin("GET", "/v1/profiles/" + subject, "", "care");
+    EXPECT_EQ(r.status, 200) << r.body;
+    return Count("SELECT part FROM profiles WHERE id = " +
+                 std::to_string(r.json()["internal_id"].get<int64_t>()) + ";");
+  };
+  std::string source;
+  for (int i = 1; i < 10 && source.empty(); ++i) {
+    if (part_of("one-" + std::to_string(i)) != part_of("one-0")) {
+      source = "one-" + std::to_string(i);
+    }
+  }
+  ASSERT_FALSE(source.empty());
+  HttpResult merged =
+      nodes_[0]->Admin("POST", "/v1/profiles/one-0/merge", json({{"from", source}}).dump());
+  ASSERT_EQ(merged.status, 200) << merged.body;
+  ASSERT_EQ(nodes_[0]->Stop(), 0);
+
+  testing::WriteFile(nodes_[0]->config_path(), clustered);
+  std::string out;
+  const int rc = testing::RunCommand("timeout 30 " + testing::BinDir() + "/portraitd --config " +
+                                         nodes_[0]->config_path() + " --listen 127.0.0.1:0 2>&1",
+                                     &out);
+  EXPECT_NE(rc, 0) << out;
+  EXPECT_NE(out.find("1 external ids lie in another partition than their profile"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(Count("SELECT count(*) FROM leases WHERE node <> '';"), 0);
+}
+
 }  // namespace
 }  // namespace portrait

@@ -264,11 +264,24 @@ TEST_F(LeaseKeeperTest, AStoreSharedByNodesWritesAndFiresOnlyThePartitionsItHold
   }
   EXPECT_GT(made, 0);
   EXPECT_GT(refused_keys, 0);
-  // An alias only within its profile's partition, among several nodes.
-  for (int i = 0; i < 100; ++i) {
+  // An alias only within its profile's partition, among several nodes; the store refuses one
+  // outside it whatever the caller checked.
+  std::string inside, outside;
+  for (int i = 0; i < 1000 && (inside.empty() || outside.empty()); ++i) {
     const std::string digest = "alias-" + std::to_string(i);
-    EXPECT_EQ((*store)->MayAlias(digest, mine), a->PartitionOfKey(digest) == a->PartitionOf(mine));
+    const bool same = a->PartitionOfKey(digest) == a->PartitionOf(mine);
+    EXPECT_EQ((*store)->MayAlias(digest, mine), same);
+    (same ? inside : outside) = digest;
   }
+  auto alias = [&](const std::string& digest) {
+    Batch batch;
+    batch.aliases.push_back(AliasRow{digest, mine, 0, 1000});
+    return (*store)->Commit(batch);
+  };
+  auto across = alias(outside);
+  ASSERT_FALSE(across);
+  EXPECT_EQ(across.error().code(), Status::Code::kConflict);
+  EXPECT_TRUE(alias(inside)) << "an alias in its profile's partition";
 }
 
 }  // namespace

@@ -16,8 +16,10 @@
 // Per timed run: events/s (acknowledged 202), p50/p99 request latency, and CPU per event —
 // user+system CPU-seconds of each portraitd (/proc/PID/stat), of the PostgreSQL server (the
 // postmaster, the children it reaped and its live children: backends, WAL writer, checkpointer),
-// of this client, and of the whole machine (/proc/stat) — and the writers' group-commit counters
-// from /metrics. Prints a table; it is a benchmark, not a test: nothing is asserted.
+// of this client, and of the whole machine (/proc/stat) —, the writers' group-commit counters
+// from /metrics, and PostgreSQL's transactions per event (pg_stat_database); with --statements N
+// also pg_stat_statements' N statements of the most time. Prints a table; it is a benchmark, not
+// a test: nothing is asserted.
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -54,7 +56,7 @@ using testing::PostgresServer;
 
 struct Options {
   int customers = 5000;
-  int64_t events = 50'000;
+  int64_t events = 100'000;
   int64_t single_events = 4'000;
   int per_request = 50;
   int connections = 8;
@@ -62,6 +64,7 @@ struct Options {
   int partitions = 256;
   int lease_seconds = 10;
   bool fast_postgres = false;
+  int statements = 0;  // with pg_stat_statements: the top N of each run
   std::string scenarios = "A,B,C,D";
   std::string portraitd;
   bool keep = false;
@@ -160,6 +163,93 @@ double MachineCpuSeconds() {
   in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
   return (user + nice + system + irq + softirq + steal) / TicksPerSecond();
 }
+
+// --- PostgreSQL's own counters ---------------------------------------------------------------
+
+// The server's counters for portrait's two databases, through a superuser connection to a third
+// (whose own transactions are not counted). pg_stat_database lags by up to a second (backends
+// flush their counts at most once a second, and when idle); pg_stat_statements does not.
+class PgCounters {
+ public:
+  struct Figures {
+    double transactions = 0, statements = 0, sessions = 0;
+    std::vector<std::string> top;  // filled by Top
+  };
+
+  PgCounters(PostgresServer& server, int statements) : statements_(statements) {
+    auto db =
+        store::pg::Connection::Open(server.AdminUrl("postgres"), &server.superuser_password());
+    if (!db) {
+      Die(db.error().ToString());
+    }
+    db_ = std::make_unique<store::pg::Connection>(std::move(*db));
+    if (statements_ > 0) {
+      Exec("CREATE EXTENSION IF NOT EXISTS pg_stat_statements;");
+    }
+  }
+
+  void Reset() {
+    if (statements_ > 0) {
+      Exec("SELECT pg_stat_statements_reset();");
+    }
+  }
+
+  Figures Read() {
+    Figures f;
+    auto r =
+        Run("SELECT sum(xact_commit + xact_rollback)::bigint, sum(sessions)::bigint FROM "
+            "pg_stat_database WHERE datname IN ('portrait', 'portrait_keys');");
+    f.transactions = static_cast<double>(r.Int(0, 0));
+    f.sessions = static_cast<double>(r.Int(0, 1));
+    if (statements_ > 0) {
+      f.statements = static_cast<double>(
+          Run(std::string("SELECT coalesce(sum(calls), 0)::bigint ") + kOurs + ";").Int(0, 0));
+    }
+    return f;
+  }
+
+  // The `statements` statements of the most time (planning and execution) since Reset: calls
+  // per event, µs a call, and the statement's first words.
+  std::vector<std::string> Top(double events) {
+    std::vector<std::string> top;
+    if (statements_ <= 0) {
+      return top;
+    }
+    auto r = Run(std::string("SELECT calls, (1000 * (total_exec_time + total_plan_time))::bigint, "
+                             "left(regexp_replace(query, '\\s+', ' ', 'g'), 100) ") +
+                 kOurs + " ORDER BY total_exec_time + total_plan_time DESC LIMIT " +
+                 std::to_string(statements_) + ";");
+    for (int i = 0; i < r.size(); ++i) {
+      const double calls = static_cast<double>(r.Int(i, 0));
+      char line[256];
+      std::snprintf(line, sizeof line, "%6.2f/event %7.1f µs  %s", calls / events,
+                    static_cast<double>(r.Int(i, 1)) / std::max(1.0, calls), r.Text(i, 2).c_str());
+      top.push_back(line);
+    }
+    return top;
+  }
+
+ private:
+  static constexpr const char* kOurs =
+      "FROM pg_stat_statements WHERE dbid IN (SELECT oid FROM pg_database WHERE datname IN "
+      "('portrait', 'portrait_keys'))";
+
+  void Exec(const std::string& sql) {
+    if (Status s = db_->Exec(sql); !s.ok()) {
+      Die(s.ToString());
+    }
+  }
+  store::pg::Rows Run(const std::string& sql) {
+    auto r = db_->Run(sql);
+    if (!r) {
+      Die(r.error().ToString());
+    }
+    return std::move(*r);
+  }
+
+  int statements_;
+  std::unique_ptr<store::pg::Connection> db_;
+};
 
 // --- the deployment ----------------------------------------------------------------------------
 
@@ -469,7 +559,8 @@ Meter Read(const Deployment& d, int postmaster) {
 struct Row {
   std::string scenario, run;
   Figures f;
-  Meter cost;  // after - before
+  Meter cost;              // after - before
+  PgCounters::Figures pg;  // after - before
 };
 
 Meter Difference(const Meter& after, const Meter& before) {
@@ -486,12 +577,20 @@ Meter Difference(const Meter& after, const Meter& before) {
   return d;
 }
 
-Row Timed(const Deployment& d, int postmaster, Route& route, const std::string& scenario,
-          const std::string& run, const std::string& prefix, int64_t count, int per_request,
-          int connections) {
+Row Timed(const Deployment& d, int postmaster, PgCounters& pg, Route& route,
+          const std::string& scenario, const std::string& run, const std::string& prefix,
+          int64_t count, int per_request, int connections) {
+  pg.Reset();
+  const PgCounters::Figures pg_before = pg.Read();
   const Meter before = Read(d, postmaster);
-  Row row{scenario, run, Stream(route, prefix, count, per_request, connections), {}};
+  Row row{scenario, run, Stream(route, prefix, count, per_request, connections), {}, {}};
   row.cost = Difference(Read(d, postmaster), before);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // pg_stat_database's lag
+  const PgCounters::Figures pg_after = pg.Read();
+  row.pg.transactions = pg_after.transactions - pg_before.transactions;
+  row.pg.statements = pg_after.statements - pg_before.statements;
+  row.pg.sessions = pg_after.sessions - pg_before.sessions;
+  row.pg.top = pg.Top(static_cast<double>(row.f.events));
   return row;
 }
 
@@ -519,12 +618,23 @@ void PrintRow(const Row& r) {
       "", static_cast<long long>(r.f.events), r.f.seconds, static_cast<long long>(r.f.requests),
       each.c_str(), 100 * r.cost.machine_cpu / (r.f.seconds * cores), cores,
       r.f.unavailable ? (", " + std::to_string(r.f.unavailable) + " answers 503").c_str() : "");
+  if (r.pg.transactions > 0) {
+    std::printf("%-24s   PostgreSQL: %.2f transactions an event, %.0f connections opened", "",
+                r.pg.transactions / events, r.pg.sessions);
+    if (r.pg.statements > 0) {
+      std::printf(", %.1f statements an event; the most time:", r.pg.statements / events);
+    }
+    std::printf("\n");
+    for (const std::string& line : r.pg.top) {
+      std::printf("%-24s     %s\n", "", line.c_str());
+    }
+  }
 }
 
 // --- the run -----------------------------------------------------------------------------------
 
 std::vector<Row> RunScenario(const Options& o, const Scenario& s, PostgresServer& server,
-                             const fs::path& dir) {
+                             PgCounters& pg, const fs::path& dir) {
   std::printf("\n%s: %s\n", s.name.c_str(), s.title.c_str());
   std::fflush(stdout);
   const fs::path here = dir / s.name;
@@ -543,17 +653,18 @@ std::vector<Row> RunScenario(const Options& o, const Scenario& s, PostgresServer
   Route route(d, o.customers);
   const std::string title = s.name + ". " + s.title;
   // Their profiles, made by each customer's first event.
-  Row made = Timed(d, server.pid(), route, title, "first events", "w-", o.customers, o.per_request,
-                   o.connections);
+  Row made = Timed(d, server.pid(), pg, route, title, "first events", "w-", o.customers,
+                   o.per_request, o.connections);
   std::vector<Row> rows = {made};
   if (s.cluster) {
     AwaitShares(o, server, url, s.nodes);  // still settled before the timed runs
   }
-  rows.push_back(Timed(d, server.pid(), route, title, std::to_string(o.per_request) + "/request",
-                       "b-", o.events, o.per_request, o.connections));
+  rows.push_back(Timed(d, server.pid(), pg, route, title,
+                       std::to_string(o.per_request) + "/request", "b-", o.events, o.per_request,
+                       o.connections));
   if (o.single_events > 0) {
-    rows.push_back(
-        Timed(d, server.pid(), route, title, "1/request", "s-", o.single_events, 1, o.connections));
+    rows.push_back(Timed(d, server.pid(), pg, route, title, "1/request", "s-", o.single_events, 1,
+                         o.connections));
   }
   for (const auto& node : d.nodes) {
     node->Stop();
@@ -611,6 +722,11 @@ void AddOptions(CLI::App& app, Options& o) {
   app.add_option("--scenarios", o.scenarios, "which of A,B,C,D to run")->capture_default_str();
   app.add_flag("--fast-postgres", o.fast_postgres,
                "the tests' server settings: fsync, synchronous_commit, full_page_writes off");
+  app.add_option("--statements", o.statements,
+                 "load pg_stat_statements and print each run's N statements of the most time "
+                 "(it costs PostgreSQL some CPU of its own)")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
   app.add_option("--portraitd", o.portraitd, "daemon binary (default: beside this one)");
   app.add_flag("--keep", o.keep, "keep the working directory");
 }
@@ -625,7 +741,12 @@ int Main(int argc, char** argv) {
   }
   const std::string load_before = LoadAverage();
   std::string why;
-  auto server = PostgresServer::StartOwn(/*durable=*/!o.fast_postgres, why);
+  std::vector<std::string> settings;
+  if (o.statements > 0) {
+    settings = {"shared_preload_libraries=pg_stat_statements",
+                "pg_stat_statements.track_planning=on"};
+  }
+  auto server = PostgresServer::StartOwn(/*durable=*/!o.fast_postgres, settings, why);
   if (!server) {
     Die("PostgreSQL did not start: " + why);
   }
@@ -640,9 +761,10 @@ int Main(int argc, char** argv) {
       ServerVersion(*server).c_str(),
       o.fast_postgres ? "fsync off (the tests' settings)" : "durable (fsync on)",
       fs::temp_directory_path().c_str());
+  PgCounters pg(*server, o.statements);
   std::vector<Row> rows;
   for (const Scenario& s : Chosen(o)) {
-    for (Row& r : RunScenario(o, s, *server, dir)) {
+    for (Row& r : RunScenario(o, s, *server, pg, dir)) {
       rows.push_back(std::move(r));
     }
   }

@@ -57,7 +57,7 @@ using testing::PostgresServer;
 struct Options {
   int customers = 5000;
   int64_t events = 100'000;
-  int64_t single_events = 4'000;
+  int64_t single_events = 8'000;
   int per_request = 50;
   int connections = 8;
   int io_threads = 2;
@@ -173,7 +173,8 @@ class PgCounters {
  public:
   struct Figures {
     double transactions = 0, statements = 0, sessions = 0;
-    std::vector<std::string> top;  // filled by Top
+    double vacuums = 0, checkpoints = 0;  // (auto)vacuum and (auto)analyze runs; checkpoints
+    std::vector<std::string> top;         // filled by Top
   };
 
   PgCounters(PostgresServer& server, int statements) : statements_(statements) {
@@ -183,6 +184,14 @@ class PgCounters {
       Die(db.error().ToString());
     }
     db_ = std::make_unique<store::pg::Connection>(std::move(*db));
+    for (const char* name : {"portrait", "portrait_keys"}) {  // table counters are per database
+      auto table_db =
+          store::pg::Connection::Open(server.AdminUrl(name), &server.superuser_password());
+      if (!table_db) {
+        Die(table_db.error().ToString());
+      }
+      table_dbs_.push_back(std::make_unique<store::pg::Connection>(std::move(*table_db)));
+    }
     if (statements_ > 0) {
       Exec("CREATE EXTENSION IF NOT EXISTS pg_stat_statements;");
     }
@@ -201,6 +210,18 @@ class PgCounters {
             "pg_stat_database WHERE datname IN ('portrait', 'portrait_keys');");
     f.transactions = static_cast<double>(r.Int(0, 0));
     f.sessions = static_cast<double>(r.Int(0, 1));
+    f.checkpoints = static_cast<double>(
+        Run("SELECT (checkpoints_timed + checkpoints_req)::bigint FROM pg_stat_bgwriter;")
+            .Int(0, 0));
+    for (const auto& table_db : table_dbs_) {
+      auto vacuums = table_db->Run(
+          "SELECT coalesce(sum(vacuum_count + autovacuum_count + analyze_count + "
+          "autoanalyze_count), 0)::bigint FROM pg_stat_all_tables;");
+      if (!vacuums) {
+        Die(vacuums.error().ToString());
+      }
+      f.vacuums += static_cast<double>(vacuums->Int(0, 0));
+    }
     if (statements_ > 0) {
       f.statements = static_cast<double>(
           Run(std::string("SELECT coalesce(sum(calls), 0)::bigint ") + kOurs + ";").Int(0, 0));
@@ -249,6 +270,7 @@ class PgCounters {
 
   int statements_;
   std::unique_ptr<store::pg::Connection> db_;
+  std::vector<std::unique_ptr<store::pg::Connection>> table_dbs_;
 };
 
 // --- the deployment ----------------------------------------------------------------------------
@@ -590,6 +612,8 @@ Row Timed(const Deployment& d, int postmaster, PgCounters& pg, Route& route,
   row.pg.transactions = pg_after.transactions - pg_before.transactions;
   row.pg.statements = pg_after.statements - pg_before.statements;
   row.pg.sessions = pg_after.sessions - pg_before.sessions;
+  row.pg.vacuums = pg_after.vacuums - pg_before.vacuums;
+  row.pg.checkpoints = pg_after.checkpoints - pg_before.checkpoints;
   row.pg.top = pg.Top(static_cast<double>(row.f.events));
   return row;
 }
@@ -619,8 +643,10 @@ void PrintRow(const Row& r) {
       each.c_str(), 100 * r.cost.machine_cpu / (r.f.seconds * cores), cores,
       r.f.unavailable ? (", " + std::to_string(r.f.unavailable) + " answers 503").c_str() : "");
   if (r.pg.transactions > 0) {
-    std::printf("%-24s   PostgreSQL: %.2f transactions an event, %.0f connections opened", "",
-                r.pg.transactions / events, r.pg.sessions);
+    std::printf(
+        "%-24s   PostgreSQL: %.2f transactions an event, %.0f connections opened, %.0f "
+        "(auto)vacuum/analyze runs, %.0f checkpoints",
+        "", r.pg.transactions / events, r.pg.sessions, r.pg.vacuums, r.pg.checkpoints);
     if (r.pg.statements > 0) {
       std::printf(", %.1f statements an event; the most time:", r.pg.statements / events);
     }

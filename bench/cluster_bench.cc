@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <chrono>
@@ -32,6 +33,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -173,8 +175,10 @@ class PgCounters {
  public:
   struct Figures {
     double transactions = 0, statements = 0, sessions = 0;
-    double vacuums = 0, checkpoints = 0;  // (auto)vacuum and (auto)analyze runs; checkpoints
-    std::vector<std::string> top;         // filled by Top
+    double vacuums = 0, checkpoints = 0;     // (auto)vacuum and (auto)analyze runs; checkpoints
+    std::vector<std::string> top;            // filled by Top
+    std::map<std::string, double> seq_read;  // rows read by sequential scans, by schema.table
+    std::string scanned;  // the tables of the most such rows, and how many an event
   };
 
   PgCounters(PostgresServer& server, int statements) : statements_(statements) {
@@ -221,6 +225,15 @@ class PgCounters {
         Die(vacuums.error().ToString());
       }
       f.vacuums += static_cast<double>(vacuums->Int(0, 0));
+      auto scans = table_db->Run(
+          "SELECT current_database() || '.' || schemaname || '.' || relname, seq_tup_read FROM "
+          "pg_stat_user_tables;");
+      if (!scans) {
+        Die(scans.error().ToString());
+      }
+      for (int i = 0; i < scans->size(); ++i) {
+        f.seq_read[scans->Text(i, 0)] = static_cast<double>(scans->Int(i, 1));
+      }
     }
     if (statements_ > 0) {
       f.statements = static_cast<double>(
@@ -583,6 +596,7 @@ struct Row {
   Figures f;
   Meter cost;              // after - before
   PgCounters::Figures pg;  // after - before
+  bool postgres = false;
 };
 
 Meter Difference(const Meter& after, const Meter& before) {
@@ -615,6 +629,21 @@ Row Timed(const Deployment& d, int postmaster, PgCounters& pg, Route& route,
   row.pg.vacuums = pg_after.vacuums - pg_before.vacuums;
   row.pg.checkpoints = pg_after.checkpoints - pg_before.checkpoints;
   row.pg.top = pg.Top(static_cast<double>(row.f.events));
+  std::vector<std::pair<double, std::string>> scanned;
+  for (const auto& [table, rows] : pg_after.seq_read) {
+    const auto was = pg_before.seq_read.find(table);
+    const double read = rows - (was == pg_before.seq_read.end() ? 0 : was->second);
+    if (read >= 0.1 * static_cast<double>(row.f.events)) {  // 0.1 an event and more
+      scanned.emplace_back(read, table.substr(table.rfind('.') + 1));
+    }
+  }
+  std::sort(scanned.rbegin(), scanned.rend());
+  for (size_t i = 0; i < scanned.size() && i < 3; ++i) {
+    char one[96];
+    std::snprintf(one, sizeof one, "%s%s %.1f", i ? ", " : "", scanned[i].second.c_str(),
+                  scanned[i].first / std::max<double>(1, static_cast<double>(row.f.events)));
+    row.pg.scanned += one;
+  }
   return row;
 }
 
@@ -642,11 +671,13 @@ void PrintRow(const Row& r) {
       "", static_cast<long long>(r.f.events), r.f.seconds, static_cast<long long>(r.f.requests),
       each.c_str(), 100 * r.cost.machine_cpu / (r.f.seconds * cores), cores,
       r.f.unavailable ? (", " + std::to_string(r.f.unavailable) + " answers 503").c_str() : "");
-  if (r.pg.transactions > 0) {
+  if (r.postgres) {
     std::printf(
         "%-24s   PostgreSQL: %.2f transactions an event, %.0f connections opened, %.0f "
-        "(auto)vacuum/analyze runs, %.0f checkpoints",
-        "", r.pg.transactions / events, r.pg.sessions, r.pg.vacuums, r.pg.checkpoints);
+        "(auto)vacuum/analyze runs, %.0f checkpoints; rows read by sequential scans an event: "
+        "%s",
+        "", r.pg.transactions / events, r.pg.sessions, r.pg.vacuums, r.pg.checkpoints,
+        r.pg.scanned.empty() ? "none" : r.pg.scanned.c_str());
     if (r.pg.statements > 0) {
       std::printf(", %.1f statements an event; the most time:", r.pg.statements / events);
     }
@@ -791,6 +822,7 @@ int Main(int argc, char** argv) {
   std::vector<Row> rows;
   for (const Scenario& s : Chosen(o)) {
     for (Row& r : RunScenario(o, s, *server, pg, dir)) {
+      r.postgres = s.postgres;
       rows.push_back(std::move(r));
     }
   }

@@ -66,7 +66,8 @@ struct Options {
   int partitions = 256;
   int lease_seconds = 10;
   bool fast_postgres = false;
-  int statements = 0;  // with pg_stat_statements: the top N of each run
+  int statements = 0;                    // with pg_stat_statements: the top N of each run
+  std::vector<std::string> pg_settings;  // more server settings, NAME=VALUE
   std::string scenarios = "A,B,C,D";
   std::string portraitd;
   bool keep = false;
@@ -784,6 +785,9 @@ void AddOptions(CLI::App& app, Options& o) {
                  "(it costs PostgreSQL some CPU of its own)")
       ->check(CLI::Range(0, 100))
       ->capture_default_str();
+  app.add_option("--pg-setting", o.pg_settings,
+                 "a PostgreSQL server setting NAME=VALUE (repeatable; its log is TMPDIR/"
+                 "portrait-pg-*/log while it runs)");
   app.add_option("--portraitd", o.portraitd, "daemon binary (default: beside this one)");
   app.add_flag("--keep", o.keep, "keep the working directory");
 }
@@ -798,10 +802,10 @@ int Main(int argc, char** argv) {
   }
   const std::string load_before = LoadAverage();
   std::string why;
-  std::vector<std::string> settings;
+  std::vector<std::string> settings = o.pg_settings;
   if (o.statements > 0) {
-    settings = {"shared_preload_libraries=pg_stat_statements",
-                "pg_stat_statements.track_planning=on"};
+    settings.insert(settings.end(), {"shared_preload_libraries=pg_stat_statements",
+                                     "pg_stat_statements.track_planning=on"});
   }
   auto server = PostgresServer::StartOwn(/*durable=*/!o.fast_postgres, settings, why);
   if (!server) {

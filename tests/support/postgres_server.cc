@@ -193,8 +193,14 @@ bool PostgresServer::Start(bool detached, std::string& why) {
   server.insert(server.end(),
                 {detached ? "--pdeathsig=clear" : "--pdeathsig=SIGQUIT", "--", bin + "/postgres",
                  "-D", dir_ + "/data", "-p", std::to_string(port_), "-k", dir_, "-c",
-                 "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-                 "-c", "full_page_writes=off", "-c", "max_connections=300"});
+                 "listen_addresses=127.0.0.1", "-c", "max_connections=300"});
+  if (!durable_) {
+    server.insert(server.end(), {"-c", "fsync=off", "-c", "synchronous_commit=off", "-c",
+                                 "full_page_writes=off"});
+  }
+  for (const std::string& setting : settings_) {
+    server.insert(server.end(), {"-c", setting});
+  }
   pid_ = Spawn(server, log, detached);
   if (pid_ == 0) {
     why = "postgres did not start";
@@ -248,6 +254,18 @@ bool PostgresServer::OpenAdminConnections(std::string& why) {
 
 std::string PostgresServer::AdminUrl(const std::string& db) const {
   return "postgresql://portrait_admin@127.0.0.1:" + std::to_string(port_) + "/" + db;
+}
+
+std::unique_ptr<PostgresServer> PostgresServer::StartOwn(bool durable,
+                                                         const std::vector<std::string>& settings,
+                                                         std::string& why) {
+  auto server = std::unique_ptr<PostgresServer>(new PostgresServer());
+  server->durable_ = durable;
+  server->settings_ = settings;
+  if (!server->Start(/*detached=*/false, why)) {
+    return nullptr;  // the destructor stops what started and removes the directory
+  }
+  return server;
 }
 
 PostgresServer::Databases PostgresServer::Fresh() {

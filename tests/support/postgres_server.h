@@ -14,6 +14,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "crypto/secret.h"
 
@@ -43,8 +44,18 @@ class PostgresServer {
   // The URL of database `db` as the superuser (whose password is superuser_password()).
   std::string AdminUrl(const std::string& db) const;
   const crypto::SecretBytes& superuser_password() const { return superuser_password_; }
+  // The postmaster's pid (0 for a server this process only attached to).
+  int pid() const { return pid_; }
 
   ~PostgresServer();
+
+  // A server of the caller's own outside any test (a benchmark), stopped and removed with the
+  // returned object. `durable` keeps PostgreSQL's defaults for fsync, synchronous_commit and
+  // full_page_writes (on, as in production), which the tests' server turns off; `settings`
+  // ("name=value") are passed on as more -c options. nullptr and `why` on failure.
+  static std::unique_ptr<PostgresServer> StartOwn(bool durable,
+                                                  const std::vector<std::string>& settings,
+                                                  std::string& why);
 
   // The fixture's two halves: start a server that outlives this process and describe it in
   // `state_file`; stop the server `state_file` describes and remove both. False (and `why`)
@@ -63,7 +74,9 @@ class PostgresServer {
   int port_ = 0;
   int pid_ = 0;
   int next_schema_ = 0;
-  bool owned_ = false;  // stopped and removed by the destructor
+  bool owned_ = false;                 // stopped and removed by the destructor
+  bool durable_ = false;               // fsync and its kin left on
+  std::vector<std::string> settings_;  // more -c options
   // The superuser's connections to each database, for Fresh (a connection costs a backend).
   std::unique_ptr<store::pg::Connection> admin_main_;
   std::unique_ptr<store::pg::Connection> admin_keys_;

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config clang
   libsqlcipher-dev sqlcipher libsodium-dev
   libboost-dev libboost-system-dev libssl-dev
-  libspdlog-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev libexpected-dev
+  libspdlog-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev libsimdjson-dev libexpected-dev
   libcli11-dev libhowardhinnant-date-dev libphonenumber-dev tzdata
   libnlopt-dev
   # the PostgreSQL store (store/postgres/) and the server its tests start (initdb, postgres)

@@ -11,6 +11,7 @@
 #include "crypto/field_cipher.h"
 #include "store/anchor_date.h"
 #include "store/field_value.h"
+#include "store/stored_json.h"
 
 namespace portrait::store {
 namespace {
@@ -70,12 +71,12 @@ Result<std::set<std::string>> ApplyTagPatch(const json& tags, std::set<std::stri
 Result<json> OpenJson(KeyView key, ProfileId id, std::string_view name, std::string_view envelope) {
   PORTRAIT_ASSIGN_OR_RETURN(
       std::string text, FieldCipher::Open(key, FieldCipher::AssociatedData(id, name), envelope));
-  json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded()) {
+  std::optional<json> value = ParseStoredJson(text);
+  if (!value) {
     return Error(Status::Corruption("profile " + std::to_string(id) + " field '" +
                                     std::string(name) + "' does not hold JSON"));
   }
-  return value;
+  return std::move(*value);
 }
 
 // A stored external id, checked: stored state is never trusted to have the right type.
@@ -513,18 +514,12 @@ Result<json> ProfileVault::OpenMetrics(KeyView key, const ProfileRow& row,
   PORTRAIT_ASSIGN_OR_RETURN(
       std::string text,
       FieldCipher::Open(key, FieldCipher::AssociatedData(row.id, kMetricsField), row.metrics));
-  // Depth 1 is the object's own entries: a key it does not name is dropped with its value.
-  const json::parser_callback_t keep = [only](int depth, json::parse_event_t event, json& parsed) {
-    return depth != 1 || event != json::parse_event_t::key || !parsed.is_string() ||
-           std::find(only->begin(), only->end(), parsed.get_ref<const std::string&>()) !=
-               only->end();
-  };
-  json value = json::parse(text, keep, /*allow_exceptions=*/false);
-  if (value.is_discarded()) {
+  std::optional<json> value = ParseStoredJson(text, only);
+  if (!value) {
     return Error(
         Status::Corruption("profile " + std::to_string(row.id) + " metrics do not hold JSON"));
   }
-  return value;
+  return std::move(*value);
 }
 
 Result<std::string> ProfileVault::Seal(const OpenProfile& p, std::string_view name,

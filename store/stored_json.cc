@@ -1,0 +1,176 @@
+#include "store/stored_json.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+
+namespace portrait::store {
+namespace {
+
+using nlohmann::json;
+namespace od = simdjson::ondemand;
+
+// Deeper than anything the vault seals (a purchase book is three levels); deeper documents go
+// to json::parse.
+constexpr int kMaxDepth = 32;
+
+bool Kept(const std::vector<std::string>* only, std::string_view key) {
+  return !only || std::find(only->begin(), only->end(), key) != only->end();
+}
+
+bool StartsWithMinus(od::value& v) { return v.raw_json_token().starts_with('-'); }
+bool StartsWithMinus(od::document& doc) {
+  std::string_view token;
+  return doc.raw_json_token().get(token) == simdjson::SUCCESS && token.starts_with('-');
+}
+
+// Builds `v` (a value, or the document itself) into `out` as json::parse would: a non-negative
+// integer as unsigned, a negative one as signed, any other number as a double. At depth 0 an
+// object keeps only the entries `only` names (the others are skipped when the scan moves on).
+// False when simdjson refuses something.
+template <typename V>
+bool Build(V& v, json& out, int depth, const std::vector<std::string>* only) {
+  if (depth > kMaxDepth) {
+    return false;
+  }
+  od::json_type type;
+  if (v.type().get(type) != simdjson::SUCCESS) {
+    return false;
+  }
+  switch (type) {
+    case od::json_type::object: {
+      od::object object;
+      if (v.get_object().get(object) != simdjson::SUCCESS) {
+        return false;
+      }
+      out = json::object();
+      for (auto entry : object) {
+        std::string_view key;
+        od::value value;
+        if (entry.unescaped_key().get(key) != simdjson::SUCCESS ||
+            entry.value().get(value) != simdjson::SUCCESS) {
+          return false;
+        }
+        if ((depth > 0 || Kept(only, key)) &&
+            !Build(value, out[std::string(key)], depth + 1, nullptr)) {
+          return false;
+        }
+      }
+      return true;
+    }
+    case od::json_type::array: {
+      od::array array;
+      if (v.get_array().get(array) != simdjson::SUCCESS) {
+        return false;
+      }
+      out = json::array();
+      for (auto element : array) {
+        od::value value;
+        json built;
+        if (element.get(value) != simdjson::SUCCESS || !Build(value, built, depth + 1, nullptr)) {
+          return false;
+        }
+        out.push_back(std::move(built));
+      }
+      return true;
+    }
+    case od::json_type::string: {
+      std::string_view s;
+      if (v.get_string().get(s) != simdjson::SUCCESS) {
+        return false;
+      }
+      out = std::string(s);
+      return true;
+    }
+    case od::json_type::boolean: {
+      bool b = false;
+      if (v.get_bool().get(b) != simdjson::SUCCESS) {
+        return false;
+      }
+      out = b;
+      return true;
+    }
+    case od::json_type::null: {
+      bool null = false;
+      if (v.is_null().get(null) != simdjson::SUCCESS || !null) {
+        return false;
+      }
+      out = nullptr;
+      return true;
+    }
+    case od::json_type::number: {
+      od::number_type kind;
+      if (v.get_number_type().get(kind) != simdjson::SUCCESS) {
+        return false;
+      }
+      if (kind == od::number_type::floating_point_number) {
+        double d = 0;
+        if (v.get_double().get(d) != simdjson::SUCCESS) {
+          return false;
+        }
+        out = d;
+      } else if (kind == od::number_type::unsigned_integer) {
+        uint64_t u = 0;
+        if (v.get_uint64().get(u) != simdjson::SUCCESS) {
+          return false;
+        }
+        out = u;
+      } else {
+        int64_t i = 0;
+        if (v.get_int64().get(i) != simdjson::SUCCESS) {
+          return false;
+        }
+        if (i > 0 || (i == 0 && !StartsWithMinus(v))) {  // json::parse reads "-0" as signed
+          out = static_cast<uint64_t>(i);
+        } else {
+          out = i;
+        }
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
+// Whether nothing follows the document's value. (A scalar document's getters refuse trailing
+// content themselves.)
+bool Ended(od::document& doc) { return doc.current_location().error() == simdjson::OUT_OF_BOUNDS; }
+
+std::optional<json> ParseWithNlohmann(std::string_view text, const std::vector<std::string>* only) {
+  json value;
+  if (only) {
+    // Depth 1 is the object's own entries: a key `only` does not name is dropped with its value.
+    const json::parser_callback_t keep = [only](int depth, json::parse_event_t event,
+                                                json& parsed) {
+      return depth != 1 || event != json::parse_event_t::key || !parsed.is_string() ||
+             Kept(only, parsed.get_ref<const std::string&>());
+    };
+    value = json::parse(text, keep, /*allow_exceptions=*/false);
+  } else {
+    value = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  }
+  if (value.is_discarded()) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+}  // namespace
+
+std::optional<json> ParseStoredJson(std::string_view text, const std::vector<std::string>* only) {
+  if (text.size() <= kMaxScanned) {
+    // Scratch space, one per thread: a parser allocates its buffers on first use, and doing
+    // that for each of a million small documents would cost more than the scan.
+    thread_local od::parser parser(kMaxScanned);
+    const simdjson::padded_string padded(text);
+    od::document doc;
+    json out;
+    if (parser.iterate(padded).get(doc) == simdjson::SUCCESS && Build(doc, out, 0, only) &&
+        Ended(doc)) {
+      return out;
+    }
+  }
+  return ParseWithNlohmann(text, only);
+}
+
+}  // namespace portrait::store

@@ -1,0 +1,28 @@
+// Parsing the JSON the vault sealed (metrics, field values, tags) into nlohmann::json, fast.
+//
+// The base-wide passes open every profile's metrics: a re-evaluation of the portrait and an RFM
+// refresh at 1,000,000 profiles each parse a million small documents, and nlohmann's parser
+// builds them at about 30 MB/s. ParseStoredJson scans with simdjson's On-Demand parser and builds
+// only what is kept (DECISIONS 171); its answer is always the one json::parse would give: what
+// simdjson refuses, and any text past kMaxScanned bytes, goes to json::parse itself.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace portrait::store {
+
+// Longer texts go to json::parse (each thread's scanner keeps a buffer as large as the largest
+// text it scanned).
+inline constexpr size_t kMaxScanned = 64 * 1024;
+
+// Parses `text`. With `only`, a top-level object keeps only the entries whose keys `only` names
+// (the rest are skipped, never built); any other document is kept whole. nullopt when `text`
+// is not JSON. Thread-safe.
+std::optional<nlohmann::json> ParseStoredJson(std::string_view text,
+                                              const std::vector<std::string>* only = nullptr);
+
+}  // namespace portrait::store

@@ -239,32 +239,36 @@ TEST_F(PostgresStoreTest, AGroupOfThousandsOfEventsIsCheckedAndStoredAtOnce) {
   EXPECT_FALSE(stored->back());
 }
 
-// What PostgreSQL read of one table of this test's schema for the store opened with
-// `Tagged(name)`, once that store is closed: rows by sequential scan, and rows fetched through
-// an index. A backend hands in its counts before it leaves pg_stat_activity, so this waits for
-// the store's backends to go first.
+// Rows PostgreSQL read of a table: by sequential scan, and fetched through an index.
 struct TableReads {
   int64_t seq_rows = -1;
   int64_t index_rows = -1;
 };
 
+// For the plans the store's prepared statements keep, read from pg_stat_user_tables.
 class PlanTest : public PostgresStoreTest {
  protected:
+  // The store's connections to the main database carry `name`, so they can be waited for.
   PostgresOptions Tagged(const std::string& name) const {
     PostgresOptions o = Options(true);
     o.url += "&application_name=" + name;
     return o;
   }
+  // What the backends named `name` read of `table` in this test's schema, once their store is
+  // closed: a backend hands in its counts before it leaves pg_stat_activity, so this waits for
+  // them to leave first.
   TableReads ReadsOf(const std::string& name, const std::string& table) const {
     pg::Connection main = Main();
-    for (int i = 0; i < 200; ++i) {
-      auto left = main.Run("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1;",
-                           pg::Params().Text(name));
-      if (!left || left->Int(0, 0) == 0) {
-        break;
+    int64_t left = -1;
+    for (int i = 0; i < 200 && left != 0; ++i) {
+      if (i > 0) {
+        ::usleep(50'000);
       }
-      ::usleep(50'000);
+      auto r = main.Run("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1;",
+                        pg::Params().Text(name));
+      left = r ? r->Int(0, 0) : -1;
     }
+    EXPECT_EQ(left, 0) << "the store's backends did not leave";
     const std::string schema = dbs_.url.substr(dbs_.url.find("search_path%3D") + 14);
     auto r = main.Run(
         "SELECT seq_tup_read, coalesce(idx_tup_fetch, 0) FROM pg_stat_user_tables "
@@ -278,8 +282,8 @@ class PlanTest : public PostgresStoreTest {
   }
 };
 
-// The duplicate check probes event_keys' primary key whatever plan its prepared statement keeps:
-// a plan made while the table was empty (and tens of keys a call, as batched ingestion sends)
+// The duplicate check probes event_keys' primary key under the plan its prepared statement
+// keeps: a plan made while the table was empty (tens of keys a call, as batched ingestion sends)
 // reads none of the keys stored since by a scan (docs/DECISIONS.md 171).
 TEST_F(PlanTest, TheDuplicateCheckProbesTheKeysIndexAfterTheTableGrew) {
   const std::string name = "dupcheck-" + std::to_string(::getpid());
@@ -302,8 +306,9 @@ TEST_F(PlanTest, TheDuplicateCheckProbesTheKeysIndexAfterTheTableGrew) {
     }
     ASSERT_TRUE((*store)->Commit(b));
     // Stored keys of several partitions, one asked twice, between keys never sent.
-    EXPECT_EQ((*store)->StoredEvents({"event-17", "unsent-3", "event-9999", "event-17",
-                                      "event-4242", "never", "event-0"})
+    EXPECT_EQ((*store)
+                  ->StoredEvents({"event-17", "unsent-3", "event-9999", "event-17", "event-4242",
+                                  "never", "event-0"})
                   .value(),
               (std::vector<bool>{true, false, true, true, true, false, true}));
   }

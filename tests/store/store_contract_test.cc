@@ -303,7 +303,6 @@ TYPED_TEST(StoreContract, TasksAreClaimedByDueTimeUpdatedListedAndCounted) {
   EXPECT_EQ(this->store_->ListTasks(f).value().size(), 3u);
 }
 
-
 // The earliest waiting tasks of the sink, in due order whichever state they wait in, however
 // many settled or sending ones lie between them, of several profiles (and partitions).
 TYPED_TEST(StoreContract, DueTasksAreTheEarliestWaitingOnesAmongSettledOnes) {
@@ -311,7 +310,7 @@ TYPED_TEST(StoreContract, DueTasksAreTheEarliestWaitingOnesAmongSettledOnes) {
   for (ProfileId id = 1; id <= kProfiles; ++id) {
     ASSERT_TRUE(this->Write(this->NewProfile(id, "k" + std::to_string(id))).ok());
   }
-  const std::vector<std::string> states = {"delivered", "pending", "dead",      "sending",
+  const std::vector<std::string> states = {"delivered", "pending",    "dead",     "sending",
                                            "retrying",  "suppressed", "cancelled"};
   Batch b;
   std::vector<std::pair<int64_t, std::string>> waiting;  // (due, dedupe) of crm's due by 5000

@@ -169,14 +169,19 @@ Result<std::vector<TaskRow>> PostgresStore::GetTasks(ProfileId id) {
                        Params().Int(id)));
 }
 
+// One ordered range of tasks_due_by_sink per waiting state ($2), the earliest $4 of each, merged:
+// a task delivered (or otherwise settled) is never read. With `state = ANY($2)` the prepared
+// statement could keep a plan that reads the sink's whole range due by now, settled tasks
+// included, and filters on the state (docs/DECISIONS.md 171).
 Result<std::vector<TaskRow>> PostgresStore::DueTasks(std::string_view sink, int64_t until_us,
                                                      int limit) {
   auto [limited, parts] = ServedParts();
   auto reader = readers_.Acquire();
   return ReadTasks(reader->main.Run(
       "SELECT " + kTaskColumns +
-          " FROM tasks WHERE sink = $1 AND state = ANY($2::text[]) AND due_us <= $3 "
-          "AND (NOT $5 OR part = ANY($6)) ORDER BY due_us LIMIT $4;",
+          " FROM unnest($2::text[]) AS w(waiting), LATERAL (SELECT * FROM tasks "
+          "WHERE sink = $1 AND state = w.waiting AND due_us <= $3 AND (NOT $5 OR part = ANY($6)) "
+          "ORDER BY due_us LIMIT $4) tasks ORDER BY due_us LIMIT $4;",
       Params()
           .Text(sink)
           .Texts(States(IsWaiting))

@@ -358,11 +358,14 @@ Result<std::vector<bool>> PostgresStore::StoredEvents(const std::vector<std::str
   for (std::string_view key : keys) {
     parts.push_back(PartOf(key));
   }
+  // One probe of event_keys' primary key per key: a LATERAL subquery with LIMIT is not pulled up
+  // into a join, so the plan the prepared statement keeps is a nested loop over the keys, not a
+  // hash join over the whole table planned while it was small (docs/DECISIONS.md 171).
   auto reader = readers_.Acquire();
   PORTRAIT_ASSIGN_OR_RETURN(
       Rows r, reader->main.Run("SELECT k.i FROM unnest($1::bytea[], $2::bigint[]) WITH ORDINALITY "
-                               "AS k(key, part, i) JOIN event_keys e "
-                               "ON e.part = k.part AND e.key = k.key;",
+                               "AS k(key, part, i), LATERAL (SELECT 1 FROM event_keys e "
+                               "WHERE e.part = k.part AND e.key = k.key LIMIT 1) e;",
                                Params().BytesArray(keys).Ints(parts)));
   for (int i = 0; i < r.size(); ++i) {
     const int64_t at = r.Int(i, 0) - 1;

@@ -239,6 +239,129 @@ TEST_F(PostgresStoreTest, AGroupOfThousandsOfEventsIsCheckedAndStoredAtOnce) {
   EXPECT_FALSE(stored->back());
 }
 
+// Rows PostgreSQL read of a table: by sequential scan, and fetched through an index.
+struct TableReads {
+  int64_t seq_rows = -1;
+  int64_t index_rows = -1;
+};
+
+// For the plans the store's prepared statements keep, read from pg_stat_user_tables.
+class PlanTest : public PostgresStoreTest {
+ protected:
+  // The store's connections to the main database carry `name`, so they can be waited for.
+  PostgresOptions Tagged(const std::string& name) const {
+    PostgresOptions o = Options(true);
+    o.url += "&application_name=" + name;
+    return o;
+  }
+  // What the backends named `name` read of `table` in this test's schema, once their store is
+  // closed: a backend hands in its counts before it leaves pg_stat_activity, so this waits for
+  // them to leave first.
+  TableReads ReadsOf(const std::string& name, const std::string& table) const {
+    pg::Connection main = Main();
+    int64_t left = -1;
+    for (int i = 0; i < 200 && left != 0; ++i) {
+      if (i > 0) {
+        ::usleep(50'000);
+      }
+      auto r = main.Run("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1;",
+                        pg::Params().Text(name));
+      left = r ? r->Int(0, 0) : -1;
+    }
+    EXPECT_EQ(left, 0) << "the store's backends did not leave";
+    const std::string schema = dbs_.url.substr(dbs_.url.find("search_path%3D") + 14);
+    auto r = main.Run(
+        "SELECT seq_tup_read, coalesce(idx_tup_fetch, 0) FROM pg_stat_user_tables "
+        "WHERE schemaname = $1 AND relname = $2;",
+        pg::Params().Text(schema).Text(table));
+    if (!r || r->empty()) {
+      ADD_FAILURE() << "no statistics for " << table;
+      return {};
+    }
+    return {r->Int(0, 0), r->Int(0, 1)};
+  }
+};
+
+// The duplicate check probes event_keys' primary key under the plan its prepared statement
+// keeps: a plan made while the table was empty (tens of keys a call, as batched ingestion sends)
+// reads none of the keys stored since by a scan (docs/DECISIONS.md 171).
+TEST_F(PlanTest, TheDuplicateCheckProbesTheKeysIndexAfterTheTableGrew) {
+  const std::string name = "dupcheck-" + std::to_string(::getpid());
+  constexpr int kStored = 10000;
+  {
+    auto store = OpenPostgresStore(Tagged(name));
+    ASSERT_TRUE(store) << store.error().ToString();
+    ASSERT_TRUE(Write(**store, 1, "k1").ok());
+    std::vector<std::string> unsent;
+    for (int i = 0; i < 50; ++i) {
+      unsent.push_back("unsent-" + std::to_string(i));
+    }
+    const std::vector<std::string_view> asked(unsent.begin(), unsent.end());
+    for (int i = 0; i < 10; ++i) {  // past the custom plans PostgreSQL tries first
+      ASSERT_TRUE((*store)->StoredEvents(asked));
+    }
+    Batch b;
+    for (int i = 0; i < kStored; ++i) {
+      b.events.push_back(EventRow{"event-" + std::to_string(i), 1, "page.viewed", i, "sealed"});
+    }
+    ASSERT_TRUE((*store)->Commit(b));
+    // Stored keys of several partitions, one asked twice, between keys never sent.
+    EXPECT_EQ((*store)
+                  ->StoredEvents({"event-17", "unsent-3", "event-9999", "event-17", "event-4242",
+                                  "never", "event-0"})
+                  .value(),
+              (std::vector<bool>{true, false, true, true, true, false, true}));
+  }
+  const TableReads reads = ReadsOf(name, "event_keys");
+  EXPECT_GE(reads.seq_rows, 0);
+  EXPECT_LT(reads.seq_rows, kStored) << "the duplicate check scanned event_keys";
+}
+
+// The dispatcher's due tasks are read from the index ranges of the waiting states only: a plan
+// made while the table was empty reads none of the settled tasks due earlier (docs/DECISIONS.md
+// 171).
+TEST_F(PlanTest, DueTasksReadNoSettledTaskAfterTheTableGrew) {
+  const std::string name = "duetasks-" + std::to_string(::getpid());
+  constexpr int kSettled = 2000;
+  {
+    auto store = OpenPostgresStore(Tagged(name));
+    ASSERT_TRUE(store) << store.error().ToString();
+    ASSERT_TRUE(Write(**store, 1, "k1").ok());
+    for (int i = 0; i < 10; ++i) {  // past the custom plans PostgreSQL tries first
+      ASSERT_TRUE((*store)->DueTasks("crm", kSettled, 16));
+    }
+    auto task = [](std::string dedupe, std::string state, int64_t due) {
+      TaskRow t;
+      t.dedupe = std::move(dedupe);
+      t.profile_id = 1;
+      t.trigger = "cart";
+      t.purpose = "marketing";
+      t.channel = "sms";
+      t.sink = "crm";
+      t.state = std::move(state);
+      t.due_us = t.created_us = t.updated_us = due;
+      t.payload = "sealed";
+      return t;
+    };
+    Batch b;
+    for (int i = 0; i < kSettled; ++i) {
+      b.tasks.push_back(task("settled-" + std::to_string(i), i % 2 ? "delivered" : "dead", i));
+    }
+    b.tasks.push_back(task("later", "pending", kSettled + 1));
+    b.tasks.push_back(task("retry", "retrying", kSettled / 2));
+    b.tasks.push_back(task("first", "pending", kSettled / 4));
+    ASSERT_TRUE((*store)->Commit(b));
+    auto due = (*store)->DueTasks("crm", kSettled, 16);
+    ASSERT_TRUE(due) << due.error().ToString();
+    ASSERT_EQ(due->size(), 2u);
+    EXPECT_EQ((*due)[0].dedupe, "first");
+    EXPECT_EQ((*due)[1].dedupe, "retry");
+  }
+  const TableReads reads = ReadsOf(name, "tasks");
+  EXPECT_GE(reads.seq_rows, 0);
+  EXPECT_LT(reads.seq_rows + reads.index_rows, kSettled / 2) << "due tasks read settled ones";
+}
+
 // Every table leads with the profile id, a partition or (the audit chain) the node, so a
 // PostgreSQL that shards by the leading column can distribute it; the rest are small tables of
 // configuration-sized data a sharded PostgreSQL keeps whole on every node (reference tables).

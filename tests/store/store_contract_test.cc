@@ -1,4 +1,5 @@
 // The contract every Store backend keeps; runs against the memory and SQLCipher backends.
+#include <algorithm>
 #include <tuple>
 
 #include "tests/store/store_contract_fixture.h"
@@ -302,6 +303,45 @@ TYPED_TEST(StoreContract, TasksAreClaimedByDueTimeUpdatedListedAndCounted) {
   EXPECT_EQ(this->store_->ListTasks(f).value().size(), 3u);
 }
 
+// The earliest waiting tasks of the sink, in due order whichever state they wait in, however
+// many settled or sending ones lie between them, of several profiles (and partitions).
+TYPED_TEST(StoreContract, DueTasksAreTheEarliestWaitingOnesAmongSettledOnes) {
+  constexpr int kProfiles = 6;
+  for (ProfileId id = 1; id <= kProfiles; ++id) {
+    ASSERT_TRUE(this->Write(this->NewProfile(id, "k" + std::to_string(id))).ok());
+  }
+  const std::vector<std::string> states = {"delivered", "pending",    "dead",     "sending",
+                                           "retrying",  "suppressed", "cancelled"};
+  Batch b;
+  std::vector<std::pair<int64_t, std::string>> waiting;  // (due, dedupe) of crm's due by 5000
+  for (int i = 0; i < 150; ++i) {
+    TaskRow t;
+    t.dedupe = "t" + std::to_string(i);
+    t.profile_id = 1 + i % kProfiles;
+    t.trigger = "cart";
+    t.purpose = "marketing";
+    t.channel = "sms";
+    t.sink = i % 11 == 0 ? "care-queue" : "crm";
+    t.state = states[i % states.size()];
+    t.due_us = 6000 - 41 * i;  // later tasks first, and past the window for the first few
+    t.created_us = t.updated_us = 1;
+    t.payload = "sealed";
+    if (t.sink == "crm" && (t.state == "pending" || t.state == "retrying") && t.due_us <= 5000) {
+      waiting.emplace_back(t.due_us, t.dedupe);
+    }
+    b.tasks.push_back(t);
+  }
+  ASSERT_TRUE(this->store_->Commit(b));
+  std::sort(waiting.begin(), waiting.end());
+  ASSERT_GT(waiting.size(), 20u);
+  for (size_t limit : {size_t{1}, size_t{7}, waiting.size() + 5}) {
+    auto due = this->store_->DueTasks("crm", 5000, static_cast<int>(limit)).value();
+    ASSERT_EQ(due.size(), std::min(limit, waiting.size())) << limit;
+    for (size_t k = 0; k < due.size(); ++k) {
+      EXPECT_EQ(due[k].dedupe, waiting[k].second) << "limit " << limit << ", at " << k;
+    }
+  }
+}
 TYPED_TEST(StoreContract, DataKeysArePutOnceReadAndDestroyed) {
   EXPECT_FALSE(this->store_->GetDataKey(1).value());
   ASSERT_TRUE(this->store_->PutDataKey(1, "wrapped1").ok());

@@ -3,7 +3,7 @@
 // The base-wide passes open every profile's metrics: a re-evaluation of the portrait and an RFM
 // refresh at 1,000,000 profiles each parse a million small documents, and nlohmann's parser
 // builds them at about 30 MB/s. ParseStoredJson scans with simdjson's On-Demand parser and builds
-// only what is kept (DECISIONS 171); its answer is always the one json::parse would give: what
+// only what is kept (DECISIONS 172); its answer is always the one json::parse would give: what
 // simdjson refuses, and any text past kMaxScanned bytes, goes to json::parse itself.
 #pragma once
 

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <exception>
+#include <future>
 
 #include "base/in_two_halves.h"
 
@@ -9,6 +10,12 @@ namespace portrait::daemon {
 namespace {
 
 constexpr int kPage = 5'000;
+
+// One page of profile rows and their data keys, in id order.
+struct Page {
+  std::vector<store::ProfileRow> rows;
+  std::vector<std::pair<store::ProfileId, std::string>> keys;
+};
 
 // Opens the metrics of rows [from, to) of one page, `keys` being the page's data keys in id
 // order; counts into `scanned`. Never throws.
@@ -47,20 +54,31 @@ Status OpenHalf(store::ProfileVault& vault, const std::vector<store::ProfileRow>
 Result<MetricsScanned> ScanMetrics(store::Store& store, store::ProfileVault& vault,
                                    const std::vector<std::string>& only,
                                    const MetricsVisitor& visit) {
+  auto read = [&store](store::ProfileId after) -> Result<Page> {
+    Page page;
+    PORTRAIT_ASSIGN_OR_RETURN(page.rows, store.ProfileRows(after, kPage));
+    if (!page.rows.empty()) {
+      PORTRAIT_ASSIGN_OR_RETURN(page.keys,
+                                store.DataKeysBetween(page.rows.front().id, page.rows.back().id));
+    }
+    return page;
+  };
   MetricsScanned total;
-  store::ProfileId after = 0;
+  // The next page is read while this one is opened. (A future of std::async waits for its
+  // read when destroyed, so an early return leaves none running.)
+  std::future<Result<Page>> next = std::async(std::launch::async, read, 0);
   while (true) {
-    PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::ProfileRow> rows, store.ProfileRows(after, kPage));
-    if (rows.empty()) {
+    PORTRAIT_ASSIGN_OR_RETURN(Page page, next.get());
+    if (page.rows.empty()) {
       return total;
     }
-    after = rows.back().id;
-    PORTRAIT_ASSIGN_OR_RETURN(auto keys, store.DataKeysBetween(rows.front().id, rows.back().id));
+    next = std::async(std::launch::async, read, page.rows.back().id);
+    const std::vector<store::ProfileRow>& rows = page.rows;
     std::array<MetricsScanned, 2> scanned{};
     std::array<Status, 2> failed;
     InTwoHalves(rows.size(), [&](size_t from, size_t to) {
       const int half = to == rows.size() ? 1 : 0;  // the halves never share a slot
-      failed[half] = OpenHalf(vault, rows, keys, from, to, half, only, visit, scanned[half]);
+      failed[half] = OpenHalf(vault, rows, page.keys, from, to, half, only, visit, scanned[half]);
     });
     for (int half : {0, 1}) {
       PORTRAIT_RETURN_IF_ERROR(failed[half]);

@@ -2,8 +2,9 @@
 // refresh, a model fit from the purchase books). Profile rows come in id ranges of 5,000 on a
 // read connection, their data keys in one range read a page (Store::DataKeysBetween); opening
 // each profile's sealed metrics is most of the cost, so half of each page is opened on a second
-// thread (base/in_two_halves.h). A profile without metrics, or erased while the scan reads (its
-// key gone), is skipped. Runs on the calling thread (a job); holds one page in memory.
+// thread (base/in_two_halves.h), while a third reads the next page. A profile without metrics,
+// or erased while the scan reads (its key gone), is skipped. Runs on the calling thread (a
+// job); holds two pages in memory.
 #pragma once
 
 #include <functional>

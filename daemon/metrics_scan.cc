@@ -49,11 +49,10 @@ Status OpenHalf(store::ProfileVault& vault, const std::vector<store::ProfileRow>
   }
 }
 
-}  // namespace
-
-Result<MetricsScanned> ScanMetrics(store::Store& store, store::ProfileVault& vault,
-                                   const std::vector<std::string>& only,
-                                   const MetricsVisitor& visit) {
+// The scan; it may throw (std::async without a thread, or memory).
+Result<MetricsScanned> ScanPages(store::Store& store, store::ProfileVault& vault,
+                                 const std::vector<std::string>& only,
+                                 const MetricsVisitor& visit) {
   auto read = [&store](store::ProfileId after) -> Result<Page> {
     Page page;
     PORTRAIT_ASSIGN_OR_RETURN(page.rows, store.ProfileRows(after, kPage));
@@ -85,6 +84,18 @@ Result<MetricsScanned> ScanMetrics(store::Store& store, store::ProfileVault& vau
       total.profiles += scanned[half].profiles;
       total.erased += scanned[half].erased;
     }
+  }
+}
+
+}  // namespace
+
+Result<MetricsScanned> ScanMetrics(store::Store& store, store::ProfileVault& vault,
+                                   const std::vector<std::string>& only,
+                                   const MetricsVisitor& visit) {
+  try {
+    return ScanPages(store, vault, only, visit);
+  } catch (const std::exception&) {  // no thread for the next page's read, or no memory
+    return Error(Status::Internal("reading the metrics: out of threads or memory"));
   }
 }
 

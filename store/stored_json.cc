@@ -24,12 +24,13 @@ bool StartsWithMinus(od::document& doc) {
   return doc.raw_json_token().get(token) == simdjson::SUCCESS && token.starts_with('-');
 }
 
-// Builds `v` (a value, or the document itself) into `out` as json::parse would: a non-negative
-// integer as unsigned, a negative one as signed, any other number as a double. At depth 0 an
-// object keeps only the entries `only` names (the others are skipped when the scan moves on).
-// False when simdjson refuses something.
+// Builds `v` (a value, or the document itself) into `*out` as json::parse would: a
+// non-negative integer as unsigned, a negative one as signed, any other number as a double.
+// With `out` null it builds nothing and only checks what json::parse would check (an entry a
+// pass skips must still be valid JSON, or json::parse refuses the whole text). At depth 0 an
+// object builds only the entries `only` names. False when simdjson refuses something.
 template <typename V>
-bool Build(V& v, json& out, int depth, const std::vector<std::string>* only) {
+bool Build(V& v, json* out, int depth, const std::vector<std::string>* only) {
   if (depth > kMaxDepth) {
     return false;
   }
@@ -43,7 +44,9 @@ bool Build(V& v, json& out, int depth, const std::vector<std::string>* only) {
       if (v.get_object().get(object) != simdjson::SUCCESS) {
         return false;
       }
-      out = json::object();
+      if (out) {
+        *out = json::object();
+      }
       for (auto entry : object) {
         std::string_view key;
         od::value value;
@@ -51,8 +54,8 @@ bool Build(V& v, json& out, int depth, const std::vector<std::string>* only) {
             entry.value().get(value) != simdjson::SUCCESS) {
           return false;
         }
-        if ((depth > 0 || Kept(only, key)) &&
-            !Build(value, out[std::string(key)], depth + 1, nullptr)) {
+        const bool kept = out && (depth > 0 || Kept(only, key));
+        if (!Build(value, kept ? &(*out)[std::string(key)] : nullptr, depth + 1, nullptr)) {
           return false;
         }
       }
@@ -63,14 +66,19 @@ bool Build(V& v, json& out, int depth, const std::vector<std::string>* only) {
       if (v.get_array().get(array) != simdjson::SUCCESS) {
         return false;
       }
-      out = json::array();
+      if (out) {
+        *out = json::array();
+      }
       for (auto element : array) {
         od::value value;
         json built;
-        if (element.get(value) != simdjson::SUCCESS || !Build(value, built, depth + 1, nullptr)) {
+        if (element.get(value) != simdjson::SUCCESS ||
+            !Build(value, out ? &built : nullptr, depth + 1, nullptr)) {
           return false;
         }
-        out.push_back(std::move(built));
+        if (out) {
+          out->push_back(std::move(built));
+        }
       }
       return true;
     }
@@ -79,7 +87,9 @@ bool Build(V& v, json& out, int depth, const std::vector<std::string>* only) {
       if (v.get_string().get(s) != simdjson::SUCCESS) {
         return false;
       }
-      out = std::string(s);
+      if (out) {
+        *out = std::string(s);
+      }
       return true;
     }
     case od::json_type::boolean: {
@@ -87,7 +97,9 @@ bool Build(V& v, json& out, int depth, const std::vector<std::string>* only) {
       if (v.get_bool().get(b) != simdjson::SUCCESS) {
         return false;
       }
-      out = b;
+      if (out) {
+        *out = b;
+      }
       return true;
     }
     case od::json_type::null: {
@@ -95,7 +107,9 @@ bool Build(V& v, json& out, int depth, const std::vector<std::string>* only) {
       if (v.is_null().get(null) != simdjson::SUCCESS || !null) {
         return false;
       }
-      out = nullptr;
+      if (out) {
+        *out = nullptr;
+      }
       return true;
     }
     case od::json_type::number: {
@@ -103,28 +117,32 @@ bool Build(V& v, json& out, int depth, const std::vector<std::string>* only) {
       if (v.get_number_type().get(kind) != simdjson::SUCCESS) {
         return false;
       }
+      json number;
       if (kind == od::number_type::floating_point_number) {
         double d = 0;
         if (v.get_double().get(d) != simdjson::SUCCESS) {
           return false;
         }
-        out = d;
+        number = d;
       } else if (kind == od::number_type::unsigned_integer) {
         uint64_t u = 0;
         if (v.get_uint64().get(u) != simdjson::SUCCESS) {
           return false;
         }
-        out = u;
+        number = u;
       } else {
         int64_t i = 0;
         if (v.get_int64().get(i) != simdjson::SUCCESS) {
           return false;
         }
         if (i > 0 || (i == 0 && !StartsWithMinus(v))) {  // json::parse reads "-0" as signed
-          out = static_cast<uint64_t>(i);
+          number = static_cast<uint64_t>(i);
         } else {
-          out = i;
+          number = i;
         }
+      }
+      if (out) {
+        *out = std::move(number);
       }
       return true;
     }
@@ -164,9 +182,14 @@ std::optional<json> ParseStoredJson(std::string_view text, const std::vector<std
     thread_local od::parser parser(kMaxScanned);
     const simdjson::padded_string padded(text);
     od::document doc;
+    od::json_type type;
     json out;
-    if (parser.iterate(padded).get(doc) == simdjson::SUCCESS && Build(doc, out, 0, only) &&
-        Ended(doc)) {
+    // Only an object or an array at the root: simdjson 3.0 reads a number, true, false or null
+    // there through a fixed buffer that can cut a long one short or accept "falsey".
+    if (parser.iterate(padded).get(doc) == simdjson::SUCCESS &&
+        doc.type().get(type) == simdjson::SUCCESS &&
+        (type == od::json_type::object || type == od::json_type::array) &&
+        Build(doc, &out, 0, only) && Ended(doc)) {
       return out;
     }
   }

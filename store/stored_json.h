@@ -2,9 +2,10 @@
 //
 // The base-wide passes open every profile's metrics: a re-evaluation of the portrait and an RFM
 // refresh at 1,000,000 profiles each parse a million small documents, and nlohmann's parser
-// builds them at about 30 MB/s. ParseStoredJson scans with simdjson's On-Demand parser and builds
-// only what is kept (DECISIONS 172); its answer is always the one json::parse would give: what
-// simdjson refuses, and any text past kMaxScanned bytes, goes to json::parse itself.
+// builds them at about 30 MB/s. ParseStoredJson scans an object or array with simdjson's
+// On-Demand parser and builds only what is kept (DECISIONS 172); its answer is always the one
+// json::parse would give: any other text, what simdjson refuses, and any text past kMaxScanned
+// bytes go to json::parse itself.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -20,7 +21,7 @@ namespace portrait::store {
 inline constexpr size_t kMaxScanned = 64 * 1024;
 
 // Parses `text`. With `only`, a top-level object keeps only the entries whose keys `only` names
-// (the rest are skipped, never built); any other document is kept whole. nullopt when `text`
+// (the rest are checked, never built); any other document is kept whole. nullopt when `text`
 // is not JSON. Thread-safe.
 std::optional<nlohmann::json> ParseStoredJson(std::string_view text,
                                               const std::vector<std::string>* only = nullptr);

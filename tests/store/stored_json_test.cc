@@ -152,6 +152,36 @@ TEST(StoredJson, ScalarsEdgesAndRefusalsAnswerAsJsonParse) {
   }
 }
 
+// What a pass skips must still be JSON: json::parse refuses the whole text otherwise.
+TEST(StoredJson, ASkippedEntryThatIsNotJsonFailsTheWholeText) {
+  const std::vector<std::string> only = {"a"};
+  for (const char* text : {R"({"x":tru,"a":1})", R"({"x":[},"a":1})", R"({"x":[1 2],"a":1})",
+                           R"({"x":"\ud800","a":1})", R"({"x":"\q","a":1})", R"({"x":1e400,"a":1})",
+                           R"({"x":01,"a":1})", R"({"a":1,"x":tru})", R"({"a":1,"x":{"y":nul}})",
+                           R"({"a":1,"x":"\u12"})", R"({"x":[[[]],"a":1})"}) {
+    ExpectAsReference(text, &only);
+    ExpectAsReference(text);
+  }
+  const std::optional<json> good = ParseStoredJson(R"({"x":[1,{"y":"\u00e9"}],"a":1})", &only);
+  ASSERT_TRUE(good);
+  EXPECT_EQ(good->dump(), R"({"a":1})");
+}
+
+// A number, true, false or null at the root, at lengths around simdjson's fixed root buffer.
+TEST(StoredJson, ScalarsAtTheRootOfEveryLengthAnswerAsJsonParse) {
+  for (size_t digits = 1; digits <= 40; ++digits) {
+    ExpectAsReference(std::string(digits, '9'));
+    ExpectAsReference("-" + std::string(digits, '1'));
+    ExpectAsReference("1." + std::string(digits, '0') + "e12");
+  }
+  ExpectAsReference("1." + std::string(1078, '0') + "e12");
+  ExpectAsReference("-12345678901234567890");
+  ExpectAsReference("123456789012345678901");
+  for (const char* text : {"falsey", "nullx ", "truex", "null ", " true", "false\n"}) {
+    ExpectAsReference(text);
+  }
+}
+
 TEST(StoredJson, DeepAndLongTextsAnswerAsJsonParse) {
   // Deeper than the scan builds: handed to json::parse.
   ExpectAsReference(std::string(200, '[') + std::string(200, ']'));

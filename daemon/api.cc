@@ -41,6 +41,29 @@ HttpResponse NoSuchRoute(const std::vector<std::string>& path) {
 // 166, 170). 421 naming the node that holds it and its address; 503 while the partition is
 // between holders (its last one stopped, no other has taken it yet). The partition is the
 // subject's external id's, so the answer is the same whether or not the subject is stored.
+// The permissions a write naming a subject needs (`path` is /v1/profiles/{id}[/…]), as its
+// route checks them; none for a route that writes nothing.
+std::vector<std::string_view> SubjectWritePermissions(const std::vector<std::string>& path,
+                                                      http::verb method) {
+  const bool post = method == http::verb::post;
+  if (path.size() == 3 && method == http::verb::put) {
+    return {"profiles.write"};
+  }
+  if (path.size() == 3 && method == http::verb::delete_) {
+    return {"erase"};
+  }
+  if (path.size() == 4 && path[3] == "hold") {
+    return {"erase"};
+  }
+  if (path.size() == 4 && path[3] == "consents" && post) {
+    return {"consents.write"};
+  }
+  if (path.size() == 4 && path[3] == "merge" && post) {
+    return {"profiles.write", "erase", "consents.write"};
+  }
+  return {};
+}
+
 HttpResponse Misdirected(const std::optional<store::LeaseHolder>& owner) {
   if (!owner) {
     HttpResponse r = Problem(http::status::service_unavailable,
@@ -299,6 +322,13 @@ Result<HttpResponse> Api::Profiles(ApiCall& call) {
   }
   const std::string& id = p[2];
   if (call.method() != http::verb::get) {  // every other route here writes the subject
+    // The permission first: a caller who may not write learns nothing of where a subject's
+    // partition lies, and is refused (and audited) as on one node.
+    for (std::string_view permission : SubjectWritePermissions(p, call.method())) {
+      if (!consent::HasPermission(*caller.role, permission)) {
+        return Error(RefuseRequest(d_.audit, d_.clock, caller, permission));
+      }
+    }
     if (auto misdirected = MisdirectedSubject(id)) {
       return std::move(*misdirected);
     }

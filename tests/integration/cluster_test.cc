@@ -400,6 +400,20 @@ TEST_F(Cluster, AnotherNodesSubjectIsAnswered421AlikeWhetherOrNotItIsStored) {
   EXPECT_EQ(Count("SELECT count(*) FROM profiles;"), profiles_before);
   EXPECT_EQ(Count("SELECT count(*) FROM consents;"), 0);
 
+  // A caller who may not make the write is refused as on one node (403, audited), and learns
+  // nothing of where the subject's partition lies.
+  const std::string marketer = nodes_[0]->CreateToken("marketer-probe", "marketer");
+  for (const auto& [route, body] : writes) {
+    const size_t space = route.find(' ');
+    const std::string method = route.substr(0, space);
+    const std::string tail = space == std::string::npos ? "" : route.substr(space + 1);
+    HttpResult r = nodes_[0]->client().Send(
+        method, "/v1/profiles/" + stored_subject + tail, body,
+        {{"Authorization", "Bearer " + marketer}, {"X-Purpose", "marketing"}});
+    EXPECT_EQ(r.status, 403) << route << ": " << r.body;
+    EXPECT_EQ(r.body.find(owner), std::string::npos) << route << ": " << r.body;
+  }
+
   // The owner named makes the unknown subject's profile, in its external id's partition.
   const int by_owner = NodeNamed(owner);
   HttpResult made =

@@ -37,10 +37,6 @@ HttpResponse NoSuchRoute(const std::vector<std::string>& path) {
   return r;
 }
 
-// Among several nodes: a write naming a subject of another node's partition (docs/DECISIONS.md
-// 166, 170). 421 naming the node that holds it and its address; 503 while the partition is
-// between holders (its last one stopped, no other has taken it yet). The partition is the
-// subject's external id's, so the answer is the same whether or not the subject is stored.
 // The permissions a write naming a subject needs (`path` is /v1/profiles/{id}[/…]), as its
 // route checks them; none for a route that writes nothing.
 std::vector<std::string_view> SubjectWritePermissions(const std::vector<std::string>& path,
@@ -59,11 +55,15 @@ std::vector<std::string_view> SubjectWritePermissions(const std::vector<std::str
     return {"consents.write"};
   }
   if (path.size() == 4 && path[3] == "merge" && post) {
-    return {"profiles.write", "erase", "consents.write"};
+    return {kMergePermissions.begin(), kMergePermissions.end()};
   }
   return {};
 }
 
+// Among several nodes: a write naming a subject of another node's partition (docs/DECISIONS.md
+// 166, 170). 421 naming the node that holds it and its address; 503 while the partition is
+// between holders (its last one stopped, no other has taken it yet). The partition is the
+// subject's external id's, so the answer is the same whether or not the subject is stored.
 HttpResponse Misdirected(const std::optional<store::LeaseHolder>& owner) {
   if (!owner) {
     HttpResponse r = Problem(http::status::service_unavailable,

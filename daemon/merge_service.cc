@@ -52,7 +52,7 @@ Result<MergeService::Request> MergeService::ParseBody(const json& body) {
 }
 
 Result<bool> MergeService::Require(const Caller& caller) {
-  for (std::string_view permission : {"profiles.write", "erase", "consents.write"}) {
+  for (std::string_view permission : kMergePermissions) {
     if (!consent::HasPermission(*caller.role, permission)) {
       return Error(RefuseRequest(audit_, clock_, caller, permission));
     }

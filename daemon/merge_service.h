@@ -25,7 +25,9 @@
 
 #include <spdlog/logger.h>
 
+#include <array>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "base/clock.h"
 #include "daemon/caller.h"
@@ -35,6 +37,11 @@
 #include "store/profile_vault.h"
 
 namespace portrait::daemon {
+
+// A merge moves one profile's fields, events and consents into another and erases the first:
+// the caller needs every one of these permissions.
+inline constexpr std::array<std::string_view, 3> kMergePermissions = {"profiles.write", "erase",
+                                                                      "consents.write"};
 
 struct MergeOutcome {
   nlohmann::json answer;

@@ -56,7 +56,7 @@ Status ServeOnlyHeldPartitions(Store& store, std::shared_ptr<LeaseKeeper> leases
 // their profile (docs/DECISIONS.md 170): profiles made before new profiles were placed by their
 // external id, or aliases a single node made across partitions. Several nodes can't serve such
 // a store without an answer that tells whether a subject is stored, so a node of several
-// refuses to start on one. A read of every ext_keys row, a partition at a time.
+// refuses to start on one. One count, made by the server.
 // InvalidArgument if `store` is not a PostgreSQL store.
 Result<int64_t> CountMisplacedExternalIds(Store& store);
 

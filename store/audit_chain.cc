@@ -56,6 +56,15 @@ std::string ExportHeaderMessage(int64_t head_seq, std::string_view head_hash, in
          "\n" + std::to_string(time_us);
 }
 
+std::string ExportChainsMessage(int64_t time_us, const std::vector<ChainHead>& heads) {
+  std::string m = "portrait-audit-export-v3\n" + std::to_string(time_us) + "\n";
+  for (const ChainHead& h : heads) {
+    m += nlohmann::json(h.node).dump() + "\n" + std::to_string(h.seq) + "\n" +
+         crypto::ToHex(h.hash) + "\n";
+  }
+  return m;
+}
+
 std::string PurgeDetail(std::string_view detail, int64_t purged) {
   nlohmann::json j = nlohmann::json::parse(detail, nullptr, false);
   if (!j.is_object()) {

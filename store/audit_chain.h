@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "crypto/secret.h"
 #include "store/store.h"
@@ -40,5 +41,15 @@ std::string CheckpointMessage(const AuditCheckpoint& checkpoint);
 // as an empty one) with "purged": `purged` set. Every backend's Store::Purge writes it.
 std::string PurgeDetail(std::string_view detail, int64_t purged);
 std::string ExportHeaderMessage(int64_t head_seq, std::string_view head_hash, int64_t time_us);
+
+// Where one node's chain ends in an export of several chains (format v3).
+struct ChainHead {
+  std::string node;
+  int64_t seq = 0;
+  std::string hash;  // raw bytes
+};
+// What a v3 export's header signs: its time and every chain's head, in the order given (each
+// node JSON-quoted, so no name can pass for another's line).
+std::string ExportChainsMessage(int64_t time_us, const std::vector<ChainHead>& heads);
 
 }  // namespace portrait::store

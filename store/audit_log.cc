@@ -1,6 +1,7 @@
 #include "store/audit_log.h"
 
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "store/audit_chain.h"
 
@@ -148,6 +149,10 @@ json RecordLine(const AuditRecord& r) {
 Status AuditLog::Export(std::ostream& out) {
   // The head is signed first; the export stops there, whatever commits meanwhile.
   PORTRAIT_RETURN_IF_ERROR(Checkpoint());
+  PORTRAIT_ASSIGN_OR_RETURN(std::vector<std::string> chains, store_.AuditChains());
+  if (chains.size() > 1) {
+    return ExportChains(chains, out);
+  }
   PORTRAIT_ASSIGN_OR_RETURN(auto checkpoints, store_.GetCheckpoints());
   const int64_t head_seq = checkpoints.empty() ? 0 : checkpoints.back().seq;
   const std::string head_hash = checkpoints.empty() ? GenesisHash() : checkpoints.back().hash;
@@ -179,6 +184,53 @@ Status AuditLog::Export(std::ostream& out) {
     }
     after = page.back().seq;
   }
+  out.flush();
+  return out ? Status::Ok() : Status::IOError("could not write the audit export");
+}
+
+Status AuditLog::ExportChains(const std::vector<std::string>& chains, std::ostream& out) {
+  // Each chain as far as it went when read (other nodes keep appending to theirs); the header,
+  // written first, signs every chain's head, so a chain cut short or left out is found.
+  std::vector<ChainHead> heads;
+  std::ostringstream lines;
+  for (const std::string& node : chains) {
+    ChainHead head{node, 0, GenesisHash()};
+    PORTRAIT_ASSIGN_OR_RETURN(auto checkpoints, store_.GetCheckpointsOf(node));
+    for (const AuditCheckpoint& c : checkpoints) {
+      json line = CheckpointLine(c);
+      line["node"] = node;
+      lines << line.dump() << "\n";
+    }
+    for (int64_t after = 0;;) {
+      PORTRAIT_ASSIGN_OR_RETURN(auto page, store_.ReadAuditOf(node, after, 10000));
+      if (page.empty()) {
+        break;
+      }
+      for (const AuditRecord& r : page) {
+        json line = RecordLine(r);
+        line["node"] = node;
+        lines << line.dump() << "\n";
+      }
+      after = page.back().seq;
+      head.seq = page.back().seq;
+      head.hash = page.back().hash;
+    }
+    heads.push_back(std::move(head));
+  }
+  const int64_t now_us = clock_.NowUs();
+  json listed = json::array();
+  for (const ChainHead& h : heads) {
+    listed.push_back({{"node", h.node}, {"head_seq", h.seq}, {"head_hash", ToHex(h.hash)}});
+  }
+  out << json{{"kind", "header"},
+              {"format", "portrait-audit-v3"},
+              {"public_key", ToHex(signer_.public_key())},
+              {"chains", std::move(listed)},
+              {"time_us", now_us},
+              {"signature", ToHex(signer_.Sign(ExportChainsMessage(now_us, heads)))}}
+             .dump()
+      << "\n"
+      << lines.str();
   out.flush();
   return out ? Status::Ok() : Status::IOError("could not write the audit export");
 }

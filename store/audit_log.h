@@ -133,7 +133,9 @@ class AuditLog {
   // first broken one named in `problem`.
   Result<AuditVerification> Verify();
   // Signs the head, then writes JSON lines: a signed header (format, public key, head), every
-  // signed checkpoint up to the head, every record up to the head.
+  // signed checkpoint up to the head, every record up to the head. A store holding several
+  // nodes' chains is exported whole (format v3): the header signs each chain's head, and every
+  // checkpoint and record line names its node.
   Status Export(std::ostream& out);
 
   const std::string& public_key() const { return signer_.public_key(); }
@@ -142,6 +144,7 @@ class AuditLog {
   // Checkpoints when a commit that ended at `result.audit_seq` makes one due.
   Status AfterCommit(const CommitResult& result);
   Result<AuditVerification> VerifyChain(const std::string& node);
+  Status ExportChains(const std::vector<std::string>& chains, std::ostream& out);
   Status LoadLocked() REQUIRES(mu_);
   Status SignLocked(int64_t seq, const std::string& hash) REQUIRES(mu_);
 

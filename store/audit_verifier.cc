@@ -3,7 +3,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <vector>
 
 #include "store/audit_chain.h"
 #include "store/audit_log.h"
@@ -210,11 +213,16 @@ AuditVerification AuditVerifier::Finish() {
 
 namespace {
 
-// An export's lines, sorted by kind; a line that can't be read takes the place of a record.
-struct ExportLines {
-  std::optional<json> header;
+// One chain's lines in an export; a line that can't be read takes the place of a record.
+struct ChainLines {
   std::vector<AuditCheckpoint> checkpoints;
   std::vector<std::pair<int, std::optional<AuditRecord>>> records;
+};
+
+// An export's lines by chain: the node each line names ("" in a v2 export, which names none).
+struct ExportLines {
+  std::optional<json> header;
+  std::map<std::string, ChainLines> chains;
 };
 
 // A hex member; only the lower-case spelling the exporter writes counts, so that no byte of an
@@ -229,49 +237,143 @@ std::string HexField(const json& j, const char* key) {
 
 void ReadLine(const std::string& line, int line_no, ExportLines& out) {
   json j = json::parse(line, nullptr, false);
+  std::string node;
+  if (j.is_object()) {
+    if (auto it = j.find("node"); it != j.end() && it->is_string()) {
+      node = it->get<std::string>();
+    }
+  }
+  ChainLines& chain = out.chains[node];
   try {
     const std::string kind = j.at("kind");
     if (kind == "header" && line_no == 1) {
       out.header = std::move(j);
     } else if (kind == "record") {
-      out.records.emplace_back(
+      chain.records.emplace_back(
           line_no, AuditRecord{j.at("seq"),
                                AuditEntry{j.at("time_us"), j.at("actor"), j.at("action"),
                                           j.at("profile"), j.at("purpose"), j.at("detail")},
                                HexField(j, "hash"), ""});
     } else if (kind == "checkpoint") {
-      out.checkpoints.push_back(AuditCheckpoint{j.at("seq"), HexField(j, "hash"),
-                                                HexField(j, "signature"), j.at("time_us"),
-                                                j.value("prev_seq", int64_t{-1})});
+      chain.checkpoints.push_back(AuditCheckpoint{j.at("seq"), HexField(j, "hash"),
+                                                  HexField(j, "signature"), j.at("time_us"),
+                                                  j.value("prev_seq", int64_t{-1})});
     } else {
-      out.records.emplace_back(line_no, std::nullopt);
+      chain.records.emplace_back(line_no, std::nullopt);
     }
   } catch (const json::exception&) {
-    out.records.emplace_back(line_no, std::nullopt);
+    chain.records.emplace_back(line_no, std::nullopt);
   }
 }
 
-// The header's signed head, checked.
-void CheckHeader(const json& header, std::string_view public_key, AuditVerifier& verifier) {
-  try {
-    const int64_t seq = header.at("head_seq");
-    const std::string hash = HexField(header, "head_hash");
-    const int64_t time_us = header.at("time_us");
-    // The header is signed by the key in force at the export; after rotations that may not be
-    // the key given, which then must be one the chain's rotation records name.
-    const std::string header_key = HexField(header, "public_key");
-    verifier.ExpectFinalKey(header_key);
-    if (!verifier.names_rotations() && header_key != public_key) {
-      verifier.Fail(seq, "the export's header names another public key");
-    } else if (!crypto::AuditSigner::Verify(header_key, ExportHeaderMessage(seq, hash, time_us),
-                                            HexField(header, "signature"))) {
-      verifier.Fail(seq, "the export's header (line 1, head record " + Seq(seq) +
-                             ") has an invalid signature: altered");
+// Checks one chain's lines against its signed head, the header having named `header_key`.
+AuditVerification VerifyChainLines(ChainLines& lines, std::string_view public_key,
+                                   const std::string& header_key, const ChainHead& head,
+                                   const std::optional<std::string>& header_problem) {
+  AuditVerifier verifier{std::string(public_key)};
+  for (const auto& [where, record] : lines.records) {
+    if (record) {
+      verifier.NoteRotation(*record);
     }
-    verifier.ExpectHead(seq, hash);
-  } catch (const json::exception&) {
-    verifier.Fail(0, "the export's header (line 1) is incomplete: altered");
   }
+  // The header is signed by the key in force at the export; after rotations that may not be
+  // the key given, which then must be one the chain's rotation records name.
+  verifier.ExpectFinalKey(header_key);
+  if (!verifier.names_rotations() && header_key != public_key) {
+    verifier.Fail(head.seq, "the export's header names another public key");
+  } else if (header_problem) {
+    verifier.Fail(head.seq, *header_problem);
+  }
+  verifier.ExpectHead(head.seq, head.hash);
+  std::sort(lines.checkpoints.begin(), lines.checkpoints.end(),
+            [](const auto& a, const auto& b) { return a.seq < b.seq; });
+  for (const auto& c : lines.checkpoints) {
+    verifier.AddCheckpoint(c);
+  }
+  for (const auto& [where, record] : lines.records) {
+    if (record) {
+      verifier.AddRecord(*record);
+    } else {
+      verifier.AddUnreadable(where);
+    }
+  }
+  return verifier.Finish();
+}
+
+// A v2 export: one chain, the header signing its head.
+AuditVerification VerifyOneChain(ExportLines& lines, std::string_view public_key) {
+  const json& header = *lines.header;
+  try {
+    const ChainHead head{"", header.at("head_seq"), HexField(header, "head_hash")};
+    const int64_t time_us = header.at("time_us");
+    const std::string header_key = HexField(header, "public_key");
+    std::optional<std::string> problem;
+    if (!crypto::AuditSigner::Verify(header_key, ExportHeaderMessage(head.seq, head.hash, time_us),
+                                     HexField(header, "signature"))) {
+      problem = "the export's header (line 1, head record " + Seq(head.seq) +
+                ") has an invalid signature: altered";
+    }
+    return VerifyChainLines(lines.chains[""], public_key, header_key, head, problem);
+  } catch (const json::exception&) {
+    return AuditVerification{false, 0, 0, 0, "the export's header (line 1) is incomplete: altered"};
+  }
+}
+
+// A v3 export: every node's chain, the header signing each chain's head.
+AuditVerification VerifyChains(ExportLines& lines, std::string_view public_key) {
+  const json& header = *lines.header;
+  std::vector<ChainHead> heads;
+  std::string header_key;
+  std::optional<std::string> problem;
+  try {
+    for (const json& chain : header.at("chains")) {
+      heads.push_back(
+          ChainHead{chain.at("node"), chain.at("head_seq"), HexField(chain, "head_hash")});
+    }
+    header_key = HexField(header, "public_key");
+    if (!crypto::AuditSigner::Verify(header_key, ExportChainsMessage(header.at("time_us"), heads),
+                                     HexField(header, "signature"))) {
+      problem = "the export's header (line 1) has an invalid signature: altered";
+    }
+  } catch (const json::exception&) {
+    return AuditVerification{false, 0, 0, 0, "the export's header (line 1) is incomplete: altered"};
+  }
+  AuditVerification all;
+  auto fail = [&all](const std::string& node, const AuditVerification& one) {
+    if (all.ok && !one.ok) {
+      all.ok = false;
+      all.first_bad_seq = one.first_bad_seq;
+      all.problem = "node " + node + ": " + one.problem;
+    }
+  };
+  for (const ChainHead& head : heads) {
+    auto chain = lines.chains.find(head.node);
+    ChainLines none;
+    AuditVerification one = VerifyChainLines(chain == lines.chains.end() ? none : chain->second,
+                                             public_key, header_key, head, problem);
+    all.records += one.records;
+    all.checkpoints += one.checkpoints;
+    fail(head.node, one);
+    if (chain != lines.chains.end()) {
+      lines.chains.erase(chain);
+    }
+  }
+  for (const auto& [node, chain] : lines.chains) {
+    if (!chain.records.empty() || !chain.checkpoints.empty()) {
+      const std::string where = chain.records.empty()
+                                    ? ""
+                                    : " (line " + std::to_string(chain.records.front().first) + ")";
+      if (node.empty() && all.ok) {
+        all = AuditVerification{false, all.records, all.checkpoints, 0,
+                                "a line names no node" + where + ": unreadable or altered"};
+      } else {
+        fail(node, AuditVerification{false, 0, 0, 0,
+                                     "lines of a chain the signed header does not name" + where +
+                                         ": added, or the header altered"});
+      }
+    }
+  }
+  return all;
 }
 
 }  // namespace
@@ -291,31 +393,23 @@ Result<AuditVerification> VerifyAuditExport(std::istream& in, std::string_view p
         "line 1: a portrait-audit-v1 export has no signed head and can't be verified; export "
         "the log again with `portraitctl audit export`"));
   }
+  if (format == "portrait-audit-v3") {
+    return VerifyChains(lines, public_key);
+  }
   if (format != "portrait-audit-v2") {
     return Error(Status::InvalidArgument(
         "not a portrait audit export (line 1 must be its header; write one with "
         "`portraitctl audit export`)"));
   }
-  AuditVerifier verifier{std::string(public_key)};
-  for (const auto& [where, record] : lines.records) {
-    if (record) {
-      verifier.NoteRotation(*record);
+  // A v2 export names no nodes: a line that does is not part of its one chain.
+  for (const auto& [node, chain] : lines.chains) {
+    if (!node.empty() && (!chain.records.empty() || !chain.checkpoints.empty())) {
+      return AuditVerification{
+          false, 0, 0, 0,
+          "a line names node " + node + ", which a portrait-audit-v2 export never does: altered"};
     }
   }
-  CheckHeader(*lines.header, public_key, verifier);
-  std::sort(lines.checkpoints.begin(), lines.checkpoints.end(),
-            [](const auto& a, const auto& b) { return a.seq < b.seq; });
-  for (const auto& c : lines.checkpoints) {
-    verifier.AddCheckpoint(c);
-  }
-  for (const auto& [where, record] : lines.records) {
-    if (record) {
-      verifier.AddRecord(*record);
-    } else {
-      verifier.AddUnreadable(where);
-    }
-  }
-  return verifier.Finish();
+  return VerifyOneChain(lines, public_key);
 }
 
 }  // namespace portrait::store

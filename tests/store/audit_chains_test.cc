@@ -1,7 +1,10 @@
 // Several nodes' audit chains in one PostgreSQL store (docs/DECISIONS.md 168): each node appends
-// to and checkpoints its own chain, and any node's Verify walks every chain, naming the node of
-// the first broken one. On the test binary's own server.
+// to and checkpoints its own chain, any node's Verify walks every chain, naming the node of the
+// first broken one, and any node's export holds every chain, which the offline verifiers check
+// (DECISIONS 173). On the test binary's own server.
 #include <gtest/gtest.h>
+
+#include <sstream>
 
 #include "base/clock.h"
 #include "crypto/audit_signer.h"
@@ -9,6 +12,7 @@
 #include "store/postgres/pg.h"
 #include "store/postgres/postgres_store.h"
 #include "tests/support/postgres_server.h"
+#include "tests/support/test_support.h"
 
 namespace portrait::store {
 namespace {
@@ -41,6 +45,22 @@ class AuditChainsTest : public ::testing::Test {
     return store ? std::move(*store) : nullptr;
   }
 
+  // Verifies an export offline with the C++ verifier and the independent Python one; returns
+  // the C++ result and sets `python` to the script's output.
+  AuditVerification VerifyOffline(const std::string& text, std::string& python) {
+    std::istringstream in(text);
+    auto v = VerifyAuditExport(in, signer_.public_key());
+    EXPECT_TRUE(v) << v.error().ToString();
+    const std::string path = dir_ / "audit.jsonl";
+    portrait::testing::WriteFile(path, text);
+    python.clear();
+    portrait::testing::RunCommand("/usr/bin/python3 " + std::string(PORTRAIT_SOURCE_DIR) +
+                                      "/tests/store/verify_audit_export.py " + path + " " +
+                                      crypto::ToHex(signer_.public_key()) + " 2>&1",
+                                  &python);
+    return v ? *v : AuditVerification{false, 0, 0, 0, "unreadable"};
+  }
+
   static void Append(AuditLog& log, int n) {
     std::vector<AuditEntry> entries;
     for (int i = 0; i < n; ++i) {
@@ -49,6 +69,7 @@ class AuditChainsTest : public ::testing::Test {
     ASSERT_TRUE(log.Append(std::move(entries)).ok());
   }
 
+  portrait::testing::TempDir dir_;
   PostgresServer* server_ = nullptr;
   PostgresServer::Databases dbs_;
   crypto::SecretBytes mac_key_ = crypto::SecretBytes::CopyOf(std::string(32, 'm')).value();
@@ -85,6 +106,73 @@ TEST_F(AuditChainsTest, EachNodeWritesItsOwnChainAndAnyNodeVerifiesThemAll) {
   EXPECT_FALSE(v.ok);
   EXPECT_EQ(v.first_bad_seq, 7);
   EXPECT_NE(v.problem.find("node node-b: "), std::string::npos) << v.problem;
+}
+
+TEST_F(AuditChainsTest, AnyNodesExportHoldsEveryChainUnderOneSignedHeader) {
+  AuditLog log_a(*a_, signer_, mac_key_, clock_, {/*every=*/10});
+  AuditLog log_b(*b_, signer_, mac_key_, clock_, {/*every=*/10});
+  Append(log_a, 12);
+  Append(log_b, 7);  // node-b's last 7 records: no checkpoint of its own yet
+  std::ostringstream exported;
+  ASSERT_TRUE(log_a.Export(exported).ok());
+  const std::string text = exported.str();
+  EXPECT_NE(text.find("\"format\":\"portrait-audit-v3\""), std::string::npos);
+  std::string python;
+  AuditVerification v = VerifyOffline(text, python);
+  EXPECT_TRUE(v.ok) << v.problem;
+  EXPECT_EQ(v.records, 19);
+  EXPECT_EQ(v.checkpoints, 1);  // node-a's at 12; node-b's 7 records are vouched by the header
+  EXPECT_NE(python.find("ok 19"), std::string::npos) << python;
+
+  std::vector<std::string> lines;
+  std::istringstream split(text);
+  for (std::string line; std::getline(split, line);) {
+    lines.push_back(line);
+  }
+  auto join = [](const std::vector<std::string>& kept) {
+    std::string out;
+    for (const std::string& l : kept) {
+      out += l + "\n";
+    }
+    return out;
+  };
+  // node-b's chain left out: its signed head names records the file no longer holds.
+  std::vector<std::string> without_b;
+  for (const std::string& l : lines) {
+    if (l.find("\"node\":\"node-b\"") == std::string::npos ||
+        l.find("\"kind\":\"header\"") != std::string::npos) {
+      without_b.push_back(l);
+    }
+  }
+  ASSERT_EQ(without_b.size(), lines.size() - 7);
+  v = VerifyOffline(join(without_b), python);
+  EXPECT_FALSE(v.ok);
+  EXPECT_NE(v.problem.find("node node-b: "), std::string::npos) << v.problem;
+  EXPECT_EQ(python.find("ok "), std::string::npos) << python;
+
+  // A record of node-b's chain altered in the file: named by node, in both verifiers.
+  std::vector<std::string> altered = lines;
+  for (std::string& l : altered) {
+    if (l.find("\"node\":\"node-b\"") != std::string::npos &&
+        l.find("\"seq\":3,") != std::string::npos) {
+      l.replace(l.find("profile.read"), 12, "profile.reaD");
+    }
+  }
+  v = VerifyOffline(join(altered), python);
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.first_bad_seq, 3);
+  EXPECT_NE(v.problem.find("node node-b: "), std::string::npos) << v.problem;
+  EXPECT_NE(python.find("node node-b: record 3 altered"), std::string::npos) << python;
+
+  // The header's list of chains edited (node-b dropped from it): its signature fails.
+  std::vector<std::string> edited = without_b;
+  const size_t at = edited[0].find(",{\"head_hash\"");
+  ASSERT_NE(at, std::string::npos) << edited[0];
+  edited[0].erase(at, edited[0].find('}', at) - at + 1);
+  v = VerifyOffline(join(edited), python);
+  EXPECT_FALSE(v.ok);
+  EXPECT_NE(v.problem.find("invalid signature"), std::string::npos) << v.problem;
+  EXPECT_NE(python.find("bad signature on the header"), std::string::npos) << python;
 }
 
 }  // namespace

@@ -4,10 +4,11 @@
 usage: verify_audit_export.py EXPORT.jsonl PUBLIC_KEY_HEX
 Recomputes every record's chain hash (BLAKE2b-256 over the previous hash and the canonical
 record), checks every checkpoint's Ed25519 signature and its link to the checkpoint before, and
-(format v2) the header's signed head. Across master-key rotations (key.rotate records naming
-the old and new public keys) each checkpoint is checked with the key in force at its record, a
-checkpoint of the old key must vouch for each rotation record, the header is the last key's,
-and PUBLIC_KEY may be any key the rotations name. Exit 0 and "ok N" when all holds, exit 1
+the header's signed head: in format v2 of the one chain, in v3 (a store several nodes write) of
+every node's chain, each line naming its node. Across master-key rotations (key.rotate records
+naming the old and new public keys) each checkpoint is checked with the key in force at its
+record, a checkpoint of the old key must vouch for each rotation record, the header is the last
+key's, and PUBLIC_KEY may be any key the rotations name. Exit 0 and "ok N" when all holds, exit 1
 naming the first problem otherwise.
 """
 import hashlib
@@ -55,65 +56,79 @@ def key_at(spans, seq, final):
     return final
 
 
-def main(path, public_key_hex):
-    lines = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
+def verify_chain(lines, public_key_hex, header, head):
+    """Checks one chain's lines against its signed head; None when all holds, else the problem."""
     spans = rotations(lines)
     final = spans[-1][2] if spans else public_key_hex
     named = {k for _, old, new in spans for k in (old, new)}
     if spans and public_key_hex not in named:
-        print("the given public key is none of the keys the rotations name")
-        return 1
+        return "the given public key is none of the keys the rotations name"
     for (_, _, new), (seq, old, _) in zip(spans, spans[1:]):
         if old != new:
-            print("record %d rotates from a key the last rotation did not name" % seq)
-            return 1
-    verify_key = nacl.signing.VerifyKey(bytes.fromhex(final))
-    header = lines[0]
-    if header.get("format") != "portrait-audit-v2":
-        print("not a portrait-audit-v2 export (v1 has no signed head)")
-        return 1
-    head = None
-    if True:
-        message = "portrait-audit-export-v2\n%d\n%s\n%d" % (header["head_seq"],
-                                                            header["head_hash"], header["time_us"])
-        if header["public_key"] != final or not signed(verify_key, message,
-                                                                header["signature"]):
-            print("bad signature on the header")
-            return 1
-        head = (header["head_seq"], header["head_hash"])
+            return "record %d rotates from a key the last rotation did not name" % seq
+    if header["public_key"] != final:
+        return "the header names another public key"
     checkpoints = {}
     last = 0
     for c in sorted((l for l in lines if l["kind"] == "checkpoint"), key=lambda c: c["seq"]):
         key = nacl.signing.VerifyKey(bytes.fromhex(key_at(spans, c["seq"], final)))
         if not signed(key, checkpoint_message(c), c["signature"]):
-            print("bad signature on checkpoint %d" % c["seq"])
-            return 1
+            return "bad signature on checkpoint %d" % c["seq"]
         if c.get("prev_seq", -1) >= 0 and c["prev_seq"] != last:
-            print("checkpoint %d missing" % c["prev_seq"])
-            return 1
+            return "checkpoint %d missing" % c["prev_seq"]
         checkpoints[c["seq"]], last = c["hash"], c["seq"]
     for seq, _, _ in spans:
         if seq not in checkpoints:
-            print("no checkpoint of the old key vouches for rotation record %d" % seq)
-            return 1
+            return "no checkpoint of the old key vouches for rotation record %d" % seq
     prev = bytes(32)
     seq = 0
     for r in (l for l in lines if l["kind"] == "record"):
         if r["seq"] != seq + 1:
-            print("record %d missing or out of order" % (seq + 1))
-            return 1
+            return "record %d missing or out of order" % (seq + 1)
         h = hashlib.blake2b(prev + canonical(r).encode("utf-8"), digest_size=32).hexdigest()
         if h != r["hash"] or checkpoints.get(r["seq"], h) != h:
-            print("record %d altered" % r["seq"])
-            return 1
+            return "record %d altered" % r["seq"]
         prev, seq = bytes.fromhex(h), r["seq"]
-    if (checkpoints and max(checkpoints) > seq) or (head and head[0] > seq):
-        print("records after %d missing" % seq)
+    if (checkpoints and max(checkpoints) > seq) or head[0] > seq:
+        return "records after %d missing" % seq
+    if head[0] != seq or (seq and head[1] != prev.hex()):
+        return "the chain does not end at the signed head %d" % head[0]
+    return None
+
+
+def main(path, public_key_hex):
+    lines = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
+    header, body = lines[0], lines[1:]
+    verify_key = nacl.signing.VerifyKey(bytes.fromhex(header["public_key"]))
+    if header.get("format") == "portrait-audit-v2":
+        message = "portrait-audit-export-v2\n%d\n%s\n%d" % (header["head_seq"],
+                                                             header["head_hash"], header["time_us"])
+        chains = [("", (header["head_seq"], header["head_hash"]))]
+    elif header.get("format") == "portrait-audit-v3":
+        # Every node's chain: the header signs each one's head, node names JSON-quoted.
+        message = "portrait-audit-export-v3\n%d\n" % header["time_us"] + "".join(
+            "%s\n%d\n%s\n" % (json.dumps(c["node"], ensure_ascii=False), c["head_seq"],
+                                c["head_hash"]) for c in header["chains"])
+        chains = [(c["node"], (c["head_seq"], c["head_hash"])) for c in header["chains"]]
+    else:
+        print("not a portrait-audit-v2 or v3 export (v1 has no signed head)")
         return 1
-    if head and (head[0] != seq or (seq and head[1] != prev.hex())):
-        print("the chain does not end at the signed head %d" % head[0])
+    if not signed(verify_key, message, header["signature"]):
+        print("bad signature on the header")
         return 1
-    print("ok %d" % seq)
+    nodes = [node for node, _ in chains]
+    if len(set(nodes)) != len(nodes) or any(l.get("node", "") not in nodes for l in body):
+        print("a line of a chain the header does not name")
+        return 1
+    total = 0
+    for node, head in chains:
+        chain = [l for l in body if l.get("node", "") == node]
+        problem = verify_chain(chain, public_key_hex, header, head)
+        if problem:
+            print(("node %s: " % node if node else "") + problem)
+            return 1
+        total += sum(1 for l in chain if l["kind"] == "record")
+    print("ok %d" % total)
     return 0
 
 

@@ -60,23 +60,26 @@ std::vector<std::string_view> SubjectWritePermissions(const std::vector<std::str
   return {};
 }
 
-// Among several nodes: a write naming a subject of another node's partition (docs/DECISIONS.md
-// 166, 170). 421 naming the node that holds it and its address; 503 while the partition is
-// between holders (its last one stopped, no other has taken it yet). The partition is the
-// subject's external id's, so the answer is the same whether or not the subject is stored.
-HttpResponse Misdirected(const std::optional<store::LeaseHolder>& owner) {
+}  // namespace
+
+// Among several nodes: a write naming a subject (or a task) of another node's partition
+// (docs/DECISIONS.md 166, 170). 421 naming the node that holds it and its address; 503 while
+// the partition is between holders (its last one stopped, no other has taken it yet). A
+// subject's partition is its external id's, so the answer is the same whether or not the
+// subject is stored.
+HttpResponse Misdirected(const std::optional<store::LeaseHolder>& owner, std::string_view what) {
   if (!owner) {
-    HttpResponse r = Problem(http::status::service_unavailable,
-                             "the subject's partition is passing to another node; retry shortly");
+    HttpResponse r =
+        Problem(http::status::service_unavailable,
+                std::string(what) + " partition is passing to another node; retry shortly");
     r.set(http::field::retry_after, "1");
     return r;
   }
-  return ProblemWith(http::status::misdirected_request,
-                     "the subject's partition is held by node " + owner->node + "; send it there",
-                     {{"owner", {{"node", owner->node}, {"address", owner->address}}}});
+  return ProblemWith(
+      http::status::misdirected_request,
+      std::string(what) + " partition is held by node " + owner->node + "; send it there",
+      {{"owner", {{"node", owner->node}, {"address", owner->address}}}});
 }
-
-}  // namespace
 
 http::status HttpStatusOf(const Status& s) {
   switch (s.code()) {
@@ -448,7 +451,7 @@ std::optional<HttpResponse> Api::MisdirectedSubject(std::string_view external_id
   if (d_.cluster->ServesKey(ext_key)) {
     return std::nullopt;
   }
-  return Misdirected(d_.cluster->OwnerOfKey(ext_key));
+  return Misdirected(d_.cluster->OwnerOfKey(ext_key), "the subject's");
 }
 
 // Checked as a whole, before anything about a subject is looked up: when any subject's

@@ -121,6 +121,7 @@ class Api {
   std::optional<HttpResponse> MisdirectedSubject(std::string_view external_id);
   // The same for a request's events, whose subjects are checked as a whole.
   std::optional<HttpResponse> MisdirectedEvents(const std::vector<IncomingEvent>& events);
+  std::optional<HttpResponse> MisdirectedTask(const ApiCall& call, const std::string& id);
   // GET /v1/profiles/{id}: answered once its audit record is durable.
   void ReadProfile(ApiCall& call, Reply reply);
   // api_derived.cc. POST /v1/models/{name}/fit: answered from the job thread once the fit is

@@ -1,5 +1,6 @@
 // The Api's endpoints beyond profiles and events: tokens, audit, tasks, rules dry run, the
 // data-subject export and /metrics.
+#include <charconv>
 #include <sstream>
 
 #include "base/time_format.h"
@@ -31,6 +32,9 @@ Result<HttpResponse> Api::Tasks(ApiCall& call) {
     return JsonResponse(listed);
   }
   if (p.size() == 4 && call.method() == http::verb::post && (p[3] == "retry" || p[3] == "cancel")) {
+    if (auto misdirected = MisdirectedTask(call, p[2])) {
+      return *misdirected;
+    }
     json task;
     PORTRAIT_RETURN_IF_ERROR(d_.writer.Run([&]() -> Status {
       PORTRAIT_ASSIGN_OR_RETURN(task, p[3] == "retry" ? d_.tasks.Retry(call.caller, p[2])
@@ -40,6 +44,23 @@ Result<HttpResponse> Api::Tasks(ApiCall& call) {
     return JsonResponse(task);
   }
   return Error(Status::NotFound("no such endpoint; see docs/API.md"));
+}
+
+// Among several nodes, a change to a task of another node's partition, for a caller that may
+// change tasks (one that may not gets its audited 403 from the service, as on one node): 421
+// naming the holder, which writes the task's changes (DECISIONS 167).
+std::optional<HttpResponse> Api::MisdirectedTask(const ApiCall& call, const std::string& id) {
+  int64_t task_id = 0;
+  const auto [end, error] = std::from_chars(id.data(), id.data() + id.size(), task_id);
+  if (d_.cluster == nullptr || !consent::HasPermission(*call.caller.role, "tasks.write") ||
+      error != std::errc() || end != id.data() + id.size()) {
+    return std::nullopt;  // the service answers: one node, a 403, or an id it refuses
+  }
+  Result<std::optional<store::TaskRow>> task = d_.store.GetTask(task_id);
+  if (!task || !*task || d_.cluster->Serves((*task)->profile_id)) {
+    return std::nullopt;
+  }
+  return Misdirected(d_.cluster->OwnerOf((*task)->profile_id), "the task's");
 }
 
 Result<HttpResponse> Api::Segments(ApiCall& call) {

@@ -3,12 +3,15 @@
 
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "daemon/caller.h"
 #include "daemon/http_server.h"
 #include "daemon/request_limits.h"
+#include "store/postgres/lease_keeper.h"
 
 namespace portrait::daemon {
 
@@ -27,6 +30,11 @@ struct ApiCall {
 
 // The HTTP status a Status code maps to (api.cc: the one switch).
 http::status HttpStatusOf(const Status& s);
+
+// Among several nodes, the answer to a write that belongs to another node (api.cc): 421 naming
+// `owner`, or 503 when its partition has none. `what` names the partition's owner in the
+// detail: "the subject's", "the task's".
+HttpResponse Misdirected(const std::optional<store::LeaseHolder>& owner, std::string_view what);
 
 inline HttpResponse JsonResponse(const nlohmann::json& body,
                                  http::status status = http::status::ok) {

@@ -114,7 +114,19 @@ bool ClusterNode::ServesKey(std::string_view ext_key) const {
 }
 
 std::optional<store::LeaseHolder> ClusterNode::OwnerOfKey(std::string_view ext_key) {
-  auto holder = leases_->HolderOf(leases_->PartitionOfKey(ext_key));
+  return HolderOf(PartitionOfKey(ext_key));
+}
+
+std::optional<store::LeaseHolder> ClusterNode::OwnerOf(store::ProfileId id) {
+  return HolderOf(leases_->PartitionOf(id));
+}
+
+int ClusterNode::PartitionOfKey(std::string_view ext_key) const {
+  return leases_->PartitionOfKey(ext_key);
+}
+
+std::optional<store::LeaseHolder> ClusterNode::HolderOf(int partition) {
+  auto holder = leases_->HolderOf(partition);
   return holder ? *holder : std::nullopt;
 }
 

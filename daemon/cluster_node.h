@@ -45,6 +45,12 @@ class ClusterNode {
   // The node holding that partition and its address; none when it is free (between holders) or
   // cannot be read. Depends on the digest alone, never on whether the subject is stored.
   std::optional<store::LeaseHolder> OwnerOfKey(std::string_view ext_key);
+  // The node holding the partition of profile `id` (a task's, say), as OwnerOfKey.
+  std::optional<store::LeaseHolder> OwnerOf(store::ProfileId id);
+  // The partition of the subject whose external id's digest is `ext_key`, and its holder as
+  // OwnerOfKey: for a caller that looks up the owners of many subjects once per partition.
+  int PartitionOfKey(std::string_view ext_key) const;
+  std::optional<store::LeaseHolder> HolderOf(int partition);
   // Whether `id` is in a partition taken since the last call (see LeaseKeeper::DrainTaken);
   // the predicate holds the partitions of that one call.
   std::optional<std::function<bool(store::ProfileId)>> TakenSinceLastCall();

@@ -65,12 +65,16 @@ bool MayConfirm(const Caller& caller, const store::ImportRow& row) {
   return true;
 }
 
-json Answer(store::ImportCounts& counts, bool hide_unchanged) {
+json Answer(store::ImportCounts& counts, bool hide_unchanged,
+            const std::map<int64_t, json>& owners) {
   std::stable_sort(counts.errors.begin(), counts.errors.end(),
                    [](const auto& a, const auto& b) { return a.line < b.line; });
   json errors = json::array();
   for (const store::ImportError& e : counts.errors) {
     errors.push_back({{"line", e.line}, {"field", e.field}, {"reason", e.reason}});
+    if (auto owner = owners.find(e.line); owner != owners.end() && e.field == "id") {
+      errors.back()["owner"] = owner->second;
+    }
   }
   const int64_t unchanged = hide_unchanged ? 0 : counts.unchanged;
   return json{
@@ -175,6 +179,41 @@ Result<std::vector<std::string>> ImportService::MatchFields(const Caller& caller
   return names;
 }
 
+std::map<int64_t, json> ImportService::LeaveOtherNodesRows(RowsRead& read) {
+  std::map<int64_t, json> owners;
+  if (cluster_ == nullptr) {
+    return owners;
+  }
+  std::map<int, json> holders;  // each partition's looked up once per request
+  std::vector<store::ImportRow> kept;
+  for (store::ImportRow& row : read.good) {
+    const std::string ext_key = vault_.ExtKey(row.external_id);
+    if (cluster_->ServesKey(ext_key)) {
+      kept.push_back(std::move(row));
+      continue;
+    }
+    const int partition = cluster_->PartitionOfKey(ext_key);
+    auto holder = holders.find(partition);
+    if (holder == holders.end()) {
+      const std::optional<store::LeaseHolder> owner = cluster_->HolderOf(partition);
+      holder =
+          holders
+              .emplace(partition, owner ? json{{"node", owner->node}, {"address", owner->address}}
+                                        : json(nullptr))
+              .first;
+    }
+    read.bad.push_back(store::ImportError{
+        row.line, "id",
+        holder->second.is_null()
+            ? "the subject's partition is passing to another node; send the row again shortly"
+            : "the subject's partition is held by node " +
+                  holder->second["node"].get<std::string>() + "; send the row there"});
+    owners[row.line] = holder->second;
+  }
+  read.good = std::move(kept);
+  return owners;
+}
+
 Result<json> ImportService::ImportProfiles(const Caller& caller, const json& body) {
   if (!consent::HasPermission(*caller.role, "profiles.write")) {
     return Error(RefuseRequest(audit_, clock_, caller, "profiles.write"));
@@ -192,6 +231,7 @@ Result<json> ImportService::ImportProfiles(const Caller& caller, const json& bod
         Status::InvalidArgument("rows: at most " + std::to_string(kMaxRows) + " rows per request"));
   }
   PORTRAIT_ASSIGN_OR_RETURN(RowsRead read, ReadRows(caller, rows, body.value("text", false)));
+  const std::map<int64_t, json> owners = LeaveOtherNodesRows(read);
   store::PreparedImport prepared = vault_.PrepareImport(std::move(read.good));
   prepared.errors.insert(prepared.errors.end(), read.bad.begin(), read.bad.end());
   store::AuditEntry audit{
@@ -221,7 +261,7 @@ Result<json> ImportService::ImportProfiles(const Caller& caller, const json& bod
   log_.info("import by token {}: {} created, {} updated, {} unchanged, {} merged, {} failed",
             caller.token, counts.created, counts.updated, counts.unchanged, counts.merged,
             counts.errors.size());
-  return Answer(counts, read.hide_unchanged);
+  return Answer(counts, read.hide_unchanged, owners);
 }
 
 }  // namespace portrait::daemon

@@ -11,11 +11,13 @@
 
 #include <spdlog/logger.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "base/clock.h"
 #include "crypto/blind_index.h"
 #include "daemon/caller.h"
+#include "daemon/cluster_node.h"
 #include "daemon/ingestor.h"
 #include "daemon/profile_service.h"
 #include "daemon/writer.h"
@@ -29,9 +31,11 @@ class ImportService {
   // Rows in one request at most (a larger request is refused whole, 422).
   static constexpr size_t kMaxRows = 5'000;
 
+  // `cluster`: this node among several (else null).
   ImportService(store::ProfileVault& vault, ProfileService& profiles, store::Store& store,
                 const crypto::BlindIndex& blind, Writer& writer, Ingestor& ingestor,
-                store::AuditLog& audit, const Clock& clock, spdlog::logger& log)
+                store::AuditLog& audit, const Clock& clock, spdlog::logger& log,
+                ClusterNode* cluster)
       : vault_(vault),
         profiles_(profiles),
         store_(store),
@@ -40,7 +44,8 @@ class ImportService {
         ingestor_(ingestor),
         audit_(audit),
         clock_(clock),
-        log_(log) {}
+        log_(log),
+        cluster_(cluster) {}
 
   // `body`: {"rows": [...], "text": bool, "match": [field, ...]}. With "text": true (a CSV
   // file) a number or bool field's value may be given as text ("42", "true") and is converted
@@ -51,6 +56,9 @@ class ImportService {
   // Returns {"created", "updated", "unchanged", "merged", "failed",
   // "errors": [{"line", "field", "reason"}]}; when a row names a field the caller can't read in
   // clear, unchanged rows count as updated (an "unchanged" would confirm the stored value).
+  // Among several nodes a row whose subject's partition another node holds is not imported:
+  // its error (field "id") carries "owner": {"node", "address"} — send the row there
+  // ("owner": null while the partition passes between nodes: send it again shortly).
   // InvalidArgument for a body that is not such an object (no row is then imported); a store
   // failure fails the whole request.
   Result<nlohmann::json> ImportProfiles(const Caller& caller, const nlohmann::json& body);
@@ -70,6 +78,9 @@ class ImportService {
     bool hide_unchanged = false;
   };
   Result<RowsRead> ReadRows(const Caller& caller, const nlohmann::json& rows, bool text) const;
+  // Among several nodes, moves the rows of other nodes' partitions from `read.good` to
+  // `read.bad`; returns each such row's owner by line (null: between holders).
+  std::map<int64_t, nlohmann::json> LeaveOtherNodesRows(RowsRead& read);
   // The body's "match" list, checked: empty when absent. PermissionDenied (audited) for a field
   // the caller may not look profiles up by; InvalidArgument naming a field that is not
   // blind-indexed.
@@ -85,6 +96,7 @@ class ImportService {
   store::AuditLog& audit_;
   const Clock& clock_;
   spdlog::logger& log_;
+  ClusterNode* const cluster_;
 };
 
 }  // namespace portrait::daemon

@@ -127,6 +127,14 @@ class Cluster : public ::testing::Test {
   }
 
   int NodeNamed(const std::string& name) const { return name.back() - '1'; }
+  // Each node holds its share and no more, so no partition moves while the test runs.
+  bool Settled() {
+    return Count("SELECT count(DISTINCT node) FROM leases WHERE node <> '';") == 3 &&
+           Count(
+               "SELECT max(n) FROM (SELECT count(*) AS n FROM leases WHERE node <> '' "
+               "GROUP BY node) AS shares;") <= (kPartitions + 2) / 3 &&
+           Count("SELECT count(*) FROM leases WHERE node <> '';") == kPartitions;
+  }
 
   // Sends customers [from, to) until acknowledged, first to node `first`: a 421 goes to the
   // owner it names, one customer a request; an unreachable node or a 503 to the next live one.
@@ -326,14 +334,7 @@ TEST_F(Cluster, AnotherNodesSubjectIsAnswered421AlikeWhetherOrNotItIsStored) {
     ASSERT_TRUE(nodes_[i]->Start()) << nodes_[i]->Log();
     ports_[i] = nodes_[i]->port();
   }
-  // Settled: each node holds its share and no more, so no partition moves while the test runs.
-  ASSERT_TRUE(testing::Eventually([&] {
-    return Count("SELECT count(DISTINCT node) FROM leases WHERE node <> '';") == 3 &&
-           Count(
-               "SELECT max(n) FROM (SELECT count(*) AS n FROM leases WHERE node <> '' "
-               "GROUP BY node) AS shares;") <= (kPartitions + 2) / 3 &&
-           Count("SELECT count(*) FROM leases WHERE node <> '';") == kPartitions;
-  })) << nodes_[0]->Log();
+  ASSERT_TRUE(testing::Eventually([&] { return Settled(); })) << nodes_[0]->Log();
   constexpr int kStored = 30;
   Send(0, 0, kStored);
   ASSERT_EQ(Count("SELECT count(*) FROM profiles;"), kStored);
@@ -476,6 +477,79 @@ TEST_F(Cluster, AnotherNodesSubjectIsAnswered421AlikeWhetherOrNotItIsStored) {
   EXPECT_EQ(merged.status, 409) << merged.body;
   EXPECT_EQ(Count("SELECT count(*) FROM ext_keys WHERE alias;"), 0);
 
+  for (const auto& node : nodes_) {
+    EXPECT_EQ(node->Stop(), 0) << node->Log();
+  }
+}
+
+// A task's change and an import's row are answered by their partition's holder too: a task of
+// another node's partition is 421 naming it, and an import's rows of other nodes' partitions
+// are reported, each with its owner, and the rest imported (docs/DECISIONS.md 176).
+TEST_F(Cluster, TasksAndImportRowsOfAnotherNodesPartitionNameTheirOwner) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(nodes_[i]->Start()) << nodes_[i]->Log();
+    ports_[i] = nodes_[i]->port();
+  }
+  ASSERT_TRUE(testing::Eventually([&] { return Settled(); })) << nodes_[0]->Log();
+  Send(0, 0, 30);  // an order-ack task for each customer
+
+  store::pg::Connection db = store::pg::Connection::Open(dbs_.url, &server_->password()).value();
+  auto held = db.Run("SELECT t.id, l.node FROM tasks t JOIN leases l ON l.part = t.part;");
+  ASSERT_TRUE(held) << held.error().ToString();
+  ASSERT_GE(held->size(), 30);
+  const std::string marketer = nodes_[0]->CreateToken("marketer-tasks", "marketer");
+  int misdirected = 0;
+  for (int i = 0; i < held->size(); ++i) {
+    const std::string cancel = "/v1/tasks/" + std::to_string(held->Int(i, 0)) + "/cancel";
+    const std::string holder = held->Text(i, 1);
+    HttpResult r = nodes_[0]->Admin("POST", cancel);
+    if (holder == "node-1") {
+      EXPECT_TRUE(r.status == 200 || r.status == 409) << r.status << " " << r.body;
+      continue;
+    }
+    ++misdirected;
+    ASSERT_EQ(r.status, 421) << r.body;
+    EXPECT_EQ(r.json()["owner"],
+              json({{"node", holder}, {"address", "http://" + holder + ".test:7451"}}));
+    // One that may not change tasks gets its 403, not where the task lies.
+    HttpResult refused = nodes_[0]->client().Send(
+        "POST", cancel, "", {{"Authorization", "Bearer " + marketer}, {"X-Purpose", "marketing"}});
+    EXPECT_EQ(refused.status, 403) << refused.body;
+    EXPECT_EQ(refused.body.find(holder), std::string::npos) << refused.body;
+    HttpResult owned = nodes_[NodeNamed(holder)]->Admin("POST", cancel);
+    EXPECT_TRUE(owned.status == 200 || owned.status == 409) << owned.status << " " << owned.body;
+  }
+  EXPECT_GE(misdirected, 1) << "every task in node-1's partitions";
+
+  // An import sent to node-1: its partitions' rows made, each other row reported with its
+  // owner, which then imports it.
+  constexpr int kRows = 40;
+  json rows = json::array();
+  for (int i = 0; i < kRows; ++i) {
+    rows.push_back(
+        {{"line", i + 1}, {"id", "imp-" + std::to_string(i)}, {"fields", {{"city", "Lyon"}}}});
+  }
+  const int64_t before = Count("SELECT count(*) FROM profiles;");
+  HttpResult imported =
+      nodes_[0]->Admin("POST", "/v1/import/profiles", json{{"rows", rows}}.dump());
+  ASSERT_EQ(imported.status, 200) << imported.body;
+  const json answer = imported.json();
+  const int created = answer["created"].get<int>();
+  ASSERT_EQ(answer["failed"], kRows - created) << answer.dump();
+  EXPECT_GE(created, 1) << answer.dump();
+  EXPECT_EQ(Count("SELECT count(*) FROM profiles;"), before + created);
+  for (const json& e : answer["errors"]) {
+    ASSERT_EQ(e["field"], "id") << e.dump();
+    const std::string owner = e["owner"]["node"].get<std::string>();
+    EXPECT_NE(owner, "node-1");
+    EXPECT_EQ(e["owner"]["address"], "http://" + owner + ".test:7451");
+    const json row = rows[e["line"].get<int>() - 1];
+    HttpResult again = nodes_[NodeNamed(owner)]->Admin("POST", "/v1/import/profiles",
+                                                       json{{"rows", {row}}}.dump());
+    ASSERT_EQ(again.status, 200) << again.body;
+    EXPECT_EQ(again.json()["created"], 1) << again.body;
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM profiles;"), before + kRows);
   for (const auto& node : nodes_) {
     EXPECT_EQ(node->Stop(), 0) << node->Log();
   }

@@ -30,7 +30,8 @@ except ImportError:
 # audit log that can't be written, a second fit or refresh racing the first, and a write to a
 # profile whose erasure stopped half-way.
 NEVER_PROVOKED = {"500", "503"}
-# Only among several nodes (tests/integration/cluster_test.cc): a 421 for another node's subject.
+# Only among several nodes (tests/integration/cluster_test.cc): a 421 for another node's subject
+# or task.
 MISDIRECTED = {"421"}
 NOT_PROVOKED = {("post", "/v1/models/{name}/fit"): {"409"},
                 ("post", "/v1/scores/{name}/refresh"): {"409"},
@@ -40,7 +41,9 @@ NOT_PROVOKED = {("post", "/v1/models/{name}/fit"): {"409"},
                 ("put", "/v1/profiles/{id}/hold"): MISDIRECTED,
                 ("delete", "/v1/profiles/{id}/hold"): MISDIRECTED,
                 ("post", "/v1/profiles/{id}/consents"): MISDIRECTED,
-                ("post", "/v1/profiles/{id}/merge"): MISDIRECTED}
+                ("post", "/v1/profiles/{id}/merge"): MISDIRECTED,
+                ("post", "/v1/tasks/{id}/retry"): MISDIRECTED,
+                ("post", "/v1/tasks/{id}/cancel"): MISDIRECTED}
 
 
 def references(node):

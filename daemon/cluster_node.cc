@@ -114,15 +114,11 @@ bool ClusterNode::ServesKey(std::string_view ext_key) const {
 }
 
 std::optional<store::LeaseHolder> ClusterNode::OwnerOfKey(std::string_view ext_key) {
-  return HolderOf(PartitionOfKey(ext_key));
+  return HolderOf(leases_->PartitionOfKey(ext_key));
 }
 
 std::optional<store::LeaseHolder> ClusterNode::OwnerOf(store::ProfileId id) {
   return HolderOf(leases_->PartitionOf(id));
-}
-
-int ClusterNode::PartitionOfKey(std::string_view ext_key) const {
-  return leases_->PartitionOfKey(ext_key);
 }
 
 std::optional<store::LeaseHolder> ClusterNode::HolderOf(int partition) {

@@ -47,10 +47,6 @@ class ClusterNode {
   std::optional<store::LeaseHolder> OwnerOfKey(std::string_view ext_key);
   // The node holding the partition of profile `id` (a task's, say), as OwnerOfKey.
   std::optional<store::LeaseHolder> OwnerOf(store::ProfileId id);
-  // The partition of the subject whose external id's digest is `ext_key`, and its holder as
-  // OwnerOfKey: for a caller that looks up the owners of many subjects once per partition.
-  int PartitionOfKey(std::string_view ext_key) const;
-  std::optional<store::LeaseHolder> HolderOf(int partition);
   // Whether `id` is in a partition taken since the last call (see LeaseKeeper::DrainTaken);
   // the predicate holds the partitions of that one call.
   std::optional<std::function<bool(store::ProfileId)>> TakenSinceLastCall();
@@ -59,6 +55,7 @@ class ClusterNode {
  private:
   void Loop();
   void RoundAndLog();
+  std::optional<store::LeaseHolder> HolderOf(int partition);
 
   std::shared_ptr<store::LeaseKeeper> leases_;
   spdlog::logger& log_;

@@ -184,7 +184,6 @@ std::map<int64_t, json> ImportService::LeaveOtherNodesRows(RowsRead& read) {
   if (cluster_ == nullptr) {
     return owners;
   }
-  std::map<int, json> holders;  // each partition's looked up once per request
   std::vector<store::ImportRow> kept;
   for (store::ImportRow& row : read.good) {
     const std::string ext_key = vault_.ExtKey(row.external_id);
@@ -192,23 +191,13 @@ std::map<int64_t, json> ImportService::LeaveOtherNodesRows(RowsRead& read) {
       kept.push_back(std::move(row));
       continue;
     }
-    const int partition = cluster_->PartitionOfKey(ext_key);
-    auto holder = holders.find(partition);
-    if (holder == holders.end()) {
-      const std::optional<store::LeaseHolder> owner = cluster_->HolderOf(partition);
-      holder =
-          holders
-              .emplace(partition, owner ? json{{"node", owner->node}, {"address", owner->address}}
-                                        : json(nullptr))
-              .first;
-    }
+    const std::optional<store::LeaseHolder> owner = cluster_->OwnerOfKey(ext_key);
     read.bad.push_back(store::ImportError{
         row.line, "id",
-        holder->second.is_null()
-            ? "the subject's partition is passing to another node; send the row again shortly"
-            : "the subject's partition is held by node " +
-                  holder->second["node"].get<std::string>() + "; send the row there"});
-    owners[row.line] = holder->second;
+        owner ? "the subject's partition is held by node " + owner->node + "; send the row there"
+              : "the subject's partition is passing to another node; send the row again shortly"});
+    owners[row.line] =
+        owner ? json{{"node", owner->node}, {"address", owner->address}} : json(nullptr);
   }
   read.good = std::move(kept);
   return owners;

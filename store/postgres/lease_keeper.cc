@@ -64,6 +64,7 @@ Result<std::vector<int>> LeaseKeeper::Round() {
     held_[static_cast<size_t>(part)] = true;
   }
   deadline_ = start + options_.lease;
+  known_.clear();  // the round may have moved partitions
   return held;
 }
 
@@ -191,15 +192,26 @@ int LeaseKeeper::HeldCount() const {
 }
 
 Result<std::optional<LeaseHolder>> LeaseKeeper::HolderOf(int part) {
+  const auto asked = std::chrono::steady_clock::now();
+  {
+    MutexLock state(mu_);
+    auto known = known_.find(part);
+    if (known != known_.end() && asked - known->second.read < options_.lease / 4) {
+      return known->second.holder;
+    }
+  }
   MutexLock lock(db_mu_);
   PORTRAIT_ASSIGN_OR_RETURN(int64_t now, ServerNowUs());
   PORTRAIT_ASSIGN_OR_RETURN(Rows r, db_->Run("SELECT node, address FROM leases "
                                              "WHERE part = $1 AND node <> '' AND expires_us > $2;",
                                              Params().Int(part).Int(now)));
-  if (r.empty()) {
-    return std::optional<LeaseHolder>();
+  std::optional<LeaseHolder> holder;
+  if (!r.empty()) {
+    holder = LeaseHolder{r.Text(0, 0), r.Text(0, 1)};
   }
-  return std::optional<LeaseHolder>(LeaseHolder{r.Text(0, 0), r.Text(0, 1)});
+  MutexLock state(mu_);
+  known_[part] = KnownHolder{asked, holder};
+  return holder;
 }
 
 }  // namespace portrait::store

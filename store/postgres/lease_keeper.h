@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,7 +65,10 @@ class LeaseKeeper {
   // The partition of profile `id`, and of a digest (store/postgres/partition.h).
   int PartitionOf(int64_t id) const;
   int PartitionOfKey(std::string_view digest) const;
-  // The unexpired holder of `part` by the table, or none (free, or expired).
+  // The unexpired holder of `part` by the table, or none (free, or expired). An answer read
+  // less than a quarter lease ago and before this node's last round is given again without a
+  // read: each 421 asks it, and a holder named late is no worse than one that moved just after
+  // (the node named answers 421 naming the next, or 503 between holders).
   Result<std::optional<LeaseHolder>> HolderOf(int part);
 
   int partitions() const { return partitions_; }
@@ -86,6 +90,11 @@ class LeaseKeeper {
   std::vector<bool> held_ GUARDED_BY(mu_);
   std::chrono::steady_clock::time_point deadline_ GUARDED_BY(mu_);
   std::vector<bool> drained_ GUARDED_BY(mu_);  // held when DrainTaken last looked
+  struct KnownHolder {
+    std::chrono::steady_clock::time_point read;
+    std::optional<LeaseHolder> holder;
+  };
+  std::map<int, KnownHolder> known_ GUARDED_BY(mu_);  // HolderOf's answers since the last round
 };
 
 }  // namespace portrait::store

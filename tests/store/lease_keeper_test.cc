@@ -99,6 +99,25 @@ TEST_F(LeaseKeeperTest, OneNodeTakesEveryPartitionAndIsNamedTheirHolder) {
   EXPECT_EQ((*holder)->address, "http://node-a:8080");
 }
 
+// A holder read is given again, without reading the table, for a quarter lease (each 421 asks
+// it), and read afresh after this node's next round.
+TEST_F(LeaseKeeperTest, HolderOfIsKeptAQuarterLeaseOrUntilTheNextRound) {
+  auto a = Keeper("node-a");  // a 10 s lease: 2.5 s of the same answer
+  auto b = Keeper("node-b");
+  Round(*a);
+  auto before = b->HolderOf(5);
+  ASSERT_TRUE(before && before->has_value());
+  EXPECT_EQ((*before)->node, "node-a");
+  ASSERT_TRUE(a->ReleaseAll().ok());
+  auto kept = b->HolderOf(5);
+  ASSERT_TRUE(kept && kept->has_value());
+  EXPECT_EQ((*kept)->node, "node-a") << "read again within a quarter lease";
+  EXPECT_EQ(Round(*b).size(), static_cast<size_t>(kPartitions));  // the only live node
+  auto after = b->HolderOf(5);
+  ASSERT_TRUE(after && after->has_value());
+  EXPECT_EQ((*after)->node, "node-b") << "a round forgets what was read before it";
+}
+
 TEST_F(LeaseKeeperTest, NodesThatJoinGetAFairShareAndNoPartitionHasTwoHolders) {
   auto a = Keeper("node-a");
   auto b = Keeper("node-b");

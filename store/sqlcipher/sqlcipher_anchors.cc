@@ -135,16 +135,23 @@ Result<std::vector<PortraitInputs>> SqlcipherStore::PortraitInputsAfter(
             members, out, id_of,
             [](PortraitInputs& in, const Stmt& r) { in.segments.push_back(r.Text(1)); }));
         if (!fields.empty()) {
-          Stmt values(db,
-                      "SELECT profile_id, field, value FROM profile_fields "
-                      "WHERE profile_id BETWEEN ? AND ? ORDER BY profile_id, field;");
+          // Only the fields asked for leave SQLite: the others' values are never copied. The
+          // range of the primary key is walked (`+field` keeps the planner off the by-age index,
+          // which would read each field's rows across the whole base).
+          std::string names = "?3";
+          for (size_t i = 1; i < fields.size(); ++i) {
+            names += ", ?" + std::to_string(i + 3);
+          }
+          Stmt values(db, "SELECT profile_id, field, value FROM profile_fields "
+                          "WHERE profile_id BETWEEN ?1 AND ?2 AND +field IN (" + names +
+                          ") ORDER BY profile_id, field;");
           BindRange(values, range);
+          for (size_t i = 0; i < fields.size(); ++i) {
+            values.Bind(static_cast<int>(i) + 3, fields[i]);
+          }
           PORTRAIT_RETURN_IF_ERROR(
               sqlite::MergeById(values, out, id_of, [&](PortraitInputs& in, const Stmt& r) {
-                std::string name = r.Text(1);
-                if (std::find(fields.begin(), fields.end(), name) != fields.end()) {
-                  in.fields.emplace(std::move(name), r.Text(2));
-                }
+                in.fields.emplace(r.Text(1), r.Text(2));
               }));
         }
         if (!consent_purpose.empty()) {

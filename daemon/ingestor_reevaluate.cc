@@ -85,6 +85,32 @@ std::set<std::string> IndexedSegments(const std::optional<std::string>& stored) 
 // the request it stands for would never be answered.
 Result<int64_t> LastRequest(store::Store& store) { return MetaCount(store, kRequestKey); }
 
+// What a pass begins with, on one node or among several: the members-index rows of segments the
+// rules no longer have dropped, the segments indexed recorded, and for a base never evaluated
+// whose rules have nothing to evaluate, the mark. Returns whether a pass is needed.
+Result<bool> PrepareReevaluation(store::Store& store, const rules::RuleSet& set,
+                                 const std::optional<std::string>& mark, const std::string& target,
+                                 store::Batch& batch) {
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> indexed, store.GetMeta(kIndexedKey));
+  json names = json::array();
+  std::set<std::string> current;
+  for (const rules::Segment& s : set.segments) {
+    names.push_back(s.name);
+    current.insert(s.name);
+  }
+  for (const std::string& old : IndexedSegments(indexed)) {
+    if (!current.count(old)) {
+      batch.dropped_segments.push_back(old);
+    }
+  }
+  batch.meta[std::string(kIndexedKey)] = names.dump();
+  if (!mark && set.segments.empty() && set.tags.empty()) {
+    PassMark(kEvaluatedKey).MarkBaseWide(batch, target);  // nothing to evaluate
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Status AddReevaluationRequest(store::Store& store, store::Batch& batch) {
@@ -111,32 +137,6 @@ Result<std::string> Ingestor::EvaluationTarget(const rules::RuleSet& set) {
 Result<bool> Ingestor::PortraitEvaluated() {
   PORTRAIT_ASSIGN_OR_RETURN(std::string target, EvaluationTarget(rules_.Get()->set));
   return PassMark(kEvaluatedKey).Done(store_, target);
-}
-
-// What a pass begins with, on one node or among several: the members-index rows of segments the
-// rules no longer have dropped, the segments indexed recorded, and for a base never evaluated
-// whose rules have nothing to evaluate, the mark. Returns whether a pass is needed.
-static Result<bool> PrepareReevaluation(store::Store& store, const rules::RuleSet& set,
-                                        const std::optional<std::string>& mark,
-                                        const std::string& target, store::Batch& batch) {
-  PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> indexed, store.GetMeta(kIndexedKey));
-  json names = json::array();
-  std::set<std::string> current;
-  for (const rules::Segment& s : set.segments) {
-    names.push_back(s.name);
-    current.insert(s.name);
-  }
-  for (const std::string& old : IndexedSegments(indexed)) {
-    if (!current.count(old)) {
-      batch.dropped_segments.push_back(old);
-    }
-  }
-  batch.meta[std::string(kIndexedKey)] = names.dump();
-  if (!mark && set.segments.empty() && set.tags.empty()) {
-    PassMark(kEvaluatedKey).MarkBaseWide(batch, target);  // nothing to evaluate
-    return false;
-  }
-  return true;
 }
 
 Result<Ingestor::PartitionReevaluation> Ingestor::BeginPartitionReevaluation(

@@ -278,6 +278,12 @@ bool Scheduler::RebuildKept(const KeptTargets& targets, uint64_t generation, Reb
       if (s.code() != Status::Code::kUnavailable) {
         log_.error("rebuilding values kept from events failed after profile {}: {}", after,
                    s.ToString());
+      } else if (several_ && !rebuild_refused_logged_) {
+        rebuild_refused_logged_ = true;
+        log_.warn(
+            "the rebuild of values kept from events walks every profile, and among several "
+            "nodes its writes to other nodes' partitions are refused; it is tried again: run one "
+            "node (the others stopped) until it is done (docs/DECISIONS.md 169)");
       }
       return false;
     }

@@ -133,10 +133,11 @@ class Scheduler {
   bool rebuild_ GUARDED_BY(mu_) = true;                  // at start: check the kept marks
   bool reevaluation_requested_ GUARDED_BY(mu_) = false;  // wakes the loop, unlike reevaluate_
   std::chrono::steady_clock::time_point next_purge_;     // the epoch: at the first sweep
-  const bool several_;            // among several nodes: the partitions' passes
-  std::optional<Passed> passed_;  // the scheduler thread's
-  ActivityLog activity_;          // the aggregate info line, once a minute when anything changed
-  std::thread thread_;            // last: starts once the members above exist
+  const bool several_;                   // among several nodes: the partitions' passes
+  std::optional<Passed> passed_;         // the scheduler thread's
+  bool rebuild_refused_logged_ = false;  // the scheduler thread's: warned once
+  ActivityLog activity_;  // the aggregate info line, once a minute when anything changed
+  std::thread thread_;    // last: starts once the members above exist
 };
 
 }  // namespace portrait::daemon

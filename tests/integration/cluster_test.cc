@@ -614,6 +614,19 @@ TEST_F(Cluster, ARulesChangeIsPassedOnEveryPartitionByItsHolderAndADeadNodesByTh
               static_cast<long long>(armed_by_node_2), static_cast<long long>(evaluated_by_node_2));
   EXPECT_EQ(Count("SELECT count(*) FROM timers WHERE trigger = 'cluster-daily';"), kProfiles);
   EXPECT_EQ(Count("SELECT count(*) FROM segment_members WHERE segment = 'buyers';"), kProfiles);
+
+  // A [[metric]] over events already stored needs the rebuild, which still walks every profile
+  // (DECISIONS 169): refused for other nodes' partitions, and said so once.
+  for (int i : {0, 2}) {
+    testing::WriteFile(nodes_[i]->dir() / "rules/metric.toml",
+                       "[[metric]]\nname = \"carts\"\ncount = \"cart.updated\"\n");
+    ASSERT_EQ(nodes_[i]->Admin("POST", "/v1/admin/reload").status, 200);
+  }
+  for (int i : {0, 2}) {
+    EXPECT_TRUE(nodes_[i]->WaitForLog(
+        "the rebuild of values kept from events walks every profile, and among several nodes"))
+        << nodes_[i]->Log();
+  }
   for (int i : {0, 2}) {
     const std::string log = nodes_[i]->Log();
     EXPECT_EQ(log.find("failed after profile"), std::string::npos) << log;

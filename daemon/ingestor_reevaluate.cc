@@ -226,12 +226,21 @@ Result<ReevaluationProgress> Ingestor::ReevaluateProfiles(const ReevaluationChec
   progress.checked = check.checked;
   // Their members-index rows and timers as they are now: in range reads when much of the range
   // changed (a new segment, say), else per profile. A partition's ids lie spread over the whole
-  // id space, so a range of them holds every partition's: read per profile.
-  const bool dense = !part && !check.changed.empty() &&
-                     check.changed.size() * 4 >= static_cast<size_t>(check.checked);
+  // id space, so its range is read as the check read it (PortraitInputsIn, its segments and
+  // timers).
+  const bool dense =
+      !check.changed.empty() && check.changed.size() * 4 >= static_cast<size_t>(check.checked);
   std::map<store::ProfileId, std::set<std::string>> indexed;
   std::map<store::ProfileId, std::vector<store::TimerRow>> timers;
-  if (dense) {
+  if (dense && part) {
+    PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::PortraitInputs> inputs,
+                              store_.PortraitInputsIn(*part, check.changed.front() - 1,
+                                                      static_cast<int>(check.checked), {}, ""));
+    for (store::PortraitInputs& in : inputs) {
+      indexed[in.row.id].insert(in.segments.begin(), in.segments.end());
+      timers[in.row.id] = std::move(in.timers.timers);
+    }
+  } else if (dense) {
     const store::ProfileId first = check.changed.front();
     const store::ProfileId last = check.changed.back();
     PORTRAIT_ASSIGN_OR_RETURN(auto rows, store_.MembershipsBetween(first, last));

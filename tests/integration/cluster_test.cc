@@ -16,6 +16,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "base/clock.h"
@@ -569,6 +570,14 @@ TEST_F(Cluster, ARulesChangeIsPassedOnEveryPartitionByItsHolderAndADeadNodesByTh
   // The base-wide marks are void: a single node started later passes every profile again.
   EXPECT_EQ(Text("SELECT value FROM meta WHERE key = 'timers.rules_fingerprint';"), "");
   EXPECT_EQ(Text("SELECT value FROM meta WHERE key = 'portrait.fingerprint';"), "");
+  for (const auto& node : nodes_) {  // each node's passes, for the record
+    std::istringstream log(node->Log());
+    for (std::string line; std::getline(log, line);) {
+      if (line.find(" partitions: ") != std::string::npos) {
+        std::printf("%s\n", line.c_str());
+      }
+    }
+  }
   const std::string armed_first = AMark("timers.rules_fingerprint");
   const std::string evaluated_first = AMark("portrait.fingerprint");
 

@@ -643,6 +643,52 @@ TEST_F(Cluster, ARulesChangeIsPassedOnEveryPartitionByItsHolderAndADeadNodesByTh
   }
 }
 
+// A store one node passed becomes several nodes' without a pass (docs/DECISIONS.md 173): its
+// base-wide marks stand for every partition, so the node started with [cluster] re-arms and
+// re-evaluates nothing; a rules change then is passed per partition.
+TEST_F(Cluster, AStoreOneNodePassedIsNotPassedAgainWhenItRunsAsANodeOfSeveral) {
+  const std::string clustered = testing::ReadFile(nodes_[0]->config_path());
+  testing::WriteFile(nodes_[0]->config_path(), clustered.substr(0, clustered.rfind("[cluster]")));
+  testing::WriteFile(nodes_[0]->dir() / "rules/change.toml", kSegmentAndSchedule);
+  ASSERT_TRUE(nodes_[0]->Start()) << nodes_[0]->Log();
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(nodes_[0]->Admin("PUT", "/v1/profiles/one-" + std::to_string(i), "{}").status, 201);
+  }
+  ASSERT_TRUE(nodes_[0]->WaitForLog("the start's passes are done"));
+  ASSERT_EQ(nodes_[0]->Stop(), 0);
+  const std::string armed = Text("SELECT value FROM meta WHERE key = 'timers.rules_fingerprint';");
+  ASSERT_FALSE(armed.empty());
+  const int64_t audited = Count("SELECT count(*) FROM audit WHERE action = 'timers.rearm';");
+
+  testing::WriteFile(nodes_[0]->config_path(), clustered);
+  ASSERT_TRUE(nodes_[0]->Start()) << nodes_[0]->Log();
+  ASSERT_TRUE(nodes_[0]->WaitForLog("node node-1 holds 64 of 64 partitions"));
+  // Its first round is done before it serves: wait for the scheduler's start passes.
+  ASSERT_TRUE(testing::Eventually([&] {
+    const std::string log = nodes_[0]->Log();
+    size_t done = 0;
+    for (size_t at = log.find("the start's passes are done"); at != std::string::npos;
+         at = log.find("the start's passes are done", at + 1)) {
+      ++done;
+    }
+    return done == 2;
+  })) << nodes_[0]->Log();
+  EXPECT_EQ(Marks("timers\\.rules_fingerprint"), 0);
+  EXPECT_EQ(Marks("portrait\\.fingerprint"), 0);
+  EXPECT_EQ(Text("SELECT value FROM meta WHERE key = 'timers.rules_fingerprint';"), armed);
+  EXPECT_EQ(Count("SELECT count(*) FROM audit WHERE action = 'timers.rearm';"), audited);
+  EXPECT_EQ(nodes_[0]->Log().find("partitions: "), std::string::npos) << nodes_[0]->Log();
+
+  // A rules change now is passed per partition.
+  testing::WriteFile(nodes_[0]->dir() / "rules/change2.toml", kSecondSegmentAndSchedule);
+  ASSERT_EQ(nodes_[0]->Admin("POST", "/v1/admin/reload").status, 200);
+  EXPECT_TRUE(testing::Eventually([&] {
+    return Marks("timers\\.rules_fingerprint") == kPartitions &&
+           Count("SELECT count(*) FROM timers WHERE trigger = 'cluster-weekly';") == 20;
+  }));
+  EXPECT_EQ(nodes_[0]->Stop(), 0) << nodes_[0]->Log();
+}
+
 // One node (no [cluster]) merges as before, across partitions too; the alias that leaves in
 // another partition than its profile makes the store one that several nodes can't serve without
 // telling who is stored, so a node of several refuses to start on it, naming the count.

@@ -137,13 +137,30 @@ class Ingestor {
   // anniversary anchors and timers in ordered range reads (Store::RearmInputs) and decrypts
   // nothing: the anchors must be complete (AnchorsComplete). Returns the last id handled (0
   // when none were left) and how many timers changed. (daemon/ingestor_rearm.cc)
-  Result<RearmProgress> RearmProfiles(store::ProfileId after, int limit);
+  // With `part` (among several nodes, DECISIONS 173): only the profiles of that partition.
+  Result<RearmProgress> RearmProfiles(store::ProfileId after, int limit,
+                                      std::optional<int> part = std::nullopt);
+  // Before a re-arm of every profile (one node): on a store with partitions, outdates the marks
+  // of partitions passed by nodes of several (PassMark::BeginBaseWide).
+  Status BeginRearm();
   // Records, with an audit record counting the timers changed, that every timer is armed for
   // the rules now in force (see RulesArmed).
   Status MarkRulesArmed(int64_t changed);
   // Whether the stored timers were armed for the rules (and the time zone) now in force; false
   // after a change, including one made while the daemon was stopped.
   Result<bool> RulesArmed();
+  // Among several nodes (docs/DECISIONS.md 173), the re-arm passes each held partition apart:
+  // the fingerprint it arms for (the rules' shared_fingerprint: alike on nodes with alike
+  // rules), which of `held` are not armed for it, the beginning of a pass (clears the
+  // base-wide mark: PassMark::BeginPartitions), and the mark of partition `p` once every
+  // profile of it is re-armed — Unavailable, nothing marked, unless this node still holds it in
+  // the tenure the pass began in. An audit record counts the timers changed, when any.
+  std::string ArmingTarget() const;
+  Result<std::vector<store::HeldPartition>> UnarmedPartitions(
+      const std::string& target, const std::vector<store::HeldPartition>& held);
+  Status BeginPartitionRearm();
+  Status MarkPartitionArmed(const store::HeldPartition& p, const std::string& target,
+                            int64_t changed);
 
   // Whether every profile's anniversary anchors were made for the date fields of the config in
   // force (after the schema gained them, or the config a date field, they were not).
@@ -199,7 +216,9 @@ class Ingestor {
   // "$segments", a repaired metric, the stage, timers, members-index rows) or a task it fires —
   // opening and evaluating them on two threads. The scheduler reads the next range while it
   // checks the last.
-  Result<CheckInputs> ReadForCheck(store::ProfileId after, int limit);
+  // With `part` (among several nodes): only the profiles of that partition.
+  Result<CheckInputs> ReadForCheck(store::ProfileId after, int limit,
+                                   std::optional<int> part = std::nullopt);
   ReevaluationCheck Check(const CheckInputs& read) const;
   // Re-evaluates the profiles `check` found changed (none: only the progress is recorded), in
   // one transaction that also records the progress (the check's last profile) under
@@ -207,13 +226,31 @@ class Ingestor {
   // A profile changed after its range was read is re-evaluated as it is now; one the check
   // found unchanged and an event changed since was evaluated by that event's group, under the
   // same rules.
+  // With `part` (a check of that partition's profiles, among several nodes) no base-wide
+  // progress is recorded: a partition's pass is begun again if cut off.
   Result<ReevaluationProgress> ReevaluateProfiles(const ReevaluationCheck& check,
-                                                  const std::string& fingerprint);
+                                                  const std::string& fingerprint,
+                                                  std::optional<int> part = std::nullopt);
   // Records that every profile was re-evaluated for `fingerprint`, with an audit record
   // (portrait.reevaluate) of the pass's counts.
   Status MarkReevaluated(const std::string& fingerprint, const ReevaluationProgress& totals);
   // Whether the base is evaluated for the rules in force and the last request.
   Result<bool> PortraitEvaluated();
+  // Among several nodes (docs/DECISIONS.md 173), the re-evaluation passes each held partition
+  // apart. Begins a pass as BeginReevaluation does (the members-index rows of dropped segments,
+  // the start mark of rules with nothing to evaluate), clears the base-wide mark and progress
+  // when partitions are to be passed, and returns the target and which of `held` are not
+  // evaluated for it. The mark of partition `p` is refused (Unavailable) unless this node still
+  // holds it in the tenure its pass began in; an audit record counts what changed, when
+  // anything did.
+  struct PartitionReevaluation {
+    std::string fingerprint;
+    std::vector<store::HeldPartition> pending;
+  };
+  Result<PartitionReevaluation> BeginPartitionReevaluation(
+      const std::vector<store::HeldPartition>& held);
+  Status MarkPartitionReevaluated(const store::HeldPartition& p, const std::string& fingerprint,
+                                  const ReevaluationProgress& totals);
 
   // Drops what the ingestor keeps of profile `id` between groups, its data key included; call
   // after anything but the ingestor wrote the profile (an upsert, an erasure, a merge).

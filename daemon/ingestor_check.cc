@@ -62,16 +62,18 @@ bool WouldChange(const rules::Engine& engine, const rules::RuleSet& set, rules::
 
 }  // namespace
 
-Result<CheckInputs> Ingestor::ReadForCheck(store::ProfileId after, int limit) {
+Result<CheckInputs> Ingestor::ReadForCheck(store::ProfileId after, int limit,
+                                           std::optional<int> part) {
   CheckInputs read;
   read.rules = rules_.Get();
   read.objection = ReadsObjection(read.rules->set);
   read.metrics = rules::PortraitMetrics(read.rules->set);
   PORTRAIT_ASSIGN_OR_RETURN(read.anchored, AnchorsComplete());
-  PORTRAIT_ASSIGN_OR_RETURN(
-      read.profiles,
-      store_.PortraitInputsAfter(after, limit, PortraitFields(read.rules->set, read.anchored),
-                                 read.objection ? kPersonalisation : std::string_view()));
+  const std::vector<std::string> fields = PortraitFields(read.rules->set, read.anchored);
+  const std::string_view purpose = read.objection ? kPersonalisation : std::string_view();
+  PORTRAIT_ASSIGN_OR_RETURN(read.profiles,
+                            part ? store_.PortraitInputsIn(*part, after, limit, fields, purpose)
+                                 : store_.PortraitInputsAfter(after, limit, fields, purpose));
   return read;
 }
 

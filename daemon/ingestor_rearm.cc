@@ -3,6 +3,7 @@
 #include <set>
 
 #include "daemon/ingestor.h"
+#include "daemon/pass_marks.h"
 #include "daemon/timer_rearm.h"
 #include "store/anchor_date.h"
 
@@ -11,7 +12,8 @@ namespace {
 
 using nlohmann::json;
 
-// The meta key holding the fingerprint of the rules the timers were armed for.
+// The meta key holding the fingerprint of the rules the timers were armed for (and, among several
+// nodes, the prefix of each partition's: PassMark).
 constexpr std::string_view kArmedRulesKey = "timers.rules_fingerprint";
 // The meta key naming the date fields every profile's anchors were made for.
 constexpr std::string_view kAnchoredFieldsKey = "anchors.fields";
@@ -38,10 +40,12 @@ std::string AnchoredFieldsValue(const std::set<std::string>& fields) {
 
 }  // namespace
 
-Result<RearmProgress> Ingestor::RearmProfiles(store::ProfileId after, int limit) {
+Result<RearmProgress> Ingestor::RearmProfiles(store::ProfileId after, int limit,
+                                              std::optional<int> part) {
   PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
-  PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::TimerInputs> inputs,
-                            store_.RearmInputs(after, limit));
+  PORTRAIT_ASSIGN_OR_RETURN(
+      std::vector<store::TimerInputs> inputs,
+      part ? store_.RearmInputsIn(*part, after, limit) : store_.RearmInputs(after, limit));
   RearmProgress progress;
   if (inputs.empty()) {
     return progress;
@@ -68,10 +72,20 @@ Result<RearmProgress> Ingestor::RearmProfiles(store::ProfileId after, int limit)
   return progress;
 }
 
+Status Ingestor::BeginRearm() {
+  PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
+  store::Batch batch;
+  PORTRAIT_RETURN_IF_ERROR(PassMark(kArmedRulesKey).BeginBaseWide(store_, batch));
+  if (!batch.meta.empty()) {
+    PORTRAIT_RETURN_IF_ERROR(audit_.Commit(batch));
+  }
+  return Status::Ok();
+}
+
 Status Ingestor::MarkRulesArmed(int64_t changed) {
   PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
   store::Batch batch;
-  batch.meta[std::string(kArmedRulesKey)] = rules_.Get()->fingerprint;
+  PassMark(kArmedRulesKey).MarkBaseWide(batch, rules_.Get()->fingerprint);
   batch.audit.push_back(store::AuditEntry{
       clock_.NowUs(), "system", "timers.rearm", 0, "",
       json{{"changed", changed}, {"rules_fingerprint", rules_.Get()->fingerprint}}.dump()});
@@ -80,8 +94,44 @@ Status Ingestor::MarkRulesArmed(int64_t changed) {
 }
 
 Result<bool> Ingestor::RulesArmed() {
-  PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> armed, store_.GetMeta(kArmedRulesKey));
-  return armed && *armed == rules_.Get()->fingerprint;
+  return PassMark(kArmedRulesKey).Done(store_, rules_.Get()->fingerprint);
+}
+
+std::string Ingestor::ArmingTarget() const { return rules_.Get()->shared_fingerprint; }
+
+Result<std::vector<store::HeldPartition>> Ingestor::UnarmedPartitions(
+    const std::string& target, const std::vector<store::HeldPartition>& held) {
+  return PassMark(kArmedRulesKey).Pending(store_, rules_.Get()->fingerprint, target, held);
+}
+
+Status Ingestor::BeginPartitionRearm() {
+  PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
+  store::Batch batch;
+  PORTRAIT_ASSIGN_OR_RETURN(
+      bool cleared,
+      PassMark(kArmedRulesKey).BeginPartitions(store_, rules_.Get()->fingerprint, batch));
+  if (cleared) {
+    PORTRAIT_RETURN_IF_ERROR(audit_.Commit(batch));
+  }
+  return Status::Ok();
+}
+
+Status Ingestor::MarkPartitionArmed(const store::HeldPartition& p, const std::string& target,
+                                    int64_t changed) {
+  PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
+  if (!StillHeld(store_.HeldPartitions(), p)) {
+    return Status::Unavailable("partition " + std::to_string(p.part) +
+                               " changed hands during its re-arm");
+  }
+  store::Batch batch;
+  PORTRAIT_RETURN_IF_ERROR(PassMark(kArmedRulesKey).MarkPartition(store_, batch, p.part, target));
+  if (changed > 0) {
+    batch.audit.push_back(store::AuditEntry{
+        clock_.NowUs(), "system", "timers.rearm", 0, "",
+        json{{"changed", changed}, {"partition", p.part}, {"rules_fingerprint", target}}.dump()});
+  }
+  PORTRAIT_RETURN_IF_ERROR(audit_.Commit(batch));
+  return Status::Ok();
 }
 
 Result<bool> Ingestor::AnchorsComplete() {

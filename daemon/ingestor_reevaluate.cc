@@ -8,6 +8,7 @@
 
 #include "daemon/ingest_group.h"
 #include "daemon/ingestor.h"
+#include "daemon/pass_marks.h"
 #include "daemon/timer_rearm.h"
 
 namespace portrait::daemon {
@@ -15,7 +16,8 @@ namespace {
 
 using nlohmann::json;
 
-// The fingerprint of the rules the whole base was last re-evaluated for.
+// The fingerprint of the rules the whole base was last re-evaluated for (and, among several
+// nodes, the prefix of each partition's: PassMark).
 constexpr std::string_view kEvaluatedKey = "portrait.fingerprint";
 // "FINGERPRINT:LAST_ID": how far the pass for FINGERPRINT went.
 constexpr std::string_view kPassKey = "portrait.pass";
@@ -83,6 +85,32 @@ std::set<std::string> IndexedSegments(const std::optional<std::string>& stored) 
 // the request it stands for would never be answered.
 Result<int64_t> LastRequest(store::Store& store) { return MetaCount(store, kRequestKey); }
 
+// What a pass begins with, on one node or among several: the members-index rows of segments the
+// rules no longer have dropped, the segments indexed recorded, and for a base never evaluated
+// whose rules have nothing to evaluate, the mark. Returns whether a pass is needed.
+Result<bool> PrepareReevaluation(store::Store& store, const rules::RuleSet& set,
+                                 const std::optional<std::string>& mark, const std::string& target,
+                                 store::Batch& batch) {
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> indexed, store.GetMeta(kIndexedKey));
+  json names = json::array();
+  std::set<std::string> current;
+  for (const rules::Segment& s : set.segments) {
+    names.push_back(s.name);
+    current.insert(s.name);
+  }
+  for (const std::string& old : IndexedSegments(indexed)) {
+    if (!current.count(old)) {
+      batch.dropped_segments.push_back(old);
+    }
+  }
+  batch.meta[std::string(kIndexedKey)] = names.dump();
+  if (!mark && set.segments.empty() && set.tags.empty()) {
+    PassMark(kEvaluatedKey).MarkBaseWide(batch, target);  // nothing to evaluate
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Status AddReevaluationRequest(store::Store& store, store::Batch& batch) {
@@ -107,9 +135,62 @@ Result<std::string> Ingestor::EvaluationTarget(const rules::RuleSet& set) {
 }
 
 Result<bool> Ingestor::PortraitEvaluated() {
-  PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> mark, store_.GetMeta(kEvaluatedKey));
   PORTRAIT_ASSIGN_OR_RETURN(std::string target, EvaluationTarget(rules_.Get()->set));
-  return mark && *mark == target;
+  return PassMark(kEvaluatedKey).Done(store_, target);
+}
+
+Result<Ingestor::PartitionReevaluation> Ingestor::BeginPartitionReevaluation(
+    const std::vector<store::HeldPartition>& held) {
+  PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
+  const std::shared_ptr<const LoadedRules> rules = rules_.Get();
+  PartitionReevaluation begun;
+  PORTRAIT_ASSIGN_OR_RETURN(begun.fingerprint, EvaluationTarget(rules->set));
+  const PassMark mark(kEvaluatedKey);
+  PORTRAIT_ASSIGN_OR_RETURN(begun.pending,
+                            mark.Pending(store_, begun.fingerprint, begun.fingerprint, held));
+  if (begun.pending.empty()) {
+    return begun;
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> stored, store_.GetMeta(kEvaluatedKey));
+  store::Batch batch;
+  PORTRAIT_ASSIGN_OR_RETURN(
+      bool needed, PrepareReevaluation(store_, rules->set, stored, begun.fingerprint, batch));
+  if (!needed) {
+    begun.pending.clear();
+  } else {
+    PORTRAIT_ASSIGN_OR_RETURN(bool cleared, mark.BeginPartitions(store_, begun.fingerprint, batch));
+    if (cleared) {
+      batch.meta[std::string(kPassKey)] = "";  // a base-wide pass's progress: void now
+    }
+  }
+  PORTRAIT_RETURN_IF_ERROR(audit_.Commit(batch));
+  return begun;
+}
+
+Status Ingestor::MarkPartitionReevaluated(const store::HeldPartition& p,
+                                          const std::string& fingerprint,
+                                          const ReevaluationProgress& totals) {
+  PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
+  if (!StillHeld(store_.HeldPartitions(), p)) {
+    return Status::Unavailable("partition " + std::to_string(p.part) +
+                               " changed hands during its re-evaluation");
+  }
+  store::Batch batch;
+  PORTRAIT_RETURN_IF_ERROR(
+      PassMark(kEvaluatedKey).MarkPartition(store_, batch, p.part, fingerprint));
+  if (totals.profiles > 0 || totals.damaged > 0) {
+    batch.audit.push_back(store::AuditEntry{clock_.NowUs(), "system", "portrait.reevaluate", 0, "",
+                                            json{{"partition", p.part},
+                                                 {"checked", totals.checked},
+                                                 {"profiles", totals.profiles},
+                                                 {"tasks", totals.tasks},
+                                                 {"index_changes", totals.index_changes},
+                                                 {"damaged", totals.damaged},
+                                                 {"rules_fingerprint", fingerprint}}
+                                                .dump()});
+  }
+  PORTRAIT_RETURN_IF_ERROR(audit_.Commit(batch));
+  return Status::Ok();
 }
 
 Result<ReevaluationStart> Ingestor::BeginReevaluation() {
@@ -121,24 +202,11 @@ Result<ReevaluationStart> Ingestor::BeginReevaluation() {
   if (mark && *mark == start.fingerprint) {
     return start;
   }
-  PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> indexed, store_.GetMeta(kIndexedKey));
   store::Batch batch;
-  json names = json::array();
-  std::set<std::string> current;
-  for (const rules::Segment& s : rules->set.segments) {
-    names.push_back(s.name);
-    current.insert(s.name);
-  }
-  for (const std::string& old : IndexedSegments(indexed)) {
-    if (!current.count(old)) {
-      batch.dropped_segments.push_back(old);
-    }
-  }
-  batch.meta[std::string(kIndexedKey)] = names.dump();
-  if (!mark && rules->set.segments.empty() && rules->set.tags.empty()) {
-    batch.meta[std::string(kEvaluatedKey)] = start.fingerprint;  // nothing to evaluate
-  } else {
-    start.needed = true;
+  PORTRAIT_ASSIGN_OR_RETURN(
+      start.needed, PrepareReevaluation(store_, rules->set, mark, start.fingerprint, batch));
+  if (start.needed) {
+    PORTRAIT_RETURN_IF_ERROR(PassMark(kEvaluatedKey).BeginBaseWide(store_, batch));
     PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> pass, store_.GetMeta(kPassKey));
     const std::string prefix = start.fingerprint + ":";
     if (pass && pass->starts_with(prefix)) {
@@ -150,18 +218,29 @@ Result<ReevaluationStart> Ingestor::BeginReevaluation() {
 }
 
 Result<ReevaluationProgress> Ingestor::ReevaluateProfiles(const ReevaluationCheck& check,
-                                                          const std::string& fingerprint) {
+                                                          const std::string& fingerprint,
+                                                          std::optional<int> part) {
   PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
   ReevaluationProgress progress;
   progress.last = check.last;
   progress.checked = check.checked;
   // Their members-index rows and timers as they are now: in range reads when much of the range
-  // changed (a new segment, say), else per profile.
+  // changed (a new segment, say), else per profile. A partition's ids lie spread over the whole
+  // id space, so its range is read as the check read it (PortraitInputsIn, its segments and
+  // timers).
   const bool dense =
       !check.changed.empty() && check.changed.size() * 4 >= static_cast<size_t>(check.checked);
   std::map<store::ProfileId, std::set<std::string>> indexed;
   std::map<store::ProfileId, std::vector<store::TimerRow>> timers;
-  if (dense) {
+  if (dense && part) {
+    PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::PortraitInputs> inputs,
+                              store_.PortraitInputsIn(*part, check.changed.front() - 1,
+                                                      static_cast<int>(check.checked), {}, ""));
+    for (store::PortraitInputs& in : inputs) {
+      indexed[in.row.id].insert(in.segments.begin(), in.segments.end());
+      timers[in.row.id] = std::move(in.timers.timers);
+    }
+  } else if (dense) {
     const store::ProfileId first = check.changed.front();
     const store::ProfileId last = check.changed.back();
     PORTRAIT_ASSIGN_OR_RETURN(auto rows, store_.MembershipsBetween(first, last));
@@ -200,7 +279,9 @@ Result<ReevaluationProgress> Ingestor::ReevaluateProfiles(const ReevaluationChec
         group.Rearm(*w, /*late_ok=*/false, stored == timers.end() ? nullptr : &stored->second));
     ++progress.profiles;
   }
-  group.batch().meta[std::string(kPassKey)] = fingerprint + ":" + std::to_string(progress.last);
+  if (!part) {
+    group.batch().meta[std::string(kPassKey)] = fingerprint + ":" + std::to_string(progress.last);
+  }
   PORTRAIT_RETURN_IF_ERROR(group.Commit());
   return progress;
 }
@@ -209,7 +290,7 @@ Status Ingestor::MarkReevaluated(const std::string& fingerprint,
                                  const ReevaluationProgress& totals) {
   PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
   store::Batch batch;
-  batch.meta[std::string(kEvaluatedKey)] = fingerprint;
+  PassMark(kEvaluatedKey).MarkBaseWide(batch, fingerprint);
   batch.meta[std::string(kPassKey)] = "";
   batch.audit.push_back(store::AuditEntry{clock_.NowUs(), "system", "portrait.reevaluate", 0, "",
                                           json{{"checked", totals.checked},

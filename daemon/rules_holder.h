@@ -14,11 +14,13 @@ namespace portrait::daemon {
 
 struct LoadedRules {
   LoadedRules(std::shared_ptr<const config::Config> checked_against, rules::RuleSet loaded,
-              std::string fingerprint)
+              std::string fingerprint, std::string shared_fingerprint = std::string())
       : config(std::move(checked_against)),
         set(std::move(loaded)),
         engine(set, config->daemon.timezone),
-        fingerprint(std::move(fingerprint)) {}
+        fingerprint(std::move(fingerprint)),
+        shared_fingerprint(shared_fingerprint.empty() ? this->fingerprint
+                                                      : std::move(shared_fingerprint)) {}
   LoadedRules(const LoadedRules&) = delete;
 
   // Every purpose and field the rules name is in it.
@@ -28,6 +30,9 @@ struct LoadedRules {
   // Hex digest of what the timers depend on: the config's time zone and the rule files' names
   // and contents.
   const std::string fingerprint;
+  // The same of the rule files' base names, not their directories: equal on nodes whose rules
+  // are alike wherever each keeps them (the partitions' re-arm marks, docs/DECISIONS.md 173).
+  const std::string shared_fingerprint;
 };
 
 // Reads and checks the rule files `config` names. InvalidArgument lists every problem with

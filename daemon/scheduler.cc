@@ -23,6 +23,7 @@ Scheduler::Scheduler(Writer& writer, Ingestor& ingestor, KeptMarks& kept, const 
       log_(log),
       period_(period),
       rearm_(rearm_first),
+      several_(store.HeldPartitions().has_value()),
       activity_(telemetry, log, std::chrono::seconds(60)),
       thread_([this] { Loop(); }) {}
 
@@ -75,21 +76,27 @@ void Scheduler::Loop() {
       const bool requested = std::exchange(reevaluation_requested_, false);
       reevaluate = std::exchange(reevaluate_, false) || rearm || requested;
     }
-    if (rearm) {
+    if (rearm && !several_) {
       RearmAll();
     }
     if (rebuild && !CompleteKept() && !Stopping()) {
       MutexLock lock(mu_);
       rebuild_ = true;  // tried again at the next wake
     }
-    if (reevaluate && !ReevaluateAll() && !Stopping()) {
+    if (several_) {
+      // Every wake: the partitions held, or the targets, may have changed (a peer died, a peer's
+      // refresh asked for a pass); a no-op when neither did.
+      if (!PassPartitions() && !Stopping()) {
+        passed_.reset();
+      }
+    } else if (reevaluate && !ReevaluateAll() && !Stopping()) {
       MutexLock lock(mu_);
       reevaluate_ = true;  // tried again at the next wake
     }
     if (!started && !Stopping()) {
       {
         MutexLock lock(mu_);
-        started = !rearm_ && !rebuild_ && !reevaluate_;
+        started = !rearm_ && !rebuild_ && !reevaluate_ && (!several_ || passed_.has_value());
       }
       if (started) {
         const std::chrono::duration<double, std::milli> took =
@@ -271,6 +278,12 @@ bool Scheduler::RebuildKept(const KeptTargets& targets, uint64_t generation, Reb
       if (s.code() != Status::Code::kUnavailable) {
         log_.error("rebuilding values kept from events failed after profile {}: {}", after,
                    s.ToString());
+      } else if (several_ && !rebuild_refused_logged_) {
+        rebuild_refused_logged_ = true;
+        log_.warn(
+            "the rebuild of values kept from events walks every profile, and among several "
+            "nodes its writes to other nodes' partitions are refused; it is tried again: run one "
+            "node (the others stopped) until it is done (docs/DECISIONS.md 169)");
       }
       return false;
     }
@@ -287,6 +300,10 @@ bool Scheduler::RebuildKept(const KeptTargets& targets, uint64_t generation, Reb
 void Scheduler::RearmAll() {
   if (!CompleteAnchors()) {
     return;  // the rules stay unarmed: the next start tries again
+  }
+  if (Status s = writer_.Run([&] { return ingestor_.BeginRearm(); }); !s.ok()) {
+    log_.error("could not begin the re-arm: {}", s.ToString());
+    return;
   }
   const auto start = std::chrono::steady_clock::now();
   RearmProgress progress;

@@ -16,11 +16,20 @@
 // complete (KeptMarks: a [[metric]] or [[model]] added when its events were already stored):
 // every profile opened once, kRebuildPerJob per writer job, due timers swept in between; a
 // rebuild that changed a profile is followed by a re-evaluation.
+//
+// Among several nodes (the store's HeldPartitions, docs/DECISIONS.md 173) the re-arm and the
+// re-evaluation pass only the partitions this node holds, one partition at a time, each marked
+// once passed within one tenure (daemon/pass_marks.h): at every wake, when the partitions held or
+// the targets (the rules' fingerprint, the re-evaluation's target, which a peer's score refresh
+// or fit moves) differ from those of the last complete round, the partitions whose marks miss
+// them are passed (scheduler_partitions.cc). A partition taken from a node that died mid-pass is
+// passed by its new holder.
 #pragma once
 
 #include <spdlog/logger.h>
 
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include "base/mutex.h"
@@ -88,6 +97,24 @@ class Scheduler {
   bool RunReevaluation(const ReevaluationStart& start);
   bool Stopping();
 
+  // Among several nodes (scheduler_partitions.cc): the partitions' passes, when the partitions
+  // held or the targets changed since the last complete round; false when one failed or stopped
+  // (tried again at the next wake).
+  bool PassPartitions();
+  bool RearmPartitions(const std::vector<store::HeldPartition>& held);
+  bool ReevaluatePartitions(const std::vector<store::HeldPartition>& held);
+  // One partition's re-evaluation for `fingerprint`; false when it failed or stopped.
+  bool ReevaluatePartition(const store::HeldPartition& p, const std::string& fingerprint,
+                           ReevaluationProgress& total,
+                           std::chrono::steady_clock::time_point& last_sweep);
+  // What the partitions' passes were last completed for.
+  struct Passed {
+    std::vector<store::HeldPartition> held;
+    std::string armed;      // the re-arm's target
+    std::string evaluated;  // the re-evaluation's
+    bool operator==(const Passed&) const = default;
+  };
+
   Writer& writer_;
   Ingestor& ingestor_;
   KeptMarks& kept_;
@@ -106,6 +133,9 @@ class Scheduler {
   bool rebuild_ GUARDED_BY(mu_) = true;                  // at start: check the kept marks
   bool reevaluation_requested_ GUARDED_BY(mu_) = false;  // wakes the loop, unlike reevaluate_
   std::chrono::steady_clock::time_point next_purge_;     // the epoch: at the first sweep
+  const bool several_;                   // among several nodes: the partitions' passes
+  std::optional<Passed> passed_;         // the scheduler thread's
+  bool rebuild_refused_logged_ = false;  // the scheduler thread's: warned once
   ActivityLog activity_;  // the aggregate info line, once a minute when anything changed
   std::thread thread_;    // last: starts once the members above exist
 };

@@ -225,8 +225,13 @@ Result<std::string> Server::Listen(const std::string& address) {
     PORTRAIT_RETURN_IF_ERROR(p_->writer.Run(
         [this] { return p_->kept_marks.Replace(p_->rules_holder, p_->rules_holder.Get()); }));
     // Rules or the time zone changed while the daemon was stopped: the stored timers were armed
-    // for others, and are brought in line before the first sweep.
-    PORTRAIT_ASSIGN_OR_RETURN(bool armed, p_->ingestor.RulesArmed());
+    // for others, and are brought in line before the first sweep. Among several nodes, the
+    // scheduler passes each held partition whose mark differs (docs/DECISIONS.md 173).
+    const bool several = p_->data.store->HeldPartitions().has_value();
+    bool armed = several;
+    if (!several) {
+      PORTRAIT_ASSIGN_OR_RETURN(armed, p_->ingestor.RulesArmed());
+    }
     if (!armed && profiles() == 0) {
       PORTRAIT_RETURN_IF_ERROR(p_->writer.Run([this] { return p_->ingestor.MarkRulesArmed(0); }));
       armed = true;

@@ -175,6 +175,16 @@ struct PortraitInputs {
   std::vector<ConsentRow> consents;   // of the purpose asked for, by id
 };
 
+// A partition this node holds among several (docs/DECISIONS.md 173), with its tenure: a number
+// that changes whenever the node took the partition anew (after it held it not, or its lease
+// lapsed on the node's clock), never while the node held it without a gap. A pass over a
+// partition that began and ended in one tenure was made by its holder throughout.
+struct HeldPartition {
+  int part = 0;
+  uint64_t tenure = 0;
+  bool operator==(const HeldPartition&) const = default;
+};
+
 // One audit record as written; the store assigns its sequence number and chain hash.
 struct AuditEntry {
   int64_t time_us = 0;
@@ -453,6 +463,33 @@ class Store {
   virtual Result<std::vector<PortraitInputs>> PortraitInputsAfter(
       ProfileId after, int limit, const std::vector<std::string>& fields,
       std::string_view consent_purpose) = 0;
+  // Among several nodes (docs/DECISIONS.md 173): the partitions this node holds now, ascending,
+  // each with its tenure; nullopt on a store of one node (SQLCipher, memory, PostgreSQL without
+  // [cluster]), whose passes walk every profile. Thread-safe.
+  virtual std::optional<std::vector<HeldPartition>> HeldPartitions() const { return std::nullopt; }
+  // The partition count of a store with partitions (PostgreSQL, docs/DECISIONS.md 157); 0 for
+  // one without (SQLCipher, memory).
+  virtual int PartitionCount() const { return 0; }
+  // RearmInputs and PortraitInputsAfter limited to the profiles of partition `part`, ascending
+  // (a walk of that partition's index range; the other reads name the range's ids): a pass
+  // among several nodes covers only what its node holds. InvalidArgument on a store without
+  // partitions.
+  virtual Result<std::vector<TimerInputs>> RearmInputsIn(int part, ProfileId after, int limit) {
+    (void)part;
+    (void)after;
+    (void)limit;
+    return Error(Status::InvalidArgument("this store has no partitions"));
+  }
+  virtual Result<std::vector<PortraitInputs>> PortraitInputsIn(
+      int part, ProfileId after, int limit, const std::vector<std::string>& fields,
+      std::string_view consent_purpose) {
+    (void)part;
+    (void)after;
+    (void)limit;
+    (void)fields;
+    (void)consent_purpose;
+    return Error(Status::InvalidArgument("this store has no partitions"));
+  }
   // A daemon bookkeeping value (e.g. the fingerprint of the rules the timers were armed for).
   virtual Result<std::optional<std::string>> GetMeta(std::string_view key) = 0;
 

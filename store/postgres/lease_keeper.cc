@@ -43,7 +43,8 @@ LeaseKeeper::LeaseKeeper(std::unique_ptr<pg::Connection> db, LeaseOptions option
       options_(std::move(options)),
       partitions_(partitions),
       held_(static_cast<size_t>(partitions), false),
-      drained_(static_cast<size_t>(partitions), false) {}
+      drained_(static_cast<size_t>(partitions), false),
+      tenure_(static_cast<size_t>(partitions), 0) {}
 
 LeaseKeeper::~LeaseKeeper() = default;
 
@@ -59,9 +60,17 @@ Result<std::vector<int>> LeaseKeeper::Round() {
     return held ? Error(committed) : held;
   }
   MutexLock state(mu_);
-  std::fill(held_.begin(), held_.end(), false);
+  // Held without a gap only if the last round held it and its deadline had not passed when
+  // this one began: else a peer may have held it in between, and this is a new tenure.
+  const bool gap = start >= deadline_;
+  std::vector<bool> before(held_.size(), false);
+  before.swap(held_);
   for (int part : *held) {
-    held_[static_cast<size_t>(part)] = true;
+    const auto p = static_cast<size_t>(part);
+    held_[p] = true;
+    if (!before[p] || gap) {
+      tenure_[p] = ++tenures_;
+    }
   }
   deadline_ = start + options_.lease;
   known_.clear();  // the round may have moved partitions
@@ -181,6 +190,20 @@ bool LeaseKeeper::Holds(int part) const {
   }
   MutexLock state(mu_);
   return held_[static_cast<size_t>(part)] && std::chrono::steady_clock::now() < deadline_;
+}
+
+std::vector<std::pair<int, uint64_t>> LeaseKeeper::HeldTenures() const {
+  MutexLock state(mu_);
+  std::vector<std::pair<int, uint64_t>> out;
+  if (std::chrono::steady_clock::now() >= deadline_) {
+    return out;
+  }
+  for (size_t p = 0; p < held_.size(); ++p) {
+    if (held_[p]) {
+      out.emplace_back(static_cast<int>(p), tenure_[p]);
+    }
+  }
+  return out;
 }
 
 int LeaseKeeper::HeldCount() const {

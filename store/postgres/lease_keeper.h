@@ -57,6 +57,11 @@ class LeaseKeeper {
   bool Holds(int part) const;
   // The number of partitions held now (0 once the deadline passed).
   int HeldCount() const;
+  // The partitions held now, ascending, each with its tenure: a number a round gives a
+  // partition it holds when the round before did not hold it, or when that round's deadline
+  // had passed before this round began (the node may have lost it meanwhile); kept while rounds
+  // renew it without a gap. Empty once the deadline passed (docs/DECISIONS.md 173).
+  std::vector<std::pair<int, uint64_t>> HeldTenures() const;
   // The partitions held since the last call that the call before did not see held: those a
   // round took, and after this keeper's first round every one it holds (a restarted node may
   // renew the leases of its previous life). For picking up what their last holder left
@@ -89,7 +94,9 @@ class LeaseKeeper {
   mutable Mutex mu_;
   std::vector<bool> held_ GUARDED_BY(mu_);
   std::chrono::steady_clock::time_point deadline_ GUARDED_BY(mu_);
-  std::vector<bool> drained_ GUARDED_BY(mu_);  // held when DrainTaken last looked
+  std::vector<bool> drained_ GUARDED_BY(mu_);     // held when DrainTaken last looked
+  std::vector<uint64_t> tenure_ GUARDED_BY(mu_);  // of each partition held (HeldTenures)
+  uint64_t tenures_ GUARDED_BY(mu_) = 0;          // the last tenure given
   struct KnownHolder {
     std::chrono::steady_clock::time_point read;
     std::optional<LeaseHolder> holder;

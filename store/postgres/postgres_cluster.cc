@@ -46,6 +46,17 @@ Result<int64_t> PostgresStore::CountMisplacedKeys() {
   return r.Int(0, 0);
 }
 
+std::optional<std::vector<HeldPartition>> PostgresStore::HeldPartitions() const {
+  if (!leases_) {
+    return std::nullopt;
+  }
+  std::vector<HeldPartition> held;
+  for (auto [part, tenure] : leases_->HeldTenures()) {
+    held.push_back(HeldPartition{part, tenure});
+  }
+  return held;
+}
+
 std::pair<bool, std::vector<int64_t>> PostgresStore::ServedParts() const {
   if (!leases_) {
     return {false, {}};

@@ -98,6 +98,12 @@ class PostgresStore final : public Store {
   Result<std::vector<PortraitInputs>> PortraitInputsAfter(
       ProfileId after, int limit, const std::vector<std::string>& fields,
       std::string_view consent_purpose) override;
+  std::optional<std::vector<HeldPartition>> HeldPartitions() const override;
+  int PartitionCount() const override { return partitions_; }
+  Result<std::vector<TimerInputs>> RearmInputsIn(int part, ProfileId after, int limit) override;
+  Result<std::vector<PortraitInputs>> PortraitInputsIn(int part, ProfileId after, int limit,
+                                                       const std::vector<std::string>& fields,
+                                                       std::string_view consent_purpose) override;
   Result<std::optional<std::string>> GetMeta(std::string_view key) override;
   Result<int64_t> CountSegmentMembers(std::string_view segment) override;
   Result<std::vector<ProfileId>> SegmentMembers(std::string_view segment, ProfileId after,
@@ -144,6 +150,13 @@ class PostgresStore final : public Store {
   int64_t PartOf(std::string_view digest) const {
     return pg::PartitionOfDigest(digest, partitions_);
   }
+
+  // The range reads of every profile, or of partition `part`'s (postgres_ranges.cc).
+  Result<std::vector<TimerInputs>> RearmRange(ProfileId after, int limit, std::optional<int> part);
+  Result<std::vector<PortraitInputs>> PortraitRange(ProfileId after, int limit,
+                                                    std::optional<int> part,
+                                                    const std::vector<std::string>& fields,
+                                                    std::string_view consent_purpose);
 
   Status Apply(const Batch& batch, CommitResult& result);
   Status WriteProfile(const ProfileWrite& w);

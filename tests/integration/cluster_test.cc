@@ -3,7 +3,9 @@
 // acknowledged event is stored exactly once, every timer due during the test fired exactly once,
 // every task is delivered (a repeat carries the same id), and each node's audit chain verifies.
 // And a node's 421 for another node's subject is the same whether or not the subject is stored
-// (DECISIONS 170). On the test binary's own server (tests/support/postgres_server.h).
+// (DECISIONS 170). And a rules change is passed on every partition by its holder, a dead node's
+// partitions by their next holders (DECISIONS 173). On the test binary's own server
+// (tests/support/postgres_server.h).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -124,6 +126,24 @@ class Cluster : public ::testing::Test {
     auto r = db.Run(sql);
     EXPECT_TRUE(r) << r.error().ToString();
     return r ? r->Int(0, 0) : -1;
+  }
+
+  std::string Text(const std::string& sql) {
+    store::pg::Connection db = store::pg::Connection::Open(dbs_.url, &server_->password()).value();
+    auto r = db.Run(sql);
+    EXPECT_TRUE(r) << r.error().ToString();
+    return r && r->size() == 1 ? r->Text(0, 0) : std::string();
+  }
+
+  // The partitions' marks of a pass (docs/DECISIONS.md 173): how many, and how many values.
+  int64_t Marks(const std::string& pass) {
+    return Count("SELECT count(*) FROM meta WHERE key ~ '^" + pass + "/[0-9]+$';");
+  }
+  int64_t MarkValues(const std::string& pass) {
+    return Count("SELECT count(DISTINCT value) FROM meta WHERE key ~ '^" + pass + "/[0-9]+$';");
+  }
+  std::string AMark(const std::string& pass) {
+    return Text("SELECT value FROM meta WHERE key = '" + pass + "/0';");
   }
 
   int NodeNamed(const std::string& name) const { return name.back() - '1'; }
@@ -484,7 +504,7 @@ TEST_F(Cluster, AnotherNodesSubjectIsAnswered421AlikeWhetherOrNotItIsStored) {
 
 // A task's change and an import's row are answered by their partition's holder too: a task of
 // another node's partition is 421 naming it, and an import's rows of other nodes' partitions
-// are reported, each with its owner, and the rest imported (docs/DECISIONS.md 176).
+// are reported, each with its owner, and the rest imported (docs/DECISIONS.md 175).
 TEST_F(Cluster, TasksAndImportRowsOfAnotherNodesPartitionNameTheirOwner) {
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(nodes_[i]->Start()) << nodes_[i]->Log();
@@ -553,6 +573,204 @@ TEST_F(Cluster, TasksAndImportRowsOfAnotherNodesPartitionNameTheirOwner) {
   for (const auto& node : nodes_) {
     EXPECT_EQ(node->Stop(), 0) << node->Log();
   }
+}
+// A rules change made on every node: a segment (the re-evaluation) and a daily schedule for
+// every profile (the re-arm).
+constexpr const char* kSegmentAndSchedule = R"toml(
+[[segment]]
+name = "buyers"
+when = "metrics.orders >= 1"
+
+[[trigger]]
+id = "cluster-daily"
+purpose = "care"
+on.schedule = "0 10 * * *"
+task = "daily"
+channel = "email"
+sink = "care-queue"
+message = "Daily."
+)toml";
+
+// The next change, put in force on one node that is killed during its pass.
+constexpr const char* kSecondSegmentAndSchedule = R"toml(
+[[segment]]
+name = "spenders"
+when = "metrics.spent >= 10"
+
+[[trigger]]
+id = "cluster-weekly"
+purpose = "care"
+on.schedule = "0 10 * * TUE"
+task = "weekly"
+channel = "email"
+sink = "care-queue"
+message = "Weekly."
+)toml";
+
+// The base-wide passes run per partition among several nodes (docs/DECISIONS.md 173): after a
+// rules change on every node, every partition is re-armed and re-evaluated by its holder — every
+// profile gets the new schedule's timer and its segment's members-index row, and each
+// partition's marks name the new target — nothing being refused by the lease fence. A node
+// killed during its pass leaves its unpassed partitions to their next holders, which pass them.
+TEST_F(Cluster, ARulesChangeIsPassedOnEveryPartitionByItsHolderAndADeadNodesByTheNext) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(nodes_[i]->Start()) << nodes_[i]->Log();
+    ports_[i] = nodes_[i]->port();
+  }
+  ASSERT_TRUE(testing::Eventually([&] { return Settled(); })) << nodes_[0]->Log();
+  constexpr int kProfiles = 200;
+  Send(0, 0, kProfiles);
+  ASSERT_EQ(Count("SELECT count(*) FROM profiles;"), kProfiles);
+  // Each node re-armed its partitions at start: every partition is marked, for one target. (The
+  // rules have no tag or segment: the re-evaluation's base-wide mark says there is nothing to
+  // evaluate.)
+  ASSERT_TRUE(testing::Eventually([&] {
+    return Marks("timers\\.rules_fingerprint") == kPartitions &&
+           MarkValues("timers\\.rules_fingerprint") == 1;
+  })) << Marks("timers\\.rules_fingerprint");
+  const std::string armed_before = AMark("timers.rules_fingerprint");
+  const std::string evaluated_before = AMark("portrait.fingerprint");
+
+  // The change, put in force on every node.
+  for (const auto& node : nodes_) {
+    testing::WriteFile(node->dir() / "rules/change.toml", kSegmentAndSchedule);
+    HttpResult reload = node->Admin("POST", "/v1/admin/reload");
+    ASSERT_EQ(reload.status, 200) << reload.body;
+  }
+  EXPECT_TRUE(testing::Eventually([&] {
+    return Count("SELECT count(*) FROM timers WHERE trigger = 'cluster-daily';") == kProfiles &&
+           Count("SELECT count(*) FROM segment_members WHERE segment = 'buyers';") == kProfiles;
+  })) << Count("SELECT count(*) FROM timers WHERE trigger = 'cluster-daily';")
+      << " timers, " << Count("SELECT count(*) FROM segment_members WHERE segment = 'buyers';")
+      << " members";
+  EXPECT_TRUE(testing::Eventually([&] {
+    return MarkValues("timers\\.rules_fingerprint") == 1 &&
+           MarkValues("portrait\\.fingerprint") == 1 &&
+           AMark("timers.rules_fingerprint") != armed_before &&
+           AMark("portrait.fingerprint") != evaluated_before;
+  }));
+  EXPECT_EQ(Marks("timers\\.rules_fingerprint"), kPartitions);
+  EXPECT_EQ(Marks("portrait\\.fingerprint"), kPartitions);
+  // The base-wide marks are void: a single node started later passes every profile again.
+  EXPECT_EQ(Text("SELECT value FROM meta WHERE key = 'timers.rules_fingerprint';"), "");
+  EXPECT_EQ(Text("SELECT value FROM meta WHERE key = 'portrait.fingerprint';"), "");
+  for (const auto& node : nodes_) {  // each node's passes, for the record
+    std::istringstream log(node->Log());
+    for (std::string line; std::getline(log, line);) {
+      if (line.find(" partitions: ") != std::string::npos) {
+        std::printf("%s\n", line.c_str());
+      }
+    }
+  }
+  const std::string armed_first = AMark("timers.rules_fingerprint");
+  const std::string evaluated_first = AMark("portrait.fingerprint");
+
+  // The next change, in force on node-2 alone, which is killed once it has marked a partition
+  // for it: the others, given the same rules, pass their partitions and the ones they take.
+  for (const auto& node : nodes_) {
+    testing::WriteFile(node->dir() / "rules/change2.toml", kSecondSegmentAndSchedule);
+  }
+  ASSERT_EQ(nodes_[1]->Admin("POST", "/v1/admin/reload").status, 200);
+  auto marked_anew = [&](const std::string& pass, const std::string& before) {
+    return Count("SELECT count(*) FROM meta WHERE key ~ '^" + pass + "/[0-9]+$' AND value <> '" +
+                 before + "';");
+  };
+  ASSERT_TRUE(testing::Eventually(
+      [&] { return marked_anew("timers\\.rules_fingerprint", armed_first) > 0; }, 30))
+      << nodes_[1]->Log();
+  nodes_[1]->Kill();
+  killed_ = 1;
+  const int64_t armed_by_node_2 = marked_anew("timers\\.rules_fingerprint", armed_first);
+  const int64_t evaluated_by_node_2 = marked_anew("portrait\\.fingerprint", evaluated_first);
+  for (int i : {0, 2}) {
+    ASSERT_EQ(nodes_[i]->Admin("POST", "/v1/admin/reload").status, 200);
+  }
+  EXPECT_TRUE(testing::Eventually(
+      [&] {
+        return Count(
+                   "SELECT count(*) FROM leases WHERE node IN ('node-1', 'node-3') AND "
+                   "expires_us > (extract(epoch FROM clock_timestamp()) * 1000000)::bigint;") ==
+                   kPartitions &&
+               Count("SELECT count(*) FROM timers WHERE trigger = 'cluster-weekly';") ==
+                   kProfiles &&
+               Count("SELECT count(*) FROM segment_members WHERE segment = 'spenders';") ==
+                   kProfiles &&
+               MarkValues("timers\\.rules_fingerprint") == 1 &&
+               MarkValues("portrait\\.fingerprint") == 1 &&
+               AMark("timers.rules_fingerprint") != armed_first &&
+               AMark("portrait.fingerprint") != evaluated_first;
+      },
+      60))
+      << Count("SELECT count(*) FROM timers WHERE trigger = 'cluster-weekly';") << " timers, "
+      << Count("SELECT count(*) FROM segment_members WHERE segment = 'spenders';") << " members";
+  std::printf("node-2 had re-armed %lld and re-evaluated %lld of its partitions when killed\n",
+              static_cast<long long>(armed_by_node_2), static_cast<long long>(evaluated_by_node_2));
+  EXPECT_EQ(Count("SELECT count(*) FROM timers WHERE trigger = 'cluster-daily';"), kProfiles);
+  EXPECT_EQ(Count("SELECT count(*) FROM segment_members WHERE segment = 'buyers';"), kProfiles);
+
+  // A [[metric]] over events already stored needs the rebuild, which still walks every profile
+  // (DECISIONS 169): refused for other nodes' partitions, and said so once.
+  for (int i : {0, 2}) {
+    testing::WriteFile(nodes_[i]->dir() / "rules/metric.toml",
+                       "[[metric]]\nname = \"carts\"\ncount = \"cart.updated\"\n");
+    ASSERT_EQ(nodes_[i]->Admin("POST", "/v1/admin/reload").status, 200);
+  }
+  for (int i : {0, 2}) {
+    EXPECT_TRUE(nodes_[i]->WaitForLog(
+        "the rebuild of values kept from events walks every profile, and among several nodes"))
+        << nodes_[i]->Log();
+  }
+  for (int i : {0, 2}) {
+    const std::string log = nodes_[i]->Log();
+    EXPECT_EQ(log.find("failed after profile"), std::string::npos) << log;
+    EXPECT_EQ(nodes_[i]->Stop(), 0) << nodes_[i]->Log();
+  }
+}
+
+// A store one node passed becomes several nodes' without a pass (docs/DECISIONS.md 173): its
+// base-wide marks stand for every partition, so the node started with [cluster] re-arms and
+// re-evaluates nothing; a rules change then is passed per partition.
+TEST_F(Cluster, AStoreOneNodePassedIsNotPassedAgainWhenItRunsAsANodeOfSeveral) {
+  const std::string clustered = testing::ReadFile(nodes_[0]->config_path());
+  testing::WriteFile(nodes_[0]->config_path(), clustered.substr(0, clustered.rfind("[cluster]")));
+  testing::WriteFile(nodes_[0]->dir() / "rules/change.toml", kSegmentAndSchedule);
+  ASSERT_TRUE(nodes_[0]->Start()) << nodes_[0]->Log();
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(nodes_[0]->Admin("PUT", "/v1/profiles/one-" + std::to_string(i), "{}").status, 201);
+  }
+  ASSERT_TRUE(nodes_[0]->WaitForLog("the start's passes are done"));
+  ASSERT_EQ(nodes_[0]->Stop(), 0);
+  const std::string armed = Text("SELECT value FROM meta WHERE key = 'timers.rules_fingerprint';");
+  ASSERT_FALSE(armed.empty());
+  const int64_t audited = Count("SELECT count(*) FROM audit WHERE action = 'timers.rearm';");
+
+  testing::WriteFile(nodes_[0]->config_path(), clustered);
+  ASSERT_TRUE(nodes_[0]->Start()) << nodes_[0]->Log();
+  ASSERT_TRUE(nodes_[0]->WaitForLog("node node-1 holds 64 of 64 partitions"));
+  // Its first round is done before it serves: wait for the scheduler's start passes.
+  ASSERT_TRUE(testing::Eventually([&] {
+    const std::string log = nodes_[0]->Log();
+    size_t done = 0;
+    for (size_t at = log.find("the start's passes are done"); at != std::string::npos;
+         at = log.find("the start's passes are done", at + 1)) {
+      ++done;
+    }
+    return done == 2;
+  })) << nodes_[0]->Log();
+  EXPECT_EQ(Marks("timers\\.rules_fingerprint"), 0);
+  EXPECT_EQ(Marks("portrait\\.fingerprint"), 0);
+  EXPECT_EQ(Text("SELECT value FROM meta WHERE key = 'timers.rules_fingerprint';"), armed);
+  EXPECT_EQ(Count("SELECT count(*) FROM audit WHERE action = 'timers.rearm';"), audited);
+  EXPECT_EQ(nodes_[0]->Log().find("partitions: "), std::string::npos) << nodes_[0]->Log();
+
+  // A rules change now is passed per partition.
+  testing::WriteFile(nodes_[0]->dir() / "rules/change2.toml", kSecondSegmentAndSchedule);
+  ASSERT_EQ(nodes_[0]->Admin("POST", "/v1/admin/reload").status, 200);
+  EXPECT_TRUE(testing::Eventually([&] {
+    return Marks("timers\\.rules_fingerprint") == kPartitions &&
+           Count("SELECT count(*) FROM timers WHERE trigger = 'cluster-weekly';") == 20;
+  }));
+  EXPECT_EQ(nodes_[0]->Stop(), 0) << nodes_[0]->Log();
 }
 
 // One node (no [cluster]) merges as before, across partitions too; the alias that leaves in

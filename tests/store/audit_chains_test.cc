@@ -1,7 +1,7 @@
 // Several nodes' audit chains in one PostgreSQL store (docs/DECISIONS.md 168): each node appends
 // to and checkpoints its own chain, any node's Verify walks every chain, naming the node of the
 // first broken one, and any node's export holds every chain, which the offline verifiers check
-// (DECISIONS 173). On the test binary's own server.
+// (DECISIONS 174). On the test binary's own server.
 #include <gtest/gtest.h>
 
 #include <sstream>

@@ -303,5 +303,151 @@ TEST_F(LeaseKeeperTest, AStoreSharedByNodesWritesAndFiresOnlyThePartitionsItHold
   EXPECT_TRUE(alias(inside)) << "an alias in its profile's partition";
 }
 
+// A partition's tenure (docs/DECISIONS.md 173) stays while rounds renew it without a gap, and
+// changes when the node takes it anew: after giving it back, or after its lease lapsed on the
+// node's clock (a peer may have held it meanwhile).
+TEST_F(LeaseKeeperTest, ATenureStaysWhileRenewedAndChangesWhenThePartitionIsTakenAnew) {
+  const auto lease = 600ms;
+  auto a = Keeper("node-a", lease);
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(a->HeldTenures().empty());
+  Round(*a);
+  const auto first = a->HeldTenures();
+  ASSERT_EQ(first.size(), static_cast<size_t>(kPartitions));
+  for (size_t i = 0; i < first.size(); ++i) {
+    EXPECT_EQ(first[i].first, static_cast<int>(i));
+  }
+  Round(*a);
+  EXPECT_EQ(a->HeldTenures(), first) << "renewed without a gap: the same tenures";
+
+  // Given back, then taken again: new tenures.
+  ASSERT_TRUE(a->ReleaseAll().ok());
+  EXPECT_TRUE(a->HeldTenures().empty());
+  Round(*a);
+  const auto second = a->HeldTenures();
+  ASSERT_EQ(second.size(), first.size());
+  for (size_t i = 0; i < second.size(); ++i) {
+    EXPECT_NE(second[i].second, first[i].second) << "partition " << i;
+  }
+
+  // A lapse: no round until the deadline passed; the next round renews or retakes, anew.
+  const auto give_up = std::chrono::steady_clock::now() + 10 * lease;
+  while (a->HeldCount() > 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(lease / 10);  // polling the deadline, not a synchronisation
+  }
+  ASSERT_EQ(a->HeldCount(), 0);
+  EXPECT_TRUE(a->HeldTenures().empty());
+  Round(*a);
+  const auto third = a->HeldTenures();
+  ASSERT_EQ(third.size(), first.size());
+  for (size_t i = 0; i < third.size(); ++i) {
+    EXPECT_NE(third[i].second, second[i].second) << "partition " << i;
+  }
+}
+
+// Among several nodes a pass covers one partition at a time (docs/DECISIONS.md 173): the store
+// says which partitions its node holds, with their tenures, and its range reads of one partition
+// give only that partition's profiles, ascending and paged, each with what it holds — its
+// anchors, timers, fields asked for, segments and data key — and none of another partition's.
+TEST_F(LeaseKeeperTest, APartitionsRangeReadsGiveOnlyItsProfilesWithWhatEachHolds) {
+  std::shared_ptr<LeaseKeeper> a = Keeper("node-a");
+  ASSERT_TRUE(a);
+  PostgresOptions o = Options();
+  auto single = OpenPostgresStore(o);
+  ASSERT_TRUE(single) << single.error().ToString();
+  EXPECT_FALSE((*single)->HeldPartitions().has_value()) << "one node: every profile";
+  EXPECT_EQ((*single)->PartitionCount(), kPartitions);
+  o.node = "node-a";
+  auto store = OpenPostgresStore(o);
+  ASSERT_TRUE(store) << store.error().ToString();
+  ASSERT_TRUE(ServeOnlyHeldPartitions(**store, a).ok());
+  Round(*a);
+  auto held = (*store)->HeldPartitions();
+  ASSERT_TRUE(held.has_value());
+  ASSERT_EQ(held->size(), static_cast<size_t>(kPartitions));
+  const auto tenures = a->HeldTenures();
+  for (size_t i = 0; i < held->size(); ++i) {
+    EXPECT_EQ((*held)[i], (HeldPartition{tenures[i].first, tenures[i].second}));
+  }
+
+  // 60 profiles, each with a field, an anchor, a timer, a segment row and a data key.
+  constexpr int kProfiles = 60;
+  Batch batch;
+  for (ProfileId id = 1; id <= kProfiles; ++id) {
+    ProfileWrite w;
+    w.is_new = true;
+    w.row.id = id;
+    w.row.ext_key = "key-" + std::to_string(id);
+    w.row.external_id = "sealed";
+    w.row.timezone = "Asia/Shanghai";
+    w.set_fields["city"] = "city-" + std::to_string(id);
+    w.set_fields["other"] = "other-" + std::to_string(id);
+    w.anchors["birthday"] = AnchorDate{0, 1 + static_cast<int>(id % 12), 1};
+    batch.profiles.push_back(w);
+    batch.timers.push_back(TimerRow{id, "t", 1000 + id});
+    batch.members.push_back(SegmentMember{"seg", id, true});
+    ASSERT_TRUE((*store)->PutDataKey(id, "wrapped-" + std::to_string(id)).ok());
+  }
+  ASSERT_TRUE((*store)->Commit(batch)) << "node-a holds every partition";
+
+  const int part = a->PartitionOf(7);
+  std::vector<ProfileId> expected;
+  for (ProfileId id = 1; id <= kProfiles; ++id) {
+    if (a->PartitionOf(id) == part) {
+      expected.push_back(id);
+    }
+  }
+  ASSERT_GE(expected.size(), 2u) << "a partition of 16 holds a few of 60 ids";
+  // Paged two at a time.
+  std::vector<ProfileId> rearm, portrait;
+  for (ProfileId after = 0;;) {
+    auto page = (*store)->RearmInputsIn(part, after, 2);
+    ASSERT_TRUE(page) << page.error().ToString();
+    if (page->empty()) {
+      break;
+    }
+    EXPECT_LE(page->size(), 2u);
+    for (const TimerInputs& in : *page) {
+      rearm.push_back(in.profile_id);
+      EXPECT_EQ(in.timezone, "Asia/Shanghai");
+      ASSERT_EQ(in.anchors.size(), 1u);
+      EXPECT_EQ(in.anchors.at("birthday").month, 1 + static_cast<int>(in.profile_id % 12));
+      ASSERT_EQ(in.timers.size(), 1u);
+      EXPECT_EQ(in.timers[0].due_us, 1000 + in.profile_id);
+    }
+    after = page->back().profile_id;
+  }
+  EXPECT_EQ(rearm, expected);
+  for (ProfileId after = 0;;) {
+    auto page = (*store)->PortraitInputsIn(part, after, 2, {"city"}, "");
+    ASSERT_TRUE(page) << page.error().ToString();
+    if (page->empty()) {
+      break;
+    }
+    for (const PortraitInputs& in : *page) {
+      portrait.push_back(in.row.id);
+      const std::string n = std::to_string(in.row.id);
+      EXPECT_EQ(in.fields, (std::map<std::string, std::string>{{"city", "city-" + n}}));
+      EXPECT_EQ(in.segments, std::vector<std::string>{"seg"});
+      EXPECT_EQ(in.wrapped_key, "wrapped-" + n);
+      ASSERT_EQ(in.timers.timers.size(), 1u);
+      EXPECT_EQ(in.timers.anchors.size(), 1u);
+    }
+    after = page->back().row.id;
+  }
+  EXPECT_EQ(portrait, expected);
+  // The walk over every profile is as before: all of them, in order.
+  auto all = (*store)->RearmInputs(0, 1000);
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->size(), static_cast<size_t>(kProfiles));
+  // A store without partitions refuses a partition's read.
+  auto memory = NewMemoryStore();
+  EXPECT_FALSE(memory->HeldPartitions().has_value());
+  EXPECT_EQ(memory->PartitionCount(), 0);
+  auto refused = memory->RearmInputsIn(0, 0, 10);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), Status::Code::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace portrait::store

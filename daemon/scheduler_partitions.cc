@@ -1,0 +1,201 @@
+// Scheduler: the re-arm and the re-evaluation among several nodes, over the partitions this node
+// holds, one at a time, each marked once passed within one tenure (docs/DECISIONS.md 173).
+#include <typeinfo>
+
+#include "daemon/pass_marks.h"
+#include "daemon/scheduler.h"
+
+namespace portrait::daemon {
+
+bool Scheduler::PassPartitions() {
+  std::optional<std::vector<store::HeldPartition>> held = store_.HeldPartitions();
+  if (!held) {
+    return true;
+  }
+  Result<std::string> evaluated = ingestor_.EvaluationTarget(rules_.Get()->set);
+  if (!evaluated) {
+    log_.error("could not read the re-evaluation's target: {}", evaluated.error().ToString());
+    return false;
+  }
+  Passed now{*held, ingestor_.ArmingTarget(), *evaluated};
+  if (passed_ && *passed_ == now) {
+    return true;
+  }
+  if (!RearmPartitions(*held) || Stopping()) {
+    return false;
+  }
+  bool evaluated_all = false;
+  try {
+    evaluated_all = ReevaluatePartitions(*held);
+  } catch (const std::exception& e) {  // off the writer, nothing guards it: out of memory, say
+    log_.error("the re-evaluation stopped: {}; it is tried again", typeid(e).name());
+  }
+  if (!evaluated_all) {
+    return false;
+  }
+  passed_ = std::move(now);
+  return true;
+}
+
+bool Scheduler::RearmPartitions(const std::vector<store::HeldPartition>& held) {
+  const std::string target = ingestor_.ArmingTarget();
+  Result<std::vector<store::HeldPartition>> pending = ingestor_.UnarmedPartitions(target, held);
+  if (!pending) {
+    log_.error("could not read the partitions' re-arm marks: {}", pending.error().ToString());
+    return false;
+  }
+  if (pending->empty()) {
+    return true;
+  }
+  if (!CompleteAnchors()) {
+    return false;  // the re-arm reads the anchors
+  }
+  if (Status s = writer_.Run([&] { return ingestor_.BeginPartitionRearm(); }); !s.ok()) {
+    log_.error("could not begin the re-arm: {}", s.ToString());
+    return false;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto last_sweep = start;
+  int64_t changed = 0;
+  int passed = 0;
+  bool all = true;
+  for (const store::HeldPartition& p : *pending) {
+    RearmProgress progress;
+    Status s;
+    do {
+      if (Stopping()) {
+        return false;
+      }
+      if (!StillHeld(store_.HeldPartitions(), p)) {
+        s = Status::Unavailable("given up");  // its next holder passes it
+        break;
+      }
+      s = writer_.Run([&]() -> Status {
+        PORTRAIT_ASSIGN_OR_RETURN(RearmProgress step,
+                                  ingestor_.RearmProfiles(progress.last, kRearmPerJob, p.part));
+        progress.changed += step.changed;
+        progress.last = step.last;
+        return Status::Ok();
+      });
+      SweepEvery(last_sweep);
+    } while (s.ok() && progress.last != 0);
+    if (s.ok()) {
+      s = writer_.Run([&] { return ingestor_.MarkPartitionArmed(p, target, progress.changed); });
+    }
+    if (!s.ok()) {
+      all = false;
+      if (s.code() != Status::Code::kUnavailable) {
+        log_.error("re-arming partition {} failed after profile {}: {}", p.part, progress.last,
+                   s.ToString());
+      }
+      continue;
+    }
+    changed += progress.changed;
+    ++passed;
+  }
+  const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
+  log_.info(
+      "timers re-armed for the rules and time zone in force in {} of {} partitions: {} changed "
+      "({} ms)",
+      passed, pending->size(), changed, static_cast<int64_t>(took.count()));
+  return all;
+}
+
+bool Scheduler::ReevaluatePartitions(const std::vector<store::HeldPartition>& held) {
+  Ingestor::PartitionReevaluation begun;
+  Status s = writer_.Run([&]() -> Status {
+    PORTRAIT_ASSIGN_OR_RETURN(begun, ingestor_.BeginPartitionReevaluation(held));
+    return Status::Ok();
+  });
+  if (!s.ok()) {
+    if (s.code() != Status::Code::kUnavailable) {
+      log_.error("could not begin the re-evaluation: {}", s.ToString());
+    }
+    return false;
+  }
+  if (begun.pending.empty()) {
+    return true;
+  }
+  const auto began = std::chrono::steady_clock::now();
+  auto last_sweep = began;
+  ReevaluationProgress total;
+  int passed = 0;
+  bool all = true;
+  for (const store::HeldPartition& p : begun.pending) {
+    if (Stopping()) {
+      return false;
+    }
+    if (ReevaluatePartition(p, begun.fingerprint, total, last_sweep)) {
+      ++passed;
+    } else {
+      all = false;
+    }
+  }
+  const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - began;
+  log_.info(
+      "profiles re-evaluated for the rules in force in {} of {} partitions: {} profiles "
+      "checked, {} re-evaluated, {} tasks, {} index rows changed, {} damaged profiles left out "
+      "({} ms)",
+      passed, begun.pending.size(), total.checked, total.profiles, total.tasks, total.index_changes,
+      total.damaged, static_cast<int64_t>(took.count()));
+  return all;
+}
+
+bool Scheduler::ReevaluatePartition(const store::HeldPartition& p, const std::string& fingerprint,
+                                    ReevaluationProgress& total,
+                                    std::chrono::steady_clock::time_point& last_sweep) {
+  ReevaluationProgress part;
+  Status s;
+  while (true) {
+    if (Stopping()) {
+      return false;
+    }
+    if (!StillHeld(store_.HeldPartitions(), p)) {
+      return false;  // given up or lost: its next holder passes it
+    }
+    Result<CheckInputs> read = ingestor_.ReadForCheck(part.last, kReevaluatePerJob, p.part);
+    if (!read) {
+      s = read.error();
+      break;
+    }
+    const ReevaluationCheck check = ingestor_.Check(*read);
+    if (check.last == 0) {
+      break;
+    }
+    if (!check.changed.empty()) {
+      s = writer_.Run([&]() -> Status {
+        PORTRAIT_ASSIGN_OR_RETURN(ReevaluationProgress step,
+                                  ingestor_.ReevaluateProfiles(check, fingerprint, p.part));
+        part.profiles += step.profiles;
+        part.tasks += step.tasks;
+        part.index_changes += step.index_changes;
+        part.damaged += step.damaged;
+        return Status::Ok();
+      });
+      if (!s.ok()) {
+        break;
+      }
+    }
+    part.checked += check.checked;
+    part.last = check.last;
+    SweepEvery(last_sweep);
+  }
+  if (s.ok()) {
+    s = writer_.Run([&] { return ingestor_.MarkPartitionReevaluated(p, fingerprint, part); });
+  }
+  if (!s.ok()) {
+    if (s.code() != Status::Code::kUnavailable) {
+      log_.error("re-evaluating partition {} failed after profile {}: {}", p.part, part.last,
+                 s.ToString());
+    }
+    return false;
+  }
+  total.checked += part.checked;
+  total.profiles += part.profiles;
+  total.tasks += part.tasks;
+  total.index_changes += part.index_changes;
+  total.damaged += part.damaged;
+  return true;
+}
+
+}  // namespace portrait::daemon

@@ -1,6 +1,5 @@
 // The Api's endpoints beyond profiles and events: tokens, audit, tasks, rules dry run, the
 // data-subject export and /metrics.
-#include <charconv>
 #include <sstream>
 
 #include "base/time_format.h"
@@ -50,13 +49,12 @@ Result<HttpResponse> Api::Tasks(ApiCall& call) {
 // change tasks (one that may not gets its audited 403 from the service, as on one node): 421
 // naming the holder, which writes the task's changes (DECISIONS 167).
 std::optional<HttpResponse> Api::MisdirectedTask(const ApiCall& call, const std::string& id) {
-  int64_t task_id = 0;
-  const auto [end, error] = std::from_chars(id.data(), id.data() + id.size(), task_id);
+  Result<int64_t> task_id = TaskService::ParseId(id);
   if (d_.cluster == nullptr || !consent::HasPermission(*call.caller.role, "tasks.write") ||
-      error != std::errc() || end != id.data() + id.size()) {
+      !task_id) {
     return std::nullopt;  // the service answers: one node, a 403, or an id it refuses
   }
-  Result<std::optional<store::TaskRow>> task = d_.store.GetTask(task_id);
+  Result<std::optional<store::TaskRow>> task = d_.store.GetTask(*task_id);
   if (!task || !*task || d_.cluster->Serves((*task)->profile_id)) {
     return std::nullopt;
   }

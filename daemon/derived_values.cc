@@ -42,15 +42,11 @@ std::optional<json> RfmScoreJson(const FittedScore& fitted, const analytics::Rfm
   if (!scored) {
     return std::nullopt;
   }
-  // Member by member: a braced list copies each value once more (this runs for every profile
-  // a pass checks).
-  json out = json::object();
-  out["version"] = fitted.version;
-  out["r"] = scored->r;
-  out["f"] = scored->f;
-  out["m"] = scored->m;
-  out["group"] = std::string(analytics::RfmGroupName(scored->group));
-  return out;
+  return json{{"version", fitted.version},
+              {"r", scored->r},
+              {"f", scored->f},
+              {"m", scored->m},
+              {"group", std::string(analytics::RfmGroupName(scored->group))}};
 }
 
 json ScoresOf(const rules::RuleSet& set, const DerivedParams& params, const json& metrics,

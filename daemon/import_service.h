@@ -35,7 +35,7 @@ class ImportService {
   ImportService(store::ProfileVault& vault, ProfileService& profiles, store::Store& store,
                 const crypto::BlindIndex& blind, Writer& writer, Ingestor& ingestor,
                 store::AuditLog& audit, const Clock& clock, spdlog::logger& log,
-                ClusterNode* cluster)
+                ClusterNode* cluster = nullptr)
       : vault_(vault),
         profiles_(profiles),
         store_(store),

@@ -1,6 +1,7 @@
 #include "daemon/task_service.h"
 
 #include <algorithm>
+#include <charconv>
 #include <optional>
 
 #include "base/time_format.h"
@@ -62,16 +63,6 @@ std::string Refusal(const ChangeRule& rule) {
 }
 
 // The id of a task as the path gives it; NotFound when it is no number.
-Result<int64_t> TaskId(std::string_view text) {
-  const std::string id(text);
-  char* end = nullptr;
-  const int64_t value = std::strtoll(id.c_str(), &end, 10);
-  if (id.empty() || *end != '\0') {
-    return Error(Status::NotFound("no such task"));
-  }
-  return value;
-}
-
 // Ok when `rule` may change `task`; else Conflict naming the task, its state and the rule.
 Status CheckAllowed(const ChangeRule& rule, const store::TaskRow& task, std::string_view id_text) {
   const std::string name = "task " + std::string(id_text);
@@ -165,6 +156,16 @@ Result<json> TaskService::List(const Caller& caller,
               {"next_after", full ? json(rows.back().id) : json(nullptr)}};
 }
 
+Result<int64_t> TaskService::ParseId(std::string_view text) {
+  int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || text.front() == '-' || error != std::errc() ||
+      end != text.data() + text.size()) {
+    return Error(Status::NotFound("no such task"));
+  }
+  return value;
+}
+
 Result<json> TaskService::Retry(const Caller& caller, std::string_view id) {
   return Apply(caller, id, Change::kRetry);
 }
@@ -177,7 +178,7 @@ Result<json> TaskService::Apply(const Caller& caller, std::string_view id_text, 
   if (!consent::HasPermission(*caller.role, "tasks.write")) {
     return Error(RefuseRequest(audit_, clock_, caller, "tasks.write"));
   }
-  PORTRAIT_ASSIGN_OR_RETURN(const int64_t id, TaskId(id_text));
+  PORTRAIT_ASSIGN_OR_RETURN(const int64_t id, ParseId(id_text));
   PORTRAIT_ASSIGN_OR_RETURN(std::optional<store::TaskRow> task, store_.GetTask(id));
   if (!task) {
     return Error(Status::NotFound("no such task"));

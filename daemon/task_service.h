@@ -38,6 +38,8 @@ class TaskService {
   // the path gives it); Conflict for a task in another state or a settled erasure notice.
   // Audited as task.pending in the same transaction. Call on the writer thread.
   Result<nlohmann::json> Retry(const Caller& caller, std::string_view id);
+  // A task id as the API spells it: decimal digits only. NotFound otherwise ("no such task").
+  static Result<int64_t> ParseId(std::string_view text);
 
   // Cancels a pending or retrying task (one being sent can't be). As Retry otherwise; audited
   // as task.cancelled.

@@ -1,7 +1,7 @@
 #include "store/audit_log.h"
 
+#include <iterator>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "store/audit_chain.h"
 
@@ -97,7 +97,7 @@ Result<AuditVerification> AuditLog::Verify() {
   return all;
 }
 
-Result<AuditVerification> AuditLog::VerifyChain(const std::string& node) {
+Result<AuditVerification> AuditLog::VerifyChain(const std::string& node, VerifiedChain* kept) {
   AuditVerifier verifier(signer_.public_key(), mac_key_);
   verifier.ExpectFinalKey(signer_.public_key());
   // First pass: where the signing key changed (key.rotate records), so that each checkpoint
@@ -116,6 +116,9 @@ Result<AuditVerification> AuditLog::VerifyChain(const std::string& node) {
   for (const auto& c : checkpoints) {
     verifier.AddCheckpoint(c);
   }
+  if (kept != nullptr) {
+    kept->checkpoints = std::move(checkpoints);
+  }
   int64_t after = 0;
   while (true) {
     PORTRAIT_ASSIGN_OR_RETURN(auto page, store_.ReadAuditOf(node, after, 10000));
@@ -126,6 +129,10 @@ Result<AuditVerification> AuditLog::VerifyChain(const std::string& node) {
       verifier.AddRecord(r);
     }
     after = page.back().seq;
+    if (kept != nullptr) {
+      kept->records.insert(kept->records.end(), std::make_move_iterator(page.begin()),
+                           std::make_move_iterator(page.end()));
+    }
   }
 }
 
@@ -189,33 +196,22 @@ Status AuditLog::Export(std::ostream& out) {
 }
 
 Status AuditLog::ExportChains(const std::vector<std::string>& chains, std::ostream& out) {
-  // Each chain as far as it went when read (other nodes keep appending to theirs); the header,
+  // Each chain as far as it went when read (other nodes keep appending to theirs), checked
+  // first with the MACs as Verify checks it: the header vouches for what it signs, and another
+  // node's records after its last checkpoint are vouched for by nothing else. The header,
   // written first, signs every chain's head, so a chain cut short or left out is found.
   std::vector<ChainHead> heads;
-  std::ostringstream lines;
-  for (const std::string& node : chains) {
-    ChainHead head{node, 0, GenesisHash()};
-    PORTRAIT_ASSIGN_OR_RETURN(auto checkpoints, store_.GetCheckpointsOf(node));
-    for (const AuditCheckpoint& c : checkpoints) {
-      json line = CheckpointLine(c);
-      line["node"] = node;
-      lines << line.dump() << "\n";
+  std::vector<VerifiedChain> read(chains.size());
+  for (size_t i = 0; i < chains.size(); ++i) {
+    PORTRAIT_ASSIGN_OR_RETURN(AuditVerification v, VerifyChain(chains[i], &read[i]));
+    if (!v.ok) {
+      return Status::Corruption("node " + chains[i] + "'s audit chain does not verify: " +
+                                v.problem + "; nothing exported (GET /v1/audit/verify names it)");
     }
-    for (int64_t after = 0;;) {
-      PORTRAIT_ASSIGN_OR_RETURN(auto page, store_.ReadAuditOf(node, after, 10000));
-      if (page.empty()) {
-        break;
-      }
-      for (const AuditRecord& r : page) {
-        json line = RecordLine(r);
-        line["node"] = node;
-        lines << line.dump() << "\n";
-      }
-      after = page.back().seq;
-      head.seq = page.back().seq;
-      head.hash = page.back().hash;
-    }
-    heads.push_back(std::move(head));
+    const std::vector<AuditRecord>& records = read[i].records;
+    heads.push_back(records.empty()
+                        ? ChainHead{chains[i], 0, GenesisHash()}
+                        : ChainHead{chains[i], records.back().seq, records.back().hash});
   }
   const int64_t now_us = clock_.NowUs();
   json listed = json::array();
@@ -229,8 +225,19 @@ Status AuditLog::ExportChains(const std::vector<std::string>& chains, std::ostre
               {"time_us", now_us},
               {"signature", ToHex(signer_.Sign(ExportChainsMessage(now_us, heads)))}}
              .dump()
-      << "\n"
-      << lines.str();
+      << "\n";
+  for (size_t i = 0; i < chains.size(); ++i) {
+    for (const AuditCheckpoint& c : read[i].checkpoints) {
+      json line = CheckpointLine(c);
+      line["node"] = chains[i];
+      out << line.dump() << "\n";
+    }
+    for (const AuditRecord& r : read[i].records) {
+      json line = RecordLine(r);
+      line["node"] = chains[i];
+      out << line.dump() << "\n";
+    }
+  }
   out.flush();
   return out ? Status::Ok() : Status::IOError("could not write the audit export");
 }

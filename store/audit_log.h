@@ -134,8 +134,9 @@ class AuditLog {
   Result<AuditVerification> Verify();
   // Signs the head, then writes JSON lines: a signed header (format, public key, head), every
   // signed checkpoint up to the head, every record up to the head. A store holding several
-  // nodes' chains is exported whole (format v3): the header signs each chain's head, and every
-  // checkpoint and record line names its node.
+  // nodes' chains is exported whole (format v3): each chain verified first (Corruption naming
+  // the node of a broken one, nothing written), the header signing each chain's head, and every
+  // checkpoint and record line naming its node.
   Status Export(std::ostream& out);
 
   const std::string& public_key() const { return signer_.public_key(); }
@@ -143,7 +144,13 @@ class AuditLog {
  private:
   // Checkpoints when a commit that ended at `result.audit_seq` makes one due.
   Status AfterCommit(const CommitResult& result);
-  Result<AuditVerification> VerifyChain(const std::string& node);
+  // What VerifyChain read of a chain: its checkpoints and records as they were checked.
+  struct VerifiedChain {
+    std::vector<AuditCheckpoint> checkpoints;
+    std::vector<AuditRecord> records;
+  };
+  // Checks one node's chain with the MACs; keeps what it checked in `kept` when given.
+  Result<AuditVerification> VerifyChain(const std::string& node, VerifiedChain* kept = nullptr);
   Status ExportChains(const std::vector<std::string>& chains, std::ostream& out);
   Status LoadLocked() REQUIRES(mu_);
   Status SignLocked(int64_t seq, const std::string& hash) REQUIRES(mu_);

@@ -3,9 +3,11 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "store/audit_chain.h"
@@ -235,29 +237,46 @@ std::string HexField(const json& j, const char* key) {
   return FromHex(hex).value_or("");
 }
 
+// A whole number member, as the exporter writes it: a fraction, a number past 64 bits or any
+// other type is refused (json::type_error), never rounded or wrapped into another value.
+int64_t IntegerField(const json& j, const char* key) {
+  const json& v = j.at(key);
+  if (!v.is_number_integer() ||
+      (v.is_number_unsigned() &&
+       v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))) {
+    throw json::type_error::create(302, std::string(key) + " is not a whole number", &v);
+  }
+  return v.get<int64_t>();
+}
+
 void ReadLine(const std::string& line, int line_no, ExportLines& out) {
   json j = json::parse(line, nullptr, false);
+  // The chain a line belongs to: the node it names ("" when it names none; a node that is not
+  // text makes the line unreadable).
   std::string node;
-  if (j.is_object()) {
-    if (auto it = j.find("node"); it != j.end() && it->is_string()) {
-      node = it->get<std::string>();
+  bool readable = j.is_object();
+  if (readable) {
+    if (auto it = j.find("node"); it != j.end()) {
+      readable = it->is_string();
+      node = readable ? it->get<std::string>() : "";
     }
   }
   ChainLines& chain = out.chains[node];
   try {
-    const std::string kind = j.at("kind");
+    const std::string kind = readable ? j.at("kind").get<std::string>() : "";
     if (kind == "header" && line_no == 1) {
       out.header = std::move(j);
     } else if (kind == "record") {
       chain.records.emplace_back(
-          line_no, AuditRecord{j.at("seq"),
-                               AuditEntry{j.at("time_us"), j.at("actor"), j.at("action"),
-                                          j.at("profile"), j.at("purpose"), j.at("detail")},
-                               HexField(j, "hash"), ""});
+          line_no,
+          AuditRecord{IntegerField(j, "seq"),
+                      AuditEntry{IntegerField(j, "time_us"), j.at("actor"), j.at("action"),
+                                 IntegerField(j, "profile"), j.at("purpose"), j.at("detail")},
+                      HexField(j, "hash"), ""});
     } else if (kind == "checkpoint") {
-      chain.checkpoints.push_back(AuditCheckpoint{j.at("seq"), HexField(j, "hash"),
-                                                  HexField(j, "signature"), j.at("time_us"),
-                                                  j.value("prev_seq", int64_t{-1})});
+      chain.checkpoints.push_back(AuditCheckpoint{
+          IntegerField(j, "seq"), HexField(j, "hash"), HexField(j, "signature"),
+          IntegerField(j, "time_us"), j.contains("prev_seq") ? IntegerField(j, "prev_seq") : -1});
     } else {
       chain.records.emplace_back(line_no, std::nullopt);
     }
@@ -304,8 +323,8 @@ AuditVerification VerifyChainLines(ChainLines& lines, std::string_view public_ke
 AuditVerification VerifyOneChain(ExportLines& lines, std::string_view public_key) {
   const json& header = *lines.header;
   try {
-    const ChainHead head{"", header.at("head_seq"), HexField(header, "head_hash")};
-    const int64_t time_us = header.at("time_us");
+    const ChainHead head{"", IntegerField(header, "head_seq"), HexField(header, "head_hash")};
+    const int64_t time_us = IntegerField(header, "time_us");
     const std::string header_key = HexField(header, "public_key");
     std::optional<std::string> problem;
     if (!crypto::AuditSigner::Verify(header_key, ExportHeaderMessage(head.seq, head.hash, time_us),
@@ -324,19 +343,31 @@ AuditVerification VerifyChains(ExportLines& lines, std::string_view public_key) 
   const json& header = *lines.header;
   std::vector<ChainHead> heads;
   std::string header_key;
-  std::optional<std::string> problem;
+  auto refused = [](const std::string& problem) {
+    return AuditVerification{false, 0, 0, 0, "the export's header (line 1) " + problem};
+  };
   try {
+    std::set<std::string> nodes;
     for (const json& chain : header.at("chains")) {
-      heads.push_back(
-          ChainHead{chain.at("node"), chain.at("head_seq"), HexField(chain, "head_hash")});
+      heads.push_back(ChainHead{chain.at("node").get<std::string>(),
+                                IntegerField(chain, "head_seq"), HexField(chain, "head_hash")});
+      if (!nodes.insert(heads.back().node).second) {
+        return refused("lists node " + heads.back().node + " twice: altered");
+      }
     }
     header_key = HexField(header, "public_key");
-    if (!crypto::AuditSigner::Verify(header_key, ExportChainsMessage(header.at("time_us"), heads),
+    if (!crypto::AuditSigner::Verify(header_key,
+                                     ExportChainsMessage(IntegerField(header, "time_us"), heads),
                                      HexField(header, "signature"))) {
-      problem = "the export's header (line 1) has an invalid signature: altered";
+      return refused("has an invalid signature: altered");
     }
   } catch (const json::exception&) {
-    return AuditVerification{false, 0, 0, 0, "the export's header (line 1) is incomplete: altered"};
+    return refused("is incomplete: altered");
+  }
+  // An export of a store with several chains lists each: with none to check, a header signed
+  // by any key at all would pass.
+  if (heads.empty()) {
+    return refused("lists no chain: altered");
   }
   AuditVerification all;
   auto fail = [&all](const std::string& node, const AuditVerification& one) {
@@ -350,7 +381,7 @@ AuditVerification VerifyChains(ExportLines& lines, std::string_view public_key) 
     auto chain = lines.chains.find(head.node);
     ChainLines none;
     AuditVerification one = VerifyChainLines(chain == lines.chains.end() ? none : chain->second,
-                                             public_key, header_key, head, problem);
+                                             public_key, header_key, head, std::nullopt);
     all.records += one.records;
     all.checkpoints += one.checkpoints;
     fail(head.node, one);
@@ -385,7 +416,12 @@ Result<AuditVerification> VerifyAuditExport(std::istream& in, std::string_view p
   while (std::getline(in, line)) {
     ReadLine(line, ++line_no, lines);
   }
-  const std::string format = lines.header ? lines.header->value("format", "") : "";
+  std::string format;
+  if (lines.header) {
+    if (auto it = lines.header->find("format"); it != lines.header->end() && it->is_string()) {
+      format = it->get<std::string>();
+    }
+  }
   // v1 exports carry no signed head: accepting them would let anyone turn a v2 export into one
   // (a byte of its header) and rewrite the chain after dropping the checkpoints.
   if (format == "portrait-audit-v1") {

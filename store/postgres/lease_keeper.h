@@ -71,7 +71,7 @@ class LeaseKeeper {
   int PartitionOf(int64_t id) const;
   int PartitionOfKey(std::string_view digest) const;
   // The unexpired holder of `part` by the table, or none (free, or expired). An answer read
-  // less than a quarter lease ago and before this node's last round is given again without a
+  // less than a quarter lease ago, and since this node's last round, is given again without a
   // read: each 421 asks it, and a holder named late is no worse than one that moved just after
   // (the node named answers 421 naming the next, or 503 between holders).
   Result<std::optional<LeaseHolder>> HolderOf(int part);

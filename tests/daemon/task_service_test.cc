@@ -116,6 +116,24 @@ TEST_F(TaskServiceTest, RetryStartsAnEndedTaskAfreshAndAuditsIt) {
   }
 }
 
+// Only decimal digits name a task (the 421 among several nodes reads ids the same way).
+TEST_F(TaskServiceTest, ATaskIdIsDigitsOnly) {
+  const store::ProfileId id = Profile("c1", {{"name", "A"}});
+  const int64_t task = AddTask(id, "birthday-greeting", "care", "dead");
+  const std::string n = std::to_string(task);
+  EXPECT_EQ(TaskService::ParseId(n).value(), task);
+  for (const std::string& spelled : {"+" + n, " " + n, n + " ", "-" + n, n + "x", "0x" + n,
+                                     std::string(""), std::string("99999999999999999999")}) {
+    auto parsed = TaskService::ParseId(spelled);
+    ASSERT_FALSE(parsed) << spelled;
+    EXPECT_EQ(parsed.error().code(), Status::Code::kNotFound) << spelled;
+    auto retried = tasks_.Retry(As("admin", "care"), spelled);
+    ASSERT_FALSE(retried) << spelled;
+    EXPECT_EQ(retried.error().code(), Status::Code::kNotFound) << spelled;
+  }
+  EXPECT_EQ(store_.GetTask(task).value()->state, "dead");
+}
+
 TEST_F(TaskServiceTest, RetryRefusesATaskThatHasNotEndedOrASettledNotice) {
   const store::ProfileId id = Profile("c1", {{"name", "A"}});
   Caller admin = As("admin", "care");

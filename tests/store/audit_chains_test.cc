@@ -8,6 +8,7 @@
 
 #include "base/clock.h"
 #include "crypto/audit_signer.h"
+#include "store/audit_chain.h"
 #include "store/audit_log.h"
 #include "store/postgres/pg.h"
 #include "store/postgres/postgres_store.h"
@@ -173,6 +174,33 @@ TEST_F(AuditChainsTest, AnyNodesExportHoldsEveryChainUnderOneSignedHeader) {
   EXPECT_FALSE(v.ok);
   EXPECT_NE(v.problem.find("invalid signature"), std::string::npos) << v.problem;
   EXPECT_NE(python.find("bad signature on the header"), std::string::npos) << python;
+}
+
+// Another node's records after its last checkpoint rewritten in the database, hashes
+// recomputed (what the database role alone can do; the MAC is what it can't): the export checks
+// every chain before its header vouches for it, and refuses, naming the node.
+TEST_F(AuditChainsTest, AnExportVouchesForNoChainThatFailsItsMacs) {
+  AuditLog log_a(*a_, signer_, mac_key_, clock_, {/*every=*/10});
+  AuditLog log_b(*b_, signer_, mac_key_, clock_, {/*every=*/10});
+  Append(log_a, 12);
+  Append(log_b, 7);  // no checkpoint of node-b's yet
+  auto records = b_->ReadAuditOf("node-b", 0, 100).value();
+  ASSERT_EQ(records.size(), 7u);
+  AuditEntry forged = records[6].entry;
+  forged.action = "profile.erase";
+  const std::string hash = ChainHash(records[5].hash, 7, forged);
+  pg::Connection db = pg::Connection::Open(dbs_.url, &server_->password()).value();
+  ASSERT_TRUE(db.Exec("UPDATE audit SET action = 'profile.erase', hash = decode('" +
+                      crypto::ToHex(hash) + "', 'hex') WHERE node = 'node-b' AND seq = 7;")
+                  .ok());
+  EXPECT_FALSE(log_a.Verify().value().ok);
+  std::ostringstream exported;
+  Status s = log_a.Export(exported);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Status::Code::kCorruption);
+  EXPECT_NE(s.message().find("node node-b's audit chain does not verify"), std::string::npos)
+      << s.message();
+  EXPECT_EQ(exported.str(), "") << "nothing written";
 }
 
 }  // namespace

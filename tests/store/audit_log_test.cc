@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 
@@ -356,6 +357,55 @@ TEST_F(AuditLogTest, AnExportVerifiesOnlyWithTheRightPublicKey) {
   EXPECT_NE(v->problem.find("another public key"), std::string::npos) << v->problem;
   std::istringstream junk("not an export\n");
   EXPECT_FALSE(VerifyAuditExport(junk, signer_.public_key()));
+}
+
+// A v3 header (several nodes' chains) listing none is not an export, whoever signed it: with
+// nothing to check, any header would pass. Nor is a header whose format is not text, and a
+// number that is not whole is not read as one.
+TEST_F(AuditLogTest, MalformedExportsAreRefusedNotRoundedOrThrown) {
+  Append(35);
+  ASSERT_TRUE(log_.Checkpoint().ok());
+  const std::string exported = Export();
+  ASSERT_TRUE(VerifyText(exported).ok);
+  AuditVerification v =
+      VerifyText(R"({"kind":"header","format":"portrait-audit-v3","public_key":"","chains":[],)"
+                 R"("time_us":0,"signature":""})"
+                 "\n");
+  EXPECT_FALSE(v.ok);
+  auto other =
+      crypto::AuditSigner::Create(crypto::SecretBytes::CopyOf(std::string(32, 'x')).value())
+          .value();
+  const nlohmann::json forged{{"kind", "header"},
+                              {"format", "portrait-audit-v3"},
+                              {"public_key", crypto::ToHex(other.public_key())},
+                              {"chains", nlohmann::json::array()},
+                              {"time_us", 0},
+                              {"signature", crypto::ToHex(other.Sign(ExportChainsMessage(0, {})))}};
+  v = VerifyText(forged.dump() + "\n");
+  EXPECT_FALSE(v.ok);
+  EXPECT_NE(v.problem.find("lists no chain"), std::string::npos) << v.problem;
+  auto lines = Lines(exported);
+  lines[0] = forged.dump();
+  EXPECT_FALSE(VerifyText(Join(lines)).ok);
+
+  std::istringstream odd(R"({"kind":"header","format":5})"
+                         "\n");
+  auto read = VerifyAuditExport(odd, signer_.public_key());
+  ASSERT_FALSE(read);
+  EXPECT_EQ(read.error().code(), Status::Code::kInvalidArgument);
+
+  // Record 3's seq written as 3.0 and its profile with a fraction: unreadable, not rounded.
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"\"seq\":3,", "\"seq\":3.0,"}, {"\"profile\":", "\"profile\":0.5e1,\"x\":"}}) {
+    auto edited = Lines(exported);
+    const size_t at = LineOf(edited, 3);
+    const size_t where = edited[at].find(from);
+    ASSERT_NE(where, std::string::npos) << edited[at];
+    edited[at].replace(where, from.size(), to);
+    v = VerifyText(Join(edited));
+    EXPECT_FALSE(v.ok) << to;
+    EXPECT_EQ(v.first_bad_seq, 3) << v.problem;
+  }
 }
 
 TEST_F(AuditLogTest, ASecondImplementationAgrees) {

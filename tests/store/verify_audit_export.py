@@ -96,9 +96,27 @@ def verify_chain(lines, public_key_hex, header, head):
     return None
 
 
+def lower_hex(line):
+    """Whether every hex member is written as the exporter writes it, in lower case."""
+    members = ["hash", "signature", "public_key", "head_hash"]
+    values = [line[k] for k in members if k in line]
+    values += [c["head_hash"] for c in line.get("chains", [])]
+    return all(isinstance(v, str) and v == v.lower() for v in values)
+
+
 def main(path, public_key_hex):
-    lines = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
+    text = open(path, encoding="utf-8").read()
+    if not text.endswith("\n") or "\n\n" in text:
+        print("a blank or unterminated line: altered")
+        return 1
+    lines = [json.loads(line) for line in text.split("\n")[:-1]]
     header, body = lines[0], lines[1:]
+    if not all(isinstance(l, dict) and l.get("kind") in ("record", "checkpoint") for l in body):
+        print("a line after the header is neither a record nor a checkpoint: altered")
+        return 1
+    if not all(lower_hex(l) for l in lines):
+        print("a hex member not in lower case: altered")
+        return 1
     verify_key = nacl.signing.VerifyKey(bytes.fromhex(header["public_key"]))
     if header.get("format") == "portrait-audit-v2":
         message = "portrait-audit-export-v2\n%d\n%s\n%d" % (header["head_seq"],
@@ -110,6 +128,9 @@ def main(path, public_key_hex):
             "%s\n%d\n%s\n" % (json.dumps(c["node"], ensure_ascii=False), c["head_seq"],
                                 c["head_hash"]) for c in header["chains"])
         chains = [(c["node"], (c["head_seq"], c["head_hash"])) for c in header["chains"]]
+        if not chains:
+            print("the header lists no chain: altered")
+            return 1
     else:
         print("not a portrait-audit-v2 or v3 export (v1 has no signed head)")
         return 1

@@ -111,6 +111,13 @@ Result<bool> PrepareReevaluation(store::Store& store, const rules::RuleSet& set,
   return true;
 }
 
+// The detail of a pass's portrait.reevaluate audit record: counts and the target, no value.
+json ReevaluationDetail(const ReevaluationProgress& totals, const std::string& fingerprint) {
+  return json{{"checked", totals.checked}, {"profiles", totals.profiles},
+              {"tasks", totals.tasks},     {"index_changes", totals.index_changes},
+              {"damaged", totals.damaged}, {"rules_fingerprint", fingerprint}};
+}
+
 }  // namespace
 
 Status AddReevaluationRequest(store::Store& store, store::Batch& batch) {
@@ -179,15 +186,10 @@ Status Ingestor::MarkPartitionReevaluated(const store::HeldPartition& p,
   PORTRAIT_RETURN_IF_ERROR(
       PassMark(kEvaluatedKey).MarkPartition(store_, batch, p.part, fingerprint));
   if (totals.profiles > 0 || totals.damaged > 0) {
-    batch.audit.push_back(store::AuditEntry{clock_.NowUs(), "system", "portrait.reevaluate", 0, "",
-                                            json{{"partition", p.part},
-                                                 {"checked", totals.checked},
-                                                 {"profiles", totals.profiles},
-                                                 {"tasks", totals.tasks},
-                                                 {"index_changes", totals.index_changes},
-                                                 {"damaged", totals.damaged},
-                                                 {"rules_fingerprint", fingerprint}}
-                                                .dump()});
+    json detail = ReevaluationDetail(totals, fingerprint);
+    detail["partition"] = p.part;
+    batch.audit.push_back(
+        store::AuditEntry{clock_.NowUs(), "system", "portrait.reevaluate", 0, "", detail.dump()});
   }
   PORTRAIT_RETURN_IF_ERROR(audit_.Commit(batch));
   return Status::Ok();
@@ -293,13 +295,7 @@ Status Ingestor::MarkReevaluated(const std::string& fingerprint,
   PassMark(kEvaluatedKey).MarkBaseWide(batch, fingerprint);
   batch.meta[std::string(kPassKey)] = "";
   batch.audit.push_back(store::AuditEntry{clock_.NowUs(), "system", "portrait.reevaluate", 0, "",
-                                          json{{"checked", totals.checked},
-                                               {"profiles", totals.profiles},
-                                               {"tasks", totals.tasks},
-                                               {"index_changes", totals.index_changes},
-                                               {"damaged", totals.damaged},
-                                               {"rules_fingerprint", fingerprint}}
-                                              .dump()});
+                                          ReevaluationDetail(totals, fingerprint).dump()});
   PORTRAIT_RETURN_IF_ERROR(audit_.Commit(batch));
   return Status::Ok();
 }

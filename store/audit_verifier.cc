@@ -285,6 +285,15 @@ void ReadLine(const std::string& line, int line_no, ExportLines& out) {
   }
 }
 
+// A node name from the file, as a problem names it: as it is when plain, JSON-quoted when it
+// holds anything a terminal could take for a control sequence (the file is the attacker's).
+std::string NodeName(const std::string& node) {
+  const bool plain = !node.empty() && std::all_of(node.begin(), node.end(), [](char c) {
+    return c > ' ' && c < 0x7f && c != '"' && c != '\\';
+  });
+  return plain ? node : json(node).dump(-1, ' ', true, json::error_handler_t::replace);
+}
+
 // Checks one chain's lines against its signed head, the header having named `header_key`.
 AuditVerification VerifyChainLines(ChainLines& lines, std::string_view public_key,
                                    const std::string& header_key, const ChainHead& head,
@@ -352,7 +361,7 @@ AuditVerification VerifyChains(ExportLines& lines, std::string_view public_key) 
       heads.push_back(ChainHead{chain.at("node").get<std::string>(),
                                 IntegerField(chain, "head_seq"), HexField(chain, "head_hash")});
       if (!nodes.insert(heads.back().node).second) {
-        return refused("lists node " + heads.back().node + " twice: altered");
+        return refused("lists node " + NodeName(heads.back().node) + " twice: altered");
       }
     }
     header_key = HexField(header, "public_key");
@@ -374,7 +383,7 @@ AuditVerification VerifyChains(ExportLines& lines, std::string_view public_key) 
     if (all.ok && !one.ok) {
       all.ok = false;
       all.first_bad_seq = one.first_bad_seq;
-      all.problem = "node " + node + ": " + one.problem;
+      all.problem = "node " + NodeName(node) + ": " + one.problem;
     }
   };
   for (const ChainHead& head : heads) {
@@ -440,9 +449,9 @@ Result<AuditVerification> VerifyAuditExport(std::istream& in, std::string_view p
   // A v2 export names no nodes: a line that does is not part of its one chain.
   for (const auto& [node, chain] : lines.chains) {
     if (!node.empty() && (!chain.records.empty() || !chain.checkpoints.empty())) {
-      return AuditVerification{
-          false, 0, 0, 0,
-          "a line names node " + node + ", which a portrait-audit-v2 export never does: altered"};
+      return AuditVerification{false, 0, 0, 0,
+                               "a line names node " + NodeName(node) +
+                                   ", which a portrait-audit-v2 export never does: altered"};
     }
   }
   return VerifyOneChain(lines, public_key);

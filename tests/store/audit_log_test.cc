@@ -388,6 +388,15 @@ TEST_F(AuditLogTest, MalformedExportsAreRefusedNotRoundedOrThrown) {
   lines[0] = forged.dump();
   EXPECT_FALSE(VerifyText(Join(lines)).ok);
 
+  // A node name made to move a terminal's cursor is named quoted, never as it is.
+  const nlohmann::json twice{{"node", "\x1b[2J"}, {"head_seq", 1}, {"head_hash", "00"}};
+  nlohmann::json doubled = forged;
+  doubled["chains"] = {twice, twice};
+  v = VerifyText(doubled.dump() + "\n");
+  EXPECT_FALSE(v.ok);
+  EXPECT_NE(v.problem.find("\\u001b[2J"), std::string::npos) << v.problem;
+  EXPECT_EQ(v.problem.find('\x1b'), std::string::npos);
+
   std::istringstream odd(R"({"kind":"header","format":5})"
                          "\n");
   auto read = VerifyAuditExport(odd, signer_.public_key());

@@ -142,17 +142,17 @@ Result<std::vector<PortraitInputs>> SqlcipherStore::PortraitInputsAfter(
           for (size_t i = 1; i < fields.size(); ++i) {
             names += ", ?" + std::to_string(i + 3);
           }
-          Stmt values(db, "SELECT profile_id, field, value FROM profile_fields "
-                          "WHERE profile_id BETWEEN ?1 AND ?2 AND +field IN (" + names +
-                          ") ORDER BY profile_id, field;");
+          Stmt values(db,
+                      "SELECT profile_id, field, value FROM profile_fields "
+                      "WHERE profile_id BETWEEN ?1 AND ?2 AND +field IN (" +
+                          names + ") ORDER BY profile_id, field;");
           BindRange(values, range);
           for (size_t i = 0; i < fields.size(); ++i) {
             values.Bind(static_cast<int>(i) + 3, fields[i]);
           }
-          PORTRAIT_RETURN_IF_ERROR(
-              sqlite::MergeById(values, out, id_of, [&](PortraitInputs& in, const Stmt& r) {
-                in.fields.emplace(r.Text(1), r.Text(2));
-              }));
+          PORTRAIT_RETURN_IF_ERROR(sqlite::MergeById(
+              values, out, id_of,
+              [&](PortraitInputs& in, const Stmt& r) { in.fields.emplace(r.Text(1), r.Text(2)); }));
         }
         if (!consent_purpose.empty()) {
           Stmt consents(db,

@@ -102,8 +102,9 @@ TEST_F(LeaseKeeperTest, OneNodeTakesEveryPartitionAndIsNamedTheirHolder) {
 // A holder read is given again, without reading the table, for a quarter lease (each 421 asks
 // it), and read afresh after this node's next round.
 TEST_F(LeaseKeeperTest, HolderOfIsKeptAQuarterLeaseOrUntilTheNextRound) {
-  auto a = Keeper("node-a");  // a 10 s lease: 2.5 s of the same answer
-  auto b = Keeper("node-b");
+  // A minute's lease: 15 s of the same answer, far more than the few calls below take.
+  auto a = Keeper("node-a", 60s);
+  auto b = Keeper("node-b", 60s);
   Round(*a);
   auto before = b->HolderOf(5);
   ASSERT_TRUE(before && before->has_value());

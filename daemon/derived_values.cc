@@ -50,12 +50,15 @@ std::optional<json> RfmScoreJson(const FittedScore& fitted, const analytics::Rfm
 }
 
 json ScoresOf(const rules::RuleSet& set, const DerivedParams& params, const json& metrics,
-              int64_t now_us) {
+              int64_t now_us, const std::set<std::string>* only) {
   json out = json::object();
   if (!metrics.is_object()) {
     return out;
   }
   for (const rules::Score& score : set.scores) {
+    if (only && !only->count(score.name) && !only->count("")) {
+      continue;
+    }
     auto fitted = params.scores.find(score.name);
     if (fitted == params.scores.end()) {
       continue;
@@ -150,7 +153,9 @@ json PredictionsOf(const rules::RuleSet& set, const DerivedParams& params, const
 
 FittedValues::FittedValues(std::shared_ptr<const LoadedRules> rules,
                            std::shared_ptr<const DerivedParams> params)
-    : rules_(std::move(rules)), params_(std::move(params)) {
+    : rules_(std::move(rules)),
+      params_(std::move(params)),
+      scores_read_(rules::ScoresRead(rules_->set)) {
   for (const auto& [model, output] : rules::PredictionsRead(rules_->set)) {
     ModelOutputs& outputs =
         read_.try_emplace(model, ModelOutputs{false, false, false}).first->second;
@@ -161,7 +166,7 @@ FittedValues::FittedValues(std::shared_ptr<const LoadedRules> rules,
 }
 
 void FittedValues::Fill(rules::ProfileFacts& profile, int64_t now_us) const {
-  profile.scores = ScoresOf(rules_->set, *params_, profile.metrics, now_us);
+  profile.scores = ScoresOf(rules_->set, *params_, profile.metrics, now_us, &scores_read_);
   profile.predictions = PredictionsOf(rules_->set, *params_, profile.metrics, now_us, &read_);
 }
 

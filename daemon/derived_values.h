@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 
 #include "analytics/purchases.h"
 #include "analytics/rfm.h"
@@ -29,9 +30,11 @@ std::optional<nlohmann::json> RfmScoreJson(const FittedScore& fitted,
                                            const analytics::RfmInput& input);
 
 // NAME -> {"version", "r", "f", "m", "group"} for every score of `set` refreshed in `params` that
-// the profile's metrics can be scored on: what ProfileFacts::scores holds.
+// the profile's metrics can be scored on: what ProfileFacts::scores holds. With `only`, the
+// scores it names alone ("" names every one).
 nlohmann::json ScoresOf(const rules::RuleSet& set, const DerivedParams& params,
-                        const nlohmann::json& metrics, int64_t now_us);
+                        const nlohmann::json& metrics, int64_t now_us,
+                        const std::set<std::string>* only = nullptr);
 
 // The customer summary a purchase book gives as of `until_us` (after its last day), in `unit`:
 // what analytics::Summarize gives from the same purchases (same days, same sums).
@@ -76,8 +79,8 @@ std::vector<std::string> SegmentsShown(const config::Purpose& purpose, const Loa
 // The engine's way to a profile's scores and predictions under the rules and parameters given.
 class FittedValues final : public rules::DerivedValues {
  public:
-  // Computes only the model outputs some condition of the rules reads (rules::PredictionsRead):
-  // nothing else reads the engine's predictions.
+  // Computes only the scores and model outputs some condition of the rules reads
+  // (rules::ScoresRead, rules::PredictionsRead): nothing else reads the engine's.
   FittedValues(std::shared_ptr<const LoadedRules> rules,
                std::shared_ptr<const DerivedParams> params);
   void Fill(rules::ProfileFacts& profile, int64_t now_us) const override;
@@ -85,6 +88,7 @@ class FittedValues final : public rules::DerivedValues {
  private:
   std::shared_ptr<const LoadedRules> rules_;
   std::shared_ptr<const DerivedParams> params_;
+  std::set<std::string> scores_read_;         // the scores conditions read
   std::map<std::string, ModelOutputs> read_;  // model -> the outputs conditions read
 };
 

@@ -62,10 +62,18 @@ std::vector<std::string> PortraitMetrics(const RuleSet& rules) {
       out.push_back(r.item);
     }
   }
+  auto read = [&reads](std::string_view kind, std::string_view name) {
+    return std::any_of(reads.begin(), reads.end(), [&](const DerivedRead& r) {
+      return r.kind == kind && (r.item == name || r.item.empty());
+    });
+  };
   for (const Score& s : rules.scores) {
-    out.insert(out.end(), {s.recency, s.frequency, s.monetary});
+    if (read("scores", s.name)) {
+      out.insert(out.end(), {s.recency, s.frequency, s.monetary});
+    }
   }
-  if (!rules.models.empty()) {
+  if (std::any_of(rules.models.begin(), rules.models.end(),
+                  [&](const Model& m) { return read("predictions", m.name); })) {
     out.emplace_back(kPurchasesKey);
   }
   std::sort(out.begin(), out.end());
@@ -94,6 +102,25 @@ std::set<std::pair<std::string, std::string>> PredictionsRead(const RuleSet& rul
   for (const Trigger& t : rules.triggers) {
     if (t.when) {
       CollectPredictions(*t.when, out);
+    }
+  }
+  return out;
+}
+
+std::set<std::string> ScoresRead(const RuleSet& rules) {
+  std::vector<DerivedRead> reads;
+  for (const LifecycleStage& s : rules.lifecycle) CollectDerived(s.when, reads);
+  for (const TagRule& t : rules.tags) CollectDerived(t.when, reads);
+  for (const Segment& s : rules.segments) CollectDerived(s.when, reads);
+  for (const Trigger& t : rules.triggers) {
+    if (t.when) {
+      CollectDerived(*t.when, reads);
+    }
+  }
+  std::set<std::string> out;
+  for (const DerivedRead& r : reads) {
+    if (r.kind == "scores") {
+      out.insert(r.item);
     }
   }
   return out;

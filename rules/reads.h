@@ -62,17 +62,23 @@ bool PurposeMayUse(const config::Purpose& purpose, const config::Config& config,
 // which needs one of these to read it first.) A fit or refresh asks for the pass only then.
 bool PortraitReads(const RuleSet& rules, std::string_view kind, std::string_view name);
 
-// The top-level entries of a profile's metrics that the base-wide re-evaluation
-// (Engine::Reevaluate with the daemon's scores and predictions) reads or writes: the metrics
-// the lifecycle stages, [[tag]]s and [[segment]]s name, each [[score]]'s inputs, the
-// "$purchases" books when there is a [[model]], and the "$tags" and "$segments" bookkeeping;
-// ascending, once each. The pass's check opens only these.
+// The top-level entries of a profile's metrics that the base-wide re-evaluation's verdicts
+// (Engine::Reevaluate with the daemon's scores and predictions) read or write: the metrics the
+// lifecycle stages, [[tag]]s and [[segment]]s name, the inputs of each [[score]] one of them
+// reads (PortraitReads), the "$purchases" books when one of them reads a [[model]]'s
+// predictions, and the "$tags" and "$segments" bookkeeping; ascending, once each. The pass's
+// check opens only these.
 std::vector<std::string> PortraitMetrics(const RuleSet& rules);
 
 // The model outputs, (model, output) such as ("clv", "p_alive"), that some condition of `rules`
 // reads — a lifecycle stage's, a [[tag]]'s, a [[segment]]'s or a trigger's: nothing else reads
 // a profile's predictions, so the engine computes only these.
 std::set<std::pair<std::string, std::string>> PredictionsRead(const RuleSet& rules);
+
+// The [[score]]s that some condition of `rules` reads (scores.NAME.KEY in a lifecycle stage's,
+// a [[tag]]'s, a [[segment]]'s or a trigger's `when`): nothing else reads a profile's scores in
+// the engine, so it computes only these.
+std::set<std::string> ScoresRead(const RuleSet& rules);
 
 // Whether `path`, a [[tag]] rule's path, is visible to the tags read `read` (kind "tags"): all of
 // them for a whole-kind read, else those equal to or under the has_tag() argument.

@@ -190,5 +190,44 @@ TEST(PurchaseBook, TheEngineComputesOnlyTheOutputsItsConditionsRead) {
   EXPECT_GT(facts.predictions["clv"]["value_1y"].get<double>(), 0);
 }
 
+// A score no condition reads is not computed for the engine (the profile view computes its own).
+TEST(PurchaseBook, TheEngineComputesOnlyTheScoresItsConditionsRead) {
+  auto params = std::make_shared<DerivedParams>();
+  FittedScore& fitted = params->scores["rfm"];
+  fitted.version = 1;
+  fitted.rfm.recency = {10, 20, 30, 40};
+  fitted.rfm.frequency = {1, 2, 3, 4};
+  fitted.rfm.monetary = {10, 20, 30, 40};
+  fitted.rfm.mean_r = fitted.rfm.mean_f = fitted.rfm.mean_m = 3;
+  auto with_rules = [&](std::optional<std::string> when) {
+    rules::RuleSet set;
+    set.scores.push_back(rules::Score{"rfm", "last_order", "orders", "spent", std::nullopt, {}});
+    if (when) {
+      rules::Schema schema;
+      schema.scores = {"rfm"};
+      auto expr = rules::ParseExpression(*when, schema);
+      EXPECT_TRUE(expr) << expr.error().message;
+      rules::TagRule tag;
+      tag.path = "rfm/watch";
+      tag.when = std::move(*expr);
+      set.tags.push_back(std::move(tag));
+    }
+    return FittedValues(std::make_shared<const LoadedRules>(
+                            std::make_shared<const config::Config>(), std::move(set), "test"),
+                        params);
+  };
+  rules::ProfileFacts facts;
+  facts.metrics = {{"last_order", kStart}, {"orders", 3}, {"spent", 25.0}};
+  with_rules("scores.rfm.r > 2").Fill(facts, kStart + 5 * kDay);
+  ASSERT_TRUE(facts.scores.contains("rfm")) << facts.scores.dump();
+  EXPECT_TRUE(facts.scores["rfm"].contains("group"));
+
+  with_rules(std::nullopt).Fill(facts, kStart + 5 * kDay);
+  EXPECT_FALSE(facts.scores.contains("rfm")) << facts.scores.dump();
+  rules::RuleSet shown;  // what the profile view computes: every score
+  shown.scores.push_back(rules::Score{"rfm", "last_order", "orders", "spent", std::nullopt, {}});
+  EXPECT_TRUE(ScoresOf(shown, *params, facts.metrics, kStart + 5 * kDay).contains("rfm"));
+}
+
 }  // namespace
 }  // namespace portrait::daemon

@@ -473,8 +473,9 @@ TEST_F(PortraitRulesTest, ThePortraitReadsOnlyTheScoresAndPredictionsItsConditio
 }
 
 // The base-wide re-evaluation's check opens only the metrics the portrait reads: those its
-// stages, [[tag]]s and [[segment]]s name, each score's inputs, the books of the models, and the
-// tags' and segments' bookkeeping — never a metric only a trigger or nothing reads.
+// stages, [[tag]]s and [[segment]]s name, the inputs of the scores they read, the books of the
+// models whose predictions they read, and the tags' and segments' bookkeeping — never a metric,
+// score input or book only a trigger or nothing reads.
 TEST_F(PortraitRulesTest, ThePortraitMetricsAreThoseItsConditionsScoresAndModelsRead) {
   const std::string visits = "[[metric]]\nname = \"visits\"\ncount = \"page.viewed\"\n";
   SetDerived("service", {"metrics", "lifecycle", "tags", "segments", "scores", "predictions"});
@@ -487,8 +488,31 @@ TEST_F(PortraitRulesTest, ThePortraitMetricsAreThoseItsConditionsScoresAndModels
   const RuleSet valued = Load(kMetrics + visits + kScoreAndModel +
                               "[[lifecycle]]\nstage = \"active\"\n"
                               "when = \"days_since(metrics.last_order) < 30\"\n");
-  EXPECT_EQ(PortraitMetrics(valued), (std::vector<std::string>{"$purchases", "$segments", "$tags",
-                                                               "last_order", "orders", "spent"}));
+  EXPECT_EQ(PortraitMetrics(valued),
+            (std::vector<std::string>{"$segments", "$tags", "last_order"}));
+
+  const RuleSet scored = Load(kMetrics + visits + kScoreAndModel +
+                              "[[segment]]\nname = \"champions\"\n"
+                              "when = \"scores.rfm.group == 'champions'\"\n");
+  EXPECT_EQ(PortraitMetrics(scored),
+            (std::vector<std::string>{"$segments", "$tags", "last_order", "orders", "spent"}));
+
+  const RuleSet predicted = Load(kMetrics + visits + kScoreAndModel +
+                                 "[[tag]]\npath = \"lapsing\"\n"
+                                 "when = \"predict.clv.p_alive < 0.3\"\n");
+  EXPECT_EQ(PortraitMetrics(predicted),
+            (std::vector<std::string>{"$purchases", "$segments", "$tags"}));
+}
+
+// The engine computes only the scores some condition reads, a trigger's included.
+TEST_F(PortraitRulesTest, TheScoresReadAreThoseSomeConditionNames) {
+  SetDerived("service", {"metrics", "lifecycle", "tags", "segments", "scores", "predictions"});
+  EXPECT_EQ(ScoresRead(Load(kMetrics + kScoreAndModel)), std::set<std::string>{});
+  const std::string trigger =
+      "[[trigger]]\nid = \"t\"\npurpose = \"service\"\non.event = \"order.placed\"\n"
+      "when = \"scores.rfm.r > 2\"\ntask = \"x\"\n"
+      "channel = \"email\"\nsink = \"care-queue\"\nmessage = \"m\"\n";
+  EXPECT_EQ(ScoresRead(Load(kMetrics + kScoreAndModel + trigger)), std::set<std::string>{"rfm"});
 }
 
 }  // namespace

@@ -295,8 +295,8 @@ class Ingestor {
   // personalisation objection, say) drops them (KeepOpenUnder).
   std::shared_ptr<const LoadedRules> open_under_;
   std::unique_ptr<KnownSubjects> known_;  // for SealKnownSubjects on the I/O threads
-  // All but SealKnownSubjects, RulesArmed, AnchorsComplete, AnchoredFieldsNow, ReadForCheck and
-  // Check.
+  // All but SealKnownSubjects, RulesArmed, AnchorsComplete, AnchoredFieldsNow,
+  // UnanchoredPartitions, ReadForCheck and Check.
   ThreadChecker writer_thread_;
 };
 

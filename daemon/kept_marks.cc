@@ -179,7 +179,6 @@ Result<KeptMarks::Marks> KeptMarks::ReadPartition(int part) {
   Marks marks;
   marks.books = member("books");
   marks.metrics = member("metrics");
-  marks.metrics_stored = stored.has_value();
   return marks;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <random>
 
 #include "daemon/pass_marks.h"
 #include "rules/reads.h"
@@ -231,6 +232,13 @@ Status KeptMarks::Replace(RulesHolder& holder, std::shared_ptr<const LoadedRules
     if (after.books != in_part.books || after.metrics != in_part.metrics) {
       PutPartition(part, after, batch);
     }
+  }
+  if (held && !batch.meta.empty()) {
+    // A value no other reload wrote: overlapping reloads of peers each see it change.
+    std::random_device random;
+    batch.meta[std::string(kKeptMovedKey)] =
+        std::to_string(random()) + "." + std::to_string(random()) + "." +
+        std::to_string(generation_);
   }
   if (!batch.meta.empty()) {
     if (auto committed = audit_.Commit(batch); !committed) {

@@ -47,6 +47,11 @@ inline constexpr std::string_view kRebuildsKey = "kept.rebuilds";
 // stop or a reload still counts as a change when a later pass is marked (MarkRebuilt).
 inline constexpr std::string_view kRebuildChangedKey = "kept.changed";
 
+// The meta entry a node of several's Replace sets, to a value of its own, whenever it writes
+// partitions' marks: a peer whose reload overlapped may have written the marks of this node's
+// partitions from what it read before, so each node vets all the partitions it holds again
+// (KeptMarks::Vet) when it changes (docs/DECISIONS.md 176).
+inline constexpr std::string_view kKeptMovedKey = "kept.moved";
 // Partition `part`'s marks among several nodes: "kept/P".
 std::string KeptPartitionKey(int part);
 // kRebuildChangedKey, or partition `part`'s ("kept.changed/P") for a rebuild among several nodes.

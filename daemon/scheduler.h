@@ -105,8 +105,10 @@ class Scheduler {
   // held or the targets changed since the last complete round; false when one failed or stopped
   // (tried again at the next wake).
   bool PassPartitions();
-  // The kept values' marks of the partitions held in a tenure not vetted yet (KeptMarks::Vet).
-  bool VetTakenPartitions(const std::vector<store::HeldPartition>& held);
+  // The kept values' marks of the partitions held in a tenure not vetted yet, or of every one
+  // held when a peer's reload wrote partitions' marks since the last vetting (`moved`, the
+  // value of kKeptMovedKey): KeptMarks::Vet.
+  bool VetTakenPartitions(const std::vector<store::HeldPartition>& held, const std::string& moved);
   bool BackfillPartitions();
   bool RearmPartitions(const std::vector<store::HeldPartition>& held);
   // The rebuild of kept values, per partition held; `marked` is set when one was marked.
@@ -122,6 +124,7 @@ class Scheduler {
     std::string anchored;   // the config's date fields
     std::string armed;      // the re-arm's target
     uint64_t kept = 0;      // the rules put in force (KeptMarks::generation)
+    std::string moved;      // kKeptMovedKey: a reload's writes to the partitions' kept marks
     std::string evaluated;  // the re-evaluation's
     bool operator==(const Passed&) const = default;
   };
@@ -146,7 +149,8 @@ class Scheduler {
   std::chrono::steady_clock::time_point next_purge_;     // the epoch: at the first sweep
   const bool several_;                   // among several nodes: the partitions' passes
   std::optional<Passed> passed_;         // the scheduler thread's
-  std::vector<store::HeldPartition> vetted_;  // the scheduler thread's: KeptMarks::Vet done
+  std::vector<store::HeldPartition> vetted_;  // the scheduler thread's: KeptMarks::Vet done,
+  std::string vetted_moved_;                   // when kKeptMovedKey held this
   ActivityLog activity_;  // the aggregate info line, once a minute when anything changed
   std::thread thread_;    // last: starts once the members above exist
 };

@@ -19,12 +19,21 @@ bool Scheduler::PassPartitions() {
     log_.error("could not read the re-evaluation's target: {}", evaluated.error().ToString());
     return false;
   }
-  Passed now{*held, ingestor_.AnchoredFieldsNow(), ingestor_.ArmingTarget(), kept_.generation(),
+  Result<std::optional<std::string>> moved = store_.GetMeta(kKeptMovedKey);
+  if (!moved) {
+    log_.error("could not read the kept values' marks: {}", moved.error().ToString());
+    return false;
+  }
+  Passed now{*held,
+             ingestor_.AnchoredFieldsNow(),
+             ingestor_.ArmingTarget(),
+             kept_.generation(),
+             moved->value_or(""),
              *evaluated};
   if (passed_ && *passed_ == now) {
     return true;
   }
-  if (!VetTakenPartitions(*held) || !CompleteAnchors() || Stopping() ||
+  if (!VetTakenPartitions(*held, now.moved) || !CompleteAnchors() || Stopping() ||
       !RearmPartitions(*held) || Stopping()) {
     return false;
   }
@@ -60,10 +69,11 @@ bool Scheduler::PassPartitions() {
   return true;
 }
 
-bool Scheduler::VetTakenPartitions(const std::vector<store::HeldPartition>& held) {
+bool Scheduler::VetTakenPartitions(const std::vector<store::HeldPartition>& held,
+                                   const std::string& moved) {
   std::vector<int> taken;
   for (const store::HeldPartition& p : held) {
-    if (std::find(vetted_.begin(), vetted_.end(), p) == vetted_.end()) {
+    if (moved != vetted_moved_ || std::find(vetted_.begin(), vetted_.end(), p) == vetted_.end()) {
       taken.push_back(p.part);
     }
   }
@@ -76,6 +86,7 @@ bool Scheduler::VetTakenPartitions(const std::vector<store::HeldPartition>& held
     }
   }
   vetted_ = held;
+  vetted_moved_ = moved;
   return true;
 }
 

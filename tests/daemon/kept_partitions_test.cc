@@ -174,6 +174,9 @@ TEST_F(KeptMarksOnPartitions, ANodeOfSeveralMovesWhatItForgetsToThePartitionsItD
   for (int part : {0, 1}) {
     EXPECT_FALSE(PartHasMetric(part, "orders")) << part;
   }
+  // Its peers see that their partitions' marks were written (and vet them again).
+  const std::string moved = one_.store->GetMeta(kKeptMovedKey).value().value_or("");
+  EXPECT_FALSE(moved.empty());
   EXPECT_TRUE(IncompleteMetrics(b_, with_orders->set, 2).empty());
   EXPECT_EQ(IncompleteMetrics(a_, with_orders->set, 0), (std::vector<std::string>{"orders"}));
   // Base-wide, "orders" is complete no more.
@@ -188,6 +191,13 @@ TEST_F(KeptMarksOnPartitions, ANodeOfSeveralMovesWhatItForgetsToThePartitionsItD
     EXPECT_FALSE(PartHasMetric(part, "visits")) << part;
   }
   EXPECT_FALSE(Meta("kept_metrics").contains("visits"));
+
+  // Another reload of a's that writes partitions' marks (it forgets "visits" in its own) sets
+  // another value.
+  RulesHolder again{Loaded(kRulesWithoutOrders)};
+  ASSERT_TRUE(a_.marks->Replace(again, Loaded(kRulesWithOrders)).ok());
+  EXPECT_FALSE(PartHasMetric(0, "visits"));
+  EXPECT_NE(one_.store->GetMeta(kKeptMovedKey).value().value_or(""), moved);
 
   // One node that forgets "orders" forgets it in every partition.
   RulesHolder single{with_orders};

@@ -232,9 +232,9 @@ Status Ingestor::MarkPartitionAnchored(const store::HeldPartition& p, const std:
   PORTRAIT_RETURN_IF_ERROR(
       PassMark(kAnchoredFieldsKey).MarkPartition(store_, batch, p.part, fields));
   if (changed > 0) {
-    batch.audit.push_back(store::AuditEntry{
-        clock_.NowUs(), "system", "anchors.backfill", 0, "",
-        json{{"changed", changed}, {"partition", p.part}}.dump()});
+    batch.audit.push_back(
+        store::AuditEntry{clock_.NowUs(), "system", "anchors.backfill", 0, "",
+                          json{{"changed", changed}, {"partition", p.part}}.dump()});
   }
   PORTRAIT_RETURN_IF_ERROR(audit_.Commit(batch));
   return Status::Ok();

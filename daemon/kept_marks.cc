@@ -184,7 +184,8 @@ Result<KeptMarks::Marks> KeptMarks::ReadPartition(int part) {
 }
 
 void KeptMarks::PutPartition(int part, const Marks& marks, store::Batch& batch) {
-  batch.meta[KeptPartitionKey(part)] = json{{"books", marks.books}, {"metrics", marks.metrics}}.dump();
+  batch.meta[KeptPartitionKey(part)] =
+      json{{"books", marks.books}, {"metrics", marks.metrics}}.dump();
 }
 
 Status KeptMarks::Write(const Marks& marks) {
@@ -236,9 +237,9 @@ Status KeptMarks::Replace(RulesHolder& holder, std::shared_ptr<const LoadedRules
   if (held && !batch.meta.empty()) {
     // A value no other reload wrote: overlapping reloads of peers each see it change.
     std::random_device random;
-    batch.meta[std::string(kKeptMovedKey)] =
-        std::to_string(random()) + "." + std::to_string(random()) + "." +
-        std::to_string(generation_);
+    batch.meta[std::string(kKeptMovedKey)] = std::to_string(random()) + "." +
+                                             std::to_string(random()) + "." +
+                                             std::to_string(generation_);
   }
   if (!batch.meta.empty()) {
     if (auto committed = audit_.Commit(batch); !committed) {

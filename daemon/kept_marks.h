@@ -102,8 +102,7 @@ class KeptMarks {
 
   // The values of `set` (the rules in force) that are not marked complete: base-wide, or with
   // `part` in that partition.
-  Result<KeptTargets> Incomplete(const rules::RuleSet& set,
-                                 std::optional<int> part = std::nullopt);
+  Result<KeptTargets> Incomplete(const rules::RuleSet& set, std::optional<int> part = std::nullopt);
 
   // A partition taken anew by a node of several: forgets in the marks of each of `parts` what
   // `set` (the rules in force) does not keep, since this node applies its events without it.

@@ -147,10 +147,10 @@ class Scheduler {
   bool rebuild_ GUARDED_BY(mu_) = true;                  // at start: check the kept marks
   bool reevaluation_requested_ GUARDED_BY(mu_) = false;  // wakes the loop, unlike reevaluate_
   std::chrono::steady_clock::time_point next_purge_;     // the epoch: at the first sweep
-  const bool several_;                   // among several nodes: the partitions' passes
-  std::optional<Passed> passed_;         // the scheduler thread's
+  const bool several_;                        // among several nodes: the partitions' passes
+  std::optional<Passed> passed_;              // the scheduler thread's
   std::vector<store::HeldPartition> vetted_;  // the scheduler thread's: KeptMarks::Vet done,
-  std::string vetted_moved_;                   // when kKeptMovedKey held this
+  std::string vetted_moved_;                  // when kKeptMovedKey held this
   ActivityLog activity_;  // the aggregate info line, once a minute when anything changed
   std::thread thread_;    // last: starts once the members above exist
 };

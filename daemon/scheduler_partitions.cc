@@ -96,8 +96,7 @@ bool Scheduler::BackfillPartitions() {
     return true;
   }
   const std::string fields = ingestor_.AnchoredFieldsNow();
-  Result<std::vector<store::HeldPartition>> pending =
-      ingestor_.UnanchoredPartitions(fields, *held);
+  Result<std::vector<store::HeldPartition>> pending = ingestor_.UnanchoredPartitions(fields, *held);
   if (!pending) {
     log_.error("could not read the partitions' anchors marks: {}", pending.error().ToString());
     return false;
@@ -290,8 +289,8 @@ bool Scheduler::RebuildPartitions(const std::vector<store::HeldPartition>& held,
     if (!s.ok()) {
       all = false;
       if (s.code() != Status::Code::kUnavailable) {
-        log_.error("rebuilding the kept values of partition {} failed after profile {}: {}",
-                   p.part, after, s.ToString());
+        log_.error("rebuilding the kept values of partition {} failed after profile {}: {}", p.part,
+                   after, s.ToString());
       }
       continue;
     }
@@ -306,8 +305,7 @@ bool Scheduler::RebuildPartitions(const std::vector<store::HeldPartition>& held,
     total.unreadable_events += counts.unreadable_events;
   }
   if (pending > 0) {
-    const std::chrono::duration<double, std::milli> took =
-        std::chrono::steady_clock::now() - start;
+    const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
     log_.info(
         "values kept from events rebuilt in {} of {} partitions: {} profiles read, {} changed, "
         "{} damaged profiles and {} events left out ({} ms)",

@@ -79,9 +79,9 @@ class KeptMarksOnPartitions : public ServiceFixture {
     }
     n.store = std::move(*opened);
     if (!node.empty()) {
-      auto keeper = store::LeaseKeeper::Open(store::LeaseOptions{
-          dbs_.url, &server_->password(), node, "http://" + node + ":8080",
-          std::chrono::seconds(60)});
+      auto keeper = store::LeaseKeeper::Open(store::LeaseOptions{dbs_.url, &server_->password(),
+                                                                 node, "http://" + node + ":8080",
+                                                                 std::chrono::seconds(60)});
       EXPECT_TRUE(keeper) << keeper.error().ToString();
       if (!keeper) {
         return n;
@@ -89,24 +89,24 @@ class KeptMarksOnPartitions : public ServiceFixture {
       n.leases = std::move(*keeper);
       EXPECT_TRUE(store::ServeOnlyHeldPartitions(*n.store, n.leases).ok());
     }
-    n.audit = std::make_unique<store::AuditLog>(*n.store, signer_, data_.keys.audit_mac_key(),
-                                                clock_);
+    n.audit =
+        std::make_unique<store::AuditLog>(*n.store, signer_, data_.keys.audit_mac_key(), clock_);
     n.marks = std::make_unique<KeptMarks>(*n.store, *n.audit);
     return n;
   }
 
   static std::vector<int> Parts(const Node& n) {
     std::vector<int> parts;
-    const std::vector<store::HeldPartition> held = n.store->HeldPartitions().value_or(
-        std::vector<store::HeldPartition>());
+    const std::vector<store::HeldPartition> held =
+        n.store->HeldPartitions().value_or(std::vector<store::HeldPartition>());
     for (const store::HeldPartition& p : held) {
       parts.push_back(p.part);
     }
     return parts;
   }
   static store::HeldPartition Held(const Node& n, int part) {
-    const std::vector<store::HeldPartition> held = n.store->HeldPartitions().value_or(
-        std::vector<store::HeldPartition>());
+    const std::vector<store::HeldPartition> held =
+        n.store->HeldPartitions().value_or(std::vector<store::HeldPartition>());
     for (const store::HeldPartition& p : held) {
       if (p.part == part) {
         return p;
@@ -208,8 +208,8 @@ TEST_F(KeptMarksOnPartitions, ANodeOfSeveralMovesWhatItForgetsToThePartitionsItD
 }
 
 TEST_F(KeptMarksOnPartitions, APartitionTakenAnewForgetsWhatTheTakersRulesLack) {
-  SetMeta(KeptPartitionKey(2), json{{"metrics", {{"orders", kOrders}}}, {"books", json::object()}}
-                                   .dump());
+  SetMeta(KeptPartitionKey(2),
+          json{{"metrics", {{"orders", kOrders}}}, {"books", json::object()}}.dump());
   // Rules that keep it: the mark stays.
   ASSERT_TRUE(b_.marks->Vet(Loaded(kRulesWithOrders)->set, {2}).ok());
   EXPECT_TRUE(PartHasMetric(2, "orders"));
@@ -217,9 +217,9 @@ TEST_F(KeptMarksOnPartitions, APartitionTakenAnewForgetsWhatTheTakersRulesLack) 
   ASSERT_TRUE(b_.marks->Vet(Loaded(kRulesWithoutOrders)->set, {2}).ok());
   EXPECT_FALSE(PartHasMetric(2, "orders"));
   // Another definition under the same name is no more kept than none.
-  SetMeta(KeptPartitionKey(3), json{{"metrics", {{"orders", "sum\norder.placed\namount"}}},
-                                    {"books", json::object()}}
-                                   .dump());
+  SetMeta(KeptPartitionKey(3),
+          json{{"metrics", {{"orders", "sum\norder.placed\namount"}}}, {"books", json::object()}}
+              .dump());
   ASSERT_TRUE(b_.marks->Vet(Loaded(kRulesWithOrders)->set, {3}).ok());
   EXPECT_FALSE(PartHasMetric(3, "orders"));
 }

@@ -19,8 +19,10 @@
 // definition, and complete base-wide when the base-wide mark has it or every partition's does.
 // The base-wide mark is only ever narrowed among several nodes: a node's Replace moves what it
 // forgets of it to the partitions it does not hold (their holders' rules may keep it still) and
-// forgets it in those it holds; one node forgets it in every partition. A store without
-// partitions (SQLCipher, memory) has none of these entries.
+// forgets it in those it holds; one node forgets it in every partition. A node that takes a
+// partition anew, or sees a peer's reload write partitions' marks (kKeptMovedKey), forgets in
+// the marks of those it holds what its rules do not keep (Vet), since it applies their events
+// without it. A store without partitions (SQLCipher, memory) has none of these entries.
 // Thread-safe; Replace, Vet and MarkRebuilt(In) run on the writer thread.
 #pragma once
 

@@ -163,32 +163,47 @@ class Ingestor {
                             int64_t changed);
 
   // Whether every profile's anniversary anchors were made for the date fields of the config in
-  // force (after the schema gained them, or the config a date field, they were not).
-  Result<bool> AnchorsComplete();
-  // Makes the anchors of up to `limit` profiles with ids above `after` match their date fields
-  // (opening — decrypting — each), in one transaction; anchors of fields that are no date field
-  // any more go. Returns the last id handled (0 when none were left) and how many anchors
-  // changed.
-  Result<RearmProgress> BackfillAnchors(store::ProfileId after, int limit);
+  // force (after the schema gained them, or the config a date field, they were not). Among
+  // several nodes (docs/DECISIONS.md 177): those of every partition held, or with `part` of
+  // that partition (the base-wide mark, which a single node's backfill wrote, stands for all).
+  Result<bool> AnchorsComplete(std::optional<int> part = std::nullopt);
+  // Makes the anchors of up to `limit` profiles with ids above `after` (with `part`, of that
+  // partition) match their date fields (opening — decrypting — each), in one transaction;
+  // anchors of fields that are no date field any more go. Returns the last id handled (0 when
+  // none were left) and how many anchors changed.
+  Result<RearmProgress> BackfillAnchors(store::ProfileId after, int limit,
+                                        std::optional<int> part = std::nullopt);
   // The date fields of the config in force, as MarkAnchorsComplete records them.
   std::string AnchoredFieldsNow() const;
+  // Before a backfill: on one node, outdates the partitions' marks (PassMark::BeginBaseWide);
+  // among several, clears the base-wide mark unless it is `fields` (PassMark::BeginPartitions).
+  Status BeginBackfill(const std::string& fields);
   // Records that the anchors are complete for `fields` (AnchoredFieldsNow when the backfill
   // began: a reload meanwhile leaves the mark unequal to the config, so AnchorsComplete says
   // no and the backfill runs again), with an audit record counting the anchors changed when
   // there were any.
   Status MarkAnchorsComplete(int64_t changed, const std::string& fields);
+  // Among several nodes: which of `held` are not anchored for `fields`, and the mark of
+  // partition `p` once backfilled — Unavailable, nothing marked, unless this node still holds
+  // it in the tenure the backfill began in.
+  Result<std::vector<store::HeldPartition>> UnanchoredPartitions(
+      const std::string& fields, const std::vector<store::HeldPartition>& held);
+  Status MarkPartitionAnchored(const store::HeldPartition& p, const std::string& fields,
+                               int64_t changed);
 
   // Recomputes `targets` (values kept from events whose marks are missing: KeptMarks) for up to
   // `limit` profiles with ids above `after`, in one transaction: each profile opened, its stored
   // events of the targets' types opened and applied again in time order to values forgotten
   // first (daemon/ingestor_rebuild.cc). Only profiles whose values change are stored. Returns
-  // the last id handled (0 when none were left) and the counts.
+  // the last id handled (0 when none were left) and the counts. With `part` (among several
+  // nodes): the profiles of that partition, the job's change flag that partition's.
   struct RebuildStep {
     store::ProfileId last = 0;
     RebuildCounts counts;
     std::vector<store::ProfileId> damaged;  // did not open, or rebuilt without an event
   };
-  Result<RebuildStep> RebuildKept(const KeptTargets& targets, store::ProfileId after, int limit);
+  Result<RebuildStep> RebuildKept(const KeptTargets& targets, store::ProfileId after, int limit,
+                                  std::optional<int> part = std::nullopt);
 
   // The base-wide re-evaluation (daemon/ingestor_reevaluate.cc, DECISIONS 107): after a change
   // of the rules that decide the portrait — [[tag]], [[segment]], [[score]], [[model]], the
@@ -280,8 +295,8 @@ class Ingestor {
   // personalisation objection, say) drops them (KeepOpenUnder).
   std::shared_ptr<const LoadedRules> open_under_;
   std::unique_ptr<KnownSubjects> known_;  // for SealKnownSubjects on the I/O threads
-  // All but SealKnownSubjects, RulesArmed, AnchorsComplete, AnchoredFieldsNow, ReadForCheck and
-  // Check.
+  // All but SealKnownSubjects, RulesArmed, AnchorsComplete, AnchoredFieldsNow,
+  // UnanchoredPartitions, ReadForCheck and Check.
   ThreadChecker writer_thread_;
 };
 

@@ -68,7 +68,7 @@ Result<CheckInputs> Ingestor::ReadForCheck(store::ProfileId after, int limit,
   read.rules = rules_.Get();
   read.objection = ReadsObjection(read.rules->set);
   read.metrics = rules::PortraitMetrics(read.rules->set);
-  PORTRAIT_ASSIGN_OR_RETURN(read.anchored, AnchorsComplete());
+  PORTRAIT_ASSIGN_OR_RETURN(read.anchored, AnchorsComplete(part));
   const std::vector<std::string> fields = PortraitFields(read.rules->set, read.anchored);
   const std::string_view purpose = read.objection ? kPersonalisation : std::string_view();
   PORTRAIT_ASSIGN_OR_RETURN(read.profiles,

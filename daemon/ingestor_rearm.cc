@@ -134,16 +134,27 @@ Status Ingestor::MarkPartitionArmed(const store::HeldPartition& p, const std::st
   return Status::Ok();
 }
 
-Result<bool> Ingestor::AnchorsComplete() {
-  PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> anchored,
-                            store_.GetMeta(kAnchoredFieldsKey));
-  return anchored && *anchored == AnchoredFieldsNow();
+Result<bool> Ingestor::AnchorsComplete(std::optional<int> part) {
+  const std::string fields = AnchoredFieldsNow();
+  const PassMark mark(kAnchoredFieldsKey);
+  std::optional<std::vector<store::HeldPartition>> held = store_.HeldPartitions();
+  if (!held) {
+    return mark.Done(store_, fields);
+  }
+  if (part) {
+    held = std::vector<store::HeldPartition>{{*part, 0}};  // the marks name no tenure
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::HeldPartition> pending,
+                            mark.Pending(store_, fields, fields, *held));
+  return pending.empty();
 }
 
-Result<RearmProgress> Ingestor::BackfillAnchors(store::ProfileId after, int limit) {
+Result<RearmProgress> Ingestor::BackfillAnchors(store::ProfileId after, int limit,
+                                                std::optional<int> part) {
   PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
-  PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::TimerInputs> inputs,
-                            store_.RearmInputs(after, limit));
+  PORTRAIT_ASSIGN_OR_RETURN(
+      std::vector<store::TimerInputs> inputs,
+      part ? store_.RearmInputsIn(*part, after, limit) : store_.RearmInputs(after, limit));
   RearmProgress progress;
   if (inputs.empty()) {
     return progress;
@@ -188,6 +199,45 @@ Result<RearmProgress> Ingestor::BackfillAnchors(store::ProfileId after, int limi
 
 std::string Ingestor::AnchoredFieldsNow() const {
   return AnchoredFieldsValue(DateFields(*rules_.Get()->config));
+}
+
+Status Ingestor::BeginBackfill(const std::string& fields) {
+  PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
+  const PassMark mark(kAnchoredFieldsKey);
+  store::Batch batch;
+  if (store_.HeldPartitions()) {
+    PORTRAIT_RETURN_IF_ERROR(mark.BeginPartitions(store_, fields, batch));
+  } else {
+    PORTRAIT_RETURN_IF_ERROR(mark.BeginBaseWide(store_, batch));
+  }
+  if (!batch.meta.empty()) {
+    PORTRAIT_RETURN_IF_ERROR(audit_.Commit(batch));
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<store::HeldPartition>> Ingestor::UnanchoredPartitions(
+    const std::string& fields, const std::vector<store::HeldPartition>& held) {
+  return PassMark(kAnchoredFieldsKey).Pending(store_, fields, fields, held);
+}
+
+Status Ingestor::MarkPartitionAnchored(const store::HeldPartition& p, const std::string& fields,
+                                       int64_t changed) {
+  PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
+  if (!StillHeld(store_.HeldPartitions(), p)) {
+    return Status::Unavailable("partition " + std::to_string(p.part) +
+                               " changed hands during its anchors' backfill");
+  }
+  store::Batch batch;
+  PORTRAIT_RETURN_IF_ERROR(
+      PassMark(kAnchoredFieldsKey).MarkPartition(store_, batch, p.part, fields));
+  if (changed > 0) {
+    batch.audit.push_back(
+        store::AuditEntry{clock_.NowUs(), "system", "anchors.backfill", 0, "",
+                          json{{"changed", changed}, {"partition", p.part}}.dump()});
+  }
+  PORTRAIT_RETURN_IF_ERROR(audit_.Commit(batch));
+  return Status::Ok();
 }
 
 Status Ingestor::MarkAnchorsComplete(int64_t changed, const std::string& fields) {

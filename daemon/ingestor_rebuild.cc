@@ -8,10 +8,12 @@
 namespace portrait::daemon {
 
 Result<Ingestor::RebuildStep> Ingestor::RebuildKept(const KeptTargets& targets,
-                                                    store::ProfileId after, int limit) {
+                                                    store::ProfileId after, int limit,
+                                                    std::optional<int> part) {
   PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
-  PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::TimerInputs> inputs,
-                            store_.RearmInputs(after, limit));
+  PORTRAIT_ASSIGN_OR_RETURN(
+      std::vector<store::TimerInputs> inputs,
+      part ? store_.RearmInputsIn(*part, after, limit) : store_.RearmInputs(after, limit));
   RebuildStep step;
   if (inputs.empty()) {
     return step;
@@ -57,7 +59,7 @@ Result<Ingestor::RebuildStep> Ingestor::RebuildKept(const KeptTargets& targets,
     ++step.counts.changed;
   }
   if (!batch.profiles.empty()) {
-    batch.meta[std::string(kRebuildChangedKey)] = "1";
+    batch.meta[RebuildChangedKey(part)] = "1";
     PORTRAIT_RETURN_IF_ERROR(audit_.Commit(batch));
     for (const store::ProfileWrite& w : batch.profiles) {
       Forget(w.row.id);  // what is kept open holds the values before

@@ -12,11 +12,24 @@
 // {"METRIC": "KIND\nTYPE\nKEY"}), never personal. A store written before metrics were marked has
 // no "kept_metrics": the metrics of the first rules put in force are taken as complete, as they
 // were kept before (rebuilding them from the events a retention rule left would lose counts).
-// Thread-safe; Replace and MarkRebuilt run on the writer thread.
+//
+// Among several nodes (docs/DECISIONS.md 176) each node rebuilds the partitions it holds, and a
+// partition P has its own marks, the meta entry "kept/P" ({"metrics": {...}, "books": {...}},
+// the same definitions): a value is complete in P when the base-wide mark or P's has its
+// definition, and complete base-wide when the base-wide mark has it or every partition's does.
+// The base-wide mark is only ever narrowed among several nodes: a node's Replace moves what it
+// forgets of it to the partitions it does not hold (their holders' rules may keep it still) and
+// forgets it in those it holds; one node forgets it in every partition. A node that takes a
+// partition anew, or sees a peer's reload write partitions' marks (kKeptMovedKey), forgets in
+// the marks of those it holds what its rules do not keep (Vet), since it applies their events
+// without it. A store without partitions (SQLCipher, memory) has none of these entries.
+// Thread-safe; Replace, Vet and MarkRebuilt(In) run on the writer thread.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -35,6 +48,16 @@ inline constexpr std::string_view kRebuildsKey = "kept.rebuilds";
 // The meta entry a rebuild job sets ("1") with the profiles it changes, so a pass cut off by a
 // stop or a reload still counts as a change when a later pass is marked (MarkRebuilt).
 inline constexpr std::string_view kRebuildChangedKey = "kept.changed";
+
+// The meta entry a node of several's Replace sets, to a value of its own, whenever it writes
+// partitions' marks: a peer whose reload overlapped may have written the marks of this node's
+// partitions from what it read before, so each node vets all the partitions it holds again
+// (KeptMarks::Vet) when it changes (docs/DECISIONS.md 176).
+inline constexpr std::string_view kKeptMovedKey = "kept.moved";
+// Partition `part`'s marks among several nodes: "kept/P".
+std::string KeptPartitionKey(int part);
+// kRebuildChangedKey, or partition `part`'s ("kept.changed/P") for a rebuild among several nodes.
+std::string RebuildChangedKey(std::optional<int> part);
 
 // The count a meta entry holds (0 when there is none); Corruption when it holds anything but a
 // non-negative integer.
@@ -72,13 +95,21 @@ class KeptMarks {
   // forgets the marks `next` would not keep, sets it, then marks each of its values with no
   // stored event of its type. When forgetting fails, `next` is not set and the error is
   // returned; a failure to mark only leaves values unmarked (the rebuild pass marks them).
+  // Among several nodes, what it forgets of the base-wide mark goes, in the same commit, to the
+  // marks of the partitions this node does not hold, and only the held partitions are marked.
   Status Replace(RulesHolder& holder, std::shared_ptr<const LoadedRules> next);
 
-  // Whether `model`'s books are marked complete for its definition.
+  // Whether `model`'s books are marked complete for its definition, base-wide.
   Result<bool> Complete(const rules::Model& model);
 
-  // The values of `set` (the rules in force) that are not marked complete.
-  Result<KeptTargets> Incomplete(const rules::RuleSet& set);
+  // The values of `set` (the rules in force) that are not marked complete: base-wide, or with
+  // `part` in that partition.
+  Result<KeptTargets> Incomplete(const rules::RuleSet& set, std::optional<int> part = std::nullopt);
+
+  // A partition taken anew by a node of several: forgets in the marks of each of `parts` what
+  // `set` (the rules in force) does not keep, since this node applies its events without it.
+  // On the writer thread.
+  Status Vet(const rules::RuleSet& set, const std::vector<int>& parts);
 
   // A count of the rules put in force by Replace. A rebuild pass takes it before it takes the
   // rules in force.
@@ -91,6 +122,12 @@ class KeptMarks {
   // count (kRebuildsKey), in one commit. On the writer thread.
   Result<bool> MarkRebuilt(const KeptTargets& targets, uint64_t generation,
                            const RebuildCounts& counts, bool portrait_reads, int64_t now_us);
+  // The same after a rebuild of partition `p` among several nodes: its marks ("kept/P") and
+  // its change flag (RebuildChangedKey), the record naming the partition; Unavailable, nothing
+  // marked, unless this node still holds `p` in the same tenure.
+  Result<bool> MarkRebuiltIn(const store::HeldPartition& p, const KeptTargets& targets,
+                             uint64_t generation, const RebuildCounts& counts, bool portrait_reads,
+                             int64_t now_us);
 
  private:
   struct Marks {
@@ -99,8 +136,13 @@ class KeptMarks {
     bool metrics_stored = false;  // "kept_metrics" was there
   };
   Result<Marks> Read() REQUIRES(mu_);
+  Result<Marks> ReadPartition(int part) REQUIRES(mu_);
   // The batch entries writing `marks`.
   static void Put(const Marks& marks, store::Batch& batch);
+  static void PutPartition(int part, const Marks& marks, store::Batch& batch);
+  Result<bool> Mark(const KeptTargets& targets, uint64_t generation, const RebuildCounts& counts,
+                    bool portrait_reads, int64_t now_us,
+                    const std::optional<store::HeldPartition>& p);
   Status Write(const Marks& marks) REQUIRES(mu_);
 
   store::Store& store_;

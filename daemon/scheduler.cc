@@ -79,7 +79,8 @@ void Scheduler::Loop() {
     if (rearm && !several_) {
       RearmAll();
     }
-    if (rebuild && !CompleteKept() && !Stopping()) {
+    // Among several nodes the rebuild goes per partition held (PassPartitions).
+    if (rebuild && !several_ && !CompleteKept() && !Stopping()) {
       MutexLock lock(mu_);
       rebuild_ = true;  // tried again at the next wake
     }
@@ -124,6 +125,9 @@ void Scheduler::Loop() {
 }
 
 bool Scheduler::CompleteAnchors() {
+  if (several_) {
+    return BackfillPartitions();
+  }
   // A reload during a pass can change the date fields: the pass then records the ones it began
   // with, the mark differs from the config, and another pass runs.
   for (int pass = 0;; ++pass) {
@@ -142,6 +146,10 @@ bool Scheduler::CompleteAnchors() {
 }
 
 bool Scheduler::BackfillAnchors(const std::string& fields) {
+  if (Status s = writer_.Run([&] { return ingestor_.BeginBackfill(fields); }); !s.ok()) {
+    log_.error("could not begin the anchors' backfill: {}", s.ToString());
+    return false;
+  }
   const auto start = std::chrono::steady_clock::now();
   auto last_sweep = start;
   RearmProgress progress;
@@ -278,12 +286,6 @@ bool Scheduler::RebuildKept(const KeptTargets& targets, uint64_t generation, Reb
       if (s.code() != Status::Code::kUnavailable) {
         log_.error("rebuilding values kept from events failed after profile {}: {}", after,
                    s.ToString());
-      } else if (several_ && !rebuild_refused_logged_) {
-        rebuild_refused_logged_ = true;
-        log_.warn(
-            "the rebuild of values kept from events walks every profile, and among several "
-            "nodes its writes to other nodes' partitions are refused; it is tried again: run one "
-            "node (the others stopped) until it is done (docs/DECISIONS.md 169)");
       }
       return false;
     }

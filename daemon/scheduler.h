@@ -17,13 +17,16 @@
 // every profile opened once, kRebuildPerJob per writer job, due timers swept in between; a
 // rebuild that changed a profile is followed by a re-evaluation.
 //
-// Among several nodes (the store's HeldPartitions, docs/DECISIONS.md 173) the re-arm and the
-// re-evaluation pass only the partitions this node holds, one partition at a time, each marked
-// once passed within one tenure (daemon/pass_marks.h): at every wake, when the partitions held or
-// the targets (the rules' fingerprint, the re-evaluation's target, which a peer's score refresh
+// Among several nodes (the store's HeldPartitions, docs/DECISIONS.md 173, 176, 177) the anchors'
+// backfill, the re-arm, the rebuild of kept values and the re-evaluation pass only the
+// partitions this node holds, in that order, one partition at a time, each marked once passed
+// within one tenure (daemon/pass_marks.h; the kept values' "kept/P", daemon/kept_marks.h): at
+// every wake, when the partitions held or the targets (the config's date fields, the rules'
+// fingerprint, the rules put in force, the re-evaluation's target, which a peer's score refresh
 // or fit moves) differ from those of the last complete round, the partitions whose marks miss
-// them are passed (scheduler_partitions.cc). A partition taken from a node that died mid-pass is
-// passed by its new holder.
+// them are passed (scheduler_partitions.cc). First, the kept values' marks of a partition taken
+// anew forget what the rules in force here do not keep (KeptMarks::Vet). A partition taken from
+// a node that died mid-pass is passed by its new holder.
 #pragma once
 
 #include <spdlog/logger.h>
@@ -75,7 +78,8 @@ class Scheduler {
   void Loop();
   void Sweep();
   void RearmAll();
-  // Backfills the anchors if they are incomplete; false when they still are (stopped, failed).
+  // Backfills the anchors if they are incomplete (among several nodes, those of the partitions
+  // held: BackfillPartitions); false when they still are (stopped, failed).
   bool CompleteAnchors();
   // One backfill pass over every profile, then the mark recording `fields`; false when it
   // stopped or failed.
@@ -101,7 +105,14 @@ class Scheduler {
   // held or the targets changed since the last complete round; false when one failed or stopped
   // (tried again at the next wake).
   bool PassPartitions();
+  // The kept values' marks of the partitions held in a tenure not vetted yet, or of every one
+  // held when a peer's reload wrote partitions' marks since the last vetting (`moved`, the
+  // value of kKeptMovedKey): KeptMarks::Vet.
+  bool VetTakenPartitions(const std::vector<store::HeldPartition>& held, const std::string& moved);
+  bool BackfillPartitions();
   bool RearmPartitions(const std::vector<store::HeldPartition>& held);
+  // The rebuild of kept values, per partition held; `marked` is set when one was marked.
+  bool RebuildPartitions(const std::vector<store::HeldPartition>& held, bool& marked);
   bool ReevaluatePartitions(const std::vector<store::HeldPartition>& held);
   // One partition's re-evaluation for `fingerprint`; false when it failed or stopped.
   bool ReevaluatePartition(const store::HeldPartition& p, const std::string& fingerprint,
@@ -110,7 +121,10 @@ class Scheduler {
   // What the partitions' passes were last completed for.
   struct Passed {
     std::vector<store::HeldPartition> held;
+    std::string anchored;   // the config's date fields
     std::string armed;      // the re-arm's target
+    uint64_t kept = 0;      // the rules put in force (KeptMarks::generation)
+    std::string moved;      // kKeptMovedKey: a reload's writes to the partitions' kept marks
     std::string evaluated;  // the re-evaluation's
     bool operator==(const Passed&) const = default;
   };
@@ -133,9 +147,10 @@ class Scheduler {
   bool rebuild_ GUARDED_BY(mu_) = true;                  // at start: check the kept marks
   bool reevaluation_requested_ GUARDED_BY(mu_) = false;  // wakes the loop, unlike reevaluate_
   std::chrono::steady_clock::time_point next_purge_;     // the epoch: at the first sweep
-  const bool several_;                   // among several nodes: the partitions' passes
-  std::optional<Passed> passed_;         // the scheduler thread's
-  bool rebuild_refused_logged_ = false;  // the scheduler thread's: warned once
+  const bool several_;                        // among several nodes: the partitions' passes
+  std::optional<Passed> passed_;              // the scheduler thread's
+  std::vector<store::HeldPartition> vetted_;  // the scheduler thread's: KeptMarks::Vet done,
+  std::string vetted_moved_;                  // when kKeptMovedKey held this
   ActivityLog activity_;  // the aggregate info line, once a minute when anything changed
   std::thread thread_;    // last: starts once the members above exist
 };

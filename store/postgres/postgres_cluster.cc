@@ -94,6 +94,9 @@ Status PostgresStore::Fence(const Batch& batch) {
   for (const auto& [id, trigger] : batch.cleared_timers) {
     add(id);
   }
+  for (const AnchorChange& a : batch.anchors) {  // the anchors' backfill (DECISIONS 177)
+    add(a.profile_id);
+  }
   for (const TaskRow& t : batch.tasks) {
     add(t.profile_id);
   }

@@ -248,6 +248,16 @@ TEST_F(LeaseKeeperTest, AStoreSharedByNodesWritesAndFiresOnlyThePartitionsItHold
   auto refused = write(theirs);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code(), Status::Code::kUnavailable);
+  // An anchors' backfill batch (anchors only, DECISIONS 177) is fenced too.
+  auto anchor = [&](ProfileId id) {
+    Batch batch;
+    batch.anchors.push_back(AnchorChange{id, "birthday", AnchorDate{0, 6, 20}});
+    return (*store)->Commit(batch);
+  };
+  EXPECT_TRUE(anchor(mine)) << "a partition node-a holds";
+  auto anchor_refused = anchor(theirs);
+  ASSERT_FALSE(anchor_refused);
+  EXPECT_EQ(anchor_refused.error().code(), Status::Code::kUnavailable);
   // node-b's timer, written under node-b, is not node-a's to fire.
   ASSERT_TRUE(Main()
                   .Do("INSERT INTO timers (profile_id, trigger, part, due_us) VALUES ($1, 't', "

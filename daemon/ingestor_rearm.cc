@@ -231,6 +231,7 @@ Status Ingestor::MarkPartitionAnchored(const store::HeldPartition& p, const std:
   store::Batch batch;
   PORTRAIT_RETURN_IF_ERROR(
       PassMark(kAnchoredFieldsKey).MarkPartition(store_, batch, p.part, fields));
+  batch.fenced_parts.push_back(p.part);  // the lease must hold at the commit
   if (changed > 0) {
     batch.audit.push_back(
         store::AuditEntry{clock_.NowUs(), "system", "anchors.backfill", 0, "",

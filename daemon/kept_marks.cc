@@ -218,6 +218,7 @@ Status KeptMarks::Replace(RulesHolder& holder, std::shared_ptr<const LoadedRules
   // mark forgets to the partitions it does not hold, whose holders may keep it still, and
   // forgets it, with what `next` does not keep, in its own; one node forgets it everywhere.
   const std::optional<std::vector<store::HeldPartition>> held = store_.HeldPartitions();
+  const std::shared_ptr<const LoadedRules> before = holder.Get();
   const json gone_books = Minus(marks.books, kept.books);
   const json gone_metrics = Minus(marks.metrics, kept.metrics);
   for (int part = 0; part < store_.PartitionCount(); ++part) {
@@ -227,8 +228,15 @@ Status KeptMarks::Replace(RulesHolder& holder, std::shared_ptr<const LoadedRules
       Merge(gone_books, after.books);
       Merge(gone_metrics, after.metrics);
     } else {
+      // Only what both the rules in force until now (under which this node applied the
+      // partition's events) and `next` keep: a mark the node has not vetted yet may name a
+      // value its rules did not keep.
       after.books = Kept(in_part.books, set.models);
       after.metrics = Kept(in_part.metrics, set.metrics);
+      if (before) {
+        after.books = Kept(after.books, before->set.models);
+        after.metrics = Kept(after.metrics, before->set.metrics);
+      }
     }
     if (after.books != in_part.books || after.metrics != in_part.metrics) {
       PutPartition(part, after, batch);
@@ -270,6 +278,7 @@ Status KeptMarks::Replace(RulesHolder& holder, std::shared_ptr<const LoadedRules
     const bool books = MarkAll(unused_models, in_part->books);
     if (MarkAll(unused_metrics, in_part->metrics) || books) {
       PutPartition(p.part, *in_part, unused);
+      unused.fenced_parts.push_back(p.part);
     }
   }
   if (!unused.meta.empty()) {
@@ -342,6 +351,7 @@ Status KeptMarks::Vet(const rules::RuleSet& set, const std::vector<int>& parts) 
     after.metrics = Kept(in_part.metrics, set.metrics);
     if (after.books != in_part.books || after.metrics != in_part.metrics) {
       PutPartition(part, after, batch);
+      batch.fenced_parts.push_back(part);  // a partition lost meanwhile is its next holder's
     }
   }
   if (!batch.meta.empty()) {
@@ -393,11 +403,15 @@ Result<bool> KeptMarks::Mark(const KeptTargets& targets, uint64_t generation,
   store::Batch batch;
   if (p) {
     PutPartition(p->part, marks, batch);
+    batch.fenced_parts.push_back(p->part);  // the lease must hold at the commit
   } else {
     Put(marks, batch);
   }
   const std::string changed_key = RebuildChangedKey(p ? std::optional(p->part) : std::nullopt);
-  PORTRAIT_ASSIGN_OR_RETURN(int64_t changed_before, MetaCount(store_, changed_key));
+  // A flag that does not read as a count is taken as set, and cleared below: a damaged entry
+  // must not stop every later rebuild from being marked.
+  const Result<int64_t> changed_flag = MetaCount(store_, changed_key);
+  const int64_t changed_before = changed_flag ? *changed_flag : 1;
   if ((counts.changed > 0 || changed_before > 0) && portrait_reads) {
     PORTRAIT_ASSIGN_OR_RETURN(int64_t rebuilds, MetaCount(store_, kRebuildsKey));
     batch.meta[std::string(kRebuildsKey)] = std::to_string(rebuilds + 1);

@@ -269,16 +269,7 @@ bool Scheduler::RebuildKept(const KeptTargets& targets, uint64_t generation, Reb
       }
       PORTRAIT_ASSIGN_OR_RETURN(Ingestor::RebuildStep step,
                                 ingestor_.RebuildKept(targets, after, kRebuildPerJob));
-      counts.profiles += step.counts.profiles;
-      counts.changed += step.counts.changed;
-      counts.unreadable_profiles += step.counts.unreadable_profiles;
-      counts.unreadable_events += step.counts.unreadable_events;
-      for (store::ProfileId id : step.damaged) {
-        log_.warn(
-            "profile {} is damaged: its values kept from events were rebuilt without what "
-            "did not open (or not at all)",
-            id);
-      }
+      CountRebuilt(step, counts);
       after = step.last;
       return Status::Ok();
     });
@@ -296,6 +287,19 @@ bool Scheduler::RebuildKept(const KeptTargets& targets, uint64_t generation, Reb
       return false;
     }
     SweepEvery(last_sweep);
+  }
+}
+
+void Scheduler::CountRebuilt(const Ingestor::RebuildStep& step, RebuildCounts& counts) {
+  counts.profiles += step.counts.profiles;
+  counts.changed += step.counts.changed;
+  counts.unreadable_profiles += step.counts.unreadable_profiles;
+  counts.unreadable_events += step.counts.unreadable_events;
+  for (store::ProfileId id : step.damaged) {
+    log_.warn(
+        "profile {} is damaged: its values kept from events were rebuilt without what did not "
+        "open (or not at all)",
+        id);
   }
 }
 

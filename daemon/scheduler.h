@@ -32,7 +32,9 @@
 #include <spdlog/logger.h>
 
 #include <chrono>
+#include <functional>
 #include <optional>
+#include <string_view>
 #include <thread>
 
 #include "base/mutex.h"
@@ -92,6 +94,8 @@ class Scheduler {
   // force (else it stops and sets `stale`); false when it stopped or failed.
   bool RebuildKept(const KeptTargets& targets, uint64_t generation, RebuildCounts& counts,
                    bool& stale);
+  // Adds what a rebuild job did to `counts`, naming each damaged profile in a log line.
+  void CountRebuilt(const Ingestor::RebuildStep& step, RebuildCounts& counts);
   // Sweeps the due timers when a period has passed since `last` (a long pass holds none back).
   void SweepEvery(std::chrono::steady_clock::time_point& last);
   void PurgeExpired();
@@ -111,6 +115,22 @@ class Scheduler {
   bool VetTakenPartitions(const std::vector<store::HeldPartition>& held, const std::string& moved);
   bool BackfillPartitions();
   bool RearmPartitions(const std::vector<store::HeldPartition>& held);
+  // What passing partitions one by one did (PassEach).
+  struct PartitionsPassed {
+    int64_t changed = 0;
+    int passed = 0;
+    bool all = true;       // every one was passed and marked
+    bool stopped = false;  // Stop() cut it off
+  };
+  using PartitionStep =
+      std::function<Result<RearmProgress>(const store::HeldPartition&, store::ProfileId after)>;
+  using PartitionMark = std::function<Status(const store::HeldPartition&, int64_t changed)>;
+  // Passes each of `pending` in writer jobs of `step` (the range after `after` of its profiles,
+  // from 0 until one returns last 0), then marks it with `mark`; before each job it checks that
+  // the partition is still held (else its next holder passes it). `what` names the pass in a
+  // failure's log line ("re-arming").
+  PartitionsPassed PassEach(const std::vector<store::HeldPartition>& pending, std::string_view what,
+                            const PartitionStep& step, const PartitionMark& mark);
   // The rebuild of kept values, per partition held; `marked` is set when one was marked.
   bool RebuildPartitions(const std::vector<store::HeldPartition>& held, bool& marked);
   bool ReevaluatePartitions(const std::vector<store::HeldPartition>& held);

@@ -45,9 +45,10 @@ bool Scheduler::PassPartitions() {
     log_.error("the rebuild of values kept from events stopped: {}; it is tried again",
                typeid(e).name());
   }
-  if (!rebuilt_all || Stopping()) {
+  if (Stopping()) {
     return false;
   }
+  // A rebuild that failed is tried again at the next wake; the re-evaluation goes on meanwhile.
   if (marked) {  // a rebuild the portrait reads moves the re-evaluation's target
     evaluated = ingestor_.EvaluationTarget(rules_.Get()->set);
     if (!evaluated) {
@@ -62,7 +63,7 @@ bool Scheduler::PassPartitions() {
   } catch (const std::exception& e) {  // off the writer, nothing guards it: out of memory, say
     log_.error("the re-evaluation stopped: {}; it is tried again", typeid(e).name());
   }
-  if (!evaluated_all) {
+  if (!evaluated_all || !rebuilt_all) {
     return false;
   }
   passed_ = std::move(now);
@@ -109,50 +110,23 @@ bool Scheduler::BackfillPartitions() {
     return false;
   }
   const auto start = std::chrono::steady_clock::now();
-  auto last_sweep = start;
-  int64_t changed = 0;
-  int passed = 0;
-  bool all = true;
-  for (const store::HeldPartition& p : *pending) {
-    RearmProgress progress;
-    Status s;
-    do {
-      if (Stopping()) {
-        return false;
-      }
-      if (!StillHeld(store_.HeldPartitions(), p)) {
-        s = Status::Unavailable("given up");  // its next holder backfills it
-        break;
-      }
-      s = writer_.Run([&]() -> Status {
-        PORTRAIT_ASSIGN_OR_RETURN(
-            RearmProgress step, ingestor_.BackfillAnchors(progress.last, kBackfillPerJob, p.part));
-        progress.changed += step.changed;
-        progress.last = step.last;
-        return Status::Ok();
+  const PartitionsPassed done = PassEach(
+      *pending, "backfilling the anchors of",
+      [&](const store::HeldPartition& p, store::ProfileId after) {
+        return ingestor_.BackfillAnchors(after, kBackfillPerJob, p.part);
+      },
+      [&](const store::HeldPartition& p, int64_t changed) {
+        return ingestor_.MarkPartitionAnchored(p, fields, changed);
       });
-      SweepEvery(last_sweep);
-    } while (s.ok() && progress.last != 0);
-    if (s.ok()) {
-      s = writer_.Run([&] { return ingestor_.MarkPartitionAnchored(p, fields, progress.changed); });
-    }
-    if (!s.ok()) {
-      all = false;
-      if (s.code() != Status::Code::kUnavailable) {
-        log_.error("backfilling the anchors of partition {} failed after profile {}: {}", p.part,
-                   progress.last, s.ToString());
-      }
-      continue;
-    }
-    changed += progress.changed;
-    ++passed;
+  if (done.stopped) {
+    return false;
   }
   const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
-  log_.info("anniversary anchors backfilled in {} of {} partitions: {} changed ({} ms)", passed,
-            pending->size(), changed, static_cast<int64_t>(took.count()));
+  log_.info("anniversary anchors backfilled in {} of {} partitions: {} changed ({} ms)",
+            done.passed, pending->size(), done.changed, static_cast<int64_t>(took.count()));
   // A reload meanwhile may have changed the date fields: the marks name the ones it began with.
   Result<bool> complete = ingestor_.AnchorsComplete();
-  return all && complete && *complete;
+  return done.all && complete && *complete;
 }
 
 bool Scheduler::RearmPartitions(const std::vector<store::HeldPartition>& held) {
@@ -173,50 +147,65 @@ bool Scheduler::RearmPartitions(const std::vector<store::HeldPartition>& held) {
     return false;
   }
   const auto start = std::chrono::steady_clock::now();
-  auto last_sweep = start;
-  int64_t changed = 0;
-  int passed = 0;
-  bool all = true;
-  for (const store::HeldPartition& p : *pending) {
+  const PartitionsPassed done = PassEach(
+      *pending, "re-arming",
+      [&](const store::HeldPartition& p, store::ProfileId after) {
+        return ingestor_.RearmProfiles(after, kRearmPerJob, p.part);
+      },
+      [&](const store::HeldPartition& p, int64_t changed) {
+        return ingestor_.MarkPartitionArmed(p, target, changed);
+      });
+  if (done.stopped) {
+    return false;
+  }
+  const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
+  log_.info(
+      "timers re-armed for the rules and time zone in force in {} of {} partitions: {} changed "
+      "({} ms)",
+      done.passed, pending->size(), done.changed, static_cast<int64_t>(took.count()));
+  return done.all;
+}
+
+Scheduler::PartitionsPassed Scheduler::PassEach(const std::vector<store::HeldPartition>& pending,
+                                                std::string_view what, const PartitionStep& step,
+                                                const PartitionMark& mark) {
+  PartitionsPassed done;
+  auto last_sweep = std::chrono::steady_clock::now();
+  for (const store::HeldPartition& p : pending) {
     RearmProgress progress;
     Status s;
     do {
       if (Stopping()) {
-        return false;
+        done.stopped = true;
+        return done;
       }
       if (!StillHeld(store_.HeldPartitions(), p)) {
         s = Status::Unavailable("given up");  // its next holder passes it
         break;
       }
       s = writer_.Run([&]() -> Status {
-        PORTRAIT_ASSIGN_OR_RETURN(RearmProgress step,
-                                  ingestor_.RearmProfiles(progress.last, kRearmPerJob, p.part));
-        progress.changed += step.changed;
-        progress.last = step.last;
+        PORTRAIT_ASSIGN_OR_RETURN(RearmProgress next, step(p, progress.last));
+        progress.changed += next.changed;
+        progress.last = next.last;
         return Status::Ok();
       });
       SweepEvery(last_sweep);
     } while (s.ok() && progress.last != 0);
     if (s.ok()) {
-      s = writer_.Run([&] { return ingestor_.MarkPartitionArmed(p, target, progress.changed); });
+      s = writer_.Run([&] { return mark(p, progress.changed); });
     }
     if (!s.ok()) {
-      all = false;
+      done.all = false;
       if (s.code() != Status::Code::kUnavailable) {
-        log_.error("re-arming partition {} failed after profile {}: {}", p.part, progress.last,
+        log_.error("{} partition {} failed after profile {}: {}", what, p.part, progress.last,
                    s.ToString());
       }
       continue;
     }
-    changed += progress.changed;
-    ++passed;
+    done.changed += progress.changed;
+    ++done.passed;
   }
-  const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
-  log_.info(
-      "timers re-armed for the rules and time zone in force in {} of {} partitions: {} changed "
-      "({} ms)",
-      passed, pending->size(), changed, static_cast<int64_t>(took.count()));
-  return all;
+  return done;
 }
 
 bool Scheduler::RebuildPartitions(const std::vector<store::HeldPartition>& held, bool& marked) {
@@ -260,16 +249,7 @@ bool Scheduler::RebuildPartitions(const std::vector<store::HeldPartition>& held,
         }
         PORTRAIT_ASSIGN_OR_RETURN(Ingestor::RebuildStep step,
                                   ingestor_.RebuildKept(*targets, after, kRebuildPerJob, p.part));
-        counts.profiles += step.counts.profiles;
-        counts.changed += step.counts.changed;
-        counts.unreadable_profiles += step.counts.unreadable_profiles;
-        counts.unreadable_events += step.counts.unreadable_events;
-        for (store::ProfileId id : step.damaged) {
-          log_.warn(
-              "profile {} is damaged: its values kept from events were rebuilt without what "
-              "did not open (or not at all)",
-              id);
-        }
+        CountRebuilt(step, counts);
         after = step.last;
         return Status::Ok();
       });

@@ -309,6 +309,9 @@ struct Batch {
   // lifecycle forbids (CheckMove) fails the batch.
   std::vector<TaskUpdate> task_updates;
   std::map<std::string, std::string> meta;  // daemon bookkeeping (never personal): set
+  // Among several nodes, partitions the batch writes no row of but whose lease must still hold
+  // at the commit: a partition's marks (docs/DECISIONS.md 176). Ignored by a store of one node.
+  std::vector<int> fenced_parts;
   // Anchor changes beside the profile writes (the one-time backfill of existing profiles),
   // applied after them and before the erasures; NotFound if the profile does not exist.
   std::vector<AnchorChange> anchors;

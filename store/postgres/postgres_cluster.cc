@@ -100,6 +100,7 @@ Status PostgresStore::Fence(const Batch& batch) {
   for (const TaskRow& t : batch.tasks) {
     add(t.profile_id);
   }
+  parts.insert(batch.fenced_parts.begin(), batch.fenced_parts.end());
   if (!batch.task_updates.empty()) {
     std::vector<int64_t> ids;
     for (const TaskUpdate& u : batch.task_updates) {

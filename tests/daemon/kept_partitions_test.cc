@@ -207,6 +207,47 @@ TEST_F(KeptMarksOnPartitions, ANodeOfSeveralMovesWhatItForgetsToThePartitionsItD
   }
 }
 
+// A reload keeps in a partition it holds only what the rules in force until now kept too: the
+// node applied the partition's events under those, and a mark it has not vetted yet (its last
+// holder's) may name a value they lacked.
+TEST_F(KeptMarksOnPartitions, AReloadKeepsInAHeldPartitionOnlyWhatTheRulesBeforeItKeptToo) {
+  SetMeta("kept_metrics", "{}");
+  SetMeta("purchase_books", "{}");
+  {  // an order stored: "orders" can't be marked as a value no stored event feeds
+    store::Batch batch;
+    store::ProfileWrite w;
+    w.is_new = true;
+    w.row.id = 7;
+    w.row.ext_key = "key-7";
+    w.row.external_id = "sealed";
+    batch.profiles.push_back(w);
+    batch.events.push_back(store::EventRow{"event-1", 7, "order.placed", 1000, "sealed"});
+    auto committed = one_.store->Commit(batch);
+    ASSERT_TRUE(committed) << committed.error().ToString();
+  }
+  SetMeta(KeptPartitionKey(1),
+          json{{"metrics", {{"orders", kOrders}}}, {"books", json::object()}}.dump());
+  RulesHolder holder{Loaded(kRulesWithoutOrders)};
+  const auto with_orders = Loaded(kRulesWithOrders);
+  ASSERT_TRUE(a_.marks->Replace(holder, with_orders).ok());
+  EXPECT_FALSE(PartHasMetric(1, "orders"));
+  EXPECT_EQ(IncompleteMetrics(a_, with_orders->set, 1), (std::vector<std::string>{"orders"}));
+}
+
+// A change flag that does not read as a count does not stop a partition's rebuild from being
+// marked: it is taken as set (the rebuild count moves) and cleared.
+TEST_F(KeptMarksOnPartitions, ADamagedChangeFlagIsTakenAsSetAndCleared) {
+  KeptTargets books;
+  books.models = {Loaded(kRulesWithOrders)->set.models.at(0)};
+  SetMeta(RebuildChangedKey(2), "x");
+  ASSERT_TRUE(b_.marks
+                  ->MarkRebuiltIn(Held(b_, 2), books, b_.marks->generation(), RebuildCounts{},
+                                  /*portrait_reads=*/true, clock_.NowUs())
+                  .value());
+  EXPECT_EQ(MetaCount(*one_.store, kRebuildsKey).value(), 1);
+  EXPECT_EQ(MetaCount(*one_.store, RebuildChangedKey(2)).value(), 0);
+}
+
 TEST_F(KeptMarksOnPartitions, APartitionTakenAnewForgetsWhatTheTakersRulesLack) {
   SetMeta(KeptPartitionKey(2),
           json{{"metrics", {{"orders", kOrders}}}, {"books", json::object()}}.dump());

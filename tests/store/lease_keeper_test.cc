@@ -258,6 +258,17 @@ TEST_F(LeaseKeeperTest, AStoreSharedByNodesWritesAndFiresOnlyThePartitionsItHold
   auto anchor_refused = anchor(theirs);
   ASSERT_FALSE(anchor_refused);
   EXPECT_EQ(anchor_refused.error().code(), Status::Code::kUnavailable);
+  // A batch of a partition's marks alone is fenced by the partitions it names (DECISIONS 176).
+  auto mark = [&](ProfileId id) {
+    Batch batch;
+    batch.meta["kept/test"] = "{}";
+    batch.fenced_parts.push_back(a->PartitionOf(id));
+    return (*store)->Commit(batch);
+  };
+  EXPECT_TRUE(mark(mine)) << "a partition node-a holds";
+  auto mark_refused = mark(theirs);
+  ASSERT_FALSE(mark_refused);
+  EXPECT_EQ(mark_refused.error().code(), Status::Code::kUnavailable);
   // node-b's timer, written under node-b, is not node-a's to fire.
   ASSERT_TRUE(Main()
                   .Do("INSERT INTO timers (profile_id, trigger, part, due_us) VALUES ($1, 't', "

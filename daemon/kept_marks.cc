@@ -221,6 +221,7 @@ Status KeptMarks::Replace(RulesHolder& holder, std::shared_ptr<const LoadedRules
   const std::shared_ptr<const LoadedRules> before = holder.Get();
   const json gone_books = Minus(marks.books, kept.books);
   const json gone_metrics = Minus(marks.metrics, kept.metrics);
+  bool wrote_parts = false;
   for (int part = 0; part < store_.PartitionCount(); ++part) {
     PORTRAIT_ASSIGN_OR_RETURN(Marks in_part, ReadPartition(part));
     Marks after = in_part;
@@ -240,9 +241,10 @@ Status KeptMarks::Replace(RulesHolder& holder, std::shared_ptr<const LoadedRules
     }
     if (after.books != in_part.books || after.metrics != in_part.metrics) {
       PutPartition(part, after, batch);
+      wrote_parts = true;
     }
   }
-  if (held && !batch.meta.empty()) {
+  if (held && wrote_parts) {
     // A value no other reload wrote: overlapping reloads of peers each see it change.
     std::random_device random;
     batch.meta[std::string(kKeptMovedKey)] = std::to_string(random()) + "." +

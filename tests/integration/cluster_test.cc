@@ -644,14 +644,16 @@ TEST_F(Cluster, ARulesChangeIsPassedOnEveryPartitionByItsHolderAndADeadNodesByTh
   })) << Count("SELECT count(*) FROM timers WHERE trigger = 'cluster-daily';")
       << " timers, " << Count("SELECT count(*) FROM segment_members WHERE segment = 'buyers';")
       << " members";
+  // The partitions are marked one by one: every one of them, for one new target.
   EXPECT_TRUE(testing::Eventually([&] {
-    return MarkValues("timers\\.rules_fingerprint") == 1 &&
+    return Marks("timers\\.rules_fingerprint") == kPartitions &&
+           Marks("portrait\\.fingerprint") == kPartitions &&
+           MarkValues("timers\\.rules_fingerprint") == 1 &&
            MarkValues("portrait\\.fingerprint") == 1 &&
            AMark("timers.rules_fingerprint") != armed_before &&
            AMark("portrait.fingerprint") != evaluated_before;
-  }));
-  EXPECT_EQ(Marks("timers\\.rules_fingerprint"), kPartitions);
-  EXPECT_EQ(Marks("portrait\\.fingerprint"), kPartitions);
+  })) << Marks("timers\\.rules_fingerprint")
+      << " partitions armed, " << Marks("portrait\\.fingerprint") << " evaluated";
   // The base-wide marks are void: a single node started later passes every profile again.
   EXPECT_EQ(Text("SELECT value FROM meta WHERE key = 'timers.rules_fingerprint';"), "");
   EXPECT_EQ(Text("SELECT value FROM meta WHERE key = 'portrait.fingerprint';"), "");

@@ -56,7 +56,7 @@ json ScoresOf(const rules::RuleSet& set, const DerivedParams& params, const json
     return out;
   }
   for (const rules::Score& score : set.scores) {
-    if (only && !only->count(score.name) && !only->count("")) {
+    if (only && !only->count(score.name)) {
       continue;
     }
     auto fitted = params.scores.find(score.name);

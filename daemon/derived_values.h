@@ -31,7 +31,7 @@ std::optional<nlohmann::json> RfmScoreJson(const FittedScore& fitted,
 
 // NAME -> {"version", "r", "f", "m", "group"} for every score of `set` refreshed in `params` that
 // the profile's metrics can be scored on: what ProfileFacts::scores holds. With `only`, the
-// scores it names alone ("" names every one).
+// scores it names alone.
 nlohmann::json ScoresOf(const rules::RuleSet& set, const DerivedParams& params,
                         const nlohmann::json& metrics, int64_t now_us,
                         const std::set<std::string>* only = nullptr);

@@ -62,18 +62,13 @@ std::vector<std::string> PortraitMetrics(const RuleSet& rules) {
       out.push_back(r.item);
     }
   }
-  auto read = [&reads](std::string_view kind, std::string_view name) {
-    return std::any_of(reads.begin(), reads.end(), [&](const DerivedRead& r) {
-      return r.kind == kind && (r.item == name || r.item.empty());
-    });
-  };
   for (const Score& s : rules.scores) {
-    if (read("scores", s.name)) {
+    if (PortraitReads(rules, "scores", s.name)) {
       out.insert(out.end(), {s.recency, s.frequency, s.monetary});
     }
   }
   if (std::any_of(rules.models.begin(), rules.models.end(),
-                  [&](const Model& m) { return read("predictions", m.name); })) {
+                  [&](const Model& m) { return PortraitReads(rules, "predictions", m.name); })) {
     out.emplace_back(kPurchasesKey);
   }
   std::sort(out.begin(), out.end());

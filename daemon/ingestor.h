@@ -21,6 +21,7 @@
 #include "daemon/kept_marks.h"
 #include "daemon/known_subjects.h"
 #include "daemon/rules_holder.h"
+#include "rules/reads.h"
 #include "store/audit_log.h"
 #include "store/profile_vault.h"
 
@@ -49,8 +50,10 @@ struct TimerSweep {
 // What the base-wide re-evaluation's check read of a range of profiles (Ingestor::ReadForCheck).
 struct CheckInputs {
   std::shared_ptr<const LoadedRules> rules;  // the rules in force when read: judged under them
+  rules::PassScope scope = rules::PassScope::kPortrait;  // the conditions judged
   bool anchored = false;             // the anchors are complete: date fields are read from them
-  bool objection = false;            // the rules read the personalisation objection
+  bool objection = false;            // the conditions judged read the personalisation objection
+  bool derived = true;               // they may read scores or predictions
   std::vector<std::string> metrics;  // the metrics' entries the pass reads (PortraitMetrics)
   std::vector<store::PortraitInputs> profiles;
 };
@@ -78,6 +81,15 @@ struct ReevaluationStart {
   bool needed = false;         // false: the base is evaluated for the rules in force
   std::string fingerprint;     // of the portrait rules the pass evaluates for
   store::ProfileId after = 0;  // resume after this profile (a pass cut off by a stop)
+  // What the pass evaluates: everything that decides the portrait, or the [[segment]]s alone
+  // when nothing else changed since a pass completed under the same epoch of the other rules
+  // (docs/DECISIONS.md 178).
+  rules::PassScope scope = rules::PassScope::kPortrait;
+  std::string pass;  // the name its progress is recorded under: fingerprint, scope and epoch
+  // What it records as evaluated once complete: the epoch it began in and the requests and
+  // rebuilds it answers (empty: no epoch begun). Only a pass begun in the epoch in force can
+  // match it: epochs never come back.
+  std::string base;
 };
 
 struct RearmProgress {
@@ -221,10 +233,19 @@ class Ingestor {
   // What the evaluated mark must equal: the fingerprint of `set`, "+N" after request N, and
   // "~M" after M rebuilds of kept values that changed a profile (KeptMarks).
   Result<std::string> EvaluationTarget(const rules::RuleSet& set);
-  // Whether a pass is needed and where it starts: resumes a pass cut off for the same rules;
-  // drops the members-index rows of segments the rules no longer have. A base never evaluated
-  // whose rules have no [[tag]] or [[segment]] is marked evaluated at once (nothing to do).
+  // Its "+N~M" part alone.
+  Result<std::string> EvaluationSuffix();
+  // Whether a pass is needed and where it starts: resumes a pass cut off for the same rules and
+  // scope; drops the members-index rows of segments the rules no longer have. A base never
+  // evaluated whose rules have no [[tag]] or [[segment]] is marked evaluated at once (nothing
+  // to do). On one node, a pass after a change of [[segment]]s alone evaluates only them
+  // (docs/DECISIONS.md 178).
   Result<ReevaluationStart> BeginReevaluation();
+  // Called on the writer before `next` takes effect (a start, a reload): when what decides the
+  // portrait besides the [[segment]]s differs from the rules the epoch was begun for, begins a
+  // new epoch, so no pass evaluates only the segments until one has evaluated everything under
+  // it.
+  Status NoteRulesInForce(const LoadedRules& next);
   // The check, in two steps on any thread, off the writer (daemon/ingestor_check.cc): reads
   // what the pass reads of up to `limit` profiles with ids above `after`, in one snapshot; then
   // tells which of them re-evaluating would change — what the pass stores ("$tags",
@@ -232,23 +253,25 @@ class Ingestor {
   // opening and evaluating them on two threads. The scheduler reads the next range while it
   // checks the last.
   // With `part` (among several nodes): only the profiles of that partition.
+  // With PassScope::kSegments, only what the [[segment]]s read, and only they are judged.
   Result<CheckInputs> ReadForCheck(store::ProfileId after, int limit,
-                                   std::optional<int> part = std::nullopt);
+                                   std::optional<int> part = std::nullopt,
+                                   rules::PassScope scope = rules::PassScope::kPortrait);
   ReevaluationCheck Check(const CheckInputs& read) const;
   // Re-evaluates the profiles `check` found changed (none: only the progress is recorded), in
-  // one transaction that also records the progress (the check's last profile) under
-  // `fingerprint` (a restart resumes after it).
+  // one transaction that also records the progress (the check's last profile) under `pass`
+  // (ReevaluationStart::pass; a restart resumes after it).
   // A profile changed after its range was read is re-evaluated as it is now; one the check
   // found unchanged and an event changed since was evaluated by that event's group, under the
   // same rules.
   // With `part` (a check of that partition's profiles, among several nodes) no base-wide
   // progress is recorded: a partition's pass is begun again if cut off.
   Result<ReevaluationProgress> ReevaluateProfiles(const ReevaluationCheck& check,
-                                                  const std::string& fingerprint,
+                                                  const std::string& pass,
                                                   std::optional<int> part = std::nullopt);
-  // Records that every profile was re-evaluated for `fingerprint`, with an audit record
-  // (portrait.reevaluate) of the pass's counts.
-  Status MarkReevaluated(const std::string& fingerprint, const ReevaluationProgress& totals);
+  // Records that every profile was re-evaluated for `start`'s fingerprint, and its base, with
+  // an audit record (portrait.reevaluate) of the pass's counts.
+  Status MarkReevaluated(const ReevaluationStart& start, const ReevaluationProgress& totals);
   // Whether the base is evaluated for the rules in force and the last request.
   Result<bool> PortraitEvaluated();
   // Among several nodes (docs/DECISIONS.md 173), the re-evaluation passes each held partition

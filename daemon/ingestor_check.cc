@@ -16,18 +16,11 @@
 namespace portrait::daemon {
 namespace {
 
-// The fields the pass reads: those named by a lifecycle stage's, a [[tag]]'s or a
-// [[segment]]'s condition and, unless `anchored` (re-arming then reads the anchors, as the
+// The fields the whole portrait's pass reads: those named by a lifecycle stage's, a [[tag]]'s or
+// a [[segment]]'s condition and, unless `anchored` (re-arming then reads the anchors, as the
 // re-arm after a rule change does), the date fields of anniversary triggers.
 std::vector<std::string> PortraitFields(const rules::RuleSet& set, bool anchored) {
-  std::vector<std::pair<std::string, int>> named;
-  for (const rules::LifecycleStage& s : set.lifecycle) rules::CollectFields(s.when, named);
-  for (const rules::TagRule& t : set.tags) rules::CollectFields(t.when, named);
-  for (const rules::Segment& s : set.segments) rules::CollectFields(s.when, named);
-  std::vector<std::string> out;
-  for (auto& [field, offset] : named) {
-    out.push_back(std::move(field));
-  }
+  std::vector<std::string> out = rules::PortraitFields(set, rules::PassScope::kPortrait);
   for (const rules::Trigger& t : set.triggers) {
     if (t.kind == rules::TriggerKind::kAnniversary && !anchored) {
       out.push_back(t.field);
@@ -36,6 +29,18 @@ std::vector<std::string> PortraitFields(const rules::RuleSet& set, bool anchored
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
+}
+
+// Whether `facts`' membership of a segment of `set` differs from its members-index rows
+// `indexed` (ascending).
+bool IndexDiffers(const rules::RuleSet& set, const rules::ProfileFacts& facts,
+                  const std::vector<std::string>& indexed) {
+  for (const rules::Segment& s : set.segments) {
+    if (InSegment(facts, s.name) != std::binary_search(indexed.begin(), indexed.end(), s.name)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 // Whether the writer's pass would store anything for `facts` (opened as IngestGroup opens a
@@ -51,29 +56,59 @@ bool WouldChange(const rules::Engine& engine, const rules::RuleSet& set, rules::
       !out.timers.empty() || !out.transitions.empty()) {
     return true;
   }
-  for (const rules::Segment& s : set.segments) {
-    if (InSegment(facts, s.name) != std::binary_search(indexed.begin(), indexed.end(), s.name)) {
-      return true;
-    }
+  if (IndexDiffers(set, facts, indexed)) {
+    return true;
   }
   return !RearmTimers(engine, facts, timers, now_us, /*late_ok=*/false, /*membership_known=*/true)
               .empty();
 }
 
+// Whether the pass after a change of [[segment]]s alone would store anything for `facts`
+// (docs/DECISIONS.md 178): a segment's transition, or members-index rows `indexed` that differ.
+// Nothing else it stores can change unless a membership does, which the writer's pass then
+// re-evaluates whole.
+bool SegmentsWouldChange(const rules::Engine& engine, const rules::RuleSet& set,
+                         rules::ProfileFacts facts, const std::vector<std::string>& indexed,
+                         int64_t now_us) {
+  if (facts.derived) {
+    facts.derived->Fill(facts, now_us);
+  }
+  return !engine.UpdateSegments(facts, now_us).empty() || IndexDiffers(set, facts, indexed);
+}
+
 }  // namespace
 
 Result<CheckInputs> Ingestor::ReadForCheck(store::ProfileId after, int limit,
-                                           std::optional<int> part) {
+                                           std::optional<int> part, rules::PassScope scope) {
   CheckInputs read;
   read.rules = rules_.Get();
-  read.objection = ReadsObjection(read.rules->set);
-  read.metrics = rules::PortraitMetrics(read.rules->set);
-  PORTRAIT_ASSIGN_OR_RETURN(read.anchored, AnchorsComplete(part));
-  const std::vector<std::string> fields = PortraitFields(read.rules->set, read.anchored);
-  const std::string_view purpose = read.objection ? kPersonalisation : std::string_view();
-  PORTRAIT_ASSIGN_OR_RETURN(read.profiles,
-                            part ? store_.PortraitInputsIn(*part, after, limit, fields, purpose)
-                                 : store_.PortraitInputsAfter(after, limit, fields, purpose));
+  read.scope = scope;
+  const rules::RuleSet& set = read.rules->set;
+  read.metrics = rules::PortraitMetrics(set, scope);
+  store::PortraitRead what;
+  if (scope == rules::PassScope::kSegments) {
+    read.objection = std::any_of(set.segments.begin(), set.segments.end(),
+                                 [](const rules::Segment& s) { return s.marketing; });
+    read.derived =
+        std::any_of(set.scores.begin(), set.scores.end(),
+                    [&](const rules::Score& s) {
+                      return rules::PortraitReads(set, "scores", s.name, scope);
+                    }) ||
+        std::any_of(set.models.begin(), set.models.end(), [&](const rules::Model& m) {
+          return rules::PortraitReads(set, "predictions", m.name, scope);
+        });
+    what.fields = rules::PortraitFields(set, scope);
+    what.timers = false;
+  } else {
+    read.objection = ReadsObjection(set);
+    PORTRAIT_ASSIGN_OR_RETURN(read.anchored, AnchorsComplete(part));
+    what.fields = PortraitFields(set, read.anchored);
+  }
+  if (read.objection) {
+    what.consent_purpose = kPersonalisation;
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(read.profiles, part ? store_.PortraitInputsIn(*part, after, limit, what)
+                                                : store_.PortraitInputsAfter(after, limit, what));
   return read;
 }
 
@@ -90,7 +125,7 @@ ReevaluationCheck Ingestor::Check(const CheckInputs& read) const {
   check.checked = static_cast<int64_t>(inputs.size());
   const int64_t now = clock_.NowUs();
   const std::shared_ptr<const rules::DerivedValues> derived =
-      make_derived_ ? make_derived_(read.rules) : nullptr;
+      make_derived_ && read.derived ? make_derived_(read.rules) : nullptr;
   std::vector<char> changed(inputs.size(), 0);
   // Whether profile `i` goes to the writer.
   auto judge_one = [&](size_t i) -> bool {
@@ -118,6 +153,9 @@ ReevaluationCheck Ingestor::Check(const CheckInputs& read) const {
       facts.objected_to_personalisation = Objected(ledger, now);
     }
     facts.derived = derived.get();
+    if (read.scope == rules::PassScope::kSegments) {
+      return SegmentsWouldChange(read.rules->engine, set, std::move(facts), in.segments, now);
+    }
     return WouldChange(read.rules->engine, set, std::move(facts), in.segments, in.timers.timers,
                        now);
   };

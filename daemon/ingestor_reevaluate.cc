@@ -4,6 +4,7 @@
 // progress (DECISIONS 107, 120).
 #include <algorithm>
 #include <map>
+#include <random>
 #include <set>
 
 #include "daemon/ingest_group.h"
@@ -23,6 +24,13 @@ constexpr std::string_view kEvaluatedKey = "portrait.fingerprint";
 constexpr std::string_view kPassKey = "portrait.pass";
 // The segments the members index holds rows of (a JSON array of names).
 constexpr std::string_view kIndexedKey = "segments.indexed";
+// The epoch of the rules besides the [[segment]]s, "BASE#RANDOM": BASE their fingerprint
+// (BaseFingerprint), RANDOM new whenever BASE changes (Ingestor::NoteRulesInForce).
+constexpr std::string_view kEpochKey = "portrait.epoch";
+// The epoch, and the requests and rebuilds (EvaluationSuffix), of the last pass that began and
+// completed in it: every profile's portrait besides its segments is as those rules make it
+// (docs/DECISIONS.md 178).
+constexpr std::string_view kBaseKey = "portrait.base";
 // The number of the last request for a pass (a fit or refresh whose values the portrait reads),
 // written in the request's own batch: part of what the mark must match (EvaluationTarget).
 constexpr std::string_view kRequestKey = "portrait.requested";
@@ -39,13 +47,13 @@ std::string Fnv1a(std::string_view text) {
 }
 
 // What decides a profile's portrait, as text: every part separated by NULs (no rule text holds
-// one).
-std::string PortraitText(const rules::RuleSet& set) {
+// one); without `segments`, all but the [[segment]]s.
+std::string PortraitText(const rules::RuleSet& set, bool segments = true) {
   std::string t = "v1";
   auto add = [&t](std::string_view part) { (t += '\0') += part; };
   for (const rules::LifecycleStage& s : set.lifecycle) add("stage:" + s.stage + "=" + s.source);
   for (const rules::TagRule& r : set.tags) add("tag:" + r.path + "=" + r.source);
-  for (const rules::Segment& s : set.segments) {
+  for (const rules::Segment& s : segments ? set.segments : std::vector<rules::Segment>()) {
     add("segment:" + s.name + (s.marketing ? "!" : "=") + s.source);
   }
   for (const rules::Score& s : set.scores) {
@@ -61,6 +69,13 @@ std::string PortraitText(const rules::RuleSet& set) {
     }
   }
   return t;
+}
+
+// What the epoch (kEpochKey) follows: what decides the portrait besides the [[segment]]s, and
+// the default time zone its conditions' days are counted in.
+std::string BaseFingerprint(const LoadedRules& rules) {
+  return Fnv1a(PortraitText(rules.set, /*segments=*/false) + '\0' + "zone:" +
+               rules.config->daemon.timezone);
 }
 
 // The segment names kIndexedKey holds (none when it is absent or unreadable).
@@ -128,17 +143,37 @@ Status AddReevaluationRequest(store::Store& store, store::Batch& batch) {
 
 std::string Ingestor::PortraitFingerprint() const { return Fnv1a(PortraitText(rules_.Get()->set)); }
 
-Result<std::string> Ingestor::EvaluationTarget(const rules::RuleSet& set) {
+Result<std::string> Ingestor::EvaluationSuffix() {
   PORTRAIT_ASSIGN_OR_RETURN(int64_t request, LastRequest(store_));
   PORTRAIT_ASSIGN_OR_RETURN(int64_t rebuilds, MetaCount(store_, kRebuildsKey));
-  std::string target = Fnv1a(PortraitText(set));
+  std::string suffix;
   if (request > 0) {
-    target += "+" + std::to_string(request);
+    suffix += "+" + std::to_string(request);
   }
   if (rebuilds > 0) {
-    target += "~" + std::to_string(rebuilds);  // kept values rebuilt since (KeptMarks)
+    suffix += "~" + std::to_string(rebuilds);  // kept values rebuilt since (KeptMarks)
   }
-  return target;
+  return suffix;
+}
+
+Result<std::string> Ingestor::EvaluationTarget(const rules::RuleSet& set) {
+  PORTRAIT_ASSIGN_OR_RETURN(std::string suffix, EvaluationSuffix());
+  return Fnv1a(PortraitText(set)) + suffix;
+}
+
+Status Ingestor::NoteRulesInForce(const LoadedRules& next) {
+  PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
+  const std::string base = BaseFingerprint(next);
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> epoch, store_.GetMeta(kEpochKey));
+  if (epoch && epoch->starts_with(base + "#")) {
+    return Status::Ok();
+  }
+  std::random_device random;
+  store::Batch batch;
+  batch.meta[std::string(kEpochKey)] =
+      base + "#" + std::to_string(random()) + "." + std::to_string(random());
+  PORTRAIT_RETURN_IF_ERROR(audit_.Commit(batch));
+  return Status::Ok();
 }
 
 Result<bool> Ingestor::PortraitEvaluated() {
@@ -200,9 +235,23 @@ Result<ReevaluationStart> Ingestor::BeginReevaluation() {
   const std::shared_ptr<const LoadedRules> rules = rules_.Get();
   ReevaluationStart start;
   PORTRAIT_ASSIGN_OR_RETURN(start.fingerprint, EvaluationTarget(rules->set));
+  start.pass = start.fingerprint;
   PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> mark, store_.GetMeta(kEvaluatedKey));
   if (mark && *mark == start.fingerprint) {
     return start;
+  }
+  // Only the segments changed since a pass completed in this epoch, begun for these rules
+  // besides the segments: every profile's portrait but its segments is as they make it.
+  PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> epoch, store_.GetMeta(kEpochKey));
+  if (epoch && epoch->starts_with(BaseFingerprint(*rules) + "#")) {
+    PORTRAIT_ASSIGN_OR_RETURN(std::string suffix, EvaluationSuffix());
+    PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> base, store_.GetMeta(kBaseKey));
+    start.base = *epoch + suffix;
+    if (base == start.base) {
+      start.scope = rules::PassScope::kSegments;
+      start.pass += "/segments";
+    }
+    start.pass += "@" + *epoch;  // a pass cut off in another epoch is not resumed
   }
   store::Batch batch;
   PORTRAIT_ASSIGN_OR_RETURN(
@@ -210,7 +259,7 @@ Result<ReevaluationStart> Ingestor::BeginReevaluation() {
   if (start.needed) {
     PORTRAIT_RETURN_IF_ERROR(PassMark(kEvaluatedKey).BeginBaseWide(store_, batch));
     PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> pass, store_.GetMeta(kPassKey));
-    const std::string prefix = start.fingerprint + ":";
+    const std::string prefix = start.pass + ":";
     if (pass && pass->starts_with(prefix)) {
       start.after = std::strtoll(pass->c_str() + prefix.size(), nullptr, 10);
     }
@@ -220,7 +269,7 @@ Result<ReevaluationStart> Ingestor::BeginReevaluation() {
 }
 
 Result<ReevaluationProgress> Ingestor::ReevaluateProfiles(const ReevaluationCheck& check,
-                                                          const std::string& fingerprint,
+                                                          const std::string& pass,
                                                           std::optional<int> part) {
   PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
   ReevaluationProgress progress;
@@ -237,7 +286,7 @@ Result<ReevaluationProgress> Ingestor::ReevaluateProfiles(const ReevaluationChec
   if (dense && part) {
     PORTRAIT_ASSIGN_OR_RETURN(std::vector<store::PortraitInputs> inputs,
                               store_.PortraitInputsIn(*part, check.changed.front() - 1,
-                                                      static_cast<int>(check.checked), {}, ""));
+                                                      static_cast<int>(check.checked), {}));
     for (store::PortraitInputs& in : inputs) {
       indexed[in.row.id].insert(in.segments.begin(), in.segments.end());
       timers[in.row.id] = std::move(in.timers.timers);
@@ -282,20 +331,25 @@ Result<ReevaluationProgress> Ingestor::ReevaluateProfiles(const ReevaluationChec
     ++progress.profiles;
   }
   if (!part) {
-    group.batch().meta[std::string(kPassKey)] = fingerprint + ":" + std::to_string(progress.last);
+    group.batch().meta[std::string(kPassKey)] = pass + ":" + std::to_string(progress.last);
   }
   PORTRAIT_RETURN_IF_ERROR(group.Commit());
   return progress;
 }
 
-Status Ingestor::MarkReevaluated(const std::string& fingerprint,
+Status Ingestor::MarkReevaluated(const ReevaluationStart& start,
                                  const ReevaluationProgress& totals) {
   PORTRAIT_DCHECK_ON_THREAD(writer_thread_);
   store::Batch batch;
-  PassMark(kEvaluatedKey).MarkBaseWide(batch, fingerprint);
+  PassMark(kEvaluatedKey).MarkBaseWide(batch, start.fingerprint);
   batch.meta[std::string(kPassKey)] = "";
+  if (!start.base.empty()) {
+    batch.meta[std::string(kBaseKey)] = start.base;
+  }
+  json detail = ReevaluationDetail(totals, start.fingerprint);
+  detail["segments_only"] = start.scope == rules::PassScope::kSegments;
   batch.audit.push_back(store::AuditEntry{clock_.NowUs(), "system", "portrait.reevaluate", 0, "",
-                                          ReevaluationDetail(totals, fingerprint).dump()});
+                                          detail.dump()});
   PORTRAIT_RETURN_IF_ERROR(audit_.Commit(batch));
   return Status::Ok();
 }

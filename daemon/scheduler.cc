@@ -1,9 +1,9 @@
 #include "daemon/scheduler.h"
 
-#include <future>
 #include <typeinfo>
 #include <utility>
 
+#include "daemon/check_pipeline.h"
 #include "daemon/retention.h"
 
 namespace portrait::daemon {
@@ -368,30 +368,26 @@ bool Scheduler::RunReevaluation(const ReevaluationStart& start) {
   auto last_sweep = began;
   ReevaluationProgress total;
   total.last = start.after;
-  // The next range is read while the last is checked and the writer re-evaluates what the one
-  // before it found changed.
-  auto read_after = [this](store::ProfileId after) {
-    return std::async(std::launch::async,
-                      [this, after] { return ingestor_.ReadForCheck(after, kReevaluatePerJob); });
-  };
+  // Two ranges are read and checked while the writer re-evaluates what the one before them
+  // found changed.
+  CheckPipeline checks(
+      [this, &start](store::ProfileId after) {
+        return ingestor_.ReadForCheck(after, kReevaluatePerJob, std::nullopt, start.scope);
+      },
+      [this](const CheckInputs& read) { return ingestor_.Check(read); }, total.last);
   constexpr int kMarkEvery = 25;
   int unmarked = 0;  // ranges checked since the progress was last recorded
-  std::future<Result<CheckInputs>> next = read_after(total.last);
   while (true) {
-    Result<CheckInputs> read = next.get();
-    Status s = read ? Status::Ok() : read.error();
-    ReevaluationCheck check;
-    if (s.ok() && !read->profiles.empty()) {
-      next = read_after(read->profiles.back().row.id);
-      check = ingestor_.Check(*read);
-    }
+    Result<ReevaluationCheck> checked = checks.Next();
+    Status s = checked ? Status::Ok() : checked.error();
+    const ReevaluationCheck check = checked ? std::move(*checked) : ReevaluationCheck{};
     // The progress is recorded with the ranges that changed something, and at least every
     // kMarkEvery ranges: a retry after a failure, or a restart, re-checks no more than that.
     if (s.ok() && check.last != 0 && (!check.changed.empty() || ++unmarked >= kMarkEvery)) {
       unmarked = 0;
       s = writer_.Run([&]() -> Status {
         PORTRAIT_ASSIGN_OR_RETURN(ReevaluationProgress step,
-                                  ingestor_.ReevaluateProfiles(check, start.fingerprint));
+                                  ingestor_.ReevaluateProfiles(check, start.pass));
         total.profiles += step.profiles;
         total.tasks += step.tasks;
         total.index_changes += step.index_changes;
@@ -415,15 +411,16 @@ bool Scheduler::RunReevaluation(const ReevaluationStart& start) {
     }
     SweepEvery(last_sweep);
   }
-  if (Status s = writer_.Run([&] { return ingestor_.MarkReevaluated(start.fingerprint, total); });
+  if (Status s = writer_.Run([&] { return ingestor_.MarkReevaluated(start, total); });
       !s.ok()) {
     log_.error("could not record the re-evaluation: {}", s.ToString());
     return false;
   }
   const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - began;
   log_.info(
-      "profiles re-evaluated for the rules in force: {} profiles checked, {} re-evaluated, {} "
+      "profiles re-evaluated for the rules in force{}: {} profiles checked, {} re-evaluated, {} "
       "tasks, {} index rows changed, {} damaged profiles left out ({} ms)",
+      start.scope == rules::PassScope::kSegments ? " (only the segments changed)" : "",
       total.checked, total.profiles, total.tasks, total.index_changes, total.damaged,
       static_cast<int64_t>(took.count()));
   return true;

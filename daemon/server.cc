@@ -222,8 +222,10 @@ Result<std::string> Server::Listen(const std::string& address) {
   PORTRAIT_ASSIGN_OR_RETURN(std::string bound, p_->http.Listen(address));
   if (!p_->scheduler) {
     // The rules may differ from the last run's: the kept marks follow them before any event.
-    PORTRAIT_RETURN_IF_ERROR(p_->writer.Run(
-        [this] { return p_->kept_marks.Replace(p_->rules_holder, p_->rules_holder.Get()); }));
+    PORTRAIT_RETURN_IF_ERROR(p_->writer.Run([this]() -> Status {
+      PORTRAIT_RETURN_IF_ERROR(p_->ingestor.NoteRulesInForce(*p_->rules_holder.Get()));
+      return p_->kept_marks.Replace(p_->rules_holder, p_->rules_holder.Get());
+    }));
     // Rules or the time zone changed while the daemon was stopped: the stored timers were armed
     // for others, and are brought in line before the first sweep. Among several nodes, the
     // scheduler passes each held partition whose mark differs (docs/DECISIONS.md 173).
@@ -374,8 +376,12 @@ Status Server::Reload() {
   if (!audited.ok()) {
     return refuse(audited.WithContext("cannot audit the reload"));
   }
-  // On the writer, so no event group runs while the kept values' marks follow the rules.
-  Status replaced = p_->writer.Run([&] { return p_->kept_marks.Replace(p_->rules_holder, *next); });
+  // On the writer, so no event group runs while the epoch and the kept values' marks follow the
+  // rules.
+  Status replaced = p_->writer.Run([&]() -> Status {
+    PORTRAIT_RETURN_IF_ERROR(p_->ingestor.NoteRulesInForce(**next));
+    return p_->kept_marks.Replace(p_->rules_holder, *next);
+  });
   if (!replaced.ok()) {
     return refuse(replaced.WithContext("cannot update the kept values' marks"));
   }

@@ -41,21 +41,45 @@ void CollectDerived(const Expr& e, std::vector<DerivedRead>& out) {
   }
 }
 
-bool PortraitReads(const RuleSet& rules, std::string_view kind, std::string_view name) {
+namespace {
+
+// Calls `visit` with the condition of every lifecycle stage, [[tag]] and [[segment]] the pass of
+// `scope` evaluates.
+template <typename Visit>
+void EachPassCondition(const RuleSet& rules, PassScope scope, Visit&& visit) {
+  if (scope == PassScope::kPortrait) {
+    for (const LifecycleStage& s : rules.lifecycle) visit(s.when);
+    for (const TagRule& t : rules.tags) visit(t.when);
+  }
+  for (const Segment& s : rules.segments) visit(s.when);
+}
+
+}  // namespace
+
+bool PortraitReads(const RuleSet& rules, std::string_view kind, std::string_view name,
+                   PassScope scope) {
   std::vector<DerivedRead> reads;
-  for (const LifecycleStage& s : rules.lifecycle) CollectDerived(s.when, reads);
-  for (const TagRule& t : rules.tags) CollectDerived(t.when, reads);
-  for (const Segment& s : rules.segments) CollectDerived(s.when, reads);
+  EachPassCondition(rules, scope, [&](const Expr& when) { CollectDerived(when, reads); });
   return std::any_of(reads.begin(), reads.end(), [&](const DerivedRead& r) {
     return r.kind == kind && (r.item == name || r.item.empty());
   });
 }
 
-std::vector<std::string> PortraitMetrics(const RuleSet& rules) {
+std::vector<std::string> PortraitFields(const RuleSet& rules, PassScope scope) {
+  std::vector<std::pair<std::string, int>> named;
+  EachPassCondition(rules, scope, [&](const Expr& when) { CollectFields(when, named); });
+  std::vector<std::string> out;
+  for (auto& [field, offset] : named) {
+    out.push_back(std::move(field));
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<std::string> PortraitMetrics(const RuleSet& rules, PassScope scope) {
   std::vector<DerivedRead> reads;
-  for (const LifecycleStage& s : rules.lifecycle) CollectDerived(s.when, reads);
-  for (const TagRule& t : rules.tags) CollectDerived(t.when, reads);
-  for (const Segment& s : rules.segments) CollectDerived(s.when, reads);
+  EachPassCondition(rules, scope, [&](const Expr& when) { CollectDerived(when, reads); });
   std::vector<std::string> out = {"$segments", "$tags"};
   for (const DerivedRead& r : reads) {
     if (r.kind == "metrics") {
@@ -63,12 +87,12 @@ std::vector<std::string> PortraitMetrics(const RuleSet& rules) {
     }
   }
   for (const Score& s : rules.scores) {
-    if (PortraitReads(rules, "scores", s.name)) {
+    if (PortraitReads(rules, "scores", s.name, scope)) {
       out.insert(out.end(), {s.recency, s.frequency, s.monetary});
     }
   }
   if (std::any_of(rules.models.begin(), rules.models.end(),
-                  [&](const Model& m) { return PortraitReads(rules, "predictions", m.name); })) {
+                  [&](const Model& m) { return PortraitReads(rules, "predictions", m.name, scope); })) {
     out.emplace_back(kPurchasesKey);
   }
   std::sort(out.begin(), out.end());

@@ -55,20 +55,30 @@ std::vector<IndirectRead> ReadsThrough(const DerivedRead& read, const RuleSet& r
 bool PurposeMayUse(const config::Purpose& purpose, const config::Config& config,
                    const DerivedRead& read, const RuleSet& rules);
 
+// The conditions a base-wide re-evaluation evaluates: all that decide the portrait (the lifecycle
+// stages', the [[tag]]s' and the [[segment]]s'), or the [[segment]]s' alone (a pass after a
+// change of segments only, docs/DECISIONS.md 178).
+enum class PassScope { kPortrait, kSegments };
+
 // Whether the base-wide re-evaluation's verdicts can depend on `kind` ("scores" or
-// "predictions") of `name`: some lifecycle stage, [[tag]] or [[segment]] reads it in its
-// `when`. (Every one of them is evaluated by the pass, so direct reads cover the chains between
-// them; a trigger's condition is evaluated there only at a stage change or segment transition,
-// which needs one of these to read it first.) A fit or refresh asks for the pass only then.
-bool PortraitReads(const RuleSet& rules, std::string_view kind, std::string_view name);
+// "predictions") of `name`: some condition of `scope` reads it in its `when`. (Every one of
+// them is evaluated by the pass, so direct reads cover the chains between them; a trigger's
+// condition is evaluated there only at a stage change or segment transition, which needs one of
+// these to read it first.) A fit or refresh asks for the pass only then.
+bool PortraitReads(const RuleSet& rules, std::string_view kind, std::string_view name,
+                   PassScope scope = PassScope::kPortrait);
+
+// The fields the conditions of `scope` name (CollectFields), ascending, once each.
+std::vector<std::string> PortraitFields(const RuleSet& rules, PassScope scope);
 
 // The top-level entries of a profile's metrics that the base-wide re-evaluation's verdicts
-// (Engine::Reevaluate with the daemon's scores and predictions) read or write: the metrics the
-// lifecycle stages, [[tag]]s and [[segment]]s name, the inputs of each [[score]] one of them
-// reads (PortraitReads), the "$purchases" books when one of them reads a [[model]]'s
-// predictions, and the "$tags" and "$segments" bookkeeping; ascending, once each. The pass's
-// check opens only these.
-std::vector<std::string> PortraitMetrics(const RuleSet& rules);
+// (Engine::Reevaluate with the daemon's scores and predictions, or Engine::UpdateSegments for
+// PassScope::kSegments) read or write: the metrics the conditions of `scope` name, the inputs
+// of each [[score]] one of them reads (PortraitReads), the "$purchases" books when one of them
+// reads a [[model]]'s predictions, and the "$tags" and "$segments" bookkeeping; ascending, once
+// each. The pass's check opens only these.
+std::vector<std::string> PortraitMetrics(const RuleSet& rules,
+                                         PassScope scope = PassScope::kPortrait);
 
 // The model outputs, (model, output) such as ("clv", "p_alive"), that some condition of `rules`
 // reads — a lifecycle stage's, a [[tag]]'s, a [[segment]]'s or a trigger's: nothing else reads

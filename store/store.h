@@ -166,6 +166,14 @@ struct HourCounts {
 // re-evaluating it would change anything (Store::PortraitInputsAfter): its row, its wrapped
 // data key, the sealed values of the fields asked for, its zone, anchors and timers, the
 // segments the members index lists it in and its consent records of one purpose.
+// What a range read for the base-wide re-evaluation returns of each profile besides its row,
+// data key and members-index rows (Store::PortraitInputsAfter).
+struct PortraitRead {
+  std::vector<std::string> fields;  // the fields whose sealed values it returns
+  std::string consent_purpose;      // the purpose whose consent records it returns; empty: none
+  bool timers = true;               // its anchors and timers (else `timers` has its zone alone)
+};
+
 struct PortraitInputs {
   ProfileRow row;
   std::string wrapped_key;                    // empty: none (erased meanwhile)
@@ -460,12 +468,10 @@ class Store {
   // nothing sealed opened.
   virtual Result<std::vector<TimerInputs>> RearmInputs(ProfileId after, int limit) = 0;
   // For up to `limit` profiles with ids greater than `after`, ascending: what PortraitInputs
-  // holds — the fields named in `fields` and the consent records of `consent_purpose` (none
-  // for an empty name) — in ordered range reads of one snapshot (the data keys, of the
+  // holds, as far as `read` asks, in ordered range reads of one snapshot (the data keys, of the
   // keystore, read after it), nothing sealed opened.
-  virtual Result<std::vector<PortraitInputs>> PortraitInputsAfter(
-      ProfileId after, int limit, const std::vector<std::string>& fields,
-      std::string_view consent_purpose) = 0;
+  virtual Result<std::vector<PortraitInputs>> PortraitInputsAfter(ProfileId after, int limit,
+                                                                  const PortraitRead& read) = 0;
   // Among several nodes (docs/DECISIONS.md 173): the partitions this node holds now, ascending,
   // each with its tenure; nullopt on a store of one node (SQLCipher, memory, PostgreSQL without
   // [cluster]), whose passes walk every profile. Thread-safe.
@@ -483,14 +489,13 @@ class Store {
     (void)limit;
     return Error(Status::InvalidArgument("this store has no partitions"));
   }
-  virtual Result<std::vector<PortraitInputs>> PortraitInputsIn(
-      int part, ProfileId after, int limit, const std::vector<std::string>& fields,
-      std::string_view consent_purpose) {
+  virtual Result<std::vector<PortraitInputs>> PortraitInputsIn(int part, ProfileId after,
+                                                               int limit,
+                                                               const PortraitRead& read) {
     (void)part;
     (void)after;
     (void)limit;
-    (void)fields;
-    (void)consent_purpose;
+    (void)read;
     return Error(Status::InvalidArgument("this store has no partitions"));
   }
   // A daemon bookkeeping value (e.g. the fingerprint of the rules the timers were armed for).

@@ -294,9 +294,8 @@ class MemoryStore final : public Store {
     return out;
   }
 
-  Result<std::vector<PortraitInputs>> PortraitInputsAfter(
-      ProfileId after, int limit, const std::vector<std::string>& fields,
-      std::string_view consent_purpose) override {
+  Result<std::vector<PortraitInputs>> PortraitInputsAfter(ProfileId after, int limit,
+                                                         const PortraitRead& read) override {
     MutexLock lock(mu_);
     std::vector<PortraitInputs> out;
     for (auto it = state_.profiles.upper_bound(after);
@@ -304,11 +303,15 @@ class MemoryStore final : public Store {
       PortraitInputs in;
       in.row = it->second;
       in.timers = TimerInputsOf(it->second);
+      if (!read.timers) {
+        in.timers.anchors.clear();
+        in.timers.timers.clear();
+      }
       if (auto key = keys_.find(in.row.id); key != keys_.end()) {
         in.wrapped_key = key->second;
       }
       if (auto values = state_.fields.find(in.row.id); values != state_.fields.end()) {
-        for (const std::string& name : fields) {
+        for (const std::string& name : read.fields) {
           if (auto v = values->second.find(name); v != values->second.end()) {
             in.fields.emplace(name, v->second.envelope);
           }
@@ -320,7 +323,8 @@ class MemoryStore final : public Store {
         }
       }
       for (const ConsentRow& c : state_.consents) {
-        if (c.profile_id == in.row.id && !consent_purpose.empty() && c.purpose == consent_purpose) {
+        if (c.profile_id == in.row.id && !read.consent_purpose.empty() &&
+            c.purpose == read.consent_purpose) {
           in.consents.push_back(c);
         }
       }

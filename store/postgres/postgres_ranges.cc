@@ -134,16 +134,15 @@ Result<std::vector<TimerInputs>> PostgresStore::RearmInputsIn(int part, ProfileI
   return RearmRange(after, limit, part);
 }
 
-Result<std::vector<PortraitInputs>> PostgresStore::PortraitInputsAfter(
-    ProfileId after, int limit, const std::vector<std::string>& fields,
-    std::string_view consent_purpose) {
-  return PortraitRange(after, limit, std::nullopt, fields, consent_purpose);
+Result<std::vector<PortraitInputs>> PostgresStore::PortraitInputsAfter(ProfileId after, int limit,
+                                                                      const PortraitRead& read) {
+  return PortraitRange(after, limit, std::nullopt, read);
 }
 
-Result<std::vector<PortraitInputs>> PostgresStore::PortraitInputsIn(
-    int part, ProfileId after, int limit, const std::vector<std::string>& fields,
-    std::string_view consent_purpose) {
-  return PortraitRange(after, limit, part, fields, consent_purpose);
+Result<std::vector<PortraitInputs>> PostgresStore::PortraitInputsIn(int part, ProfileId after,
+                                                                   int limit,
+                                                                   const PortraitRead& read) {
+  return PortraitRange(after, limit, part, read);
 }
 
 Result<std::vector<TimerInputs>> PostgresStore::RearmRange(ProfileId after, int limit,
@@ -171,9 +170,11 @@ Result<std::vector<TimerInputs>> PostgresStore::RearmRange(ProfileId after, int 
   });
 }
 
-Result<std::vector<PortraitInputs>> PostgresStore::PortraitRange(
-    ProfileId after, int limit, std::optional<int> part, const std::vector<std::string>& fields,
-    std::string_view consent_purpose) {
+Result<std::vector<PortraitInputs>> PostgresStore::PortraitRange(ProfileId after, int limit,
+                                                                std::optional<int> part,
+                                                                const PortraitRead& read) {
+  const std::vector<std::string>& fields = read.fields;
+  const std::string& consent_purpose = read.consent_purpose;
   auto reader = readers_.Acquire();
   pg::Connection& db = reader->main;
   auto id_of = [](const PortraitInputs& in) { return in.row.id; };
@@ -197,8 +198,10 @@ Result<std::vector<PortraitInputs>> PostgresStore::PortraitRange(
         }
         const Span span = SpanOf(ids, part.has_value());
         const std::string next = "$" + std::to_string(span.next);
-        PORTRAIT_RETURN_IF_ERROR(ReadAnchorsAndTimers(
-            db, span, out, [](PortraitInputs& in) -> TimerInputs& { return in.timers; }));
+        if (read.timers) {
+          PORTRAIT_RETURN_IF_ERROR(ReadAnchorsAndTimers(
+              db, span, out, [](PortraitInputs& in) -> TimerInputs& { return in.timers; }));
+        }
         PORTRAIT_ASSIGN_OR_RETURN(Rows members,
                                   db.Run("SELECT profile_id, segment FROM segment_members WHERE " +
                                              span.where + " ORDER BY profile_id, segment;",

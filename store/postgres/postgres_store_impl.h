@@ -95,15 +95,13 @@ class PostgresStore final : public Store {
   Result<int64_t> CountDueTimers(int64_t until_us) override;
   Result<std::vector<TimerRow>> GetTimers(ProfileId id) override;
   Result<std::vector<TimerInputs>> RearmInputs(ProfileId after, int limit) override;
-  Result<std::vector<PortraitInputs>> PortraitInputsAfter(
-      ProfileId after, int limit, const std::vector<std::string>& fields,
-      std::string_view consent_purpose) override;
+  Result<std::vector<PortraitInputs>> PortraitInputsAfter(ProfileId after, int limit,
+                                                         const PortraitRead& read) override;
   std::optional<std::vector<HeldPartition>> HeldPartitions() const override;
   int PartitionCount() const override { return partitions_; }
   Result<std::vector<TimerInputs>> RearmInputsIn(int part, ProfileId after, int limit) override;
   Result<std::vector<PortraitInputs>> PortraitInputsIn(int part, ProfileId after, int limit,
-                                                       const std::vector<std::string>& fields,
-                                                       std::string_view consent_purpose) override;
+                                                       const PortraitRead& read) override;
   Result<std::optional<std::string>> GetMeta(std::string_view key) override;
   Result<int64_t> CountSegmentMembers(std::string_view segment) override;
   Result<std::vector<ProfileId>> SegmentMembers(std::string_view segment, ProfileId after,
@@ -155,8 +153,7 @@ class PostgresStore final : public Store {
   Result<std::vector<TimerInputs>> RearmRange(ProfileId after, int limit, std::optional<int> part);
   Result<std::vector<PortraitInputs>> PortraitRange(ProfileId after, int limit,
                                                     std::optional<int> part,
-                                                    const std::vector<std::string>& fields,
-                                                    std::string_view consent_purpose);
+                                                    const PortraitRead& read);
 
   Status Apply(const Batch& batch, CommitResult& result);
   Status WriteProfile(const ProfileWrite& w);

@@ -101,9 +101,10 @@ Result<std::vector<TimerInputs>> SqlcipherStore::RearmInputs(ProfileId after, in
   });
 }
 
-Result<std::vector<PortraitInputs>> SqlcipherStore::PortraitInputsAfter(
-    ProfileId after, int limit, const std::vector<std::string>& fields,
-    std::string_view consent_purpose) {
+Result<std::vector<PortraitInputs>> SqlcipherStore::PortraitInputsAfter(ProfileId after, int limit,
+                                                                       const PortraitRead& read) {
+  const std::vector<std::string>& fields = read.fields;
+  const std::string& consent_purpose = read.consent_purpose;
   auto reader = readers_.Acquire();
   sqlite::Db& db = reader->main;
   PORTRAIT_ASSIGN_OR_RETURN(
@@ -123,8 +124,10 @@ Result<std::vector<PortraitInputs>> SqlcipherStore::PortraitInputsAfter(
         if (out.empty()) {
           return out;
         }
-        auto timers_of = [](PortraitInputs& in) -> TimerInputs& { return in.timers; };
-        PORTRAIT_RETURN_IF_ERROR(ReadAnchorsAndTimers(db, out, timers_of));
+        if (read.timers) {
+          auto timers_of = [](PortraitInputs& in) -> TimerInputs& { return in.timers; };
+          PORTRAIT_RETURN_IF_ERROR(ReadAnchorsAndTimers(db, out, timers_of));
+        }
         const Range range{out.front().row.id, out.back().row.id};
         auto id_of = [](const PortraitInputs& in) { return in.row.id; };
         Stmt members(db,

@@ -34,6 +34,24 @@ class ReevaluateTest : public ServiceFixture {
     EXPECT_TRUE(ingestor_.AfterProfileWrite(put->id).ok());
     return put->id;
   }
+  // New rules in force as the daemon's reload puts them: the epoch first, then the rules.
+  void Swap(std::shared_ptr<const LoadedRules> next) {
+    ASSERT_TRUE(ingestor_.NoteRulesInForce(*next).ok());
+    rules_.Set(std::move(next));
+  }
+  // A whole pass, begun, run and recorded; its start.
+  ReevaluationStart Pass() {
+    ReevaluationStart start = Begin();
+    EXPECT_TRUE(start.needed);
+    EXPECT_TRUE(ingestor_.MarkReevaluated(start, Run(start, 2)).ok());
+    return start;
+  }
+  // The rule-driven tags profile `id` carries.
+  json RuleTags(store::ProfileId id) {
+    auto open = vault_.Open(id);
+    EXPECT_TRUE(open) << open.error().ToString();
+    return open ? open->profile.metrics.value("$tags", json::array()) : json();
+  }
   void Request() {
     store::Batch batch;
     ASSERT_TRUE(AddReevaluationRequest(store_, batch).ok());
@@ -51,14 +69,14 @@ class ReevaluateTest : public ServiceFixture {
     ReevaluationProgress total;
     total.last = start.after;
     for (int j = 0; j < jobs; ++j) {
-      auto read = ingestor_.ReadForCheck(total.last, limit);
+      auto read = ingestor_.ReadForCheck(total.last, limit, std::nullopt, start.scope);
       EXPECT_TRUE(read) << read.error().ToString();
       const ReevaluationCheck check = read ? ingestor_.Check(*read) : ReevaluationCheck{};
       if (check.last == 0) {
         total.last = 0;
         break;
       }
-      auto step = ingestor_.ReevaluateProfiles(check, start.fingerprint);
+      auto step = ingestor_.ReevaluateProfiles(check, start.pass);
       EXPECT_TRUE(step) << step.error().ToString();
       if (!step) {
         break;
@@ -75,6 +93,8 @@ class ReevaluateTest : public ServiceFixture {
       "[[segment]]\nname = \"hz\"\nwhen = \"fields.city == 'Hangzhou'\"\n";
   static constexpr const char* kShanghai =
       "[[segment]]\nname = \"sh\"\nwhen = \"fields.city == 'Shanghai'\"\n";
+  static constexpr const char* kTagged =
+      "[[tag]]\npath = \"city/hz\"\nwhen = \"fields.city == 'Hangzhou'\"\n";
 
   RulesHolder rules_{Load(kHangzhou)};
   Ingestor ingestor_{store_, vault_, consents_, audit_, rules_, data_.blind, clock_};
@@ -110,7 +130,7 @@ TEST_F(ReevaluateTest, APassCutOffResumesFillsTheIndexAndIsRecorded) {
   EXPECT_EQ(rest.profiles, 2);  // p4, p6
   EXPECT_EQ(first.index_changes + rest.index_changes, 4);
   EXPECT_EQ(Count("hz"), 4);
-  ASSERT_TRUE(ingestor_.MarkReevaluated(resumed.fingerprint, rest).ok());
+  ASSERT_TRUE(ingestor_.MarkReevaluated(resumed, rest).ok());
   EXPECT_FALSE(Begin().needed);
   EXPECT_TRUE(ingestor_.PortraitEvaluated().value());
 }
@@ -121,7 +141,7 @@ TEST_F(ReevaluateTest, ARuleChangeDropsAGoneSegmentAndARequestStartsOver) {
   }
   ReevaluationStart start = Begin();
   ASSERT_TRUE(start.needed);
-  ASSERT_TRUE(ingestor_.MarkReevaluated(start.fingerprint, Run(start, 2)).ok());
+  ASSERT_TRUE(ingestor_.MarkReevaluated(start, Run(start, 2)).ok());
   ASSERT_EQ(Count("hz"), 3);
 
   rules_.Set(Load(kShanghai));
@@ -130,7 +150,7 @@ TEST_F(ReevaluateTest, ARuleChangeDropsAGoneSegmentAndARequestStartsOver) {
   ASSERT_TRUE(changed.needed);
   EXPECT_NE(changed.fingerprint, start.fingerprint);
   EXPECT_EQ(Count("hz"), 0);  // dropped when the pass began
-  ASSERT_TRUE(ingestor_.MarkReevaluated(changed.fingerprint, Run(changed, 2)).ok());
+  ASSERT_TRUE(ingestor_.MarkReevaluated(changed, Run(changed, 2)).ok());
   EXPECT_EQ(Count("sh"), 1);
 
   Request();  // as a fit's batch does
@@ -156,7 +176,7 @@ TEST_F(ReevaluateTest, ARequestSurvivesARestartAndAPassBegunBeforeItDoesNotAnswe
   Request();  // a fit commits while the pass runs
   ReevaluationProgress rest =
       Run({.needed = true, .fingerprint = before.fingerprint, .after = part.last}, 2);
-  ASSERT_TRUE(ingestor_.MarkReevaluated(before.fingerprint, rest).ok());
+  ASSERT_TRUE(ingestor_.MarkReevaluated(before, rest).ok());
   EXPECT_FALSE(ingestor_.PortraitEvaluated().value());
 
   Ingestor restarted{store_, vault_, consents_, audit_, rules_, data_.blind, clock_};
@@ -167,7 +187,7 @@ TEST_F(ReevaluateTest, ARequestSurvivesARestartAndAPassBegunBeforeItDoesNotAnswe
   EXPECT_NE(start->fingerprint, before.fingerprint);
   ReevaluationProgress all = Run(*start, 10);
   EXPECT_EQ(all.checked, 5);
-  ASSERT_TRUE(restarted.MarkReevaluated(start->fingerprint, all).ok());
+  ASSERT_TRUE(restarted.MarkReevaluated(*start, all).ok());
   EXPECT_TRUE(restarted.PortraitEvaluated().value());
   EXPECT_FALSE(Begin().needed);
 }
@@ -180,7 +200,7 @@ TEST_F(ReevaluateTest, OnlyTheProfileWhoseTimersDifferGoesToTheWriter) {
     ids.push_back(Put("t" + std::to_string(i), i < 2 ? "Hangzhou" : "Shanghai"));
   }
   ReevaluationStart start = Begin();
-  ASSERT_TRUE(ingestor_.MarkReevaluated(start.fingerprint, Run(start, 10)).ok());
+  ASSERT_TRUE(ingestor_.MarkReevaluated(start, Run(start, 10)).ok());
   auto has_daily = [&](store::ProfileId id) {
     const std::vector<store::TimerRow> timers = store_.GetTimers(id).value();
     for (const store::TimerRow& t : timers) {
@@ -202,6 +222,65 @@ TEST_F(ReevaluateTest, OnlyTheProfileWhoseTimersDifferGoesToTheWriter) {
   EXPECT_EQ(pass.profiles, 1);
   EXPECT_TRUE(has_daily(ids[1]));
   EXPECT_TRUE(has_daily(ids[0]));
+  EXPECT_EQ(Count("hz"), 2);
+}
+
+// After a change of [[segment]]s alone, the pass checks only the segments (DECISIONS 178): the
+// first pass of an epoch checks everything, later ones after a segments-only change only the
+// segments, until a request (a fit the portrait reads) or a change of the other rules.
+TEST_F(ReevaluateTest, AChangeOfSegmentsAloneChecksOnlyTheSegments) {
+  for (int i = 0; i < 4; ++i) {
+    Put("s" + std::to_string(i), i < 3 ? "Hangzhou" : "Shanghai");
+  }
+  Swap(rules_.Get());  // as the daemon's start does
+  EXPECT_EQ(Pass().scope, rules::PassScope::kPortrait);  // nothing evaluated in this epoch yet
+
+  Swap(Load(kShanghai));
+  ReevaluationStart lean = Begin();
+  ASSERT_TRUE(lean.needed);
+  EXPECT_EQ(lean.scope, rules::PassScope::kSegments);
+  ReevaluationProgress done = Run(lean, 3);
+  EXPECT_EQ(done.checked, 4);
+  EXPECT_EQ(done.profiles, 1);  // the one in Shanghai enters "sh"
+  EXPECT_EQ(Count("sh"), 1);
+  EXPECT_EQ(Count("hz"), 0);
+  ASSERT_TRUE(ingestor_.MarkReevaluated(lean, done).ok());
+  EXPECT_FALSE(Begin().needed);
+
+  Swap(Load(kHangzhou));
+  EXPECT_EQ(Pass().scope, rules::PassScope::kSegments);
+  EXPECT_EQ(Count("hz"), 3);
+  EXPECT_EQ(Count("sh"), 0);
+
+  Request();  // a fit the portrait reads: the tags and stages may change
+  EXPECT_EQ(Pass().scope, rules::PassScope::kPortrait);
+  Swap(Load(kShanghai));
+  EXPECT_EQ(Pass().scope, rules::PassScope::kSegments);
+
+  testing::WriteFile(dir_ / "rules/tagged.toml", kTagged);
+  Swap(Load(kShanghai));  // a [[tag]] added
+  EXPECT_EQ(Pass().scope, rules::PassScope::kPortrait);
+}
+
+// Rules of another epoch in force for a while — here a [[tag]] under which a profile was
+// written — keep the next pass whole even when the rules go back to those of the last epoch
+// evaluated and only a segment differs from them: the profile's tag must go.
+TEST_F(ReevaluateTest, AnotherEpochInBetweenMakesTheNextPassWhole) {
+  Put("a", "Hangzhou");
+  Swap(rules_.Get());
+  Pass();
+  testing::WriteFile(dir_ / "rules/tagged.toml", kTagged);
+  Swap(Load(kHangzhou));
+  const store::ProfileId written = Put("b", "Hangzhou");  // under the tag rule
+  EXPECT_EQ(RuleTags(written), json::array({"city/hz"}));
+
+  std::filesystem::remove(dir_ / "rules/tagged.toml");
+  Swap(Load(kShanghai));  // the first epoch's rules but for a segment
+  EXPECT_EQ(Pass().scope, rules::PassScope::kPortrait);
+  EXPECT_EQ(RuleTags(written), json::array());
+  EXPECT_EQ(Count("sh"), 0);
+  Swap(Load(kHangzhou));
+  EXPECT_EQ(Pass().scope, rules::PassScope::kSegments);
   EXPECT_EQ(Count("hz"), 2);
 }
 

@@ -232,7 +232,7 @@ TYPED_TEST(AnchorContract, PortraitInputsHoldEachProfilesRowKeyFieldsTimersMembe
                    consent(3, "marketing", "granted"), consent(7, "personalisation", "granted")};
   ASSERT_TRUE(this->store_->Commit(more));
 
-  auto first = this->store_->PortraitInputsAfter(0, 2, {"city"}, "personalisation");
+  auto first = this->store_->PortraitInputsAfter(0, 2, {{"city"}, "personalisation"});
   ASSERT_TRUE(first) << first.error().ToString();
   ASSERT_EQ(first->size(), 2u);
   const PortraitInputs& three = (*first)[0];
@@ -255,14 +255,29 @@ TYPED_TEST(AnchorContract, PortraitInputsHoldEachProfilesRowKeyFieldsTimersMembe
   EXPECT_LT(seven.consents[0].id, seven.consents[1].id);
   EXPECT_EQ(seven.timers.timers[0].trigger, "weekly");
 
-  auto rest = this->store_->PortraitInputsAfter(7, 10, {}, "");
+  auto rest = this->store_->PortraitInputsAfter(7, 10, {});
   ASSERT_TRUE(rest) << rest.error().ToString();
   ASSERT_EQ(rest->size(), 1u);
   EXPECT_EQ((*rest)[0].row.id, 9);
   EXPECT_TRUE((*rest)[0].wrapped_key.empty());
   EXPECT_TRUE((*rest)[0].fields.empty());  // none asked for
   EXPECT_EQ((*rest)[0].segments, (std::vector<std::string>{"buyers"}));
-  EXPECT_TRUE(this->store_->PortraitInputsAfter(9, 10, {}, "")->empty());
+  EXPECT_TRUE(this->store_->PortraitInputsAfter(9, 10, {})->empty());
+
+  // Without timers (a pass after a change of segments alone): the rest as before, no anchor, no
+  // timer.
+  PortraitRead lean{{"city"}, "personalisation"};
+  lean.timers = false;
+  auto without = this->store_->PortraitInputsAfter(0, 2, lean);
+  ASSERT_TRUE(without) << without.error().ToString();
+  ASSERT_EQ(without->size(), 2u);
+  EXPECT_EQ((*without)[0].fields, three.fields);
+  EXPECT_EQ((*without)[0].timers.timezone, three.timers.timezone);
+  EXPECT_TRUE((*without)[0].timers.anchors.empty());
+  EXPECT_TRUE((*without)[0].timers.timers.empty());
+  EXPECT_EQ((*without)[1].segments, seven.segments);
+  EXPECT_EQ((*without)[1].consents.size(), 2u);
+  EXPECT_TRUE((*without)[1].timers.timers.empty());
 }
 
 }  // namespace

@@ -128,9 +128,8 @@ class FaultyStore final : public store::Store {
     return real_.RearmInputs(after, limit);
   }
   Result<std::vector<store::PortraitInputs>> PortraitInputsAfter(
-      store::ProfileId after, int limit, const std::vector<std::string>& fields,
-      std::string_view consent_purpose) override {
-    return real_.PortraitInputsAfter(after, limit, fields, consent_purpose);
+      store::ProfileId after, int limit, const store::PortraitRead& read) override {
+    return real_.PortraitInputsAfter(after, limit, read);
   }
   Result<int64_t> CountSegmentMembers(std::string_view segment) override {
     return real_.CountSegmentMembers(segment);

@@ -28,22 +28,27 @@ CheckPipeline::Range CheckPipeline::Launch(Start after) {
   range.read = read_done->get_future().share();
   range.checked = std::async(
       std::launch::async, [this, after, read_done]() -> Result<ReevaluationCheck> {
-        // An exception (no memory) leaves the promise broken: the successor's wait rethrows it.
-        const std::optional<store::ProfileId> from = after.get();
-        if (!from) {
-          read_done->set_value(std::nullopt);
-          return ReevaluationCheck{};
+        Result<CheckInputs> inputs = CheckInputs{};  // none: nothing left, or cancelled
+        try {
+          const std::optional<store::ProfileId> from = after.get();
+          if (from && !cancelled_) {
+            inputs = read_(*from);
+          }
+        } catch (...) {  // no memory, or the range before failed so: the successor's wait throws
+          read_done->set_exception(std::current_exception());
+          throw;
         }
-        Result<CheckInputs> inputs = read_(*from);
         if (!inputs || inputs->profiles.empty()) {
           read_done->set_value(std::nullopt);
           return inputs ? ReevaluationCheck{} : Result<ReevaluationCheck>(Error(inputs.error()));
         }
         read_done->set_value(inputs->profiles.back().row.id);
-        return check_(*inputs);
+        return cancelled_ ? ReevaluationCheck{} : check_(*inputs);
       });
   return range;
 }
+
+CheckPipeline::~CheckPipeline() { cancelled_ = true; }
 
 Result<ReevaluationCheck> CheckPipeline::Next() {
   Result<ReevaluationCheck> check = current_.checked.get();

@@ -6,6 +6,7 @@
 // order. Not thread-safe: one caller.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <future>
 #include <optional>
@@ -23,8 +24,8 @@ class CheckPipeline {
   CheckPipeline(Read read, Check check, store::ProfileId after);
   CheckPipeline(const CheckPipeline&) = delete;
   CheckPipeline& operator=(const CheckPipeline&) = delete;
-  // Waits for the ranges still running.
-  ~CheckPipeline() = default;
+  // Waits for the ranges still running, which read and check nothing more.
+  ~CheckPipeline();
 
   // The next range's check, in order (its `last` is 0 when no profile was left), or its read's
   // error; starts the range after the following one. May throw (no thread, no memory).
@@ -43,6 +44,7 @@ class CheckPipeline {
   // Declared before the ranges: their threads use these until the ranges are destroyed.
   const Read read_;
   const Check check_;
+  std::atomic<bool> cancelled_{false};
   Range current_;
   Range following_;
 };

@@ -64,12 +64,15 @@ bool WouldChange(const rules::Engine& engine, const rules::RuleSet& set, rules::
 }
 
 // Whether the pass after a change of [[segment]]s alone would store anything for `facts`
-// (docs/DECISIONS.md 178): a segment's transition, or members-index rows `indexed` that differ.
-// Nothing else it stores can change unless a membership does, which the writer's pass then
-// re-evaluates whole.
+// (docs/DECISIONS.md 178): a repair of a metric the segments read, a segment's transition, or
+// members-index rows `indexed` that differ. Nothing else it stores can change unless a
+// membership does, which the writer's pass then re-evaluates whole.
 bool SegmentsWouldChange(const rules::Engine& engine, const rules::RuleSet& set,
                          rules::ProfileFacts facts, const std::vector<std::string>& indexed,
                          int64_t now_us) {
+  if (!rules::RepairMetrics(set.metrics, facts.metrics).empty()) {
+    return true;
+  }
   if (facts.derived) {
     facts.derived->Fill(facts, now_us);
   }

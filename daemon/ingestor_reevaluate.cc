@@ -27,9 +27,9 @@ constexpr std::string_view kIndexedKey = "segments.indexed";
 // The epoch of the rules besides the [[segment]]s, "BASE#RANDOM": BASE their fingerprint
 // (BaseFingerprint), RANDOM new whenever BASE changes (Ingestor::NoteRulesInForce).
 constexpr std::string_view kEpochKey = "portrait.epoch";
-// The epoch, and the requests and rebuilds (EvaluationSuffix), of the last pass that began and
-// completed in it: every profile's portrait besides its segments is as those rules make it
-// (docs/DECISIONS.md 178).
+// "EPOCH+N~M|FINGERPRINT": the epoch, the requests and rebuilds (EvaluationSuffix) and the target
+// of the last pass that began and completed in it: every profile's portrait besides its segments
+// is as those rules make it (docs/DECISIONS.md 178).
 constexpr std::string_view kBaseKey = "portrait.base";
 // The number of the last request for a pass (a fit or refresh whose values the portrait reads),
 // written in the request's own batch: part of what the mark must match (EvaluationTarget).
@@ -53,8 +53,10 @@ std::string PortraitText(const rules::RuleSet& set, bool segments = true) {
   auto add = [&t](std::string_view part) { (t += '\0') += part; };
   for (const rules::LifecycleStage& s : set.lifecycle) add("stage:" + s.stage + "=" + s.source);
   for (const rules::TagRule& r : set.tags) add("tag:" + r.path + "=" + r.source);
-  for (const rules::Segment& s : segments ? set.segments : std::vector<rules::Segment>()) {
-    add("segment:" + s.name + (s.marketing ? "!" : "=") + s.source);
+  if (segments) {
+    for (const rules::Segment& s : set.segments) {
+      add("segment:" + s.name + (s.marketing ? "!" : "=") + s.source);
+    }
   }
   for (const rules::Score& s : set.scores) {
     add("score:" + s.name + "=" + s.recency + "," + s.frequency + "," + s.monetary);
@@ -247,7 +249,9 @@ Result<ReevaluationStart> Ingestor::BeginReevaluation() {
     PORTRAIT_ASSIGN_OR_RETURN(std::string suffix, EvaluationSuffix());
     PORTRAIT_ASSIGN_OR_RETURN(std::optional<std::string> base, store_.GetMeta(kBaseKey));
     start.base = *epoch + suffix;
-    if (base == start.base) {
+    // The pass that recorded the base is the last that completed: no other (an older portraitd's,
+    // which knows no epoch) marked the base evaluated since.
+    if (mark && base == start.base + "|" + *mark) {
       start.scope = rules::PassScope::kSegments;
       start.pass += "/segments";
     }
@@ -344,7 +348,7 @@ Status Ingestor::MarkReevaluated(const ReevaluationStart& start,
   PassMark(kEvaluatedKey).MarkBaseWide(batch, start.fingerprint);
   batch.meta[std::string(kPassKey)] = "";
   if (!start.base.empty()) {
-    batch.meta[std::string(kBaseKey)] = start.base;
+    batch.meta[std::string(kBaseKey)] = start.base + "|" + start.fingerprint;
   }
   json detail = ReevaluationDetail(totals, start.fingerprint);
   detail["segments_only"] = start.scope == rules::PassScope::kSegments;

@@ -162,10 +162,6 @@ struct HourCounts {
   int64_t tasks = 0;     // tasks created in it
 };
 
-// What the base-wide re-evaluation reads of one profile to tell, off the writer, whether
-// re-evaluating it would change anything (Store::PortraitInputsAfter): its row, its wrapped
-// data key, the sealed values of the fields asked for, its zone, anchors and timers, the
-// segments the members index lists it in and its consent records of one purpose.
 // What a range read for the base-wide re-evaluation returns of each profile besides its row,
 // data key and members-index rows (Store::PortraitInputsAfter).
 struct PortraitRead {
@@ -174,6 +170,10 @@ struct PortraitRead {
   bool timers = true;               // its anchors and timers (else `timers` has its zone alone)
 };
 
+// What the base-wide re-evaluation reads of one profile to tell, off the writer, whether
+// re-evaluating it would change anything (Store::PortraitInputsAfter): its row, its wrapped
+// data key, the sealed values of the fields asked for, its zone, anchors and timers, the
+// segments the members index lists it in and its consent records of one purpose.
 struct PortraitInputs {
   ProfileRow row;
   std::string wrapped_key;                    // empty: none (erased meanwhile)

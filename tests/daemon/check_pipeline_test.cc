@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <mutex>
+#include <new>
 #include <vector>
 
 namespace portrait::daemon {
@@ -23,6 +24,9 @@ class CheckPipelineTest : public ::testing::Test {
     }
     if (after == fail_after_) {
       return Error(Status::Unavailable("injected"));
+    }
+    if (after == throw_after_) {
+      throw std::bad_alloc();
     }
     CheckInputs in;
     for (store::ProfileId id = after + 1; id <= std::min(after + 3, kLast); ++id) {
@@ -42,6 +46,7 @@ class CheckPipelineTest : public ::testing::Test {
   std::mutex mu_;
   std::vector<store::ProfileId> reads_;
   store::ProfileId fail_after_ = -1;
+  store::ProfileId throw_after_ = -1;
 };
 
 TEST_F(CheckPipelineTest, RangesComeOutInOrderUntilNoneIsLeft) {
@@ -73,6 +78,18 @@ TEST_F(CheckPipelineTest, AFailedReadEndsTheWalkAfterTheRangesBeforeIt) {
   ASSERT_FALSE(failed);
   EXPECT_EQ(failed.error().code(), Status::Code::kUnavailable);
   EXPECT_EQ(checks.Next()->last, 0);  // nothing read after it
+}
+
+// A read that throws (no memory) rethrows from the walk at its range, and the pipeline still
+// ends: the ranges after it, waiting for where it ended, are told too.
+TEST_F(CheckPipelineTest, AReadThatThrowsEndsTheWalkAndThePipeline) {
+  throw_after_ = 3;
+  {
+    CheckPipeline checks([this](store::ProfileId after) { return Read(after); }, Check, 0);
+    EXPECT_EQ(checks.Next()->last, 3);
+    EXPECT_THROW((void)checks.Next(), std::bad_alloc);
+  }  // returns: no range waits for ever
+  EXPECT_EQ(reads_, (std::vector<store::ProfileId>{0, 3}));
 }
 
 }  // namespace

@@ -26,8 +26,8 @@ CheckPipeline::Range CheckPipeline::Launch(Start after) {
   auto read_done = std::make_shared<std::promise<std::optional<store::ProfileId>>>();
   Range range;
   range.read = read_done->get_future().share();
-  range.checked = std::async(
-      std::launch::async, [this, after, read_done]() -> Result<ReevaluationCheck> {
+  range.checked =
+      std::async(std::launch::async, [this, after, read_done]() -> Result<ReevaluationCheck> {
         Result<CheckInputs> inputs = CheckInputs{};  // none: nothing left, or cancelled
         try {
           const std::optional<store::ProfileId> from = after.get();

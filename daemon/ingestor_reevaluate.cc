@@ -76,8 +76,8 @@ std::string PortraitText(const rules::RuleSet& set, bool segments = true) {
 // What the epoch (kEpochKey) follows: what decides the portrait besides the [[segment]]s, and
 // the default time zone its conditions' days are counted in.
 std::string BaseFingerprint(const LoadedRules& rules) {
-  return Fnv1a(PortraitText(rules.set, /*segments=*/false) + '\0' + "zone:" +
-               rules.config->daemon.timezone);
+  return Fnv1a(PortraitText(rules.set, /*segments=*/false) + '\0' +
+               "zone:" + rules.config->daemon.timezone);
 }
 
 // The segment names kIndexedKey holds (none when it is absent or unreadable).
@@ -352,8 +352,8 @@ Status Ingestor::MarkReevaluated(const ReevaluationStart& start,
   }
   json detail = ReevaluationDetail(totals, start.fingerprint);
   detail["segments_only"] = start.scope == rules::PassScope::kSegments;
-  batch.audit.push_back(store::AuditEntry{clock_.NowUs(), "system", "portrait.reevaluate", 0, "",
-                                          detail.dump()});
+  batch.audit.push_back(
+      store::AuditEntry{clock_.NowUs(), "system", "portrait.reevaluate", 0, "", detail.dump()});
   PORTRAIT_RETURN_IF_ERROR(audit_.Commit(batch));
   return Status::Ok();
 }

@@ -411,17 +411,18 @@ bool Scheduler::RunReevaluation(const ReevaluationStart& start) {
     }
     SweepEvery(last_sweep);
   }
-  if (Status s = writer_.Run([&] { return ingestor_.MarkReevaluated(start, total); });
-      !s.ok()) {
+  if (Status s = writer_.Run([&] { return ingestor_.MarkReevaluated(start, total); }); !s.ok()) {
     log_.error("could not record the re-evaluation: {}", s.ToString());
     return false;
   }
   const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - began;
   log_.info(
-      "profiles re-evaluated for the rules in force{}: {} profiles checked, {} re-evaluated, {} "
+      "profiles re-evaluated for the rules in force: {} profiles checked{}, {} re-evaluated, {} "
       "tasks, {} index rows changed, {} damaged profiles left out ({} ms)",
-      start.scope == rules::PassScope::kSegments ? " (only the segments changed)" : "",
-      total.checked, total.profiles, total.tasks, total.index_changes, total.damaged,
+      total.checked,
+      start.scope == rules::PassScope::kSegments ? " (their segments alone: only they changed)"
+                                                 : "",
+      total.profiles, total.tasks, total.index_changes, total.damaged,
       static_cast<int64_t>(took.count()));
   return true;
 }

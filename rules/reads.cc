@@ -91,8 +91,9 @@ std::vector<std::string> PortraitMetrics(const RuleSet& rules, PassScope scope) 
       out.insert(out.end(), {s.recency, s.frequency, s.monetary});
     }
   }
-  if (std::any_of(rules.models.begin(), rules.models.end(),
-                  [&](const Model& m) { return PortraitReads(rules, "predictions", m.name, scope); })) {
+  if (std::any_of(rules.models.begin(), rules.models.end(), [&](const Model& m) {
+        return PortraitReads(rules, "predictions", m.name, scope);
+      })) {
     out.emplace_back(kPurchasesKey);
   }
   std::sort(out.begin(), out.end());

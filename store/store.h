@@ -489,8 +489,7 @@ class Store {
     (void)limit;
     return Error(Status::InvalidArgument("this store has no partitions"));
   }
-  virtual Result<std::vector<PortraitInputs>> PortraitInputsIn(int part, ProfileId after,
-                                                               int limit,
+  virtual Result<std::vector<PortraitInputs>> PortraitInputsIn(int part, ProfileId after, int limit,
                                                                const PortraitRead& read) {
     (void)part;
     (void)after;

@@ -295,7 +295,7 @@ class MemoryStore final : public Store {
   }
 
   Result<std::vector<PortraitInputs>> PortraitInputsAfter(ProfileId after, int limit,
-                                                         const PortraitRead& read) override {
+                                                          const PortraitRead& read) override {
     MutexLock lock(mu_);
     std::vector<PortraitInputs> out;
     for (auto it = state_.profiles.upper_bound(after);

@@ -135,13 +135,13 @@ Result<std::vector<TimerInputs>> PostgresStore::RearmInputsIn(int part, ProfileI
 }
 
 Result<std::vector<PortraitInputs>> PostgresStore::PortraitInputsAfter(ProfileId after, int limit,
-                                                                      const PortraitRead& read) {
+                                                                       const PortraitRead& read) {
   return PortraitRange(after, limit, std::nullopt, read);
 }
 
 Result<std::vector<PortraitInputs>> PostgresStore::PortraitInputsIn(int part, ProfileId after,
-                                                                   int limit,
-                                                                   const PortraitRead& read) {
+                                                                    int limit,
+                                                                    const PortraitRead& read) {
   return PortraitRange(after, limit, part, read);
 }
 
@@ -171,8 +171,8 @@ Result<std::vector<TimerInputs>> PostgresStore::RearmRange(ProfileId after, int 
 }
 
 Result<std::vector<PortraitInputs>> PostgresStore::PortraitRange(ProfileId after, int limit,
-                                                                std::optional<int> part,
-                                                                const PortraitRead& read) {
+                                                                 std::optional<int> part,
+                                                                 const PortraitRead& read) {
   const std::vector<std::string>& fields = read.fields;
   const std::string& consent_purpose = read.consent_purpose;
   auto reader = readers_.Acquire();

@@ -96,7 +96,7 @@ class PostgresStore final : public Store {
   Result<std::vector<TimerRow>> GetTimers(ProfileId id) override;
   Result<std::vector<TimerInputs>> RearmInputs(ProfileId after, int limit) override;
   Result<std::vector<PortraitInputs>> PortraitInputsAfter(ProfileId after, int limit,
-                                                         const PortraitRead& read) override;
+                                                          const PortraitRead& read) override;
   std::optional<std::vector<HeldPartition>> HeldPartitions() const override;
   int PartitionCount() const override { return partitions_; }
   Result<std::vector<TimerInputs>> RearmInputsIn(int part, ProfileId after, int limit) override;

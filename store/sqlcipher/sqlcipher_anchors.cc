@@ -102,7 +102,7 @@ Result<std::vector<TimerInputs>> SqlcipherStore::RearmInputs(ProfileId after, in
 }
 
 Result<std::vector<PortraitInputs>> SqlcipherStore::PortraitInputsAfter(ProfileId after, int limit,
-                                                                       const PortraitRead& read) {
+                                                                        const PortraitRead& read) {
   const std::vector<std::string>& fields = read.fields;
   const std::string& consent_purpose = read.consent_purpose;
   auto reader = readers_.Acquire();

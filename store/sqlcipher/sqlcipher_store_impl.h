@@ -79,7 +79,7 @@ class SqlcipherStore final : public Store {
   Result<std::vector<TimerRow>> GetTimers(ProfileId id) override;
   Result<std::vector<TimerInputs>> RearmInputs(ProfileId after, int limit) override;
   Result<std::vector<PortraitInputs>> PortraitInputsAfter(ProfileId after, int limit,
-                                                         const PortraitRead& read) override;
+                                                          const PortraitRead& read) override;
   Result<std::optional<std::string>> GetMeta(std::string_view key) override;
   Result<int64_t> CountSegmentMembers(std::string_view segment) override;
   Result<std::vector<ProfileId>> SegmentMembers(std::string_view segment, ProfileId after,

@@ -232,7 +232,7 @@ TEST_F(ReevaluateTest, AChangeOfSegmentsAloneChecksOnlyTheSegments) {
   for (int i = 0; i < 4; ++i) {
     Put("s" + std::to_string(i), i < 3 ? "Hangzhou" : "Shanghai");
   }
-  Swap(rules_.Get());  // as the daemon's start does
+  Swap(rules_.Get());                                    // as the daemon's start does
   EXPECT_EQ(Pass().scope, rules::PassScope::kPortrait);  // nothing evaluated in this epoch yet
 
   Swap(Load(kShanghai));

@@ -298,6 +298,9 @@ TEST(Segments, ARuleChangeReevaluatesEveryProfileOnceAndTheIndexFollows) {
   const size_t before = lines();
   ASSERT_TRUE(daemon.Start("2026-06-01T13:00:00Z"));
   ASSERT_TRUE(Eventually([&] { return lines() > before; })) << daemon.Log();
+  // Only a segment changed since the first start's pass: this one checks the segments alone
+  // (DECISIONS 178), and still finds the one who left.
+  EXPECT_NE(daemon.Log().find(line + " (their segments alone"), std::string::npos);
   EXPECT_EQ(daemon.TasksOf("one", "buyer-left").size(), 1u);
   EXPECT_TRUE(daemon.TasksOf("two", "buyer-left").empty());
   GrantMarketing(daemon, "one");

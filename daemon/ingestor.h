@@ -86,9 +86,9 @@ struct ReevaluationStart {
   // (docs/DECISIONS.md 178).
   rules::PassScope scope = rules::PassScope::kPortrait;
   std::string pass;  // the name its progress is recorded under: fingerprint, scope and epoch
-  // What it records as evaluated once complete: the epoch it began in and the requests and
-  // rebuilds it answers (empty: no epoch begun). Only a pass begun in the epoch in force can
-  // match it: epochs never come back.
+  // What it records as evaluated once complete, with its fingerprint: the epoch it began in and
+  // the requests and rebuilds it answers (empty: no epoch begun). Only a pass begun in the epoch
+  // in force can match it: epochs never come back.
   std::string base;
 };
 
@@ -250,8 +250,8 @@ class Ingestor {
   // what the pass reads of up to `limit` profiles with ids above `after`, in one snapshot; then
   // tells which of them re-evaluating would change — what the pass stores ("$tags",
   // "$segments", a repaired metric, the stage, timers, members-index rows) or a task it fires —
-  // opening and evaluating them on two threads. The scheduler reads the next range while it
-  // checks the last.
+  // opening and evaluating them on two threads. The scheduler runs two ranges at once
+  // (CheckPipeline).
   // With `part` (among several nodes): only the profiles of that partition.
   // With PassScope::kSegments, only what the [[segment]]s read, and only they are judged.
   Result<CheckInputs> ReadForCheck(store::ProfileId after, int limit,

@@ -35,6 +35,6 @@ cpu0=$(cpu) t0=$(date +%s.%N)
 wait_for "profiles re-evaluated"
 cpu1=$(cpu) t1=$(date +%s.%N)
 grep "profiles re-evaluated" "$log" | sed 's/.*in force//'
-ticks=$(getconf CLK_TCK)
-echo "wall $(echo "$t1 - $t0" | bc) s, daemon CPU $(echo "scale=2; ($cpu1 - $cpu0) / $ticks" | bc) s," \
-  "load $(cut -d' ' -f1-3 /proc/loadavg)"
+awk -v t0="$t0" -v t1="$t1" -v c0="$cpu0" -v c1="$cpu1" -v hz="$(getconf CLK_TCK)" \
+  -v load="$(cut -d' ' -f1-3 /proc/loadavg)" \
+  'BEGIN { printf "wall %.2f s, daemon CPU %.2f s, load %s\n", t1 - t0, (c1 - c0) / hz, load }'

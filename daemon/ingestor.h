@@ -233,8 +233,6 @@ class Ingestor {
   // What the evaluated mark must equal: the fingerprint of `set`, "+N" after request N, and
   // "~M" after M rebuilds of kept values that changed a profile (KeptMarks).
   Result<std::string> EvaluationTarget(const rules::RuleSet& set);
-  // Its "+N~M" part alone.
-  Result<std::string> EvaluationSuffix();
   // Whether a pass is needed and where it starts: resumes a pass cut off for the same rules and
   // scope; drops the members-index rows of segments the rules no longer have. A base never
   // evaluated whose rules have no [[tag]] or [[segment]] is marked evaluated at once (nothing
@@ -297,6 +295,8 @@ class Ingestor {
   void ForgetAll();
 
  private:
+  // EvaluationTarget's "+N~M" part alone.
+  Result<std::string> EvaluationSuffix();
   friend class IngestGroup;
 
   // The id and key of `subject`'s profile: from memory, else from the store (then kept);

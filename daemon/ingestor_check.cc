@@ -92,13 +92,7 @@ Result<CheckInputs> Ingestor::ReadForCheck(store::ProfileId after, int limit,
   if (scope == rules::PassScope::kSegments) {
     read.objection = std::any_of(set.segments.begin(), set.segments.end(),
                                  [](const rules::Segment& s) { return s.marketing; });
-    read.derived = std::any_of(set.scores.begin(), set.scores.end(),
-                               [&](const rules::Score& s) {
-                                 return rules::PortraitReads(set, "scores", s.name, scope);
-                               }) ||
-                   std::any_of(set.models.begin(), set.models.end(), [&](const rules::Model& m) {
-                     return rules::PortraitReads(set, "predictions", m.name, scope);
-                   });
+    read.derived = rules::ReadsDerivedValues(set, scope);
     what.fields = rules::PortraitFields(set, scope);
     what.timers = false;
   } else {

@@ -65,6 +65,14 @@ bool PortraitReads(const RuleSet& rules, std::string_view kind, std::string_view
   });
 }
 
+bool ReadsDerivedValues(const RuleSet& rules, PassScope scope) {
+  std::vector<DerivedRead> reads;
+  EachPassCondition(rules, scope, [&](const Expr& when) { CollectDerived(when, reads); });
+  return std::any_of(reads.begin(), reads.end(), [](const DerivedRead& r) {
+    return r.kind == "scores" || r.kind == "predictions";
+  });
+}
+
 std::vector<std::string> PortraitFields(const RuleSet& rules, PassScope scope) {
   std::vector<std::pair<std::string, int>> named;
   EachPassCondition(rules, scope, [&](const Expr& when) { CollectFields(when, named); });

@@ -68,6 +68,9 @@ enum class PassScope { kPortrait, kSegments };
 bool PortraitReads(const RuleSet& rules, std::string_view kind, std::string_view name,
                    PassScope scope = PassScope::kPortrait);
 
+// Whether some condition of `scope` reads a score or a prediction: the pass must compute them.
+bool ReadsDerivedValues(const RuleSet& rules, PassScope scope);
+
 // The fields the conditions of `scope` name (CollectFields), ascending, once each.
 std::vector<std::string> PortraitFields(const RuleSet& rules, PassScope scope);
 

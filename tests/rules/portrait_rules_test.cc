@@ -452,6 +452,7 @@ TEST_F(PortraitRulesTest, ThePortraitReadsOnlyTheScoresAndPredictionsItsConditio
   const RuleSet none = Load(kMetrics + kScoreAndModel + trigger);
   EXPECT_FALSE(PortraitReads(none, "predictions", "clv"));
   EXPECT_FALSE(PortraitReads(none, "scores", "rfm"));
+  EXPECT_FALSE(ReadsDerivedValues(none, PassScope::kPortrait));
 
   const RuleSet segment = Load(kMetrics + kScoreAndModel +
                                "[[segment]]\nname = \"lapsing\"\n"
@@ -459,12 +460,17 @@ TEST_F(PortraitRulesTest, ThePortraitReadsOnlyTheScoresAndPredictionsItsConditio
   EXPECT_TRUE(PortraitReads(segment, "predictions", "clv"));
   EXPECT_FALSE(PortraitReads(segment, "scores", "rfm"));
   EXPECT_FALSE(PortraitReads(segment, "predictions", "other"));
+  EXPECT_TRUE(ReadsDerivedValues(segment, PassScope::kSegments));
 
   const RuleSet tag = Load(kMetrics + kScoreAndModel +
                            "[[tag]]\npath = \"value/champion\"\n"
                            "when = \"scores.rfm.group == 'champions'\"\n");
   EXPECT_TRUE(PortraitReads(tag, "scores", "rfm"));
   EXPECT_FALSE(PortraitReads(tag, "predictions", "clv"));
+  EXPECT_TRUE(ReadsDerivedValues(tag, PassScope::kPortrait));
+  // A pass over the segments alone does not compute what only a tag reads.
+  EXPECT_FALSE(ReadsDerivedValues(tag, PassScope::kSegments));
+  EXPECT_FALSE(PortraitReads(tag, "scores", "rfm", PassScope::kSegments));
 
   const RuleSet stage = Load(kMetrics + kScoreAndModel +
                              "[[lifecycle]]\nstage = \"lapsing\"\n"

@@ -1,7 +1,8 @@
 // Ingestor: the base-wide re-evaluation's check, off the writer (DECISIONS 120). It reads a
 // range of profiles in one snapshot (Store::PortraitInputsAfter), opens what the portrait reads
 // of each — tags, metrics and the fields a stage, [[tag]], [[segment]] or anniversary trigger
-// names, never the external id — and runs on a copy the steps the writer's pass runs
+// names (a segments-only check opens a field only when a condition reads it), never the
+// external id — and runs on a copy the steps the writer's pass runs
 // (IngestGroup: Repair, Reevaluate, ReconcileMembers, Rearm). Only the profiles for which
 // they would store something, or fire a task, go to the writer.
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include "consent/ledger.h"
 #include "daemon/ingest_group.h"
 #include "daemon/ingestor.h"
+#include "daemon/on_demand_fields.h"
 #include "daemon/timer_rearm.h"
 #include "rules/reads.h"
 
@@ -35,8 +37,15 @@ std::vector<std::string> PortraitFields(const rules::RuleSet& set, bool anchored
 // `indexed` (ascending).
 bool IndexDiffers(const rules::RuleSet& set, const rules::ProfileFacts& facts,
                   const std::vector<std::string>& indexed) {
+  const nlohmann::json* state = nullptr;  // "$segments", looked up once
+  if (facts.metrics.is_object()) {
+    if (auto it = facts.metrics.find("$segments"); it != facts.metrics.end()) {
+      state = &*it;
+    }
+  }
   for (const rules::Segment& s : set.segments) {
-    if (InSegment(facts, s.name) != std::binary_search(indexed.begin(), indexed.end(), s.name)) {
+    if (rules::IsMember(state, s.name) !=
+        std::binary_search(indexed.begin(), indexed.end(), s.name)) {
       return true;
     }
   }
@@ -126,13 +135,23 @@ ReevaluationCheck Ingestor::Check(const CheckInputs& read) const {
   // Whether profile `i` goes to the writer.
   auto judge_one = [&](size_t i) -> bool {
     const store::PortraitInputs& in = inputs[i];
-    Result<store::Profile> profile = vault_.OpenPortrait(in, &read.metrics);
-    if (!profile) {
+    // Its fields are opened only when the segments' conditions read them (OnDemandFields).
+    const bool on_demand = read.scope == rules::PassScope::kSegments;
+    Result<store::ProfileVault::SealedFields> opened =
+        on_demand ? vault_.OpenPortraitButFields(in, &read.metrics)
+                  : vault_.OpenPortrait(in, &read.metrics).map([](store::Profile p) {
+                      return store::ProfileVault::SealedFields{std::move(p), {}};
+                    });
+    if (!opened) {
       // Gone (erased meanwhile): the writer would skip it too. Anything else: the writer
       // opens it and reports what is wrong.
-      return profile.error().code() != Status::Code::kNotFound;
+      return opened.error().code() != Status::Code::kNotFound;
     }
-    rules::ProfileFacts facts = FactsOf(std::move(*profile));
+    const OnDemandFields fields(opened->key, in.row.id, in.fields);
+    rules::ProfileFacts facts = FactsOf(std::move(opened->profile));
+    if (on_demand) {
+      facts.field_source = &fields;
+    }
     if (anchored) {
       rules::ProfileFacts dates = AnchoredFacts(in.timers);
       for (auto& [field, date] : dates.fields.items()) {
@@ -149,8 +168,9 @@ ReevaluationCheck Ingestor::Check(const CheckInputs& read) const {
       facts.objected_to_personalisation = Objected(ledger, now);
     }
     facts.derived = derived.get();
-    if (read.scope == rules::PassScope::kSegments) {
-      return SegmentsWouldChange(read.rules->engine, set, std::move(facts), in.segments, now);
+    if (on_demand) {
+      return SegmentsWouldChange(read.rules->engine, set, std::move(facts), in.segments, now) ||
+             fields.failed();
     }
     return WouldChange(read.rules->engine, set, std::move(facts), in.segments, in.timers.timers,
                        now);

@@ -82,6 +82,7 @@ const std::string& Engine::ZoneOf(const ProfileFacts& profile) const {
 Facts Engine::FactsOf(const ProfileFacts& profile, const EventFacts* event, int64_t now_us) const {
   Facts f;
   f.fields = &profile.fields;
+  f.field_source = profile.field_source;
   f.metrics = &profile.metrics;
   f.tags = &profile.tags;
   f.lifecycle = profile.lifecycle;

@@ -57,6 +57,9 @@ struct ProfileFacts {
   bool objected_to_personalisation = false;
   // Fills scores and predictions after each change (none: they stay as given). Not owned.
   const DerivedValues* derived = nullptr;
+  // When set, conditions read the fields through it instead of `fields` (opened on demand;
+  // Facts::field_source). Not owned.
+  const FieldSource* field_source = nullptr;
 };
 
 // The profile entered (or left) `segment`; its `number`-th transition of that segment.

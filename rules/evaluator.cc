@@ -68,6 +68,11 @@ const nlohmann::json* Lookup(const nlohmann::json* object, std::string_view dott
 Value PathValue(const Expr& e, const Facts& f) {
   switch (e.root) {
     case PathRoot::kField:
+      if (f.field_source) {
+        const nlohmann::json* value = f.field_source->Find(e.name);
+        return value ? FromJson(*value, e.type) : Value::Null();
+      }
+      [[fallthrough]];
     case PathRoot::kMetric: {
       const nlohmann::json* object = e.root == PathRoot::kField ? f.fields : f.metrics;
       if (!object || !object->is_object()) {
@@ -334,9 +339,16 @@ Value Evaluate(const Expr& e, const Facts& f) {
   }
   switch (e.code) {
     case Op::kAnd:
-      return Value::Bool(Evaluate(e.args[0], f).IsTrue() && Evaluate(e.args[1], f).IsTrue());
-    case Op::kOr:
-      return Value::Bool(Evaluate(e.args[0], f).IsTrue() || Evaluate(e.args[1], f).IsTrue());
+    case Op::kOr: {
+      // Both sides are pure, so either order gives the same answer: the side that reads no
+      // field goes first, and a field is opened only when the answer needs it (FieldSource).
+      const bool swap = e.args[0].reads_fields && !e.args[1].reads_fields;
+      const bool first = Evaluate(e.args[swap ? 1 : 0], f).IsTrue();
+      if (first == (e.code == Op::kOr)) {
+        return Value::Bool(first);
+      }
+      return Value::Bool(Evaluate(e.args[swap ? 0 : 1], f).IsTrue());
+    }
     case Op::kIn:
       return Value::Bool(In(Evaluate(e.args[0], f), e.args[1], f));
     case Op::kEq:

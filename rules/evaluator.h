@@ -19,6 +19,16 @@ struct EventFacts {
   const nlohmann::json* data = nullptr;  // the event's data object
 };
 
+// Field values opened only when a condition reads one: a base-wide check then opens a field
+// only for the profiles whose conditions get that far (`and` and `or` take first the side that
+// reads no field). Used by one evaluation at a time.
+class FieldSource {
+ public:
+  virtual ~FieldSource() = default;
+  // The field's canonical value; null when the profile has none.
+  virtual const nlohmann::json* Find(std::string_view name) const = 0;
+};
+
 // What a condition may read. Pointers may be null (then everything under them is missing).
 struct Facts {
   const nlohmann::json* fields = nullptr;          // field name -> canonical value
@@ -32,6 +42,7 @@ struct Facts {
   const nlohmann::json* segments = nullptr;     // segment name -> transitions (odd: a member)
   const nlohmann::json* scores = nullptr;       // score name -> {"r", "f", "m", "group"}
   const nlohmann::json* predictions = nullptr;  // model name -> {"p_alive", ...}
+  const FieldSource* field_source = nullptr;    // when set, the fields, instead of `fields`
 };
 
 Value Evaluate(const Expr& expr, const Facts& facts);

@@ -80,6 +80,7 @@ struct Expr {
   std::string name;                  // kPath: field / metric / score / model name, event.data path
   std::string key;                   // kPath: the score's or model's output ("r", "p_alive")
   std::vector<Expr> args;            // operands, call arguments, list items
+  bool reads_fields = false;         // it or an operand reads a fields.NAME
 };
 
 // A node of `kind` and static `type` at `offset` (and `length`) of the source text.

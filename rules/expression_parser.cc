@@ -497,10 +497,23 @@ class Parser {
   int last_end_ = 0;  // end offset of the last token consumed
 };
 
+// Sets `reads_fields` throughout `expr` (whose depth the parser bounded); returns its own.
+bool MarkFieldReads(Expr& expr) {
+  expr.reads_fields = expr.kind == Expr::Kind::kPath && expr.root == PathRoot::kField;
+  for (Expr& child : expr.args) {
+    expr.reads_fields = MarkFieldReads(child) || expr.reads_fields;
+  }
+  return expr.reads_fields;
+}
+
 }  // namespace
 
 tl::expected<Expr, ExprError> ParseExpression(std::string_view text, const Schema& schema) {
-  return Parser(text, schema).Parse();
+  tl::expected<Expr, ExprError> parsed = Parser(text, schema).Parse();
+  if (parsed) {
+    MarkFieldReads(*parsed);
+  }
+  return parsed;
 }
 
 void CollectFields(const Expr& expr, std::vector<std::pair<std::string, int>>& out) {

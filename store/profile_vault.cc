@@ -423,19 +423,27 @@ Result<Profile> ProfileVault::DecryptWith(const ProfileRow& row, KeyView key) {
 
 Result<Profile> ProfileVault::OpenPortrait(const PortraitInputs& in,
                                            const std::vector<std::string>* only_metrics) {
+  PORTRAIT_ASSIGN_OR_RETURN(SealedFields opened, OpenPortraitButFields(in, only_metrics));
+  Profile& p = opened.profile;
+  for (const auto& [name, envelope] : in.fields) {
+    PORTRAIT_ASSIGN_OR_RETURN(p.fields[name], OpenJson(opened.key, p.id, name, envelope));
+  }
+  return std::move(p);
+}
+
+Result<ProfileVault::SealedFields> ProfileVault::OpenPortraitButFields(
+    const PortraitInputs& in, const std::vector<std::string>* only_metrics) {
   const ProfileRow& row = in.row;
   if (in.wrapped_key.empty()) {
     return Error(
         Status::NotFound("profile " + std::to_string(row.id) + " has no data key (it was erased)"));
   }
-  PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, Unwrap(row.id, in.wrapped_key));
-  Profile p = Unsealed(row);
-  PORTRAIT_ASSIGN_OR_RETURN(p.tags, TagsOf(row, key));
-  PORTRAIT_ASSIGN_OR_RETURN(p.metrics, OpenMetrics(key, row, only_metrics));
-  for (const auto& [name, envelope] : in.fields) {
-    PORTRAIT_ASSIGN_OR_RETURN(p.fields[name], OpenJson(key, row.id, name, envelope));
-  }
-  return p;
+  SealedFields out;
+  PORTRAIT_ASSIGN_OR_RETURN(out.key, Unwrap(row.id, in.wrapped_key));
+  out.profile = Unsealed(row);
+  PORTRAIT_ASSIGN_OR_RETURN(out.profile.tags, TagsOf(row, out.key));
+  PORTRAIT_ASSIGN_OR_RETURN(out.profile.metrics, OpenMetrics(out.key, row, only_metrics));
+  return out;
 }
 
 Result<OpenProfile> ProfileVault::OpenOrCreate(
@@ -501,6 +509,11 @@ Result<std::string> ProfileVault::SealWith(KeyView key, ProfileId id, std::strin
 Result<std::string> ProfileVault::OpenWith(KeyView key, ProfileId id, std::string_view name,
                                            std::string_view envelope) {
   return FieldCipher::Open(key, FieldCipher::AssociatedData(id, name), envelope);
+}
+
+Result<json> ProfileVault::OpenField(KeyView key, ProfileId id, std::string_view name,
+                                     std::string_view envelope) {
+  return OpenJson(key, id, name, envelope);
 }
 
 Result<json> ProfileVault::OpenMetrics(KeyView key, const ProfileRow& row,

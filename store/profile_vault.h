@@ -224,6 +224,14 @@ class ProfileVault {
   // top-level entries it names alone (OpenMetrics).
   Result<Profile> OpenPortrait(const PortraitInputs& in,
                                const std::vector<std::string>* only_metrics = nullptr);
+  // The same but for the fields, which stay sealed in `in`: with the data key that opens them
+  // (OpenField) when a condition reads one.
+  struct SealedFields {
+    Profile profile;  // without fields
+    crypto::SlabKey key;
+  };
+  Result<SealedFields> OpenPortraitButFields(const PortraitInputs& in,
+                                             const std::vector<std::string>* only_metrics);
   // The write that stores `p`'s metrics and lifecycle stage (and, for a new profile, the row);
   // for an existing profile it leaves every other column alone.
   Result<ProfileWrite> StateWrite(const OpenProfile& p, int64_t now_us);
@@ -248,6 +256,9 @@ class ProfileVault {
                                       std::string_view plaintext);
   static Result<std::string> OpenWith(crypto::KeyView key, ProfileId id, std::string_view name,
                                       std::string_view envelope);
+  // Field `name`'s canonical value from its envelope; Corruption if it does not hold JSON.
+  static Result<nlohmann::json> OpenField(crypto::KeyView key, ProfileId id, std::string_view name,
+                                          std::string_view envelope);
   // `row`'s metrics opened with its data key `key` (an empty object when it has none); what a
   // score refresh reads of every profile.
   // With `only`, the metrics' top-level entries it names alone (the others are read past, no

@@ -173,9 +173,22 @@ std::optional<json> ParseWithNlohmann(std::string_view text, const std::vector<s
   return value;
 }
 
+// Whether `text` is a JSON string of printable ASCII without escapes (a field value such as
+// "Hangzhou" or "female"): its value is its inside, as json::parse would read it.
+bool IsPlainString(std::string_view text) {
+  if (text.size() < 2 || text.front() != '"' || text.back() != '"') {
+    return false;
+  }
+  return std::all_of(text.begin() + 1, text.end() - 1,
+                     [](char c) { return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\'; });
+}
+
 }  // namespace
 
 std::optional<json> ParseStoredJson(std::string_view text, const std::vector<std::string>* only) {
+  if (IsPlainString(text)) {
+    return json(std::string(text.substr(1, text.size() - 2)));
+  }
   if (text.size() <= kMaxScanned) {
     // Scratch space, one per thread: a parser allocates its buffers on first use, and doing
     // that for each of a million small documents would cost more than the scan.

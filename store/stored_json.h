@@ -3,7 +3,8 @@
 // The base-wide passes open every profile's metrics: a re-evaluation of the portrait and an RFM
 // refresh at 1,000,000 profiles each parse a million small documents, and nlohmann's parser
 // builds them at about 30 MB/s. ParseStoredJson scans an object or array with simdjson's
-// On-Demand parser and builds only what is kept (DECISIONS 172); its answer is always the one
+// On-Demand parser and builds only what is kept (DECISIONS 172), and takes a string of printable
+// ASCII without escapes (most field values) as it is; its answer is always the one
 // json::parse would give: any other text, what simdjson refuses, and any text past kMaxScanned
 // bytes go to json::parse itself.
 #pragma once

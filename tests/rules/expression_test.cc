@@ -155,5 +155,61 @@ TEST_F(ExpressionTest, CollectFieldsFindsEveryFieldRead) {
   EXPECT_EQ(read[1], std::make_pair(std::string("birthday"), 26));
 }
 
+// A FieldSource over `fields`, counting the reads.
+class CountingFields : public FieldSource {
+ public:
+  explicit CountingFields(const json& fields) : fields_(fields) {}
+  const json* Find(std::string_view name) const override {
+    reads.emplace_back(name);
+    auto it = fields_.find(name);
+    return it == fields_.end() ? nullptr : &*it;
+  }
+  mutable std::vector<std::string> reads;
+
+ private:
+  const json& fields_;
+};
+
+// Through a FieldSource a condition answers as it does over the fields themselves, and `and`
+// and `or` take first the side that reads no field, so a field is read only when the answer
+// needs it.
+TEST_F(ExpressionTest, AFieldSourceIsReadOnlyWhenTheAnswerNeedsAField) {
+  for (const char* text : {"fields.city == 'Hangzhou' and metrics.orders >= 5",
+                           "fields.city == 'Hangzhou' and metrics.orders >= 2",
+                           "fields.city == 'Beijing' or metrics.orders >= 2",
+                           "fields.city == 'Beijing' or metrics.orders >= 5",
+                           "metrics.orders >= 2 and fields.city == 'Hangzhou'",
+                           "fields.city == 'Hangzhou' and fields.name == 'Li Na'",
+                           "fields.email == 'x' or not (fields.city == 'Beijing')",
+                           "not (fields.city == 'Hangzhou' and metrics.orders >= 5)"}) {
+    auto e = Parse(text);
+    ASSERT_TRUE(e) << text;
+    CountingFields source(fields_);
+    Facts lazy = facts_;
+    lazy.fields = nullptr;
+    lazy.field_source = &source;
+    EXPECT_EQ(Holds(*e, lazy), Holds(*e, facts_)) << text;
+  }
+  auto count_reads = [&](const std::string& text) {
+    CountingFields source(fields_);
+    Facts lazy = facts_;
+    lazy.field_source = &source;
+    auto e = Parse(text);
+    EXPECT_TRUE(e) << text;
+    const bool holds = e && Holds(*e, lazy);
+    return std::make_pair(holds, source.reads.size());
+  };
+  EXPECT_EQ(count_reads("fields.city == 'Hangzhou' and metrics.orders >= 5"),
+            std::make_pair(false, size_t{0}));
+  EXPECT_EQ(count_reads("fields.city == 'Hangzhou' and metrics.orders >= 2"),
+            std::make_pair(true, size_t{1}));
+  EXPECT_EQ(count_reads("fields.city == 'Beijing' or metrics.orders >= 2"),
+            std::make_pair(true, size_t{0}));
+  EXPECT_EQ(count_reads("fields.city == 'Beijing' or metrics.orders >= 5"),
+            std::make_pair(false, size_t{1}));
+  EXPECT_EQ(count_reads("fields.city == 'Beijing' and fields.name == 'Li Na'"),
+            std::make_pair(false, size_t{1}));  // both read fields: the written order
+}
+
 }  // namespace
 }  // namespace portrait::rules

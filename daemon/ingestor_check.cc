@@ -121,6 +121,9 @@ ReevaluationCheck Ingestor::Check(const CheckInputs& read) const {
   const std::vector<store::PortraitInputs>& inputs = read.profiles;
   const rules::RuleSet& set = read.rules->set;
   const bool anchored = read.anchored;
+  // Fields opened only when a condition reads them (OnDemandFields): in a segments-only check,
+  // which reads no anchored dates into the fields.
+  const bool on_demand = read.scope == rules::PassScope::kSegments && !anchored;
   const bool objection = read.objection;
   ReevaluationCheck check;
   if (inputs.empty()) {
@@ -135,12 +138,10 @@ ReevaluationCheck Ingestor::Check(const CheckInputs& read) const {
   // Whether profile `i` goes to the writer.
   auto judge_one = [&](size_t i) -> bool {
     const store::PortraitInputs& in = inputs[i];
-    // Its fields are opened only when the segments' conditions read them (OnDemandFields).
-    const bool on_demand = read.scope == rules::PassScope::kSegments;
-    Result<store::ProfileVault::SealedFields> opened =
+    Result<store::ProfileVault::OpenedPortrait> opened =
         on_demand ? vault_.OpenPortraitButFields(in, &read.metrics)
                   : vault_.OpenPortrait(in, &read.metrics).map([](store::Profile p) {
-                      return store::ProfileVault::SealedFields{std::move(p), {}};
+                      return store::ProfileVault::OpenedPortrait{std::move(p), {}};
                     });
     if (!opened) {
       // Gone (erased meanwhile): the writer would skip it too. Anything else: the writer
@@ -168,7 +169,7 @@ ReevaluationCheck Ingestor::Check(const CheckInputs& read) const {
       facts.objected_to_personalisation = Objected(ledger, now);
     }
     facts.derived = derived.get();
-    if (on_demand) {
+    if (read.scope == rules::PassScope::kSegments) {
       return SegmentsWouldChange(read.rules->engine, set, std::move(facts), in.segments, now) ||
              fields.failed();
     }

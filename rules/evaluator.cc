@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <optional>
 
 namespace portrait::rules {
 namespace {
@@ -155,6 +157,32 @@ Value Compare(Op op, const Value& a, const Value& b) {
   return Value::Bool(!Less(a, b));  // >=
 }
 
+// Microseconds (and days) that do not fit make the value missing: a rule's arithmetic never
+// overflows.
+Value TimeOrNull(bool duration, std::optional<int64_t> us) {
+  if (!us) {
+    return Value::Null();
+  }
+  return duration ? Value::Duration(*us) : Value::Time(*us);
+}
+
+std::optional<int64_t> SumUs(int64_t a, int64_t b, bool subtract) {
+  int64_t out = 0;
+  if (subtract ? __builtin_sub_overflow(a, b, &out) : __builtin_add_overflow(a, b, &out)) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+// `us` truncated to whole microseconds; nullopt when not finite or out of range.
+std::optional<int64_t> WholeUs(double us) {
+  constexpr double kBound = 9.2e18;  // inside int64_t's range
+  if (!std::isfinite(us) || us <= -kBound || us >= kBound) {
+    return std::nullopt;
+  }
+  return static_cast<int64_t>(us);
+}
+
 Value Arithmetic(Op op, const Value& a, const Value& b) {
   if (a.is_null() || b.is_null()) {
     return Value::Null();
@@ -170,24 +198,38 @@ Value Arithmetic(Op op, const Value& a, const Value& b) {
     return Value::Number(std::fmod(a.n, b.n));
   }
   if (op == Op::kAdd && ta == Type::kString && tb == Type::kString) return Value::String(a.s + b.s);
+  const bool subtract = op == Op::kSub;
   if (ta == Type::kTime && tb == Type::kDuration) {
-    return Value::Time(op == Op::kAdd ? a.us + b.us : a.us - b.us);
+    return TimeOrNull(false, SumUs(a.us, b.us, subtract));
   }
-  if (op == Op::kAdd && ta == Type::kDuration && tb == Type::kTime) return Value::Time(a.us + b.us);
-  if (op == Op::kSub && ta == Type::kTime && tb == Type::kTime) return Value::Duration(a.us - b.us);
+  if (op == Op::kAdd && ta == Type::kDuration && tb == Type::kTime) {
+    return TimeOrNull(false, SumUs(a.us, b.us, false));
+  }
+  if (op == Op::kSub && ta == Type::kTime && tb == Type::kTime) {
+    return TimeOrNull(true, SumUs(a.us, b.us, true));
+  }
   if (ta == Type::kDuration && tb == Type::kDuration) {
-    return Value::Duration(op == Op::kAdd ? a.us + b.us : a.us - b.us);
+    return TimeOrNull(true, SumUs(a.us, b.us, subtract));
   }
   if (op == Op::kSub && ta == Type::kDate && tb == Type::kDate) {
-    return Value::Duration((int64_t{a.days} - b.days) * kDayUs);
+    int64_t us = 0;
+    if (__builtin_mul_overflow(int64_t{a.days} - b.days, kDayUs, &us)) {
+      return Value::Null();
+    }
+    return Value::Duration(us);
   }
   if (ta == Type::kDate && tb == Type::kDuration) {
-    int64_t days = b.us / kDayUs;
-    return Value::Date(static_cast<int32_t>(op == Op::kAdd ? a.days + days : a.days - days));
+    const int64_t days = int64_t{a.days} + (subtract ? -1 : 1) * (b.us / kDayUs);
+    if (days < std::numeric_limits<int32_t>::min() || days > std::numeric_limits<int32_t>::max()) {
+      return Value::Null();
+    }
+    return Value::Date(static_cast<int32_t>(days));
   }
   if (ta == Type::kDuration && tb == Type::kNumber) {
-    if (op == Op::kMul) return Value::Duration(static_cast<int64_t>(a.us * b.n));
-    if (op == Op::kDiv && b.n != 0) return Value::Duration(static_cast<int64_t>(a.us / b.n));
+    if (op == Op::kMul) return TimeOrNull(true, WholeUs(static_cast<double>(a.us) * b.n));
+    if (op == Op::kDiv && b.n != 0) {
+      return TimeOrNull(true, WholeUs(static_cast<double>(a.us) / b.n));
+    }
   }
   return Value::Null();
 }
@@ -331,7 +373,7 @@ Value Evaluate(const Expr& e, const Facts& f) {
         return Value::Bool(!v.IsTrue());
       }
       if (v.type == Type::kNumber) return Value::Number(-v.n);
-      if (v.type == Type::kDuration) return Value::Duration(-v.us);
+      if (v.type == Type::kDuration) return TimeOrNull(true, SumUs(0, v.us, true));
       return Value::Null();
     }
     case Expr::Kind::kBinary:
@@ -340,9 +382,10 @@ Value Evaluate(const Expr& e, const Facts& f) {
   switch (e.code) {
     case Op::kAnd:
     case Op::kOr: {
-      // Both sides are pure, so either order gives the same answer: the side that reads no
-      // field goes first, and a field is opened only when the answer needs it (FieldSource).
-      const bool swap = e.args[0].reads_fields && !e.args[1].reads_fields;
+      // Both sides are pure, so either order gives the same answer: with fields opened on
+      // demand (FieldSource) the side that reads no field goes first, and a field is opened
+      // only when the answer needs it.
+      const bool swap = f.field_source && e.args[0].reads_fields && !e.args[1].reads_fields;
       const bool first = Evaluate(e.args[swap ? 1 : 0], f).IsTrue();
       if (first == (e.code == Op::kOr)) {
         return Value::Bool(first);

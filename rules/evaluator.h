@@ -1,8 +1,8 @@
 // Evaluating a parsed expression against what is known of one profile (and, for event
 // triggers, one event) at one instant. Missing values are null; a comparison with null is
-// false, arithmetic and functions on null give null, and a condition that is not `true` did not
-// hold. Explain says which part of a condition failed, naming sub-expressions and missing
-// fields, never a value. Pure; thread-safe.
+// false, arithmetic and functions on null give null (as does time arithmetic whose result does
+// not fit), and a condition that is not `true` did not hold. Explain says which part of a condition
+// failed, naming sub-expressions and missing fields, never a value. Pure; thread-safe.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -20,8 +20,8 @@ struct EventFacts {
 };
 
 // Field values opened only when a condition reads one: a base-wide check then opens a field
-// only for the profiles whose conditions get that far (`and` and `or` take first the side that
-// reads no field). Used by one evaluation at a time.
+// only for the profiles whose conditions get that far (given a source, `and` and `or` take
+// first the side that reads no field). Used by one evaluation at a time.
 class FieldSource {
  public:
   virtual ~FieldSource() = default;

@@ -423,7 +423,7 @@ Result<Profile> ProfileVault::DecryptWith(const ProfileRow& row, KeyView key) {
 
 Result<Profile> ProfileVault::OpenPortrait(const PortraitInputs& in,
                                            const std::vector<std::string>* only_metrics) {
-  PORTRAIT_ASSIGN_OR_RETURN(SealedFields opened, OpenPortraitButFields(in, only_metrics));
+  PORTRAIT_ASSIGN_OR_RETURN(OpenedPortrait opened, OpenPortraitButFields(in, only_metrics));
   Profile& p = opened.profile;
   for (const auto& [name, envelope] : in.fields) {
     PORTRAIT_ASSIGN_OR_RETURN(p.fields[name], OpenJson(opened.key, p.id, name, envelope));
@@ -431,14 +431,14 @@ Result<Profile> ProfileVault::OpenPortrait(const PortraitInputs& in,
   return std::move(p);
 }
 
-Result<ProfileVault::SealedFields> ProfileVault::OpenPortraitButFields(
+Result<ProfileVault::OpenedPortrait> ProfileVault::OpenPortraitButFields(
     const PortraitInputs& in, const std::vector<std::string>* only_metrics) {
   const ProfileRow& row = in.row;
   if (in.wrapped_key.empty()) {
     return Error(
         Status::NotFound("profile " + std::to_string(row.id) + " has no data key (it was erased)"));
   }
-  SealedFields out;
+  OpenedPortrait out;
   PORTRAIT_ASSIGN_OR_RETURN(out.key, Unwrap(row.id, in.wrapped_key));
   out.profile = Unsealed(row);
   PORTRAIT_ASSIGN_OR_RETURN(out.profile.tags, TagsOf(row, out.key));

@@ -226,12 +226,12 @@ class ProfileVault {
                                const std::vector<std::string>* only_metrics = nullptr);
   // The same but for the fields, which stay sealed in `in`: with the data key that opens them
   // (OpenField) when a condition reads one.
-  struct SealedFields {
+  struct OpenedPortrait {
     Profile profile;  // without fields
     crypto::SlabKey key;
   };
-  Result<SealedFields> OpenPortraitButFields(const PortraitInputs& in,
-                                             const std::vector<std::string>* only_metrics);
+  Result<OpenedPortrait> OpenPortraitButFields(const PortraitInputs& in,
+                                               const std::vector<std::string>* only_metrics);
   // The write that stores `p`'s metrics and lifecycle stage (and, for a new profile, the row);
   // for an existing profile it leaves every other column alone.
   Result<ProfileWrite> StateWrite(const OpenProfile& p, int64_t now_us);

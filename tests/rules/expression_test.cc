@@ -66,6 +66,21 @@ TEST_F(ExpressionTest, TimesDurationsAndDates) {
   EXPECT_TRUE(Eval("2h + 30m == 150m"));
 }
 
+// Time arithmetic whose result does not fit in 64-bit microseconds gives a missing value (so a
+// comparison with it is false), never an overflow.
+TEST_F(ExpressionTest, TimeArithmeticThatDoesNotFitIsMissing) {
+  const std::string eight = "34865y + 34865y + 34865y + 34865y + 34865y + 34865y + 34865y + 34865y";
+  EXPECT_TRUE(Eval(eight + " > 0s"));             // 8.8e18 µs fits
+  EXPECT_FALSE(Eval(eight + " + 34865y > 0s"));   // 9.9e18 does not
+  EXPECT_FALSE(Eval(eight + " + 34865y <= 0s"));  // missing, not wrapped round
+  EXPECT_FALSE(Eval("-(" + eight + ") - 34865y < 0s"));
+  EXPECT_FALSE(Eval("now() + " + eight + " + 34865y > now()"));
+  EXPECT_FALSE(Eval("34865y * 100000000000000000000 > 0s"));
+  EXPECT_FALSE(Eval("34865y / 0.00000000000000000001 > 0s"));
+  EXPECT_TRUE(Eval("34865y * 8 > 0s"));
+  EXPECT_FALSE(Eval("34865y * 9 > 0s"));
+}
+
 TEST_F(ExpressionTest, FunctionsAndHierarchicalTags) {
   EXPECT_TRUE(Eval("has_tag('interest/sports')"));
   EXPECT_TRUE(Eval("has_tag('interest/sports/running')"));

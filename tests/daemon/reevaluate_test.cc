@@ -84,6 +84,7 @@ class ReevaluateTest : public ServiceFixture {
       total.checked += step->checked;
       total.profiles += step->profiles;
       total.index_changes += step->index_changes;
+      total.damaged += step->damaged;
       total.last = step->last;
     }
     return total;
@@ -260,6 +261,29 @@ TEST_F(ReevaluateTest, AChangeOfSegmentsAloneChecksOnlyTheSegments) {
   testing::WriteFile(dir_ / "rules/tagged.toml", kTagged);
   Swap(Load(kShanghai));  // a [[tag]] added
   EXPECT_EQ(Pass().scope, rules::PassScope::kPortrait);
+}
+
+// A field a segment reads that cannot be opened sends its profile to the writer, which reports
+// it damaged, as when the check opened every field (DECISIONS 179).
+TEST_F(ReevaluateTest, AFieldASegmentReadsThatDoesNotOpenSendsItsProfileToTheWriter) {
+  Put("a", "Shanghai");
+  const store::ProfileId damaged = Put("b", "Shanghai");
+  Swap(rules_.Get());
+  Pass();
+  store::ProfileWrite write;
+  write.row = store_.GetProfile(damaged).value().value();
+  write.set_fields["city"] = "not an envelope";
+  store::Batch batch;
+  batch.profiles.push_back(write);
+  ASSERT_TRUE(audit_.Commit(batch));
+
+  Swap(Load(kShanghai));
+  const ReevaluationStart lean = Begin();
+  ASSERT_EQ(lean.scope, rules::PassScope::kSegments);
+  const ReevaluationProgress done = Run(lean, 10);
+  EXPECT_EQ(done.checked, 2);
+  EXPECT_EQ(done.damaged, 1);
+  EXPECT_EQ(Count("sh"), 1);  // the profile that opens
 }
 
 // Rules of another epoch in force for a while — here a [[tag]] under which a profile was

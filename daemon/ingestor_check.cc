@@ -37,14 +37,9 @@ std::vector<std::string> PortraitFields(const rules::RuleSet& set, bool anchored
 // `indexed` (ascending).
 bool IndexDiffers(const rules::RuleSet& set, const rules::ProfileFacts& facts,
                   const std::vector<std::string>& indexed) {
-  const nlohmann::json* state = nullptr;  // "$segments", looked up once
-  if (facts.metrics.is_object()) {
-    if (auto it = facts.metrics.find("$segments"); it != facts.metrics.end()) {
-      state = &*it;
-    }
-  }
+  const nlohmann::json* counts = SegmentCounts(facts);  // looked up once
   for (const rules::Segment& s : set.segments) {
-    if (rules::IsMember(state, s.name) !=
+    if (rules::IsMember(counts, s.name) !=
         std::binary_search(indexed.begin(), indexed.end(), s.name)) {
       return true;
     }

@@ -6,12 +6,16 @@
 
 namespace portrait::daemon {
 
-bool InSegment(const rules::ProfileFacts& profile, std::string_view segment) {
+const nlohmann::json* SegmentCounts(const rules::ProfileFacts& profile) {
   if (!profile.metrics.is_object()) {
-    return false;
+    return nullptr;
   }
   auto it = profile.metrics.find("$segments");
-  return it != profile.metrics.end() && rules::IsMember(&*it, segment);
+  return it == profile.metrics.end() ? nullptr : &*it;
+}
+
+bool InSegment(const rules::ProfileFacts& profile, std::string_view segment) {
+  return rules::IsMember(SegmentCounts(profile), segment);
 }
 
 bool NeedsDailyReevaluation(const rules::RuleSet& rules) {

@@ -41,7 +41,10 @@ std::vector<TimerChange> RearmTimers(const rules::Engine& engine,
                                      const std::vector<store::TimerRow>& stored, int64_t now_us,
                                      bool late_ok, bool membership_known);
 
-// Whether the profile's "$segments" bookkeeping (rules/engine.h) says it is in `segment`.
+// The profile's "$segments" bookkeeping (rules/engine.h); null when it has none.
+const nlohmann::json* SegmentCounts(const rules::ProfileFacts& profile);
+
+// Whether that bookkeeping says it is in `segment`.
 bool InSegment(const rules::ProfileFacts& profile, std::string_view segment);
 
 // Whether profiles need the daily re-evaluation timer: the rules have lifecycle stages,

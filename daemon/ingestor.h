@@ -55,6 +55,10 @@ struct CheckInputs {
   bool objection = false;            // the conditions judged read the personalisation objection
   bool derived = true;               // they may read scores or predictions
   std::vector<std::string> metrics;  // the metrics' entries the pass reads (PortraitMetrics)
+  // Non-empty: the spec of the digests read in place of the profiles (a segments-only check on
+  // a store that keeps them, docs/DECISIONS.md 180); the check makes one for each profile it
+  // read without.
+  std::string digest_spec;
   std::vector<store::PortraitInputs> profiles;
 };
 
@@ -64,6 +68,8 @@ struct ReevaluationCheck {
   store::ProfileId last = 0;              // the range's last profile; 0 when none were left
   int64_t checked = 0;                    // profiles in the range
   std::vector<store::ProfileId> changed;  // ascending: those the writer must re-evaluate
+  // Digests of profiles it found unchanged, for the writer to store while they still are.
+  std::vector<store::DigestWrite> digests;
 };
 
 // A base-wide re-evaluation's progress (Ingestor::ReevaluateProfiles).

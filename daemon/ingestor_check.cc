@@ -14,6 +14,7 @@
 #include "daemon/on_demand_fields.h"
 #include "daemon/timer_rearm.h"
 #include "rules/reads.h"
+#include "store/portrait_digest.h"
 
 namespace portrait::daemon {
 namespace {
@@ -99,6 +100,9 @@ Result<CheckInputs> Ingestor::ReadForCheck(store::ProfileId after, int limit,
     read.derived = rules::ReadsDerivedValues(set, scope);
     what.fields = rules::PortraitFields(set, scope);
     what.timers = false;
+    if (store_.KeepsDigests()) {
+      read.digest_spec = what.digest_spec = store::DigestSpec(read.metrics, what.fields);
+    }
   } else {
     read.objection = ReadsObjection(set);
     PORTRAIT_ASSIGN_OR_RETURN(read.anchored, AnchorsComplete(part));
@@ -130,9 +134,33 @@ ReevaluationCheck Ingestor::Check(const CheckInputs& read) const {
   const std::shared_ptr<const rules::DerivedValues> derived =
       make_derived_ && read.derived ? make_derived_(read.rules) : nullptr;
   std::vector<char> changed(inputs.size(), 0);
-  // Whether profile `i` goes to the writer.
+  std::vector<std::optional<store::DigestWrite>> digests(inputs.size());
+  // What the conditions read beside the profile: its objection and the derived values.
+  auto complete = [&](rules::ProfileFacts& facts, const store::PortraitInputs& in) {
+    if (objection) {
+      std::vector<consent::ConsentRecord> ledger;
+      for (const store::ConsentRow& row : in.consents) {
+        ledger.push_back(ToRecord(row));
+      }
+      facts.objected_to_personalisation = Objected(ledger, now);
+    }
+    facts.derived = derived.get();
+  };
+  // Whether profile `i` goes to the writer; when it does not and was read without a digest
+  // where digests are read, its digest goes to `digests[i]`.
   auto judge_one = [&](size_t i) -> bool {
     const store::PortraitInputs& in = inputs[i];
+    if (!in.digest.empty()) {
+      Result<store::PortraitDigest> digest = vault_.OpenDigest(in);
+      if (!digest) {
+        // Gone: skipped. A digest that does not open: the writer opens the profile whole.
+        return digest.error().code() != Status::Code::kNotFound;
+      }
+      rules::ProfileFacts facts = FactsOf(std::move(digest->profile));
+      complete(facts, in);
+      return SegmentsWouldChange(read.rules->engine, set, std::move(facts), digest->segments,
+                                 now);
+    }
     Result<store::ProfileVault::OpenedPortrait> opened =
         on_demand ? vault_.OpenPortraitButFields(in, &read.metrics)
                   : vault_.OpenPortrait(in, &read.metrics).map([](store::Profile p) {
@@ -144,6 +172,16 @@ ReevaluationCheck Ingestor::Check(const CheckInputs& read) const {
       return opened.error().code() != Status::Code::kNotFound;
     }
     const OnDemandFields fields(opened->key, in.row.id, in.fields);
+    std::string digest_text;
+    if (!read.digest_spec.empty()) {
+      store::Profile whole = opened->profile;
+      for (const auto& [name, envelope] : in.fields) {
+        if (const nlohmann::json* value = fields.Find(name)) {
+          whole.fields[name] = *value;
+        }
+      }
+      digest_text = store::DigestText(whole, in.segments);
+    }
     rules::ProfileFacts facts = FactsOf(std::move(opened->profile));
     if (on_demand) {
       facts.field_source = &fields;
@@ -156,20 +194,22 @@ ReevaluationCheck Ingestor::Check(const CheckInputs& read) const {
         }
       }
     }
-    if (objection) {
-      std::vector<consent::ConsentRecord> ledger;
-      for (const store::ConsentRow& row : in.consents) {
-        ledger.push_back(ToRecord(row));
+    complete(facts, in);
+    if (read.scope != rules::PassScope::kSegments) {
+      return WouldChange(read.rules->engine, set, std::move(facts), in.segments,
+                         in.timers.timers, now);
+    }
+    const bool goes =
+        SegmentsWouldChange(read.rules->engine, set, std::move(facts), in.segments, now) ||
+        fields.failed();
+    if (!goes && !digest_text.empty()) {
+      if (Result<std::string> sealed =
+              store::ProfileVault::SealDigest(opened->key, in.row.id, digest_text)) {
+        digests[i] = store::DigestWrite{in.row.id, in.digest_stamp, read.digest_spec,
+                                        std::move(*sealed)};
       }
-      facts.objected_to_personalisation = Objected(ledger, now);
     }
-    facts.derived = derived.get();
-    if (read.scope == rules::PassScope::kSegments) {
-      return SegmentsWouldChange(read.rules->engine, set, std::move(facts), in.segments, now) ||
-             fields.failed();
-    }
-    return WouldChange(read.rules->engine, set, std::move(facts), in.segments, in.timers.timers,
-                       now);
+    return goes;
   };
   // Opening and evaluating is most of the cost: half of the range on a second thread. A
   // profile whose check throws (out of memory) goes to the writer, whose jobs are guarded.
@@ -179,9 +219,15 @@ ReevaluationCheck Ingestor::Check(const CheckInputs& read) const {
         changed[i] = judge_one(i);
       } catch (const std::exception&) {
         changed[i] = 1;
+        digests[i].reset();
       }
     }
   });
+  for (std::optional<store::DigestWrite>& d : digests) {
+    if (d) {
+      check.digests.push_back(std::move(*d));
+    }
+  }
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (changed[i]) {
       check.changed.push_back(inputs[i].row.id);

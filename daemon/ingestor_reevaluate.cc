@@ -337,6 +337,7 @@ Result<ReevaluationProgress> Ingestor::ReevaluateProfiles(const ReevaluationChec
   if (!part) {
     group.batch().meta[std::string(kPassKey)] = pass + ":" + std::to_string(progress.last);
   }
+  group.batch().digests = check.digests;  // stored last: those written meanwhile keep none
   PORTRAIT_RETURN_IF_ERROR(group.Commit());
   return progress;
 }

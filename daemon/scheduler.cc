@@ -381,9 +381,11 @@ bool Scheduler::RunReevaluation(const ReevaluationStart& start) {
     Result<ReevaluationCheck> checked = checks.Next();
     Status s = checked ? Status::Ok() : checked.error();
     const ReevaluationCheck check = checked ? std::move(*checked) : ReevaluationCheck{};
-    // The progress is recorded with the ranges that changed something, and at least every
-    // kMarkEvery ranges: a retry after a failure, or a restart, re-checks no more than that.
-    if (s.ok() && check.last != 0 && (!check.changed.empty() || ++unmarked >= kMarkEvery)) {
+    // The progress is recorded with the ranges that changed something or made digests, and at
+    // least every kMarkEvery ranges: a retry after a failure, or a restart, re-checks no more
+    // than that.
+    if (s.ok() && check.last != 0 &&
+        (!check.changed.empty() || !check.digests.empty() || ++unmarked >= kMarkEvery)) {
       unmarked = 0;
       s = writer_.Run([&]() -> Status {
         PORTRAIT_ASSIGN_OR_RETURN(ReevaluationProgress step,

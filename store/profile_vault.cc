@@ -11,6 +11,7 @@
 #include "crypto/field_cipher.h"
 #include "store/anchor_date.h"
 #include "store/field_value.h"
+#include "store/portrait_digest.h"
 #include "store/stored_json.h"
 
 namespace portrait::store {
@@ -24,6 +25,7 @@ constexpr uint32_t kDataKeyGeneration = 1;
 constexpr std::string_view kExternalIdField = "$external_id";
 constexpr std::string_view kTagsField = "$tags";
 constexpr std::string_view kMetricsField = "$metrics";
+constexpr std::string_view kDigestField = "$digest";
 
 Status CheckPatchShape(const json& patch) {
   if (!patch.is_object()) {
@@ -429,6 +431,25 @@ Result<Profile> ProfileVault::OpenPortrait(const PortraitInputs& in,
     PORTRAIT_ASSIGN_OR_RETURN(p.fields[name], OpenJson(opened.key, p.id, name, envelope));
   }
   return std::move(p);
+}
+
+Result<PortraitDigest> ProfileVault::OpenDigest(const PortraitInputs& in) {
+  const ProfileId id = in.row.id;
+  if (in.wrapped_key.empty()) {
+    return Error(
+        Status::NotFound("profile " + std::to_string(id) + " has no data key (it was erased)"));
+  }
+  PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, Unwrap(id, in.wrapped_key));
+  PORTRAIT_ASSIGN_OR_RETURN(std::string text, OpenWith(key, id, kDigestField, in.digest));
+  std::optional<PortraitDigest> digest = ParseDigest(id, text);
+  if (!digest) {
+    return Error(Status::Corruption("profile " + std::to_string(id) + " digest is not one"));
+  }
+  return std::move(*digest);
+}
+
+Result<std::string> ProfileVault::SealDigest(KeyView key, ProfileId id, std::string_view text) {
+  return SealWith(key, id, kDigestField, text);
 }
 
 Result<ProfileVault::OpenedPortrait> ProfileVault::OpenPortraitButFields(

@@ -26,6 +26,8 @@
 namespace portrait::store {
 
 // A decrypted profile.
+struct PortraitDigest;  // store/portrait_digest.h
+
 struct Profile {
   ProfileId id = 0;
   std::string external_id;
@@ -232,6 +234,13 @@ class ProfileVault {
   };
   Result<OpenedPortrait> OpenPortraitButFields(const PortraitInputs& in,
                                                const std::vector<std::string>* only_metrics);
+  // The digest `in` holds (read with a digest spec, store/portrait_digest.h), opened with the
+  // data key unwrapped from `in.wrapped_key`: the profile as far as the digest holds it and its
+  // members-index rows. NotFound when there is no key (erased meanwhile); Corruption when the
+  // digest does not open or is not one.
+  Result<PortraitDigest> OpenDigest(const PortraitInputs& in);
+  // `text` (DigestText) sealed as profile `id`'s digest under its data key `key`.
+  static Result<std::string> SealDigest(crypto::KeyView key, ProfileId id, std::string_view text);
   // The write that stores `p`'s metrics and lifecycle stage (and, for a new profile, the row);
   // for an existing profile it leaves every other column alone.
   Result<ProfileWrite> StateWrite(const OpenProfile& p, int64_t now_us);

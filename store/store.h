@@ -168,6 +168,19 @@ struct PortraitRead {
   std::vector<std::string> fields;  // the fields whose sealed values it returns
   std::string consent_purpose;      // the purpose whose consent records it returns; empty: none
   bool timers = true;               // its anchors and timers (else `timers` has its zone alone)
+  // Non-empty: the profile's digest (docs/DECISIONS.md 180) where its spec is this one, in
+  // place of its row's columns, fields and members-index rows; the digest's stamp in any case.
+  // A store that keeps no digests reads as if it were empty.
+  std::string digest_spec;
+};
+
+// A profile's digest to store (Batch::digests), written only if the profile's digest stamp is
+// still `stamp`: the profile has not changed since the snapshot the digest was made from.
+struct DigestWrite {
+  ProfileId profile_id = 0;
+  int64_t stamp = 0;
+  std::string spec;
+  std::string value;  // sealed
 };
 
 // What the base-wide re-evaluation reads of one profile to tell, off the writer, whether
@@ -181,6 +194,11 @@ struct PortraitInputs {
   TimerInputs timers;
   std::vector<std::string> segments;  // ascending
   std::vector<ConsentRow> consents;   // of the purpose asked for, by id
+  // With PortraitRead::digest_spec: the digest's stamp, and its sealed value when its spec is
+  // the one asked for. Then `row` holds the id alone, and `fields` and `segments` are empty:
+  // the digest holds them.
+  int64_t digest_stamp = 0;
+  std::string digest;
 };
 
 // A partition this node holds among several (docs/DECISIONS.md 173), with its tenure: a number
@@ -343,6 +361,9 @@ struct Batch {
   // the stored one's.
   std::vector<ModelRow> models;
   std::vector<AuditEntry> audit;
+  // Applied last, each only while its profile's stamp is the one it names (a profile written
+  // since, in this batch or before, keeps none). Ignored by a store that keeps no digests.
+  std::vector<DigestWrite> digests;
 };
 
 struct CommitResult {
@@ -472,6 +493,9 @@ class Store {
   // keystore, read after it), nothing sealed opened.
   virtual Result<std::vector<PortraitInputs>> PortraitInputsAfter(ProfileId after, int limit,
                                                                   const PortraitRead& read) = 0;
+  // Whether the store keeps the profiles' digests (PortraitRead::digest_spec, Batch::digests):
+  // SQLCipher does; the others read and write as if every digest were empty.
+  virtual bool KeepsDigests() const { return false; }
   // Among several nodes (docs/DECISIONS.md 173): the partitions this node holds now, ascending,
   // each with its tenure; nullopt on a store of one node (SQLCipher, memory, PostgreSQL without
   // [cluster]), whose passes walk every profile. Thread-safe.

@@ -210,6 +210,49 @@ constexpr std::string_view kPortraitSteps[] = {
       CREATE INDEX profiles_by_created ON profiles (created_us);
       CREATE INDEX tasks_by_created ON tasks (created_us);
       )sql",
+    // 11 (digests): one row a profile (docs/DECISIONS.md 180). `value` is what the segments-only
+    // re-evaluation reads of the profile, sealed under its data key, and `spec` names what it
+    // holds; the check writes it, through the writer, only while `stamp` is the one it read.
+    // Every change of the profile's row, fields or members-index rows empties the row and gives
+    // it a new random stamp, so a digest never outlives what it summarises.
+    R"sql(
+      CREATE TABLE digests (
+        profile_id INTEGER PRIMARY KEY,
+        stamp      INTEGER NOT NULL,
+        spec       TEXT NOT NULL DEFAULT '',
+        value      BLOB NOT NULL DEFAULT x''
+      );
+      INSERT INTO digests (profile_id, stamp) SELECT id, random() FROM profiles;
+      CREATE TRIGGER digest_on_profile_insert AFTER INSERT ON profiles BEGIN
+        INSERT OR REPLACE INTO digests (profile_id, stamp) VALUES (NEW.id, random());
+      END;
+      CREATE TRIGGER digest_on_profile_update AFTER UPDATE ON profiles BEGIN
+        INSERT OR REPLACE INTO digests (profile_id, stamp) VALUES (NEW.id, random());
+      END;
+      CREATE TRIGGER digest_on_profile_delete AFTER DELETE ON profiles BEGIN
+        DELETE FROM digests WHERE profile_id = OLD.id;
+      END;
+      CREATE TRIGGER digest_on_field_insert AFTER INSERT ON profile_fields BEGIN
+        UPDATE digests SET stamp = random(), spec = '', value = x''
+          WHERE profile_id = NEW.profile_id;
+      END;
+      CREATE TRIGGER digest_on_field_update AFTER UPDATE ON profile_fields BEGIN
+        UPDATE digests SET stamp = random(), spec = '', value = x''
+          WHERE profile_id = NEW.profile_id;
+      END;
+      CREATE TRIGGER digest_on_field_delete AFTER DELETE ON profile_fields BEGIN
+        UPDATE digests SET stamp = random(), spec = '', value = x''
+          WHERE profile_id = OLD.profile_id;
+      END;
+      CREATE TRIGGER digest_on_member_insert AFTER INSERT ON segment_members BEGIN
+        UPDATE digests SET stamp = random(), spec = '', value = x''
+          WHERE profile_id = NEW.profile_id;
+      END;
+      CREATE TRIGGER digest_on_member_delete AFTER DELETE ON segment_members BEGIN
+        UPDATE digests SET stamp = random(), spec = '', value = x''
+          WHERE profile_id = OLD.profile_id;
+      END;
+      )sql",
 };
 
 }  // namespace

@@ -101,76 +101,142 @@ Result<std::vector<TimerInputs>> SqlcipherStore::RearmInputs(ProfileId after, in
   });
 }
 
+namespace {
+
+// Reads into `items` (ascending by id, each with its row's id set) their rows (unless
+// `rows_read`), anchors and timers, members-index rows and the fields `read` asks for, in range
+// reads of `db` over the items' ids (`dense`), or in reads of one profile each. An item whose
+// profile row is not found keeps its row's ext_key empty.
+Status ReadWhole(sqlite::Db& db, const std::vector<PortraitInputs*>& items, bool dense,
+                 bool rows_read, const PortraitRead& read) {
+  auto id_of = [](const PortraitInputs* in) { return in->row.id; };
+  // The reads below, over `part` (a slice of `items`, ascending) from its first id to its last.
+  auto read_part = [&](std::vector<PortraitInputs*> part) -> Status {
+    const Range range{part.front()->row.id, part.back()->row.id};
+    if (!rows_read) {
+      Stmt profiles(db, "SELECT " + std::string(kProfileColumns) +
+                            " FROM profiles WHERE id BETWEEN ? AND ? ORDER BY id;");
+      BindRange(profiles, range);
+      PORTRAIT_RETURN_IF_ERROR(sqlite::MergeById(
+          profiles, part, id_of,
+          [](PortraitInputs* in, const Stmt& r) { in->row = ReadProfile(r); }));
+    }
+    for (PortraitInputs* in : part) {
+      in->timers.profile_id = in->row.id;
+      in->timers.timezone = in->row.timezone;
+    }
+    if (read.timers) {
+      auto timers_of = [](PortraitInputs* in) -> TimerInputs& { return in->timers; };
+      PORTRAIT_RETURN_IF_ERROR(ReadAnchorsAndTimers(db, part, timers_of));
+    }
+    Stmt members(db,
+                 "SELECT profile_id, segment FROM segment_members "
+                 "WHERE profile_id BETWEEN ? AND ? ORDER BY profile_id, segment;");
+    BindRange(members, range);
+    PORTRAIT_RETURN_IF_ERROR(sqlite::MergeById(
+        members, part, id_of,
+        [](PortraitInputs* in, const Stmt& r) { in->segments.push_back(r.Text(1)); }));
+    const std::vector<std::string>& fields = read.fields;
+    if (fields.empty()) {
+      return Status::Ok();
+    }
+    // Only the fields asked for leave SQLite: the others' values are never copied. The range
+    // of the primary key is walked (`+field` keeps the planner off the by-age index, which
+    // would read each field's rows across the whole base).
+    std::string names = "?3";
+    for (size_t i = 1; i < fields.size(); ++i) {
+      names += ", ?" + std::to_string(i + 3);
+    }
+    Stmt values(db,
+                "SELECT profile_id, field, value FROM profile_fields "
+                "WHERE profile_id BETWEEN ?1 AND ?2 AND +field IN (" +
+                    names + ") ORDER BY profile_id, field;");
+    BindRange(values, range);
+    for (size_t i = 0; i < fields.size(); ++i) {
+      values.Bind(static_cast<int>(i) + 3, fields[i]);
+    }
+    return sqlite::MergeById(values, part, id_of, [&](PortraitInputs* in, const Stmt& r) {
+      in->fields.emplace(r.Text(1), r.Text(2));
+    });
+  };
+  if (items.empty()) {
+    return Status::Ok();
+  }
+  if (dense) {
+    return read_part(items);
+  }
+  for (PortraitInputs* in : items) {
+    PORTRAIT_RETURN_IF_ERROR(read_part({in}));
+  }
+  return Status::Ok();
+}
+
+// Reads into `out` (ascending by id) the consent records of `purpose` and the wrapped data
+// keys, in range reads.
+Status ReadConsents(sqlite::Db& db, std::vector<PortraitInputs>& out, const std::string& purpose) {
+  Stmt consents(db,
+                "SELECT profile_id, id, purpose, scope, channel, status, "
+                "time_us, source, notice, evidence, actor, expires_us "
+                "FROM consents WHERE profile_id BETWEEN ? AND ? "
+                "AND purpose = ? ORDER BY profile_id, id;");
+  BindRange(consents, {out.front().row.id, out.back().row.id});
+  consents.Bind(3, purpose);
+  return sqlite::MergeById(
+      consents, out, [](const PortraitInputs& in) { return in.row.id; },
+      [](PortraitInputs& in, const Stmt& r) {
+        in.consents.push_back(ConsentRow{r.Int(1), r.Int(0), r.Text(2), r.Text(3), r.Text(4),
+                                         r.Text(5), r.Int(6), r.Text(7), r.Text(8), r.Text(9),
+                                         r.Text(10), r.Int(11)});
+      });
+}
+
+}  // namespace
+
 Result<std::vector<PortraitInputs>> SqlcipherStore::PortraitInputsAfter(ProfileId after, int limit,
                                                                         const PortraitRead& read) {
-  const std::vector<std::string>& fields = read.fields;
-  const std::string& consent_purpose = read.consent_purpose;
   auto reader = readers_.Acquire();
   sqlite::Db& db = reader->main;
   PORTRAIT_ASSIGN_OR_RETURN(
       std::vector<PortraitInputs> out,
       sqlite::InOneRead(db, [&]() -> Result<std::vector<PortraitInputs>> {
-        Stmt profiles(db, "SELECT " + std::string(kProfileColumns) +
-                              " FROM profiles WHERE id > ? ORDER BY id LIMIT ?;");
-        profiles.Bind(1, after).Bind(2, int64_t{limit});
+        // The range from the digests (a row a profile), or from the profiles' rows.
+        const bool digests = !read.digest_spec.empty();
+        Stmt first(db, digests ? "SELECT profile_id, stamp, spec = ?3, value FROM digests "
+                                 "WHERE profile_id > ?1 ORDER BY profile_id LIMIT ?2;"
+                               : "SELECT " + std::string(kProfileColumns) +
+                                     " FROM profiles WHERE id > ?1 ORDER BY id LIMIT ?2;");
+        first.Bind(1, after).Bind(2, int64_t{limit});
+        if (digests) {
+          first.Bind(3, read.digest_spec);
+        }
         PORTRAIT_ASSIGN_OR_RETURN(std::vector<PortraitInputs> out,
-                                  sqlite::ReadRows(profiles, [](const Stmt& r) {
+                                  sqlite::ReadRows(first, [&](const Stmt& r) {
                                     PortraitInputs in;
-                                    in.row = ReadProfile(r);
-                                    in.timers.profile_id = in.row.id;
-                                    in.timers.timezone = in.row.timezone;
+                                    if (!digests) {
+                                      in.row = ReadProfile(r);
+                                      return in;
+                                    }
+                                    in.row.id = r.Int(0);
+                                    in.digest_stamp = r.Int(1);
+                                    if (r.Int(2) != 0) {
+                                      in.digest = r.Text(3);
+                                    }
                                     return in;
                                   }));
-        if (out.empty()) {
-          return out;
-        }
-        if (read.timers) {
-          auto timers_of = [](PortraitInputs& in) -> TimerInputs& { return in.timers; };
-          PORTRAIT_RETURN_IF_ERROR(ReadAnchorsAndTimers(db, out, timers_of));
-        }
-        const Range range{out.front().row.id, out.back().row.id};
-        auto id_of = [](const PortraitInputs& in) { return in.row.id; };
-        Stmt members(db,
-                     "SELECT profile_id, segment FROM segment_members "
-                     "WHERE profile_id BETWEEN ? AND ? ORDER BY profile_id, segment;");
-        BindRange(members, range);
-        PORTRAIT_RETURN_IF_ERROR(sqlite::MergeById(
-            members, out, id_of,
-            [](PortraitInputs& in, const Stmt& r) { in.segments.push_back(r.Text(1)); }));
-        if (!fields.empty()) {
-          // Only the fields asked for leave SQLite: the others' values are never copied. The
-          // range of the primary key is walked (`+field` keeps the planner off the by-age index,
-          // which would read each field's rows across the whole base).
-          std::string names = "?3";
-          for (size_t i = 1; i < fields.size(); ++i) {
-            names += ", ?" + std::to_string(i + 3);
+        std::vector<PortraitInputs*> whole;  // those without a digest
+        for (PortraitInputs& in : out) {
+          if (in.digest.empty()) {
+            whole.push_back(&in);
           }
-          Stmt values(db,
-                      "SELECT profile_id, field, value FROM profile_fields "
-                      "WHERE profile_id BETWEEN ?1 AND ?2 AND +field IN (" +
-                          names + ") ORDER BY profile_id, field;");
-          BindRange(values, range);
-          for (size_t i = 0; i < fields.size(); ++i) {
-            values.Bind(static_cast<int>(i) + 3, fields[i]);
-          }
-          PORTRAIT_RETURN_IF_ERROR(sqlite::MergeById(
-              values, out, id_of,
-              [&](PortraitInputs& in, const Stmt& r) { in.fields.emplace(r.Text(1), r.Text(2)); }));
         }
-        if (!consent_purpose.empty()) {
-          Stmt consents(db,
-                        "SELECT profile_id, id, purpose, scope, channel, status, "
-                        "time_us, source, notice, evidence, actor, expires_us "
-                        "FROM consents WHERE profile_id BETWEEN ? AND ? "
-                        "AND purpose = ? ORDER BY profile_id, id;");
-          BindRange(consents, range);
-          consents.Bind(3, consent_purpose);
-          PORTRAIT_RETURN_IF_ERROR(
-              sqlite::MergeById(consents, out, id_of, [](PortraitInputs& in, const Stmt& r) {
-                in.consents.push_back(ConsentRow{r.Int(1), r.Int(0), r.Text(2), r.Text(3),
-                                                 r.Text(4), r.Text(5), r.Int(6), r.Text(7),
-                                                 r.Text(8), r.Text(9), r.Text(10), r.Int(11)});
-              }));
+        // Few: one read each; else range reads over the whole range.
+        PORTRAIT_RETURN_IF_ERROR(
+            ReadWhole(db, whole, whole.size() * 8 >= out.size(), !digests, read));
+        std::erase_if(out, [](const PortraitInputs& in) {
+          return in.digest.empty() && in.row.ext_key.empty();  // gone since the ids were read
+        });
+        if (!out.empty() && !read.consent_purpose.empty()) {
+          PORTRAIT_RETURN_IF_ERROR(ReadConsents(db, out, read.consent_purpose));
         }
         return out;
       }));

@@ -1,4 +1,5 @@
-// The SQLCipher backend's segment members index (store.h SegmentMember).
+// The SQLCipher backend's segment members index (store.h SegmentMember) and the profiles'
+// digests (store.h DigestWrite).
 #include "store/sqlcipher/sqlcipher_store_impl.h"
 
 namespace portrait::store {
@@ -26,6 +27,20 @@ Status SqlcipherStore::WriteMembers(const Batch& batch) {
     s.Reset();
     s.Bind(1, m.segment).Bind(2, m.profile_id);
     PORTRAIT_RETURN_IF_ERROR(s.Run());
+  }
+  return Status::Ok();
+}
+
+Status SqlcipherStore::WriteDigests(const std::vector<DigestWrite>& digests) {
+  if (digests.empty()) {
+    return Status::Ok();
+  }
+  Stmt set(main_,
+           "UPDATE digests SET spec = ?, value = ? WHERE profile_id = ? AND stamp = ?;");
+  for (const DigestWrite& d : digests) {
+    set.Reset();
+    set.Bind(1, d.spec).BindBlob(2, d.value).Bind(3, d.profile_id).Bind(4, d.stamp);
+    PORTRAIT_RETURN_IF_ERROR(set.Run());
   }
   return Status::Ok();
 }

@@ -115,7 +115,8 @@ Status SqlcipherStore::Apply(const Batch& batch, CommitResult& result) {
   PORTRAIT_RETURN_IF_ERROR(WriteConsents(batch.consents, result));
   PORTRAIT_RETURN_IF_ERROR(WriteTokens(batch));
   PORTRAIT_RETURN_IF_ERROR(WriteModels(batch.models));
-  return WriteAudit(batch.audit, result);
+  PORTRAIT_RETURN_IF_ERROR(WriteAudit(batch.audit, result));
+  return WriteDigests(batch.digests);
 }
 
 Status SqlcipherStore::WriteProfile(const ProfileWrite& w) {

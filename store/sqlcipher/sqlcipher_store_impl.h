@@ -80,6 +80,7 @@ class SqlcipherStore final : public Store {
   Result<std::vector<TimerInputs>> RearmInputs(ProfileId after, int limit) override;
   Result<std::vector<PortraitInputs>> PortraitInputsAfter(ProfileId after, int limit,
                                                           const PortraitRead& read) override;
+  bool KeepsDigests() const override { return true; }
   Result<std::optional<std::string>> GetMeta(std::string_view key) override;
   Result<int64_t> CountSegmentMembers(std::string_view segment) override;
   Result<std::vector<ProfileId>> SegmentMembers(std::string_view segment, ProfileId after,
@@ -134,6 +135,7 @@ class SqlcipherStore final : public Store {
   Status EraseAnchors(ProfileId id);
   // sqlcipher_segments.cc: the members index.
   Status WriteMembers(const Batch& batch);
+  Status WriteDigests(const std::vector<DigestWrite>& digests);
   Status EraseMembers(ProfileId id);
   // sqlcipher_aliases.cc: the merge's moves and the aliases (Batch's order).
   Status MoveEvents(const std::vector<EventRow>& moved);

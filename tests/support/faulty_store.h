@@ -131,6 +131,7 @@ class FaultyStore final : public store::Store {
       store::ProfileId after, int limit, const store::PortraitRead& read) override {
     return real_.PortraitInputsAfter(after, limit, read);
   }
+  bool KeepsDigests() const override { return real_.KeepsDigests(); }
   Result<int64_t> CountSegmentMembers(std::string_view segment) override {
     return real_.CountSegmentMembers(segment);
   }

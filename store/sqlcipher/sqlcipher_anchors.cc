@@ -109,13 +109,32 @@ namespace {
 // profile row is not found keeps its row's ext_key empty.
 Status ReadWhole(sqlite::Db& db, const std::vector<PortraitInputs*>& items, bool dense,
                  bool rows_read, const PortraitRead& read) {
+  if (items.empty()) {
+    return Status::Ok();
+  }
   auto id_of = [](const PortraitInputs* in) { return in->row.id; };
-  // The reads below, over `part` (a slice of `items`, ascending) from its first id to its last.
+  Stmt profiles(db, "SELECT " + std::string(kProfileColumns) +
+                        " FROM profiles WHERE id BETWEEN ? AND ? ORDER BY id;");
+  Stmt members(db,
+               "SELECT profile_id, segment FROM segment_members "
+               "WHERE profile_id BETWEEN ? AND ? ORDER BY profile_id, segment;");
+  // Only the fields asked for leave SQLite: the others' values are never copied. The range of
+  // the primary key is walked (`+field` keeps the planner off the by-age index, which would
+  // read each field's rows across the whole base).
+  const std::vector<std::string>& fields = read.fields;
+  std::string names = "?3";
+  for (size_t i = 1; i < fields.size(); ++i) {
+    names += ", ?" + std::to_string(i + 3);
+  }
+  Stmt values(db,
+              "SELECT profile_id, field, value FROM profile_fields "
+              "WHERE profile_id BETWEEN ?1 AND ?2 AND +field IN (" +
+                  names + ") ORDER BY profile_id, field;");
+  // The reads over `part` (a slice of `items`, ascending) from its first id to its last.
   auto read_part = [&](std::vector<PortraitInputs*> part) -> Status {
     const Range range{part.front()->row.id, part.back()->row.id};
     if (!rows_read) {
-      Stmt profiles(db, "SELECT " + std::string(kProfileColumns) +
-                            " FROM profiles WHERE id BETWEEN ? AND ? ORDER BY id;");
+      profiles.Reset();
       BindRange(profiles, range);
       PORTRAIT_RETURN_IF_ERROR(sqlite::MergeById(
           profiles, part, id_of,
@@ -129,28 +148,15 @@ Status ReadWhole(sqlite::Db& db, const std::vector<PortraitInputs*>& items, bool
       auto timers_of = [](PortraitInputs* in) -> TimerInputs& { return in->timers; };
       PORTRAIT_RETURN_IF_ERROR(ReadAnchorsAndTimers(db, part, timers_of));
     }
-    Stmt members(db,
-                 "SELECT profile_id, segment FROM segment_members "
-                 "WHERE profile_id BETWEEN ? AND ? ORDER BY profile_id, segment;");
+    members.Reset();
     BindRange(members, range);
     PORTRAIT_RETURN_IF_ERROR(sqlite::MergeById(
         members, part, id_of,
         [](PortraitInputs* in, const Stmt& r) { in->segments.push_back(r.Text(1)); }));
-    const std::vector<std::string>& fields = read.fields;
     if (fields.empty()) {
       return Status::Ok();
     }
-    // Only the fields asked for leave SQLite: the others' values are never copied. The range
-    // of the primary key is walked (`+field` keeps the planner off the by-age index, which
-    // would read each field's rows across the whole base).
-    std::string names = "?3";
-    for (size_t i = 1; i < fields.size(); ++i) {
-      names += ", ?" + std::to_string(i + 3);
-    }
-    Stmt values(db,
-                "SELECT profile_id, field, value FROM profile_fields "
-                "WHERE profile_id BETWEEN ?1 AND ?2 AND +field IN (" +
-                    names + ") ORDER BY profile_id, field;");
+    values.Reset();
     BindRange(values, range);
     for (size_t i = 0; i < fields.size(); ++i) {
       values.Bind(static_cast<int>(i) + 3, fields[i]);
@@ -159,9 +165,6 @@ Status ReadWhole(sqlite::Db& db, const std::vector<PortraitInputs*>& items, bool
       in->fields.emplace(r.Text(1), r.Text(2));
     });
   };
-  if (items.empty()) {
-    return Status::Ok();
-  }
   if (dense) {
     return read_part(items);
   }
@@ -171,8 +174,7 @@ Status ReadWhole(sqlite::Db& db, const std::vector<PortraitInputs*>& items, bool
   return Status::Ok();
 }
 
-// Reads into `out` (ascending by id) the consent records of `purpose` and the wrapped data
-// keys, in range reads.
+// Reads into `out` (ascending by id) their consent records of `purpose`, in a range read.
 Status ReadConsents(sqlite::Db& db, std::vector<PortraitInputs>& out, const std::string& purpose) {
   Stmt consents(db,
                 "SELECT profile_id, id, purpose, scope, channel, status, "

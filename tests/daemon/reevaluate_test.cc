@@ -286,6 +286,51 @@ TEST_F(ReevaluateTest, AFieldASegmentReadsThatDoesNotOpenSendsItsProfileToTheWri
   EXPECT_EQ(Count("sh"), 1);  // the profile that opens
 }
 
+// A segments-only pass keeps a digest of each profile it finds unchanged (DECISIONS 180); the
+// next one reads the digests in place of the profiles, and a profile written since is read
+// whole: its digest went with the write.
+TEST_F(ReevaluateTest, ASegmentsPassKeepsDigestsTheNextReadsUntilTheProfileChanges) {
+  const store::ProfileId a = Put("a", "Hangzhou");
+  const store::ProfileId b = Put("b", "Hangzhou");
+  Swap(rules_.Get());
+  Pass();
+  // The profiles a segments-only read finds a digest of.
+  auto digested = [&] {
+    std::vector<store::ProfileId> out;
+    auto read = ingestor_.ReadForCheck(0, 10, std::nullopt, rules::PassScope::kSegments);
+    EXPECT_TRUE(read) << read.error().ToString();
+    for (const store::PortraitInputs& in : read ? read->profiles : decltype(read->profiles){}) {
+      if (!in.digest.empty()) {
+        out.push_back(in.row.id);
+      }
+    }
+    return out;
+  };
+  EXPECT_TRUE(digested().empty());  // a whole pass keeps none
+
+  Swap(Load(kShanghai));
+  ReevaluationStart lean = Begin();
+  ASSERT_EQ(lean.scope, rules::PassScope::kSegments);
+  ReevaluationProgress done = Run(lean, 10);
+  ASSERT_TRUE(ingestor_.MarkReevaluated(lean, done).ok());
+  EXPECT_EQ(done.profiles, 0);
+  EXPECT_EQ(digested(), (std::vector<store::ProfileId>{a, b}));
+
+  Put("b", "Beijing");  // in no segment still
+  EXPECT_EQ(digested(), (std::vector<store::ProfileId>{a}));
+  EXPECT_EQ(Count("sh"), 0);
+
+  // A new segment of the same field: read from a digest still of Hangzhou, "b" would stay out.
+  Swap(Load("[[segment]]\nname = \"away\"\nwhen = \"fields.city != 'Hangzhou'\"\n"));
+  lean = Begin();
+  ASSERT_EQ(lean.scope, rules::PassScope::kSegments);
+  done = Run(lean, 10);
+  EXPECT_EQ(done.checked, 2);
+  EXPECT_EQ(done.profiles, 1);
+  EXPECT_EQ(Count("away"), 1);
+  EXPECT_EQ(digested(), (std::vector<store::ProfileId>{a}));  // "b" was written again
+}
+
 // Rules of another epoch in force for a while — here a [[tag]] under which a profile was
 // written — keep the next pass whole even when the rules go back to those of the last epoch
 // evaluated and only a segment differs from them: the profile's tag must go.

@@ -50,6 +50,10 @@ TEST(Rearm, AnOlderDatabaseIsMigratedBackfilledOnceAndItsTimersArmedFromTheAncho
   EXPECT_EQ(daemon.Stop(), 0);
   // As the build before anchors left it.
   const std::string undone = daemon.Sql(
+      "DROP TABLE digests; DROP TRIGGER digest_on_profile_insert; "
+      "DROP TRIGGER digest_on_profile_update; DROP TRIGGER digest_on_profile_delete; "
+      "DROP TRIGGER digest_on_field_insert; DROP TRIGGER digest_on_field_update; "
+      "DROP TRIGGER digest_on_field_delete; "
       "DROP TABLE anchors; DROP TABLE segment_members; DROP TABLE models; "
       "DROP INDEX profiles_by_lifecycle; DROP INDEX profiles_by_created; "
       "DROP INDEX tasks_by_created; "
@@ -64,6 +68,10 @@ TEST(Rearm, AnOlderDatabaseIsMigratedBackfilledOnceAndItsTimersArmedFromTheAncho
       << daemon.Log();
   const std::string anchors = daemon.Sql("SELECT count(*), min(month), max(day) FROM anchors;");
   EXPECT_NE(anchors.find("2|6|20"), std::string::npos) << anchors;
+  // Each profile got its digest row from the migration (DECISIONS 180).
+  const std::string digests = daemon.Sql(
+      "SELECT 'rows ' || count(*) || ' of ' || (SELECT count(*) FROM profiles) FROM digests;");
+  EXPECT_NE(digests.find("rows 3 of 3"), std::string::npos) << digests;
   EXPECT_NE(daemon.Admin("GET", "/v1/audit?after=0&limit=1000").body.find("anchors.backfill"),
             std::string::npos);
   EXPECT_EQ(daemon.Stop(), 0);

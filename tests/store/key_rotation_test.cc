@@ -82,7 +82,30 @@ TEST_F(PassphraseRotation, RefusesWithoutANewPassphraseOrWithTheOldOne) {
   EXPECT_TRUE(OpenDataDir(config_).has_value());
 }
 
+// Profile 7 read by a segments-only read asking for digests of spec "spec".
+PortraitInputs DigestRead(Store& store) {
+  PortraitRead read;
+  read.digest_spec = "spec";
+  auto r = store.PortraitInputsAfter(6, 1, read);
+  EXPECT_TRUE(r && r->size() == 1);
+  return r && r->size() == 1 ? r->front() : PortraitInputs{};
+}
+
 TEST_F(PassphraseRotation, TheNewPassphraseOpensEverythingAndTheOldNothing) {
+  {  // a profile with a digest: the copied database keeps both, and the triggers that empty it
+    DataDir data = OpenDataDir(config_).value();
+    Batch batch;
+    ProfileWrite w;
+    w.is_new = true;
+    w.row.id = 7;
+    w.row.ext_key = "k7";
+    w.row.external_id = "sealed";
+    batch.profiles.push_back(w);
+    ASSERT_TRUE(data.store->Commit(batch));
+    Batch digest;
+    digest.digests.push_back(DigestWrite{7, DigestRead(*data.store).digest_stamp, "spec", "d"});
+    ASSERT_TRUE(data.store->Commit(digest));
+  }
   ::setenv(kNew, "a whole new passphrase", 1);
   auto report = Rotate();
   ASSERT_TRUE(report.has_value()) << report.error().ToString();
@@ -107,6 +130,14 @@ TEST_F(PassphraseRotation, TheNewPassphraseOpensEverythingAndTheOldNothing) {
   AuditLog log(*data.store, signer, data.keys.audit_mac_key(), clock_);
   auto verified = log.Verify().value();
   EXPECT_TRUE(verified.ok) << verified.problem;
+  EXPECT_EQ(DigestRead(*data.store).digest, "d");
+  Batch write;
+  ProfileWrite field;
+  field.row = data.store->GetProfile(7).value().value();
+  field.set_fields["city"] = "sealed-city";
+  write.profiles.push_back(field);
+  ASSERT_TRUE(data.store->Commit(write));
+  EXPECT_EQ(DigestRead(*data.store).digest, "");
 }
 
 // The audit verifier across rotations, offline: a chain signed by key A, rotated to B by a

@@ -214,7 +214,8 @@ constexpr std::string_view kPortraitSteps[] = {
     // re-evaluation reads of the profile, sealed under its data key, and `spec` names what it
     // holds; the check writes it, through the writer, only while `stamp` is the one it read.
     // Every change of the profile's row, fields or members-index rows empties the row and gives
-    // it a new random stamp, so a digest never outlives what it summarises.
+    // it a new random stamp, so a digest never outlives what it summarises (a profile's insert
+    // makes its row, its delete deletes it).
     R"sql(
       CREATE TABLE digests (
         profile_id INTEGER PRIMARY KEY,
@@ -227,7 +228,8 @@ constexpr std::string_view kPortraitSteps[] = {
         INSERT OR REPLACE INTO digests (profile_id, stamp) VALUES (NEW.id, random());
       END;
       CREATE TRIGGER digest_on_profile_update AFTER UPDATE ON profiles BEGIN
-        INSERT OR REPLACE INTO digests (profile_id, stamp) VALUES (NEW.id, random());
+        UPDATE digests SET stamp = random(), spec = '', value = x''
+          WHERE profile_id = NEW.id;
       END;
       CREATE TRIGGER digest_on_profile_delete AFTER DELETE ON profiles BEGIN
         DELETE FROM digests WHERE profile_id = OLD.id;

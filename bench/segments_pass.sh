@@ -5,7 +5,9 @@
 # same segment, other rules text, so every segment is recomputed), starts PORTRAITD
 # (build-bench/bin/portraitd) on FOLDER/portrait.toml, and prints the daemon's figure, the wall
 # time and the daemon's CPU time from the end of the start's re-arm to the end of the pass.
-# Run it twice: the first pass after other rules changed (or after an upgrade) is a whole one.
+# Run it three times: the first pass after other rules changed (or after an upgrade) is a whole
+# one, and the first segments-only pass after the segments name other metrics or fields (or
+# after an upgrade) reads every profile whole and makes its digest (docs/DECISIONS.md 180).
 set -euo pipefail
 folder=${1:?usage: segments_pass.sh FOLDER [PORTRAITD]}
 daemon=$(realpath "${2:-build-bench/bin/portraitd}")

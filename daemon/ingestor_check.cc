@@ -158,8 +158,7 @@ ReevaluationCheck Ingestor::Check(const CheckInputs& read) const {
       }
       rules::ProfileFacts facts = FactsOf(std::move(digest->profile));
       complete(facts, in);
-      return SegmentsWouldChange(read.rules->engine, set, std::move(facts), digest->segments,
-                                 now);
+      return SegmentsWouldChange(read.rules->engine, set, std::move(facts), digest->segments, now);
     }
     Result<store::ProfileVault::OpenedPortrait> opened =
         on_demand ? vault_.OpenPortraitButFields(in, &read.metrics)
@@ -196,8 +195,8 @@ ReevaluationCheck Ingestor::Check(const CheckInputs& read) const {
     }
     complete(facts, in);
     if (read.scope != rules::PassScope::kSegments) {
-      return WouldChange(read.rules->engine, set, std::move(facts), in.segments,
-                         in.timers.timers, now);
+      return WouldChange(read.rules->engine, set, std::move(facts), in.segments, in.timers.timers,
+                         now);
     }
     const bool goes =
         SegmentsWouldChange(read.rules->engine, set, std::move(facts), in.segments, now) ||
@@ -205,8 +204,8 @@ ReevaluationCheck Ingestor::Check(const CheckInputs& read) const {
     if (!goes && !digest_text.empty()) {
       if (Result<std::string> sealed =
               store::ProfileVault::SealDigest(opened->key, in.row.id, digest_text)) {
-        digests[i] = store::DigestWrite{in.row.id, in.digest_stamp, read.digest_spec,
-                                        std::move(*sealed)};
+        digests[i] =
+            store::DigestWrite{in.row.id, in.digest_stamp, read.digest_spec, std::move(*sealed)};
       }
     }
     return goes;

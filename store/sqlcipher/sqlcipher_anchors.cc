@@ -136,9 +136,9 @@ Status ReadWhole(sqlite::Db& db, const std::vector<PortraitInputs*>& items, bool
     if (!rows_read) {
       profiles.Reset();
       BindRange(profiles, range);
-      PORTRAIT_RETURN_IF_ERROR(sqlite::MergeById(
-          profiles, part, id_of,
-          [](PortraitInputs* in, const Stmt& r) { in->row = ReadProfile(r); }));
+      PORTRAIT_RETURN_IF_ERROR(
+          sqlite::MergeById(profiles, part, id_of,
+                            [](PortraitInputs* in, const Stmt& r) { in->row = ReadProfile(r); }));
     }
     for (PortraitInputs* in : part) {
       in->timers.profile_id = in->row.id;

@@ -35,8 +35,7 @@ Status SqlcipherStore::WriteDigests(const std::vector<DigestWrite>& digests) {
   if (digests.empty()) {
     return Status::Ok();
   }
-  Stmt set(main_,
-           "UPDATE digests SET spec = ?, value = ? WHERE profile_id = ? AND stamp = ?;");
+  Stmt set(main_, "UPDATE digests SET spec = ?, value = ? WHERE profile_id = ? AND stamp = ?;");
   for (const DigestWrite& d : digests) {
     set.Reset();
     set.Bind(1, d.spec).BindBlob(2, d.value).Bind(3, d.profile_id).Bind(4, d.stamp);

@@ -105,10 +105,10 @@ namespace {
 
 // Reads into `items` (ascending by id, each with its row's id set) their rows (unless
 // `rows_read`), anchors and timers, members-index rows and the fields `read` asks for, in range
-// reads of `db` over the items' ids (`dense`), or in reads of one profile each. An item whose
-// profile row is not found keeps its row's ext_key empty.
+// reads of `db` over the items' ids (`dense`), or in reads of one profile each. The ids of items
+// whose row it read and did not find go to `missing`, ascending.
 Status ReadWhole(sqlite::Db& db, const std::vector<PortraitInputs*>& items, bool dense,
-                 bool rows_read, const PortraitRead& read) {
+                 bool rows_read, const PortraitRead& read, std::vector<ProfileId>& missing) {
   if (items.empty()) {
     return Status::Ok();
   }
@@ -136,9 +136,17 @@ Status ReadWhole(sqlite::Db& db, const std::vector<PortraitInputs*>& items, bool
     if (!rows_read) {
       profiles.Reset();
       BindRange(profiles, range);
+      std::vector<ProfileId> found;  // ascending
       PORTRAIT_RETURN_IF_ERROR(
-          sqlite::MergeById(profiles, part, id_of,
-                            [](PortraitInputs* in, const Stmt& r) { in->row = ReadProfile(r); }));
+          sqlite::MergeById(profiles, part, id_of, [&](PortraitInputs* in, const Stmt& r) {
+            in->row = ReadProfile(r);
+            found.push_back(in->row.id);
+          }));
+      for (const PortraitInputs* in : part) {
+        if (!std::binary_search(found.begin(), found.end(), in->row.id)) {
+          missing.push_back(in->row.id);
+        }
+      }
     }
     for (PortraitInputs* in : part) {
       in->timers.profile_id = in->row.id;
@@ -232,10 +240,11 @@ Result<std::vector<PortraitInputs>> SqlcipherStore::PortraitInputsAfter(ProfileI
           }
         }
         // Few: one read each; else range reads over the whole range.
+        std::vector<ProfileId> missing;  // none while every profile has its digest row
         PORTRAIT_RETURN_IF_ERROR(
-            ReadWhole(db, whole, whole.size() * 8 >= out.size(), !digests, read));
-        std::erase_if(out, [](const PortraitInputs& in) {
-          return in.digest.empty() && in.row.ext_key.empty();  // gone since the ids were read
+            ReadWhole(db, whole, whole.size() * 8 >= out.size(), !digests, read, missing));
+        std::erase_if(out, [&](const PortraitInputs& in) {
+          return std::binary_search(missing.begin(), missing.end(), in.row.id);
         });
         if (!out.empty() && !read.consent_purpose.empty()) {
           PORTRAIT_RETURN_IF_ERROR(ReadConsents(db, out, read.consent_purpose));

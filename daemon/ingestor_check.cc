@@ -151,10 +151,15 @@ ReevaluationCheck Ingestor::Check(const CheckInputs& read) const {
   auto judge_one = [&](size_t i) -> bool {
     const store::PortraitInputs& in = inputs[i];
     if (!in.digest.empty()) {
-      Result<store::PortraitDigest> digest = vault_.OpenDigest(in);
+      Result<store::PortraitDigest> digest = vault_.OpenDigest(in, read.digest_spec);
       if (!digest) {
-        // Gone: skipped. A digest that does not open: the writer opens the profile whole.
-        return digest.error().code() != Status::Code::kNotFound;
+        if (digest.error().code() == Status::Code::kNotFound) {
+          return false;  // gone
+        }
+        // A digest that does not open is emptied, so the next pass reads the profile whole; the
+        // writer opens it whole now.
+        digests[i] = store::DigestWrite{in.row.id, in.digest_stamp, "", ""};
+        return true;
       }
       rules::ProfileFacts facts = FactsOf(std::move(digest->profile));
       complete(facts, in);
@@ -171,15 +176,16 @@ ReevaluationCheck Ingestor::Check(const CheckInputs& read) const {
       return opened.error().code() != Status::Code::kNotFound;
     }
     const OnDemandFields fields(opened->key, in.row.id, in.fields);
+    // Its digest holds every field the segments name: all of them are opened.
     std::string digest_text;
     if (!read.digest_spec.empty()) {
-      store::Profile whole = opened->profile;
+      nlohmann::json named = nlohmann::json::object();
       for (const auto& [name, envelope] : in.fields) {
         if (const nlohmann::json* value = fields.Find(name)) {
-          whole.fields[name] = *value;
+          named[name] = *value;
         }
       }
-      digest_text = store::DigestText(whole, in.segments);
+      digest_text = store::DigestText(opened->profile, named, in.segments);
     }
     rules::ProfileFacts facts = FactsOf(std::move(opened->profile));
     if (on_demand) {
@@ -202,8 +208,8 @@ ReevaluationCheck Ingestor::Check(const CheckInputs& read) const {
         SegmentsWouldChange(read.rules->engine, set, std::move(facts), in.segments, now) ||
         fields.failed();
     if (!goes && !digest_text.empty()) {
-      if (Result<std::string> sealed =
-              store::ProfileVault::SealDigest(opened->key, in.row.id, digest_text)) {
+      if (Result<std::string> sealed = store::ProfileVault::SealDigest(
+              opened->key, in.row.id, in.digest_stamp, read.digest_spec, digest_text)) {
         digests[i] =
             store::DigestWrite{in.row.id, in.digest_stamp, read.digest_spec, std::move(*sealed)};
       }

@@ -10,15 +10,6 @@ using nlohmann::json;
 // The text's version: a digest of another version is never read.
 constexpr std::string_view kVersion = "1";
 
-std::string Joined(const std::vector<std::string>& names) {
-  std::string out;
-  for (const std::string& name : names) {
-    out += name;
-    out += ',';  // neither a metric's nor a field's name holds one
-  }
-  return out;
-}
-
 // The strings of array `a`, or nullopt when it holds anything else.
 std::optional<std::vector<std::string>> Strings(const json& a) {
   if (!a.is_array()) {
@@ -39,12 +30,13 @@ std::optional<std::vector<std::string>> Strings(const json& a) {
 
 std::string DigestSpec(const std::vector<std::string>& metrics,
                        const std::vector<std::string>& fields) {
-  return std::string(kVersion) + ";m:" + Joined(metrics) + ";f:" + Joined(fields);
+  return json::array({kVersion, metrics, fields}).dump();
 }
 
-std::string DigestText(const Profile& p, const std::vector<std::string>& segments) {
+std::string DigestText(const Profile& p, const json& fields,
+                       const std::vector<std::string>& segments) {
   return json{{"l", p.lifecycle}, {"z", p.timezone}, {"t", p.tags},
-              {"m", p.metrics},   {"f", p.fields},   {"s", segments}}
+              {"m", p.metrics},   {"f", fields},     {"s", segments}}
       .dump();
 }
 

@@ -24,9 +24,10 @@ struct PortraitDigest {
 std::string DigestSpec(const std::vector<std::string>& metrics,
                        const std::vector<std::string>& fields);
 
-// The digest text of `p` (its stage, zone, tags, metrics and fields as they are) and its
-// members-index rows `segments`.
-std::string DigestText(const Profile& p, const std::vector<std::string>& segments);
+// The digest text of `p` (its stage, zone, tags and metrics as they are), its `fields` (those
+// the segments name, as an object) and its members-index rows `segments`.
+std::string DigestText(const Profile& p, const nlohmann::json& fields,
+                       const std::vector<std::string>& segments);
 
 // The digest `text` holds, as profile `id`'s; nullopt when it is not one.
 std::optional<PortraitDigest> ParseDigest(ProfileId id, std::string_view text);

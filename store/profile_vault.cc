@@ -433,14 +433,24 @@ Result<Profile> ProfileVault::OpenPortrait(const PortraitInputs& in,
   return std::move(p);
 }
 
-Result<PortraitDigest> ProfileVault::OpenDigest(const PortraitInputs& in) {
+namespace {
+
+// The name a digest is sealed under: its stamp and spec with it.
+std::string DigestName(int64_t stamp, std::string_view spec) {
+  return std::string(kDigestField) + ":" + std::to_string(stamp) + ":" + std::string(spec);
+}
+
+}  // namespace
+
+Result<PortraitDigest> ProfileVault::OpenDigest(const PortraitInputs& in, std::string_view spec) {
   const ProfileId id = in.row.id;
   if (in.wrapped_key.empty()) {
     return Error(
         Status::NotFound("profile " + std::to_string(id) + " has no data key (it was erased)"));
   }
   PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, Unwrap(id, in.wrapped_key));
-  PORTRAIT_ASSIGN_OR_RETURN(std::string text, OpenWith(key, id, kDigestField, in.digest));
+  PORTRAIT_ASSIGN_OR_RETURN(std::string text,
+                            OpenWith(key, id, DigestName(in.digest_stamp, spec), in.digest));
   std::optional<PortraitDigest> digest = ParseDigest(id, text);
   if (!digest) {
     return Error(Status::Corruption("profile " + std::to_string(id) + " digest is not one"));
@@ -448,8 +458,9 @@ Result<PortraitDigest> ProfileVault::OpenDigest(const PortraitInputs& in) {
   return std::move(*digest);
 }
 
-Result<std::string> ProfileVault::SealDigest(KeyView key, ProfileId id, std::string_view text) {
-  return SealWith(key, id, kDigestField, text);
+Result<std::string> ProfileVault::SealDigest(KeyView key, ProfileId id, int64_t stamp,
+                                             std::string_view spec, std::string_view text) {
+  return SealWith(key, id, DigestName(stamp, spec), text);
 }
 
 Result<ProfileVault::OpenedPortrait> ProfileVault::OpenPortraitButFields(

@@ -25,9 +25,9 @@
 
 namespace portrait::store {
 
-// A decrypted profile.
 struct PortraitDigest;  // store/portrait_digest.h
 
+// A decrypted profile.
 struct Profile {
   ProfileId id = 0;
   std::string external_id;
@@ -234,13 +234,16 @@ class ProfileVault {
   };
   Result<OpenedPortrait> OpenPortraitButFields(const PortraitInputs& in,
                                                const std::vector<std::string>* only_metrics);
-  // The digest `in` holds (read with a digest spec, store/portrait_digest.h), opened with the
-  // data key unwrapped from `in.wrapped_key`: the profile as far as the digest holds it and its
-  // members-index rows. NotFound when there is no key (erased meanwhile); Corruption when the
-  // digest does not open or is not one.
-  Result<PortraitDigest> OpenDigest(const PortraitInputs& in);
-  // `text` (DigestText) sealed as profile `id`'s digest under its data key `key`.
-  static Result<std::string> SealDigest(crypto::KeyView key, ProfileId id, std::string_view text);
+  // The digest `in` holds (read with digest spec `spec`, store/portrait_digest.h), opened with
+  // the data key unwrapped from `in.wrapped_key`: the profile as far as the digest holds it and
+  // its members-index rows. NotFound when there is no key (erased meanwhile); Corruption when the
+  // digest does not open (its spec or stamp differ from those it was sealed with, say) or is
+  // not one.
+  Result<PortraitDigest> OpenDigest(const PortraitInputs& in, std::string_view spec);
+  // `text` (DigestText) sealed as profile `id`'s digest of spec `spec` under stamp `stamp`,
+  // with its data key `key`: the spec and stamp are authenticated with it.
+  static Result<std::string> SealDigest(crypto::KeyView key, ProfileId id, int64_t stamp,
+                                        std::string_view spec, std::string_view text);
   // The write that stores `p`'s metrics and lifecycle stage (and, for a new profile, the row);
   // for an existing profile it leaves every other column alone.
   Result<ProfileWrite> StateWrite(const OpenProfile& p, int64_t now_us);

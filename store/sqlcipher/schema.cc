@@ -229,7 +229,7 @@ constexpr std::string_view kPortraitSteps[] = {
       END;
       CREATE TRIGGER digest_on_profile_update AFTER UPDATE ON profiles BEGIN
         UPDATE digests SET stamp = random(), spec = '', value = x''
-          WHERE profile_id = NEW.id;
+          WHERE profile_id IN (OLD.id, NEW.id);
       END;
       CREATE TRIGGER digest_on_profile_delete AFTER DELETE ON profiles BEGIN
         DELETE FROM digests WHERE profile_id = OLD.id;
@@ -240,7 +240,7 @@ constexpr std::string_view kPortraitSteps[] = {
       END;
       CREATE TRIGGER digest_on_field_update AFTER UPDATE ON profile_fields BEGIN
         UPDATE digests SET stamp = random(), spec = '', value = x''
-          WHERE profile_id = NEW.profile_id;
+          WHERE profile_id IN (OLD.profile_id, NEW.profile_id);
       END;
       CREATE TRIGGER digest_on_field_delete AFTER DELETE ON profile_fields BEGIN
         UPDATE digests SET stamp = random(), spec = '', value = x''
@@ -249,6 +249,10 @@ constexpr std::string_view kPortraitSteps[] = {
       CREATE TRIGGER digest_on_member_insert AFTER INSERT ON segment_members BEGIN
         UPDATE digests SET stamp = random(), spec = '', value = x''
           WHERE profile_id = NEW.profile_id;
+      END;
+      CREATE TRIGGER digest_on_member_update AFTER UPDATE ON segment_members BEGIN
+        UPDATE digests SET stamp = random(), spec = '', value = x''
+          WHERE profile_id IN (OLD.profile_id, NEW.profile_id);
       END;
       CREATE TRIGGER digest_on_member_delete AFTER DELETE ON segment_members BEGIN
         UPDATE digests SET stamp = random(), spec = '', value = x''

@@ -331,6 +331,46 @@ TEST_F(ReevaluateTest, ASegmentsPassKeepsDigestsTheNextReadsUntilTheProfileChang
   EXPECT_EQ(digested(), (std::vector<store::ProfileId>{a}));  // "b" was written again
 }
 
+// A digest that does not open (damaged, or sealed for another spec or stamp) sends its profile
+// to the writer, which opens it whole, and is emptied: the next pass reads the profile whole and
+// makes its digest again.
+TEST_F(ReevaluateTest, ADigestThatDoesNotOpenSendsItsProfileToTheWriterAndIsMadeAgain) {
+  const store::ProfileId a = Put("a", "Hangzhou");
+  Swap(rules_.Get());
+  Pass();
+  auto lean_pass = [&](const std::string& segments) {
+    Swap(Load(segments));
+    const ReevaluationStart lean = Begin();
+    EXPECT_EQ(lean.scope, rules::PassScope::kSegments);
+    const ReevaluationProgress done = Run(lean, 10);
+    EXPECT_TRUE(ingestor_.MarkReevaluated(lean, done).ok());
+    return done;
+  };
+  auto read = [&] {
+    auto r = ingestor_.ReadForCheck(0, 10, std::nullopt, rules::PassScope::kSegments);
+    EXPECT_TRUE(r && r->profiles.size() == 1);
+    return r && r->profiles.size() == 1 ? *r : CheckInputs{};
+  };
+  EXPECT_EQ(lean_pass(kShanghai).profiles, 0);
+  CheckInputs before = read();
+  ASSERT_FALSE(before.profiles.empty());
+  ASSERT_FALSE(before.profiles[0].digest.empty());
+  store::Batch damage;
+  damage.digests.push_back(store::DigestWrite{a, before.profiles[0].digest_stamp,
+                                              before.digest_spec, "not a sealed digest"});
+  ASSERT_TRUE(audit_.Commit(damage));
+  ASSERT_EQ(read().profiles[0].digest, "not a sealed digest");
+
+  const ReevaluationProgress done =
+      lean_pass("[[segment]]\nname = \"sh2\"\nwhen = \"fields.city == 'Shanghai'\"\n");
+  EXPECT_EQ(done.profiles, 1);  // to the writer, though its segments did not change
+  EXPECT_EQ(done.damaged, 0);   // the profile itself opens
+  EXPECT_EQ(Count("sh2"), 0);
+  EXPECT_TRUE(read().profiles[0].digest.empty());
+  EXPECT_EQ(lean_pass(kShanghai).profiles, 0);
+  EXPECT_FALSE(read().profiles[0].digest.empty());
+}
+
 // Rules of another epoch in force for a while — here a [[tag]] under which a profile was
 // written — keep the next pass whole even when the rules go back to those of the last epoch
 // evaluated and only a segment differs from them: the profile's tag must go.

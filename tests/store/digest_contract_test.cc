@@ -130,6 +130,7 @@ TYPED_TEST(DigestContract, EveryChangeOfWhatItSummarisesEmptiesItAndRefusesOneMa
     EXPECT_EQ(this->Read(4).digest, keeps ? "digest-4" : "");  // another profile's stays
   }
 
+  this->Keep(this->Read(3), "digest");
   Batch erase;
   erase.erasures.push_back(3);
   this->Commit(erase);
@@ -139,6 +140,24 @@ TYPED_TEST(DigestContract, EveryChangeOfWhatItSummarisesEmptiesItAndRefusesOneMa
   ASSERT_TRUE(left) << left.error().ToString();
   ASSERT_EQ(left->size(), 1u);  // the erased profile's digest went with it
   EXPECT_EQ(left->front().row.id, 4);
+}
+
+// A retention purge deletes field rows alone, the profile's row untouched.
+TYPED_TEST(DigestContract, AFieldPurgedEmptiesTheDigest) {
+  this->Keep(this->Read(3), "digest-3");
+  this->Keep(this->Read(4), "digest-4");
+  const PortraitInputs made_from = this->Read(3, "another spec");
+  PurgeRule rule;
+  rule.fields = {"city"};
+  rule.before_us = int64_t{1} << 60;
+  auto purged = this->store_->Purge(rule, AuditEntry{1, "system", "retention.purge", 0, "", "{}"});
+  ASSERT_TRUE(purged) << purged.error().ToString();
+  EXPECT_EQ(*purged, 2);
+  EXPECT_TRUE(this->Read(3).digest.empty());
+  EXPECT_TRUE(this->Read(4).digest.empty());
+  this->Keep(made_from, "stale");
+  EXPECT_TRUE(this->Read(3).digest.empty());
+  EXPECT_TRUE(this->Read(3, "another spec").fields.empty());  // the purge did delete it
 }
 
 }  // namespace

@@ -18,7 +18,7 @@ TEST(PortraitDigest, WhatItHoldsReadsBackAsItWas) {
   p.tags = {"a", "vip"};
   p.metrics = {{"orders", 3}, {"spent", 12.5}, {"$segments", {{"s0", 1}}}};
   p.fields = {{"city", "杭州"}, {"age", 41}, {"opt", nullptr}};
-  const std::string text = DigestText(p, {"s0", "s9"});
+  const std::string text = DigestText(p, p.fields, {"s0", "s9"});
   EXPECT_EQ(text.find("never in a digest"), std::string::npos);
 
   std::optional<PortraitDigest> d = ParseDigest(7, text);
@@ -34,7 +34,7 @@ TEST(PortraitDigest, WhatItHoldsReadsBackAsItWas) {
 }
 
 TEST(PortraitDigest, ATextThatIsNotOneIsRefused) {
-  const json good = json::parse(DigestText(Profile{}, {}));
+  const json good = json::parse(DigestText(Profile{}, json::object(), {}));
   for (const char* key : {"l", "z", "t", "m", "f", "s"}) {
     json missing = good;
     missing.erase(key);
@@ -59,6 +59,8 @@ TEST(PortraitDigest, TheSpecNamesWhatItHolds) {
   EXPECT_NE(spec, DigestSpec({"orders", "spent"}, {}));
   EXPECT_NE(DigestSpec({"a"}, {"b"}), DigestSpec({"b"}, {"a"}));
   EXPECT_NE(DigestSpec({"a", "b"}, {}), DigestSpec({"ab"}, {}));
+  EXPECT_NE(DigestSpec({"a", "b"}, {}), DigestSpec({"a,b"}, {}));
+  EXPECT_NE(DigestSpec({"a"}, {"b"}), DigestSpec({"a", "b"}, {}));
 }
 
 }  // namespace

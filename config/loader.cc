@@ -301,6 +301,12 @@ class Loader {
     TableReader r(t, "[[field]]", diag_);
     Field f;
     bool named = TakeName(r, "field", config_.fields, f);
+    if (named && f.name.starts_with('$')) {
+      // The vault seals its own values (event data, task payloads, digests) under names
+      // starting with '$', beside the fields' (docs/DECISIONS.md 181).
+      r.Error(f.pos, "name", "must not start with '$' (such names are the vault's own)");
+      named = false;
+    }
     f.type = r.Enum<FieldType>("type",
                                {{"string", FieldType::kString},
                                 {"phone", FieldType::kPhone},

@@ -110,6 +110,11 @@ TEST(LoadConfig, DuplicateNames) {
       << error;
 }
 
+TEST(LoadConfig, AFieldNameStartingWithDollarIsTheVaults) {
+  std::string text = TestConfigText() + "\n[[field]]\nname = \"$event\"\ntype = \"string\"\n";
+  ExpectErrorAt(text, "\"$event\"", "must not start with '$'");
+}
+
 TEST(LoadConfig, DuplicateRoleName) {
   std::string text = TestConfigText() + "\n[[role]]\nname = \"admin\"\n";
   EXPECT_NE(ErrorOf(text).find("duplicate role name"), std::string::npos);

@@ -1,8 +1,10 @@
 #include "store/stored_json.h"
 
-#include <simdjson.h>
-
 #include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "store/json_scan.h"
 
 namespace portrait::store {
 namespace {
@@ -30,7 +32,7 @@ bool StartsWithMinus(od::document& doc) {
 // pass skips must still be valid JSON, or json::parse refuses the whole text). At depth 0 an
 // object builds only the entries `only` names. False when simdjson refuses something.
 template <typename V>
-bool Build(V& v, json* out, int depth, const std::vector<std::string>* only) {
+bool BuildAtDepth(V& v, json* out, int depth, const std::vector<std::string>* only) {
   if (depth > kMaxDepth) {
     return false;
   }
@@ -55,7 +57,7 @@ bool Build(V& v, json* out, int depth, const std::vector<std::string>* only) {
           return false;
         }
         const bool kept = out && (depth > 0 || Kept(only, key));
-        if (!Build(value, kept ? &(*out)[std::string(key)] : nullptr, depth + 1, nullptr)) {
+        if (!BuildAtDepth(value, kept ? &(*out)[std::string(key)] : nullptr, depth + 1, nullptr)) {
           return false;
         }
       }
@@ -73,7 +75,7 @@ bool Build(V& v, json* out, int depth, const std::vector<std::string>* only) {
         od::value value;
         json built;
         if (element.get(value) != simdjson::SUCCESS ||
-            !Build(value, out ? &built : nullptr, depth + 1, nullptr)) {
+            !BuildAtDepth(value, out ? &built : nullptr, depth + 1, nullptr)) {
           return false;
         }
         if (out) {
@@ -150,10 +152,6 @@ bool Build(V& v, json* out, int depth, const std::vector<std::string>* only) {
   return false;
 }
 
-// Whether nothing follows the document's value. (A scalar document's getters refuse trailing
-// content themselves.)
-bool Ended(od::document& doc) { return doc.current_location().error() == simdjson::OUT_OF_BOUNDS; }
-
 std::optional<json> ParseWithNlohmann(std::string_view text, const std::vector<std::string>* only) {
   json value;
   if (only) {
@@ -189,24 +187,40 @@ std::optional<json> ParseStoredJson(std::string_view text, const std::vector<std
   if (IsPlainString(text)) {
     return json(std::string(text.substr(1, text.size() - 2)));
   }
-  if (text.size() <= kMaxScanned) {
-    // Scratch space, one per thread: a parser allocates its buffers on first use, and doing
-    // that for each of a million small documents would cost more than the scan.
-    thread_local od::parser parser(kMaxScanned);
-    const simdjson::padded_string padded(text);
-    od::document doc;
-    od::json_type type;
-    json out;
-    // Only an object or an array at the root: simdjson 3.0 reads a number, true, false or null
-    // there through a fixed buffer that can cut a long one short or accept "falsey".
-    if (parser.iterate(padded).get(doc) == simdjson::SUCCESS &&
-        doc.type().get(type) == simdjson::SUCCESS &&
-        (type == od::json_type::object || type == od::json_type::array) &&
-        Build(doc, &out, 0, only) && Ended(doc)) {
-      return out;
-    }
+  od::document doc;
+  od::json_type type;
+  json out;
+  // Only an object or an array at the root: simdjson 3.0 reads a number, true, false or null
+  // there through a fixed buffer that can cut a long one short or accept "falsey".
+  if (json_scan::Start(text, doc) && doc.type().get(type) == simdjson::SUCCESS &&
+      (type == od::json_type::object || type == od::json_type::array) &&
+      BuildAtDepth(doc, &out, 0, only) && json_scan::Ended(doc)) {
+    return out;
   }
   return ParseWithNlohmann(text, only);
 }
 
+namespace json_scan {
+
+bool Start(std::string_view text, od::document& doc) {
+  if (text.size() > kMaxScanned) {
+    return false;
+  }
+  // Scratch space, one per thread: a parser allocates its buffers on first use, and doing that
+  // (or padding a copy) for each of a million small documents would cost more than the scan.
+  constexpr size_t kPadding = simdjson::SIMDJSON_PADDING;
+  thread_local od::parser parser(kMaxScanned);
+  thread_local const std::unique_ptr<char[]> padded(new char[kMaxScanned + kPadding]);
+  std::memcpy(padded.get(), text.data(), text.size());
+  std::memset(padded.get() + text.size(), 0, kPadding);
+  return parser.iterate(padded.get(), text.size(), text.size() + kPadding).get(doc) ==
+         simdjson::SUCCESS;
+}
+
+bool Build(od::value& v, json* out) { return BuildAtDepth(v, out, 1, nullptr); }
+
+// (A scalar document's getters refuse trailing content themselves.)
+bool Ended(od::document& doc) { return doc.current_location().error() == simdjson::OUT_OF_BOUNDS; }
+
+}  // namespace json_scan
 }  // namespace portrait::store

@@ -17,8 +17,7 @@
 
 namespace portrait::store {
 
-// Longer texts go to json::parse (each thread's scanner keeps a buffer as large as the largest
-// text it scanned).
+// Longer texts go to json::parse (each thread's scanner keeps buffers for a text this long).
 inline constexpr size_t kMaxScanned = 64 * 1024;
 
 // Parses `text`. With `only`, a top-level object keeps only the entries whose keys `only` names

@@ -232,7 +232,8 @@ TYPED_TEST(AnchorContract, PortraitInputsHoldEachProfilesRowKeyFieldsTimersMembe
                    consent(3, "marketing", "granted"), consent(7, "personalisation", "granted")};
   ASSERT_TRUE(this->store_->Commit(more));
 
-  auto first = this->store_->PortraitInputsAfter(0, 2, {{"city"}, "personalisation"});
+  auto first = this->store_->PortraitInputsAfter(
+      0, 2, {.fields = {"city"}, .consent_purpose = "personalisation"});
   ASSERT_TRUE(first) << first.error().ToString();
   ASSERT_EQ(first->size(), 2u);
   const PortraitInputs& three = (*first)[0];
@@ -266,7 +267,7 @@ TYPED_TEST(AnchorContract, PortraitInputsHoldEachProfilesRowKeyFieldsTimersMembe
 
   // Without timers (a pass after a change of segments alone): the rest as before, no anchor, no
   // timer.
-  PortraitRead lean{{"city"}, "personalisation"};
+  PortraitRead lean{.fields = {"city"}, .consent_purpose = "personalisation"};
   lean.timers = false;
   auto without = this->store_->PortraitInputsAfter(0, 2, lean);
   ASSERT_TRUE(without) << without.error().ToString();

@@ -441,7 +441,7 @@ TEST_F(LeaseKeeperTest, APartitionsRangeReadsGiveOnlyItsProfilesWithWhatEachHold
   }
   EXPECT_EQ(rearm, expected);
   for (ProfileId after = 0;;) {
-    auto page = (*store)->PortraitInputsIn(part, after, 2, {{"city"}});
+    auto page = (*store)->PortraitInputsIn(part, after, 2, {.fields = {"city"}});
     ASSERT_TRUE(page) << page.error().ToString();
     if (page->empty()) {
       break;

@@ -1,7 +1,7 @@
 // The simdjson On-Demand scan that ParseStoredJson (store/stored_json.h) and ParseDigest
 // (store/portrait_digest.h) share: this thread's parser over a padded copy of a text, and the
 // build of a scanned value into nlohmann::json as json::parse would build it. Internal to
-// store/.
+// store/; defined in store/stored_json.cc.
 #pragma once
 
 #include <simdjson.h>

@@ -1,7 +1,5 @@
 #include "store/portrait_digest.h"
 
-#include <simdjson.h>
-
 #include "store/json_scan.h"
 
 namespace portrait::store {
@@ -31,7 +29,7 @@ std::optional<std::vector<std::string>> Strings(const json& a) {
 
 // The digest `text` holds, read with json::parse: what ParseDigest answers.
 std::optional<PortraitDigest> ParseDigestWhole(ProfileId id, std::string_view text) {
-  const json d = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  json d = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!d.is_object()) {
     return std::nullopt;
   }
@@ -50,8 +48,8 @@ std::optional<PortraitDigest> ParseDigestWhole(ProfileId id, std::string_view te
   out.profile.lifecycle = l->get<std::string>();
   out.profile.timezone = z->get<std::string>();
   out.profile.tags = std::move(*tags);
-  out.profile.metrics = *m;
-  out.profile.fields = *f;
+  out.profile.metrics = std::move(*m);
+  out.profile.fields = std::move(*f);
   out.segments = std::move(*segments);
   return out;
 }

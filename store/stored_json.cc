@@ -20,10 +20,24 @@ bool Kept(const std::vector<std::string>* only, std::string_view key) {
   return !only || std::find(only->begin(), only->end(), key) != only->end();
 }
 
-bool StartsWithMinus(od::value& v) { return v.raw_json_token().starts_with('-'); }
-bool StartsWithMinus(od::document& doc) {
+std::string_view Token(od::value& v) { return v.raw_json_token(); }
+std::string_view Token(od::document& doc) {
   std::string_view token;
-  return doc.raw_json_token().get(token) == simdjson::SUCCESS && token.starts_with('-');
+  return doc.raw_json_token().get(token) == simdjson::SUCCESS ? token : std::string_view();
+}
+
+// Whether a number's text has more than 19 digits before its exponent: simdjson 3.0.1 misreads
+// some of those ("0.123456789012345678901" as 0.0128), so json::parse reads them.
+bool HasLongMantissa(std::string_view token) {
+  int digits = 0;
+  for (const char c : token) {
+    if (c >= '0' && c <= '9') {
+      ++digits;
+    } else if (c != '-' && c != '.') {
+      break;
+    }
+  }
+  return digits > 19;
 }
 
 // Builds `v` (a value, or the document itself) into `*out` as json::parse would: a
@@ -122,7 +136,7 @@ bool BuildAtDepth(V& v, json* out, int depth, const std::vector<std::string>* on
       json number;
       if (kind == od::number_type::floating_point_number) {
         double d = 0;
-        if (v.get_double().get(d) != simdjson::SUCCESS) {
+        if (HasLongMantissa(Token(v)) || v.get_double().get(d) != simdjson::SUCCESS) {
           return false;
         }
         number = d;
@@ -137,7 +151,7 @@ bool BuildAtDepth(V& v, json* out, int depth, const std::vector<std::string>* on
         if (v.get_int64().get(i) != simdjson::SUCCESS) {
           return false;
         }
-        if (i > 0 || (i == 0 && !StartsWithMinus(v))) {  // json::parse reads "-0" as signed
+        if (i > 0 || (i == 0 && !Token(v).starts_with('-'))) {  // json::parse reads "-0" as signed
           number = static_cast<uint64_t>(i);
         } else {
           number = i;

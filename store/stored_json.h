@@ -17,7 +17,8 @@
 
 namespace portrait::store {
 
-// Longer texts go to json::parse (each thread's scanner keeps buffers for a text this long).
+// Longer texts go to json::parse. Each thread's scanner keeps a padded copy buffer this long,
+// and simdjson's own buffers grow to the longest text it scanned, never past this.
 inline constexpr size_t kMaxScanned = 64 * 1024;
 
 // Parses `text`. With `only`, a top-level object keeps only the entries whose keys `only` names

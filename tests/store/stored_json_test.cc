@@ -93,6 +93,7 @@ TEST(StoredJson, MetricsKeepOnlyTheEntriesAsked) {
   ExpectAsReference(metrics);
 }
 
+// (The arrays of numbers with more than 19 digits: simdjson 3.0.1 misreads some of them.)
 TEST(StoredJson, ScalarsEdgesAndRefusalsAnswerAsJsonParse) {
   for (const char* text : {"\"Hangzhou\"",
                            "3",
@@ -131,6 +132,10 @@ TEST(StoredJson, ScalarsEdgesAndRefusalsAnswerAsJsonParse) {
                            "0.1",
                            "2.2250738585072014e-308",
                            "4.9e-324",
+                           "[0.123456789012345678901]",
+                           "[-0.123456789012345678901]",
+                           "[1.23456789012345678901e5]",
+                           "[12345678901234567890.5]",
                            R"({"a":1,"a":2})",
                            R"({"a":{"b":[1,{"c":null}]}})",
                            "  [1, 2 ,3]  ",

@@ -73,7 +73,7 @@ bool WouldChange(const rules::Engine& engine, const rules::RuleSet& set, rules::
 // members-index rows `indexed` that differ. Nothing else it stores can change unless a
 // membership does, which the writer's pass then re-evaluates whole.
 bool SegmentsWouldChange(const rules::Engine& engine, const rules::RuleSet& set,
-                         rules::ProfileFacts facts, const std::vector<std::string>& indexed,
+                         rules::ProfileFacts& facts, const std::vector<std::string>& indexed,
                          int64_t now_us) {
   if (!rules::RepairMetrics(set.metrics, facts.metrics).empty()) {
     return true;
@@ -82,6 +82,23 @@ bool SegmentsWouldChange(const rules::Engine& engine, const rules::RuleSet& set,
     facts.derived->Fill(facts, now_us);
   }
   return !engine.UpdateSegments(facts, now_us).empty() || IndexDiffers(set, facts, indexed);
+}
+
+// What one thread of the check keeps from profile to profile, so that reading a million digests
+// reuses their allocations: a digest's parts, lent to the facts while they are judged.
+struct DigestScratch {
+  store::PortraitDigest digest;
+  rules::ProfileFacts facts;
+};
+
+// Swaps the parts a digest holds between `p` and `f`: lends them, or takes them back.
+void SwapParts(store::Profile& p, rules::ProfileFacts& f) {
+  std::swap(f.id, p.id);
+  std::swap(f.fields, p.fields);
+  std::swap(f.metrics, p.metrics);
+  std::swap(f.tags, p.tags);
+  std::swap(f.lifecycle, p.lifecycle);
+  std::swap(f.timezone, p.timezone);
 }
 
 }  // namespace
@@ -137,6 +154,7 @@ ReevaluationCheck Ingestor::Check(const CheckInputs& read) const {
   std::vector<std::optional<store::DigestWrite>> digests(inputs.size());
   // What the conditions read beside the profile: its objection and the derived values.
   auto complete = [&](rules::ProfileFacts& facts, const store::PortraitInputs& in) {
+    facts.objected_to_personalisation = false;
     if (objection) {
       std::vector<consent::ConsentRecord> ledger;
       for (const store::ConsentRow& row : in.consents) {
@@ -148,12 +166,12 @@ ReevaluationCheck Ingestor::Check(const CheckInputs& read) const {
   };
   // Whether profile `i` goes to the writer; when it does not and was read without a digest
   // where digests are read, its digest goes to `digests[i]`.
-  auto judge_one = [&](size_t i) -> bool {
+  auto judge_one = [&](size_t i, DigestScratch& scratch) -> bool {
     const store::PortraitInputs& in = inputs[i];
     if (!in.digest.empty()) {
-      Result<store::PortraitDigest> digest = vault_.OpenDigest(in, read.digest_spec);
-      if (!digest) {
-        if (digest.error().code() == Status::Code::kNotFound) {
+      store::PortraitDigest& digest = scratch.digest;
+      if (const Status opened = vault_.OpenDigest(in, read.digest_spec, digest); !opened.ok()) {
+        if (opened.code() == Status::Code::kNotFound) {
           return false;  // gone
         }
         // A digest that does not open is emptied, so the next pass reads the profile whole; the
@@ -161,9 +179,12 @@ ReevaluationCheck Ingestor::Check(const CheckInputs& read) const {
         digests[i] = store::DigestWrite{in.row.id, in.digest_stamp, "", ""};
         return true;
       }
-      rules::ProfileFacts facts = FactsOf(std::move(digest->profile));
+      rules::ProfileFacts& facts = scratch.facts;
+      SwapParts(digest.profile, facts);
       complete(facts, in);
-      return SegmentsWouldChange(read.rules->engine, set, std::move(facts), digest->segments, now);
+      const bool goes = SegmentsWouldChange(read.rules->engine, set, facts, digest.segments, now);
+      SwapParts(digest.profile, facts);
+      return goes;
     }
     Result<store::ProfileVault::OpenedPortrait> opened =
         on_demand ? vault_.OpenPortraitButFields(in, &read.metrics)
@@ -205,8 +226,7 @@ ReevaluationCheck Ingestor::Check(const CheckInputs& read) const {
                          now);
     }
     const bool goes =
-        SegmentsWouldChange(read.rules->engine, set, std::move(facts), in.segments, now) ||
-        fields.failed();
+        SegmentsWouldChange(read.rules->engine, set, facts, in.segments, now) || fields.failed();
     if (!goes && !digest_text.empty()) {
       if (Result<std::string> sealed = store::ProfileVault::SealDigest(
               opened->key, in.row.id, in.digest_stamp, read.digest_spec, digest_text)) {
@@ -219,9 +239,10 @@ ReevaluationCheck Ingestor::Check(const CheckInputs& read) const {
   // Opening and evaluating is most of the cost: half of the range on a second thread. A
   // profile whose check throws (out of memory) goes to the writer, whose jobs are guarded.
   InTwoHalves(inputs.size(), [&](size_t from, size_t to) {
+    DigestScratch scratch;
     for (size_t i = from; i < to; ++i) {
       try {
-        changed[i] = judge_one(i);
+        changed[i] = judge_one(i, scratch);
       } catch (const std::exception&) {
         changed[i] = 1;
         digests[i].reset();

@@ -6,14 +6,15 @@ namespace {
 
 constexpr int64_t kMaxTransitions = int64_t{1} << 52;
 
-// The object metrics[key], made one (and the metrics an object) if it was not.
-nlohmann::json& Bookkeeping(nlohmann::json& metrics, const char* key, nlohmann::json empty) {
+// metrics[key], made an empty value of `type` (and the metrics an object) if it was not one.
+nlohmann::json& Bookkeeping(nlohmann::json& metrics, const char* key,
+                            nlohmann::json::value_t type) {
   if (!metrics.is_object()) {
     metrics = nlohmann::json::object();
   }
   nlohmann::json& at = metrics[key];
-  if (at.type() != empty.type()) {
-    at = std::move(empty);
+  if (at.type() != type) {
+    at = nlohmann::json(type);
   }
   return at;
 }
@@ -43,7 +44,7 @@ void Engine::UpdateTags(ProfileFacts& profile, int64_t now_us) const {
   if (paths.empty() && !(profile.metrics.is_object() && profile.metrics.contains("$tags"))) {
     return;  // no bookkeeping for a rule set without tags
   }
-  Bookkeeping(profile.metrics, "$tags", nlohmann::json::array()) = std::move(paths);
+  Bookkeeping(profile.metrics, "$tags", nlohmann::json::value_t::array) = std::move(paths);
 }
 
 std::vector<SegmentTransition> Engine::UpdateSegments(ProfileFacts& profile, int64_t now_us) const {
@@ -51,7 +52,8 @@ std::vector<SegmentTransition> Engine::UpdateSegments(ProfileFacts& profile, int
   if (rules_.segments.empty()) {
     return out;
   }
-  nlohmann::json& state = Bookkeeping(profile.metrics, "$segments", nlohmann::json::object());
+  nlohmann::json& state =
+      Bookkeeping(profile.metrics, "$segments", nlohmann::json::value_t::object);
   const Facts facts = FactsOf(profile, nullptr, now_us);  // its `segments` is `state`
   for (const Segment& s : rules_.segments) {
     const bool member =

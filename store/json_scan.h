@@ -16,9 +16,10 @@ namespace portrait::store::json_scan {
 // simdjson refuses it.
 bool Start(std::string_view text, simdjson::ondemand::document& doc);
 
-// Builds `v`, a value inside the document's root, into `*out` as json::parse would (with `out`
-// null it only checks it). False when simdjson refuses something: the caller then hands the
-// whole text to json::parse.
+// Builds `v`, a value inside the document's root, into `*out` as json::parse would, reusing
+// what `*out` holds (with `out` null it only checks it). False when simdjson refuses something
+// or an object's keys are not in ascending order: the caller then hands the whole text to
+// json::parse.
 bool Build(simdjson::ondemand::value& v, nlohmann::json* out);
 
 // Whether nothing follows the document's value.

@@ -64,39 +64,44 @@ bool ScanString(od::value& v, std::string& out) {
   return true;
 }
 
-// Reads array `v` of strings into `out`.
+// Reads array `v` of strings into `out`, in place of what it held.
 bool ScanStrings(od::value& v, std::vector<std::string>& out) {
   od::array array;
   if (v.get_array().get(array) != simdjson::SUCCESS) {
     return false;
   }
+  size_t n = 0;
   for (auto element : array) {
     od::value value;
-    if (element.get(value) != simdjson::SUCCESS || !ScanString(value, out.emplace_back())) {
+    if (n == out.size()) {
+      out.emplace_back();
+    }
+    if (element.get(value) != simdjson::SUCCESS || !ScanString(value, out[n++])) {
       return false;
     }
   }
+  out.resize(n);
   return true;
 }
 
-// Builds object `v` into `out`.
+// Builds object `v` into `out`, reusing what it holds.
 bool ScanObject(od::value& v, json& out) {
   od::json_type type;
   return v.type().get(type) == simdjson::SUCCESS && type == od::json_type::object &&
          json_scan::Build(v, &out);
 }
 
-// The digest `text` holds, scanned straight into its parts (the pass opens a million of them:
-// building the whole text as json first and copying its parts out cost more than the scan).
-// nullopt when the scan does not give ParseDigestWhole's answer for certain — a text that is
-// not a digest, a key twice, or anything simdjson refuses — and ParseDigestWhole decides.
-std::optional<PortraitDigest> ScanDigest(ProfileId id, std::string_view text) {
+// Reads the digest `text` holds straight into the parts of `out`, reusing what they hold (the
+// pass opens a million of them: building the whole text as json first and copying its parts out
+// cost more than the scan). False when the scan does not give ParseDigestWhole's answer for
+// certain — a text that is not a digest, a key twice, or anything the scan leaves to
+// json::parse — and ParseDigestWhole decides.
+bool ScanDigest(ProfileId id, std::string_view text, PortraitDigest& out) {
   od::document doc;
   od::object root;
   if (!json_scan::Start(text, doc) || doc.get_object().get(root) != simdjson::SUCCESS) {
-    return std::nullopt;
+    return false;
   }
-  PortraitDigest out;
   out.profile.id = id;
   constexpr std::string_view kKeys = "lztmfs";
   unsigned seen = 0;
@@ -105,17 +110,17 @@ std::optional<PortraitDigest> ScanDigest(ProfileId id, std::string_view text) {
     od::value value;
     if (entry.unescaped_key().get(key) != simdjson::SUCCESS ||
         entry.value().get(value) != simdjson::SUCCESS) {
-      return std::nullopt;
+      return false;
     }
     const size_t which = key.size() == 1 ? kKeys.find(key[0]) : std::string_view::npos;
     if (which == std::string_view::npos) {
       if (!json_scan::Build(value, nullptr)) {  // not read, but it must be JSON
-        return std::nullopt;
+        return false;
       }
       continue;
     }
     if (seen & (1u << which)) {
-      return std::nullopt;
+      return false;
     }
     seen |= 1u << which;
     bool read = false;
@@ -140,13 +145,10 @@ std::optional<PortraitDigest> ScanDigest(ProfileId id, std::string_view text) {
         break;
     }
     if (!read) {
-      return std::nullopt;
+      return false;
     }
   }
-  if (seen != (1u << kKeys.size()) - 1 || !json_scan::Ended(doc)) {
-    return std::nullopt;
-  }
-  return out;
+  return seen == (1u << kKeys.size()) - 1 && json_scan::Ended(doc);
 }
 
 }  // namespace
@@ -163,11 +165,24 @@ std::string DigestText(const Profile& p, const json& fields,
       .dump();
 }
 
-std::optional<PortraitDigest> ParseDigest(ProfileId id, std::string_view text) {
-  if (std::optional<PortraitDigest> scanned = ScanDigest(id, text)) {
-    return scanned;
+bool ParseDigest(ProfileId id, std::string_view text, PortraitDigest& out) {
+  if (ScanDigest(id, text, out)) {
+    return true;
   }
-  return ParseDigestWhole(id, text);
+  std::optional<PortraitDigest> whole = ParseDigestWhole(id, text);
+  if (!whole) {
+    return false;
+  }
+  out = std::move(*whole);
+  return true;
+}
+
+std::optional<PortraitDigest> ParseDigest(ProfileId id, std::string_view text) {
+  PortraitDigest out;
+  if (!ParseDigest(id, text, out)) {
+    return std::nullopt;
+  }
+  return out;
 }
 
 }  // namespace portrait::store

@@ -29,7 +29,13 @@ std::string DigestSpec(const std::vector<std::string>& metrics,
 std::string DigestText(const Profile& p, const nlohmann::json& fields,
                        const std::vector<std::string>& segments);
 
-// The digest `text` holds, as profile `id`'s; nullopt when it is not one.
+// Reads the digest `text` holds into `out`, as profile `id`'s: its id, stage, zone, tags,
+// metrics, fields and segments in place of what they held, reusing their allocations (a pass
+// reads a million digests into one); the rest of `out.profile` stays as it was. False when
+// `text` is not one; `out` then holds anything.
+bool ParseDigest(ProfileId id, std::string_view text, PortraitDigest& out);
+
+// The same into a new digest; nullopt when `text` is not one.
 std::optional<PortraitDigest> ParseDigest(ProfileId id, std::string_view text);
 
 }  // namespace portrait::store

@@ -442,20 +442,24 @@ std::string DigestName(int64_t stamp, std::string_view spec) {
 
 }  // namespace
 
-Result<PortraitDigest> ProfileVault::OpenDigest(const PortraitInputs& in, std::string_view spec) {
+Status ProfileVault::OpenDigest(const PortraitInputs& in, std::string_view spec,
+                                PortraitDigest& out) {
   const ProfileId id = in.row.id;
   if (in.wrapped_key.empty()) {
-    return Error(
-        Status::NotFound("profile " + std::to_string(id) + " has no data key (it was erased)"));
+    return Status::NotFound("profile " + std::to_string(id) + " has no data key (it was erased)");
   }
-  PORTRAIT_ASSIGN_OR_RETURN(crypto::SlabKey key, Unwrap(id, in.wrapped_key));
-  PORTRAIT_ASSIGN_OR_RETURN(std::string text,
-                            OpenWith(key, id, DigestName(in.digest_stamp, spec), in.digest));
-  std::optional<PortraitDigest> digest = ParseDigest(id, text);
-  if (!digest) {
-    return Error(Status::Corruption("profile " + std::to_string(id) + " digest is not one"));
+  Result<crypto::SlabKey> key = Unwrap(id, in.wrapped_key);
+  if (!key) {
+    return key.error();
   }
-  return std::move(*digest);
+  Result<std::string> text = OpenWith(*key, id, DigestName(in.digest_stamp, spec), in.digest);
+  if (!text) {
+    return text.error();
+  }
+  if (!ParseDigest(id, *text, out)) {
+    return Status::Corruption("profile " + std::to_string(id) + " digest is not one");
+  }
+  return Status::Ok();
 }
 
 Result<std::string> ProfileVault::SealDigest(KeyView key, ProfileId id, int64_t stamp,

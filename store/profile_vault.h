@@ -235,11 +235,11 @@ class ProfileVault {
   Result<OpenedPortrait> OpenPortraitButFields(const PortraitInputs& in,
                                                const std::vector<std::string>* only_metrics);
   // The digest `in` holds (read with digest spec `spec`, store/portrait_digest.h), opened with
-  // the data key unwrapped from `in.wrapped_key`: the profile as far as the digest holds it and
-  // its members-index rows. NotFound when there is no key (erased meanwhile); Corruption when the
-  // digest does not open (its spec or stamp differ from those it was sealed with, say) or is
-  // not one.
-  Result<PortraitDigest> OpenDigest(const PortraitInputs& in, std::string_view spec);
+  // the data key unwrapped from `in.wrapped_key` into `out` (ParseDigest: its parts replaced,
+  // their allocations reused): the profile as far as the digest holds it and its members-index
+  // rows. NotFound when there is no key (erased meanwhile); Corruption when the digest does not
+  // open (its spec or stamp differ from those it was sealed with, say) or is not one.
+  Status OpenDigest(const PortraitInputs& in, std::string_view spec, PortraitDigest& out);
   // `text` (DigestText) sealed as profile `id`'s digest of spec `spec` under stamp `stamp`,
   // with its data key `key`: the spec and stamp are authenticated with it.
   static Result<std::string> SealDigest(crypto::KeyView key, ProfileId id, int64_t stamp,

@@ -42,9 +42,14 @@ bool HasLongMantissa(std::string_view token) {
 
 // Builds `v` (a value, or the document itself) into `*out` as json::parse would: a
 // non-negative integer as unsigned, a negative one as signed, any other number as a double.
-// With `out` null it builds nothing and only checks what json::parse would check (an entry a
-// pass skips must still be valid JSON, or json::parse refuses the whole text). At depth 0 an
-// object builds only the entries `only` names. False when simdjson refuses something.
+// What `*out` already holds is reused (a pass that reads a million texts into one scratch value
+// keeps its allocations): an object's entries are merged in key order — built in place, those
+// the text lacks erased —, an array's elements built in place. With `out` null it builds nothing
+// and only checks what json::parse would check (an entry a pass skips must still be valid JSON,
+// or json::parse refuses the whole text). At depth 0 an object builds only the entries `only`
+// names, into a fresh object. False when simdjson refuses something and when an object's keys
+// are not in ascending order (or one is there twice; every text the vault seals has them in
+// order): json::parse then decides.
 template <typename V>
 bool BuildAtDepth(V& v, json* out, int depth, const std::vector<std::string>* only) {
   if (depth > kMaxDepth) {
@@ -60,9 +65,14 @@ bool BuildAtDepth(V& v, json* out, int depth, const std::vector<std::string>* on
       if (v.get_object().get(object) != simdjson::SUCCESS) {
         return false;
       }
-      if (out) {
+      const bool filtered = depth == 0 && only;
+      if (out && (filtered || !out->is_object())) {
         *out = json::object();
       }
+      json::object_t* entries = out && !filtered ? out->get_ptr<json::object_t*>() : nullptr;
+      json::object_t::iterator at = entries ? entries->begin() : json::object_t::iterator();
+      std::string_view previous;
+      bool first = true;
       for (auto entry : object) {
         std::string_view key;
         od::value value;
@@ -70,10 +80,30 @@ bool BuildAtDepth(V& v, json* out, int depth, const std::vector<std::string>* on
             entry.value().get(value) != simdjson::SUCCESS) {
           return false;
         }
-        const bool kept = out && (depth > 0 || Kept(only, key));
-        if (!BuildAtDepth(value, kept ? &(*out)[std::string(key)] : nullptr, depth + 1, nullptr)) {
+        json* slot = nullptr;
+        if (entries) {
+          if (!first && key <= previous) {
+            return false;
+          }
+          first = false;
+          previous = key;
+          while (at != entries->end() && std::string_view(at->first) < key) {
+            at = entries->erase(at);
+          }
+          if (at == entries->end() || at->first != key) {
+            at = entries->emplace_hint(at, std::string(key), nullptr);
+          }
+          slot = &at->second;
+          ++at;
+        } else if (out && Kept(only, key)) {
+          slot = &(*out)[std::string(key)];
+        }
+        if (!BuildAtDepth(value, slot, depth + 1, nullptr)) {
           return false;
         }
+      }
+      if (entries) {
+        entries->erase(at, entries->end());
       }
       return true;
     }
@@ -82,19 +112,33 @@ bool BuildAtDepth(V& v, json* out, int depth, const std::vector<std::string>* on
       if (v.get_array().get(array) != simdjson::SUCCESS) {
         return false;
       }
+      json::array_t* items = nullptr;
       if (out) {
-        *out = json::array();
+        if (!out->is_array()) {
+          *out = json::array();
+        }
+        items = out->get_ptr<json::array_t*>();
       }
+      size_t n = 0;
       for (auto element : array) {
         od::value value;
-        json built;
-        if (element.get(value) != simdjson::SUCCESS ||
-            !BuildAtDepth(value, out ? &built : nullptr, depth + 1, nullptr)) {
+        if (element.get(value) != simdjson::SUCCESS) {
           return false;
         }
-        if (out) {
-          out->push_back(std::move(built));
+        json* slot = nullptr;
+        if (items) {
+          if (n == items->size()) {
+            items->emplace_back();
+          }
+          slot = &(*items)[n];
         }
+        ++n;
+        if (!BuildAtDepth(value, slot, depth + 1, nullptr)) {
+          return false;
+        }
+      }
+      if (items) {
+        items->resize(n);
       }
       return true;
     }
@@ -103,7 +147,9 @@ bool BuildAtDepth(V& v, json* out, int depth, const std::vector<std::string>* on
       if (v.get_string().get(s) != simdjson::SUCCESS) {
         return false;
       }
-      if (out) {
+      if (out && out->is_string()) {
+        out->get_ref<std::string&>().assign(s);
+      } else if (out) {
         *out = std::string(s);
       }
       return true;

@@ -64,15 +64,20 @@ std::string With(const std::string& entries, const std::string& base, const char
   return "{" + entries + "," + rest.dump().substr(1);
 }
 
-// ParseDigest's answer in Reference's form.
-std::string Parsed(const std::string& text) {
-  std::optional<PortraitDigest> d = ParseDigest(3, text);
-  if (!d) {
+// ParseDigest's answer in Reference's form, read into `d` (reused from call to call).
+std::string ParsedInto(const std::string& text, PortraitDigest& d) {
+  if (!ParseDigest(3, text, d)) {
     return "";
   }
-  EXPECT_EQ(d->profile.id, 3);
-  return Typed(json::array({d->profile.lifecycle, d->profile.timezone, d->profile.tags,
-                            d->profile.metrics, d->profile.fields, d->segments}));
+  EXPECT_EQ(d.profile.id, 3);
+  return Typed(json::array({d.profile.lifecycle, d.profile.timezone, d.profile.tags,
+                            d.profile.metrics, d.profile.fields, d.segments}));
+}
+
+// The same, read into a new digest.
+std::string Parsed(const std::string& text) {
+  PortraitDigest d;
+  return ParsedInto(text, d);
 }
 
 TEST(PortraitDigest, WhatItHoldsReadsBackAsItWas) {
@@ -140,6 +145,12 @@ TEST(PortraitDigest, AnyTextReadsAsJsonParseReadsIt) {
       With("\"l\":\"\xff\"", empty, "l"),
       With(R"("l":"\ud800")", empty, "l"),
       With(std::string("\"l\":\"a\0b\"", 9), empty, "l"),
+      // objects and arrays that differ from one text to the next, their keys in order
+      R"({"f":{},"l":"","m":{"a":[1,"x",{"k":2}],"b":{"x":1,"y":"s"},"c":"t"},"s":["s1"],)"
+      R"("t":["p","q","r"],"z":""})",
+      R"({"f":{"city":3},"l":"x","m":{"a":[2],"b":{"y":[2]},"d":[1]},"s":[],"t":[],"z":"UTC"})",
+      R"({"f":{"age":1,"city":"c"},"l":"","m":{"a":{"x":1},"b":[],"c":null,"e":{}},)"
+      R"("s":["a","b"],"t":["t"],"z":""})",
       // nested deeper than the scan goes
       With(R"("m":{"d":)" + std::string(40, '[') + std::string(40, ']') + "}", empty, "m"),
       "",
@@ -152,6 +163,15 @@ TEST(PortraitDigest, AnyTextReadsAsJsonParseReadsIt) {
   for (const std::string& t : texts) {
     SCOPED_TRACE(t);
     EXPECT_EQ(Parsed(t), Reference(t));
+  }
+  // Read one after another into one digest, in both orders: what each text left is replaced.
+  PortraitDigest reused;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const std::string& t : texts) {
+      SCOPED_TRACE(t);
+      EXPECT_EQ(ParsedInto(t, reused), Reference(t));
+    }
+    std::reverse(texts.begin(), texts.end());
   }
   EXPECT_NE(Reference(text), "");
   // (the escaped key, the keys twice and the numbers are digests: json::parse takes the last)

@@ -31,8 +31,8 @@ std::string DigestText(const Profile& p, const nlohmann::json& fields,
 
 // Reads the digest `text` holds into `out`, as profile `id`'s: its id, stage, zone, tags,
 // metrics, fields and segments in place of what they held, reusing their allocations (a pass
-// reads a million digests into one); the rest of `out.profile` stays as it was. False when
-// `text` is not one; `out` then holds anything.
+// reads a million digests into one). The rest of `out.profile` stays as it was, or is reset
+// when json::parse reads the text. False when `text` is not one; `out` then holds anything.
 bool ParseDigest(ProfileId id, std::string_view text, PortraitDigest& out);
 
 // The same into a new digest; nullopt when `text` is not one.

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 
 #include "daemon/ingestor.h"
 #include "daemon/rules_holder.h"
@@ -329,6 +330,46 @@ TEST_F(ReevaluateTest, ASegmentsPassKeepsDigestsTheNextReadsUntilTheProfileChang
   EXPECT_EQ(done.profiles, 1);
   EXPECT_EQ(Count("away"), 1);
   EXPECT_EQ(digested(), (std::vector<store::ProfileId>{a}));  // "b" was written again
+}
+
+// Each thread of the check reads its digests one after another into one scratch, whose parts it
+// reuses: a profile's membership is decided by its own digest, never by what the one before
+// left there.
+TEST_F(ReevaluateTest, DigestsReadOneAfterAnotherJudgeEachProfileByItsOwn) {
+  const std::vector<std::string> cities = {"Hangzhou", "Shanghai", "Shanghai", "Beijing",
+                                           "Hangzhou", "Shanghai", "Beijing",  "Beijing",
+                                           "Shanghai", "Hangzhou"};
+  std::map<std::string, std::vector<store::ProfileId>> by_city;
+  for (size_t i = 0; i < cities.size(); ++i) {
+    by_city[cities[i]].push_back(Put("p" + std::to_string(i), cities[i]));
+  }
+  Swap(rules_.Get());
+  Pass();
+  // Read whole: the digest of each profile found unchanged is kept; the next pass, the same
+  // segment in other words, finds the four who entered it unchanged.
+  ReevaluationStart lean;
+  for (const char* when : {"fields.city == 'Shanghai'", "fields.city == 'Shang' + 'hai'"}) {
+    Swap(Load("[[segment]]\nname = \"sh\"\nwhen = \"" + std::string(when) + "\"\n"));
+    lean = Begin();
+    ASSERT_EQ(lean.scope, rules::PassScope::kSegments);
+    ASSERT_TRUE(ingestor_.MarkReevaluated(lean, Run(lean, 10)).ok());
+  }
+
+  Swap(Load(std::string(kShanghai) +
+            "[[segment]]\nname = \"bj\"\nwhen = \"fields.city == 'Beijing'\"\n"));
+  auto read = ingestor_.ReadForCheck(0, 10, std::nullopt, rules::PassScope::kSegments);
+  ASSERT_TRUE(read) << read.error().ToString();
+  ASSERT_EQ(read->profiles.size(), cities.size());
+  for (const store::PortraitInputs& in : read->profiles) {
+    EXPECT_FALSE(in.digest.empty()) << in.row.id;
+  }
+  lean = Begin();
+  ASSERT_EQ(lean.scope, rules::PassScope::kSegments);
+  const ReevaluationProgress done = Run(lean, 10);  // one range: two threads of five
+  EXPECT_EQ(done.checked, 10);
+  EXPECT_EQ(done.profiles, 3);  // the three in Beijing, who enter "bj"
+  EXPECT_EQ(store_.SegmentMembers("sh", 0, 100).value(), by_city["Shanghai"]);
+  EXPECT_EQ(store_.SegmentMembers("bj", 0, 100).value(), by_city["Beijing"]);
 }
 
 // A digest that does not open (damaged, or sealed for another spec or stamp) sends its profile
